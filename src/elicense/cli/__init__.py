@@ -1,0 +1,101 @@
+"""The ``elicense`` command line.
+
+Exit codes are a public contract: 0 valid, 1 invalid, 2 indeterminate, 3 and
+above for errors (bad input, bad trust data, usage). Every error is one line
+on stderr, never a traceback. Commands import heavy stacks lazily so that
+``elicense verify X.qr.txt`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from elicense import __version__
+from elicense.errors import ElicenseError
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_INDETERMINATE = 2
+EXIT_ERROR = 3
+EXIT_INTERNAL = 4
+
+
+def default_lang() -> str:
+    """``zh`` when the locale is Chinese, else ``en``."""
+    for var in ("ELICENSE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def error_line(exc: ElicenseError, lang: str | None = None) -> str:
+    """The one-line message for an error."""
+    return f"elicense: error: {exc.localized(lang or default_lang())}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="elicense")
+def cli() -> None:
+    """Issue, sign, verify and revoke electronic licences (电子证照)."""
+
+
+def _register() -> None:
+    from elicense.cli import demo, ident, verify
+
+    cli.add_command(verify.verify_cmd)
+    cli.add_command(ident.id_group)
+    cli.add_command(demo.demo_cmd)
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and map outcomes to exit codes."""
+    code = run(argv)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit code (used by tests and ``main``)."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="elicense",
+                      standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see 'elicense {exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help')".replace("elicense  ", "elicense ")
+        click.echo(f"elicense: usage error: {exc.format_message()}{hint}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("elicense: aborted", err=True)
+        return EXIT_ERROR
+    except click.exceptions.ClickException as exc:
+        click.echo(f"elicense: error: {exc.format_message()}", err=True)
+        return EXIT_ERROR
+    except ElicenseError as exc:
+        click.echo(error_line(exc), err=True)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("elicense: interrupted", err=True)
+        return 130
+    except OSError as exc:
+        click.echo(f"elicense: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        return EXIT_ERROR
+    except Exception as exc:  # last resort: still one line, and a distinct code
+        if os.environ.get("ELICENSE_DEBUG"):
+            raise
+        click.echo(f"elicense: internal error: {type(exc).__name__}: {exc} "
+                   "(set ELICENSE_DEBUG=1 for a traceback)", err=True)
+        return EXIT_INTERNAL
+    return int(rv) if isinstance(rv, int) else 0

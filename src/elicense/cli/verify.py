@@ -1,0 +1,199 @@
+"""``elicense verify``: payload text, QR image or PDF → VALID / INVALID / INDETERMINATE."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from elicense.cli import EXIT_ERROR, default_lang
+from elicense.errors import ElicenseError, InputError, UsageError
+
+if TYPE_CHECKING:
+    from elicense.verify.result import VerificationResult
+    from elicense.verify.verifier import Verifier
+
+MAX_BATCH_LINE = 8192
+
+
+def parse_at(value: str | None) -> dt.datetime | None:
+    """``--at``: ISO-8601; a value without offset is taken as UTC; a bare date as 00:00 UTC."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise UsageError(f"--at: not an ISO-8601 time: {value!r}", message_zh=f"--at 时间格式错误：{value!r}") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+def load_verifier(trust: str | None, region: str | None = None, accept_region: str | None = None) -> Verifier:
+    """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST``."""
+    from elicense.verify.verifier import AcceptRegions, Policy, Verifier
+
+    path = trust or os.environ.get("ELICENSE_TRUST")
+    if not path:
+        raise UsageError(
+            "no trust data: pass --trust BUNDLE or set ELICENSE_TRUST",
+            message_zh="未提供信任数据：请使用 --trust 或设置 ELICENSE_TRUST",
+        )
+    policies: list[Policy] = []
+    if accept_region:
+        regions = frozenset(code.strip() for code in accept_region.split(",") if code.strip())
+        bad = [c for c in regions if len(c) != 6 or not c.isdigit()]
+        if bad or not regions:
+            raise UsageError(f"--accept-region: expected 6-digit region codes, got {accept_region!r}")
+        policies.append(AcceptRegions(regions))
+    from elicense.trust.file import load_trust_file
+
+    return Verifier(trust=load_trust_file(Path(path)), policies=policies)
+
+
+def _read_input(name: str) -> bytes:
+    from elicense.verify.inputs import MAX_INPUT_BYTES
+
+    if name == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    else:
+        path = Path(name)
+        if not path.exists() and name.lstrip().startswith("EL1:"):
+            return name.encode("ascii", "replace")  # a pasted payload
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
+        except IsADirectoryError as exc:
+            raise InputError(f"{name}: is a directory", message_zh=f"{name}：是目录") from exc
+        except OSError as exc:
+            raise InputError(f"{name}: {exc.strerror}", message_zh=f"{name}：无法读取") from exc
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{name}: input too large", message_zh=f"{name}：输入过大")
+    return data
+
+
+def _human(name: str, result: VerificationResult, lang: str) -> str:
+    d = result.to_dict(lang)
+    status = f"{result.status.value} ({result.status.label(lang)})"
+    lines = [f"{name}: {status}"]
+    lic = d["licence"]
+    if lic:
+        zh = lang == "zh"
+        lines.append(f"  {'证照' if zh else 'licence'}: {lic['type_name'] or lic['type_code']}  {lic['id']}")
+        lines.append(f"  {'持证主体' if zh else 'holder'}: {lic['holder']} ({lic['holder_code']})")
+        lines.append(f"  {'发证机关' if zh else 'issuer'}: {lic['issuer']} [{lic['area_code']}]")
+        until = lic["valid_until"] or ("长期" if zh else "long-term")
+        lines.append(f"  {'有效期' if zh else 'validity'}: {lic['valid_from']} – {until}")
+    for reason in d["reasons"]:
+        lines.append(f"  {'原因' if lang == 'zh' else 'reason'}: [{reason['code']}] {reason['message']}")
+    return "\n".join(lines)
+
+
+def _error_object(name: str, exc: ElicenseError, lang: str) -> dict[str, Any]:
+    return {"input": name, "status": "ERROR", "error": {"code": exc.code, "message": exc.localized(lang)},
+            "reasons": [], "licence": None}
+
+
+def _severity(code: int) -> int:
+    # worst-of ordering for exit codes: error > invalid > indeterminate > valid
+    return {0: 0, 2: 1, 1: 2}.get(code, 3)
+
+
+def _worse(a: int, b: int) -> int:
+    return a if _severity(a) >= _severity(b) else b
+
+
+@click.command("verify")
+@click.argument("inputs", nargs=-1)
+@click.option("--trust", metavar="BUNDLE", help="Trust bundle/file (default: $ELICENSE_TRUST).")
+@click.option("--at", "at_", metavar="ISO-8601", help="Verify as of this time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input (per licence found).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
+@click.option("--batch", metavar="FILE|-", help="One payload per line in, one JSON object per line out.")
+@click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
+def verify_cmd(
+    inputs: tuple[str, ...],
+    trust: str | None,
+    at_: str | None,
+    as_json: bool,
+    lang: str | None,
+    batch: str | None,
+    accept_region: str | None,
+) -> int:
+    """Verify licences: payload text files, QR images, PDFs, or - for stdin.
+
+    Exit 0 valid, 1 invalid, 2 indeterminate, 3+ error; with several inputs, the worst.
+    """
+    lang = lang or default_lang()
+    if batch and inputs:
+        raise UsageError("give either INPUT... or --batch, not both")
+    if not batch and not inputs:
+        raise UsageError("nothing to verify: give INPUT... or --batch FILE", message_zh="没有要校验的输入")
+    at = parse_at(at_)
+    verifier = load_verifier(trust, accept_region=accept_region)
+    if batch:
+        return _batch(verifier, batch, at, lang)
+    from elicense.verify.inputs import verify_bytes
+
+    code = 0
+    for name in inputs:
+        try:
+            results = verify_bytes(verifier, _read_input(name), at=at)
+        except ElicenseError as exc:
+            if as_json:
+                click.echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))
+            click.echo(f"elicense: error: {name}: {exc.localized(lang)}", err=True)
+            code = _worse(code, EXIT_ERROR)
+            continue
+        for result in results:
+            if as_json:
+                click.echo(json.dumps({"input": name, **result.to_dict(lang)}, ensure_ascii=False))
+            else:
+                click.echo(_human(name, result, lang))
+            code = _worse(code, result.status.exit_code)
+    return code
+
+
+def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str) -> int:
+    stream: IO[bytes]
+    if source == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            stream = Path(source).open("rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"{source}: {exc.strerror}", message_zh=f"{source}：无法读取") from exc
+    code = 0
+    out = sys.stdout
+    try:
+        for lineno, raw in enumerate(iter(lambda: stream.readline(MAX_BATCH_LINE + 1), b""), 1):
+            if len(raw) > MAX_BATCH_LINE and not raw.endswith(b"\n"):
+                while True:  # skip the rest of an oversized line without holding it in memory
+                    more = stream.readline(MAX_BATCH_LINE + 1)
+                    if not more or more.endswith(b"\n"):
+                        break
+                exc = InputError(f"line {lineno} longer than {MAX_BATCH_LINE} bytes", message_zh=f"第 {lineno} 行过长")
+                out.write(json.dumps({"line": lineno, **_error_object(str(lineno), exc, lang)}, ensure_ascii=False) + "\n")
+                code = _worse(code, EXIT_ERROR)
+                continue
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                result = verifier.verify(text.decode("ascii"), at=at)
+            except UnicodeDecodeError:
+                exc = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
+                out.write(json.dumps({"line": lineno, **_error_object(str(lineno), exc, lang)}, ensure_ascii=False) + "\n")
+                code = _worse(code, EXIT_ERROR)
+                continue
+            out.write(json.dumps({"line": lineno, **result.to_dict(lang)}, ensure_ascii=False) + "\n")
+            code = _worse(code, result.status.exit_code)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return code

@@ -1,0 +1,349 @@
+"""X.509 profiles of the issuer PKI and chain validation.
+
+Hierarchy: national root → regional CA (one per province) → issuing-authority
+signing certificates (and, for the trust issue, trust-list signers).
+
+OIDs live under ``2.25.81248649432830909452807532180446388779`` — a UUID arc
+(ITU-T X.667) anyone may self-assign, so we squat on no one's namespace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from elicense.crypto.algorithms import Algorithm, PrivateKey, PublicKey
+from elicense.errors import CryptoError, TrustError
+
+ARC = "2.25.81248649432830909452807532180446388779"
+OID_POLICY_LICENCE = ObjectIdentifier(f"{ARC}.1.1")
+"""Certificate policy: electronic licence issuing PKI."""
+OID_EKU_LICENCE_SIGNING = ObjectIdentifier(f"{ARC}.2.1")
+"""Extended key usage: signing licences, QR payloads and licence PDFs."""
+OID_EKU_TRUST_LIST_SIGNING = ObjectIdentifier(f"{ARC}.2.2")
+"""Extended key usage: signing trust lists and status lists."""
+OID_EKU_STATUS_LIST_SIGNING = ObjectIdentifier(f"{ARC}.2.3")
+"""Extended key usage: signing status lists."""
+
+MAX_CHAIN_DEPTH = 4
+
+
+def _name(
+    common_name: str,
+    *,
+    organization: str | None = None,
+    uscc: str | None = None,
+    province: str | None = None,
+) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
+    if province:
+        attrs.append(x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, province))
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if uscc:
+        # ETSI EN 319 412-1 semantics: NTR = national trade register, CN = country.
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{uscc}"))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
+    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def _sign(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        return builder.sign(
+            issuer_key,
+            hashes.SHA256(),
+            rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+        )
+    return builder.sign(issuer_key, _hash_for(issuer_key))
+
+
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=not ca,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _check_window(not_before: dt.datetime, not_after: dt.datetime) -> None:
+    if not_before.tzinfo is None or not_after.tzinfo is None:
+        raise CryptoError("certificate validity times must be timezone-aware (UTC)")
+    if not_after <= not_before:
+        raise CryptoError("certificate not_after must be later than not_before")
+
+
+def _base(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: PublicKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial: int | None,
+) -> x509.CertificateBuilder:
+    _check_window(not_before, not_after)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(serial if serial is not None else x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def make_root(
+    key: PrivateKey,
+    common_name: str,
+    *,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial: int | None = None,
+) -> x509.Certificate:
+    """Self-signed national root (path length 1: root → regional CA → signer)."""
+    name = _name(common_name, organization=common_name)
+    builder = (
+        _base(name, name, key.public_key(), not_before, not_after, serial)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+    )
+    return _sign(builder, key)
+
+
+def make_regional_ca(
+    key: PrivateKey,
+    common_name: str,
+    *,
+    province: str,
+    issuer_cert: x509.Certificate,
+    issuer_key: PrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial: int | None = None,
+) -> x509.Certificate:
+    """Regional CA of one province; may issue end-entity certificates only."""
+    builder = (
+        _base(
+            _name(common_name, organization=common_name, province=province),
+            issuer_cert.subject,
+            key.public_key(),
+            not_before,
+            not_after,
+            serial,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
+            critical=False,
+        )
+    )
+    return _sign(builder, issuer_key)
+
+
+def make_end_entity(
+    public_key: PublicKey,
+    common_name: str,
+    *,
+    uscc: str | None,
+    province: str | None,
+    issuer_cert: x509.Certificate,
+    issuer_key: PrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    eku: ObjectIdentifier = OID_EKU_LICENCE_SIGNING,
+    serial: int | None = None,
+) -> x509.Certificate:
+    """Signing certificate of an issuing authority (or of a trust/status list operator)."""
+    builder = (
+        _base(
+            _name(common_name, organization=common_name, uscc=uscc, province=province),
+            issuer_cert.subject,
+            public_key,
+            not_before,
+            not_after,
+            serial,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
+            critical=False,
+        )
+    )
+    return _sign(builder, issuer_key)
+
+
+def uscc_of(certificate: x509.Certificate) -> str | None:
+    """The USCC in the subject's organizationIdentifier (``NTRCN-…``), if any."""
+    for attr in certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER):
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode()
+        if value.startswith("NTRCN-"):
+            return value[6:]
+    return None
+
+
+def common_name_of(certificate: x509.Certificate) -> str:
+    """Subject CN, or the RFC 4514 string when there is none."""
+    attrs = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if attrs:
+        value = attrs[0].value
+        return value if isinstance(value, str) else value.decode()
+    return certificate.subject.rfc4514_string()
+
+
+# -- serialisation ---------------------------------------------------------------------------
+
+MAX_PEM_BYTES = 4 * 1024 * 1024
+
+
+def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    """Parse one or more PEM certificates; typed error on garbage."""
+    if len(data) > MAX_PEM_BYTES:
+        raise TrustError("certificate file too large")
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise TrustError(f"invalid PEM certificate data: {exc}") from exc
+    return certs
+
+
+def to_pem(certificates: Iterable[x509.Certificate]) -> bytes:
+    """Concatenated PEM."""
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+
+
+# -- chain validation -----------------------------------------------------------------------
+
+
+def _eku_validator(eku: ObjectIdentifier):  # type: ignore[no-untyped-def]
+    def validate(policy: object, cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
+        if ext is None or eku not in ext:
+            raise ValueError(f"certificate lacks extended key usage {eku.dotted_string}")
+
+    return validate
+
+
+def _ku_validator(policy: object, cert: x509.Certificate, ext: x509.KeyUsage | None) -> None:
+    if ext is None or not ext.digital_signature:
+        raise ValueError("signing certificate lacks the digitalSignature key usage")
+
+
+def _ee_policy(eku: ObjectIdentifier) -> ExtensionPolicy:
+    return (
+        ExtensionPolicy.permit_all()
+        .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _eku_validator(eku))
+        .require_present(x509.KeyUsage, Criticality.CRITICAL, _ku_validator)
+    )
+
+
+@dataclass(frozen=True)
+class ValidatedChain:
+    """A signer certificate whose chain to a trust anchor was checked once.
+
+    Verifying a chain costs ~3 signature checks, so it is done when trust is
+    loaded; per licence only the time window is compared.
+    """
+
+    certificate: x509.Certificate
+    """The signer (leaf) certificate."""
+    chain: tuple[x509.Certificate, ...]
+    """Leaf first, trust anchor last."""
+    not_before: dt.datetime
+    """Latest ``not_before`` over the chain: earliest instant the whole chain is valid."""
+    not_after: dt.datetime
+    """Earliest ``not_after`` over the chain: last instant the whole chain is valid."""
+
+    def valid_at(self, when: dt.datetime) -> bool:
+        """Whether every certificate of the chain is within its validity at ``when``."""
+        return self.not_before <= when <= self.not_after
+
+
+def validate_chain(
+    leaf: x509.Certificate,
+    *,
+    roots: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    eku: ObjectIdentifier = OID_EKU_LICENCE_SIGNING,
+) -> ValidatedChain:
+    """Validate ``leaf`` up to one of ``roots`` with ``cryptography``'s path builder.
+
+    The chain is checked at the latest ``not_before`` of the candidate chain
+    (the first instant all of it is valid), so that an authority's certificate
+    can be accepted for licences it signed while it was valid. Raises
+    :class:`TrustError` if no valid path exists.
+    """
+    if not roots:
+        raise TrustError("no trust anchors given")
+    candidates = [leaf, *intermediates]
+    when = max(c.not_valid_before_utc for c in candidates)
+    when = max(when, min(r.not_valid_before_utc for r in roots))
+    try:
+        verifier = (
+            PolicyBuilder()
+            .store(Store(list(roots)))
+            .time(when)
+            .max_chain_depth(MAX_CHAIN_DEPTH)
+            .extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy(eku)
+            )
+            .build_client_verifier()
+        )
+        verified = verifier.verify(leaf, list(intermediates))
+    except VerificationError as exc:
+        raise TrustError(f"certificate {common_name_of(leaf)!r} does not chain to a trust anchor: {exc}") from exc
+    chain = tuple(verified.chain)
+    return ValidatedChain(
+        certificate=leaf,
+        chain=chain,
+        not_before=max(c.not_valid_before_utc for c in chain),
+        not_after=min(c.not_valid_after_utc for c in chain),
+    )
+
+
+def public_key_of(certificate: x509.Certificate) -> PublicKey:
+    """The certificate's public key, restricted to the supported key types."""
+    key = certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
+        return key
+    raise CryptoError(f"unsupported public key type {type(key).__name__}")
+
+
+def algorithm_of(certificate: x509.Certificate) -> Algorithm:
+    """Signature algorithm this library uses with the certificate's key."""
+    return Algorithm.for_key(public_key_of(certificate))

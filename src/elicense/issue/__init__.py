@@ -1,0 +1,183 @@
+"""Issuing: an immutable :class:`LicenceBuilder` and :func:`sign_licence`.
+
+Issuing validates everything against the catalogue *before* anything is
+signed; a signed licence is always a conforming one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from elicense.catalog import Catalog, LicenceType
+from elicense.crypto.keys import Signer, key_id
+from elicense.errors import LicenceDataError, UsageError
+from elicense.identifiers import LicenceId
+from elicense.model import Authority, Holder, Licence, Validity, require_utc
+from elicense.qr import claims as claims_mod
+from elicense.qr.cose import sign1
+from elicense.qr.payload import wrap
+
+STATUS_LIST_SIZE = 131_072
+"""Minimum status-list length (herd privacy, W3C Bitstring Status List)."""
+
+
+@dataclass(frozen=True)
+class LicenceBuilder:
+    """Immutable builder: every setter validates and returns a new builder."""
+
+    _type: LicenceType | None = None
+    _serial: str | None = None
+    _version: int = 1
+    _number: str | None = None
+    _holder: Holder | None = None
+    _issuer: Authority | None = None
+    _issued_on: dt.date | None = None
+    _validity: Validity | None = None
+    _fields: Mapping[str, object] | None = None
+    _supersedes: LicenceId | None = None
+    _status_index: int | None = None
+    _source_id: str | None = None
+
+    def licence_type(self, value: LicenceType | str, catalog: Catalog | None = None) -> LicenceBuilder:
+        """Set the type (a catalogue entry, or its code/slug)."""
+        if isinstance(value, str):
+            value = (catalog or Catalog.default()).get(value)
+        return replace(self, _type=value)
+
+    def serial(self, value: str) -> LicenceBuilder:
+        """Serial part of the licence id (unique per type and issuer)."""
+        value = value.strip().upper()
+        if not value or len(value) > 32 or not value.isascii() or not value.isalnum():
+            raise LicenceDataError("serial must be 1-32 characters 0-9A-Z", message_zh="流水号须为 1-32 位数字或字母")
+        return replace(self, _serial=value)
+
+    def version(self, value: int) -> LicenceBuilder:
+        """Licence version (1-999); a superseding licence has a higher one."""
+        if not isinstance(value, int) or not 1 <= value <= 999:
+            raise LicenceDataError("version must be 1..999", message_zh="版本号须为 1-999")
+        return replace(self, _version=value)
+
+    def number(self, value: str) -> LicenceBuilder:
+        """The licence number printed on it (证照编号)."""
+        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+            raise LicenceDataError("licence number must be 1-64 characters", message_zh="证照编号须为 1-64 个字符")
+        return replace(self, _number=value.strip())
+
+    def holder(self, value: Holder) -> LicenceBuilder:
+        """The holder (validated by :class:`Holder`)."""
+        if not isinstance(value, Holder):
+            raise UsageError("holder must be a Holder")
+        return replace(self, _holder=value)
+
+    def issuer(self, value: Authority) -> LicenceBuilder:
+        """The issuing authority."""
+        if not isinstance(value, Authority):
+            raise UsageError("issuer must be an Authority")
+        return replace(self, _issuer=value)
+
+    def issued_on(self, value: dt.date) -> LicenceBuilder:
+        """Issue date."""
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise LicenceDataError("issue date must be a date", message_zh="签发日期须为日期")
+        return replace(self, _issued_on=value)
+
+    def validity(self, start: dt.date, end: dt.date | None) -> LicenceBuilder:
+        """Validity window (``end=None``: long-term)."""
+        return replace(self, _validity=Validity(start, end))
+
+    def fields(self, values: Mapping[str, object]) -> LicenceBuilder:
+        """Type-specific fields (validated against the catalogue in :meth:`build`)."""
+        return replace(self, _fields=dict(values))
+
+    def supersedes(self, value: LicenceId | str) -> LicenceBuilder:
+        """The licence this one replaces."""
+        return replace(self, _supersedes=value if isinstance(value, LicenceId) else LicenceId.parse(value))
+
+    def status_index(self, value: int | None = None) -> LicenceBuilder:
+        """Status-list index; ``None`` draws one at random."""
+        if value is None:
+            value = secrets.randbelow(STATUS_LIST_SIZE)
+        if not isinstance(value, int) or not 0 <= value < 2**32:
+            raise LicenceDataError("status index out of range", message_zh="状态列表索引越界")
+        return replace(self, _status_index=value)
+
+    def source_id(self, value: str) -> LicenceBuilder:
+        """Business key in the source system."""
+        if not isinstance(value, str) or not value.strip() or len(value) > 128:
+            raise LicenceDataError("source id must be 1-128 characters", message_zh="来源编号须为 1-128 个字符")
+        return replace(self, _source_id=value.strip())
+
+    def build(self) -> Licence:
+        """Validate everything against the catalogue and return the licence."""
+        missing = [
+            name
+            for name, value in (
+                ("licence_type", self._type), ("serial", self._serial), ("holder", self._holder),
+                ("issuer", self._issuer), ("issued_on", self._issued_on), ("validity", self._validity),
+            )
+            if value is None
+        ]  # fmt: skip
+        if missing:
+            raise LicenceDataError(f"missing {', '.join(missing)}", message_zh=f"缺少：{', '.join(missing)}")
+        lt, holder, issuer, validity = self._type, self._holder, self._issuer, self._validity
+        assert lt is not None and holder is not None and issuer is not None and validity is not None
+        assert self._serial is not None and self._issued_on is not None
+        if holder.code_type.value not in lt.holder_types:
+            raise LicenceDataError(
+                f"{lt.name_en} cannot be held by holder type {holder.code_type.value}",
+                message_zh=f"{lt.name_zh} 的持证主体类型不能是 {holder.code_type.value}",
+            )
+        if validity.long_term and not lt.long_term_allowed:
+            raise LicenceDataError(
+                f"{lt.name_en} cannot be long-term", message_zh=f"{lt.name_zh} 不能为长期有效"
+            )
+        fields = lt.validate_fields(self._fields or {})
+        licence_id = LicenceId.build(lt.code, issuer.code, self._serial, self._version)
+        return Licence(
+            id=licence_id,
+            number=self._number or self._serial,
+            holder=holder,
+            issuer=issuer,
+            issued_on=self._issued_on,
+            validity=validity,
+            fields=fields,
+            supersedes=self._supersedes,
+            status_index=self._status_index,
+            source_id=self._source_id,
+        )
+
+
+@dataclass(frozen=True)
+class IssuedLicence:
+    """A signed licence: the QR text and the signed full record."""
+
+    licence: Licence
+    """The licence."""
+    qr_payload: str
+    """``EL1:`` text for the QR code."""
+    full_payload: bytes
+    """COSE_Sign1 over the full record (the PDF attachment)."""
+    signed_at: dt.datetime
+    """Signing time (UTC)."""
+
+
+def sign_licence(
+    licence: Licence,
+    signer: Signer,
+    *,
+    at: dt.datetime,
+    catalog: Catalog | None = None,
+) -> IssuedLicence:
+    """Sign ``licence``: QR claims and the full record, with the same key."""
+    when = require_utc(at, "at").replace(microsecond=0)
+    lt = (catalog or Catalog.default()).get(licence.type_code)
+    kid = key_id(signer.certificate)
+    qr = wrap(sign1(claims_mod.build_claims(licence, lt, signed_at=when), signer, kid))
+    full = sign1(claims_mod.full_record(licence), signer, kid)
+    return IssuedLicence(licence=licence, qr_payload=qr, full_payload=full, signed_at=when)
+
+
+__all__ = ["IssuedLicence", "LicenceBuilder", "sign_licence"]

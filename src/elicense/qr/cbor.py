@@ -1,0 +1,70 @@
+"""Strict, bounded CBOR decoding for hostile input (one configuration, used everywhere).
+
+cbor2 decodes many semantic tags into rich objects (``re.compile`` for tag 35,
+datetimes, bignums...). Untrusted data gets none of that: every tag but the
+one the caller expects is refused, containers are depth-limited, duplicate
+map keys and indefinite lengths are errors, and only plain types come back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+
+from elicense.errors import PayloadError, PayloadTooLarge
+
+MAX_DEPTH = 8
+_BUILTIN_TAGS = (
+    0, 1, 2, 3, 4, 5, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32, 33, 34, 35, 36, 37, 38,
+    100, 256, 258, 260, 261, 262, 263, 270, 1004, 1040, 55799,
+)  # fmt: skip
+
+
+def _refuse_semantic(decoder: object) -> Any:
+    raise PayloadError("CBOR semantic tags are not allowed here")
+
+
+_SEMANTIC = {tag: _refuse_semantic for tag in _BUILTIN_TAGS}
+
+
+def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth: int = MAX_DEPTH) -> Any:
+    """Decode CBOR strictly; raise :class:`PayloadError` on anything unexpected."""
+
+    def tag_hook(*args: Any) -> Any:
+        # cbor2 < 6 calls (decoder, tag); cbor2 >= 6 calls (tag, immutable).
+        tag = next(a for a in args if isinstance(a, cbor2.CBORTag))
+        if tag.tag in allowed_tags:
+            return tag
+        raise PayloadError(f"CBOR tag {tag.tag} is not allowed here")
+
+    try:
+        return cbor2.loads(
+            data,
+            tag_hook=tag_hook,
+            semantic_decoders=_SEMANTIC,
+            max_depth=max_depth,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+        )
+    except PayloadError:
+        raise
+    except RecursionError as exc:
+        raise PayloadTooLarge("CBOR nesting too deep", message_zh="CBOR 嵌套过深") from exc
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, PayloadError):
+            raise cause from exc
+        if "depth" in str(exc).lower():
+            raise PayloadTooLarge("CBOR nesting too deep", message_zh="CBOR 嵌套过深") from exc
+        raise PayloadError(f"malformed CBOR: {exc}", message_zh="CBOR 数据格式错误") from exc
+
+
+def dumps(obj: Any) -> bytes:
+    """Deterministic (canonical, RFC 8949 §4.2.1) CBOR encoding."""
+    return cbor2.dumps(obj, canonical=True)
+
+
+def tag(number: int, value: Any) -> cbor2.CBORTag:
+    """A CBOR tag object (re-exported so callers need not import cbor2)."""
+    return cbor2.CBORTag(number, value)

@@ -1,0 +1,60 @@
+"""The ``EL1:`` text envelope: COSE_Sign1 → zlib → Base45 → prefix.
+
+Every step is bounded before it allocates: a QR code is hostile input.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from elicense.errors import PayloadError, PayloadTooLarge
+from elicense.qr.base45 import b45decode, b45encode
+
+PREFIX = "EL1:"
+MAX_TEXT_LENGTH = 4296
+"""Largest alphanumeric payload a QR code can hold (version 40-L)."""
+MAX_DECOMPRESSED = 16 * 1024
+"""Upper bound on the COSE message size; a licence token is < 1 KiB."""
+MAX_RATIO = 64
+"""Refuse decompression ratios above this (zlib bombs)."""
+
+
+def wrap(cose_message: bytes) -> str:
+    """COSE bytes → ``EL1:`` text (zlib level 9, Base45)."""
+    return PREFIX + b45encode(zlib.compress(cose_message, 9))
+
+
+def unwrap(text: str | bytes) -> bytes:
+    """``EL1:`` text → COSE bytes, with bounds on length, size and ratio."""
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_TEXT_LENGTH + 64:
+            raise PayloadTooLarge("payload too long", message_zh="载荷过长")
+        try:
+            text = bytes(text).decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise PayloadError("payload is not ASCII text", message_zh="载荷不是 ASCII 文本") from exc
+    text = text.strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise PayloadTooLarge(
+            f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长"
+        )
+    if not text.startswith(PREFIX):
+        raise PayloadError(
+            "not an elicense payload (expected prefix EL1:)", message_zh="不是电子证照载荷（应以 EL1: 开头）"
+        )
+    compressed = b45decode(text[len(PREFIX) :])
+    if not compressed:
+        raise PayloadError("empty payload", message_zh="载荷为空")
+    limit = min(MAX_DECOMPRESSED, len(compressed) * MAX_RATIO)
+    decomp = zlib.decompressobj()
+    try:
+        out = decomp.decompress(compressed, limit)
+    except zlib.error as exc:
+        raise PayloadError(f"payload is not valid zlib data: {exc}", message_zh="载荷解压失败") from exc
+    if decomp.unconsumed_tail:
+        raise PayloadTooLarge(
+            "payload decompresses beyond its bound", message_zh="载荷解压后超出上限"
+        )
+    if not decomp.eof or decomp.unused_data:
+        raise PayloadError("payload zlib stream is truncated or has trailing data", message_zh="载荷压缩数据不完整")
+    return out

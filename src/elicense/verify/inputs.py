@@ -1,0 +1,71 @@
+"""Recognise what a user handed us (payload text, image with a QR, PDF) and verify it.
+
+Shared by the CLI and the kiosk endpoint. Sniffing is by content, never by
+file name: a ``.txt`` holding a PNG is an image.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Literal
+
+from elicense.errors import InputError
+
+if TYPE_CHECKING:
+    from elicense.verify.result import VerificationResult
+    from elicense.verify.verifier import Verifier
+
+InputKind = Literal["text", "image", "pdf"]
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+_IMAGE_MAGIC = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+)
+
+
+def sniff(data: bytes) -> InputKind:
+    """Classify input bytes."""
+    head = data[:16]
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    return "text"
+
+
+def payloads_from_text(data: bytes) -> list[str]:
+    """The payload in a text input (UTF-8, optional BOM, surrounding whitespace ignored)."""
+    try:
+        text = data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError as exc:
+        raise InputError("input is neither a payload, an image nor a PDF", message_zh="输入既不是证照载荷，也不是图像或 PDF") from exc
+    if not text:
+        raise InputError("input is empty", message_zh="输入为空")
+    return [text]
+
+
+def verify_bytes(
+    verifier: Verifier, data: bytes, *, at: dt.datetime | None = None
+) -> list[VerificationResult]:
+    """Verify whatever ``data`` holds; one result per licence found."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError("input too large", message_zh="输入过大")
+    kind = sniff(data)
+    if kind == "pdf":
+        verify_pdf = getattr(verifier, "verify_pdf", None)
+        if verify_pdf is None:
+            raise InputError("PDF verification is not available in this version", message_zh="此版本尚不支持 PDF 校验")
+        return [verify_pdf(data, at=at)]
+    if kind == "image":
+        from elicense.qr.decode import read_payloads
+
+        texts = read_payloads(data)
+    else:
+        texts = payloads_from_text(data)
+    return [verifier.verify(t, at=at) for t in texts]

@@ -1,0 +1,269 @@
+"""Verification outcomes, reason codes (zh/en) and the frozen result.
+
+Three outcomes, as ETSI EN 319 102-1 and pyHanko: VALID, INVALID, INDETERMINATE.
+Every reason code knows its outcome; a result's status is the worst of its
+reasons (INVALID > INDETERMINATE > VALID). Reason codes are a public,
+stable contract (scripts match on them): add, never rename.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from elicense.errors import VerificationFailed
+
+if TYPE_CHECKING:
+    from elicense.catalog import LicenceType
+    from elicense.qr.claims import LicenceClaims
+    from elicense.trust.store import TrustedAuthority
+
+
+class Status(enum.StrEnum):
+    """Overall outcome."""
+
+    VALID = "VALID"
+    INVALID = "INVALID"
+    INDETERMINATE = "INDETERMINATE"
+
+    @property
+    def severity(self) -> int:
+        """Ordering for "worst of": VALID < INDETERMINATE < INVALID."""
+        return _SEVERITY[self]
+
+    @property
+    def exit_code(self) -> int:
+        """CLI exit code: 0 valid, 1 invalid, 2 indeterminate."""
+        return _EXIT[self]
+
+    def label(self, lang: str = "en") -> str:
+        """Human label (有效 / 无效 / 无法确认)."""
+        return _LABELS[self][0 if lang == "zh" else 1]
+
+
+_SEVERITY = {Status.VALID: 0, Status.INDETERMINATE: 1, Status.INVALID: 2}
+_EXIT = {Status.VALID: 0, Status.INVALID: 1, Status.INDETERMINATE: 2}
+_LABELS = {
+    Status.VALID: ("有效", "valid"),
+    Status.INVALID: ("无效", "invalid"),
+    Status.INDETERMINATE: ("无法确认", "indeterminate"),
+}
+
+
+class CheckOutcome(enum.StrEnum):
+    """Outcome of one check (pyHanko style)."""
+
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    INDETERMINATE = "INDETERMINATE"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    """A registered reason: its stable code, the outcome it implies, and messages."""
+
+    code: str
+    """Stable machine-readable code."""
+    status: Status
+    """Outcome this reason implies."""
+    en: str
+    """English message."""
+    zh: str
+    """Chinese message."""
+
+
+REASONS: dict[str, ReasonCode] = {}
+
+
+def register(code: str, status: Status, en: str, zh: str) -> ReasonCode:
+    """Register a reason code (later issues add theirs); codes are unique."""
+    if code in REASONS and REASONS[code] != ReasonCode(code, status, en, zh):
+        raise ValueError(f"reason code {code!r} registered twice with different meaning")
+    REASONS[code] = ReasonCode(code, status, en, zh)
+    return REASONS[code]
+
+
+I, X = Status.INVALID, Status.INDETERMINATE
+PAYLOAD_MALFORMED = register("payload_malformed", I, "The payload is malformed", "载荷格式错误")
+PAYLOAD_TOO_LARGE = register("payload_too_large", I, "The payload exceeds a size limit", "载荷超出大小限制")
+ALGORITHM_NOT_ALLOWED = register(
+    "algorithm_not_allowed", I, "The signature algorithm is not allowed", "签名算法不被允许"
+)
+UNKNOWN_KEY = register(
+    "unknown_key", X, "No trusted signing certificate matches the key id", "未找到与密钥标识对应的可信签名证书"
+)
+SIGNATURE_INVALID = register("signature_invalid", I, "The signature is invalid", "签名无效")
+CERTIFICATE_EXPIRED = register(
+    "certificate_expired", I, "The signing certificate had expired when the licence was signed",
+    "签名时签名证书已过期",
+)
+CERTIFICATE_NOT_YET_VALID = register(
+    "certificate_not_yet_valid", I, "The signing certificate was not yet valid when the licence was signed",
+    "签名时签名证书尚未生效",
+)
+SIGNED_IN_FUTURE = register(
+    "signed_in_future", I, "The signing time lies in the future", "签名时间晚于当前时间"
+)
+ISSUER_MISMATCH = register(
+    "issuer_mismatch", I, "The licence names an issuer other than the signer", "证照所载发证机关与签名者不一致"
+)
+TYPE_NOT_AUTHORISED = register(
+    "type_not_authorised", I, "The issuer is not authorised to issue this licence type",
+    "发证机关无权签发该类证照",
+)
+AUTHORITY_NOT_YET_AUTHORISED = register(
+    "authority_not_yet_authorised", I, "The issuer was not yet authorised when the licence was signed",
+    "签发时发证机关尚未获得授权",
+)
+AUTHORITY_WITHDRAWN = register(
+    "authority_withdrawn", I, "The issuer's authorisation had been withdrawn when the licence was signed",
+    "签发时发证机关的授权已被撤销",
+)
+UNKNOWN_LICENCE_TYPE = register(
+    "unknown_licence_type", X, "The licence type is not in the catalogue", "证照类型不在目录中"
+)
+CATALOGUE_VIOLATION = register(
+    "catalogue_violation", I, "The licence does not conform to its catalogue entry", "证照内容不符合目录规范"
+)
+LICENCE_NOT_YET_VALID = register(
+    "licence_not_yet_valid", I, "The licence is not yet valid", "证照尚未生效"
+)
+LICENCE_EXPIRED = register("licence_expired", I, "The licence has expired", "证照已过期")
+TRUST_STALE = register(
+    "trust_stale", X, "The trust data is out of date", "信任数据已过期，需更新"
+)
+del I, X
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason in a result: a registered code plus optional detail."""
+
+    code: str
+    """Stable code (see ``REASONS``)."""
+    status: Status
+    """Outcome this reason implies."""
+    message_en: str
+    """English message."""
+    message_zh: str
+    """Chinese message."""
+    detail: str | None = None
+    """Extra context (dates, names); language-neutral."""
+
+    @classmethod
+    def of(cls, reason: ReasonCode, detail: str | None = None) -> Reason:
+        """Instantiate a registered reason."""
+        return cls(reason.code, reason.status, reason.en, reason.zh, detail)
+
+    def message(self, lang: str = "en") -> str:
+        """Message in ``lang`` with the detail appended."""
+        text = self.message_zh if lang == "zh" else self.message_en
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check that ran (or was skipped), for the audit trail of a verification."""
+
+    name: str
+    """Check name (``signature``, ``trust_chain``, ``validity``, ...)."""
+    outcome: CheckOutcome
+    """What it found."""
+    detail: str | None = None
+    """Optional context."""
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The frozen outcome of one verification. Truthy only when VALID."""
+
+    status: Status
+    """Overall outcome: the worst of ``reasons``; VALID when there are none."""
+    reasons: tuple[Reason, ...]
+    """Why the result is not VALID (empty when VALID)."""
+    checks: tuple[Check, ...]
+    """The checks that ran, in order."""
+    verified_at: dt.datetime
+    """The (UTC) time the verification was made for."""
+    licence: LicenceClaims | None = None
+    """The signed claims — only set once the signature has verified."""
+    issuer: TrustedAuthority | None = None
+    """The trusted authority whose key verified the signature."""
+    licence_type: LicenceType | None = None
+    """Catalogue entry of the licence type, when known."""
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+    """QR-shown fields by catalogue key (dates as ISO strings)."""
+    kind: str = "qr"
+    """What was verified: ``qr``, ``pdf``, ..."""
+
+    def __bool__(self) -> bool:
+        return self.status is Status.VALID
+
+    @property
+    def valid(self) -> bool:
+        """Same as ``bool(result)``."""
+        return self.status is Status.VALID
+
+    def raise_for_status(self) -> VerificationResult:
+        """Raise :class:`~elicense.errors.VerificationFailed` unless VALID; else return self."""
+        if self.status is not Status.VALID:
+            raise VerificationFailed(self)
+        return self
+
+    def has_reason(self, code: str) -> bool:
+        """Whether a reason with ``code`` is present."""
+        return any(r.code == code for r in self.reasons)
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        """JSON-ready form: the public ``--json`` contract of ``elicense verify``."""
+        lic = self.licence
+        licence: dict[str, Any] | None = None
+        if lic is not None:
+            lt = self.licence_type
+            licence = {
+                "id": str(lic.id),
+                "number": lic.number,
+                "type_code": lic.type_code,
+                "type_name": (lt.name_zh if lang == "zh" else lt.name_en) if lt else None,
+                "holder": lic.holder_name,
+                "holder_code": lic.holder_code,
+                "holder_type": lic.holder_type.value,
+                "issuer": self.issuer.name if self.issuer else lic.id.issuer_code,
+                "issuer_code": lic.id.issuer_code,
+                "region": lic.region,
+                "area_code": lic.area_code,
+                "issued_on": lic.issued_on.isoformat(),
+                "valid_from": lic.valid_from.isoformat(),
+                "valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+                "signed_at": lic.signed_at.isoformat().replace("+00:00", "Z"),
+                "status_index": lic.status_index,
+                "supersedes": str(lic.supersedes) if lic.supersedes else None,
+                "fields": dict(self.fields),
+            }
+        return {
+            "kind": self.kind,
+            "status": self.status.value,
+            "reasons": [
+                {"code": r.code, "status": r.status.value, "message": r.message(lang)}
+                for r in self.reasons
+            ],
+            "checks": [
+                {"name": c.name, "outcome": c.outcome.value, **({"detail": c.detail} if c.detail else {})}
+                for c in self.checks
+            ],
+            "verified_at": self.verified_at.isoformat().replace("+00:00", "Z"),
+            "licence": licence,
+        }
+
+
+def worst(statuses: Any) -> Status:
+    """The worst of some statuses (VALID if none)."""
+    result = Status.VALID
+    for s in statuses:
+        if s.severity > result.severity:
+            result = s
+    return result

@@ -1,0 +1,309 @@
+"""The Verifier: the one place that orchestrates signature, trust, validity and policy.
+
+``verify()`` never raises because a check failed: it returns a frozen
+:class:`~elicense.verify.result.VerificationResult`. It raises only on misuse
+(naive datetime, no trust given). Time is a parameter (``at=``) or an injected
+clock, never read deep inside.
+
+The hot path (kiosks verify thousands of QR codes) is: Base45 → zlib →
+COSE parse → dict lookup by kid → one signature verification → claim checks.
+Chains were validated when the trust store was built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
+from elicense.errors import AlgorithmNotAllowed, PayloadError, PayloadTooLarge, UsageError
+from elicense.model import china_date, require_utc
+from elicense.qr import claims as claims_mod
+from elicense.qr.cose import parse_sign1
+from elicense.qr.payload import unwrap
+from elicense.trust.store import TrustedKey, TrustStore
+from elicense.verify import result as r
+from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+
+if TYPE_CHECKING:
+    from elicense.catalog import Catalog, LicenceType
+    from elicense.qr.claims import LicenceClaims
+
+Clock = Callable[[], dt.datetime]
+DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def system_clock() -> dt.datetime:
+    """The default clock: now, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class VerificationContext:
+    """What a policy sees: claims whose signature has verified, and the trusted key."""
+
+    claims: LicenceClaims
+    """The signed claims."""
+    key: TrustedKey
+    """The trusted key that verified the signature."""
+    at: dt.datetime
+    """Verification time (UTC)."""
+    licence_type: LicenceType | None
+    """Catalogue entry, if the type is known."""
+    trust: TrustStore
+    """The trust store in use."""
+
+
+class Policy(Protocol):
+    """A small, composable acceptance rule run after the built-in checks."""
+
+    @property
+    def name(self) -> str:
+        """Check name reported in the result."""
+
+    def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
+        """Reasons to refuse (empty: accept)."""
+
+
+@dataclass(frozen=True)
+class AcceptRegions:
+    """Accept only licences issued in these province-level regions (``--accept-region``)."""
+
+    regions: frozenset[str]
+    """Province-level GB/T 2260 codes (``370000``)."""
+    name: str = "accepted_region"
+    """Check name."""
+
+    def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
+        """Refuse licences from other regions."""
+        region = context.key.authority.region
+        if region in self.regions:
+            return ()
+        return (Reason.of(NOT_ACCEPTED_REGION, f"region {region}"),)
+
+
+@dataclass(frozen=True)
+class UnsafeNoOp:
+    """A policy that accepts everything. For tests only — never in production."""
+
+    name: str = "unsafe_noop"
+    """Check name."""
+
+    def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
+        """Accept."""
+        return ()
+
+
+NOT_ACCEPTED_REGION = r.register(
+    "region_not_accepted", Status.INVALID,
+    "Licences from this region are not accepted here", "本地不接受该地区签发的证照",
+)
+
+
+class Verifier:
+    """Verifies licence payloads against explicit trust.
+
+    >>> verifier = Verifier(trust=store)                       # doctest: +SKIP
+    >>> result = verifier.verify(text)                          # doctest: +SKIP
+    >>> if result: ...                                          # VALID
+    """
+
+    def __init__(
+        self,
+        *,
+        trust: TrustStore,
+        clock: Clock | None = None,
+        algorithms: AlgorithmPolicy | Iterable[Algorithm | str] | None = None,
+        catalog: Catalog | None = None,
+        policies: Sequence[Policy] = (),
+        clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+    ) -> None:
+        if not isinstance(trust, TrustStore):
+            raise UsageError("Verifier needs an explicit TrustStore (trust=...)")
+        self.trust = trust
+        self.clock = clock or system_clock
+        if algorithms is None:
+            algorithms = AlgorithmPolicy.default()
+        elif not isinstance(algorithms, AlgorithmPolicy):
+            algorithms = AlgorithmPolicy.of(algorithms)
+        self.algorithms = algorithms
+        if catalog is None:
+            from elicense.catalog import Catalog
+
+            catalog = Catalog.default()
+        self.catalog = catalog
+        self.policies = tuple(policies)
+        if clock_skew < dt.timedelta(0) or clock_skew > dt.timedelta(hours=1):
+            raise UsageError("clock_skew must be between 0 and 1 hour")
+        self.clock_skew = clock_skew
+
+    @classmethod
+    def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
+        """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
+        from elicense.trust.file import load_trust_file
+
+        return cls(trust=load_trust_file(Path(path)), **kwargs)  # type: ignore[arg-type]
+
+    def _time(self, at: dt.datetime | None) -> dt.datetime:
+        return require_utc(at if at is not None else self.clock(), "at")
+
+    def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify an ``EL1:`` payload; never raises for a failed check."""
+        when = self._time(at)
+        checks: list[Check] = []
+        try:
+            message = parse_sign1(unwrap(payload))
+        except PayloadTooLarge as exc:
+            return _done(when, checks, [Reason.of(r.PAYLOAD_TOO_LARGE, exc.message)], "decode")
+        except PayloadError as exc:
+            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
+        checks.append(Check("decode", CheckOutcome.PASSED))
+        try:
+            alg = Algorithm.from_cose_id(message.alg_id)
+            self.algorithms.check(alg)
+        except AlgorithmNotAllowed as exc:
+            return _done(when, checks, [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
+        checks.append(Check("algorithm", CheckOutcome.PASSED, alg.label))
+        return self._verify_signed(message.kid, alg, message.to_be_signed(), message.signature,
+                                   message.payload, when, checks)
+
+    def _verify_signed(
+        self,
+        kid: bytes,
+        alg: Algorithm,
+        tbs: bytes,
+        signature: bytes,
+        payload: bytes,
+        when: dt.datetime,
+        checks: list[Check],
+    ) -> VerificationResult:
+        candidates = self.trust.candidates(kid)
+        if not candidates:
+            return _done(when, checks, [Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")], "trusted_key")
+        key: TrustedKey | None = None
+        for candidate in candidates:  # kids can collide: try every certificate with this id
+            if candidate.algorithm is alg and verify_cose_signature(
+                candidate.public_key, alg, signature, tbs
+            ):
+                key = candidate
+                break
+        if key is None:
+            return _done(when, checks, [Reason.of(r.SIGNATURE_INVALID)], "signature")
+        checks.append(Check("signature", CheckOutcome.PASSED))
+        try:
+            claims = claims_mod.parse_claims(payload)
+        except PayloadError as exc:
+            # Signed by a trusted key but not a well-formed licence: refuse, never guess.
+            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "claims")
+        return self._check_claims(claims, key, when, checks)
+
+    def _check_claims(
+        self, claims: LicenceClaims, key: TrustedKey, when: dt.datetime, checks: list[Check]
+    ) -> VerificationResult:
+        reasons: list[Reason] = []
+
+        def check(name: str, found: Sequence[Reason]) -> None:
+            reasons.extend(found)
+            outcome = CheckOutcome.PASSED
+            if found:
+                worst = r.worst(x.status for x in found)
+                outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
+            checks.append(Check(name, outcome))
+
+        signed_at = claims.signed_at
+        chain = key.chain
+        found: list[Reason] = []
+        if signed_at > when + self.clock_skew:
+            found.append(Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat()))
+        if signed_at < chain.not_before:
+            found.append(Reason.of(r.CERTIFICATE_NOT_YET_VALID, chain.not_before.isoformat()))
+        elif signed_at > chain.not_after:
+            found.append(Reason.of(r.CERTIFICATE_EXPIRED, chain.not_after.isoformat()))
+        check("certificate_validity", found)
+
+        authority = key.authority
+        found = []
+        if claims.id.issuer_code != authority.code:
+            found.append(Reason.of(r.ISSUER_MISMATCH, f"{claims.id.issuer_code} ≠ {authority.code}"))
+        if claims.area_code[:2] != authority.area_code[:2]:
+            found.append(Reason.of(r.ISSUER_MISMATCH, f"area {claims.area_code}"))
+        if claims.type_code not in authority.licence_types:
+            found.append(Reason.of(r.TYPE_NOT_AUTHORISED, claims.type_code))
+        if authority.authorised_from is not None and signed_at < authority.authorised_from:
+            found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.authorised_from.isoformat()))
+        if authority.withdrawn_at is not None and signed_at >= authority.withdrawn_at:
+            found.append(Reason.of(r.AUTHORITY_WITHDRAWN, authority.withdrawn_at.isoformat()))
+        check("issuer_authorisation", found)
+
+        licence_type = self.catalog.find(claims.type_code)
+        fields: dict[str, str | int] = {}
+        found = []
+        if licence_type is None:
+            found.append(Reason.of(r.UNKNOWN_LICENCE_TYPE, claims.type_code))
+        else:
+            fields, problem = _resolve_fields(licence_type, claims)
+            if problem:
+                found.append(Reason.of(r.CATALOGUE_VIOLATION, problem))
+        check("catalogue", found)
+
+        today = china_date(when)
+        found = []
+        if today < claims.valid_from:
+            found.append(Reason.of(r.LICENCE_NOT_YET_VALID, claims.valid_from.isoformat()))
+        if claims.valid_until is not None and today > claims.valid_until:
+            found.append(Reason.of(r.LICENCE_EXPIRED, claims.valid_until.isoformat()))
+        check("licence_validity", found)
+
+        check("trust_freshness", [Reason.of(r.TRUST_STALE)] if self.trust.is_stale(when) else [])
+
+        if self.policies:
+            context = VerificationContext(claims, key, when, licence_type, self.trust)
+            for policy in self.policies:
+                check(policy.name, policy.evaluate(context))
+
+        status = r.worst(x.status for x in reasons)
+        return VerificationResult(
+            status=status,
+            reasons=tuple(reasons),
+            checks=tuple(checks),
+            verified_at=when,
+            licence=claims,
+            issuer=authority,
+            licence_type=licence_type,
+            fields=fields,
+        )
+
+
+def _resolve_fields(
+    licence_type: LicenceType, claims: LicenceClaims
+) -> tuple[dict[str, str | int], str | None]:
+    """Map QR field tags to catalogue keys; a tag the catalogue hides is a violation."""
+    from elicense.errors import CatalogError
+
+    out: dict[str, str | int] = {}
+    for tag, value in claims.fields.items():
+        try:
+            spec = licence_type.field_by_tag(tag)
+        except CatalogError:
+            return out, f"field tag {tag} is not defined for {licence_type.code}"
+        if spec.qr == "omit":
+            return out, f"field {spec.key} must not appear in a QR"
+        if spec.type == "date" and spec.qr == "show":
+            try:
+                value = claims_mod.int_to_date(value, spec.key).isoformat()
+            except PayloadError:
+                return out, f"field {spec.key} is not a date"
+        out[spec.key] = value
+    return out, None
+
+
+def _done(
+    when: dt.datetime, checks: list[Check], reasons: list[Reason], failed_check: str
+) -> VerificationResult:
+    worst = r.worst(x.status for x in reasons)
+    outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
+    checks.append(Check(failed_check, outcome))
+    return VerificationResult(status=worst, reasons=tuple(reasons), checks=tuple(checks), verified_at=when)
