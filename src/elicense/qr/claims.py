@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -29,49 +29,47 @@ if TYPE_CHECKING:
 
 CLAIMS_VERSION = 1
 
-K_VERSION = 1
-K_ID = 2
-K_NUMBER = 3
+K_ID = 2  # [type code, serial, version]: the issuer code comes from the signer (kid);
+# an all-digit serial without leading zero is an unsigned integer
+K_NUMBER = 3  # absent when equal to the serial
 K_HOLDER_NAME = 4
 K_HOLDER_CODE = 5
-K_HOLDER_TYPE = 6
-K_VALID_FROM = 7
-K_VALID_UNTIL = 8
-K_ISSUED_ON = 9
-K_SIGNED_AT = 10
-K_AREA = 11
+K_HOLDER_TYPE = 6  # integer form of the GB/T 36903 code (1 = "001", 111 = "111");
+# absent when the licence type allows only one holder type
+K_VALID_FROM = 7  # days since 1970-01-01 (as RFC 8943)
+K_VALID_UNTIL = 8  # days since 1970-01-01, or null = long-term
+K_ISSUED_ON = 9  # absent when equal to valid_from
+K_SIGNED_AT = 10  # seconds since the epoch, UTC
 K_FIELDS = 12
-K_DIGEST = 13
+K_DIGEST = 13  # first 16 bytes of SHA-256(full record)
 K_STATUS_INDEX = 14
 K_SUPERSEDES = 15
 
 _REQUIRED = frozenset(
-    {K_VERSION, K_ID, K_NUMBER, K_HOLDER_NAME, K_HOLDER_CODE, K_HOLDER_TYPE, K_VALID_FROM,
-     K_VALID_UNTIL, K_ISSUED_ON, K_SIGNED_AT, K_AREA, K_DIGEST}
-)  # fmt: skip
-_KNOWN = _REQUIRED | {K_FIELDS, K_STATUS_INDEX, K_SUPERSEDES}
+    {K_ID, K_HOLDER_NAME, K_HOLDER_CODE, K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST}
+)
+_KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_FIELDS, K_STATUS_INDEX, K_SUPERSEDES}
 MAX_TEXT = 512
 MAX_FIELDS = 32
-DIGEST_LENGTH = 32
+DIGEST_LENGTH = 16
+_EPOCH = dt.date(1970, 1, 1)
+_MAX_DAY = (dt.date(9999, 12, 31) - _EPOCH).days
 
 
-def date_to_int(day: dt.date) -> int:
-    """``2024-05-01`` → ``20240501``."""
-    return day.year * 10000 + day.month * 100 + day.day
+def date_to_days(day: dt.date) -> int:
+    """Days since 1970-01-01 (the RFC 8943 epoch), the compact QR date form."""
+    return (day - _EPOCH).days
 
 
-def int_to_date(value: object, what: str) -> dt.date:
-    """Inverse of :func:`date_to_int`, strict."""
-    if not isinstance(value, int) or isinstance(value, bool) or not 10000101 <= value <= 99991231:
-        raise PayloadError(f"{what} is not a YYYYMMDD date", message_zh=f"{what} 日期格式错误")
-    try:
-        return dt.date(value // 10000, value // 100 % 100, value % 100)
-    except ValueError as exc:
-        raise PayloadError(f"{what} is not a real date", message_zh=f"{what} 日期无效") from exc
+def days_to_date(value: object, what: str) -> dt.date:
+    """Inverse of :func:`date_to_days`, strict."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_DAY:
+        raise PayloadError(f"{what} is not a day number", message_zh=f"{what} 日期格式错误")
+    return _EPOCH + dt.timedelta(days=value)
 
 
 def _qr_value(value: FieldValue) -> str | int:
-    return date_to_int(value) if isinstance(value, dt.date) else value
+    return date_to_days(value) if isinstance(value, dt.date) else value
 
 
 # -- full record ------------------------------------------------------------------------------
@@ -83,8 +81,13 @@ def full_record(licence: Licence) -> bytes:
 
 
 def licence_digest(licence: Licence) -> bytes:
-    """SHA-256 of :func:`full_record`: what the QR's ``digest`` claim commits to."""
-    return hashlib.sha256(full_record(licence)).digest()
+    """SHA-256 of :func:`full_record`, truncated to 16 bytes: the QR's ``digest`` claim."""
+    return record_digest(full_record(licence))
+
+
+def record_digest(record: bytes) -> bytes:
+    """Digest of full-record bytes as carried in the QR."""
+    return hashlib.sha256(record).digest()[:DIGEST_LENGTH]
 
 
 # -- QR claims --------------------------------------------------------------------------------
@@ -101,25 +104,31 @@ def _holder_view(licence: Licence, licence_type: LicenceType) -> tuple[str, str]
     return name, code
 
 
+def _compact_serial(serial: str) -> str | int:
+    return int(serial) if serial.isdigit() and serial[0] != "0" and len(serial) <= 19 else serial
+
+
 def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.datetime) -> bytes:
     """Canonical CBOR of the QR claims for ``licence``."""
     if licence_type.code != licence.type_code:
         raise PayloadError("licence type does not match the licence id's type code")
     name, code = _holder_view(licence, licence_type)
+    serial = licence.id.serial
     claims: dict[int, Any] = {
-        K_VERSION: CLAIMS_VERSION,
-        K_ID: str(licence.id),
-        K_NUMBER: licence.number,
+        K_ID: [licence.id.type_code, _compact_serial(serial), licence.id.version],
         K_HOLDER_NAME: name,
         K_HOLDER_CODE: code,
-        K_HOLDER_TYPE: licence.holder.code_type.value,
-        K_VALID_FROM: date_to_int(licence.validity.start),
-        K_VALID_UNTIL: date_to_int(licence.validity.end) if licence.validity.end else None,
-        K_ISSUED_ON: date_to_int(licence.issued_on),
+        K_VALID_FROM: date_to_days(licence.validity.start),
+        K_VALID_UNTIL: date_to_days(licence.validity.end) if licence.validity.end else None,
         K_SIGNED_AT: int(signed_at.timestamp()),
-        K_AREA: licence.issuer.area_code,
         K_DIGEST: licence_digest(licence),
     }
+    if len(licence_type.holder_types) != 1:
+        claims[K_HOLDER_TYPE] = int(licence.holder.code_type.value)
+    if licence.number != serial:
+        claims[K_NUMBER] = licence.number
+    if licence.issued_on != licence.validity.start:
+        claims[K_ISSUED_ON] = date_to_days(licence.issued_on)
     fields = {tag: _qr_value(v) for tag, v in licence_type.qr_fields(licence.fields).items()}
     if fields:
         claims[K_FIELDS] = fields
@@ -153,11 +162,11 @@ class LicenceClaims:
     signed_at: dt.datetime
     """When the payload was signed (UTC), as claimed by the signer."""
     area_code: str
-    """GB/T 2260 code of the issuing authority's area."""
+    """GB/T 2260 code of the issuing authority's area (from the trusted signer)."""
     digest: bytes
-    """SHA-256 of the full licence record."""
+    """First 16 bytes of SHA-256 of the full licence record."""
     fields: Mapping[int, str | int] = field(default_factory=dict)
-    """QR-shown fields by catalogue tag (raw: dates still ``YYYYMMDD`` ints)."""
+    """QR-shown fields by catalogue tag (raw: dates still day numbers)."""
     status_index: int | None = None
     """Index in the issuer's status list."""
     supersedes: LicenceId | None = None
@@ -181,8 +190,26 @@ def _text(claims: Mapping[int, Any], key: int, what: str) -> str:
     return value
 
 
-def parse_claims(data: bytes) -> LicenceClaims:
-    """Decode and check the claims map (structure only: the signature is checked first)."""
+def _int(value: object, what: str, upper: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < upper:
+        raise PayloadError(f"claim {what} must be an integer in range", message_zh=f"声明 {what} 格式错误")
+    return value
+
+
+def parse_claims(
+    data: bytes,
+    *,
+    issuer_code: str,
+    area_code: str,
+    holder_types_of: Callable[[str], Sequence[str]] = lambda type_code: (),
+) -> LicenceClaims:
+    """Decode and check the claims map, after the signature has verified.
+
+    The issuer code and area are not in the payload: they are the trusted
+    signer's (``kid`` → authority), so a payload cannot claim another issuer.
+    ``holder_types_of(type_code)`` gives the type's allowed holder types (from
+    the catalogue): when there is exactly one, the payload may omit it.
+    """
     claims = cbor.loads(data, max_depth=3)
     if not isinstance(claims, dict):
         raise PayloadError("claims must be a CBOR map", message_zh="声明必须为 CBOR 映射")
@@ -190,13 +217,21 @@ def parse_claims(data: bytes) -> LicenceClaims:
     if not keys <= _KNOWN:
         raise PayloadError(f"unknown claims {sorted(map(str, keys - _KNOWN))}", message_zh="含未知声明")
     if not _REQUIRED <= keys:
-        raise PayloadError(
-            f"missing claims {sorted(_REQUIRED - keys)}", message_zh="缺少必需声明"
-        )
-    if claims[K_VERSION] != CLAIMS_VERSION:
-        raise PayloadError(f"unsupported claims version {claims[K_VERSION]!r}", message_zh="声明版本不支持")
+        raise PayloadError(f"missing claims {sorted(_REQUIRED - keys)}", message_zh="缺少必需声明")
+    id_parts = claims[K_ID]
+    if (
+        not isinstance(id_parts, list)
+        or len(id_parts) != 3
+        or not isinstance(id_parts[0], str)
+        or isinstance(id_parts[1], bool)
+        or not isinstance(id_parts[1], str | int)
+    ):
+        raise PayloadError("claim id must be [type code, serial, version]", message_zh="证照标识声明格式错误")
     try:
-        licence_id = LicenceId.parse(_text(claims, K_ID, "id"))
+        serial = id_parts[1]
+        if isinstance(serial, int):
+            serial = str(_int(serial, "serial", 10**19))
+        licence_id = LicenceId.build(id_parts[0], issuer_code, serial, _int(id_parts[2], "version", 1000))
         supersedes = (
             LicenceId.parse(_text(claims, K_SUPERSEDES, "supersedes"))
             if K_SUPERSEDES in claims
@@ -205,18 +240,18 @@ def parse_claims(data: bytes) -> LicenceClaims:
     except IdentifierError as exc:
         raise PayloadError(f"invalid licence id in payload: {exc}", message_zh="载荷中的证照标识无效") from exc
     try:
-        holder_type = HolderType(claims[K_HOLDER_TYPE])
+        if K_HOLDER_TYPE in claims:
+            holder_type = HolderType(f"{_int(claims[K_HOLDER_TYPE], 'holder type', 1000):03d}")
+        elif len(implied := tuple(holder_types_of(licence_id.type_code))) == 1:
+            holder_type = HolderType(implied[0])
+        else:
+            raise PayloadError("holder type missing", message_zh="缺少持证主体类型")
     except ValueError as exc:
         raise PayloadError("unknown holder type", message_zh="持证主体类型未知") from exc
-    signed = claims[K_SIGNED_AT]
-    if not isinstance(signed, int) or isinstance(signed, bool) or not 0 <= signed < 2**40:
-        raise PayloadError("signing time must be an integer timestamp", message_zh="签名时间格式错误")
-    area = _text(claims, K_AREA, "area")
-    if len(area) != 6 or not area.isdigit():
-        raise PayloadError("area code must be 6 digits", message_zh="行政区划代码格式错误")
+    signed = _int(claims[K_SIGNED_AT], "signed_at", 2**40)
     digest = claims[K_DIGEST]
     if not isinstance(digest, bytes) or len(digest) != DIGEST_LENGTH:
-        raise PayloadError("digest must be 32 bytes", message_zh="摘要长度错误")
+        raise PayloadError(f"digest must be {DIGEST_LENGTH} bytes", message_zh="摘要长度错误")
     until = claims[K_VALID_UNTIL]
     fields_raw = claims.get(K_FIELDS, {})
     if not isinstance(fields_raw, dict) or len(fields_raw) > MAX_FIELDS:
@@ -231,19 +266,20 @@ def parse_claims(data: bytes) -> LicenceClaims:
             raise PayloadError("field value too long", message_zh="字段值过长")
         fields[tag] = value
     index = claims.get(K_STATUS_INDEX)
-    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**32):
-        raise PayloadError("status index out of range", message_zh="状态索引越界")
+    if index is not None:
+        index = _int(index, "status index", 2**32)
+    valid_from = days_to_date(claims[K_VALID_FROM], "valid_from")
     return LicenceClaims(
         id=licence_id,
-        number=_text(claims, K_NUMBER, "number"),
+        number=_text(claims, K_NUMBER, "number") if K_NUMBER in claims else licence_id.serial,
         holder_name=_text(claims, K_HOLDER_NAME, "holder name"),
         holder_code=_text(claims, K_HOLDER_CODE, "holder code"),
         holder_type=holder_type,
-        valid_from=int_to_date(claims[K_VALID_FROM], "valid_from"),
-        valid_until=None if until is None else int_to_date(until, "valid_until"),
-        issued_on=int_to_date(claims[K_ISSUED_ON], "issued_on"),
+        valid_from=valid_from,
+        valid_until=None if until is None else days_to_date(until, "valid_until"),
+        issued_on=days_to_date(claims[K_ISSUED_ON], "issued_on") if K_ISSUED_ON in claims else valid_from,
         signed_at=dt.datetime.fromtimestamp(signed, dt.UTC),
-        area_code=area,
+        area_code=area_code,
         digest=digest,
         fields=MappingProxyType(fields),
         status_index=index,

@@ -19,9 +19,20 @@ MAX_RATIO = 64
 """Refuse decompression ratios above this (zlib bombs)."""
 
 
+ZLIB_FIRST_BYTE = 0x78
+"""A zlib stream starts with 0x78; a COSE_Sign1 message starts with 0xD2 (tag 18)."""
+
+
 def wrap(cose_message: bytes) -> str:
-    """COSE bytes → ``EL1:`` text (zlib level 9, Base45)."""
-    return PREFIX + b45encode(zlib.compress(cose_message, 9))
+    """COSE bytes → ``EL1:`` text: zlib (level 9) when it makes the payload smaller, Base45.
+
+    As in the EU DCC, compression is signalled by the zlib header byte: short
+    tokens of Chinese text and signatures do not compress, and the 6-byte zlib
+    frame would push a licence QR up a version.
+    """
+    compressed = zlib.compress(cose_message, 9)
+    body = compressed if len(compressed) < len(cose_message) else cose_message
+    return PREFIX + b45encode(body)
 
 
 def unwrap(text: str | bytes) -> bytes:
@@ -45,6 +56,8 @@ def unwrap(text: str | bytes) -> bytes:
     compressed = b45decode(text[len(PREFIX) :])
     if not compressed:
         raise PayloadError("empty payload", message_zh="载荷为空")
+    if compressed[0] != ZLIB_FIRST_BYTE:
+        return compressed  # uncompressed COSE message (bounded by MAX_TEXT_LENGTH)
     limit = min(MAX_DECOMPRESSED, len(compressed) * MAX_RATIO)
     decomp = zlib.decompressobj()
     try:

@@ -147,6 +147,10 @@ class Verifier:
 
         return cls(trust=load_trust_file(Path(path)), **kwargs)  # type: ignore[arg-type]
 
+    def _holder_types(self, type_code: str) -> tuple[str, ...]:
+        lt = self.catalog.find(type_code)
+        return lt.holder_types if lt is not None else ()
+
     def _time(self, at: dt.datetime | None) -> dt.datetime:
         return require_utc(at if at is not None else self.clock(), "at")
 
@@ -194,7 +198,12 @@ class Verifier:
             return _done(when, checks, [Reason.of(r.SIGNATURE_INVALID)], "signature")
         checks.append(Check("signature", CheckOutcome.PASSED))
         try:
-            claims = claims_mod.parse_claims(payload)
+            claims = claims_mod.parse_claims(
+                payload,
+                issuer_code=key.authority.code,
+                area_code=key.authority.area_code,
+                holder_types_of=self._holder_types,
+            )
         except PayloadError as exc:
             # Signed by a trusted key but not a well-formed licence: refuse, never guess.
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "claims")
@@ -293,7 +302,7 @@ def _resolve_fields(
             return out, f"field {spec.key} must not appear in a QR"
         if spec.type == "date" and spec.qr == "show":
             try:
-                value = claims_mod.int_to_date(value, spec.key).isoformat()
+                value = claims_mod.days_to_date(value, spec.key).isoformat()
             except PayloadError:
                 return out, f"field {spec.key} is not a date"
         out[spec.key] = value

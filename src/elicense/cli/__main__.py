@@ -1,0 +1,5 @@
+"""``python -m elicense.cli``."""
+
+from elicense.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""Shared fixtures: a deterministic demo world (seeded keys), built once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
+SEED = b"elicense-test-pki"
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The demo world at a fixed time with a deterministic PKI (no images, no PDFs)."""
+    from elicense.demo import build_demo
+
+    out: Path = tmp_path_factory.mktemp("world")
+    return build_demo(out, now=NOW, seed=SEED, images=False)
+
+
+@pytest.fixture(scope="session")
+def verifier(world):  # type: ignore[no-untyped-def]
+    from elicense.verify import Verifier
+
+    return Verifier.from_trust_file(world.trust_file, clock=lambda: NOW)
