@@ -1,0 +1,735 @@
+"""Bulk issuance from CSV (存量证照电子化): validate every row first, then issue exactly once.
+
+The pipeline:
+
+1. decode the file (UTF-8, with or without BOM, else GB18030), parse it as CSV with
+   bounded field sizes; map the header (catalogue field keys, reserved column names,
+   or their Chinese labels) and refuse unknown columns;
+2. validate every row into a licence (:func:`plan_row`); bad rows (and duplicate
+   ``source_id``/licence ids within the file) go to a report CSV with row number and
+   reason; good rows whose ``source_id`` the registry already holds are skipped;
+3. issue the rest in small transactions (licence + status index + audit entry commit
+   together), in one or several worker processes; a kill -9 loses at most the open
+   transaction, and a re-run issues exactly the rows that are missing.
+
+Columns (see ``examples/paper-era-business-licences.csv``): ``source_id`` (required),
+``holder_name``, ``holder_code``, optional ``holder_type``, ``number``, ``serial``,
+``version``, ``issued_on``, ``valid_from``, ``valid_until`` (empty: the type's default
+or long-term; ``长期`` / ``long-term``), ``supersedes``, ``licence_id`` (a paper-era
+identifier to keep: its check character is verified, a wrong one is reported, never
+fixed), plus the type's catalogue fields by key or Chinese label.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elicense.errors import ElicenseError, InputError, UsageError
+from elicense.model import HolderType, china_date, require_utc
+
+MAX_FILE_BYTES = 1 << 30
+"""Largest accepted CSV file (1 GiB)."""
+MAX_FIELD_CHARS = 20_000
+"""Largest CSV cell (the longest catalogue text field)."""
+MAX_COLUMNS = 200
+"""Most columns in a CSV header."""
+DEFAULT_COMMIT_EVERY = 25
+"""Rows per transaction: small enough to lose little on a crash, large enough to be fast."""
+
+RESERVED_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "source_id": ("来源编号", "业务编号"),
+    "holder_name": ("持证主体", "名称"),
+    "holder_code": ("持证主体代码", "统一社会信用代码"),
+    "holder_type": ("持证主体代码类型",),
+    "number": ("证照编号",),
+    "serial": ("顺序号",),
+    "version": ("版本号",),
+    "issued_on": ("签发日期", "发证日期"),
+    "valid_from": ("有效期起始", "有效期自"),
+    "valid_until": ("有效期截止", "有效期至"),
+    "supersedes": ("被替代证照标识",),
+    "licence_id": ("证照标识",),
+}
+"""Reserved column → accepted Chinese header aliases."""
+
+_LONG_TERM = {"长期", "long-term", "longterm", "长期有效", "永久"}
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+_SERIAL_RE = re.compile(r"[0-9A-Z]{1,32}")
+
+
+class BatchError(InputError):
+    """The batch file as a whole is unusable (encoding, header, size)."""
+
+    code = "batch"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that was not issued, and why."""
+
+    row: int
+    """Data row number (1 = first row after the header)."""
+    line: int
+    """Physical line in the file where the row ends."""
+    source_id: str
+    """The row's source id (empty when missing)."""
+    reason: str
+    """Why it was rejected (English)."""
+    reason_zh: str
+    """Why it was rejected (Chinese)."""
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """A validated row, as sent to a worker (plain data: picklable)."""
+
+    row: int
+    """Data row number."""
+    values: Mapping[str, str]
+    """Column key → raw text."""
+    licence_id: str
+    """The licence id the row will get."""
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Validated content of a batch file."""
+
+    type_code: str
+    """Licence type."""
+    authority_code: str
+    """Issuing authority."""
+    total: int
+    """Data rows in the file."""
+    rows: tuple[BatchRow, ...]
+    """Valid rows (including those already issued)."""
+    problems: tuple[RowProblem, ...]
+    """Rejected rows."""
+    encoding: str
+    """Detected encoding."""
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """Outcome of :func:`run_batch`."""
+
+    total: int
+    """Data rows in the file."""
+    valid: int
+    """Rows that validated."""
+    rejected: int
+    """Rows rejected (see the report file)."""
+    issued: int
+    """Licences issued by this run."""
+    already_issued: int
+    """Valid rows whose source id the registry already held (not issued again)."""
+    seconds: float
+    """Wall time of the issuing phase."""
+    report_path: Path | None
+    """Where rejected rows were written (``None`` if none)."""
+    encoding: str
+    """Detected input encoding."""
+    pdfs: int = 0
+    """PDFs written."""
+    licence_ids: tuple[str, ...] = field(default_factory=tuple)
+    """Ids issued by this run (first 1,000)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "total": self.total,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "issued": self.issued,
+            "already_issued": self.already_issued,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.issued / self.seconds, 1) if self.seconds > 0 else None,
+            "report": str(self.report_path) if self.report_path else None,
+            "encoding": self.encoding,
+            "pdfs": self.pdfs,
+        }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def decode(data: bytes, encoding: str = "auto") -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM stripped) if it decodes, else GB18030."""
+    if encoding not in ("auto", "utf-8", "gb18030"):
+        raise UsageError(f"unsupported encoding {encoding!r} (auto, utf-8, gb18030)")
+    if encoding in ("auto", "utf-8"):
+        try:
+            return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8":
+                raise BatchError(f"not UTF-8 at byte {exc.start}", message_zh="文件不是 UTF-8 编码") from exc
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise BatchError(
+            f"neither UTF-8 nor GB18030 (byte {exc.start})",
+            message_zh="文件既不是 UTF-8 也不是 GB18030 编码",
+        ) from exc
+
+
+def read_rows(text: str, known: Mapping[str, str]) -> tuple[list[str], Iterator[tuple[int, int, list[str] | str]]]:
+    """Header keys and an iterator of ``(row, line, cells | error)``.
+
+    ``known`` maps accepted header names (keys and aliases) to keys. Unknown or repeated
+    columns, and a missing ``source_id``, reject the whole file: a misspelt column must
+    not silently drop data.
+    """
+    if "\x00" in text:
+        raise BatchError("the file contains NUL characters (not a CSV text file)", message_zh="文件含 NUL 字符")
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BatchError("the CSV file is empty", message_zh="CSV 文件为空") from None
+    except csv.Error as exc:
+        raise BatchError(f"bad CSV header: {exc}", message_zh="CSV 表头格式错误") from exc
+    if len(header) > MAX_COLUMNS:
+        raise BatchError(f"more than {MAX_COLUMNS} columns", message_zh="列数过多")
+    keys: list[str] = []
+    for name in header:
+        key = known.get(name.strip()) or known.get(name.strip().lower())
+        if key is None:
+            raise BatchError(
+                f"unknown column {name.strip()!r}",
+                message_zh=f"未知列：{name.strip()!r}",
+                details={"column": name},
+            )
+        if key in keys:
+            raise BatchError(f"column {key!r} appears twice", message_zh=f"列 {key!r} 重复")
+        keys.append(key)
+    if "source_id" not in keys:
+        raise BatchError(
+            "the CSV needs a source_id column (the business key)",
+            message_zh="CSV 缺少 source_id（来源编号）列",
+        )
+
+    def rows() -> Iterator[tuple[int, int, list[str] | str]]:
+        n = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                n += 1
+                yield n, reader.line_num, f"malformed CSV: {exc}"
+                continue
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            n += 1
+            if len(cells) != len(keys):
+                yield n, reader.line_num, f"has {len(cells)} cells, the header has {len(keys)}"
+            else:
+                yield n, reader.line_num, cells
+
+    return keys, rows()
+
+
+def header_names(licence_type: Any) -> dict[str, str]:
+    """Accepted header names → column keys for a licence type."""
+    names: dict[str, str] = {}
+    for key, aliases in RESERVED_COLUMNS.items():
+        names[key] = key
+        for a in aliases:
+            names[a] = key
+    for f in licence_type.fields:
+        names[f.key] = f.key
+        names.setdefault(f.name_zh, f.key)
+    return names
+
+
+# --------------------------------------------------------------------------- one row
+
+
+def _date(value: str, what: str) -> dt.date:
+    value = value.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise _RowError(f"{what} {value!r} is not a date (YYYY-MM-DD)", f"{what} {value!r} 不是日期")
+
+
+class _RowError(Exception):
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en, self.zh = en, zh
+
+
+def derive_serial(values: Mapping[str, str]) -> str:
+    """The licence id's serial: ``serial``, else the number if 0-9A-Z, else from ``source_id``.
+
+    Derived serials are a hash of the source id, so a re-run gives the same licence id.
+    """
+    serial = values.get("serial", "").strip().upper()
+    if serial:
+        return serial
+    number = values.get("number", "").strip().upper()
+    if _SERIAL_RE.fullmatch(number):
+        return number
+    digest = hashlib.sha256(("source/" + values["source_id"].strip()).encode("utf-8")).digest()
+    return "S" + str(int.from_bytes(digest[:10], "big")).zfill(25)[:25]
+
+
+def plan_row(
+    values: Mapping[str, str],
+    *,
+    licence_type: Any,
+    authority: Any,
+    at: dt.datetime,
+    status_index: int | None = None,
+) -> Any:
+    """Validate one row and build its :class:`~elicense.model.Licence` (raises ``_RowError``)."""
+    from elicense.identifiers import LicenceId, ResidentId
+    from elicense.issue import LicenceBuilder
+    from elicense.model import Holder
+
+    source_id = values.get("source_id", "").strip()
+    if not source_id:
+        raise _RowError("source_id is empty", "来源编号为空")
+    name, code = values.get("holder_name", "").strip(), values.get("holder_code", "").strip()
+    if not name or not code:
+        raise _RowError("holder_name and holder_code are required", "持证主体名称和代码为必填")
+    try:
+        htype_text = values.get("holder_type", "").strip()
+        if htype_text:
+            htype = HolderType(htype_text)
+        elif len(licence_type.holder_types) == 1:
+            htype = HolderType(licence_type.holder_types[0])
+        else:
+            try:
+                ResidentId.parse(code)
+                htype = HolderType.RESIDENT_ID
+            except ElicenseError:
+                htype = HolderType.USCC
+        today = china_date(at)
+        issued_on = _date(values["issued_on"], "issued_on") if values.get("issued_on", "").strip() else today
+        if issued_on > today:
+            raise _RowError(f"issued_on {issued_on} is in the future", f"签发日期 {issued_on} 晚于今天")
+        start = _date(values["valid_from"], "valid_from") if values.get("valid_from", "").strip() else issued_on
+        until_text = values.get("valid_until", "").strip()
+        end: dt.date | None
+        if until_text.lower() in _LONG_TERM:
+            end = None
+        elif until_text:
+            end = _date(until_text, "valid_until")
+        elif licence_type.default_years:
+            try:
+                end = start.replace(year=start.year + licence_type.default_years) - dt.timedelta(days=1)
+            except ValueError:  # 29 February
+                end = start.replace(year=start.year + licence_type.default_years, day=28)
+        else:
+            end = None
+        builder = (
+            LicenceBuilder()
+            .licence_type(licence_type)
+            .holder(Holder(name, code, htype))
+            .issuer(authority)
+            .issued_on(issued_on)
+            .validity(start, end)
+            .source_id(source_id)
+            .fields({k: v for k, v in values.items() if k not in RESERVED_COLUMNS and v.strip()})
+        )
+        paper_id = values.get("licence_id", "").strip()
+        if paper_id:
+            lid = LicenceId.parse(paper_id)
+            if lid.type_code != licence_type.code or lid.issuer_code != authority.code:
+                raise _RowError(
+                    f"licence_id {paper_id} is of another type or issuer than this batch",
+                    f"证照标识 {paper_id} 的类型或发证机构与本批次不符",
+                )
+            builder = builder.serial(lid.serial).version(lid.version)
+        else:
+            builder = builder.serial(derive_serial(values))
+            if values.get("version", "").strip():
+                v = values["version"].strip()
+                if not v.isdigit():
+                    raise _RowError(f"version {v!r} is not a number", f"版本号 {v!r} 不是数字")
+                builder = builder.version(int(v))
+        if values.get("number", "").strip():
+            builder = builder.number(values["number"])
+        if values.get("supersedes", "").strip():
+            builder = builder.supersedes(values["supersedes"].strip())
+        if status_index is not None:
+            builder = builder.status_index(status_index)
+        return builder.build()
+    except ElicenseError as exc:
+        raise _RowError(exc.message, exc.message_zh or exc.message) from exc
+    except ValueError as exc:
+        raise _RowError(str(exc), str(exc)) from exc
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_batch(
+    data: bytes,
+    *,
+    licence_type: Any,
+    authority: Any,
+    at: dt.datetime,
+    encoding: str = "auto",
+) -> BatchPlan:
+    """Decode, parse and validate a whole batch file (no database access)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise BatchError(f"file larger than {MAX_FILE_BYTES} bytes", message_zh="文件过大")
+    text, enc = decode(data, encoding)
+    keys, rows = read_rows(text, header_names(licence_type))
+    good: list[BatchRow] = []
+    problems: list[RowProblem] = []
+    seen_source: dict[str, int] = {}
+    seen_id: dict[str, int] = {}
+    total = 0
+    for n, line, cells in rows:
+        total = n
+        if isinstance(cells, str):
+            problems.append(RowProblem(n, line, "", cells, cells))
+            continue
+        values = dict(zip(keys, cells, strict=True))
+        sid = values.get("source_id", "").strip()
+        try:
+            licence = plan_row(values, licence_type=licence_type, authority=authority, at=at)
+        except _RowError as exc:
+            problems.append(RowProblem(n, line, sid, exc.en, exc.zh))
+            continue
+        lid = str(licence.id)
+        if sid in seen_source:
+            problems.append(
+                RowProblem(
+                    n,
+                    line,
+                    sid,
+                    f"source_id repeats row {seen_source[sid]}",
+                    f"来源编号与第 {seen_source[sid]} 行重复",
+                )
+            )
+            continue
+        if lid in seen_id:
+            problems.append(
+                RowProblem(
+                    n,
+                    line,
+                    sid,
+                    f"licence id {lid} repeats row {seen_id[lid]}",
+                    f"证照标识与第 {seen_id[lid]} 行重复",
+                )
+            )
+            continue
+        seen_source[sid] = n
+        seen_id[lid] = n
+        good.append(BatchRow(n, values, lid))
+    return BatchPlan(licence_type.code, authority.code, total, tuple(good), tuple(problems), enc)
+
+
+def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
+    """Rejected rows as UTF-8 CSV (row, line, source_id, reason, reason_zh), written atomically."""
+    from elicense.crypto.keys import atomic_write
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["row", "line", "source_id", "reason", "reason_zh"])
+    for p in problems:
+        w.writerow([p.row, p.line, p.source_id, p.reason, p.reason_zh])
+    atomic_write(path, buf.getvalue().encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- issuing
+
+
+@dataclass
+class _Worker:
+    """Per-process state: registry, signer, catalogue entry (built once per process)."""
+
+    registry: Any
+    home: Any
+    entry: Any
+    signer: Any
+    licence_type: Any
+    catalog: Any
+    at: dt.datetime
+    actor: str
+    pdf_dir: Path | None
+
+
+_STATE: _Worker | None = None
+
+
+def _init_worker(
+    url: str,
+    home_path: str,
+    authority_code: str,
+    type_code: str,
+    at: dt.datetime,
+    actor: str,
+    pdf_dir: str | None,
+) -> None:
+    global _STATE
+    from elicense.catalog import Catalog
+    from elicense.home import Home
+    from elicense.registry.core import Registry
+
+    home = Home.load(home_path)
+    entry = home.authority(authority_code)
+    catalog = Catalog.default()
+    _STATE = _Worker(
+        Registry.open(url),
+        home,
+        entry,
+        home.signer(entry),
+        catalog.get(type_code),
+        catalog,
+        at,
+        actor,
+        Path(pdf_dir) if pdf_dir else None,
+    )
+
+
+def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
+    """Issue ``rows`` in transactions of ``commit_every``; returns (issued ids, skipped, pdfs)."""
+    assert _STATE is not None, "worker not initialised"
+    st = _STATE
+    issued: list[str] = []
+    skipped = pdfs = 0
+    for start in range(0, len(rows), commit_every):
+        part = rows[start : start + commit_every]
+        try:
+            ids, skip = _issue_transaction(st, part)
+        except ElicenseError:
+            # a concurrent issuer (another machine) got there first: redo row by row
+            ids, skip = [], 0
+            for r in part:
+                try:
+                    one, s1 = _issue_transaction(st, [r])
+                except ElicenseError:
+                    one, s1 = [], 1
+                ids += one
+                skip += s1
+        issued += ids
+        skipped += skip
+        if st.pdf_dir is not None:
+            pdfs += _write_pdfs(st, [r.licence_id for r in part])
+    return issued, skipped, pdfs
+
+
+def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str], int]:
+    """Sign ``rows`` outside any lock, then commit them with their audit entries at once.
+
+    Status indexes are drawn optimistically before signing; one that turns out to be taken
+    (another worker won it) is replaced inside the transaction and that row re-signed.
+    """
+    import secrets
+
+    from sqlalchemy import select
+
+    from elicense.issue import sign_licence
+    from elicense.registry import schema as s
+
+    reg, code = st.registry, st.entry.code
+    size = reg.status_list_size(code)
+    prepared = []
+    for r in rows:
+        licence = plan_row(
+            r.values,
+            licence_type=st.licence_type,
+            authority=st.entry.authority,
+            at=st.at,
+            status_index=secrets.randbelow(size),
+        )
+        prepared.append((r, sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)))
+    ids: list[str] = []
+    skipped = 0
+    pending: list[tuple[str, str, dict[str, Any]]] = []
+    with reg.transaction() as conn:
+        for r, issued in prepared:
+            exists = conn.execute(
+                select(s.licences.c.id).where(
+                    s.licences.c.authority_code == code,
+                    s.licences.c.type_code == st.licence_type.code,
+                    s.licences.c.source_id == r.values["source_id"].strip(),
+                )
+            ).first()
+            if exists is not None:
+                skipped += 1
+                continue
+            lid = str(issued.licence.id)
+            if not reg.claim_status_index(conn, code, issued.licence.status_index, lid, at=st.at):
+                idx = reg.allocate_status_index(code, at=st.at, licence_id=lid, conn=conn)
+                licence = plan_row(
+                    r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
+                )
+                issued = sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)
+            reg.add_issued(
+                issued, actor=st.actor, at=st.at, conn=conn, details={"row": r.row, "batch": True}, defer_audit=pending
+            )
+            ids.append(lid)
+        reg.audit_batch(conn, pending, actor=st.actor, at=st.at)
+    return ids, skipped
+
+
+def _write_pdfs(st: _Worker, licence_ids: Sequence[str]) -> int:
+    """Write missing PDFs (after the commit: a crash leaves the PDF to the re-run)."""
+    assert st.pdf_dir is not None
+    from elicense.registry.pdf import write_licence_pdf
+
+    n = 0
+    for lid in licence_ids:
+        if write_licence_pdf(st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at):
+            n += 1
+    return n
+
+
+def run_batch(
+    data: bytes,
+    *,
+    home: Any,
+    url: str,
+    type_code: str,
+    at: dt.datetime,
+    actor: str,
+    authority_code: str | None = None,
+    workers: int = 1,
+    encoding: str = "auto",
+    report_path: Path | None = None,
+    pdf_dir: Path | None = None,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    chunk_size: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchReport:
+    """Validate and issue a batch (the Python API behind ``elicense issue --batch``).
+
+    ``progress(done, total)`` is called as chunks complete (rows issued or skipped).
+    """
+    from elicense.catalog import Catalog
+    from elicense.registry.core import Registry
+
+    at = require_utc(at, "at").replace(microsecond=0)
+    if workers < 1 or workers > 64:
+        raise UsageError("workers must be 1..64")
+    if commit_every < 1:
+        raise UsageError("commit_every must be ≥ 1")
+    lt = Catalog.default().get(type_code)
+    entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
+    if lt.code not in entry.licence_types:
+        raise UsageError(
+            f"{entry.name} may not issue {lt.name_zh} ({lt.code})",
+            message_zh=f"{entry.name} 无权签发{lt.name_zh}",
+        )
+    plan = plan_batch(data, licence_type=lt, authority=entry.authority, at=at, encoding=encoding)
+    if plan.problems and report_path is not None:
+        write_report(report_path, plan.problems)
+    registry = Registry.open(url)
+    try:
+        done_sources = registry.issued_sources(entry.code, lt.code)
+        signer = home.signer(entry)
+        registry.register_key(entry.code, signer.certificate, entry.key, at=at, actor=actor)
+        registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
+    finally:
+        registry.close()
+    todo = [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
+    already = len(plan.rows) - len(todo)
+    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    init_args = (
+        url,
+        str(home.path),
+        entry.code,
+        lt.code,
+        at,
+        actor,
+        str(pdf_dir) if pdf_dir else None,
+    )
+    issued: list[str] = []
+    pdfs = 0
+    done = 0
+    if progress:
+        progress(0, len(todo))
+    t0 = time.perf_counter()
+    if workers == 1 or len(chunks) <= 1:
+        _init_worker(*init_args)
+        try:
+            for chunk in chunks:
+                ids, skip, p = _issue_chunk(chunk, commit_every)
+                issued += ids
+                already += skip
+                pdfs += p
+                done += len(chunk)
+                if progress:
+                    progress(done, len(todo))
+        finally:
+            _close_worker()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=init_args
+        ) as pool:
+            futures = {pool.submit(_issue_chunk, chunk, commit_every): len(chunk) for chunk in chunks}
+            for fut in as_completed(futures):
+                ids, skip, p = fut.result()
+                issued += ids
+                already += skip
+                pdfs += p
+                done += futures[fut]
+                if progress:
+                    progress(done, len(todo))
+    if pdf_dir is not None and already:
+        # rows issued by an earlier (killed) run may lack their PDF
+        _init_worker(*init_args)
+        try:
+            assert _STATE is not None
+            pdfs += _write_pdfs(_STATE, [r.licence_id for r in plan.rows if r.licence_id not in set(issued)])
+        finally:
+            _close_worker()
+    seconds = time.perf_counter() - t0
+    return BatchReport(
+        total=plan.total,
+        valid=len(plan.rows),
+        rejected=len(plan.problems),
+        issued=len(issued),
+        already_issued=already,
+        seconds=seconds,
+        report_path=report_path if plan.problems and report_path is not None else None,
+        encoding=plan.encoding,
+        pdfs=pdfs,
+        licence_ids=tuple(issued[:1000]),
+    )
+
+
+def _close_worker() -> None:
+    global _STATE
+    if _STATE is not None:
+        _STATE.registry.close()
+        _STATE = None
+
+
+def default_actor() -> str:
+    """``$ELICENSE_ACTOR``, else ``user@host`` (who ran the job, for the audit log)."""
+    import getpass
+    import socket
+
+    actor = os.environ.get("ELICENSE_ACTOR")
+    if actor:
+        return actor[:128]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"[:128]

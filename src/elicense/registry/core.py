@@ -1,0 +1,866 @@
+"""The registry (电子证照库): issued licences, status, keys, seals and the audit log.
+
+:class:`Registry` wraps a SQLAlchemy engine. Every write happens in one
+transaction together with its audit entry, so the log and the data can never
+disagree after a crash. On SQLite each write transaction starts with
+``BEGIN IMMEDIATE`` (one writer at a time, no lost updates between worker
+processes; WAL keeps readers going); on PostgreSQL the audit head row is locked
+``FOR UPDATE`` and unique constraints catch concurrent duplicates.
+
+Time and actor are parameters of every write: the registry never reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from elicense.errors import ElicenseError, StorageError, UsageError
+from elicense.model import LicenceStatus, require_utc
+from elicense.registry import schema as s
+from elicense.registry.audit import (
+    AuditEntry,
+    AuditReport,
+    canonical_details,
+    entry_hash,
+    verify_chain,
+)
+
+STATUS_LIST_SIZE = 131_072
+"""Initial (and minimum) status-list length per authority: herd privacy."""
+MAX_FILL = 0.5
+"""A list doubles once this share of its indexes is allocated (random draws stay cheap)."""
+
+
+class RegistryError(ElicenseError):
+    """The registry refused an operation (unknown licence, bad transition, duplicate)."""
+
+    code = "registry"
+
+
+class StatusTransitionError(RegistryError):
+    """The requested status change is not allowed from the current status."""
+
+    code = "status_transition"
+
+
+class DuplicateLicence(RegistryError):
+    """A licence with this id or (authority, type, source id) is already registered."""
+
+    code = "duplicate_licence"
+
+
+ALLOWED_TRANSITIONS: Mapping[LicenceStatus, frozenset[LicenceStatus]] = {
+    LicenceStatus.VALID: frozenset({LicenceStatus.SUSPENDED, LicenceStatus.REVOKED, LicenceStatus.SUPERSEDED}),
+    LicenceStatus.SUSPENDED: frozenset({LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.SUPERSEDED}),
+    LicenceStatus.REVOKED: frozenset(),
+    LicenceStatus.SUPERSEDED: frozenset(),
+}
+"""Lifecycle: revoked and superseded are final; suspended can be reinstated."""
+
+_ACTION_FOR = {
+    LicenceStatus.VALID: "licence.reinstate",
+    LicenceStatus.SUSPENDED: "licence.suspend",
+    LicenceStatus.REVOKED: "licence.revoke",
+    LicenceStatus.SUPERSEDED: "licence.supersede",
+}
+
+
+def iso(when: dt.datetime) -> str:
+    """UTC instant as stored: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``."""
+    return require_utc(when).replace(tzinfo=None).isoformat() + "Z"
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+@dataclass(frozen=True)
+class LicenceRecord:
+    """A licence as stored in the registry."""
+
+    id: str
+    """GB/T 36904 licence identifier."""
+    type_code: str
+    """Licence type code."""
+    authority_code: str
+    """Issuing authority's code."""
+    number: str
+    """证照编号."""
+    holder_name: str
+    """Holder's name (full, not masked: the registry is the issuer's own store)."""
+    holder_code: str
+    """Holder's code (USCC / resident id)."""
+    holder_type: str
+    """GB/T 36903 holder code type."""
+    issued_on: str
+    """Issue date (ISO)."""
+    valid_from: str
+    """First valid day (ISO)."""
+    valid_until: str | None
+    """Last valid day (ISO), ``None`` for long-term."""
+    status: str
+    """Lifecycle status (:class:`LicenceStatus` value)."""
+    status_index: int | None
+    """Index in the authority's status list."""
+    source_id: str | None
+    """Business key in the source system."""
+    supersedes: str | None
+    """Id of the licence this one replaces."""
+    kid: str
+    """Hex key id of the signing certificate."""
+    signed_at: str
+    """Signing instant (UTC ISO)."""
+    updated_at: str
+    """Last status change (UTC ISO)."""
+    qr_payload: str
+    """The ``EL1:`` QR text."""
+    full_payload: bytes
+    """COSE_Sign1 over the full record."""
+    record: Mapping[str, Any]
+    """The full licence as JSON (``Licence.to_dict``)."""
+
+    def to_issued(self) -> Any:
+        """Rebuild the :class:`~elicense.issue.IssuedLicence` (e.g. to render its PDF later)."""
+        from elicense.catalog import Catalog
+        from elicense.identifiers import LicenceId
+        from elicense.issue import IssuedLicence
+        from elicense.model import Authority, Holder, HolderType, Licence, Validity
+
+        r = self.record
+        lt = Catalog.default().get(self.type_code)
+        day = dt.date.fromisoformat
+        licence = Licence(
+            id=LicenceId.parse(self.id),
+            number=self.number,
+            holder=Holder(self.holder_name, self.holder_code, HolderType(self.holder_type)),
+            issuer=Authority(r["issuer"]["name"], r["issuer"]["code"], r["issuer"]["area_code"]),
+            issued_on=day(self.issued_on),
+            validity=Validity(day(self.valid_from), day(self.valid_until) if self.valid_until else None),
+            fields=lt.validate_fields(r.get("fields", {})),
+            supersedes=LicenceId.parse(self.supersedes) if self.supersedes else None,
+            status_index=self.status_index,
+            source_id=self.source_id,
+        )
+        signed_at = dt.datetime.fromisoformat(self.signed_at.removesuffix("Z")).replace(tzinfo=dt.UTC)
+        return IssuedLicence(licence, self.qr_payload, self.full_payload, signed_at)
+
+    def to_dict(self, *, payloads: bool = False) -> dict[str, Any]:
+        """JSON-ready form; ``payloads`` adds the QR text and the base64 full payload."""
+        out: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in (
+                "id",
+                "type_code",
+                "authority_code",
+                "number",
+                "holder_name",
+                "holder_code",
+                "holder_type",
+                "issued_on",
+                "valid_from",
+                "valid_until",
+                "status",
+                "status_index",
+                "source_id",
+                "supersedes",
+                "kid",
+                "signed_at",
+                "updated_at",
+            )
+        }
+        out["fields"] = dict(self.record.get("fields", {}))
+        if payloads:
+            import base64
+
+            out["qr_payload"] = self.qr_payload
+            out["full_payload_b64"] = base64.b64encode(self.full_payload).decode("ascii")
+        return out
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """One (index → status) pair of an authority's list, for status-list builders."""
+
+    index: int
+    """Status-list index."""
+    licence_id: str
+    """The licence at that index."""
+    status: str
+    """Its current status."""
+
+
+def _record(row: Any) -> LicenceRecord:
+    m = row._mapping
+    return LicenceRecord(
+        id=m["id"],
+        type_code=m["type_code"],
+        authority_code=m["authority_code"],
+        number=m["number"],
+        holder_name=m["holder_name"],
+        holder_code=m["holder_code"],
+        holder_type=m["holder_type"],
+        issued_on=m["issued_on"],
+        valid_from=m["valid_from"],
+        valid_until=m["valid_until"],
+        status=m["status"],
+        status_index=m["status_index"],
+        source_id=m["source_id"],
+        supersedes=m["supersedes"],
+        kid=m["kid"],
+        signed_at=m["signed_at"],
+        updated_at=m["updated_at"],
+        qr_payload=m["qr_payload"],
+        full_payload=bytes(m["full_payload"]),
+        record=json.loads(m["record_json"]),
+    )
+
+
+class Registry:
+    """A licence registry on one database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        """The SQLAlchemy engine (one per process; do not share across ``fork``)."""
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> Registry:
+        """Open (and migrate) the registry at ``url``; ``create=False`` refuses a missing one."""
+        try:
+            u = make_url(url)
+        except ArgumentError as exc:
+            raise UsageError(f"not a database URL: {exc}", message_zh="数据库地址无效") from exc
+        if u.get_backend_name() == "sqlite":
+            db = u.database or ""
+            if not db or db == ":memory:":
+                raise UsageError("the registry needs a SQLite file, not an in-memory database")
+            path = Path(db)
+            if not path.exists():
+                if not create:
+                    raise StorageError(f"no registry at {path}", message_zh=f"证照库不存在：{path}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(u, connect_args={"timeout": 60})
+            _sqlite_hooks(engine)
+        elif u.get_backend_name() == "postgresql":
+            engine = create_engine(u, pool_pre_ping=True)
+        else:
+            raise UsageError(f"unsupported database {u.get_backend_name()!r} (use sqlite or postgresql)")
+        reg = cls(engine)
+        try:
+            reg.migrate()
+        except OperationalError as exc:
+            engine.dispose()
+            raise StorageError(
+                f"cannot open registry {u.render_as_string(hide_password=True)}: {exc.orig}",
+                message_zh="无法打开证照库",
+            ) from exc
+        return reg
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise DuplicateLicence(f"already registered: {exc.orig}", message_zh="证照已登记") from exc
+        except OperationalError as exc:
+            raise StorageError(f"registry write failed: {exc.orig}", message_zh="证照库写入失败") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only snapshot (deferred transaction on SQLite)."""
+        with self.engine.connect().execution_options(elicense_read=True) as conn, conn.begin():
+            yield conn
+
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(7305115)"))
+            s.schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(func.max(s.schema_version.c.version))).scalar() or 0
+            if current > s.LATEST:
+                raise StorageError(
+                    f"registry schema version {current} is newer than this elicense ({s.LATEST})",
+                    message_zh="证照库版本高于本程序",
+                )
+            for version, apply in s.MIGRATIONS:
+                if version > current:
+                    apply(conn)
+                    conn.execute(
+                        s.schema_version.insert().values(version=version, applied_at=iso(dt.datetime.now(dt.UTC)))
+                    )
+                    current = version
+        return current
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        action: str,
+        subject: str,
+        actor: str,
+        at: dt.datetime,
+        details: Mapping[str, Any],
+    ) -> int:
+        """Append one entry in ``conn``'s transaction; returns its sequence number."""
+        return self.audit_batch(conn, [(action, subject, details)], actor=actor, at=at)
+
+    def audit_batch(
+        self,
+        conn: Connection,
+        items: Sequence[tuple[str, str, Mapping[str, Any]]],
+        *,
+        actor: str,
+        at: dt.datetime,
+    ) -> int:
+        """Append ``(action, subject, details)`` entries; returns the last sequence number.
+
+        The head row is locked (``FOR UPDATE``) until the transaction ends, so concurrent
+        writers extend the chain one after the other and it never forks.
+        """
+        if not items:
+            return 0
+        if not actor or len(actor) > 128:
+            raise UsageError("actor must be 1-128 characters")
+        head = conn.execute(
+            select(s.audit_head.c.seq, s.audit_head.c.hash).where(s.audit_head.c.id == 1).with_for_update()
+        ).one()
+        seq, prev = int(head.seq), str(head.hash)
+        when = iso(at)
+        rows = []
+        for action, subject, details in items:
+            seq += 1
+            body = canonical_details(details)
+            digest = entry_hash(seq, when, actor, action, subject, body, prev)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": when,
+                    "actor": actor,
+                    "action": action,
+                    "subject": subject,
+                    "details": body,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        conn.execute(s.audit_log.insert(), rows)
+        conn.execute(s.audit_head.update().where(s.audit_head.c.id == 1).values(seq=seq, hash=prev))
+        return seq
+
+    def audit_entries(self, *, since: int = 0, limit: int | None = None) -> Iterator[AuditEntry]:
+        """Entries in chain order, streamed."""
+        q = select(s.audit_log).where(s.audit_log.c.seq > since).order_by(s.audit_log.c.seq)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.reading() as conn:
+            for row in conn.execution_options(yield_per=2000).execute(q):
+                yield AuditEntry(**row._mapping)
+
+    def verify_audit(self) -> AuditReport:
+        """Check the whole chain, its head and every licence row against it."""
+        with self.reading() as conn:
+            head = conn.execute(select(s.audit_head.c.seq, s.audit_head.c.hash)).one()
+            entries = (
+                AuditEntry(**r._mapping)
+                for r in conn.execution_options(yield_per=2000).execute(select(s.audit_log).order_by(s.audit_log.c.seq))
+            )
+            rows = [
+                (r.id, hashlib.sha256(bytes(r.full_payload)).hexdigest(), r.status)
+                for r in conn.execute(select(s.licences.c.id, s.licences.c.full_payload, s.licences.c.status))
+            ]
+            return verify_chain(entries, (int(head.seq), str(head.hash)), rows)
+
+    # -- keys and seals ------------------------------------------------------------------
+
+    def register_key(
+        self,
+        authority_code: str,
+        certificate: x509.Certificate,
+        key_ref: str,
+        *,
+        at: dt.datetime,
+        actor: str,
+        conn: Connection | None = None,
+    ) -> str:
+        """Record a signing key *reference* (never key material); idempotent. Returns the kid."""
+        from elicense.crypto.keys import key_id
+
+        if "PRIVATE KEY" in key_ref:
+            raise UsageError("key_ref must be a reference (path or URI), not key material")
+        kid = key_id(certificate).hex()
+        with self._conn(conn) as c:
+            exists = c.execute(
+                select(s.issuer_keys.c.kid).where(
+                    s.issuer_keys.c.authority_code == authority_code, s.issuer_keys.c.kid == kid
+                )
+            ).first()
+            if exists is None:
+                pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+                c.execute(
+                    s.issuer_keys.insert().values(
+                        authority_code=authority_code,
+                        kid=kid,
+                        cert_pem=pem,
+                        key_ref=key_ref,
+                        registered_at=iso(at),
+                    )
+                )
+                self.audit(
+                    c,
+                    action="key.register",
+                    subject=authority_code,
+                    actor=actor,
+                    at=at,
+                    details={
+                        "kid": kid,
+                        "key_ref": key_ref,
+                        "subject": certificate.subject.rfc4514_string(),
+                    },
+                )
+        return kid
+
+    def keys(self, authority_code: str | None = None) -> list[dict[str, Any]]:
+        """Registered key references."""
+        q = select(s.issuer_keys).order_by(s.issuer_keys.c.authority_code, s.issuer_keys.c.registered_at)
+        if authority_code:
+            q = q.where(s.issuer_keys.c.authority_code == authority_code)
+        with self.reading() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def register_seal(
+        self,
+        authority_code: str,
+        name: str,
+        *,
+        kid: str | None,
+        at: dt.datetime,
+        actor: str,
+        conn: Connection | None = None,
+    ) -> None:
+        """Record an authority's seal (name and the key that signs with it); idempotent."""
+        with self._conn(conn) as c:
+            exists = c.execute(
+                select(s.seals.c.id).where(s.seals.c.authority_code == authority_code, s.seals.c.name == name)
+            ).first()
+            if exists is None:
+                c.execute(
+                    s.seals.insert().values(authority_code=authority_code, name=name, kid=kid, registered_at=iso(at))
+                )
+                self.audit(
+                    c,
+                    action="seal.register",
+                    subject=authority_code,
+                    actor=actor,
+                    at=at,
+                    details={"name": name, "kid": kid},
+                )
+
+    # -- status indexes ------------------------------------------------------------------
+
+    def status_list_size(self, authority_code: str, *, conn: Connection | None = None) -> int:
+        """Current length of the authority's status list (≥ 131,072)."""
+        with self._conn(conn, write=False) as c:
+            size = c.execute(
+                select(s.status_lists.c.size).where(s.status_lists.c.authority_code == authority_code)
+            ).scalar()
+        return int(size) if size is not None else STATUS_LIST_SIZE
+
+    def allocate_status_index(
+        self,
+        authority_code: str,
+        *,
+        at: dt.datetime,
+        licence_id: str | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Draw a random, unused index in the authority's status list and reserve it.
+
+        Runs inside ``conn``'s transaction when given (so a crash before commit frees the
+        index again). Collisions are retried; when they show that half of the list is in
+        use, the list doubles (indexes already given out keep their meaning).
+        """
+        with self._conn(conn) as c:
+            size = self._ensure_status_list(c, authority_code, at)
+            for attempt in range(200):
+                idx = secrets.randbelow(size)
+                if self.claim_status_index(c, authority_code, idx, licence_id, at=at):
+                    return idx
+                if attempt % 8 == 7 or attempt == 0:
+                    size = self._maybe_grow(c, authority_code, size)
+        raise RegistryError(f"status list of {authority_code} is full", message_zh="状态列表已满")
+
+    def claim_status_index(
+        self,
+        conn: Connection,
+        authority_code: str,
+        idx: int,
+        licence_id: str | None,
+        *,
+        at: dt.datetime,
+    ) -> bool:
+        """Reserve a given index (drawn optimistically); ``False`` when it is taken."""
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    s.status_indexes.insert().values(
+                        authority_code=authority_code,
+                        idx=idx,
+                        licence_id=licence_id,
+                        allocated_at=iso(at),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _ensure_status_list(self, c: Connection, authority_code: str, at: dt.datetime) -> int:
+        q = select(s.status_lists.c.size).where(s.status_lists.c.authority_code == authority_code)
+        size = c.execute(q).scalar()
+        if size is not None:
+            return int(size)
+        try:
+            with c.begin_nested():
+                c.execute(
+                    s.status_lists.insert().values(
+                        authority_code=authority_code, size=STATUS_LIST_SIZE, created_at=iso(at)
+                    )
+                )
+        except IntegrityError:  # created concurrently
+            return int(c.execute(q).scalar_one())
+        return STATUS_LIST_SIZE
+
+    def _maybe_grow(self, c: Connection, authority_code: str, size: int) -> int:
+        used = c.execute(
+            select(func.count())
+            .select_from(s.status_indexes)
+            .where(s.status_indexes.c.authority_code == authority_code)
+        ).scalar_one()
+        if used < size * MAX_FILL:
+            return size
+        c.execute(
+            s.status_lists.update()
+            .where(s.status_lists.c.authority_code == authority_code, s.status_lists.c.size == size)
+            .values(size=size * 2)
+        )
+        return int(
+            c.execute(
+                select(s.status_lists.c.size).where(s.status_lists.c.authority_code == authority_code)
+            ).scalar_one()
+        )
+
+    def status_entries(self, authority_code: str) -> list[StatusEntry]:
+        """Every allocated index of the authority with its licence's current status."""
+        q = (
+            select(s.licences.c.status_index, s.licences.c.id, s.licences.c.status)
+            .where(
+                s.licences.c.authority_code == authority_code,
+                s.licences.c.status_index.is_not(None),
+            )
+            .order_by(s.licences.c.status_index)
+        )
+        with self.reading() as conn:
+            return [StatusEntry(int(r[0]), r[1], r[2]) for r in conn.execute(q)]
+
+    # -- licences ------------------------------------------------------------------------
+
+    def add_issued(
+        self,
+        issued: Any,
+        *,
+        actor: str,
+        at: dt.datetime,
+        conn: Connection | None = None,
+        details: Mapping[str, Any] | None = None,
+        defer_audit: list[tuple[str, str, dict[str, Any]]] | None = None,
+    ) -> None:
+        """Store an :class:`~elicense.issue.IssuedLicence` and its audit entry.
+
+        Its status index, when set, must have come from :meth:`allocate_status_index` /
+        :meth:`claim_status_index` (it is bound to the licence here) or be new (it is
+        reserved here). With ``defer_audit`` the entry is appended to that list, for one
+        :meth:`audit_batch` at the end of the transaction (the audit head is locked only
+        for that short moment, which lets PostgreSQL workers run in parallel).
+        """
+        lic = issued.licence
+        lid = str(lic.id)
+        digest = hashlib.sha256(issued.full_payload).hexdigest()
+        from elicense.qr.cose import parse_sign1
+
+        kid = parse_sign1(issued.full_payload).kid.hex()
+        with self._conn(conn) as c:
+            if lic.status_index is not None:
+                bound = c.execute(
+                    s.status_indexes.update()
+                    .where(
+                        s.status_indexes.c.authority_code == lic.issuer.code,
+                        s.status_indexes.c.idx == lic.status_index,
+                        or_(
+                            s.status_indexes.c.licence_id.is_(None),
+                            s.status_indexes.c.licence_id == lid,
+                        ),
+                    )
+                    .values(licence_id=lid)
+                ).rowcount
+                if not bound:
+                    c.execute(
+                        s.status_indexes.insert().values(
+                            authority_code=lic.issuer.code,
+                            idx=lic.status_index,
+                            licence_id=lid,
+                            allocated_at=iso(at),
+                        )
+                    )
+            c.execute(
+                s.licences.insert().values(
+                    id=lid,
+                    type_code=lic.type_code,
+                    authority_code=lic.issuer.code,
+                    serial=lic.id.serial,
+                    version=lic.id.version,
+                    number=lic.number,
+                    holder_name=lic.holder.name,
+                    holder_code=lic.holder.code,
+                    holder_type=lic.holder.code_type.value,
+                    issued_on=lic.issued_on.isoformat(),
+                    valid_from=lic.validity.start.isoformat(),
+                    valid_until=lic.validity.end.isoformat() if lic.validity.end else None,
+                    status=LicenceStatus.VALID.value,
+                    status_index=lic.status_index,
+                    source_id=lic.source_id,
+                    supersedes=str(lic.supersedes) if lic.supersedes else None,
+                    kid=kid,
+                    record_json=json.dumps(lic.to_dict(), ensure_ascii=False),
+                    full_payload=issued.full_payload,
+                    qr_payload=issued.qr_payload,
+                    digest=digest,
+                    signed_at=iso(issued.signed_at),
+                    updated_at=iso(at),
+                )
+            )
+            entry = {
+                "digest": digest,
+                "type_code": lic.type_code,
+                "source_id": lic.source_id,
+                "status_index": lic.status_index,
+                "kid": kid,
+                **(details or {}),
+            }
+            if defer_audit is not None:
+                defer_audit.append(("licence.issue", lid, entry))
+            else:
+                self.audit(c, action="licence.issue", subject=lid, actor=actor, at=at, details=entry)
+
+    def get(self, licence_id: str) -> LicenceRecord | None:
+        """The licence with this id."""
+        with self.reading() as conn:
+            row = conn.execute(select(s.licences).where(s.licences.c.id == licence_id)).first()
+        return _record(row) if row is not None else None
+
+    def find_source(self, authority_code: str, type_code: str, source_id: str) -> LicenceRecord | None:
+        """The licence issued for a source-system business key."""
+        with self.reading() as conn:
+            row = conn.execute(
+                select(s.licences).where(
+                    s.licences.c.authority_code == authority_code,
+                    s.licences.c.type_code == type_code,
+                    s.licences.c.source_id == source_id,
+                )
+            ).first()
+        return _record(row) if row is not None else None
+
+    def issued_sources(self, authority_code: str, type_code: str) -> dict[str, str]:
+        """source id → licence id of everything already issued for (authority, type)."""
+        with self.reading() as conn:
+            return {
+                r[0]: r[1]
+                for r in conn.execute(
+                    select(s.licences.c.source_id, s.licences.c.id).where(
+                        s.licences.c.authority_code == authority_code,
+                        s.licences.c.type_code == type_code,
+                        s.licences.c.source_id.is_not(None),
+                    )
+                )
+            }
+
+    def query(
+        self,
+        *,
+        type_code: str | None = None,
+        holder_code: str | None = None,
+        status: str | None = None,
+        authority_code: str | None = None,
+        source_id: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[LicenceRecord]:
+        """Licences matching every given filter, in id order."""
+        q = select(s.licences).order_by(s.licences.c.id).offset(offset)
+        for col, value in (
+            (s.licences.c.type_code, type_code),
+            (s.licences.c.holder_code, holder_code),
+            (s.licences.c.status, status),
+            (s.licences.c.authority_code, authority_code),
+            (s.licences.c.source_id, source_id),
+        ):
+            if value is not None:
+                q = q.where(col == value)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.reading() as conn:
+            return [_record(r) for r in conn.execute(q)]
+
+    def count(self, **filters: str | None) -> int:
+        """Number of licences matching ``filters`` (same names as :meth:`query`)."""
+        q = select(func.count()).select_from(s.licences)
+        for name, value in filters.items():
+            if value is not None:
+                q = q.where(s.licences.c[name] == value)
+        with self.reading() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def set_status(
+        self,
+        licence_id: str,
+        status: LicenceStatus | str,
+        reason: str | None,
+        at: dt.datetime,
+        actor: str,
+        *,
+        conn: Connection | None = None,
+    ) -> LicenceRecord:
+        """Change a licence's status (with a status event and an audit entry, one transaction)."""
+        new = LicenceStatus(status)
+        if reason is not None and len(reason) > 256:
+            raise UsageError("reason is longer than 256 characters")
+        with self._conn(conn) as c:
+            row = c.execute(select(s.licences.c.status).where(s.licences.c.id == licence_id).with_for_update()).first()
+            if row is None:
+                raise RegistryError(f"no licence {licence_id}", message_zh=f"证照不存在：{licence_id}")
+            old = LicenceStatus(row.status)
+            if new not in ALLOWED_TRANSITIONS[old]:
+                raise StatusTransitionError(
+                    f"cannot change {licence_id} from {old.value} to {new.value}",
+                    message_zh=f"证照状态不能从 {old.value} 变为 {new.value}",
+                    details={"from": old.value, "to": new.value},
+                )
+            c.execute(
+                s.licences.update().where(s.licences.c.id == licence_id).values(status=new.value, updated_at=iso(at))
+            )
+            c.execute(
+                s.status_events.insert().values(
+                    licence_id=licence_id,
+                    status=new.value,
+                    previous=old.value,
+                    reason=reason,
+                    at=iso(at),
+                    actor=actor,
+                )
+            )
+            self.audit(
+                c,
+                action=_ACTION_FOR[new],
+                subject=licence_id,
+                actor=actor,
+                at=at,
+                details={"from": old.value, "to": new.value, "reason": reason},
+            )
+        record = self.get(licence_id) if conn is None else None
+        if record is None:
+            with self._conn(conn, write=False) as c:
+                record = _record(c.execute(select(s.licences).where(s.licences.c.id == licence_id)).one())
+        return record
+
+    def status_events(self, licence_id: str) -> list[dict[str, Any]]:
+        """The licence's status history, oldest first."""
+        with self.reading() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(s.status_events)
+                    .where(s.status_events.c.licence_id == licence_id)
+                    .order_by(s.status_events.c.id)
+                )
+            ]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _conn(self, conn: Connection | None, *, write: bool = True) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        elif write:
+            with self.transaction() as c:
+                yield c
+        else:
+            with self.reading() as c:
+                yield c
+
+
+def _sqlite_hooks(engine: Engine) -> None:
+    """WAL, NORMAL sync, foreign keys; explicit BEGIN (IMMEDIATE for writes) so savepoints work."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read = conn.get_execution_options().get("elicense_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "STATUS_LIST_SIZE",
+    "DuplicateLicence",
+    "LicenceRecord",
+    "Registry",
+    "RegistryError",
+    "StatusEntry",
+    "StatusTransitionError",
+    "iso",
+    "sqlite_url",
+]

@@ -1,0 +1,173 @@
+"""The registry schema (SQLAlchemy Core) and its small versioned migration scheme.
+
+One schema serves SQLite (the embedded default) and PostgreSQL (several
+machines issuing into one registry). Only portable column types are used:
+dates and instants are ISO-8601 text (instants always UTC, ``...Z``), blobs are
+``LargeBinary``. Migrations are a numbered list of functions; ``schema_version``
+records what was applied, and applying is serialised (SQLite write lock,
+PostgreSQL advisory lock) so that several workers may open a fresh registry at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(32), nullable=False),
+)
+
+issuer_keys = Table(
+    "issuer_keys",
+    metadata,
+    Column("authority_code", String(18), primary_key=True),
+    Column("kid", String(16), primary_key=True),  # hex of the 8-byte key id
+    Column("cert_pem", Text, nullable=False),
+    Column("key_ref", String(512), nullable=False),  # a reference (path / URI), never key bytes
+    Column("registered_at", String(32), nullable=False),
+    Column("retired_at", String(32)),
+)
+
+seals = Table(
+    "seals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("authority_code", String(18), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kid", String(16)),
+    Column("registered_at", String(32), nullable=False),
+    UniqueConstraint("authority_code", "name", name="uq_seal_authority_name"),
+)
+
+status_lists = Table(
+    "status_lists",
+    metadata,
+    Column("authority_code", String(18), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+status_indexes = Table(
+    "status_indexes",
+    metadata,
+    Column("authority_code", String(18), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("licence_id", String(128)),
+    Column("allocated_at", String(32), nullable=False),
+)
+
+licences = Table(
+    "licences",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("type_code", String(21), nullable=False),
+    Column("authority_code", String(18), nullable=False),
+    Column("serial", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("holder_name", String(200), nullable=False),
+    Column("holder_code", String(64), nullable=False),
+    Column("holder_type", String(3), nullable=False),
+    Column("issued_on", String(10), nullable=False),
+    Column("valid_from", String(10), nullable=False),
+    Column("valid_until", String(10)),
+    Column("status", String(16), nullable=False),
+    Column("status_index", Integer),
+    Column("source_id", String(128)),
+    Column("supersedes", String(128)),
+    Column("kid", String(16), nullable=False),
+    Column("record_json", Text, nullable=False),
+    Column("full_payload", LargeBinary, nullable=False),
+    Column("qr_payload", Text, nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 hex of full_payload
+    Column("signed_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("authority_code", "type_code", "source_id", name="uq_licence_source"),
+    UniqueConstraint("authority_code", "status_index", name="uq_licence_status_index"),
+)
+Index("ix_licences_holder_code", licences.c.holder_code)
+Index("ix_licences_type_status", licences.c.type_code, licences.c.status)
+
+status_events = Table(
+    "status_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("licence_id", String(128), ForeignKey("licences.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("previous", String(16)),
+    Column("reason", String(256)),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+)
+Index("ix_status_events_licence", status_events.c.licence_id)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+_SQLITE_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+)
+
+_PG_APPEND_ONLY = (
+    "CREATE OR REPLACE FUNCTION elicense_audit_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION elicense_audit_append_only()",
+)
+
+
+def _v1(conn: Connection) -> None:
+    """Initial schema: every table, the audit genesis head, append-only triggers."""
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+    conn.execute(audit_head.insert().values(id=1, seq=0, hash="0" * 64))
+    statements = _PG_APPEND_ONLY if conn.dialect.name == "postgresql" else _SQLITE_APPEND_ONLY
+    for stmt in statements:
+        conn.execute(text(stmt))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1),)
+"""Ordered (version, apply) pairs; append new versions, never edit applied ones."""
+
+LATEST = MIGRATIONS[-1][0]
+"""The schema version this code writes."""
