@@ -50,15 +50,27 @@ def test_verify_text_json_valid(demo: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_verify_image_and_expired(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lic = demo / "licences"
-    code = run(["verify", str(lic / "resident-id-card-nanjing.qr.png"), str(lic / "business-licence-expired.qr.txt"),
-                "--trust", trust_of(demo), "--json", "--lang", "zh"])
+    code = run(
+        [
+            "verify",
+            str(lic / "resident-id-card-nanjing.qr.png"),
+            str(lic / "business-licence-expired.qr.txt"),
+            "--trust",
+            trust_of(demo),
+            "--json",
+            "--lang",
+            "zh",
+        ]
+    )
     assert code == 1  # the worst of VALID and INVALID
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["status"] for r in rows] == ["VALID", "INVALID"]
     assert rows[1]["reasons"][0]["code"] == "licence_expired" and "过期" in rows[1]["reasons"][0]["message"]
 
 
-def test_verify_trust_from_environment(demo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_trust_from_environment(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ELICENSE_TRUST", trust_of(demo))
     assert run(["verify", str(demo / "licences" / "driving-licence-nanjing.qr.txt")]) == 0
     assert "VALID" in capsys.readouterr().out
@@ -67,8 +79,13 @@ def test_verify_trust_from_environment(demo: Path, monkeypatch: pytest.MonkeyPat
 def test_verify_pasted_payload_and_stdin(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (demo / "licences" / "driving-licence-nanjing.qr.txt").read_text().strip()
     assert run(["verify", text, "--trust", trust_of(demo)]) == 0
-    proc = subprocess.run([sys.executable, "-m", "elicense.cli", "verify", "-", "--trust", trust_of(demo), "--json"],
-                          input=text.encode(), capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "elicense.cli", "verify", "-", "--trust", trust_of(demo), "--json"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "VALID"
 
@@ -80,8 +97,13 @@ def test_verify_indeterminate_exit_2(demo: Path, capsys: pytest.CaptureFixture[s
 
 def test_batch_one_json_per_line_worst_exit(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lic = demo / "licences"
-    lines = [(lic / "business-licence-jinan.qr.txt").read_text().strip(), "",
-             (lic / "business-licence-expired.qr.txt").read_text().strip(), "EL1:garbage", "X" * 20000]
+    lines = [
+        (lic / "business-licence-jinan.qr.txt").read_text().strip(),
+        "",
+        (lic / "business-licence-expired.qr.txt").read_text().strip(),
+        "EL1:garbage",
+        "X" * 20000,
+    ]
     batch = tmp_path / "batch.txt"
     batch.write_text("\n".join(lines) + "\n")
     code = run(["verify", "--batch", str(batch), "--trust", trust_of(demo)])
@@ -102,7 +124,9 @@ def test_batch_one_json_per_line_worst_exit(demo: Path, tmp_path: Path, capsys: 
         (["verify", "--bogus-flag"], "usage error"),
     ],
 )
-def test_errors_are_one_line_exit_3(args: list[str], needle: str, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_exit_3(
+    args: list[str], needle: str, demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if args[:2] == ["verify", "/nonexistent/file.qr.txt"]:
         args = [*args, "--trust", trust_of(demo)]
     assert run(args) == 3
@@ -144,6 +168,7 @@ def test_id_check(value: str, code: int, needle: str, capsys: pytest.CaptureFixt
 def test_version_and_console_script() -> None:
     exe = Path(sys.executable).parent / "elicense"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "elicense.cli"]
-    proc = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ})
+    proc = subprocess.run(
+        [*cmd, "--version"], capture_output=True, text=True, timeout=60, check=False, env={**os.environ}
+    )
     assert proc.returncode == 0 and "elicense" in proc.stdout

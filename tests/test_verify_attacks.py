@@ -7,8 +7,8 @@ import zlib
 
 import cbor2
 import pytest
-from conftest import NOW
 
+from conftest import NOW
 from elicense.crypto.algorithms import Algorithm
 from elicense.crypto.keys import SoftwareSigner, key_id
 from elicense.crypto.pki import make_end_entity
@@ -77,8 +77,8 @@ def test_wrong_key_signature_is_invalid(world, verifier):  # type: ignore[no-unt
     issued = world.issued[SAMPLE]
     genuine_cert = world.home.signer(world.home.authorities[0]).certificate
     forger = SoftwareSigner(_key(b"forger", "x"), _forger_cert(world))
-    from elicense.qr import claims as claims_mod
     from elicense.catalog import Catalog
+    from elicense.qr import claims as claims_mod
 
     lt = Catalog.default().get(issued.licence.type_code)
     body = claims_mod.build_claims(issued.licence, lt, signed_at=NOW)
@@ -92,8 +92,16 @@ def _forger_cert(world):  # type: ignore[no-untyped-def]
 
     k = _key(b"forger", "x")
     root = make_root(k, "forger root", not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=9))
-    return make_end_entity(k.public_key(), "济南市行政审批服务局", uscc=None, province=None, issuer_cert=root,
-                           issuer_key=k, not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=9))
+    return make_end_entity(
+        k.public_key(),
+        "济南市行政审批服务局",
+        uscc=None,
+        province=None,
+        issuer_cert=root,
+        issuer_key=k,
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(days=9),
+    )
 
 
 def test_unknown_kid_is_indeterminate(world, verifier):  # type: ignore[no-untyped-def]
@@ -112,7 +120,10 @@ def test_kid_collision_tries_every_certificate(world):  # type: ignore[no-untype
     jinan = next(k for ks in store.keys.values() for k in ks if k.authority.name == "济南市行政审批服务局")
     decoy = next(k for ks in store.keys.values() for k in ks if k.authority.name != "济南市行政审批服务局")
     colliding = dict(store.keys)
-    colliding[jinan.kid] = (type(decoy)(jinan.kid, decoy.chain, decoy.authority, decoy.algorithm, decoy.public_key), jinan)
+    colliding[jinan.kid] = (
+        type(decoy)(jinan.kid, decoy.chain, decoy.authority, decoy.algorithm, decoy.public_key),
+        jinan,
+    )
     collided = TrustStore(roots=store.roots, keys=colliding, authorities=store.authorities)
     result = Verifier(trust=collided, clock=lambda: NOW).verify(payload(world))
     assert result.status is Status.VALID, result.reasons
@@ -217,24 +228,37 @@ def test_authority_not_authorised_for_type_is_invalid(world):  # type: ignore[no
     for a in world.home.authorities:
         types = frozenset() if a.name == "济南市行政审批服务局" else frozenset(a.licence_types)
         entries.append((TrustedAuthority(a.name, a.code, a.area_code, types), world.home.certificates(a.cert)))
-    restricted = TrustStore.build(roots=store.roots, intermediates=world.home.intermediate_certificates(),
-                                  authorities=entries)
+    restricted = TrustStore.build(
+        roots=store.roots, intermediates=world.home.intermediate_certificates(), authorities=entries
+    )
     result = Verifier(trust=restricted, clock=lambda: NOW).verify(payload(world))
     assert result.status is Status.INVALID and result.has_reason("type_not_authorised")
 
 
 def test_authority_withdrawn_before_signing_is_invalid_after_is_valid(world):  # type: ignore[no-untyped-def]
     signed = world.issued[SAMPLE].signed_at
-    for withdrawn, expected in ((signed - dt.timedelta(days=1), Status.INVALID),
-                                (signed + dt.timedelta(days=1), Status.VALID)):
+    for withdrawn, expected in (
+        (signed - dt.timedelta(days=1), Status.INVALID),
+        (signed + dt.timedelta(days=1), Status.VALID),
+    ):
         entries = [
-            (TrustedAuthority(a.name, a.code, a.area_code, frozenset(a.licence_types),
-                              withdrawn_at=withdrawn if a.name == "济南市行政审批服务局" else None),
-             world.home.certificates(a.cert))
+            (
+                TrustedAuthority(
+                    a.name,
+                    a.code,
+                    a.area_code,
+                    frozenset(a.licence_types),
+                    withdrawn_at=withdrawn if a.name == "济南市行政审批服务局" else None,
+                ),
+                world.home.certificates(a.cert),
+            )
             for a in world.home.authorities
         ]
-        store = TrustStore.build(roots=world.home.root_certificates(),
-                                 intermediates=world.home.intermediate_certificates(), authorities=entries)
+        store = TrustStore.build(
+            roots=world.home.root_certificates(),
+            intermediates=world.home.intermediate_certificates(),
+            authorities=entries,
+        )
         assert Verifier(trust=store, clock=lambda: NOW).verify(payload(world)).status is expected
 
 
@@ -247,8 +271,11 @@ def test_certificate_not_chaining_to_root_is_rejected_at_load(world):  # type: i
     from elicense.errors import TrustError
 
     with pytest.raises(TrustError):
-        TrustStore.build(roots=world.home.root_certificates(), intermediates=[],
-                         authorities=[(TrustedAuthority("x", "11370100MB28571989", "370100"), [_forger_cert(world)])])
+        TrustStore.build(
+            roots=world.home.root_certificates(),
+            intermediates=[],
+            authorities=[(TrustedAuthority("x", "11370100MB28571989", "370100"), [_forger_cert(world)])],
+        )
 
 
 def test_oversized_payload_is_invalid_not_a_crash(verifier):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.crypto.algorithms import PrivateKey
@@ -163,17 +164,29 @@ def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, ima
     pw = DEMO_PASSPHRASE.encode()
     start = now - 3 * YEAR
     root_key = _key(seed, "root")
-    root = make_root(root_key, "国家电子证照信任根（演示）", not_before=start, not_after=now + 20 * YEAR,
-                     serial=_serial(seed, "root"))
+    root = make_root(
+        root_key,
+        "国家电子证照信任根（演示）",
+        not_before=start,
+        not_after=now + 20 * YEAR,
+        serial=_serial(seed, "root"),
+    )
     write_pem(outdir / "pki/root.pem", [root])
     write_private_key(outdir / "keys/root.key.pem", root_key, pw)
     regions: list[RegionEntry] = []
-    ca_keys: dict[str, tuple[PrivateKey, object]] = {}
+    ca_keys: dict[str, tuple[PrivateKey, x509.Certificate]] = {}
     for code, name in REGIONS.items():
         key = _key(seed, f"ca-{code}")
-        cert = make_regional_ca(key, f"{name}电子证照签发CA（演示）", province=name, issuer_cert=root,
-                                issuer_key=root_key, not_before=start, not_after=now + 10 * YEAR,
-                                serial=_serial(seed, f"ca-{code}"))
+        cert = make_regional_ca(
+            key,
+            f"{name}电子证照签发CA（演示）",
+            province=name,
+            issuer_cert=root,
+            issuer_key=root_key,
+            not_before=start,
+            not_after=now + 10 * YEAR,
+            serial=_serial(seed, f"ca-{code}"),
+        )
         write_pem(outdir / f"pki/ca-{code}.pem", [cert])
         write_private_key(outdir / f"keys/ca-{code}.key.pem", key, pw)
         regions.append(RegionEntry(code, name, f"pki/ca-{code}.pem", f"keys/ca-{code}.key.pem"))
@@ -184,14 +197,23 @@ def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, ima
         ca_key, ca_cert = ca_keys[region]
         uscc = str(USCC.build("11", a.area_code, a.org_body))
         key = _key(seed, f"auth-{a.slug}")
-        cert = make_end_entity(key.public_key(), a.name, uscc=uscc, province=REGIONS[region],
-                               issuer_cert=ca_cert, issuer_key=ca_key,  # type: ignore[arg-type]
-                               not_before=start, not_after=now + 5 * YEAR, serial=_serial(seed, a.slug))
+        cert = make_end_entity(
+            key.public_key(),
+            a.name,
+            uscc=uscc,
+            province=REGIONS[region],
+            issuer_cert=ca_cert,
+            issuer_key=ca_key,
+            not_before=start,
+            not_after=now + 5 * YEAR,
+            serial=_serial(seed, a.slug),
+        )
         write_pem(outdir / f"pki/{a.slug}.pem", [cert])
         write_private_key(outdir / f"keys/{a.slug}.key.pem", key, pw)
         types = tuple(catalog.get(t).code for t in a.types)
-        authorities.append(AuthorityEntry(a.name, uscc, a.area_code, types, f"pki/{a.slug}.pem",
-                                          f"keys/{a.slug}.key.pem", a.seal_name))
+        authorities.append(
+            AuthorityEntry(a.name, uscc, a.area_code, types, f"pki/{a.slug}.pem", f"keys/{a.slug}.key.pem", a.seal_name)
+        )
     home = Home(outdir, ("pki/root.pem",), tuple(regions), tuple(authorities), demo=True)
     home.save()
     trust_file = outdir / "trust-bundle.json"

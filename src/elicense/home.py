@@ -29,8 +29,8 @@ from elicense.model import Authority
 from elicense.trust.store import TrustedAuthority, TrustStore
 
 FORMAT = "elicense-home/1"
-PASSPHRASE_ENV = "ELICENSE_PASSPHRASE"
-DEMO_PASSPHRASE = "elicense-demo-passphrase-not-secret"
+PASSPHRASE_ENV = "ELICENSE_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+DEMO_PASSPHRASE = "elicense-demo-passphrase-not-secret"  # noqa: S105 - public by design
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,9 @@ class Home:
         try:
             doc = json.loads((path / "home.json").read_text("utf-8"))
         except FileNotFoundError as exc:
-            raise StorageError(f"{path} is not an elicense home (no home.json)", message_zh=f"{path} 不是证照签发目录") from exc
+            raise StorageError(
+                f"{path} is not an elicense home (no home.json)", message_zh=f"{path} 不是证照签发目录"
+            ) from exc
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read {path / 'home.json'}: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -112,8 +114,7 @@ class Home:
                 roots=tuple(doc["roots"]),
                 regions=tuple(RegionEntry(**r) for r in doc["regions"]),
                 authorities=tuple(
-                    AuthorityEntry(**{**a, "licence_types": tuple(a["licence_types"])})
-                    for a in doc["authorities"]
+                    AuthorityEntry(**{**a, "licence_types": tuple(a["licence_types"])}) for a in doc["authorities"]
                 ),
                 demo=bool(doc.get("demo", False)),
                 extra={k: v for k, v in doc.items() if k not in _KNOWN},

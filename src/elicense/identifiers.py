@@ -376,7 +376,20 @@ def _check_registration(reg: str, cat: str) -> None:
         )
 
 
+_VALID_USCC: set[str] = set()
+"""USCCs already validated: type and issuer codes repeat on every licence (verify hot path)."""
+_VALID_USCC_MAX = 65_536
+
+
 def _validate_uscc(value: str) -> None:
+    if value in _VALID_USCC:
+        return
+    _validate_uscc_uncached(value)
+    if len(_VALID_USCC) < _VALID_USCC_MAX:
+        _VALID_USCC.add(value)
+
+
+def _validate_uscc_uncached(value: str) -> None:
     kind = "uscc"
     if len(value) != 18:
         raise _error(
@@ -777,7 +790,9 @@ class LicenceId:
     def build(cls, type_code: str, issuer_code: str, serial: str, version: int = 1) -> LicenceId:
         """Make an identifier; the check character is computed."""
         lid = cls(type_code, issuer_code, serial, version, "0")
-        return cls(lid.type_code, lid.issuer_code, lid.serial, lid.version, lid.expected_check_char)
+        # Everything is validated and normalised now: only the check char changes.
+        object.__setattr__(lid, "check_char", lid.expected_check_char)
+        return lid
 
     @property
     def expected_check_char(self) -> str:

@@ -143,9 +143,7 @@ class Validity:
             if not isinstance(self.end, dt.date) or isinstance(self.end, dt.datetime):
                 raise LicenceDataError("validity end must be a date", message_zh="有效期截止须为日期")
             if self.end < self.start:
-                raise LicenceDataError(
-                    "validity ends before it starts", message_zh="有效期截止早于起始"
-                )
+                raise LicenceDataError("validity ends before it starts", message_zh="有效期截止早于起始")
 
     @property
     def long_term(self) -> bool:
@@ -187,8 +185,7 @@ class Licence:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
         if self.id.issuer_code != self.issuer.code:
             raise LicenceDataError(
-                f"licence id issuer code {self.id.issuer_code} is not the issuing authority's "
-                f"code {self.issuer.code}",
+                f"licence id issuer code {self.id.issuer_code} is not the issuing authority's code {self.issuer.code}",
                 message_zh="证照标识中的发证机构代码与发证机关不一致",
             )
         if self.status_index is not None and not (0 <= self.status_index < 2**32):
@@ -218,9 +215,7 @@ class Licence:
             "issued_on": self.issued_on.isoformat(),
             "valid_from": self.validity.start.isoformat(),
             "valid_until": self.validity.end.isoformat() if self.validity.end else None,
-            "fields": {
-                k: v.isoformat() if isinstance(v, dt.date) else v for k, v in self.fields.items()
-            },
+            "fields": {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in self.fields.items()},
             "supersedes": str(self.supersedes) if self.supersedes else None,
             "status_index": self.status_index,
         }

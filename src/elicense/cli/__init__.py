@@ -65,12 +65,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (used by tests and ``main``)."""
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="elicense",
-                      standalone_mode=False)
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="elicense", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.UsageError as exc:
-        hint = f" (see 'elicense {exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help')".replace("elicense  ", "elicense ")
+        path = exc.ctx.command_path if exc.ctx else "elicense"
+        hint = f" (see '{path} --help')"
         click.echo(f"elicense: usage error: {exc.format_message()}{hint}", err=True)
         return EXIT_ERROR
     except click.exceptions.Abort:
@@ -95,7 +95,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort: still one line, and a distinct code
         if os.environ.get("ELICENSE_DEBUG"):
             raise
-        click.echo(f"elicense: internal error: {type(exc).__name__}: {exc} "
-                   "(set ELICENSE_DEBUG=1 for a traceback)", err=True)
+        click.echo(
+            f"elicense: internal error: {type(exc).__name__}: {exc} (set ELICENSE_DEBUG=1 for a traceback)", err=True
+        )
         return EXIT_INTERNAL
     return int(rv) if isinstance(rv, int) else 0

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,7 +45,7 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     world = build_demo(outdir, now=now)
     verifier = Verifier.from_trust_file(world.trust_file)
-    rows = []
+    rows: list[dict[str, Any]] = []
     worst_unexpected = 0
     for name in world.issued:
         png = outdir / "licences" / f"{name}.qr.png"
@@ -54,15 +55,17 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
         expected = "INVALID" if any(w in name for w in ("revoked", "suspended", "expired", "superseded")) else "VALID"
         ok = res_txt.status.value == expected and res_png.status.value == expected
         worst_unexpected |= 0 if ok else 1
-        rows.append({
-            "name": name,
-            "type": res_txt.to_dict(lang)["licence"]["type_name"] if res_txt.licence else None,
-            "qr_version": world.qr_versions[name],
-            "text": res_txt.status.value,
-            "image": res_png.status.value,
-            "reasons": [r.code for r in res_txt.reasons],
-            "expected": expected,
-        })
+        rows.append(
+            {
+                "name": name,
+                "type": res_txt.to_dict(lang)["licence"]["type_name"] if res_txt.licence else None,
+                "qr_version": world.qr_versions[name],
+                "text": res_txt.status.value,
+                "image": res_png.status.value,
+                "reasons": [r.code for r in res_txt.reasons],
+                "expected": expected,
+            }
+        )
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -76,9 +79,12 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
         click.echo(header)
         click.echo("-" * len(header))
         for row in rows:
-            click.echo(f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
-                       f"{row['image']:<14} {', '.join(row['reasons']) or '-'}")
+            click.echo(
+                f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
+                f"{row['image']:<14} {', '.join(row['reasons']) or '-'}"
+            )
         click.echo("")
-        click.echo(f"try: elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} "
-                   f"--trust {world.trust_file}")
+        click.echo(
+            f"try: elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} --trust {world.trust_file}"
+        )
     return 0 if worst_unexpected == 0 else 1

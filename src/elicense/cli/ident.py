@@ -38,19 +38,21 @@ def check_cmd(value: str, as_json: bool, lang: str | None) -> int:
     try:
         kind, parsed = identify(value)
     except IdentifierError as exc:
-        kind = exc.details.get("kind")
-        out = {"value": value, "kind": kind, "valid": False, "part": exc.part,
-               "message": exc.localized(lang)}
+        bad_kind = exc.details.get("kind")
+        out = {"value": value, "kind": bad_kind, "valid": False, "part": exc.part, "message": exc.localized(lang)}
         if as_json:
             click.echo(json.dumps(out, ensure_ascii=False))
         else:
-            name = _KIND_NAMES[kind][i] if kind in _KIND_NAMES else ("unrecognised", "无法识别")[i]
-            click.echo(f"{name}: {('INVALID', '无效')[i]} — {exc.localized(lang)}"
-                       + (f" [part: {exc.part}]" if exc.part else ""))
+            name = _KIND_NAMES[bad_kind][i] if bad_kind in _KIND_NAMES else ("unrecognised", "无法识别")[i]
+            click.echo(
+                f"{name}: {('INVALID', '无效')[i]} — {exc.localized(lang)}"
+                + (f" [part: {exc.part}]" if exc.part else "")
+            )
         return EXIT_INVALID
     if as_json:
-        click.echo(json.dumps({"value": value, "kind": kind, "valid": True, "normalized": str(parsed)},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"value": value, "kind": kind, "valid": True, "normalized": str(parsed)}, ensure_ascii=False)
+        )
     else:
         click.echo(f"{_KIND_NAMES[kind][i]}: {('VALID', '有效')[i]} — {parsed}")
     return EXIT_VALID

@@ -95,8 +95,13 @@ def _human(name: str, result: VerificationResult, lang: str) -> str:
 
 
 def _error_object(name: str, exc: ElicenseError, lang: str) -> dict[str, Any]:
-    return {"input": name, "status": "ERROR", "error": {"code": exc.code, "message": exc.localized(lang)},
-            "reasons": [], "licence": None}
+    return {
+        "input": name,
+        "status": "ERROR",
+        "error": {"code": exc.code, "message": exc.localized(lang)},
+        "reasons": [],
+        "licence": None,
+    }
 
 
 def _severity(code: int) -> int:
@@ -177,8 +182,10 @@ def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str) -
                     more = stream.readline(MAX_BATCH_LINE + 1)
                     if not more or more.endswith(b"\n"):
                         break
-                exc = InputError(f"line {lineno} longer than {MAX_BATCH_LINE} bytes", message_zh=f"第 {lineno} 行过长")
-                out.write(json.dumps({"line": lineno, **_error_object(str(lineno), exc, lang)}, ensure_ascii=False) + "\n")
+                err = InputError(f"line {lineno} longer than {MAX_BATCH_LINE} bytes", message_zh=f"第 {lineno} 行过长")
+                out.write(
+                    json.dumps({"line": lineno, **_error_object(str(lineno), err, lang)}, ensure_ascii=False) + "\n"
+                )
                 code = _worse(code, EXIT_ERROR)
                 continue
             text = raw.strip()
@@ -187,8 +194,10 @@ def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str) -
             try:
                 result = verifier.verify(text.decode("ascii"), at=at)
             except UnicodeDecodeError:
-                exc = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
-                out.write(json.dumps({"line": lineno, **_error_object(str(lineno), exc, lang)}, ensure_ascii=False) + "\n")
+                err = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
+                out.write(
+                    json.dumps({"line": lineno, **_error_object(str(lineno), err, lang)}, ensure_ascii=False) + "\n"
+                )
                 code = _worse(code, EXIT_ERROR)
                 continue
             out.write(json.dumps({"line": lineno, **result.to_dict(lang)}, ensure_ascii=False) + "\n")

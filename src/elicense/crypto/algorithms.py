@@ -61,12 +61,10 @@ class Algorithm(enum.Enum):
     def from_cose_id(cls, value: object) -> Algorithm:
         """Map a COSE ``alg`` value; anything unknown is refused, never guessed."""
         if isinstance(value, int) and not isinstance(value, bool):
-            for alg in cls:
-                if alg.value == value:
-                    return alg
-        raise AlgorithmNotAllowed(
-            f"unsupported COSE algorithm {value!r}", message_zh=f"不支持的签名算法 {value!r}"
-        )
+            alg = _BY_COSE_ID.get(value)
+            if alg is not None:
+                return alg
+        raise AlgorithmNotAllowed(f"unsupported COSE algorithm {value!r}", message_zh=f"不支持的签名算法 {value!r}")
 
     @classmethod
     def for_key(cls, key: PublicKey | PrivateKey) -> Algorithm:
@@ -85,6 +83,7 @@ class Algorithm(enum.Enum):
 
 
 _LABELS = {Algorithm.ES256: "ES256", Algorithm.EDDSA: "EdDSA", Algorithm.PS256: "PS256"}
+_BY_COSE_ID = {alg.value: alg for alg in Algorithm}
 
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
@@ -105,9 +104,7 @@ class AlgorithmPolicy:
     @classmethod
     def of(cls, algorithms: Iterable[Algorithm | str]) -> AlgorithmPolicy:
         """Build from algorithms or their labels."""
-        return cls(
-            frozenset(a if isinstance(a, Algorithm) else Algorithm.from_label(a) for a in algorithms)
-        )
+        return cls(frozenset(a if isinstance(a, Algorithm) else Algorithm.from_label(a) for a in algorithms))
 
     @classmethod
     def default(cls) -> AlgorithmPolicy:
@@ -145,9 +142,7 @@ def verify_cose_signature(key: PublicKey, alg: Algorithm, signature: bytes, data
         if alg is Algorithm.ES256:
             if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) != 64:
                 return False
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
             key.verify(der, data, _ECDSA_SHA256)
         elif alg is Algorithm.EDDSA:
             if not isinstance(key, ed25519.Ed25519PublicKey):

@@ -319,9 +319,7 @@ def validate_chain(
             .store(Store(list(roots)))
             .time(when)
             .max_chain_depth(MAX_CHAIN_DEPTH)
-            .extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy(eku)
-            )
+            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy(eku))
             .build_client_verifier()
         )
         verified = verifier.verify(leaf, list(intermediates))

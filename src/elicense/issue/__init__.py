@@ -123,25 +123,24 @@ class LicenceBuilder:
         if missing:
             raise LicenceDataError(f"missing {', '.join(missing)}", message_zh=f"缺少：{', '.join(missing)}")
         lt, holder, issuer, validity = self._type, self._holder, self._issuer, self._validity
-        assert lt is not None and holder is not None and issuer is not None and validity is not None
-        assert self._serial is not None and self._issued_on is not None
+        serial, issued_on = self._serial, self._issued_on
+        if lt is None or holder is None or issuer is None or validity is None or serial is None or issued_on is None:
+            raise AssertionError("unreachable: checked above")  # narrows types for mypy
         if holder.code_type.value not in lt.holder_types:
             raise LicenceDataError(
                 f"{lt.name_en} cannot be held by holder type {holder.code_type.value}",
                 message_zh=f"{lt.name_zh} 的持证主体类型不能是 {holder.code_type.value}",
             )
         if validity.long_term and not lt.long_term_allowed:
-            raise LicenceDataError(
-                f"{lt.name_en} cannot be long-term", message_zh=f"{lt.name_zh} 不能为长期有效"
-            )
+            raise LicenceDataError(f"{lt.name_en} cannot be long-term", message_zh=f"{lt.name_zh} 不能为长期有效")
         fields = lt.validate_fields(self._fields or {})
-        licence_id = LicenceId.build(lt.code, issuer.code, self._serial, self._version)
+        licence_id = LicenceId.build(lt.code, issuer.code, serial, self._version)
         return Licence(
             id=licence_id,
-            number=self._number or self._serial,
+            number=self._number or serial,
             holder=holder,
             issuer=issuer,
-            issued_on=self._issued_on,
+            issued_on=issued_on,
             validity=validity,
             fields=fields,
             supersedes=self._supersedes,

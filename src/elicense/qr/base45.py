@@ -16,7 +16,7 @@ from elicense.errors import PayloadError
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _INVALID = "\xff"
 # Map every code point < 256 to a byte value; invalid characters map to 0xFF.
-_DECODE_TABLE = {i: _INVALID for i in range(256)}
+_DECODE_TABLE = dict.fromkeys(range(256), _INVALID)
 _DECODE_TABLE.update({ord(c): chr(v) for v, c in enumerate(ALPHABET)})
 _VALID_VALUES = bytes(range(45))
 _LITTLE = sys.byteorder == "little"
@@ -51,8 +51,7 @@ def b45decode(text: str) -> bytes:
         raise PayloadError("invalid Base45 length", message_zh="Base45 长度无效")
     full = n - rem
     words = [
-        c + 45 * d + 2025 * e
-        for c, d, e in zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)
+        c + 45 * d + 2025 * e for c, d, e in zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)
     ]
     if words and max(words) > 0xFFFF:
         raise PayloadError("Base45 triplet out of range", message_zh="Base45 数值越界")

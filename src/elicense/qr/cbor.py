@@ -25,7 +25,7 @@ def _refuse_semantic(decoder: object) -> Any:
     raise PayloadError("CBOR semantic tags are not allowed here")
 
 
-_SEMANTIC = {tag: _refuse_semantic for tag in _BUILTIN_TAGS}
+_SEMANTIC = dict.fromkeys(_BUILTIN_TAGS, _refuse_semantic)
 
 
 def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth: int = MAX_DEPTH) -> Any:

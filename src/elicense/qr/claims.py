@@ -45,9 +45,7 @@ K_DIGEST = 13  # first 16 bytes of SHA-256(full record)
 K_STATUS_INDEX = 14
 K_SUPERSEDES = 15
 
-_REQUIRED = frozenset(
-    {K_ID, K_HOLDER_NAME, K_HOLDER_CODE, K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST}
-)
+_REQUIRED = frozenset({K_ID, K_HOLDER_NAME, K_HOLDER_CODE, K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST})
 _KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_FIELDS, K_STATUS_INDEX, K_SUPERSEDES}
 MAX_TEXT = 512
 MAX_FIELDS = 32
@@ -216,7 +214,7 @@ def parse_claims(
     keys = set(claims)
     if not keys <= _KNOWN:
         raise PayloadError(f"unknown claims {sorted(map(str, keys - _KNOWN))}", message_zh="含未知声明")
-    if not _REQUIRED <= keys:
+    if not keys >= _REQUIRED:
         raise PayloadError(f"missing claims {sorted(_REQUIRED - keys)}", message_zh="缺少必需声明")
     id_parts = claims[K_ID]
     if (
@@ -232,11 +230,7 @@ def parse_claims(
         if isinstance(serial, int):
             serial = str(_int(serial, "serial", 10**19))
         licence_id = LicenceId.build(id_parts[0], issuer_code, serial, _int(id_parts[2], "version", 1000))
-        supersedes = (
-            LicenceId.parse(_text(claims, K_SUPERSEDES, "supersedes"))
-            if K_SUPERSEDES in claims
-            else None
-        )
+        supersedes = LicenceId.parse(_text(claims, K_SUPERSEDES, "supersedes")) if K_SUPERSEDES in claims else None
     except IdentifierError as exc:
         raise PayloadError(f"invalid licence id in payload: {exc}", message_zh="载荷中的证照标识无效") from exc
     try:

@@ -67,9 +67,7 @@ def parse_sign1(data: bytes) -> CoseSign1:
     if not isinstance(body, list | tuple) or len(body) != 4:
         raise PayloadError("COSE_Sign1 must be an array of four items", message_zh="COSE_Sign1 结构错误")
     protected, unprotected, payload, signature = body
-    if not isinstance(protected, bytes) or not isinstance(payload, bytes) or not isinstance(
-        signature, bytes
-    ):
+    if not isinstance(protected, bytes) or not isinstance(payload, bytes) or not isinstance(signature, bytes):
         raise PayloadError("COSE_Sign1 items have wrong types", message_zh="COSE_Sign1 字段类型错误")
     if not isinstance(unprotected, Mapping) or len(unprotected) != 0:
         raise PayloadError(

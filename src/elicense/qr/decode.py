@@ -33,7 +33,7 @@ def _open(data: bytes) -> Any:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError("image is a decompression bomb", message_zh="图像疑似解压炸弹") from exc
-    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
         raise InputError(f"cannot read image: {exc}", message_zh="无法读取图像") from exc
     return image.convert("L") if image.mode not in ("L", "RGB") else image
 
@@ -43,9 +43,8 @@ def read_qr_texts(data: bytes) -> list[str]:
     import zxingcpp
 
     image = _open(data)
-    results = zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=True, try_downscale=True
-    )
+    qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
+    results = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=True, try_downscale=True)
     return [r.text for r in results if r.valid and r.text]
 
 
@@ -55,6 +54,8 @@ def read_payloads(data: bytes, prefix: str = "EL1:") -> list[str]:
     found = [t for t in texts if t.startswith(prefix)]
     if not found:
         if texts:
-            raise InputError("the QR code in the image is not an elicense payload", message_zh="图像中的二维码不是电子证照")
+            raise InputError(
+                "the QR code in the image is not an elicense payload", message_zh="图像中的二维码不是电子证照"
+            )
         raise InputError("no QR code found in the image", message_zh="图像中未找到二维码")
     return found

@@ -46,9 +46,7 @@ def unwrap(text: str | bytes) -> bytes:
             raise PayloadError("payload is not ASCII text", message_zh="载荷不是 ASCII 文本") from exc
     text = text.strip()
     if len(text) > MAX_TEXT_LENGTH:
-        raise PayloadTooLarge(
-            f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长"
-        )
+        raise PayloadTooLarge(f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长")
     if not text.startswith(PREFIX):
         raise PayloadError(
             "not an elicense payload (expected prefix EL1:)", message_zh="不是电子证照载荷（应以 EL1: 开头）"
@@ -65,9 +63,7 @@ def unwrap(text: str | bytes) -> bytes:
     except zlib.error as exc:
         raise PayloadError(f"payload is not valid zlib data: {exc}", message_zh="载荷解压失败") from exc
     if decomp.unconsumed_tail:
-        raise PayloadTooLarge(
-            "payload decompresses beyond its bound", message_zh="载荷解压后超出上限"
-        )
+        raise PayloadTooLarge("payload decompresses beyond its bound", message_zh="载荷解压后超出上限")
     if not decomp.eof or decomp.unused_data:
         raise PayloadError("payload zlib stream is truncated or has trailing data", message_zh="载荷压缩数据不完整")
     return out

@@ -61,9 +61,7 @@ def parse_trust_file(data: bytes) -> TrustStore:
     except (ValueError, RecursionError) as exc:
         raise TrustError(f"trust file is not valid JSON: {exc}", message_zh="信任文件不是有效的 JSON") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise TrustError(
-            f"not an elicense trust file (expected format {FORMAT!r})", message_zh="不是电子证照信任文件"
-        )
+        raise TrustError(f"not an elicense trust file (expected format {FORMAT!r})", message_zh="不是电子证照信任文件")
     auths = doc.get("authorities")
     if not isinstance(auths, list):
         raise TrustError("trust file: authorities must be a list")
@@ -101,7 +99,9 @@ def load_trust_file(path: Path) -> TrustStore:
         with path.open("rb") as fh:
             data = fh.read(MAX_TRUST_FILE + 1)
     except OSError as exc:
-        raise TrustError(f"cannot read trust file {path}: {exc.strerror}", message_zh=f"无法读取信任文件 {path}") from exc
+        raise TrustError(
+            f"cannot read trust file {path}: {exc.strerror}", message_zh=f"无法读取信任文件 {path}"
+        ) from exc
     return parse_trust_file(data)
 
 

@@ -44,15 +44,15 @@ def payloads_from_text(data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8-sig").strip()
     except UnicodeDecodeError as exc:
-        raise InputError("input is neither a payload, an image nor a PDF", message_zh="输入既不是证照载荷，也不是图像或 PDF") from exc
+        raise InputError(
+            "input is neither a payload, an image nor a PDF", message_zh="输入既不是证照载荷，也不是图像或 PDF"
+        ) from exc
     if not text:
         raise InputError("input is empty", message_zh="输入为空")
     return [text]
 
 
-def verify_bytes(
-    verifier: Verifier, data: bytes, *, at: dt.datetime | None = None
-) -> list[VerificationResult]:
+def verify_bytes(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None) -> list[VerificationResult]:
     """Verify whatever ``data`` holds; one result per licence found."""
     if len(data) > MAX_INPUT_BYTES:
         raise InputError("input too large", message_zh="输入过大")

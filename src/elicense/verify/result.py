@@ -87,56 +87,60 @@ def register(code: str, status: Status, en: str, zh: str) -> ReasonCode:
     return REASONS[code]
 
 
-I, X = Status.INVALID, Status.INDETERMINATE
-PAYLOAD_MALFORMED = register("payload_malformed", I, "The payload is malformed", "载荷格式错误")
-PAYLOAD_TOO_LARGE = register("payload_too_large", I, "The payload exceeds a size limit", "载荷超出大小限制")
+INV, IND = Status.INVALID, Status.INDETERMINATE
+PAYLOAD_MALFORMED = register("payload_malformed", INV, "The payload is malformed", "载荷格式错误")
+PAYLOAD_TOO_LARGE = register("payload_too_large", INV, "The payload exceeds a size limit", "载荷超出大小限制")
 ALGORITHM_NOT_ALLOWED = register(
-    "algorithm_not_allowed", I, "The signature algorithm is not allowed", "签名算法不被允许"
+    "algorithm_not_allowed", INV, "The signature algorithm is not allowed", "签名算法不被允许"
 )
 UNKNOWN_KEY = register(
-    "unknown_key", X, "No trusted signing certificate matches the key id", "未找到与密钥标识对应的可信签名证书"
+    "unknown_key", IND, "No trusted signing certificate matches the key id", "未找到与密钥标识对应的可信签名证书"
 )
-SIGNATURE_INVALID = register("signature_invalid", I, "The signature is invalid", "签名无效")
+SIGNATURE_INVALID = register("signature_invalid", INV, "The signature is invalid", "签名无效")
 CERTIFICATE_EXPIRED = register(
-    "certificate_expired", I, "The signing certificate had expired when the licence was signed",
+    "certificate_expired",
+    INV,
+    "The signing certificate had expired when the licence was signed",
     "签名时签名证书已过期",
 )
 CERTIFICATE_NOT_YET_VALID = register(
-    "certificate_not_yet_valid", I, "The signing certificate was not yet valid when the licence was signed",
+    "certificate_not_yet_valid",
+    INV,
+    "The signing certificate was not yet valid when the licence was signed",
     "签名时签名证书尚未生效",
 )
-SIGNED_IN_FUTURE = register(
-    "signed_in_future", I, "The signing time lies in the future", "签名时间晚于当前时间"
-)
+SIGNED_IN_FUTURE = register("signed_in_future", INV, "The signing time lies in the future", "签名时间晚于当前时间")
 ISSUER_MISMATCH = register(
-    "issuer_mismatch", I, "The licence names an issuer other than the signer", "证照所载发证机关与签名者不一致"
+    "issuer_mismatch", INV, "The licence names an issuer other than the signer", "证照所载发证机关与签名者不一致"
 )
 TYPE_NOT_AUTHORISED = register(
-    "type_not_authorised", I, "The issuer is not authorised to issue this licence type",
+    "type_not_authorised",
+    INV,
+    "The issuer is not authorised to issue this licence type",
     "发证机关无权签发该类证照",
 )
 AUTHORITY_NOT_YET_AUTHORISED = register(
-    "authority_not_yet_authorised", I, "The issuer was not yet authorised when the licence was signed",
+    "authority_not_yet_authorised",
+    INV,
+    "The issuer was not yet authorised when the licence was signed",
     "签发时发证机关尚未获得授权",
 )
 AUTHORITY_WITHDRAWN = register(
-    "authority_withdrawn", I, "The issuer's authorisation had been withdrawn when the licence was signed",
+    "authority_withdrawn",
+    INV,
+    "The issuer's authorisation had been withdrawn when the licence was signed",
     "签发时发证机关的授权已被撤销",
 )
 UNKNOWN_LICENCE_TYPE = register(
-    "unknown_licence_type", X, "The licence type is not in the catalogue", "证照类型不在目录中"
+    "unknown_licence_type", IND, "The licence type is not in the catalogue", "证照类型不在目录中"
 )
 CATALOGUE_VIOLATION = register(
-    "catalogue_violation", I, "The licence does not conform to its catalogue entry", "证照内容不符合目录规范"
+    "catalogue_violation", INV, "The licence does not conform to its catalogue entry", "证照内容不符合目录规范"
 )
-LICENCE_NOT_YET_VALID = register(
-    "licence_not_yet_valid", I, "The licence is not yet valid", "证照尚未生效"
-)
-LICENCE_EXPIRED = register("licence_expired", I, "The licence has expired", "证照已过期")
-TRUST_STALE = register(
-    "trust_stale", X, "The trust data is out of date", "信任数据已过期，需更新"
-)
-del I, X
+LICENCE_NOT_YET_VALID = register("licence_not_yet_valid", INV, "The licence is not yet valid", "证照尚未生效")
+LICENCE_EXPIRED = register("licence_expired", INV, "The licence has expired", "证照已过期")
+TRUST_STALE = register("trust_stale", IND, "The trust data is out of date", "信任数据已过期，需更新")
+del INV, IND
 
 
 @dataclass(frozen=True)
@@ -247,10 +251,7 @@ class VerificationResult:
         return {
             "kind": self.kind,
             "status": self.status.value,
-            "reasons": [
-                {"code": r.code, "status": r.status.value, "message": r.message(lang)}
-                for r in self.reasons
-            ],
+            "reasons": [{"code": r.code, "status": r.status.value, "message": r.message(lang)} for r in self.reasons],
             "checks": [
                 {"name": c.name, "outcome": c.outcome.value, **({"detail": c.detail} if c.detail else {})}
                 for c in self.checks
