@@ -252,6 +252,9 @@ def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, ima
             buf = io.BytesIO()
             qr.save(buf, kind="png", scale=6, border=4)
             atomic_write(base.with_suffix(".qr.png"), buf.getvalue())
+    from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
+
+    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images))
     return DemoResult(home, trust_file, issued, versions)
 
 

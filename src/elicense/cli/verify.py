@@ -51,9 +51,8 @@ def load_verifier(trust: str | None, region: str | None = None, accept_region: s
         if bad or not regions:
             raise UsageError(f"--accept-region: expected 6-digit region codes, got {accept_region!r}")
         policies.append(AcceptRegions(regions))
-    from elicense.trust.file import load_trust_file
-
-    return Verifier(trust=load_trust_file(Path(path)), policies=policies)
+    # from_trust_file also loads the file's status section (status lists, CRLs) when present
+    return Verifier.from_trust_file(Path(path), policies=policies)
 
 
 def _read_input(name: str) -> bytes:

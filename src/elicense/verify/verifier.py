@@ -57,6 +57,18 @@ class VerificationContext:
     """The trust store in use."""
 
 
+class StatusSource(Protocol):
+    """Revocation data (``elicense.status.store.StatusStore``): status lists and CRLs from trust data."""
+
+    def check_licence(
+        self, issuer_code: str, status_index: int | None, at: dt.datetime
+    ) -> Sequence[Reason]:
+        """Reasons the licence's status is not valid (empty: valid)."""
+
+    def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
+        """Reasons the signer chain was revoked at signing time, or cannot be checked."""
+
+
 class Policy(Protocol):
     """A small, composable acceptance rule run after the built-in checks."""
 
@@ -120,6 +132,7 @@ class Verifier:
         catalog: Catalog | None = None,
         policies: Sequence[Policy] = (),
         clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+        status: StatusSource | None = None,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise UsageError("Verifier needs an explicit TrustStore (trust=...)")
@@ -139,13 +152,19 @@ class Verifier:
         if clock_skew < dt.timedelta(0) or clock_skew > dt.timedelta(hours=1):
             raise UsageError("clock_skew must be between 0 and 1 hour")
         self.clock_skew = clock_skew
+        self.status = status
 
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
         """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
         from elicense.trust.file import load_trust_file
 
-        return cls(trust=load_trust_file(Path(path)), **kwargs)  # type: ignore[arg-type]
+        trust = load_trust_file(Path(path))
+        if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
+            from elicense.status.section import load_from_trust_file
+
+            kwargs["status"] = load_from_trust_file(Path(path), trust)
+        return cls(trust=trust, **kwargs)  # type: ignore[arg-type]
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
         lt = self.catalog.find(type_code)
@@ -267,6 +286,12 @@ class Verifier:
         check("licence_validity", found)
 
         check("trust_freshness", [Reason.of(r.TRUST_STALE)] if self.trust.is_stale(when) else [])
+
+        if self.status is not None:
+            check("certificate_revocation", self.status.check_chain(key, signed_at, when))
+            check("licence_status", self.status.check_licence(authority.code, claims.status_index, when))
+        elif claims.status_index is not None:
+            checks.append(Check("licence_status", CheckOutcome.SKIPPED, "no status data given"))
 
         if self.policies:
             context = VerificationContext(claims, key, when, licence_type, self.trust)

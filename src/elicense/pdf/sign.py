@@ -1,0 +1,254 @@
+"""Seal and sign a rendered licence PDF (pyHanko, PAdES baseline).
+
+Profile:
+
+* **PAdES B-B** (``ETSI.CAdES.detached``, SHA-256) by the issuing authority's key,
+  through the :class:`~elicense.crypto.keys.Signer` protocol (an HSM signs the same
+  way as a software key: pyHanko hands us the signed attributes, we return DER).
+* **B-T** when a :class:`pyhanko.sign.timestamps.TimeStamper` is given (a signature
+  timestamp from an RFC 3161 TSA), **B-LT** when revocation data (CRLs) and trust
+  roots are given: pyHanko validates the signer at signing time and writes the
+  certificates and CRLs it used into the document security store (DSS).
+* **DocMDP certification with P=1 (no changes).** PAdES (ETSI EN 319 142-1, and
+  TS 102 778-4 annex A before it) exempts DSS and document-timestamp updates from
+  DocMDP restrictions, and pyHanko's difference analysis applies exactly that rule:
+  adding validation data or an archive timestamp later keeps the signature valid,
+  anything else (form filling, annotations, other signatures, new content) is a
+  violation. P=2 would have *permitted* form filling and further signatures, so
+  a second signature by anyone would pass as "allowed" in ordinary readers.
+* The visible appearance of the signature is the authority's **seal image**,
+  placed over the authority name and date (``RenderedLicence.seal_box``).
+* ``bytes_reserved`` is fixed from the size of the certificates that go into the
+  CMS (no trial signature: that doubles the signing cost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+
+from elicense.crypto.algorithms import Algorithm
+from elicense.errors import CryptoError, UsageError
+from elicense.model import require_utc
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from elicense.crypto.keys import Signer
+    from elicense.issue import IssuedLicence
+    from elicense.pdf.render import RenderedLicence
+
+__all__ = [
+    "SIGNATURE_FIELD",
+    "PdfSigningOptions",
+    "bytes_to_reserve",
+    "seal_and_sign",
+    "sign_pdf",
+]
+
+SIGNATURE_FIELD = "ElicenseSeal"
+"""Name of the issuer's signature field."""
+
+_CMS_OVERHEAD = 2048
+_TIMESTAMP_RESERVE = 8192
+
+
+@dataclass(frozen=True)
+class PdfSigningOptions:
+    """How to sign beyond PAdES B-B (everything optional)."""
+
+    timestamper: Any = None
+    """A pyHanko ``TimeStamper`` (RFC 3161 client): adds a signature timestamp (B-T)."""
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    """CRLs covering the signer's chain: with ``trust_roots``, makes the signature B-LT."""
+    trust_roots: tuple[x509.Certificate, ...] = ()
+    """Trust anchors used to validate the signer at signing time (needed for B-LT)."""
+    seal_png: bytes | None = None
+    """Seal image (PNG with alpha) for the visible signature; ``None``: render one."""
+    seal_name: str = "电子证照专用章"
+    """Text of the seal when it is rendered here."""
+    reason: str = "电子证照签发"
+    """Signature reason (shown by PDF readers)."""
+    location: str | None = None
+    """Signature location (defaults to the authority's area code)."""
+
+
+def _asn1_cert(cert: x509.Certificate) -> Any:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def bytes_to_reserve(signer: Signer, *, timestamp: bool = False) -> int:
+    """Size of the signature hole, in hex digits (pyHanko's unit: two per DER byte).
+
+    Certificates + signature + signed attributes (+ a timestamp token), rounded
+    up to 1 KiB; a too-small hole fails loudly, a too-large one slows validation.
+    """
+    certs = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in (signer.certificate, *signer.chain))
+    size = certs + _CMS_OVERHEAD + (512 if signer.algorithm is Algorithm.PS256 else 0)
+    if timestamp:
+        size += _TIMESTAMP_RESERVE
+    return (2 * size + 1023) // 1024 * 1024
+
+
+def _pyhanko_signer(signer: Signer) -> Any:
+    """Wrap an elicense :class:`Signer` as a pyHanko signer (no private key leaves it)."""
+    from asn1crypto import algos
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    mechanism = {
+        Algorithm.ES256: algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+        Algorithm.EDDSA: algos.SignedDigestAlgorithm({"algorithm": "ed25519"}),
+        Algorithm.PS256: algos.SignedDigestAlgorithm(
+            {
+                "algorithm": "rsassa_pss",
+                "parameters": algos.RSASSAPSSParams(
+                    {
+                        "hash_algorithm": {"algorithm": "sha256"},
+                        "mask_gen_algorithm": {
+                            "algorithm": "mgf1",
+                            "parameters": {"algorithm": "sha256"},
+                        },
+                        "salt_length": 32,
+                    }
+                ),
+            }
+        ),
+    }[signer.algorithm]
+
+    class _ElicenseCmsSigner(signers.Signer):  # type: ignore[misc]
+        async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+            if digest_algorithm != "sha256" and signer.algorithm is not Algorithm.EDDSA:
+                raise CryptoError(f"unexpected digest algorithm {digest_algorithm}")
+            return signer.sign(data)
+
+    certs = [_asn1_cert(c) for c in (signer.certificate, *signer.chain)]
+    return _ElicenseCmsSigner(
+        signing_cert=certs[0],
+        cert_registry=SimpleCertificateStore.from_certs(certs),
+        signature_mechanism=mechanism,
+        embed_roots=False,
+    )
+
+
+def sign_pdf(
+    pdf: bytes,
+    signer: Signer,
+    *,
+    at: dt.datetime,
+    seal_box: tuple[float, float, float, float],
+    page: int,
+    seal_png: bytes,
+    options: PdfSigningOptions | None = None,
+    location: str | None = None,
+) -> bytes:
+    """Certify ``pdf`` (DocMDP P=1) with a visible seal signature; returns the signed PDF."""
+    from pyhanko.pdf_utils.images import PdfImage
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import StaticStampStyle
+    from PIL import Image
+
+    when = require_utc(at, "at")
+    options = options or PdfSigningOptions()
+    timestamp = options.timestamper is not None
+    lt = bool(options.crls)
+    if lt and not options.trust_roots:
+        raise UsageError("B-LT signing needs trust_roots to validate the signer at signing time")
+    validation_context = None
+    if lt:
+        from pyhanko_certvalidator import ValidationContext
+
+        validation_context = ValidationContext(
+            trust_roots=[_asn1_cert(c) for c in options.trust_roots],
+            other_certs=[_asn1_cert(c) for c in signer.chain],
+            crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
+            allow_fetching=False,
+            revocation_mode="hard-fail",
+            moment=when,
+        )
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        reason=options.reason,
+        location=location or options.location,
+        embed_validation_info=lt,
+        validation_context=validation_context,
+        use_pades_lta=False,
+    )
+    image = Image.open(io.BytesIO(seal_png))
+    image.load()
+    style = StaticStampStyle(background=PdfImage(image), border_width=0, background_opacity=1.0)
+    x1, y1, x2, y2 = (round(v) for v in seal_box)
+
+    class _TimedPdfSigner(signers.PdfSigner):  # type: ignore[misc]
+        """Signs with the caller's time (``at``), never the wall clock."""
+
+        def init_signing_session(self, *args: Any, **kwargs: Any) -> Any:
+            session = super().init_signing_session(*args, **kwargs)
+            session.system_time = when
+            return session
+
+    pdf_signer = _TimedPdfSigner(
+        meta,
+        signer=_pyhanko_signer(signer),
+        timestamper=options.timestamper,
+        stamp_style=style,
+        new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=(x1, y1, x2, y2)),
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
+    out = io.BytesIO()
+    pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_to_reserve(signer, timestamp=timestamp))
+    return out.getvalue()
+
+
+def seal_and_sign(
+    issued: IssuedLicence,
+    signer: Signer,
+    *,
+    at: dt.datetime | None = None,
+    options: PdfSigningOptions | None = None,
+    rendered: RenderedLicence | None = None,
+) -> bytes:
+    """Render (unless given), seal and sign ``issued``: the licence PDF a holder receives."""
+    from elicense.pdf.render import render_licence
+
+    options = options or PdfSigningOptions()
+    rendered = rendered or render_licence(issued)
+    seal = options.seal_png or _seal_for(issued.licence.issuer.name, options.seal_name)
+    return sign_pdf(
+        rendered.pdf,
+        signer,
+        at=at or issued.signed_at,
+        seal_box=rendered.seal_box,
+        page=rendered.page,
+        seal_png=seal,
+        options=options,
+        location=options.location or issued.licence.issuer.area_code,
+    )
+
+
+_seal_cache: dict[tuple[str, str], bytes] = {}
+
+
+def _seal_for(authority: str, seal_name: str) -> bytes:
+    """The authority's round seal at 42 mm / 300 dpi, drawn once per process."""
+    from elicense.seal import SealSpec, render_seal_png
+
+    key = (authority, seal_name)
+    png = _seal_cache.get(key)
+    if png is None:
+        png = render_seal_png(SealSpec(authority_name=authority, seal_name=seal_name, dpi=300))
+        if len(_seal_cache) > 64:
+            _seal_cache.clear()
+        _seal_cache[key] = png
+    return png
