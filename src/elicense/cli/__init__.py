@@ -50,6 +50,11 @@ def _register() -> None:
     cli.add_command(verify.verify_cmd)
     cli.add_command(ident.id_group)
     cli.add_command(demo.demo_cmd)
+    from elicense.cli import audit, issue, registry  # registry issue (#6)
+
+    cli.add_command(issue.issue_cmd)
+    cli.add_command(registry.registry_group)
+    cli.add_command(audit.audit_group)
 
 
 _register()

@@ -35,3 +35,20 @@ __all__ = [
     "iso",
     "sqlite_url",
 ]
+
+REGISTRY_FILE = "registry.sqlite"
+"""The default registry file inside an issuer home."""
+
+
+def url_for(home: object, db: str | None = None) -> str:
+    """Registry URL: ``db`` if given, else ``home.json``'s ``registry_url``, else ``HOME/registry.sqlite``."""
+    if db:
+        return db
+    extra = getattr(home, "extra", {}) or {}
+    configured = extra.get("registry_url") if isinstance(extra, dict) else None
+    if isinstance(configured, str) and configured:
+        return configured
+    return sqlite_url(getattr(home, "path") / REGISTRY_FILE)  # noqa: B009
+
+
+__all__ += ["REGISTRY_FILE", "url_for"]

@@ -733,3 +733,65 @@ def default_actor() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}"[:128]
+
+
+@dataclass(frozen=True)
+class SingleResult:
+    """Outcome of :func:`issue_one`."""
+
+    licence_id: str
+    """The licence's id."""
+    qr_payload: str
+    """Its ``EL1:`` QR text."""
+    created: bool
+    """``False`` when the source id had already been issued (nothing new was signed)."""
+
+
+def issue_one(
+    values: Mapping[str, str],
+    *,
+    home: Any,
+    url: str,
+    type_code: str,
+    at: dt.datetime,
+    actor: str,
+    authority_code: str | None = None,
+    pdf_dir: Path | None = None,
+) -> SingleResult:
+    """Issue one licence from the same columns as a batch row (idempotent on ``source_id``)."""
+    from elicense.catalog import Catalog
+
+    at = require_utc(at, "at").replace(microsecond=0)
+    lt = Catalog.default().get(type_code)
+    entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
+    if lt.code not in entry.licence_types:
+        raise UsageError(f"{entry.name} may not issue {lt.code}", message_zh=f"{entry.name} 无权签发{lt.name_zh}")
+    names = header_names(lt)
+    row: dict[str, str] = {}
+    for k, v in values.items():
+        key = names.get(k.strip())
+        if key is None:
+            raise UsageError(f"unknown field {k!r} for {lt.slug}", message_zh=f"{lt.name_zh}没有字段 {k!r}")
+        if not isinstance(v, str):
+            v = str(v)
+        row[key] = v
+    try:
+        licence = plan_row(row, licence_type=lt, authority=entry.authority, at=at)
+    except _RowError as exc:
+        from elicense.errors import LicenceDataError
+
+        raise LicenceDataError(exc.en, message_zh=exc.zh) from exc
+    _init_worker(url, str(home.path), entry.code, lt.code, at, actor, str(pdf_dir) if pdf_dir else None)
+    try:
+        assert _STATE is not None
+        st = _STATE
+        st.registry.register_key(entry.code, st.signer.certificate, entry.key, at=at, actor=actor)
+        st.registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
+        ids, _skipped = _issue_transaction(st, [BatchRow(1, row, str(licence.id))])
+        rec = st.registry.find_source(entry.code, lt.code, row["source_id"].strip())
+        if pdf_dir is not None and rec is not None:
+            _write_pdfs(st, [rec.id])
+    finally:
+        _close_worker()
+    assert rec is not None
+    return SingleResult(rec.id, rec.qr_payload, bool(ids))

@@ -1,0 +1,181 @@
+"""``elicense issue``: issue one licence, or a CSV batch (存量证照电子化), into the registry.
+
+Single: ``elicense issue --type business-licence --home DIR --field source_id=A1
+--field holder_name=... --field holder_code=... --field legal_representative=...``
+(or ``--from-json FILE`` with one object of the same keys). Prints the licence id and
+writes ``--out DIR/<id>.qr.txt``; re-running with the same ``source_id`` issues nothing.
+
+Batch: ``elicense issue --batch FILE.csv --type CODE --home DIR [--workers N] [--pdf OUTDIR]``.
+Rejected rows go to ``--report`` (default ``FILE.report.csv``). Exit 0 when every row is
+issued or already was, 1 when some rows were rejected, 3+ on errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from elicense.cli import EXIT_INVALID, default_lang
+from elicense.cli.registry import db_option, home_option
+from elicense.errors import InputError, UsageError
+
+MAX_JSON_BYTES = 1 << 20
+
+
+def _progress(enabled: bool | None) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A rich progress bar on a terminal (or when forced); nothing in pipes."""
+    if enabled is False or (enabled is None and not sys.stderr.isatty()):
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True))  # fmt: skip
+    task = bar.add_task("issue", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if from_json is not None:
+        data = from_json.read_bytes()
+        if len(data) > MAX_JSON_BYTES:
+            raise InputError(f"{from_json} is larger than 1 MiB")
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"{from_json} is not UTF-8 JSON: {exc}", message_zh="JSON 文件无效") from exc
+        if not isinstance(doc, dict) or not all(isinstance(v, str | int) for v in doc.values()):
+            raise InputError(f"{from_json} must hold one object of text values", message_zh="JSON 须为一个对象")
+        values.update({str(k): str(v) for k, v in doc.items()})
+    for item in fields:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--field expects key=value, got {item!r}", message_zh="--field 须为 键=值")
+        values[key.strip()] = value
+    return values
+
+
+@click.command("issue")
+@home_option
+@db_option
+@click.option("--type", "type_code", required=True, help="Licence type code or slug.")
+@click.option(
+    "--authority",
+    "authority_code",
+    default=None,
+    help="Issuing authority (default: the first that may issue the type).",
+)
+@click.option(
+    "--batch",
+    "batch_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="CSV file (UTF-8 or GB18030) with a source_id column.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030"]), default="auto", show_default=True)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write rejected rows (default FILE.report.csv).",
+)
+@click.option(
+    "--pdf",
+    "pdf_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write a signed PDF per licence into this directory.",
+)
+@click.option(
+    "--field", "fields", multiple=True, metavar="KEY=VALUE", help="Single issue: a column value (repeatable)."
+)
+@click.option(
+    "--from-json",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Single issue: a JSON object of column values.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Single issue: write <id>.qr.txt here.",
+)
+@click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
+@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def issue_cmd(
+    home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
+    workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
+    from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
+) -> int:  # fmt: skip
+    """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
+    from elicense.home import Home
+    from elicense.registry import url_for
+    from elicense.registry.batch import default_actor, issue_one, run_batch
+
+    home = Home.load(home_dir)
+    url = url_for(home, db)
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    who = actor or default_actor()
+    zh = default_lang() == "zh"
+    if batch_file is not None:
+        if fields or from_json:
+            raise UsageError("--batch cannot be combined with --field / --from-json")
+        update, stop = _progress(show_progress)
+        try:
+            report = run_batch(
+                batch_file.read_bytes(), home=home, url=url, type_code=type_code, at=at, actor=who,
+                authority_code=authority_code, workers=workers, encoding=encoding,
+                report_path=report_path or batch_file.with_name(batch_file.name + ".report.csv"),
+                pdf_dir=pdf_dir, progress=update,
+            )  # fmt: skip
+        finally:
+            stop()
+        if as_json:
+            click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        else:
+            d: dict[str, Any] = report.to_dict()
+            line = (
+                f"共 {d['total']} 行：签发 {d['issued']}，已签发跳过 {d['already_issued']}，拒绝 {d['rejected']}"
+                if zh else
+                f"{d['total']} rows: issued {d['issued']}, already issued {d['already_issued']}, "
+                f"rejected {d['rejected']}"
+            )  # fmt: skip
+            if d["per_second"]:
+                line += f" ({d['per_second']}/s)"
+            click.echo(line)
+            if report.report_path:
+                click.echo(("拒绝原因见 " if zh else "rejected rows: ") + str(report.report_path))
+        return EXIT_INVALID if report.rejected else 0
+    values = _single_values(fields, from_json)
+    if not values:
+        raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
+    result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
+                       authority_code=authority_code, pdf_dir=pdf_dir)  # fmt: skip
+    if out_dir is not None:
+        from elicense.crypto.keys import atomic_write
+
+        atomic_write(out_dir / f"{result.licence_id}.qr.txt", (result.qr_payload + "\n").encode("ascii"))
+    if as_json:
+        click.echo(json.dumps({"id": result.licence_id, "created": result.created, "qr_payload": result.qr_payload}))
+    else:
+        click.echo(result.licence_id)
+        if not result.created:
+            click.echo("已签发过，未重复签发" if zh else "already issued: nothing new signed", err=True)
+    return 0

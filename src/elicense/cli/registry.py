@@ -1,0 +1,117 @@
+"""``elicense registry list|show``: query the licence registry of an issuer home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from elicense.cli import EXIT_INVALID, default_lang
+
+
+def open_registry(home_dir: Path, db: str | None, *, create: bool = False) -> Any:
+    """The registry of ``home_dir`` (or ``--db``); refuses to create one unless asked."""
+    from elicense.home import Home
+    from elicense.registry import Registry, url_for
+
+    home = Home.load(home_dir)
+    return Registry.open(url_for(home, db), create=create)
+
+
+def _type_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from elicense.catalog import Catalog
+
+    return Catalog.default().get(value).code
+
+
+home_option = click.option(
+    "--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+    help="Issuer home directory.",
+)  # fmt: skip
+db_option = click.option(
+    "--db", default=None, metavar="URL",
+    help="Registry database URL (default: HOME/registry.sqlite; e.g. postgresql+psycopg://user@host/db).",
+)  # fmt: skip
+
+
+@click.group("registry")
+def registry_group() -> None:
+    """Query the licence registry (电子证照库)."""
+
+
+@registry_group.command("list")
+@home_option
+@db_option
+@click.option("--type", "type_code", default=None, help="Licence type code or slug.")
+@click.option("--holder", "holder_code", default=None, help="Holder code (USCC / resident id).")
+@click.option("--status", type=click.Choice(["valid", "suspended", "revoked", "superseded"]), default=None)
+@click.option("--authority", "authority_code", default=None, help="Issuing authority code.")
+@click.option("--source-id", default=None, help="Business key in the source system.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_cmd(
+    home_dir: Path, db: str | None, type_code: str | None, holder_code: str | None, status: str | None,
+    authority_code: str | None, source_id: str | None, limit: int, offset: int, as_json: bool,
+) -> int:  # fmt: skip
+    """List licences, filtered by type, holder code, status, authority or source id."""
+    filters = {
+        "type_code": _type_code(type_code), "holder_code": holder_code.upper() if holder_code else None,
+        "status": status, "authority_code": authority_code, "source_id": source_id,
+    }  # fmt: skip
+    with open_registry(home_dir, db) as reg:
+        records = reg.query(limit=limit, offset=offset, **filters)
+        total = reg.count(**filters)
+    if as_json:
+        for rec in records:
+            click.echo(json.dumps(rec.to_dict(), ensure_ascii=False))
+        return 0
+    zh = default_lang() == "zh"
+    for rec in records:
+        until = rec.valid_until or ("长期" if zh else "long-term")
+        click.echo(f"{rec.id}  {rec.status:<10} {rec.holder_code}  {rec.holder_name}  "
+                   f"{rec.valid_from}..{until}  source={rec.source_id or '-'}")  # fmt: skip
+    shown = f"{len(records)} of {total}"
+    click.echo((f"共 {total} 条，显示 {len(records)} 条" if zh else f"{shown} licences"), err=True)
+    return 0
+
+
+@registry_group.command("show")
+@click.argument("licence_id")
+@home_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="JSON, with the QR text and full payload.")
+@click.option("--qr", "qr_only", is_flag=True, help="Print only the EL1: QR text.")
+def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_only: bool) -> int:
+    """Show one licence (by licence id, or by source id when no licence has that id)."""
+    with open_registry(home_dir, db) as reg:
+        rec = reg.get(licence_id.strip())
+        if rec is None:
+            found = reg.query(source_id=licence_id.strip(), limit=2)
+            rec = found[0] if len(found) == 1 else None
+        events = reg.status_events(rec.id) if rec is not None else []
+    if rec is None:
+        click.echo(f"elicense: no licence {licence_id!r} in the registry", err=True)
+        return EXIT_INVALID
+    if qr_only:
+        click.echo(rec.qr_payload)
+        return 0
+    if as_json:
+        doc = rec.to_dict(payloads=True)
+        doc["status_events"] = [{k: v for k, v in e.items() if k != "id"} for e in events]
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return 0
+    d = rec.to_dict()
+    for key in ("id", "number", "type_code", "status", "holder_name", "holder_code", "holder_type",
+                "authority_code", "issued_on", "valid_from", "valid_until", "status_index", "source_id",
+                "supersedes", "kid", "signed_at", "updated_at"):  # fmt: skip
+        click.echo(f"{key:<15} {d[key] if d[key] is not None else '-'}")
+    for k, v in d["fields"].items():
+        click.echo(f"  {k:<22} {v}")
+    for e in events:
+        click.echo(f"event {e['at']} {e['previous']} -> {e['status']} by {e['actor']}: {e['reason'] or '-'}")
+    return 0
