@@ -1,0 +1,86 @@
+"""The status section of trust data: signed status lists and CRLs, as JSON.
+
+The offline bundle and the simple trust file carry the same section::
+
+    "status": {"format": "elicense-status/1",
+               "status_lists": [base64 COSE_Sign1, ...],
+               "crls": [base64 DER CRL, ...]}
+
+Everything in it is signed by keys the trust data already names, so the
+section adds no trust of its own: a forged or altered item is refused when
+the :class:`~elicense.status.store.StatusStore` is built.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from elicense.errors import TrustError
+from elicense.status.store import StatusStore
+from elicense.trust.store import TrustStore
+
+FORMAT = "elicense-status/1"
+SECTION_KEY = "status"
+MAX_ITEMS = 4096
+
+
+def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str, Any]:
+    """JSON-ready section."""
+    return {
+        "format": FORMAT,
+        "status_lists": [base64.b64encode(x).decode("ascii") for x in status_lists],
+        "crls": [base64.b64encode(x).decode("ascii") for x in crls],
+    }
+
+
+def _items(section: Mapping[str, Any], key: str) -> list[bytes]:
+    raw = section.get(key, [])
+    if not isinstance(raw, list) or len(raw) > MAX_ITEMS or not all(isinstance(x, str) for x in raw):
+        raise TrustError(f"status section: {key} must be a list of base64 strings")
+    try:
+        return [base64.b64decode(x, validate=True) for x in raw]
+    except (binascii.Error, ValueError) as exc:
+        raise TrustError(f"status section: {key} holds invalid base64") from exc
+
+
+def from_section(
+    section: object, trust: TrustStore, *, known_sequences: Mapping[str, int] | None = None
+) -> StatusStore:
+    """Build a verified :class:`StatusStore` from a section (refused items → ``problems``)."""
+    if not isinstance(section, Mapping) or section.get("format") != FORMAT:
+        raise TrustError(f"status section must have format {FORMAT!r}", message_zh="状态数据格式错误")
+    return StatusStore.build(
+        trust,
+        status_lists=_items(section, "status_lists"),
+        crls=_items(section, "crls"),
+        known_sequences=known_sequences,
+    )
+
+
+def load_from_trust_file(path: Path, trust: TrustStore) -> StatusStore | None:
+    """The status section of a trust file, or ``None`` when it has none."""
+    from elicense.trust.file import MAX_TRUST_FILE
+
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_TRUST_FILE + 1)
+        doc = json.loads(data)
+    except (OSError, ValueError) as exc:
+        raise TrustError(f"cannot read trust file {path}: {exc}") from exc
+    if not isinstance(doc, dict) or SECTION_KEY not in doc:
+        return None
+    return from_section(doc[SECTION_KEY], trust)
+
+
+def add_to_trust_file(path: Path, status_lists: Sequence[bytes], crls: Sequence[bytes]) -> None:
+    """Add (or replace) the status section of a trust file, atomically."""
+    from elicense.crypto.keys import atomic_write
+
+    doc = json.loads(path.read_bytes())
+    doc[SECTION_KEY] = to_section(status_lists, crls)
+    atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))

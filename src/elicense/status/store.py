@@ -1,0 +1,277 @@
+"""The verifier's view of revocation: verified status lists and CRLs. No IO here.
+
+Built once from trust data (the offline bundle's status section) and the
+:class:`~elicense.trust.store.TrustStore`: every list's signature, issuer binding,
+bounds and sequence are checked at build time, every CRL's signature too, and
+each trusted signing certificate's revocation is resolved to a time. Per
+licence, :meth:`StatusStore.check_licence` and :meth:`StatusStore.check_chain`
+are dictionary lookups and time comparisons (a few µs).
+
+Rules (``specs/status-list.md``): a licence with a status index needs a fresh,
+authentic list from its issuer, else INDETERMINATE; suspended / revoked /
+superseded → INVALID with the reason; a signing certificate (or a CA above it)
+revoked before the licence was signed → INVALID, after → still valid; a
+chain whose CRLs are missing or stale → INDETERMINATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cryptography import x509
+
+from elicense.crypto.algorithms import verify_cose_signature
+from elicense.errors import ElicenseError
+from elicense.model import require_utc
+from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
+from elicense.status.reasons import ListState
+from elicense.status.statuslist import SignedStatusList, StatusList, parse_status_list
+from elicense.trust.store import TrustedKey, TrustStore
+from elicense.verify import result as r
+from elicense.verify.result import Reason, Status
+
+_X, _I = Status.INDETERMINATE, Status.INVALID
+STATUS_UNKNOWN = r.register(
+    "status_unknown", _X, "No authentic status list of the issuer is available",
+    "缺少发证机关的有效状态列表，无法确认证照状态",
+)
+STATUS_STALE = r.register(
+    "status_stale", _X, "The issuer's status list is out of date", "发证机关的状态列表已过期，需更新"
+)
+STATUS_INDEX_INVALID = r.register(
+    "status_index_out_of_range", _X, "The licence's status index is not in the issuer's status list",
+    "证照状态索引超出状态列表范围",
+)
+LICENCE_REVOKED = r.register("licence_revoked", _I, "The licence has been revoked", "证照已被吊销")
+LICENCE_CANCELLED = r.register("licence_cancelled", _I, "The licence has been cancelled", "证照已被注销")
+LICENCE_ANNULLED = r.register("licence_annulled", _I, "The licence has been annulled", "证照已被撤销")
+LICENCE_SUSPENDED = r.register("licence_suspended", _I, "The licence is suspended", "证照已被暂扣")
+LICENCE_SUPERSEDED = r.register(
+    "licence_superseded", _I, "The licence has been superseded by a newer one", "证照已变更或换发，请使用新证照"
+)
+SIGNING_KEY_REVOKED = r.register(
+    "signing_key_revoked", _I, "The signing certificate was revoked before the licence was signed",
+    "签名证书在签发前已被吊销",
+)
+REVOCATION_UNKNOWN = r.register(
+    "revocation_unknown", _X, "No CRL is available for the signing certificate's chain",
+    "缺少签名证书链的证书吊销列表，无法确认证书状态",
+)
+REVOCATION_STALE = r.register(
+    "revocation_stale", _X, "A CRL for the signing certificate's chain is out of date",
+    "签名证书链的证书吊销列表已过期",
+)
+del _X, _I
+
+_BY_REASON = {
+    "revoked": LICENCE_REVOKED,
+    "cancelled": LICENCE_CANCELLED,
+    "annulled": LICENCE_ANNULLED,
+    "key_compromise": LICENCE_REVOKED,
+    "suspended": LICENCE_SUSPENDED,
+    "superseded": LICENCE_SUPERSEDED,
+}
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ChainRevocation:
+    """Revocation facts for one trusted signing key's chain, resolved at build time."""
+
+    revoked: tuple[tuple[str, RevokedCert], ...]
+    """(certificate name, revocation) for each revoked certificate in the chain."""
+    crls: tuple[IndexedCRL, ...]
+    """The CRLs that cover the chain (for freshness)."""
+    missing: tuple[str, ...]
+    """Certificates whose issuer published no CRL here."""
+
+
+@dataclass(frozen=True)
+class StatusStore:
+    """Verified status lists (by authority code) and CRLs; build with :meth:`build`."""
+
+    lists: Mapping[str, StatusList]
+    """The newest authentic list of each authority."""
+    crls: tuple[IndexedCRL, ...] = ()
+    """Verified CRLs."""
+    chains: Mapping[x509.Certificate, ChainRevocation] = field(default_factory=dict, repr=False)
+    """Revocation facts by signer certificate."""
+    problems: tuple[str, ...] = ()
+    """Lists or CRLs that were refused, and why."""
+    check_certificates: bool = True
+    """Whether CRLs are required for signer chains (off only with ``unsafe_skip_crls``)."""
+
+    @classmethod
+    def build(
+        cls,
+        trust: TrustStore,
+        *,
+        status_lists: Iterable[bytes] = (),
+        crls: Iterable[bytes | x509.CertificateRevocationList] = (),
+        known_sequences: Mapping[str, int] | None = None,
+        unsafe_skip_crls: bool = False,
+    ) -> StatusStore:
+        """Verify lists and CRLs against ``trust``; refused items are listed in :attr:`problems`.
+
+        ``known_sequences`` (authority code → sequence already seen) refuses
+        rolled-back lists; the result's :meth:`sequences` is what to remember.
+        """
+        problems: list[str] = []
+        indexed: list[IndexedCRL] = []
+        cas = [c for k in _all_keys(trust) for c in k.chain.chain[1:]]
+        for item in crls:
+            try:
+                crl = item if isinstance(item, x509.CertificateRevocationList) else load_crl(item)
+                ic = index_crl(crl, cas)
+            except ElicenseError as exc:
+                problems.append(exc.message)
+                continue
+            indexed.append(ic)
+        # keep only the newest CRL per issuer
+        newest: dict[x509.Name, IndexedCRL] = {}
+        for ic in indexed:
+            prev = newest.get(ic.crl.issuer)
+            if prev is None or (ic.number or 0, ic.last_update) > (prev.number or 0, prev.last_update):
+                newest[ic.crl.issuer] = ic
+        crl_list = tuple(newest.values())
+        chains = {k.certificate: _chain_facts(k, newest) for k in _all_keys(trust)}
+        store = cls({}, crl_list, MappingProxyType(chains), (), not unsafe_skip_crls)
+        lists: dict[str, StatusList] = {}
+        known = dict(known_sequences or {})
+        for raw in status_lists:
+            try:
+                signed = parse_status_list(raw)
+                store._authenticate(signed, trust)
+            except ElicenseError as exc:
+                problems.append(exc.message)
+                continue
+            content = signed.content
+            floor = known.get(content.issuer)
+            if floor is not None and content.sequence < floor:
+                problems.append(f"status list of {content.issuer}: sequence {content.sequence} < {floor} (rollback)")
+                continue
+            prev_list = lists.get(content.issuer)
+            if prev_list is None or content.sequence > prev_list.sequence:
+                lists[content.issuer] = content
+        return cls(MappingProxyType(lists), crl_list, MappingProxyType(chains), tuple(problems),
+                   not unsafe_skip_crls)
+
+    def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> None:
+        """The list must be signed by a trusted key of the very authority it is about."""
+        from elicense.crypto.algorithms import Algorithm
+        from elicense.status.statuslist import StatusListError
+
+        msg, content = signed.message, signed.content
+        alg = Algorithm.from_cose_id(msg.alg_id)
+        tbs = msg.to_be_signed()
+        for key in trust.candidates(msg.kid):
+            if key.authority.code != content.issuer or key.algorithm is not alg:
+                continue
+            if not verify_cose_signature(key.public_key, alg, msg.signature, tbs):
+                continue
+            if not key.chain.valid_at(content.issued_at):
+                raise StatusListError(f"status list of {content.issuer}: signing certificate not valid at issue time")
+            if self.check_certificates and self._revoked_before(key, content.issued_at) is not None:
+                raise StatusListError(f"status list of {content.issuer}: signed with a revoked certificate")
+            return
+        raise StatusListError(
+            f"status list of {content.issuer}: signature does not verify with a key of that authority",
+            message_zh="状态列表签名无效或签名者不是该发证机关",
+            details={"attack": "signature"},
+        )
+
+    def _revoked_before(self, key: TrustedKey, when: dt.datetime) -> tuple[str, RevokedCert] | None:
+        facts = self.chains.get(key.certificate)
+        if facts is None:
+            return None
+        for name, rev in facts.revoked:
+            if rev.effective <= when:
+                return name, rev
+        return None
+
+    def sequences(self) -> dict[str, int]:
+        """Authority code → sequence in use (remember them to refuse rollback later)."""
+        return {code: lst.sequence for code, lst in self.lists.items()}
+
+    # -- per verification ------------------------------------------------------------------
+
+    def check_licence(
+        self, issuer_code: str, status_index: int | None, at: dt.datetime
+    ) -> Sequence[Reason]:
+        """Status of a licence whose signature already verified (empty: valid)."""
+        if status_index is None:
+            return ()
+        lst = self.lists.get(issuer_code)
+        if lst is None:
+            return (Reason.of(STATUS_UNKNOWN, issuer_code),)
+        if at > lst.next_update:
+            return (Reason.of(STATUS_STALE, f"next update {_iso(lst.next_update)}"),)
+        if status_index >= lst.size:
+            return (Reason.of(STATUS_INDEX_INVALID, f"{status_index} ≥ {lst.size}"),)
+        state = lst.state(status_index)
+        if state is ListState.VALID:
+            return ()
+        detail = lst.detail(status_index)
+        assert detail is not None
+        if detail.since is not None and at < detail.since:
+            return ()  # verifying as of a time before the change took effect
+        code = _BY_REASON.get(detail.reason.key, LICENCE_REVOKED)
+        text = f"{detail.reason.zh}/{detail.reason.key}"
+        if detail.since is not None:
+            text += f", since {_iso(detail.since)}"
+        if detail.successor:
+            text += f", successor {detail.successor}"
+        return (Reason.of(code, text),)
+
+    def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
+        """Revocation of the signer certificate chain, judged at the licence's signing time."""
+        if not self.check_certificates:
+            return ()
+        facts = self.chains.get(key.certificate)
+        if facts is None:
+            return (Reason.of(REVOCATION_UNKNOWN, "signing certificate not in the status data"),)
+        for name, rev in facts.revoked:
+            if rev.effective <= signed_at:
+                return (Reason.of(SIGNING_KEY_REVOKED, f"{name}: {rev.reason} since {_iso(rev.effective)}"),)
+        if facts.missing:
+            return (Reason.of(REVOCATION_UNKNOWN, ", ".join(facts.missing)),)
+        for crl in facts.crls:
+            if at > crl.next_update:
+                return (Reason.of(REVOCATION_STALE, f"next update {_iso(crl.next_update)}"),)
+        return ()
+
+
+def _all_keys(trust: TrustStore) -> list[TrustedKey]:
+    return [k for keys in trust.keys.values() for k in keys]
+
+
+def _chain_facts(key: TrustedKey, crls: Mapping[x509.Name, IndexedCRL]) -> ChainRevocation:
+    from elicense.crypto.pki import common_name_of
+
+    revoked: list[tuple[str, RevokedCert]] = []
+    used: list[IndexedCRL] = []
+    missing: list[str] = []
+    chain = key.chain.chain
+    for cert, issuer in itertools.pairwise(chain):  # every certificate but the anchor
+        crl = crls.get(cert.issuer)
+        if crl is None or crl.issuer.subject != issuer.subject or crl.issuer.public_key() != issuer.public_key():
+            missing.append(common_name_of(cert))
+            continue
+        used.append(crl)
+        rev = crl.lookup(cert.serial_number)
+        if rev is not None:
+            revoked.append((common_name_of(cert), rev))
+    revoked.sort(key=lambda x: x[1].effective)
+    return ChainRevocation(tuple(revoked), tuple(used), tuple(missing))
+
+
+def require_time(at: dt.datetime) -> dt.datetime:
+    """Normalise a verification time (re-exported for callers)."""
+    return require_utc(at, "at")
