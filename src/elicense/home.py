@@ -224,6 +224,21 @@ class Home:
         )
 
 
+    # -- registry (#6) -----------------------------------------------------------------------
+
+    @property
+    def registry_url(self) -> str:
+        """The registry database: ``home.json``'s ``registry_url``, else ``HOME/registry.sqlite``."""
+        from elicense.registry import url_for
+
+        return url_for(self)
+
+    def registry(self, db: str | None = None, *, create: bool = True) -> Any:
+        """Open this home's :class:`~elicense.registry.Registry` (``db`` overrides the URL)."""
+        from elicense.registry import Registry, url_for
+
+        return Registry.open(url_for(self, db), create=create)
+
 _KNOWN = {"format", "demo", "roots", "regions", "authorities"}
 
 
