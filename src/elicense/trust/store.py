@@ -37,11 +37,25 @@ class TrustedAuthority:
     """Start of its authorisation (licences signed before are not accepted)."""
     withdrawn_at: dt.datetime | None = None
     """End of its authorisation: licences signed after are not accepted, earlier ones stay valid."""
+    history: tuple[tuple[str, dt.datetime], ...] = ()
+    """Status history from a trust list, oldest first: ``("granted"|"withdrawn", from)``.
+
+    When present it decides authorisation at signing time (a withdrawal does not
+    invalidate what was signed before it; a later grant restores the authority)."""
 
     @property
     def region(self) -> str:
         """Province-level code (the mutual-recognition region)."""
         return self.area_code[:2] + "0000"
+
+    def status_at(self, when: dt.datetime) -> str | None:
+        """``granted`` / ``withdrawn`` per :attr:`history` at ``when``; ``None`` before the first entry."""
+        state: str | None = None
+        for status, since in self.history:
+            if since > when:
+                break
+            state = status
+        return state
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,11 @@ from elicense.verify import result as r
 from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from elicense.catalog import Catalog, LicenceType
     from elicense.qr.claims import LicenceClaims
+    from elicense.trust.bundle import Bundle
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -153,10 +156,17 @@ class Verifier:
             raise UsageError("clock_skew must be between 0 and 1 hour")
         self.clock_skew = clock_skew
         self.status = status
+        self.bundle: Bundle | None = None
+        """The offline trust bundle the trust came from (set by :meth:`from_bundle`)."""
 
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
         """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
+        from elicense.trust.bundle import COSE_TAG_PREFIX
+
+        with Path(path).open("rb") as fh:
+            if fh.read(1) == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
+                return cls.from_bundle(path, **kwargs)  # type: ignore[arg-type]
         from elicense.trust.file import load_trust_file
 
         trust = load_trust_file(Path(path))
@@ -165,6 +175,33 @@ class Verifier:
 
             kwargs["status"] = load_from_trust_file(Path(path), trust)
         return cls(trust=trust, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_bundle(
+        cls,
+        path: str | Path,
+        *,
+        region: str | None = None,
+        anchors: Sequence[x509.Certificate] | None = None,
+        policies: Sequence[Policy] = (),
+        **kwargs: object,
+    ) -> Verifier:
+        """A verifier over a signed offline trust bundle (:mod:`elicense.trust.bundle`).
+
+        ``region``: verify as a relying party of this province-level region (its
+        recognition agreements become a policy). ``anchors``: roots already trusted;
+        without them the bundle's own root is the anchor.
+        """
+        from elicense.trust.bundle import read_bundle_file
+
+        bundle = read_bundle_file(Path(path), anchors=anchors)
+        extra: list[Policy] = [bundle.recognition(region)] if region else []
+        trust = bundle.trust_store()
+        if "status" not in kwargs:  # the bundle's status section (same JSON section as a trust file)
+            kwargs["status"] = bundle.status_store(trust)
+        verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
+        verifier.bundle = bundle
+        return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
         lt = self.catalog.find(type_code)
@@ -205,7 +242,7 @@ class Verifier:
     ) -> VerificationResult:
         candidates = self.trust.candidates(kid)
         if not candidates:
-            return _done(when, checks, [Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")], "trusted_key")
+            return _done(when, checks, [_unknown_key_reason(self.bundle, kid)], "trusted_key")
         key: TrustedKey | None = None
         for candidate in candidates:  # kids can collide: try every certificate with this id
             if candidate.algorithm is alg and verify_cose_signature(
@@ -260,6 +297,13 @@ class Verifier:
             found.append(Reason.of(r.ISSUER_MISMATCH, f"area {claims.area_code}"))
         if claims.type_code not in authority.licence_types:
             found.append(Reason.of(r.TYPE_NOT_AUTHORISED, claims.type_code))
+        if authority.history:  # trust-list status history decides, at signing time
+            state = authority.status_at(signed_at)
+            if state is None:
+                found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.history[0][1].isoformat()))
+            elif state != "granted":
+                since = max(t for s, t in authority.history if t <= signed_at)
+                found.append(Reason.of(r.AUTHORITY_WITHDRAWN, since.isoformat()))
         if authority.authorised_from is not None and signed_at < authority.authorised_from:
             found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.authorised_from.isoformat()))
         if authority.withdrawn_at is not None and signed_at >= authority.withdrawn_at:
@@ -309,6 +353,15 @@ class Verifier:
             licence_type=licence_type,
             fields=fields,
         )
+
+
+def _unknown_key_reason(bundle: Bundle | None, kid: bytes) -> Reason:
+    """With trust lists, a kid in no list means the issuer is in no list: ``unknown_issuer``."""
+    if bundle is not None:
+        from elicense.trust.policy import UNKNOWN_ISSUER
+
+        return Reason.of(UNKNOWN_ISSUER, f"kid {kid.hex()}")
+    return Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")
 
 
 def _resolve_fields(

@@ -1,0 +1,573 @@
+"""The offline trust bundle: one signed file a kiosk verifies against, with no network.
+
+Container (specified in ``specs/trust-list.md``): a COSE_Sign1 message (the same
+narrow profile as QR payloads, :mod:`elicense.qr.cose`) whose payload is a
+deterministic CBOR map holding
+
+* the signed XML national list of lists and every signed XML region list, byte for byte;
+* ``index``: the same trust data, already extracted, so that ``elicense verify`` never
+  imports lxml/signxml (the XML is re-verified and compared with the index by
+  :func:`load_bundle` with ``deep=True``, by ``elicense trust update/show`` and at build);
+* the root history (TUF-style rotation: each new root cross-certified by the previous one);
+* ``extras``: named opaque sections (status lists, CRLs) for other features.
+
+The bundle is signed by the national list operator: a certificate issued directly by
+the current national root with the trust-list-signing EKU. Time never comes from here:
+freshness is judged by the verifier at its ``at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.crypto.keys import Signer, atomic_write, key_id
+from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of
+from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
+from elicense.model import require_utc
+from elicense.trust.lists import (
+    Agreement,
+    NationalList,
+    RegionList,
+    TrustRollback,
+    TrustSignatureInvalid,
+    iso,
+    validate_list_signer,
+)
+from elicense.trust.store import TrustedAuthority, TrustStore
+
+FORMAT = "elicense-bundle/1"
+EXTENSION = ".cose"
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+MAX_EXTRAS = 10_000
+STATUS_SECTION = "status"
+"""Extra section holding the status issue's JSON section (``elicense.status.section``)."""
+COSE_TAG_PREFIX = b"\xd2"  # CBOR tag 18 (COSE_Sign1): how a bundle is told from a JSON trust file
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootEntry:
+    """One root in the rotation history."""
+
+    root: x509.Certificate
+    """The (self-signed) root certificate."""
+    cross: x509.Certificate | None = None
+    """Cross-certificate of this root's key issued by the previous root (None for the first)."""
+    drop_previous: bool = False
+    """If set, earlier roots are no longer anchors for authority certificates (compromise)."""
+
+
+@dataclass(frozen=True)
+class ListSummary:
+    """Scheme data of one list, as the index carries it."""
+
+    operator: str
+    """List operator."""
+    sequence: int
+    """Sequence number."""
+    issued_at: dt.datetime
+    """Issue time."""
+    next_update: dt.datetime
+    """Next update."""
+    name: str = ""
+    """Region name (region lists)."""
+
+
+@dataclass(frozen=True)
+class IndexedAuthority:
+    """An authority as the index carries it."""
+
+    region: str
+    """Region whose list names it."""
+    name: str
+    """Name."""
+    code: str
+    """USCC."""
+    area_code: str
+    """Area code."""
+    licence_types: tuple[str, ...]
+    """Type codes."""
+    history: tuple[tuple[str, dt.datetime], ...]
+    """Status history."""
+    certificates: tuple[x509.Certificate, ...]
+    """Signing certificates."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle whose signature (and root history) verified. Build with :func:`load_bundle`."""
+
+    sequence: int
+    """Bundle sequence number (no rollback)."""
+    issued_at: dt.datetime
+    """When published."""
+    next_update: dt.datetime
+    """Bundle's own next update."""
+    signer: ValidatedChain
+    """The national operator's certificate chain."""
+    roots: tuple[RootEntry, ...]
+    """Root history, oldest first; the last is the current root."""
+    anchor_index: int
+    """Index in :attr:`roots` of the oldest root still anchoring authorities (the last drop)."""
+    national_xml: bytes = field(repr=False)
+    """The signed national list, byte for byte."""
+    region_xml: Mapping[str, bytes] = field(repr=False)
+    """Region code → signed region list bytes."""
+    national: ListSummary
+    """National list scheme data."""
+    regions: Mapping[str, ListSummary]
+    """Region code → scheme data."""
+    intermediates: tuple[x509.Certificate, ...]
+    """Regional CA certificates."""
+    authorities: tuple[IndexedAuthority, ...]
+    """All authorities of all region lists."""
+    agreements: tuple[Agreement, ...]
+    """Recognition agreements."""
+    equivalences: tuple[frozenset[str], ...]
+    """Type-code equivalence classes."""
+    extras: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    """Named extra sections (``status/…``, ``crl/…``), covered by the bundle signature."""
+    raw: bytes = field(default=b"", repr=False)
+    """The bundle file bytes."""
+
+    @property
+    def current_root(self) -> x509.Certificate:
+        """The root trust-list signers must chain to."""
+        return self.roots[-1].root
+
+    @property
+    def anchor_roots(self) -> tuple[x509.Certificate, ...]:
+        """Roots that anchor authority certificates (from the last drop on)."""
+        return tuple(e.root for e in self.roots[self.anchor_index:])
+
+    @property
+    def stale_after(self) -> dt.datetime:
+        """The earliest next-update over the bundle and every list in it."""
+        return min([self.next_update, self.national.next_update, *(s.next_update for s in self.regions.values())])
+
+    def section(self, name: str) -> bytes | None:
+        """An extra section by name (``None`` if absent)."""
+        return self.extras.get(name)
+
+    def trust_store(self) -> TrustStore:
+        """The verifier's trust core (chains validated once here)."""
+        entries = [
+            (
+                TrustedAuthority(
+                    name=a.name,
+                    code=a.code,
+                    area_code=a.area_code,
+                    licence_types=frozenset(a.licence_types),
+                    history=a.history,
+                ),
+                a.certificates,
+            )
+            for a in self.authorities
+        ]
+        return TrustStore.build(
+            roots=self.anchor_roots,
+            intermediates=self.intermediates,
+            authorities=entries,
+            issued_at=self.issued_at,
+            next_update=self.stale_after,
+            strict=False,
+        )
+
+    def status_store(self, trust: TrustStore) -> Any:
+        """The ``status`` section (status lists, CRLs) as a verified ``StatusStore``, or ``None``."""
+        raw = self.section(STATUS_SECTION)
+        if raw is None:
+            return None
+        import json
+
+        from elicense.status.section import from_section
+
+        try:
+            section = json.loads(raw)
+        except ValueError as exc:
+            raise TrustError("trust bundle: status section is not JSON") from exc
+        return from_section(section, trust)
+
+    def recognition(self, region: str) -> Any:
+        """The :class:`~elicense.trust.policy.Recognition` policy of relying ``region``."""
+        from elicense.trust.policy import Recognition
+
+        return Recognition.from_agreements(region, self.agreements, self.equivalences)
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _load_der(value: object, what: str) -> x509.Certificate:
+    if not isinstance(value, bytes):
+        raise TrustError(f"trust bundle: {what} must be a DER certificate")
+    try:
+        return x509.load_der_x509_certificate(value)
+    except ValueError as exc:
+        raise TrustError(f"trust bundle: {what} is not a certificate: {exc}") from exc
+
+
+def _time(value: object, what: str) -> dt.datetime:
+    if not isinstance(value, str) or not value.endswith("Z"):
+        raise TrustError(f"trust bundle: {what} must be a UTC time string")
+    try:
+        return dt.datetime.fromisoformat(value[:-1] + "+00:00")
+    except ValueError as exc:
+        raise TrustError(f"trust bundle: bad {what}: {value!r}") from exc
+
+
+def _summary_doc(s: ListSummary) -> dict[str, Any]:
+    return {"operator": s.operator, "sequence": s.sequence, "issued_at": iso(s.issued_at),
+            "next_update": iso(s.next_update), "name": s.name}
+
+
+def _summary(doc: object, what: str) -> ListSummary:
+    if not isinstance(doc, dict):
+        raise TrustError(f"trust bundle: {what} must be a map")
+    seq = doc.get("sequence")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise TrustError(f"trust bundle: {what} sequence must be a positive integer")
+    return ListSummary(str(doc.get("operator", "")), seq, _time(doc.get("issued_at"), what),
+                       _time(doc.get("next_update"), what), str(doc.get("name", "")))
+
+
+def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[str, Any]:
+    """The index the verifier reads, derived from verified lists (the only producer)."""
+    return {
+        "national": _summary_doc(ListSummary(national.operator, national.sequence, national.issued_at,
+                                             national.next_update)),
+        "regions": {
+            rl.region: {**_summary_doc(ListSummary(rl.operator, rl.sequence, rl.issued_at, rl.next_update,
+                                                   rl.region_name)),
+                        "cas": [_der(c) for c in rl.ca_certificates]}
+            for rl in regions
+        },
+        "authorities": [
+            {
+                "region": rl.region,
+                "name": a.name,
+                "code": a.uscc,
+                "area": a.area_code,
+                "types": list(a.licence_types),
+                "history": [[h.status, iso(h.at)] for h in a.history],
+                "certs": [_der(c) for c in a.certificates],
+            }
+            for rl in regions
+            for a in rl.authorities
+        ],
+        "agreements": [[a.relying, a.issuing, sorted(a.licence_types)] for a in national.agreements],
+        "equivalences": [sorted(e) for e in national.equivalences],
+    }
+
+
+def _roots_doc(roots: Sequence[RootEntry]) -> list[dict[str, Any]]:
+    return [{"root": _der(e.root), "cross": _der(e.cross) if e.cross else None, "drop_previous": e.drop_previous}
+            for e in roots]
+
+
+def verify_xml_lists(
+    national_xml: bytes, region_xml: Mapping[str, bytes], *, root: x509.Certificate
+) -> tuple[NationalList, list[RegionList]]:
+    """Fully verify the XML lists (signatures, pinned signers, digests) under ``root``."""
+    from elicense.trust.lists import read_national_list, read_region_list
+
+    national, _ = read_national_list(national_xml, roots=[root])
+    pointed = {p.region for p in national.pointers}
+    if set(region_xml) != pointed:
+        raise TrustSignatureInvalid(
+            f"bundle region lists {sorted(region_xml)} differ from the national list's pointers {sorted(pointed)}"
+        )
+    regions = [read_region_list(region_xml[p.region], pointer=p, roots=[root])[0] for p in national.pointers]
+    return national, regions
+
+
+def build_bundle(
+    *,
+    national_xml: bytes,
+    region_xml: Mapping[str, bytes],
+    signer: Signer,
+    roots: Sequence[RootEntry],
+    sequence: int,
+    issued_at: dt.datetime,
+    next_update: dt.datetime,
+    extras: Mapping[str, bytes] | None = None,
+) -> bytes:
+    """Verify the lists, derive the index and sign the bundle (the only bundle producer)."""
+    from elicense.qr import cbor
+    from elicense.qr.cose import sign1
+
+    issued_at = require_utc(issued_at, "issued_at")
+    if require_utc(next_update, "next_update") <= issued_at:
+        raise TrustError("bundle next update must be later than its issue time")
+    if sequence < 1:
+        raise TrustError("bundle sequence numbers start at 1")
+    if not roots:
+        raise TrustError("bundle needs at least one root")
+    extras = dict(extras or {})
+    if any(not isinstance(k, str) or not isinstance(v, bytes) for k, v in extras.items()):
+        raise TrustError("bundle extras must map names to bytes")
+    _check_root_history(roots)
+    chain = validate_list_signer(signer.certificate, roots=[roots[-1].root])
+    if len(chain.chain) != 2:
+        raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
+    national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root)
+    doc = {
+        "format": FORMAT,
+        "sequence": sequence,
+        "issued_at": iso(issued_at),
+        "next_update": iso(next_update),
+        "signer": [_der(signer.certificate)],
+        "roots": _roots_doc(roots),
+        "national": national_xml,
+        "regions": dict(region_xml),
+        "index": derive_index(national, regions),
+        "extras": extras,
+    }
+    return sign1(cbor.dumps(doc), signer, key_id(signer.certificate))
+
+
+# -- root rotation ---------------------------------------------------------------------------
+
+
+def make_cross_certificate(
+    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Any
+) -> x509.Certificate:
+    """The old root's announcement of a new root: the new root's key, certified by the old one."""
+    from cryptography.hazmat.primitives import hashes
+
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(new_root.subject)
+        .issuer_name(old_root.subject)
+        .public_key(new_root.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(new_root.not_valid_before_utc)
+        .not_valid_after(min(new_root.not_valid_after_utc, old_root.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+    )
+    return builder.sign(old_root_key, hashes.SHA256())
+
+
+def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    return bool(a.public_key().public_bytes(serialization.Encoding.DER, fmt)
+                == b.public_key().public_bytes(serialization.Encoding.DER, fmt))
+
+
+def _check_root_history(roots: Sequence[RootEntry]) -> None:
+    """Each root self-signed; each later root announced by a cross-certificate of the previous one."""
+    for i, entry in enumerate(roots):
+        try:
+            entry.root.verify_directly_issued_by(entry.root)
+        except (ValueError, TypeError, Exception) as exc:
+            raise TrustSignatureInvalid(f"root #{i} is not a self-signed certificate: {exc}") from exc
+        if i == 0:
+            continue
+        prev = roots[i - 1].root
+        cross = entry.cross
+        if cross is None:
+            raise TrustSignatureInvalid(f"root #{i} is not announced by the previous root (no cross-certificate)",
+                                        message_zh="新根证书未经旧根交叉认证")
+        try:
+            cross.verify_directly_issued_by(prev)
+        except Exception as exc:
+            raise TrustSignatureInvalid(f"root #{i}: cross-certificate not signed by the previous root: {exc}",
+                                        message_zh="新根证书的交叉证书不是旧根签发的") from exc
+        if not _same_key(cross, entry.root) or cross.subject != entry.root.subject:
+            raise TrustSignatureInvalid(f"root #{i}: cross-certificate certifies another key")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def is_bundle(data: bytes) -> bool:
+    """Whether ``data`` looks like a bundle (COSE_Sign1) rather than a JSON trust file."""
+    return data[:1] == COSE_TAG_PREFIX
+
+
+def load_bundle(
+    data: bytes,
+    *,
+    anchors: Sequence[x509.Certificate] | None = None,
+    deep: bool = False,
+) -> Bundle:
+    """Authenticate a bundle and return its content.
+
+    ``anchors``: roots the caller already trusts; the bundle's current root must be one
+    of them or reachable from one through the root history (else
+    :class:`TrustSignatureInvalid`). Without anchors the bundle's own first root is the
+    anchor (trust on installation, as the JSON trust file). ``deep`` re-verifies every XML
+    list and checks the index against them (needs lxml + signxml).
+    """
+    from elicense.qr import cbor
+    from elicense.qr.cose import parse_sign1
+
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise TrustError("trust bundle too large", message_zh="信任数据包过大")
+    if not is_bundle(data):
+        raise TrustError("not an elicense trust bundle", message_zh="不是电子证照信任数据包")
+    try:
+        message = parse_sign1(data)
+        doc = cbor.loads(message.payload, max_depth=8)
+    except PayloadError as exc:
+        raise TrustError(f"trust bundle is malformed: {exc.message}", message_zh="信任数据包格式错误") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise TrustError(f"not an elicense trust bundle (expected {FORMAT})", message_zh="不是电子证照信任数据包")
+    try:
+        return _load(doc, message, data, anchors, deep)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise TrustError(f"trust bundle is malformed: {exc!r}", message_zh="信任数据包格式错误") from exc
+
+
+def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509.Certificate] | None,
+          deep: bool) -> Bundle:
+    roots_doc = doc["roots"]
+    if not isinstance(roots_doc, list) or not roots_doc or len(roots_doc) > 64:
+        raise TrustError("trust bundle: roots must be a non-empty list")
+    roots = tuple(
+        RootEntry(_load_der(r["root"], "root"), _load_der(r["cross"], "cross") if r.get("cross") else None,
+                  bool(r.get("drop_previous", False)))
+        for r in roots_doc
+    )
+    _check_root_history(roots)
+    start = 0
+    for i, e in enumerate(roots):
+        if e.drop_previous:
+            start = i
+    if anchors is not None:
+        anchor_ders = {_der(a) for a in anchors}
+        pinned = [i for i, e in enumerate(roots) if _der(e.root) in anchor_ders]
+        if not pinned:
+            raise TrustSignatureInvalid(
+                "trust bundle is not signed under the trust anchor already installed",
+                message_zh="信任数据包不是由已安装的信任锚签发的",
+            )
+        # authenticity only: authority anchors are the roots since the last drop
+    signer_certs = doc["signer"]
+    if not isinstance(signer_certs, list) or not signer_certs:
+        raise TrustError("trust bundle: no signer certificate")
+    signer = _load_der(signer_certs[0], "signer")
+    chain = validate_list_signer(signer, roots=[roots[-1].root])
+    if len(chain.chain) != 2:
+        raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
+    if message.kid != key_id(signer):
+        raise TrustSignatureInvalid("bundle kid does not match its signer certificate")
+    try:
+        alg = Algorithm.from_cose_id(message.alg_id)
+    except AlgorithmNotAllowed as exc:
+        raise TrustSignatureInvalid(f"bundle signature algorithm: {exc.message}") from exc
+    if alg is not algorithm_of(signer) or not verify_cose_signature(
+        public_key_of(signer), alg, message.signature, message.to_be_signed()
+    ):
+        raise TrustSignatureInvalid("trust bundle signature is invalid", message_zh="信任数据包签名无效")
+    issued_at = _time(doc["issued_at"], "issued_at")
+    if not chain.valid_at(issued_at):
+        raise TrustSignatureInvalid("trust bundle was signed outside its signer certificate's validity")
+    seq = doc["sequence"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise TrustError("trust bundle: sequence must be a positive integer")
+    national_xml, region_xml = doc["national"], doc["regions"]
+    if not isinstance(national_xml, bytes) or not isinstance(region_xml, dict) or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in region_xml.items()
+    ):
+        raise TrustError("trust bundle: lists must be bytes")
+    extras = doc.get("extras", {})
+    if not isinstance(extras, dict) or len(extras) > MAX_EXTRAS or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in extras.items()
+    ):
+        raise TrustError("trust bundle: extras must map names to bytes")
+    index = doc["index"]
+    if deep:
+        national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root)
+        if derive_index(national, regions) != index:
+            raise TrustSignatureInvalid("trust bundle index does not match its signed XML lists",
+                                        message_zh="信任数据包索引与签名列表不一致")
+    region_summaries = {code: _summary(v, f"region {code}") for code, v in index["regions"].items()}
+    if set(region_summaries) != set(region_xml):
+        raise TrustError("trust bundle: index regions differ from the region lists")
+    authorities = tuple(
+        IndexedAuthority(
+            region=str(a["region"]), name=str(a["name"]), code=str(a["code"]), area_code=str(a["area"]),
+            licence_types=tuple(str(t) for t in a["types"]),
+            history=tuple((str(s), _time(t, "history")) for s, t in a["history"]),
+            certificates=tuple(_load_der(c, "authority certificate") for c in a["certs"]),
+        )
+        for a in index["authorities"]
+    )
+    return Bundle(
+        sequence=seq,
+        issued_at=issued_at,
+        next_update=_time(doc["next_update"], "next_update"),
+        signer=chain,
+        roots=roots,
+        anchor_index=start,
+        national_xml=national_xml,
+        region_xml=dict(region_xml),
+        national=_summary(index["national"], "national list"),
+        regions=region_summaries,
+        intermediates=tuple(_load_der(c, "CA") for v in index["regions"].values() for c in v["cas"]),
+        authorities=authorities,
+        agreements=tuple(Agreement(str(r), str(i), frozenset(str(t) for t in ts)) for r, i, ts in index["agreements"]),
+        equivalences=tuple(frozenset(str(t) for t in e) for e in index["equivalences"]),
+        extras=dict(extras),
+        raw=data,
+    )
+
+
+def read_bundle_file(path: Path, **kwargs: Any) -> Bundle:
+    """Read and authenticate a bundle file (see :func:`load_bundle`)."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BUNDLE_BYTES + 1)
+    except OSError as exc:
+        raise TrustError(f"cannot read trust bundle {path}: {exc.strerror}",
+                         message_zh=f"无法读取信任数据包 {path}") from exc
+    return load_bundle(data, **kwargs)
+
+
+# -- update ----------------------------------------------------------------------------------
+
+
+def check_update(current: Bundle, new: Bundle) -> None:
+    """Refuse a rollback: the bundle and every list it carries must not go back in sequence."""
+    if new.sequence <= current.sequence:
+        raise TrustRollback(
+            f"new bundle sequence {new.sequence} is not newer than the installed {current.sequence}",
+            message_zh=f"新信任数据包序号 {new.sequence} 不大于已安装的 {current.sequence}，拒绝回滚",
+        )
+    if new.national.sequence < current.national.sequence:
+        raise TrustRollback(f"national list sequence goes back ({current.national.sequence} → {new.national.sequence})")
+    for code, old in current.regions.items():
+        now = new.regions.get(code)
+        if now is not None and now.sequence < old.sequence:
+            raise TrustRollback(f"region {code} list sequence goes back ({old.sequence} → {now.sequence})")
+
+
+def update_bundle_file(current_path: Path, new_path: Path) -> Bundle:
+    """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
+
+    On any refusal CURRENT is untouched (atomic replace).
+    """
+    current = read_bundle_file(current_path)
+    try:
+        new_data = new_path.read_bytes()[: MAX_BUNDLE_BYTES + 1]
+    except OSError as exc:
+        raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
+    new = load_bundle(new_data, anchors=[current.current_root], deep=True)
+    check_update(current, new)
+    atomic_write(current_path, new_data)
+    return new

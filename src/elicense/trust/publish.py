@@ -1,0 +1,203 @@
+"""Publishing trust data from an issuer home: region lists, the national list, the bundle.
+
+The home's ``home.json`` carries a ``trust`` section (kept in :attr:`Home.extra`)::
+
+    "trust": {
+      "national": {"operator": NAME, "cert": "pki/tl-national.pem", "key": "keys/tl-national.key.pem"},
+      "regions": {"370000": {"operator": NAME, "cert": ..., "key": ...}, ...},
+      "agreements": [[RELYING, ISSUING, [TYPE, ...]], ...],
+      "equivalences": [[TYPE, TYPE, ...], ...],
+      "history": {USCC: [["granted"|"withdrawn", ISO-8601Z], ...]},
+      "roots": [{"root": PEM path, "cross": PEM path|null, "drop_previous": false}],
+      "sequence": LAST PUBLISHED
+    }
+
+Operator keys are encrypted like every key of the home. Every publication
+increments ``sequence`` (used for the bundle and all its lists), so a newer
+bundle always has higher numbers than what kiosks hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from cryptography import x509
+
+from elicense.crypto.algorithms import PrivateKey
+from elicense.crypto.keys import SoftwareSigner, decrypt_private_key, generate_private_key, write_private_key
+from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, make_end_entity
+from elicense.errors import StorageError, UsageError
+from elicense.home import Home, write_pem
+from elicense.trust.bundle import RootEntry, build_bundle
+from elicense.trust.lists import (
+    GRANTED,
+    STATUSES,
+    Agreement,
+    AuthorityRecord,
+    NationalList,
+    RegionList,
+    RegionPointer,
+    StatusChange,
+    digest,
+    iso,
+    national_list_element,
+    region_list_element,
+    sign_element,
+)
+
+SECTION = "trust"
+
+
+def add_trust_operators(
+    home: Home,
+    *,
+    root_key: PrivateKey,
+    now: dt.datetime,
+    agreements: Sequence[tuple[str, str, Sequence[str]]] = (),
+    equivalences: Sequence[Sequence[str]] = (),
+    national_operator: str = "国家电子证照信任列表运营机构",
+    years: int = 5,
+) -> Home:
+    """Create the national and regional trust-list operator keys/certificates; save the home."""
+    pw = home.passphrase()
+    root = home.root_certificates()[0]
+    not_after = min(now + dt.timedelta(days=365 * years), root.not_valid_after_utc)
+    nat_key = generate_private_key()
+    nat_cert = make_end_entity(nat_key.public_key(), national_operator, uscc=None, province=None,
+                               issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
+                               not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING)
+    write_pem(home.path / "pki/tl-national.pem", [nat_cert])
+    write_private_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
+    regions: dict[str, dict[str, str]] = {}
+    for region in home.regions:
+        if region.ca_key is None:
+            raise UsageError(f"region {region.code} has no CA key in {home.path}")
+        ca_cert = home.certificates(region.ca_cert)[0]
+        ca_key = decrypt_private_key((home.path / region.ca_key).read_bytes(), pw)
+        key = generate_private_key()
+        operator = f"{region.name}电子证照信任列表运营机构"
+        cert = make_end_entity(key.public_key(), operator, uscc=None, province=region.name,
+                               issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),
+                               not_after=min(not_after, ca_cert.not_valid_after_utc), eku=OID_EKU_TRUST_LIST_SIGNING)
+        write_pem(home.path / f"pki/tl-{region.code}.pem", [cert])
+        write_private_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)
+        regions[region.code] = {"operator": operator, "cert": f"pki/tl-{region.code}.pem",
+                                "key": f"keys/tl-{region.code}.key.pem"}
+    section = {
+        "national": {"operator": national_operator, "cert": "pki/tl-national.pem", "key": "keys/tl-national.key.pem"},
+        "regions": regions,
+        "agreements": [[r, i, list(ts)] for r, i, ts in agreements],
+        "equivalences": [list(e) for e in equivalences],
+        "history": {},
+        "roots": [{"root": rel, "cross": None, "drop_previous": False} for rel in home.roots[:1]],
+        "sequence": 0,
+    }
+    new = replace(home, extra={**home.extra, SECTION: section})
+    new.save()
+    return new
+
+
+def _section(home: Home) -> dict[str, Any]:
+    section = home.extra.get(SECTION)
+    if not isinstance(section, dict):
+        raise UsageError(
+            f"{home.path} has no trust-list operators (no 'trust' section in home.json)",
+            message_zh="签发目录中没有信任列表运营机构配置",
+        )
+    return section
+
+
+def _signer(home: Home, entry: Mapping[str, str]) -> tuple[PrivateKey, x509.Certificate]:
+    try:
+        pem = (home.path / entry["key"]).read_bytes()
+    except OSError as exc:
+        raise StorageError(f"cannot read {entry['key']}: {exc.strerror}") from exc
+    return decrypt_private_key(pem, home.passphrase()), home.certificates(entry["cert"])[0]
+
+
+def set_authority_status(home: Home, code: str, status: str, at: dt.datetime) -> Home:
+    """Append a status change (``granted``/``withdrawn`` from ``at``) to an authority's history."""
+    if status not in STATUSES:
+        raise UsageError(f"status must be one of {STATUSES}")
+    home.authority(code)
+    section = dict(_section(home))
+    history = {k: list(v) for k, v in section.get("history", {}).items()}
+    entries = history.setdefault(code, [])
+    if entries and entries[-1][1] > iso(at):
+        raise UsageError("status changes must be appended in time order")
+    entries.append([status, iso(at)])
+    section["history"] = history
+    new = replace(home, extra={**home.extra, SECTION: section})
+    new.save()
+    return new
+
+
+def _history(home: Home, section: Mapping[str, Any], code: str, cert: x509.Certificate) -> tuple[StatusChange, ...]:
+    raw = section.get("history", {}).get(code)
+    if not raw:
+        return (StatusChange(GRANTED, cert.not_valid_before_utc),)
+    return tuple(StatusChange(s, dt.datetime.fromisoformat(t.replace("Z", "+00:00"))) for s, t in raw)
+
+
+def publish(
+    home: Home,
+    *,
+    now: dt.datetime,
+    validity: dt.timedelta = dt.timedelta(days=30),
+    extras: Mapping[str, bytes] | None = None,
+    sequence: int | None = None,
+) -> tuple[bytes, dict[str, bytes], bytes]:
+    """Sign fresh lists and a bundle: ``(national_xml, {region: xml}, bundle)``; saves the new sequence."""
+    section = _section(home)
+    seq = sequence if sequence is not None else int(section.get("sequence", 0)) + 1
+    next_update = now + validity
+    region_xml: dict[str, bytes] = {}
+    pointers: list[RegionPointer] = []
+    for region in home.regions:
+        op = section["regions"].get(region.code)
+        if op is None:
+            raise UsageError(f"no trust-list operator for region {region.code}")
+        key, cert = _signer(home, op)
+        ca = home.certificates(region.ca_cert)
+        authorities = []
+        for a in home.authorities:
+            if a.region != region.code:
+                continue
+            certs = tuple(home.certificates(a.cert))
+            authorities.append(AuthorityRecord(a.name, a.code, a.area_code, certs, a.licence_types,
+                                               _history(home, section, a.code, certs[0])))
+        rl = RegionList(region.code, region.name, op["operator"], seq, now, next_update, tuple(ca), tuple(authorities))
+        data = sign_element(region_list_element(rl), key, cert, ca)
+        region_xml[region.code] = data
+        pointers.append(RegionPointer(region.code, f"regions/{region.code}.xml", digest(data), cert))
+    nat_key, nat_cert = _signer(home, section["national"])
+    nl = NationalList(
+        operator=section["national"]["operator"],
+        sequence=seq,
+        issued_at=now,
+        next_update=next_update,
+        pointers=tuple(pointers),
+        agreements=tuple(Agreement(r, i, frozenset(ts)) for r, i, ts in section.get("agreements", [])),
+        equivalences=tuple(frozenset(e) for e in section.get("equivalences", [])),
+    )
+    national_xml = sign_element(national_list_element(nl), nat_key, nat_cert)
+    roots = tuple(
+        RootEntry(home.certificates(e["root"])[0], home.certificates(e["cross"])[0] if e.get("cross") else None,
+                  bool(e.get("drop_previous", False)))
+        for e in section.get("roots") or [{"root": home.roots[0]}]
+    )
+    bundle = build_bundle(
+        national_xml=national_xml,
+        region_xml=region_xml,
+        signer=SoftwareSigner(nat_key, nat_cert),
+        roots=roots,
+        sequence=seq,
+        issued_at=now,
+        next_update=next_update,
+        extras=extras,
+    )
+    replace(home, extra={**home.extra, SECTION: {**section, "sequence": seq}}).save()
+    return national_xml, region_xml, bundle
