@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
@@ -322,16 +323,77 @@ def validate_chain(
             .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy(eku))
             .build_client_verifier()
         )
-        verified = verifier.verify(leaf, list(intermediates))
+        chain = tuple(verifier.verify(leaf, list(intermediates)).chain)
     except VerificationError as exc:
-        raise TrustError(f"certificate {common_name_of(leaf)!r} does not chain to a trust anchor: {exc}") from exc
-    chain = tuple(verified.chain)
+        if "Forbidden" not in str(exc):
+            raise TrustError(f"certificate {common_name_of(leaf)!r} does not chain to a trust anchor: {exc}") from exc
+        # cryptography's verifier only admits WebPKI algorithms; Ed25519 (allowed by our
+        # allow-list) gets the same profile checks on a path built by issuer name.
+        chain = _validate_chain_by_name(leaf, roots, intermediates, eku, when)
     return ValidatedChain(
         certificate=leaf,
         chain=chain,
         not_before=max(c.not_valid_before_utc for c in chain),
         not_after=min(c.not_valid_after_utc for c in chain),
     )
+
+
+def _validate_chain_by_name(
+    leaf: x509.Certificate,
+    roots: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    eku: ObjectIdentifier,
+    when: dt.datetime,
+) -> tuple[x509.Certificate, ...]:
+    """Path validation for algorithms cryptography's verifier refuses: same profile, by hand."""
+
+    def fail(why: str) -> TrustError:
+        return TrustError(f"certificate {common_name_of(leaf)!r} does not chain to a trust anchor: {why}")
+
+    def ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+        try:
+            return cert.extensions.get_extension_for_class(kind).value
+        except x509.ExtensionNotFound:
+            return None
+
+    try:
+        _eku_validator(eku)(None, leaf, ext(leaf, x509.ExtendedKeyUsage))
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        _ku_validator(None, leaf, ext(leaf, x509.KeyUsage))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    chain = [leaf]
+    current = leaf
+    root_ders = {r.public_bytes(serialization.Encoding.DER) for r in roots}
+    for depth in range(MAX_CHAIN_DEPTH):
+        issuers = [c for c in (*roots, *intermediates) if c.subject == current.issuer and c is not current]
+        parent = None
+        for candidate in issuers:
+            try:
+                current.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            parent = candidate
+            break
+        if parent is None:
+            raise fail("no issuer certificate verifies its signature")
+        bc = ext(parent, x509.BasicConstraints)
+        ku = ext(parent, x509.KeyUsage)
+        if not isinstance(bc, x509.BasicConstraints) or not bc.ca:
+            raise fail(f"{common_name_of(parent)!r} is not a CA")
+        if bc.path_length is not None and depth > bc.path_length:
+            raise fail(f"path length of {common_name_of(parent)!r} exceeded")
+        if not isinstance(ku, x509.KeyUsage) or not ku.key_cert_sign:
+            raise fail(f"{common_name_of(parent)!r} may not sign certificates")
+        chain.append(parent)
+        if parent.public_bytes(serialization.Encoding.DER) in root_ders:
+            if not all(c.not_valid_before_utc <= when <= c.not_valid_after_utc for c in chain):
+                raise fail("a certificate of the chain is outside its validity")
+            return tuple(chain)
+        current = parent
+    raise fail("chain too long")
 
 
 def public_key_of(certificate: x509.Certificate) -> PublicKey:
