@@ -55,6 +55,10 @@ def _register() -> None:
     cli.add_command(issue.issue_cmd)
     cli.add_command(registry.registry_group)
     cli.add_command(audit.audit_group)
+    from elicense.cli import status  # revoke / suspend / reinstate / supersede, status (#5)
+
+    for command in status.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from elicense.home import Home
     from elicense.registry import Registry
 
-REGISTRY_FILE = "registry.sqlite"
 REVOKED_CERTS_FILE = "status/revoked-certificates.json"
 _TARGET_ACTION = {
     LicenceStatus.SUSPENDED: Action.SUSPEND,
@@ -49,9 +48,9 @@ _TARGET_ACTION = {
 
 def registry_url(home: Home, db: str | None = None) -> str:
     """``--db`` if given, else the home's SQLite registry."""
-    from elicense.registry import sqlite_url
+    from elicense.registry import url_for
 
-    return db or sqlite_url(home.path / REGISTRY_FILE)
+    return url_for(home, db)
 
 
 @contextmanager
@@ -224,6 +223,18 @@ class StatusSections:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """Authority code → non-valid entries by state (for reports)."""
 
+    def to_json(self) -> bytes:
+        """The JSON status section (:mod:`elicense.status.section`) as UTF-8 bytes."""
+        from elicense.status.section import to_section
+
+        return json.dumps(to_section(self.status_lists, self.crls), separators=(",", ":")).encode()
+
+
+def bundle_extras(home: Home, now: dt.datetime, *, db: str | None = None) -> dict[str, bytes]:
+    """The offline bundle's ``extras`` for status: ``{"status": JSON section bytes}``."""
+    sections = status_sections(home, now, db=db)
+    return {"status": sections.to_json()}
+
 
 def list_entries(registry: Registry, authority_code: str, at: dt.datetime) -> list[Entry]:
     """The non-valid entries of an authority's list, from the registry, as of ``at``."""
@@ -279,7 +290,8 @@ def status_sections(
     seq = int(now.timestamp()) if sequence is None else sequence
     lists: list[bytes] = []
     counts: dict[str, dict[str, int]] = {}
-    has_registry = db is not None or (home.path / REGISTRY_FILE).exists()
+    url = registry_url(home, db)
+    has_registry = not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
     reg_cm = open_registry(home, db) if has_registry else None
     registry = reg_cm.__enter__() if reg_cm is not None else None
     try:
