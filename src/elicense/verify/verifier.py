@@ -230,6 +230,12 @@ class Verifier:
         return self._verify_signed(message.kid, alg, message.to_be_signed(), message.signature,
                                    message.payload, when, checks)
 
+    def verify_pdf(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify a sealed licence PDF (signature, embedded record, QR); see :mod:`elicense.pdf.verify`."""
+        from elicense.pdf.verify import verify_pdf  # lazy: pyHanko is heavy
+
+        return verify_pdf(self, data, at=self._time(at))
+
     def _verify_signed(
         self,
         kid: bytes,

@@ -1,0 +1,430 @@
+"""Verify a sealed licence PDF: signature ↔ embedded record ↔ QR on the page.
+
+What is checked, in order (each becomes a :class:`~elicense.verify.result.Check`):
+
+1. ``pdf_parse`` — the file parses (pyHanko, strict), within size bounds, with no
+   bytes after the last revision.
+2. ``pdf_signature`` — exactly one approval/certification signature, a DocMDP
+   certification (P=1), cryptographically intact over its revision (pyHanko,
+   explicit trust roots from the :class:`TrustStore`, ``allow_fetching=False``).
+3. ``pdf_modifications`` — pyHanko's difference analysis: later revisions may
+   only add validation data (DSS) or document timestamps; anything else
+   (annotations, new content, swapped attachments, other signatures, form
+   filling) is INVALID.
+4. ``pdf_signer`` — the signing certificate chains to a trust anchor *and* is
+   one of the trusted authority keys (same kid path as the QR verifier).
+5. ``pdf_timestamp`` — a signature timestamp, when present, is intact (B-T).
+6. ``pdf_attachment`` — exactly one ``licence.cose``: a COSE_Sign1 by the same
+   key as the PDF, whose payload digest is the QR's ``digest`` claim.
+7. ``pdf_qr`` — the QR image on the signed page decodes (from the image XObject;
+   no page rendering needed) and is verified by the ordinary QR verifier
+   (trust, authorisation for the licence type, validity, policies), and its key
+   is the PDF signer's key and its licence id the attachment's.
+
+The attachment and the QR are read from the *signed* revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.crypto.keys import key_id
+from elicense.errors import ElicenseError
+from elicense.model import require_utc
+from elicense.verify import result as r
+from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+
+if TYPE_CHECKING:
+    from elicense.trust.store import TrustedKey
+    from elicense.verify.verifier import Verifier
+
+__all__ = ["MAX_PDF_BYTES", "verify_pdf"]
+
+MAX_PDF_BYTES = 32 * 1024 * 1024
+"""Largest PDF accepted."""
+MAX_ATTACHMENT_BYTES = 256 * 1024
+"""Largest embedded licence record accepted."""
+MAX_IMAGES = 16
+"""Most image XObjects inspected for the QR code."""
+MAX_IMAGE_PIXELS = 4_000_000
+"""Largest image XObject decoded while looking for the QR code."""
+
+I, X = Status.INVALID, Status.INDETERMINATE
+PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
+PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
+PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
+PDF_NOT_CERTIFIED = r.register(
+    "pdf_not_certified", I, "The PDF signature is not a no-changes certification (DocMDP P=1)",
+    "PDF 签名不是禁止修改的认证签名（DocMDP P=1）",
+)
+PDF_EXTRA_SIGNATURE = r.register(
+    "pdf_extra_signature", I, "The PDF carries more than the issuer's signature", "PDF 含有发证机关以外的签名"
+)
+PDF_SIGNATURE_INVALID = r.register(
+    "pdf_signature_invalid", I, "The PDF signature is broken (the signed bytes were changed)",
+    "PDF 签名无效（已签名内容被改动）",
+)
+PDF_MODIFIED = r.register(
+    "pdf_modified", I, "The PDF was modified after it was signed", "PDF 在签名后被修改"
+)
+PDF_SIGNER_UNTRUSTED = r.register(
+    "pdf_signer_untrusted", X, "The PDF signer is not a trusted issuing authority key",
+    "PDF 签名者不是可信的发证机关密钥",
+)
+PDF_SIGNER_MISMATCH = r.register(
+    "pdf_signer_mismatch", I, "The PDF was signed by a key other than the licence's",
+    "PDF 签名密钥与证照签名密钥不一致",
+)
+PDF_TIMESTAMP_INVALID = r.register(
+    "pdf_timestamp_invalid", I, "A timestamp in the PDF is invalid", "PDF 中的时间戳无效"
+)
+PDF_ATTACHMENT_MISSING = r.register(
+    "pdf_attachment_missing", I, "The signed licence record is missing from the PDF", "PDF 缺少已签名的证照数据附件"
+)
+PDF_ATTACHMENT_MISMATCH = r.register(
+    "pdf_attachment_mismatch", I, "The embedded licence record does not match the licence",
+    "PDF 附带的证照数据与证照不一致",
+)
+PDF_QR_MISSING = r.register(
+    "pdf_qr_missing", I, "No licence QR code was found on the signed page", "签名页面上未找到证照二维码"
+)
+PDF_QR_MISMATCH = r.register(
+    "pdf_qr_mismatch", I, "The QR code on the page belongs to another licence", "页面上的二维码属于其他证照"
+)
+del I, X
+
+
+class _Fail(Exception):
+    """A check failed: stop and report (internal control flow)."""
+
+    def __init__(self, check: str, reason: Reason) -> None:
+        super().__init__(reason.code)
+        self.check = check
+        self.reason = reason
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _asn1(cert: x509.Certificate) -> Any:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(_der(cert))
+
+
+def verify_pdf(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+    """Verify a licence PDF; never raises for a failed check (misuse still raises)."""
+    when = require_utc(at if at is not None else verifier.clock(), "at")
+    checks: list[Check] = []
+    try:
+        return _verify(verifier, data, when, checks)
+    except _Fail as fail:
+        checks.append(Check(fail.check, _outcome(fail.reason.status), fail.reason.detail))
+        return VerificationResult(
+            status=fail.reason.status, reasons=(fail.reason,), checks=tuple(checks),
+            verified_at=when, kind="pdf",
+        )
+
+
+def _outcome(status: Status) -> CheckOutcome:
+    return CheckOutcome.FAILED if status is Status.INVALID else CheckOutcome.INDETERMINATE
+
+
+def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if len(data) > MAX_PDF_BYTES:
+        raise _Fail("pdf_parse", Reason.of(PDF_TOO_LARGE, f"{len(data)} bytes"))
+    tail = data[data.rfind(b"%%EOF") + 5:] if b"%%EOF" in data[-4096:] else None
+    if tail is None or tail.strip(b"\r\n\t \x00"):
+        raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, "bytes after the last %%EOF"))
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=True)
+        signatures = list(reader.embedded_regular_signatures)
+        doc_timestamps = list(reader.embedded_timestamp_signatures)
+    except Exception as exc:  # pyHanko raises many types on hostile input
+        raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, type(exc).__name__)) from None
+    checks.append(Check("pdf_parse", CheckOutcome.PASSED))
+
+    if not signatures:
+        raise _Fail("pdf_signature", Reason.of(PDF_UNSIGNED))
+    if len(signatures) > 1:
+        raise _Fail("pdf_signature", Reason.of(PDF_EXTRA_SIGNATURE, f"{len(signatures)} signatures"))
+    emb = signatures[0]
+    status, signer_cert = _validate(verifier, emb, when)
+    checks.append(Check("pdf_signature", CheckOutcome.PASSED, "PAdES, DocMDP P=1"))
+
+    level = status.modification_level
+    if level is None or level.name not in ("NONE", "LTA_UPDATES") or not status.docmdp_ok:
+        raise _Fail("pdf_modifications", Reason.of(PDF_MODIFIED, level.name if level else "unknown"))
+    for ts in doc_timestamps:
+        _check_doc_timestamp(verifier, ts)
+    checks.append(Check("pdf_modifications", CheckOutcome.PASSED,
+                        "no later revisions" if level.name == "NONE" else "validation data only"))
+
+    key = _trusted_key(verifier, signer_cert)
+    if not status.trusted or key is None:
+        raise _Fail("pdf_signer", Reason.of(PDF_SIGNER_UNTRUSTED, _cn(signer_cert)))
+    checks.append(Check("pdf_signer", CheckOutcome.PASSED, key.authority.name))
+
+    ts_validity = status.timestamp_validity
+    if ts_validity is not None:
+        if not (ts_validity.intact and ts_validity.valid):
+            raise _Fail("pdf_timestamp", Reason.of(PDF_TIMESTAMP_INVALID, "signature timestamp"))
+        checks.append(Check("pdf_timestamp", CheckOutcome.PASSED if ts_validity.trusted else CheckOutcome.SKIPPED,
+                            ts_validity.timestamp.isoformat() if ts_validity.trusted
+                            else "timestamp authority not trusted: signing time taken from the signature"))
+
+    root = reader.get_historical_root(emb.signed_revision)
+    record = _attachment(root)
+    digest, record_id = _check_record(record, key)
+    checks.append(Check("pdf_attachment", CheckOutcome.PASSED))
+
+    payload = _qr_payload(root, reader, emb.signed_revision, data)
+    qr = verifier.verify(payload, at=when)
+    if qr.licence is None:
+        # the QR itself does not verify: report its reasons under the PDF
+        return replace(qr, kind="pdf", checks=(*checks, *qr.checks))
+    from elicense.qr.cose import parse_sign1
+    from elicense.qr.payload import unwrap
+
+    qr_kid = parse_sign1(unwrap(payload)).kid
+    if qr_kid != key.kid:
+        raise _Fail("pdf_qr", Reason.of(PDF_SIGNER_MISMATCH, "QR signed by another key"))
+    if qr.licence.digest != digest or str(qr.licence.id) != record_id:
+        raise _Fail("pdf_qr", Reason.of(PDF_QR_MISMATCH, str(qr.licence.id)))
+    checks.append(Check("pdf_qr", CheckOutcome.PASSED, str(qr.licence.id)))
+    return replace(qr, kind="pdf", checks=(*checks, *qr.checks))
+
+
+def _cn(cert: x509.Certificate) -> str:
+    from elicense.crypto.pki import common_name_of
+
+    return common_name_of(cert)
+
+
+def _validate(verifier: Verifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
+    """pyHanko validation of the one signature with explicit trust; returns status + signer."""
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+    from pyhanko_certvalidator import ValidationContext
+
+    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING
+
+    try:
+        if emb.docmdp_level is not MDPPerm.NO_CHANGES:
+            raise _Fail("pdf_signature", Reason.of(PDF_NOT_CERTIFIED, str(emb.docmdp_level)))
+        signer_cert = x509.load_der_x509_certificate(emb.signer_cert.dump())
+        claimed = emb.self_reported_timestamp or when
+        moment = min(require_utc(claimed), when)
+        context = ValidationContext(
+            trust_roots=[_asn1(c) for c in verifier.trust.roots],
+            other_certs=_intermediates(verifier),
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+            moment=moment,
+            best_signature_time=moment,
+        )
+        usage = KeyUsageConstraints(
+            key_usage={"non_repudiation", "digital_signature"},
+            extd_key_usage={OID_EKU_LICENCE_SIGNING.dotted_string},
+            explicit_extd_key_usage_required=True,
+        )
+        status = validate_pdf_signature(emb, signer_validation_context=context, key_usage_settings=usage)
+    except _Fail:
+        raise
+    except Exception as exc:
+        raise _Fail("pdf_signature", Reason.of(PDF_MALFORMED, f"signature: {type(exc).__name__}")) from None
+    if not (status.intact and status.valid):
+        raise _Fail("pdf_signature", Reason.of(PDF_SIGNATURE_INVALID))
+    if status.coverage is None or status.coverage.name not in ("ENTIRE_FILE", "ENTIRE_REVISION"):
+        raise _Fail("pdf_signature", Reason.of(PDF_SIGNATURE_INVALID, "coverage"))
+    return status, signer_cert
+
+
+def _intermediates(verifier: Verifier) -> list[Any]:
+    seen: dict[bytes, Any] = {}
+    for keys in verifier.trust.keys.values():
+        for k in keys:
+            for cert in k.chain.chain[1:-1]:
+                seen.setdefault(_der(cert), cert)
+    return [_asn1(c) for c in seen.values()]
+
+
+def _check_doc_timestamp(verifier: Verifier, ts: Any) -> None:
+    """A document timestamp (B-LTA) must be intact; its trust does not change the verdict."""
+    from pyhanko.sign.validation import validate_pdf_timestamp
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        context = ValidationContext(trust_roots=[_asn1(c) for c in verifier.trust.roots], allow_fetching=False)
+        st = validate_pdf_timestamp(ts, validation_context=context)
+    except Exception as exc:
+        raise _Fail("pdf_modifications", Reason.of(PDF_TIMESTAMP_INVALID, type(exc).__name__)) from None
+    if not (st.intact and st.valid):
+        raise _Fail("pdf_modifications", Reason.of(PDF_TIMESTAMP_INVALID, "document timestamp"))
+
+
+def _trusted_key(verifier: Verifier, cert: x509.Certificate) -> TrustedKey | None:
+    """The trusted key whose certificate is exactly ``cert`` (kids may collide)."""
+    der = _der(cert)
+    for candidate in verifier.trust.candidates(key_id(cert)):
+        if _der(candidate.certificate) == der:
+            return candidate
+    return None
+
+
+def _attachment(root: Any) -> bytes:
+    """The one ``licence.cose`` in the signed revision's EmbeddedFiles name tree."""
+    from elicense.pdf.render import ATTACHMENT_NAME
+
+    try:
+        names = root.get("/Names")
+        tree = names.get("/EmbeddedFiles") if names is not None else None
+        flat = tree.get("/Names") if tree is not None else None
+        if tree is not None and "/Kids" in tree:
+            raise _Fail("pdf_attachment", Reason.of(PDF_ATTACHMENT_MISMATCH, "nested name tree"))
+        entries = list(flat) if flat is not None else []
+        found = []
+        for i in range(0, len(entries) - 1, 2):
+            if str(entries[i]) == ATTACHMENT_NAME:
+                found.append(entries[i + 1].get_object())
+        if len(found) != 1:
+            reason = PDF_ATTACHMENT_MISSING if not found else PDF_ATTACHMENT_MISMATCH
+            raise _Fail("pdf_attachment", Reason.of(reason, f"{len(found)} × {ATTACHMENT_NAME}"))
+        stream = found[0]["/EF"]["/F"].get_object()
+        length = int(stream.get("/Length", 0))
+        if length > MAX_ATTACHMENT_BYTES:
+            raise _Fail("pdf_attachment", Reason.of(PDF_TOO_LARGE, "attachment"))
+        data = stream.data
+    except _Fail:
+        raise
+    except Exception as exc:
+        raise _Fail("pdf_attachment", Reason.of(PDF_ATTACHMENT_MISSING, type(exc).__name__)) from None
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise _Fail("pdf_attachment", Reason.of(PDF_TOO_LARGE, "attachment"))
+    return bytes(data)
+
+
+def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
+    """Verify the embedded COSE record with the PDF signer's key; return (digest, licence id)."""
+    from elicense.qr import cbor
+    from elicense.qr.claims import record_digest
+    from elicense.qr.cose import parse_sign1
+
+    try:
+        message = parse_sign1(record)
+        alg = Algorithm.from_cose_id(message.alg_id)
+    except ElicenseError as exc:
+        raise _Fail("pdf_attachment", Reason.of(PDF_ATTACHMENT_MISMATCH, exc.message)) from None
+    if message.kid != key.kid or alg is not key.algorithm:
+        raise _Fail("pdf_attachment", Reason.of(PDF_SIGNER_MISMATCH, "record signed by another key"))
+    if not verify_cose_signature(key.public_key, alg, message.signature, message.to_be_signed()):
+        raise _Fail("pdf_attachment", Reason.of(PDF_ATTACHMENT_MISMATCH, "record signature invalid"))
+    try:
+        doc = cbor.loads(message.payload, max_depth=4)
+        licence_id = doc["id"] if isinstance(doc, dict) else None
+    except (ElicenseError, KeyError):
+        licence_id = None
+    if not isinstance(licence_id, str):
+        raise _Fail("pdf_attachment", Reason.of(PDF_ATTACHMENT_MISMATCH, "record has no licence id"))
+    return record_digest(message.payload), licence_id
+
+
+def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
+    """The ``EL1:`` text of the QR on the signed pages (image XObjects, else a page render)."""
+    from elicense.qr.decode import read_qr_texts
+
+    seen = 0
+    try:
+        pages = _pages(root)
+        for page in pages:
+            resources = page.get("/Resources")
+            xobjects = resources.get("/XObject") if resources is not None else None
+            if xobjects is None:
+                continue
+            for _name, ref in xobjects.items():
+                obj = ref.get_object()
+                if obj.get("/Subtype") != "/Image":
+                    continue
+                seen += 1
+                if seen > MAX_IMAGES:
+                    break
+                png = _image_png(obj)
+                if png is None:
+                    continue
+                texts = [t for t in read_qr_texts(png) if t.startswith("EL1:")]
+                if len(texts) == 1:
+                    return texts[0]
+                if len(texts) > 1:
+                    raise _Fail("pdf_qr", Reason.of(PDF_QR_MISMATCH, "several licence QR codes"))
+    except _Fail:
+        raise
+    except Exception:
+        pass  # fall back to rendering the page
+    return _qr_from_render(data)
+
+
+def _pages(root: Any) -> list[Any]:
+    out: list[Any] = []
+    stack = [root["/Pages"]]
+    while stack and len(out) < 16:
+        node = stack.pop().get_object()
+        if node.get("/Type") == "/Pages":
+            stack.extend(reversed(list(node.get("/Kids", []))))
+        else:
+            out.append(node)
+    return out
+
+
+def _image_png(obj: Any) -> bytes | None:
+    """A Pillow-readable PNG of a simple image XObject (gray/RGB/indexed, 1 or 8 bpc)."""
+    from PIL import Image
+
+    width, height = int(obj["/Width"]), int(obj["/Height"])
+    if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
+        return None
+    bpc = int(obj.get("/BitsPerComponent", 8))
+    cs = obj.get("/ColorSpace")
+    raw = obj.data
+    if cs == "/DeviceGray":
+        mode = "1" if bpc == 1 else "L"
+    elif cs == "/DeviceRGB" and bpc == 8:
+        mode = "RGB"
+    else:
+        return None
+    image = Image.frombytes(mode, (width, height), bytes(raw))
+    out = io.BytesIO()
+    image.convert("L").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _qr_from_render(data: bytes) -> str:
+    """Render the pages with PDFium (forms included) and look for the licence QR."""
+    import pypdfium2 as pdfium
+
+    from elicense.qr.decode import read_qr_texts
+
+    try:
+        doc = pdfium.PdfDocument(data)
+        doc.init_forms()
+        for index in range(min(len(doc), 4)):
+            page = doc[index]
+            image = page.render(scale=150 / 72, may_draw_forms=True).to_pil()
+            buf = io.BytesIO()
+            image.convert("L").save(buf, format="PNG")
+            texts = [t for t in read_qr_texts(buf.getvalue()) if t.startswith("EL1:")]
+            if texts:
+                return texts[0]
+    except Exception as exc:
+        raise _Fail("pdf_qr", Reason.of(PDF_QR_MISSING, type(exc).__name__)) from None
+    raise _Fail("pdf_qr", Reason.of(PDF_QR_MISSING))
