@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,6 +24,9 @@ from elicense.home import DEMO_PASSPHRASE, AuthorityEntry, Home, RegionEntry, wr
 from elicense.identifiers import USCC, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
+
+if TYPE_CHECKING:
+    from elicense.catalog import Catalog
 
 YEAR = dt.timedelta(days=365)
 
@@ -255,7 +259,45 @@ def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, ima
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
     versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images))
-    return DemoResult(home, trust_file, issued, versions)
+    bundle_file = _publish_trust_bundle(outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog)
+    return DemoResult(Home.load(outdir), bundle_file, issued, versions)
+
+
+# 江苏 recognises business and food licences from 山东, not construction-safety licences;
+# 山东 recognises business, food, driving licences and ID cards from 江苏, not real-estate titles.
+AGREEMENTS = (
+    ("320000", "370000", ("business-licence", "food-business-licence")),
+    ("370000", "320000", ("business-licence", "food-business-licence", "driving-licence", "resident-id-card")),
+)
+
+
+def _publish_trust_bundle(
+    outdir: Path, json_file: Path, *, root_key: PrivateKey, now: dt.datetime, seed: bytes | None, catalog: Catalog
+) -> Path:
+    """Trust-list operators + signed lists + the offline bundle (issue 4); the JSON file is folded in.
+
+    The status section the status samples added to the JSON trust file travels on as
+    the bundle's ``status`` extra; ``trust-bundle.cose`` is then the one trust file.
+    """
+    import json
+
+    from elicense.trust.bundle import STATUS_SECTION
+    from elicense.trust.publish import add_trust_operators, publish
+
+    home = add_trust_operators(
+        Home.load(outdir), root_key=root_key, now=now,
+        agreements=[(r, i, [catalog.get(t).code for t in ts]) for r, i, ts in AGREEMENTS],
+        keys=None if seed is None else (lambda label: _key(seed, label)),
+    )  # fmt: skip
+    extras: dict[str, bytes] = {}
+    doc = json.loads(json_file.read_bytes())
+    if isinstance(doc, dict) and STATUS_SECTION in doc:
+        extras[STATUS_SECTION] = json.dumps(doc[STATUS_SECTION], ensure_ascii=False).encode("utf-8")
+    _, _, bundle = publish(home, now=now, extras=extras)
+    bundle_file = outdir / "trust-bundle.cose"
+    atomic_write(bundle_file, bundle)
+    json_file.unlink()
+    return bundle_file
 
 
 def _status_index(seed: bytes | None, name: str) -> int | None:

@@ -51,6 +51,22 @@ def load_verifier(trust: str | None, region: str | None = None, accept_region: s
         if bad or not regions:
             raise UsageError(f"--accept-region: expected 6-digit region codes, got {accept_region!r}")
         policies.append(AcceptRegions(regions))
+    from elicense.errors import TrustError
+    from elicense.trust.bundle import COSE_TAG_PREFIX
+
+    try:
+        with Path(path).open("rb") as fh:
+            signed_bundle = fh.read(1) == COSE_TAG_PREFIX
+    except OSError as exc:
+        raise TrustError(f"cannot read trust data {path}: {exc.strerror}",
+                         message_zh=f"无法读取信任数据 {path}") from exc
+    if signed_bundle:  # the signed offline bundle: trust lists, recognition agreements, status
+        return Verifier.from_bundle(Path(path), region=region, policies=policies)
+    if region:
+        raise UsageError(
+            "--region needs a signed trust bundle (the JSON trust file has no recognition agreements)",
+            message_zh="--region 需要签名的信任数据包（JSON 信任文件不含互认协议）",
+        )
     # from_trust_file also loads the file's status section (status lists, CRLs) when present
     return Verifier.from_trust_file(Path(path), policies=policies)
 
@@ -120,6 +136,7 @@ def _worse(a: int, b: int) -> int:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
 @click.option("--batch", metavar="FILE|-", help="One payload per line in, one JSON object per line out.")
 @click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
+@click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
 def verify_cmd(
     inputs: tuple[str, ...],
     trust: str | None,
@@ -128,6 +145,7 @@ def verify_cmd(
     lang: str | None,
     batch: str | None,
     accept_region: str | None,
+    region: str | None,
 ) -> int:
     """Verify licences: payload text files, QR images, PDFs, or - for stdin.
 
@@ -139,7 +157,7 @@ def verify_cmd(
     if not batch and not inputs:
         raise UsageError("nothing to verify: give INPUT... or --batch FILE", message_zh="没有要校验的输入")
     at = parse_at(at_)
-    verifier = load_verifier(trust, accept_region=accept_region)
+    verifier = load_verifier(trust, region=region, accept_region=accept_region)
     if batch:
         return _batch(verifier, batch, at, lang)
     from elicense.verify.inputs import verify_bytes

@@ -20,7 +20,7 @@ bundle always has higher numbers than what kiosks hold.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -60,12 +60,17 @@ def add_trust_operators(
     equivalences: Sequence[Sequence[str]] = (),
     national_operator: str = "国家电子证照信任列表运营机构",
     years: int = 5,
+    keys: Callable[[str], PrivateKey] | None = None,
 ) -> Home:
-    """Create the national and regional trust-list operator keys/certificates; save the home."""
+    """Create the national and regional trust-list operator keys/certificates; save the home.
+
+    ``keys(label)`` derives keys deterministically (the demo's seeded test PKI); default: fresh keys.
+    """
+    new_key = keys or (lambda label: generate_private_key())
     pw = home.passphrase()
     root = home.root_certificates()[0]
     not_after = min(now + dt.timedelta(days=365 * years), root.not_valid_after_utc)
-    nat_key = generate_private_key()
+    nat_key = new_key("tl-national")
     nat_cert = make_end_entity(nat_key.public_key(), national_operator, uscc=None, province=None,
                                issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
                                not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING)
@@ -77,7 +82,7 @@ def add_trust_operators(
             raise UsageError(f"region {region.code} has no CA key in {home.path}")
         ca_cert = home.certificates(region.ca_cert)[0]
         ca_key = decrypt_private_key((home.path / region.ca_key).read_bytes(), pw)
-        key = generate_private_key()
+        key = new_key(f"tl-{region.code}")
         operator = f"{region.name}电子证照信任列表运营机构"
         cert = make_end_entity(key.public_key(), operator, uscc=None, province=region.name,
                                issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),

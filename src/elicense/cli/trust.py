@@ -1,0 +1,207 @@
+"""``elicense trust show|export|update`` and ``elicense bundle``: the offline trust bundle on the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from elicense.cli import default_lang
+from elicense.errors import UsageError
+
+if TYPE_CHECKING:
+    from elicense.trust.bundle import Bundle
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _now(at: str | None) -> dt.datetime:
+    from elicense.cli.verify import parse_at
+
+    return parse_at(at) or dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def describe(bundle: Bundle, at: dt.datetime) -> dict[str, Any]:
+    """JSON-ready description of a bundle (the ``trust show --json`` contract)."""
+    from elicense.catalog import Catalog
+    from elicense.crypto.pki import common_name_of
+
+    catalog = Catalog.default()
+
+    def type_entry(code: str) -> dict[str, Any]:
+        lt = catalog.find(code)
+        return {"code": code, "name_zh": lt.name_zh if lt else None, "name_en": lt.name_en if lt else None}
+
+    regions = []
+    for code, summary in sorted(bundle.regions.items()):
+        regions.append({
+            "region": code,
+            "name": summary.name,
+            "operator": summary.operator,
+            "sequence": summary.sequence,
+            "issued_at": _iso(summary.issued_at),
+            "next_update": _iso(summary.next_update),
+            "stale": at > summary.next_update,
+            "authorities": [
+                {
+                    "name": a.name,
+                    "code": a.code,
+                    "area_code": a.area_code,
+                    "licence_types": [type_entry(t) for t in a.licence_types],
+                    "history": [{"status": s, "from": _iso(t)} for s, t in a.history],
+                    "certificates": [
+                        {"subject": common_name_of(c), "not_before": _iso(c.not_valid_before_utc),
+                         "not_after": _iso(c.not_valid_after_utc), "serial": format(c.serial_number, "x")}
+                        for c in a.certificates
+                    ],
+                }
+                for a in bundle.authorities
+                if a.region == code
+            ],
+        })
+    return {
+        "format": "elicense-bundle/1",
+        "sequence": bundle.sequence,
+        "issued_at": _iso(bundle.issued_at),
+        "next_update": _iso(bundle.next_update),
+        "stale": at > bundle.stale_after,
+        "signer": common_name_of(bundle.signer.certificate),
+        "roots": [{"subject": common_name_of(e.root), "cross_certified": e.cross is not None,
+                   "drop_previous": e.drop_previous} for e in bundle.roots],
+        "national": {"operator": bundle.national.operator, "sequence": bundle.national.sequence,
+                     "issued_at": _iso(bundle.national.issued_at), "next_update": _iso(bundle.national.next_update)},
+        "regions": regions,
+        "agreements": [
+            {"relying": ag.relying, "issuing": ag.issuing,
+             "licence_types": [type_entry(t) for t in sorted(ag.licence_types)]}
+            for ag in bundle.agreements
+        ],
+        "equivalences": [sorted(e) for e in bundle.equivalences],
+        "extras": sorted(bundle.extras),
+    }
+
+
+@click.group("trust")
+def trust_group() -> None:
+    """Inspect, export and update the signed offline trust bundle."""
+
+
+@trust_group.command("show")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--at", "at_", metavar="ISO-8601", help="Judge freshness at this time (default: now).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
+def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None) -> int:
+    """Regions, authorities, licence types, validity and agreements of BUNDLE (fully re-verified)."""
+    from elicense.trust.bundle import read_bundle_file
+
+    lang = lang or default_lang()
+    at = _now(at_)
+    b = read_bundle_file(bundle, deep=True)
+    doc = describe(b, at)
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return 0
+    zh = lang == "zh"
+    stale = (" [已过期，需更新]" if zh else " [STALE]") if doc["stale"] else ""
+    click.echo(f"{'信任数据包' if zh else 'trust bundle'} #{doc['sequence']}  {doc['issued_at']} → "
+               f"{doc['next_update']}{stale}")
+    click.echo(f"  {'签名者' if zh else 'signer'}: {doc['signer']}")
+    click.echo(f"  {'根证书' if zh else 'roots'}: " + " → ".join(r["subject"] for r in doc["roots"]))
+    for region in doc["regions"]:
+        flag = " STALE" if region["stale"] else ""
+        click.echo(f"\n{region['region']} {region['name']}  #{region['sequence']}  "
+                   f"{'下次更新' if zh else 'next update'} {region['next_update']}{flag}")
+        for a in region["authorities"]:
+            state = a["history"][-1]["status"] if a["history"] else "?"
+            click.echo(f"  {a['name']} ({a['code']}, {a['area_code']}) [{state}]")
+            for t in a["licence_types"]:
+                click.echo(f"    - {t['name_zh'] if zh else t['name_en'] or t['code']}  {t['code']}")
+            for c in a["certificates"]:
+                click.echo(f"    cert {c['serial'][:16]}  {c['not_before']} – {c['not_after']}")
+    click.echo(f"\n{'互认协议' if zh else 'recognition agreements'}:")
+    for ag in doc["agreements"]:
+        names = ", ".join((t["name_zh"] if zh else t["name_en"]) or t["code"] for t in ag["licence_types"])
+        click.echo(f"  {ag['relying']} {'认可' if zh else 'accepts from'} {ag['issuing']}: {names or '-'}")
+    return 0
+
+
+@trust_group.command("export")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+def export_cmd(bundle: Path, outdir: Path) -> int:
+    """Write the signed XML lists (verifiable with xmlsec1) and the anchors to OUTDIR."""
+    from elicense.crypto.keys import atomic_write
+    from elicense.crypto.pki import to_pem
+    from elicense.trust.bundle import read_bundle_file
+
+    b = read_bundle_file(bundle, deep=True)  # never export what does not verify
+    atomic_write(outdir / "national.xml", b.national_xml)
+    for code, data in sorted(b.region_xml.items()):
+        atomic_write(outdir / "regions" / f"{code}.xml", data)
+    atomic_write(outdir / "root.pem", to_pem([b.current_root]))
+    atomic_write(outdir / "intermediates.pem", to_pem(b.intermediates))
+    click.echo(f"{outdir / 'national.xml'}")
+    for code in sorted(b.region_xml):
+        click.echo(f"{outdir / 'regions' / (code + '.xml')}")
+    click.echo(f"check: xmlsec1 --verify --trusted-pem {outdir / 'root.pem'} "
+               f"--untrusted-pem {outdir / 'intermediates.pem'} {outdir / 'national.xml'}")
+    return 0
+
+
+@trust_group.command("update")
+@click.argument("current", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+def update_cmd(current: Path, new: Path) -> int:
+    """Replace CURRENT by NEW only if NEW is authentic under CURRENT's root and newer."""
+    from elicense.trust.bundle import update_bundle_file
+
+    if not current.exists():
+        raise UsageError(f"{current} does not exist: install the first bundle by copying it",
+                         message_zh=f"{current} 不存在：首次安装请直接复制信任数据包")
+    b = update_bundle_file(current, new)
+    click.echo(f"updated {current}: bundle #{b.sequence}, next update {_iso(b.next_update)}")
+    return 0
+
+
+@click.command("bundle")
+@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Issuer home with trust-list operator keys.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Bundle file to write (trust-bundle.cose).")
+@click.option("--validity-days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="Days until next update.")
+@click.option("--at", "at_", metavar="ISO-8601", help="Issue time (default: now).")
+@click.option("--no-status", is_flag=True, help="Do not include fresh status lists and CRLs.")
+def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None, no_status: bool) -> int:
+    """Sign fresh trust lists and publish an offline bundle from an issuer home."""
+    from elicense.crypto.keys import atomic_write
+    from elicense.home import Home
+    from elicense.trust.publish import publish
+
+    home = Home.load(home_dir)
+    now = _now(at_)
+    extras = {} if no_status else status_extras(home, now)
+    _, _, data = publish(home, now=now, validity=dt.timedelta(days=validity_days), extras=extras)
+    atomic_write(output, data)
+    click.echo(f"{output} ({len(data)} bytes)")
+    return 0
+
+
+def status_extras(home: Any, now: dt.datetime) -> dict[str, bytes]:
+    """The status issue's section (status lists + CRLs) as a bundle extra, when that feature is present."""
+    try:
+        from elicense.status.section import to_section
+        from elicense.status.service import status_sections
+    except ImportError:  # pragma: no cover - status feature not installed
+        return {}
+    from elicense.trust.bundle import STATUS_SECTION
+
+    sections = status_sections(home, now)
+    section = to_section(sections.status_lists, sections.crls)
+    return {STATUS_SECTION: json.dumps(section, ensure_ascii=False).encode("utf-8")}
