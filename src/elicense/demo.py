@@ -158,7 +158,9 @@ class DemoResult:
     """Sample name → QR version at ECC M."""
 
 
-def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True) -> DemoResult:
+def build_demo(
+    outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True, pdf: bool = True
+) -> DemoResult:
     """Build the demo world in ``outdir`` (which must exist and be empty or disposable)."""
     from elicense.catalog import Catalog
     from elicense.qr.render import make_qr
@@ -259,6 +261,14 @@ def build_demo(outdir: Path, *, now: dt.datetime, seed: bytes | None = None, ima
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
     versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images))
+    if pdf:  # sealed, signed licence PDFs (issue 3)
+        from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
+
+        for name, signed in issued.items():
+            entry = home.authority(signed.licence.issuer.code)
+            options = PdfSigningOptions(seal_name=entry.seal_name)
+            document = seal_and_sign(signed, home.signer(entry), options=options)
+            atomic_write(outdir / "licences" / f"{name}.pdf", document)
     bundle_file = _publish_trust_bundle(outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog)
     return DemoResult(Home.load(outdir), bundle_file, issued, versions)
 
