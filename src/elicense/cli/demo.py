@@ -52,8 +52,11 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
         txt = outdir / "licences" / f"{name}.qr.txt"
         res_txt = verify_bytes(verifier, txt.read_bytes())[0]
         res_png = verify_bytes(verifier, png.read_bytes())[0]
+        pdf_file = outdir / "licences" / f"{name}.pdf"
+        res_pdf = verify_bytes(verifier, pdf_file.read_bytes())[0] if pdf_file.exists() else None
         expected = "INVALID" if any(w in name for w in ("revoked", "suspended", "expired", "superseded")) else "VALID"
         ok = res_txt.status.value == expected and res_png.status.value == expected
+        ok = ok and (res_pdf is None or res_pdf.status.value == expected)
         worst_unexpected |= 0 if ok else 1
         rows.append(
             {
@@ -62,6 +65,7 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
                 "qr_version": world.qr_versions[name],
                 "text": res_txt.status.value,
                 "image": res_png.status.value,
+                "pdf": res_pdf.status.value if res_pdf is not None else None,
                 "reasons": [r.code for r in res_txt.reasons],
                 "expected": expected,
             }
@@ -75,13 +79,13 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
         click.echo(("  信任数据：" if zh else "  trust bundle: ") + str(world.trust_file))
         click.echo(("  签发目录（--home）：" if zh else "  issuer home (--home): ") + str(outdir))
         click.echo("")
-        header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} reasons"
+        header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {'pdf':<14} reasons"
         click.echo(header)
         click.echo("-" * len(header))
         for row in rows:
             click.echo(
                 f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
-                f"{row['image']:<14} {', '.join(row['reasons']) or '-'}"
+                f"{row['image']:<14} {row['pdf'] or '-':<14} {', '.join(row['reasons']) or '-'}"
             )
         click.echo("")
         click.echo(
