@@ -165,4 +165,4 @@ def issue(world: World, sample_name: str, *, signed_at: dt.datetime = NOW - dt.t
     return sign_licence(licence, world.signer(s.authority), at=signed_at, catalog=CATALOG).qr_payload
 
 
-__all__ = ["NOW", "START", "World", "code", "issue", "make_world", "replace"]
+__all__ = ["NOW", "START", "NationalList", "World", "code", "issue", "make_world", "replace"]

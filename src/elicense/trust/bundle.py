@@ -280,18 +280,28 @@ def _roots_doc(roots: Sequence[RootEntry]) -> list[dict[str, Any]]:
 
 
 def verify_xml_lists(
-    national_xml: bytes, region_xml: Mapping[str, bytes], *, root: x509.Certificate
+    national_xml: bytes,
+    region_xml: Mapping[str, bytes],
+    *,
+    root: x509.Certificate,
+    anchors: Sequence[x509.Certificate] = (),
 ) -> tuple[NationalList, list[RegionList]]:
-    """Fully verify the XML lists (signatures, pinned signers, digests) under ``root``."""
+    """Fully verify the XML lists (signatures, pinned signers, digests).
+
+    The national list signer must be issued directly by the current ``root``; region
+    list signers (pinned by the national list) may chain to any root still anchoring
+    (``anchors``: during a rotation, regional CAs under the previous root remain).
+    """
     from elicense.trust.lists import read_national_list, read_region_list
 
     national, _ = read_national_list(national_xml, roots=[root])
+    region_roots = [root, *(a for a in anchors if a != root)]
     pointed = {p.region for p in national.pointers}
     if set(region_xml) != pointed:
         raise TrustSignatureInvalid(
             f"bundle region lists {sorted(region_xml)} differ from the national list's pointers {sorted(pointed)}"
         )
-    regions = [read_region_list(region_xml[p.region], pointer=p, roots=[root])[0] for p in national.pointers]
+    regions = [read_region_list(region_xml[p.region], pointer=p, roots=region_roots)[0] for p in national.pointers]
     return national, regions
 
 
@@ -324,7 +334,8 @@ def build_bundle(
     chain = validate_list_signer(signer.certificate, roots=[roots[-1].root])
     if len(chain.chain) != 2:
         raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
-    national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root)
+    national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
+                                         anchors=[e.root for e in roots[_last_drop(roots):]])
     doc = {
         "format": FORMAT,
         "sequence": sequence,
@@ -366,6 +377,15 @@ def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo
     return bool(a.public_key().public_bytes(serialization.Encoding.DER, fmt)
                 == b.public_key().public_bytes(serialization.Encoding.DER, fmt))
+
+
+def _last_drop(roots: Sequence[RootEntry]) -> int:
+    """Index of the oldest root still anchoring authorities (the last ``drop_previous``)."""
+    start = 0
+    for i, e in enumerate(roots):
+        if e.drop_previous:
+            start = i
+    return start
 
 
 def _check_root_history(roots: Sequence[RootEntry]) -> None:
@@ -444,10 +464,7 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
         for r in roots_doc
     )
     _check_root_history(roots)
-    start = 0
-    for i, e in enumerate(roots):
-        if e.drop_previous:
-            start = i
+    start = _last_drop(roots)
     if anchors is not None:
         anchor_ders = {_der(a) for a in anchors}
         pinned = [i for i, e in enumerate(roots) if _der(e.root) in anchor_ders]
@@ -492,7 +509,8 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
         raise TrustError("trust bundle: extras must map names to bytes")
     index = doc["index"]
     if deep:
-        national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root)
+        national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
+                                             anchors=[e.root for e in roots[start:]])
         if derive_index(national, regions) != index:
             raise TrustSignatureInvalid("trust bundle index does not match its signed XML lists",
                                         message_zh="信任数据包索引与签名列表不一致")

@@ -423,6 +423,9 @@ def verify_xml(data: bytes, *, certificate: x509.Certificate, root_tag: str) -> 
         expect_references=1,
         signature_methods=frozenset({SignatureMethod.ECDSA_SHA256, SignatureMethod.SHA256_RSA_MGF1}),
         digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
+        # Time is ours to judge (list issue time vs. the validated chain), never the wall
+        # clock deep inside signxml: check the key at an instant the certificate was valid.
+        verification_time=certificate.not_valid_before_utc,
     )
     try:
         result = XMLVerifier().verify(data, x509_cert=certificate, expect_config=config, parser=_parser())
@@ -551,7 +554,7 @@ def read_national_list(
     candidates = keyinfo_certificates(data)
     if not candidates:
         raise TrustSignatureInvalid("national list signature carries no certificate")
-    chain = validate_list_signer(candidates[0], roots=roots)
+    chain = validate_list_signer(candidates[0], roots=roots, intermediates=candidates[1:])
     if len(chain.chain) != 2:
         raise TrustSignatureInvalid(
             "the national list must be signed by a certificate issued directly by the national root",
