@@ -60,6 +60,7 @@ def _register() -> None:
     for command in status.COMMANDS:
         cli.add_command(command)
     from elicense.cli import trust; cli.add_command(trust.trust_group); cli.add_command(trust.bundle_cmd)  # noqa: E702, I001 (#4)
+    from elicense.cli import pdf; cli.add_command(pdf.render_cmd)  # noqa: E702, I001 (#3)
 
 
 _register()

@@ -5,3 +5,25 @@ functions of the submodules, never at import time of this package.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from elicense.crypto.keys import Signer
+    from elicense.issue import IssuedLicence
+
+__all__ = ["issue_pdf"]
+
+
+def issue_pdf(
+    issued: IssuedLicence,
+    signer: Signer,
+    *,
+    at: dt.datetime | None = None,
+    seal_name: str = "电子证照专用章",
+) -> bytes:
+    """Render, seal and sign the PDF of an issued licence (PAdES B-B, DocMDP P=1)."""
+    from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
+
+    return seal_and_sign(issued, signer, at=at, options=PdfSigningOptions(seal_name=seal_name))

@@ -1,0 +1,103 @@
+"""``elicense render``: the sealed, signed PDF of a licence issued from an issuer home."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from elicense.errors import StorageError, UsageError
+
+if TYPE_CHECKING:
+    from elicense.home import Home
+    from elicense.issue import IssuedLicence
+
+
+def find_issued(home: Home, name_or_id: str) -> IssuedLicence:
+    """The issued licence called ``name_or_id``: from the registry, else ``licences/<name>.cose``.
+
+    The one place that knows where issued licences live.
+    """
+    try:
+        registry = home.registry(create=False)
+        record = registry.get(name_or_id)
+        if record is not None:
+            return record.to_issued()  # type: ignore[no-any-return]
+    except (AttributeError, ImportError, StorageError):
+        pass
+    except Exception as exc:  # registry unavailable/corrupt: fall back to the files
+        if not isinstance(exc, OSError) and type(exc).__module__.startswith("elicense"):
+            raise
+    if "/" in name_or_id or "\\" in name_or_id or name_or_id.startswith("."):
+        raise UsageError(f"no licence {name_or_id!r} in {home.path}", message_zh=f"未找到证照 {name_or_id!r}")
+    base = home.path / "licences" / name_or_id
+    try:
+        full = base.with_suffix(".cose").read_bytes()
+        qr = base.with_suffix(".qr.txt").read_text("ascii").strip()
+    except OSError as exc:
+        raise UsageError(
+            f"no licence {name_or_id!r} in {home.path}", message_zh=f"未找到证照 {name_or_id!r}"
+        ) from exc
+    return _issued_from_files(full, qr)
+
+
+def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
+    """Rebuild an :class:`IssuedLicence` from its signed record and QR text (both as issued)."""
+    from elicense.catalog import Catalog
+    from elicense.errors import LicenceDataError
+    from elicense.identifiers import LicenceId
+    from elicense.issue import IssuedLicence
+    from elicense.model import Authority, Holder, HolderType, Licence, Validity
+    from elicense.qr import cbor
+    from elicense.qr.claims import parse_claims
+    from elicense.qr.cose import parse_sign1
+    from elicense.qr.payload import unwrap
+
+    try:
+        doc: Any = cbor.loads(parse_sign1(full).payload, max_depth=4)
+        claims = parse_claims(parse_sign1(unwrap(qr)).payload, issuer_code=doc["issuer"]["code"],
+                              area_code=doc["issuer"]["area_code"])
+        lt = Catalog.default().get(doc["type_code"])
+        day = dt.date.fromisoformat
+        licence = Licence(
+            id=LicenceId.parse(doc["id"]),
+            number=doc["number"],
+            holder=Holder(doc["holder"]["name"], doc["holder"]["code"], HolderType(doc["holder"]["code_type"])),
+            issuer=Authority(doc["issuer"]["name"], doc["issuer"]["code"], doc["issuer"]["area_code"]),
+            issued_on=day(doc["issued_on"]),
+            validity=Validity(day(doc["valid_from"]), day(doc["valid_until"]) if doc["valid_until"] else None),
+            fields=lt.validate_fields(doc.get("fields") or {}),
+            supersedes=LicenceId.parse(doc["supersedes"]) if doc.get("supersedes") else None,
+            status_index=doc.get("status_index"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LicenceDataError(f"stored licence record is malformed: {exc}", message_zh="存储的证照数据格式错误") from exc
+    return IssuedLicence(licence, qr, full, claims.signed_at)
+
+
+@click.command("render")
+@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Issuer home directory.")
+@click.option("--licence", "name", required=True, help="Licence id, or name of a licence in HOME/licences.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the signed PDF.")
+@click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Font file to use instead of the packaged Noto Serif CJK SC subset.")
+def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None) -> int:
+    """Render, seal and sign the PDF of a licence issued from HOME."""
+    from elicense.crypto.keys import atomic_write
+    from elicense.home import Home
+    from elicense.pdf.render import render_licence
+    from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
+
+    home = Home.load(home_dir)
+    issued = find_issued(home, name)
+    entry = home.authority(issued.licence.issuer.code)
+    rendered = render_licence(issued, font_path=font)
+    data = seal_and_sign(issued, home.signer(entry), rendered=rendered,
+                         options=PdfSigningOptions(seal_name=entry.seal_name))
+    atomic_write(output, data)
+    click.echo(f"{output}: {issued.licence.id}")
+    return 0
