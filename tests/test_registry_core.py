@@ -1,0 +1,219 @@
+"""Registry CRUD, status transitions, index allocation and audit tamper detection,
+on SQLite and on a real (throwaway, loopback) PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import registry_support as rs
+from sqlalchemy import text
+
+from elicense.home import Home
+from elicense.issue import LicenceBuilder, sign_licence
+from elicense.model import Holder, HolderType, LicenceStatus
+from elicense.registry import (
+    DuplicateLicence,
+    Registry,
+    RegistryError,
+    StatusTransitionError,
+    sqlite_url,
+)
+
+ACTOR = "tester"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "registry.sqlite")
+    try:
+        return rs.pg_database()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return Home.load(rs.demo_home(tmp_path_factory.mktemp("h") / "home"))
+
+
+def _issue(home: Home, reg: Registry, serial: str, *, source: str | None = None, index: int | None = None):
+    entry = home.authority_for_type("11100000MB0143028R001")
+    b = (
+        LicenceBuilder()
+        .licence_type("business-licence")
+        .serial(serial)
+        .holder(Holder("济南测试科技有限公司", "91370102MA3C8K2L65", HolderType.USCC))
+        .issuer(entry.authority)
+        .issued_on(dt.date(2026, 5, 1))
+        .validity(dt.date(2026, 5, 1), None)
+        .fields({"entity_type": "有限责任公司", "legal_representative": "王堃", "establishment_date": "2019-03-18",
+                 "domicile": "济南", "business_scope": "软件开发"})
+    )
+    if source:
+        b = b.source_id(source)
+    idx = index if index is not None else reg.allocate_status_index(entry.code, at=rs.NOW)
+    issued = sign_licence(b.status_index(idx).build(), home.signer(entry), at=rs.NOW)
+    reg.add_issued(issued, actor=ACTOR, at=rs.NOW)
+    return issued
+
+
+def test_open_is_idempotent_and_versioned(url: str) -> None:
+    with Registry.open(url) as reg:
+        assert reg.migrate() == 1
+    with Registry.open(url) as reg:
+        assert reg.migrate() == 1
+        assert reg.verify_audit().ok
+
+
+def test_missing_sqlite_registry_is_refused(tmp_path: Path) -> None:
+    from elicense.errors import StorageError
+
+    with pytest.raises(StorageError):
+        Registry.open(sqlite_url(tmp_path / "none.sqlite"), create=False)
+
+
+def test_crud_and_queries(url: str, home: Home) -> None:
+    with Registry.open(url) as reg:
+        issued = _issue(home, reg, "A1", source="SRC-1")
+        _issue(home, reg, "A2", source="SRC-2")
+        lid = str(issued.licence.id)
+        rec = reg.get(lid)
+        assert rec is not None and rec.status == "valid" and rec.source_id == "SRC-1"
+        assert rec.qr_payload == issued.qr_payload and rec.full_payload == issued.full_payload
+        assert rec.to_issued().licence == issued.licence
+        assert reg.count() == 2
+        assert [r.id for r in reg.query(source_id="SRC-2")] == [str(reg.find_source(
+            issued.licence.issuer.code, issued.licence.type_code, "SRC-2").id)]  # type: ignore[union-attr]
+        assert len(reg.query(holder_code="91370102MA3C8K2L65")) == 2
+        assert reg.query(type_code="nope") == []
+        assert reg.issued_sources(issued.licence.issuer.code, issued.licence.type_code).keys() == {"SRC-1", "SRC-2"}
+        with pytest.raises(DuplicateLicence):
+            _issue(home, reg, "A3", source="SRC-1")  # same business key
+        with pytest.raises(DuplicateLicence):
+            _issue(home, reg, "A4", index=rec.status_index)  # same status index
+        assert reg.count() == 2
+        assert reg.verify_audit().ok
+
+
+def test_status_transitions(url: str, home: Home) -> None:
+    with Registry.open(url) as reg:
+        lid = str(_issue(home, reg, "T1").licence.id)
+        later = rs.NOW + dt.timedelta(days=1)
+        assert reg.set_status(lid, LicenceStatus.SUSPENDED, "暂扣", later, ACTOR).status == "suspended"
+        assert reg.set_status(lid, "valid", None, later, ACTOR).status == "valid"
+        assert reg.set_status(lid, "revoked", "吊销", later, ACTOR).status == "revoked"
+        with pytest.raises(StatusTransitionError):
+            reg.set_status(lid, "valid", None, later, ACTOR)
+        with pytest.raises(RegistryError):
+            reg.set_status("1.2.156.3005.2.nope", "revoked", None, later, ACTOR)
+        events = reg.status_events(lid)
+        assert [(e["previous"], e["status"]) for e in events] == [
+            ("valid", "suspended"), ("suspended", "valid"), ("valid", "revoked")]
+        actions = [e.action for e in reg.audit_entries()]
+        assert actions[-3:] == ["licence.suspend", "licence.reinstate", "licence.revoke"]
+        assert reg.status_entries(home.authority_for_type("11100000MB0143028R001").code)[0].status == "revoked"
+        assert reg.verify_audit().ok
+
+
+def test_status_index_allocation_is_random_and_unique(url: str) -> None:
+    with Registry.open(url) as reg:
+        with reg.transaction() as conn:
+            got = [reg.allocate_status_index("370100", at=rs.NOW, conn=conn) for _ in range(3000)]
+        assert len(set(got)) == 3000
+        assert all(0 <= i < 131_072 for i in got)
+        assert reg.status_list_size("370100") == 131_072
+        assert max(got) > 100_000 and min(got) < 30_000  # spread over the list, not sequential
+
+
+def test_key_references_only(url: str, home: Home) -> None:
+    from elicense.errors import UsageError
+
+    entry = home.authorities[0]
+    cert = home.certificates(entry.cert)[0]
+    with Registry.open(url) as reg:
+        kid = reg.register_key(entry.code, cert, entry.key, at=rs.NOW, actor=ACTOR)
+        assert reg.register_key(entry.code, cert, entry.key, at=rs.NOW, actor=ACTOR) == kid
+        with pytest.raises(UsageError):
+            reg.register_key(entry.code, cert, "-----BEGIN PRIVATE KEY-----", at=rs.NOW, actor=ACTOR)
+        (k,) = reg.keys(entry.code)
+        assert k["key_ref"] == entry.key and "PRIVATE" not in k["cert_pem"]
+        assert sum(1 for e in reg.audit_entries() if e.action == "key.register") == 1
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+def _tamper(reg: Registry, sql: str) -> None:
+    """Bypass the append-only triggers, as an attacker with database access would."""
+    with reg.engine.begin() as conn:
+        if reg.dialect == "sqlite":
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        conn.execute(text(sql))
+
+
+def _filled(url: str, home: Home, n: int = 5) -> Registry:
+    reg = Registry.open(url)
+    for i in range(n):
+        _issue(home, reg, f"X{i}")
+    assert reg.verify_audit().ok
+    return reg
+
+
+def test_audit_log_refuses_update_and_delete(url: str, home: Home) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with _filled(url, home, 2) as reg:
+        with pytest.raises(DBAPIError), reg.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
+        with pytest.raises(DBAPIError), reg.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+        assert reg.verify_audit().ok
+
+
+def test_audit_detects_modified_entry(url: str, home: Home) -> None:
+    with _filled(url, home) as reg:
+        _tamper(reg, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        report = reg.verify_audit()
+        assert not report.ok and report.first_broken_seq == 3 and "modified" in str(report.problem)
+
+
+def test_audit_detects_rehashed_entry(url: str, home: Home) -> None:
+    """Recomputing the tampered entry's own hash breaks the next link instead."""
+    from elicense.registry.audit import entry_hash
+
+    with _filled(url, home) as reg:
+        e = next(x for x in reg.audit_entries() if x.seq == 2)
+        forged = entry_hash(e.seq, e.at, "mallory", e.action, e.subject, e.details, e.prev_hash)
+        _tamper(reg, f"UPDATE audit_log SET actor = 'mallory', hash = '{forged}' WHERE seq = 2")
+        report = reg.verify_audit()
+        assert not report.ok and report.first_broken_seq == 3
+
+
+def test_audit_detects_deleted_entry_and_truncation(url: str, home: Home) -> None:
+    with _filled(url, home) as reg:
+        _tamper(reg, "DELETE FROM audit_log WHERE seq = 4")
+        report = reg.verify_audit()
+        assert not report.ok and report.first_broken_seq == 5 and "gap" in str(report.problem)
+    with _filled(rs.pg_database() if url.startswith("postgresql") else url + "2", home) as reg:
+        last = reg.verify_audit().entries
+        _tamper(reg, f"DELETE FROM audit_log WHERE seq = {last}")
+        report = reg.verify_audit()
+        assert not report.ok and "head" in str(report.problem)
+
+
+def test_audit_detects_licence_rows_changed_behind_its_back(url: str, home: Home) -> None:
+    with _filled(url, home, 3) as reg:
+        victim = reg.query(limit=1)[0].id
+        _tamper(reg, f"UPDATE licences SET status = 'revoked' WHERE id = '{victim}'")
+        report = reg.verify_audit()
+        assert not report.ok and report.first_broken_seq is None
+        assert any(victim in p and "status" in p for p in report.licence_problems)
+        _tamper(reg, f"DELETE FROM status_indexes WHERE licence_id = '{victim}'")
+        _tamper(reg, f"DELETE FROM licences WHERE id = '{victim}'")
+        assert any("missing from the registry" in p for p in reg.verify_audit().licence_problems)
