@@ -54,7 +54,7 @@ def test_region_list_round_trip(world: World, signed: tuple[bytes, RegionPointer
 
 def test_national_list_round_trip(world: World) -> None:
     national_xml, region_xml = world.lists()
-    nl, verified = read_national_list(national_xml, roots=[world.root])
+    nl, _verified = read_national_list(national_xml, roots=[world.root])
     assert {p.region for p in nl.pointers} == {"370000", "320000"}
     assert len(nl.agreements) == 2
     for p in nl.pointers:
