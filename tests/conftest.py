@@ -17,7 +17,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     from elicense.demo import build_demo
 
     out: Path = tmp_path_factory.mktemp("world")
-    return build_demo(out, now=NOW, seed=SEED, images=False)
+    return build_demo(out, now=NOW, seed=SEED, images=False, pdf=False)
 
 
 @pytest.fixture(scope="session")
