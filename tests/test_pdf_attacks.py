@@ -7,8 +7,8 @@ import io
 from dataclasses import replace
 
 import pytest
-from conftest import NOW
 
+from conftest import NOW
 from elicense.verify.result import Status
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

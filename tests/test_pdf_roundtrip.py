@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import NOW
 from elicense.catalog import Catalog
 from elicense.verify.inputs import verify_bytes
 from elicense.verify.result import Status
-
-from conftest import NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -74,7 +73,7 @@ def test_render_is_one_page_with_seal_room(world) -> None:  # type: ignore[no-un
     assert rendered.pdf.startswith(b"%PDF-") and rendered.page == 0
     x1, y1, x2, y2 = rendered.seal_box
     assert 100 < x2 - x1 < 130 and abs((x2 - x1) - (y2 - y1)) < 1  # 42 mm ≈ 119 pt, round
-    qx1, qy1, qx2, qy2 = rendered.qr_box
+    _qx1, _qy1, qx2, qy2 = rendered.qr_box
     assert qx2 < x1 or qy2 < y1  # QR and seal do not overlap
 
 

@@ -73,7 +73,9 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
             status_index=doc.get("status_index"),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise LicenceDataError(f"stored licence record is malformed: {exc}", message_zh="存储的证照数据格式错误") from exc
+        raise LicenceDataError(
+            f"stored licence record is malformed: {exc}", message_zh="存储的证照数据格式错误"
+        ) from exc
     return IssuedLicence(licence, qr, full, claims.signed_at)
 
 

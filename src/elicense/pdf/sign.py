@@ -122,7 +122,7 @@ def _pyhanko_signer(signer: Signer) -> Any:
         ),
     }[signer.algorithm]
 
-    class _ElicenseCmsSigner(signers.Signer):  # type: ignore[misc]
+    class _ElicenseCmsSigner(signers.Signer):
         async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
             if digest_algorithm != "sha256" and signer.algorithm is not Algorithm.EDDSA:
                 raise CryptoError(f"unexpected digest algorithm {digest_algorithm}")
@@ -131,7 +131,7 @@ def _pyhanko_signer(signer: Signer) -> Any:
     certs = [_asn1_cert(c) for c in (signer.certificate, *signer.chain)]
     return _ElicenseCmsSigner(
         signing_cert=certs[0],
-        cert_registry=SimpleCertificateStore.from_certs(certs),
+        cert_registry=SimpleCertificateStore.from_certs(certs),  # type: ignore[no-untyped-call]
         signature_mechanism=mechanism,
         embed_roots=False,
     )
@@ -149,11 +149,11 @@ def sign_pdf(
     location: str | None = None,
 ) -> bytes:
     """Certify ``pdf`` (DocMDP P=1) with a visible seal signature; returns the signed PDF."""
+    from PIL import Image
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.stamp import StaticStampStyle
-    from PIL import Image
 
     when = require_utc(at, "at")
     options = options or PdfSigningOptions()
@@ -190,7 +190,7 @@ def sign_pdf(
     style = StaticStampStyle(background=PdfImage(image), border_width=0, background_opacity=1.0)
     x1, y1, x2, y2 = (round(v) for v in seal_box)
 
-    class _TimedPdfSigner(signers.PdfSigner):  # type: ignore[misc]
+    class _TimedPdfSigner(signers.PdfSigner):
         """Signs with the caller's time (``at``), never the wall clock."""
 
         def init_signing_session(self, *args: Any, **kwargs: Any) -> Any:

@@ -56,7 +56,7 @@ MAX_IMAGES = 16
 MAX_IMAGE_PIXELS = 4_000_000
 """Largest image XObject decoded while looking for the QR code."""
 
-I, X = Status.INVALID, Status.INDETERMINATE
+I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
 PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
 PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
 PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
@@ -369,8 +369,8 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
                     raise _Fail("pdf_qr", Reason.of(PDF_QR_MISMATCH, "several licence QR codes"))
     except _Fail:
         raise
-    except Exception:
-        pass  # fall back to rendering the page
+    except Exception:  # noqa: S110 - unusual image encodings: fall back to rendering the page
+        pass
     return _qr_from_render(data)
 
 
@@ -410,7 +410,7 @@ def _image_png(obj: Any) -> bytes | None:
 
 def _qr_from_render(data: bytes) -> str:
     """Render the pages with PDFium (forms included) and look for the licence QR."""
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # type: ignore[import-untyped]
 
     from elicense.qr.decode import read_qr_texts
 
