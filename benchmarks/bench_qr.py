@@ -99,7 +99,8 @@ def main() -> None:
         print(f"{name:<40} {value * 1e6:>10.1f}µs {baseline * 1e6:>10.1f}µs {value / baseline:>6.2f}×")
     print(f"{'  (= verifications per second)':<40} {1 / full:>12.0f}")
     print(
-        f"{'CLI cold start: elicense verify X.qr.txt':<40} {cli * 1e3:>10.1f}ms {base * 1e3:>10.1f}ms {cli / base:>6.2f}×"
+        f"{'CLI cold start: elicense verify X.qr.txt':<40} {cli * 1e3:>10.1f}ms "
+        f"{base * 1e3:>10.1f}ms {cli / base:>6.2f}×"
         "   (baseline: python -c 'import cryptography.x509')"
     )
     print(
