@@ -248,7 +248,7 @@ class Verifier:
     ) -> VerificationResult:
         candidates = self.trust.candidates(kid)
         if not candidates:
-            return _done(when, checks, [_unknown_key_reason(self.bundle, kid)], "trusted_key")
+            return _done(when, checks, _unknown_key_reasons(self.bundle, kid), "trusted_key")
         key: TrustedKey | None = None
         for candidate in candidates:  # kids can collide: try every certificate with this id
             if candidate.algorithm is alg and verify_cose_signature(
@@ -361,13 +361,14 @@ class Verifier:
         )
 
 
-def _unknown_key_reason(bundle: Bundle | None, kid: bytes) -> Reason:
-    """With trust lists, a kid in no list means the issuer is in no list: ``unknown_issuer``."""
+def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
+    """``unknown_key``; with trust lists also ``unknown_issuer`` (the kid is in no authority's list)."""
+    reasons = [Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")]
     if bundle is not None:
         from elicense.trust.policy import UNKNOWN_ISSUER
 
-        return Reason.of(UNKNOWN_ISSUER, f"kid {kid.hex()}")
-    return Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")
+        reasons.append(Reason.of(UNKNOWN_ISSUER, "no trust list of the bundle names this key"))
+    return reasons
 
 
 def _resolve_fields(
