@@ -1,0 +1,104 @@
+"""PDF issuing and verification cost, as ratios to bare pyHanko PAdES B-B in the same run.
+
+    .venv/bin/python benchmarks/bench_pdf.py [N]
+
+* bare sign: pyHanko B-B (fixed ``bytes_reserved``) of a one-page fpdf2 PDF (no CJK text);
+* bare validate: pyHanko ``validate_pdf_signature`` of that PDF (explicit root, no fetching);
+* issue+render+sign: ``sign_licence`` + ``render_licence`` + ``sign_pdf`` (seal appearance,
+  DocMDP, attachment) per licence, with the per-process caches warm (font, seal);
+* verify: ``Verifier.verify_pdf`` (pyHanko validation + attachment + QR XObject + QR verify).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _timeit(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def main(n: int = 10) -> None:
+    from fpdf import FPDF
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from elicense.demo import build_demo
+    from elicense.issue import sign_licence
+    from elicense.pdf.render import render_licence
+    from elicense.pdf.sign import _asn1_cert, _pyhanko_signer, bytes_to_reserve, seal_and_sign
+    from elicense.verify.verifier import Verifier
+
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        world = build_demo(Path(tmp) / "w", now=now, seed=b"bench", images=False, pdf=False)
+        issued = world.issued["business-licence-jinan"]
+        entry = world.home.authority(issued.licence.issuer.code)
+        signer = world.home.signer(entry)
+        verifier = Verifier.from_trust_file(world.trust_file, clock=lambda: now)
+
+        plain = FPDF()
+        plain.add_page()
+        plain.set_font("helvetica", size=12)
+        plain.cell(0, 10, "bare one-page PDF")
+        plain_pdf = bytes(plain.output())
+        hanko_signer = _pyhanko_signer(signer)
+        reserve = bytes_to_reserve(signer)
+
+        def bare_sign() -> bytes:
+            out = io.BytesIO()
+            signers.PdfSigner(
+                signers.PdfSignatureMetadata(field_name="Sig", subfilter=fields.SigSeedSubFilter.PADES),
+                signer=hanko_signer,
+            ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(plain_pdf)), output=out, bytes_reserved=reserve)
+            return out.getvalue()
+
+        bare_pdf = bare_sign()
+        roots = [_asn1_cert(c) for c in verifier.trust.roots]
+        inter = [_asn1_cert(c) for c in signer.chain]
+
+        def bare_validate() -> None:
+            emb = PdfFileReader(io.BytesIO(bare_pdf)).embedded_signatures[0]
+            ctx = ValidationContext(trust_roots=roots, other_certs=inter, allow_fetching=False)
+            validate_pdf_signature(emb, signer_validation_context=ctx)
+
+        def issue() -> bytes:
+            again = sign_licence(issued.licence, signer, at=issued.signed_at)
+            return seal_and_sign(again, signer, rendered=render_licence(again))
+
+        licence_pdf = issue()
+
+        def verify() -> None:
+            assert verifier.verify_pdf(licence_pdf, at=now)
+
+        t_sign = _timeit(bare_sign, n)
+        t_val = _timeit(bare_validate, n)
+        t_issue = _timeit(issue, n)
+        t_render = _timeit(lambda: render_licence(issued), n)
+        t_verify = _timeit(verify, n)
+    print(f"bare pyHanko B-B sign       {t_sign * 1e3:8.1f} ms")
+    print(f"bare pyHanko validate       {t_val * 1e3:8.1f} ms")
+    print(f"issue+render+sign licence   {t_issue * 1e3:8.1f} ms  = {t_issue / t_sign:5.1f}x bare sign (target <= 2x)")
+    print(f"  of which render           {t_render * 1e3:8.1f} ms")
+    print(f"verify licence PDF          {t_verify * 1e3:8.1f} ms  = {t_verify / t_val:5.1f}x bare validate "
+          "(target <= 1.3x)")
+    print(f"licence PDF size            {len(licence_pdf) / 1024:8.1f} KiB")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
