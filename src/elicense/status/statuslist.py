@@ -48,6 +48,7 @@ DEFAULT_VALIDITY = dt.timedelta(days=7)
 MAX_VALIDITY = dt.timedelta(days=31)
 """Lists claiming to stay fresh longer than this are refused."""
 MAX_SUCCESSOR = 128
+_STATES = tuple(ListState)  # indexing a tuple is ~10x faster than calling the enum
 
 
 class StatusListError(ElicenseError):
@@ -91,7 +92,7 @@ class StatusList:
         """The 2-bit state of entry ``index`` (IndexError beyond ``size``)."""
         if not 0 <= index < self.size:
             raise IndexError(index)
-        return ListState((self.bits[index >> 2] >> (6 - ((index & 3) << 1))) & 3)
+        return _STATES[(self.bits[index >> 2] >> (6 - ((index & 3) << 1))) & 3]
 
     def detail(self, index: int) -> EntryDetail | None:
         """Detail for a non-valid entry (default reason when the list gives none)."""
@@ -107,12 +108,14 @@ class StatusList:
 
     def counts(self) -> dict[str, int]:
         """How many entries are in each non-valid state (for reports)."""
-        out = {s.name.lower(): 0 for s in ListState if s is not ListState.VALID}
-        for index in self.details:
-            state = self.state(index)
-            if state is not ListState.VALID:
-                out[state.name.lower()] += 1
-        return out
+        tally = [0, 0, 0, 0]
+        for byte in self.bits:
+            if byte:
+                tally[byte >> 6] += 1
+                tally[(byte >> 4) & 3] += 1
+                tally[(byte >> 2) & 3] += 1
+                tally[byte & 3] += 1
+        return {s.name.lower(): tally[s] for s in ListState if s is not ListState.VALID}
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,8 @@ def encode_content(
         if e.successor is not None and (e.state is not ListState.SUPERSEDED or len(e.successor) > MAX_SUCCESSOR):
             raise UsageError("only superseded entries name a (short) successor")
         states[e.index] = e.state
-        details[e.index] = [why.number, None if e.since is None else _ts(e.since), e.successor]
+        if why is not DEFAULT_REASON[e.state] or e.since is not None or e.successor is not None:
+            details[e.index] = [why.number, None if e.since is None else _ts(e.since), e.successor]
     bits = pack(states, size)
     return cbor.dumps({
         "typ": TYPE, "iss": issuer, "seq": sequence, "iat": _ts(issued_at), "nxt": _ts(next_update),

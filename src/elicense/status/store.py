@@ -126,10 +126,11 @@ class StatusStore:
         problems: list[str] = []
         indexed: list[IndexedCRL] = []
         cas = [c for k in _all_keys(trust) for c in k.chain.chain[1:]]
+        wanted = {c.serial_number for k in _all_keys(trust) for c in k.chain.chain[:-1]}
         for item in crls:
             try:
                 crl = item if isinstance(item, x509.CertificateRevocationList) else load_crl(item)
-                ic = index_crl(crl, cas)
+                ic = index_crl(crl, cas, serials=wanted)
             except ElicenseError as exc:
                 problems.append(exc.message)
                 continue
