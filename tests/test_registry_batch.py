@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-import registry_support as rs
 
+import registry_support as rs
 from elicense.cli import run
 from elicense.home import Home
 from elicense.registry import Registry, sqlite_url
@@ -173,7 +173,7 @@ def test_crash_resume_after_kill_9(home: Home, tmp_path: Path) -> None:
             try:
                 with Registry.open(url) as reg:
                     count = reg.count()
-            except Exception:  # noqa: BLE001 - schema still being created
+            except Exception:
                 count = 0
             if count >= 300:
                 break
@@ -249,7 +249,7 @@ def test_pdf_option(home: Home, tmp_path: Path) -> None:
         from elicense.registry.pdf import _pdf_function
 
         _pdf_function()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(f"elicense.pdf issuing API not available yet: {exc}")
     report = _run(home, rs.csv_bytes([rs.row(i) for i in range(2)]), tmp_path, pdf_dir=tmp_path / "pdf")
     assert report.pdfs == 2

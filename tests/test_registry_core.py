@@ -7,9 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import registry_support as rs
 from sqlalchemy import text
 
+import registry_support as rs
 from elicense.home import Home
 from elicense.issue import LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType, LicenceStatus

@@ -1,7 +1,7 @@
 """Bridge from bulk issuance to the PDF carrier (:mod:`elicense.pdf`), imported only for ``--pdf``.
 
-The PDF module is developed separately; this adapter looks for its issuing entry point
-and fails with a clear :class:`~elicense.errors.UsageError` when it is not available.
+Calls :func:`elicense.pdf.issue_pdf`; a clear :class:`~elicense.errors.UsageError` when
+the PDF stack cannot be imported.
 PDFs are written after the registry commit, atomically, named after the licence id;
 an existing file is kept, so a re-run after a crash writes exactly the missing ones.
 """
@@ -9,7 +9,6 @@ an existing file is kept, so a re-run after a crash writes exactly the missing o
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,28 +23,14 @@ def pdf_path(outdir: Path, licence_id: str) -> Path:
 
 
 def _pdf_function() -> Callable[..., bytes]:
-    """The PDF module's ``issue_pdf(issued, signer, *, at, seal_name)`` (or compatible)."""
+    """:func:`elicense.pdf.issue_pdf` (render, seal, sign), imported only when PDFs are asked for."""
     try:
-        mod = importlib.import_module("elicense.pdf")
+        from elicense.pdf import issue_pdf
     except ImportError as exc:
-        raise UsageError("PDF output is not available (elicense.pdf missing)") from exc
-    for module, name in (
-        ("elicense.pdf", "issue_pdf"),
-        ("elicense.pdf.sign", "issue_pdf"),
-        ("elicense.pdf.sign", "sign_licence_pdf"),
-        ("elicense.pdf", "make_pdf"),
-    ):
-        try:
-            target = mod if module == "elicense.pdf" else importlib.import_module(module)
-        except ImportError:
-            continue
-        fn = getattr(target, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    raise UsageError(
-        "PDF output is not available yet (no issue_pdf in elicense.pdf)",
-        message_zh="暂不支持生成 PDF（elicense.pdf 未提供 issue_pdf）",
-    )
+        raise UsageError(
+            f"PDF output is not available: {exc}", message_zh="暂不支持生成 PDF（elicense.pdf 不可用）"
+        ) from exc
+    return issue_pdf
 
 
 def write_licence_pdf(

@@ -1,0 +1,17 @@
+"""The shipped batch example runs and does what its docstring says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_issue_batch_example(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "issue_batch.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "15 issued, 3 rejected" in out.stdout and "0 issued, 15 already issued" in out.stdout
+    assert "audit log : intact" in out.stdout
