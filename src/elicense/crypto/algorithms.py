@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -21,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from elicense.errors import AlgorithmNotAllowed, CryptoError
+
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
@@ -35,6 +39,10 @@ class Algorithm(enum.Enum):
     """Ed25519."""
     PS256 = -37
     """RSASSA-PSS with SHA-256, MGF1-SHA-256, salt length 32."""
+    SM2 = -65537
+    """SM2 with SM3, default user id (GB/T 32918). COSE registers no SM2 id: this is the first
+    private-use value (< -65536, RFC 9053 §11), documented in ``specs/sm2.md``. Signatures are
+    ``r‖s`` like ES256. Not in :meth:`AlgorithmPolicy.default`: verifiers opt in."""
 
     @property
     def cose_id(self) -> int:
@@ -67,8 +75,10 @@ class Algorithm(enum.Enum):
         raise AlgorithmNotAllowed(f"unsupported COSE algorithm {value!r}", message_zh=f"不支持的签名算法 {value!r}")
 
     @classmethod
-    def for_key(cls, key: PublicKey | PrivateKey) -> Algorithm:
+    def for_key(cls, key: PublicKey | PrivateKey | Sm2PublicKey | Sm2PrivateKey) -> Algorithm:
         """The algorithm this library uses with a key of that type."""
+        if _is_sm2(key):
+            return cls.SM2
         if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
             if isinstance(key.curve, ec.SECP256R1):
                 return cls.ES256
@@ -82,7 +92,7 @@ class Algorithm(enum.Enum):
         raise CryptoError(f"unsupported key type {type(key).__name__}")
 
 
-_LABELS = {Algorithm.ES256: "ES256", Algorithm.EDDSA: "EdDSA", Algorithm.PS256: "PS256"}
+_LABELS = {Algorithm.ES256: "ES256", Algorithm.EDDSA: "EdDSA", Algorithm.PS256: "PS256", Algorithm.SM2: "SM2"}
 _BY_COSE_ID = {alg.value: alg for alg in Algorithm}
 
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
@@ -108,8 +118,8 @@ class AlgorithmPolicy:
 
     @classmethod
     def default(cls) -> AlgorithmPolicy:
-        """ES256, EdDSA and PS256: the suites the issuer PKI can produce."""
-        return cls(frozenset(Algorithm))
+        """ES256, EdDSA and PS256; SM2 only when the caller opts in (``AlgorithmPolicy.of``)."""
+        return cls(frozenset(a for a in Algorithm if a is not Algorithm.SM2))
 
     def check(self, alg: Algorithm) -> None:
         """Raise :class:`AlgorithmNotAllowed` unless ``alg`` is allowed."""
@@ -120,9 +130,14 @@ class AlgorithmPolicy:
             )
 
 
-def sign_raw(key: PrivateKey, alg: Algorithm, data: bytes) -> bytes:
-    """Sign ``data``; ECDSA signatures come back as DER (the CMS/X.509 form)."""
+def sign_raw(key: PrivateKey | Sm2PrivateKey, alg: Algorithm, data: bytes) -> bytes:
+    """Sign ``data``; ECDSA and SM2 signatures come back as DER (the CMS/X.509 form)."""
     _require_match(key, alg)
+    if alg is Algorithm.SM2:
+        from elicense.crypto.sm2 import Sm2PrivateKey
+
+        assert isinstance(key, Sm2PrivateKey)
+        return key.sign(data)
     if alg is Algorithm.ES256:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return key.sign(data, _ECDSA_SHA256)
@@ -133,11 +148,15 @@ def sign_raw(key: PrivateKey, alg: Algorithm, data: bytes) -> bytes:
     return key.sign(data, _PSS, _SHA256)
 
 
-def verify_cose_signature(key: PublicKey, alg: Algorithm, signature: bytes, data: bytes) -> bool:
-    """Verify a COSE-format signature (ECDSA as fixed-length ``r‖s``, RFC 9053 §2.1).
+def verify_cose_signature(
+    key: PublicKey | Sm2PublicKey, alg: Algorithm, signature: bytes, data: bytes
+) -> bool:
+    """Verify a COSE-format signature (ECDSA and SM2 as fixed-length ``r‖s``, RFC 9053 §2.1).
 
-    Strict: an ECDSA signature of any other length is rejected, never re-parsed as DER.
+    Strict: an ECDSA/SM2 signature of any other length is rejected, never re-parsed as DER.
     """
+    if alg is Algorithm.SM2:
+        return _verify_sm2(key, signature, data)
     try:
         if alg is Algorithm.ES256:
             if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) != 64:
@@ -158,13 +177,36 @@ def verify_cose_signature(key: PublicKey, alg: Algorithm, signature: bytes, data
 
 
 def der_to_cose(alg: Algorithm, signature: bytes) -> bytes:
-    """Convert a signer's output to the COSE form (ECDSA DER → ``r‖s``)."""
+    """Convert a signer's output to the COSE form (ECDSA/SM2 DER → ``r‖s``)."""
+    if alg is Algorithm.SM2:
+        from elicense.crypto.sm2 import der_to_raw
+
+        return der_to_raw(signature)
     if alg is Algorithm.ES256:
         r, s = decode_dss_signature(signature)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return signature
 
 
-def _require_match(key: PrivateKey | PublicKey, alg: Algorithm) -> None:
+def _is_sm2(key: object) -> bool:
+    """SM2 keys without importing the SM2 backend on the ES256 path."""
+    return type(key).__name__ in ("Sm2PublicKey", "Sm2PrivateKey") and type(key).__module__ == (
+        "elicense.crypto.sm2"
+    )
+
+
+def _verify_sm2(key: object, signature: bytes, data: bytes) -> bool:
+    from elicense.crypto.sm2 import Sm2PublicKey, raw_to_der
+
+    if not isinstance(key, Sm2PublicKey) or len(signature) != 64:
+        return False
+    try:
+        der = raw_to_der(signature)
+    except CryptoError:
+        return False
+    return key.verify(der, data)
+
+
+def _require_match(key: PrivateKey | PublicKey | Sm2PrivateKey | Sm2PublicKey, alg: Algorithm) -> None:
     if Algorithm.for_key(key) is not alg:
         raise CryptoError(f"key type does not match algorithm {alg.label}")

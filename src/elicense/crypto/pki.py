@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +29,9 @@ from cryptography.x509.verification import (
 
 from elicense.crypto.algorithms import Algorithm, PrivateKey, PublicKey
 from elicense.errors import CryptoError, TrustError
+
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PublicKey
 
 ARC = "2.25.81248649432830909452807532180446388779"
 OID_POLICY_LICENCE = ObjectIdentifier(f"{ARC}.1.1")
@@ -311,6 +315,10 @@ def validate_chain(
     """
     if not roots:
         raise TrustError("no trust anchors given")
+    if is_sm2_signed(leaf):  # cryptography cannot check SM2 signatures: see elicense.crypto.sm2
+        from elicense.crypto.sm2 import validate_sm2_chain
+
+        return validate_sm2_chain(leaf, roots=roots, intermediates=intermediates, eku=eku)
     candidates = [leaf, *intermediates]
     when = max(c.not_valid_before_utc for c in candidates)
     when = max(when, min(r.not_valid_before_utc for r in roots))
@@ -396,8 +404,20 @@ def _validate_chain_by_name(
     raise fail("chain too long")
 
 
-def public_key_of(certificate: x509.Certificate) -> PublicKey:
+OID_SM2_WITH_SM3 = "1.2.156.10197.1.501"
+
+
+def is_sm2_signed(certificate: x509.Certificate) -> bool:
+    """Whether the certificate is signed with SM2-with-SM3 (an SM2 PKI; no backend import)."""
+    return certificate.signature_algorithm_oid.dotted_string == OID_SM2_WITH_SM3
+
+
+def public_key_of(certificate: x509.Certificate) -> PublicKey | Sm2PublicKey:
     """The certificate's public key, restricted to the supported key types."""
+    if is_sm2_signed(certificate):
+        from elicense.crypto.sm2 import Sm2PublicKey
+
+        return Sm2PublicKey.from_certificate(certificate)
     key = certificate.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
         return key

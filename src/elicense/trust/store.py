@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -19,6 +20,9 @@ from elicense.crypto.keys import key_id
 from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of, validate_chain
 from elicense.errors import TrustError
 from elicense.model import require_utc
+
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PublicKey
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ class TrustedKey:
     """The authority this key signs for."""
     algorithm: Algorithm
     """Algorithm implied by the key type."""
-    public_key: PublicKey = field(repr=False)
-    """The key itself."""
+    public_key: PublicKey | Sm2PublicKey = field(repr=False)
+    """The key itself (an :class:`~elicense.crypto.sm2.Sm2PublicKey` for SM2 authorities)."""
 
     @property
     def certificate(self) -> x509.Certificate:

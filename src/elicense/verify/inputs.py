@@ -7,6 +7,7 @@ file name: a ``.txt`` holding a PNG is an image.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from elicense.errors import InputError
@@ -52,10 +53,21 @@ def payloads_from_text(data: bytes) -> list[str]:
     return [text]
 
 
-def verify_bytes(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None) -> list[VerificationResult]:
-    """Verify whatever ``data`` holds; one result per licence found."""
+def verify_bytes(
+    verifier: Verifier, data: bytes, *, at: dt.datetime | None = None, source: Path | None = None
+) -> list[VerificationResult]:
+    """Verify whatever ``data`` holds; one result per licence found.
+
+    ``source`` is where ``data`` came from: a detached GB/T 38540 seal signature
+    names its document relative to it.
+    """
     if len(data) > MAX_INPUT_BYTES:
         raise InputError("input too large", message_zh="输入过大")
+    if data[:1] == b"\x30":  # DER SEQUENCE: maybe a GB/T 38540 SES_Signature (never a payload)
+        from elicense.seal.ses import looks_like_ses_signature, verify_ses_input
+
+        if looks_like_ses_signature(data):
+            return [verify_ses_input(verifier, data, at=at, source=source)]
     kind = sniff(data)
     if kind == "pdf":
         verify_pdf = getattr(verifier, "verify_pdf", None)
