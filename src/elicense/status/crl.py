@@ -203,6 +203,9 @@ def index_crl(
     revoked: dict[int, RevokedCert] = {}
     if serials is not None and len(serials) <= MAX_TARGETED_LOOKUPS:
         entries = [e for e in map(crl.get_revoked_certificate_by_serial_number, serials) if e is not None]
+    elif serials is not None:  # one pass, parsing extensions only of the entries we need
+        wanted = set(serials)
+        entries = [e for e in crl if e.serial_number in wanted]
     else:
         entries = list(crl)
     for rc in entries:
