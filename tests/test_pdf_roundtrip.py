@@ -177,3 +177,14 @@ def test_cli_render_writes_a_verifying_pdf(world, tmp_path: Path) -> None:  # ty
     code = run(["verify", str(out), "--trust", str(world.trust_file), "--at", NOW.isoformat()])
     assert code == 0
     assert run(["render", "--home", str(world.home.path), "--licence", "../etc", "-o", str(out)]) == 3
+
+
+def test_qr_is_read_from_the_image_xobject_without_rendering(pdfs, verifier, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from elicense.pdf import verify as pdf_verify
+
+    def no_render(data: bytes) -> str:
+        raise AssertionError("page rendering should not be needed for a digital PDF")
+
+    monkeypatch.setattr(pdf_verify, "_qr_from_render", no_render)
+    for data in pdfs.values():
+        assert verifier.verify_pdf(data, at=NOW).status is Status.VALID

@@ -283,7 +283,12 @@ def _layout(
     if pdf.page_no() > MAX_PAGES:
         raise LicenceDataError("licence text is too long for the PDF layout", message_zh="证照内容过长，无法排版")
     qr_x, qr_y = MARGIN + 2, block_top + 4
-    pdf.image(io.BytesIO(qr_png(issued.qr_payload, scale=8, border=2)), x=qr_x, y=qr_y, w=QR_MM, h=QR_MM)
+    from PIL import Image
+
+    # 8-bit grey, not 1-bit: fpdf2 would store 1-bit images as CCITT G4, which the
+    # verifier's PDF reader cannot decode (it reads the QR from this image XObject).
+    qr_image = Image.open(io.BytesIO(qr_png(issued.qr_payload, scale=8, border=2))).convert("L")
+    pdf.image(qr_image, x=qr_x, y=qr_y, w=QR_MM, h=QR_MM)
     pdf.set_font(FONT_FAMILY, size=8)
     pdf.set_text_color(*GREY)
     pdf.set_xy(qr_x, qr_y + QR_MM + 0.5)

@@ -349,7 +349,9 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
         pages = _pages(root)
         for page in pages:
             resources = page.get("/Resources")
+            resources = resources.get_object() if resources is not None else None
             xobjects = resources.get("/XObject") if resources is not None else None
+            xobjects = xobjects.get_object() if xobjects is not None else None
             if xobjects is None:
                 continue
             for _name, ref in xobjects.items():
@@ -387,25 +389,30 @@ def _pages(root: Any) -> list[Any]:
 
 
 def _image_png(obj: Any) -> bytes | None:
-    """A Pillow-readable PNG of a simple image XObject (gray/RGB/indexed, 1 or 8 bpc)."""
-    from PIL import Image
+    """A PNG of a simple image XObject (8-bit grey or RGB, Flate with PNG predictors).
+
+    Flate data with PNG predictors *is* a PNG ``IDAT`` stream, so it is wrapped in a
+    PNG container and decoded by Pillow (with its own bounds), not by hand.
+    """
+    import struct
+    import zlib
 
     width, height = int(obj["/Width"]), int(obj["/Height"])
     if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
         return None
-    bpc = int(obj.get("/BitsPerComponent", 8))
-    cs = obj.get("/ColorSpace")
-    raw = obj.data
-    if cs == "/DeviceGray":
-        mode = "1" if bpc == 1 else "L"
-    elif cs == "/DeviceRGB" and bpc == 8:
-        mode = "RGB"
-    else:
+    colour = {"/DeviceGray": (0, 1), "/DeviceRGB": (2, 3)}.get(str(obj.get("/ColorSpace")))
+    params = obj.get("/DecodeParms")
+    if (colour is None or int(obj.get("/BitsPerComponent", 0)) != 8 or obj.get("/Filter") != "/FlateDecode"
+            or params is None or int(params.get("/Predictor", 1)) < 10
+            or int(params.get("/Colors", 1)) != colour[1] or int(params.get("/Columns", 0)) != width):
         return None
-    image = Image.frombytes(mode, (width, height), bytes(raw))
-    out = io.BytesIO()
-    image.convert("L").save(out, format="PNG")
-    return out.getvalue()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour[0], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(obj.encoded_data))
+            + chunk(b"IEND", b""))
 
 
 def _qr_from_render(data: bytes) -> str:
