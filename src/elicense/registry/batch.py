@@ -536,10 +536,8 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     """
     import secrets
 
-    from sqlalchemy import select
-
     from elicense.issue import sign_licence
-    from elicense.registry import schema as s
+    from elicense.registry.core import SOURCE_LOOKUP
 
     reg, code = st.registry, st.entry.code
     size = reg.status_list_size(code)
@@ -559,11 +557,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     with reg.transaction() as conn:
         for r, issued in prepared:
             exists = conn.execute(
-                select(s.licences.c.id).where(
-                    s.licences.c.authority_code == code,
-                    s.licences.c.type_code == st.licence_type.code,
-                    s.licences.c.source_id == r.values["source_id"].strip(),
-                )
+                SOURCE_LOOKUP, {"a": code, "t": st.licence_type.code, "sid": r.values["source_id"].strip()}
             ).first()
             if exists is not None:
                 skipped += 1

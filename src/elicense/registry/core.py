@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
@@ -228,6 +228,26 @@ def _record(row: Any) -> LicenceRecord:
         full_payload=bytes(m["full_payload"]),
         record=json.loads(m["record_json"]),
     )
+
+
+# Constant statements with bound parameters: compiled once, cached by SQLAlchemy (hot path).
+_INSERT_INDEX = s.status_indexes.insert()
+_INSERT_LICENCE = s.licences.insert()
+_BIND_INDEX = (
+    s.status_indexes.update()
+    .where(
+        s.status_indexes.c.authority_code == bindparam("a"),
+        s.status_indexes.c.idx == bindparam("i"),
+        or_(s.status_indexes.c.licence_id.is_(None), s.status_indexes.c.licence_id == bindparam("lid")),
+    )
+    .values(licence_id=bindparam("lid"))
+)
+SOURCE_LOOKUP = select(s.licences.c.id).where(
+    s.licences.c.authority_code == bindparam("a"),
+    s.licences.c.type_code == bindparam("t"),
+    s.licences.c.source_id == bindparam("sid"),
+)
+"""Licence id for (authority ``a``, type ``t``, source id ``sid``)."""
 
 
 class Registry:
@@ -539,12 +559,8 @@ class Registry:
         try:
             with conn.begin_nested():
                 conn.execute(
-                    s.status_indexes.insert().values(
-                        authority_code=authority_code,
-                        idx=idx,
-                        licence_id=licence_id,
-                        allocated_at=iso(at),
-                    )
+                    _INSERT_INDEX,
+                    {"authority_code": authority_code, "idx": idx, "licence_id": licence_id, "allocated_at": iso(at)},
                 )
         except IntegrityError:
             return False
@@ -626,53 +642,40 @@ class Registry:
         kid = parse_sign1(issued.full_payload).kid.hex()
         with self._conn(conn) as c:
             if lic.status_index is not None:
-                bound = c.execute(
-                    s.status_indexes.update()
-                    .where(
-                        s.status_indexes.c.authority_code == lic.issuer.code,
-                        s.status_indexes.c.idx == lic.status_index,
-                        or_(
-                            s.status_indexes.c.licence_id.is_(None),
-                            s.status_indexes.c.licence_id == lid,
-                        ),
-                    )
-                    .values(licence_id=lid)
-                ).rowcount
-                if not bound:
+                key = {"a": lic.issuer.code, "i": lic.status_index, "lid": lid}
+                if not c.execute(_BIND_INDEX, key).rowcount:
                     c.execute(
-                        s.status_indexes.insert().values(
-                            authority_code=lic.issuer.code,
-                            idx=lic.status_index,
-                            licence_id=lid,
-                            allocated_at=iso(at),
-                        )
-                    )
+                        _INSERT_INDEX,
+                        {"authority_code": lic.issuer.code, "idx": lic.status_index, "licence_id": lid,
+                         "allocated_at": iso(at)},
+                    )  # fmt: skip
             c.execute(
-                s.licences.insert().values(
-                    id=lid,
-                    type_code=lic.type_code,
-                    authority_code=lic.issuer.code,
-                    serial=lic.id.serial,
-                    version=lic.id.version,
-                    number=lic.number,
-                    holder_name=lic.holder.name,
-                    holder_code=lic.holder.code,
-                    holder_type=lic.holder.code_type.value,
-                    issued_on=lic.issued_on.isoformat(),
-                    valid_from=lic.validity.start.isoformat(),
-                    valid_until=lic.validity.end.isoformat() if lic.validity.end else None,
-                    status=LicenceStatus.VALID.value,
-                    status_index=lic.status_index,
-                    source_id=lic.source_id,
-                    supersedes=str(lic.supersedes) if lic.supersedes else None,
-                    kid=kid,
-                    record_json=json.dumps(lic.to_dict(), ensure_ascii=False),
-                    full_payload=issued.full_payload,
-                    qr_payload=issued.qr_payload,
-                    digest=digest,
-                    signed_at=iso(issued.signed_at),
-                    updated_at=iso(at),
-                )
+                _INSERT_LICENCE,
+                {
+                    "id": lid,
+                    "type_code": lic.type_code,
+                    "authority_code": lic.issuer.code,
+                    "serial": lic.id.serial,
+                    "version": lic.id.version,
+                    "number": lic.number,
+                    "holder_name": lic.holder.name,
+                    "holder_code": lic.holder.code,
+                    "holder_type": lic.holder.code_type.value,
+                    "issued_on": lic.issued_on.isoformat(),
+                    "valid_from": lic.validity.start.isoformat(),
+                    "valid_until": lic.validity.end.isoformat() if lic.validity.end else None,
+                    "status": LicenceStatus.VALID.value,
+                    "status_index": lic.status_index,
+                    "source_id": lic.source_id,
+                    "supersedes": str(lic.supersedes) if lic.supersedes else None,
+                    "kid": kid,
+                    "record_json": json.dumps(lic.to_dict(), ensure_ascii=False),
+                    "full_payload": issued.full_payload,
+                    "qr_payload": issued.qr_payload,
+                    "digest": digest,
+                    "signed_at": iso(issued.signed_at),
+                    "updated_at": iso(at),
+                },
             )
             entry = {
                 "digest": digest,
