@@ -262,7 +262,8 @@ def build_demo(
             atomic_write(base.with_suffix(".qr.png"), buf.getvalue())
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
-    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images))
+    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images,
+                                       seed=seed))
     if pdf:  # sealed, signed licence PDFs (issue 3)
         from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 

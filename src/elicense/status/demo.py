@@ -33,6 +33,7 @@ def add_status_samples(
     catalog: Catalog,
     trust_file: Path,
     images: bool,
+    seed: bytes | None = None,
 ) -> dict[str, int]:
     """Issue the status samples into ``issued``, register everything, publish status; QR versions."""
     from elicense.demo import _company, _person
@@ -64,7 +65,7 @@ def add_status_samples(
          Holder("济南速达商贸有限公司", _company("370112", "MA3R5T7Y"), HolderType.USCC), business, signed_at),
         ("food-business-licence-suspended", "food-business-licence", "JY23701040077002", 1, None,
          Holder("济南槐荫喆香小吃店", _company("370104", "MA3W8E2R"), HolderType.USCC), food, signed_at),
-        ("driving-licence-superseded", "driving-licence", "320105198508167771", 1, None, driver, driving, signed_at),
+        ("driving-licence-superseded", "driving-licence", "3201050077", 1, None, driver, driving, signed_at),
     ]  # fmt: skip
     url = registry_url(home)
     registry = Registry.open(url)
@@ -74,11 +75,11 @@ def add_status_samples(
                 registry.add_issued(result, actor=ACTOR, at=result.signed_at)
         for name, slug, serial, version, supersedes, holder, fields, when in specs:
             issued[name] = _issue(home, registry, catalog, by_type[slug], slug, serial, version, supersedes,
-                                  holder, fields, when)
+                                  holder, fields, when, seed)
         old = issued["driving-licence-superseded"].licence
         issued["driving-licence-renewed"] = _issue(
             home, registry, catalog, by_type["driving-licence"], "driving-licence", old.id.serial, 2,
-            str(old.id), driver, {**driving, "vehicle_classes": "C1E"}, now - dt.timedelta(days=30),
+            str(old.id), driver, {**driving, "vehicle_classes": "C1E"}, now - dt.timedelta(days=30), seed,
         )  # fmt: skip
         ids = {n: str(issued[n].licence.id) for n in issued}
         change_status(registry, ids["business-licence-revoked"], Action.REVOKE, at=now, actor=ACTOR,
@@ -109,9 +110,19 @@ def add_status_samples(
     return versions
 
 
+def _index(registry: object, code: str, when: dt.datetime, seed: bytes | None, label: str) -> int:
+    """Random index from the registry; with a seed, a fixed one (stable test worlds)."""
+    from elicense.demo import _status_index
+    from elicense.registry import Registry
+
+    assert isinstance(registry, Registry)
+    index = _status_index(seed, label)
+    return registry.allocate_status_index(code, at=when) if index is None else index
+
+
 def _issue(
     home: Home, registry: object, catalog: Catalog, entry: object, slug: str, serial: str, version: int,
-    supersedes: str | None, holder: Holder, fields: dict[str, str], when: dt.datetime,
+    supersedes: str | None, holder: Holder, fields: dict[str, str], when: dt.datetime, seed: bytes | None,
 ) -> IssuedLicence:  # fmt: skip
     from elicense.home import AuthorityEntry
     from elicense.registry import Registry
@@ -119,7 +130,7 @@ def _issue(
     assert isinstance(entry, AuthorityEntry)
     assert isinstance(registry, Registry)
     day = when.date()
-    index = registry.allocate_status_index(entry.code, at=when)
+    index = _index(registry, entry.code, when, seed, f"{slug}/{serial}/{version}")
     builder = (
         LicenceBuilder().licence_type(slug, catalog).serial(serial).version(version).holder(holder)
         .issuer(entry.authority).issued_on(day).validity(day, day + dt.timedelta(days=6 * 365))
