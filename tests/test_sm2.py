@@ -343,3 +343,31 @@ def test_qr_tampered_signature_is_invalid(sm2_world) -> None:  # type: ignore[no
     bad = wrap(cbor.dumps(cbor.tag(18, [protected, unprotected, body, flipped])))
     result = Verifier(trust=trust, algorithms=["SM2"]).verify(bad, at=NOW)
     assert result.has_reason("signature_invalid")
+
+
+def test_mixed_trust_store_ecdsa_and_sm2(sm2_world, pki: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    """One trust store with a P-256 and an SM2 hierarchy: both chains validate, keys typed per suite."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from elicense.crypto.pki import make_end_entity, make_regional_ca, make_root
+    from elicense.trust.file import load_trust_file
+    from elicense.trust.store import TrustedAuthority, TrustStore
+
+    rk, ck, ek = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = make_root(rk, "ECDSA 根", not_before=NOW - YEAR, not_after=NOW + YEAR)
+    ca = make_regional_ca(ck, "ECDSA CA", province="江苏省", issuer_cert=root, issuer_key=rk,
+                          not_before=NOW - YEAR, not_after=NOW + YEAR)  # fmt: skip
+    ee = make_end_entity(ek.public_key(), "南京市市场监督管理局", uscc=None, province="江苏省", issuer_cert=ca,
+                         issuer_key=ck, not_before=NOW - YEAR, not_after=NOW + YEAR)  # fmt: skip
+    sm2_store = load_trust_file(sm2_world.trust_file)
+    sm2_key = next(iter(sm2_store.keys.values()))[0]
+    store = TrustStore.build(
+        roots=[*sm2_store.roots, root],
+        intermediates=[ca, *sm2_key.chain.chain[1:-1]],
+        authorities=[(TrustedAuthority("南京市市场监督管理局", "320100", "320100"), [ee]),
+                     (sm2_key.authority, [sm2_key.certificate])],
+    )  # fmt: skip
+    algs = sorted(k.algorithm.label for keys in store.keys.values() for k in keys)
+    assert algs == ["ES256", "SM2"]
+    assert isinstance(next(k for v in store.keys.values() for k in v if k.algorithm is Algorithm.SM2).public_key,
+                      sm2.Sm2PublicKey)  # fmt: skip
