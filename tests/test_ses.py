@@ -287,3 +287,30 @@ def test_cli_sm2_demo_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert text.count('"status": "VALID"') == 2 and '"kind": "ses"' in text
     assert run(["verify", *files, *opts]) == 1  # plain `elicense verify`: SM2 is not on the default allow-list
     assert "algorithm_not_allowed" in capsys.readouterr().out
+
+
+def test_detached_seal_over_pdf_bytes(w: World, tmp_path: Path) -> None:
+    """Any document works (a licence PDF here): the seal covers its SM3 digest, found by file name."""
+    pdf = b"%PDF-1.7\n% licence\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+    (tmp_path / "licence.pdf").write_bytes(pdf)
+    der = ses.sign_document(pdf, seal=_seal(w), signer_cert=w.signer, signer_key=w.signer_key, at=SIGNED,
+                            property_info="licence.pdf", crls=w.crls)  # fmt: skip
+    (tmp_path / "licence.pdf.ses").write_bytes(der)
+
+    class _V:
+        trust = type("T", (), {"roots": (w.root,), "keys": {}})()
+        algorithms = SM2_ONLY
+
+        @staticmethod
+        def clock() -> dt.datetime:
+            return NOW
+
+    from elicense.verify.inputs import verify_bytes
+
+    (res,) = verify_bytes(_V(), der, at=NOW, source=tmp_path / "licence.pdf.ses")  # type: ignore[arg-type]
+    assert res.has_reason("ses_certificate_untrusted")  # the CA is not an intermediate of this bare trust
+    res = ses.verify_signature(der, document=pdf, trust=w.trust, at=NOW, algorithms=SM2_ONLY)
+    assert res.valid
+    (tmp_path / "licence.pdf").write_bytes(pdf.replace(b"licence", b"LICENCE"))
+    res = ses.verify_ses_input(_V(), der, at=NOW, source=tmp_path / "licence.pdf.ses")
+    assert res.has_reason("ses_document_mismatch")
