@@ -807,7 +807,7 @@ def test_packaged_catalogue_is_preferred(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_catalogue_directory_layout_is_packaged() -> None:
-    # the wheel maps specs/catalog to elicense/_specs/catalog (pyproject force-include)
+    # the wheel maps specs/ (catalogue, XSD) to elicense/_specs (pyproject force-include)
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8")
-    assert '"specs/catalog" = "elicense/_specs/catalog"' in pyproject
+    assert '"specs" = "elicense/_specs"' in pyproject
     assert os.path.isdir(default_directory())
