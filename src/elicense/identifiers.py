@@ -143,6 +143,19 @@ def _error(kind: str | None, part: str, en: str, zh: str, **details: Any) -> Ide
     return IdentifierError(head_en + en, message_zh=head_zh + zh, details=info)
 
 
+def _check_last_char(kind: str | None, value: str, expected: str) -> None:
+    """The 18th character of a USCC or resident ID is a check character over the first 17."""
+    if value[17] != expected:
+        raise _error(
+            kind,
+            "check_char",
+            f"check character (character 18) is wrong: expected {expected!r}, got {value[17]!r}",
+            f"校验码（第 18 位）错误：应为 {expected}，实际为 {value[17]}",
+            expected=expected,
+            actual=value[17],
+        )
+
+
 def _prepare(
     text: object,
     kind: str | None,
@@ -413,16 +426,7 @@ def _validate_uscc_uncached(value: str) -> None:
             expected=org_expected,
             actual=value[16],
         )
-    expected = _uscc_check_char(value[:17])
-    if value[17] != expected:
-        raise _error(
-            kind,
-            "check_char",
-            f"check character (character 18) is wrong: expected {expected!r}, got {value[17]!r}",
-            f"校验码（第 18 位）错误：应为 {expected}，实际为 {value[17]}",
-            expected=expected,
-            actual=value[17],
-        )
+    _check_last_char(kind, value, _uscc_check_char(value[:17]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,16 +536,7 @@ def _validate_resident(value: str) -> None:
             f"birth date {value[6:14]} is not a real date between 1900 and 2100",
             f"出生日期 {value[6:14]} 不是 1900 至 2100 年间的有效日期",
         ) from None
-    expected = mod11_2_check_char(value[:17])
-    if value[17] != expected:
-        raise _error(
-            kind,
-            "check_char",
-            f"check character (character 18) is wrong: expected {expected!r}, got {value[17]!r}",
-            f"校验码（第 18 位）错误：应为 {expected}，实际为 {value[17]}",
-            expected=expected,
-            actual=value[17],
-        )
+    _check_last_char(kind, value, mod11_2_check_char(value[:17]))
 
 
 def _birth(value: str) -> dt.date:
