@@ -221,6 +221,15 @@ def _bad_char(text: str, allow_newlines: bool) -> str | None:
     return None
 
 
+def _located(exc: CatalogError, where: list[str], **details: str | None) -> CatalogError:
+    """``exc`` prefixed with where it happened (file, then field path), so a catalogue author finds it."""
+    return CatalogError(
+        ": ".join([*where, exc.message]),
+        message_zh="：".join([*where, exc.message_zh or exc.message]),
+        details={**exc.details, **details},
+    )
+
+
 def _type_name(value: object) -> str:
     return type(value).__name__
 
@@ -327,12 +336,8 @@ class FieldSpec:
                 mask_keep_end=keep_end,
             )
         except CatalogError as exc:
-            head = f"{source}: " if source else ""
-            raise CatalogError(
-                f"{head}{where}: {exc.message}",
-                message_zh=f"{head}{where}：{exc.message_zh or exc.message}",
-                details={**exc.details, "file": source, "path": where},
-            ) from None
+            prefix = [source, where] if source else [where]
+            raise _located(exc, prefix, file=source, path=where) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The catalogue JSON object of this field (inverse of :meth:`from_dict`)."""
@@ -749,11 +754,7 @@ class LicenceType:
                 code_source=code_source,
             )
         except CatalogError as exc:
-            raise CatalogError(
-                f"{source}: {exc.message}",
-                message_zh=f"{source}：{exc.message_zh or exc.message}",
-                details={**exc.details, "file": source},
-            ) from None
+            raise _located(exc, [source], file=source) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The catalogue JSON object of this type (inverse of :meth:`from_dict`)."""
