@@ -102,6 +102,18 @@ def _check_window(not_before: dt.datetime, not_after: dt.datetime) -> None:
         raise CryptoError("certificate not_after must be later than not_before")
 
 
+def _sign_issued(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+    """Sign a non-root certificate: it names its issuer's key and carries the licence policy OID."""
+    builder = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+        critical=False,
+    ).add_extension(
+        x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
+        critical=False,
+    )
+    return _sign(builder, issuer_key)
+
+
 def _base(
     subject: x509.Name,
     issuer: x509.Name,
@@ -164,16 +176,8 @@ def make_regional_ca(
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-        .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
-            critical=False,
-        )
     )
-    return _sign(builder, issuer_key)
+    return _sign_issued(builder, issuer_key)
 
 
 def make_end_entity(
@@ -202,16 +206,8 @@ def make_end_entity(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-        .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
-            critical=False,
-        )
     )
-    return _sign(builder, issuer_key)
+    return _sign_issued(builder, issuer_key)
 
 
 def uscc_of(certificate: x509.Certificate) -> str | None:
