@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from elicense import _crashpoint
 from elicense.crypto.algorithms import Algorithm, PrivateKey, sign_raw
 from elicense.errors import CryptoError
 
@@ -85,7 +86,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        _crashpoint("atomic_write.before_replace")
         os.replace(tmp, path)
+        _crashpoint("atomic_write.after_replace")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

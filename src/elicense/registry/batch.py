@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elicense import _crashpoint
 from elicense.errors import ElicenseError, InputError, UsageError
 from elicense.model import HolderType, china_date, require_utc
 
@@ -574,6 +575,8 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
             )
             ids.append(lid)
         reg.audit_batch(conn, pending, actor=st.actor, at=st.at)
+        _crashpoint("issue.before_commit")
+    _crashpoint("issue.after_commit")
     return ids, skipped
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from elicense import _crashpoint
 from elicense.errors import ElicenseError, StorageError, UsageError
 from elicense.model import LicenceStatus, require_utc
 from elicense.registry import schema as s
@@ -313,6 +314,8 @@ class Registry:
         try:
             with self.engine.begin() as conn:
                 yield conn
+                _crashpoint("registry.before_commit")
+            _crashpoint("registry.after_commit")
         except IntegrityError as exc:
             raise DuplicateLicence(f"already registered: {exc.orig}", message_zh="证照已登记") from exc
         except OperationalError as exc:
