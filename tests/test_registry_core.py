@@ -20,6 +20,7 @@ from elicense.registry import (
     StatusTransitionError,
     sqlite_url,
 )
+from elicense.registry.schema import LATEST
 
 ACTOR = "tester"
 
@@ -62,9 +63,9 @@ def _issue(home: Home, reg: Registry, serial: str, *, source: str | None = None,
 
 def test_open_is_idempotent_and_versioned(url: str) -> None:
     with Registry.open(url) as reg:
-        assert reg.migrate() == 1
+        assert reg.migrate() == LATEST
     with Registry.open(url) as reg:
-        assert reg.migrate() == 1
+        assert reg.migrate() == LATEST
         assert reg.verify_audit().ok
 
 

@@ -115,8 +115,14 @@ def test_history_cannot_be_rewritten_nor_scheduled():  # type: ignore[no-untyped
         s.apply(Action.REINSTATE, effective_at=T0 + 5 * DAY, recorded_at=T0 + 11 * DAY)
     with pytest.raises(IllegalTransition):  # before issuance
         fresh().apply(Action.REVOKE, effective_at=T0 - DAY, recorded_at=T0)
-    with pytest.raises(IllegalTransition):  # in the future
-        s.apply(Action.REINSTATE, effective_at=T0 + 20 * DAY, recorded_at=T0 + 11 * DAY)
+    with pytest.raises(IllegalTransition):  # scheduled more than a year ahead
+        s.apply(Action.REINSTATE, effective_at=T0 + 400 * DAY, recorded_at=T0 + 11 * DAY)
+    planned, _ = s.apply(Action.REINSTATE, effective_at=T0 + 20 * DAY, recorded_at=T0 + 11 * DAY)
+    assert planned.status is LicenceStatus.VALID  # recorded state
+    assert planned.status_at(T0 + 15 * DAY).status is LicenceStatus.SUSPENDED  # not yet in effect
+    assert planned.status_at(T0 + 20 * DAY).status is LicenceStatus.VALID
+    with pytest.raises(IllegalTransition):  # a later change cannot take effect before the scheduled one
+        planned.apply(Action.REVOKE, effective_at=T0 + 12 * DAY, recorded_at=T0 + 12 * DAY)
     back, event = s.apply(Action.REINSTATE, effective_at=T0 + 10 * DAY, recorded_at=T0 + 11 * DAY)
     assert back.status is LicenceStatus.VALID and event.recorded_at > event.effective_at
 

@@ -108,10 +108,13 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_
     d = rec.to_dict()
     for key in ("id", "number", "type_code", "status", "holder_name", "holder_code", "holder_type",
                 "authority_code", "issued_on", "valid_from", "valid_until", "status_index", "source_id",
-                "supersedes", "kid", "signed_at", "updated_at"):  # fmt: skip
+                "supersedes", "predecessor", "successor", "kid", "signed_at", "updated_at"):  # fmt: skip
         click.echo(f"{key:<15} {d[key] if d[key] is not None else '-'}")
     for k, v in d["fields"].items():
         click.echo(f"  {k:<22} {v}")
     for e in events:
-        click.echo(f"event {e['at']} {e['previous']} -> {e['status']} by {e['actor']}: {e['reason'] or '-'}")
+        effective = e.get("effective_at") or e["at"]
+        click.echo(f"event effective {effective} (recorded {e['at']}) {e['previous']} -> {e['status']} "
+                   f"by {e['actor']}: {e['reason'] or '-'}"
+                   + (f" successor {e['successor']}" if e.get("successor") else ""))
     return 0

@@ -23,7 +23,8 @@ _home = click.option(
 )  # fmt: skip
 _db = click.option("--db", default=None, metavar="URL", help="Registry database URL (default: the home's).")
 _effective = click.option(
-    "--effective", metavar="ISO-8601", help="When it takes effect (default: now; may be earlier)."
+    "--effective", metavar="ISO-8601",
+    help="When it takes effect (default: now; may be earlier, or up to a year later: scheduled).",
 )
 _actor = click.option("--actor", default=None, help="Operator recorded in the audit log (default: login name).")
 _note = click.option("--note", default=None, help="Free text for the audit record (decision number, ...).")
@@ -78,6 +79,9 @@ def _run(
                    f"{event.to_status.value}{f' ({label})' if label else ''}, "
                    f"{'生效时间' if zh else 'effective'} {event.effective_at.isoformat()}"
                    + (f", {'新证照' if zh else 'successor'} {event.successor}" if event.successor else ""))
+        if event.effective_at > now:
+            click.echo("  " + ("已排期：生效前发布的状态列表在生效时刻过期" if zh else
+                               "scheduled: status lists published before it take effect go stale at that time"))
         click.echo("  " + ("发布新的状态列表后生效于离线核验：elicense status publish / elicense bundle" if zh else
                            "kiosks see it once a new status list is published (elicense status publish / bundle)"))
     return 0
@@ -181,8 +185,12 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
                    + (f" ({doc['reason']})" if doc["reason"] else "")
                    + (f" → {doc['successor']}" if doc["successor"] else ""))
         for e in doc["history"]:
-            click.echo(f"  {e['effective_at']}  {e['action']:<9} {e['from'] or '-'} → {e['to']}"
-                       + (f"  [{e['reason']}]" if e["reason"] else "") + (f"  {e['note']}" if e["note"] else ""))
+            pending = " (scheduled)" if e["effective_at"] > doc["at"] else ""
+            click.echo(f"  {e['effective_at']}{pending}  {e['action']:<9} {e['from'] or '-'} → {e['to']}"
+                       + (f"  [{e['reason']}]" if e["reason"] else "")
+                       + (f"  → {e['successor']}" if e["successor"] else "")
+                       + (f"  (recorded {e['recorded_at']})" if e["recorded_at"] != e["effective_at"] else "")
+                       + (f"  {e['note']}" if e["note"] else ""))
     return 0
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 
@@ -94,7 +95,8 @@ licences = Table(
     Column("status", String(16), nullable=False),
     Column("status_index", Integer),
     Column("source_id", String(128)),
-    Column("supersedes", String(128)),
+    Column("supersedes", String(128)),  # predecessor: the licence this one replaces
+    Column("successor", String(128)),  # the licence that superseded this one (schema v2)
     Column("kid", String(16), nullable=False),
     Column("record_json", Text, nullable=False),
     Column("full_payload", LargeBinary, nullable=False),
@@ -116,8 +118,10 @@ status_events = Table(
     Column("status", String(16), nullable=False),
     Column("previous", String(16)),
     Column("reason", String(256)),
-    Column("at", String(32), nullable=False),
+    Column("at", String(32), nullable=False),  # recorded (v1 rows: effective = recorded)
     Column("actor", String(128), nullable=False),
+    Column("effective_at", String(32)),  # when it takes legal effect; may be later than ``at`` (schema v2)
+    Column("successor", String(128)),  # for a supersession (schema v2)
 )
 Index("ix_status_events_licence", status_events.c.licence_id)
 
@@ -166,7 +170,49 @@ def _v1(conn: Connection) -> None:
         conn.execute(text(stmt))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1),)
+_V2_COLUMNS = (
+    ("status_events", "effective_at", "VARCHAR(32)"),
+    ("status_events", "successor", "VARCHAR(128)"),
+    ("licences", "successor", "VARCHAR(128)"),
+)
+
+
+def _v2(conn: Connection) -> None:
+    """Effective time and successor of status events; successor of licences.
+
+    Registries created by v1 code get the columns by ``ALTER TABLE ... ADD COLUMN``
+    (nullable, so portable and instant); registries created by later code already
+    have them from :func:`_v1` (the metadata grew), hence the column check. Old rows
+    are back-filled: a v1 event's ``at`` was its effective time, and a supersession
+    kept its successor in the reason JSON (``{"s": id}``).
+    """
+    import json
+
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    for table, column, sql_type in _V2_COLUMNS:
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+    conn.execute(
+        status_events.update().where(status_events.c.effective_at.is_(None)).values(effective_at=status_events.c.at)
+    )
+    rows = conn.execute(
+        select(status_events.c.id, status_events.c.licence_id, status_events.c.reason).where(
+            status_events.c.status == "superseded", status_events.c.successor.is_(None)
+        )
+    ).all()
+    for event_id, licence_id, stored in rows:
+        try:
+            successor = json.loads(stored or "").get("s")
+        except (ValueError, AttributeError):
+            successor = None
+        if isinstance(successor, str) and successor:
+            conn.execute(status_events.update().where(status_events.c.id == event_id).values(successor=successor))
+            conn.execute(licences.update().where(licences.c.id == licence_id).values(successor=successor))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
 """Ordered (version, apply) pairs; append new versions, never edit applied ones."""
 
 LATEST = MIGRATIONS[-1][0]

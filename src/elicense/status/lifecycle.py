@@ -10,7 +10,11 @@
 No IO and no clock: the registry (or the file ledger) stores the states and
 the events this module returns; time is always an argument. Illegal moves
 (reinstating a revoked licence, suspending twice, rewriting history by
-back-dating before the last event) raise :class:`IllegalTransition`.
+back-dating before the last event, scheduling more than a year ahead) raise
+:class:`IllegalTransition`. A change may be *scheduled* (effective after it is
+recorded): :attr:`LicenceState.status` is the latest recorded state (what the
+next transition is checked against), :meth:`LicenceState.status_at` the state in
+effect at a time.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from elicense.errors import ElicenseError, UsageError
 from elicense.model import LicenceStatus, require_utc
 from elicense.status.reasons import ListState, RevocationReason, reason
 
-MAX_FUTURE_EFFECT = dt.timedelta(minutes=5)
-"""Effective times may be back-dated, not scheduled: run the command when it takes effect."""
+MAX_FUTURE_EFFECT = dt.timedelta(days=366)
+"""How far ahead a change may be scheduled (``--effective`` in the future): at most a year."""
 
 
 class StatusError(ElicenseError):
@@ -255,8 +259,8 @@ class LicenceState:
             )
         if effective_at > recorded_at + MAX_FUTURE_EFFECT:
             raise IllegalTransition(
-                "effective time lies in the future: record the change when it takes effect",
-                message_zh="生效时间晚于当前时间",
+                f"effective time lies more than {MAX_FUTURE_EFFECT.days} days ahead",
+                message_zh="生效时间距今超过一年",
             )
         why: RevocationReason | None = None
         if action is Action.REVOKE:

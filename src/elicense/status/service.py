@@ -103,11 +103,13 @@ def licence_state(registry: Registry, licence_id: str) -> LicenceState:
     history = list(state.history)
     for row in registry.status_events(licence_id):
         reason, successor, note = _split_reason(row.get("reason"))
-        when = _parse_time(row["at"])
+        recorded = _parse_time(row["at"])
+        effective = _parse_time(row["effective_at"]) if row.get("effective_at") else recorded
         to = LicenceStatus(row["status"])
         history.append(StatusEvent(
             licence_id, _TARGET_ACTION[to], LicenceStatus(row["previous"]) if row.get("previous") else None,
-            to, when, when, reason=reason, successor=successor, actor=row.get("actor"), note=note,
+            to, effective, recorded, reason=reason, successor=row.get("successor") or successor,
+            actor=row.get("actor"), note=note,
         ))  # fmt: skip
     return LicenceState(state.licence_id, state.authority_code, state.status_index, tuple(history))
 
@@ -137,8 +139,9 @@ def change_status(
         successor=successor, actor=actor, note=note,
     )  # fmt: skip
     registry.set_status(
-        lid, event.to_status, _encode_reason(event.reason, event.successor, note), event.effective_at, actor
-    )
+        lid, event.to_status, _encode_reason(event.reason, event.successor, note), now, actor,
+        effective_at=event.effective_at, successor=event.successor,
+    )  # fmt: skip
     return event
 
 
@@ -238,37 +241,52 @@ def bundle_extras(home: Home, now: dt.datetime, *, db: str | None = None) -> dic
 
 def list_entries(registry: Registry, authority_code: str, at: dt.datetime) -> list[Entry]:
     """The non-valid entries of an authority's list, from the registry, as of ``at``."""
-    from sqlalchemy import select
+    return pending_and_entries(registry, authority_code, at)[0]
+
+
+def pending_and_entries(
+    registry: Registry, authority_code: str, at: dt.datetime
+) -> tuple[list[Entry], dt.datetime | None]:
+    """Entries in effect at ``at``, and the earliest *scheduled* change (effective after ``at``).
+
+    A list published now cannot say what a scheduled change will do, so the
+    publisher ends the list's freshness at that change (:func:`status_sections`):
+    verifiers then need the next list, which carries it.
+    """
+    from sqlalchemy import func, select
 
     from elicense.registry import schema as s
 
     lic, ev = s.licences, s.status_events
     q = (
-        select(lic.c.id, lic.c.status_index, ev.c.status, ev.c.reason, ev.c.at)
+        select(lic.c.id, lic.c.status_index, ev.c.status, ev.c.reason, func.coalesce(ev.c.effective_at, ev.c.at),
+               ev.c.successor)
         .join(ev, ev.c.licence_id == lic.c.id)
-        .where(lic.c.authority_code == authority_code, lic.c.status_index.is_not(None),
-               lic.c.status != LicenceStatus.VALID.value)
+        .where(lic.c.authority_code == authority_code, lic.c.status_index.is_not(None))
         .order_by(lic.c.id, ev.c.id)
     )  # fmt: skip
-    last: dict[str, tuple[int, str, str | None, str]] = {}
+    last: dict[str, tuple[int, str, str | None, dt.datetime, str | None]] = {}
+    pending: dt.datetime | None = None
     with registry.reading() as conn:
-        for lid, index, status, stored, when in conn.execute(q):
-            last[lid] = (int(index), status, stored, when)
+        for lid, index, status, stored, when, succ in conn.execute(q):
+            effective = _parse_time(when)
+            if effective > at:  # scheduled: not in effect yet (later events of this licence neither)
+                pending = effective if pending is None else min(pending, effective)
+                continue
+            last[lid] = (int(index), status, stored, effective, succ)
     entries: list[Entry] = []
-    for index, status, stored, when in last.values():
-        since = _parse_time(when)
-        if since > at:
-            continue
+    for index, status, stored, since, succ in last.values():
         state = {"suspended": ListState.SUSPENDED, "revoked": ListState.REVOKED,
                  "superseded": ListState.SUPERSEDED}.get(status)  # fmt: skip
         if state is None:
             continue
         key, successor, _ = _split_reason(stored)
+        successor = succ or successor
         why = REASONS_BY_KEY.get(key or "") or DEFAULT_REASON[state]
         if why.state is not state:
             why = DEFAULT_REASON[state]
         entries.append(Entry(index, state, why, since, successor if state is ListState.SUPERSEDED else None))
-    return entries
+    return entries, pending
 
 
 def status_sections(
@@ -284,7 +302,10 @@ def status_sections(
 
     The sequence number defaults to the issue time in seconds: monotonic without
     any stored counter (a clock set back produces lists verifiers refuse as
-    rollbacks — safe). Authorities without a registry get an all-valid list.
+    rollbacks — safe). Authorities without a registry get an all-valid list. A
+    list's next update is brought forward to the earliest scheduled status change
+    of its authority (``--effective`` in the future), so no verifier keeps showing
+    a licence as valid with this list after its revocation takes effect.
     """
     now = require_utc(now, "now").replace(microsecond=0)
     seq = int(now.timestamp()) if sequence is None else sequence
@@ -295,12 +316,17 @@ def status_sections(
     reg_cm = open_registry(home, db) if has_registry else None
     registry = reg_cm.__enter__() if reg_cm is not None else None
     try:
+        earliest = now + min(validity, crl_validity)
         for entry in home.authorities:
-            entries = list_entries(registry, entry.code, now) if registry is not None else []
+            entries, pending = pending_and_entries(registry, entry.code, now) if registry is not None else ([], None)
             size = registry.status_list_size(entry.code) if registry is not None else MIN_ENTRIES
+            nxt = now + validity
+            if pending is not None and pending < nxt:  # stale when the scheduled change takes effect
+                nxt = max(pending.replace(microsecond=0), now + dt.timedelta(seconds=1))
+            earliest = min(earliest, nxt)
             lists.append(sign_status_list(
                 home.signer(entry), issuer=entry.code, sequence=seq, issued_at=now,
-                entries=entries, size=max(size, MIN_ENTRIES), next_update=now + validity,
+                entries=entries, size=max(size, MIN_ENTRIES), next_update=nxt,
             ))  # fmt: skip
             c = {s.name.lower(): 0 for s in ListState if s is not ListState.VALID}
             for e in entries:
@@ -310,7 +336,7 @@ def status_sections(
         if reg_cm is not None:
             reg_cm.__exit__(None, None, None)
     crls = [c.public_bytes(serialization.Encoding.DER) for c in _crls(home, now, crl_validity, seq)]
-    return StatusSections(tuple(lists), tuple(crls), now, now + min(validity, crl_validity), counts)
+    return StatusSections(tuple(lists), tuple(crls), now, earliest, counts)
 
 
 def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> list[x509.CertificateRevocationList]:
