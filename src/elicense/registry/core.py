@@ -85,6 +85,11 @@ def iso(when: dt.datetime) -> str:
     return require_utc(when).replace(tzinfo=None).isoformat() + "Z"
 
 
+def parse_iso(value: str) -> dt.datetime:
+    """Inverse of :func:`iso` (stored strings compare wrongly as text: ``.5Z`` < ``Z``)."""
+    return dt.datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=dt.UTC)
+
+
 def sqlite_url(path: str | Path) -> str:
     """The SQLAlchemy URL of a SQLite file."""
     return f"sqlite:///{Path(path).resolve()}"
@@ -134,6 +139,13 @@ class LicenceRecord:
     """COSE_Sign1 over the full record."""
     record: Mapping[str, Any]
     """The full licence as JSON (``Licence.to_dict``)."""
+    successor: str | None = None
+    """Id of the licence that superseded this one (schema v2)."""
+
+    @property
+    def predecessor(self) -> str | None:
+        """Id of the licence this one replaces (the ``supersedes`` column)."""
+        return self.supersedes
 
     def to_issued(self) -> Any:
         """Rebuild the :class:`~elicense.issue.IssuedLicence` (e.g. to render its PDF later)."""
@@ -179,11 +191,13 @@ class LicenceRecord:
                 "status_index",
                 "source_id",
                 "supersedes",
+                "successor",
                 "kid",
                 "signed_at",
                 "updated_at",
             )
         }
+        out["predecessor"] = self.supersedes
         out["fields"] = dict(self.record.get("fields", {}))
         if payloads:
             import base64
@@ -228,6 +242,7 @@ def _record(row: Any) -> LicenceRecord:
         qr_payload=m["qr_payload"],
         full_payload=bytes(m["full_payload"]),
         record=json.loads(m["record_json"]),
+        successor=m.get("successor"),
     )
 
 
@@ -770,11 +785,23 @@ class Registry:
         actor: str,
         *,
         conn: Connection | None = None,
+        effective_at: dt.datetime | None = None,
+        successor: str | None = None,
     ) -> LicenceRecord:
-        """Change a licence's status (with a status event and an audit entry, one transaction)."""
+        """Change a licence's status (with a status event and an audit entry, one transaction).
+
+        ``at`` is when the change is recorded; ``effective_at`` (default ``at``) when it
+        takes legal effect, earlier (back-dated) or later (scheduled). The ``status``
+        column is the latest *recorded* status; :meth:`status_at` gives the one in
+        effect at a time. ``successor`` (for a supersession) is stored on the event and
+        on the licence row.
+        """
         new = LicenceStatus(status)
         if reason is not None and len(reason) > 256:
             raise UsageError("reason is longer than 256 characters")
+        if successor is not None and (new is not LicenceStatus.SUPERSEDED or len(successor) > 128):
+            raise UsageError("only a supersession names a successor (an id of at most 128 characters)")
+        effective = at if effective_at is None else effective_at
         with self._conn(conn) as c:
             row = c.execute(select(s.licences.c.status).where(s.licences.c.id == licence_id).with_for_update()).first()
             if row is None:
@@ -786,9 +813,10 @@ class Registry:
                     message_zh=f"证照状态不能从 {old.value} 变为 {new.value}",
                     details={"from": old.value, "to": new.value},
                 )
-            c.execute(
-                s.licences.update().where(s.licences.c.id == licence_id).values(status=new.value, updated_at=iso(at))
-            )
+            values: dict[str, Any] = {"status": new.value, "updated_at": iso(at)}
+            if successor is not None:
+                values["successor"] = successor
+            c.execute(s.licences.update().where(s.licences.c.id == licence_id).values(**values))
             c.execute(
                 s.status_events.insert().values(
                     licence_id=licence_id,
@@ -797,24 +825,43 @@ class Registry:
                     reason=reason,
                     at=iso(at),
                     actor=actor,
+                    effective_at=iso(effective),
+                    successor=successor,
                 )
             )
-            self.audit(
-                c,
-                action=_ACTION_FOR[new],
-                subject=licence_id,
-                actor=actor,
-                at=at,
-                details={"from": old.value, "to": new.value, "reason": reason},
-            )
+            details: dict[str, Any] = {"from": old.value, "to": new.value, "reason": reason,
+                                       "effective_at": iso(effective)}  # fmt: skip
+            if successor is not None:
+                details["successor"] = successor
+            self.audit(c, action=_ACTION_FOR[new], subject=licence_id, actor=actor, at=at, details=details)
         record = self.get(licence_id) if conn is None else None
         if record is None:
             with self._conn(conn, write=False) as c:
                 record = _record(c.execute(select(s.licences).where(s.licences.c.id == licence_id)).one())
         return record
 
+    def status_at(self, licence_id: str, when: dt.datetime) -> dict[str, Any] | None:
+        """The status in effect at ``when``: ``{status, since, reason, successor}``.
+
+        ``None`` when the licence was not yet signed then; a change recorded but
+        effective later (scheduled) is not in effect before its effective time.
+        """
+        record = self.get(licence_id)
+        if record is None:
+            raise RegistryError(f"no licence {licence_id}", message_zh=f"证照不存在：{licence_id}")
+        moment = require_utc(when, "when")
+        if parse_iso(record.signed_at) > moment:
+            return None
+        out: dict[str, Any] = {"status": LicenceStatus.VALID.value, "since": record.signed_at, "reason": None,
+                               "successor": None}  # fmt: skip
+        for e in self.status_events(licence_id):
+            if parse_iso(e["effective_at"] or e["at"]) <= moment:
+                out = {"status": e["status"], "since": e["effective_at"], "reason": e["reason"],
+                       "successor": e["successor"]}  # fmt: skip
+        return out
+
     def status_events(self, licence_id: str) -> list[dict[str, Any]]:
-        """The licence's status history, oldest first."""
+        """The licence's status history, oldest first (``at`` recorded, ``effective_at`` in effect)."""
         with self.reading() as conn:
             return [
                 dict(r._mapping)
