@@ -1,61 +1,188 @@
-"""Find and read QR codes in images (zxing-cpp on Pillow images).
+"""Find and read QR codes in images (zxing-cpp on Pillow images), including camera frames.
 
-Images are hostile: the pixel count is bounded before decoding (Pillow's own
-bomb check raises too), and only the QR format is searched (8× faster).
+Images are hostile: the file size and pixel count are bounded before decoding
+(Pillow's own bomb check raises too), and only the QR format is searched (8×
+faster). Camera frames are imperfect (small, rotated, skewed, blurred, low
+contrast, glare, JPEG, dark-mode inverted): one fast zxing pass reads most of
+them; only when it finds nothing does a ladder of cheap Pillow pre-processing
+steps run (other binarizer, contrast stretch, illumination flattening,
+sharpening, upscaling), stopping at the first step that finds a code or when
+the caller's time :func:`budget` is spent (live frames: the next frame comes soon).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from elicense.errors import InputError
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+WORK_PIXELS = 6_000_000
+"""Frames larger than this are downscaled once before any decoding (a 24 MP photo gains nothing)."""
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("elicense_qr_deadline", default=None)
+
+
+@contextlib.contextmanager
+def budget(seconds: float) -> Iterator[None]:
+    """Within this block, the fallback ladder stops starting new steps after ``seconds``."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def _open(data: bytes) -> Any:
     from PIL import Image
 
     if len(data) > MAX_IMAGE_BYTES:
-        raise InputError("image file too large", message_zh="图像文件过大")
+        raise InputError("image file too large", message_zh="图像文件过大", details={"reason": "too_large"})
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
-                raise InputError("image has too many pixels", message_zh="图像像素过多")
+                raise InputError("image has too many pixels", message_zh="图像像素过多",
+                                 details={"reason": "too_many_pixels"})
+            if image.width * image.height > WORK_PIXELS and image.format == "JPEG":
+                image.draft("L", (image.width // 2, image.height // 2))  # decode JPEG at reduced scale: cheap
             image.load()
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError("image is a decompression bomb", message_zh="图像疑似解压炸弹") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
-        raise InputError(f"cannot read image: {exc}", message_zh="无法读取图像") from exc
-    return image.convert("L") if image.mode not in ("L", "RGB") else image
+        raise InputError("image is a decompression bomb", message_zh="图像疑似解压炸弹",
+                         details={"reason": "bomb"}) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # UnidentifiedImageError is an OSError
+        raise InputError(f"cannot read image: {exc}", message_zh="无法读取图像",
+                         details={"reason": "unreadable"}) from exc
+    return _grey(image)
+
+
+def _grey(image: Any) -> Any:
+    """Greyscale, transparency on white, at most :data:`WORK_PIXELS`."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))  # transparent → white, not black
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    image = image.convert("L")
+    pixels = image.width * image.height
+    if pixels > WORK_PIXELS:
+        factor = (WORK_PIXELS / pixels) ** 0.5
+        image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))),
+                             Image.Resampling.BOX)
+    return image
+
+
+def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) -> list[str]:
+    import zxingcpp
+
+    qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
+    results = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=True, try_downscale=True,
+                                     try_invert=invert, binarizer=getattr(zxingcpp.Binarizer, binarizer))
+    return [r.text for r in results if r.valid and r.text]
+
+
+def _autocontrast(image: Any) -> Any:
+    from PIL import ImageOps
+
+    return ImageOps.autocontrast(image, cutoff=1)
+
+
+def _flatten(image: Any) -> Any:
+    """Divide out slow illumination changes (glare, shadows): keep local contrast only."""
+    from PIL import ImageChops, ImageFilter, ImageOps
+
+    radius = max(4, min(image.size) // 24)
+    background = image.filter(ImageFilter.BoxBlur(radius))
+    dark = ImageChops.subtract(background, image, scale=1.0, offset=0)  # dark modules → bright
+    return ImageOps.autocontrast(ImageOps.invert(dark), cutoff=1)
+
+
+def _sharpen(image: Any) -> Any:
+    from PIL import ImageFilter
+
+    return image.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0))
+
+
+def _upscale(image: Any) -> Any:
+    from PIL import Image
+
+    if image.width * image.height * 4 > WORK_PIXELS:
+        return None
+    return image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
+
+
+def _smooth(image: Any) -> Any:
+    from PIL import ImageFilter
+
+    return image.filter(ImageFilter.MedianFilter(3))
+
+
+def _identity(image: Any) -> Any:
+    return image
+
+
+Step = tuple[str, Callable[[Any], Any], str]
+LADDER: tuple[Step, ...] = (
+    ("histogram", _identity, "GlobalHistogram"),
+    ("autocontrast", _autocontrast, "LocalAverage"),
+    ("flatten", _flatten, "LocalAverage"),
+    ("sharpen", _sharpen, "LocalAverage"),
+    ("upscale", _upscale, "LocalAverage"),
+    ("smooth", _smooth, "GlobalHistogram"),
+    ("upscale-sharpen", lambda im: _upscale(_sharpen(im)), "LocalAverage"),
+    ("flatten-sharpen", lambda im: _sharpen(_flatten(im)), "GlobalHistogram"),
+)
+"""Fallback steps, cheapest and most often useful first: (name, transform, binarizer)."""
+
+
+def read_qr_image(image: Any, *, ladder: bool = True) -> tuple[list[str], str]:
+    """QR texts in a greyscale Pillow image and the step that found them (``"fast"`` or a ladder step)."""
+    texts = _zxing(image)
+    if texts or not ladder:
+        return texts, "fast"
+    deadline = _deadline.get()
+    for name, transform, binarizer in LADDER:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        prepared = transform(image)
+        if prepared is None:
+            continue
+        texts = _zxing(prepared, binarizer)
+        if texts:
+            return texts, name
+    return [], "none"
 
 
 def read_qr_texts(data: bytes) -> list[str]:
     """All QR code texts found in an image, in reading order; ``[]`` if none."""
-    import zxingcpp
-
-    image = _open(data)
-    qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
-    results = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=True, try_downscale=True)
-    return [r.text for r in results if r.valid and r.text]
+    texts, _ = read_qr_image(_open(data))
+    return list(dict.fromkeys(texts))  # one code seen twice (e.g. by two passes) counts once
 
 
-def read_payloads(data: bytes, prefix: str = "EL1:") -> list[str]:
-    """QR texts that look like elicense payloads; :class:`InputError` if there are none."""
+def read_payloads(data: bytes, prefix: str | tuple[str, ...] = "EL1:") -> list[str]:
+    """QR texts that look like elicense payloads; :class:`InputError` if there are none.
+
+    The error's ``details["reason"]`` is ``no_qr`` or ``not_elicense`` (a kiosk keeps
+    scanning quietly on those).
+    """
     texts = read_qr_texts(data)
     found = [t for t in texts if t.startswith(prefix)]
     if not found:
         if texts:
             raise InputError(
-                "the QR code in the image is not an elicense payload", message_zh="图像中的二维码不是电子证照"
+                "the QR code in the image is not an elicense payload", message_zh="图像中的二维码不是电子证照",
+                details={"reason": "not_elicense"},
             )
-        raise InputError("no QR code found in the image", message_zh="图像中未找到二维码")
+        raise InputError("no QR code found in the image", message_zh="图像中未找到二维码", details={"reason": "no_qr"})
     return found

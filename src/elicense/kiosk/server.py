@@ -1,0 +1,419 @@
+"""The kiosk's HTTP side: a small WSGI app over :func:`elicense.verify.inputs.verify_bytes`.
+
+Standard library only (``wsgiref`` + a threading server): a kiosk runs one page
+on localhost, so a web framework would add weight and nothing else. The page
+and its assets ship in ``elicense/kiosk/static`` and reference nothing outside
+the kiosk (the page works offline; the CSP forbids other origins).
+
+Endpoints:
+
+- ``GET /`` (and ``/static/...``): the page.
+- ``POST /api/verify``: body = raw image bytes (PNG/JPEG/WebP...), a PDF, or payload
+  text; at most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
+  decode used for live frames. Answers JSON: ``status`` (VALID / INVALID /
+  INDETERMINATE, the worst when a frame holds several codes), ``label`` {zh, en},
+  ``reasons`` [{code, status, zh, en}], ``licence`` (type_code, type_name {zh, en},
+  holder / holder_code masked as the catalogue says, issuer, validity...), ``results``
+  (one such view per licence found), ``trust`` (as ``/api/status``). Bad input is a
+  JSON error ``{"status": "ERROR", "error": {code, zh, en, no_qr}}`` with 400 (empty),
+  411, 413 or 422 (unreadable, no QR, bomb).
+- ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update, now,
+  age_seconds, stale, clock_suspect, warnings [{code, zh, en}]}.
+
+The trust file is re-read when it changes on disk (``elicense trust update`` replaces
+it atomically), checked at most once a second; a replacement that does not load keeps
+the previous trust and raises a warning.
+
+Use in process (tests call the app directly; no socket needed)::
+
+    from elicense.kiosk.server import make_app, make_server, serve
+    app = make_app(verifier, bundle_path=path)          # a WSGI callable
+    response = app.handle("POST", "/api/verify", body)   # -> Response(status, content_type, body)
+    response.json()["status"]                            # "VALID" / "INVALID" / ...
+    server = make_server(app, "127.0.0.1", 0)            # a real server on a free port
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(app, host="127.0.0.1", port=8080)              # what ``elicense kiosk`` runs
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mimetypes
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from elicense.errors import ElicenseError, InputError
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from elicense.verify.result import Reason, VerificationResult
+    from elicense.verify.verifier import Verifier
+
+MAX_BODY = 10 * 1024 * 1024
+"""Largest request body accepted by ``POST /api/verify`` (a phone photo fits; more is 413)."""
+DRAIN_LIMIT = 64 * 1024 * 1024
+"""An oversized body up to this size is read and dropped before the 413; beyond it the connection is cut."""
+RELOAD_INTERVAL_S = 1.0
+"""How often (at most) the trust file's stat is checked for a replacement."""
+CLOCK_TOLERANCE = dt.timedelta(minutes=10)
+"""How far the clock may lie before the bundle's issue time before we call it wrong."""
+MAX_CONCURRENT_VERIFY = 2
+"""Decodes running at once; more requests wait (a kiosk has one camera)."""
+CAMERA_BUDGET_S = 0.6
+"""Decode time budget for a live camera frame: the next frame comes soon anyway."""
+
+CJK_FONT = "NotoSerifCJKsc-Regular-subset.otf"
+
+Loader = Callable[[Path], "Verifier"]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
+                413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error",
+                503: "Service Unavailable"}
+_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        "connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'")
+_LABELS = {"VALID": ("有效", "Valid"), "INVALID": ("无效", "Invalid"), "INDETERMINATE": ("无法确认", "Cannot confirm")}
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP answer of the app (what :meth:`KioskApp.handle` returns)."""
+
+    status: int
+    """HTTP status code."""
+    content_type: str
+    """``Content-Type`` header."""
+    body: bytes
+    """Response body."""
+    headers: tuple[tuple[str, str], ...] = field(default=())
+    """Extra headers."""
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def _json(status: int, doc: Any) -> Response:
+    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    return Response(status, "application/json; charset=utf-8", body, (("Cache-Control", "no-store"),))
+
+
+def _error(status: int, code: str, en: str, zh: str, *, no_qr: bool = False, trust: Any = None) -> Response:
+    doc: dict[str, Any] = {"status": "ERROR", "error": {"code": code, "en": en, "zh": zh, "no_qr": no_qr}}
+    if trust is not None:
+        doc["trust"] = trust
+    return _json(status, doc)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if when else None
+
+
+def _warning(code: str, en: str, zh: str) -> dict[str, str]:
+    return {"code": code, "en": en, "zh": zh}
+
+
+def default_loader(verifier: Verifier) -> Loader:
+    """Reload a trust file the way ``verifier`` was built (same clock and policies)."""
+
+    def load(path: Path) -> Verifier:
+        from elicense.verify.verifier import Verifier
+
+        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies)
+
+    return load
+
+
+class KioskApp:
+    """The kiosk as a WSGI application; :meth:`handle` is the socket-free core."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        bundle_path: Path | None = None,
+        loader: Loader | None = None,
+        max_body: int = MAX_BODY,
+        reload_interval: float = RELOAD_INTERVAL_S,
+    ) -> None:
+        self._verifier = verifier
+        self.bundle_path = Path(bundle_path) if bundle_path is not None else None
+        self._loader = loader or default_loader(verifier)
+        self.max_body = max_body
+        self._reload_interval = reload_interval
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_VERIFY)
+        self._stat_key = self._stat()
+        self._checked = time.monotonic()
+        self._reload_error: str | None = None
+        self.reloads = 0
+        """How many times the trust file was re-read after a change (for tests and logs)."""
+
+    # -- trust --------------------------------------------------------------------------
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        if self.bundle_path is None:
+            return None
+        try:
+            st = os.stat(self.bundle_path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    @property
+    def verifier(self) -> Verifier:
+        """The current verifier, re-read first if the trust file was replaced."""
+        if self.bundle_path is None:
+            return self._verifier
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self._reload_interval:
+                return self._verifier
+            self._checked = now
+            key = self._stat()
+            if key is None or key == self._stat_key:
+                if key is None:
+                    self._reload_error = f"cannot read {self.bundle_path}"
+                return self._verifier
+            try:
+                fresh = self._loader(self.bundle_path)
+            except (ElicenseError, OSError) as exc:
+                self._reload_error = str(exc)
+                self._stat_key = key  # do not retry a bad file every second; a new write changes the key
+                return self._verifier
+            self._verifier, self._stat_key, self._reload_error = fresh, key, None
+            self.reloads += 1
+            return fresh
+
+    def trust_info(self, verifier: Verifier | None = None) -> dict[str, Any]:
+        """Bundle facts and warnings for the page (``GET /api/status``)."""
+        v = verifier or self.verifier
+        now = v.clock()
+        store = v.trust
+        bundle = v.bundle
+        warnings: list[dict[str, str]] = []
+        issued, next_update = store.issued_at, store.next_update
+        stale = store.is_stale(now)
+        if stale:
+            warnings.append(_warning("trust_stale", "The trust data is out of date: run 'elicense trust update'",
+                                     "信任数据已过期，请更新（elicense trust update）"))
+        clock_suspect = issued is not None and now < issued - CLOCK_TOLERANCE
+        if clock_suspect:
+            warnings.append(_warning("clock_suspect", "The system clock is earlier than the trust data's issue time: "
+                                     "check the clock", "系统时间早于信任数据签发时间，请检查时钟"))
+        if issued is None:
+            warnings.append(_warning("trust_undated", "The trust data carries no issue time",
+                                     "信任数据未标明签发时间"))
+        if self._reload_error:
+            warnings.append(_warning("trust_reload_failed", f"The updated trust file was not loaded: "
+                                     f"{self._reload_error}", "更新后的信任数据未能加载，仍使用原信任数据"))
+        return {
+            "path": str(self.bundle_path) if self.bundle_path else None,
+            "kind": "bundle" if bundle is not None else "file",
+            "sequence": bundle.sequence if bundle is not None else None,
+            "issued_at": _iso(issued),
+            "next_update": _iso(next_update),
+            "now": _iso(now),
+            "age_seconds": int((now - issued).total_seconds()) if issued else None,
+            "stale": stale,
+            "clock_suspect": clock_suspect,
+            "warnings": warnings,
+        }
+
+    # -- views --------------------------------------------------------------------------
+
+    @staticmethod
+    def _reason(reason: Reason) -> dict[str, Any]:
+        return {"code": reason.code, "status": reason.status.value, "zh": reason.message("zh"),
+                "en": reason.message("en")}
+
+    @staticmethod
+    def result_view(result: VerificationResult) -> dict[str, Any]:
+        """What the page shows of one result; the holder masked as the catalogue says."""
+        from elicense.catalog import mask
+
+        status = result.status.value
+        licence: dict[str, Any] | None = None
+        lic, lt = result.licence, result.licence_type
+        if lic is not None:
+            name, code = lic.holder_name, lic.holder_code
+            if lt is None or lt.holder_name_qr == "mask":  # unknown type: mask rather than leak
+                name = mask(name, keep_start=1, keep_end=0)
+            if lt is None or lt.holder_code_qr == "mask":
+                code = mask(code, keep_start=1, keep_end=1)
+            licence = {
+                "id": str(lic.id),
+                "number": lic.number,
+                "type_code": lic.type_code,
+                "type_name": {"zh": lt.name_zh if lt else None, "en": lt.name_en if lt else None},
+                "holder": name,
+                "holder_code": code,
+                "issuer": result.issuer.name if result.issuer else lic.id.issuer_code,
+                "issuer_code": lic.id.issuer_code,
+                "area_code": lic.area_code,
+                "valid_from": lic.valid_from.isoformat(),
+                "valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+            }
+        zh, en = _LABELS.get(status, (status, status))
+        return {"kind": result.kind, "status": status, "label": {"zh": zh, "en": en},
+                "reasons": [KioskApp._reason(x) for x in result.reasons], "licence": licence,
+                "verified_at": _iso(result.verified_at)}
+
+    # -- requests -----------------------------------------------------------------------
+
+    def verify_body(self, body: bytes, *, camera: bool = False) -> Response:
+        """``POST /api/verify`` once the body is read."""
+        from elicense.verify.inputs import verify_bytes
+        from elicense.verify.result import worst
+
+        verifier = self.verifier
+        trust = self.trust_info(verifier)
+        if not body.strip():
+            return _error(400, "empty", "The request body is empty", "请求内容为空", trust=trust)
+        if not self._slots.acquire(timeout=10):
+            return _error(503, "busy", "The kiosk is busy, try again", "终端繁忙，请重试", trust=trust)
+        try:
+            if camera:
+                from elicense.qr import decode
+
+                with decode.budget(CAMERA_BUDGET_S):
+                    results = verify_bytes(verifier, body)
+            else:
+                results = verify_bytes(verifier, body)
+        except InputError as exc:
+            no_qr = exc.details.get("reason") in ("no_qr", "not_elicense")
+            return _error(422, str(exc.details.get("reason") or exc.code), exc.message, exc.message_zh or exc.message,
+                          no_qr=no_qr, trust=trust)
+        except ElicenseError as exc:
+            return _error(422, exc.code, exc.message, exc.message_zh or exc.message, trust=trust)
+        finally:
+            self._slots.release()
+        views = [self.result_view(x) for x in results]
+        top = worst(x.status for x in results)
+        main = next(v for v, x in zip(views, results, strict=True) if x.status is top)
+        return _json(200, {**main, "count": len(views), "results": views, "trust": trust})
+
+    def handle(self, method: str, path: str, body: bytes = b"", query: str = "") -> Response:
+        """Answer one request (the WSGI wrapper reads and bounds the body first); ``path`` may hold a query."""
+        path, _, inline_query = path.partition("?")
+        query = query or inline_query
+        if path == "/api/verify":
+            if method != "POST":
+                return _error(405, "method", "Use POST", "请使用 POST")
+            if len(body) > self.max_body:
+                return _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
+                              f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+            camera = parse_qs(query).get("mode") == ["camera"]
+            return self.verify_body(body, camera=camera)
+        if method not in ("GET", "HEAD"):
+            return _error(405, "method", "Method not allowed", "不支持的请求方法")
+        if path == "/api/status":
+            return _json(200, {"trust": self.trust_info()})
+        if path in ("/", "/index.html"):
+            return self._static("index.html")
+        if path.startswith("/static/"):
+            return self._static(path.removeprefix("/static/"))
+        return _error(404, "not_found", "Not found", "未找到")
+
+    @staticmethod
+    def _static(name: str) -> Response:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            return _error(404, "not_found", "Not found", "未找到")
+        if name == "cjk.otf":  # the font the PDFs embed: Chinese text even on a kiosk without CJK fonts
+            item = resources.files("elicense.fonts").joinpath(CJK_FONT)
+        else:
+            item = resources.files("elicense.kiosk").joinpath("static", name)
+        if not item.is_file():
+            return _error(404, "not_found", "Not found", "未找到")
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "text/javascript"):
+            ctype += "; charset=utf-8"
+        return Response(200, ctype, item.read_bytes(), (("Cache-Control", "no-cache"),))
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """WSGI entry point: bound the body before reading it."""
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", "/")) or "/"
+        query = str(environ.get("QUERY_STRING", ""))
+        body = b""
+        response: Response | None = None
+        if method == "POST":
+            raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
+            if not raw_length.isdigit():
+                response = _error(411, "length_required", "Content-Length is required", "缺少 Content-Length")
+            elif int(raw_length) > self.max_body:
+                _drain(environ["wsgi.input"], int(raw_length))
+                response = _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
+                                  f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+            else:
+                body = environ["wsgi.input"].read(int(raw_length))
+        if response is None:
+            try:
+                response = self.handle(method, path, body, query)
+            except Exception as exc:  # one bad request must not take the kiosk down
+                response = _error(500, "internal", f"internal error: {type(exc).__name__}", "内部错误")
+        headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
+                   ("Content-Security-Policy", _CSP), ("X-Content-Type-Options", "nosniff"),
+                   ("Referrer-Policy", "no-referrer"), *response.headers]
+        start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}", headers)
+        return [b"" if method == "HEAD" else response.body]
+
+
+def _drain(stream: Any, length: int) -> None:
+    """Read and drop an oversized body (up to :data:`DRAIN_LIMIT`) so the client sees the 413, not a reset."""
+    left = min(length, DRAIN_LIMIT)
+    while left > 0:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
+def make_app(verifier: Verifier, *, bundle_path: Path | str | None = None, loader: Loader | None = None,
+             max_body: int = MAX_BODY) -> KioskApp:
+    """The kiosk app over ``verifier``; with ``bundle_path`` it follows that file's replacements."""
+    return KioskApp(verifier, bundle_path=Path(bundle_path) if bundle_path is not None else None, loader=loader,
+                    max_body=max_body)
+
+
+def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True) -> WSGIServer:
+    """A threading HTTP server for ``app`` (``port=0``: a free port, see ``server.server_port``)."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+    class Handler(WSGIRequestHandler):
+        timeout = 30  # a stalled client cannot hold a thread for ever
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if not quiet:
+                super().log_message(format, *args)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server((host, port), Handler)
+    server.set_app(app)
+    return server
+
+
+def serve(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True,
+          ready: Callable[[WSGIServer], None] | None = None) -> None:
+    """Serve ``app`` until interrupted; ``ready`` is called with the bound server first."""
+    server = make_server(app, host, port, quiet=quiet)
+    try:
+        if ready is not None:
+            ready(server)
+        server.serve_forever()
+    finally:
+        server.server_close()
