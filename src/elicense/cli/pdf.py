@@ -87,19 +87,25 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
               help="Where to write the signed PDF.")
 @click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Font file to use instead of the packaged Noto Serif CJK SC subset.")
-def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None) -> int:
+@click.option("--pdf-level", "level", type=click.Choice(["B-B", "B-T", "B-LT"]), default="B-B", show_default=True,
+              help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS).")
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
+                   "HOME's root; needs the root key).")
+def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level: str, tsa_url: str | None) -> int:
     """Render, seal and sign the PDF of a licence issued from HOME."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
     from elicense.pdf.render import render_licence
-    from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
+    from elicense.pdf.sign import seal_and_sign
+    from elicense.pdf.tsa import options_for_home
 
     home = Home.load(home_dir)
     issued = find_issued(home, name)
     entry = home.authority(issued.licence.issuer.code)
+    options = options_for_home(home, level, at=issued.signed_at, seal_name=entry.seal_name, tsa_url=tsa_url)
     rendered = render_licence(issued, font_path=font)
-    data = seal_and_sign(issued, home.signer(entry), rendered=rendered,
-                         options=PdfSigningOptions(seal_name=entry.seal_name))
+    data = seal_and_sign(issued, home.signer(entry), rendered=rendered, options=options)
     atomic_write(output, data)
     click.echo(f"{output}: {issued.licence.id}")
     return 0

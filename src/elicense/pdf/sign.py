@@ -5,10 +5,12 @@ Profile:
 * **PAdES B-B** (``ETSI.CAdES.detached``, SHA-256) by the issuing authority's key,
   through the :class:`~elicense.crypto.keys.Signer` protocol (an HSM signs the same
   way as a software key: pyHanko hands us the signed attributes, we return DER).
-* **B-T** when a :class:`pyhanko.sign.timestamps.TimeStamper` is given (a signature
-  timestamp from an RFC 3161 TSA), **B-LT** when revocation data (CRLs) and trust
-  roots are given: pyHanko validates the signer at signing time and writes the
-  certificates and CRLs it used into the document security store (DSS).
+* **B-T** when a :class:`pyhanko.sign.timestamps.TimeStamper` (or an in-process
+  :class:`~elicense.pdf.tsa.LocalTSA`) is given: a signature timestamp from an
+  RFC 3161 TSA; **B-LT** when, on top, revocation data (CRLs) and trust roots are
+  given: pyHanko validates the signer at signing time (hard-fail, no fetching) and
+  writes the certificates and CRLs it used into the document security store (DSS),
+  so a verifier needs no network and no CRL of its own.
 * **DocMDP certification with P=1 (no changes).** PAdES (ETSI EN 319 142-1, and
   TS 102 778-4 annex A before it) exempts DSS and document-timestamp updates from
   DocMDP restrictions, and pyHanko's difference analysis applies exactly that rule:
@@ -46,6 +48,7 @@ __all__ = [
     "SIGNATURE_FIELD",
     "PdfSigningOptions",
     "bytes_to_reserve",
+    "pades_level",
     "seal_and_sign",
     "sign_pdf",
 ]
@@ -62,7 +65,10 @@ class PdfSigningOptions:
     """How to sign beyond PAdES B-B (everything optional)."""
 
     timestamper: Any = None
-    """A pyHanko ``TimeStamper`` (RFC 3161 client): adds a signature timestamp (B-T)."""
+    """A pyHanko ``TimeStamper`` (RFC 3161 client, e.g. ``HTTPTimeStamper(url)``) or an
+    in-process :class:`~elicense.pdf.tsa.LocalTSA`: adds a signature timestamp (B-T)."""
+    level: str | None = None
+    """``B-B``, ``B-T`` or ``B-LT``: checked against what is given; ``None``: implied by it."""
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     """CRLs covering the signer's chain: with ``trust_roots``, makes the signature B-LT."""
     trust_roots: tuple[x509.Certificate, ...] = ()
@@ -157,10 +163,12 @@ def sign_pdf(
 
     when = require_utc(at, "at")
     options = options or PdfSigningOptions()
-    timestamp = options.timestamper is not None
-    lt = bool(options.crls)
-    if lt and not options.trust_roots:
-        raise UsageError("B-LT signing needs trust_roots to validate the signer at signing time")
+    level = pades_level(options)
+    timestamper = options.timestamper
+    if timestamper is not None and hasattr(timestamper, "timestamper") and hasattr(timestamper, "certificate"):
+        timestamper = timestamper.timestamper(when)  # a LocalTSA: tokens carry the signing time
+    timestamp = timestamper is not None
+    lt = level == "B-LT"
     validation_context = None
     if lt:
         from pyhanko_certvalidator import ValidationContext
@@ -201,14 +209,42 @@ def sign_pdf(
     pdf_signer = _TimedPdfSigner(
         meta,
         signer=_pyhanko_signer(signer),
-        timestamper=options.timestamper,
+        timestamper=timestamper,
         stamp_style=style,
         new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=(x1, y1, x2, y2)),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
     out = io.BytesIO()
-    pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_to_reserve(signer, timestamp=timestamp))
+    try:
+        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_to_reserve(signer, timestamp=timestamp))
+    except Exception as exc:
+        if lt and type(exc).__name__ in ("PathValidationError", "InsufficientRevinfoError", "PathBuildingError",
+                                         "RevokedError", "ValidationError", "SigningError"):
+            raise CryptoError(f"B-LT: the signer does not validate at signing time with the given CRLs: {exc}",
+                              message_zh="B-LT：签名证书在签名时无法通过吊销检查") from exc
+        if timestamp and type(exc).__name__ in ("TimestampRequestError", "SigningError"):
+            raise CryptoError(f"timestamp authority failed: {exc}", message_zh="时间戳服务失败") from exc
+        raise
     return out.getvalue()
+
+
+def pades_level(options: PdfSigningOptions) -> str:
+    """The PAdES baseline level ``options`` produce; a level that asks for more than given is an error."""
+    implied = "B-LT" if options.crls else "B-T" if options.timestamper is not None else "B-B"
+    level = options.level or implied
+    if level not in ("B-B", "B-T", "B-LT"):
+        raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T or B-LT)")
+    if level != "B-B" and options.timestamper is None:
+        raise UsageError(f"PAdES {level} needs a timestamp authority (a TSA URL or an in-process TSA)",
+                         message_zh=f"PAdES {level} 需要时间戳服务")
+    if level == "B-LT" and not (options.crls and options.trust_roots):
+        raise UsageError("PAdES B-LT needs the CRLs of the signer's chain and the trust roots",
+                         message_zh="PAdES B-LT 需要签名证书链的吊销列表和信任根")
+    if level != implied and level == "B-B":
+        raise UsageError("a timestamp authority or CRLs were given for a B-B signature")
+    if level == "B-T" and options.crls:
+        raise UsageError("CRLs were given for a B-T signature (use B-LT)")
+    return level
 
 
 def seal_and_sign(

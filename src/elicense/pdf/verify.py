@@ -14,6 +14,10 @@ What is checked, in order (each becomes a :class:`~elicense.verify.result.Check`
 4. ``pdf_signer`` — the signing certificate chains to a trust anchor *and* is
    one of the trusted authority keys (same kid path as the QR verifier).
 5. ``pdf_timestamp`` — a signature timestamp, when present, is intact (B-T).
+   ``pdf_revocation`` — CRLs in the document security store (B-LT), when present:
+   the signer chain must not be revoked at signing time (trusted timestamp, else
+   the signed time); when they cover the chain, they stand in for CRLs the
+   verifier lacks or holds only stale.
 6. ``pdf_attachment`` — exactly one ``licence.cose``: a COSE_Sign1 by the same
    key as the PDF, whose payload digest is the QR's ``digest`` claim.
 7. ``pdf_qr`` — the QR image on the signed page decodes (from the image XObject;
@@ -55,6 +59,12 @@ MAX_IMAGES = 16
 """Most image XObjects inspected for the QR code."""
 MAX_IMAGE_PIXELS = 4_000_000
 """Largest image XObject decoded while looking for the QR code."""
+MAX_STREAM_DECODED = 16 * 1024 * 1024
+"""Largest decoded PDF stream (Flate bombs); the whole document may decode to 4× this."""
+MAX_DSS_CRLS = 16
+"""Most CRLs read from the document security store."""
+MAX_DSS_CRL_BYTES = 4 * 1024 * 1024
+"""Largest CRL read from the document security store."""
 
 I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
 PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
@@ -147,7 +157,7 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     if tail is None or tail.strip(b"\r\n\t \x00"):
         raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, "bytes after the last %%EOF"))
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=True)
+        reader = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=_decode_limits())
         signatures = list(reader.embedded_regular_signatures)
         doc_timestamps = list(reader.embedded_timestamp_signatures)
     except Exception as exc:  # pyHanko raises many types on hostile input
@@ -183,6 +193,10 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
                             ts_validity.timestamp.isoformat() if ts_validity.trusted
                             else "timestamp authority not trusted: signing time taken from the signature"))
 
+    signed_at = min(require_utc(ts_validity.timestamp) if ts_validity is not None and ts_validity.trusted
+                    else require_utc(emb.self_reported_timestamp or when), when)
+    lt_covered = _embedded_revocation(reader, key, signed_at, checks)
+
     root = reader.get_historical_root(emb.signed_revision)
     record = _attachment(root)
     digest, record_id = _check_record(record, key)
@@ -202,7 +216,105 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     if qr.licence.digest != digest or str(qr.licence.id) != record_id:
         raise _Fail("pdf_qr", Reason.of(PDF_QR_MISMATCH, str(qr.licence.id)))
     checks.append(Check("pdf_qr", CheckOutcome.PASSED, str(qr.licence.id)))
+    if lt_covered:
+        qr = _with_embedded_revocation(qr)
     return replace(qr, kind="pdf", checks=(*checks, *qr.checks))
+
+
+_SUPPLIED_BY_DSS = frozenset({"revocation_unknown", "revocation_stale"})
+
+
+def _with_embedded_revocation(qr: VerificationResult) -> VerificationResult:
+    """B-LT: CRLs embedded at signing answer "no/stale CRL here" for the signer chain."""
+    if not any(x.code in _SUPPLIED_BY_DSS for x in qr.reasons):
+        return qr
+    reasons = tuple(x for x in qr.reasons if x.code not in _SUPPLIED_BY_DSS)
+    checks = tuple(
+        Check(c.name, CheckOutcome.PASSED, "embedded CRLs (PAdES B-LT)") if c.name == "certificate_revocation" else c
+        for c in qr.checks
+    )
+    status = r.worst(x.status for x in reasons) if reasons else Status.VALID
+    return replace(qr, status=status, reasons=reasons, checks=checks)
+
+
+def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, checks: list[Check]) -> bool:
+    """Check the signer chain against the CRLs in the document security store (B-LT).
+
+    Same rule as the verifier's own CRLs (``elicense.status.store``): a certificate
+    whose revocation took effect (invalidity date, else revocation date) at or
+    before signing time is fatal, whatever the CRL's age; a later revocation is
+    not. Only CRLs signed by the certificate's issuer count, and the chain is
+    *covered* when each certificate has one that was current at signing time.
+    Returns whether the whole chain is covered.
+    """
+    import itertools
+
+    from elicense.status.crl import index_crl, load_crl
+    from elicense.status.store import SIGNING_KEY_REVOKED
+
+    try:
+        dss = reader.root.get("/DSS")
+        refs = list(dss.get_object().get("/CRLs") or []) if dss is not None else []
+        if len(refs) > MAX_DSS_CRLS:
+            raise _Fail("pdf_revocation", Reason.of(PDF_TOO_LARGE, f"{len(refs)} CRLs in the DSS"))
+        blobs = [bytes(ref.get_object().data) for ref in refs]
+    except _Fail:
+        raise
+    except Exception as exc:
+        raise _Fail("pdf_revocation", Reason.of(PDF_MALFORMED, f"DSS: {type(exc).__name__}")) from None
+    if not blobs:
+        return False
+    pairs = list(itertools.pairwise(key.chain.chain))
+    covered: set[int] = set()
+    later: list[str] = []
+    for blob in blobs:
+        if len(blob) > MAX_DSS_CRL_BYTES:
+            raise _Fail("pdf_revocation", Reason.of(PDF_TOO_LARGE, "CRL in the DSS"))
+        try:
+            crl = load_crl(blob)
+        except ElicenseError:
+            continue
+        for i, (cert, issuer) in enumerate(pairs):
+            if crl.issuer != issuer.subject:
+                continue
+            try:
+                indexed = index_crl(crl, [issuer], serials={cert.serial_number})
+            except ElicenseError:
+                continue  # not signed by the issuer: proves nothing
+            rev = indexed.lookup(cert.serial_number)
+            if rev is not None and rev.effective <= signed_at:
+                raise _Fail("pdf_revocation", Reason.of(
+                    SIGNING_KEY_REVOKED, f"{_cn(cert)}: {rev.reason} since {rev.effective.isoformat()} (embedded CRL)"))
+            if rev is not None:
+                later.append(f"{_cn(cert)} revoked after signing ({rev.effective.isoformat()})")
+            if indexed.next_update >= signed_at:
+                covered.add(i)
+    whole = len(covered) == len(pairs)
+    detail = "embedded CRLs cover the chain at signing time" if whole else "embedded CRLs cover part of the chain"
+    checks.append(Check("pdf_revocation", CheckOutcome.PASSED if whole else CheckOutcome.SKIPPED,
+                        "; ".join([detail, *later])))
+    return whole
+
+
+def _decode_limits() -> Any:
+    """Flate bombs: a licence PDF decodes to a few MiB; cap every stream and the whole document well below
+    pyHanko's defaults for untrusted input (256 MiB), so a kiosk's memory stays bounded (threat model, R-PDF)."""
+    from pyhanko.pdf_utils.decode_limits import (
+        DEFAULT_PURPOSE_LIMITS,
+        DecodeLimits,
+        DecodePurpose,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
+
+    mib = 1 << 20
+    return DecodeLimits(
+        per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=mib, max_output_size=MAX_STREAM_DECODED),
+        per_purpose={**DEFAULT_PURPOSE_LIMITS,
+                     DecodePurpose.OBJECT_STREAM: StreamDecodeLimits(max_ratio=100, ratio_floor=mib,
+                                                                     max_output_size=4 * mib)},
+        document_budget=DocumentDecodeBudget(base_allowance=4 * MAX_STREAM_DECODED, max_ratio=20),
+    )
 
 
 def _cn(cert: x509.Certificate) -> str:
