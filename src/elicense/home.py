@@ -22,8 +22,9 @@ from typing import Any
 
 from cryptography import x509
 
-from elicense.crypto.keys import SoftwareSigner, atomic_write, decrypt_private_key
-from elicense.crypto.pki import load_pem_certificates, to_pem
+from elicense.crypto.algorithms import Algorithm
+from elicense.crypto.keys import Signer, SoftwareSigner, atomic_write, decrypt_private_key
+from elicense.crypto.pki import is_sm2_signed, load_pem_certificates, to_pem
 from elicense.errors import StorageError, UsageError
 from elicense.model import Authority
 from elicense.trust.store import TrustedAuthority, TrustStore
@@ -169,15 +170,25 @@ class Home:
                 return a
         raise UsageError(f"no authority in {self.path} may issue type {type_code}")
 
-    def signer(self, entry: AuthorityEntry) -> SoftwareSigner:
-        """Unlock the authority's signing key."""
+    def signer(self, entry: AuthorityEntry) -> Signer:
+        """Unlock the authority's signing key (an SM2 signer when its certificate carries an SM2 key)."""
         cert = self.certificates(entry.cert)[0]
         try:
             pem = (self.path / entry.key).read_bytes()
         except OSError as exc:
             raise StorageError(f"cannot read key {self.path / entry.key}: {exc.strerror}") from exc
         chain = tuple(self.certificates(self._region(entry.region).ca_cert))
+        if is_sm2_signed(cert):  # SM2 PKI (issue 10): cryptography cannot load SM2 keys
+            from elicense.crypto.suites import load_key, make_signer
+
+            return make_signer(load_key(pem, self.passphrase(), cert), cert, chain)
         return SoftwareSigner(decrypt_private_key(pem, self.passphrase()), cert, chain)
+
+    def algorithm(self, entry: AuthorityEntry) -> Algorithm:
+        """The algorithm the authority signs with (from its certificate; the key stays locked)."""
+        from elicense.crypto.pki import algorithm_of
+
+        return algorithm_of(self.certificates(entry.cert)[0])
 
     def _region(self, code: str) -> RegionEntry:
         for r in self.regions:
@@ -238,6 +249,14 @@ class Home:
         from elicense.registry import Registry, url_for
 
         return Registry.open(url_for(self, db), create=create)
+
+    # -- holder wallet for presentations (#9) ------------------------------------------------
+
+    def holder_credential(self, licence_id: str, *, at: dt.datetime, db: str | None = None) -> Any:
+        """The demo holder's (credential, device key) for a licence, made on first use (``elicense present``)."""
+        from elicense.present.wallet import holder_credential
+
+        return holder_credential(self, licence_id, at=at, db=db)
 
 _KNOWN = {"format", "demo", "roots", "regions", "authorities"}
 

@@ -62,6 +62,7 @@ def _register() -> None:
     from elicense.cli import trust; cli.add_command(trust.trust_group); cli.add_command(trust.bundle_cmd)  # noqa: E702, I001 (#4)
     from elicense.cli import pdf; cli.add_command(pdf.render_cmd)  # noqa: E702, I001 (#3)
     from elicense.cli import sm2; cli.add_command(sm2.sm2_group)  # noqa: E702, I001 (#10)
+    from elicense.cli import present; cli.add_command(present.present_cmd)  # noqa: E702, I001 (#9)
     from elicense.cli import kiosk; cli.add_command(kiosk.kiosk_cmd)  # noqa: E702, I001 (#9)
 
 

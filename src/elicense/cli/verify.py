@@ -34,8 +34,29 @@ def parse_at(value: str | None) -> dt.datetime | None:
     return when.astimezone(dt.UTC)
 
 
-def load_verifier(trust: str | None, region: str | None = None, accept_region: str | None = None) -> Verifier:
-    """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST``."""
+ALGORITHMS_ENV = "ELICENSE_ALGORITHMS"
+
+
+def algorithm_policy(values: tuple[str, ...] | list[str] = ()) -> Any:
+    """``--allow-alg`` values (repeatable, comma lists), else ``$ELICENSE_ALGORITHMS``, else ``None`` (default).
+
+    The list *replaces* the default allow-list (pyjwt style): ``--allow-alg SM2`` is an SM2-only verifier.
+    """
+    labels = [x.strip() for v in values for x in v.split(",") if x.strip()]
+    if not labels:
+        labels = [x.strip() for x in os.environ.get(ALGORITHMS_ENV, "").split(",") if x.strip()]
+    if not labels:
+        return None
+    from elicense.crypto.algorithms import AlgorithmPolicy
+
+    return AlgorithmPolicy.of(labels)
+
+
+def load_verifier(
+    trust: str | None, region: str | None = None, accept_region: str | None = None, algorithms: Any = None,
+    state: str | None = None,
+) -> Verifier:
+    """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST`` (``algorithms``: an AlgorithmPolicy or None)."""
     from elicense.verify.verifier import AcceptRegions, Policy, Verifier
 
     path = trust or os.environ.get("ELICENSE_TRUST")
@@ -60,15 +81,18 @@ def load_verifier(trust: str | None, region: str | None = None, accept_region: s
     except OSError as exc:
         raise TrustError(f"cannot read trust data {path}: {exc.strerror}",
                          message_zh=f"无法读取信任数据 {path}") from exc
+    extra: dict[str, Any] = {} if algorithms is None else {"algorithms": algorithms}
+    if state:  # --state DIR (else the verifier reads $ELICENSE_STATE): sequence memory, no rollback
+        extra["state"] = state
     if signed_bundle:  # the signed offline bundle: trust lists, recognition agreements, status
-        return Verifier.from_bundle(Path(path), region=region, policies=policies)
+        return Verifier.from_bundle(Path(path), region=region, policies=policies, **extra)
     if region:
         raise UsageError(
             "--region needs a signed trust bundle (the JSON trust file has no recognition agreements)",
             message_zh="--region 需要签名的信任数据包（JSON 信任文件不含互认协议）",
         )
     # from_trust_file also loads the file's status section (status lists, CRLs) when present
-    return Verifier.from_trust_file(Path(path), policies=policies)
+    return Verifier.from_trust_file(Path(path), policies=policies, **extra)
 
 
 def _read_input(name: str) -> bytes:
@@ -78,7 +102,7 @@ def _read_input(name: str) -> bytes:
         data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     else:
         path = Path(name)
-        if not path.exists() and name.lstrip().startswith("EL1:"):
+        if not path.exists() and name.lstrip().startswith(("EL1:", "EP1:")):
             return name.encode("ascii", "replace")  # a pasted payload
         try:
             with path.open("rb") as fh:
@@ -100,7 +124,11 @@ def _human(name: str, result: VerificationResult, lang: str) -> str:
     if lic:
         zh = lang == "zh"
         lines.append(f"  {'证照' if zh else 'licence'}: {lic['type_name'] or lic['type_code']}  {lic['id']}")
-        lines.append(f"  {'持证主体' if zh else 'holder'}: {lic['holder']} ({lic['holder_code']})")
+        hidden = "未出示" if zh else "not disclosed"  # a presentation (亮证) may withhold holder data
+        lines.append(f"  {'持证主体' if zh else 'holder'}: {lic['holder'] or hidden} ({lic['holder_code'] or hidden})")
+        if lic.get("disclosed") is not None:
+            shown = ", ".join(f"{k}={v}" for k, v in lic["fields"].items()) or "-"
+            lines.append(f"  {'出示字段' if zh else 'disclosed fields'}: {shown}")
         lines.append(f"  {'发证机关' if zh else 'issuer'}: {lic['issuer']} [{lic['area_code']}]")
         until = lic["valid_until"] or ("长期" if zh else "long-term")
         lines.append(f"  {'有效期' if zh else 'validity'}: {lic['valid_from']} – {until}")
@@ -137,6 +165,11 @@ def _worse(a: int, b: int) -> int:
 @click.option("--batch", metavar="FILE|-", help="One payload per line in, one JSON object per line out.")
 @click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
 @click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
+@click.option("--state", "state_dir", metavar="DIR", default=None,
+              help="Verifier state directory (default: $ELICENSE_STATE): refuses older bundles and status lists.")
+@click.option("--allow-alg", "--algorithms", "allow_alg", multiple=True, metavar="ALG[,ALG]",
+              help="Accepted signature algorithms, replacing the default ES256,EdDSA,PS256 "
+                   "(e.g. --allow-alg SM2; default: $ELICENSE_ALGORITHMS).")  # fmt: skip
 def verify_cmd(
     inputs: tuple[str, ...],
     trust: str | None,
@@ -146,6 +179,8 @@ def verify_cmd(
     batch: str | None,
     accept_region: str | None,
     region: str | None,
+    allow_alg: tuple[str, ...] = (),
+    state_dir: str | None = None,
 ) -> int:
     """Verify licences: payload text files, QR images, PDFs, or - for stdin.
 
@@ -157,7 +192,8 @@ def verify_cmd(
     if not batch and not inputs:
         raise UsageError("nothing to verify: give INPUT... or --batch FILE", message_zh="没有要校验的输入")
     at = parse_at(at_)
-    verifier = load_verifier(trust, region=region, accept_region=accept_region)
+    verifier = load_verifier(trust, region=region, accept_region=accept_region, algorithms=algorithm_policy(allow_alg),
+                             state=state_dir)
     if batch:
         return _batch(verifier, batch, at, lang)
     from elicense.verify.inputs import verify_bytes
@@ -165,7 +201,7 @@ def verify_cmd(
     code = 0
     for name in inputs:
         try:
-            results = verify_bytes(verifier, _read_input(name), at=at)
+            results = verify_bytes(verifier, _read_input(name), at=at, source=None if name == "-" else Path(name))
         except ElicenseError as exc:
             if as_json:
                 click.echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))

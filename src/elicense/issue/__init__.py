@@ -179,4 +179,7 @@ def sign_licence(
     return IssuedLicence(licence=licence, qr_payload=qr, full_payload=full, signed_at=when)
 
 
-__all__ = ["IssuedLicence", "LicenceBuilder", "sign_licence"]
+# Presentation credentials (亮证, #9): the MSO binding a holder device key; see elicense.present.
+from elicense.present.mso import HolderCredential, issue_holder_credential  # noqa: E402
+
+__all__ = ["HolderCredential", "IssuedLicence", "LicenceBuilder", "issue_holder_credential", "sign_licence"]

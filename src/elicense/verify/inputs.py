@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from elicense.verify.verifier import Verifier
 
 InputKind = Literal["text", "image", "pdf"]
+PAYLOAD_PREFIXES = ("EL1:", "EP1:")
+"""QR texts we verify: the static licence QR and the presentation QR (亮证); ``Verifier.verify`` takes both."""
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 _IMAGE_MAGIC = (
@@ -77,7 +79,7 @@ def verify_bytes(
     if kind == "image":
         from elicense.qr.decode import read_payloads
 
-        texts = read_payloads(data)
+        texts = read_payloads(data, prefix=PAYLOAD_PREFIXES)
     else:
         texts = payloads_from_text(data)
     return [verifier.verify(t, at=at) for t in texts]

@@ -140,6 +140,32 @@ CATALOGUE_VIOLATION = register(
 LICENCE_NOT_YET_VALID = register("licence_not_yet_valid", INV, "The licence is not yet valid", "证照尚未生效")
 LICENCE_EXPIRED = register("licence_expired", INV, "The licence has expired", "证照已过期")
 TRUST_STALE = register("trust_stale", IND, "The trust data is out of date", "信任数据已过期，需更新")
+# presentation QR (亮证, issue 9; specs/presentation.md)
+PRESENTATION_EXPIRED = register(
+    "presentation_expired", INV, "The presentation QR has expired: ask the holder to show a fresh one",
+    "亮证二维码已过期，请持证人刷新后重新出示",
+)
+PRESENTATION_NOT_YET_VALID = register(
+    "presentation_not_yet_valid", INV, "The presentation was made in the future (check the clocks)",
+    "亮证时间晚于当前时间（请检查时钟）",
+)
+PRESENTATION_LIFETIME_INVALID = register(
+    "presentation_lifetime_invalid", INV, "The presentation's lifetime is not allowed", "亮证有效时长不被允许"
+)
+PRESENTATION_REPLAYED = register(
+    "presentation_replayed", INV, "This presentation has already been used (replay)", "该亮证二维码已被使用过（重放）"
+)
+PRESENTATION_REPLAY_UNCHECKED = register(
+    "presentation_replay_unchecked", IND, "Replay protection is saturated: cannot check this presentation",
+    "防重放记录已满，无法确认该亮证",
+)
+PRESENTATION_DEVICE_SIGNATURE_INVALID = register(
+    "presentation_device_signature_invalid", INV, "The holder device's signature is invalid", "持证人设备签名无效"
+)
+PRESENTATION_FIELD_DIGEST_MISMATCH = register(
+    "presentation_field_digest_mismatch", INV, "A disclosed field does not match the issuer-signed licence",
+    "出示的字段与发证机关签名的证照不一致",
+)  # fmt: skip
 del INV, IND
 
 
@@ -181,6 +207,19 @@ class Check:
     """Optional context."""
 
 
+_PASSED: dict[tuple[str, str | None], Check] = {}
+
+
+def passed(name: str, detail: str | None = None) -> Check:
+    """A PASSED check, shared: checks are immutable and the same few pass on every verification."""
+    check = _PASSED.get((name, detail))
+    if check is None:
+        check = Check(name, CheckOutcome.PASSED, detail)
+        if len(_PASSED) < 256:
+            _PASSED[(name, detail)] = check
+    return check
+
+
 @dataclass(frozen=True)
 class VerificationResult:
     """The frozen outcome of one verification. Truthy only when VALID."""
@@ -203,6 +242,8 @@ class VerificationResult:
     """QR-shown fields by catalogue key (dates as ISO strings)."""
     kind: str = "qr"
     """What was verified: ``qr``, ``pdf``, ..."""
+    disclosed: tuple[str, ...] | None = None
+    """Presentations (``kind="presentation"``): names of the elements the holder disclosed."""
 
     def __bool__(self) -> bool:
         return self.status is Status.VALID
@@ -248,6 +289,11 @@ class VerificationResult:
                 "supersedes": str(lic.supersedes) if lic.supersedes else None,
                 "fields": dict(self.fields),
             }
+            if self.disclosed is not None:  # a presentation: undisclosed holder data is not known
+                licence["disclosed"] = list(self.disclosed)
+                for name, key in (("holder_name", "holder"), ("holder_code", "holder_code")):
+                    if name not in self.disclosed:
+                        licence[key] = None
         return {
             "kind": self.kind,
             "status": self.status.value,
@@ -265,6 +311,6 @@ def worst(statuses: Any) -> Status:
     """The worst of some statuses (VALID if none)."""
     result = Status.VALID
     for s in statuses:
-        if s.severity > result.severity:
+        if _SEVERITY[s] > _SEVERITY[result]:
             result = s
     return result

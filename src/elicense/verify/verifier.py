@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
-from elicense.errors import AlgorithmNotAllowed, PayloadError, PayloadTooLarge, UsageError
+from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
 from elicense.model import china_date, require_utc
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import parse_sign1
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from elicense.catalog import Catalog, LicenceType
+    from elicense.present.verify import ReplayCache
     from elicense.qr.claims import LicenceClaims
     from elicense.trust.bundle import Bundle
 
@@ -136,6 +137,7 @@ class Verifier:
         policies: Sequence[Policy] = (),
         clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
         status: StatusSource | None = None,
+        replay_cache: ReplayCache | None = None,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise UsageError("Verifier needs an explicit TrustStore (trust=...)")
@@ -158,6 +160,8 @@ class Verifier:
         self.status = status
         self.bundle: Bundle | None = None
         """The offline trust bundle the trust came from (set by :meth:`from_bundle`)."""
+        self.replay_cache = replay_cache
+        """Presentation ids seen (:class:`~elicense.present.verify.ReplayCache`; made on first use)."""
 
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
@@ -170,10 +174,11 @@ class Verifier:
         from elicense.trust.file import load_trust_file
 
         trust = load_trust_file(Path(path))
+        state = kwargs.pop("state", None)
         if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
             from elicense.status.section import load_from_trust_file
 
-            kwargs["status"] = load_from_trust_file(Path(path), trust)
+            kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
         return cls(trust=trust, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
@@ -184,19 +189,32 @@ class Verifier:
         region: str | None = None,
         anchors: Sequence[x509.Certificate] | None = None,
         policies: Sequence[Policy] = (),
+        state: str | Path | None = None,
         **kwargs: object,
     ) -> Verifier:
         """A verifier over a signed offline trust bundle (:mod:`elicense.trust.bundle`).
 
         ``region``: verify as a relying party of this province-level region (its
         recognition agreements become a policy). ``anchors``: roots already trusted;
-        without them the bundle's own root is the anchor.
+        without them the bundle's own root is the anchor. ``state``: directory of the
+        verifier's memory (default ``$ELICENSE_STATE``; :mod:`elicense.status.state`):
+        an older bundle raises ``TrustRollback``, an older status list gives
+        INDETERMINATE ``status_list_rolled_back``.
         """
         from elicense.trust.bundle import read_bundle_file
 
-        bundle = read_bundle_file(Path(path), anchors=anchors)
+        algorithms = kwargs.get("algorithms")  # the allow-list also judges the bundle's own signature
+        if algorithms is not None and not isinstance(algorithms, AlgorithmPolicy):
+            algorithms = kwargs["algorithms"] = AlgorithmPolicy.of(algorithms)  # type: ignore[arg-type]
+        bundle = read_bundle_file(Path(path), anchors=anchors, algorithms=algorithms)
         extra: list[Policy] = [bundle.recognition(region)] if region else []
         trust = bundle.trust_store()
+        from elicense.status.state import VerifierState, bundle_status, resolve
+
+        memory = resolve(state)
+        if memory is not None:  # refuse rollbacks against what this verifier saw before, then remember
+            status = bundle_status(bundle, trust, VerifierState.load(memory))
+            kwargs.setdefault("status", status)
         if "status" not in kwargs:  # the bundle's status section (same JSON section as a trust file)
             kwargs["status"] = bundle.status_store(trust)
         verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
@@ -219,16 +237,26 @@ class Verifier:
         except PayloadTooLarge as exc:
             return _done(when, checks, [Reason.of(r.PAYLOAD_TOO_LARGE, exc.message)], "decode")
         except PayloadError as exc:
+            from elicense.present.presentation import is_presentation  # off the EL1 path: only on failure
+
+            if is_presentation(payload):
+                return self.verify_presentation(payload, at=when)
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
-        checks.append(Check("decode", CheckOutcome.PASSED))
+        checks.append(r.passed("decode"))
         try:
             alg = Algorithm.from_cose_id(message.alg_id)
             self.algorithms.check(alg)
         except AlgorithmNotAllowed as exc:
             return _done(when, checks, [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
-        checks.append(Check("algorithm", CheckOutcome.PASSED, alg.label))
+        checks.append(r.passed("algorithm", alg.label))
         return self._verify_signed(message.kid, alg, message.to_be_signed(), message.signature,
                                    message.payload, when, checks)
+
+    def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`."""
+        from elicense.present.verify import verify_presentation
+
+        return verify_presentation(self, payload, at=self._time(at))
 
     def verify_pdf(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify a sealed licence PDF (signature, embedded record, QR); see :mod:`elicense.pdf.verify`."""
@@ -258,7 +286,7 @@ class Verifier:
                 break
         if key is None:
             return _done(when, checks, [Reason.of(r.SIGNATURE_INVALID)], "signature")
-        checks.append(Check("signature", CheckOutcome.PASSED))
+        checks.append(r.passed("signature"))
         try:
             claims = claims_mod.parse_claims(
                 payload,
@@ -277,12 +305,12 @@ class Verifier:
         reasons: list[Reason] = []
 
         def check(name: str, found: Sequence[Reason]) -> None:
+            if not found:
+                checks.append(r.passed(name))
+                return
             reasons.extend(found)
-            outcome = CheckOutcome.PASSED
-            if found:
-                worst = r.worst(x.status for x in found)
-                outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
-            checks.append(Check(name, outcome))
+            worst = r.worst(x.status for x in found)
+            checks.append(Check(name, CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE))
 
         signed_at = claims.signed_at
         chain = key.chain
@@ -348,7 +376,7 @@ class Verifier:
             for policy in self.policies:
                 check(policy.name, policy.evaluate(context))
 
-        status = r.worst(x.status for x in reasons)
+        status = r.worst(x.status for x in reasons) if reasons else Status.VALID
         return VerificationResult(
             status=status,
             reasons=tuple(reasons),
@@ -375,8 +403,6 @@ def _resolve_fields(
     licence_type: LicenceType, claims: LicenceClaims
 ) -> tuple[dict[str, str | int], str | None]:
     """Map QR field tags to catalogue keys; a tag the catalogue hides is a violation."""
-    from elicense.errors import CatalogError
-
     out: dict[str, str | int] = {}
     for tag, value in claims.fields.items():
         try:
