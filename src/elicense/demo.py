@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from elicense.crypto.algorithms import PrivateKey
-from elicense.crypto.keys import atomic_write, write_private_key
-from elicense.crypto.pki import make_end_entity, make_regional_ca, make_root
+from elicense.crypto.algorithms import Algorithm, PrivateKey
+from elicense.crypto.keys import atomic_write
+from elicense.crypto.pki import make_regional_ca, make_root
+from elicense.crypto.suites import make_end_entity_cert, write_key
 from elicense.home import DEMO_PASSPHRASE, AuthorityEntry, Home, RegionEntry, write_pem
 from elicense.identifiers import USCC, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
@@ -27,6 +28,7 @@ from elicense.model import Holder, HolderType
 
 if TYPE_CHECKING:
     from elicense.catalog import Catalog
+    from elicense.crypto.sm2 import Sm2PrivateKey
 
 YEAR = dt.timedelta(days=365)
 
@@ -37,6 +39,38 @@ def _key(seed: bytes | None, label: str) -> PrivateKey:
     digest = hashlib.sha256(seed + b"/" + label.encode()).digest()
     n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     return ec.derive_private_key(int.from_bytes(digest, "big") % (n - 1) + 1, ec.SECP256R1())
+
+
+def _suite_key(seed: bytes | None, label: str, algorithm: Algorithm) -> PrivateKey | Sm2PrivateKey:
+    """A demo key of ``algorithm``'s suite (ES256, or SM2 for ``elicense demo --alg sm2``)."""
+    if algorithm is not Algorithm.SM2:
+        return _key(seed, label)
+    from elicense.crypto.sm2 import N, Sm2PrivateKey
+
+    if seed is None:
+        return Sm2PrivateKey.generate()
+    digest = hashlib.sha256(seed + b"/sm2/" + label.encode()).digest()
+    return Sm2PrivateKey.from_private_value(int.from_bytes(digest, "big") % (N - 2) + 1)
+
+
+def _make_root(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
+    from elicense.crypto.algorithms import _is_sm2
+
+    if _is_sm2(key):
+        from elicense.crypto.sm2 import make_sm2_root
+
+        return make_sm2_root(key, name, **kw)  # type: ignore[arg-type]
+    return make_root(key, name, **kw)  # type: ignore[arg-type]
+
+
+def _make_ca(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
+    from elicense.crypto.algorithms import _is_sm2
+
+    if _is_sm2(key):
+        from elicense.crypto.sm2 import make_sm2_regional_ca
+
+        return make_sm2_regional_ca(key, name, **kw)  # type: ignore[arg-type]
+    return make_regional_ca(key, name, **kw)  # type: ignore[arg-type]
 
 
 def _serial(seed: bytes | None, label: str) -> int | None:
@@ -161,9 +195,16 @@ class DemoResult:
 
 
 def build_demo(
-    outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True, pdf: bool = True
+    outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True, pdf: bool = True,
+    algorithm: Algorithm = Algorithm.ES256,
 ) -> DemoResult:
-    """Build the demo world in ``outdir`` (which must exist and be empty or disposable)."""
+    """Build the demo world in ``outdir`` (which must exist and be empty or disposable).
+
+    ``algorithm=Algorithm.SM2`` builds an all-SM2/SM3 world (root, CAs, authorities, trust-list
+    operators, lists and bundle); it has no signed PDFs (pyHanko has no SM2 CMS) and no status
+    samples (the status CRLs are signed by ``cryptography``) — see ``specs/sm2.md``.
+    """  # fmt: skip
+    sm2_world = algorithm is Algorithm.SM2
     from elicense.catalog import Catalog
     from elicense.qr.render import make_qr
 
@@ -171,8 +212,8 @@ def build_demo(
     outdir.mkdir(parents=True, exist_ok=True)
     pw = DEMO_PASSPHRASE.encode()
     start = now - 3 * YEAR
-    root_key = _key(seed, "root")
-    root = make_root(
+    root_key = _suite_key(seed, "root", algorithm)
+    root = _make_root(
         root_key,
         "国家电子证照信任根（演示）",
         not_before=start,
@@ -180,12 +221,12 @@ def build_demo(
         serial=_serial(seed, "root"),
     )
     write_pem(outdir / "pki/root.pem", [root])
-    write_private_key(outdir / "keys/root.key.pem", root_key, pw)
+    write_key(outdir / "keys/root.key.pem", root_key, pw)
     regions: list[RegionEntry] = []
-    ca_keys: dict[str, tuple[PrivateKey, x509.Certificate]] = {}
+    ca_keys: dict[str, tuple[PrivateKey | Sm2PrivateKey, x509.Certificate]] = {}
     for code, name in REGIONS.items():
-        key = _key(seed, f"ca-{code}")
-        cert = make_regional_ca(
+        key = _suite_key(seed, f"ca-{code}", algorithm)
+        cert = _make_ca(
             key,
             f"{name}电子证照签发CA（演示）",
             province=name,
@@ -196,7 +237,7 @@ def build_demo(
             serial=_serial(seed, f"ca-{code}"),
         )
         write_pem(outdir / f"pki/ca-{code}.pem", [cert])
-        write_private_key(outdir / f"keys/ca-{code}.key.pem", key, pw)
+        write_key(outdir / f"keys/ca-{code}.key.pem", key, pw)
         regions.append(RegionEntry(code, name, f"pki/ca-{code}.pem", f"keys/ca-{code}.key.pem"))
         ca_keys[code] = (key, cert)
     authorities: list[AuthorityEntry] = []
@@ -204,9 +245,9 @@ def build_demo(
         region = a.area_code[:2] + "0000"
         ca_key, ca_cert = ca_keys[region]
         uscc = str(USCC.build("11", a.area_code, a.org_body))
-        key = _key(seed, f"auth-{a.slug}")
-        cert = make_end_entity(
-            key.public_key(),
+        auth_key = _suite_key(seed, f"auth-{a.slug}", algorithm)
+        cert = make_end_entity_cert(
+            auth_key,
             a.name,
             uscc=uscc,
             province=REGIONS[region],
@@ -217,7 +258,7 @@ def build_demo(
             serial=_serial(seed, a.slug),
         )
         write_pem(outdir / f"pki/{a.slug}.pem", [cert])
-        write_private_key(outdir / f"keys/{a.slug}.key.pem", key, pw)
+        write_key(outdir / f"keys/{a.slug}.key.pem", auth_key, pw)
         types = tuple(catalog.get(t).code for t in a.types)
         authorities.append(
             AuthorityEntry(a.name, uscc, a.area_code, types, f"pki/{a.slug}.pem", f"keys/{a.slug}.key.pem", a.seal_name)
@@ -262,9 +303,10 @@ def build_demo(
             atomic_write(base.with_suffix(".qr.png"), buf.getvalue())
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
-    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images,
-                                       seed=seed))
-    if pdf:  # sealed, signed licence PDFs (issue 3)
+    if not sm2_world:
+        versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file,
+                                           images=images, seed=seed))
+    if pdf and not sm2_world:  # sealed, signed licence PDFs (issue 3)
         from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 
         for name, signed in issued.items():
@@ -272,7 +314,8 @@ def build_demo(
             options = PdfSigningOptions(seal_name=entry.seal_name)
             document = seal_and_sign(signed, home.signer(entry), options=options)
             atomic_write(outdir / "licences" / f"{name}.pdf", document)
-    bundle_file = _publish_trust_bundle(outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog)
+    bundle_file = _publish_trust_bundle(outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog,
+                                        algorithm=algorithm)
     return DemoResult(Home.load(outdir), bundle_file, issued, versions)
 
 
@@ -285,7 +328,8 @@ AGREEMENTS = (
 
 
 def _publish_trust_bundle(
-    outdir: Path, json_file: Path, *, root_key: PrivateKey, now: dt.datetime, seed: bytes | None, catalog: Catalog
+    outdir: Path, json_file: Path, *, root_key: PrivateKey | Sm2PrivateKey, now: dt.datetime, seed: bytes | None,
+    catalog: Catalog, algorithm: Algorithm = Algorithm.ES256,
 ) -> Path:
     """Trust-list operators + signed lists + the offline bundle (issue 4); the JSON file is folded in.
 
@@ -300,7 +344,7 @@ def _publish_trust_bundle(
     home = add_trust_operators(
         Home.load(outdir), root_key=root_key, now=now,
         agreements=[(r, i, [catalog.get(t).code for t in ts]) for r, i, ts in AGREEMENTS],
-        keys=None if seed is None else (lambda label: _key(seed, label)),
+        keys=None if seed is None else (lambda label: _suite_key(seed, label, algorithm)),
     )  # fmt: skip
     extras: dict[str, bytes] = {}
     doc = json.loads(json_file.read_bytes())

@@ -34,7 +34,9 @@ def _prepare(outdir: Path, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing demo in OUTDIR.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verification table as JSON lines.")
-def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
+@click.option("--alg", "alg", type=click.Choice(["es256", "sm2"], case_sensitive=False), default="es256",
+              show_default=True, help="Signature suite of the whole world (sm2: SM2/SM3 PKI, lists, bundle, QR).")
+def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: str = "es256") -> int:
     """Build a demo world in OUTDIR (keys, trust data, licences, QR codes) and verify it."""
     from elicense.demo import build_demo
     from elicense.verify.inputs import verify_bytes
@@ -43,8 +45,12 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
     lang = lang or default_lang()
     _prepare(outdir, force)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    world = build_demo(outdir, now=now)
-    verifier = Verifier.from_trust_file(world.trust_file)
+    from elicense.crypto.algorithms import Algorithm
+
+    algorithm = Algorithm.from_label(alg)
+    world = build_demo(outdir, now=now, algorithm=algorithm)
+    allowed = [algorithm] if algorithm is Algorithm.SM2 else None  # the ES256 demo keeps the default policy
+    verifier = Verifier.from_trust_file(world.trust_file, algorithms=allowed)
     rows: list[dict[str, Any]] = []
     worst_unexpected = 0
     for name in world.issued:
@@ -88,7 +94,9 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool) -> int:
                 f"{row['image']:<14} {row['pdf'] or '-':<14} {', '.join(row['reasons']) or '-'}"
             )
         click.echo("")
+        allow = " --allow-alg SM2" if algorithm is Algorithm.SM2 else ""
         click.echo(
             f"try: elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} --trust {world.trust_file}"
+            + allow
         )
     return 0 if worst_unexpected == 0 else 1

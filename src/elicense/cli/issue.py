@@ -67,6 +67,27 @@ def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str,
     return values
 
 
+def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, alg: str, pdf_dir: Path | None) -> str:
+    """``--alg``: the named authority must sign with it, else the first of that type that does (issue 10)."""
+    from elicense.catalog import Catalog
+    from elicense.crypto.algorithms import Algorithm
+
+    wanted = Algorithm.from_label(alg)
+    if pdf_dir is not None and wanted is Algorithm.SM2:
+        raise UsageError("--pdf cannot be signed with SM2 (PDF signatures need CMS, which has no SM2 here): "
+                         "seal the licence with `elicense sm2` instead", message_zh="PDF 签名暂不支持 SM2")
+    code = Catalog.default().get(type_code).code
+    entries = [home.authority(authority_code)] if authority_code else [
+        a for a in home.authorities if code in a.licence_types]  # fmt: skip
+    for entry in entries:
+        if home.algorithm(entry) is wanted:
+            return str(entry.code)
+    who = entries[0].name if authority_code and entries else f"no authority that may issue {code}"
+    raise UsageError(f"{who} in {home.path}: no {wanted.label} signing key "
+                     f"(an {wanted.label} home: `elicense demo --alg {alg.lower()}`)",
+                     message_zh=f"签发目录中没有 {wanted.label} 签名密钥")  # fmt: skip
+
+
 @click.command("issue")
 @home_option
 @db_option
@@ -116,6 +137,8 @@ def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str,
     default=None,
     help="Single issue: write <id>.qr.txt here.",
 )
+@click.option("--alg", "alg", type=click.Choice(["es256", "eddsa", "ps256", "sm2"], case_sensitive=False), default=None,
+              help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).")
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -123,6 +146,7 @@ def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
     workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
     from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
+    alg: str | None = None,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
     from elicense.home import Home
@@ -130,6 +154,8 @@ def issue_cmd(
     from elicense.registry.batch import default_actor, issue_one, run_batch
 
     home = Home.load(home_dir)
+    if alg is not None:
+        authority_code = _authority_for_alg(home, type_code, authority_code, alg, pdf_dir)
     url = url_for(home, db)
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     who = actor or default_actor()

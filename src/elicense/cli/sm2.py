@@ -1,8 +1,8 @@
 """``elicense sm2 …``: an all-SM2/SM3 world (PKI, licence, GB/T 38540 seal) and its verifier.
 
 ``elicense sm2 demo OUT`` issues a licence QR payload signed with SM2 and a
-detached SES_Signature over it; ``elicense sm2 verify FILE…`` is ``elicense
-verify`` with SM2 on the algorithm allow-list (it is off by default).
+detached SES_Signature over it; ``elicense sm2 verify FILE…`` is a shortcut for
+``elicense verify --allow-alg ES256,EdDSA,PS256,SM2`` (SM2 is off by default).
 """
 
 from __future__ import annotations
@@ -185,8 +185,7 @@ def verify_cmd(inputs: tuple[str, ...], trust: str | None, at_text: str | None, 
     from elicense.errors import ElicenseError
     from elicense.verify.inputs import verify_bytes
 
-    base = load_verifier(trust)
-    base.algorithms = AlgorithmPolicy.of(SM2_ALGORITHMS)
+    base = load_verifier(trust, algorithms=AlgorithmPolicy.of(SM2_ALGORITHMS))  # = verify --allow-alg …,SM2
     at = _parse_at(at_text)
     code = 0
     out: list[dict[str, object]] = []

@@ -27,7 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.crypto.keys import Signer, atomic_write, key_id
 from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
@@ -285,6 +285,7 @@ def verify_xml_lists(
     *,
     root: x509.Certificate,
     anchors: Sequence[x509.Certificate] = (),
+    algorithms: AlgorithmPolicy | None = None,
 ) -> tuple[NationalList, list[RegionList]]:
     """Fully verify the XML lists (signatures, pinned signers, digests).
 
@@ -294,14 +295,15 @@ def verify_xml_lists(
     """
     from elicense.trust.lists import read_national_list, read_region_list
 
-    national, _ = read_national_list(national_xml, roots=[root])
+    national, _ = read_national_list(national_xml, roots=[root], algorithms=algorithms)
     region_roots = [root, *(a for a in anchors if a != root)]
     pointed = {p.region for p in national.pointers}
     if set(region_xml) != pointed:
         raise TrustSignatureInvalid(
             f"bundle region lists {sorted(region_xml)} differ from the national list's pointers {sorted(pointed)}"
         )
-    regions = [read_region_list(region_xml[p.region], pointer=p, roots=region_roots)[0] for p in national.pointers]
+    regions = [read_region_list(region_xml[p.region], pointer=p, roots=region_roots, algorithms=algorithms)[0]
+               for p in national.pointers]
     return national, regions
 
 
@@ -315,8 +317,13 @@ def build_bundle(
     issued_at: dt.datetime,
     next_update: dt.datetime,
     extras: Mapping[str, bytes] | None = None,
+    algorithms: AlgorithmPolicy | None = None,
 ) -> bytes:
-    """Verify the lists, derive the index and sign the bundle (the only bundle producer)."""
+    """Verify the lists, derive the index and sign the bundle (the only bundle producer).
+
+    ``algorithms``: what the publisher's self-check accepts in the lists (default: every
+    supported algorithm, SM2 included — it checks its own output, not foreign input).
+    """
     from elicense.qr import cbor
     from elicense.qr.cose import sign1
 
@@ -335,7 +342,8 @@ def build_bundle(
     if len(chain.chain) != 2:
         raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
     national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
-                                         anchors=[e.root for e in roots[_last_drop(roots):]])
+                                         anchors=[e.root for e in roots[_last_drop(roots):]],
+                                         algorithms=algorithms or AlgorithmPolicy(frozenset(Algorithm)))
     doc = {
         "format": FORMAT,
         "sequence": sequence,
@@ -388,11 +396,24 @@ def _last_drop(roots: Sequence[RootEntry]) -> int:
     return start
 
 
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """``cert.verify_directly_issued_by(issuer)``, SM2-with-SM3 included (cryptography cannot check it)."""
+    from elicense.crypto.pki import is_sm2_signed
+
+    if not is_sm2_signed(cert):
+        cert.verify_directly_issued_by(issuer)
+        return
+    from elicense.crypto.sm2 import Sm2PublicKey, verify_certificate_signature
+
+    if cert.issuer != issuer.subject or not verify_certificate_signature(cert, Sm2PublicKey.from_certificate(issuer)):
+        raise ValueError("SM2 signature does not verify with the issuer's key")
+
+
 def _check_root_history(roots: Sequence[RootEntry]) -> None:
     """Each root self-signed; each later root announced by a cross-certificate of the previous one."""
     for i, entry in enumerate(roots):
         try:
-            entry.root.verify_directly_issued_by(entry.root)
+            _issued_by(entry.root, entry.root)
         except (ValueError, TypeError, Exception) as exc:
             raise TrustSignatureInvalid(f"root #{i} is not a self-signed certificate: {exc}") from exc
         if i == 0:
@@ -403,7 +424,7 @@ def _check_root_history(roots: Sequence[RootEntry]) -> None:
             raise TrustSignatureInvalid(f"root #{i} is not announced by the previous root (no cross-certificate)",
                                         message_zh="新根证书未经旧根交叉认证")
         try:
-            cross.verify_directly_issued_by(prev)
+            _issued_by(cross, prev)
         except Exception as exc:
             raise TrustSignatureInvalid(f"root #{i}: cross-certificate not signed by the previous root: {exc}",
                                         message_zh="新根证书的交叉证书不是旧根签发的") from exc
@@ -424,6 +445,7 @@ def load_bundle(
     *,
     anchors: Sequence[x509.Certificate] | None = None,
     deep: bool = False,
+    algorithms: AlgorithmPolicy | None = None,
 ) -> Bundle:
     """Authenticate a bundle and return its content.
 
@@ -431,7 +453,9 @@ def load_bundle(
     of them or reachable from one through the root history (else
     :class:`TrustSignatureInvalid`). Without anchors the bundle's own first root is the
     anchor (trust on installation, as the JSON trust file). ``deep`` re-verifies every XML
-    list and checks the index against them (needs lxml + signxml).
+    list and checks the index against them (needs lxml + signxml). ``algorithms``: the
+    caller's allow-list (default :meth:`AlgorithmPolicy.default`, no SM2) for the bundle
+    signature and, with ``deep``, every list signature.
     """
     from elicense.qr import cbor
     from elicense.qr.cose import parse_sign1
@@ -448,13 +472,24 @@ def load_bundle(
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise TrustError(f"not an elicense trust bundle (expected {FORMAT})", message_zh="不是电子证照信任数据包")
     try:
-        return _load(doc, message, data, anchors, deep)
+        return _load(doc, message, data, anchors, deep, algorithms or AlgorithmPolicy.default())
     except (KeyError, TypeError, AttributeError) as exc:
         raise TrustError(f"trust bundle is malformed: {exc!r}", message_zh="信任数据包格式错误") from exc
 
 
 def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509.Certificate] | None,
-          deep: bool) -> Bundle:
+          deep: bool, algorithms: AlgorithmPolicy) -> Bundle:
+    try:
+        alg = Algorithm.from_cose_id(message.alg_id)
+    except AlgorithmNotAllowed as exc:
+        raise TrustSignatureInvalid(f"bundle signature algorithm: {exc.message}") from exc
+    if alg not in algorithms.allowed:  # refuse before any key is touched
+        raise AlgorithmNotAllowed(
+            f"the trust bundle is signed with {alg.label}, which this verifier's algorithm policy does not allow "
+            f"(allow it with --allow-alg {alg.label} or ELICENSE_ALGORITHMS)",
+            message_zh=f"信任数据包使用 {alg.label} 签名，不在本校验端允许的算法列表中"
+            f"（可用 --allow-alg {alg.label} 或 ELICENSE_ALGORITHMS 开启）",
+        )
     roots_doc = doc["roots"]
     if not isinstance(roots_doc, list) or not roots_doc or len(roots_doc) > 64:
         raise TrustError("trust bundle: roots must be a non-empty list")
@@ -483,10 +518,6 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
         raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
     if message.kid != key_id(signer):
         raise TrustSignatureInvalid("bundle kid does not match its signer certificate")
-    try:
-        alg = Algorithm.from_cose_id(message.alg_id)
-    except AlgorithmNotAllowed as exc:
-        raise TrustSignatureInvalid(f"bundle signature algorithm: {exc.message}") from exc
     if alg is not algorithm_of(signer) or not verify_cose_signature(
         public_key_of(signer), alg, message.signature, message.to_be_signed()
     ):
@@ -510,7 +541,7 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
     index = doc["index"]
     if deep:
         national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
-                                             anchors=[e.root for e in roots[start:]])
+                                             anchors=[e.root for e in roots[start:]], algorithms=algorithms)
         if derive_index(national, regions) != index:
             raise TrustSignatureInvalid("trust bundle index does not match its signed XML lists",
                                         message_zh="信任数据包索引与签名列表不一致")
@@ -573,12 +604,17 @@ def check_update(current: Bundle, new: Bundle) -> None:
         now = new.regions.get(code)
         if now is not None and now.sequence < old.sequence:
             raise TrustRollback(f"region {code} list sequence goes back ({old.sequence} → {now.sequence})")
+    from elicense.status.state import check_bundle_update  # status lists must not go back either
+
+    check_bundle_update(current, new)
 
 
-def update_bundle_file(current_path: Path, new_path: Path) -> Bundle:
+def update_bundle_file(current_path: Path, new_path: Path, *, state: str | Path | None = None) -> Bundle:
     """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
 
-    On any refusal CURRENT is untouched (atomic replace).
+    On any refusal CURRENT is untouched (atomic replace). ``state`` (default
+    ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), which
+    must not have seen a newer bundle, and records this one.
     """
     current = read_bundle_file(current_path)
     try:
@@ -587,5 +623,13 @@ def update_bundle_file(current_path: Path, new_path: Path) -> Bundle:
         raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
     new = load_bundle(new_data, anchors=[current.current_root], deep=True)
     check_update(current, new)
+    from elicense.status.state import VerifierState, digest, resolve
+
+    memory = resolve(state)
+    remembered = VerifierState.load(memory) if memory is not None else None
+    if remembered is not None:
+        remembered.check_bundle(new.sequence, digest(new_data))
     atomic_write(current_path, new_data)
+    if remembered is not None:
+        remembered.remember(bundle=(new.sequence, digest(new_data)))
     return new

@@ -36,7 +36,8 @@ from elicense.errors import TrustError
 from elicense.model import require_utc
 
 if TYPE_CHECKING:
-    from elicense.crypto.algorithms import PrivateKey
+    from elicense.crypto.algorithms import AlgorithmPolicy, PrivateKey
+    from elicense.crypto.sm2 import Sm2PrivateKey
 
 NS = "urn:elicense:trust-list:1"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -302,9 +303,12 @@ def national_list_element(nl: NationalList) -> Any:
 
 
 def sign_element(
-    element: Any, key: PrivateKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()
+    element: Any,
+    key: PrivateKey | Sm2PrivateKey,
+    certificate: x509.Certificate,
+    chain: Sequence[x509.Certificate] = (),
 ) -> bytes:
-    """Enveloped XMLDSig over the whole document (``URI=""``, exclusive c14n, SHA-256)."""
+    """Enveloped XMLDSig over the whole document (``URI=""``, exclusive c14n, SHA-256 or SM3 for SM2)."""
     from lxml import etree
     from signxml import XMLSigner  # type: ignore[attr-defined]
     from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
@@ -312,6 +316,13 @@ def sign_element(
     from elicense.crypto.algorithms import Algorithm
 
     alg = Algorithm.for_key(key)
+    if alg is Algorithm.SM2:  # signxml has no SM2: our strict profile (elicense.trust.xmldsig_sm2)
+        from elicense.crypto.sm2 import Sm2PrivateKey
+        from elicense.trust.xmldsig_sm2 import sign_sm2
+
+        assert isinstance(key, Sm2PrivateKey)
+        signed_sm2 = sign_sm2(element, key, certificate, tuple(chain))
+        return bytes(etree.tostring(signed_sm2, xml_declaration=True, encoding="UTF-8"))
     method = {
         Algorithm.ES256: SignatureMethod.ECDSA_SHA256,
         Algorithm.PS256: SignatureMethod.SHA256_RSA_MGF1,
@@ -398,8 +409,32 @@ def keyinfo_certificates(data: bytes) -> list[x509.Certificate]:
     return [_cert(n.text) for n in sigs[0].iter(f"{{{DS_NS}}}X509Certificate")]
 
 
-def verify_xml(data: bytes, *, certificate: x509.Certificate, root_tag: str) -> Any:
-    """Verify the enveloped signature with ``certificate``; return ONLY the signed element."""
+_XML_METHODS = {
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": "ES256",
+    "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1": "PS256",
+    "urn:elicense:xmldsig:sm2-sm3": "SM2",
+}
+
+
+def signature_algorithm(signature: Any) -> str:
+    """The allow-list label of a ``ds:Signature``'s declared method (unknown methods are refused)."""
+    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
+    label = _XML_METHODS.get(method.get("Algorithm", "") if method is not None else "")
+    if label is None:
+        raise TrustSignatureInvalid(
+            "trust list signature method is not supported", message_zh="信任列表签名算法不受支持"
+        )
+    return label
+
+
+def verify_xml(
+    data: bytes, *, certificate: x509.Certificate, root_tag: str, algorithms: AlgorithmPolicy | None = None
+) -> Any:
+    """Verify the enveloped signature with ``certificate``; return ONLY the signed element.
+
+    ``algorithms``: the verifier's allow-list (default :meth:`AlgorithmPolicy.default`, no SM2);
+    the declared method must be on it *and* match the certificate's key.
+    """
     from signxml import (  # type: ignore[attr-defined]
         InvalidInput,
         InvalidSignature,
@@ -407,6 +442,9 @@ def verify_xml(data: bytes, *, certificate: x509.Certificate, root_tag: str) -> 
         XMLVerifier,
     )
     from signxml.algorithms import DigestAlgorithm, SignatureMethod
+
+    from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy
+    from elicense.crypto.pki import algorithm_of
 
     tree = _parse(data)
     if tree.tag != f"{{{NS}}}{root_tag}":
@@ -417,6 +455,17 @@ def verify_xml(data: bytes, *, certificate: x509.Certificate, root_tag: str) -> 
             "trust list must carry exactly one Signature, as a child of the root element",
             message_zh="信任列表必须且只能在根元素下含有一个签名",
         )
+    alg = Algorithm.from_label(signature_algorithm(sigs[0]))
+    (algorithms or AlgorithmPolicy.default()).check(alg)
+    if algorithm_of(certificate) is not alg:
+        raise TrustSignatureInvalid(f"trust list signed with {alg.label}, but its signer's key is not {alg.label}")
+    if alg is Algorithm.SM2:
+        from elicense.trust.xmldsig_sm2 import verify_sm2
+
+        signed = verify_sm2(tree, certificate)
+        if signed.tag != f"{{{NS}}}{root_tag}":
+            raise TrustSignatureInvalid("the signed element is not the trust list")
+        return _schema_checked(signed)
     config = SignatureConfiguration(
         require_x509=True,
         location="./",
@@ -438,6 +487,10 @@ def verify_xml(data: bytes, *, certificate: x509.Certificate, root_tag: str) -> 
     signed = result.signed_xml if not isinstance(result, list) else None
     if signed is None or signed.tag != f"{{{NS}}}{root_tag}":
         raise TrustSignatureInvalid("the signed element is not the trust list")
+    return _schema_checked(signed)
+
+
+def _schema_checked(signed: Any) -> Any:
     for node in signed.iter():
         if not isinstance(node.tag, str):
             raise TrustSignatureInvalid("signed trust list contains comments or processing instructions")
@@ -548,7 +601,7 @@ def national_list_from_element(root: Any) -> NationalList:
 
 
 def read_national_list(
-    data: bytes, *, roots: Sequence[x509.Certificate]
+    data: bytes, *, roots: Sequence[x509.Certificate], algorithms: AlgorithmPolicy | None = None
 ) -> tuple[NationalList, VerifiedList]:
     """Verify a national list: signer from KeyInfo, issued **directly** by a root, EKU trust-list."""
     candidates = keyinfo_certificates(data)
@@ -560,7 +613,7 @@ def read_national_list(
             "the national list must be signed by a certificate issued directly by the national root",
             message_zh="国家级列表必须由国家根直接签发的证书签名",
         )
-    signed = verify_xml(data, certificate=candidates[0], root_tag="ListOfLists")
+    signed = verify_xml(data, certificate=candidates[0], root_tag="ListOfLists", algorithms=algorithms)
     nl = national_list_from_element(signed)
     if not chain.valid_at(nl.issued_at):
         raise TrustSignatureInvalid("national list was issued outside its signer certificate's validity")
@@ -572,6 +625,7 @@ def read_region_list(
     *,
     pointer: RegionPointer,
     roots: Sequence[x509.Certificate],
+    algorithms: AlgorithmPolicy | None = None,
 ) -> tuple[RegionList, VerifiedList]:
     """Verify a region list against its pointer (digest and pinned signer) and the roots."""
     if digest(data) != pointer.digest:
@@ -584,7 +638,7 @@ def read_region_list(
     tree = _parse(data)
     intermediates = _certs(tree, "CACertificates")
     chain = validate_list_signer(pointer.signer, roots=roots, intermediates=intermediates)
-    signed = verify_xml(data, certificate=pointer.signer, root_tag="TrustList")
+    signed = verify_xml(data, certificate=pointer.signer, root_tag="TrustList", algorithms=algorithms)
     rl = region_list_from_element(signed)
     if rl.region != pointer.region:
         raise TrustSignatureInvalid(f"pointer for {pointer.region} leads to the list of {rl.region}")

@@ -22,13 +22,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from elicense.crypto.algorithms import PrivateKey
-from elicense.crypto.keys import SoftwareSigner, decrypt_private_key, generate_private_key, write_private_key
-from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, make_end_entity
+from elicense.crypto.algorithms import Algorithm, PrivateKey
+from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, algorithm_of
+from elicense.crypto.suites import load_key, make_end_entity_cert, make_signer, new_key, write_key
 from elicense.errors import StorageError, UsageError
 from elicense.home import Home, write_pem
 from elicense.trust.bundle import RootEntry, build_bundle
@@ -48,47 +48,53 @@ from elicense.trust.lists import (
     sign_element,
 )
 
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PrivateKey
+
 SECTION = "trust"
 
 
 def add_trust_operators(
     home: Home,
     *,
-    root_key: PrivateKey,
+    root_key: PrivateKey | Sm2PrivateKey,
     now: dt.datetime,
     agreements: Sequence[tuple[str, str, Sequence[str]]] = (),
     equivalences: Sequence[Sequence[str]] = (),
     national_operator: str = "国家电子证照信任列表运营机构",
     years: int = 5,
-    keys: Callable[[str], PrivateKey] | None = None,
+    keys: Callable[[str], PrivateKey | Sm2PrivateKey] | None = None,
 ) -> Home:
     """Create the national and regional trust-list operator keys/certificates; save the home.
 
-    ``keys(label)`` derives keys deterministically (the demo's seeded test PKI); default: fresh keys.
+    ``keys(label)`` derives keys deterministically (the demo's seeded test PKI); default: fresh keys
+    of the root's suite (an SM2 root gets SM2 operators, and SM2-signed lists and bundle).
     """
-    new_key = keys or (lambda label: generate_private_key())
     pw = home.passphrase()
     root = home.root_certificates()[0]
+    suite = Algorithm.SM2 if algorithm_of(root) is Algorithm.SM2 else Algorithm.ES256
+    make_key = keys or (lambda label: new_key(suite))
     not_after = min(now + dt.timedelta(days=365 * years), root.not_valid_after_utc)
-    nat_key = new_key("tl-national")
-    nat_cert = make_end_entity(nat_key.public_key(), national_operator, uscc=None, province=None,
-                               issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
-                               not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING)
+    nat_key = make_key("tl-national")
+    nat_cert = make_end_entity_cert(nat_key, national_operator, uscc=None, province=None,
+                                    issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
+                                    not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING)
     write_pem(home.path / "pki/tl-national.pem", [nat_cert])
-    write_private_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
+    write_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
     regions: dict[str, dict[str, str]] = {}
     for region in home.regions:
         if region.ca_key is None:
             raise UsageError(f"region {region.code} has no CA key in {home.path}")
         ca_cert = home.certificates(region.ca_cert)[0]
-        ca_key = decrypt_private_key((home.path / region.ca_key).read_bytes(), pw)
-        key = new_key(f"tl-{region.code}")
+        ca_key = load_key((home.path / region.ca_key).read_bytes(), pw, ca_cert)
+        key = make_key(f"tl-{region.code}")
         operator = f"{region.name}电子证照信任列表运营机构"
-        cert = make_end_entity(key.public_key(), operator, uscc=None, province=region.name,
-                               issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),
-                               not_after=min(not_after, ca_cert.not_valid_after_utc), eku=OID_EKU_TRUST_LIST_SIGNING)
+        cert = make_end_entity_cert(key, operator, uscc=None, province=region.name,
+                                    issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),
+                                    not_after=min(not_after, ca_cert.not_valid_after_utc),
+                                    eku=OID_EKU_TRUST_LIST_SIGNING)
         write_pem(home.path / f"pki/tl-{region.code}.pem", [cert])
-        write_private_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)
+        write_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)
         regions[region.code] = {"operator": operator, "cert": f"pki/tl-{region.code}.pem",
                                 "key": f"keys/tl-{region.code}.key.pem"}
     section = {
@@ -115,12 +121,13 @@ def _section(home: Home) -> dict[str, Any]:
     return section
 
 
-def _signer(home: Home, entry: Mapping[str, str]) -> tuple[PrivateKey, x509.Certificate]:
+def _signer(home: Home, entry: Mapping[str, str]) -> tuple[PrivateKey | Sm2PrivateKey, x509.Certificate]:
     try:
         pem = (home.path / entry["key"]).read_bytes()
     except OSError as exc:
         raise StorageError(f"cannot read {entry['key']}: {exc.strerror}") from exc
-    return decrypt_private_key(pem, home.passphrase()), home.certificates(entry["cert"])[0]
+    cert = home.certificates(entry["cert"])[0]
+    return load_key(pem, home.passphrase(), cert), cert
 
 
 def set_authority_status(home: Home, code: str, status: str, at: dt.datetime) -> Home:
@@ -197,7 +204,7 @@ def publish(
     bundle = build_bundle(
         national_xml=national_xml,
         region_xml=region_xml,
-        signer=SoftwareSigner(nat_key, nat_cert),
+        signer=make_signer(nat_key, nat_cert),
         roots=roots,
         sequence=seq,
         issued_at=now,
