@@ -85,3 +85,23 @@ def test_presentation_text_body(app: Any, holder: Any) -> None:
     cred, device = holder
     doc = post(app, make_presentation(cred, device, show=[], now=NOW).payload.encode("ascii"))
     assert doc["status"] == "VALID" and doc["results"][0]["kind"] == "presentation"
+
+
+def test_replay_is_caught_across_a_trust_reload(world: Any, holder: Any, tmp_path: Any) -> None:
+    """``elicense trust update`` replaces the bundle; the kiosk reloads it and still remembers spent nonces."""
+    import shutil
+
+    from elicense.kiosk.server import KioskApp
+
+    bundle = tmp_path / "trust-bundle.cose"
+    shutil.copy(world.trust_file, bundle)
+    kiosk = KioskApp(Verifier.from_trust_file(bundle, clock=lambda: NOW), bundle_path=bundle, reload_interval=0)
+    cred, device = holder
+    payload = make_presentation(cred, device, now=NOW).payload.encode("ascii")
+    assert post(kiosk, payload)["status"] == "VALID"
+    replacement = tmp_path / "new.cose"
+    shutil.copy(world.trust_file, replacement)
+    replacement.replace(bundle)  # a new file (new inode), as an atomic update writes it
+    again = post(kiosk, payload)
+    assert kiosk.reloads == 1
+    assert again["status"] == "INVALID" and [r["code"] for r in again["reasons"]] == ["presentation_replayed"]

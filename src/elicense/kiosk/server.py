@@ -146,6 +146,10 @@ class KioskApp:
         max_body: int = MAX_BODY,
         reload_interval: float = RELOAD_INTERVAL_S,
     ) -> None:
+        if verifier.replay_cache is None:  # presentation nonces (亮证) must outlive trust reloads
+            from elicense.present.verify import ReplayCache
+
+            verifier.replay_cache = ReplayCache()
         self._verifier = verifier
         self.bundle_path = Path(bundle_path) if bundle_path is not None else None
         self._loader = loader or default_loader(verifier)
@@ -191,6 +195,7 @@ class KioskApp:
                 self._reload_error = str(exc)
                 self._stat_key = key  # do not retry a bad file every second; a new write changes the key
                 return self._verifier
+            fresh.replay_cache = self._verifier.replay_cache  # a reload must not forget spent presentations
             self._verifier, self._stat_key, self._reload_error = fresh, key, None
             self.reloads += 1
             return fresh
