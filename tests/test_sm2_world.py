@@ -314,3 +314,29 @@ def test_detached_seal_over_a_licence_via_elicense_verify(tmp_path: Path, capsys
     demo.payload_file.write_bytes(demo.payload_file.read_bytes() + b" ")  # the sealed document changed
     assert run(["verify", files[1], *opts, "--allow-alg", "SM2"]) == 1
     assert "ses_document_mismatch" in capsys.readouterr().out
+
+
+def test_trust_commands_on_an_sm2_bundle(sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ELICENSE_ALGORITHMS", raising=False)
+    bundle = str(sm2w.trust_file)
+    assert run(["trust", "show", bundle]) == 3  # SM2 not allowed
+    assert "SM2" in capsys.readouterr().err
+    assert run(["trust", "show", bundle, "--allow-alg", "SM2", "--json"]) == 0
+    assert {r["region"] for r in json.loads(capsys.readouterr().out)["regions"]} == {"370000", "320000"}
+    assert run(["trust", "export", bundle, str(tmp_path / "exp"), "--allow-alg", "SM2"]) == 0
+    assert b"urn:elicense:xmldsig:sm2-sm3" in (tmp_path / "exp" / "national.xml").read_bytes()
+    # publish a newer SM2 bundle from the home, install it over the old one
+    new = tmp_path / "new.cose"
+    assert run(["bundle", "--home", str(sm2w.home.path), "-o", str(new)]) == 3  # status section: not SM2 yet
+    assert "--no-status" in capsys.readouterr().err
+    assert run(["bundle", "--home", str(sm2w.home.path), "-o", str(new), "--no-status"]) == 0
+    current = tmp_path / "current.cose"
+    current.write_bytes(sm2w.trust_file.read_bytes())
+    assert run(["trust", "update", str(current), str(new)]) == 3
+    assert current.read_bytes() == sm2w.trust_file.read_bytes()  # untouched on refusal
+    monkeypatch.setenv("ELICENSE_ALGORITHMS", "SM2")
+    capsys.readouterr()
+    assert run(["trust", "update", str(current), str(new)]) == 0
+    assert current.read_bytes() == new.read_bytes()
+    assert run(["trust", "update", str(current), str(sm2w.trust_file)]) == 3  # rollback refused

@@ -26,6 +26,13 @@ def _now(at: str | None) -> dt.datetime:
     return parse_at(at) or dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def _algorithms(values: tuple[str, ...]) -> Any:
+    """``--allow-alg`` / ``$ELICENSE_ALGORITHMS`` (SM2 bundles need it), as for ``elicense verify``."""
+    from elicense.cli.verify import algorithm_policy
+
+    return algorithm_policy(values)
+
+
 def describe(bundle: Bundle, at: dt.datetime) -> dict[str, Any]:
     """JSON-ready description of a bundle (the ``trust show --json`` contract)."""
     from elicense.catalog import Catalog
@@ -96,13 +103,15 @@ def trust_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--at", "at_", metavar="ISO-8601", help="Judge freshness at this time (default: now).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
-def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None) -> int:
+@click.option("--allow-alg", "allow_alg", multiple=True, metavar="ALG[,ALG]",
+              help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).")
+def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, allow_alg: tuple[str, ...] = ()) -> int:
     """Regions, authorities, licence types, validity and agreements of BUNDLE (fully re-verified)."""
     from elicense.trust.bundle import read_bundle_file
 
     lang = lang or default_lang()
     at = _now(at_)
-    b = read_bundle_file(bundle, deep=True)
+    b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
     doc = describe(b, at)
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -134,13 +143,15 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None) -> 
 @trust_group.command("export")
 @click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
-def export_cmd(bundle: Path, outdir: Path) -> int:
+@click.option("--allow-alg", "allow_alg", multiple=True, metavar="ALG[,ALG]",
+              help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).")
+def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> int:
     """Write the signed XML lists (verifiable with xmlsec1) and the anchors to OUTDIR."""
     from elicense.crypto.keys import atomic_write
     from elicense.crypto.pki import to_pem
     from elicense.trust.bundle import read_bundle_file
 
-    b = read_bundle_file(bundle, deep=True)  # never export what does not verify
+    b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))  # never export what does not verify
     atomic_write(outdir / "national.xml", b.national_xml)
     for code, data in sorted(b.region_xml.items()):
         atomic_write(outdir / "regions" / f"{code}.xml", data)
@@ -149,22 +160,29 @@ def export_cmd(bundle: Path, outdir: Path) -> int:
     click.echo(f"{outdir / 'national.xml'}")
     for code in sorted(b.region_xml):
         click.echo(f"{outdir / 'regions' / (code + '.xml')}")
-    click.echo(f"check: xmlsec1 --verify --trusted-pem {outdir / 'root.pem'} "
-               f"--untrusted-pem {outdir / 'intermediates.pem'} {outdir / 'national.xml'}")
+    if b.signer.certificate.signature_algorithm_oid.dotted_string == "1.2.156.10197.1.501":
+        click.echo("SM2/SM3 lists (specs/sm2.md): xmlsec1 has no SM2; check with `elicense trust show --allow-alg SM2`")
+    else:
+        click.echo(f"check: xmlsec1 --verify --trusted-pem {outdir / 'root.pem'} "
+                   f"--untrusted-pem {outdir / 'intermediates.pem'} {outdir / 'national.xml'}")
     return 0
 
 
 @trust_group.command("update")
 @click.argument("current", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
-def update_cmd(current: Path, new: Path) -> int:
+@click.option("--state", "state_dir", metavar="DIR", default=None,
+              help="Verifier state directory (default: $ELICENSE_STATE): refuses bundles older than seen.")
+@click.option("--allow-alg", "allow_alg", multiple=True, metavar="ALG[,ALG]",
+              help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).")
+def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple[str, ...] = ()) -> int:
     """Replace CURRENT by NEW only if NEW is authentic under CURRENT's root and newer."""
     from elicense.trust.bundle import update_bundle_file
 
     if not current.exists():
         raise UsageError(f"{current} does not exist: install the first bundle by copying it",
                          message_zh=f"{current} 不存在：首次安装请直接复制信任数据包")
-    b = update_bundle_file(current, new)
+    b = update_bundle_file(current, new, state=state_dir, algorithms=_algorithms(allow_alg))
     click.echo(f"updated {current}: bundle #{b.sequence}, next update {_iso(b.next_update)}")
     return 0
 
@@ -186,6 +204,10 @@ def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None
 
     home = Home.load(home_dir)
     now = _now(at_)
+    if not no_status and any(home.algorithm(a).label == "SM2" for a in home.authorities):
+        raise UsageError("the status section (status lists, CRLs) is not signed with SM2 yet: "
+                         "publish an SM2 home with --no-status (specs/sm2.md)",
+                         message_zh="状态列表与 CRL 暂不支持 SM2：请加 --no-status 发布")  # fmt: skip
     extras = {} if no_status else status_extras(home, now)
     _, _, data = publish(home, now=now, validity=dt.timedelta(days=validity_days), extras=extras)
     atomic_write(output, data)

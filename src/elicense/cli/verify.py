@@ -81,6 +81,8 @@ def load_verifier(
     except OSError as exc:
         raise TrustError(f"cannot read trust data {path}: {exc.strerror}",
                          message_zh=f"无法读取信任数据 {path}") from exc
+    if algorithms is None:  # the kiosk and other callers: $ELICENSE_ALGORITHMS, else the default allow-list
+        algorithms = algorithm_policy()
     extra: dict[str, Any] = {} if algorithms is None else {"algorithms": algorithms}
     if state:  # --state DIR (else the verifier reads $ELICENSE_STATE): sequence memory, no rollback
         extra["state"] = state

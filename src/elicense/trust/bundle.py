@@ -609,19 +609,21 @@ def check_update(current: Bundle, new: Bundle) -> None:
     check_bundle_update(current, new)
 
 
-def update_bundle_file(current_path: Path, new_path: Path, *, state: str | Path | None = None) -> Bundle:
+def update_bundle_file(
+    current_path: Path, new_path: Path, *, state: str | Path | None = None, algorithms: AlgorithmPolicy | None = None
+) -> Bundle:
     """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
 
     On any refusal CURRENT is untouched (atomic replace). ``state`` (default
     ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), which
     must not have seen a newer bundle, and records this one.
     """
-    current = read_bundle_file(current_path)
+    current = read_bundle_file(current_path, algorithms=algorithms)
     try:
         new_data = new_path.read_bytes()[: MAX_BUNDLE_BYTES + 1]
     except OSError as exc:
         raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
-    new = load_bundle(new_data, anchors=[current.current_root], deep=True)
+    new = load_bundle(new_data, anchors=[current.current_root], deep=True, algorithms=algorithms)
     check_update(current, new)
     from elicense.status.state import VerifierState, digest, resolve
 
