@@ -229,7 +229,7 @@ class Verifier:
         return require_utc(at if at is not None else self.clock(), "at")
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify an ``EL1:`` payload; never raises for a failed check."""
+        """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
         when = self._time(at)
         checks: list[Check] = []
         try:
