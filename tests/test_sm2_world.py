@@ -223,7 +223,8 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     out = tmp_path / "w"
     assert run(["demo", str(out), "--alg", "sm2", "--json"]) == 0  # builds and verifies its own samples
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert rows and all(r["text"] == r["expected"] for r in rows)
+    assert rows and all(r["text"] == r["image"] == r["expected"] for r in rows)
+    assert all(r["pdf"] == r["expected"] for r in rows)  # the SM2 world's third column: the GB/T 38540 seal
     issued = tmp_path / "issued"
     assert run(["issue", "--home", str(out), "--type", "business-licence", "--alg", "sm2", "--out", str(issued),
                 "--no-progress", "--json", *_fields()]) == 0  # fmt: skip
@@ -245,6 +246,15 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     # an ES256-only allow-list refuses the same licence
     assert run(["verify", qr, "--trust", bundle, "--allow-alg", "ES256"]) == 3
     capsys.readouterr()
+    # its seal: a detached GB/T 38540 SES_Signature by the same authority, verified by `elicense verify`
+    assert run(["sm2", "seal", qr, "--home", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == qr + ".ses"
+    assert run(["verify", qr + ".ses", "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["kind"] == "ses" and res["status"] == "VALID" and res["licence"]["id"] == lid
+    assert {"seal_signature", "document_digest", "licence.signature"} <= {c["name"] for c in res["checks"]}
+    assert run(["verify", qr + ".ses", "--trust", bundle]) == 3  # SM2 not allowed: refused, never guessed
+    capsys.readouterr()
     # tampered signature byte in the SM2 QR payload → INVALID
     from elicense.qr.payload import unwrap, wrap
 
@@ -253,6 +263,9 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     (tmp_path / "bad.qr.txt").write_text(wrap(bytes(raw)))
     assert run(["verify", str(tmp_path / "bad.qr.txt"), "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 1
     assert "signature_invalid" in capsys.readouterr().out
+    Path(qr).write_text(Path(qr).read_text().replace("EL1:", "EL1: "))  # the sealed document changed
+    assert run(["verify", qr + ".ses", "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 1
+    assert "ses_document_mismatch" in capsys.readouterr().out
 
 
 def test_issue_alg_refuses_a_home_of_the_other_suite(sm2w: Any, tmp_path: Path,
@@ -340,3 +353,20 @@ def test_trust_commands_on_an_sm2_bundle(sm2w: Any, tmp_path: Path, capsys: pyte
     assert run(["trust", "update", str(current), str(new)]) == 0
     assert current.read_bytes() == new.read_bytes()
     assert run(["trust", "update", str(current), str(sm2w.trust_file)]) == 3  # rollback refused
+
+
+def test_sm2_demo_seals_every_licence(sm2w: Any, world: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from elicense.seal.ses import parse_seal
+    from elicense.verify import Verifier
+    from elicense.verify.inputs import verify_bytes
+
+    verifier = Verifier.from_bundle(sm2w.trust_file, algorithms=["SM2"])
+    for name in ("business-licence-jinan", "real-estate-title-nanjing"):
+        ses = sm2w.home.path / "licences" / f"{name}.qr.txt.ses"
+        (res,) = verify_bytes(verifier, ses.read_bytes(), at=NOW, source=ses)
+        assert res.valid and res.licence is not None, res.to_dict()
+    seal = parse_seal((sm2w.home.path / "seals" / "jinan-approval.seal.der").read_bytes())
+    assert seal.picture[:8] == b"\x89PNG\r\n\x1a\n"
+    lic = world.home.path / "licences" / "business-licence-jinan.qr.txt"
+    assert run(["sm2", "seal", str(lic), "--home", str(world.home.path)]) == 3  # an ES256 home has no SES seals
+    assert "seal" in capsys.readouterr().err

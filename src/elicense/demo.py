@@ -301,6 +301,14 @@ def build_demo(
             buf = io.BytesIO()
             qr.save(buf, kind="png", scale=6, border=4)
             atomic_write(base.with_suffix(".qr.png"), buf.getvalue())
+    if sm2_world:  # GB/T 38540: each authority's SES_Seal, a detached SES_Signature beside every licence
+        from elicense.seal.sm2home import add_sm2_seals, seal_file
+
+        home = add_sm2_seals(home, now=now, images=images,
+                             keys=None if seed is None else (lambda label: _suite_key(seed, label, algorithm)))
+        for s in SAMPLES:
+            entry = by_slug[s.authority]
+            seal_file(home, entry, outdir / "licences" / f"{s.name}.qr.txt", at=issued[s.name].signed_at)
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
     if not sm2_world:

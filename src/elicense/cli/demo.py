@@ -60,6 +60,9 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
         res_png = verify_bytes(verifier, png.read_bytes())[0]
         pdf_file = outdir / "licences" / f"{name}.pdf"
         res_pdf = verify_bytes(verifier, pdf_file.read_bytes())[0] if pdf_file.exists() else None
+        ses_file = outdir / "licences" / f"{name}.qr.txt.ses"  # SM2 world: GB/T 38540 seal over the payload
+        if res_pdf is None and ses_file.exists():
+            res_pdf = verify_bytes(verifier, ses_file.read_bytes(), source=ses_file)[0]
         expected = "INVALID" if any(w in name for w in ("revoked", "suspended", "expired", "superseded")) else "VALID"
         ok = res_txt.status.value == expected and res_png.status.value == expected
         ok = ok and (res_pdf is None or res_pdf.status.value == expected)
@@ -85,7 +88,8 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
         click.echo(("  信任数据：" if zh else "  trust bundle: ") + str(world.trust_file))
         click.echo(("  签发目录（--home）：" if zh else "  issuer home (--home): ") + str(outdir))
         click.echo("")
-        header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {'pdf':<14} reasons"
+        third = "seal" if algorithm is Algorithm.SM2 else "pdf"
+        header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {third:<14} reasons"
         click.echo(header)
         click.echo("-" * len(header))
         for row in rows:
