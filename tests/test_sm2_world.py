@@ -224,7 +224,7 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     assert run(["demo", str(out), "--alg", "sm2", "--json"]) == 0  # builds and verifies its own samples
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows and all(r["text"] == r["image"] == r["expected"] for r in rows)
-    assert all(r["pdf"] == r["expected"] for r in rows)  # the SM2 world's third column: the GB/T 38540 seal
+    assert all(r["seal"] == r["expected"] and r["pdf"] is None for r in rows)  # GB/T 38540 seal, no PDF
     issued = tmp_path / "issued"
     assert run(["issue", "--home", str(out), "--type", "business-licence", "--alg", "sm2", "--out", str(issued),
                 "--no-progress", "--json", *_fields()]) == 0  # fmt: skip

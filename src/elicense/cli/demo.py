@@ -61,11 +61,11 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
         pdf_file = outdir / "licences" / f"{name}.pdf"
         res_pdf = verify_bytes(verifier, pdf_file.read_bytes())[0] if pdf_file.exists() else None
         ses_file = outdir / "licences" / f"{name}.qr.txt.ses"  # SM2 world: GB/T 38540 seal over the payload
-        if res_pdf is None and ses_file.exists():
-            res_pdf = verify_bytes(verifier, ses_file.read_bytes(), source=ses_file)[0]
+        res_seal = verify_bytes(verifier, ses_file.read_bytes(), source=ses_file)[0] if ses_file.exists() else None
         expected = "INVALID" if any(w in name for w in ("revoked", "suspended", "expired", "superseded")) else "VALID"
         ok = res_txt.status.value == expected and res_png.status.value == expected
         ok = ok and (res_pdf is None or res_pdf.status.value == expected)
+        ok = ok and (res_seal is None or res_seal.status.value == expected)
         worst_unexpected |= 0 if ok else 1
         rows.append(
             {
@@ -75,6 +75,7 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
                 "text": res_txt.status.value,
                 "image": res_png.status.value,
                 "pdf": res_pdf.status.value if res_pdf is not None else None,
+                "seal": res_seal.status.value if res_seal is not None else None,
                 "reasons": [r.code for r in res_txt.reasons],
                 "expected": expected,
             }
@@ -95,7 +96,7 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
         for row in rows:
             click.echo(
                 f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
-                f"{row['image']:<14} {row['pdf'] or '-':<14} {', '.join(row['reasons']) or '-'}"
+                f"{row['image']:<14} {row['pdf'] or row['seal'] or '-':<14} {', '.join(row['reasons']) or '-'}"
             )
         click.echo("")
         allow = " --allow-alg SM2" if algorithm is Algorithm.SM2 else ""
