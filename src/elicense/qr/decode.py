@@ -108,18 +108,19 @@ def _flatten(image: Any) -> Any:
     return ImageOps.autocontrast(ImageOps.invert(dark), cutoff=1)
 
 
-def _sharpen(image: Any) -> Any:
+def _sharpen(image: Any, radius: int = 4, percent: int = 500) -> Any:
+    """Unsharp mask: restores module edges of defocused or motion-soft frames."""
     from PIL import ImageFilter
 
-    return image.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0))
+    return image.filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=0))
 
 
-def _upscale(image: Any) -> Any:
+def _upscale(image: Any, factor: float = 1.5) -> Any:
     from PIL import Image
 
-    if image.width * image.height * 4 > WORK_PIXELS:
+    if image.width * image.height * factor * factor > WORK_PIXELS:
         return None
-    return image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
+    return image.resize((int(image.width * factor), int(image.height * factor)), Image.Resampling.BICUBIC)
 
 
 def _smooth(image: Any) -> Any:
@@ -136,12 +137,12 @@ Step = tuple[str, Callable[[Any], Any], str]
 LADDER: tuple[Step, ...] = (
     ("histogram", _identity, "GlobalHistogram"),
     ("autocontrast", _autocontrast, "LocalAverage"),
-    ("flatten", _flatten, "LocalAverage"),
     ("sharpen", _sharpen, "LocalAverage"),
     ("upscale", _upscale, "LocalAverage"),
+    ("upscale-sharpen", lambda im: _sharpen(up, 5, 300) if (up := _upscale(im)) is not None else None,
+     "LocalAverage"),
+    ("flatten", _flatten, "LocalAverage"),
     ("smooth", _smooth, "GlobalHistogram"),
-    ("upscale-sharpen", lambda im: _upscale(_sharpen(im)), "LocalAverage"),
-    ("flatten-sharpen", lambda im: _sharpen(_flatten(im)), "GlobalHistogram"),
 )
 """Fallback steps, cheapest and most often useful first: (name, transform, binarizer)."""
 

@@ -33,7 +33,9 @@ function ageText(seconds) {
   if (days >= 1) return [`${days} 天前`, `${days} day${days === 1 ? "" : "s"} ago`];
   const hours = Math.floor(seconds / 3600);
   if (hours >= 1) return [`${hours} 小时前`, `${hours} hour${hours === 1 ? "" : "s"} ago`];
-  return [`${Math.max(1, Math.floor(seconds / 60))} 分钟内`, "within the hour"];
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 1) return ["刚刚", "just now"];
+  return [`${minutes} 分钟前`, `${minutes} minute${minutes === 1 ? "" : "s"} ago`];
 }
 
 function showTrust(trust) {

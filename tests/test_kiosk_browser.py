@@ -1,0 +1,161 @@
+"""The kiosk page in headless Debian Chromium (selenium, no network): upload a QR image, see 有效 / 无效."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="Debian chromium + chromium-driver not installed (CI installs them: .ci/apt-packages.txt)",
+)
+
+
+def png(payload: str) -> bytes:
+    from elicense.qr.render import make_qr
+
+    buf = io.BytesIO()
+    make_qr(payload).save(buf, kind="png", scale=6, border=4)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def kiosk_url(world, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from elicense.kiosk.server import make_app, make_server
+    from elicense.verify import Verifier
+
+    bundle = tmp_path_factory.mktemp("kiosk-browser") / "trust-bundle.cose"
+    shutil.copyfile(world.trust_file, bundle)
+    app = make_app(Verifier.from_trust_file(bundle, clock=lambda: NOW), bundle_path=bundle)
+    server = make_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def driver(monkeypatch_module):  # type: ignore[no-untyped-def]
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch_module.setenv("SE_OFFLINE", "true")  # selenium-manager must never fetch a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-proxy-server", "--window-size=1080,1920", "--force-device-scale-factor=1",
+                "--lang=zh-CN", "--disable-extensions", "--no-first-run"):
+        options.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    drv.set_window_size(1080, 1920)
+    yield drv
+    drv.quit()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():  # type: ignore[no-untyped-def]
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def upload_and_wait(driver, path: Path) -> str:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "verdict").is_displayed()
+        and d.find_element(By.ID, "verdict").get_attribute("data-status")
+    )
+    return str(driver.find_element(By.ID, "verdict").get_attribute("data-status"))
+
+
+def reset_with_escape(driver) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    WebDriverWait(driver, 10).until(lambda d: not d.find_element(By.ID, "verdict").is_displayed())
+
+
+def shot(driver, tmp_path: Path, name: str, record_property) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    record_property(f"screenshot_{name}", str(path))
+    print(f"screenshot: {path}", file=sys.stderr)
+    return path
+
+
+def test_upload_valid_then_revoked(driver, kiosk_url, world, tmp_path, record_property) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(kiosk_url)
+    assert driver.get_window_size() == {"width": 1080, "height": 1920}
+    WebDriverWait(driver, 10).until(lambda d: "#" in d.find_element(By.ID, "trust").text)  # bundle info shown
+    valid = tmp_path / "valid.qr.png"
+    valid.write_bytes(png(world.issued["driving-licence-nanjing"].qr_payload))
+    assert upload_and_wait(driver, valid) == "VALID"
+    assert driver.find_element(By.ID, "v-label-zh").text == "有效"
+    holder = driver.find_element(By.ID, "v-holder").text
+    full = world.issued["driving-licence-nanjing"].licence.holder.name
+    assert full not in holder and "*" in holder  # masked as the catalogue says
+    assert "机动车驾驶证" in driver.find_element(By.ID, "v-type").text
+    assert driver.find_element(By.ID, "verdict").get_attribute("aria-live") == "assertive"
+    png_path = shot(driver, tmp_path, "valid", record_property)
+    assert png_path.stat().st_size > 10_000
+    reset_with_escape(driver)
+
+    revoked = tmp_path / "revoked.qr.png"
+    revoked.write_bytes(png(world.issued["business-licence-revoked"].qr_payload))
+    assert upload_and_wait(driver, revoked) == "INVALID"
+    assert driver.find_element(By.ID, "v-label-zh").text == "无效"
+    reasons = driver.find_element(By.ID, "v-reasons").text
+    assert "吊销" in reasons and "revoked" in reasons.lower()  # Chinese, English beneath
+    shot(driver, tmp_path, "revoked", record_property)
+    reset_with_escape(driver)
+
+    origins = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert origins and all(u.startswith(kiosk_url) for u in origins), origins  # nothing from outside: works offline
+
+
+@pytest.mark.parametrize("scene", ["phone_screen", "printed_page"])
+def test_camera_like_photo_of_a_valid_licence_shows_valid(  # type: ignore[no-untyped-def]
+    driver, kiosk_url, world, tmp_path, record_property, scene: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from camera_corpus import make_frame
+
+    driver.get(kiosk_url)
+    photo = tmp_path / f"{scene}.jpg"
+    photo.write_bytes(make_frame(scene, [world.issued["business-licence-jinan"].qr_payload], seed=0))
+    assert upload_and_wait(driver, photo) == "VALID"
+    assert driver.find_element(By.ID, "v-label-zh").text == "有效"
+    shot(driver, tmp_path, scene, record_property)
+
+
+def test_controls_are_keyboard_reachable(driver, kiosk_url) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(kiosk_url)
+    focused = []
+    for _ in range(4):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        focused.append(driver.switch_to.active_element.get_attribute("id"))
+    assert focused[:3] == ["start-camera", "file-label", "paste"], focused  # upload is reachable by keyboard
