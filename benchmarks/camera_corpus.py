@@ -80,17 +80,26 @@ def quad_of(cx: float, cy: float, w: float, h: float, angle: float = 0.0, tilt: 
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in corners]
 
 
+def _gauss(size: tuple[int, int], rng: random.Random, sigma: float) -> Image.Image:
+    """Seeded sensor noise around 128 (``Image.effect_noise`` is not seedable): sum of 3 uniforms ≈ Gaussian."""
+    n = size[0] * size[1]
+    planes = [Image.frombytes("L", size, rng.randbytes(n)) for _ in range(3)]
+    mean = Image.blend(Image.blend(planes[0], planes[1], 0.5), planes[2], 1 / 3)  # σ ≈ 74 / 3 ≈ 42
+    k = sigma / 42
+    return mean.point(lambda v: max(0, min(255, round(128 + (v - 128) * k))))
+
+
 def background(rng: random.Random, size: tuple[int, int] = FRAME) -> Image.Image:
     """A desk/wall: a brightness gradient with sensor noise."""
     base = rng.randint(70, 170)
     grad = Image.linear_gradient("L").resize(size).rotate(rng.uniform(0, 360), fillcolor=128)
-    noise = Image.effect_noise(size, rng.uniform(8, 20))
+    noise = _gauss(size, rng, rng.uniform(8, 20))
     img = Image.blend(grad, noise, 0.5).point(lambda v: max(0, min(255, base + (v - 128) // 3)))
     return Image.merge("RGB", [img.point(lambda v, k=k: min(255, int(v * k))) for k in (1.0, 0.95, 0.85)])
 
 
 def _noise(frame: Image.Image, rng: random.Random, sigma: float = 6.0) -> Image.Image:
-    noise = Image.effect_noise(frame.size, sigma).convert(frame.mode)
+    noise = _gauss(frame.size, rng, sigma).convert(frame.mode)
     grey = Image.new(frame.mode, frame.size, (128,) * len(frame.getbands()))
     return Image.blend(frame, Image.blend(grey, noise, 1.0), 0.12)
 
