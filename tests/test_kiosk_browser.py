@@ -159,3 +159,72 @@ def test_controls_are_keyboard_reachable(driver, kiosk_url) -> None:  # type: ig
         ActionChains(driver).send_keys(Keys.TAB).perform()
         focused.append(driver.switch_to.active_element.get_attribute("id"))
     assert focused[:3] == ["start-camera", "file-label", "paste"], focused  # upload is reachable by keyboard
+
+
+def y4m(jpeg: bytes) -> bytes:
+    """One-frame Y4M video (4:2:0) of an image: Chromium's fake camera plays it in a loop."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(jpeg)).convert("YCbCr")
+    w, h = image.width // 2 * 2, image.height // 2 * 2
+    y, cb, cr = image.crop((0, 0, w, h)).split()
+    half = (w // 2, h // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    return f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + planes
+
+
+def test_camera_stream_of_a_phone_screen_shows_valid(  # type: ignore[no-untyped-def]
+    kiosk_url, world, tmp_path, record_property, monkeypatch_module
+) -> None:
+    """getUserMedia → canvas → JPEG frames → /api/verify, with Chromium's fake camera showing a phone photo."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from camera_corpus import make_frame
+
+    video = tmp_path / "camera.y4m"
+    video.write_bytes(y4m(make_frame("phone_screen", [world.issued["business-licence-jinan"].qr_payload], seed=1)))
+    monkeypatch_module.setenv("SE_OFFLINE", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server",
+                "--window-size=1080,1920", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}"):
+        options.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        drv.get(kiosk_url)
+        button = drv.find_element(By.ID, "start-camera")
+        if button.is_displayed():
+            button.click()
+        WebDriverWait(drv, 60).until(lambda d: d.find_element(By.ID, "verdict").get_attribute("data-status"))
+        assert drv.find_element(By.ID, "verdict").get_attribute("data-status") == "VALID"
+        assert drv.find_element(By.ID, "v-label-zh").text == "有效"
+        shot(drv, tmp_path, "camera", record_property)
+    finally:
+        drv.quit()
+
+
+def test_stale_bundle_warning_is_shown(driver, world, tmp_path, record_property) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from elicense.kiosk.server import make_app, make_server
+    from elicense.verify import Verifier
+
+    late = NOW + dt.timedelta(days=400)
+    app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: late), bundle_path=world.trust_file)
+    server = make_server(app, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_port}/")
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "trust-warning").is_displayed())
+        text = driver.find_element(By.ID, "trust-warning").text
+        assert "信任数据已过期" in text and "out of date" in text
+        shot(driver, tmp_path, "stale", record_property)
+    finally:
+        server.shutdown()
+        server.server_close()

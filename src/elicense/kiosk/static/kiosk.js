@@ -43,7 +43,7 @@ function showTrust(trust) {
   const [zh, en] = ageText(trust.age_seconds);
   const seq = trust.sequence === null ? "" : ` #${trust.sequence}`;
   const until = trust.next_update ? trust.next_update.slice(0, 10) : "—";
-  bilingual($("trust"), `信任数据${seq} · 签发于 ${zh} · 有效至 ${until}`,
+  bilingual($("trust"), `信任数据${seq} · 签发于 ${zh} · 下次更新 ${until}`,
     `Trust data${seq} · issued ${en} · next update ${until}`);
   const warn = $("trust-warning");
   if (trust.warnings && trust.warnings.length) {
