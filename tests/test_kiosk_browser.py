@@ -204,6 +204,9 @@ def test_camera_stream_of_a_phone_screen_shows_valid(  # type: ignore[no-untyped
         assert drv.find_element(By.ID, "verdict").get_attribute("data-status") == "VALID"
         assert drv.find_element(By.ID, "v-label-zh").text == "有效"
         shot(drv, tmp_path, "camera", record_property)
+        reset_with_escape(drv)  # the phone is still in front of the camera: no second flash of the verdict
+        WebDriverWait(drv, 30).until(lambda d: "请移开证照" in d.find_element(By.ID, "message").text)
+        assert not drv.find_element(By.ID, "verdict").is_displayed()
     finally:
         drv.quit()
 

@@ -6,6 +6,7 @@ const MAX_UPLOAD = 10 * 1024 * 1024;
 const FRAME_INTERVAL_MS = 300;
 const VERDICT_TIMEOUT_MS = 30000;
 const STATUS_INTERVAL_MS = 30000;
+const REPRESENT_MS = 60000;
 
 const $ = (id) => document.getElementById(id);
 let stream = null;
@@ -13,6 +14,18 @@ let scanning = false;
 let busy = false;
 let verdictTimer = null;
 let lastFocus = null;
+// After a verdict, the camera ignores the same licence(s) until the code leaves the view (or a minute
+// passes): the phone still held up must not flash the verdict again (and a 亮证 would read as replayed).
+let shownKey = null;
+let suppressKey = null;
+let suppressUntil = 0;
+let emptyFrames = 0;
+const EMPTY_FRAMES_TO_CLEAR = 4;  // ~1.2 s without a code: it was taken away (one blurred miss is not enough)
+
+function resultKey(doc) {
+  return (doc.results || [doc]).map((r) => (r.licence ? r.licence.id : r.status + ":" +
+    (r.reasons || []).map((x) => x.code).join(","))).sort().join("|");
+}
 
 function bilingual(el, zh, en) {
   el.textContent = "";
@@ -76,6 +89,7 @@ function message(zh, en) {
 }
 
 function showVerdict(doc) {
+  shownKey = resultKey(doc);
   const v = $("verdict");
   v.className = "verdict " + doc.status;
   v.dataset.status = doc.status;
@@ -137,6 +151,8 @@ function openOverlay() {
 
 function reset() {
   clearTimeout(verdictTimer);
+  suppressKey = shownKey;
+  suppressUntil = Date.now() + REPRESENT_MS;
   const v = $("verdict");
   v.hidden = true;
   v.dataset.status = "";
@@ -225,8 +241,12 @@ async function loop() {
     try {
       const [code, doc] = await post(blob, true);
       if (!scanning) continue;
-      if (code === 200 && doc) showVerdict(doc);
+      if (code === 200) emptyFrames = 0;
+      if (code === 200 && doc && suppressKey && resultKey(doc) === suppressKey && Date.now() < suppressUntil) {
+        message("请移开证照后再出示", "Take the licence away, then show it again");
+      } else if (code === 200 && doc) showVerdict(doc);
       else if (doc && doc.error && doc.error.no_qr) {
+        if (doc.error.code === "no_qr" && ++emptyFrames >= EMPTY_FRAMES_TO_CLEAR) suppressKey = null;
         if (doc.error.code === "not_elicense") message("这不是电子证照二维码", "This QR code is not an electronic licence");
         else message("", "");
       } else if (doc && doc.error) message(doc.error.zh, doc.error.en);
