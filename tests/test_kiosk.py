@@ -217,7 +217,8 @@ def test_cli_kiosk_needs_trust(monkeypatch) -> None:  # type: ignore[no-untyped-
     assert run(["kiosk"]) == 3
 
 
-def test_cli_kiosk_serves(bundle, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("via_env", [False, True])
+def test_cli_kiosk_serves(bundle, monkeypatch, capsys, via_env: bool) -> None:  # type: ignore[no-untyped-def]
     """``elicense kiosk`` really binds a port and answers; the test stops it through its server."""
     import elicense.kiosk.server as server_mod
     from elicense.cli import run
@@ -241,6 +242,31 @@ def test_cli_kiosk_serves(bundle, monkeypatch, capsys) -> None:  # type: ignore[
         real_serve(app, host, port, quiet=quiet, ready=ready_and_stop)
 
     monkeypatch.setattr(server_mod, "serve", serve)
-    assert run(["kiosk", "--trust", str(bundle), "--port", "0"]) == 0
+    if via_env:
+        monkeypatch.setenv("ELICENSE_TRUST", str(bundle))
+    assert run(["kiosk", "--port", "0"] if via_env else ["kiosk", "--trust", str(bundle), "--port", "0"]) == 0
     assert answers and answers[0]["trust"]["path"] == str(bundle)
     assert "http://localhost:" in capsys.readouterr().err
+
+
+def test_host_header_is_checked_when_listening_on_loopback(world) -> None:  # type: ignore[no-untyped-def]
+    from elicense.kiosk.server import LOOPBACK_HOSTS, _host_name
+    from elicense.verify import Verifier
+
+    assert [_host_name(h) for h in ("localhost:8080", "127.0.0.1", "[::1]:80", "Evil.Example:8080")] == [
+        "localhost", "127.0.0.1", "[::1]", "evil.example"]
+    app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: NOW), allowed_hosts=LOOPBACK_HOSTS)
+    server = make_server(app, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for host, status in (("localhost:8080", 200), (f"127.0.0.1:{server.server_port}", 200),
+                             ("rebound.example.com", 403)):
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+            conn.request("GET", "/api/status", headers={"Host": host})
+            resp = conn.getresponse()
+            assert resp.status == status, host
+            resp.read()
+            conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -29,7 +29,7 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
     is needed or used.
     """
     from elicense.cli.verify import load_verifier
-    from elicense.kiosk.server import make_app, serve
+    from elicense.kiosk.server import LOOPBACK_HOSTS, make_app, serve
 
     path = trust or os.environ.get("ELICENSE_TRUST")
     if not path:
@@ -40,7 +40,8 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
     def loader(bundle: Path) -> Verifier:
         return load_verifier(str(bundle), region=region, accept_region=accept_region)
 
-    app = make_app(verifier, bundle_path=Path(path), loader=loader)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    app = make_app(verifier, bundle_path=Path(path), loader=loader, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
 
     def ready(server: object) -> None:
         bound = getattr(server, "server_port", port)

@@ -20,6 +20,10 @@ Endpoints:
 - ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update, now,
   age_seconds, stale, clock_suspect, warnings [{code, zh, en}]}.
 
+With ``allowed_hosts`` (``elicense kiosk`` on a loopback address sets :data:`LOOPBACK_HOSTS`),
+a request whose ``Host`` header names anything else is refused (403): a web page elsewhere
+cannot DNS-rebind its way to the kiosk.
+
 The trust file is re-read when it changes on disk (``elicense trust update`` replaces
 it atomically), checked at most once a second; a replacement that does not load keeps
 the previous trust and raises a warning.
@@ -145,6 +149,7 @@ class KioskApp:
         loader: Loader | None = None,
         max_body: int = MAX_BODY,
         reload_interval: float = RELOAD_INTERVAL_S,
+        allowed_hosts: Iterable[str] | None = None,
     ) -> None:
         if verifier.replay_cache is None:  # presentation nonces (亮证) must outlive trust reloads
             from elicense.present.verify import ReplayCache
@@ -154,6 +159,8 @@ class KioskApp:
         self.bundle_path = Path(bundle_path) if bundle_path is not None else None
         self._loader = loader or default_loader(verifier)
         self.max_body = max_body
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
+        """Host names the ``Host`` header may carry (``None``: any): a DNS-rebinding page cannot reach the kiosk."""
         self._reload_interval = reload_interval
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_VERIFY)
@@ -352,7 +359,9 @@ class KioskApp:
         query = str(environ.get("QUERY_STRING", ""))
         body = b""
         response: Response | None = None
-        if method == "POST":
+        if self.allowed_hosts is not None and _host_name(str(environ.get("HTTP_HOST", ""))) not in self.allowed_hosts:
+            response = _error(403, "host", "Unexpected Host header", "请求的主机名不被允许")
+        elif method == "POST":
             raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
             if not raw_length.isdigit():
                 response = _error(411, "length_required", "Content-Length is required", "缺少 Content-Length")
@@ -374,6 +383,18 @@ class KioskApp:
         return [b"" if method == "HEAD" else response.body]
 
 
+def _host_name(header: str) -> str:
+    """``Host`` header without the port (``[::1]:8080`` → ``[::1]``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+LOOPBACK_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]"))
+"""What ``Host`` may say when the kiosk listens on a loopback address."""
+
+
 def _drain(stream: Any, length: int) -> None:
     """Read and drop an oversized body (up to :data:`DRAIN_LIMIT`) so the client sees the 413, not a reset."""
     left = min(length, DRAIN_LIMIT)
@@ -385,10 +406,10 @@ def _drain(stream: Any, length: int) -> None:
 
 
 def make_app(verifier: Verifier, *, bundle_path: Path | str | None = None, loader: Loader | None = None,
-             max_body: int = MAX_BODY) -> KioskApp:
+             max_body: int = MAX_BODY, allowed_hosts: Iterable[str] | None = None) -> KioskApp:
     """The kiosk app over ``verifier``; with ``bundle_path`` it follows that file's replacements."""
     return KioskApp(verifier, bundle_path=Path(bundle_path) if bundle_path is not None else None, loader=loader,
-                    max_body=max_body)
+                    max_body=max_body, allowed_hosts=allowed_hosts)
 
 
 def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True) -> WSGIServer:
