@@ -105,6 +105,7 @@ def test_upload_valid_then_revoked(driver, kiosk_url, world, tmp_path, record_pr
 
     driver.get(kiosk_url)
     assert driver.get_window_size() == {"width": 1080, "height": 1920}
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 1080  # portrait: no sideways scroll
     WebDriverWait(driver, 10).until(lambda d: "#" in d.find_element(By.ID, "trust").text)  # bundle info shown
     valid = tmp_path / "valid.qr.png"
     valid.write_bytes(png(world.issued["driving-licence-nanjing"].qr_payload))
@@ -228,6 +229,12 @@ def test_stale_bundle_warning_is_shown(driver, world, tmp_path, record_property)
         text = driver.find_element(By.ID, "trust-warning").text
         assert "信任数据已过期" in text and "out of date" in text
         shot(driver, tmp_path, "stale", record_property)
+        qr = tmp_path / "valid.qr.png"
+        qr.write_bytes(png(world.issued["business-licence-jinan"].qr_payload))
+        assert upload_and_wait(driver, qr) == "INDETERMINATE"  # stale trust never says 有效
+        assert driver.find_element(By.ID, "v-label-zh").text == "无法确认"
+        shot(driver, tmp_path, "indeterminate", record_property)
+        reset_with_escape(driver)
     finally:
         server.shutdown()
         server.server_close()
