@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -164,29 +163,43 @@ def test_stale_bundle_and_wrong_clock_warn(bundle, world) -> None:  # type: igno
     assert "clock_suspect" in [w["code"] for w in trust["warnings"]]
 
 
-def test_bundle_replaced_on_disk_is_reloaded(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_trust_update_is_picked_up_and_rollback_refused(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``elicense bundle`` + ``elicense trust update`` (atomic replace) → the running kiosk reloads."""
+    from elicense.cli import run
     from elicense.verify import Verifier
 
-    path = tmp_path / "trust-bundle.cose"
-    shutil.copyfile(world.trust_file, path)
-    app = make_app(Verifier.from_trust_file(path, clock=lambda: NOW), bundle_path=path)
+    home = tmp_path / "home"
+    shutil.copytree(world.home.path, home)
+    path = home / "trust-bundle.cose"
+    old_bytes = path.read_bytes()
+    later = NOW + dt.timedelta(hours=2)  # after the new bundle's issue time (else: clock_suspect)
+    app = make_app(Verifier.from_trust_file(path, clock=lambda: later), bundle_path=path)
     app._reload_interval = 0.0
-    app.handle("GET", "/api/status")
-    assert app.reloads == 0
-    path.write_bytes(b"\xd2broken")  # a bad replacement: keep the old trust, warn
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
+    assert app.handle("GET", "/api/status").json()["trust"]["sequence"] == 1
+    payload = world.issued["business-licence-jinan"].qr_payload.encode()
+
+    newer = tmp_path / "newer.cose"
+    assert run(["bundle", "--home", str(home), "-o", str(newer), "--at", (NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    assert run(["trust", "update", str(path), str(newer)]) == 0
     trust = app.handle("GET", "/api/status").json()["trust"]
+    assert app.reloads == 1 and trust["sequence"] == 2 and trust["warnings"] == []
+    assert app.handle("POST", "/api/verify", payload).json()["status"] == "VALID"
+
+    def overwrite(data: bytes) -> None:  # someone copies a file over the bundle (bypassing trust update)
+        tmp = tmp_path / "copy.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    overwrite(old_bytes)  # rollback to #1: refused, #2 stays
+    trust = app.handle("GET", "/api/status").json()["trust"]
+    assert trust["sequence"] == 2 and app.reloads == 1
     assert "trust_reload_failed" in [w["code"] for w in trust["warnings"]]
-    assert app.handle("POST", "/api/verify", world.issued["business-licence-jinan"].qr_payload.encode()).json()[
-        "status"] == "VALID"
-    tmp = tmp_path / "new.cose"
-    shutil.copyfile(world.trust_file, tmp)
-    os.replace(tmp, path)  # how atomic_write (elicense trust update) replaces it
-    time.sleep(0.01)
+    overwrite(b"\xd2broken")  # garbage: refused too, verification goes on with #2
     trust = app.handle("GET", "/api/status").json()["trust"]
-    assert app.reloads == 1
-    assert trust["warnings"] == []
+    assert trust["sequence"] == 2 and "trust_reload_failed" in [w["code"] for w in trust["warnings"]]
+    assert app.handle("POST", "/api/verify", payload).json()["status"] == "VALID"
+    path.unlink()  # missing file: keep going, warn
+    assert "trust_missing" in [w["code"] for w in app.handle("GET", "/api/status").json()["trust"]["warnings"]]
 
 
 def test_page_and_assets_are_served_with_csp(app) -> None:  # type: ignore[no-untyped-def]

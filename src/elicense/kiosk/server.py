@@ -167,6 +167,7 @@ class KioskApp:
         self._stat_key = self._stat()
         self._checked = time.monotonic()
         self._reload_error: str | None = None
+        self._missing = False
         self.reloads = 0
         """How many times the trust file was re-read after a change (for tests and logs)."""
 
@@ -192,12 +193,12 @@ class KioskApp:
                 return self._verifier
             self._checked = now
             key = self._stat()
+            self._missing = key is None
             if key is None or key == self._stat_key:
-                if key is None:
-                    self._reload_error = f"cannot read {self.bundle_path}"
                 return self._verifier
             try:
                 fresh = self._loader(self.bundle_path)
+                self._check_replacement(fresh)
             except (ElicenseError, OSError) as exc:
                 self._reload_error = str(exc)
                 self._stat_key = key  # do not retry a bad file every second; a new write changes the key
@@ -206,6 +207,23 @@ class KioskApp:
             self._verifier, self._stat_key, self._reload_error = fresh, key, None
             self.reloads += 1
             return fresh
+
+    def _check_replacement(self, fresh: Verifier) -> None:
+        """What ``elicense trust update`` checks, again: authentic under the installed root, and newer.
+
+        Someone copying a file over the bundle (an old one, or one under another root) must
+        not change what the kiosk trusts.
+        """
+        old = self._verifier.bundle
+        if old is None:
+            return
+        from elicense.errors import TrustError
+        from elicense.trust.bundle import check_update, load_bundle
+
+        if fresh.bundle is None:
+            raise TrustError("the replacement is not a signed trust bundle", message_zh="替换文件不是签名的信任数据包")
+        load_bundle(fresh.bundle.raw, anchors=[old.current_root])
+        check_update(old, fresh.bundle)
 
     def trust_info(self, verifier: Verifier | None = None) -> dict[str, Any]:
         """Bundle facts and warnings for the page (``GET /api/status``)."""
@@ -226,6 +244,9 @@ class KioskApp:
         if issued is None:
             warnings.append(_warning("trust_undated", "The trust data carries no issue time",
                                      "信任数据未标明签发时间"))
+        if self._missing:
+            warnings.append(_warning("trust_missing", f"The trust file {self.bundle_path} cannot be read; using the "
+                                     "trust loaded before", "信任数据文件无法读取，仍使用先前加载的信任数据"))
         if self._reload_error:
             warnings.append(_warning("trust_reload_failed", f"The updated trust file was not loaded: "
                                      f"{self._reload_error}", "更新后的信任数据未能加载，仍使用原信任数据"))
