@@ -91,17 +91,19 @@ def test_replay_is_caught_across_a_trust_reload(world: Any, holder: Any, tmp_pat
     """``elicense trust update`` replaces the bundle; the kiosk reloads it and still remembers spent nonces."""
     import shutil
 
+    from elicense.cli import run
     from elicense.kiosk.server import KioskApp
 
-    bundle = tmp_path / "trust-bundle.cose"
-    shutil.copy(world.trust_file, bundle)
+    home = tmp_path / "home"
+    shutil.copytree(world.home.path, home)
+    bundle = home / "trust-bundle.cose"
     kiosk = KioskApp(Verifier.from_trust_file(bundle, clock=lambda: NOW), bundle_path=bundle, reload_interval=0)
     cred, device = holder
     payload = make_presentation(cred, device, now=NOW).payload.encode("ascii")
     assert post(kiosk, payload)["status"] == "VALID"
-    replacement = tmp_path / "new.cose"
-    shutil.copy(world.trust_file, replacement)
-    replacement.replace(bundle)  # a new file (new inode), as an atomic update writes it
+    replacement = tmp_path / "new.cose"  # a newer bundle (the kiosk refuses rollbacks, as trust update does)
+    assert run(["bundle", "--home", str(home), "-o", str(replacement), "--at", NOW.isoformat()]) == 0
+    assert run(["trust", "update", str(bundle), str(replacement)]) == 0  # atomic replace: a new inode
     again = post(kiosk, payload)
     assert kiosk.reloads == 1
     assert again["status"] == "INVALID" and [r["code"] for r in again["reasons"]] == ["presentation_replayed"]
