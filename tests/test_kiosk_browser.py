@@ -238,3 +238,31 @@ def test_stale_bundle_warning_is_shown(driver, world, tmp_path, record_property)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_screenshot_of_an_expired_presentation_shows_invalid(  # type: ignore[no-untyped-def]
+    driver, kiosk_url, world, tmp_path, record_property
+) -> None:
+    """亮证: a screenshot of a presentation QR made 10 minutes ago (5-minute lifetime) → 无效."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    from elicense.present import SoftwareDeviceKey, issue_holder_credential, make_presentation
+
+    issued = world.issued["driving-licence-nanjing"]
+    device = SoftwareDeviceKey.generate()
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    cred = issue_holder_credential(issued.licence, signer, device.public_key, at=NOW - dt.timedelta(days=1))
+    old = make_presentation(cred, device, show=["holder_name"], now=NOW - dt.timedelta(minutes=10))
+    code = Image.open(io.BytesIO(png(old.payload))).convert("L")
+    screen = Image.new("L", (1080, 1920), 246)  # a phone screenshot: the QR mid-screen, saved as JPEG
+    screen.paste(code.resize((900, 900), Image.Resampling.NEAREST), (90, 420))
+    path = tmp_path / "expired-presentation.jpg"
+    screen.save(path, "JPEG", quality=80)
+    driver.get(kiosk_url)
+    assert upload_and_wait(driver, path) == "INVALID"
+    assert driver.find_element(By.ID, "v-label-zh").text == "无效"
+    reasons = driver.find_element(By.ID, "v-reasons")
+    assert reasons.find_element(By.TAG_NAME, "li").get_attribute("data-code") == "presentation_expired"
+    shot(driver, tmp_path, "expired-presentation", record_property)
+    reset_with_escape(driver)
