@@ -283,3 +283,26 @@ def test_host_header_is_checked_when_listening_on_loopback(world) -> None:  # ty
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_sm2_bundle_reload(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An SM2 home's bundle (opt-in algorithm) is re-checked under the same allow-list on reload."""
+    pytest.importorskip("tongsuopy")
+    from elicense.cli import run
+    from elicense.cli.verify import load_verifier
+
+    monkeypatch.setenv("ELICENSE_ALGORITHMS", "SM2")
+    home = tmp_path / "sm2"
+    assert run(["demo", "--alg", "sm2", str(home)]) == 0
+    path = home / "trust-bundle.cose"
+    app = make_app(load_verifier(str(path)), bundle_path=path, loader=lambda p: load_verifier(str(p)))
+    app._reload_interval = 0.0
+    qr = (home / "licences" / "business-licence-jinan.qr.png").read_bytes()
+    assert app.handle("POST", "/api/verify", qr).json()["status"] == "VALID"
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat()
+    newer = tmp_path / "newer.cose"
+    assert run(["bundle", "--home", str(home), "-o", str(newer), "--at", at, "--no-status"]) == 0
+    assert run(["trust", "update", str(path), str(newer)]) == 0
+    trust = app.handle("GET", "/api/status").json()["trust"]
+    assert app.reloads == 1 and trust["sequence"] == 2
+    assert "trust_reload_failed" not in [w["code"] for w in trust["warnings"]]

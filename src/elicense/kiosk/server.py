@@ -222,7 +222,7 @@ class KioskApp:
 
         if fresh.bundle is None:
             raise TrustError("the replacement is not a signed trust bundle", message_zh="替换文件不是签名的信任数据包")
-        load_bundle(fresh.bundle.raw, anchors=[old.current_root])
+        load_bundle(fresh.bundle.raw, anchors=[old.current_root], algorithms=fresh.algorithms)  # SM2 homes too
         check_update(old, fresh.bundle)
 
     def trust_info(self, verifier: Verifier | None = None) -> dict[str, Any]:
