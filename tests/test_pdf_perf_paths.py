@@ -1,0 +1,143 @@
+"""The fast paths of PDF issuing produce the same, checkable output as the slow ones.
+
+(No timing here: ``benchmarks/bench_pdf.py`` measures; these tests check what the
+caches and the hand-written CFF emit.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import NOW
+from elicense.verify.result import Status
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+RARE = "龘靐齉爩"  # characters no demo licence uses: cut fresh from the font
+
+
+def _rare_licence(world):  # type: ignore[no-untyped-def]
+    from elicense.issue import sign_licence
+
+    issued = world.issued["business-licence-jinan"]
+    holder = dataclasses.replace(issued.licence.holder, name=f"济南{RARE}科技有限公司")
+    licence = dataclasses.replace(issued.licence, holder=holder)
+    signer = world.home.signer(world.home.authority(licence.issuer.code))
+    return sign_licence(licence, signer, at=issued.signed_at), signer
+
+
+def _font_program(pdf: bytes) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    page = reader.root["/Pages"]["/Kids"][0].get_object()
+    fonts = page["/Resources"]["/Font"]
+    [font] = [f.get_object() for f in fonts.values()]
+    assert font["/Subtype"] == "/Type0" and font["/Encoding"] == "/Identity-H"
+    cid_font = font["/DescendantFonts"][0].get_object()
+    assert cid_font["/Subtype"] == "/CIDFontType0"
+    stream = cid_font["/FontDescriptor"]["/FontFile3"].get_object()
+    assert stream["/Subtype"] == "/CIDFontType0C"
+    return bytes(stream.data)
+
+
+def test_embedded_cff_is_a_valid_cid_font(world) -> None:  # type: ignore[no-untyped-def]
+    from fontTools.cffLib import CFFFontSet
+
+    from elicense.pdf.render import render_licence
+
+    issued, _ = _rare_licence(world)
+    program = _font_program(render_licence(issued).pdf)
+    cff = CFFFontSet()
+    cff.decompile(io.BytesIO(program), None)
+    top = cff[cff.fontNames[0]]
+    assert hasattr(top, "ROS") and tuple(top.ROS)[:2] == ("Adobe", "Identity")
+    order = top.charset
+    assert order[0] == ".notdef" and all(name.startswith("cid") for name in order[1:])
+    for name in order:  # every charstring decodes and draws
+        from fontTools.pens.boundsPen import BoundsPen
+
+        pen = BoundsPen(None)
+        top.CharStrings[name].draw(pen)
+    assert 20 < len(order) < 400  # a subset, not the 30,000-glyph font
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_fresh_characters_render_and_extract(world, verifier, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from elicense.pdf.sign import seal_and_sign
+
+    issued, signer = _rare_licence(world)
+    pdf = seal_and_sign(issued, signer)
+    path = tmp_path / "rare.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"济南{RARE}科技有限公司" in text
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "CID Type 0C" in fonts and " yes yes yes " in fonts
+    result = verifier.verify_pdf(pdf, at=NOW)
+    assert result.status is Status.VALID, result.reasons
+
+
+def test_same_glyphs_paint_the_same_pixels(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A glyph drawn from the per-process cache looks as the font draws it (rendered, not compared as bytes)."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("poppler-utils not installed")
+    from PIL import Image, ImageChops
+
+    from elicense.pdf.render import render_licence
+
+    issued = world.issued["business-licence-jinan"]
+    first = render_licence(issued).pdf
+    second = render_licence(issued).pdf  # every glyph now from the cache
+    images = []
+    for i, data in enumerate((first, second)):
+        (tmp_path / f"{i}.pdf").write_bytes(data)
+        subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{i}.pdf"),
+                        str(tmp_path / f"{i}")], check=True)
+        images.append(Image.open(tmp_path / f"{i}.png").convert("L"))
+    assert ImageChops.difference(*images).getbbox() is None
+    ink = sum(1 for p in images[0].getdata() if p < 128)
+    assert ink > 2000  # text and QR actually painted
+
+
+def test_qr_version_matches_the_spec_encoder(world) -> None:  # type: ignore[no-untyped-def]
+    """The PDF's QR (zxing-cpp encoder) has the version segno computes for the payload, and decodes."""
+    from elicense.pdf.render import QR_BORDER, QR_SCALE, qr_picture
+    from elicense.qr.decode import read_qr_texts
+    from elicense.qr.render import qr_version
+
+    for issued in world.issued.values():
+        image = qr_picture(issued.qr_payload)
+        modules = image.width // QR_SCALE - 2 * QR_BORDER
+        assert modules == 17 + 4 * qr_version(issued.qr_payload)
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        assert read_qr_texts(buf.getvalue()) == [issued.qr_payload]
+
+
+def test_seal_xobject_is_encoded_once_and_reused(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from elicense.pdf import sign
+
+    issued = world.issued["business-licence-jinan"]
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    a = sign.seal_and_sign(issued, signer)
+    cached = dict(sign._encoded_seals)
+    b = sign.seal_and_sign(issued, signer)
+    assert cached and all(sign._encoded_seals[k] is v for k, v in cached.items())
+    for data in (a, b):
+        assert verifier.verify_pdf(data, at=NOW).status is Status.VALID
+        field = PdfFileReader(io.BytesIO(data)).root["/AcroForm"]["/Fields"][0].get_object()
+        xobjects = field["/AP"]["/N"]["/Resources"]["/XObject"]
+        seal = next(v.get_object() for v in xobjects.values())
+        while "/Resources" in seal and "/Subtype" in seal and seal["/Subtype"] == "/Form":
+            seal = next(v.get_object() for v in seal["/Resources"]["/XObject"].values())
+        assert seal["/Width"] == seal["/Height"] == 496 and "/SMask" in seal  # RGB + alpha, 42 mm at 300 dpi
