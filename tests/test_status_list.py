@@ -180,7 +180,7 @@ def test_rollback_and_newest_wins(parts):  # type: ignore[no-untyped-def]
     assert store.lists[a.code].sequence == 8
     rolled = StatusStore.build(trust, status_lists=[old], known_sequences={a.code: 8}, unsafe_skip_crls=True)
     assert rolled.lists == {} and "rollback" in rolled.problems[0]
-    assert rolled.check_licence(a.code, 0, NOW)[0].code == "status_unknown"
+    assert rolled.check_licence(a.code, 0, NOW)[0].code == "status_list_rolled_back"
 
 
 def test_check_licence_outcomes(parts):  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ def test_bundle_before_revocation_stays_valid_until_stale(world, home):  # type:
     seen = StatusStore.build(trust, status_lists=after.status_lists, crls=after.crls).sequences()
     rolled = StatusStore.build(trust, status_lists=before.status_lists, crls=before.crls, known_sequences=seen)
     result = Verifier(trust=trust, status=rolled).verify(issued.qr_payload, at=NOW + 2 * DAY)
-    assert result.status is Status.INDETERMINATE and result.reasons[0].code == "status_unknown"
+    assert result.status is Status.INDETERMINATE and result.reasons[0].code == "status_list_rolled_back"
 
 
 def test_registry_transitions_and_errors(world, home):  # type: ignore[no-untyped-def]

@@ -49,7 +49,11 @@ def _items(section: Mapping[str, Any], key: str) -> list[bytes]:
 
 
 def from_section(
-    section: object, trust: TrustStore, *, known_sequences: Mapping[str, int] | None = None
+    section: object,
+    trust: TrustStore,
+    *,
+    known_sequences: Mapping[str, int] | None = None,
+    known_digests: Mapping[str, str] | None = None,
 ) -> StatusStore:
     """Build a verified :class:`StatusStore` from a section (refused items → ``problems``)."""
     if not isinstance(section, Mapping) or section.get("format") != FORMAT:
@@ -59,11 +63,16 @@ def from_section(
         status_lists=_items(section, "status_lists"),
         crls=_items(section, "crls"),
         known_sequences=known_sequences,
+        known_digests=known_digests,
     )
 
 
-def load_from_trust_file(path: Path, trust: TrustStore) -> StatusStore | None:
-    """The status section of a trust file, or ``None`` when it has none."""
+def load_from_trust_file(path: Path, trust: TrustStore, *, state: str | Path | None = None) -> StatusStore | None:
+    """The status section of a trust file, or ``None`` when it has none.
+
+    ``state`` (default ``$ELICENSE_STATE``): the verifier's memory of list sequences
+    (:mod:`elicense.status.state`); rolled-back lists are refused.
+    """
     from elicense.trust.file import MAX_TRUST_FILE
 
     try:
@@ -74,6 +83,11 @@ def load_from_trust_file(path: Path, trust: TrustStore) -> StatusStore | None:
         raise TrustError(f"cannot read trust file {path}: {exc}") from exc
     if not isinstance(doc, dict) or SECTION_KEY not in doc:
         return None
+    from elicense.status.state import VerifierState, resolve, section_status
+
+    memory = resolve(state)
+    if memory is not None:
+        return section_status(doc[SECTION_KEY], trust, VerifierState.load(memory))
     return from_section(doc[SECTION_KEY], trust)
 
 

@@ -57,6 +57,11 @@ SIGNING_KEY_REVOKED = r.register(
     "signing_key_revoked", _I, "The signing certificate was revoked before the licence was signed",
     "签名证书在签发前已被吊销",
 )
+STATUS_ROLLED_BACK = r.register(
+    "status_list_rolled_back", _X,
+    "The issuer's status list is older than one this verifier has already seen (rollback or equivocation)",
+    "发证机关的状态列表早于本机已见过的版本（回滚或内容不一致），无法确认证照状态",
+)
 REVOCATION_UNKNOWN = r.register(
     "revocation_unknown", _X, "No CRL is available for the signing certificate's chain",
     "缺少签名证书链的证书吊销列表，无法确认证书状态",
@@ -107,6 +112,13 @@ class StatusStore:
     """Lists or CRLs that were refused, and why."""
     check_certificates: bool = True
     """Whether CRLs are required for signer chains (off only with ``unsafe_skip_crls``)."""
+    rolled_back: Mapping[str, str] = field(default_factory=dict)
+    """Authority code → why its only lists were refused as rolled back (``status_list_rolled_back``)."""
+    digests: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Authority code → SHA-256 (hex) of the content of the list in use (what a kiosk remembers)."""
+    _by_identity: dict[int, tuple[x509.Certificate, ChainRevocation | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -117,12 +129,17 @@ class StatusStore:
         crls: Iterable[bytes | x509.CertificateRevocationList] = (),
         known_sequences: Mapping[str, int] | None = None,
         unsafe_skip_crls: bool = False,
+        known_digests: Mapping[str, str] | None = None,
     ) -> StatusStore:
         """Verify lists and CRLs against ``trust``; refused items are listed in :attr:`problems`.
 
         ``known_sequences`` (authority code → sequence already seen) refuses
-        rolled-back lists; the result's :meth:`sequences` is what to remember.
+        rolled-back lists; ``known_digests`` (authority → SHA-256 hex of the list
+        seen at that sequence) also refuses a *different* list with the same
+        sequence (equivocation). The result's :meth:`seen` is what to remember.
         """
+        import hashlib
+
         problems: list[str] = []
         indexed: list[IndexedCRL] = []
         cas = [c for k in _all_keys(trust) for c in k.chain.chain[1:]]
@@ -145,7 +162,10 @@ class StatusStore:
         chains = {k.certificate: _chain_facts(k, newest) for k in _all_keys(trust)}
         store = cls({}, crl_list, MappingProxyType(chains), (), not unsafe_skip_crls)
         lists: dict[str, StatusList] = {}
+        digests: dict[str, str] = {}
+        rolled_back: dict[str, str] = {}
         known = dict(known_sequences or {})
+        seen_digests = dict(known_digests or {})
         for raw in status_lists:
             try:
                 signed = parse_status_list(raw)
@@ -154,15 +174,25 @@ class StatusStore:
                 problems.append(exc.message)
                 continue
             content = signed.content
+            digest = hashlib.sha256(signed.message.payload).hexdigest()  # content: re-signing is not a change
             floor = known.get(content.issuer)
+            why = None
             if floor is not None and content.sequence < floor:
-                problems.append(f"status list of {content.issuer}: sequence {content.sequence} < {floor} (rollback)")
+                why = f"sequence {content.sequence} < {floor} already seen"
+            elif floor is not None and content.sequence == floor and seen_digests.get(content.issuer, digest) != digest:
+                why = f"sequence {content.sequence} seen before with different content"
+            if why is not None:
+                problems.append(f"status list of {content.issuer}: {why} (rollback)")
+                rolled_back[content.issuer] = why
                 continue
             prev_list = lists.get(content.issuer)
             if prev_list is None or content.sequence > prev_list.sequence:
                 lists[content.issuer] = content
+                digests[content.issuer] = digest
+        for code in lists:
+            rolled_back.pop(code, None)
         return cls(MappingProxyType(lists), crl_list, MappingProxyType(chains), tuple(problems),
-                   not unsafe_skip_crls)
+                   not unsafe_skip_crls, MappingProxyType(rolled_back), MappingProxyType(digests))
 
     def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> None:
         """The list must be signed by a trusted key of the very authority it is about."""
@@ -188,6 +218,19 @@ class StatusStore:
             details={"attack": "signature"},
         )
 
+    def _facts(self, cert: x509.Certificate) -> ChainRevocation | None:
+        """``chains[cert]`` without hashing the certificate (~4 µs) on every verification (perf, #8).
+
+        Keyed by object identity; the cached entry holds the certificate, so its id cannot be reused.
+        """
+        hit = self._by_identity.get(id(cert))
+        if hit is not None and hit[0] is cert:
+            return hit[1]
+        facts = self.chains.get(cert)
+        if len(self._by_identity) < 4096:
+            self._by_identity[id(cert)] = (cert, facts)
+        return facts
+
     def _revoked_before(self, key: TrustedKey, when: dt.datetime) -> tuple[str, RevokedCert] | None:
         facts = self.chains.get(key.certificate)
         if facts is None:
@@ -201,6 +244,10 @@ class StatusStore:
         """Authority code → sequence in use (remember them to refuse rollback later)."""
         return {code: lst.sequence for code, lst in self.lists.items()}
 
+    def seen(self) -> dict[str, tuple[int, str]]:
+        """Authority code → (sequence, SHA-256 hex) of the list in use: a kiosk's memory."""
+        return {code: (lst.sequence, self.digests.get(code, "")) for code, lst in self.lists.items()}
+
     # -- per verification ------------------------------------------------------------------
 
     def check_licence(
@@ -211,6 +258,8 @@ class StatusStore:
             return ()
         lst = self.lists.get(issuer_code)
         if lst is None:
+            if issuer_code in self.rolled_back:
+                return (Reason.of(STATUS_ROLLED_BACK, self.rolled_back[issuer_code]),)
             return (Reason.of(STATUS_UNKNOWN, issuer_code),)
         if at > lst.next_update:
             return (Reason.of(STATUS_STALE, f"next update {_iso(lst.next_update)}"),)
@@ -235,7 +284,7 @@ class StatusStore:
         """Revocation of the signer certificate chain, judged at the licence's signing time."""
         if not self.check_certificates:
             return ()
-        facts = self.chains.get(key.certificate)
+        facts = self._facts(key.certificate)
         if facts is None:
             return (Reason.of(REVOCATION_UNKNOWN, "signing certificate not in the status data"),)
         for name, rev in facts.revoked:
