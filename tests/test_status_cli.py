@@ -66,6 +66,12 @@ def test_revoke_publish_verify(world, demo, capsys):  # type: ignore[no-untyped-
     assert result["status"] == "INVALID" and result["reasons"][0]["code"] == "licence_revoked"
     (demo / "trust-bundle.cose").write_bytes(old_bundle)  # a kiosk that has not updated yet
     assert _verify(capsys, demo, "business-licence-nanjing")["status"] == "VALID"
+    # ... until its status list goes stale (7 days): then INDETERMINATE, never VALID
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=8)).isoformat()
+    capsys.readouterr()
+    assert run(["verify", str(demo / "licences" / "business-licence-nanjing.qr.txt"), "--trust",
+                str(demo / "trust-bundle.cose"), "--json", "--at", later]) == 2  # fmt: skip
+    assert "status_stale" in {r["code"] for r in json.loads(capsys.readouterr().out)["reasons"]}
 
 
 def test_supersede_and_errors(world, demo, capsys):  # type: ignore[no-untyped-def]
