@@ -28,16 +28,29 @@ def _refuse_semantic(decoder: object) -> Any:
 _SEMANTIC = dict.fromkeys(_BUILTIN_TAGS, _refuse_semantic)
 
 
+_HOOKS: dict[frozenset[int], Any] = {}
+
+
+def _tag_hook(allowed_tags: frozenset[int]) -> Any:
+    """One hook per allowed set, built once (``loads`` runs several times per verification)."""
+    hook = _HOOKS.get(allowed_tags)
+    if hook is None:
+
+        def hook(*args: Any) -> Any:
+            # cbor2 < 6 calls (decoder, tag); cbor2 >= 6 calls (tag, immutable).
+            tag = next(a for a in args if isinstance(a, cbor2.CBORTag))
+            if tag.tag in allowed_tags:
+                return tag
+            raise PayloadError(f"CBOR tag {tag.tag} is not allowed here")
+
+        if len(_HOOKS) < 64:
+            _HOOKS[allowed_tags] = hook
+    return hook
+
+
 def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth: int = MAX_DEPTH) -> Any:
     """Decode CBOR strictly; raise :class:`PayloadError` on anything unexpected."""
-
-    def tag_hook(*args: Any) -> Any:
-        # cbor2 < 6 calls (decoder, tag); cbor2 >= 6 calls (tag, immutable).
-        tag = next(a for a in args if isinstance(a, cbor2.CBORTag))
-        if tag.tag in allowed_tags:
-            return tag
-        raise PayloadError(f"CBOR tag {tag.tag} is not allowed here")
-
+    tag_hook = _tag_hook(allowed_tags)
     try:
         return cbor2.loads(
             data,

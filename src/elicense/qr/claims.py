@@ -13,14 +13,16 @@ Key numbers are normative (``specs/qr-payload.md``); never reuse one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from elicense.errors import IdentifierError, PayloadError
-from elicense.identifiers import LicenceId
+from elicense.identifiers import _ALNUM36, _M3736_NEXT, USCC, LicenceId
 from elicense.model import FieldValue, HolderType, Licence
 from elicense.qr import cbor
 
@@ -66,8 +68,94 @@ def days_to_date(value: object, what: str) -> dt.date:
     return _EPOCH + dt.timedelta(days=value)
 
 
-def _qr_value(value: FieldValue) -> str | int:
-    return date_to_days(value) if isinstance(value, dt.date) else value
+def _qr_value(value: FieldValue) -> str | bytes | int:
+    if isinstance(value, dt.date):
+        return date_to_days(value)
+    return compact_text(value) if isinstance(value, str) else value
+
+
+# -- compact forms (§3.1 of the spec): same information, fewer bytes --------------------------
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
+_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_SPACE = 31**16  # 16 free characters; characters 17 and 18 are check characters
+PACKED_USCC_LENGTH = 10
+PACKED_TYPE_LENGTH = 12
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_ALNUM36_VALUE = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+
+
+def compact_text(text: str) -> str | bytes:
+    """UTF-16BE bytes when strictly shorter than UTF-8 (Chinese text: 2 bytes a character, not 3)."""
+    if text.isascii():
+        return text
+    utf16 = text.encode("utf-16-be")
+    return utf16 if len(utf16) < len(text.encode("utf-8")) else text
+
+
+def _uscc_body_value(body16: str) -> int:
+    n = 0
+    for ch in body16:
+        n = n * 31 + _USCC_VALUE[ch]
+    return n
+
+
+_PAIRS = tuple(a + b for a in _USCC_ALPHABET for b in _USCC_ALPHABET)
+_ALNUM_OF_USCC_CHAR = {c: _ALNUM36_VALUE[c] for c in _USCC_ALPHABET}
+
+
+def _uscc_from_value(n: int) -> str:
+    pairs = []
+    for _ in range(8):
+        n, pair = divmod(n, 961)
+        pairs.append(_PAIRS[pair])
+    body = "".join(reversed(pairs))
+    c = 11 - sum(map(operator.mul, map(_ALNUM_OF_USCC_CHAR.__getitem__, body[8:]), _ORG_WEIGHTS)) % 11
+    first17 = body + ("X" if c == 10 else "0" if c == 11 else str(c))
+    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
+    return first17 + _USCC_ALPHABET[-total % 31]
+
+
+def _is_valid_uscc(code: str) -> bool:
+    try:
+        return USCC(code).value == code
+    except IdentifierError:
+        return False
+
+
+def pack_uscc(code: str) -> bytes | None:
+    """A valid USCC as 10 bytes (its 16 free characters in base 31), else ``None``."""
+    if len(code) != 18 or not _is_valid_uscc(code):
+        return None
+    return _uscc_body_value(code[:16]).to_bytes(PACKED_USCC_LENGTH, "big")
+
+
+def pack_type_code(code: str) -> bytes | None:
+    """A type code (USCC + 3 digits) as 12 bytes: base-31 USCC body × 1000 + sequence."""
+    if len(code) != 21 or not code[18:].isdigit() or code[18:] == "000" or pack_uscc(code[:18]) is None:
+        return None
+    return (_uscc_body_value(code[:16]) * 1000 + int(code[18:])).to_bytes(PACKED_TYPE_LENGTH, "big")
+
+
+def unpack_uscc(data: bytes) -> str:
+    """Inverse of :func:`pack_uscc` (check characters recomputed; the result is still validated)."""
+    n = int.from_bytes(data, "big")
+    if len(data) != PACKED_USCC_LENGTH or n >= _USCC_SPACE:
+        raise PayloadError("packed USCC out of range", message_zh="压缩的统一社会信用代码越界")
+    return _uscc_from_value(n)
+
+
+@functools.lru_cache(maxsize=256)
+def unpack_type_code(data: bytes) -> str:
+    """Inverse of :func:`pack_type_code`."""
+    n = int.from_bytes(data, "big")
+    if len(data) != PACKED_TYPE_LENGTH or n >= _USCC_SPACE * 1000:
+        raise PayloadError("packed type code out of range", message_zh="压缩的证照类型代码越界")
+    body, seq = divmod(n, 1000)
+    if seq == 0:
+        raise PayloadError("type code sequence 000", message_zh="证照类型代码序号错误")
+    return f"{_uscc_from_value(body)}{seq:03d}"
 
 
 # -- full record ------------------------------------------------------------------------------
@@ -112,10 +200,11 @@ def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.d
         raise PayloadError("licence type does not match the licence id's type code")
     name, code = _holder_view(licence, licence_type)
     serial = licence.id.serial
+    type_code = licence.id.type_code
     claims: dict[int, Any] = {
-        K_ID: [licence.id.type_code, _compact_serial(serial), licence.id.version],
-        K_HOLDER_NAME: name,
-        K_HOLDER_CODE: code,
+        K_ID: [pack_type_code(type_code) or type_code, _compact_serial(serial), licence.id.version],
+        K_HOLDER_NAME: compact_text(name),
+        K_HOLDER_CODE: pack_uscc(code) or compact_text(code),
         K_VALID_FROM: date_to_days(licence.validity.start),
         K_VALID_UNTIL: date_to_days(licence.validity.end) if licence.validity.end else None,
         K_SIGNED_AT: int(signed_at.timestamp()),
@@ -124,7 +213,7 @@ def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.d
     if len(licence_type.holder_types) != 1:
         claims[K_HOLDER_TYPE] = int(licence.holder.code_type.value)
     if licence.number != serial:
-        claims[K_NUMBER] = licence.number
+        claims[K_NUMBER] = compact_text(licence.number)
     if licence.issued_on != licence.validity.start:
         claims[K_ISSUED_ON] = date_to_days(licence.issued_on)
     fields = {tag: _qr_value(v) for tag, v in licence_type.qr_fields(licence.fields).items()}
@@ -132,8 +221,10 @@ def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.d
         claims[K_FIELDS] = fields
     if licence.status_index is not None:
         claims[K_STATUS_INDEX] = licence.status_index
-    if licence.supersedes is not None:
-        claims[K_SUPERSEDES] = str(licence.supersedes)
+    old = licence.supersedes
+    if old is not None:  # [serial, version] when it is a licence of the same type and issuer
+        same = old.type_code == type_code and old.issuer_code == licence.id.issuer_code and old.check_ok
+        claims[K_SUPERSEDES] = [_compact_serial(old.serial), old.version] if same else str(old)
     return cbor.dumps(claims)
 
 
@@ -182,16 +273,82 @@ class LicenceClaims:
 
 
 def _text(claims: Mapping[int, Any], key: int, what: str) -> str:
-    value = claims[key]
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+    return _text_value(claims[key], what)
+
+
+def _text_value(value: object, what: str) -> str:
+    """Text as tstr, or its compact form: UTF-16BE bytes that are shorter than the UTF-8."""
+    if type(value) is bytes:
+        if len(value) % 2 or len(value) > 2 * MAX_TEXT:
+            raise PayloadError(f"claim {what}: bad UTF-16 text", message_zh=f"声明 {what} 格式错误")
+        try:
+            text = value.decode("utf-16-be")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"claim {what}: bad UTF-16 text", message_zh=f"声明 {what} 格式错误") from exc
+        if not text or len(value) >= len(text.encode("utf-8", "surrogatepass")):
+            raise PayloadError(f"claim {what}: non-canonical text form", message_zh=f"声明 {what} 格式错误")
+        return text
+    if type(value) is not str or not value or len(value) > MAX_TEXT:
         raise PayloadError(f"claim {what} must be non-empty text", message_zh=f"声明 {what} 格式错误")
     return value
 
 
 def _int(value: object, what: str, upper: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < upper:
+    if type(value) is not int or not 0 <= value < upper:
         raise PayloadError(f"claim {what} must be an integer in range", message_zh=f"声明 {what} 格式错误")
     return value
+
+
+_ID_SERIAL_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
+@functools.lru_cache(maxsize=1024)
+def _id_prefix(type_code: str, issuer_code: str) -> tuple[str, str, int]:
+    """Validated, normalised (type code, issuer code) and the MOD 37,36 state after them.
+
+    The same pair repeats on every licence of a kind, so only the serial and version
+    are left to check per payload.
+    """
+    probe = LicenceId.build(type_code, issuer_code, "0", 1)
+    state = 36
+    for ch in probe.type_code + probe.issuer_code:
+        state = _M3736_NEXT[state][ch]
+    return probe.type_code, probe.issuer_code, state
+
+
+def _licence_id(type_code: str, issuer_code: str, serial: str, version: int) -> LicenceId:
+    """``LicenceId.build`` with the per-(type, issuer) work cached (the verify hot path)."""
+    if not 1 <= len(serial) <= 32 or not _ID_SERIAL_CHARS.issuperset(serial) or not 1 <= version <= 999:
+        return LicenceId.build(type_code, issuer_code, serial, version)  # slow path: normalises or explains
+    t, i, state = _id_prefix(type_code, issuer_code)
+    for ch in f"{serial}{version:03d}":
+        state = _M3736_NEXT[state][ch]
+    lid = object.__new__(LicenceId)
+    object.__setattr__(lid, "type_code", t)
+    object.__setattr__(lid, "issuer_code", i)
+    object.__setattr__(lid, "serial", serial)
+    object.__setattr__(lid, "version", version)
+    object.__setattr__(lid, "check_char", _ALNUM36[(37 - state) % 36])
+    return lid
+
+
+def _supersedes(value: object, licence_id: LicenceId) -> LicenceId | None:
+    """Full dotted id, or ``[serial, version]`` of a licence with this one's type and issuer."""
+    if value is None:
+        return None
+    if type(value) is list:
+        if len(value) != 2 or type(value[0]) not in (str, int):
+            raise PayloadError("claim supersedes must be [serial, version]", message_zh="被替代证照声明格式错误")
+        serial = str(_int(value[0], "serial", 10**19)) if type(value[0]) is int else value[0]
+        return _licence_id(licence_id.type_code, licence_id.issuer_code, serial, _int(value[1], "version", 1000))
+    return LicenceId.parse(_text_value(value, "supersedes"))
+
+
+def _day(value: object, what: str) -> dt.date:
+    if type(value) is not int or not 0 <= value <= _MAX_DAY:
+        raise PayloadError(f"{what} is not a day number", message_zh=f"{what} 日期格式错误")
+    return dt.date.fromordinal(_EPOCH_ORDINAL + value)
 
 
 def parse_claims(
@@ -209,28 +366,27 @@ def parse_claims(
     the catalogue): when there is exactly one, the payload may omit it.
     """
     claims = cbor.loads(data, max_depth=3)
-    if not isinstance(claims, dict):
+    if type(claims) is not dict:
         raise PayloadError("claims must be a CBOR map", message_zh="声明必须为 CBOR 映射")
-    keys = set(claims)
-    if not keys <= _KNOWN:
+    if not _KNOWN.issuperset(claims):
+        keys = set(claims)
         raise PayloadError(f"unknown claims {sorted(map(str, keys - _KNOWN))}", message_zh="含未知声明")
-    if not keys >= _REQUIRED:
-        raise PayloadError(f"missing claims {sorted(_REQUIRED - keys)}", message_zh="缺少必需声明")
+    if not _REQUIRED.issubset(claims):
+        raise PayloadError(f"missing claims {sorted(_REQUIRED - set(claims))}", message_zh="缺少必需声明")
+    get = claims.get
     id_parts = claims[K_ID]
-    if (
-        not isinstance(id_parts, list)
-        or len(id_parts) != 3
-        or not isinstance(id_parts[0], str)
-        or isinstance(id_parts[1], bool)
-        or not isinstance(id_parts[1], str | int)
-    ):
+    if type(id_parts) is not list or len(id_parts) != 3:
+        raise PayloadError("claim id must be [type code, serial, version]", message_zh="证照标识声明格式错误")
+    type_code, serial, version = id_parts
+    if type(type_code) is bytes:
+        type_code = unpack_type_code(type_code)
+    if type(type_code) is not str or type(serial) not in (str, int):
         raise PayloadError("claim id must be [type code, serial, version]", message_zh="证照标识声明格式错误")
     try:
-        serial = id_parts[1]
-        if isinstance(serial, int):
+        if type(serial) is int:
             serial = str(_int(serial, "serial", 10**19))
-        licence_id = LicenceId.build(id_parts[0], issuer_code, serial, _int(id_parts[2], "version", 1000))
-        supersedes = LicenceId.parse(_text(claims, K_SUPERSEDES, "supersedes")) if K_SUPERSEDES in claims else None
+        licence_id = _licence_id(type_code, issuer_code, serial, _int(version, "version", 1000))
+        supersedes = _supersedes(get(K_SUPERSEDES), licence_id)
     except IdentifierError as exc:
         raise PayloadError(f"invalid licence id in payload: {exc}", message_zh="载荷中的证照标识无效") from exc
     try:
@@ -244,34 +400,47 @@ def parse_claims(
         raise PayloadError("unknown holder type", message_zh="持证主体类型未知") from exc
     signed = _int(claims[K_SIGNED_AT], "signed_at", 2**40)
     digest = claims[K_DIGEST]
-    if not isinstance(digest, bytes) or len(digest) != DIGEST_LENGTH:
+    if type(digest) is not bytes or len(digest) != DIGEST_LENGTH:
         raise PayloadError(f"digest must be {DIGEST_LENGTH} bytes", message_zh="摘要长度错误")
+    holder_code = claims[K_HOLDER_CODE]
+    if type(holder_code) is bytes and len(holder_code) == PACKED_USCC_LENGTH:
+        holder_code = unpack_uscc(holder_code)  # check characters recomputed: structurally a USCC
+    else:
+        holder_code = _text_value(holder_code, "holder code")
     until = claims[K_VALID_UNTIL]
-    fields_raw = claims.get(K_FIELDS, {})
-    if not isinstance(fields_raw, dict) or len(fields_raw) > MAX_FIELDS:
-        raise PayloadError("fields claim must be a small map", message_zh="字段声明格式错误")
+    fields_raw = get(K_FIELDS)
     fields: dict[int, str | int] = {}
-    for tag, value in fields_raw.items():
-        if not isinstance(tag, int) or isinstance(tag, bool) or not 1 <= tag <= 255:
-            raise PayloadError("field tags must be integers 1..255", message_zh="字段标签错误")
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise PayloadError("field values must be text or integers", message_zh="字段值类型错误")
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            raise PayloadError("field value too long", message_zh="字段值过长")
-        fields[tag] = value
-    index = claims.get(K_STATUS_INDEX)
+    if fields_raw is not None:
+        if type(fields_raw) is not dict or len(fields_raw) > MAX_FIELDS:
+            raise PayloadError("fields claim must be a small map", message_zh="字段声明格式错误")
+        for tag, value in fields_raw.items():
+            if type(tag) is not int or not 1 <= tag <= 255:
+                raise PayloadError("field tags must be integers 1..255", message_zh="字段标签错误")
+            if type(value) is not int:
+                if type(value) not in (str, bytes):
+                    raise PayloadError("field values must be text or integers", message_zh="字段值类型错误")
+                if len(value) > MAX_TEXT:
+                    raise PayloadError("field value too long", message_zh="字段值过长")
+                if type(value) is bytes or value:  # an empty text field stays as it is
+                    value = _text_value(value, f"field {tag}")
+            fields[tag] = value
+    index = get(K_STATUS_INDEX)
     if index is not None:
         index = _int(index, "status index", 2**32)
-    valid_from = days_to_date(claims[K_VALID_FROM], "valid_from")
-    return LicenceClaims(
+    valid_from = _day(claims[K_VALID_FROM], "valid_from")
+    number = get(K_NUMBER)
+    issued = get(K_ISSUED_ON)
+    # Every field is checked above: fill the frozen instance directly (3× faster than __init__).
+    out = object.__new__(LicenceClaims)
+    out.__dict__.update(
         id=licence_id,
-        number=_text(claims, K_NUMBER, "number") if K_NUMBER in claims else licence_id.serial,
+        number=licence_id.serial if number is None else _text_value(number, "number"),
         holder_name=_text(claims, K_HOLDER_NAME, "holder name"),
-        holder_code=_text(claims, K_HOLDER_CODE, "holder code"),
+        holder_code=holder_code,
         holder_type=holder_type,
         valid_from=valid_from,
-        valid_until=None if until is None else days_to_date(until, "valid_until"),
-        issued_on=days_to_date(claims[K_ISSUED_ON], "issued_on") if K_ISSUED_ON in claims else valid_from,
+        valid_until=None if until is None else _day(until, "valid_until"),
+        issued_on=valid_from if issued is None else _day(issued, "issued_on"),
         signed_at=dt.datetime.fromtimestamp(signed, dt.UTC),
         area_code=area_code,
         digest=digest,
@@ -279,3 +448,4 @@ def parse_claims(
         status_index=index,
         supersedes=supersedes,
     )
+    return out

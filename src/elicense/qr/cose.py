@@ -46,9 +46,23 @@ class CoseSign1:
         return sig_structure(self.protected, self.payload)
 
 
+_SIG1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
+
+
+def _bstr_head(n: int) -> bytes:
+    """Deterministic CBOR byte-string head (major type 2) for length ``n``."""
+    if n < 24:
+        return bytes((0x40 | n,))
+    if n < 0x100:
+        return bytes((0x58, n))
+    if n < 0x10000:
+        return b"\x59" + n.to_bytes(2, "big")
+    return b"\x5a" + n.to_bytes(4, "big")
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
-    """``["Signature1", protected, h'', payload]`` in deterministic CBOR."""
-    return cbor.dumps(["Signature1", protected, b"", payload])
+    """``["Signature1", protected, h'', payload]`` in deterministic CBOR (built directly: hot path)."""
+    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, b"\x40", _bstr_head(len(payload)), payload))
 
 
 def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
@@ -75,6 +89,21 @@ def parse_sign1(data: bytes) -> CoseSign1:
             message_zh="COSE 非保护头必须为空",
             details={"attack": "unprotected_header"},
         )
+    header = _HEADERS.get(protected)
+    if header is None:
+        header = _parse_protected(protected)
+        if len(_HEADERS) >= _HEADER_CACHE_SIZE:
+            _HEADERS.clear()
+        _HEADERS[protected] = header
+    return CoseSign1(protected, header[0], header[1], payload, signature)
+
+
+_HEADER_CACHE_SIZE = 1024
+_HEADERS: dict[bytes, tuple[int, bytes]] = {}
+"""Parsed protected headers by their exact bytes: one per signing key, repeated on every payload."""
+
+
+def _parse_protected(protected: bytes) -> tuple[int, bytes]:
     header = cbor.loads(protected, max_depth=1)
     if not isinstance(header, dict) or set(header) != {_HDR_ALG, _HDR_KID}:
         raise PayloadError(
@@ -86,7 +115,7 @@ def parse_sign1(data: bytes) -> CoseSign1:
         raise PayloadError("COSE alg must be an integer", message_zh="COSE 算法标识错误")
     if not isinstance(kid, bytes) or not 1 <= len(kid) <= MAX_KID_LENGTH:
         raise PayloadError("COSE kid must be 1-32 bytes", message_zh="COSE 密钥标识错误")
-    return CoseSign1(protected, alg_id, kid, payload, signature)
+    return alg_id, kid
 
 
 def algorithm_of(message: CoseSign1) -> Algorithm:

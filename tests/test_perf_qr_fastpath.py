@@ -1,0 +1,168 @@
+"""The verify hot path's fast code agrees with the straightforward code, and the compact forms are strict."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import cbor2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from elicense.catalog import Catalog
+from elicense.errors import PayloadError
+from elicense.identifiers import LicenceId
+from elicense.qr import cbor
+from elicense.qr import claims as claims_mod
+from elicense.qr.claims import (
+    K_HOLDER_CODE,
+    K_HOLDER_NAME,
+    K_ID,
+    K_SUPERSEDES,
+    compact_text,
+    pack_type_code,
+    pack_uscc,
+    parse_claims,
+    unpack_type_code,
+    unpack_uscc,
+)
+from elicense.qr.cose import parse_sign1, sig_structure, sign1
+from elicense.qr.payload import unwrap, wrap
+from elicense.verify.result import Status
+
+USCCS = ["91370102MA3C8K2L65", "91320102MA1XR7KP7K", "11100000MB0143028R", "11100000000013338W"]
+ISSUER = "91370102MA3C8K2L65"
+
+
+def _claims(world, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return cbor2.loads(parse_sign1(unwrap(world.issued[name].qr_payload)).payload)
+
+
+@pytest.mark.parametrize("code", USCCS)
+def test_packed_uscc_round_trips(code: str) -> None:
+    packed = pack_uscc(code)
+    assert packed is not None and len(packed) == 10
+    assert unpack_uscc(packed) == code
+
+
+def test_invalid_or_masked_codes_are_not_packed() -> None:
+    assert pack_uscc("91370102MA3C8K2L66") is None  # wrong check character
+    assert pack_uscc("3****************X") is None
+    assert pack_type_code("11100000MB0143028R000") is None
+
+
+def test_every_catalogue_type_code_packs_and_round_trips() -> None:
+    for lt in Catalog.default():
+        packed = pack_type_code(lt.code)
+        assert packed is not None and len(packed) == 12
+        assert unpack_type_code(packed) == lt.code
+
+
+def test_unpack_refuses_out_of_range_values() -> None:
+    with pytest.raises(PayloadError):
+        unpack_uscc(b"\xff" * 10)
+    with pytest.raises(PayloadError):
+        unpack_type_code(b"\xff" * 12)
+    with pytest.raises(PayloadError):
+        unpack_uscc(b"\x00" * 9)
+
+
+def test_compact_text_uses_utf16_only_when_shorter() -> None:
+    assert compact_text("ABC123") == "ABC123"
+    assert compact_text("山东鲁信智造科技有限公司") == "山东鲁信智造科技有限公司".encode("utf-16-be")
+    assert compact_text("周*") == "周*"  # 4 bytes either way: keep text
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_compact_text_round_trips_through_the_parser(text: str) -> None:
+    value = compact_text(text)
+    assert claims_mod._text_value(value, "x") == text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ABC".encode("utf-16-be"),  # longer than its UTF-8: not the canonical form
+        b"\xd8\x00\x4e\x00",  # lone surrogate
+        b"\x4e",  # odd length
+        b"",
+    ],
+)
+def test_bad_utf16_text_is_refused(bad: bytes) -> None:
+    with pytest.raises(PayloadError):
+        claims_mod._text_value(bad, "x")
+
+
+def test_fast_licence_id_equals_build() -> None:
+    for serial in ("1", "370100000123456", "JY23201000099999", "Z" * 32):
+        for version in (1, 17, 999):
+            fast = claims_mod._licence_id("11100000MB0143028R001", ISSUER, serial, version)
+            slow = LicenceId.build("11100000MB0143028R001", ISSUER, serial, version)
+            assert fast == slow and str(fast) == str(slow) and fast.check_ok
+    # non-canonical input takes the slow path and is normalised exactly as build() does
+    assert claims_mod._licence_id("11100000MB0143028R001", ISSUER, "ab1", 1) == LicenceId.build(
+        "11100000MB0143028R001", ISSUER, "AB1", 1
+    )
+
+
+def test_fast_parse_equals_dataclass_constructor(world) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    issued = world.issued["business-licence-jinan"]
+    msg = parse_sign1(unwrap(issued.qr_payload))
+    parsed = parse_claims(
+        msg.payload, issuer_code=issued.licence.id.issuer_code, area_code="370100",
+        holder_types_of=lambda code: Catalog.default().get(code).holder_types,
+    )
+    rebuilt = claims_mod.LicenceClaims(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(parsed)})
+    assert parsed == rebuilt and hash(parsed.id) == hash(rebuilt.id)
+    assert parsed.id == issued.licence.id
+    assert parsed.holder_name == issued.licence.holder.name
+    assert parsed.holder_code == issued.licence.holder.code
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.holder_name = "x"  # type: ignore[misc]
+
+
+def test_org_licence_uses_compact_forms(world) -> None:  # type: ignore[no-untyped-def]
+    raw = _claims(world, "business-licence-jinan")
+    assert isinstance(raw[K_ID][0], bytes) and len(raw[K_ID][0]) == 12
+    assert isinstance(raw[K_HOLDER_CODE], bytes) and len(raw[K_HOLDER_CODE]) == 10
+    assert isinstance(raw[K_HOLDER_NAME], bytes)  # UTF-16BE
+    renewed = _claims(world, "driving-licence-renewed")
+    assert isinstance(renewed[K_SUPERSEDES], list) and len(renewed[K_SUPERSEDES]) == 2
+
+
+def test_long_forms_still_verify(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """Payloads written before the compact forms (text type code, text USCC, dotted supersedes) still verify."""
+    issued = world.issued["driving-licence-renewed"]
+    raw = _claims(world, "driving-licence-renewed")
+    raw[K_ID][0] = issued.licence.id.type_code
+    raw[K_HOLDER_NAME] = claims_mod._text_value(raw[K_HOLDER_NAME], "n")
+    raw[K_SUPERSEDES] = str(issued.licence.supersedes)
+    signer = world.home.signer(next(a for a in world.home.authorities if a.code == issued.licence.id.issuer_code))
+    kid = parse_sign1(unwrap(issued.qr_payload)).kid
+    text = wrap(sign1(cbor.dumps(raw), signer, kid))
+    old = verifier.verify(text, at=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC))
+    new = verifier.verify(issued.qr_payload, at=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC))
+    assert old.status is new.status
+    assert old.licence is not None and new.licence is not None
+    assert old.licence.supersedes == new.licence.supersedes == issued.licence.supersedes
+    assert old.licence.id == new.licence.id
+
+
+def test_sig_structure_is_the_deterministic_cbor() -> None:
+    for protected in (b"", b"\xa2\x01\x26\x04\x48" + b"k" * 8):
+        for n in (0, 23, 24, 255, 256, 70_000):
+            payload = bytes(n)
+            assert sig_structure(protected, payload) == cbor.dumps(["Signature1", protected, b"", payload])
+
+
+def test_header_cache_does_not_leak_between_messages(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """A good header parsed (and cached) first does not make a bad one with other bytes pass."""
+    text = world.issued["business-licence-jinan"].qr_payload
+    assert verifier.verify(text)
+    parts = list(cbor2.loads(unwrap(text)).value)
+    parts[0] = cbor.dumps({1: -7, 4: parse_sign1(unwrap(text)).kid, 3: 0})
+    forged = wrap(cbor.dumps(cbor.tag(18, parts)))
+    result = verifier.verify(forged)
+    assert result.status is Status.INVALID and result.has_reason("payload_malformed")
