@@ -97,6 +97,14 @@ def load_verifier(
     return Verifier.from_trust_file(Path(path), policies=policies, **extra)
 
 
+def _is_file(path: Path) -> bool:
+    # a pasted payload is longer than NAME_MAX: exists() raises ENAMETOOLONG on 3.11
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def _read_input(name: str) -> bytes:
     from elicense.verify.inputs import MAX_INPUT_BYTES
 
@@ -104,7 +112,7 @@ def _read_input(name: str) -> bytes:
         data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     else:
         path = Path(name)
-        if not path.exists() and name.lstrip().startswith(("EL1:", "EP1:")):
+        if name.lstrip().startswith(("EL1:", "EP1:")) and not _is_file(path):
             return name.encode("ascii", "replace")  # a pasted payload
         try:
             with path.open("rb") as fh:
