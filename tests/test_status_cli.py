@@ -99,3 +99,44 @@ def test_revoke_certificate_cli(world, demo, capsys):  # type: ignore[no-untyped
     result = _verify(capsys, demo, "business-licence-jinan")
     assert result["status"] == "INVALID"
     assert {r["code"] for r in result["reasons"]} >= {"signing_key_revoked"}
+
+
+def _issue_cli(capsys, demo, source: str, *extra: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    fields = [f"source_id={source}", "holder_name=济南单证科技有限公司", "holder_code=91370102MA3C8K2L65",
+              "entity_type=有限责任公司", "法定代表人=李珺", "establishment_date=2020-01-02", "domicile=济南",
+              "business_scope=软件开发", "serial=SUP77", *extra]  # fmt: skip
+    args = ["issue", "--type", "business-licence", "--home", str(demo), "--json", "--no-progress"]
+    for f in fields:
+        args += ["--field", f]
+    capsys.readouterr()
+    assert run(args) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def _verify_text(capsys, demo, payload: str, lang: str = "en") -> dict:  # type: ignore[no-untyped-def,type-arg]
+    path = demo / "one.qr.txt"
+    path.write_text(payload + "\n", "ascii")
+    capsys.readouterr()
+    run(["verify", str(path), "--trust", str(demo / "trust-bundle.cose"), "--json", "--lang", lang])
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_supersede_end_to_end_names_successor_and_predecessor(demo, capsys):  # type: ignore[no-untyped-def]
+    """issue v1 → issue v2 (supersedes=v1) → supersede → bundle: the old licence names its successor, the new one
+    its predecessor (`licence.predecessor`, alias of `supersedes`)."""
+    old = _issue_cli(capsys, demo, "SUP-1", "version=1")
+    new = _issue_cli(capsys, demo, "SUP-2", "version=2", f"supersedes={old['id']}")
+    home = ["--home", str(demo)]
+    assert run(["supersede", old["id"], "--with", new["id"], *home, "--json"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    assert event["to"] == "superseded" and event["successor"] == new["id"]
+    assert run(["bundle", *home, "-o", str(demo / "trust-bundle.cose")]) == 0
+    for lang in ("en", "zh"):
+        result = _verify_text(capsys, demo, old["qr_payload"], lang)
+        assert result["status"] == "INVALID"
+        (reason,) = result["reasons"]
+        assert reason["code"] == "licence_superseded" and new["id"] in reason["message"], reason
+        assert result["licence"]["predecessor"] is None and result["licence"]["supersedes"] is None
+    renewed = _verify_text(capsys, demo, new["qr_payload"])
+    assert renewed["status"] == "VALID", renewed["reasons"]
+    assert renewed["licence"]["predecessor"] == renewed["licence"]["supersedes"] == old["id"]

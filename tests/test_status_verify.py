@@ -42,6 +42,11 @@ def test_demo_samples_show_each_state(world, verifier):  # type: ignore[no-untyp
     assert str(successor.id) in result.reasons[0].detail
     renewed = verifier.verify(world.issued["driving-licence-renewed"].qr_payload, at=NOW)
     assert str(renewed.licence.supersedes) == str(world.issued["driving-licence-superseded"].licence.id)
+    lic = renewed.to_dict()["licence"]
+    assert lic["predecessor"] == lic["supersedes"] == str(world.issued["driving-licence-superseded"].licence.id)
+    assert result.to_dict()["licence"]["predecessor"] is None
+    assert str(successor.id) in result.to_dict("en")["reasons"][0]["message"]
+    assert str(successor.id) in result.to_dict("zh")["reasons"][0]["message"]
     zh = result.to_dict("zh")["reasons"][0]["message"]
     assert "换发" in zh
 

@@ -287,6 +287,7 @@ class VerificationResult:
                 "signed_at": lic.signed_at.isoformat().replace("+00:00", "Z"),
                 "status_index": lic.status_index,
                 "supersedes": str(lic.supersedes) if lic.supersedes else None,
+                "predecessor": str(lic.supersedes) if lic.supersedes else None,  # alias (#5): the licence replaced
                 "fields": dict(self.fields),
             }
             if self.disclosed is not None:  # a presentation: undisclosed holder data is not known
