@@ -6,6 +6,7 @@ Single: ``elicense issue --type business-licence --home DIR --field source_id=A1
 writes ``--out DIR/<id>.qr.txt``; re-running with the same ``source_id`` issues nothing.
 
 Batch: ``elicense issue --batch FILE.csv --type CODE --home DIR [--workers N] [--pdf OUTDIR]``.
+``--pdf-level B-T|B-LT [--tsa-url URL]`` makes the PDFs timestamped / long-term (as ``elicense render``).
 Rejected rows go to ``--report`` (default ``FILE.report.csv``). Exit 0 when every row is
 issued or already was, 1 when some rows were rejected, 3+ on errors.
 """
@@ -121,6 +122,12 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Also write a signed PDF per licence into this directory.",
 )
+@click.option("--pdf-level", "pdf_level", type=click.Choice(["B-B", "B-T", "B-LT"]), default="B-B",
+              show_default=True,
+              help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).")
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
+                   "HOME's root; needs the root key).")
 @click.option(
     "--field", "fields", multiple=True, metavar="KEY=VALUE", help="Single issue: a column value (repeatable)."
 )
@@ -146,7 +153,7 @@ def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
     workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
     from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
-    alg: str | None = None,
+    alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
     from elicense.home import Home
@@ -169,7 +176,7 @@ def issue_cmd(
                 batch_file.read_bytes(), home=home, url=url, type_code=type_code, at=at, actor=who,
                 authority_code=authority_code, workers=workers, encoding=encoding,
                 report_path=report_path or batch_file.with_name(batch_file.name + ".report.csv"),
-                pdf_dir=pdf_dir, progress=update,
+                pdf_dir=pdf_dir, pdf_level=pdf_level, tsa_url=tsa_url, progress=update,
             )  # fmt: skip
         finally:
             stop()
@@ -193,7 +200,8 @@ def issue_cmd(
     if not values:
         raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
-                       authority_code=authority_code, pdf_dir=pdf_dir)  # fmt: skip
+                       authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,
+                       tsa_url=tsa_url)  # fmt: skip
     if out_dir is not None:
         from elicense.crypto.keys import atomic_write
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from elicense.crypto.keys import Signer
     from elicense.issue import IssuedLicence
+    from elicense.pdf.sign import PdfSigningOptions
 
 __all__ = ["issue_pdf"]
 
@@ -22,8 +23,12 @@ def issue_pdf(
     *,
     at: dt.datetime | None = None,
     seal_name: str = "电子证照专用章",
+    options: PdfSigningOptions | None = None,
 ) -> bytes:
-    """Render, seal and sign the PDF of an issued licence (PAdES B-B, DocMDP P=1)."""
+    """Render, seal and sign the PDF of an issued licence (DocMDP P=1).
+
+    PAdES B-B unless ``options`` (see :func:`elicense.pdf.tsa.options_for_home`) ask for B-T / B-LT.
+    """
     from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 
-    return seal_and_sign(issued, signer, at=at, options=PdfSigningOptions(seal_name=seal_name))
+    return seal_and_sign(issued, signer, at=at, options=options or PdfSigningOptions(seal_name=seal_name))

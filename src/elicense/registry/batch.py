@@ -467,6 +467,8 @@ class _Worker:
     at: dt.datetime
     actor: str
     pdf_dir: Path | None
+    pdf_options: Any = None
+    """:class:`~elicense.pdf.sign.PdfSigningOptions` for B-T / B-LT PDFs (``None``: B-B)."""
 
 
 _STATE: _Worker | None = None
@@ -480,6 +482,8 @@ def _init_worker(
     at: dt.datetime,
     actor: str,
     pdf_dir: str | None,
+    pdf_level: str = "B-B",
+    tsa_url: str | None = None,
 ) -> None:
     global _STATE
     from elicense.catalog import Catalog
@@ -489,6 +493,11 @@ def _init_worker(
     home = Home.load(home_path)
     entry = home.authority(authority_code)
     catalog = Catalog.default()
+    options = None
+    if pdf_dir and pdf_level != "B-B":  # one TSA client/LocalTSA and one set of CRLs per worker
+        from elicense.pdf.tsa import options_for_home
+
+        options = options_for_home(home, pdf_level, at=at, seal_name=entry.seal_name, tsa_url=tsa_url)
     _STATE = _Worker(
         Registry.open(url),
         home,
@@ -499,6 +508,7 @@ def _init_worker(
         at,
         actor,
         Path(pdf_dir) if pdf_dir else None,
+        options,
     )
 
 
@@ -587,7 +597,8 @@ def _write_pdfs(st: _Worker, licence_ids: Sequence[str]) -> int:
 
     n = 0
     for lid in licence_ids:
-        if write_licence_pdf(st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at):
+        if write_licence_pdf(st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at,
+                             options=st.pdf_options):
             n += 1
     return n
 
@@ -605,6 +616,8 @@ def run_batch(
     encoding: str = "auto",
     report_path: Path | None = None,
     pdf_dir: Path | None = None,
+    pdf_level: str = "B-B",
+    tsa_url: str | None = None,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     chunk_size: int = 200,
     progress: Callable[[int, int], None] | None = None,
@@ -612,6 +625,7 @@ def run_batch(
     """Validate and issue a batch (the Python API behind ``elicense issue --batch``).
 
     ``progress(done, total)`` is called as chunks complete (rows issued or skipped).
+    ``pdf_level`` (``B-B``/``B-T``/``B-LT``) and ``tsa_url`` apply to the ``pdf_dir`` PDFs.
     """
     from elicense.catalog import Catalog
     from elicense.registry.core import Registry
@@ -621,6 +635,7 @@ def run_batch(
         raise UsageError("workers must be 1..64")
     if commit_every < 1:
         raise UsageError("commit_every must be ≥ 1")
+    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
     if lt.code not in entry.licence_types:
@@ -650,6 +665,8 @@ def run_batch(
         at,
         actor,
         str(pdf_dir) if pdf_dir else None,
+        pdf_level,
+        tsa_url,
     )
     issued: list[str] = []
     pdfs = 0
@@ -717,6 +734,18 @@ def _close_worker() -> None:
         _STATE = None
 
 
+def _check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
+    """``--pdf-level`` / ``--tsa-url`` only make sense with PDFs, and for a known level."""
+    from elicense.pdf.tsa import PDF_LEVELS
+
+    if level not in PDF_LEVELS:
+        raise UsageError(f"unknown PDF level {level!r} (known: {', '.join(PDF_LEVELS)})")
+    if pdf_dir is None and (level != "B-B" or tsa_url):
+        raise UsageError("--pdf-level / --tsa-url need --pdf DIR", message_zh="--pdf-level / --tsa-url 须与 --pdf 同用")
+    if tsa_url and level == "B-B":
+        raise UsageError("--tsa-url needs --pdf-level B-T or B-LT", message_zh="--tsa-url 须配合 B-T 或 B-LT")
+
+
 def default_actor() -> str:
     """``$ELICENSE_ACTOR``, else ``user@host`` (who ran the job, for the audit log)."""
     import getpass
@@ -754,11 +783,14 @@ def issue_one(
     actor: str,
     authority_code: str | None = None,
     pdf_dir: Path | None = None,
+    pdf_level: str = "B-B",
+    tsa_url: str | None = None,
 ) -> SingleResult:
     """Issue one licence from the same columns as a batch row (idempotent on ``source_id``)."""
     from elicense.catalog import Catalog
 
     at = require_utc(at, "at").replace(microsecond=0)
+    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
     if lt.code not in entry.licence_types:
@@ -778,7 +810,8 @@ def issue_one(
         from elicense.errors import LicenceDataError
 
         raise LicenceDataError(exc.en, message_zh=exc.zh) from exc
-    _init_worker(url, str(home.path), entry.code, lt.code, at, actor, str(pdf_dir) if pdf_dir else None)
+    _init_worker(url, str(home.path), entry.code, lt.code, at, actor, str(pdf_dir) if pdf_dir else None,
+                 pdf_level, tsa_url)
     try:
         assert _STATE is not None
         st = _STATE

@@ -42,8 +42,12 @@ def write_licence_pdf(
     outdir: Path,
     *,
     at: dt.datetime,
+    options: Any = None,
 ) -> bool:
-    """Render and sign the PDF of a registered licence unless it exists; ``True`` if written."""
+    """Render and sign the PDF of a registered licence unless it exists; ``True`` if written.
+
+    ``options``: :class:`~elicense.pdf.sign.PdfSigningOptions` (B-T / B-LT); ``None``: B-B.
+    """
     path = pdf_path(outdir, licence_id)
     if path.exists():
         return False
@@ -52,7 +56,7 @@ def write_licence_pdf(
         return False
     fn = _pdf_function()
     issued = record.to_issued()
-    result = fn(issued, signer, at=at, seal_name=entry.seal_name)
+    result = fn(issued, signer, at=at, seal_name=entry.seal_name, options=options)
     data = result if isinstance(result, bytes | bytearray) else getattr(result, "pdf", None)
     if not isinstance(data, bytes | bytearray):
         raise UsageError("elicense.pdf returned no PDF bytes")
