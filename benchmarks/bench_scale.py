@@ -40,10 +40,36 @@ HERE = Path(__file__).resolve().parent
 MEMORY_TARGET_MB = 200
 # Province-level codes (GB/T 2260) besides the demo's 370000 and 320000, for the synthetic regions.
 EXTRA_REGIONS = (
-    "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000", "310000", "330000",
-    "340000", "350000", "360000", "410000", "420000", "430000", "440000", "450000", "460000", "500000",
-    "510000", "520000", "530000", "540000", "610000", "620000", "630000", "640000", "650000",
-)  # fmt: skip
+    "110000",
+    "120000",
+    "130000",
+    "140000",
+    "150000",
+    "210000",
+    "220000",
+    "230000",
+    "310000",
+    "330000",
+    "340000",
+    "350000",
+    "360000",
+    "410000",
+    "420000",
+    "430000",
+    "440000",
+    "450000",
+    "460000",
+    "500000",
+    "510000",
+    "520000",
+    "530000",
+    "540000",
+    "610000",
+    "620000",
+    "630000",
+    "640000",
+    "650000",
+)
 
 
 def result(
@@ -59,10 +85,24 @@ def result(
     met: bool | None = None,
 ) -> None:
     """One machine-readable figure for ``run_all.py`` (ratio: × the baseline's cost)."""
-    print("RESULT " + json.dumps({
-        "figure": figure, "value": value, "unit": unit, "baseline": baseline, "baseline_unit": baseline_unit,
-        "baseline_label": baseline_label, "ratio": ratio, "target": target, "met": met,
-    }, ensure_ascii=False), flush=True)  # fmt: skip
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "figure": figure,
+                "value": value,
+                "unit": unit,
+                "baseline": baseline,
+                "baseline_unit": baseline_unit,
+                "baseline_label": baseline_label,
+                "ratio": ratio,
+                "target": target,
+                "met": met,
+            },
+            ensure_ascii=False,
+        ),
+        flush=True,
+    )
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -117,8 +157,14 @@ def status_part(home: Any, entries: int, share: float, quick: bool) -> None:
     t0 = time.perf_counter()
     data = sign_status_list(signer, issuer=entry.code, sequence=1, issued_at=NOW, entries=es, size=size)
     t_build = time.perf_counter() - t0
-    detailed = sign_status_list(signer, issuer=entry.code, sequence=1, issued_at=NOW, size=size,
-                                entries=not_valid_entries(size, share, random.Random(1), details=True))  # fmt: skip
+    detailed = sign_status_list(
+        signer,
+        issuer=entry.code,
+        sequence=1,
+        issued_at=NOW,
+        size=size,
+        entries=not_valid_entries(size, share, random.Random(1), details=True),
+    )
     repeat = 3 if quick else 5
     holder: list[StatusStore] = []
 
@@ -153,14 +199,20 @@ def status_part(home: Any, entries: int, share: float, quick: bool) -> None:
 
     per = best(lookups, 10) / len(idx)
     raw_per = best(raw_lookups, 10) / len(idx)
-    print(f"status list {size:,} entries, {len(es):,} not valid: {len(data):,} B signed (bits only), "
-          f"{len(detailed):,} B with a reason+time per non-valid entry; raw bitstring {size // 4:,} B; "
-          f"build+sign {t_build * 1e3:.0f} ms")  # fmt: skip
-    print(f"  load (parse + verify + inflate + bounds) {t_load * 1e3:.1f} ms vs raw zlib inflate "
-          f"{t_inflate * 1e3:.1f} ms + raw P-256 verify {t_verify * 1e3:.2f} ms = {raw_load * 1e3:.1f} ms "
-          f"({t_load / raw_load:.2f}x)")  # fmt: skip
-    print(f"  lookup (StatusStore.check_licence) {per * 1e6:.2f} µs vs raw bit extraction {raw_per * 1e6:.3f} µs "
-          f"({per / raw_per:.1f}x)")  # fmt: skip
+    print(
+        f"status list {size:,} entries, {len(es):,} not valid: {len(data):,} B signed (bits only), "
+        f"{len(detailed):,} B with a reason+time per non-valid entry; raw bitstring {size // 4:,} B; "
+        f"build+sign {t_build * 1e3:.0f} ms"
+    )
+    print(
+        f"  load (parse + verify + inflate + bounds) {t_load * 1e3:.1f} ms vs raw zlib inflate "
+        f"{t_inflate * 1e3:.1f} ms + raw P-256 verify {t_verify * 1e3:.2f} ms = {raw_load * 1e3:.1f} ms "
+        f"({t_load / raw_load:.2f}x)"
+    )
+    print(
+        f"  lookup (StatusStore.check_licence) {per * 1e6:.2f} µs vs raw bit extraction {raw_per * 1e6:.3f} µs "
+        f"({per / raw_per:.1f}x)"
+    )
     label = f"status list {size / 1e6:g}M entries"
     result(
         f"{label}: signed size, {share:.0%} not valid",
@@ -281,8 +333,10 @@ def registry_part(rows: int, workers: int, no_pg: bool) -> None:
         data = rs.csv_bytes([rs.row(i) for i in range(rows)])
         floor = sign_rate * workers / 2  # two signatures per licence (QR claims + full record), on `workers` cores
         for backend in ("sqlite", "postgresql"):
-            label = f"registry issuance {rows:,} licences, {'SQLite' if backend == 'sqlite' else 'PostgreSQL'}, " \
-                    f"{workers} workers"  # fmt: skip
+            label = (
+                f"registry issuance {rows:,} licences, {'SQLite' if backend == 'sqlite' else 'PostgreSQL'}, "
+                f"{workers} workers"
+            )
             home = Home.load(rs.demo_home(tmp / backend))
             if backend == "sqlite":
                 url, raw_url = sqlite_url(home.path / "registry.sqlite"), sqlite_url(tmp / "raw.sqlite")
@@ -297,8 +351,9 @@ def registry_part(rows: int, workers: int, no_pg: bool) -> None:
                     result(label, float("nan"), "licences/s", baseline_label=f"not measured: {exc}"[:120])
                     continue
             t0 = time.perf_counter()
-            report = run_batch(data, home=home, url=url, type_code=rs.TYPE, at=NOW, actor="bench", workers=workers,
-                               chunk_size=250)  # fmt: skip
+            report = run_batch(
+                data, home=home, url=url, type_code=rs.TYPE, at=NOW, actor="bench", workers=workers, chunk_size=250
+            )
             wall = time.perf_counter() - t0
             assert report.issued == rows, report
             with Registry.open(url) as reg:
@@ -307,9 +362,11 @@ def registry_part(rows: int, workers: int, no_pg: bool) -> None:
             n_rows = sum(len(r) for _, r in tables.values())
             t_raw = _raw_insert(raw_url, tables)
             rate, raw_rate = rows / wall, rows / t_raw
-            print(f"{label}: {wall:.1f} s = {rate:.0f} licences/s; raw executemany of the same {n_rows:,} rows "
-                  f"({', '.join(tables)}) {t_raw:.2f} s = {raw_rate:.0f} licences/s ({raw_rate / rate:.1f}x); "
-                  f"raw signing floor {floor:.0f} licences/s ({floor / rate:.1f}x)")  # fmt: skip
+            print(
+                f"{label}: {wall:.1f} s = {rate:.0f} licences/s; raw executemany of the same {n_rows:,} rows "
+                f"({', '.join(tables)}) {t_raw:.2f} s = {raw_rate:.0f} licences/s ({raw_rate / rate:.1f}x); "
+                f"raw signing floor {floor:.0f} licences/s ({floor / rate:.1f}x)"
+            )
             result(
                 label,
                 rate,
@@ -335,9 +392,12 @@ def registry_part(rows: int, workers: int, no_pg: bool) -> None:
 # -- c: kiosk memory with a 30-region bundle ----------------------------------------------------
 
 
-def build_scale_world(dest: Path, *, regions: int, entries: int, share: float) -> tuple[Path, str, int]:
-    """The demo world grown to ``regions`` regions (one more authority each), published as a bundle whose
-    status section holds lists totalling ``entries`` entries. Returns (bundle, QR payload, list count)."""
+def build_scale_world(
+    dest: Path, *, regions: int, entries: int, share: float, variants: tuple[bool, ...] = (False,)
+) -> tuple[list[Path], str, int]:
+    """The demo world grown to ``regions`` regions (one more authority each), published as bundles whose
+    status sections hold lists totalling ``entries`` entries, one bundle per variant (``True``: every
+    non-valid entry has a reason + time detail). Returns (bundles, QR payload, total entries)."""
     from elicense.catalog import Catalog
     from elicense.crypto.pki import make_regional_ca
     from elicense.crypto.suites import load_key, make_end_entity_cert, write_key
@@ -379,39 +439,64 @@ def build_scale_world(dest: Path, *, regions: int, entries: int, share: float) -
         area = code[:2] + "0100"
         uscc = str(USCC.build("11", area, f"MB{n:06d}"))
         auth_key = _key(SEED, f"auth-{code}")
-        cert = make_end_entity_cert(auth_key, f"{name}市场监督管理局", uscc=uscc, province=name, issuer_cert=ca,
-                                    issuer_key=ca_key, not_before=start, not_after=NOW + years)  # fmt: skip
+        cert = make_end_entity_cert(
+            auth_key,
+            f"{name}市场监督管理局",
+            uscc=uscc,
+            province=name,
+            issuer_cert=ca,
+            issuer_key=ca_key,
+            not_before=start,
+            not_after=NOW + years,
+        )
         write_pem(home.path / f"pki/auth-{code}.pem", [cert])
         write_key(home.path / f"keys/auth-{code}.key.pem", auth_key, pw)
-        new_auths.append(AuthorityEntry(f"{name}市场监督管理局", uscc, area, business, f"pki/auth-{code}.pem",
-                                        f"keys/auth-{code}.key.pem"))  # fmt: skip
+        new_auths.append(
+            AuthorityEntry(
+                f"{name}市场监督管理局", uscc, area, business, f"pki/auth-{code}.pem", f"keys/auth-{code}.key.pem"
+            )
+        )
     home = Home(home.path, home.roots, tuple(new_regions), tuple(new_auths), demo=True, extra=home.extra)
     home.save()
     home = add_trust_operators(
-        home, root_key=root_key, now=NOW - dt.timedelta(days=1),
+        home,
+        root_key=root_key,
+        now=NOW - dt.timedelta(days=1),
         agreements=[(r, i, [Catalog.default().get(t).code for t in ts]) for r, i, ts in AGREEMENTS],
         keys=lambda label: _key(SEED, label),
-    )  # fmt: skip
+    )
     # one list per authority, sizes summing to `entries`
     per = list_size(-(-entries // len(home.authorities)))
-    rng = random.Random(2)
     seq = int(NOW.timestamp())
-    lists = []
-    for entry in home.authorities:
-        keep = frozenset({sample.licence.status_index}) if entry.code == sample.licence.issuer.code else frozenset()
-        lists.append(sign_status_list(home.signer(entry), issuer=entry.code, sequence=seq, issued_at=NOW,
-                                      entries=not_valid_entries(per, share, rng, keep=keep), size=per))  # fmt: skip
     crls = status_sections(home, NOW, sequence=seq).crls
-    section = json.dumps(to_section(lists, crls), separators=(",", ":")).encode()
-    _, _, bundle = publish(home, now=NOW, extras={STATUS_SECTION: section})
-    path = dest / "trust-bundle-scale.cose"
-    path.write_bytes(bundle)
-    print(
-        f"bundle: {regions} regions, {len(home.authorities)} authorities, {len(lists)} status lists x {per:,} "
-        f"= {per * len(lists):,} entries ({share:.0%} not valid); {len(bundle):,} B (status section "
-        f"{len(section):,} B, of which base64 overhead {len(section) - sum(len(x) for x in lists + list(crls)):,} B)"
-    )
-    return path, sample.qr_payload, per * len(lists)
+    paths = []
+    for details in variants:
+        rng = random.Random(2)
+        lists = []
+        for entry in home.authorities:
+            keep = frozenset({sample.licence.status_index}) if entry.code == sample.licence.issuer.code else frozenset()
+            lists.append(
+                sign_status_list(
+                    home.signer(entry),
+                    issuer=entry.code,
+                    sequence=seq,
+                    issued_at=NOW,
+                    size=per,
+                    entries=not_valid_entries(per, share, rng, keep=keep, details=details),
+                )
+            )
+        section = json.dumps(to_section(lists, crls), separators=(",", ":")).encode()
+        _, _, bundle = publish(home, now=NOW, extras={STATUS_SECTION: section})
+        path = dest / f"trust-bundle-scale{'-details' if details else ''}.cose"
+        path.write_bytes(bundle)
+        raw = sum(len(x) for x in lists + list(crls))
+        print(
+            f"bundle: {regions} regions, {len(home.authorities)} authorities, {len(lists)} status lists x {per:,} "
+            f"= {per * len(lists):,} entries ({share:.0%} not valid{', each with reason + time' if details else ''}); "
+            f"{len(bundle):,} B (status section {len(section):,} B, of which base64 overhead {len(section) - raw:,} B)"
+        )
+        paths.append(path)
+    return paths, sample.qr_payload, per * len(lists)
 
 
 _CHILD = r"""
@@ -446,41 +531,48 @@ else:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=False,
-                         timeout=600)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=False, timeout=600
+    )
     if out.returncode != 0:
         raise SystemExit(f"memory child failed: {out.stderr[-2000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def memory_part(regions: int, entries: int, share: float) -> None:
+def memory_part(regions: int, entries: int, share: float, variants: tuple[bool, ...]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-mem-"))
     try:
         t0 = time.perf_counter()
-        bundle, payload, total = build_scale_world(tmp / "world", regions=regions, entries=entries, share=share)
-        print(f"  (world built in {time.perf_counter() - t0:.0f} s)")
-        mods = tmp / "modules.json"
-        kiosk = _child("kiosk", str(bundle), payload, NOW.isoformat(), str(mods))
-        bare = _child("baseline", str(mods))
-        assert kiosk["status"] == "VALID", kiosk
-        assert kiosk["entries"] == total, kiosk
-        assert not kiosk["problems"], kiosk
-        peak, cur, base_peak = kiosk["VmHWM"], kiosk["VmRSS"], bare["VmHWM"]
-        print(f"kiosk process (Verifier.from_bundle + 1 QR verify: {kiosk['status']}, {kiosk['lists']} lists, "
-              f"{kiosk['entries']:,} entries): RSS {cur:.1f} MB, peak {peak:.1f} MB; bare python importing the same "
-              f"{bare['modules']} modules: RSS {bare['VmRSS']:.1f} MB, peak {base_peak:.1f} MB "
-              f"(+{peak - base_peak:.1f} MB for the bundle; target < {MEMORY_TARGET_MB} MB)")  # fmt: skip
-        result(
-            f"kiosk memory, bundle {regions} regions + {total / 1e6:.3g}M status entries (peak RSS)",
-            peak,
-            "MB",
-            baseline=base_peak,
-            baseline_unit="MB",
-            baseline_label="python importing the same modules",
-            ratio=peak / base_peak,
-            target=f"< {MEMORY_TARGET_MB} MB",
-            met=peak < MEMORY_TARGET_MB,
+        bundles, payload, total = build_scale_world(
+            tmp / "world", regions=regions, entries=entries, share=share, variants=variants
         )
+        print(f"  (world built in {time.perf_counter() - t0:.0f} s)")
+        for details, bundle in zip(variants, bundles, strict=True):
+            mods = tmp / "modules.json"
+            kiosk = _child("kiosk", str(bundle), payload, NOW.isoformat(), str(mods))
+            bare = _child("baseline", str(mods))
+            assert kiosk["status"] == "VALID", kiosk
+            assert kiosk["entries"] == total, kiosk
+            assert not kiosk["problems"], kiosk
+            peak, cur, base_peak = kiosk["VmHWM"], kiosk["VmRSS"], bare["VmHWM"]
+            what = f"{regions} regions + {total / 1e6:.3g}M status entries" + (", details" if details else "")
+            print(
+                f"kiosk process, bundle {what} (Verifier.from_bundle + 1 QR verify: {kiosk['status']}, "
+                f"{kiosk['lists']} lists, {kiosk['entries']:,} entries): RSS {cur:.1f} MB, peak {peak:.1f} MB; "
+                f"bare python importing the same {bare['modules']} modules: RSS {bare['VmRSS']:.1f} MB, peak "
+                f"{base_peak:.1f} MB (+{peak - base_peak:.1f} MB for the bundle; target < {MEMORY_TARGET_MB} MB)"
+            )
+            result(
+                f"kiosk memory, bundle {what} (peak RSS)",
+                peak,
+                "MB",
+                baseline=base_peak,
+                baseline_unit="MB",
+                baseline_label="python importing the same modules",
+                ratio=peak / base_peak,
+                target=f"< {MEMORY_TARGET_MB} MB",
+                met=peak < MEMORY_TARGET_MB,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -514,7 +606,7 @@ def main() -> int:
     if "registry" in parts:
         registry_part(args.rows, args.workers, args.no_pg)
     if "memory" in parts:
-        memory_part(args.regions, args.entries, args.share)
+        memory_part(args.regions, args.entries, args.share, (False,) if args.quick else (False, True))
     return 0
 
 
