@@ -76,6 +76,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
+def _lang_arg(args: Sequence[str]) -> str | None:
+    """The ``--lang`` value on the command line, if any (for errors raised before a command reads it)."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--lang" and i + 1 < len(args):
+            value = args[i + 1]
+        else:
+            continue
+        return value if value in ("zh", "en") else None
+    return None
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (used by tests and ``main``)."""
     try:
@@ -93,8 +108,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.ClickException as exc:
         click.echo(f"elicense: error: {exc.format_message()}", err=True)
         return EXIT_ERROR
-    except ElicenseError as exc:
-        click.echo(error_line(exc), err=True)
+    except ElicenseError as exc:  # raised outside a command's own handling: still honour --lang
+        click.echo(error_line(exc, _lang_arg(sys.argv[1:] if argv is None else argv)), err=True)
         return EXIT_ERROR
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -239,7 +239,9 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
         raise TrustError("certificate file too large")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+        for c in certs:
+            _ = (c.subject, c.issuer, c.extensions)  # parsed lazily by cryptography: fail here, typed
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise TrustError(f"invalid PEM certificate data: {exc}") from exc
     return certs
 

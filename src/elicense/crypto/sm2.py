@@ -330,9 +330,11 @@ def load_certificate(der: bytes) -> x509.Certificate:
     if not isinstance(der, bytes) or len(der) > MAX_CERT_BYTES:
         raise CryptoError("certificate too large or not bytes")
     try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily by cryptography: fail here, typed
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise CryptoError(f"invalid DER certificate: {exc}") from exc
+    return cert
 
 
 def certificate_der(certificate: x509.Certificate) -> bytes:

@@ -8,6 +8,7 @@ map keys and indefinite lengths are errors, and only plain types come back.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import cbor2
@@ -48,18 +49,50 @@ def _tag_hook(allowed_tags: frozenset[int]) -> Any:
     return hook
 
 
+_PLAIN = frozenset({int, str, bytes, bool, float, type(None)})
+_SEQUENCES = frozenset({list, tuple})
+_MAPS = frozenset({dict, cbor2.frozendict})
+
+
+def _refuse_unplain(value: Any) -> None:
+    """Simple values (``undefined``, ``simple(n)``) have no hook in cbor2: refuse them after decoding."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t in _PLAIN:
+            continue
+        if t in _SEQUENCES:
+            push(v)
+        elif t in _MAPS:
+            push(v.keys())
+            push(v.values())
+        elif t is cbor2.CBORTag:
+            stack.append(v.value)
+        else:
+            raise PayloadError(f"CBOR {t.__name__} is not allowed here", message_zh="CBOR 数据含有不允许的值")
+
+
 def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth: int = MAX_DEPTH) -> Any:
     """Decode CBOR strictly; raise :class:`PayloadError` on anything unexpected."""
+    value = _loads(data, allowed_tags, max_depth)
+    _refuse_unplain(value)
+    return value
+
+
+def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
     tag_hook = _tag_hook(allowed_tags)
+    fp = io.BytesIO(data)
     try:
-        return cbor2.loads(
-            data,
+        value = cbor2.CBORDecoder(
+            fp,
             tag_hook=tag_hook,
             semantic_decoders=_SEMANTIC,
             max_depth=max_depth,
             allow_indefinite=False,
             allow_duplicate_keys=False,
-        )
+        ).decode()
     except PayloadError:
         raise
     except RecursionError as exc:
@@ -71,6 +104,9 @@ def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth:
         if "depth" in str(exc).lower():
             raise PayloadTooLarge("CBOR nesting too deep", message_zh="CBOR 嵌套过深") from exc
         raise PayloadError(f"malformed CBOR: {exc}", message_zh="CBOR 数据格式错误") from exc
+    if fp.tell() != len(data):  # cbor2 ignores what follows the first item: a second encoding of one message
+        raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
+    return value
 
 
 def dumps(obj: Any) -> bytes:

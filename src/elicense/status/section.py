@@ -95,6 +95,11 @@ def add_to_trust_file(path: Path, status_lists: Sequence[bytes], crls: Sequence[
     """Add (or replace) the status section of a trust file, atomically."""
     from elicense.crypto.keys import atomic_write
 
-    doc = json.loads(path.read_bytes())
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TrustError(f"{path} is not a JSON trust file", message_zh=f"{path} 不是 JSON 信任文件") from exc
+    if not isinstance(doc, dict):
+        raise TrustError(f"{path} is not a JSON trust file", message_zh=f"{path} 不是 JSON 信任文件")
     doc[SECTION_KEY] = to_section(status_lists, crls)
     atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))

@@ -216,9 +216,11 @@ def _load_der(value: object, what: str) -> x509.Certificate:
     if not isinstance(value, bytes):
         raise TrustError(f"trust bundle: {what} must be a DER certificate")
     try:
-        return x509.load_der_x509_certificate(value)
-    except ValueError as exc:
+        cert = x509.load_der_x509_certificate(value)
+        _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily: fail here, typed (fuzz finding)
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise TrustError(f"trust bundle: {what} is not a certificate: {exc}") from exc
+    return cert
 
 
 def _time(value: object, what: str) -> dt.datetime:

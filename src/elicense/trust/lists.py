@@ -197,9 +197,11 @@ def _b64cert(cert: x509.Certificate) -> str:
 
 def _cert(text: str | None) -> x509.Certificate:
     try:
-        return x509.load_der_x509_certificate(base64.b64decode("".join((text or "").split()), validate=True))
-    except ValueError as exc:
+        cert = x509.load_der_x509_certificate(base64.b64decode("".join((text or "").split()), validate=True))
+        _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily: fail here, typed (fuzz finding)
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise TrustError(f"trust list: invalid certificate: {exc}") from exc
+    return cert
 
 
 def digest(data: bytes) -> bytes:

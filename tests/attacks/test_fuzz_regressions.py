@@ -1,0 +1,99 @@
+"""Regression tests for what fuzzing found (tests/fuzz): each named after the finding."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from elicense.errors import PayloadError, TrustError
+from elicense.qr import cbor
+from elicense.verify.result import Status
+from fuzz._corpus import _ep1_original, _fresh_verifier, bundle_payload, world
+
+
+def _broken_subject(der: bytes, subject: bytes) -> bytes:
+    """``der`` with two invalid UTF-8 bytes in the subject's first UTF8String (parsed lazily by cryptography)."""
+    at = der.index(subject) + subject.index(b"\x0c") + 2
+    return der[:at] + b"\xff\xff" + der[at + 2 :]
+
+
+def test_attack_cbor_trailing_bytes_after_cose_is_refused() -> None:
+    """atheris el1/el1_cose/ep1_cose: a genuine COSE_Sign1 followed by junk verified VALID (cbor2 stops
+    after the first item): a second encoding of one signed message. Now a decode error."""
+    from elicense.present.presentation import wrap as ep1_wrap
+    from elicense.qr.payload import wrap
+
+    genuine = sorted(world().el1_cose)[0]
+    assert world().verifier.verify(wrap(genuine)).status is Status.VALID
+    for junk in (b"\x00", b"\x00" * 40, b"\xf6", genuine):
+        with pytest.raises(PayloadError, match="trailing"):
+            cbor.loads(genuine + junk, allowed_tags=frozenset({18}))
+        assert world().verifier.verify(wrap(genuine + junk)).status is Status.INVALID
+        assert _fresh_verifier().verify(ep1_wrap(_ep1_original() + junk)).status is not Status.VALID
+
+
+@pytest.mark.parametrize("encoded", [b"\xf7", b"\xf0", b"\xf8\x20", b"\x82\x01\xf3", b"\xa1\x01\xf7"])
+def test_attack_cbor_simple_value_is_refused(encoded: bytes) -> None:
+    """hypothesis cbor: ``undefined`` and ``simple(n)`` came back as non-plain cbor2 objects."""
+    with pytest.raises(PayloadError, match="not allowed"):
+        cbor.loads(encoded)
+
+
+def test_attack_bundle_certificate_with_unparsable_subject_is_typed() -> None:
+    """atheris bundle_content: a signer certificate whose subject only fails when read (cryptography parses
+    it lazily) escaped as ValueError from the chain-error message. Now a TrustError at load."""
+    from elicense.crypto.keys import key_id
+    from elicense.qr.cose import sign1
+    from elicense.trust.bundle import load_bundle
+
+    w = world()
+    signer = w.bundle_signer
+    doc: dict[str, Any] = cbor2.loads(bundle_payload())
+    der = signer.certificate.public_bytes(Encoding.DER)
+    doc["signer"] = [_broken_subject(der, signer.certificate.subject.public_bytes())]
+    message = sign1(cbor.dumps(doc), signer, key_id(signer.certificate))
+    with pytest.raises(TrustError, match="not a certificate"):
+        load_bundle(message, anchors=[w.bundle_obj.current_root])
+
+
+def test_attack_trust_list_certificate_with_unparsable_subject_is_typed() -> None:
+    """The same lazily-parsed subject in a trust list's KeyInfo."""
+    from elicense.trust.lists import read_national_list
+
+    w = world()
+    xml = w.bundle_obj.national_xml
+    cert = w.bundle_obj.current_root  # any certificate the list could carry
+    der = cert.public_bytes(Encoding.DER)
+    bad = base64.b64encode(_broken_subject(der, cert.subject.public_bytes()))
+    start = xml.index(b"<ds:X509Certificate>") + len(b"<ds:X509Certificate>")
+    end = xml.index(b"</ds:X509Certificate>")
+    with pytest.raises(TrustError):
+        read_national_list(xml[:start] + bad + xml[end:], roots=[cert])
+
+
+def test_attack_certificate_with_invalid_version_is_typed() -> None:
+    """atheris trust_list_xml: a certificate with version 106 raised ``x509.InvalidVersion`` (not a ValueError)."""
+    from cryptography import x509
+
+    from elicense.crypto.pki import load_pem_certificates
+    from elicense.trust.lists import _cert
+
+    der = world().bundle_obj.current_root.public_bytes(Encoding.DER)
+    at = der.index(b"\xa0\x03\x02\x01\x02") + 4
+    bad = der[:at] + b"\x6a" + der[at + 1 :]
+    with pytest.raises(x509.InvalidVersion):
+        x509.load_der_x509_certificate(bad)  # what cryptography does
+    with pytest.raises(TrustError):
+        _cert(base64.b64encode(bad).decode())
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
+    with pytest.raises(TrustError):
+        load_pem_certificates(pem)
+    sm2 = pytest.importorskip("elicense.crypto.sm2")
+    from elicense.errors import CryptoError
+
+    with pytest.raises(CryptoError):
+        sm2.load_certificate(bad)
