@@ -29,6 +29,21 @@ def default_show(credential: object, type_code: str) -> list[str]:
     return [name for name in ("holder_name", *shown) if name in elements]
 
 
+def _refuse_unknown_fields(licence_id: str, show: str) -> None:
+    """Unknown ``--show`` names for the licence's type (catalogue element names)."""
+    from elicense.catalog import Catalog
+    from elicense.identifiers import LicenceId
+    from elicense.present.mso import element_ids
+
+    known = element_ids(Catalog.default().get(LicenceId.parse(licence_id.strip()).type_code))
+    unknown = [n.strip() for n in show.split(",") if n.strip() and n.strip() not in known]
+    if unknown:
+        raise UsageError(
+            f"--show: unknown field {', '.join(unknown)} (this licence type has: {', '.join(known)})",
+            message_zh=f"--show：未知字段 {', '.join(unknown)}（该类证照可出示：{', '.join(known)}）",
+        )
+
+
 @click.command("present")
 @click.argument("licence_id")
 @home_option
@@ -56,6 +71,8 @@ def present_cmd(
 
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)
     home = Home.load(home_dir)
+    if show is not None:  # before the wallet is made (first use writes it): nothing written on a bad --show
+        _refuse_unknown_fields(licence_id, show)
     # the MSO is an issuer signature: made at the real time, whatever --at says about the presentation
     credential, device = home.holder_credential(licence_id, at=dt.datetime.now(dt.UTC), db=db)
     if show is None:
