@@ -166,3 +166,99 @@ def test_header_cache_does_not_leak_between_messages(world, verifier) -> None:  
     forged = wrap(cbor.dumps(cbor.tag(18, parts)))
     result = verifier.verify(forged)
     assert result.status is Status.INVALID and result.has_reason("payload_malformed")
+
+
+# -- issue 8, round 2: canonical COSE shortcut, lane Base45, USCC pair tables, result fast constructor ---------
+
+
+def _outcome(fn, arg):  # type: ignore[no-untyped-def]
+    try:
+        return fn(arg)
+    except PayloadError as exc:
+        return ("error", type(exc).__name__)
+
+
+@given(st.data())
+def test_canonical_cose_shortcut_agrees_with_the_general_parser(world, data) -> None:  # type: ignore[no-untyped-def]
+    """Mutated messages (bytes flipped, cut, appended): the shortcut accepts and refuses exactly what the
+    strict general parser does, and parses to the same message."""
+    from elicense.qr.cose import _parse_general
+
+    good = unwrap(world.issued[data.draw(st.sampled_from(sorted(world.issued)))].qr_payload)
+    assert parse_sign1(good) == _parse_general(good)
+    mutated = bytearray(good)
+    for _ in range(data.draw(st.integers(0, 3))):
+        i = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(mutated)))
+    tail = data.draw(st.binary(max_size=3))
+    for candidate in (bytes(mutated), bytes(mutated[:cut]), bytes(mutated) + tail):
+        assert _outcome(parse_sign1, candidate) == _outcome(_parse_general, candidate)
+
+
+def test_cose_shortcut_refuses_non_minimal_heads_and_trailing_bytes(world) -> None:  # type: ignore[no-untyped-def]
+    from elicense.qr.cose import _parse_canonical
+
+    good = unwrap(world.issued["business-licence-jinan"].qr_payload)
+    assert _parse_canonical(good) is not None
+    assert _parse_canonical(good + b"\x00") is None  # trailing bytes: general parser refuses them
+    with pytest.raises(PayloadError):
+        parse_sign1(good + b"\x00")
+    protected_len = good[2] - 0x40
+    long_head = good[:2] + bytes((0x58, protected_len)) + good[3:]  # same value, non-minimal length head
+    assert _parse_canonical(long_head) is None
+    assert parse_sign1(long_head).payload == parse_sign1(good).payload  # the general parser decides
+
+
+@given(st.binary(max_size=600))
+def test_lane_base45_round_trips(data: bytes) -> None:
+    from elicense.qr.base45 import b45decode, b45encode
+
+    assert b45decode(b45encode(data)) == data
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:", max_size=12))
+def test_lane_base45_agrees_with_the_base45_package(text: str) -> None:
+    import base45
+
+    from elicense.qr.base45 import b45decode
+
+    try:
+        expected: object = base45.b45decode(text)
+    except ValueError:
+        expected = "error"
+    assert _outcome(b45decode, text) == (expected if expected != "error" else ("error", "PayloadError"))
+
+
+@given(st.integers(0, 31**16 - 1))
+def test_uscc_pair_tables_equal_the_reference(n: int) -> None:
+    assert claims_mod._uscc_from_value(n) == claims_mod._uscc_from_value_reference(n)
+
+
+def test_result_fast_constructor_sets_every_field(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from elicense.verify.result import VerificationResult
+
+    result = verifier.verify(world.issued["business-licence-jinan"].qr_payload)
+    assert set(vars(result)) == {f.name for f in dataclasses.fields(VerificationResult)}
+    assert result == VerificationResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.status = Status.INVALID  # type: ignore[misc]
+
+
+def test_claims_with_simple_values_are_refused_without_the_walk(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """``loads_typed`` skips the plain-value walk: parse_claims' own type checks must refuse undefined/simple."""
+    issued = world.issued["business-licence-jinan"]
+    raw = cbor.dumps(_claims(world, "business-licence-jinan"))
+    lic = issued.licence
+    for key_byte, undefined in ((b"\x08", b"\xf7"), (b"\x08", b"\xf0"), (b"\x0e", b"\xf7")):
+        # replace the valid_until (8) / status index (14) value with undefined / simple(16)
+        claims = cbor2.loads(raw)
+        claims.pop(int.from_bytes(key_byte, "big"), None)
+        body = cbor.dumps(claims)
+        n = body[0] & 0x1F
+        forged_claims = bytes((0xA0 | (n + 1),)) + body[1:] + key_byte + undefined
+        with pytest.raises(PayloadError):
+            parse_claims(forged_claims, issuer_code=lic.id.issuer_code, area_code="370100",
+                         holder_types_of=lambda code: Catalog.default().get(code).holder_types)

@@ -1,11 +1,11 @@
 """Base45 (RFC 9285), tuned for the QR verify hot path.
 
 The ``base45`` package decodes a 300-character payload in ~35 µs; this one
-does it in ~6 µs with no per-character Python code at all: ``bytes.translate``
-maps characters to values, slicing splits the triplets into three byte
-strings, and three big-integer operations compute every 16-bit word at once
-(each word in its own 32-bit lane, so an out-of-range triplet cannot carry into
-its neighbour and is detected from the lanes' high bytes).
+does it in ~3.5 µs with no per-character Python code at all: ``bytes.translate``
+maps characters to values, the values read as one little-endian integer put
+each triplet in its own 24-bit lane, and a few big-integer operations compute
+every 16-bit word at once (an out-of-range triplet cannot carry into its
+neighbour and is detected from the lanes' high bytes).
 It is cross-checked against the ``base45`` package in the tests.
 """
 
@@ -17,6 +17,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _DECODE_TABLE = bytes(ALPHABET.index(chr(i)) if chr(i) in ALPHABET else 0xFF for i in range(256))
 """Character code → value 0..44; anything else → 0xFF."""
 _VALID_VALUES = bytes(range(45))
+_MASKS: dict[int, int] = {}
 
 
 def b45encode(data: bytes) -> str:
@@ -49,19 +50,19 @@ def b45decode(text: str) -> bytes:
         raise PayloadError("invalid Base45 length", message_zh="Base45 长度无效")
     full = n - rem
     k = full // 3
-    lanes = bytearray(4 * k)  # one 32-bit big-endian lane per triplet
-    lanes[3::4] = values[0:full:3]
-    c = int.from_bytes(lanes, "big")
-    lanes[3::4] = values[1:full:3]
-    d = int.from_bytes(lanes, "big")
-    lanes[3::4] = values[2:full:3]
-    e = int.from_bytes(lanes, "big")
-    words = (c + 45 * d + 2025 * e).to_bytes(4 * k, "big")  # each lane ≤ 91124: no carry between lanes
-    if words[0::4].count(0) != k or words[1::4].count(0) != k:
+    mask = _MASKS.get(k)
+    if mask is None:
+        mask = int.from_bytes(b"\xff\x00\x00" * k, "little")  # the low byte of every 24-bit lane
+        if len(_MASKS) < 2048:
+            _MASKS[k] = mask
+    v = int.from_bytes(values[:full], "little")  # triplet i = lane i: c + 256·d + 65536·e
+    # c + 45·d + 2025·e ≤ 91124 < 2**24 in every lane at once: no carry between lanes
+    words = ((v & mask) + 45 * ((v >> 8) & mask) + 2025 * ((v >> 16) & mask)).to_bytes(full, "little")
+    if words[2::3].count(0) != k:
         raise PayloadError("Base45 triplet out of range", message_zh="Base45 数值越界")
     out = bytearray(2 * k)
-    out[0::2] = words[2::4]
-    out[1::2] = words[3::4]
+    out[0::2] = words[1::3]  # each word is big-endian in the output
+    out[1::2] = words[0::3]
     if rem == 2:
         last = values[full] + 45 * values[full + 1]
         if last > 0xFF:

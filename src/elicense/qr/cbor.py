@@ -81,6 +81,16 @@ def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth:
     return value
 
 
+def loads_typed(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """:func:`loads` without tags and without the plain-value walk, for a caller that checks the exact type
+    of every value it reads (``claims.parse_claims``, the verify hot path: the walk costs ~2 µs there).
+    Depth, duplicate keys, indefinite lengths and trailing bytes are refused exactly as by :func:`loads`."""
+    return _loads(data, _NO_TAGS, max_depth)
+
+
+_NO_TAGS: frozenset[int] = frozenset()
+
+
 def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
     tag_hook = _tag_hook(allowed_tags)
     fp = io.BytesIO(data)

@@ -105,7 +105,8 @@ _PAIRS = tuple(a + b for a in _USCC_ALPHABET for b in _USCC_ALPHABET)
 _ALNUM_OF_USCC_CHAR = {c: _ALNUM36_VALUE[c] for c in _USCC_ALPHABET}
 
 
-def _uscc_from_value(n: int) -> str:
+def _uscc_from_value_reference(n: int) -> str:
+    """The straightforward form of :func:`_uscc_from_value` (the tests hold the two equal)."""
     pairs = []
     for _ in range(8):
         n, pair = divmod(n, 961)
@@ -115,6 +116,45 @@ def _uscc_from_value(n: int) -> str:
     first17 = body + ("X" if c == 10 else "0" if c == 11 else str(c))
     total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
     return first17 + _USCC_ALPHABET[-total % 31]
+
+
+def _pair_sums(position: int, weights: Sequence[int], values: Mapping[str, int]) -> tuple[int, ...]:
+    """Weighted check-sum contribution of every character pair at pair ``position`` (0..7)."""
+    w1, w2 = weights[2 * position], weights[2 * position + 1]
+    return tuple(values[p[0]] * w1 + values[p[1]] * w2 for p in _PAIRS)
+
+
+_TOTAL = tuple(_pair_sums(k, _USCC_WEIGHTS, _USCC_VALUE) for k in range(8))
+"""Per pair position: contribution to the GB 32100 check sum (characters 1-16)."""
+_ORG = tuple(_pair_sums(k - 4, _ORG_WEIGHTS, _ALNUM_OF_USCC_CHAR) for k in range(4, 8))
+"""Per pair position 4..7 (the GB 11714 organisation code body): contribution to its check sum."""
+_ORG_CHECK = tuple(
+    ("X" if c == 10 else "0" if c == 11 else str(c), _USCC_VALUE["X" if c == 10 else "0" if c == 11 else str(c)])
+    for c in range(12)
+)
+_W16 = _USCC_WEIGHTS[16]
+
+
+def _uscc_from_value(n: int) -> str:
+    """The USCC whose 16 free characters are ``n`` in base 31, check characters computed (hot path:
+    the QR holder code). Pair tables replace per-character arithmetic; see the reference form above."""
+    hi, lo = divmod(n, 852891037441)  # 961**4
+    a, b = divmod(hi, 923521)  # 961**2
+    p0, p1 = divmod(a, 961)
+    p2, p3 = divmod(b, 961)
+    a, b = divmod(lo, 923521)
+    p4, p5 = divmod(a, 961)
+    p6, p7 = divmod(b, 961)
+    org = _ORG[0][p4] + _ORG[1][p5] + _ORG[2][p6] + _ORG[3][p7]
+    check, check_value = _ORG_CHECK[11 - org % 11]
+    t = _TOTAL
+    total = t[0][p0] + t[1][p1] + t[2][p2] + t[3][p3] + t[4][p4] + t[5][p5] + t[6][p6] + t[7][p7]
+    total += check_value * _W16
+    pairs = _PAIRS
+    return "".join(
+        (pairs[p0], pairs[p1], pairs[p2], pairs[p3], pairs[p4], pairs[p5], pairs[p6], pairs[p7], check,
+         _USCC_ALPHABET[-total % 31])
+    )
 
 
 def _is_valid_uscc(code: str) -> bool:
@@ -351,6 +391,9 @@ def _day(value: object, what: str) -> dt.date:
     return dt.date.fromordinal(_EPOCH_ORDINAL + value)
 
 
+_HOLDER_TYPES = {t.value: t for t in HolderType}
+
+
 def parse_claims(
     data: bytes,
     *,
@@ -365,7 +408,7 @@ def parse_claims(
     ``holder_types_of(type_code)`` gives the type's allowed holder types (from
     the catalogue): when there is exactly one, the payload may omit it.
     """
-    claims = cbor.loads(data, max_depth=3)
+    claims = cbor.loads_typed(data, max_depth=3)  # every value's exact type is checked below
     if type(claims) is not dict:
         raise PayloadError("claims must be a CBOR map", message_zh="声明必须为 CBOR 映射")
     if not _KNOWN.issuperset(claims):
@@ -392,8 +435,8 @@ def parse_claims(
     try:
         if K_HOLDER_TYPE in claims:
             holder_type = HolderType(f"{_int(claims[K_HOLDER_TYPE], 'holder type', 1000):03d}")
-        elif len(implied := tuple(holder_types_of(licence_id.type_code))) == 1:
-            holder_type = HolderType(implied[0])
+        elif len(implied := holder_types_of(licence_id.type_code)) == 1:
+            holder_type = _HOLDER_TYPES.get(implied[0]) or HolderType(implied[0])
         else:
             raise PayloadError("holder type missing", message_zh="缺少持证主体类型")
     except ValueError as exc:

@@ -72,8 +72,68 @@ def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
     return cbor.dumps(cbor.tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 
 
+def _bstr_at(data: bytes, pos: int) -> tuple[bytes, int] | None:
+    """The minimally encoded byte string at ``pos`` and the position after it, else ``None``."""
+    head = data[pos] if pos < len(data) else -1
+    if 0x40 <= head < 0x58:
+        n, pos = head - 0x40, pos + 1
+    elif head == 0x58:
+        n, pos = (data[pos + 1] if pos + 1 < len(data) else 0), pos + 2
+        if n < 24:
+            return None
+    elif head == 0x59:
+        n, pos = int.from_bytes(data[pos + 1 : pos + 3], "big"), pos + 3
+        if n < 0x100:
+            return None
+    else:
+        return None
+    end = pos + n
+    if end > len(data):
+        return None
+    return data[pos:end], end
+
+
+def _parse_canonical(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(protected, payload, signature) when ``data`` is exactly the canonical profile shape, else ``None``.
+
+    ``D2 84 bstr A0 bstr bstr`` with minimal length heads and nothing after: the
+    shape every conforming signer emits, read without a general CBOR decoder (hot
+    path). Anything else, valid or not, goes to the strict general parser, so
+    this shortcut never accepts what that parser refuses.
+    """
+    if data[:2] != b"\xd2\x84":
+        return None
+    item = _bstr_at(data, 2)
+    if item is None:
+        return None
+    protected, pos = item
+    if data[pos : pos + 1] != b"\xa0":
+        return None
+    item = _bstr_at(data, pos + 1)
+    if item is None:
+        return None
+    payload, pos = item
+    item = _bstr_at(data, pos)
+    if item is None or item[1] != len(data):
+        return None
+    return protected, payload, item[0]
+
+
 def parse_sign1(data: bytes) -> CoseSign1:
     """Parse and check the structure (not the signature) of a COSE_Sign1 message."""
+    data = bytes(data)
+    fast = _parse_canonical(data)
+    if fast is not None:
+        protected, payload, signature = fast
+        header = _HEADERS.get(protected)
+        if header is None:
+            header = _header(protected)
+        return CoseSign1(protected, header[0], header[1], payload, signature)
+    return _parse_general(data)
+
+
+def _parse_general(data: bytes) -> CoseSign1:
+    """The strict general parser (any encoding cbor2 reads; the tests hold the canonical shortcut equal to it)."""
     obj = cbor.loads(data, allowed_tags=_TAG18, max_depth=4)
     if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
         raise PayloadError("not a tagged COSE_Sign1 message", message_zh="不是 COSE_Sign1 签名结构")
@@ -91,11 +151,16 @@ def parse_sign1(data: bytes) -> CoseSign1:
         )
     header = _HEADERS.get(protected)
     if header is None:
-        header = _parse_protected(protected)
-        if len(_HEADERS) >= _HEADER_CACHE_SIZE:
-            _HEADERS.clear()
-        _HEADERS[protected] = header
+        header = _header(protected)
     return CoseSign1(protected, header[0], header[1], payload, signature)
+
+
+def _header(protected: bytes) -> tuple[int, bytes]:
+    header = _parse_protected(protected)
+    if len(_HEADERS) >= _HEADER_CACHE_SIZE:
+        _HEADERS.clear()
+    _HEADERS[protected] = header
+    return header
 
 
 _HEADER_CACHE_SIZE = 1024

@@ -245,6 +245,26 @@ class VerificationResult:
     disclosed: tuple[str, ...] | None = None
     """Presentations (``kind="presentation"``): names of the elements the holder disclosed."""
 
+    @classmethod
+    def build(
+        cls,
+        status: Status,
+        reasons: tuple[Reason, ...],
+        checks: tuple[Check, ...],
+        verified_at: dt.datetime,
+        licence: LicenceClaims | None = None,
+        issuer: TrustedAuthority | None = None,
+        licence_type: LicenceType | None = None,
+        fields: Mapping[str, str | int] | None = None,
+    ) -> VerificationResult:
+        """The constructor for the verify hot path: same fields, without ``__init__``'s per-field setattr (#8)."""
+        out = object.__new__(cls)
+        out.__dict__.update(
+            status=status, reasons=reasons, checks=checks, verified_at=verified_at, licence=licence, issuer=issuer,
+            licence_type=licence_type, fields={} if fields is None else fields, kind="qr", disclosed=None,
+        )
+        return out
+
     def __bool__(self) -> bool:
         return self.status is Status.VALID
 

@@ -18,13 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
-from elicense.model import china_date, require_utc
+from elicense.model import require_utc
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import parse_sign1
 from elicense.qr.payload import unwrap
-from elicense.trust.store import TrustedKey, TrustStore
+from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
 from elicense.verify import result as r
 from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
 
@@ -242,7 +247,7 @@ class Verifier:
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
-        checks.append(r.passed("decode"))
+        checks.append(_PASSED_DECODE)
         try:
             alg = Algorithm.from_cose_id(message.alg_id)
             self.algorithms.check(alg)
@@ -279,9 +284,7 @@ class Verifier:
             return _done(when, checks, _unknown_key_reasons(self.bundle, kid), "trusted_key")
         key: TrustedKey | None = None
         for candidate in candidates:  # kids can collide: try every certificate with this id
-            if candidate.algorithm is alg and verify_cose_signature(
-                candidate.public_key, alg, signature, tbs
-            ):
+            if candidate.algorithm is alg and _signature_check(candidate)(signature, tbs):
                 key = candidate
                 break
         if key is None:
@@ -302,6 +305,8 @@ class Verifier:
     def _check_claims(
         self, claims: LicenceClaims, key: TrustedKey, when: dt.datetime, checks: list[Check]
     ) -> VerificationResult:
+        # Hot path (#8): every check below runs on every verification, but a check that passes
+        # allocates nothing (shared PASSED objects, shared empty tuple); reasons are built only on failure.
         reasons: list[Reason] = []
 
         def check(name: str, found: Sequence[Reason]) -> None:
@@ -314,60 +319,73 @@ class Verifier:
 
         signed_at = claims.signed_at
         chain = key.chain
-        found: list[Reason] = []
-        if signed_at > when + self.clock_skew:
-            found.append(Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat()))
-        if signed_at < chain.not_before:
-            found.append(Reason.of(r.CERTIFICATE_NOT_YET_VALID, chain.not_before.isoformat()))
-        elif signed_at > chain.not_after:
-            found.append(Reason.of(r.CERTIFICATE_EXPIRED, chain.not_after.isoformat()))
-        check("certificate_validity", found)
+        if signed_at > when + self.clock_skew or not chain.not_before <= signed_at <= chain.not_after:
+            found: list[Reason] = []
+            if signed_at > when + self.clock_skew:
+                found.append(Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat()))
+            if signed_at < chain.not_before:
+                found.append(Reason.of(r.CERTIFICATE_NOT_YET_VALID, chain.not_before.isoformat()))
+            elif signed_at > chain.not_after:
+                found.append(Reason.of(r.CERTIFICATE_EXPIRED, chain.not_after.isoformat()))
+            check("certificate_validity", found)
+        else:
+            checks.append(_PASSED_CERT_VALIDITY)
 
         authority = key.authority
-        found = []
-        if claims.id.issuer_code != authority.code:
-            found.append(Reason.of(r.ISSUER_MISMATCH, f"{claims.id.issuer_code} ≠ {authority.code}"))
-        if claims.area_code[:2] != authority.area_code[:2]:
-            found.append(Reason.of(r.ISSUER_MISMATCH, f"area {claims.area_code}"))
-        if claims.type_code not in authority.licence_types:
-            found.append(Reason.of(r.TYPE_NOT_AUTHORISED, claims.type_code))
-        if authority.history:  # trust-list status history decides, at signing time
-            state = authority.status_at(signed_at)
-            if state is None:
-                found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.history[0][1].isoformat()))
-            elif state != "granted":
-                since = max(t for s, t in authority.history if t <= signed_at)
-                found.append(Reason.of(r.AUTHORITY_WITHDRAWN, since.isoformat()))
-        if authority.authorised_from is not None and signed_at < authority.authorised_from:
-            found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.authorised_from.isoformat()))
-        if authority.withdrawn_at is not None and signed_at >= authority.withdrawn_at:
-            found.append(Reason.of(r.AUTHORITY_WITHDRAWN, authority.withdrawn_at.isoformat()))
-        check("issuer_authorisation", found)
+        since, until = authority.authorised_from, authority.withdrawn_at
+        type_code = claims.id.type_code
+        if (
+            claims.id.issuer_code == authority.code
+            and claims.area_code[:2] == authority.area_code[:2]
+            and type_code in authority.licence_types
+            and (not authority.history or authority.status_at(signed_at) == "granted")
+            and (since is None or signed_at >= since)
+            and (until is None or signed_at < until)
+        ):
+            checks.append(_PASSED_AUTHORISATION)
+        else:
+            check("issuer_authorisation", _authorisation_reasons(claims, authority, signed_at))
 
-        licence_type = self.catalog.find(claims.type_code)
+        licence_type = self.catalog.find(type_code)
         fields: dict[str, str | int] = {}
-        found = []
         if licence_type is None:
-            found.append(Reason.of(r.UNKNOWN_LICENCE_TYPE, claims.type_code))
+            check("catalogue", [Reason.of(r.UNKNOWN_LICENCE_TYPE, type_code)])
         else:
             fields, problem = _resolve_fields(licence_type, claims)
             if problem:
-                found.append(Reason.of(r.CATALOGUE_VIOLATION, problem))
-        check("catalogue", found)
+                check("catalogue", [Reason.of(r.CATALOGUE_VIOLATION, problem)])
+            else:
+                checks.append(_PASSED_CATALOGUE)
 
-        today = china_date(when)
-        found = []
-        if today < claims.valid_from:
-            found.append(Reason.of(r.LICENCE_NOT_YET_VALID, claims.valid_from.isoformat()))
-        if claims.valid_until is not None and today > claims.valid_until:
-            found.append(Reason.of(r.LICENCE_EXPIRED, claims.valid_until.isoformat()))
-        check("licence_validity", found)
+        today = (when + _CHINA_OFFSET).date()  # the calendar date in China (UTC+8, no DST) at ``when``
+        valid_until = claims.valid_until
+        if today < claims.valid_from or (valid_until is not None and today > valid_until):
+            found = []
+            if today < claims.valid_from:
+                found.append(Reason.of(r.LICENCE_NOT_YET_VALID, claims.valid_from.isoformat()))
+            if valid_until is not None and today > valid_until:
+                found.append(Reason.of(r.LICENCE_EXPIRED, valid_until.isoformat()))
+            check("licence_validity", found)
+        else:
+            checks.append(_PASSED_LICENCE_VALIDITY)
 
-        check("trust_freshness", [Reason.of(r.TRUST_STALE)] if self.trust.is_stale(when) else [])
+        if self.trust.is_stale(when):
+            check("trust_freshness", (Reason.of(r.TRUST_STALE),))
+        else:
+            checks.append(_PASSED_FRESHNESS)
 
-        if self.status is not None:
-            check("certificate_revocation", self.status.check_chain(key, signed_at, when))
-            check("licence_status", self.status.check_licence(authority.code, claims.status_index, when))
+        status = self.status
+        if status is not None:
+            found_status = status.check_chain(key, signed_at, when)
+            if found_status:
+                check("certificate_revocation", found_status)
+            else:
+                checks.append(_PASSED_REVOCATION)
+            found_status = status.check_licence(authority.code, claims.status_index, when)
+            if found_status:
+                check("licence_status", found_status)
+            else:
+                checks.append(_PASSED_STATUS)
         elif claims.status_index is not None:
             checks.append(Check("licence_status", CheckOutcome.SKIPPED, "no status data given"))
 
@@ -376,17 +394,98 @@ class Verifier:
             for policy in self.policies:
                 check(policy.name, policy.evaluate(context))
 
-        status = r.worst(x.status for x in reasons) if reasons else Status.VALID
-        return VerificationResult(
-            status=status,
-            reasons=tuple(reasons),
-            checks=tuple(checks),
-            verified_at=when,
-            licence=claims,
-            issuer=authority,
-            licence_type=licence_type,
-            fields=fields,
+        return VerificationResult.build(
+            r.worst(x.status for x in reasons) if reasons else Status.VALID,
+            tuple(reasons),
+            tuple(checks),
+            when,
+            claims,
+            authority,
+            licence_type,
+            fields,
         )
+
+
+_CHINA_OFFSET = dt.timedelta(hours=8)
+_PASSED_CERT_VALIDITY = r.passed("certificate_validity")
+_PASSED_AUTHORISATION = r.passed("issuer_authorisation")
+_PASSED_LICENCE_VALIDITY = r.passed("licence_validity")
+_PASSED_CATALOGUE = r.passed("catalogue")
+_PASSED_FRESHNESS = r.passed("trust_freshness")
+_PASSED_REVOCATION = r.passed("certificate_revocation")
+_PASSED_STATUS = r.passed("licence_status")
+_PASSED_DECODE = r.passed("decode")
+
+
+def _authorisation_reasons(claims: LicenceClaims, authority: TrustedAuthority, signed_at: dt.datetime) -> list[Reason]:
+    """The ``issuer_authorisation`` check: the signer's authority may issue this licence, at signing time."""
+    found: list[Reason] = []
+    if claims.id.issuer_code != authority.code:
+        found.append(Reason.of(r.ISSUER_MISMATCH, f"{claims.id.issuer_code} ≠ {authority.code}"))
+    if claims.area_code[:2] != authority.area_code[:2]:
+        found.append(Reason.of(r.ISSUER_MISMATCH, f"area {claims.area_code}"))
+    if claims.type_code not in authority.licence_types:
+        found.append(Reason.of(r.TYPE_NOT_AUTHORISED, claims.type_code))
+    if authority.history:  # trust-list status history decides, at signing time
+        state = authority.status_at(signed_at)
+        if state is None:
+            found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.history[0][1].isoformat()))
+        elif state != "granted":
+            since = max(t for s, t in authority.history if t <= signed_at)
+            found.append(Reason.of(r.AUTHORITY_WITHDRAWN, since.isoformat()))
+    if authority.authorised_from is not None and signed_at < authority.authorised_from:
+        found.append(Reason.of(r.AUTHORITY_NOT_YET_AUTHORISED, authority.authorised_from.isoformat()))
+    if authority.withdrawn_at is not None and signed_at >= authority.withdrawn_at:
+        found.append(Reason.of(r.AUTHORITY_WITHDRAWN, authority.withdrawn_at.isoformat()))
+    return found
+
+
+_SIGNATURE_CHECKS: dict[int, tuple[TrustedKey, Callable[[bytes, bytes], bool]]] = {}
+
+
+def _signature_check(key: TrustedKey) -> Callable[[bytes, bytes], bool]:
+    """``verify_cose_signature`` bound to ``key``; for ES256 the key-type checks are done once (hot path, #8).
+
+    Cached by object identity; the entry holds the key, so an id cannot be reused while cached.
+    """
+    hit = _SIGNATURE_CHECKS.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    fn: Callable[[bytes, bytes], bool]
+    public_key = key.public_key
+    if key.algorithm is Algorithm.ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+        fn = _es256_check(public_key)
+    else:
+        alg = key.algorithm
+
+        def fn(signature: bytes, data: bytes) -> bool:
+            return verify_cose_signature(public_key, alg, signature, data)
+
+    if len(_SIGNATURE_CHECKS) >= 4096:
+        _SIGNATURE_CHECKS.clear()
+    _SIGNATURE_CHECKS[id(key)] = (key, fn)
+    return fn
+
+
+def _es256_check(public_key: ec.EllipticCurvePublicKey) -> Callable[[bytes, bytes], bool]:
+    """Exactly ``verify_cose_signature(public_key, ES256, ...)``: fixed-length ``r‖s`` only, never DER."""
+    verify = public_key.verify
+    ecdsa = ec.ECDSA(hashes.SHA256())
+
+    def check(signature: bytes, data: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        try:
+            verify(
+                encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")),
+                data,
+                ecdsa,
+            )
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
 
 
 def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
