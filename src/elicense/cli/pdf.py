@@ -57,9 +57,11 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
 
     try:
         doc: Any = cbor.loads(parse_sign1(full).payload, max_depth=4)
+        catalog = Catalog.default()
         claims = parse_claims(parse_sign1(unwrap(qr)).payload, issuer_code=doc["issuer"]["code"],
-                              area_code=doc["issuer"]["area_code"])
-        lt = Catalog.default().get(doc["type_code"])
+                              area_code=doc["issuer"]["area_code"],
+                              holder_types_of=lambda code: catalog.get(code).holder_types)  # compact payloads
+        lt = catalog.get(doc["type_code"])
         day = dt.date.fromisoformat
         licence = Licence(
             id=LicenceId.parse(doc["id"]),
