@@ -25,9 +25,9 @@ def test_attack_cbor_trailing_bytes_after_cose_is_refused() -> None:
     """atheris el1/el1_cose/ep1_cose: a genuine COSE_Sign1 followed by junk verified VALID (cbor2 stops
     after the first item): a second encoding of one signed message. Now a decode error."""
     from elicense.present.presentation import wrap as ep1_wrap
-    from elicense.qr.payload import wrap
+    from elicense.qr.payload import unwrap, wrap
 
-    genuine = sorted(world().el1_cose)[0]
+    genuine = unwrap(world().el1["business-licence-jinan"])
     assert world().verifier.verify(wrap(genuine)).status is Status.VALID
     for junk in (b"\x00", b"\x00" * 40, b"\xf6", genuine):
         with pytest.raises(PayloadError, match="trailing"):
@@ -87,6 +87,28 @@ def test_attack_certificate_with_invalid_version_is_typed() -> None:
     bad = der[:at] + b"\x6a" + der[at + 1 :]
     with pytest.raises(x509.InvalidVersion):
         x509.load_der_x509_certificate(bad)  # what cryptography does
+    with pytest.raises(TrustError):
+        _cert(base64.b64encode(bad).decode())
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
+    with pytest.raises(TrustError):
+        load_pem_certificates(pem)
+    sm2 = pytest.importorskip("elicense.crypto.sm2")
+    from elicense.errors import CryptoError
+
+    with pytest.raises(CryptoError):
+        sm2.load_certificate(bad)
+
+
+def test_attack_certificate_name_with_bitstring_attribute_is_typed() -> None:
+    """atheris ses_signature: a name attribute encoded as BIT STRING (not x500UniqueIdentifier) made cryptography
+    raise TypeError when the name was read. Now a typed error wherever certificates come from outside."""
+    from elicense.crypto.pki import load_pem_certificates
+    from elicense.trust.lists import _cert
+
+    root = world().bundle_obj.current_root
+    der = root.public_bytes(Encoding.DER)
+    at = der.index(root.subject.public_bytes()) + root.subject.public_bytes().index(b"\x13\x02CN")
+    bad = der[:at] + b"\x03\x02\x00N" + der[at + 4 :]
     with pytest.raises(TrustError):
         _cert(base64.b64encode(bad).decode())
     pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"

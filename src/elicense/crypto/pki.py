@@ -231,6 +231,9 @@ def common_name_of(certificate: x509.Certificate) -> str:
 # -- serialisation ---------------------------------------------------------------------------
 
 MAX_PEM_BYTES = 4 * 1024 * 1024
+CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension,
+                      x509.UnsupportedGeneralNameType)
+"""What cryptography raises on a malformed certificate, at load or when a lazily parsed part is read."""
 
 
 def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
@@ -241,7 +244,7 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
         certs = x509.load_pem_x509_certificates(data)
         for c in certs:
             _ = (c.subject, c.issuer, c.extensions)  # parsed lazily by cryptography: fail here, typed
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise TrustError(f"invalid PEM certificate data: {exc}") from exc
     return certs
 

@@ -329,10 +329,12 @@ def load_certificate(der: bytes) -> x509.Certificate:
     """Parse a DER certificate (bounded); typed error on garbage."""
     if not isinstance(der, bytes) or len(der) > MAX_CERT_BYTES:
         raise CryptoError("certificate too large or not bytes")
+    from elicense.crypto.pki import CERTIFICATE_ERRORS
+
     try:
         cert = x509.load_der_x509_certificate(der)
         _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily by cryptography: fail here, typed
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise CryptoError(f"invalid DER certificate: {exc}") from exc
     return cert
 

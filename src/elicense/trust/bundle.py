@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.crypto.keys import Signer, atomic_write, key_id
-from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of
+from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
 from elicense.model import require_utc
 from elicense.trust.lists import (
@@ -218,7 +218,7 @@ def _load_der(value: object, what: str) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(value)
         _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily: fail here, typed (fuzz finding)
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise TrustError(f"trust bundle: {what} is not a certificate: {exc}") from exc
     return cert
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, ValidatedChain, validate_chain
+from elicense.crypto.pki import CERTIFICATE_ERRORS, OID_EKU_TRUST_LIST_SIGNING, ValidatedChain, validate_chain
 from elicense.errors import TrustError
 from elicense.model import require_utc
 
@@ -199,7 +199,7 @@ def _cert(text: str | None) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(base64.b64decode("".join((text or "").split()), validate=True))
         _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily: fail here, typed (fuzz finding)
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise TrustError(f"trust list: invalid certificate: {exc}") from exc
     return cert
 
