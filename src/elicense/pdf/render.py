@@ -329,8 +329,13 @@ def _layout(
         pdf.set_text_color(*INK)
         pdf.set_font(FONT_FAMILY, size=size)
         pdf.set_xy(MARGIN + label_w, y0)
-        pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR,
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if "\n" not in value and pdf.get_string_width(value) <= value_w - 2 * pdf.c_margin:
+            # fits on one line: a plain cell draws the same text without multi_cell's line breaker (~1/3 of
+            # the layout time)
+            pdf.cell(value_w, 7.5 * size / 12, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR,
+                           new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1.8)
     # QR + authority block needs ~70 mm at the bottom
     block_top = PAGE_H - MARGIN - 68
