@@ -125,3 +125,63 @@ def test_issue_pdf_level_usage_errors(home: Path, tmp_path: Path, capsys) -> Non
     assert "B-T" in capsys.readouterr().err
     assert run([*base, "--pdf", str(tmp_path / "p"), "--pdf-level", "B-X"]) >= 2
     assert not (tmp_path / "p").exists()
+
+
+@pytest.fixture
+def http_tsa(live):  # type: ignore[no-untyped-def]
+    """An RFC 3161 TSA over HTTP on loopback (a real TimeStampReq/TimeStampResp exchange), certified by the
+    demo root: what ``--tsa-url`` talks to in production."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from asn1crypto import tsp
+
+    from elicense.pdf.tsa import LocalTSA, _root_material
+
+    cert, key = _root_material(live.home)
+    now = dt.datetime.now(dt.UTC)
+    stamper = LocalTSA.create(cert, key, not_before=now - dt.timedelta(days=1),
+                              not_after=now + dt.timedelta(days=30)).timestamper()  # wall clock, as a real TSA
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(min(int(self.headers.get("Content-Length", "0")), 1 << 16))
+            requests.append(self.headers.get("Content-Type", ""))
+            reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_issue_b_t_through_an_http_tsa(live, home: Path, tmp_path: Path, http_tsa, capsys) -> None:  # type: ignore[no-untyped-def]
+    from elicense.verify import Verifier
+
+    url, requests = http_tsa
+    out = tmp_path / "pdf"
+    assert run(_issue(home, out, "HTTP-1", "--pdf-level", "B-T", "--tsa-url", url)) == 0
+    lid = json.loads(capsys.readouterr().out)["id"]
+    assert requests == ["application/timestamp-query"]
+    result = Verifier.from_trust_file(live.trust_file).verify_pdf((out / f"{lid}.pdf").read_bytes())
+    assert result.status is Status.VALID, result.reasons
+    assert _check(result, "pdf_timestamp").outcome is CheckOutcome.PASSED
+    capsys.readouterr()
+    # a TSA that is down: a clear error, no PDF
+    dead = ["--tsa-url", "http://127.0.0.1:9/tsa"]
+    assert run(_issue(home, tmp_path / "none", "HTTP-2", "--pdf-level", "B-T", *dead)) >= 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
