@@ -373,6 +373,38 @@ def run_image(data: bytes) -> None:
         assert isinstance(texts, list) and all(isinstance(t, str) for t in texts)
 
 
+@functools.cache
+def qr_pixels() -> tuple[int, int, bytes]:
+    """The seed QR as raw 8-bit grey pixels (width, height, bytes)."""
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(qr_png())).convert("L")
+    return img.width, img.height, img.tobytes()
+
+
+def run_image_pixels(data: bytes) -> None:
+    """Structure-aware: ``data`` is the pixels of the QR image (PNG-encoded here, so mutations reach the
+    QR decoder instead of dying in the PNG checksum); whatever it reads must verify honestly."""
+    import io
+
+    from PIL import Image
+
+    from elicense.qr.decode import read_qr_texts
+    from elicense.qr.payload import unwrap
+
+    width, height, _ = qr_pixels()
+    pixels = data[: width * height].ljust(width * height, b"\xff")
+    buf = io.BytesIO()
+    Image.frombytes("L", (width, height), pixels).save(buf, format="PNG")
+    with typed_errors_only():
+        for text in read_qr_texts(buf.getvalue()):
+            assert isinstance(text, str)
+            result = world().verifier.verify(text)
+            _check_result(result, lambda t=text: _same_cose(t.encode(), unwrap, world().el1_cose))
+
+
 def run_input(data: bytes) -> None:
     """``verify_bytes``: what the CLI and the kiosk endpoint run on whatever they are handed."""
     from elicense.present.presentation import unwrap as ep1_unwrap
@@ -416,6 +448,7 @@ def _targets() -> dict[str, Target]:
         Target("bundle", (w.bundle,), run_bundle),
         Target("bundle_content", (bundle_payload(),), run_bundle_content),
         Target("image", (qr_png(),), run_image),
+        Target("image_pixels", (qr_pixels()[2],), run_image_pixels),
         Target("input", (el1[0], qr_png(), w.ep1.encode("ascii")), run_input),
     ]
     if sw is not None:
@@ -434,6 +467,6 @@ def targets() -> dict[str, Target]:
 
 NAMES = (
     "el1", "el1_cose", "ep1", "ep1_cose", "cbor", "base45", "national_list", "region_list", "trust_list_xml",
-    "status_list", "status_content", "bundle", "bundle_content", "image", "input", "ses_seal", "ses_signature",
+    "status_list", "status_content", "bundle", "bundle_content", "image", "image_pixels", "input", "ses_seal", "ses_signature",
 )  # fmt: skip
 """Target names, known without building the world (pytest parametrisation, ``--help``)."""

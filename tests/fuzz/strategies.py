@@ -23,11 +23,13 @@ settings.register_profile("elicense-fuzz-long", settings.get_profile("elicense-f
 PROFILE = "elicense-fuzz-long" if os.environ.get("ELICENSE_FUZZ", "ci") == "long" else "elicense-fuzz-ci"
 SCALE = 200 if PROFILE == "elicense-fuzz-long" else 1
 """``ELICENSE_FUZZ=long`` multiplies every target's example budget (a long run: hours)."""
+CI_FACTOR = 3
+"""The CI budget: about 30 s for all targets on a 2-core machine."""
 
 
 def fuzz_settings(examples: int) -> settings:
     """Per-test settings of the fuzz profile (never the global profile: other tests use hypothesis too)."""
-    return settings(settings.get_profile(PROFILE), max_examples=examples * SCALE)
+    return settings(settings.get_profile(PROFILE), max_examples=examples * SCALE * CI_FACTOR)
 
 
 @st.composite

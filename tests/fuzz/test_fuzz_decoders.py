@@ -19,7 +19,7 @@ from fuzz.strategies import fuzz_settings, inputs, mutation
 EXAMPLES = {
     "el1": 300, "el1_cose": 300, "ep1": 150, "ep1_cose": 200, "cbor": 500, "base45": 500,
     "national_list": 80, "region_list": 80, "trust_list_xml": 200, "status_list": 300, "status_content": 400,
-    "bundle": 150, "bundle_content": 150, "image": 40, "input": 80, "ses_seal": 300, "ses_signature": 150,
+    "bundle": 150, "bundle_content": 150, "image": 40, "image_pixels": 25, "input": 80, "ses_seal": 300, "ses_signature": 150,
 }  # fmt: skip
 """Examples per target in the CI profile (cheaper decoders get more)."""
 
@@ -39,6 +39,20 @@ def test_seeds_are_genuine(name: str) -> None:
         results = verify_bytes(_fresh_verifier(), seed)
         assert [r.status for r in results] == [Status.VALID], (name, results)
         t.run(seed)
+
+
+def test_pixel_seed_decodes_to_the_genuine_payload() -> None:
+    import io
+
+    from PIL import Image
+
+    from elicense.qr.decode import read_qr_texts
+    from fuzz._corpus import qr_pixels
+
+    width, height, pixels = qr_pixels()
+    buf = io.BytesIO()
+    Image.frombytes("L", (width, height), pixels).save(buf, format="PNG")
+    assert read_qr_texts(buf.getvalue()) == [world().el1["business-licence-jinan"]]
 
 
 def test_ses_seed_is_genuine() -> None:
