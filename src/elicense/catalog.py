@@ -209,16 +209,18 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_BAD_CHARS = "\x7f-\x9f\ud800-\udfff\u2028\u2029\ufeff"
+_BAD = re.compile(f"[\\x00-\\x1f{_BAD_CHARS}]")
+_BAD_EXCEPT_NEWLINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f{_BAD_CHARS}]")
+
+
 def _bad_char(text: str, allow_newlines: bool) -> str | None:
-    for c in text:
-        o = ord(c)
-        if o < 0x20:
-            if allow_newlines and c in "\n\t":
-                continue
-            return c
-        if 0x7F <= o < 0xA0 or 0xD800 <= o <= 0xDFFF or c in "\u2028\u2029\ufeff":
-            return c
-    return None
+    """The first control, separator, surrogate or BOM character (``\\n``/``\\t`` allowed if asked), else ``None``.
+
+    A regular expression, not a loop: the catalogue is checked on every CLI start (cold start, #8).
+    """
+    found = (_BAD_EXCEPT_NEWLINES if allow_newlines else _BAD).search(text)
+    return None if found is None else found.group()
 
 
 def _located(exc: CatalogError, where: list[str], **details: str | None) -> CatalogError:

@@ -38,35 +38,55 @@ def error_line(exc: ElicenseError, lang: str | None = None) -> str:
     return f"elicense: error: {exc.localized(lang or default_lang())}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("verify", "verify_cmd"),
+    "id": ("ident", "id_group"),
+    "demo": ("demo", "demo_cmd"),
+    "issue": ("issue", "issue_cmd"),  # registry issue (#6)
+    "registry": ("registry", "registry_group"),
+    "audit": ("audit", "audit_group"),
+    "revoke": ("status", "revoke_cmd"),  # revoke / suspend / reinstate / supersede, status (#5)
+    "suspend": ("status", "suspend_cmd"),
+    "reinstate": ("status", "reinstate_cmd"),
+    "supersede": ("status", "supersede_cmd"),
+    "status": ("status", "status_group"),
+    "trust": ("trust", "trust_group"),  # (#4)
+    "bundle": ("trust", "bundle_cmd"),
+    "render": ("pdf", "render_cmd"),  # (#3)
+    "sm2": ("sm2", "sm2_group"),  # (#10)
+    "present": ("present", "present_cmd"),  # (#9)
+    "kiosk": ("kiosk", "kiosk_cmd"),
+}
+"""Command name → (module under ``elicense.cli``, attribute): a new command is one line here."""
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or ``--help`` lists it).
+
+    ``elicense verify X.qr.txt`` then loads the verify stack alone, not the
+    registry, PDF, SM2 or kiosk modules of the other commands (cold start, #8).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, loaded or not."""
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module on first use."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _COMMANDS:
+            import importlib
+
+            module, attr = _COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"elicense.cli.{module}"), attr)
+            self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="elicense")
 def cli() -> None:
     """Issue, sign, verify and revoke electronic licences (电子证照)."""
-
-
-def _register() -> None:
-    from elicense.cli import demo, ident, verify
-
-    cli.add_command(verify.verify_cmd)
-    cli.add_command(ident.id_group)
-    cli.add_command(demo.demo_cmd)
-    from elicense.cli import audit, issue, registry  # registry issue (#6)
-
-    cli.add_command(issue.issue_cmd)
-    cli.add_command(registry.registry_group)
-    cli.add_command(audit.audit_group)
-    from elicense.cli import status  # revoke / suspend / reinstate / supersede, status (#5)
-
-    for command in status.COMMANDS:
-        cli.add_command(command)
-    from elicense.cli import trust; cli.add_command(trust.trust_group); cli.add_command(trust.bundle_cmd)  # noqa: E702, I001 (#4)
-    from elicense.cli import pdf; cli.add_command(pdf.render_cmd)  # noqa: E702, I001 (#3)
-    from elicense.cli import sm2; cli.add_command(sm2.sm2_group)  # noqa: E702, I001 (#10)
-    from elicense.cli import present; cli.add_command(present.present_cmd)  # noqa: E702, I001 (#9)
-    from elicense.cli import kiosk; cli.add_command(kiosk.kiosk_cmd)  # noqa: E702, I001 (#9)
-
-
-_register()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

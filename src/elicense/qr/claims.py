@@ -121,7 +121,9 @@ def _uscc_from_value_reference(n: int) -> str:
 def _pair_sums(position: int, weights: Sequence[int], values: Mapping[str, int]) -> tuple[int, ...]:
     """Weighted check-sum contribution of every character pair at pair ``position`` (0..7)."""
     w1, w2 = weights[2 * position], weights[2 * position + 1]
-    return tuple(values[p[0]] * w1 + values[p[1]] * w2 for p in _PAIRS)
+    firsts = [values[c] * w1 for c in _USCC_ALPHABET]
+    seconds = [values[c] * w2 for c in _USCC_ALPHABET]
+    return tuple(a + b for a in firsts for b in seconds)  # in _PAIRS order
 
 
 _TOTAL = tuple(_pair_sums(k, _USCC_WEIGHTS, _USCC_VALUE) for k in range(8))

@@ -1,0 +1,102 @@
+"""Cold start (#8): a text payload is verified without loading the heavy stacks or the other commands.
+
+Module-set assertions in a fresh interpreter (no timing): what ``elicense verify X.qr.txt``
+imports is what every CLI user waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from elicense.cli import _COMMANDS, cli
+
+HEAVY = ("sqlalchemy", "pyhanko", "PIL", "lxml", "zxingcpp", "segno", "fpdf", "tongsuopy", "signxml", "qrcode")
+"""Stacks a text payload must never load (database, PDF, image, XML, QR rendering/decoding, SM2 backend)."""
+OTHER_COMMANDS = tuple(
+    f"elicense.cli.{module}" for module in sorted({m for m, _ in _COMMANDS.values()}) if module != "verify"
+)
+AT = "2026-06-01T08:00:00Z"
+
+
+def _modules_after(code: str) -> set[str]:
+    """``sys.modules`` of a fresh interpreter after running ``code`` (which must not print)."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "x.qr.txt"
+    path.write_text(world.issued["business-licence-jinan"].qr_payload + "\n")
+    code = (
+        "import contextlib, io\n"
+        "from elicense.cli import run\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = run(['verify', {str(path)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}, '--json'])\n"
+        "assert rc == 0, rc\n"
+    )
+    modules = _modules_after(code)
+    assert "elicense.verify.verifier" in modules  # the verification really ran
+    assert _heavy(modules) == []
+    assert sorted(set(OTHER_COMMANDS) & modules) == []
+    assert "elicense.status.lifecycle" not in modules  # the issuer-side status machinery
+
+
+def test_batch_text_verify_loads_no_heavy_stack(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    batch = tmp_path / "batch.txt"
+    batch.write_text(world.issued["business-licence-jinan"].qr_payload + "\nnot a payload\n")
+    code = (
+        "import contextlib, io\n"
+        "from elicense.cli import run\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = run(['verify', '--batch', {str(batch)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}])\n"
+        "assert rc == 1, rc  # the garbage line is INVALID\n"
+    )
+    modules = _modules_after(code)
+    assert _heavy(modules) == []
+    assert sorted(set(OTHER_COMMANDS) & modules) == []
+
+
+def test_library_text_verify_loads_no_heavy_stack(world) -> None:  # type: ignore[no-untyped-def]
+    payload = world.issued["business-licence-jinan"].qr_payload
+    code = (
+        "import datetime as dt\n"
+        "from elicense.verify import Verifier\n"
+        "from elicense.verify.inputs import verify_bytes\n"
+        f"v = Verifier.from_trust_file({str(world.trust_file)!r})\n"
+        "at = dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC)\n"
+        f"assert v.verify({payload!r}, at=at)\n"
+        f"assert verify_bytes(v, {payload.encode()!r}, at=at)[0]\n"
+    )
+    modules = _modules_after(code)
+    assert _heavy(modules) == []
+    assert not any(m.startswith("elicense.cli") for m in modules)
+
+
+def test_help_lists_every_command_and_each_loads_under_its_name() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "elicense.cli", "--help"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    listed = {line.split()[0] for line in out.split("Commands:", 1)[1].splitlines() if line.strip()}
+    assert listed == set(_COMMANDS)
+    import click
+
+    ctx = click.Context(cli)
+    for name in _COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+
+
+@pytest.mark.parametrize("name", ["verify", "id"])
+def test_unknown_command_is_still_a_usage_error(name: str) -> None:
+    from elicense.cli import run
+
+    assert run([f"{name}-nope"]) == 3
