@@ -119,3 +119,29 @@ def test_attack_certificate_name_with_bitstring_attribute_is_typed() -> None:
 
     with pytest.raises(CryptoError):
         sm2.load_certificate(bad)
+
+
+def test_attack_ca_certificate_with_unsupported_curve_is_skipped() -> None:
+    """atheris region_list: a CA certificate (from the unverified list) on an unknown curve made path building
+    raise ``UnsupportedAlgorithm``. Now that candidate is skipped: no chain is a TrustError, a genuine CA still works."""
+    from elicense.trust.lists import _certs, _parse, read_national_list, validate_list_signer
+
+    b = world().bundle_obj
+    root = b.current_root
+    nl, _ = read_national_list(b.national_xml, roots=[root])
+    pointer = next(p for p in nl.pointers if p.region == "370000")
+    cas = _certs(_parse(b.region_xml["370000"]), "CACertificates")
+    assert cas, "the region list carries its CA"
+    der = cas[0].public_bytes(Encoding.DER)
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    bad_ca = der.replace(p256, p256[:-1] + b"\x63", 1)  # 1.2.840.10045.3.1.99: no such curve
+    assert bad_ca != der
+    from cryptography import x509
+
+    bad = x509.load_der_x509_certificate(bad_ca)
+    if pointer.signer.issuer == root.subject:
+        pytest.skip("the region operator is issued by the root directly: no CA on the path")
+    with pytest.raises(TrustError):
+        validate_list_signer(pointer.signer, roots=[root], intermediates=[bad])
+    chain = validate_list_signer(pointer.signer, roots=[root], intermediates=[bad, *cas])
+    assert chain.chain[0] == pointer.signer
