@@ -498,10 +498,13 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
                 seen += 1
                 if seen > MAX_IMAGES:
                     break
-                png = _image_png(obj)
-                if png is None:
-                    continue
-                texts = [t for t in _fast_qr_texts(png) or read_qr_texts(png) if t.startswith("EL1:")]
+                found = _fast_qr_texts(obj)
+                if not found:
+                    png = _image_png(obj)
+                    if png is None:
+                        continue
+                    found = read_qr_texts(png)
+                texts = [t for t in found if t.startswith("EL1:")]
                 if len(texts) == 1:
                     return texts[0]
                 if len(texts) > 1:
@@ -513,28 +516,41 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
     return _qr_from_render(data)
 
 
-def _fast_qr_texts(png: bytes) -> list[str]:
-    """First try for a clean, axis-aligned QR image (what ``elicense.pdf.render`` embeds): ~0.2 ms, not ~1.5.
+def _fast_qr_texts(obj: Any) -> list[str]:
+    """First try for a clean QR image XObject (what ``elicense.pdf.render`` embeds): ~0.4 ms, not ~2.
 
-    One plain zxing-cpp pass (no rotation, inversion or downscale retries) on the image reduced to
-    about 2 px per module when it is large; ``[]`` sends the caller to the full decoder. Whatever
-    is read is still verified and cross-checked against the signed attachment like any other text.
+    Only 8-bit DeviceGray Flate data whose PNG row filters are all "None" (fpdf2's output) is taken:
+    inflated under a hard size bound, rows unpadded, reduced to about 2 px per module, one plain
+    zxing-cpp pass (no rotation, inversion or downscale retries). ``[]`` sends the caller to the full
+    decoder. Whatever is read is still verified and cross-checked against the signed attachment.
     """
-    from PIL import Image
+    import zlib
 
-    from elicense.qr.decode import _open
+    from PIL import Image
 
     try:
         import zxingcpp
 
-        image = _open(png)
-        factor = min(image.width, image.height) // 150  # ≥ 150 px left: ≥ 2 px per module up to version 15
+        width, height = int(obj["/Width"]), int(obj["/Height"])
+        params = obj.get("/DecodeParms")
+        if (not 0 < width * height <= MAX_IMAGE_PIXELS or str(obj.get("/ColorSpace")) != "/DeviceGray"
+                or int(obj.get("/BitsPerComponent", 0)) != 8 or obj.get("/Filter") != "/FlateDecode"
+                or params is None or int(params.get("/Predictor", 1)) < 10 or int(params.get("/Colors", 1)) != 1
+                or int(params.get("/Columns", 0)) != width):
+            return []
+        row = width + 1
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(bytes(obj.encoded_data), row * height + 1)
+        if len(data) != row * height or not inflater.eof or data[::row] != bytes(height):
+            return []
+        image = Image.frombytes("L", (row, height), data).crop((1, 0, row, height))  # drop the filter bytes
+        factor = min(width, height) // 150  # ≥ 150 px left: ≥ 2 px per module up to version 15
         if factor >= 2:
-            image = image.resize((image.width // factor, image.height // factor), Image.Resampling.NEAREST)
+            image = image.resize((width // factor, height // factor), Image.Resampling.NEAREST)
         qr_only: Any = zxingcpp.BarcodeFormat.QRCode
         found = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=False, try_downscale=False,
                                        try_invert=False)
-    except (ImportError, ElicenseError, ValueError, RuntimeError):
+    except (ImportError, ElicenseError, ValueError, RuntimeError, TypeError, KeyError, zlib.error):
         return []
     return [r.text for r in found if r.valid and r.text]
 
