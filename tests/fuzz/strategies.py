@@ -23,7 +23,7 @@ settings.register_profile("elicense-fuzz-long", settings.get_profile("elicense-f
 PROFILE = "elicense-fuzz-long" if os.environ.get("ELICENSE_FUZZ", "ci") == "long" else "elicense-fuzz-ci"
 SCALE = 200 if PROFILE == "elicense-fuzz-long" else 1
 """``ELICENSE_FUZZ=long`` multiplies every target's example budget (a long run: hours)."""
-CI_FACTOR = 3
+CI_FACTOR = 2
 """The CI budget: about 30 s for all targets on a 2-core machine."""
 
 
