@@ -264,3 +264,11 @@ def test_no_traceback_in_a_real_process(env: dict[str, Any], tmp_path: Path) -> 
         if lang.startswith("zh"):
             assert CJK.search(line), line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_input_names_the_file_once(env: dict[str, Any], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(env["files"] / "no-such-file")
+    line = _check_one_line(_run_err(["verify", missing, "--trust", "{trust}", "--lang", "en"], env, tmp_path, capsys),
+                           3)
+    assert line.count(missing) == 1, line

@@ -118,12 +118,12 @@ def _read_input(name: str) -> bytes:
         try:
             with path.open("rb") as fh:
                 data = fh.read(MAX_INPUT_BYTES + 1)
-        except IsADirectoryError as exc:
-            raise InputError(f"{name}: is a directory", message_zh=f"{name}：是目录") from exc
+        except IsADirectoryError as exc:  # callers prefix the input's name
+            raise InputError("is a directory", message_zh="是目录") from exc
         except OSError as exc:
-            raise InputError(f"{name}: {exc.strerror}", message_zh=f"{name}：无法读取") from exc
+            raise InputError(f"{exc.strerror}", message_zh="无法读取") from exc
     if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{name}: input too large", message_zh=f"{name}：输入过大")
+        raise InputError("input too large", message_zh="输入过大")
     return data
 
 
