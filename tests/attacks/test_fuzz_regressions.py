@@ -145,3 +145,24 @@ def test_attack_ca_certificate_with_unsupported_curve_is_skipped() -> None:
         validate_list_signer(pointer.signer, roots=[root], intermediates=[bad])
     chain = validate_list_signer(pointer.signer, roots=[root], intermediates=[bad, *cas])
     assert chain.chain[0] == pointer.signer
+
+
+@pytest.mark.parametrize("replacement", [b"\x03\x02\x00N", b"\x0d\x02CN"])
+def test_attack_crl_with_unparsable_issuer_is_refused_not_a_crash(replacement: bytes) -> None:
+    """hypothesis crl: a CRL whose issuer name only fails when read (lazily) escaped as ValueError from
+    ``StatusStore.build``. Now ``load_crl`` refuses it and the store lists it as a problem."""
+    import json
+
+    from elicense.status.crl import CRLError, load_crl
+    from elicense.status.store import StatusStore
+
+    w = world()
+    good = base64.b64decode(json.loads(w.bundle_obj.extras["status"])["crls"][0])
+    crl = load_crl(good)
+    name = crl.issuer.public_bytes()
+    at = good.index(name) + name.index(b"\x13\x02CN")
+    bad = good[:at] + replacement + good[at + 4 :]
+    with pytest.raises(CRLError):
+        load_crl(bad)
+    store = StatusStore.build(w.verifier.trust, crls=[bad])
+    assert store.problems and not store.crls

@@ -296,6 +296,30 @@ def run_bundle_content(data: bytes) -> None:
         b.trust_store()
 
 
+# -- JSON trust file and CRLs ------------------------------------------------------------------
+
+
+def run_trust_file(data: bytes) -> None:
+    from elicense.trust.file import parse_trust_file
+
+    with typed_errors_only():
+        parse_trust_file(data)
+
+
+def run_crl(data: bytes) -> None:
+    from elicense.status.crl import load_crl
+    from elicense.status.store import StatusStore
+
+    with typed_errors_only():
+        load_crl(data)
+    StatusStore.build(world().verifier.trust, crls=[data])  # refusals land in .problems, never raise
+
+
+def _crls() -> tuple[bytes, ...]:
+    status = json.loads(world().bundle_obj.extras["status"])
+    return tuple(base64.b64decode(x) for x in status["crls"])
+
+
 # -- GB/T 38540 seals ---------------------------------------------------------------------------
 
 SES_DOC = b"EL1:fuzz-document\n"
@@ -446,6 +470,8 @@ def _targets() -> dict[str, Target]:
         Target("status_content", tuple(parse_status_list(s).message.payload for s in w.status_lists),
                run_status_content),
         Target("bundle", (w.bundle,), run_bundle),
+        Target("trust_file", (w.demo.home.trust_file_bytes(now=NOW),), run_trust_file),
+        Target("crl", _crls(), run_crl),
         Target("bundle_content", (bundle_payload(),), run_bundle_content),
         Target("image", (qr_png(),), run_image),
         Target("image_pixels", (qr_pixels()[2],), run_image_pixels),
@@ -467,6 +493,6 @@ def targets() -> dict[str, Target]:
 
 NAMES = (
     "el1", "el1_cose", "ep1", "ep1_cose", "cbor", "base45", "national_list", "region_list", "trust_list_xml",
-    "status_list", "status_content", "bundle", "bundle_content", "image", "image_pixels", "input", "ses_seal", "ses_signature",
+    "status_list", "status_content", "bundle", "bundle_content", "trust_file", "crl", "image", "image_pixels", "input", "ses_seal", "ses_signature",
 )  # fmt: skip
 """Target names, known without building the world (pytest parametrisation, ``--help``)."""
