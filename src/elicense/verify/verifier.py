@@ -167,6 +167,8 @@ class Verifier:
         """The offline trust bundle the trust came from (set by :meth:`from_bundle`)."""
         self.replay_cache = replay_cache
         """Presentation ids seen (:class:`~elicense.present.verify.ReplayCache`; made on first use)."""
+        self._types: tuple[Catalog, dict[str, LicenceType | None]] = (catalog, {})
+        self._algs: tuple[AlgorithmPolicy, dict[int, tuple[Algorithm, Check]]] = (algorithms, {})
 
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
@@ -227,8 +229,20 @@ class Verifier:
         return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
-        lt = self.catalog.find(type_code)
+        lt = self._licence_type(type_code)
         return lt.holder_types if lt is not None else ()
+
+    def _licence_type(self, type_code: str) -> LicenceType | None:
+        """``catalog.find`` memoised per verifier (twice per verification; the catalogue is immutable)."""
+        cache = self._types
+        if cache[0] is not self.catalog:  # the catalogue was replaced: start over
+            cache = self._types = (self.catalog, {})
+        found = cache[1].get(type_code, _MISSING)
+        if found is _MISSING:
+            found = self.catalog.find(type_code)
+            if len(cache[1]) < 1024:
+                cache[1][type_code] = found
+        return found  # type: ignore[return-value]
 
     def _time(self, at: dt.datetime | None) -> dt.datetime:
         return require_utc(at if at is not None else self.clock(), "at")
@@ -248,12 +262,19 @@ class Verifier:
                 return self.verify_presentation(payload, at=when)
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
         checks.append(_PASSED_DECODE)
-        try:
-            alg = Algorithm.from_cose_id(message.alg_id)
-            self.algorithms.check(alg)
-        except AlgorithmNotAllowed as exc:
-            return _done(when, checks, [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
-        checks.append(r.passed("algorithm", alg.label))
+        algs = self._algs
+        if algs[0] is not self.algorithms:  # the policy was replaced: start over
+            algs = self._algs = (self.algorithms, {})
+        allowed = algs[1].get(message.alg_id)
+        if allowed is None:
+            try:
+                alg = Algorithm.from_cose_id(message.alg_id)
+                self.algorithms.check(alg)
+            except AlgorithmNotAllowed as exc:
+                return _done(when, checks, [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
+            allowed = algs[1][message.alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
+        alg = allowed[0]
+        checks.append(allowed[1])
         return self._verify_signed(message.kid, alg, message.to_be_signed(), message.signature,
                                    message.payload, when, checks)
 
@@ -346,7 +367,7 @@ class Verifier:
         else:
             check("issuer_authorisation", _authorisation_reasons(claims, authority, signed_at))
 
-        licence_type = self.catalog.find(type_code)
+        licence_type = self._licence_type(type_code)
         fields: dict[str, str | int] = {}
         if licence_type is None:
             check("catalogue", [Reason.of(r.UNKNOWN_LICENCE_TYPE, type_code)])
@@ -407,6 +428,7 @@ class Verifier:
 
 
 _CHINA_OFFSET = dt.timedelta(hours=8)
+_MISSING = object()
 _PASSED_CERT_VALIDITY = r.passed("certificate_validity")
 _PASSED_AUTHORISATION = r.passed("issuer_authorisation")
 _PASSED_LICENCE_VALIDITY = r.passed("licence_validity")
