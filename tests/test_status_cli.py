@@ -140,3 +140,25 @@ def test_supersede_end_to_end_names_successor_and_predecessor(demo, capsys):  # 
     renewed = _verify_text(capsys, demo, new["qr_payload"])
     assert renewed["status"] == "VALID", renewed["reasons"]
     assert renewed["licence"]["predecessor"] == renewed["licence"]["supersedes"] == old["id"]
+
+
+def test_status_at_a_time_through_the_cli(world, demo, capsys):  # type: ignore[no-untyped-def]
+    """A suspension back-dated 2 h: `status show --at` and `verify --at` before it say valid, now suspended."""
+    lid = str(world.issued["business-licence-nanjing"].licence.id)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    since, before = now - dt.timedelta(hours=2), (now - dt.timedelta(hours=3)).isoformat()
+    home = ["--home", str(demo)]
+    assert run(["suspend", lid, *home, "--effective", since.isoformat()]) == 0
+    capsys.readouterr()
+    assert run(["status", "show", lid, *home, "--at", before, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "valid"
+    assert run(["status", "show", lid, *home, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "suspended"
+    assert run(["bundle", *home, "-o", str(demo / "trust-bundle.cose")]) == 0
+    qr = str(demo / "licences" / "business-licence-nanjing.qr.txt")
+    capsys.readouterr()
+    assert run(["verify", qr, "--trust", str(demo / "trust-bundle.cose"), "--json", "--at", before]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "VALID"
+    assert run(["verify", qr, "--trust", str(demo / "trust-bundle.cose"), "--json"]) == 1
+    (reason,) = json.loads(capsys.readouterr().out)["reasons"]
+    assert reason["code"] == "licence_suspended" and since.isoformat().replace("+00:00", "Z") in reason["message"]
