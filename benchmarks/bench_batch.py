@@ -7,6 +7,8 @@ revoked/expired licences and garbage lines, ~10 %), one per line. Each figure is
 best of a few runs of the real CLI (process start, trust-bundle load, JSON output to
 a file), so start-up is included. Baseline: raw ECDSA P-256 verifications per second
 on one core, measured in the same run. Target (#8): ≥ 5,000 payloads/s on one core.
+Wall-clock rates depend on what else the machine runs; the CPU-time rate (user + sys
+of the one process) is what one core sustains when it is not shared.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,24 +88,27 @@ def raw_verifies_per_second(world) -> float:  # type: ignore[no-untyped-def]
     return 1 / best
 
 
-def run_batch(batch: Path, trust: Path, workers: int, runs: int) -> tuple[float, int]:
-    """Best wall time of ``runs`` CLI runs, and the number of output lines."""
+def run_batch(batch: Path, trust: Path, workers: int, runs: int) -> tuple[float, float, int]:
+    """Best wall time and best CPU time (user + sys, all processes) of ``runs`` CLI runs; output lines."""
     exe = str(Path(sys.executable).parent / "elicense")
     # bytecode as an installed package has it (pip compiles on install): never measure compiling our sources
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cmd = [exe, "verify", "--batch", str(batch), "--trust", str(trust), "--at", AT, "--workers", str(workers)]
-    best, lines = float("inf"), 0
+    best, best_cpu, lines = float("inf"), float("inf"), 0
     out_path = batch.with_suffix(f".out{workers}")
     for _ in range(runs):
         with out_path.open("wb") as out:
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, env=env, check=False)
             elapsed = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode not in (0, 1, 2, 3):
             raise SystemExit(f"batch run failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
         best = min(best, elapsed)
+        best_cpu = min(best_cpu, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
         lines = sum(1 for _ in out_path.open("rb"))
-    return best, lines
+    return best, best_cpu, lines
 
 
 def main() -> None:
@@ -124,10 +130,13 @@ def main() -> None:
             env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         )  # fmt: skip
         figures = []
+        cpu_rate = 0.0
         for workers in (1, 2):
-            seconds, lines = run_batch(batch, world.trust_file, workers, runs)
+            seconds, cpu, lines = run_batch(batch, world.trust_file, workers, runs)
             assert lines == n, (lines, n)
             figures.append((workers, n / seconds, seconds))
+            if workers == 1:
+                cpu_rate = n / cpu
         same = batch.with_suffix(".out1").read_bytes() == batch.with_suffix(".out2").read_bytes()
 
     print(f"batch: {n} distinct payloads (~7 % not valid), end to end incl. process start and trust load")
@@ -136,7 +145,20 @@ def main() -> None:
         label = f"verify --batch, --workers {workers}"
         print(f"{label:<44} {rate:>10.0f}/s   {raw:>10.0f}/s   {raw / rate:>5.2f}×   ({seconds:.2f} s)")
     print(f"{'':<44} (baseline: raw P-256 verifies/s on one core; ratio: time per payload ÷ time per raw verify)")
+    label = "verify --batch, --workers 1, per CPU-second"
+    print(f"{label:<44} {cpu_rate:>10.0f}/s   {raw:>10.0f}/s   {raw / cpu_rate:>5.2f}×   (user + sys time)")
     print(f"--workers 2 output identical to --workers 1: {same}")
+    result(
+        "bulk verify end to end, one core: payloads per CPU-second (--workers 1)",
+        cpu_rate,
+        "payloads/s",
+        baseline=raw,
+        baseline_unit="/s",
+        baseline_label="raw P-256 verifies on one core",
+        ratio=raw / cpu_rate,
+        target="≥ 5,000/s (1 core)",
+        met=cpu_rate >= TARGET,
+    )
     for workers, rate, _ in figures:
         one = workers == 1
         result(
