@@ -446,6 +446,41 @@ def run_input(data: bytes) -> None:
             _check_result(result, genuine)
 
 
+@functools.cache
+def kiosk_app() -> Any:
+    from elicense.kiosk.server import make_app
+
+    return make_app(_fresh_verifier(), bundle_path=world().demo.trust_file)
+
+
+def run_kiosk(data: bytes) -> None:
+    """The kiosk endpoint: byte 0 picks upload (even) or a GET path (odd); never a 5xx, always JSON errors,
+    an upload never VALID unless its text is the genuine payload, no file outside ``static/`` served."""
+    from elicense.present.presentation import unwrap as ep1_unwrap
+    from elicense.qr.payload import unwrap
+    from elicense.verify.inputs import sniff
+
+    app = kiosk_app()
+    if not data or data[0] % 2 == 0:
+        body = data[1:]
+        r = app.handle("POST", "/api/verify" + ("?mode=camera" if data[:1] == b"\x02" else ""), body)
+        assert r.status in (200, 400, 413, 422, 503), r.status
+        doc = r.json()
+        if r.status == 200:
+            genuine = sniff(body) != "text" or _same_cose(body, unwrap, world().el1_cose) or _same_cose(
+                body, ep1_unwrap, frozenset({_ep1_original()}))
+            assert doc["status"] != "VALID" or genuine, "mutated upload verified VALID"
+        else:
+            assert doc["status"] == "ERROR" and doc["error"]["zh"] and doc["error"]["en"]
+    else:
+        path = data[1:].decode("latin-1")
+        r = app.handle("GET", path)
+        assert r.status in (200, 404, 405), r.status
+        if r.status == 200 and path.partition("?")[0] not in ("/", "/index.html", "/api/status"):
+            name = path.partition("?")[0].removeprefix("/static/")
+            assert "/" not in name and "\\" not in name and not name.startswith("."), path
+
+
 # -- registry -----------------------------------------------------------------------------------
 
 
@@ -476,6 +511,8 @@ def _targets() -> dict[str, Target]:
         Target("image", (qr_png(),), run_image),
         Target("image_pixels", (qr_pixels()[2],), run_image_pixels),
         Target("input", (el1[0], qr_png(), w.ep1.encode("ascii")), run_input),
+        Target("kiosk", (b"\x00" + el1[0], b"\x02" + qr_png(), b"\x01/static/kiosk.js", b"\x01/api/status",
+                         b"\x01/index.html"), run_kiosk),
     ]
     if sw is not None:
         targets += [
@@ -493,6 +530,6 @@ def targets() -> dict[str, Target]:
 
 NAMES = (
     "el1", "el1_cose", "ep1", "ep1_cose", "cbor", "base45", "national_list", "region_list", "trust_list_xml",
-    "status_list", "status_content", "bundle", "bundle_content", "trust_file", "crl", "image", "image_pixels", "input", "ses_seal", "ses_signature",
+    "status_list", "status_content", "bundle", "bundle_content", "trust_file", "crl", "image", "image_pixels", "input", "kiosk", "ses_seal", "ses_signature",
 )  # fmt: skip
 """Target names, known without building the world (pytest parametrisation, ``--help``)."""
