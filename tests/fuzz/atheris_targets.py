@@ -25,7 +25,8 @@ _MODULES = (
     "elicense.qr.decode", "elicense.present.presentation", "elicense.present.mso", "elicense.present.verify",
     "elicense.trust.lists", "elicense.trust.bundle", "elicense.trust.store", "elicense.status.statuslist",
     "elicense.status.store", "elicense.status.crl", "elicense.verify.verifier", "elicense.verify.inputs",
-    "elicense.crypto.algorithms", "elicense.seal.ses",
+    "elicense.crypto.algorithms", "elicense.crypto.pki", "elicense.seal.ses", "elicense.trust.file",
+    "elicense.trust.policy", "elicense.status.section", "elicense.kiosk.server",
 )  # fmt: skip
 
 
