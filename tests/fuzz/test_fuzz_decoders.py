@@ -87,8 +87,9 @@ def test_fuzz_el1_signed_content_tampered_never_valid(data: st.DataObject) -> No
     """Change the signed payload inside a genuine COSE_Sign1, keep the signature: always INVALID."""
     from elicense.qr import cbor
     from elicense.qr.cose import parse_sign1
-    from elicense.qr.payload import wrap
-    original = sorted(world().el1_cose)[0]
+    from elicense.qr.payload import unwrap, wrap
+
+    original = unwrap(world().el1["business-licence-jinan"])  # VALID as it is
     msg = parse_sign1(original)
     payload = data.draw(mutation(msg.payload))
     if payload == msg.payload:
