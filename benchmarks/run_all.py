@@ -137,7 +137,7 @@ def result_rows(bench: str, text: str) -> list[Row]:
 
 
 def parse_qr(text: str) -> list[Row]:
-    rows = result_rows("qr", text)
+    rows: list[Row] = []
     m = first(rf"^QR verify \(in process, warm\)\s+{_NUM}\s*(µs|ms)\s+{_NUM}\s*(µs|ms)", text)
     if m:
         v, b = num(m[1]) * _UNIT_SCALE[m[2]], num(m[3]) * _UNIT_SCALE[m[4]]
@@ -399,7 +399,8 @@ def run_one(bench: Bench, *, quick: bool, log_dir: Path | None) -> Outcome:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         out.error = f"exit {proc.returncode}: {tail[0][:160]}"
     try:
-        out.rows = bench.parse(proc.stdout)
+        # a script that speaks the RESULT protocol is read as such; the others through their parser
+        out.rows = result_rows(bench.name, proc.stdout) or bench.parse(proc.stdout)
     except (ValueError, KeyError) as exc:
         out.error = out.error or f"unparsable output: {exc}"
     if not out.rows and not out.error:

@@ -186,7 +186,7 @@ def test_run_all_quick_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = json.loads(out_json.read_text())
     figures = " | ".join(r["figure"] for r in rows)
-    for needle in ("QR verify, warm", "CLI cold start", "PDF issuance", "PDF verification", "status lists + CRLs",
+    for needle in ("bulk verify", "QR verify, warm", "CLI cold start", "PDF issuance", "PDF verification", "status lists + CRLs",
                    "status list 1M entries: load", "registry issuance", "kiosk memory", "bulk issuance sqlite",
                    "SM2 verify", "EP1 presentation verify", "camera frames read"):  # fmt: skip
         assert needle in figures, needle
