@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/run_all.py            # full run (~10 min on 2 cores; keep the machine quiet)
     .venv/bin/python benchmarks/run_all.py --quick    # everything small (≲ 60 s): a smoke run, not figures
-    .venv/bin/python benchmarks/run_all.py --only qr,scale --markdown --log-dir /tmp/bench-logs
+    .venv/bin/python benchmarks/run_all.py --only qr,scale --markdown --log-dir /tmp/bench-logs --json rows.json
+    .venv/bin/python benchmarks/run_all.py --from-json rows.json --markdown   # re-print a saved run
 
 Ratio is always "× the cost of the baseline" (time ratio, or the inverse rate ratio), the baseline being a raw
 primitive or peer library measured in the same run by the same script. Targets are those of issue #8 (and
@@ -445,7 +446,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
     ap.add_argument("--log-dir", type=Path, default=None, help="keep each benchmark's full output here")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    ap.add_argument("--from-json", type=Path, default=None, help="print the table of rows saved by --json; run nothing")
     args = ap.parse_args(argv)
+    if args.from_json is not None:
+        saved = [Row(**r) for r in json.loads(args.from_json.read_text())]
+        print(table(saved, markdown=args.markdown))
+        return 0
     names = {n.strip() for n in args.only.split(",") if n.strip()}
     unknown = names - {b.name for b in BENCHES}
     if unknown:

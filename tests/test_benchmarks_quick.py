@@ -143,7 +143,9 @@ def test_table_plain_and_markdown_round_trip() -> None:
         ra.parse_table("something else\n")
 
 
-def test_runner_reports_figures_failures_and_missing_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runner_reports_figures_failures_and_missing_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The real runner, real subprocesses: a benchmark with figures, one that crashes, one with no figure."""
     bench_dir = tmp_path / "b"
     bench_dir.mkdir()
@@ -171,6 +173,9 @@ def test_runner_reports_figures_failures_and_missing_scripts(tmp_path: Path, mon
     assert (tmp_path / "logs" / "good.log").read_text().startswith("RESULT ")
     assert "boom" in (tmp_path / "logs" / "crash.log").read_text()
     assert ra.main(["--only", "good,absent", "--log-dir", str(tmp_path / "logs2")]) == 0  # absent: skipped
+    capsys.readouterr()
+    assert ra.main(["--from-json", str(out_json), "--markdown"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("| thing | 2.00 ms | 1.00 ms raw | 2.00× | ≤ 2× met |")
     with pytest.raises(SystemExit):
         ra.main(["--only", "nosuch"])
 
