@@ -262,3 +262,26 @@ def test_claims_with_simple_values_are_refused_without_the_walk(world, verifier)
         with pytest.raises(PayloadError):
             parse_claims(forged_claims, issuer_code=lic.id.issuer_code, area_code="370100",
                          holder_types_of=lambda code: Catalog.default().get(code).holder_types)
+
+
+@given(st.binary(min_size=64, max_size=64), st.integers(0, 32), st.integers(0, 32))
+def test_der_signature_equals_encode_dss_signature(sig: bytes, zeros_r: int, zeros_s: int) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from elicense.verify.verifier import _der_signature
+
+    sig = bytes(zeros_r) + sig[zeros_r:32] + bytes(zeros_s) + sig[32 + zeros_s :]  # leading zeros, up to all zero
+    assert len(sig) == 64
+    expected = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    assert _der_signature(sig) == expected
+
+
+def test_time_fast_path_is_require_utc(verifier) -> None:  # type: ignore[no-untyped-def]
+    from elicense.errors import UsageError
+
+    aware = dt.datetime(2026, 6, 1, 16, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert verifier._time(aware) == aware and verifier._time(aware).tzinfo is dt.UTC
+    utc = dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC)
+    assert verifier._time(utc) is utc
+    with pytest.raises(UsageError):
+        verifier._time(dt.datetime(2026, 6, 1, 8))  # naive

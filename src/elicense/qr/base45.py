@@ -16,7 +16,6 @@ from elicense.errors import PayloadError
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _DECODE_TABLE = bytes(ALPHABET.index(chr(i)) if chr(i) in ALPHABET else 0xFF for i in range(256))
 """Character code → value 0..44; anything else → 0xFF."""
-_VALID_VALUES = bytes(range(45))
 _MASKS: dict[int, int] = {}
 
 
@@ -42,7 +41,7 @@ def b45decode(text: str) -> bytes:
         values = text.encode("ascii").translate(_DECODE_TABLE)
     except UnicodeEncodeError as exc:
         raise PayloadError("Base45 text contains non-ASCII characters", message_zh="Base45 含非 ASCII 字符") from exc
-    if values.translate(None, _VALID_VALUES):
+    if b"\xff" in values:  # the table maps every character outside the alphabet to 0xFF
         raise PayloadError("invalid Base45 character", message_zh="Base45 字符无效")
     n = len(values)
     rem = n % 3
@@ -55,7 +54,7 @@ def b45decode(text: str) -> bytes:
         mask = int.from_bytes(b"\xff\x00\x00" * k, "little")  # the low byte of every 24-bit lane
         if len(_MASKS) < 2048:
             _MASKS[k] = mask
-    v = int.from_bytes(values[:full], "little")  # triplet i = lane i: c + 256·d + 65536·e
+    v = int.from_bytes(values[:full] if rem else values, "little")  # triplet i = lane i: c + 256·d + 65536·e
     # c + 45·d + 2025·e ≤ 91124 < 2**24 in every lane at once: no carry between lanes
     words = ((v & mask) + 45 * ((v >> 8) & mask) + 2025 * ((v >> 16) & mask)).to_bytes(full, "little")
     if words[2::3].count(0) != k:

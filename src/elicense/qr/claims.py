@@ -430,7 +430,9 @@ def parse_claims(
     try:
         if type(serial) is int:
             serial = str(_int(serial, "serial", 10**19))
-        licence_id = _licence_id(type_code, issuer_code, serial, _int(version, "version", 1000))
+        if type(version) is not int or not 0 <= version < 1000:
+            _int(version, "version", 1000)  # raises
+        licence_id = _licence_id(type_code, issuer_code, serial, version)
         supersedes = _supersedes(get(K_SUPERSEDES), licence_id)
     except IdentifierError as exc:
         raise PayloadError(f"invalid licence id in payload: {exc}", message_zh="载荷中的证照标识无效") from exc
@@ -443,7 +445,9 @@ def parse_claims(
             raise PayloadError("holder type missing", message_zh="缺少持证主体类型")
     except ValueError as exc:
         raise PayloadError("unknown holder type", message_zh="持证主体类型未知") from exc
-    signed = _int(claims[K_SIGNED_AT], "signed_at", 2**40)
+    signed = claims[K_SIGNED_AT]
+    if type(signed) is not int or not 0 <= signed < 2**40:
+        _int(signed, "signed_at", 2**40)  # raises
     digest = claims[K_DIGEST]
     if type(digest) is not bytes or len(digest) != DIGEST_LENGTH:
         raise PayloadError(f"digest must be {DIGEST_LENGTH} bytes", message_zh="摘要长度错误")
@@ -470,8 +474,8 @@ def parse_claims(
                     value = _text_value(value, f"field {tag}")
             fields[tag] = value
     index = get(K_STATUS_INDEX)
-    if index is not None:
-        index = _int(index, "status index", 2**32)
+    if index is not None and (type(index) is not int or not 0 <= index < 2**32):
+        _int(index, "status index", 2**32)  # raises
     valid_from = _day(claims[K_VALID_FROM], "valid_from")
     number = get(K_NUMBER)
     issued = get(K_ISSUED_ON)

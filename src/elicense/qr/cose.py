@@ -62,7 +62,10 @@ def _bstr_head(n: int) -> bytes:
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """``["Signature1", protected, h'', payload]`` in deterministic CBOR (built directly: hot path)."""
-    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, b"\x40", _bstr_head(len(payload)), payload))
+    n = len(payload)
+    if len(protected) < 24 and 24 <= n < 0x100:  # the licence QR's shape: two one-byte heads
+        return b"".join((_SIG1_HEAD, bytes((0x40 | len(protected),)), protected, bytes((0x40, 0x58, n)), payload))
+    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, b"\x40", _bstr_head(n), payload))
 
 
 def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
@@ -122,14 +125,27 @@ def _parse_canonical(data: bytes) -> tuple[bytes, bytes, bytes] | None:
 def parse_sign1(data: bytes) -> CoseSign1:
     """Parse and check the structure (not the signature) of a COSE_Sign1 message."""
     data = bytes(data)
-    fast = _parse_canonical(data)
-    if fast is not None:
-        protected, payload, signature = fast
-        header = _HEADERS.get(protected)
-        if header is None:
-            header = _header(protected)
-        return CoseSign1(protected, header[0], header[1], payload, signature)
-    return _parse_general(data)
+    size = len(data)
+    # The licence QR's own shape, read at fixed offsets (hot path): D2 84, a short protected header,
+    # A0, a payload of 24-255 bytes (58 n), a 64-byte signature (58 40), nothing after.
+    p = data[2] - 0x40 if size > 2 else -1
+    if 0 <= p < 24 and size > 6 + p and data[:2] == b"\xd2\x84" and data[3 + p] == 0xA0 and data[4 + p] == 0x58:
+        end = 6 + p + data[5 + p]
+        if data[5 + p] >= 24 and size == end + 66 and data[end] == 0x58 and data[end + 1] == 0x40:
+            fast: tuple[bytes, bytes, bytes] | None = (data[3 : 3 + p], data[6 + p : end], data[end + 2 :])
+        else:
+            fast = _parse_canonical(data)
+    else:
+        fast = _parse_canonical(data)
+    if fast is None:
+        return _parse_general(data)
+    protected, payload, signature = fast
+    header = _HEADERS.get(protected)
+    if header is None:
+        header = _header(protected)
+    message = object.__new__(CoseSign1)  # every field checked above: skip the frozen __init__'s setattr calls
+    message.__dict__.update(protected=protected, alg_id=header[0], kid=header[1], payload=payload, signature=signature)
+    return message
 
 
 def _parse_general(data: bytes) -> CoseSign1:

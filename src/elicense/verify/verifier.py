@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
@@ -245,7 +244,10 @@ class Verifier:
         return found  # type: ignore[return-value]
 
     def _time(self, at: dt.datetime | None) -> dt.datetime:
-        return require_utc(at if at is not None else self.clock(), "at")
+        when = at if at is not None else self.clock()
+        if type(when) is dt.datetime and when.tzinfo is dt.UTC:  # already an aware UTC datetime (hot path)
+            return when
+        return require_utc(when, "at")
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
@@ -498,16 +500,24 @@ def _es256_check(public_key: ec.EllipticCurvePublicKey) -> Callable[[bytes, byte
         if len(signature) != 64:
             return False
         try:
-            verify(
-                encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")),
-                data,
-                ecdsa,
-            )
+            verify(_der_signature(signature), data, ecdsa)
         except InvalidSignature:
             return False
         return True
 
     return check
+
+
+def _der_signature(signature: bytes) -> bytes:
+    """``r‖s`` (32 + 32 bytes) as the DER ``ECDSA-Sig-Value`` ``encode_dss_signature`` makes (tests hold them
+    equal), without the two big-integer conversions: minimal INTEGERs, a 00 before a set high bit."""
+    r = signature[:32].lstrip(b"\0")
+    s = signature[32:].lstrip(b"\0")
+    if not r or r[0] & 0x80:
+        r = b"\0" + r
+    if not s or s[0] & 0x80:
+        s = b"\0" + s
+    return b"".join((b"\x30", bytes((len(r) + len(s) + 4, 2, len(r))), r, bytes((2, len(s))), s))
 
 
 def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
