@@ -319,8 +319,10 @@ class VerificationResult:
             "kind": self.kind,
             "status": self.status.value,
             "reasons": [{"code": r.code, "status": r.status.value, "message": r.message(lang)} for r in self.reasons],
-            "checks": [
-                {"name": c.name, "outcome": c.outcome.value, **({"detail": c.detail} if c.detail else {})}
+            "checks": [  # str(): a StrEnum's value without the enum descriptor (batch output, #8)
+                {"name": c.name, "outcome": str(c.outcome), "detail": c.detail}
+                if c.detail
+                else {"name": c.name, "outcome": str(c.outcome)}
                 for c in self.checks
             ],
             "verified_at": self.verified_at.isoformat().replace("+00:00", "Z"),
