@@ -433,7 +433,9 @@ def parse_claims(
         if type(version) is not int or not 0 <= version < 1000:
             _int(version, "version", 1000)  # raises
         licence_id = _licence_id(type_code, issuer_code, serial, version)
-        supersedes = _supersedes(get(K_SUPERSEDES), licence_id)
+        supersedes = get(K_SUPERSEDES)
+        if supersedes is not None:
+            supersedes = _supersedes(supersedes, licence_id)
     except IdentifierError as exc:
         raise PayloadError(f"invalid licence id in payload: {exc}", message_zh="载荷中的证照标识无效") from exc
     try:
@@ -484,7 +486,7 @@ def parse_claims(
     out.__dict__.update(
         id=licence_id,
         number=licence_id.serial if number is None else _text_value(number, "number"),
-        holder_name=_text(claims, K_HOLDER_NAME, "holder name"),
+        holder_name=_text_value(claims[K_HOLDER_NAME], "holder name"),
         holder_code=holder_code,
         holder_type=holder_type,
         valid_from=valid_from,
