@@ -16,7 +16,7 @@ from elicense.errors import PayloadError
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _DECODE_TABLE = bytes(ALPHABET.index(chr(i)) if chr(i) in ALPHABET else 0xFF for i in range(256))
 """Character code → value 0..44; anything else → 0xFF."""
-_MASKS: dict[int, int] = {}
+_MASKS: dict[int, tuple[int, int]] = {}
 
 
 def b45encode(data: bytes) -> str:
@@ -49,19 +49,20 @@ def b45decode(text: str) -> bytes:
         raise PayloadError("invalid Base45 length", message_zh="Base45 长度无效")
     full = n - rem
     k = full // 3
-    mask = _MASKS.get(k)
-    if mask is None:
-        mask = int.from_bytes(b"\xff\x00\x00" * k, "little")  # the low byte of every 24-bit lane
+    masks = _MASKS.get(k)
+    if masks is None:  # per lane: its low byte; its high byte
+        masks = (int.from_bytes(b"\xff\x00\x00" * k, "little"), int.from_bytes(b"\x00\x00\xff" * k, "little"))
         if len(_MASKS) < 2048:
-            _MASKS[k] = mask
+            _MASKS[k] = masks
+    low, high = masks
     v = int.from_bytes(values[:full] if rem else values, "little")  # triplet i = lane i: c + 256·d + 65536·e
     # c + 45·d + 2025·e ≤ 91124 < 2**24 in every lane at once: no carry between lanes
-    words = ((v & mask) + 45 * ((v >> 8) & mask) + 2025 * ((v >> 16) & mask)).to_bytes(full, "little")
-    if words[2::3].count(0) != k:
+    words = (v & low) + 45 * ((v >> 8) & low) + 2025 * ((v >> 16) & low)
+    if words & high:  # a lane above 0xFFFF
         raise PayloadError("Base45 triplet out of range", message_zh="Base45 数值越界")
-    out = bytearray(2 * k)
-    out[0::2] = words[1::3]  # each word is big-endian in the output
-    out[1::2] = words[0::3]
+    # each 16-bit word big-endian: swap the two low bytes of every lane, then drop the (zero) third byte
+    out = bytearray((((words >> 8) & low) | ((words & low) << 8)).to_bytes(full, "little"))
+    del out[2::3]
     if rem == 2:
         last = values[full] + 45 * values[full + 1]
         if last > 0xFF:
