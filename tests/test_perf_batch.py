@@ -83,3 +83,32 @@ def test_workers_need_batch(world, tmp_path: Path, capsys: pytest.CaptureFixture
     assert run(["verify", str(text), "--trust", str(world.trust_file), "--workers", "2"]) == 3
     assert "--workers" in capsys.readouterr().err
     assert run(["verify", "--batch", str(text), "--trust", str(world.trust_file), "--workers", "0"]) == 3
+
+
+def test_workers_read_stdin(world, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import sys
+
+    valid = world.issued["business-licence-jinan"].qr_payload
+    data = f"{valid}\ngarbage\n{valid}\n".encode()
+    outs = []
+    for workers in (1, 2):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        code = run(["verify", "--batch", "-", "--trust", str(world.trust_file), "--at", AT, "--workers", str(workers)])
+        outs.append((code, capsys.readouterr().out))
+    assert outs[0] == outs[1] and outs[0][0] == 1 and len(outs[0][1].splitlines()) == 3
+
+
+def test_spawn_workers_rebuild_the_verifier(  # type: ignore[no-untyped-def]
+    world, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where fork is unavailable the workers load the same trust with the same options: same output."""
+    import multiprocessing
+
+    batch = tmp_path / "b.txt"
+    lines = [world.issued[n].qr_payload for n in ("business-licence-jinan", "business-licence-revoked")] + ["junk"]
+    batch.write_text("\n".join(lines * 3) + "\n")
+    code1, out1 = _run_batch(batch, world.trust_file, 1, capsys)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    code2, out2 = _run_batch(batch, world.trust_file, 2, capsys)
+    assert (code1, out1) == (code2, out2) and code1 == 1

@@ -343,7 +343,7 @@ def _batch_parallel(verifier: Verifier, stream: IO[bytes], at: dt.datetime | Non
         ctx = multiprocessing.get_context("fork")
         _WORKER = (verifier, at, lang)
         initargs: tuple[Any, ...] = (None, None)
-    else:  # pragma: no cover - platforms without fork
+    else:  # platforms without fork (tests: test_spawn_workers_rebuild_the_verifier)
         ctx = multiprocessing.get_context("spawn")
         initargs = (None, {"loader": _LOADER_SPEC, "at": at, "lang": lang})
     code = 0
