@@ -100,3 +100,28 @@ def test_unknown_command_is_still_a_usage_error(name: str) -> None:
     from elicense.cli import run
 
     assert run([f"{name}-nope"]) == 3
+
+
+def _bad_char_reference(text: str, allow_newlines: bool) -> str | None:
+    """The per-character loop the catalogue used before its regular expression."""
+    for c in text:
+        o = ord(c)
+        if o < 0x20:
+            if allow_newlines and c in "\n\t":
+                continue
+            return c
+        if 0x7F <= o < 0xA0 or 0xD800 <= o <= 0xDFFF or c in "\u2028\u2029\ufeff":
+            return c
+    return None
+
+
+def test_catalogue_bad_char_regex_equals_the_loop() -> None:
+    from elicense.catalog import _bad_char
+
+    code_points = [*range(0x3000), *range(0xD700, 0xE100), *range(0xFE00, 0x10000), 0x10000, 0x1F600, 0x10FFFF]
+    for o in code_points:
+        c = chr(o)
+        for allow in (True, False):
+            assert _bad_char(c, allow) == _bad_char_reference(c, allow), (hex(o), allow)
+            text = f"营业执照 {c} x\x01"
+            assert _bad_char(text, allow) == _bad_char_reference(text, allow), (hex(o), allow)
