@@ -394,6 +394,8 @@ def _day(value: object, what: str) -> dt.date:
 
 
 _HOLDER_TYPES = {t.value: t for t in HolderType}
+_NO_FIELDS: Mapping[int, str | int] = MappingProxyType({})
+"""Shared read-only empty ``fields`` (most QR claims show no extra field)."""
 
 
 def parse_claims(
@@ -495,7 +497,7 @@ def parse_claims(
         signed_at=dt.datetime.fromtimestamp(signed, dt.UTC),
         area_code=area_code,
         digest=digest,
-        fields=MappingProxyType(fields),
+        fields=MappingProxyType(fields) if fields else _NO_FIELDS,
         status_index=index,
         supersedes=supersedes,
     )

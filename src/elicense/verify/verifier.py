@@ -374,7 +374,7 @@ class Verifier:
         if licence_type is None:
             check("catalogue", [Reason.of(r.UNKNOWN_LICENCE_TYPE, type_code)])
         else:
-            fields, problem = _resolve_fields(licence_type, claims)
+            fields, problem = _resolve_fields(licence_type, claims) if claims.fields else ({}, None)
             if problem:
                 check("catalogue", [Reason.of(r.CATALOGUE_VIOLATION, problem)])
             else:
