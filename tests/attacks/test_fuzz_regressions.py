@@ -166,3 +166,25 @@ def test_attack_crl_with_unparsable_issuer_is_refused_not_a_crash(replacement: b
         load_crl(bad)
     store = StatusStore.build(w.verifier.trust, crls=[bad])
     assert store.problems and not store.crls
+
+
+def test_attack_crl_with_invalid_version_is_refused() -> None:
+    """atheris crl: a CRL with version 96 raised ``x509.InvalidVersion`` (not a ValueError) from ``load_crl``."""
+    import json
+
+    from elicense.status.crl import CRLError, load_crl
+
+    good = base64.b64decode(json.loads(world().bundle_obj.extras["status"])["crls"][0])
+    at = good.index(b"\x02\x01\x01")  # TBSCertList.version v2(1)
+    bad = good[:at + 2] + b"\x60" + good[at + 3 :]
+    with pytest.raises(CRLError):
+        load_crl(bad)
+
+
+@pytest.mark.parametrize("name", ["kiosk" + "A" * 300 + ".js", "kiosk\x00.js", "ä" * 200 + ".css"])
+def test_attack_kiosk_static_name_too_long_is_404(name: str) -> None:
+    """atheris kiosk: ``GET /static/<300 characters>`` raised OSError (ENAMETOOLONG) out of the app. Now 404."""
+    from fuzz._corpus import kiosk_app
+
+    r = kiosk_app().handle("GET", "/static/" + name)
+    assert r.status == 404 and r.json()["error"]["code"] == "not_found"

@@ -366,7 +366,11 @@ class KioskApp:
             item = resources.files("elicense.fonts").joinpath(CJK_FONT)
         else:
             item = resources.files("elicense.kiosk").joinpath("static", name)
-        if not item.is_file():
+        try:
+            found = item.is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte (fuzz finding)
+            found = False
+        if not found:
             return _error(404, "not_found", "Not found", "未找到")
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript", "text/javascript"):

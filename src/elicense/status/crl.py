@@ -164,7 +164,8 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
         crl = x509.load_pem_x509_crl(data) if pem else x509.load_der_x509_crl(data)
         # parsed lazily by cryptography (fuzz finding): fail here, typed; entries are read only once signed
         _ = (crl.issuer, crl.extensions, crl.last_update_utc, crl.next_update_utc)
-    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension,
+            x509.UnsupportedGeneralNameType) as exc:
         raise CRLError(f"not a valid CRL: {exc}", message_zh="证书吊销列表格式错误") from exc
     return crl
 
