@@ -87,7 +87,9 @@ def fmt(value: float, unit: str) -> str:
     """A value with its unit, to 3-4 significant figures."""
     if math.isnan(value):
         return "n/a"
-    if abs(value) >= 1000:
+    if value == int(value) and abs(value) < 1000:
+        text = f"{int(value)}"
+    elif abs(value) >= 1000:
         text = f"{value:,.0f}"
     elif abs(value) >= 100:
         text = f"{value:.0f}"

@@ -169,13 +169,13 @@ def test_runner_reports_figures_failures_and_missing_scripts(
     code = ra.main(["--quick", "--log-dir", str(tmp_path / "logs"), "--json", str(out_json)])
     assert code == 1  # crash and silent fail the run
     rows = json.loads(out_json.read_text())
-    assert [(r["figure"], r["value"]) for r in rows] == [("thing", "2.00 ms")]
+    assert [(r["figure"], r["value"]) for r in rows] == [("thing", "2 ms")]
     assert (tmp_path / "logs" / "good.log").read_text().startswith("RESULT ")
     assert "boom" in (tmp_path / "logs" / "crash.log").read_text()
     assert ra.main(["--only", "good,absent", "--log-dir", str(tmp_path / "logs2")]) == 0  # absent: skipped
     capsys.readouterr()
     assert ra.main(["--from-json", str(out_json), "--markdown"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].startswith("| thing | 2.00 ms | 1.00 ms raw | 2.00× | ≤ 2× met |")
+    assert capsys.readouterr().out.splitlines()[2].startswith("| thing | 2 ms | 1 ms raw | 2.00× | ≤ 2× met |")
     with pytest.raises(SystemExit):
         ra.main(["--only", "nosuch"])
 
