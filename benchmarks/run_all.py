@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own subprocess) and print one table: figure, value, baseline, ratio, target.
 
-    .venv/bin/python benchmarks/run_all.py            # full run (~10 min on 2 cores; keep the machine quiet)
+    .venv/bin/python benchmarks/run_all.py            # full run (~21 min on 2 cores; keep the machine quiet)
     .venv/bin/python benchmarks/run_all.py --quick    # everything small (≲ 60 s): a smoke run, not figures
     .venv/bin/python benchmarks/run_all.py --only qr,scale --markdown --log-dir /tmp/bench-logs --json rows.json
     .venv/bin/python benchmarks/run_all.py --from-json rows.json --markdown   # re-print a saved run
