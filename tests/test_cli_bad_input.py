@@ -126,6 +126,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("registry-list-bad-limit", ["registry", "list", "--home", "{home}", "--limit", "0"]),
     ("registry-list-bad-status", ["registry", "list", "--home", "{home}", "--status", "lost"]),
     ("registry-show-not-a-home", ["registry", "show", "{id}", "--home", "{dir}"]),
+    ("registry-show-unknown-id", ["registry", "show", "{unknown}", "--home", "{home}"]),
     ("audit-verify-not-a-home", ["audit", "verify", "--home", "{dir}"]),
     ("audit-log-bad-since", ["audit", "log", "--home", "{home}", "--since", "-1"]),
     # render, present

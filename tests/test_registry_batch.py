@@ -218,7 +218,7 @@ def test_cli_single_issue_list_show_audit(home: Home, tmp_path: Path, capsys: py
     assert json.loads(line)["fields"]["legal_representative"] == "李珺"
     assert run(["registry", "show", "CLI-1", "--home", h, "--qr"]) == 0
     assert capsys.readouterr().out.startswith("EL1:")
-    assert run(["registry", "show", "nope", "--home", h]) == 1
+    assert run(["registry", "show", "nope", "--home", h]) == 3  # an unknown id is an error, as for revoke
     capsys.readouterr()
     assert run(["audit", "verify", "--home", h, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"]

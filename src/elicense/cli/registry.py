@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang
+from elicense.cli import default_lang
+from elicense.status.lifecycle import UnknownLicence
 
 
 def open_registry(home_dir: Path, db: str | None, *, create: bool = False) -> Any:
@@ -94,9 +95,10 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_
             found = reg.query(source_id=licence_id.strip(), limit=2)
             rec = found[0] if len(found) == 1 else None
         events = reg.status_events(rec.id) if rec is not None else []
-    if rec is None:
-        click.echo(f"elicense: no licence {licence_id!r} in the registry", err=True)
-        return EXIT_INVALID
+    if rec is None:  # an error like every unknown id (exit >= 3), not a verification verdict
+        raise UnknownLicence(
+            f"no licence {licence_id!r} in the registry", message_zh=f"证照库中没有证照 {licence_id!r}"
+        )
     if qr_only:
         click.echo(rec.qr_payload)
         return 0
