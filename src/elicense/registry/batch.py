@@ -23,6 +23,7 @@ fixed), plus the type's catalogue fields by key or Chinese label.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -30,6 +31,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,8 @@ class BatchRow:
     """Column key → raw text."""
     licence_id: str
     """The licence id the row will get."""
+    licence: Any = None
+    """The validated :class:`~elicense.model.Licence` (no status index yet): rows are planned once."""
 
 
 @dataclass(frozen=True)
@@ -435,7 +439,7 @@ def plan_batch(
             continue
         seen_source[sid] = n
         seen_id[lid] = n
-        good.append(BatchRow(n, values, lid))
+        good.append(BatchRow(n, values, lid, licence))
     return BatchPlan(licence_type.code, authority.code, total, tuple(good), tuple(problems), enc)
 
 
@@ -469,6 +473,18 @@ class _Worker:
     pdf_dir: Path | None
     pdf_options: Any = None
     """:class:`~elicense.pdf.sign.PdfSigningOptions` for B-T / B-LT PDFs (``None``: B-B)."""
+    kid: str = ""
+    """Hex key id of the signer (computed once, not parsed back from every signature)."""
+    size: int = 0
+    """Status-list length this worker draws from (refreshed when the list grows)."""
+    taken: bytearray = field(default_factory=bytearray)
+    """Bitmap of status indexes known to be taken (loaded once, kept up to date by this worker)."""
+    known: int = 0
+    """Bits set in :attr:`taken` (a lower bound of the list's use: decides when to grow it)."""
+    writes: int = 0
+    """Write transactions this worker ran."""
+    lock_fd: int | None = None
+    """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
 
 
 _STATE: _Worker | None = None
@@ -498,17 +514,36 @@ def _init_worker(
         from elicense.pdf.tsa import options_for_home
 
         options = options_for_home(home, pdf_level, at=at, seal_name=entry.seal_name, tsa_url=tsa_url)
+    from elicense.crypto.keys import key_id
+
+    registry = Registry.open(url)
+    signer = home.signer(entry)
+    size = registry.ensure_status_list(entry.code, at=at)
+    taken = registry.taken_status_bitmap(entry.code, size)
+    lock_fd = None
+    if registry.dialect == "sqlite" and registry.engine.url.database and hasattr(os, "O_CLOEXEC"):
+        try:
+            import fcntl  # noqa: F401  (POSIX only; elsewhere SQLite's busy handler serialises)
+
+            lock_fd = os.open(registry.engine.url.database + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (ImportError, OSError):
+            lock_fd = None
     _STATE = _Worker(
-        Registry.open(url),
+        registry,
         home,
         entry,
-        home.signer(entry),
+        signer,
         catalog.get(type_code),
         catalog,
         at,
         actor,
         Path(pdf_dir) if pdf_dir else None,
         options,
+        key_id(signer.certificate).hex(),
+        size,
+        taken,
+        int.from_bytes(taken, "big").bit_count(),
+        lock_fd=lock_fd,
     )
 
 
@@ -539,53 +574,124 @@ def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str]
     return issued, skipped, pdfs
 
 
+def _draw(st: _Worker, n: int, exclude: set[int]) -> list[int]:
+    """``n`` distinct indexes drawn uniformly from the free ones (herd privacy: never sequential)."""
+    import secrets
+
+    out: list[int] = []
+    chosen = set(exclude)
+    size, bits = st.size, st.taken
+    if st.known + len(chosen) + n > size * 0.9:  # cannot happen while the list doubles at half full
+        from elicense.registry.core import RegistryError
+
+        raise RegistryError(f"status list of {st.entry.code} is full", message_zh="状态列表已满")
+    while len(out) < n:
+        idx = secrets.randbelow(size)
+        if bits[idx >> 3] & (1 << (idx & 7)) or idx in chosen:
+            continue
+        chosen.add(idx)
+        out.append(idx)
+    return out
+
+
+def _mark_taken(st: _Worker, indexes: Iterator[int] | Sequence[int] | set[int]) -> None:
+    bits = st.taken
+    for idx in indexes:
+        if idx < st.size and not bits[idx >> 3] & (1 << (idx & 7)):
+            bits[idx >> 3] |= 1 << (idx & 7)
+            st.known += 1
+
+
+def _resize(st: _Worker, size: int) -> None:
+    if size > st.size:
+        st.taken.extend(bytes((size + 7) // 8 - len(st.taken)))
+        st.size = size
+
+
+@contextmanager
+def _writer_lock(st: _Worker) -> Iterator[None]:
+    """Serialise this job's SQLite writers in the kernel (a waiter wakes at once on release).
+
+    SQLite's own busy handler sleeps in growing steps (up to 100 ms) while another process
+    holds the write lock, which made two workers slower than one. ``BEGIN IMMEDIATE`` still
+    guards against every other writer; the lock dies with the process (kill -9 included).
+    """
+    if st.lock_fd is None:
+        yield
+        return
+    import fcntl
+
+    fcntl.flock(st.lock_fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
+
+
+def _sign(st: _Worker, r: BatchRow, idx: int) -> Any:
+    from elicense.issue import sign_licence
+
+    if r.licence is not None:
+        licence = dataclasses.replace(r.licence, status_index=idx)
+    else:
+        licence = plan_row(
+            r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
+        )
+    return sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)
+
+
 def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str], int]:
     """Sign ``rows`` outside any lock, then commit them with their audit entries at once.
 
-    Status indexes are drawn optimistically before signing; one that turns out to be taken
-    (another worker won it) is replaced inside the transaction and that row re-signed.
+    Status indexes are chosen before signing from the free ones this worker knows of, and
+    checked against the database in one statement first, so a collision (another worker
+    won the index in the meantime) is rare; the few left are caught in the transaction,
+    re-drawn and re-signed there. Each row is planned once (:func:`plan_batch`).
     """
-    import secrets
+    from elicense.registry.core import MAX_FILL
 
-    from elicense.issue import sign_licence
-    from elicense.registry.core import SOURCE_LOOKUP
-
-    reg, code = st.registry, st.entry.code
-    size = reg.status_list_size(code)
-    prepared = []
-    for r in rows:
-        licence = plan_row(
-            r.values,
-            licence_type=st.licence_type,
-            authority=st.entry.authority,
-            at=st.at,
-            status_index=secrets.randbelow(size),
-        )
-        prepared.append((r, sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)))
+    reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
+    indexes = _draw(st, len(rows), set())
+    with reg.reading() as conn:
+        clash = reg.taken_among(conn, code, indexes)
+        while clash:
+            _mark_taken(st, clash)
+            fresh = _draw(st, len(clash), set(indexes))
+            it = iter(fresh)
+            indexes = [next(it) if i in clash else i for i in indexes]
+            clash = reg.taken_among(conn, code, fresh)
+    prepared = [_sign(st, r, idx) for r, idx in zip(rows, indexes, strict=True)]
     ids: list[str] = []
     skipped = 0
-    pending: list[tuple[str, str, dict[str, Any]]] = []
-    with reg.transaction() as conn:
-        for r, issued in prepared:
-            exists = conn.execute(
-                SOURCE_LOOKUP, {"a": code, "t": st.licence_type.code, "sid": r.values["source_id"].strip()}
-            ).first()
-            if exists is not None:
-                skipped += 1
-                continue
-            lid = str(issued.licence.id)
-            if not reg.claim_status_index(conn, code, issued.licence.status_index, lid, at=st.at):
-                idx = reg.allocate_status_index(code, at=st.at, licence_id=lid, conn=conn)
-                licence = plan_row(
-                    r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
-                )
-                issued = sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)
-            reg.add_issued(
-                issued, actor=st.actor, at=st.at, conn=conn, details={"row": r.row, "batch": True}, defer_audit=pending
-            )
-            ids.append(lid)
-        reg.audit_batch(conn, pending, actor=st.actor, at=st.at)
+    with _writer_lock(st), reg.transaction() as conn:
+        sids = [r.values["source_id"].strip() for r in rows]
+        done = reg.sources_among(conn, code, tcode, sids)
+        keep = [(r, iss) for r, iss, sid in zip(rows, prepared, sids, strict=True) if sid not in done]
+        skipped = len(rows) - len(keep)
+        clash = reg.taken_among(conn, code, [iss.licence.status_index for _, iss in keep])
+        while clash:  # lost a race for an index: re-draw and re-sign (we hold the write lock)
+            _mark_taken(st, clash)
+            used = {iss.licence.status_index for _, iss in keep}
+            redo = [(k, r) for k, (r, iss) in enumerate(keep) if iss.licence.status_index in clash]
+            fresh = _draw(st, len(redo), used)
+            for (k, r), idx in zip(redo, fresh, strict=True):
+                keep[k] = (r, _sign(st, r, idx))
+            clash = reg.taken_among(conn, code, fresh)
+        st.writes += 1
+        # ``known`` counts what this worker saw, a lower bound (other workers issue too): past a
+        # quarter of the list, let the database count decide every 8th transaction.
+        if st.known + len(keep) >= st.size * MAX_FILL or (st.known >= st.size * MAX_FILL / 2 and st.writes % 8 == 0):
+            _resize(st, reg.grow_status_list(conn, code, st.size))
+        reg.add_issued_many(
+            conn,
+            [(iss, {"row": r.row, "batch": True}) for r, iss in keep],
+            kid=st.kid,
+            actor=st.actor,
+            at=st.at,
+        )
+        ids = [str(iss.licence.id) for _, iss in keep]
         _crashpoint("issue.before_commit")
+    _mark_taken(st, [iss.licence.status_index for _, iss in keep])
     _crashpoint("issue.after_commit")
     return ids, skipped
 
@@ -695,7 +801,11 @@ def run_batch(
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=init_args
         ) as pool:
-            futures = {pool.submit(_issue_chunk, chunk, commit_every): len(chunk) for chunk in chunks}
+            # a Licence holds mapping proxies (not picklable): worker processes plan their rows themselves
+            futures = {
+                pool.submit(_issue_chunk, [dataclasses.replace(r, licence=None) for r in c], commit_every): len(c)
+                for c in chunks
+            }
             for fut in as_completed(futures):
                 ids, skip, p = fut.result()
                 issued += ids
@@ -731,6 +841,8 @@ def _close_worker() -> None:
     global _STATE
     if _STATE is not None:
         _STATE.registry.close()
+        if _STATE.lock_fd is not None:
+            os.close(_STATE.lock_fd)
         _STATE = None
 
 

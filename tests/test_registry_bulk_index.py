@@ -1,0 +1,88 @@
+"""Bulk issuance picks status indexes before signing, without collisions, and plans each row once (#8)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import registry_support as rs
+from elicense.home import Home
+from elicense.registry import Registry, sqlite_url
+from elicense.registry import batch as b
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home.load(rs.demo_home(tmp_path / "home"))
+
+
+def _worker(home: Home) -> tuple[str, b._Worker]:
+    url = sqlite_url(home.path / "registry.sqlite")
+    lt = home.authority_for_type("11100000MB0143028R001")
+    b.run_batch(rs.csv_bytes([rs.row(i) for i in range(3)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
+                actor="t")  # creates the registry, key and status list
+    b._init_worker(url, str(home.path), lt.code, "11100000MB0143028R001", rs.NOW, "t", None)
+    assert b._STATE is not None
+    return url, b._STATE
+
+
+@pytest.mark.parametrize("race", ["seen_before_signing", "seen_in_transaction"])
+def test_taken_indexes_are_never_reused_and_rows_signed_with_their_index(
+    home: Home, monkeypatch: pytest.MonkeyPatch, race: str
+) -> None:
+    url, st = _worker(home)
+    try:
+        with Registry.open(url) as other, other.transaction() as conn:  # another issuer takes 7 and 8 meanwhile
+            assert other.claim_status_index(conn, st.entry.code, 7, None, at=rs.NOW)
+            assert other.claim_status_index(conn, st.entry.code, 8, None, at=rs.NOW)
+        draws: Iterator[int] = iter([7, 8, 9, 10, 11, 12])
+        monkeypatch.setattr(secrets, "randbelow", lambda n: next(draws))
+        if race == "seen_in_transaction":  # the other issuer commits between our check and our transaction
+            real = st.registry.taken_among
+            calls = {"n": 0}
+
+            def late(conn: Any, code: str, idxs: Any) -> set[int]:
+                calls["n"] += 1
+                return set() if calls["n"] == 1 else real(conn, code, idxs)
+
+            monkeypatch.setattr(st.registry, "taken_among", late)
+        plan = b.plan_batch(rs.csv_bytes([rs.row(i) for i in range(100, 103)]), licence_type=st.licence_type,
+                            authority=st.entry.authority, at=rs.NOW)
+        ids, skipped = b._issue_transaction(st, plan.rows)
+    finally:
+        b._close_worker()
+    assert skipped == 0 and len(ids) == 3
+    with Registry.open(url) as reg:
+        recs = [reg.get(i) for i in ids]
+        assert sorted(r.status_index for r in recs if r) == [9, 10, 11]
+        for r in recs:
+            assert r is not None and r.record["status_index"] == r.status_index  # signed with the index it holds
+            assert r.to_issued().licence.status_index == r.status_index
+        assert reg.verify_audit().ok
+
+
+def test_each_row_is_planned_once(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real = b.plan_row
+
+    def counting(*a: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        return real(*a, **kw)
+
+    monkeypatch.setattr(b, "plan_row", counting)
+    report = b.run_batch(rs.csv_bytes([rs.row(i) for i in range(60)]), home=home,
+                         url=sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE, at=rs.NOW, actor="t")
+    assert report.issued == 60 and calls["n"] == 60
+
+
+def test_bitmap_reflects_the_registry(home: Home) -> None:
+    url, st = _worker(home)
+    b._close_worker()
+    with Registry.open(url) as reg:
+        taken = {r.status_index for r in reg.query(limit=None)}
+        bits = reg.taken_status_bitmap(st.entry.code, reg.status_list_size(st.entry.code))
+    assert {i for i in range(len(bits) * 8) if bits[i >> 3] & (1 << (i & 7))} == taken and len(taken) == 3
