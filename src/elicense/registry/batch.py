@@ -664,6 +664,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     ids: list[str] = []
     skipped = 0
     with _writer_lock(st), reg.transaction() as conn:
+        reg.lock_writers(conn)
         sids = [r.values["source_id"].strip() for r in rows]
         done = reg.sources_among(conn, code, tcode, sids)
         keep = [(r, iss) for r, iss, sid in zip(rows, prepared, sids, strict=True) if sid not in done]

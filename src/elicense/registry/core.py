@@ -609,6 +609,16 @@ class Registry:
                     bits[idx >> 3] |= 1 << (idx & 7)
         return bits
 
+    def lock_writers(self, conn: Connection) -> None:
+        """Take the writers' lock now: on PostgreSQL the audit head row (``FOR UPDATE``).
+
+        A bulk writer checks which status indexes are free and inserts them in the same
+        transaction; holding the lock from the check on makes that race-free between
+        workers and machines (SQLite's ``BEGIN IMMEDIATE`` already is such a lock).
+        """
+        if self.dialect == "postgresql":
+            conn.execute(select(s.audit_head.c.seq).where(s.audit_head.c.id == 1).with_for_update()).one()
+
     def taken_among(self, conn: Connection, authority_code: str, indexes: Sequence[int]) -> set[int]:
         """Which of ``indexes`` are already taken in the authority's list (one statement)."""
         if not indexes:
