@@ -86,3 +86,31 @@ def test_bitmap_reflects_the_registry(home: Home) -> None:
         taken = {r.status_index for r in reg.query(limit=None)}
         bits = reg.taken_status_bitmap(st.entry.code, reg.status_list_size(st.entry.code))
     assert {i for i in range(len(bits) * 8) if bits[i >> 3] & (1 << (i & 7))} == taken and len(taken) == 3
+
+
+def test_workers_validate_in_parallel_with_the_same_report(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several workers validate a large file themselves: same rejected rows, rows and lines as one process."""
+    rows = [rs.row(i) for i in range(120)]
+    rows[5][2] = ""  # no holder name
+    rows[40] = rs.row(7)  # repeats row 8's source id
+    rows[90][4] = "2015-13-45"  # not a date
+    data = rs.csv_bytes(rows) + b"a,b\n"  # and a row with too few cells
+    lt = home.authority_for_type("11100000MB0143028R001")
+    from elicense.catalog import Catalog
+
+    serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
+    monkeypatch.setattr(b, "PARALLEL_PLAN_ROWS", 10)
+    report = b.run_batch(data, home=home, url=sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE,
+                         at=rs.NOW, actor="t", workers=2, chunk_size=20, report_path=tmp_path / "report.csv")
+    assert report.total == 121 and report.rejected == 4 == len(serial.problems) and report.issued == 117
+    import csv
+
+    with open(tmp_path / "report.csv", encoding="utf-8", newline="") as f:
+        got = [(int(r["row"]), int(r["line"]), r["source_id"], r["reason"]) for r in csv.DictReader(f)]
+    assert got == [(p.row, p.line, p.source_id, p.reason) for p in serial.problems]
+    with Registry.open(sqlite_url(home.path / "registry.sqlite")) as reg:
+        recs = reg.query(limit=None)
+        assert len(recs) == 117 and len({r.status_index for r in recs}) == 117 and reg.verify_audit().ok
+        assert all(r.record["status_index"] == r.status_index for r in recs)

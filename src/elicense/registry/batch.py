@@ -46,6 +46,8 @@ MAX_FIELD_CHARS = 20_000
 """Largest CSV cell (the longest catalogue text field)."""
 MAX_COLUMNS = 200
 """Most columns in a CSV header."""
+PARALLEL_PLAN_ROWS = 2_000
+"""With several workers, files of at least this many rows are validated by the workers too."""
 DEFAULT_COMMIT_EVERY = 25
 """Rows per transaction: small enough to lose little on a crash, large enough to be fast."""
 
@@ -104,6 +106,21 @@ class BatchRow:
     """The licence id the row will get."""
     licence: Any = None
     """The validated :class:`~elicense.model.Licence` (no status index yet): rows are planned once."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle for worker processes (a Licence's fields are a mapping proxy, which pickle refuses)."""
+        lic = self.licence
+        packed = None
+        if lic is not None:
+            packed = {f.name: getattr(lic, f.name) for f in dataclasses.fields(lic)}
+            packed["fields"] = dict(lic.fields)
+        return (_unpack_row, (self.row, dict(self.values), self.licence_id, packed))
+
+
+def _unpack_row(row: int, values: dict[str, str], licence_id: str, packed: dict[str, Any] | None) -> BatchRow:
+    from elicense.model import Licence
+
+    return BatchRow(row, values, licence_id, None if packed is None else Licence(**packed))
 
 
 @dataclass(frozen=True)
@@ -384,37 +401,55 @@ def plan_row(
 # --------------------------------------------------------------------------- planning
 
 
-def plan_batch(
-    data: bytes,
-    *,
-    licence_type: Any,
-    authority: Any,
-    at: dt.datetime,
-    encoding: str = "auto",
-) -> BatchPlan:
-    """Decode, parse and validate a whole batch file (no database access)."""
+_Item = tuple[int, int, "list[str] | str"]
+"""A parsed CSV row: (row number, line, cells or a parse error)."""
+_Planned = tuple[int, int, str, "BatchRow | None", "tuple[str, str] | None"]
+"""A planned row: (row number, line, source id, the row or ``None``, (reason, reason_zh) or ``None``)."""
+
+
+def parse_batch(data: bytes, *, licence_type: Any, encoding: str = "auto") -> tuple[list[str], list[_Item], str]:
+    """Decode and parse a batch file: header keys, rows, encoding (file-level problems raise)."""
     if len(data) > MAX_FILE_BYTES:
         raise BatchError(f"file larger than {MAX_FILE_BYTES} bytes", message_zh="文件过大")
     text, enc = decode(data, encoding)
     keys, rows = read_rows(text, header_names(licence_type))
-    good: list[BatchRow] = []
-    problems: list[RowProblem] = []
-    seen_source: dict[str, int] = {}
-    seen_id: dict[str, int] = {}
-    total = 0
-    for n, line, cells in rows:
-        total = n
+    return keys, list(rows), enc
+
+
+def plan_items(
+    keys: Sequence[str], items: Sequence[_Item], *, licence_type: Any, authority: Any, at: dt.datetime
+) -> list[_Planned]:
+    """Validate parsed rows one by one (no cross-row checks: those are :func:`assemble_plan`'s)."""
+    out: list[_Planned] = []
+    for n, line, cells in items:
         if isinstance(cells, str):
-            problems.append(RowProblem(n, line, "", cells, cells))
+            out.append((n, line, "", None, (cells, cells)))
             continue
         values = dict(zip(keys, cells, strict=True))
         sid = values.get("source_id", "").strip()
         try:
             licence = plan_row(values, licence_type=licence_type, authority=authority, at=at)
         except _RowError as exc:
-            problems.append(RowProblem(n, line, sid, exc.en, exc.zh))
+            out.append((n, line, sid, None, (exc.en, exc.zh)))
             continue
-        lid = str(licence.id)
+        out.append((n, line, sid, BatchRow(n, values, str(licence.id), licence), None))
+    return out
+
+
+def assemble_plan(
+    planned: Sequence[_Planned], *, type_code: str, authority_code: str, total: int, encoding: str
+) -> BatchPlan:
+    """Cross-row checks (repeated source ids and licence ids) over planned rows, in file order."""
+    good: list[BatchRow] = []
+    problems: list[RowProblem] = []
+    seen_source: dict[str, int] = {}
+    seen_id: dict[str, int] = {}
+    for n, line, sid, row, problem in planned:
+        if row is None:
+            en, zh = problem or ("invalid row", "无效行")
+            problems.append(RowProblem(n, line, sid, en, zh))
+            continue
+        lid = row.licence_id
         if sid in seen_source:
             problems.append(
                 RowProblem(
@@ -439,8 +474,23 @@ def plan_batch(
             continue
         seen_source[sid] = n
         seen_id[lid] = n
-        good.append(BatchRow(n, values, lid, licence))
-    return BatchPlan(licence_type.code, authority.code, total, tuple(good), tuple(problems), enc)
+        good.append(row)
+    return BatchPlan(type_code, authority_code, total, tuple(good), tuple(problems), encoding)
+
+
+def plan_batch(
+    data: bytes,
+    *,
+    licence_type: Any,
+    authority: Any,
+    at: dt.datetime,
+    encoding: str = "auto",
+) -> BatchPlan:
+    """Decode, parse and validate a whole batch file (no database access)."""
+    keys, items, enc = parse_batch(data, licence_type=licence_type, encoding=encoding)
+    planned = plan_items(keys, items, licence_type=licence_type, authority=authority, at=at)
+    return assemble_plan(planned, type_code=licence_type.code, authority_code=authority.code,
+                         total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
 
 
 def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
@@ -545,6 +595,13 @@ def _init_worker(
         int.from_bytes(taken, "big").bit_count(),
         lock_fd=lock_fd,
     )
+
+
+def _plan_part(keys: Sequence[str], items: Sequence[_Item]) -> list[_Planned]:
+    """:func:`plan_items` in a worker process (its catalogue entry, authority and time)."""
+    assert _STATE is not None, "worker not initialised"
+    st = _STATE
+    return plan_items(keys, items, licence_type=st.licence_type, authority=st.entry.authority, at=st.at)
 
 
 def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
@@ -750,20 +807,11 @@ def run_batch(
             f"{entry.name} may not issue {lt.name_zh} ({lt.code})",
             message_zh=f"{entry.name} 无权签发{lt.name_zh}",
         )
-    plan = plan_batch(data, licence_type=lt, authority=entry.authority, at=at, encoding=encoding)
-    if plan.problems and report_path is not None:
-        write_report(report_path, plan.problems)
-    registry = Registry.open(url)
-    try:
-        done_sources = registry.issued_sources(entry.code, lt.code)
-        signer = home.signer(entry)
-        registry.register_key(entry.code, signer.certificate, entry.key, at=at, actor=actor)
-        registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
-    finally:
-        registry.close()
-    todo = [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
-    already = len(plan.rows) - len(todo)
-    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    import multiprocessing
+    from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+    from contextlib import ExitStack
+
+    keys, items, enc = parse_batch(data, licence_type=lt, encoding=encoding)
     init_args = (
         url,
         str(home.path),
@@ -775,38 +823,66 @@ def run_batch(
         pdf_level,
         tsa_url,
     )
-    issued: list[str] = []
-    pdfs = 0
-    done = 0
-    if progress:
-        progress(0, len(todo))
-    t0 = time.perf_counter()
-    if workers == 1 or len(chunks) <= 1:
-        _init_worker(*init_args)
-        try:
-            for chunk in chunks:
-                ids, skip, p = _issue_chunk(chunk, commit_every)
-                issued += ids
-                already += skip
-                pdfs += p
-                done += len(chunk)
-                if progress:
-                    progress(done, len(todo))
-        finally:
-            _close_worker()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    with ExitStack() as stack:
+        pool: Executor | None = None
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=init_args
-        ) as pool:
-            # a Licence holds mapping proxies (not picklable): worker processes plan their rows themselves
-            futures = {
-                pool.submit(_issue_chunk, [dataclasses.replace(r, licence=None) for r in c], commit_every): len(c)
-                for c in chunks
-            }
+        def start_pool() -> Executor:
+            return stack.enter_context(
+                ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=init_args,
+                )
+            )
+
+        if workers > 1 and len(items) >= PARALLEL_PLAN_ROWS:
+            # validation is a third of the work per row: the workers do it too (in file order)
+            pool = start_pool()
+            step = max(100, -(-len(items) // (workers * 4)))
+            parts = [items[i : i + step] for i in range(0, len(items), step)]
+            planned = [p for part in pool.map(_plan_part, [keys] * len(parts), parts) for p in part]
+        else:
+            planned = plan_items(keys, items, licence_type=lt, authority=entry.authority, at=at)
+        plan = assemble_plan(planned, type_code=lt.code, authority_code=entry.code,
+                             total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
+        del planned, items
+        if plan.problems and report_path is not None:
+            write_report(report_path, plan.problems)
+        registry = Registry.open(url)
+        try:
+            done_sources = registry.issued_sources(entry.code, lt.code)
+            signer = home.signer(entry)
+            registry.register_key(entry.code, signer.certificate, entry.key, at=at, actor=actor)
+            registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
+        finally:
+            registry.close()
+        todo = [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
+        already = len(plan.rows) - len(todo)
+        chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+        issued: list[str] = []
+        pdfs = 0
+        done = 0
+        if progress:
+            progress(0, len(todo))
+        t0 = time.perf_counter()
+        if pool is None and (workers == 1 or len(chunks) <= 1):
+            _init_worker(*init_args)
+            try:
+                for chunk in chunks:
+                    ids, skip, p = _issue_chunk(chunk, commit_every)
+                    issued += ids
+                    already += skip
+                    pdfs += p
+                    done += len(chunk)
+                    if progress:
+                        progress(done, len(todo))
+            finally:
+                _close_worker()
+        else:
+            if pool is None:
+                pool = start_pool()
+            futures = {pool.submit(_issue_chunk, c, commit_every): len(c) for c in chunks}
             for fut in as_completed(futures):
                 ids, skip, p = fut.result()
                 issued += ids
@@ -820,7 +896,8 @@ def run_batch(
         _init_worker(*init_args)
         try:
             assert _STATE is not None
-            pdfs += _write_pdfs(_STATE, [r.licence_id for r in plan.rows if r.licence_id not in set(issued)])
+            fresh = set(issued)
+            pdfs += _write_pdfs(_STATE, [r.licence_id for r in plan.rows if r.licence_id not in fresh])
         finally:
             _close_worker()
     seconds = time.perf_counter() - t0
