@@ -114,3 +114,29 @@ def test_workers_validate_in_parallel_with_the_same_report(
         recs = reg.query(limit=None)
         assert len(recs) == 117 and len({r.status_index for r in recs}) == 117 and reg.verify_audit().ok
         assert all(r.record["status_index"] == r.status_index for r in recs)
+
+
+def test_a_small_list_grows_before_it_fills(home: Home) -> None:
+    """Single issues (no bitmap) and a batch (bitmap) both keep the list at most about half full."""
+    from sqlalchemy import update
+
+    from elicense.registry import schema
+
+    url, st = _worker(home)
+    code = st.entry.code
+    b._close_worker()
+    with Registry.open(url) as reg, reg.transaction() as conn:
+        conn.execute(update(schema.status_lists).where(schema.status_lists.c.authority_code == code).values(size=16))
+    for i in range(100, 110):
+        b.issue_one(dict(zip(rs.HEADER, rs.row(i), strict=True)), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
+                    actor="t")
+    b.run_batch(rs.csv_bytes([rs.row(i) for i in range(200, 260)]), home=home, url=url, type_code=rs.TYPE,
+                at=rs.NOW, actor="t", chunk_size=25)
+    with Registry.open(url) as reg:
+        size = reg.status_list_size(code)
+        recs = reg.query(limit=None)
+        assert len(recs) == 73 and len({r.status_index for r in recs}) == 73
+        assert size >= 2 * 73 and all(r.status_index is not None and r.status_index < 131_072 for r in recs)
+        assert all(r.status_index is not None and r.status_index < size for r in recs if r.source_id
+                   and not r.source_id.startswith("P-00000"))  # the first 3 were drawn from the original list
+        assert reg.verify_audit().ok

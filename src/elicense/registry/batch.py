@@ -533,6 +533,8 @@ class _Worker:
     """Bits set in :attr:`taken` (a lower bound of the list's use: decides when to grow it)."""
     writes: int = 0
     """Write transactions this worker ran."""
+    complete: bool = True
+    """Whether :attr:`taken` started as every index taken (else growth is checked on collisions)."""
     lock_fd: int | None = None
     """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
 
@@ -550,7 +552,9 @@ def _init_worker(
     pdf_dir: str | None,
     pdf_level: str = "B-B",
     tsa_url: str | None = None,
+    bitmap: bool = True,
 ) -> None:
+    """Per-process state; ``bitmap=False`` (one licence) skips reading the list's taken indexes."""
     global _STATE
     from elicense.catalog import Catalog
     from elicense.home import Home
@@ -569,7 +573,7 @@ def _init_worker(
     registry = Registry.open(url)
     signer = home.signer(entry)
     size = registry.ensure_status_list(entry.code, at=at)
-    taken = registry.taken_status_bitmap(entry.code, size)
+    taken = registry.taken_status_bitmap(entry.code, size) if bitmap else bytearray((size + 7) // 8)
     lock_fd = None
     if registry.dialect == "sqlite" and registry.engine.url.database and hasattr(os, "O_CLOEXEC"):
         try:
@@ -594,6 +598,7 @@ def _init_worker(
         taken,
         int.from_bytes(taken, "big").bit_count(),
         lock_fd=lock_fd,
+        complete=bitmap,
     )
 
 
@@ -708,9 +713,17 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     from elicense.registry.core import MAX_FILL
 
     reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
+    st.writes += 1
+    # ``known`` counts what this worker saw, a lower bound (other workers issue too): past a quarter
+    # of the list, the database count decides every 8th transaction. Growth comes before drawing.
+    if st.known + len(rows) >= st.size * MAX_FILL or (st.known >= st.size * MAX_FILL / 2 and st.writes % 8 == 0):
+        with _writer_lock(st), reg.transaction() as conn:
+            reg.lock_writers(conn)
+            _resize(st, reg.grow_status_list(conn, code, st.size, incoming=len(rows)))
     indexes = _draw(st, len(rows), set())
     with reg.reading() as conn:
         clash = reg.taken_among(conn, code, indexes)
+        clashed = bool(clash)
         while clash:
             _mark_taken(st, clash)
             fresh = _draw(st, len(clash), set(indexes))
@@ -727,6 +740,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
         keep = [(r, iss) for r, iss, sid in zip(rows, prepared, sids, strict=True) if sid not in done]
         skipped = len(rows) - len(keep)
         clash = reg.taken_among(conn, code, [iss.licence.status_index for _, iss in keep])
+        clashed = clashed or bool(clash)
         while clash:  # lost a race for an index: re-draw and re-sign (we hold the write lock)
             _mark_taken(st, clash)
             used = {iss.licence.status_index for _, iss in keep}
@@ -735,10 +749,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
             for (k, r), idx in zip(redo, fresh, strict=True):
                 keep[k] = (r, _sign(st, r, idx))
             clash = reg.taken_among(conn, code, fresh)
-        st.writes += 1
-        # ``known`` counts what this worker saw, a lower bound (other workers issue too): past a
-        # quarter of the list, let the database count decide every 8th transaction.
-        if st.known + len(keep) >= st.size * MAX_FILL or (st.known >= st.size * MAX_FILL / 2 and st.writes % 8 == 0):
+        if clashed and not st.complete:  # no bitmap (one licence): collisions are the growth signal
             _resize(st, reg.grow_status_list(conn, code, st.size))
         reg.add_issued_many(
             conn,
@@ -893,7 +904,7 @@ def run_batch(
                     progress(done, len(todo))
     if pdf_dir is not None and already:
         # rows issued by an earlier (killed) run may lack their PDF
-        _init_worker(*init_args)
+        _init_worker(*init_args, bitmap=False)
         try:
             assert _STATE is not None
             fresh = set(issued)
@@ -1001,7 +1012,7 @@ def issue_one(
 
         raise LicenceDataError(exc.en, message_zh=exc.zh) from exc
     _init_worker(url, str(home.path), entry.code, lt.code, at, actor, str(pdf_dir) if pdf_dir else None,
-                 pdf_level, tsa_url)
+                 pdf_level, tsa_url, bitmap=False)
     try:
         assert _STATE is not None
         st = _STATE

@@ -642,9 +642,12 @@ class Registry:
         )
         return {str(r[0]) for r in conn.execute(q, {"sids": list(source_ids)})}
 
-    def grow_status_list(self, conn: Connection, authority_code: str, size: int) -> int:
-        """Double the list when half of it is in use (counts once; call when a caller's estimate says so)."""
-        return self._maybe_grow(conn, authority_code, size)
+    def grow_status_list(self, conn: Connection, authority_code: str, size: int, *, incoming: int = 0) -> int:
+        """Double the list until ``incoming`` more indexes keep it at most half full; returns the size.
+
+        Counts the list once: call it when the caller's own estimate says growth is due.
+        """
+        return self._maybe_grow(conn, authority_code, size, incoming)
 
     def add_issued_many(
         self,
@@ -732,18 +735,21 @@ class Registry:
             return int(c.execute(q).scalar_one())
         return STATUS_LIST_SIZE
 
-    def _maybe_grow(self, c: Connection, authority_code: str, size: int) -> int:
+    def _maybe_grow(self, c: Connection, authority_code: str, size: int, incoming: int = 0) -> int:
         used = c.execute(
             select(func.count())
             .select_from(s.status_indexes)
             .where(s.status_indexes.c.authority_code == authority_code)
         ).scalar_one()
-        if used < size * MAX_FILL:
+        if used + incoming < size * MAX_FILL:
             return size
+        new = size * 2
+        while used + incoming >= new * MAX_FILL:
+            new *= 2
         c.execute(
             s.status_lists.update()
             .where(s.status_lists.c.authority_code == authority_code, s.status_lists.c.size == size)
-            .values(size=size * 2)
+            .values(size=new)
         )
         return int(
             c.execute(
