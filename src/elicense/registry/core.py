@@ -679,41 +679,9 @@ class Registry:
                     {"authority_code": lic.issuer.code, "idx": lic.status_index, "licence_id": lid,
                      "allocated_at": when}
                 )  # fmt: skip
-            licence_rows.append(
-                {
-                    "id": lid,
-                    "type_code": lic.type_code,
-                    "authority_code": lic.issuer.code,
-                    "serial": lic.id.serial,
-                    "version": lic.id.version,
-                    "number": lic.number,
-                    "holder_name": lic.holder.name,
-                    "holder_code": lic.holder.code,
-                    "holder_type": lic.holder.code_type.value,
-                    "issued_on": lic.issued_on.isoformat(),
-                    "valid_from": lic.validity.start.isoformat(),
-                    "valid_until": lic.validity.end.isoformat() if lic.validity.end else None,
-                    "status": LicenceStatus.VALID.value,
-                    "status_index": lic.status_index,
-                    "source_id": lic.source_id,
-                    "supersedes": str(lic.supersedes) if lic.supersedes else None,
-                    "kid": kid,
-                    "record_json": json.dumps(lic.to_dict(), ensure_ascii=False),
-                    "full_payload": issued.full_payload,
-                    "qr_payload": issued.qr_payload,
-                    "digest": digest,
-                    "signed_at": iso(issued.signed_at),
-                    "updated_at": when,
-                }
-            )
-            audit.append(
-                (
-                    "licence.issue",
-                    lid,
-                    {"digest": digest, "type_code": lic.type_code, "source_id": lic.source_id,
-                     "status_index": lic.status_index, "kid": kid, **details},
-                )
-            )  # fmt: skip
+            row, entry = _issued_row(issued, kid, digest, when, details)
+            licence_rows.append(row)
+            audit.append(("licence.issue", lid, entry))
         if index_rows:
             conn.execute(_INSERT_INDEX, index_rows)
         conn.execute(_INSERT_LICENCE, licence_rows)
@@ -805,42 +773,8 @@ class Registry:
                         {"authority_code": lic.issuer.code, "idx": lic.status_index, "licence_id": lid,
                          "allocated_at": iso(at)},
                     )  # fmt: skip
-            c.execute(
-                _INSERT_LICENCE,
-                {
-                    "id": lid,
-                    "type_code": lic.type_code,
-                    "authority_code": lic.issuer.code,
-                    "serial": lic.id.serial,
-                    "version": lic.id.version,
-                    "number": lic.number,
-                    "holder_name": lic.holder.name,
-                    "holder_code": lic.holder.code,
-                    "holder_type": lic.holder.code_type.value,
-                    "issued_on": lic.issued_on.isoformat(),
-                    "valid_from": lic.validity.start.isoformat(),
-                    "valid_until": lic.validity.end.isoformat() if lic.validity.end else None,
-                    "status": LicenceStatus.VALID.value,
-                    "status_index": lic.status_index,
-                    "source_id": lic.source_id,
-                    "supersedes": str(lic.supersedes) if lic.supersedes else None,
-                    "kid": kid,
-                    "record_json": json.dumps(lic.to_dict(), ensure_ascii=False),
-                    "full_payload": issued.full_payload,
-                    "qr_payload": issued.qr_payload,
-                    "digest": digest,
-                    "signed_at": iso(issued.signed_at),
-                    "updated_at": iso(at),
-                },
-            )
-            entry = {
-                "digest": digest,
-                "type_code": lic.type_code,
-                "source_id": lic.source_id,
-                "status_index": lic.status_index,
-                "kid": kid,
-                **(details or {}),
-            }
+            row, entry = _issued_row(issued, kid, digest, iso(at), details or {})
+            c.execute(_INSERT_LICENCE, row)
             if defer_audit is not None:
                 defer_audit.append(("licence.issue", lid, entry))
             else:
@@ -1055,3 +989,39 @@ __all__ = [
     "iso",
     "sqlite_url",
 ]
+
+
+def _issued_row(
+    issued: Any, kid: str, digest: str, when: str, details: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``licences`` row and the ``licence.issue`` audit entry of a freshly issued licence (one place for both
+    the single and the bulk path, so they cannot drift)."""
+    lic = issued.licence
+    row = {
+        "id": str(lic.id),
+        "type_code": lic.type_code,
+        "authority_code": lic.issuer.code,
+        "serial": lic.id.serial,
+        "version": lic.id.version,
+        "number": lic.number,
+        "holder_name": lic.holder.name,
+        "holder_code": lic.holder.code,
+        "holder_type": lic.holder.code_type.value,
+        "issued_on": lic.issued_on.isoformat(),
+        "valid_from": lic.validity.start.isoformat(),
+        "valid_until": lic.validity.end.isoformat() if lic.validity.end else None,
+        "status": LicenceStatus.VALID.value,
+        "status_index": lic.status_index,
+        "source_id": lic.source_id,
+        "supersedes": str(lic.supersedes) if lic.supersedes else None,
+        "kid": kid,
+        "record_json": json.dumps(lic.to_dict(), ensure_ascii=False),
+        "full_payload": issued.full_payload,
+        "qr_payload": issued.qr_payload,
+        "digest": digest,
+        "signed_at": iso(issued.signed_at),
+        "updated_at": when,
+    }
+    entry = {"digest": digest, "type_code": lic.type_code, "source_id": lic.source_id,
+             "status_index": lic.status_index, "kid": kid, **details}  # fmt: skip
+    return row, entry
