@@ -79,46 +79,24 @@ def test_attack_certificate_with_invalid_version_is_typed() -> None:
     """atheris trust_list_xml: a certificate with version 106 raised ``x509.InvalidVersion`` (not a ValueError)."""
     from cryptography import x509
 
-    from elicense.crypto.pki import load_pem_certificates
-    from elicense.trust.lists import _cert
 
     der = world().bundle_obj.current_root.public_bytes(Encoding.DER)
     at = der.index(b"\xa0\x03\x02\x01\x02") + 4
     bad = der[:at] + b"\x6a" + der[at + 1 :]
     with pytest.raises(x509.InvalidVersion):
         x509.load_der_x509_certificate(bad)  # what cryptography does
-    with pytest.raises(TrustError):
-        _cert(base64.b64encode(bad).decode())
-    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
-    with pytest.raises(TrustError):
-        load_pem_certificates(pem)
-    sm2 = pytest.importorskip("elicense.crypto.sm2")
-    from elicense.errors import CryptoError
-
-    with pytest.raises(CryptoError):
-        sm2.load_certificate(bad)
+    _assert_every_certificate_loader_refuses(bad)
 
 
 def test_attack_certificate_name_with_bitstring_attribute_is_typed() -> None:
     """atheris ses_signature: a name attribute encoded as BIT STRING (not x500UniqueIdentifier) made cryptography
     raise TypeError when the name was read. Now a typed error wherever certificates come from outside."""
-    from elicense.crypto.pki import load_pem_certificates
-    from elicense.trust.lists import _cert
 
     root = world().bundle_obj.current_root
     der = root.public_bytes(Encoding.DER)
     at = der.index(root.subject.public_bytes()) + root.subject.public_bytes().index(b"\x13\x02CN")
     bad = der[:at] + b"\x03\x02\x00N" + der[at + 4 :]
-    with pytest.raises(TrustError):
-        _cert(base64.b64encode(bad).decode())
-    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
-    with pytest.raises(TrustError):
-        load_pem_certificates(pem)
-    sm2 = pytest.importorskip("elicense.crypto.sm2")
-    from elicense.errors import CryptoError
-
-    with pytest.raises(CryptoError):
-        sm2.load_certificate(bad)
+    _assert_every_certificate_loader_refuses(bad)
 
 
 def test_attack_ca_certificate_with_unsupported_curve_is_skipped() -> None:
@@ -188,3 +166,20 @@ def test_attack_kiosk_static_name_too_long_is_404(name: str) -> None:
 
     r = kiosk_app().handle("GET", "/static/" + name)
     assert r.status == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def _assert_every_certificate_loader_refuses(bad: bytes) -> None:
+    """A malformed certificate is a typed error wherever certificates come from outside: trust lists, PEM, SM2."""
+    from elicense.crypto.pki import load_pem_certificates
+    from elicense.trust.lists import _cert
+
+    with pytest.raises(TrustError):
+        _cert(base64.b64encode(bad).decode())
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
+    with pytest.raises(TrustError):
+        load_pem_certificates(pem)
+    sm2 = pytest.importorskip("elicense.crypto.sm2")
+    from elicense.errors import CryptoError
+
+    with pytest.raises(CryptoError):
+        sm2.load_certificate(bad)
