@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -166,13 +168,22 @@ CASES: list[tuple[str, list[str]]] = [
 ]
 
 
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal", ".lock")
+
+
 def _snapshot(*dirs: Path) -> dict[str, tuple[int, str]]:
+    """Every file's size and digest; an SQLite database by its logical content (a dump), since any
+    connection closing (the command's, or a garbage-collected one) may checkpoint its WAL into the file
+    and delete the WAL: bytes move, data does not."""
     out: dict[str, tuple[int, str]] = {}
     for d in dirs:
         for p in sorted(d.rglob("*")):
-            if p.name.endswith("-shm") or (p.name.endswith("-wal") and not p.stat().st_size):
-                continue  # SQLite's shared-memory index and an empty WAL: no data (the database file is compared)
-            if p.is_file() and p.stat().st_size < 1 << 20:
+            if p.name.endswith(_SQLITE_SIDECARS):
+                continue  # SQLite's WAL, shared-memory index, rollback journal, writers' lock: the database is compared
+            if p.is_file() and p.read_bytes()[:16] == b"SQLite format 3\0":
+                with contextlib.closing(sqlite3.connect(p)) as db:
+                    out[str(p)] = (0, hashlib.sha256("\n".join(db.iterdump()).encode()).hexdigest())
+            elif p.is_file() and p.stat().st_size < 1 << 20:
                 out[str(p)] = (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
             else:
                 out[str(p)] = (p.stat().st_size if p.is_file() else -1, "")
