@@ -17,7 +17,7 @@ from elicense.cli import _COMMANDS, cli
 HEAVY = ("sqlalchemy", "pyhanko", "PIL", "lxml", "zxingcpp", "segno", "fpdf", "tongsuopy", "signxml", "qrcode")
 """Stacks a text payload must never load (database, PDF, image, XML, QR rendering/decoding, SM2 backend)."""
 OTHER_COMMANDS = tuple(
-    f"elicense.cli.{module}" for module in sorted({m for m, _ in _COMMANDS.values()}) if module != "verify"
+    f"elicense.cli.{module}" for module in sorted({m for m, _ in _COMMANDS.values()}) if module != "verify_command"
 )
 AT = "2026-06-01T08:00:00Z"
 
@@ -39,7 +39,7 @@ def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_pa
     code = (
         "import contextlib, io\n"
         "from elicense.cli import run\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding='utf-8')):\n"
         f"    rc = run(['verify', {str(path)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}, '--json'])\n"
         "assert rc == 0, rc\n"
     )
@@ -47,6 +47,7 @@ def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_pa
     assert "elicense.verify.verifier" in modules  # the verification really ran
     assert _heavy(modules) == []
     assert sorted(set(OTHER_COMMANDS) & modules) == []
+    assert "click" not in modules  # a plain verify line is parsed without click (elicense.cli.run)
     assert "elicense.status.lifecycle" not in modules  # the issuer-side status machinery
 
 
@@ -56,13 +57,14 @@ def test_batch_text_verify_loads_no_heavy_stack(world, tmp_path) -> None:  # typ
     code = (
         "import contextlib, io\n"
         "from elicense.cli import run\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding='utf-8')):\n"
         f"    rc = run(['verify', '--batch', {str(batch)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}])\n"
         "assert rc == 1, rc  # the garbage line is INVALID\n"
     )
     modules = _modules_after(code)
     assert _heavy(modules) == []
     assert sorted(set(OTHER_COMMANDS) & modules) == []
+    assert "click" not in modules
 
 
 def test_library_text_verify_loads_no_heavy_stack(world) -> None:  # type: ignore[no-untyped-def]

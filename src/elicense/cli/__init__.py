@@ -3,7 +3,8 @@
 Exit codes are a public contract: 0 valid, 1 invalid, 2 indeterminate, 3 and
 above for errors (bad input, bad trust data, usage). Every error is one line
 on stderr, never a traceback. Commands import heavy stacks lazily so that
-``elicense verify X.qr.txt`` starts fast.
+``elicense verify X.qr.txt`` starts fast; that command line does not even
+import click (:func:`run`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from elicense import __version__
 from elicense.errors import ElicenseError
+
+if TYPE_CHECKING:
+    from elicense.cli.app import LazyGroup
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -39,7 +41,7 @@ def error_line(exc: ElicenseError, lang: str | None = None) -> str:
 
 
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "verify": ("verify", "verify_cmd"),
+    "verify": ("verify_command", "verify_cmd"),
     "id": ("ident", "id_group"),
     "demo": ("demo", "demo_cmd"),
     "issue": ("issue", "issue_cmd"),  # registry issue (#6)
@@ -58,35 +60,6 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "kiosk": ("kiosk", "kiosk_cmd"),
 }
 """Command name → (module under ``elicense.cli``, attribute): a new command is one line here."""
-
-
-class LazyGroup(click.Group):
-    """Imports a command's module only when that command runs (or ``--help`` lists it).
-
-    ``elicense verify X.qr.txt`` then loads the verify stack alone, not the
-    registry, PDF, SM2 or kiosk modules of the other commands (cold start, #8).
-    """
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command, loaded or not."""
-        return sorted({*super().list_commands(ctx), *_COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command, importing its module on first use."""
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in _COMMANDS:
-            import importlib
-
-            module, attr = _COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(f"elicense.cli.{module}"), attr)
-            self.add_command(command, cmd_name)
-        return command
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="elicense")
-def cli() -> None:
-    """Issue, sign, verify and revoke electronic licences (电子证照)."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -111,41 +84,65 @@ def _lang_arg(args: Sequence[str]) -> str | None:
     return None
 
 
+def echo_err(message: str) -> None:
+    """One line on stderr (errors and warnings of every command path)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return the exit code (used by tests and ``main``)."""
+    """Run the CLI and return the exit code (used by tests and ``main``).
+
+    A plain ``elicense verify ...`` line (known options, well-formed values, UTF-8 streams)
+    is parsed by :func:`elicense.cli.verify.fast_options` and runs without importing click:
+    click and what it imports cost about a fifth of the cold start (#8). Any other line,
+    including every malformed one, ``--help`` and every other command, goes to click, so
+    click's parsing and messages stay the one reference (``tests/test_cli_fast_path.py``
+    holds both paths to the same output).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="elicense", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.UsageError as exc:
-        path = exc.ctx.command_path if exc.ctx else "elicense"
-        hint = f" (see '{path} --help')"
-        click.echo(f"elicense: usage error: {exc.format_message()}{hint}", err=True)
-        return EXIT_ERROR
-    except click.exceptions.Abort:
-        click.echo("elicense: aborted", err=True)
-        return EXIT_ERROR
-    except click.exceptions.ClickException as exc:
-        click.echo(f"elicense: error: {exc.format_message()}", err=True)
-        return EXIT_ERROR
+        if args[:1] == ["verify"] and _utf8(sys.stdout) and _utf8(sys.stderr):
+            from elicense.cli.verify import fast_options, run_verify
+
+            options = fast_options(args[1:])
+            if options is not None:
+                return run_verify(**options)
+        from elicense.cli.app import run_click
+
+        return run_click(args)
     except ElicenseError as exc:  # raised outside a command's own handling: still honour --lang
-        click.echo(error_line(exc, _lang_arg(sys.argv[1:] if argv is None else argv)), err=True)
+        echo_err(error_line(exc, _lang_arg(args)))
         return EXIT_ERROR
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
     except KeyboardInterrupt:
-        click.echo("elicense: interrupted", err=True)
+        echo_err("elicense: interrupted")
         return 130
     except OSError as exc:
-        click.echo(f"elicense: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        echo_err(f"elicense: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_ERROR
     except Exception as exc:  # last resort: still one line, and a distinct code
         if os.environ.get("ELICENSE_DEBUG"):
             raise
-        click.echo(
-            f"elicense: internal error: {type(exc).__name__}: {exc} (set ELICENSE_DEBUG=1 for a traceback)", err=True
-        )
+        echo_err(f"elicense: internal error: {type(exc).__name__}: {exc} (set ELICENSE_DEBUG=1 for a traceback)")
         return EXIT_INTERNAL
-    return int(rv) if isinstance(rv, int) else 0
+
+
+def _utf8(stream: Any) -> bool:
+    encoding = getattr(stream, "encoding", None)
+    return isinstance(encoding, str) and encoding.lower().replace("-", "").replace("_", "") == "utf8"
+
+
+def __getattr__(name: str) -> Any:
+    """``cli`` (the click group) and ``LazyGroup`` load click on first use only."""
+    if name in ("cli", "LazyGroup"):
+        from elicense.cli import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+cli: LazyGroup  # the click group (loaded on first access, see __getattr__)

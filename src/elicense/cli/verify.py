@@ -1,4 +1,8 @@
-"""``elicense verify``: payload text, QR image or PDF → VALID / INVALID / INDETERMINATE."""
+"""``elicense verify``: payload text, QR image or PDF → VALID / INVALID / INDETERMINATE.
+
+No click here: the click command is in :mod:`elicense.cli.verify_command`, and a plain
+command line is parsed by :func:`fast_options` without loading click (cold start, #8).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,9 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-
-import click
 
 from elicense.cli import EXIT_ERROR, default_lang
 from elicense.errors import ElicenseError, InputError, UsageError
@@ -167,39 +169,88 @@ def _worse(a: int, b: int) -> int:
     return a if _severity(a) >= _severity(b) else b
 
 
-@click.command("verify")
-@click.argument("inputs", nargs=-1)
-@click.option("--trust", metavar="BUNDLE", help="Trust bundle/file (default: $ELICENSE_TRUST).")
-@click.option("--at", "at_", metavar="ISO-8601", help="Verify as of this time (default: now).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input (per licence found).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
-@click.option("--batch", metavar="FILE|-", help="One payload per line in, one JSON object per line out.")
-@click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
-@click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
-@click.option("--state", "state_dir", metavar="DIR", default=None,
-              help="Verifier state directory (default: $ELICENSE_STATE): refuses older bundles and status lists.")
-@click.option("--allow-alg", "--algorithms", "allow_alg", multiple=True, metavar="ALG[,ALG]",
-              help="Accepted signature algorithms, replacing the default ES256,EdDSA,PS256 "
-                   "(e.g. --allow-alg SM2; default: $ELICENSE_ALGORITHMS).")  # fmt: skip
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
-              help="With --batch: verify in N processes (output order and content unchanged).")
-def verify_cmd(
-    inputs: tuple[str, ...],
-    trust: str | None,
-    at_: str | None,
-    as_json: bool,
-    lang: str | None,
-    batch: str | None,
-    accept_region: str | None,
-    region: str | None,
+def _echo(message: str, err: bool = False) -> None:
+    """``click.echo`` for a UTF-8 stream: the line, then a flush (stdout and stderr interleave as under click)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(message + "\n")
+    stream.flush()
+
+
+_FAST_FLAGS = {"--json": "as_json"}
+_FAST_VALUES = {
+    "--trust": "trust", "--at": "at_", "--lang": "lang", "--batch": "batch", "--accept-region": "accept_region",
+    "--region": "region", "--state": "state_dir", "--allow-alg": "allow_alg", "--algorithms": "allow_alg",
+    "--workers": "workers",
+}  # fmt: skip
+"""The options of :mod:`elicense.cli.verify_command`, by flag → parameter (a test holds the two equal)."""
+
+
+def fast_options(args: list[str]) -> dict[str, Any] | None:
+    """``run_verify`` keyword arguments for a plain ``verify`` command line, else ``None`` (let click parse it).
+
+    Accepts what click would accept to the same values — known long options, ``--opt value`` and
+    ``--opt=value``, arguments anywhere, ``--`` — and gives up on anything else (``--help``, an
+    unknown or malformed option, a bad ``--lang`` or ``--workers`` value, a value that looks like an
+    option), so every error message is still click's.
+    """
+    options: dict[str, Any] = {}
+    inputs: list[str] = []
+    allow: list[str] = []
+    i, count = 0, len(args)
+    while i < count:
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            inputs.extend(args[i:])
+            break
+        if arg[:1] != "-" or arg == "-":
+            inputs.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if name in _FAST_FLAGS and not eq:
+            options[_FAST_FLAGS[name]] = True
+            continue
+        dest = _FAST_VALUES.get(name)
+        if dest is None:
+            return None
+        if not eq:
+            if i == count or (args[i][:1] == "-" and args[i] != "-"):
+                return None
+            value = args[i]
+            i += 1
+        if dest == "allow_alg":
+            allow.append(value)
+        elif dest == "lang" and value not in ("zh", "en"):
+            return None
+        elif dest == "workers":
+            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 64):
+                return None
+            options[dest] = int(value)
+        else:
+            options[dest] = value
+    return {**options, "inputs": tuple(inputs), "allow_alg": tuple(allow)}
+
+
+def run_verify(
+    inputs: tuple[str, ...] = (),
+    trust: str | None = None,
+    at_: str | None = None,
+    as_json: bool = False,
+    lang: str | None = None,
+    batch: str | None = None,
+    accept_region: str | None = None,
+    region: str | None = None,
     allow_alg: tuple[str, ...] = (),
     state_dir: str | None = None,
     workers: int = 1,
+    echo: Callable[..., Any] | None = None,
 ) -> int:
-    """Verify licences: payload text files, QR images, PDFs, or - for stdin.
+    """The ``verify`` command's work, for both the click command and the click-free fast path.
 
-    Exit 0 valid, 1 invalid, 2 indeterminate, 3+ error; with several inputs, the worst.
+    ``echo(message, err=False)`` writes one line (click's ``echo`` under click; plain writes on
+    the fast path, which only runs on UTF-8 streams, where the two write the same bytes).
     """
+    echo = echo or _echo
     lang = lang or default_lang()
     if batch and inputs:
         raise UsageError("give either INPUT... or --batch, not both")
@@ -223,15 +274,15 @@ def verify_cmd(
             results = verify_bytes(verifier, _read_input(name), at=at, source=None if name == "-" else Path(name))
         except ElicenseError as exc:
             if as_json:
-                click.echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))
-            click.echo(f"elicense: error: {name}: {exc.localized(lang)}", err=True)
+                echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))
+            echo(f"elicense: error: {name}: {exc.localized(lang)}", err=True)
             code = _worse(code, EXIT_ERROR)
             continue
         for result in results:
             if as_json:
-                click.echo(json.dumps({"input": name, **result.to_dict(lang)}, ensure_ascii=False))
+                echo(json.dumps({"input": name, **result.to_dict(lang)}, ensure_ascii=False))
             else:
-                click.echo(_human(name, result, lang))
+                echo(_human(name, result, lang))
             code = _worse(code, result.status.exit_code)
     return code
 

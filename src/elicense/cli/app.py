@@ -1,0 +1,85 @@
+"""The click application: the command group, lazy command loading, click's errors → exit codes.
+
+Kept apart from :mod:`elicense.cli` so that the common ``elicense verify X.qr.txt``
+can run without importing click at all (cold start, #8): see :func:`elicense.cli.run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from elicense import __version__
+from elicense.cli import _COMMANDS, EXIT_ERROR, echo_err
+
+
+class _Escaped(Exception):
+    """Carries an interrupt or a broken pipe past click's own handling to :func:`elicense.cli.run`.
+
+    click turns Ctrl-C into "Aborted" and a broken pipe into exit 1 (our code for an
+    INVALID licence); ``run`` gives both their documented codes, on every path.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or ``--help`` lists it).
+
+    ``elicense verify X.qr.txt`` then loads the verify stack alone, not the
+    registry, PDF, SM2 or kiosk modules of the other commands (cold start, #8).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, loaded or not."""
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module on first use."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _COMMANDS:
+            module, attr = _COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"elicense.cli.{module}"), attr)
+            self.add_command(command, cmd_name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; interrupts and broken pipes go to ``run``'s handlers, not click's."""
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, BrokenPipeError) as exc:
+            raise _Escaped(exc) from exc
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="elicense")
+def cli() -> None:
+    """Issue, sign, verify and revoke electronic licences (电子证照)."""
+
+
+def run_click(args: list[str]) -> int:
+    """Parse ``args`` with click and run the command; click's own errors become one line and exit 3.
+
+    Every other exception (``ElicenseError``, ``OSError``, interrupts, ...) propagates to
+    :func:`elicense.cli.run`, which handles it the same way for the click-free path.
+    """
+    try:
+        rv = cli.main(args=args, prog_name="elicense", standalone_mode=False)
+    except _Escaped as exc:
+        raise exc.original from None
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx else "elicense"
+        echo_err(f"elicense: usage error: {exc.format_message()} (see '{path} --help')")
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        echo_err("elicense: aborted")
+        return EXIT_ERROR
+    except click.exceptions.ClickException as exc:
+        echo_err(f"elicense: error: {exc.format_message()}")
+        return EXIT_ERROR
+    return int(rv) if isinstance(rv, int) else 0

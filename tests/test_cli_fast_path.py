@@ -1,0 +1,169 @@
+"""The click-free ``verify`` path (cold start, #8) behaves exactly as the click command.
+
+``elicense.cli.run`` parses a plain ``verify`` line itself and hands everything else to
+click. These tests hold the two paths to the same exit code, stdout and stderr, and the
+fast parser's option table to the click command's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from elicense.cli import run
+from elicense.cli import verify as cli_verify
+from elicense.cli.verify import fast_options
+from elicense.cli.verify_command import verify_cmd
+
+AT = "2026-06-01T08:00:00Z"
+
+
+def test_fast_option_table_is_the_click_commands() -> None:
+    declared: dict[str, str] = {}
+    flags: dict[str, str] = {}
+    for param in verify_cmd.params:
+        if not isinstance(param, click.Option):
+            continue
+        assert param.name is not None
+        names = [*param.opts, *param.secondary_opts]
+        for name in names:
+            (flags if param.is_flag else declared)[name] = param.name
+    assert flags == cli_verify._FAST_FLAGS
+    assert declared == cli_verify._FAST_VALUES
+    arguments = [p for p in verify_cmd.params if isinstance(p, click.Argument)]
+    assert [(a.name, a.nargs) for a in arguments] == [("inputs", -1)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"], ["-h"], ["--json=1"], ["--lang", "fr"], ["--lang=ZH"], ["--workers", "0"], ["--workers", "65"],
+        ["--workers", "x"], ["--workers", "+2"], ["--workers", "٣"], ["--trust"], ["--trust", "--json"],
+        ["--bogus"], ["-x"], ["--tru", "f"], ["x", "--at"],
+    ],
+)
+def test_lines_left_to_click(args: list[str]) -> None:
+    assert fast_options(args) is None
+
+
+def test_fast_options_values() -> None:
+    assert fast_options(["a", "--json", "--trust=t", "-", "--allow-alg", "SM2", "--algorithms=ES256", "--", "--x"]) == {
+        "inputs": ("a", "-", "--x"), "as_json": True, "trust": "t", "allow_alg": ("SM2", "ES256"),
+    }
+    assert fast_options(["--lang", "en", "--lang", "zh", "--workers", "07"]) == {
+        "lang": "zh", "workers": 7, "inputs": (), "allow_alg": (),
+    }
+
+
+def _both(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """``run(args)`` on the fast path and on click's: (exit code, stdout, stderr) of each."""
+    taken: list[bool] = []
+    real = cli_verify.fast_options
+
+    def spy(rest: list[str]) -> dict[str, Any] | None:
+        found = real(rest)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(cli_verify, "fast_options", spy)
+    fast = (run(args), *capsys.readouterr())
+    assert taken == [True], f"the fast path did not take {args}"
+    monkeypatch.setattr(cli_verify, "fast_options", lambda rest: None)
+    slow = (run(args), *capsys.readouterr())
+    return fast, slow
+
+
+@pytest.fixture(scope="module")
+def files(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("fast")
+    out = {"trust": str(world.trust_file)}
+    for name in ("business-licence-jinan", "business-licence-revoked", "business-licence-expired"):
+        path = tmp / f"{name}.qr.txt"
+        path.write_text(world.issued[name].qr_payload + "\n")
+        out[name] = str(path)
+    batch = tmp / "batch.txt"
+    batch.write_text("\n".join([world.issued["business-licence-jinan"].qr_payload, "garbage", "",
+                                world.issued["business-licence-revoked"].qr_payload]) + "\n")
+    out["batch"] = str(batch)
+    out["pasted"] = world.issued["business-licence-jinan"].qr_payload
+    out["dir"] = str(tmp)
+    return out
+
+
+CASES = [
+    ["{jinan}", "--trust", "{trust}", "--at", AT],
+    ["{jinan}", "--trust", "{trust}", "--at", AT, "--lang", "zh"],
+    ["--json", "{jinan}", "{revoked}", "{expired}", "--trust={trust}", f"--at={AT}"],
+    ["{revoked}", "--trust", "{trust}", "--at", AT, "--lang=zh", "--json"],
+    ["--trust", "{trust}", "--at", AT, "--", "{pasted}"],
+    ["{jinan}", "{dir}/missing.qr.txt", "{dir}", "--trust", "{trust}", "--at", AT, "--json", "--lang", "zh"],
+    ["--batch", "{batch}", "--trust", "{trust}", "--at", AT],
+    ["--batch", "{batch}", "--trust", "{trust}", "--at", AT, "--workers", "2", "--lang", "zh"],
+    ["{jinan}", "--trust", "{trust}", "--at", "yesterday"],
+    ["{jinan}", "--trust", "{trust}", "--at", "yesterday", "--lang", "zh"],
+    ["{jinan}", "--trust", "{dir}/no-such-bundle.cose", "--at", AT],
+    ["{jinan}", "--trust", "{trust}", "--allow-alg", "SM2", "--at", AT],
+    ["{jinan}", "--trust", "{trust}", "--allow-alg", "NOPE"],
+    ["{jinan}", "--trust", "{trust}", "--accept-region", "320000", "--at", AT],
+    ["{jinan}", "--trust", "{trust}", "--region", "370000", "--at", AT],
+    ["{jinan}", "--trust", "{trust}", "--workers", "2"],
+    ["{jinan}", "--batch", "{batch}", "--trust", "{trust}"],
+    ["--trust", "{trust}"],
+    ["{jinan}"],
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[" ".join(c)[:60] for c in CASES])
+def test_fast_path_output_is_clicks(
+    case: list[str], files: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ELICENSE_TRUST", raising=False)
+    monkeypatch.delenv("ELICENSE_ALGORITHMS", raising=False)
+    args = ["verify", *(a.format(**{k.replace("business-licence-", ""): v for k, v in files.items()}) for a in case)]
+    fast, slow = _both(args, capsys, monkeypatch)
+    assert fast == slow
+    assert fast[1] or fast[2]  # each case says something
+
+
+def _python(code: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("ELICENSE_TRUST", "PYTHONIOENCODING")}
+    return subprocess.run([sys.executable, "-c", code], env=env, timeout=120, check=False, **kwargs)
+
+
+def test_plain_verify_never_imports_click(files: dict[str, str]) -> None:
+    code = (
+        "import sys\nfrom elicense.cli import run\n"
+        f"rc = run(['verify', {files['business-licence-jinan']!r}, '--trust', {files['trust']!r}, '--at', {AT!r}])\n"
+        "assert rc == 0, rc\nprint('CLICK' if 'click' in sys.modules else 'NO-CLICK')\n"
+    )
+    out = _python(code, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "NO-CLICK"
+
+
+@pytest.mark.parametrize("path", ["fast", "click"])
+def test_broken_pipe_is_an_error_exit_not_invalid(path: str, files: dict[str, str], tmp_path: Path) -> None:
+    """``elicense verify --batch ... | head -1``: exit 3 and no traceback (click alone would exit 1 = INVALID)."""
+    big = tmp_path / "big.txt"
+    big.write_text((files["pasted"] + "\n") * 3000)
+    force = "import elicense.cli.verify as v; v.fast_options = lambda rest: None\n" if path == "click" else ""
+    code = (
+        f"{force}from elicense.cli import main\n"
+        f"main(['verify', '--batch', {str(big)!r}, '--trust', {files['trust']!r}, '--at', {AT!r}])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("ELICENSE_TRUST", "PYTHONIOENCODING")}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, like `head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 3, err
+    assert json.loads(first)["status"] == "VALID"
+    assert "Traceback" not in err and "Exception ignored" not in err
