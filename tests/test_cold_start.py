@@ -127,3 +127,10 @@ def test_catalogue_bad_char_regex_equals_the_loop() -> None:
             assert _bad_char(c, allow) == _bad_char_reference(c, allow), (hex(o), allow)
             text = f"营业执照 {c} x\x01"
             assert _bad_char(text, allow) == _bad_char_reference(text, allow), (hex(o), allow)
+
+
+def test_province_rows_equal_the_whole_tables_provinces() -> None:
+    from elicense.identifiers import _area_table, _provinces
+
+    expected = frozenset(code[:2] for code in _area_table() if code.endswith("0000"))
+    assert _provinces() == expected and len(expected) == 34

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, ClassVar, Literal
 
 from elicense.errors import IdentifierError
@@ -242,19 +243,31 @@ def _uscc_check_char(first17: str) -> str:
 
 
 @functools.cache
+def _areas_csv() -> str:
+    # Next to this module, as the catalogue's JSON is (catalog.default_directory): importlib.resources
+    # would cost the CLI's verify path its zipfile import (cold start, #8).
+    with open(os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "areas.csv"), encoding="utf-8") as fh:
+        return fh.read()
+
+
+@functools.cache
 def _area_table() -> Mapping[str, str]:
-    text = resources.files("elicense.data").joinpath("areas.csv").read_text(encoding="utf-8")
     table: dict[str, str] = {}
-    for line in text.splitlines()[1:]:
+    for line in _areas_csv().splitlines()[1:]:
         code, sep, name = line.partition(",")
         if sep and len(code) == 6 and code.isdigit():
             table[code] = name.strip()
     return table
 
 
+_PROVINCE_ROW = re.compile(r"^(\d\d)0000,", re.MULTILINE)
+
+
 @functools.cache
 def _provinces() -> frozenset[str]:
-    return frozenset(code[:2] for code in _area_table() if code.endswith("0000"))
+    # Every USCC and resident id on the verify path checks its province: read just those rows,
+    # without building the whole table (tests hold the two equal).
+    return frozenset(_PROVINCE_ROW.findall(_areas_csv()))
 
 
 def area_name(code: str) -> str | None:
