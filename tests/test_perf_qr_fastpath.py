@@ -285,3 +285,77 @@ def test_time_fast_path_is_require_utc(verifier) -> None:  # type: ignore[no-unt
     assert verifier._time(utc) is utc
     with pytest.raises(UsageError):
         verifier._time(dt.datetime(2026, 6, 1, 8))  # naive
+
+
+# -- issue 8, round 3: the claims fast path agrees with parse_claims_strict --------------------------------------
+
+_ODD_VALUES = (
+    None, True, False, -1, 0, 1, 23, 24, 999, 1000, 2**32, 2**40, 10**19, 2**64 - 1, 1.5, "", "x", "x" * 513, "张三",
+    "abc.def", "ab1", "Z" * 33, b"", b"\x00", b"\x4e\x2d", b"\xd8\x00\x00\x41", b"\x00A", b"\x00" * 10, b"\xff" * 10,
+    b"\x00" * 12, b"\xff" * 12, b"\x00" * 16, b"\x00" * 1026, [], [1], [b"\x00" * 12, 1, 1], {}, {1: "x"},
+    {0: "x"}, {256: 1}, {1: b"\x4e\x2d"}, {1: ""}, {1: b""}, {1: 1.5}, {1: [1]}, {"a": 1}, {1: "x" * 513},
+    {1: b"\x4e\x2d" * 300}, ["1", 1],
+)  # fmt: skip
+_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+
+
+def _claims_outcome(fn, data: bytes, holder_types: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    try:
+        return fn(data, issuer_code=ISSUER, area_code="370100", holder_types_of=lambda code: holder_types)
+    except PayloadError as exc:
+        return ("error", type(exc).__name__, exc.message)
+
+
+@given(st.data())
+def test_claims_fast_path_agrees_with_the_strict_parser(world, data) -> None:  # type: ignore[no-untyped-def]
+    """Real claims maps with values replaced, removed or added, encoded canonically or not, bytes cut, flipped
+    or appended: ``parse_claims`` returns (or raises) exactly what ``parse_claims_strict`` does."""
+    name = data.draw(st.sampled_from(sorted(world.issued)))
+    claims = _claims(world, name)
+    for _ in range(data.draw(st.integers(0, 3))):
+        key = data.draw(st.sampled_from(_KEYS))
+        if data.draw(st.booleans()):
+            claims.pop(key, None)
+        else:
+            claims[key] = data.draw(st.sampled_from(_ODD_VALUES))
+    if data.draw(st.booleans()) and isinstance(claims.get(K_ID), list) and len(claims[K_ID]) == 3:
+        part = data.draw(st.integers(0, 2))
+        claims[K_ID] = list(claims[K_ID])
+        claims[K_ID][part] = data.draw(st.sampled_from((*_ODD_VALUES, "JY2370102", 12345, "1", "0" * 32)))
+    encoded = cbor2.dumps(claims, canonical=data.draw(st.booleans()))
+    mutated = bytearray(encoded)
+    for _ in range(data.draw(st.integers(0, 2))):
+        i = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(mutated)))
+    holder_types = data.draw(st.sampled_from(((), ("001",), ("111",), ("001", "111"), ("999",))))
+    for candidate in (encoded, bytes(mutated), bytes(mutated[:cut]), encoded + data.draw(st.binary(max_size=2))):
+        fast = _claims_outcome(parse_claims, candidate, holder_types)
+        strict = _claims_outcome(claims_mod.parse_claims_strict, candidate, holder_types)
+        assert fast == strict
+        if not isinstance(fast, tuple):  # same types too (a str subclass or an int for a str would compare equal)
+            assert {k: type(v) for k, v in vars(fast).items()} == {k: type(v) for k, v in vars(strict).items()}
+            assert type(fast.id.serial) is str and type(fast.id.check_char) is str
+
+
+def test_claims_fast_path_reads_every_demo_licence(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every demo payload but the one with ``supersedes`` takes the fast path (and equals the strict answer)."""
+    catalog = Catalog.default()
+    strict = claims_mod.parse_claims_strict
+    calls: list[str] = []
+    current = [""]
+
+    def counting(data: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(current[0])
+        return strict(data, **kwargs)
+
+    monkeypatch.setattr(claims_mod, "parse_claims_strict", counting)
+    for name, issued in world.issued.items():
+        current[0] = name
+        payload = parse_sign1(unwrap(issued.qr_payload)).payload
+        issuer = issued.licence.id.issuer_code
+        fast = parse_claims(payload, issuer_code=issuer, area_code="370100",
+                            holder_types_of=lambda code: catalog.get(code).holder_types)
+        assert fast == strict(payload, issuer_code=issuer, area_code="370100",
+                              holder_types_of=lambda code: catalog.get(code).holder_types)
+    assert calls == [name for name in world.issued if K_SUPERSEDES in _claims(world, name)] == ["driving-licence-renewed"]

@@ -91,6 +91,19 @@ def loads_typed(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 _NO_TAGS: frozenset[int] = frozenset()
 
 
+def loads_exact(data: bytes, max_depth: int) -> Any:
+    """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
+    (any exception) to the strict path: a fresh decoder with the same settings, trailing bytes refused."""
+    fp = _BytesIO(data)
+    value = _Decoder(
+        fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
+        allow_duplicate_keys=False,
+    ).decode()
+    if fp.tell() != len(data):
+        raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
+    return value
+
+
 def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
     tag_hook = _tag_hook(allowed_tags)
     fp = io.BytesIO(data)
@@ -117,6 +130,11 @@ def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
     if fp.tell() != len(data):  # cbor2 ignores what follows the first item: a second encoding of one message
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
     return value
+
+
+_BytesIO = io.BytesIO
+_Decoder = cbor2.CBORDecoder
+_NO_TAG_HOOK = _tag_hook(_NO_TAGS)
 
 
 def dumps(obj: Any) -> bytes:

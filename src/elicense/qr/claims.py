@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from elicense.basics import FieldValue, HolderType
 from elicense.errors import IdentifierError, PayloadError
 from elicense.identifiers import _ALNUM36, _M3736_NEXT, USCC, LicenceId
-from elicense.model import FieldValue, HolderType, Licence
 from elicense.qr import cbor
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
+    from elicense.model import Licence  # not at run time: verifying defines no model class (#8)
 
 CLAIMS_VERSION = 1
 
@@ -398,12 +399,43 @@ _NO_FIELDS: Mapping[int, str | int] = MappingProxyType({})
 """Shared read-only empty ``fields`` (most QR claims show no extra field)."""
 
 
+def _no_holder_types(type_code: str) -> Sequence[str]:
+    return ()
+
+
+_HOLDER_TYPE_OF_INT = {int(t.value): t for t in HolderType}
+_MAX_UTF16 = 2 * MAX_TEXT
+
+
+@functools.lru_cache(maxsize=1024)
+def _id_head(type_item: bytes | str, issuer_code: str) -> tuple[str, str, int] | None:
+    """:func:`_id_prefix` of a packed (12 bytes) or text type code; ``None`` when invalid (the strict
+    parser then explains). One entry per (type, issuer): repeated on every licence of a kind."""
+    try:
+        return _id_prefix(unpack_type_code(type_item) if type(type_item) is bytes else type_item, issuer_code)
+    except (PayloadError, IdentifierError):
+        return None
+
+
+def _short_text(value: object) -> str | None:
+    """:func:`_text_value` when it accepts ``value``, else ``None`` (the strict parser explains)."""
+    if type(value) is str:
+        return value if value and len(value) <= MAX_TEXT else None
+    if type(value) is not bytes or len(value) % 2 or len(value) > _MAX_UTF16:
+        return None
+    try:
+        text = value.decode("utf-16-be")
+    except UnicodeDecodeError:
+        return None
+    return text if text and len(value) < len(text.encode("utf-8", "surrogatepass")) else None
+
+
 def parse_claims(
     data: bytes,
     *,
     issuer_code: str,
     area_code: str,
-    holder_types_of: Callable[[str], Sequence[str]] = lambda type_code: (),
+    holder_types_of: Callable[[str], Sequence[str]] = _no_holder_types,
 ) -> LicenceClaims:
     """Decode and check the claims map, after the signature has verified.
 
@@ -411,7 +443,153 @@ def parse_claims(
     signer's (``kid`` → authority), so a payload cannot claim another issuer.
     ``holder_types_of(type_code)`` gives the type's allowed holder types (from
     the catalogue): when there is exactly one, the payload may omit it.
+
+    Hot path (#8): the claims every conforming issuer writes are read here with
+    the checks of :func:`parse_claims_strict` in fewer steps; anything else —
+    any value that check would refuse, ``supersedes``, a decoding error — is
+    handed to :func:`parse_claims_strict`, which decides (and explains). So this
+    function returns exactly what the strict one returns (the tests hold them
+    equal on generated claims) and raises only what it raises.
     """
+    try:
+        out = _parse_claims_fast(data, issuer_code, area_code, holder_types_of)
+    except Exception:  # whatever it is, the strict parser decides and explains
+        out = None
+    if out is None:
+        return parse_claims_strict(data, issuer_code=issuer_code, area_code=area_code, holder_types_of=holder_types_of)
+    return out
+
+
+def _parse_claims_fast(
+    data: bytes, issuer_code: str, area_code: str, holder_types_of: Callable[[str], Sequence[str]]
+) -> LicenceClaims | None:
+    """:func:`parse_claims_strict`'s answer when it accepts ``data`` the usual way, else ``None``."""
+    claims = cbor.loads_exact(data, 3)
+    if (
+        type(claims) is not dict
+        or not _KNOWN.issuperset(claims)
+        or not _REQUIRED.issubset(claims)
+        or K_SUPERSEDES in claims
+    ):
+        return None
+    get = claims.get
+    id_parts = claims[K_ID]
+    if type(id_parts) is list and len(id_parts) == 3:
+        type_item, serial, version = id_parts
+        if type(serial) is int and 0 <= serial < 10**19:
+            serial = str(serial)
+        if (
+            type(type_item) in (bytes, str)
+            and type(serial) is str
+            and 1 <= len(serial) <= 32
+            and type(version) is int
+            and 1 <= version <= 999
+            and _ID_SERIAL_CHARS.issuperset(serial)
+            and (head := _id_head(type_item, issuer_code)) is not None
+        ):
+            type_code, issuer, state = head
+            nxt = _M3736_NEXT
+            for ch in serial:
+                state = nxt[state][ch]
+            for ch in _VERSION_DIGITS[version]:
+                state = nxt[state][ch]
+            licence_id = object.__new__(LicenceId)  # as _licence_id: every part checked above
+            setattr_ = object.__setattr__
+            setattr_(licence_id, "type_code", type_code)
+            setattr_(licence_id, "issuer_code", issuer)
+            setattr_(licence_id, "serial", serial)
+            setattr_(licence_id, "version", version)
+            setattr_(licence_id, "check_char", _ALNUM36[(37 - state) % 36])
+            if K_HOLDER_TYPE in claims:
+                raw = claims[K_HOLDER_TYPE]
+                holder_type = _HOLDER_TYPE_OF_INT.get(raw) if type(raw) is int else None
+            else:
+                implied = holder_types_of(type_code)
+                holder_type = _HOLDER_TYPES.get(implied[0]) if len(implied) == 1 else None
+            signed = claims[K_SIGNED_AT]
+            digest = claims[K_DIGEST]
+            holder_code = claims[K_HOLDER_CODE]
+            if type(holder_code) is bytes and len(holder_code) == PACKED_USCC_LENGTH:
+                n = int.from_bytes(holder_code, "big")
+                holder_code = _uscc_from_value(n) if n < _USCC_SPACE else None
+            else:
+                holder_code = _short_text(holder_code)
+            holder_name = _short_text(claims[K_HOLDER_NAME])
+            number = get(K_NUMBER)
+            if number is not None:
+                number = _short_text(number)
+            valid_from = claims[K_VALID_FROM]
+            until = claims[K_VALID_UNTIL]
+            issued = get(K_ISSUED_ON)
+            index = get(K_STATUS_INDEX)
+            fields_raw = get(K_FIELDS)
+            fields = _NO_FIELDS if fields_raw is None else _fast_fields(fields_raw)
+            if (
+                holder_type is not None
+                and type(signed) is int and 0 <= signed < 2**40
+                and type(digest) is bytes and len(digest) == DIGEST_LENGTH
+                and holder_code is not None
+                and holder_name is not None
+                and (number is not None or K_NUMBER not in claims)
+                and type(valid_from) is int and 0 <= valid_from <= _MAX_DAY
+                and (until is None or (type(until) is int and 0 <= until <= _MAX_DAY))
+                and (issued is None or (type(issued) is int and 0 <= issued <= _MAX_DAY))
+                and (index is None or (type(index) is int and 0 <= index < 2**32))
+                and fields is not None
+            ):
+                start = _fromordinal(_EPOCH_ORDINAL + valid_from)
+                out = object.__new__(LicenceClaims)
+                out.__dict__.update(
+                    id=licence_id,
+                    number=serial if number is None else number,
+                    holder_name=holder_name,
+                    holder_code=holder_code,
+                    holder_type=holder_type,
+                    valid_from=start,
+                    valid_until=None if until is None else _fromordinal(_EPOCH_ORDINAL + until),
+                    issued_on=start if issued is None else _fromordinal(_EPOCH_ORDINAL + issued),
+                    signed_at=_fromtimestamp(signed, _UTC),
+                    area_code=area_code,
+                    digest=digest,
+                    fields=fields,
+                    status_index=index,
+                    supersedes=None,
+                )
+                return out
+    return None
+
+
+_VERSION_DIGITS = tuple(f"{v:03d}" for v in range(1000))
+_fromordinal = dt.date.fromordinal
+_fromtimestamp = dt.datetime.fromtimestamp
+_UTC = dt.UTC
+
+
+def _fast_fields(raw: object) -> Mapping[int, str | int] | None:
+    """The ``fields`` claim as :func:`parse_claims_strict` reads it, or ``None`` for anything it would refuse."""
+    if type(raw) is not dict or len(raw) > MAX_FIELDS:
+        return None
+    fields: dict[int, str | int] = {}
+    for tag, value in raw.items():
+        if type(tag) is not int or not 1 <= tag <= 255:
+            return None
+        if type(value) is not int:
+            if type(value) is str and not value:
+                pass  # an empty text field stays as it is
+            elif type(value) not in (str, bytes) or len(value) > MAX_TEXT or (value := _short_text(value)) is None:
+                return None
+        fields[tag] = value
+    return MappingProxyType(fields) if fields else _NO_FIELDS
+
+
+def parse_claims_strict(
+    data: bytes,
+    *,
+    issuer_code: str,
+    area_code: str,
+    holder_types_of: Callable[[str], Sequence[str]] = _no_holder_types,
+) -> LicenceClaims:
+    """:func:`parse_claims` step by step: the reference every claims map may take (and the one that explains)."""
     claims = cbor.loads_typed(data, max_depth=3)  # every value's exact type is checked below
     if type(claims) is not dict:
         raise PayloadError("claims must be a CBOR map", message_zh="声明必须为 CBOR 映射")
