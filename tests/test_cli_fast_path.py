@@ -158,7 +158,7 @@ def test_broken_pipe_is_an_error_exit_not_invalid(path: str, files: dict[str, st
         f"{force}from elicense.cli import main\n"
         f"main(['verify', '--batch', {str(big)!r}, '--trust', {files['trust']!r}, '--at', {AT!r}])\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("ELICENSE_TRUST", "PYTHONIOENCODING")}
+    env = {k: v for k, v in os.environ.items() if k not in ("ELICENSE_TRUST", "PYTHONIOENCODING", "PYTHONUNBUFFERED")}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
@@ -167,3 +167,34 @@ def test_broken_pipe_is_an_error_exit_not_invalid(path: str, files: dict[str, st
     assert proc.wait(timeout=120) == 3, err
     assert json.loads(first)["status"] == "VALID"
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize("workers", [None, 1, 2])
+def test_main_flushes_all_output_before_a_fast_exit(workers: int | None, files: dict[str, str], tmp_path: Path) -> None:
+    """``main`` skips the interpreter teardown after a click-free verify: nothing may be lost to it."""
+    out = tmp_path / "out.jsonl"
+    if workers:
+        args = ["--batch", files["batch"], "--workers", str(workers)]
+    else:
+        args = [files["business-licence-jinan"], files["business-licence-revoked"], "--json"]
+    drop = ("ELICENSE_TRUST", "PYTHONIOENCODING", "PYTHONUNBUFFERED")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    with out.open("wb") as fh:  # a file: block-buffered, unlike a terminal
+        proc = subprocess.run(
+            [sys.executable, "-m", "elicense.cli", "verify", *args, "--trust", files["trust"], "--at", AT],
+            stdout=fh, stderr=subprocess.PIPE, env=env, timeout=120, check=False,
+        )
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [x["status"] for x in lines] == (["VALID", "INVALID", "INVALID"] if workers else ["VALID", "INVALID"])
+    assert proc.returncode == 1 and proc.stderr == b""
+
+
+def test_garbage_collection_resumes_after_the_trust_load(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    assert gc.isenabled()
+    assert run(["verify", files["business-licence-jinan"], "--trust", files["trust"], "--at", AT]) == 0
+    assert gc.isenabled()
+    assert run(["verify", files["business-licence-jinan"], "--trust", files["dir"] + "/nope.cose"]) == 3  # load fails
+    assert gc.isenabled()
+    capsys.readouterr()

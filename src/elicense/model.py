@@ -10,53 +10,20 @@ Dates are calendar dates in China Standard Time; instants are UTC-aware
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from elicense.errors import LicenceDataError, UsageError
+# Defined in elicense.basics (the verify path needs them without this module's classes); part of this API.
+from elicense.basics import CHINA_TZ as CHINA_TZ
+from elicense.basics import FieldValue as FieldValue
+from elicense.basics import HolderType as HolderType
+from elicense.basics import LicenceStatus as LicenceStatus
+from elicense.basics import china_date as china_date
+from elicense.basics import require_utc as require_utc
+from elicense.errors import LicenceDataError
 from elicense.identifiers import LicenceId
-
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
-"""China Standard Time (no DST): licence dates are calendar dates in this zone."""
-
-FieldValue = str | int | dt.date
-
-
-def require_utc(when: dt.datetime, what: str = "time") -> dt.datetime:
-    """Refuse naive datetimes (misuse, not bad input) and normalise to UTC."""
-    if not isinstance(when, dt.datetime):
-        raise UsageError(f"{what} must be a datetime, got {type(when).__name__}")
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise UsageError(f"{what} must be timezone-aware (UTC); got a naive datetime")
-    return when.astimezone(dt.UTC)
-
-
-def china_date(when: dt.datetime) -> dt.date:
-    """The calendar date in China at instant ``when``."""
-    return require_utc(when).astimezone(CHINA_TZ).date()
-
-
-class HolderType(enum.StrEnum):
-    """Holder code type (GB/T 36903 code list)."""
-
-    USCC = "001"
-    """统一社会信用代码 (organisations)."""
-    RESIDENT_ID = "111"
-    """公民身份号码 (citizens)."""
-    OTHER = "099"
-    """Other identity document."""
-
-
-class LicenceStatus(enum.StrEnum):
-    """Lifecycle state of a licence in the registry."""
-
-    VALID = "valid"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
-    SUPERSEDED = "superseded"
 
 
 def _text(value: str, what: str, max_length: int) -> str:

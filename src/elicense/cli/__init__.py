@@ -65,8 +65,29 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map outcomes to exit codes."""
     code = run(argv)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader left before the last buffered lines (`| head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_ERROR
+    if _finished and _nothing_to_finalise():
+        # A click-free verify holds no database, temporary file, thread or worker pool: all its
+        # output is flushed above, and the interpreter's teardown (freeing every module and
+        # object, ~20 ms, more than a verification) has nothing left to do for the user (#8).
+        os._exit(code)
     sys.exit(code)
+
+
+_finished = False
+"""Set by :func:`run` when the click-free ``verify`` path ran to its end (see :func:`main`)."""
+
+
+def _nothing_to_finalise() -> bool:
+    if "multiprocessing" in sys.modules:  # --workers: the pool's atexit clean-up must run
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _lang_arg(args: Sequence[str]) -> str | None:
@@ -107,7 +128,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             options = fast_options(args[1:])
             if options is not None:
-                return run_verify(**options)
+                global _finished
+                code = run_verify(**options)
+                _finished = True
+                return code
         from elicense.cli.app import run_click
 
         return run_click(args)

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import PrivateKey
 from elicense.errors import ElicenseError, UsageError
-from elicense.model import require_utc
 
 MAX_CRL_BYTES = 64 * 1024 * 1024
 """Largest CRL accepted (a million entries is ~40 MB)."""

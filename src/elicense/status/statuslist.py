@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm
 from elicense.crypto.keys import Signer, key_id
 from elicense.errors import ElicenseError, PayloadError, UsageError
-from elicense.model import require_utc
 from elicense.qr import cbor
 from elicense.qr.cose import CoseSign1, parse_sign1, sign1
 from elicense.status.reasons import DEFAULT_REASON, REASONS_BY_NUMBER, ListState, RevocationReason

@@ -24,9 +24,9 @@ from types import MappingProxyType
 
 from cryptography import x509
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import verify_cose_signature
 from elicense.errors import ElicenseError
-from elicense.model import require_utc
 from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
 from elicense.status.reasons import ListState
 from elicense.status.statuslist import SignedStatusList, StatusList, parse_status_list

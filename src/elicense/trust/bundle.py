@@ -27,11 +27,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.crypto.keys import Signer, atomic_write, key_id
 from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
-from elicense.model import require_utc
 from elicense.trust.lists import (
     Agreement,
     NationalList,

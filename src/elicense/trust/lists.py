@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from elicense.basics import require_utc
 from elicense.crypto.pki import CERTIFICATE_ERRORS, OID_EKU_TRUST_LIST_SIGNING, ValidatedChain, validate_chain
 from elicense.errors import TrustError
-from elicense.model import require_utc
 
 if TYPE_CHECKING:
     from elicense.crypto.algorithms import AlgorithmPolicy, PrivateKey

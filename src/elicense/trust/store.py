@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, PublicKey
 from elicense.crypto.keys import key_id
 from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of, validate_chain
 from elicense.errors import TrustError
-from elicense.model import require_utc
 
 if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PublicKey

@@ -22,9 +22,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
-from elicense.model import require_utc
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import parse_sign1
 from elicense.qr.payload import unwrap
