@@ -263,13 +263,15 @@ def run_verify(
     loader = {"trust": trust, "region": region, "accept_region": accept_region,
               "algorithms": algorithm_policy(allow_alg), "state": state_dir}
     # The verify stack's imports and the trust data make ~20k objects that live as long as the
-    # process: the ~40 young-generation collections they trigger free nothing (cold start, #8).
+    # process: the ~40 collections they would trigger free nothing, and once loaded they are
+    # frozen out of every later collection (gc.freeze; also keeps --workers' forks copy-on-write).
     collecting = gc.isenabled()
     gc.disable()
     try:
         verifier = load_verifier(**loader)
     finally:
         if collecting:
+            gc.freeze()
             gc.enable()
     if batch:
         _LOADER_SPEC.clear()
