@@ -51,8 +51,9 @@ def per_call(fns, rounds: int, n: int = 100) -> list[float]:  # type: ignore[no-
 
 
 # Bytecode as an installed package has it (pip compiles on install): the cold start must not
-# measure compiling our sources because the environment sets PYTHONDONTWRITEBYTECODE.
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# measure compiling our sources because the environment sets PYTHONDONTWRITEBYTECODE; output
+# buffered as in a user's shell (this machine's environment also sets PYTHONUNBUFFERED).
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
 
 
 def cold_start(cmds: list[list[str]], runs: int) -> tuple[list[float], list[float]]:
