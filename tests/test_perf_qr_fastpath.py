@@ -233,6 +233,8 @@ def test_lane_base45_agrees_with_the_base45_package(text: str) -> None:
 @given(st.integers(0, 31**16 - 1))
 def test_uscc_pair_tables_equal_the_reference(n: int) -> None:
     assert claims_mod._uscc_from_value(n) == claims_mod._uscc_from_value_reference(n)
+    assert claims_mod._uscc_from_value_fast(n) == claims_mod._uscc_from_value_reference(n)  # head cached or not
+    assert claims_mod._uscc_from_value_fast(n) == claims_mod._uscc_from_value_reference(n)
 
 
 def test_result_fast_constructor_sets_every_field(world, verifier) -> None:  # type: ignore[no-untyped-def]
@@ -359,3 +361,69 @@ def test_claims_fast_path_reads_every_demo_licence(world, monkeypatch) -> None: 
         assert fast == strict(payload, issuer_code=issuer, area_code="370100",
                               holder_types_of=lambda code: catalog.get(code).holder_types)
     assert calls == [name for name in world.issued if K_SUPERSEDES in _claims(world, name)] == ["driving-licence-renewed"]
+
+
+def _chain_reference(store, key, signed_at, at):  # type: ignore[no-untyped-def]
+    """``StatusStore.check_chain`` as written before its summary shortcut: the loops over the facts."""
+    if not store.check_certificates:
+        return ()
+    facts = store.chains.get(key.certificate)
+    if facts is None:
+        return ("revocation_unknown",)
+    for _, rev in facts.revoked:
+        if rev.effective <= signed_at:
+            return ("signing_key_revoked",)
+    if facts.missing:
+        return ("revocation_unknown",)
+    for crl in facts.crls:
+        if at > crl.next_update:
+            return ("revocation_stale",)
+    return ()
+
+
+@given(st.data())
+def test_status_store_shortcuts_agree_with_the_loops(verifier, data) -> None:  # type: ignore[no-untyped-def]
+    """check_chain's cached summary and check_licence's inline bit read answer as the loops and ``state()`` do,
+    also with revocations, missing CRLs and times around every next update (dates drawn across the span)."""
+    import dataclasses
+
+    from elicense.status.crl import RevokedCert
+    from elicense.status.reasons import ListState
+    from elicense.status.store import ChainRevocation
+
+    store = verifier.status
+    keys = [k for ks in verifier.trust.keys.values() for k in ks]
+    key = data.draw(st.sampled_from(keys))
+    base = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    moment = st.integers(-4000, 4000).map(lambda d: base + dt.timedelta(days=d))
+    facts = store.chains[key.certificate]
+    variant = data.draw(st.sampled_from(("as is", "revoked", "missing")))
+    if variant != "as is":
+        revoked = tuple(("ca", RevokedCert(1, data.draw(moment))) for _ in range(data.draw(st.integers(1, 3))))
+        facts = ChainRevocation(revoked if variant == "revoked" else (), facts.crls,
+                                ("ca",) if variant == "missing" else ())
+        store = dataclasses.replace(store, chains={key.certificate: facts})
+    for _ in range(3):
+        signed_at, at = data.draw(moment), data.draw(moment)
+        found = store.check_chain(key, signed_at, at)
+        assert tuple(r.code for r in found) == _chain_reference(store, key, signed_at, at)
+    lst = data.draw(st.sampled_from(sorted(store.lists.values(), key=lambda x: x.issuer)))
+    index = data.draw(st.integers(0, lst.size + 2))
+    at = data.draw(st.sampled_from((lst.next_update, lst.next_update + dt.timedelta(microseconds=1), base)))
+    found = store.check_licence(lst.issuer, index, at)
+    if at > lst.next_update or index >= lst.size:
+        assert len(found) == 1
+    elif lst.state(index) is ListState.VALID:
+        assert found == ()
+    else:
+        detail = lst.detail(index)
+        assert detail is not None
+        assert (found == ()) == (detail.since is not None and at < detail.since)
+
+
+def test_status_store_reads_revoked_entries(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """The inline bit read sees the demo world's revoked and suspended licences (not only VALID entries)."""
+    for name, code in (("business-licence-revoked", "licence_revoked"),
+                       ("food-business-licence-suspended", "licence_suspended")):
+        result = verifier.verify(world.issued[name].qr_payload)
+        assert result.status is Status.INVALID and result.has_reason(code), name

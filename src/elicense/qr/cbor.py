@@ -93,15 +93,36 @@ _NO_TAGS: frozenset[int] = frozenset()
 
 def loads_exact(data: bytes, max_depth: int) -> Any:
     """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
-    (any exception) to the strict path: a fresh decoder with the same settings, trailing bytes refused."""
+    (any exception) to the strict path: same decoder settings, trailing bytes refused.
+
+    A decoder goes back to a small pool only after a *successful* decode (its state is then clean: tags
+    are refused, so it holds no shared values or string references); a failed one is dropped. ``list.pop``
+    and ``list.append`` are atomic, so threads never share a decoder.
+    """
     fp = _BytesIO(data)
-    value = _Decoder(
-        fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
-        allow_duplicate_keys=False,
-    ).decode()
+    try:
+        decoder = _POOL.pop()
+    except IndexError:
+        decoder = _Decoder(
+            fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
+            allow_duplicate_keys=False,
+        )
+    else:
+        decoder.fp = fp
+        if decoder.max_depth != max_depth:
+            decoder = _Decoder(
+                fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
+                allow_duplicate_keys=False,
+            )
+    value = decoder.decode()
     if fp.tell() != len(data):
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
+    if len(_POOL) < 8:
+        _POOL.append(decoder)
     return value
+
+
+_POOL: list[cbor2.CBORDecoder] = []
 
 
 def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:

@@ -160,6 +160,34 @@ def _uscc_from_value(n: int) -> str:
     )
 
 
+_HEADS: dict[int, tuple[str, int]] = {}
+"""First 8 characters (registration authority, category, area code) and their check-sum part, by value."""
+
+
+def _uscc_from_value_fast(n: int) -> str:
+    """:func:`_uscc_from_value` with its first half looked up: the first 8 characters of a USCC (who
+    registered it, the category, the area) repeat across holders; the tests hold the two equal."""
+    hi, lo = divmod(n, 852891037441)  # 961**4
+    head = _HEADS.get(hi)
+    if head is None:
+        a, b = divmod(hi, 923521)
+        p0, p1 = divmod(a, 961)
+        p2, p3 = divmod(b, 961)
+        t = _TOTAL
+        head = (_PAIRS[p0] + _PAIRS[p1] + _PAIRS[p2] + _PAIRS[p3], t[0][p0] + t[1][p1] + t[2][p2] + t[3][p3])
+        if len(_HEADS) >= 4096:
+            _HEADS.clear()
+        _HEADS[hi] = head
+    a, b = divmod(lo, 923521)
+    p4, p5 = divmod(a, 961)
+    p6, p7 = divmod(b, 961)
+    check, check_value = _ORG_CHECK[11 - (_ORG[0][p4] + _ORG[1][p5] + _ORG[2][p6] + _ORG[3][p7]) % 11]
+    t = _TOTAL
+    total = head[1] + t[4][p4] + t[5][p5] + t[6][p6] + t[7][p7] + check_value * _W16
+    pairs = _PAIRS
+    return "".join((head[0], pairs[p4], pairs[p5], pairs[p6], pairs[p7], check, _USCC_ALPHABET[-total % 31]))
+
+
 def _is_valid_uscc(code: str) -> bool:
     try:
         return USCC(code).value == code
@@ -511,7 +539,7 @@ def _parse_claims_fast(
             holder_code = claims[K_HOLDER_CODE]
             if type(holder_code) is bytes and len(holder_code) == PACKED_USCC_LENGTH:
                 n = int.from_bytes(holder_code, "big")
-                holder_code = _uscc_from_value(n) if n < _USCC_SPACE else None
+                holder_code = _uscc_from_value_fast(n) if n < _USCC_SPACE else None
             else:
                 holder_code = _short_text(holder_code)
             holder_name = _short_text(claims[K_HOLDER_NAME])

@@ -124,6 +124,14 @@ def _parse_canonical(data: bytes) -> tuple[bytes, bytes, bytes] | None:
 
 def parse_sign1(data: bytes) -> CoseSign1:
     """Parse and check the structure (not the signature) of a COSE_Sign1 message."""
+    protected, alg_id, kid, payload, signature = sign1_parts(data)
+    message = object.__new__(CoseSign1)  # every field checked: skip the frozen __init__'s setattr calls
+    message.__dict__.update(protected=protected, alg_id=alg_id, kid=kid, payload=payload, signature=signature)
+    return message
+
+
+def sign1_parts(data: bytes) -> tuple[bytes, int, bytes, bytes, bytes]:
+    """:func:`parse_sign1` as a tuple ``(protected, alg_id, kid, payload, signature)`` (the verify hot path)."""
     data = bytes(data)
     size = len(data)
     # The licence QR's own shape, read at fixed offsets (hot path): D2 84, a short protected header,
@@ -138,14 +146,13 @@ def parse_sign1(data: bytes) -> CoseSign1:
     else:
         fast = _parse_canonical(data)
     if fast is None:
-        return _parse_general(data)
+        m = _parse_general(data)
+        return m.protected, m.alg_id, m.kid, m.payload, m.signature
     protected, payload, signature = fast
     header = _HEADERS.get(protected)
     if header is None:
         header = _header(protected)
-    message = object.__new__(CoseSign1)  # every field checked above: skip the frozen __init__'s setattr calls
-    message.__dict__.update(protected=protected, alg_id=header[0], kid=header[1], payload=payload, signature=signature)
-    return message
+    return protected, header[0], header[1], payload, signature
 
 
 def _parse_general(data: bytes) -> CoseSign1:

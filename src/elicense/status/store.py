@@ -116,7 +116,9 @@ class StatusStore:
     """Authority code → why its only lists were refused as rolled back (``status_list_rolled_back``)."""
     digests: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Authority code → SHA-256 (hex) of the content of the list in use (what a kiosk remembers)."""
-    _by_identity: dict[int, tuple[x509.Certificate, ChainRevocation | None]] = field(
+    _by_identity: dict[
+        int, tuple[x509.Certificate, ChainRevocation | None, tuple[dt.datetime | None, dt.datetime | None] | None]
+    ] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -228,7 +230,15 @@ class StatusStore:
             return hit[1]
         facts = self.chains.get(cert)
         if len(self._by_identity) < 4096:
-            self._by_identity[id(cert)] = (cert, facts)
+            # with the facts, when the chain has all its CRLs: the earliest revocation and the earliest next
+            # update, so that check_chain's common answer is two comparisons
+            summary = None
+            if facts is not None and not facts.missing:
+                summary = (
+                    min((rev.effective for _, rev in facts.revoked), default=None),
+                    min((crl.next_update for crl in facts.crls), default=None),
+                )
+            self._by_identity[id(cert)] = (cert, facts, summary)
         return facts
 
     def _revoked_before(self, key: TrustedKey, when: dt.datetime) -> tuple[str, RevokedCert] | None:
@@ -257,6 +267,13 @@ class StatusStore:
         if status_index is None:
             return ()
         lst = self.lists.get(issuer_code)
+        if (  # hot path (#8): a fresh list, the index in range, its 2-bit entry 0 (ListState.VALID)
+            lst is not None
+            and at <= lst.next_update
+            and 0 <= status_index < lst.size
+            and not (lst.bits[status_index >> 2] >> (6 - ((status_index & 3) << 1))) & 3
+        ):
+            return ()
         if lst is None:
             if issuer_code in self.rolled_back:
                 return (Reason.of(STATUS_ROLLED_BACK, self.rolled_back[issuer_code]),)
@@ -284,7 +301,13 @@ class StatusStore:
         """Revocation of the signer certificate chain, judged at the licence's signing time."""
         if not self.check_certificates:
             return ()
-        facts = self._facts(key.certificate)
+        cert = key.chain.certificate
+        hit = self._by_identity.get(id(cert))
+        if hit is not None and hit[0] is cert and hit[2] is not None:  # hot path (#8), as the loops below
+            first_revoked, next_update = hit[2]
+            if (first_revoked is None or signed_at < first_revoked) and (next_update is None or at <= next_update):
+                return ()
+        facts = self._facts(cert)
         if facts is None:
             return (Reason.of(REVOCATION_UNKNOWN, "signing certificate not in the status data"),)
         for name, rev in facts.revoked:

@@ -26,7 +26,7 @@ from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
 from elicense.qr import claims as claims_mod
-from elicense.qr.cose import parse_sign1
+from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
 from elicense.verify import result as r
@@ -252,33 +252,29 @@ class Verifier:
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
         when = self._time(at)
-        checks: list[Check] = []
         try:
-            message = parse_sign1(unwrap(payload))
+            protected, alg_id, kid, signed_payload, signature = sign1_parts(unwrap(payload))
         except PayloadTooLarge as exc:
-            return _done(when, checks, [Reason.of(r.PAYLOAD_TOO_LARGE, exc.message)], "decode")
+            return _done(when, [], [Reason.of(r.PAYLOAD_TOO_LARGE, exc.message)], "decode")
         except PayloadError as exc:
             from elicense.present.presentation import is_presentation  # off the EL1 path: only on failure
 
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
-            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
-        checks.append(_PASSED_DECODE)
+            return _done(when, [], [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
-        allowed = algs[1].get(message.alg_id)
+        allowed = algs[1].get(alg_id)
         if allowed is None:
             try:
-                alg = Algorithm.from_cose_id(message.alg_id)
+                alg = Algorithm.from_cose_id(alg_id)
                 self.algorithms.check(alg)
             except AlgorithmNotAllowed as exc:
-                return _done(when, checks, [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
-            allowed = algs[1][message.alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
-        alg = allowed[0]
-        checks.append(allowed[1])
-        return self._verify_signed(message.kid, alg, message.to_be_signed(), message.signature,
-                                   message.payload, when, checks)
+                return _done(when, [_PASSED_DECODE], [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
+            allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
+        return self._verify_signed(kid, allowed[0], sig_structure(protected, signed_payload), signature,
+                                   signed_payload, when, [_PASSED_DECODE, allowed[1]])
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`."""
@@ -312,7 +308,7 @@ class Verifier:
                 break
         if key is None:
             return _done(when, checks, [Reason.of(r.SIGNATURE_INVALID)], "signature")
-        checks.append(r.passed("signature"))
+        checks.append(_PASSED_SIGNATURE)
         try:
             claims = claims_mod.parse_claims(
                 payload,
@@ -331,15 +327,6 @@ class Verifier:
         # Hot path (#8): every check below runs on every verification, but a check that passes
         # allocates nothing (shared PASSED objects, shared empty tuple); reasons are built only on failure.
         reasons: list[Reason] = []
-
-        def check(name: str, found: Sequence[Reason]) -> None:
-            if not found:
-                checks.append(r.passed(name))
-                return
-            reasons.extend(found)
-            worst = r.worst(x.status for x in found)
-            checks.append(Check(name, CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE))
-
         signed_at = claims.signed_at
         chain = key.chain
         if signed_at > when + self.clock_skew or not chain.not_before <= signed_at <= chain.not_after:
@@ -350,7 +337,7 @@ class Verifier:
                 found.append(Reason.of(r.CERTIFICATE_NOT_YET_VALID, chain.not_before.isoformat()))
             elif signed_at > chain.not_after:
                 found.append(Reason.of(r.CERTIFICATE_EXPIRED, chain.not_after.isoformat()))
-            check("certificate_validity", found)
+            _record(checks, reasons, "certificate_validity", found)
         else:
             checks.append(_PASSED_CERT_VALIDITY)
 
@@ -367,16 +354,16 @@ class Verifier:
         ):
             checks.append(_PASSED_AUTHORISATION)
         else:
-            check("issuer_authorisation", _authorisation_reasons(claims, authority, signed_at))
+            _record(checks, reasons, "issuer_authorisation", _authorisation_reasons(claims, authority, signed_at))
 
         licence_type = self._licence_type(type_code)
         fields: dict[str, str | int] = {}
         if licence_type is None:
-            check("catalogue", [Reason.of(r.UNKNOWN_LICENCE_TYPE, type_code)])
+            _record(checks, reasons, "catalogue", [Reason.of(r.UNKNOWN_LICENCE_TYPE, type_code)])
         else:
             fields, problem = _resolve_fields(licence_type, claims) if claims.fields else ({}, None)
             if problem:
-                check("catalogue", [Reason.of(r.CATALOGUE_VIOLATION, problem)])
+                _record(checks, reasons, "catalogue", [Reason.of(r.CATALOGUE_VIOLATION, problem)])
             else:
                 checks.append(_PASSED_CATALOGUE)
 
@@ -388,12 +375,12 @@ class Verifier:
                 found.append(Reason.of(r.LICENCE_NOT_YET_VALID, claims.valid_from.isoformat()))
             if valid_until is not None and today > valid_until:
                 found.append(Reason.of(r.LICENCE_EXPIRED, valid_until.isoformat()))
-            check("licence_validity", found)
+            _record(checks, reasons, "licence_validity", found)
         else:
             checks.append(_PASSED_LICENCE_VALIDITY)
 
         if self.trust.is_stale(when):
-            check("trust_freshness", (Reason.of(r.TRUST_STALE),))
+            _record(checks, reasons, "trust_freshness", (Reason.of(r.TRUST_STALE),))
         else:
             checks.append(_PASSED_FRESHNESS)
 
@@ -401,12 +388,12 @@ class Verifier:
         if status is not None:
             found_status = status.check_chain(key, signed_at, when)
             if found_status:
-                check("certificate_revocation", found_status)
+                _record(checks, reasons, "certificate_revocation", found_status)
             else:
                 checks.append(_PASSED_REVOCATION)
             found_status = status.check_licence(authority.code, claims.status_index, when)
             if found_status:
-                check("licence_status", found_status)
+                _record(checks, reasons, "licence_status", found_status)
             else:
                 checks.append(_PASSED_STATUS)
         elif claims.status_index is not None:
@@ -415,11 +402,11 @@ class Verifier:
         if self.policies:
             context = VerificationContext(claims, key, when, licence_type, self.trust)
             for policy in self.policies:
-                check(policy.name, policy.evaluate(context))
+                _record(checks, reasons, policy.name, policy.evaluate(context))
 
         return VerificationResult.build(
             r.worst(x.status for x in reasons) if reasons else Status.VALID,
-            tuple(reasons),
+            tuple(reasons) if reasons else (),
             tuple(checks),
             when,
             claims,
@@ -439,6 +426,17 @@ _PASSED_FRESHNESS = r.passed("trust_freshness")
 _PASSED_REVOCATION = r.passed("certificate_revocation")
 _PASSED_STATUS = r.passed("licence_status")
 _PASSED_DECODE = r.passed("decode")
+_PASSED_SIGNATURE = r.passed("signature")
+
+
+def _record(checks: list[Check], reasons: list[Reason], name: str, found: Sequence[Reason]) -> None:
+    """Add check ``name``: PASSED when nothing was ``found``, else FAILED / INDETERMINATE with the reasons."""
+    if not found:
+        checks.append(r.passed(name))
+        return
+    reasons.extend(found)
+    worst = r.worst(x.status for x in found)
+    checks.append(Check(name, CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE))
 
 
 def _authorisation_reasons(claims: LicenceClaims, authority: TrustedAuthority, signed_at: dt.datetime) -> list[Reason]:
