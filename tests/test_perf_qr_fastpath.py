@@ -427,3 +427,58 @@ def test_status_store_reads_revoked_entries(world, verifier) -> None:  # type: i
                        ("food-business-licence-suspended", "licence_suspended")):
         result = verifier.verify(world.issued[name].qr_payload)
         assert result.status is Status.INVALID and result.has_reason(code), name
+
+
+# -- issue 8, round 3: batch output ------------------------------------------------------------------------------
+
+_NASTY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\n\t\x00\u2028/'),
+                      min_size=1, max_size=12)
+
+
+def _json_reference(result, lang: str, line: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    obj = result.to_dict(lang)
+    return json.dumps(obj if line is None else {"line": line, **obj}, ensure_ascii=False)
+
+
+def test_to_json_is_json_dumps_of_to_dict_for_every_demo_result(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """Valid, expired, revoked, suspended, superseded licences, malformed and unknown-key payloads, other times."""
+    texts = [issued.qr_payload for issued in world.issued.values()]
+    texts += ["garbage", "EL1:", "EL1:" + "A" * 120, texts[0][:-4] + "AAAA"]
+    for at in (None, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2040, 1, 1, tzinfo=dt.UTC)):
+        for text in texts:
+            result = verifier.verify(text, at=at)
+            for lang in ("en", "zh"):
+                assert result.to_json(lang) == _json_reference(result, lang)
+                assert result.to_json(lang, line=12) == _json_reference(result, lang, 12)
+
+
+@given(st.data())
+def test_to_json_is_json_dumps_of_to_dict_for_any_values(world, verifier, data) -> None:  # type: ignore[no-untyped-def]
+    """Claims with quotes, backslashes, control and non-BMP characters; fields, reasons, missing parts."""
+    import dataclasses
+
+    from elicense.verify.result import Check, CheckOutcome, Reason, VerificationResult
+
+    base = verifier.verify(world.issued[data.draw(st.sampled_from(sorted(world.issued)))].qr_payload)
+    assert base.licence is not None
+    lic = dataclasses.replace(
+        base.licence, holder_name=data.draw(_NASTY_TEXT), holder_code=data.draw(_NASTY_TEXT),
+        number=data.draw(_NASTY_TEXT), status_index=data.draw(st.none() | st.integers(0, 2**32 - 1)),
+        valid_until=data.draw(st.none() | st.dates()), area_code=data.draw(_NASTY_TEXT),
+    )
+    fields = data.draw(st.dictionaries(_NASTY_TEXT, _NASTY_TEXT | st.integers(), max_size=3))
+    reasons = tuple(Reason("x", Status.INVALID, data.draw(_NASTY_TEXT), data.draw(_NASTY_TEXT), data.draw(
+        st.none() | _NASTY_TEXT)) for _ in range(data.draw(st.integers(0, 2))))
+    checks = (*base.checks, Check(data.draw(_NASTY_TEXT), CheckOutcome.FAILED, data.draw(st.none() | _NASTY_TEXT)))
+    result = dataclasses.replace(
+        base, licence=data.draw(st.sampled_from((lic, None))), fields=fields, reasons=reasons, checks=checks,
+        licence_type=data.draw(st.sampled_from((base.licence_type, None))),
+        issuer=data.draw(st.sampled_from((base.issuer, None))),
+        disclosed=data.draw(st.sampled_from((None, (), ("holder_name",)))), kind=data.draw(st.sampled_from(("qr", "pdf"))),
+    )
+    assert isinstance(result, VerificationResult)
+    for lang in ("en", "zh"):
+        assert result.to_json(lang) == _json_reference(result, lang)
+        assert result.to_json(lang, line=3) == _json_reference(result, lang, 3)
