@@ -112,3 +112,27 @@ def test_spawn_workers_rebuild_the_verifier(  # type: ignore[no-untyped-def]
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     code2, out2 = _run_batch(batch, world.trust_file, 2, capsys)
     assert (code1, out1) == (code2, out2) and code1 == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_batch_lines_are_the_json_of_to_dict(world, tmp_path: Path, lang: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--batch`` writes ``to_json``; each line must be ``json.dumps({"line": n, **to_dict()})`` exactly."""
+    from elicense.verify import Verifier
+
+    batch = _mixed_file(world, tmp_path / "mixed.txt")
+    capsys.readouterr()
+    run(["verify", "--batch", str(batch), "--trust", str(world.trust_file), "--at", AT, "--lang", lang])
+    out = capsys.readouterr().out.splitlines()
+    verifier = Verifier.from_trust_file(world.trust_file)  # a fresh replay cache, as the CLI run had
+    texts = batch.read_bytes().split(b"\n")
+    checked = 0
+    for line in out:
+        number = json.loads(line)["line"]
+        text = texts[number - 1].strip()
+        if len(text) > cli_verify.MAX_BATCH_LINE or not text.isascii():
+            continue  # error lines: no verification result
+        result = verifier.verify(text.decode(), at=NOW)
+        expected = json.dumps({"line": number, **result.to_dict(lang)}, ensure_ascii=False)
+        assert line == expected  # --at fixes verified_at
+        checked += 1
+    assert checked > 30

@@ -362,7 +362,8 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
         err = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
         return _json_line({"line": lineno, **_error_object(str(lineno), err, lang)}), EXIT_ERROR
     result = verifier.verify(payload, at=at)
-    return _json_line({"line": lineno, **result.to_dict(lang)}), result.status.exit_code
+    # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)
+    return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
 
 
 BATCH_CHUNK = 256
