@@ -512,22 +512,20 @@ def _parse_claims_fast(
             and 1 <= len(serial) <= 32
             and type(version) is int
             and 1 <= version <= 999
-            and _ID_SERIAL_CHARS.issuperset(serial)
             and (head := _id_head(type_item, issuer_code)) is not None
         ):
             type_code, issuer, state = head
             nxt = _M3736_NEXT
-            for ch in serial:
+            for ch in serial:  # a character outside 0-9A-Z: KeyError, the strict parser decides
                 state = nxt[state][ch]
             for ch in _VERSION_DIGITS[version]:
                 state = nxt[state][ch]
             licence_id = object.__new__(LicenceId)  # as _licence_id: every part checked above
-            setattr_ = object.__setattr__
-            setattr_(licence_id, "type_code", type_code)
-            setattr_(licence_id, "issuer_code", issuer)
-            setattr_(licence_id, "serial", serial)
-            setattr_(licence_id, "version", version)
-            setattr_(licence_id, "check_char", _ALNUM36[(37 - state) % 36])
+            _SET_TYPE(licence_id, type_code)  # its slots set directly (a frozen dataclass refuses setattr)
+            _SET_ISSUER(licence_id, issuer)
+            _SET_SERIAL(licence_id, serial)
+            _SET_VERSION(licence_id, version)
+            _SET_CHECK(licence_id, _ALNUM36[(37 - state) % 36])
             if K_HOLDER_TYPE in claims:
                 raw = claims[K_HOLDER_TYPE]
                 holder_type = _HOLDER_TYPE_OF_INT.get(raw) if type(raw) is int else None
@@ -588,6 +586,9 @@ def _parse_claims_fast(
 
 
 _VERSION_DIGITS = tuple(f"{v:03d}" for v in range(1000))
+_SET_TYPE, _SET_ISSUER, _SET_SERIAL, _SET_VERSION, _SET_CHECK = (
+    LicenceId.__dict__[name].__set__ for name in ("type_code", "issuer_code", "serial", "version", "check_char")
+)
 _fromordinal = dt.date.fromordinal
 _fromtimestamp = dt.datetime.fromtimestamp
 _UTC = dt.UTC

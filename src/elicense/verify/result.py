@@ -284,30 +284,33 @@ class VerificationResult:
         """Whether a reason with ``code`` is present."""
         return any(r.code == code for r in self.reasons)
 
-    def _licence_values(self, lang: str) -> tuple[Any, ...]:
-        """The values of ``to_dict()["licence"]`` in :data:`_LICENCE_KEYS` order (``licence`` must be set)."""
-        lic = self.licence
-        assert lic is not None
-        lid = lic.id
-        lt = self.licence_type
-        until = lic.valid_until
-        old = lic.supersedes
-        superseded = str(old) if old else None
-        return (
-            str(lid), lic.number, lid.type_code, (lt.name_zh if lang == "zh" else lt.name_en) if lt else None,
-            lic.holder_name, lic.holder_code, lic.holder_type.value,
-            self.issuer.name if self.issuer else lid.issuer_code, lid.issuer_code, lic.area_code[:2] + "0000",
-            lic.area_code, lic.issued_on.isoformat(), lic.valid_from.isoformat(),
-            until.isoformat() if until else None, _utc_text(lic.signed_at), lic.status_index,
-            superseded, superseded,  # "predecessor": alias (#5) of "supersedes", the licence replaced
-            dict(self.fields),
-        )
-
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         """JSON-ready form: the public ``--json`` contract of ``elicense verify``."""
+        lic = self.licence
         licence: dict[str, Any] | None = None
-        if self.licence is not None:
-            licence = dict(zip(_LICENCE_KEYS, self._licence_values(lang), strict=True))
+        if lic is not None:
+            lt = self.licence_type
+            licence = {
+                "id": str(lic.id),
+                "number": lic.number,
+                "type_code": lic.type_code,
+                "type_name": (lt.name_zh if lang == "zh" else lt.name_en) if lt else None,
+                "holder": lic.holder_name,
+                "holder_code": lic.holder_code,
+                "holder_type": lic.holder_type.value,
+                "issuer": self.issuer.name if self.issuer else lic.id.issuer_code,
+                "issuer_code": lic.id.issuer_code,
+                "region": lic.region,
+                "area_code": lic.area_code,
+                "issued_on": lic.issued_on.isoformat(),
+                "valid_from": lic.valid_from.isoformat(),
+                "valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+                "signed_at": lic.signed_at.isoformat().replace("+00:00", "Z"),
+                "status_index": lic.status_index,
+                "supersedes": str(lic.supersedes) if lic.supersedes else None,
+                "predecessor": str(lic.supersedes) if lic.supersedes else None,  # alias (#5): the licence replaced
+                "fields": dict(self.fields),
+            }
             if self.disclosed is not None:  # a presentation: undisclosed holder data is not known
                 licence["disclosed"] = list(self.disclosed)
                 for name, key in (("holder_name", "holder"), ("holder_code", "holder_code")):
@@ -323,7 +326,7 @@ class VerificationResult:
                 else {"name": c.name, "outcome": str(c.outcome)}
                 for c in self.checks
             ],
-            "verified_at": _utc_text(self.verified_at),
+            "verified_at": self.verified_at.isoformat().replace("+00:00", "Z"),
             "licence": licence,
         }
 
@@ -374,7 +377,7 @@ class VerificationResult:
                 _encode(dict(self.fields)) if self.fields else "{}",
             )
         except TypeError:
-            return _encode(dict(zip(_LICENCE_KEYS, self._licence_values(lang), strict=True)))
+            return _encode(self.to_dict(lang)["licence"])
 
 
 _LICENCE_KEYS = (
@@ -400,8 +403,6 @@ _LICENCE_FORMAT = "{" + ", ".join(_json_str(k) + ": %s" for k in _LICENCE_KEYS) 
 
 
 _CHECK_JSON: dict[int, tuple[Check, str]] = {}
-
-
 def _check_json(check: Check) -> str:
     """One check's JSON object (as ``to_dict`` writes it); the text of a shared PASSED check is made once."""
     hit = _CHECK_JSON.get(id(check))
@@ -409,7 +410,7 @@ def _check_json(check: Check) -> str:
         return hit[1]
     outcome = str(check.outcome)
     text = _encode({"name": check.name, "outcome": outcome, "detail": check.detail} if check.detail
-                        else {"name": check.name, "outcome": outcome})
+                   else {"name": check.name, "outcome": outcome})
     if _PASSED.get((check.name, check.detail)) is check and len(_CHECK_JSON) < 512:  # shared, kept alive
         _CHECK_JSON[id(check)] = (check, text)
     return text
