@@ -47,6 +47,7 @@ class CoseSign1:
 
 
 _SIG1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
+_SMALL_BSTR_HEADS = tuple(bytes((0x40 | n,)) for n in range(24))
 
 
 def _bstr_head(n: int) -> bytes:
@@ -60,11 +61,15 @@ def _bstr_head(n: int) -> bytes:
     return b"\x5a" + n.to_bytes(4, "big")
 
 
+_SHORT_HEADS = tuple(bytes((0x40, 0x58, n)) for n in range(0x100))
+"""``h''`` then the head of a 24-255 byte payload, by its length."""
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """``["Signature1", protected, h'', payload]`` in deterministic CBOR (built directly: hot path)."""
     n = len(payload)
-    if len(protected) < 24 and 24 <= n < 0x100:  # the licence QR's shape: two one-byte heads
-        return b"".join((_SIG1_HEAD, bytes((0x40 | len(protected),)), protected, bytes((0x40, 0x58, n)), payload))
+    if len(protected) < 24 and 24 <= n < 0x100:  # the licence QR's shape: one-byte heads
+        return b"".join((_SIG1_HEAD, _SMALL_BSTR_HEADS[len(protected)], protected, _SHORT_HEADS[n], payload))
     return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, b"\x40", _bstr_head(n), payload))
 
 

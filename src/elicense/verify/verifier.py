@@ -509,6 +509,9 @@ def _es256_check(public_key: ec.EllipticCurvePublicKey) -> Callable[[bytes, byte
 def _der_signature(signature: bytes) -> bytes:
     """``r‖s`` (32 + 32 bytes) as the DER ``ECDSA-Sig-Value`` ``encode_dss_signature`` makes (tests hold them
     equal), without the two big-integer conversions: minimal INTEGERs, a 00 before a set high bit."""
+    head = _DER_HEADS.get((signature[0] >> 7, signature[32] >> 7)) if signature[0] and signature[32] else None
+    if head is not None:  # r and s without leading zero bytes (all but ~1 in 128 signatures): fixed layouts
+        return b"".join((head[0], signature[:32], head[1], signature[32:]))
     r = signature[:32].lstrip(b"\0")
     s = signature[32:].lstrip(b"\0")
     if not r or r[0] & 0x80:
@@ -516,6 +519,14 @@ def _der_signature(signature: bytes) -> bytes:
     if not s or s[0] & 0x80:
         s = b"\0" + s
     return b"".join((b"\x30", bytes((len(r) + len(s) + 4, 2, len(r))), r, bytes((2, len(s))), s))
+
+
+_DER_HEADS = {  # (high bit of r, of s) → DER before r, between r and s; a set high bit takes a 00 byte
+    (0, 0): (b"\x30\x44\x02\x20", b"\x02\x20"),
+    (1, 0): (b"\x30\x45\x02\x21\x00", b"\x02\x20"),
+    (0, 1): (b"\x30\x45\x02\x20", b"\x02\x21\x00"),
+    (1, 1): (b"\x30\x46\x02\x21\x00", b"\x02\x21\x00"),
+}
 
 
 def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
