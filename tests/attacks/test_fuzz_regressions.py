@@ -183,3 +183,29 @@ def _assert_every_certificate_loader_refuses(bad: bytes) -> None:
 
     with pytest.raises(CryptoError):
         sm2.load_certificate(bad)
+
+
+def test_attack_pdf_with_unknown_subfilter_prints_no_traceback(tmp_path: Any) -> None:
+    """atheris pdf: pyHanko logs a refused signature with its traceback and sets up no logging handler,
+    so ``elicense verify`` printed the traceback on stderr (logging's last resort). Now only the verdict."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from fuzz._corpus import NOW, pdf_seed
+
+    pdf = pdf_seed()[0]
+    found = re.search(rb"/SubFilter */[A-Za-z.]+", pdf)
+    assert found is not None
+    hostile = tmp_path / "subfilter.pdf"
+    hostile.write_bytes(pdf.replace(found.group(0), found.group(0)[:-2] + b"Xd", 1))  # same length
+    env = {k: v for k, v in os.environ.items() if k != "ELICENSE_TRUST"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "elicense.cli", "verify", str(hostile), "--trust", str(world().demo.trust_file),
+         "--at", NOW.isoformat()],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "INVALID" in proc.stdout
+    assert proc.stderr == ""

@@ -447,6 +447,28 @@ def run_input(data: bytes) -> None:
 
 
 @functools.cache
+def pdf_seed() -> tuple[bytes, Any]:
+    """The sealed, signed PDF of the Jinan business licence and its VALID result's licence claims."""
+    from elicense.pdf.sign import seal_and_sign
+
+    w = world()
+    issued = w.demo.issued["business-licence-jinan"]
+    pdf = seal_and_sign(issued, w.demo.home.signer(w.demo.home.authority(issued.licence.issuer.code)))
+    result = _fresh_verifier().verify_pdf(pdf, at=NOW)
+    assert result.valid, result.reasons
+    return pdf, result.licence
+
+
+def run_pdf(data: bytes) -> None:
+    """``Verifier.verify_pdf``: a mutated PDF may stay VALID only as the genuine licence (its bytes
+    outside the signed range, such as unused signature padding, can change); never as another one."""
+    original = pdf_seed()[1]
+    with typed_errors_only():
+        result = _fresh_verifier().verify_pdf(data, at=NOW)
+        _check_result(result, lambda: result.licence == original)
+
+
+@functools.cache
 def kiosk_app() -> Any:
     from elicense.kiosk.server import make_app
 
@@ -513,6 +535,7 @@ def _targets() -> dict[str, Target]:
         Target("input", (el1[0], qr_png(), w.ep1.encode("ascii")), run_input),
         Target("kiosk", (b"\x00" + el1[0], b"\x02" + qr_png(), b"\x01/static/kiosk.js", b"\x01/api/status",
                          b"\x01/index.html"), run_kiosk),
+        Target("pdf", (pdf_seed()[0],), run_pdf),
     ]
     if sw is not None:
         targets += [
@@ -530,6 +553,6 @@ def targets() -> dict[str, Target]:
 
 NAMES = (
     "el1", "el1_cose", "ep1", "ep1_cose", "cbor", "base45", "national_list", "region_list", "trust_list_xml",
-    "status_list", "status_content", "bundle", "bundle_content", "trust_file", "crl", "image", "image_pixels", "input", "kiosk", "ses_seal", "ses_signature",
+    "status_list", "status_content", "bundle", "bundle_content", "trust_file", "crl", "image", "image_pixels", "input", "kiosk", "pdf", "ses_seal", "ses_signature",
 )  # fmt: skip
 """Target names, known without building the world (pytest parametrisation, ``--help``)."""

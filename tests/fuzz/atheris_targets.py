@@ -26,7 +26,7 @@ _MODULES = (
     "elicense.trust.lists", "elicense.trust.bundle", "elicense.trust.store", "elicense.status.statuslist",
     "elicense.status.store", "elicense.status.crl", "elicense.verify.verifier", "elicense.verify.inputs",
     "elicense.crypto.algorithms", "elicense.crypto.pki", "elicense.seal.ses", "elicense.trust.file",
-    "elicense.trust.policy", "elicense.status.section", "elicense.kiosk.server",
+    "elicense.trust.policy", "elicense.status.section", "elicense.kiosk.server", "elicense.pdf.verify",
 )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from fuzz.strategies import fuzz_settings, inputs, mutation
 EXAMPLES = {
     "el1": 300, "el1_cose": 300, "ep1": 150, "ep1_cose": 200, "cbor": 500, "base45": 500,
     "national_list": 80, "region_list": 80, "trust_list_xml": 200, "status_list": 300, "status_content": 400,
-    "bundle": 150, "bundle_content": 150, "trust_file": 100, "crl": 200, "image": 40, "image_pixels": 25, "input": 80, "kiosk": 100, "ses_seal": 300, "ses_signature": 150,
+    "bundle": 150, "bundle_content": 150, "trust_file": 100, "crl": 200, "image": 40, "image_pixels": 25, "input": 80, "kiosk": 100, "pdf": 40, "ses_seal": 300, "ses_signature": 150,
 }  # fmt: skip
 """Examples per target in the CI profile (cheaper decoders get more)."""
 
