@@ -198,3 +198,33 @@ def test_garbage_collection_resumes_after_the_trust_load(files: dict[str, str], 
     assert run(["verify", files["business-licence-jinan"], "--trust", files["dir"] + "/nope.cose"]) == 3  # load fails
     assert gc.isenabled()
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("args", "zh"),
+    [
+        (["verify", "--lang", "zh", "--bogus"], "没有选项 --bogus"),
+        (["verify", "--lang", "zh", "--trus", "x"], "是否想用 --at、--trust"),
+        (["verify", "--lang", "zh", "x", "--workers", "0"], "参数 '--workers' 的值无效"),
+        (["verify", "--lang", "zh", "--trust"], "选项 --trust 需要一个值"),
+        (["verify", "--lang", "zh", "--json=1", "x"], "选项 --json 不接受值"),
+        (["nosuchcommand", "--lang", "zh"], "没有命令 'nosuchcommand'"),
+        (["id", "check", "--lang", "zh"], "缺少参数 'VALUE'"),
+    ],
+)
+def test_click_usage_errors_speak_chinese_with_lang_zh(
+    args: list[str], zh: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's own messages (left to click by the fast path) follow ``--lang zh`` / a Chinese locale too."""
+    for var in ("ELICENSE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert run(args) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("elicense: 用法错误：") and zh in err and err.count("\n") == 1, err
+    plain = [a for a in args if a not in ("--lang", "zh")]
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert run(plain) == 3
+    assert zh in capsys.readouterr().err
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert run(plain) == 3
+    assert capsys.readouterr().err.startswith("elicense: usage error: ")

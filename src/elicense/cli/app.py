@@ -11,7 +11,7 @@ import importlib
 import click
 
 from elicense import __version__
-from elicense.cli import _COMMANDS, EXIT_ERROR, echo_err
+from elicense.cli import _COMMANDS, EXIT_ERROR, _lang_arg, default_lang, echo_err
 
 
 class _Escaped(Exception):
@@ -74,7 +74,10 @@ def run_click(args: list[str]) -> int:
         return int(exc.exit_code)
     except click.exceptions.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx else "elicense"
-        echo_err(f"elicense: usage error: {exc.format_message()} (see '{path} --help')")
+        if (_lang_arg(args) or default_lang()) == "zh":
+            echo_err(f"elicense: 用法错误：{_usage_zh(exc)}（参见 '{path} --help'）")
+        else:
+            echo_err(f"elicense: usage error: {exc.format_message()} (see '{path} --help')")
         return EXIT_ERROR
     except click.exceptions.Abort:
         echo_err("elicense: aborted")
@@ -83,3 +86,26 @@ def run_click(args: list[str]) -> int:
         echo_err(f"elicense: error: {exc.format_message()}")
         return EXIT_ERROR
     return int(rv) if isinstance(rv, int) else 0
+
+
+def _usage_zh(exc: click.exceptions.UsageError) -> str:
+    """click's usage errors in Chinese for the common kinds; click's own wording (English) as the detail otherwise."""
+    if isinstance(exc, click.exceptions.NoSuchOption):
+        near = f"（是否想用 {'、'.join(sorted(exc.possibilities))}）" if exc.possibilities else ""
+        return f"没有选项 {exc.option_name}{near}"
+    if isinstance(exc, click.exceptions.MissingParameter):
+        hint = exc.param.get_error_hint(exc.ctx) if exc.param is not None and exc.ctx is not None else ""
+        return f"缺少参数 {hint}".rstrip()
+    if isinstance(exc, click.exceptions.BadParameter):
+        hint = exc.param.get_error_hint(exc.ctx) if exc.param is not None and exc.ctx is not None else ""
+        return f"参数 {hint} 的值无效：{exc.message}" if hint else f"参数值无效：{exc.message}"
+    if isinstance(exc, click.exceptions.BadOptionUsage):
+        if "requires an argument" in exc.message:
+            return f"选项 {exc.option_name} 需要一个值"
+        if "does not take a value" in exc.message:
+            return f"选项 {exc.option_name} 不接受值"
+        return f"选项 {exc.option_name}：{exc.message}"
+    message = exc.format_message()
+    if message.startswith("No such command"):
+        return f"没有命令 {message.split(' ', 3)[-1].rstrip('.')}"
+    return message
