@@ -228,3 +228,13 @@ def test_click_usage_errors_speak_chinese_with_lang_zh(
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     assert run(plain) == 3
     assert capsys.readouterr().err.startswith("elicense: usage error: ")
+
+
+def test_only_the_run_that_took_the_fast_path_may_skip_teardown(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    import elicense.cli as cli_module
+
+    assert run(["verify", files["business-licence-jinan"], "--trust", files["trust"], "--at", AT]) == 0
+    assert cli_module._finished
+    assert run(["id", "check", "91370102MA3C8K2L65"]) == 0  # a click command after it
+    assert not cli_module._finished
+    capsys.readouterr()

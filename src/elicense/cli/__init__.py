@@ -121,6 +121,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     click's parsing and messages stay the one reference (``tests/test_cli_fast_path.py``
     holds both paths to the same output).
     """
+    global _finished
+    _finished = False  # this run's: main() must never skip the teardown of another command's run
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args[:1] == ["verify"] and _utf8(sys.stdout) and _utf8(sys.stderr):
@@ -128,7 +130,6 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             options = fast_options(args[1:])
             if options is not None:
-                global _finished
                 code = run_verify(**options)
                 _finished = True
                 return code
