@@ -193,8 +193,10 @@ def test_garbage_collection_resumes_after_the_trust_load(files: dict[str, str], 
     import gc
 
     assert gc.isenabled()
+    frozen = gc.get_freeze_count()
     assert run(["verify", files["business-licence-jinan"], "--trust", files["trust"], "--at", AT]) == 0
     assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen  # only main() (the process ends) freezes what was loaded
     assert run(["verify", files["business-licence-jinan"], "--trust", files["dir"] + "/nope.cose"]) == 3  # load fails
     assert gc.isenabled()
     capsys.readouterr()

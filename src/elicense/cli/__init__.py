@@ -64,7 +64,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map outcomes to exit codes."""
-    code = run(argv)
+    code = run(argv, process_exits=True)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -111,8 +111,11 @@ def echo_err(message: str) -> None:
     sys.stderr.flush()
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> int:
     """Run the CLI and return the exit code (used by tests and ``main``).
+
+    ``process_exits`` (``main``): the process ends after this run, so what a verify loads may be
+    frozen out of garbage collection (``gc.freeze``), which no in-process caller should see.
 
     A plain ``elicense verify ...`` line (known options, well-formed values, UTF-8 streams)
     is parsed by :func:`elicense.cli.verify.fast_options` and runs without importing click:
@@ -130,7 +133,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             options = fast_options(args[1:])
             if options is not None:
-                code = run_verify(**options)
+                code = run_verify(**options, freeze_gc=process_exits)
                 _finished = True
                 return code
         from elicense.cli.app import run_click

@@ -245,11 +245,13 @@ def run_verify(
     state_dir: str | None = None,
     workers: int = 1,
     echo: Callable[..., Any] | None = None,
+    freeze_gc: bool = False,
 ) -> int:
     """The ``verify`` command's work, for both the click command and the click-free fast path.
 
     ``echo(message, err=False)`` writes one line (click's ``echo`` under click; plain writes on
     the fast path, which only runs on UTF-8 streams, where the two write the same bytes).
+    ``freeze_gc``: the process ends after this command (see :func:`elicense.cli.run`).
     """
     echo = echo or _echo
     lang = lang or default_lang()
@@ -263,7 +265,7 @@ def run_verify(
     loader = {"trust": trust, "region": region, "accept_region": accept_region,
               "algorithms": algorithm_policy(allow_alg), "state": state_dir}
     # The verify stack's imports and the trust data make ~20k objects that live as long as the
-    # process: the ~40 collections they would trigger free nothing, and once loaded they are
+    # process: the ~40 collections they would trigger free nothing. In a CLI process they are then
     # frozen out of every later collection (gc.freeze; also keeps --workers' forks copy-on-write).
     collecting = gc.isenabled()
     gc.disable()
@@ -271,7 +273,8 @@ def run_verify(
         verifier = load_verifier(**loader)
     finally:
         if collecting:
-            gc.freeze()
+            if freeze_gc:
+                gc.freeze()
             gc.enable()
     if batch:
         _LOADER_SPEC.clear()
