@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from elicense.crypto.keys import atomic_write
 from elicense.errors import StorageError, TrustError
-from elicense.trust.lists import TrustRollback
+from elicense.trust.common import TrustRollback
 
 if TYPE_CHECKING:
     from elicense.status.store import StatusStore

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -32,16 +32,11 @@ from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_s
 from elicense.crypto.keys import Signer, atomic_write, key_id
 from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
-from elicense.trust.lists import (
-    Agreement,
-    NationalList,
-    RegionList,
-    TrustRollback,
-    TrustSignatureInvalid,
-    iso,
-    validate_list_signer,
-)
+from elicense.trust.common import Agreement, TrustRollback, TrustSignatureInvalid, iso, validate_list_signer
 from elicense.trust.store import TrustedAuthority, TrustStore
+
+if TYPE_CHECKING:
+    from elicense.trust.lists import NationalList, RegionList  # the XML model: publishing and deep checks only
 
 FORMAT = "elicense-bundle/1"
 EXTENSION = ".cose"

@@ -31,9 +31,15 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from elicense.basics import require_utc
-from elicense.crypto.pki import CERTIFICATE_ERRORS, OID_EKU_TRUST_LIST_SIGNING, ValidatedChain, validate_chain
+from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain
 from elicense.errors import TrustError
+
+# Defined in elicense.trust.common (what a bundle load needs, without this module's classes); part of this API.
+from elicense.trust.common import Agreement as Agreement
+from elicense.trust.common import TrustRollback as TrustRollback
+from elicense.trust.common import TrustSignatureInvalid as TrustSignatureInvalid
+from elicense.trust.common import iso as iso
+from elicense.trust.common import validate_list_signer as validate_list_signer
 
 if TYPE_CHECKING:
     from elicense.crypto.algorithms import AlgorithmPolicy, PrivateKey
@@ -47,18 +53,6 @@ MAX_CERTS_PER_AUTHORITY = 16
 GRANTED = "granted"
 WITHDRAWN = "withdrawn"
 STATUSES = (GRANTED, WITHDRAWN)
-
-
-class TrustSignatureInvalid(TrustError):
-    """A trust list or bundle is not authentic: bad signature, wrong signer, wrapped XML."""
-
-    code = "trust_signature_invalid"
-
-
-class TrustRollback(TrustError):
-    """Trust data is older than (or as old as) what is already installed."""
-
-    code = "trust_rollback"
 
 
 # -- model -----------------------------------------------------------------------------------
@@ -129,18 +123,6 @@ class RegionPointer:
 
 
 @dataclass(frozen=True)
-class Agreement:
-    """A recognition agreement: ``relying`` accepts these types from ``issuing``."""
-
-    relying: str
-    """Relying (verifying) region code."""
-    issuing: str
-    """Issuing region code."""
-    licence_types: frozenset[str]
-    """Accepted type codes, in the relying region's coding."""
-
-
-@dataclass(frozen=True)
 class NationalList:
     """The national list of lists with the recognition agreements."""
 
@@ -173,11 +155,6 @@ class VerifiedList:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def iso(when: dt.datetime) -> str:
-    """UTC ISO-8601 with ``Z`` (the only time form in the lists)."""
-    return require_utc(when, "time").astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _parse_time(text: str, what: str) -> dt.datetime:
     if not text.endswith("Z"):
         raise TrustError(f"trust list: {what} must be UTC ending in Z: {text!r}")
@@ -207,22 +184,6 @@ def _cert(text: str | None) -> x509.Certificate:
 def digest(data: bytes) -> bytes:
     """SHA-256 of a list file (what a pointer pins)."""
     return hashlib.sha256(data).digest()
-
-
-def validate_list_signer(
-    cert: x509.Certificate,
-    *,
-    roots: Sequence[x509.Certificate],
-    intermediates: Sequence[x509.Certificate] = (),
-) -> ValidatedChain:
-    """Chain a list signer to the roots with the trust-list-signing EKU (else TrustSignatureInvalid)."""
-    try:
-        return validate_chain(cert, roots=roots, intermediates=intermediates, eku=OID_EKU_TRUST_LIST_SIGNING)
-    except TrustError as exc:
-        raise TrustSignatureInvalid(
-            f"trust list signer is not a trust-list signer under the trust anchor: {exc.message}",
-            message_zh="信任列表签名证书未链接到信任锚或无信任列表签名用途",
-        ) from exc
 
 
 # -- XML building and signing ----------------------------------------------------------------
