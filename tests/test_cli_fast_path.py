@@ -114,6 +114,8 @@ CASES = [
     ["{jinan}", "--trust", "{trust}", "--accept-region", "320000", "--at", AT],
     ["{jinan}", "--trust", "{trust}", "--region", "370000", "--at", AT],
     ["{jinan}", "--trust", "{trust}", "--workers", "2"],
+    ["{jinan}", "--trust", "{trust}", "--state", "{dir}/state", "--at", AT, "--json"],
+    ["-", "--trust", "{trust}", "--at", AT],
     ["{jinan}", "--batch", "{batch}", "--trust", "{trust}"],
     ["--trust", "{trust}"],
     ["{jinan}"],
