@@ -57,7 +57,8 @@ class Bench:
     script: str
     full: tuple[str, ...]
     quick: tuple[str, ...]
-    parse: Callable[[str], list[Row]]
+    parse: Callable[[str], list[Row]] | None = None
+    """Parser of a script's printed table; ``None``: the script speaks the ``RESULT`` protocol only."""
     timeout: float = 3600
 
 
@@ -75,7 +76,6 @@ class Outcome:
 # -- parsing helpers ---------------------------------------------------------------------------
 
 _NUM = r"([0-9][0-9,]*(?:\.[0-9]+)?)"
-_UNIT_SCALE = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
 
 
 def num(text: str) -> float:
@@ -136,72 +136,12 @@ def result_rows(bench: str, text: str) -> list[Row]:
     return rows
 
 
-# -- per-benchmark parsers ---------------------------------------------------------------------
+def rows_of(bench: Bench, text: str) -> list[Row]:
+    """A script that speaks the RESULT protocol is read as such; the others through their parser."""
+    return result_rows(bench.name, text) or (bench.parse(text) if bench.parse is not None else [])
 
 
-def parse_qr(text: str) -> list[Row]:
-    rows: list[Row] = []
-    m = first(rf"^QR verify \(in process, warm\)\s+{_NUM}\s*(µs|ms)\s+{_NUM}\s*(µs|ms)", text)
-    if m:
-        v, b = num(m[1]) * _UNIT_SCALE[m[2]], num(m[3]) * _UNIT_SCALE[m[4]]
-        rows.append(
-            Row(
-                "qr",
-                "QR verify, warm, in process (trust + status included)",
-                fmt(v * 1e6, "µs"),
-                f"{fmt(b * 1e6, 'µs')} raw P-256 verify",
-                v / b,
-                "≤ 1.3×",
-                at_most(v / b, 1.3),
-            )
-        )
-    m = first(rf"^CLI cold start[^\n]*?{_NUM}\s*ms\s+{_NUM}\s*ms", text)
-    if m:
-        v, b = num(m[1]), num(m[2])
-        rows.append(
-            Row(
-                "qr",
-                "CLI cold start: elicense verify X.qr.txt",
-                fmt(v, "ms"),
-                f"{fmt(b, 'ms')} python -c 'import cryptography.x509'",
-                v / b,
-                "≤ 2×",
-                at_most(v / b, 2.0),
-            )
-        )
-    m = first(r"^heavy modules imported on the text verify path: (.*)$", text)
-    if m:
-        heavy = m[1].strip()
-        rows.append(
-            Row("qr", "heavy modules on the text verify path", heavy, "", None, "none", heavy in ("none", "[]"))
-        )
-    return rows
-
-
-def parse_batch(text: str) -> list[Row]:
-    """``bench_batch.py`` (owned elsewhere): any line giving payloads/s; target ≥ 5,000/s on one core."""
-    rows = result_rows("batch", text)
-    if rows:
-        return rows
-    for line in text.splitlines():
-        m = re.search(rf"{_NUM}\s*(?:payloads|verifications|licences)?\s*/\s*s", line)
-        if not m or ("payload" not in line.lower() and "batch" not in line.lower()):
-            continue
-        rate = num(m[1])
-        label = re.split(r"[:=]|\s{2,}", line.strip())[0].strip() or "batch verify"
-        one_core = "worker" not in line or re.search(r"workers?[= ]1\b", line) is not None
-        rows.append(
-            Row(
-                "batch",
-                f"bulk verify: {label}"[:70],
-                fmt(rate, "payloads/s"),
-                "",
-                None,
-                "≥ 5,000/s (1 core)" if one_core else "",
-                rate >= 5000 if one_core else None,
-            )
-        )
-    return rows
+# -- per-benchmark parsers (scripts that print a table, not RESULT lines) ------------------------
 
 
 def parse_pdf(text: str) -> list[Row]:
@@ -353,16 +293,12 @@ def parse_camera(text: str) -> list[Row]:
     ]
 
 
-def parse_scale(text: str) -> list[Row]:
-    return result_rows("scale", text)
-
-
 BENCHES: tuple[Bench, ...] = (
-    Bench("qr", "bench_qr.py", (), ("--quick",), parse_qr),
-    Bench("batch", "bench_batch.py", (), ("--quick",), parse_batch),
+    Bench("qr", "bench_qr.py", (), ("--quick",)),
+    Bench("batch", "bench_batch.py", (), ("--quick",)),
     Bench("pdf", "bench_pdf.py", ("20",), ("2",), parse_pdf),
     Bench("status", "bench_status.py", (), ("--quick", "--crl-entries", "20000"), parse_status),
-    Bench("scale", "bench_scale.py", (), ("--quick", "--no-pg", "--rows", "200"), parse_scale),
+    Bench("scale", "bench_scale.py", (), ("--quick", "--no-pg", "--rows", "200")),
     Bench(
         "registry",
         "bench_registry.py",
@@ -402,8 +338,7 @@ def run_one(bench: Bench, *, quick: bool, log_dir: Path | None) -> Outcome:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         out.error = f"exit {proc.returncode}: {tail[0][:160]}"
     try:
-        # a script that speaks the RESULT protocol is read as such; the others through their parser
-        out.rows = result_rows(bench.name, proc.stdout) or bench.parse(proc.stdout)
+        out.rows = rows_of(bench, proc.stdout)
     except (ValueError, KeyError) as exc:
         out.error = out.error or f"unparsable output: {exc}"
     if not out.rows and not out.error:
