@@ -29,6 +29,17 @@ def _modules_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _cli_modules(args: list[str], expected_rc: int) -> set[str]:
+    """``sys.modules`` after ``elicense.cli.run(args)`` in a fresh interpreter (stdout a UTF-8 stream, as a terminal's)."""
+    return _modules_after(
+        "import contextlib, io\n"
+        "from elicense.cli import run\n"
+        "with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding='utf-8')):\n"
+        f"    rc = run({args!r})\n"
+        f"assert rc == {expected_rc}, rc\n"
+    )
+
+
 def _heavy(modules: set[str]) -> list[str]:
     return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
 
@@ -36,14 +47,7 @@ def _heavy(modules: set[str]) -> list[str]:
 def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "x.qr.txt"
     path.write_text(world.issued["business-licence-jinan"].qr_payload + "\n")
-    code = (
-        "import contextlib, io\n"
-        "from elicense.cli import run\n"
-        "with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding='utf-8')):\n"
-        f"    rc = run(['verify', {str(path)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}, '--json'])\n"
-        "assert rc == 0, rc\n"
-    )
-    modules = _modules_after(code)
+    modules = _cli_modules(["verify", str(path), "--trust", str(world.trust_file), "--at", AT, "--json"], 0)
     assert "elicense.verify.verifier" in modules  # the verification really ran
     assert _heavy(modules) == []
     assert sorted(set(OTHER_COMMANDS) & modules) == []
@@ -56,14 +60,7 @@ def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_pa
 def test_batch_text_verify_loads_no_heavy_stack(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     batch = tmp_path / "batch.txt"
     batch.write_text(world.issued["business-licence-jinan"].qr_payload + "\nnot a payload\n")
-    code = (
-        "import contextlib, io\n"
-        "from elicense.cli import run\n"
-        "with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding='utf-8')):\n"
-        f"    rc = run(['verify', '--batch', {str(batch)!r}, '--trust', {str(world.trust_file)!r}, '--at', {AT!r}])\n"
-        "assert rc == 1, rc  # the garbage line is INVALID\n"
-    )
-    modules = _modules_after(code)
+    modules = _cli_modules(["verify", "--batch", str(batch), "--trust", str(world.trust_file), "--at", AT], 1)  # garbage
     assert _heavy(modules) == []
     assert sorted(set(OTHER_COMMANDS) & modules) == []
     assert "click" not in modules
