@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:  # the reader left before the last buffered lines (`| head`): no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         code = EXIT_ERROR
     if _finished and _nothing_to_finalise():
         # A click-free verify holds no database, temporary file, thread or worker pool: all its
@@ -143,8 +143,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
         echo_err(error_line(exc, _lang_arg(args)))
         return EXIT_ERROR
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_ERROR
     except KeyboardInterrupt:
         echo_err("elicense: interrupted")
@@ -157,6 +156,11 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
             raise
         echo_err(f"elicense: internal error: {type(exc).__name__}: {exc} (set ELICENSE_DEBUG=1 for a traceback)")
         return EXIT_INTERNAL
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: later flushes (ours, the interpreter's at exit) must not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _utf8(stream: Any) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from elicense.cli import EXIT_ERROR, default_lang
+from elicense.cli import EXIT_ERROR, default_lang, echo_err
 from elicense.errors import ElicenseError, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -172,9 +172,11 @@ def _worse(a: int, b: int) -> int:
 
 def _echo(message: str, err: bool = False) -> None:
     """``click.echo`` for a UTF-8 stream: the line, then a flush (stdout and stderr interleave as under click)."""
-    stream = sys.stderr if err else sys.stdout
-    stream.write(message + "\n")
-    stream.flush()
+    if err:
+        echo_err(message)
+        return
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 _FAST_FLAGS = {"--json": "as_json"}
