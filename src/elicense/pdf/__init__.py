@@ -7,7 +7,11 @@ functions of the submodules, never at import time of this package.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import warnings
 from typing import TYPE_CHECKING
+
+from cryptography.utils import CryptographyDeprecationWarning
 
 if TYPE_CHECKING:
     from elicense.crypto.keys import Signer
@@ -15,6 +19,27 @@ if TYPE_CHECKING:
     from elicense.pdf.sign import PdfSigningOptions
 
 __all__ = ["issue_pdf"]
+
+# cryptography 51 deprecates DSA and warns on every access to its DSA names; pyHanko imports
+# ``DSAPrivateKey`` at module load and pyhanko-certvalidator touches ``dsa.DSAPublicKey`` when a
+# (hostile) PDF names DSA. Both warnings are attributed to pyHanko's modules (stacklevel 2), so
+# this filter silences exactly those and nothing an application itself triggers. Every pyHanko
+# import in elicense lives in a submodule of this package, so the filter is in place first.
+# ``tests/test_warnings_clean.py`` runs every PDF path with ``-W error`` on the newest releases.
+warnings.filterwarnings(
+    "ignore",
+    message=r"DSA is deprecated",
+    category=CryptographyDeprecationWarning,
+    module=r"pyhanko(_certvalidator)?(\.|$)",
+)
+
+# pyHanko logs what it refuses in a hostile PDF (with tracebacks), and notes such as "fetching is
+# not allowed" while signing B-LT, and configures no handler: an application without logging set up
+# got them on stderr through logging's last-resort handler (the CLI printed tracebacks). The verdict
+# and its reasons are the result; an application that configures logging still receives these
+# records (they propagate to its handlers). Found by the `pdf` fuzz target.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 
 def issue_pdf(

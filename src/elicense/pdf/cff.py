@@ -24,6 +24,7 @@ with fontTools, ``pdffonts``, ``pdftotext`` and a rendered QR/seal page.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import hashlib
 import struct
@@ -37,6 +38,16 @@ __all__ = ["attach", "build_cid_cff", "fast_output_class", "glyph_program", "sha
 _LOCK = threading.Lock()
 _FONTS: dict[tuple[str, int], Any] = {}
 _GLYPHS: dict[tuple[int, str], bytes] = {}
+
+
+@atexit.register
+def _close_fonts() -> None:
+    """Close the cached fonts' files (fontTools reads them lazily): no ``ResourceWarning`` at exit."""
+    with _LOCK:
+        for font in _FONTS.values():
+            if font is not None:
+                font.ttfont.close()
+        _FONTS.clear()
 _MARK = "__elicense_fast_cff__"
 
 
@@ -56,10 +67,11 @@ def shared_font(path: Path) -> Any | None:
     pdf.add_font("elicense-shared", fname=path)
     font: Any = pdf.fonts["elicense-shared"]
     if not supports(font):
+        font.ttfont.close()
         font = None
     with _LOCK:
         if len(_FONTS) >= 4:
-            _FONTS.clear()
+            _FONTS.clear()  # evicted fonts may still be in use by a render: the collector closes them
         _FONTS[key] = font
     return font
 

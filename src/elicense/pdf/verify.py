@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +50,6 @@ if TYPE_CHECKING:
     from elicense.verify.verifier import Verifier
 
 __all__ = ["MAX_PDF_BYTES", "verify_pdf"]
-
-# pyHanko logs what it refuses in a hostile PDF (with tracebacks) and configures no handler, so an
-# application without logging set up got them on stderr through logging's last-resort handler: the
-# CLI printed tracebacks. The verdict and its reasons are the result; an application that configures
-# logging still receives these records (they propagate to its handlers). Found by the `pdf` fuzz target.
-for _name in ("pyhanko", "pyhanko_certvalidator"):
-    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 MAX_PDF_BYTES = 32 * 1024 * 1024
 """Largest PDF accepted."""
