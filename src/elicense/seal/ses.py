@@ -665,7 +665,9 @@ def _gt(when: dt.datetime) -> bytes:
 
 
 def _ext_datas_der(items: Iterable[tuple[str, bytes]]) -> bytes:
-    return d.sequence(b"".join(d.sequence(_oid(oid) + _octets(value)) for oid, value in items))
+    """``ExtensionDatas`` with ``critical`` written out (FALSE): readers in the field (ofdrw among
+    them) require the field although the standard gives it a DEFAULT."""
+    return d.sequence(b"".join(d.sequence(_oid(oid) + b"\x01\x01\x00" + _octets(value)) for oid, value in items))
 
 
 def make_seal(
