@@ -25,6 +25,7 @@ seal's certificate list → both certificate chains → revocation → time stam
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1124,7 +1125,10 @@ def verify_ses(
         run.check("format", [Reason.of(SES_VERSION_UNSUPPORTED, exc.message)])
         return finish()
     except SesFormatError as exc:
-        run.check("format", [Reason.of(SES_MALFORMED, exc.message)])
+        detail = exc.message
+        if kind_of(signature_der) == "raw_signature":
+            detail = "a bare SM2 SEQUENCE{r,s}: no certificate, neither SES nor GB/T 35275 SignedData"
+        run.check("format", [Reason.of(SES_MALFORMED, detail)])
         return finish()
     ctx.devs.extend(sig.deviations)
     seal = sig.seal
@@ -1301,13 +1305,22 @@ def verify_signature(
 
 def trust_from_store(store: Any, extra_crls: Sequence[bytes] = ()) -> SesTrust:
     """Seal trust from a :class:`~elicense.trust.store.TrustStore`: its roots, and the
-    intermediates of its validated chains (SM2 ones are the only ones used)."""
+    intermediates of its validated chains (SM2 ones are the only ones used); plus the seal
+    makers and signer roots of ``$ELICENSE_SEAL_MAKERS`` (:mod:`elicense.seal.trustlist`)."""
     inter: dict[bytes, x509.Certificate] = {}
     for keys in store.keys.values():
         for key in keys:
             for cert in key.chain.chain[1:-1]:
                 inter[_der(cert)] = cert
-    return SesTrust(roots=tuple(store.roots), intermediates=tuple(inter.values()), crls=tuple(extra_crls))
+    roots: tuple[CertLike, ...] = tuple(store.roots)
+    makers: tuple[SealMaker, ...] = ()
+    env = os.environ.get("ELICENSE_SEAL_MAKERS")
+    if env:  # the relying party's list of other regions' and vendors' seal-making systems
+        from elicense.seal.trustlist import load_policy
+
+        policy = load_policy(Path(env))
+        roots, makers = (*roots, *policy.signer_roots), policy.seal_makers
+    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers)
 
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
