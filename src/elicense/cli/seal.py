@@ -128,7 +128,8 @@ def verify_cmd(files: tuple[Path, ...], content_path: Path | None, data_hash_hex
     if content is not None:
         data_hash = sm3(content)
     env = os.environ.get("ELICENSE_SEAL_MAKERS")
-    policy = load_policy(makers_path or Path(env)) if (makers_path or env) else None
+    source = makers_path if makers_path is not None else (Path(env) if env else None)
+    policy = load_policy(source) if source is not None else None
     trust = SesTrust(
         roots=(*(_cert_file(p) for p in roots), *(policy.signer_roots if policy else ())),
         seal_makers=policy.seal_makers if policy else (), require_revocation=not no_revocation,

@@ -874,6 +874,8 @@ class SealMaker:
     """Pinned maker, or CA of makers."""
     vids: frozenset[str] = frozenset()
     """Accepted header producer ids; empty = any."""
+    user_id: bytes | None = None
+    """The SM2 user id this system signs with, when not the default ``1234567812345678``."""
 
 
 @dataclass(frozen=True)
@@ -890,6 +892,12 @@ class SesTrust:
     """Seal-making systems of other regions or vendors this verifier accepts."""
     require_revocation: bool = True
     """Whether missing revocation data makes the result INDETERMINATE (GB/T 38540's rule)."""
+    signer_user_ids: tuple[bytes, ...] = ()
+    """SM2 user ids other than the default that signers in this relying party's world use."""
+
+
+def _maker_user_ids(trust: SesTrust, vid: str) -> tuple[bytes, ...]:
+    return tuple(m.user_id for m in trust.seal_makers if m.user_id and (not m.vids or vid in m.vids))
 
 
 @dataclass(frozen=True)
@@ -983,9 +991,13 @@ def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
 
 
 def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: SignedPart | None,
-               ctx: _Ctx, where: str) -> SignedPart | None:  # fmt: skip
-    """Which layout ``value`` verifies over with ``cert``'s key (the standard's first); None if neither."""
-    from elicense.crypto.sm2 import Sm2PublicKey
+               ctx: _Ctx, where: str, user_ids: Sequence[bytes] = ()) -> SignedPart | None:  # fmt: skip
+    """Which layout ``value`` verifies over with ``cert``'s key (the standard's first); None if neither.
+
+    ``user_ids``: other SM2 user ids the relying party configured for this signer or seal
+    maker, tried only after the default id fails (a deviation when one matches).
+    """
+    from elicense.crypto.sm2 import Sm2PublicKey, verify_with_user_id
 
     sig = _normalise_value(value, ctx, where)
     if sig is None:
@@ -1000,6 +1012,10 @@ def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: Sign
     if alternative is not None and key.verify(sig, alternative.data):
         ctx.dev("ses_dev_signed_bytes", where, f"{alternative.layout} instead of {part.layout}")
         return alternative
+    for uid in user_ids:
+        if uid != DEFAULT_USER_ID and verify_with_user_id(key, sig, part.data, uid):
+            ctx.dev("ses_dev_user_id", where, uid.decode("latin-1")[:64])
+            return part
     return None
 
 
@@ -1153,14 +1169,15 @@ def verify_ses(
     run.check("algorithm", [], "SM2 with SM3")
 
     # 1. the signer's signature value
-    covered = sm2_verify(signer, sig.signature, sig.covers, sig.alternative, ctx, "signature")
+    covered = sm2_verify(signer, sig.signature, sig.covers, sig.alternative, ctx, "signature", trust.signer_user_ids)
     if covered is None:
         run.check("signature", [Reason.of(r.SIGNATURE_INVALID, f"over {sig.covers.layout}")])
         return finish(sig, seal, None, maker)
     run.check("signature", [], f"over {covered.layout}")
 
     # 2. the seal maker's signature
-    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature")
+    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
+                      _maker_user_ids(trust, seal.vid))
     if made is None:
         run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
         return finish(sig, seal, signer, maker)
@@ -1270,7 +1287,8 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
     if not _algorithm_ok(seal.sign_alg, ctx, "seal"):
         run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
         return finish()
-    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature")
+    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
+                      _maker_user_ids(trust, seal.vid))
     if made is None:
         run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
         return finish()

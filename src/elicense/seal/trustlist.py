@@ -7,7 +7,7 @@ so the relying party lists them explicitly — the ``seal_makers`` section:
 ```json
 {"format": "elicense-seal-makers/1",
  "seal_makers": [{"name": "…", "role": "maker" | "ca", "certificate": "PEM or base64 DER",
-                  "vids": ["GOMAIN"]}],
+                  "vids": ["GOMAIN"], "user_id": "(optional, when not 1234567812345678)"}],
  "signer_roots": ["PEM or base64 DER"]}
 ```
 
@@ -90,7 +90,11 @@ def parse_policy(data: Mapping[str, object]) -> SealMakerPolicy:
             raise SealMakersError(f"{where}.role must be 'maker' or 'ca'")
         if not isinstance(vids, list) or not all(isinstance(v, str) and v for v in vids):
             raise SealMakersError(f"{where}.vids must be a list of producer ids")
-        makers.append(SealMaker(name, _cert_bytes(entry.get("certificate"), where), role, frozenset(vids)))
+        uid = entry.get("user_id")
+        if uid is not None and (not isinstance(uid, str) or not uid or len(uid) > 1024):
+            raise SealMakersError(f"{where}.user_id must be a non-empty string")
+        cert = _cert_bytes(entry.get("certificate"), where)
+        makers.append(SealMaker(name, cert, role, frozenset(vids), None if uid is None else uid.encode("utf-8")))
     roots = tuple(_cert_bytes(x, f"signer_roots[{i}]") for i, x in enumerate(roots_raw))
     return SealMakerPolicy(tuple(makers), roots)
 
@@ -120,7 +124,7 @@ def dump_policy(policy: SealMakerPolicy) -> str:
             "format": FORMAT,
             "seal_makers": [
                 {"name": m.name, "role": m.role, "certificate": base64.b64encode(m.certificate).decode(),
-                 "vids": sorted(m.vids)}
+                 "vids": sorted(m.vids), **({"user_id": m.user_id.decode("utf-8")} if m.user_id else {})}
                 for m in policy.seal_makers
             ],
             "signer_roots": [base64.b64encode(r).decode() for r in policy.signer_roots],
