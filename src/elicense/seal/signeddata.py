@@ -212,6 +212,21 @@ class SignedDataVerification:
         """VALID?"""
         return self.result.valid
 
+    @property
+    def status(self) -> r.Status:
+        """Overall status."""
+        return self.result.status
+
+    @property
+    def checks(self) -> tuple[r.Check, ...]:
+        """The checks, in order."""
+        return self.result.checks
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why not VALID."""
+        return self.result.reasons
+
     def has_reason(self, code: str) -> bool:
         """Whether a reason with ``code`` is present."""
         return self.result.has_reason(code)
