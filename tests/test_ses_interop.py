@@ -23,7 +23,6 @@ import pytest
 pytest.importorskip("tongsuopy")
 
 import ses_support as sx
-
 from elicense.crypto import sm2
 from elicense.seal import api, ses
 from elicense.seal.inspect import inspect_bytes
@@ -92,7 +91,7 @@ def test_corpus_seal_verdicts_name_what_ofdrw_does_not_check() -> None:
 # -- signatures (SignedValue.dat) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,version", [("gm__SignedValueV4.dat", 4), ("gm__SignedValueV5.dat", 5)])
+@pytest.mark.parametrize(("name", "version"), [("gm__SignedValueV4.dat", 4), ("gm__SignedValueV5.dat", 5)])
 def test_corpus_signature_agrees_with_expected(name: str, version: int) -> None:
     data = (sx.corpus() / "signatures" / name).read_bytes()
     sig = ses.parse_signature(data)
@@ -122,7 +121,9 @@ def test_raw_sm2_value_is_not_a_seal_signature() -> None:
     assert res.has_reason("ses_malformed") and not res.valid
     ((_, _, xml),) = sx.ofd_signatures(sx.corpus() / "ofd" / "sign__DigitalSign.ofd")
     user = sx.p12_cert("gm__USER.p12", "777777")
-    key = ses.cert_of(user).public_key()
+    from elicense.seal.certs import cert_of
+
+    key = cert_of(user).public_key()
     assert isinstance(key, sm2.Sm2PublicKey) and key.verify(data, xml)
     assert sx.gm_verify(user, data, xml)
 
@@ -151,6 +152,7 @@ OFD_SIGS = {
 def test_corpus_ofd_signatures_agree_with_expected(name: str) -> None:
     sigs = sx.ofd_signatures(sx.corpus() / "ofd" / name)
     assert [api.detect(d) for _, d, _ in sigs] == [k for k, _ in OFD_SIGS[name]]
+    res: Any
     for (entry, data, xml), (kind, digest_ok) in zip(sigs, OFD_SIGS[name], strict=True):
         if kind == "signature":
             res = api.verify_ses(data, data_hash=sm2.sm3(xml), trust=_trust(), at=dt.datetime.now(dt.UTC))
@@ -251,9 +253,9 @@ def _made() -> dict[str, bytes]:
         "seal_digests.esl": digests,
         "plain.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED),
         "with_crls.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED,
-                                      crls=p.crls),  # fmt: skip
+                                      crls=p.crls),
         "with_timestamp.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_1/Signature.xml", seal, signer, sx.SIGNED,
-                                           time_stamp=b"\x30\x03\x02\x01\x01"),  # fmt: skip
+                                           time_stamp=b"\x30\x03\x02\x01\x01"),
         "digest_list.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", digests, signer, sx.SIGNED),
     }
 
