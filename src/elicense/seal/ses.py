@@ -402,6 +402,9 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         if ext_node.tag == d.CONTEXT_0:  # tagged by some producers; the standard has it untagged here
             (ext_node,) = ext_node.children()
         ext = _ext_datas(ext_node, ctx, "seal.extDatas")
+        for oid, critical, _ in ext:
+            if critical:  # nothing here knows what it means: refusing is the only safe reading
+                raise _fail(f"unknown critical seal extension {oid}")
     # the maker's part
     time_stamp: bytes | None = None
     if len(parts) == 2:  # v1: SESeal { sealInfo, signInfo { cert, signatureAlgorithm, signData } }
