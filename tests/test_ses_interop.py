@@ -409,3 +409,49 @@ def test_seal_verify_cli_with_a_seal_makers_file(tmp_path: Path) -> None:
     assert [r["code"] for r in out["reasons"]] == ["ses_revocation_unknown", "ses_revocation_unknown"]
     proc = _cli(*args, "--no-revocation")
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "VALID"
+
+
+def _rezip(src: Path, dst: Path, replace: dict[str, bytes]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
+
+
+def test_ofdrw_verify_accepts_elicense_signatures_inside_real_ofds(tmp_path: Path) -> None:
+    """End to end in ofdrw's own OFD validator: an elicense SES v4 signature (with an elicense seal) and an
+    elicense GB/T 35275 SignedData replace the real ones of two corpus OFDs."""
+    import base64
+    import re
+    import zipfile
+
+    p = sx.pki()
+    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    files = _made()
+    # SES: new Seal.esl (its protected digest updated in Signature.xml), new SignedValue.dat over that Signature.xml
+    src = sx.corpus() / "ofd" / "made_with_tool" / "tool__yyzz_v4.ofd"
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("Doc_0/Signs/Sign_0/Signature.xml").decode("utf-8")
+    seal = files["seal.esl"]
+    new_check = base64.b64encode(sm2.sm3(seal)).decode()
+    xml2, count = re.subn(r'(FileRef="/Doc_0/Signs/Sign_0/Seal.esl"><ofd:CheckValue>)[^<]+', rf"\g<1>{new_check}", xml)
+    assert count == 1
+    xml_bytes = xml2.encode("utf-8")
+    sv = api.sign_ses(sm2.sm3(xml_bytes), "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED)
+    ses_ofd = tmp_path / "elicense-ses.ofd"
+    _rezip(src, ses_ofd, {"Doc_0/Signs/Sign_0/Seal.esl": seal, "Doc_0/Signs/Sign_0/Signature.xml": xml_bytes,
+                          "Doc_0/Signs/Sign_0/SignedValue.dat": sv})  # fmt: skip
+    # GB/T 35275: the last signature (nothing protects its SignedValue.dat) re-signed by elicense
+    src2 = sx.corpus() / "ofd" / "converter__testImageNotFound.ofd"
+    with zipfile.ZipFile(src2) as z:
+        xml_1 = z.read("Doc_0/Signs/Sign_1/Signature.xml")
+    sd_ofd = tmp_path / "elicense-signeddata.ofd"
+    _rezip(src2, sd_ofd, {"Doc_0/Signs/Sign_1/SignedValue.dat": api.sign_signed_data(xml_1, signer, sx.SIGNED)})
+    proc = sx.run_ofdrw("verify", str(ses_ofd), str(sd_ofd))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{ses_ofd}: VALID SESV4" in proc.stdout and f"{sd_ofd}: VALID GBT35275" in proc.stdout, proc.stdout
+    # and a tampered one is refused by ofdrw too (the data hash no longer matches)
+    bad = tmp_path / "elicense-ses-bad.ofd"
+    _rezip(ses_ofd, bad, {"Doc_0/Signs/Sign_0/Signature.xml": xml_bytes.replace(b"Sign_0", b"Sign_0 ", 1)})
+    assert sx.run_ofdrw("verify", str(bad)).returncode == 1
