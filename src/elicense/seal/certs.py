@@ -11,10 +11,15 @@ real anchors (ofdrw's test root, some provincial roots) lack keyCertSign.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from elicense.errors import CryptoError, TrustError
+
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PublicKey
 
 MAX_CERT_BYTES = 64 * 1024
 MAX_DEPTH = 5
@@ -82,20 +87,18 @@ class CertView:
         except (ValueError, TypeError):
             return False
 
-    def public_key(self) -> object:
+    def public_key(self) -> Sm2PublicKey:
         """The SM2 public key (:class:`~elicense.crypto.sm2.Sm2PublicKey`); CryptoError otherwise."""
-        from elicense.crypto.sm2 import Sm2PublicKey
-
-        return Sm2PublicKey.from_spki(self._spki)
+        return _sm2_key(self._spki)
 
     def signed_by(self, issuer: CertView) -> bool:
         """Whether ``issuer``'s SM2 key made this certificate's signature."""
-        from elicense.crypto.sm2 import Sm2PublicKey, raw_to_der
+        from elicense.crypto.sm2 import raw_to_der
 
         if self.signature_alg != OID_SM2_WITH_SM3 or self._inner_alg != OID_SM2_WITH_SM3:
             return False
         try:
-            key = Sm2PublicKey.from_spki(issuer._spki)
+            key = _sm2_key(issuer._spki)
         except CryptoError:
             return False
         sig = self._signature
@@ -111,13 +114,29 @@ class CertView:
         return self.not_before <= when <= self.not_after
 
 
+@functools.lru_cache(maxsize=256)
+def _sm2_key(spki: bytes) -> Sm2PublicKey:
+    """SM2 keys by SubjectPublicKeyInfo: the same few anchors and CAs verify every seal."""
+    from elicense.crypto.sm2 import Sm2PublicKey
+
+    return Sm2PublicKey.from_spki(spki)
+
+
 def load_cert(der: bytes) -> CertView:
-    """Read a DER certificate (bounded); :class:`CryptoError` if even asn1crypto cannot."""
+    """Read a DER certificate (bounded); :class:`CryptoError` if even asn1crypto cannot.
+
+    Views are immutable, so they are cached by their bytes (anchors and CAs recur on every seal).
+    """
+    if not isinstance(der, bytes) or not der or len(der) > MAX_CERT_BYTES:
+        raise CryptoError("certificate missing, too large or not bytes")
+    return _load(der)
+
+
+@functools.lru_cache(maxsize=512)
+def _load(der: bytes) -> CertView:
     from asn1crypto import x509 as a509
     from cryptography import x509
 
-    if not isinstance(der, bytes) or not der or len(der) > MAX_CERT_BYTES:
-        raise CryptoError("certificate missing, too large or not bytes")
     strict_error: str | None = None
     try:
         cert = x509.load_der_x509_certificate(der)

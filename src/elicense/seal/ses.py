@@ -42,10 +42,15 @@ from elicense.verify import result as r
 from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from cryptography import x509
 
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.crypto.sm2 import Sm2PrivateKey
+
+    CertLike: TypeAlias = x509.Certificate | bytes
+    """A certificate: ``x509.Certificate`` or DER bytes."""
 
 SES_ID = "ES"
 SES_VERSION = 4
@@ -856,8 +861,6 @@ SES_TIMESTAMP_UNVERIFIED = r.register(
 del I, X
 
 RevocationHook = Callable[["x509.Certificate", dt.datetime], "Reason | None"]
-CertLike = Any
-"""An ``x509.Certificate`` or DER ``bytes``."""
 
 
 @dataclass(frozen=True)
