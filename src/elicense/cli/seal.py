@@ -52,7 +52,7 @@ def inspect_cmd(files: tuple[Path, ...], as_json: bool, lang: str) -> int:
     else:
         for item in out:
             if "error" in item:
-                click.echo(f"{item['input']}: error: {item['message']}", err=True)
+                click.echo(f"elicense: error: {item['input']}: {item['message']}", err=True)
                 continue
             click.echo(f"== {item['input']}")
             click.echo(render_text(item, lang))
@@ -158,7 +158,7 @@ def verify_cmd(files: tuple[Path, ...], content_path: Path | None, data_hash_hex
     else:
         for item in out:
             if "error" in item:
-                click.echo(f"{item['input']}: error: {item['message']}", err=True)
+                click.echo(f"elicense: error: {item['input']}: {item['message']}", err=True)
                 continue
             reasons = "; ".join(str(x["message"]) for x in item["reasons"])  # type: ignore[attr-defined]
             checks: list[dict[str, str]] = item["checks"]  # type: ignore[assignment]
