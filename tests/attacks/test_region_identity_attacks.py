@@ -201,8 +201,8 @@ def test_attack_trust_file_repeats_another_regions_authority_code(
     assert _names_both(capsys.readouterr().err)
 
 
-def test_attack_bundle_command_refuses_home_repeating_another_regions_code(
-    world, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+def test_attack_bundle_command_refuses_home_repeating_another_regions_code(  # type: ignore[no-untyped-def]
+    world, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``elicense bundle`` never publishes a home whose 江苏 authority carries 济南's code."""
     home = tmp_path / "home"
@@ -217,3 +217,41 @@ def test_attack_bundle_command_refuses_home_repeating_another_regions_code(
     assert _names_both(capsys.readouterr().err)
     assert not (tmp_path / "b.cose").exists()
 
+
+
+@pytest.mark.parametrize("numbers", [(5, 1), (1, 5)])
+def test_attack_crl_of_a_same_named_ca_never_displaces_the_genuine_crl(tw: World, numbers: tuple[int, int]) -> None:
+    """CRLs are bound to their CA by name AND key: a CA with the same name (a re-keyed CA, or one made to
+    look like another region's) must not replace the genuine CA's CRL, nor apply to its certificates."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from elicense.crypto.pki import make_end_entity, make_regional_ca
+    from elicense.demo import _key
+    from elicense.status.crl import RevokedCert, build_crl
+    from trust_world import SEED, START
+
+    ca_key, ca = tw.ca["370000"]
+    twin_key = _key(SEED, "ca-370000-twin")
+    twin = make_regional_ca(twin_key, "山东省CA", province="山东省", issuer_cert=tw.root, issuer_key=tw.root_key,
+                            not_before=START, not_after=NOW + dt.timedelta(days=3650))
+    assert twin.subject == ca.subject
+    k2 = _key(SEED, "auth-twin")
+    code2 = str(USCC.build("11", "370100", "MB888888"))
+    cert2 = make_end_entity(k2.public_key(), "济南市第二局", uscc=code2, province="山东省", issuer_cert=twin,
+                            issuer_key=twin_key, not_before=START, not_after=NOW + dt.timedelta(days=365))
+    _, jinan_cert, jinan_code, _, types = tw.authorities["jinan-approval"]
+    entries = [(TrustedAuthority("济南市行政审批服务局", jinan_code, "370100", frozenset(types)), [jinan_cert]),
+               (TrustedAuthority("济南市第二局", code2, "370100", frozenset(types)), [cert2])]
+    trust = TrustStore.build(roots=[tw.root], intermediates=[ca, twin], authorities=entries)
+    last, nxt = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=7)
+    crls = [
+        build_crl(tw.root, tw.root_key, [], number=1, last_update=last, next_update=nxt),
+        build_crl(ca, ca_key, [], number=numbers[0], last_update=last, next_update=nxt),
+        # the twin "revokes" 济南's serial: its CRL must not speak for 济南's real CA
+        build_crl(twin, twin_key, [RevokedCert(jinan_cert.serial_number, NOW - dt.timedelta(days=30), "key_compromise")],
+                  number=numbers[1], last_update=last, next_update=nxt),
+    ]
+    store = StatusStore.build(trust, crls=[c.public_bytes(Encoding.DER) for c in crls])
+    for keys in trust.keys.values():
+        for key in keys:
+            assert store.check_chain(key, NOW - dt.timedelta(days=10), NOW) == (), key.authority.name

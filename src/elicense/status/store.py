@@ -198,8 +198,8 @@ class StatusStore:
                 problems.append(f"status list of {content.issuer}: {why} (rollback)")
                 rolled_back[content.issuer] = why
                 continue
-            prev = by_owner.get(owner)
-            if prev is None or content.sequence > prev[0].sequence:
+            held = by_owner.get(owner)
+            if held is None or content.sequence > held[0].sequence:
                 by_owner[owner] = (content, digest)
         first_owner: dict[str, TrustedAuthority] = {}
         for a in trust.authorities:  # the code's entry, for callers that name a code only

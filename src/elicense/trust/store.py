@@ -192,13 +192,13 @@ def check_identities(entries: Iterable[tuple[str, str, str, Sequence[x509.Certif
             )
         for cert in certs:
             kid = key_id(cert)
-            prev = kids.get(kid)
-            if prev is not None:
+            first = kids.get(kid)
+            if first is not None:
                 raise TrustListConflict(
-                    f"certificate {kid.hex()} is listed by region {prev[0]} ({prev[1]}) and again by region {region} "
+                    f"certificate {kid.hex()} is listed by region {first[0]} ({first[1]}) and again by region {region} "
                     f"({name}): trust data refused",
-                    message_zh=f"证书 {kid.hex()} 同时被地区 {prev[0]}（{prev[1]}）与地区 {region}（{name}）列入，"
+                    message_zh=f"证书 {kid.hex()} 同时被地区 {first[0]}（{first[1]}）与地区 {region}（{name}）列入，"
                     f"拒绝该信任数据",
-                    details={"kid": kid.hex(), "regions": [prev[0], region]},
+                    details={"kid": kid.hex(), "regions": [first[0], region]},
                 )
             kids[kid] = (region, name)
