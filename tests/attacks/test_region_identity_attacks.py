@@ -255,3 +255,19 @@ def test_attack_crl_of_a_same_named_ca_never_displaces_the_genuine_crl(tw: World
     for keys in trust.keys.values():
         for key in keys:
             assert store.check_chain(key, NOW - dt.timedelta(days=10), NOW) == (), key.authority.name
+
+
+def test_trust_show_and_export_refuse_a_conflicting_bundle(tw: World, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``trust show`` / ``export`` / ``pin`` load like a verifier: a certificate from another region's CA is refused."""
+    _, _, _, _, types = tw.authorities["nanjing-market"]
+    stray = tw.add_authority("stray-show", "370000", name="南京市某局", uscc=str(USCC.build("11", "320100", "MB666666")),
+                             area="320100", types=types)
+    evil = tmp_path / "evil.cose"
+    evil.write_bytes(tw.unchecked_bundle(region_authorities={"320000": [*tw.records("320000"), stray]}))
+    capsys.readouterr()
+    for args in (["trust", "show", str(evil)], ["trust", "export", str(evil), str(tmp_path / "out")],
+                 ["trust", "pin", str(evil), "--state", str(tmp_path / "state")]):
+        assert run(args) == 3
+        assert _names_both(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()

@@ -112,6 +112,7 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, all
     lang = lang or default_lang()
     at = _now(at_)
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
+    b.trust_store()  # the checks of every load (chains within their regions): show only what would load
     doc = describe(b, at)
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -152,6 +153,7 @@ def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> i
     from elicense.trust.bundle import read_bundle_file
 
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))  # never export what does not verify
+    b.trust_store()
     atomic_write(outdir / "national.xml", b.national_xml)
     for code, data in sorted(b.region_xml.items()):
         atomic_write(outdir / "regions" / f"{code}.xml", data)
@@ -217,7 +219,7 @@ def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple
         return 0
     click.echo(f"pinned root {doc['root']} (sha256 {pinned}) at bundle #{b.sequence} in {directory}")
     if previous and tuple(previous) != (pinned,):
-        click.echo(f"  replaces: {', '.join(previous)}")
+        click.echo(f"  replaces: {', '.join(previous)} (restart a running kiosk to use the new root)")
     return 0
 
 
