@@ -274,9 +274,9 @@ def bundle_status(bundle: Bundle, trust: TrustStore, state: VerifierState) -> St
 
     Raises :class:`TrustNotPinned` for a bundle not under the pinned root and
     :class:`TrustRollback` for an older (or equivocating) bundle, before anything is
-    written; a rolled-back
-    status list inside a newer bundle makes that authority's licences INDETERMINATE
-    (``status_list_rolled_back``) instead.
+    written; a rolled-back status list inside a newer bundle makes that authority's
+    licences INDETERMINATE (``status_list_rolled_back``) instead. ``bundle`` must already
+    be authenticated (signature, root history, region binding): only then is it remembered.
     """
     state.check_root(bundle)
     state.check_bundle(bundle.sequence, digest(bundle.raw))

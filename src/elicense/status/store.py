@@ -351,12 +351,13 @@ def _all_keys(trust: TrustStore) -> list[TrustedKey]:
 
 def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
     """A CA as a CRL issuer: its name and its key (never the name alone)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         spki = ca.public_key().public_bytes(serialization.Encoding.DER,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-    except Exception:  # a key cryptography cannot load (SM2): the certificate itself names it
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load (SM2 curve)
         spki = ca.public_bytes(serialization.Encoding.DER)
     return ca.subject, spki
 
