@@ -225,3 +225,27 @@ def test_trust_pin_refuses_what_does_not_verify(tw: World, tmp_path: Path, capsy
     older.write_bytes(tw.bundle(sequence=2))
     assert run(["trust", "pin", str(older), "--state", str(state)]) == 0
     assert VerifierState.load(state).bundle[0] == 2  # type: ignore[index]
+
+
+def test_state_without_anchors_pins_on_first_bundle_and_bad_anchors_are_an_error(tw: World, foreign: World,
+                                                                                  tmp_path: Path) -> None:
+    """A state written before pinning existed (no ``anchors``) keeps its sequences and pins the next
+    accepted bundle's root; a malformed ``anchors`` is an error, never an empty pin."""
+    from elicense.errors import StorageError
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / STATE_FILE).write_text(json.dumps({"format": "elicense-verifier-state/1", "bundle": [1, "x"],
+                                                "status_lists": {}}))
+    b2 = tmp_path / "b2.cose"
+    b2.write_bytes(tw.bundle(sequence=2))
+    Verifier.from_bundle(b2, state=state)
+    assert VerifierState.load(state).anchors == (fingerprint(tw.root),)
+    evil = tmp_path / "evil.cose"
+    evil.write_bytes(foreign.bundle(sequence=9))
+    with pytest.raises(TrustNotPinned):
+        Verifier.from_bundle(evil, state=state)
+    for bad in ("not a list", ["short"], [fingerprint(tw.root)] * 17):
+        (state / STATE_FILE).write_text(json.dumps({"format": "elicense-verifier-state/1", "anchors": bad}))
+        with pytest.raises(StorageError):
+            Verifier.from_bundle(evil, state=state)
