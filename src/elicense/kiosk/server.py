@@ -133,7 +133,8 @@ def default_loader(verifier: Verifier) -> Loader:
     def load(path: Path) -> Verifier:
         from elicense.verify.verifier import Verifier
 
-        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies)
+        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies,
+                                        state=verifier.state_dir)  # the same pinned root and memory
 
     return load
 

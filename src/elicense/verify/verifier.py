@@ -69,9 +69,9 @@ class StatusSource(Protocol):
     """Revocation data (``elicense.status.store.StatusStore``): status lists and CRLs from trust data."""
 
     def check_licence(
-        self, issuer_code: str, status_index: int | None, at: dt.datetime
+        self, issuer_code: str, status_index: int | None, at: dt.datetime, key: TrustedKey | None = None
     ) -> Sequence[Reason]:
-        """Reasons the licence's status is not valid (empty: valid)."""
+        """Reasons the licence's status is not valid (empty: valid); only lists signed for ``key``'s entry count."""
 
     def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
         """Reasons the signer chain was revoked at signing time, or cannot be checked."""
@@ -164,6 +164,8 @@ class Verifier:
         self.status = status
         self.bundle: Bundle | None = None
         """The offline trust bundle the trust came from (set by :meth:`from_bundle`)."""
+        self.state_dir: Path | None = None
+        """The verifier-state directory it was loaded with (pinned root, sequences), for reloads."""
         self.replay_cache = replay_cache
         """Presentation ids seen (:class:`~elicense.present.verify.ReplayCache`; made on first use)."""
         self._types: tuple[Catalog, dict[str, LicenceType | None]] = (catalog, {})
@@ -185,7 +187,9 @@ class Verifier:
             from elicense.status.section import load_from_trust_file
 
             kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
-        return cls(trust=trust, **kwargs)  # type: ignore[arg-type]
+        verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
+        verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
+        return verifier
 
     @classmethod
     def from_bundle(
@@ -225,6 +229,7 @@ class Verifier:
             kwargs["status"] = bundle.status_store(trust)
         verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
         verifier.bundle = bundle
+        verifier.state_dir = memory
         return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
@@ -391,7 +396,7 @@ class Verifier:
                 _record(checks, reasons, "certificate_revocation", found_status)
             else:
                 checks.append(_PASSED_REVOCATION)
-            found_status = status.check_licence(authority.code, claims.status_index, when)
+            found_status = status.check_licence(authority.code, claims.status_index, when, key)
             if found_status:
                 _record(checks, reasons, "licence_status", found_status)
             else:
