@@ -382,10 +382,10 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
         result = verifier.verify(payload, at=at)  # returns a result whatever the line holds
         # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)
         return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
-    except Exception as exc:  # noqa: BLE001 - one line must never stop the batch (#16): an error line, go on
-        err = exc if isinstance(exc, ElicenseError) else InputError(
+    except Exception as exc:  # one line must never stop the batch (#16): an error line, go on
+        failure = exc if isinstance(exc, ElicenseError) else InputError(
             f"line {lineno} could not be verified ({type(exc).__name__})", message_zh=f"第 {lineno} 行无法校验")
-        return _json_line({"line": lineno, **_error_object(str(lineno), err, lang)}), EXIT_ERROR
+        return _json_line({"line": lineno, **_error_object(str(lineno), failure, lang)}), EXIT_ERROR
 
 
 BATCH_CHUNK = 256

@@ -122,7 +122,7 @@ class ReplayCache:
     def _expire(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] < now:
-            expires, old = heapq.heappop(heap)
+            _, old = heapq.heappop(heap)
             hit = self._expiry.get(old)
             if hit is not None and hit[0] < now:
                 self._forget(old)
