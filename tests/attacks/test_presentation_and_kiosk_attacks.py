@@ -78,6 +78,27 @@ def test_attack_many_flooding_holders_evict_only_their_own_entries(world: Any, v
     assert _codes(v.verify(shown.payload, at=NOW + dt.timedelta(seconds=1))) == ["presentation_replayed"]
 
 
+def test_attack_one_holder_floods_the_kiosk_and_the_batch(world: Any, tmp_path: Any, capsys: Any) -> None:
+    """The same quota end to end: the kiosk's verifier and one ``verify --batch`` run."""
+    from elicense.cli import run
+    from elicense.kiosk.server import make_app
+
+    flooder, device = _holder(world)
+    flood = [make_presentation(flooder, device, ttl=3600, now=NOW).payload for _ in range(MAX_PER_DEVICE + 4)]
+    other_cred, other_device = _holder(world, "business-licence-nanjing")
+    other = make_presentation(other_cred, other_device, now=NOW).payload
+    app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: NOW))
+    answers = [app.handle("POST", "/api/verify", text.encode()).json() for text in [*flood, other]]
+    assert [a["status"] for a in answers[:MAX_PER_DEVICE]] == ["VALID"] * MAX_PER_DEVICE
+    assert {a["reasons"][0]["code"] for a in answers[MAX_PER_DEVICE:-1]} == {"presentation_replay_quota"}
+    assert answers[-1]["status"] == "VALID"
+    path = tmp_path / "flood.txt"
+    path.write_text("\n".join([*flood, other]) + "\n")
+    run(["verify", "--trust", str(world.trust_file), "--at", "2026-06-01T08:00:00Z", "--batch", str(path)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["status"] for d in lines] == ["VALID"] * MAX_PER_DEVICE + ["INDETERMINATE"] * 4 + ["VALID"]
+
+
 def test_replay_cache_memory_stays_bounded_under_a_flood() -> None:
     cache = ReplayCache(max_entries=1000, per_device=16)
     for i in range(50_000):  # 50 devices, each far over its quota, ids that never expire in the run
