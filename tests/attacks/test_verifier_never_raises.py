@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -312,5 +311,27 @@ def test_attack_genuine_presentation_still_valid_after_the_fixes(world: Any, fre
     assert result.status is Status.VALID and result.disclosed == ("holder_name",)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))
+
+def test_pdf_check_that_cannot_complete_is_a_result(world: Any, fresh: Verifier, monkeypatch: Any) -> None:
+    """The PDF path's last line of defence: an unexpected failure deep in a PDF check is INDETERMINATE
+    ``verification_error`` (the kiosk answers 200), while typed refusals still reach the caller."""
+    import elicense.pdf.verify as pdf_verify
+    from elicense.errors import InputError
+    from elicense.kiosk.server import make_app
+
+    def broken(*args: Any, **kwargs: Any) -> VerificationResult:
+        raise RecursionError("deep object graph")
+
+    monkeypatch.setattr(pdf_verify, "verify_pdf", broken)
+    result = fresh.verify_pdf(b"%PDF-1.7\n")
+    assert result.status is Status.INDETERMINATE and result.kind == "pdf"
+    assert [r.code for r in result.reasons] == ["verification_error"]
+    answer = make_app(fresh).handle("POST", "/api/verify", b"%PDF-1.7\n")
+    assert answer.status == 200 and answer.json()["status"] == "INDETERMINATE"
+
+    def refused(*args: Any, **kwargs: Any) -> VerificationResult:
+        raise InputError("too many revisions")
+
+    monkeypatch.setattr(pdf_verify, "verify_pdf", refused)
+    with pytest.raises(InputError):
+        fresh.verify_pdf(b"%PDF-1.7\n")

@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
-from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
+from elicense.errors import (
+    AlgorithmNotAllowed,
+    CatalogError,
+    ElicenseError,
+    PayloadError,
+    PayloadTooLarge,
+    UsageError,
+)
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
@@ -314,7 +321,15 @@ class Verifier:
         """Verify a sealed licence PDF (signature, embedded record, QR); see :mod:`elicense.pdf.verify`."""
         from elicense.pdf.verify import verify_pdf  # lazy: pyHanko is heavy
 
-        return verify_pdf(self, data, at=self._time(at))
+        when = self._time(at)
+        try:
+            return verify_pdf(self, data, at=when)
+        except ElicenseError:  # a typed refusal (limits, unreadable file): the caller reports it
+            raise
+        except Exception as exc:  # anything else is a check that could not complete: a result (#16)
+            done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
+                                      verified_at=when, kind="pdf")
 
     def _verify_signed(
         self,
