@@ -156,7 +156,9 @@ def _make_pyhanko_signer(signer: Signer) -> Any:
     certs = [_asn1_cert(c) for c in (signer.certificate, *signer.chain)]
     return _ElicenseCmsSigner(
         signing_cert=certs[0],
-        cert_registry=SimpleCertificateStore.from_certs(certs),  # type: ignore[no-untyped-call]
+        # the chain only: pyHanko embeds signing_cert and the registry, so the signer would appear twice
+        # (endesive refuses "multiple signer certificates with the same serial")
+        cert_registry=SimpleCertificateStore.from_certs(certs[1:]),  # type: ignore[no-untyped-call]
         signature_mechanism=mechanism,
         embed_roots=False,
     )
