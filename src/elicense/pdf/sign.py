@@ -68,11 +68,14 @@ class PdfSigningOptions:
     """A pyHanko ``TimeStamper`` (RFC 3161 client, e.g. ``HTTPTimeStamper(url)``) or an
     in-process :class:`~elicense.pdf.tsa.LocalTSA`: adds a signature timestamp (B-T)."""
     level: str | None = None
-    """``B-B``, ``B-T`` or ``B-LT``: checked against what is given; ``None``: implied by it."""
+    """``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` (B-LT + a document timestamp over the DSS): checked
+    against what is given; ``None``: implied by it."""
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     """CRLs covering the signer's chain: with ``trust_roots``, makes the signature B-LT."""
     trust_roots: tuple[x509.Certificate, ...] = ()
     """Trust anchors used to validate the signer at signing time (needed for B-LT)."""
+    validation_time: dt.datetime | None = None
+    """When the B-LT validation data is gathered and checked (the CRLs' time); ``None``: the signing time."""
     seal_png: bytes | None = None
     """Seal image (PNG with alpha) for the visible signature; ``None``: render one."""
     seal_name: str = "电子证照专用章"
@@ -184,10 +187,10 @@ def sign_pdf(
     options = options or PdfSigningOptions()
     level = pades_level(options)
     timestamper = options.timestamper
-    if timestamper is not None and hasattr(timestamper, "timestamper") and hasattr(timestamper, "certificate"):
-        timestamper = timestamper.timestamper(when)  # a LocalTSA: tokens carry the signing time
+    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
+        timestamper = timestamper.timestamper()  # a LocalTSA: tokens carry its current time
     timestamp = timestamper is not None
-    lt = level == "B-LT"
+    lt = level in ("B-LT", "B-LTA")
     validation_context = None
     if lt:
         from pyhanko_certvalidator import ValidationContext
@@ -198,7 +201,7 @@ def sign_pdf(
             crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
             allow_fetching=False,
             revocation_mode="hard-fail",
-            moment=when,
+            moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
         )
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
@@ -210,7 +213,7 @@ def sign_pdf(
         location=location or options.location,
         embed_validation_info=lt,
         validation_context=validation_context,
-        use_pades_lta=False,
+        use_pades_lta=level == "B-LTA",
     )
     style = StaticStampStyle(background=_seal_image(seal_png), border_width=0, background_opacity=1.0)
     x1, y1, x2, y2 = (round(v) for v in seal_box)
@@ -249,14 +252,16 @@ def pades_level(options: PdfSigningOptions) -> str:
     """The PAdES baseline level ``options`` produce; a level that asks for more than given is an error."""
     implied = "B-LT" if options.crls else "B-T" if options.timestamper is not None else "B-B"
     level = options.level or implied
-    if level not in ("B-B", "B-T", "B-LT"):
-        raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T or B-LT)")
+    if level not in ("B-B", "B-T", "B-LT", "B-LTA"):
+        raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T, B-LT or B-LTA)")
     if level != "B-B" and options.timestamper is None:
         raise UsageError(f"PAdES {level} needs a timestamp authority (a TSA URL or an in-process TSA)",
                          message_zh=f"PAdES {level} 需要时间戳服务")
-    if level == "B-LT" and not (options.crls and options.trust_roots):
-        raise UsageError("PAdES B-LT needs the CRLs of the signer's chain and the trust roots",
+    if level in ("B-LT", "B-LTA") and not (options.crls and options.trust_roots):
+        raise UsageError(f"PAdES {level} needs the CRLs of the signer's chain and the trust roots",
                          message_zh="PAdES B-LT 需要签名证书链的吊销列表和信任根")
+    if level == "B-LTA" and implied == "B-LT":
+        return level
     if level != implied and level == "B-B":
         raise UsageError("a timestamp authority or CRLs were given for a B-B signature")
     if level == "B-T" and options.crls:
