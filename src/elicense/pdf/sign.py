@@ -48,6 +48,7 @@ __all__ = [
     "SIGNATURE_FIELD",
     "PdfSigningOptions",
     "bytes_to_reserve",
+    "extend_pdf",
     "pades_level",
     "seal_and_sign",
     "sign_pdf",
@@ -213,7 +214,7 @@ def sign_pdf(
         location=location or options.location,
         embed_validation_info=lt,
         validation_context=validation_context,
-        use_pades_lta=level == "B-LTA",
+        use_pades_lta=False,  # B-LTA: the document timestamp is added by extend_pdf below
     )
     style = StaticStampStyle(background=_seal_image(seal_png), border_width=0, background_opacity=1.0)
     x1, y1, x2, y2 = (round(v) for v in seal_box)
@@ -245,6 +246,9 @@ def sign_pdf(
         if timestamp and type(exc).__name__ in ("TimestampRequestError", "SigningError"):
             raise CryptoError(f"timestamp authority failed: {exc}", message_zh="时间戳服务失败") from exc
         raise
+    if level == "B-LTA":  # fresh CRLs of the whole chain in the DSS, then a document timestamp over it
+        return extend_pdf(out.getvalue(), timestamper=timestamper, crls=options.crls, trust_roots=options.trust_roots,
+                          at=options.validation_time or when, other_certs=tuple(signer.chain))
     return out.getvalue()
 
 
@@ -267,6 +271,66 @@ def pades_level(options: PdfSigningOptions) -> str:
     if level == "B-T" and options.crls:
         raise UsageError("CRLs were given for a B-T signature (use B-LT)")
     return level
+
+
+def extend_pdf(
+    pdf: bytes,
+    *,
+    timestamper: Any,
+    crls: tuple[x509.CertificateRevocationList, ...],
+    trust_roots: tuple[x509.Certificate, ...],
+    at: dt.datetime,
+    other_certs: tuple[x509.Certificate, ...] = (),
+) -> bytes:
+    """Renew a signed PDF for the archive (PAdES B-LTA): fresh CRLs in the DSS and a new document timestamp.
+
+    ``crls`` must be current at ``at`` (the time the new timestamp is taken); the last
+    timestamp already in the file is validated at ``at`` with them first (hard-fail, no
+    fetching), so a chain that no longer validates is not stamped over. Incremental
+    update only: every earlier signature and timestamp stays intact.
+    """
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko_certvalidator import ValidationContext
+
+    when = require_utc(at, "at")
+    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
+        timestamper = timestamper.timestamper()
+    if timestamper is None or not crls or not trust_roots:
+        raise UsageError("extending a PDF needs a timestamp authority, fresh CRLs and the trust roots")
+    der_crls = [c.public_bytes(serialization.Encoding.DER) for c in crls]
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+        signatures = reader.embedded_regular_signatures
+    except Exception as exc:
+        raise UsageError(f"not a readable PDF: {exc}", message_zh="无法读取的 PDF") from exc
+    if not signatures:
+        raise UsageError("the PDF has no signature to extend", message_zh="PDF 中没有可续期的签名")
+    out = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(  # fresh revocation data for the issuer's signature
+        out, signatures[0].pkcs7_content, certs=[_asn1_cert(c) for c in other_certs],
+        crls=[asn1_crl.CertificateList.load(d) for d in der_crls])
+    context = ValidationContext(
+        trust_roots=[_asn1_cert(c) for c in trust_roots],
+        other_certs=[_asn1_cert(c) for c in other_certs],
+        crls=der_crls,
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+        moment=when,
+    )
+    result = io.BytesIO()
+    try:
+        PdfTimeStamper(timestamper).update_archival_timestamp_chain(
+            PdfFileReader(out, strict=True), context, in_place=False, output=result)
+    except Exception as exc:
+        if type(exc).__name__ in ("PathValidationError", "InsufficientRevinfoError", "PathBuildingError",
+                                  "RevokedError", "ValidationError", "SigningError", "TimestampRequestError"):
+            raise CryptoError(f"cannot extend: the last timestamp does not validate now, or the TSA failed: {exc}",
+                              message_zh="无法续期：最后一个时间戳验证失败或时间戳服务失败") from exc
+        raise
+    return result.getvalue()
 
 
 _encoded_seals: dict[bytes, tuple[int, int, str, bytes, bytes | None]] = {}

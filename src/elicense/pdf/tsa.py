@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from elicense.home import Home
     from elicense.pdf.sign import PdfSigningOptions
 
-__all__ = ["PDF_LEVELS", "LocalTSA", "options_for_home"]
+__all__ = ["PDF_LEVELS", "LocalTSA", "extend_for_home", "options_for_home"]
 
 PDF_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 """PAdES baseline levels offered."""
@@ -236,29 +236,12 @@ def options_for_home(
             raise UsageError("--tsa-url needs --pdf-level B-T, B-LT or B-LTA")
         return PdfSigningOptions(seal_name=seal_name, level="B-B")
     at = require_utc(at, "at")
-    timestamper: Any
-    if tsa_url:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
-        timestamper = HTTPTimeStamper(tsa_url, timeout=10)
-        now = _wall_clock()
-    else:
-        if tsa is None:
-            from elicense.trust.publish import publication_base
-
-            cert, key = _root_material(home)
-            now = _wall_clock()
-            tsa = LocalTSA.create(cert, key, not_before=min(at, now) - dt.timedelta(days=1),
-                                  not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
-                                  publication_base=publication_base(home))
-        now = require_utc(tsa.clock(), "clock()")
-        timestamper = tsa.timestamper()
+    timestamper, now = _timestamper_for(home, at, tsa_url, tsa)
     if level == "B-T":
         return PdfSigningOptions(seal_name=seal_name, level="B-T", timestamper=timestamper)
-    from elicense.status.service import _crls
 
     try:
-        crls = tuple(_crls(home, now - dt.timedelta(minutes=1), dt.timedelta(days=7), 1))
+        crls = _ltv_crls(home, now)
     except Exception as exc:
         raise UsageError(f"cannot build the CRLs for B-LT: {exc}") from exc
     if not crls:
@@ -267,3 +250,59 @@ def options_for_home(
     roots = tuple(c for rel in home.roots for c in home.certificates(rel))
     return PdfSigningOptions(seal_name=seal_name, level=level, timestamper=timestamper, crls=crls,
                              trust_roots=roots, validation_time=now)
+
+
+CA_CRL_VALIDITY = dt.timedelta(days=35)
+"""Validity of a regional CA's CRL embedded for B-LT/B-LTA. pyHanko's AdES past-signature validation
+(ETSI EN 319 102-1 §5.6.2.4) does not rescue an expired leaf CRL by the archive timestamp's proof of
+existence here (REVOCATION_OUT_OF_BOUNDS_NO_POE), so the embedded CRLs must outlive the interval at which
+archives run ``elicense pdf extend`` (monthly): 7-day CRLs fail pyHanko's validation a week later."""
+ROOT_CRL_VALIDITY = dt.timedelta(days=365)
+"""Validity of the root's CRL (an ARL: the root signs rarely). It covers the TSA certificate, so the
+last archive timestamp of a B-LTA PDF stays checkable offline long after the CAs' CRLs expired."""
+
+
+def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationList, ...]:
+    """Fresh CRLs of every CA of the home whose key it holds: the roots' for a year, the CAs' for a week."""
+    from elicense.status.service import _crls
+
+    issued = now - dt.timedelta(minutes=1)
+    roots = {c.subject for rel in home.roots for c in home.certificates(rel)}
+    short = [c for c in _crls(home, issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
+    long = [c for c in _crls(home, issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
+    return tuple(long + short)
+
+
+def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None,
+                     tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
+    """A timestamper (HTTP TSA at ``tsa_url``, else ``tsa``, else a LocalTSA of the home's root) and its time."""
+    if tsa_url:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        return HTTPTimeStamper(tsa_url, timeout=10), _wall_clock()
+    if tsa is None:
+        from elicense.trust.publish import publication_base
+
+        cert, key = _root_material(home)
+        now = _wall_clock()
+        tsa = LocalTSA.create(cert, key, not_before=min(at, now) - dt.timedelta(days=1),
+                              not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
+                              publication_base=publication_base(home))
+    return tsa.timestamper(), require_utc(tsa.clock(), "clock()")
+
+
+def extend_for_home(pdf: bytes, home: Home, *, tsa_url: str | None = None, tsa: LocalTSA | None = None) -> bytes:
+    """Add fresh CRLs of the home's CAs and a new archive timestamp to a signed licence PDF (B-LTA renewal)."""
+    from elicense.pdf.sign import extend_pdf
+
+    timestamper, now = _timestamper_for(home, _wall_clock(), tsa_url, tsa)
+    try:
+        crls = _ltv_crls(home, now)
+    except Exception as exc:
+        raise UsageError(f"cannot build the CRLs of the home's CAs: {exc}") from exc
+    if not crls:
+        raise UsageError("extending needs the CRLs of the home's CAs, and this home holds no CA key",
+                         message_zh="续期需要本机构 CA 的证书吊销列表")
+    roots = tuple(c for rel in home.roots for c in home.certificates(rel))
+    cas = tuple(home.certificates(r.ca_cert)[0] for r in home.regions)
+    return extend_pdf(pdf, timestamper=timestamper, crls=crls, trust_roots=roots, at=now, other_certs=cas)
