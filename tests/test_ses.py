@@ -22,7 +22,7 @@ NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SIGNED = NOW - dt.timedelta(days=10)
 DAY = dt.timedelta(days=1)
 YEAR = 365 * DAY
-DOC = b"EL1:example-document-bytes\n"
+DOC = b"EL2:example-document-bytes\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 SM2_ONLY = AlgorithmPolicy.of(["SM2"])
 
@@ -111,7 +111,7 @@ def test_signature_round_trip_and_reencoding(w: World) -> None:
     assert sig.data_hash == sm2.sm3(DOC) and len(sig.crls) == 2 and sig.time_stamp == b"\x30\x03\x02\x01\x01"
     assert ses.SESSignature.load(der).dump(force=True) == der  # DER is canonical
     assert ses.looks_like_ses_signature(der)
-    assert not ses.looks_like_ses_signature(b"EL1:ABC")
+    assert not ses.looks_like_ses_signature(b"EL2:ABC")
 
 
 def test_real_seal_picture_is_embedded(w: World) -> None:

@@ -2,7 +2,7 @@
 
 The page shows the title of the licence type, the licence number and identifier,
 the holder, every catalogue field in catalogue order, validity, the issuing
-authority and date, and the QR code of the ``EL1:`` payload. The lower right
+authority and date, and the QR code of the ``EL2:`` payload. The lower right
 corner is left free for the seal: :class:`RenderedLicence.seal_box` says where
 the signing step places the visible signature (the seal image).
 
@@ -169,7 +169,7 @@ def qr_picture(payload: str) -> Any:
     """The QR of ``payload`` as an 8-bit grey Pillow image (ECC M), ``QR_SCALE`` px per module.
 
     zxing-cpp's encoder (~1 ms) instead of segno's (~13 ms with PNG output): same
-    error correction, mode chosen for the content (alphanumeric for ``EL1:``
+    error correction, mode chosen for the content (alphanumeric for ``EL2:``
     payloads), and ``tests/test_pdf_perf_paths.py`` checks the version is segno's.
     """
     from PIL import Image, ImageOps
