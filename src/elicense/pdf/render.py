@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
+from elicense.pdf.pdfa import prepare as _pdfa_prepare
 
 if TYPE_CHECKING:
     from elicense.catalog import FieldSpec, LicenceType
@@ -252,6 +253,7 @@ def render_licence(
             self.set_y(MARGIN)
 
     pdf = _Certificate(orientation="P", unit="mm", format="A4")
+    _pdfa_prepare(pdf)  # PDF/A-3b document level (elicense.pdf.pdfa)
     pdf.set_creation_date(issued.signed_at)
     pdf.set_title(f"{lt.name_zh} {licence.number}")
     pdf.set_subject(str(licence.id))

@@ -227,6 +227,11 @@ def sign_pdf(
             session.system_time = when
             return session
 
+        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+            """PAdES's ESIC extension only: pyHanko would also register ISO/TS 32002 for ECDSA P-256,
+            which declares PDF 2.0 (catalogue ``/Version /2.0``) and breaks PDF/A-3 (PDF 1.7)."""
+            _register_esic(pdf_out)
+
     pdf_signer = _TimedPdfSigner(
         meta,
         signer=_pyhanko_signer(signer),
@@ -250,6 +255,13 @@ def sign_pdf(
         return extend_pdf(out.getvalue(), timestamper=timestamper, crls=options.crls, trust_roots=options.trust_roots,
                           at=options.validation_time or when, other_certs=tuple(signer.chain))
     return out.getvalue()
+
+
+def _register_esic(pdf_out: Any) -> None:
+    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+
+    pdf_out.ensure_output_version(version=(1, 7))
+    pdf_out.register_extension(ESIC_EXTENSION_1)
 
 
 def pades_level(options: PdfSigningOptions) -> str:
