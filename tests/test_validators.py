@@ -560,7 +560,7 @@ def test_python_cwt_decodes_and_verifies_every_es256_payload(es: Any) -> None:
     decoded = _cwt(es, verify=True)
     for name, issued in es.issued.items():
         lic = issued.licence
-        expired = lic.validity.end is not None and lic.validity.end < WALL.date()
+        expired = lic.validity.end is not None and lic.validity.end < (WALL + dt.timedelta(hours=8)).date()
         if expired:  # python-cwt checks exp itself
             assert "expired" in decoded[name].get("error", ""), decoded[name]
             continue
@@ -569,8 +569,9 @@ def test_python_cwt_decodes_and_verifies_every_es256_payload(es: Any) -> None:
         assert claims["6"] == int(issued.signed_at.timestamp())  # iat
         assert claims["7"] == "bytes" and claims["-65537"] == "dict"  # cti, the licence claims
         if lic.validity.end is not None:
-            end = dt.datetime.combine(lic.validity.end + dt.timedelta(days=1), dt.time(), dt.UTC)
-            assert claims["4"] == int(end.timestamp())  # exp: the day after valid_until, 00:00Z
+            cst = dt.timezone(dt.timedelta(hours=8))
+            end = dt.datetime.combine(lic.validity.end + dt.timedelta(days=1), dt.time(), cst)
+            assert claims["4"] == int(end.timestamp())  # exp: 00:00 UTC+8 of the day after valid_until
         else:
             assert "4" not in claims
 

@@ -277,7 +277,7 @@ def build_demo(
     for s in SAMPLES:
         entry = by_slug[s.authority]
         signed_at = now - dt.timedelta(days=round(s.years_ago * 365))
-        start_day = signed_at.date()
+        start_day = (signed_at + dt.timedelta(hours=8)).date()  # licence dates are China Standard Time days
         end_day = None if s.valid_years is None else start_day + dt.timedelta(days=round(s.valid_years * 365))
         licence = (
             LicenceBuilder()

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -153,7 +153,7 @@ def publication_extensions(
         (x509.CRLDistributionPoints([x509.DistributionPoint(
             [x509.UniformResourceIdentifier(base + crl)], None, None, None)]), False),
         (x509.AuthorityInformationAccess([x509.AccessDescription(
-            x509.AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(base + cer))]), False),
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(base + cer))]), False),
     ]
 
 

@@ -193,7 +193,7 @@ class LocalTSA:
                 """Synchronous form (an HTTP front end calls this)."""
                 return tsa.respond(req)
 
-        return _LocalTimeStamper()
+        return _LocalTimeStamper()  # type: ignore[no-untyped-call]
 
 
 def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:

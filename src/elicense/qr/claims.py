@@ -39,12 +39,14 @@ CLAIMS_VERSION = 1
 
 # CWT claims (RFC 8392 §3.1, IANA "CBOR Web Token Claims") at the top level of the claims set
 CWT_ISS = 1  # not written: the issuer is the kid's certificate (and 20 bytes would push QRs up a version)
-CWT_EXP = 4  # NumericDate: 00:00:00Z of the day after valid_until (exclusive end); absent = long-term
-CWT_NBF = 5  # NumericDate: 00:00:00Z of valid_from; absent when valid_from is the UTC day of iat
+CWT_EXP = 4  # NumericDate: 00:00 China Standard Time of the day after valid_until; absent = long-term
+CWT_NBF = 5  # NumericDate: 00:00 China Standard Time of valid_from; absent when that is iat's day (CST)
 CWT_IAT = 6  # NumericDate: signing time
 CWT_CTI = 7  # the record digest (below): unique per licence record
 K_LICENCE = -65537  # private use (< -65536): the licence claims map, keyed by the field table below
 DAY = 86400
+CST = 8 * 3600
+"""Licence dates are calendar days in China Standard Time (UTC+8): day ``d`` starts at ``d * DAY - CST``."""
 
 # The field table of the licence claims map (and of the presentation MSO, which also uses 7, 8, 10, 13
 # in their flat meaning: valid_from/valid_until days, signed_at, digest — see flat_claims)
@@ -294,11 +296,11 @@ def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
     signed = flat[K_SIGNED_AT]
     top: dict[int, Any] = {CWT_IAT: signed, CWT_CTI: flat[K_DIGEST]}
     start = flat[K_VALID_FROM]
-    if type(signed) is not int or type(start) is not int or start != signed // DAY:
-        top[CWT_NBF] = start * DAY if type(start) is int else start
+    if type(signed) is not int or type(start) is not int or start != (signed + CST) // DAY:
+        top[CWT_NBF] = start * DAY - CST if type(start) is int else start
     until = flat[K_VALID_UNTIL]
     if until is not None:
-        top[CWT_EXP] = (until + 1) * DAY if type(until) is int else until
+        top[CWT_EXP] = (until + 1) * DAY - CST if type(until) is int else until
     top[K_LICENCE] = {k: v for k, v in flat.items() if k not in _FLAT_ONLY}
     return top
 
@@ -544,16 +546,16 @@ def _parse_claims_fast(
         return None
     nbf = top.get(CWT_NBF)
     if nbf is None:
-        valid_from = signed // DAY
-    elif type(nbf) is int and nbf % DAY == 0 and (valid_from := nbf // DAY) != signed // DAY:
+        valid_from = (signed + CST) // DAY
+    elif type(nbf) is int and (nbf + CST) % DAY == 0 and (valid_from := (nbf + CST) // DAY) != (signed + CST) // DAY:
         pass
     else:
         return None
     exp = top.get(CWT_EXP)
     if exp is None:
         until = None
-    elif type(exp) is int and exp % DAY == 0 and exp > 0:
-        until = exp // DAY - 1
+    elif type(exp) is int and (exp + CST) % DAY == 0 and exp > 0:
+        until = (exp + CST) // DAY - 1
     else:
         return None
     digest = top[CWT_CTI]
@@ -690,16 +692,16 @@ def parse_claims_strict(
         _int(signed, "iat", 2**40)  # raises
     nbf = top.get(CWT_NBF)
     if nbf is None:
-        valid_from = _day(signed // DAY, "iat")
+        valid_from = _day((signed + CST) // DAY, "iat")
     else:
-        if type(nbf) is not int or nbf % DAY or nbf // DAY == signed // DAY:
-            raise PayloadError("nbf must be a day's 00:00:00Z other than the day of iat",
-                               message_zh="nbf 必须为签发日以外某日的零点（UTC）")
-        valid_from = _day(nbf // DAY, "nbf")
+        if type(nbf) is not int or (nbf + CST) % DAY or (nbf + CST) // DAY == (signed + CST) // DAY:
+            raise PayloadError("nbf must be a day's 00:00 (UTC+8) other than the day of iat",
+                               message_zh="nbf 必须为签发日以外某日的零点（北京时间）")
+        valid_from = _day((nbf + CST) // DAY, "nbf")
     exp = top.get(CWT_EXP)
-    if exp is not None and (type(exp) is not int or exp % DAY or exp <= 0):
-        raise PayloadError("exp must be a day's 00:00:00Z", message_zh="exp 必须为某日零点（UTC）")
-    until = None if exp is None else exp // DAY - 1
+    if exp is not None and (type(exp) is not int or (exp + CST) % DAY or exp <= 0):
+        raise PayloadError("exp must be a day's 00:00 (UTC+8)", message_zh="exp 必须为某日零点（北京时间）")
+    until = None if exp is None else (exp + CST) // DAY - 1
     digest = top[CWT_CTI]
     claims = top[K_LICENCE]
     if type(claims) is not dict:

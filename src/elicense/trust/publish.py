@@ -99,9 +99,9 @@ def publication_files(home: Home, now: dt.datetime, *, crl_validity: dt.timedelt
         from asn1crypto import crl as asn1_crl
 
         issuer = asn1_crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump()
-        ca = by_subject.get(issuer)
-        if ca is not None:
-            out[publication_paths(ca)[1]] = der
+        owner = by_subject.get(issuer)
+        if owner is not None:
+            out[publication_paths(owner)[1]] = der
     return out
 
 
