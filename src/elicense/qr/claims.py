@@ -67,7 +67,9 @@ K_STATUS_INDEX = 14
 K_SUPERSEDES = 15
 
 _REQUIRED = frozenset({K_ID, K_HOLDER_NAME, K_HOLDER_CODE})
-_KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_FIELDS, K_STATUS_INDEX, K_SUPERSEDES}
+_KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_STATUS_INDEX, K_SUPERSEDES}
+# In the licence claims map a catalogue field with tag t (1..255) is the entry -t (the presentation's
+# element id); the flat map (MSO layout) keeps them under K_FIELDS.
 _TOP_REQUIRED = frozenset({CWT_IAT, CWT_CTI, K_LICENCE})
 _TOP_KNOWN = _TOP_REQUIRED | {CWT_NBF, CWT_EXP}
 _DEPTH = 4  # claims set → licence map → fields map / id list
@@ -301,8 +303,27 @@ def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
     until = flat[K_VALID_UNTIL]
     if until is not None:
         top[CWT_EXP] = (until + 1) * DAY - CST if type(until) is int else until
-    top[K_LICENCE] = {k: v for k, v in flat.items() if k not in _FLAT_ONLY}
+    inner = {k: v for k, v in flat.items() if k not in _FLAT_ONLY}
+    fields = inner.get(K_FIELDS)
+    if type(fields) is dict and all(type(t) is int and t > 0 for t in fields):
+        del inner[K_FIELDS]
+        inner.update({-t: v for t, v in fields.items()})
+    top[K_LICENCE] = inner
     return top
+
+
+def _split_fields(claims: dict[Any, Any]) -> tuple[dict[Any, Any], dict[Any, Any] | None]:
+    """``(licence claims without fields, {tag: value} of the fields or None)``: fields are the negative keys."""
+    if not any(type(k) is int and k < 0 for k in claims):
+        return claims, None
+    rest: dict[Any, Any] = {}
+    fields: dict[Any, Any] = {}
+    for k, v in claims.items():
+        if type(k) is int and k < 0:
+            fields[-k] = v
+        else:
+            rest[k] = v
+    return rest, fields
 
 
 _FLAT_ONLY = frozenset({K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST})
@@ -559,9 +580,11 @@ def _parse_claims_fast(
     else:
         return None
     digest = top[CWT_CTI]
+    if type(claims) is not dict:
+        return None
+    claims, fields_raw = _split_fields(claims)
     if (
-        type(claims) is not dict
-        or not _KNOWN.issuperset(claims)
+        not _KNOWN.issuperset(claims)
         or not _REQUIRED.issubset(claims)
         or K_SUPERSEDES in claims
     ):
@@ -610,7 +633,6 @@ def _parse_claims_fast(
                 number = _short_text(number)
             issued = get(K_ISSUED_ON)
             index = get(K_STATUS_INDEX)
-            fields_raw = get(K_FIELDS)
             fields = _NO_FIELDS if fields_raw is None else _fast_fields(fields_raw)
             if (
                 holder_type is not None
@@ -706,6 +728,7 @@ def parse_claims_strict(
     claims = top[K_LICENCE]
     if type(claims) is not dict:
         raise PayloadError("the licence claim must be a CBOR map", message_zh="证照声明必须为 CBOR 映射")
+    claims, fields_raw = _split_fields(claims)
     if not _KNOWN.issuperset(claims):
         keys = set(claims)
         raise PayloadError(f"unknown claims {sorted(map(str, keys - _KNOWN))}", message_zh="含未知声明")
@@ -747,7 +770,6 @@ def parse_claims_strict(
         holder_code = unpack_uscc(holder_code)  # check characters recomputed: structurally a USCC
     else:
         holder_code = _text_value(holder_code, "holder code")
-    fields_raw = get(K_FIELDS)
     fields: dict[int, str | int] = {}
     if fields_raw is not None:
         if type(fields_raw) is not dict or len(fields_raw) > MAX_FIELDS:
