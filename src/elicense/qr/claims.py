@@ -582,7 +582,9 @@ def _parse_claims_fast(
     digest = top[CWT_CTI]
     if type(claims) is not dict:
         return None
-    claims, fields_raw = _split_fields(claims)
+    fields_raw = None
+    if not _KNOWN.issuperset(claims):  # catalogue fields (negative keys), or unknown keys
+        claims, fields_raw = _split_fields(claims)
     if (
         not _KNOWN.issuperset(claims)
         or not _REQUIRED.issubset(claims)
