@@ -594,3 +594,59 @@ def test_python_cwt_refuses_a_payload_signed_by_another_key(es: Any) -> None:
 def test_python_cwt_accepts_the_sm2_claims_sets(sm: Any) -> None:
     decoded = _cwt(sm, verify=False)
     assert all("claims" in v for v in decoded.values()), decoded
+
+
+# -- the EKU choice, measured: what NSS and OpenSSL need of a CMS signer ----------------------------
+
+
+def _pdf_signed_with_ekus(es: Any, ekus: list[Any]) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from elicense.crypto.keys import decrypt_private_key
+    from elicense.crypto.pki import make_end_entity
+    from elicense.crypto.suites import make_signer
+    from elicense.pdf.sign import seal_and_sign
+
+    issued = es.issued[NAME]
+    entry = es.home.authority(issued.licence.issuer.code)
+    own = es.home.certificates(entry.cert)[0]
+    region = next(r for r in es.home.regions if es.home.certificates(r.ca_cert)[0].subject == own.issuer)
+    ca = es.home.certificates(region.ca_cert)[0]
+    assert region.ca_key is not None
+    ca_key = decrypt_private_key((es.home.path / region.ca_key).read_bytes(), es.home.passphrase())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = make_end_entity(key.public_key(), entry.name, uscc=entry.code, province=region.name, issuer_cert=ca,
+                           issuer_key=ca_key, not_before=WALL - dt.timedelta(days=1),
+                           not_after=WALL + dt.timedelta(days=30), eku=ekus)
+    return seal_and_sign(issued, make_signer(key, cert, (ca,)))
+
+
+def _nss_and_openssl_accept(es: Any, pdf: bytes, tmp: Path) -> tuple[bool, bool]:
+    certutil, pdfsig, openssl = _tool("certutil"), _tool("pdfsig"), _tool("openssl")
+    root = es.home.path / es.home.roots[0]
+    db = tmp / "nss"
+    db.mkdir(exist_ok=True)
+    if not (db / "cert9.db").exists():
+        _run([certutil, "-N", "-d", f"sql:{db}", "--empty-password"])
+        _run([certutil, "-A", "-d", f"sql:{db}", "-n", "root", "-t", "C,C,C", "-i", str(root)])
+    (tmp / "x.pdf").write_bytes(pdf)
+    nss = "Certificate is Trusted." in _run([pdfsig, "-nssdir", f"sql:{db}", str(tmp / "x.pdf")]).stdout
+    cms_der, content = _cms_of(pdf)
+    (tmp / "x.p7s").write_bytes(cms_der)
+    (tmp / "x.bin").write_bytes(content)
+    ossl = _run([openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "x.p7s"), "-content",
+                 str(tmp / "x.bin"), "-CAfile", str(root), "-out", os.devnull]).returncode == 0
+    return nss, ossl
+
+
+def test_eku_choice_as_measured(es: Any, tmp_path: Path) -> None:
+    """Only the private EKU, or with RFC 9336 documentSigning alone: NSS and OpenSSL refuse the signer;
+    with emailProtection (the profile's list) both accept it."""
+    from elicense.crypto.pki import LICENCE_SIGNER_EKUS, OID_EKU_DOCUMENT_SIGNING, OID_EKU_LICENCE_SIGNING
+
+    private_only = _pdf_signed_with_ekus(es, [OID_EKU_LICENCE_SIGNING])
+    with_document_signing = _pdf_signed_with_ekus(es, [OID_EKU_LICENCE_SIGNING, OID_EKU_DOCUMENT_SIGNING])
+    profile = _pdf_signed_with_ekus(es, list(LICENCE_SIGNER_EKUS))
+    assert _nss_and_openssl_accept(es, private_only, tmp_path) == (False, False)
+    assert _nss_and_openssl_accept(es, with_document_signing, tmp_path) == (False, False)
+    assert _nss_and_openssl_accept(es, profile, tmp_path) == (True, True)
