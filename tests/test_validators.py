@@ -3,8 +3,8 @@
 | artefact | independent tool |
 |---|---|
 | every certificate (ES256 and SM2 worlds) | Go ``crypto/x509`` / tjfoc/gmsm (``tests/validators/certparse``), pkilint |
-| CRL distribution point + AIA of every issued certificate | the files ``publication_files`` writes, parsed by OpenSSL |
-| PDF signature (B-B) | poppler ``pdfsig`` with an NSS db trusting only the root, ``openssl cms -verify`` (default purpose), endesive |
+| CRL distribution point + AIA of every issued certificate | the files ``publication_files`` writes, parsed by OpenSSL; pyHanko hard-fail fetching them over HTTP (loopback) |
+| PDF signature (B-B) | poppler ``pdfsig`` with an NSS db trusting only the root, ``openssl cms -verify`` (default purpose), endesive; the EKU choice measured with the first two |
 | B-LTA PDF, and after ``elicense pdf extend`` | pyHanko's AdES-LTA validation a week and a month later, revocation info required |
 | timestamp tokens | pyHanko's RFC 3161 token validation with the root trusted; time = wall clock |
 | PDF/A-3b | pikepdf (qpdf) + Pillow's ICC reader: a rule check list (veraPDF is not packaged for Debian or PyPI) |
@@ -650,3 +650,59 @@ def test_eku_choice_as_measured(es: Any, tmp_path: Path) -> None:
     assert _nss_and_openssl_accept(es, private_only, tmp_path) == (False, False)
     assert _nss_and_openssl_accept(es, with_document_signing, tmp_path) == (False, False)
     assert _nss_and_openssl_accept(es, profile, tmp_path) == (True, True)
+
+
+# -- revocation found from the certificates alone: pyHanko fetches the published CRLs -------------
+
+
+def test_pyhanko_hard_fail_finds_revocation_data_through_the_crl_distribution_points(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A world whose publication URL is a loopback HTTP server serving ``bundle --publish-dir``'s files:
+    pyHanko (revocation hard-fail, fetching allowed) validates the B-B PDF from the certificates' CRL DPs;
+    without fetching it cannot."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from elicense.demo import build_demo
+    from elicense.pdf.sign import seal_and_sign
+    from elicense.trust.publish import publication_files
+
+    served = tmp_path_factory.mktemp("pub")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        world = build_demo(tmp_path_factory.mktemp("fetch") / "w", now=WALL, seed=b"fetch", images=False,
+                           pdf=False, publication_base=base)
+        for rel, content in publication_files(world.home, WALL).items():
+            (served / rel).parent.mkdir(parents=True, exist_ok=True)
+            (served / rel).write_bytes(content)
+        issued = world.issued[NAME]
+        pdf = seal_and_sign(issued, world.home.signer(world.home.authority(issued.licence.issuer.code)))
+        root = asn1_x509.Certificate.load(world.home.certificates(world.home.roots[0])[0].public_bytes(
+            serialization.Encoding.DER))
+
+        def validate(fetch: bool) -> Any:
+            sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+            context = ValidationContext(trust_roots=[root], allow_fetching=fetch, revocation_mode="hard-fail",
+                                        crls=None if fetch else [])
+            return validate_pdf_signature(sig, context)
+
+        status = validate(True)
+        assert status.bottom_line, status.pretty_print_details()
+        assert not validate(False).bottom_line
+    finally:
+        server.shutdown()
+        server.server_close()
