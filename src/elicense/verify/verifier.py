@@ -250,7 +250,7 @@ class Verifier:
         return require_utc(when, "at")
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify an ``EL2:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
+        """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
         when = self._time(at)
         try:
             protected, alg_id, kid, signed_payload, signature = sign1_parts(unwrap(payload))
