@@ -65,7 +65,7 @@ def distinct_payloads(world, n: int, rng: random.Random) -> list[str]:  # type: 
             lines.append(rng.choice(invalid))
             continue
         if r < 0.07:
-            lines.append(rng.choice(["garbage", "EL1:" + "A" * 120, "EL1:"]))
+            lines.append(rng.choice(["garbage", "EL2:" + "A" * 120, "EL2:"]))
             continue
         claims, signer, kid = rng.choice(templates)
         claims = dict(claims)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from elicense.demo import build_demo
 from elicense.qr import cbor
+from elicense.qr.claims import K_LICENCE
 from elicense.qr.cose import parse_sign1, sign1
 from elicense.qr.payload import unwrap, wrap
 from elicense.verify import Verifier
@@ -78,11 +79,13 @@ def distinct_texts(world, count: int) -> list[str]:  # type: ignore[no-untyped-d
     issued = world.issued["business-licence-jinan"]
     msg = parse_sign1(unwrap(issued.qr_payload))
     signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
-    claims = cbor.loads(msg.payload)
+    top = dict(cbor.loads(msg.payload))
+    claims = dict(top[K_LICENCE])  # the licence claims inside the CWT claims set
+    top[K_LICENCE] = claims
     out = []
     for i in range(count):
         claims[2] = [claims[2][0], 370100000900000 + i, claims[2][2]]
-        out.append(wrap(sign1(cbor.dumps(claims), signer, msg.kid)))
+        out.append(wrap(sign1(cbor.dumps(top), signer, msg.kid)))
     return out
 
 

@@ -101,7 +101,7 @@ def test_batch_one_json_per_line_worst_exit(demo: Path, tmp_path: Path, capsys: 
         (lic / "business-licence-jinan.qr.txt").read_text().strip(),
         "",
         (lic / "business-licence-expired.qr.txt").read_text().strip(),
-        "EL1:garbage",
+        "EL2:garbage",
         "X" * 20000,
     ]
     batch = tmp_path / "batch.txt"

@@ -34,7 +34,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     files = root / "files"
     files.mkdir()
     (files / "garbage.bin").write_bytes(b"\xff\xfe\x00garbage\x89PNG" * 10)
-    (files / "latin1.txt").write_bytes("EL1:caf\xe9".encode("latin-1"))
+    (files / "latin1.txt").write_bytes("EL2:caf\xe9".encode("latin-1"))
     (files / "empty.txt").write_bytes(b"")
     (files / "bad.csv").write_text("no,such,columns\n1,2,3\n", encoding="utf-8")
     (files / "ragged.csv").write_text('source_id,"unterminated\n', encoding="utf-8")

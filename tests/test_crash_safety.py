@@ -109,7 +109,7 @@ def test_issue_killed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert done.returncode == 0, done.stderr
     assert _registry_state(home)[0] == before_n + 1
     files = sorted(out.glob("*.qr.txt"))
-    assert len(files) == 2 and all(f.read_text().startswith("EL1:") for f in files)
+    assert len(files) == 2 and all(f.read_text().startswith("EL2:") for f in files)
     _audit_ok(home, capsys)
 
 

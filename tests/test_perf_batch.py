@@ -32,9 +32,9 @@ def _mixed_file(world: Any, path: Path) -> Path:
     expired = world.issued["business-licence-expired"].qr_payload
     presentation = _presentation(world)
     lines = [
-        valid, "", revoked, "garbage", "EL1:" + "A" * 99, expired, "  " + valid + "  ",
+        valid, "", revoked, "garbage", "EL2:" + "A" * 99, expired, "  " + valid + "  ",
         presentation, "中文".encode().decode(), valid, presentation,  # the second showing is a replay
-        "x" * (cli_verify.MAX_BATCH_LINE + 10), valid[:-5], valid, "EL1:", revoked,
+        "x" * (cli_verify.MAX_BATCH_LINE + 10), valid[:-5], valid, "EL2:", revoked,
     ] * 3  # fmt: skip
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe bad bytes\n" + valid.encode())
     return path

@@ -34,8 +34,14 @@ USCCS = ["91370102MA3C8K2L65", "91320102MA1XR7KP7K", "11100000MB0143028R", "1110
 ISSUER = "91370102MA3C8K2L65"
 
 
-def _claims(world, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _top(world, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The CWT claims set of a demo payload."""
     return cbor2.loads(parse_sign1(unwrap(world.issued[name].qr_payload)).payload)
+
+
+def _claims(world, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The licence claims map inside it."""
+    return _top(world, name)[claims_mod.K_LICENCE]
 
 
 @pytest.mark.parametrize("code", USCCS)
@@ -135,13 +141,14 @@ def test_org_licence_uses_compact_forms(world) -> None:  # type: ignore[no-untyp
 def test_long_forms_still_verify(world, verifier) -> None:  # type: ignore[no-untyped-def]
     """Payloads written before the compact forms (text type code, text USCC, dotted supersedes) still verify."""
     issued = world.issued["driving-licence-renewed"]
-    raw = _claims(world, "driving-licence-renewed")
+    top = _top(world, "driving-licence-renewed")
+    raw = top[claims_mod.K_LICENCE]
     raw[K_ID][0] = issued.licence.id.type_code
     raw[K_HOLDER_NAME] = claims_mod._text_value(raw[K_HOLDER_NAME], "n")
     raw[K_SUPERSEDES] = str(issued.licence.supersedes)
     signer = world.home.signer(next(a for a in world.home.authorities if a.code == issued.licence.id.issuer_code))
     kid = parse_sign1(unwrap(issued.qr_payload)).kid
-    text = wrap(sign1(cbor.dumps(raw), signer, kid))
+    text = wrap(sign1(cbor.dumps(top), signer, kid))
     old = verifier.verify(text, at=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC))
     new = verifier.verify(issued.qr_payload, at=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC))
     assert old.status is new.status
@@ -252,10 +259,10 @@ def test_result_fast_constructor_sets_every_field(world, verifier) -> None:  # t
 def test_claims_with_simple_values_are_refused_without_the_walk(world, verifier) -> None:  # type: ignore[no-untyped-def]
     """``loads_typed`` skips the plain-value walk: parse_claims' own type checks must refuse undefined/simple."""
     issued = world.issued["business-licence-jinan"]
-    raw = cbor.dumps(_claims(world, "business-licence-jinan"))
+    raw = cbor.dumps(_top(world, "business-licence-jinan"))
     lic = issued.licence
-    for key_byte, undefined in ((b"\x08", b"\xf7"), (b"\x08", b"\xf0"), (b"\x0e", b"\xf7")):
-        # replace the valid_until (8) / status index (14) value with undefined / simple(16)
+    for key_byte, undefined in ((b"\x04", b"\xf7"), (b"\x04", b"\xf0"), (b"\x05", b"\xf7")):
+        # set exp (4) / nbf (5) to undefined / simple(16)
         claims = cbor2.loads(raw)
         claims.pop(int.from_bytes(key_byte, "big"), None)
         body = cbor.dumps(claims)
@@ -298,7 +305,7 @@ _ODD_VALUES = (
     {0: "x"}, {256: 1}, {1: b"\x4e\x2d"}, {1: ""}, {1: b""}, {1: 1.5}, {1: [1]}, {"a": 1}, {1: "x" * 513},
     {1: b"\x4e\x2d" * 300}, ["1", 1],
 )  # fmt: skip
-_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, -1, -3, -4, -255, -256, -65537, -65536)
 
 
 def _claims_outcome(fn, data: bytes, holder_types: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -313,7 +320,9 @@ def test_claims_fast_path_agrees_with_the_strict_parser(world, data) -> None:  #
     """Real claims maps with values replaced, removed or added, encoded canonically or not, bytes cut, flipped
     or appended: ``parse_claims`` returns (or raises) exactly what ``parse_claims_strict`` does."""
     name = data.draw(st.sampled_from(sorted(world.issued)))
-    claims = _claims(world, name)
+    top = _top(world, name)
+    inner = top[claims_mod.K_LICENCE]
+    claims = inner if data.draw(st.booleans()) else top  # mutate the licence map or the CWT claims set
     for _ in range(data.draw(st.integers(0, 3))):
         key = data.draw(st.sampled_from(_KEYS))
         if data.draw(st.booleans()):
@@ -324,7 +333,11 @@ def test_claims_fast_path_agrees_with_the_strict_parser(world, data) -> None:  #
         part = data.draw(st.integers(0, 2))
         claims[K_ID] = list(claims[K_ID])
         claims[K_ID][part] = data.draw(st.sampled_from((*_ODD_VALUES, "JY2370102", 12345, "1", "0" * 32)))
-    encoded = cbor2.dumps(claims, canonical=data.draw(st.booleans()))
+    if type(top.get(6)) is int and data.draw(st.booleans()):  # nbf / exp values that are not a day's midnight, or nbf on iat's day
+        top[data.draw(st.sampled_from((4, 5)))] = data.draw(st.sampled_from(
+            (top[6] - (top[6] + 28800) % 86400, top[6] - top[6] % 86400, top[6], 86400 - 28800, 0, -28800,
+             2**40 * 86400, 1.0 * 86400)))
+    encoded = cbor2.dumps(top, canonical=data.draw(st.booleans()))
     mutated = bytearray(encoded)
     for _ in range(data.draw(st.integers(0, 2))):
         i = data.draw(st.integers(0, len(mutated) - 1))
@@ -445,7 +458,7 @@ def _json_reference(result, lang: str, line: int | None = None) -> str:  # type:
 def test_to_json_is_json_dumps_of_to_dict_for_every_demo_result(world, verifier) -> None:  # type: ignore[no-untyped-def]
     """Valid, expired, revoked, suspended, superseded licences, malformed and unknown-key payloads, other times."""
     texts = [issued.qr_payload for issued in world.issued.values()]
-    texts += ["garbage", "EL1:", "EL1:" + "A" * 120, texts[0][:-4] + "AAAA"]
+    texts += ["garbage", "EL2:", "EL2:" + "A" * 120, texts[0][:-4] + "AAAA"]
     for at in (None, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2040, 1, 1, tzinfo=dt.UTC)):
         for text in texts:
             result = verifier.verify(text, at=at)

@@ -301,7 +301,7 @@ def test_unknown_issuer_key_is_indeterminate(world: Any, verifier: Verifier) -> 
 def test_cross_format_confusion_is_refused(world: Any, fresh: Verifier) -> None:
     """An EL1 COSE is no MSO, and an MSO is no EL1 payload, although the same key signed both."""
     cred, device = credential(world, "business-licence-jinan")
-    el1_cose = p.unwrap(world.issued["business-licence-jinan"].qr_payload.replace("EL1:", "EP1:", 1))
+    el1_cose = p.unwrap(world.issued["business-licence-jinan"].qr_payload.replace("EL2:", "EP1:", 1))
     result = fresh.verify(forge(cred, device, {}, mso=el1_cose))
     assert result.status is Status.INVALID and codes(result) == ["payload_malformed"]
     as_el1 = fresh.verify(el1_wrap(cred.mso))

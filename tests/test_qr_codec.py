@@ -80,7 +80,7 @@ def test_holder_id_number_is_masked_in_qr(world) -> None:  # type: ignore[no-unt
     claims = cbor2.loads(raw)
     holder = world.issued["resident-id-card-nanjing"].licence.holder
     assert holder.code not in repr(claims) and holder.name not in repr(claims)
-    assert claims[5] == holder.code[0] + "*" * 16 + holder.code[-1]
+    assert claims[-65537][5] == holder.code[0] + "*" * 16 + holder.code[-1]
 
 
 def test_unwrap_bounds() -> None:
@@ -89,4 +89,4 @@ def test_unwrap_bounds() -> None:
     with pytest.raises(PayloadError):
         unwrap("HC1:6BFOXN")
     with pytest.raises(PayloadError):
-        unwrap(b"EL1:\xff\xfe")
+        unwrap(b"EL2:\xff\xfe")

@@ -217,7 +217,7 @@ def test_cli_single_issue_list_show_audit(home: Home, tmp_path: Path, capsys: py
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["fields"]["legal_representative"] == "李珺"
     assert run(["registry", "show", "CLI-1", "--home", h, "--qr"]) == 0
-    assert capsys.readouterr().out.startswith("EL1:")
+    assert capsys.readouterr().out.startswith("EL2:")
     assert run(["registry", "show", "nope", "--home", h]) == 3  # an unknown id is an error, as for revoke
     capsys.readouterr()
     assert run(["audit", "verify", "--home", h, "--json"]) == 0

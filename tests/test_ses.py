@@ -22,7 +22,7 @@ NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SIGNED = NOW - dt.timedelta(days=10)
 DAY = dt.timedelta(days=1)
 YEAR = 365 * DAY
-DOC = b"EL1:example-document-bytes\n"
+DOC = b"EL2:example-document-bytes\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 SM2_ONLY = AlgorithmPolicy.of(["SM2"])
 
@@ -113,7 +113,7 @@ def test_signature_round_trip_and_reencoding(w: World) -> None:
 
     assert d.all_minimal(d.parse(der)) and not sig.deviations  # DER, and nothing off-standard
     assert ses.looks_like_ses_signature(der)
-    assert not ses.looks_like_ses_signature(b"EL1:ABC")
+    assert not ses.looks_like_ses_signature(b"EL2:ABC")
 
 
 def test_real_seal_picture_is_embedded(w: World) -> None:

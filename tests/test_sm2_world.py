@@ -263,7 +263,7 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     (tmp_path / "bad.qr.txt").write_text(wrap(bytes(raw)))
     assert run(["verify", str(tmp_path / "bad.qr.txt"), "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 1
     assert "signature_invalid" in capsys.readouterr().out
-    Path(qr).write_text(Path(qr).read_text().replace("EL1:", "EL1: "))  # the sealed document changed
+    Path(qr).write_text(Path(qr).read_text().replace("EL2:", "EL2: "))  # the sealed document changed
     assert run(["verify", qr + ".ses", "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 1
     assert "ses_document_mismatch" in capsys.readouterr().out
 

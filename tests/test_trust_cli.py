@@ -53,7 +53,7 @@ def test_verify_region(demo: Path, capsys: pytest.CaptureFixture[str], sample: s
 def test_region_with_json_trust_file_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trust = tmp_path / "t.json"
     trust.write_text('{"format": "elicense-trust/1"}')
-    assert run(["verify", "EL1:X", "--trust", str(trust), "--region", "320000"]) == 3
+    assert run(["verify", "EL2:X", "--trust", str(trust), "--region", "320000"]) == 3
     assert "--region" in capsys.readouterr().err
 
 

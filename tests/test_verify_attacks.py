@@ -280,7 +280,7 @@ def test_certificate_not_chaining_to_root_is_rejected_at_load(world):  # type: i
 
 
 def test_oversized_payload_is_invalid_not_a_crash(verifier):  # type: ignore[no-untyped-def]
-    result = verifier.verify("EL1:" + "0" * 100_000)
+    result = verifier.verify("EL2:" + "0" * 100_000)
     assert result.status is Status.INVALID and result.has_reason("payload_too_large")
 
 
@@ -301,7 +301,7 @@ def test_regex_tag_is_refused_not_compiled(verifier):  # type: ignore[no-untyped
     assert verifier.verify(wrap(evil)).has_reason("payload_malformed")
 
 
-@pytest.mark.parametrize("text", ["", "EL1:", "HC1:ABC", "EL1:é", "EL1:::::", "EL1:" + "Z" * 30, "\x00" * 10])
+@pytest.mark.parametrize("text", ["", "EL2:", "HC1:ABC", "EL2:é", "EL2:::::", "EL2:" + "Z" * 30, "\x00" * 10])
 def test_garbage_is_invalid_with_reason(verifier, text):  # type: ignore[no-untyped-def]
     result = verifier.verify(text)
     assert result.status is Status.INVALID and result.reasons

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.crypto.algorithms import Algorithm, PrivateKey
 from elicense.crypto.keys import atomic_write
-from elicense.crypto.pki import make_regional_ca, make_root
+from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, make_regional_ca, make_root
 from elicense.crypto.suites import make_end_entity_cert, write_key
 from elicense.home import DEMO_PASSPHRASE, AuthorityEntry, Home, RegionEntry, write_pem
 from elicense.identifiers import USCC, ResidentId
@@ -196,7 +196,7 @@ class DemoResult:
 
 def build_demo(
     outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True, pdf: bool = True,
-    algorithm: Algorithm = Algorithm.ES256,
+    algorithm: Algorithm = Algorithm.ES256, publication_base: str | None = None,
 ) -> DemoResult:
     """Build the demo world in ``outdir`` (which must exist and be empty or disposable).
 
@@ -235,6 +235,7 @@ def build_demo(
             not_before=start,
             not_after=now + 10 * YEAR,
             serial=_serial(seed, f"ca-{code}"),
+            publication_base=publication_base or DEFAULT_PUBLICATION_BASE,
         )
         write_pem(outdir / f"pki/ca-{code}.pem", [cert])
         write_key(outdir / f"keys/ca-{code}.key.pem", key, pw)
@@ -256,6 +257,7 @@ def build_demo(
             not_before=start,
             not_after=now + 5 * YEAR,
             serial=_serial(seed, a.slug),
+            publication_base=publication_base,
         )
         write_pem(outdir / f"pki/{a.slug}.pem", [cert])
         write_key(outdir / f"keys/{a.slug}.key.pem", auth_key, pw)
@@ -263,7 +265,8 @@ def build_demo(
         authorities.append(
             AuthorityEntry(a.name, uscc, a.area_code, types, f"pki/{a.slug}.pem", f"keys/{a.slug}.key.pem", a.seal_name)
         )
-    home = Home(outdir, ("pki/root.pem",), tuple(regions), tuple(authorities), demo=True)
+    home = Home(outdir, ("pki/root.pem",), tuple(regions), tuple(authorities), demo=True,
+                extra={"publication": {"base_url": publication_base or DEFAULT_PUBLICATION_BASE}})
     home.save()
     trust_file = outdir / "trust-bundle.json"
     atomic_write(trust_file, home.trust_file_bytes(now=now))
@@ -274,7 +277,7 @@ def build_demo(
     for s in SAMPLES:
         entry = by_slug[s.authority]
         signed_at = now - dt.timedelta(days=round(s.years_ago * 365))
-        start_day = signed_at.date()
+        start_day = (signed_at + dt.timedelta(hours=8)).date()  # licence dates are China Standard Time days
         end_day = None if s.valid_years is None else start_day + dt.timedelta(days=round(s.valid_years * 365))
         licence = (
             LicenceBuilder()

@@ -233,7 +233,7 @@ def test_attack_oversized_batch_line(world, tmp_path: Path, capsys: pytest.Captu
     good = world.issued["business-licence-jinan"].qr_payload
     with batch.open("wb") as fh:
         fh.write(good.encode() + b"\n")
-        fh.write(b"EL1:" + b"A" * (32 * MiB) + b"\n")  # one 32 MiB line
+        fh.write(b"EL2:" + b"A" * (32 * MiB) + b"\n")  # one 32 MiB line
         fh.write(b"\xff\xfe" * 100 + b"\n")
         fh.write(good.encode() + b"\n")
     short = tmp_path / "short.txt"

@@ -322,7 +322,7 @@ def _crls() -> tuple[bytes, ...]:
 
 # -- GB/T 38540 seals ---------------------------------------------------------------------------
 
-SES_DOC = b"EL1:fuzz-document\n"
+SES_DOC = b"EL2:fuzz-document\n"
 
 
 @functools.cache

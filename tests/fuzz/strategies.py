@@ -67,5 +67,5 @@ def inputs(seeds: Sequence[bytes], text: bool = False) -> st.SearchStrategy[byte
     mutated = st.sampled_from(list(seeds)).flatmap(lambda s: mutation(s, text))
     randoms: list[st.SearchStrategy[bytes]] = [st.binary(max_size=512)]
     if text:
-        randoms.append(st.lists(st.sampled_from(BASE45), max_size=400).map(lambda v: b"EL1:" + bytes(v)))
+        randoms.append(st.lists(st.sampled_from(BASE45), max_size=400).map(lambda v: b"EL2:" + bytes(v)))
     return st.one_of(mutated, mutated, mutated, *randoms)

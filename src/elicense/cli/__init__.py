@@ -55,6 +55,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "trust": ("trust", "trust_group"),  # (#4)
     "bundle": ("trust", "bundle_cmd"),
     "render": ("pdf", "render_cmd"),  # (#3)
+    "pdf": ("pdf", "pdf_group"),  # pdf extend (#19)
     "sm2": ("sm2", "sm2_group"),  # (#10)
     "seal": ("seal", "seal_group"),  # (#17)
     "present": ("present", "present_cmd"),  # (#9)

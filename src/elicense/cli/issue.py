@@ -122,7 +122,7 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Also write a signed PDF per licence into this directory.",
 )
-@click.option("--pdf-level", "pdf_level", type=click.Choice(["B-B", "B-T", "B-LT"]), default="B-B",
+@click.option("--pdf-level", "pdf_level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
               show_default=True,
               help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).")
 @click.option("--tsa-url", default=None, metavar="URL",

@@ -89,8 +89,10 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
               help="Where to write the signed PDF.")
 @click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Font file to use instead of the packaged Noto Serif CJK SC subset.")
-@click.option("--pdf-level", "level", type=click.Choice(["B-B", "B-T", "B-LT"]), default="B-B", show_default=True,
-              help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS).")
+@click.option("--pdf-level", "level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
+              show_default=True,
+              help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS), "
+                   "B-LTA adds a document timestamp over them.")
 @click.option("--tsa-url", default=None, metavar="URL",
               help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
                    "HOME's root; needs the root key).")
@@ -111,3 +113,40 @@ def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level
     atomic_write(output, data)
     click.echo(f"{output}: {issued.licence.id}")
     return 0
+
+
+@click.group("pdf")
+def pdf_group() -> None:
+    """Long-term care of signed licence PDFs."""
+
+
+@pdf_group.command("extend")
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Issuer home whose CAs sign the fresh CRLs (and whose root certifies the in-process TSA).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the extended PDF.")
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 timestamp authority (default: an in-process TSA certified by HOME's root).")
+def extend_cmd(source: Path, home_dir: Path, output: Path, tsa_url: str | None) -> int:
+    """Add fresh validation data and a new archive timestamp to a signed PDF (PAdES B-LTA renewal)."""
+    from elicense.crypto.keys import atomic_write
+    from elicense.home import Home
+    from elicense.pdf.tsa import extend_for_home
+
+    home = Home.load(home_dir)
+    try:
+        size = source.stat().st_size
+        if size > MAX_EXTEND_BYTES:
+            raise UsageError(f"{source} is larger than {MAX_EXTEND_BYTES} bytes")
+        data = source.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"cannot read {source}: {exc.strerror}") from exc
+    extended = extend_for_home(data, home, tsa_url=tsa_url)
+    atomic_write(output, extended)
+    click.echo(f"{output}: +{len(extended) - len(data)} bytes (fresh CRLs, archive timestamp)")
+    return 0
+
+
+MAX_EXTEND_BYTES = 64 * 1024 * 1024
+"""Largest PDF ``pdf extend`` reads."""

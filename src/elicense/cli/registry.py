@@ -86,7 +86,7 @@ def list_cmd(
 @home_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON, with the QR text and full payload.")
-@click.option("--qr", "qr_only", is_flag=True, help="Print only the EL1: QR text.")
+@click.option("--qr", "qr_only", is_flag=True, help="Print only the EL2: QR text.")
 def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_only: bool) -> int:
     """Show one licence (by licence id, or by source id when no licence has that id)."""
     with open_registry(home_dir, db) as reg:

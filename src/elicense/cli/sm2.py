@@ -30,7 +30,7 @@ class Sm2Demo:
     trust_file: Path
     """Trust file with the SM2 root, regional CA and the authority."""
     payload_file: Path
-    """The ``EL1:`` payload (``….qr.txt``)."""
+    """The ``EL2:`` payload (``….qr.txt``)."""
     seal_file: Path
     """The GB/T 38540 seal (``….seal.der``)."""
     signature_file: Path
@@ -191,7 +191,7 @@ def seal_cmd(files: tuple[Path, ...], home_dir: Path, authority_code: str | None
 
 
 def _issuer_of(path: Path, home: Any) -> str | None:
-    """The home's authority whose key signed an ``EL1:`` payload file (by kid; only picks the seal)."""
+    """The home's authority whose key signed an ``EL2:`` payload file (by kid; only picks the seal)."""
     from elicense.crypto.keys import key_id
     from elicense.errors import ElicenseError
     from elicense.qr.cose import parse_sign1
@@ -200,7 +200,7 @@ def _issuer_of(path: Path, home: Any) -> str | None:
     try:
         with path.open("rb") as fh:
             text = fh.read(64 * 1024).decode("ascii").strip()
-        kid = parse_sign1(unwrap(text)).kid if text.startswith("EL1:") else None
+        kid = parse_sign1(unwrap(text)).kid if text.startswith("EL2:") else None
     except (ElicenseError, UnicodeDecodeError, OSError):
         return None
     for entry in home.authorities:

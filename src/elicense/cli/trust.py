@@ -232,7 +232,10 @@ def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple
               help="Days until next update.")
 @click.option("--at", "at_", metavar="ISO-8601", help="Issue time (default: now).")
 @click.option("--no-status", is_flag=True, help="Do not include fresh status lists and CRLs.")
-def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None, no_status: bool) -> int:
+@click.option("--publish-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write the CA certificates and CRLs served under the home's publication base URL.")
+def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None, no_status: bool,
+               publish_dir: Path | None = None) -> int:
     """Sign fresh trust lists and publish an offline bundle from an issuer home."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
@@ -248,6 +251,13 @@ def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None
     _, _, data = publish(home, now=now, validity=dt.timedelta(days=validity_days), extras=extras)
     atomic_write(output, data)
     click.echo(f"{output} ({len(data)} bytes)")
+    if publish_dir is not None:
+        from elicense.trust.publish import publication_base, publication_files
+
+        files = publication_files(home, now)
+        for rel, content in sorted(files.items()):
+            atomic_write(publish_dir / rel, content)
+        click.echo(f"{publish_dir}: {len(files)} files for {publication_base(home)}")
     return 0
 
 

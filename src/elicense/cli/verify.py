@@ -128,7 +128,7 @@ def _read_input(name: str) -> bytes:
         data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     else:
         path = Path(name)
-        if name.lstrip().startswith(("EL1:", "EP1:")) and not _is_file(path):
+        if name.lstrip().startswith(("EL2:", "EP1:")) and not _is_file(path):
             return name.encode("ascii", "replace")  # a pasted payload
         try:
             with path.open("rb") as fh:

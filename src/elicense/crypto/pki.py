@@ -3,8 +3,14 @@
 Hierarchy: national root → regional CA (one per province) → issuing-authority
 signing certificates (and, for the trust issue, trust-list signers).
 
-OIDs live under ``2.25.81248649432830909452807532180446388779`` — a UUID arc
-(ITU-T X.667) anyone may self-assign, so we squat on no one's namespace.
+Private OIDs live under :data:`ARC` = ``1.3.6.1.4.1.32473`` — the private enterprise
+number IANA reserves for documentation (RFC 5612). It is a **placeholder** with arcs that
+fit in 31 bits (Go ``crypto/x509``, tjfoc/gmsm and pkilint refuse the former
+``2.25.<128-bit UUID>`` arc): a deployment replaces it by the OID the national platform
+assigns. See ``specs/pki-profile.md``.
+
+Every non-root certificate names where its issuer publishes (RFC 5280 CRL distribution
+point and AIA ``caIssuers``, under a configurable base URL; :func:`publication_paths`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -33,7 +39,8 @@ from elicense.errors import CryptoError, TrustError
 if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PublicKey
 
-ARC = "2.25.81248649432830909452807532180446388779"
+ARC = "1.3.6.1.4.1.32473"
+"""Placeholder private arc (RFC 5612 documentation PEN): replace by the platform-assigned OID."""
 OID_POLICY_LICENCE = ObjectIdentifier(f"{ARC}.1.1")
 """Certificate policy: electronic licence issuing PKI."""
 OID_EKU_LICENCE_SIGNING = ObjectIdentifier(f"{ARC}.2.1")
@@ -42,6 +49,19 @@ OID_EKU_TRUST_LIST_SIGNING = ObjectIdentifier(f"{ARC}.2.2")
 """Extended key usage: signing trust lists and status lists."""
 OID_EKU_STATUS_LIST_SIGNING = ObjectIdentifier(f"{ARC}.2.3")
 """Extended key usage: signing status lists."""
+OID_TSA_POLICY = ObjectIdentifier(f"{ARC}.3.1")
+"""Time-stamp policy (RFC 3161 ``TSTInfo.policy``) of the project's own TSA."""
+OID_EKU_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+"""RFC 9336 ``id-kp-documentSigning``."""
+OID_EKU_EMAIL_PROTECTION = ObjectIdentifier("1.3.6.1.5.5.7.3.4")
+"""``id-kp-emailProtection``: what NSS (poppler ``pdfsig``) and OpenSSL ``cms -verify`` require of a
+CMS signer whose certificate has an EKU extension; documentSigning alone is refused by both."""
+LICENCE_SIGNER_EKUS: tuple[ObjectIdentifier, ...] = (
+    OID_EKU_LICENCE_SIGNING, OID_EKU_DOCUMENT_SIGNING, OID_EKU_EMAIL_PROTECTION)
+"""EKUs of an issuing authority's certificate (QR/COSE, PDF CMS): ours first, then the standard ones."""
+
+DEFAULT_PUBLICATION_BASE = "http://pki.elicense.example/"
+"""Default base URL where an issuer home publishes CA certificates and CRLs (a placeholder host)."""
 
 MAX_CHAIN_DEPTH = 4
 
@@ -102,8 +122,50 @@ def _check_window(not_before: dt.datetime, not_after: dt.datetime) -> None:
         raise CryptoError("certificate not_after must be later than not_before")
 
 
-def _sign_issued(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
-    """Sign a non-root certificate: it names its issuer's key and carries the licence policy OID."""
+def ca_file_id(ca_cert: x509.Certificate) -> str:
+    """Name of a CA's published files: its subject key identifier in hex (SHA-1 of the key if absent)."""
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        import hashlib
+
+        spki = ca_cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+        ski = hashlib.sha1(spki).digest()  # noqa: S324 - RFC 5280 §4.2.1.2 method (1), an identifier
+    return ski.hex()
+
+
+def publication_paths(ca_cert: x509.Certificate) -> tuple[str, str]:
+    """``(certificate path, CRL path)`` of a CA, relative to the publication base URL."""
+    fid = ca_file_id(ca_cert)
+    return f"ca/{fid}.cer", f"crl/{fid}.crl"
+
+
+def publication_extensions(
+    issuer_cert: x509.Certificate, base_url: str = DEFAULT_PUBLICATION_BASE
+) -> list[tuple[x509.ExtensionType, bool]]:
+    """CRL distribution point and AIA ``caIssuers`` of a certificate issued by ``issuer_cert``."""
+    if not base_url.startswith(("http://", "https://")) or len(base_url) > 512:
+        raise CryptoError(f"publication base URL must be an http(s) URL: {base_url!r}")
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    cer, crl = publication_paths(issuer_cert)
+    return [
+        (x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(base + crl)], None, None, None)]), False),
+        (x509.AuthorityInformationAccess([x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(base + cer))]), False),
+    ]
+
+
+def _sign_issued(
+    builder: x509.CertificateBuilder,
+    issuer_key: PrivateKey,
+    issuer_cert: x509.Certificate,
+    publication_base: str,
+) -> x509.Certificate:
+    """Sign a non-root certificate: it names its issuer's key, where its issuer publishes, and the policy."""
+    for ext, critical in publication_extensions(issuer_cert, publication_base):
+        builder = builder.add_extension(ext, critical=critical)
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
         critical=False,
@@ -163,6 +225,7 @@ def make_regional_ca(
     not_before: dt.datetime,
     not_after: dt.datetime,
     serial: int | None = None,
+    publication_base: str = DEFAULT_PUBLICATION_BASE,
 ) -> x509.Certificate:
     """Regional CA of one province; may issue end-entity certificates only."""
     builder = (
@@ -177,7 +240,7 @@ def make_regional_ca(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(ca=True), critical=True)
     )
-    return _sign_issued(builder, issuer_key)
+    return _sign_issued(builder, issuer_key, issuer_cert, publication_base)
 
 
 def make_end_entity(
@@ -190,10 +253,12 @@ def make_end_entity(
     issuer_key: PrivateKey,
     not_before: dt.datetime,
     not_after: dt.datetime,
-    eku: ObjectIdentifier = OID_EKU_LICENCE_SIGNING,
+    eku: ObjectIdentifier | Sequence[ObjectIdentifier] = LICENCE_SIGNER_EKUS,
     serial: int | None = None,
+    publication_base: str = DEFAULT_PUBLICATION_BASE,
 ) -> x509.Certificate:
     """Signing certificate of an issuing authority (or of a trust/status list operator)."""
+    ekus = [eku] if isinstance(eku, ObjectIdentifier) else list(eku)
     builder = (
         _base(
             _name(common_name, organization=common_name, uscc=uscc, province=province),
@@ -205,9 +270,9 @@ def make_end_entity(
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     )
-    return _sign_issued(builder, issuer_key)
+    return _sign_issued(builder, issuer_key, issuer_cert, publication_base)
 
 
 def uscc_of(certificate: x509.Certificate) -> str | None:

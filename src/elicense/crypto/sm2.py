@@ -529,9 +529,10 @@ def make_sm2_regional_ca(
     not_before: dt.datetime,
     not_after: dt.datetime,
     serial: int | None = None,
+    publication_base: str | None = None,
 ) -> x509.Certificate:
     """SM2 regional CA (path length 0), as :func:`elicense.crypto.pki.make_regional_ca`."""
-    from elicense.crypto.pki import OID_POLICY_LICENCE, _name
+    from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, OID_POLICY_LICENCE, _name, publication_extensions
 
     pub = key.public_key()
     return _sign_tbs(
@@ -543,6 +544,7 @@ def make_sm2_regional_ca(
             (x509.SubjectKeyIdentifier(_key_identifier(pub)), False),
             (x509.AuthorityKeyIdentifier(_key_identifier(issuer_key.public_key()), None, None), False),
             (x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]), False),
+            *publication_extensions(issuer_cert, publication_base or DEFAULT_PUBLICATION_BASE),
         ],
     )  # fmt: skip
 
@@ -559,12 +561,19 @@ def make_sm2_end_entity(
     not_after: dt.datetime,
     eku: ObjectIdentifier | Sequence[ObjectIdentifier] | None = None,
     serial: int | None = None,
+    publication_base: str | None = None,
 ) -> x509.Certificate:
     """SM2 signing certificate of an authority, as :func:`elicense.crypto.pki.make_end_entity`."""
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, OID_POLICY_LICENCE, _name
+    from elicense.crypto.pki import (
+        DEFAULT_PUBLICATION_BASE,
+        LICENCE_SIGNER_EKUS,
+        OID_POLICY_LICENCE,
+        _name,
+        publication_extensions,
+    )
 
     if eku is None:
-        ekus = [OID_EKU_LICENCE_SIGNING]
+        ekus = list(LICENCE_SIGNER_EKUS)
     elif isinstance(eku, ObjectIdentifier):
         ekus = [eku]
     else:
@@ -579,6 +588,7 @@ def make_sm2_end_entity(
             (x509.SubjectKeyIdentifier(_key_identifier(public_key)), False),
             (x509.AuthorityKeyIdentifier(_key_identifier(issuer_key.public_key()), None, None), False),
             (x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]), False),
+            *publication_extensions(issuer_cert, publication_base or DEFAULT_PUBLICATION_BASE),
         ],
     )  # fmt: skip
 

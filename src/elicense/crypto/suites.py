@@ -84,8 +84,16 @@ def make_end_entity_cert(
     not_after: dt.datetime,
     eku: ObjectIdentifier | None = None,
     serial: int | None = None,
+    publication_base: str | None = None,
 ) -> x509.Certificate:
-    """An end-entity certificate for ``key`` issued by ``issuer_key``; both must be of the same suite."""
+    """An end-entity certificate for ``key`` issued by ``issuer_key``; both must be of the same suite.
+
+    ``eku=None``: the licence-signing profile (``LICENCE_SIGNER_EKUS``); ``publication_base``: where
+    the issuer publishes its certificate and CRL (default ``DEFAULT_PUBLICATION_BASE``).
+    """
+    from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, LICENCE_SIGNER_EKUS
+
+    base = publication_base or DEFAULT_PUBLICATION_BASE
     if _is_sm2(key) != _is_sm2(issuer_key):
         from elicense.errors import CryptoError
 
@@ -96,11 +104,12 @@ def make_end_entity_cert(
         return make_sm2_end_entity(
             key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,  # type: ignore[arg-type]
             issuer_key=issuer_key, not_before=not_before, not_after=not_after, eku=eku, serial=serial,  # type: ignore[arg-type]
+            publication_base=base,
         )  # fmt: skip
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, make_end_entity
+    from elicense.crypto.pki import make_end_entity
 
     return make_end_entity(
         key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,  # type: ignore[arg-type]
         issuer_key=issuer_key, not_before=not_before, not_after=not_after,  # type: ignore[arg-type]
-        eku=eku or OID_EKU_LICENCE_SIGNING, serial=serial,
+        eku=eku or LICENCE_SIGNER_EKUS, serial=serial, publication_base=base,
     )  # fmt: skip

@@ -156,7 +156,7 @@ class IssuedLicence:
     licence: Licence
     """The licence."""
     qr_payload: str
-    """``EL1:`` text for the QR code."""
+    """``EL2:`` text for the QR code."""
     full_payload: bytes
     """COSE_Sign1 over the full record (the PDF attachment)."""
     signed_at: dt.datetime

@@ -2,7 +2,7 @@
 
 The page shows the title of the licence type, the licence number and identifier,
 the holder, every catalogue field in catalogue order, validity, the issuing
-authority and date, and the QR code of the ``EL1:`` payload. The lower right
+authority and date, and the QR code of the ``EL2:`` payload. The lower right
 corner is left free for the seal: :class:`RenderedLicence.seal_box` says where
 the signing step places the visible signature (the seal image).
 
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
+from elicense.pdf.pdfa import prepare as _pdfa_prepare
 
 if TYPE_CHECKING:
     from elicense.catalog import FieldSpec, LicenceType
@@ -169,7 +170,7 @@ def qr_picture(payload: str) -> Any:
     """The QR of ``payload`` as an 8-bit grey Pillow image (ECC M), ``QR_SCALE`` px per module.
 
     zxing-cpp's encoder (~1 ms) instead of segno's (~13 ms with PNG output): same
-    error correction, mode chosen for the content (alphanumeric for ``EL1:``
+    error correction, mode chosen for the content (alphanumeric for ``EL2:``
     payloads), and ``tests/test_pdf_perf_paths.py`` checks the version is segno's.
     """
     from PIL import Image, ImageOps
@@ -252,6 +253,7 @@ def render_licence(
             self.set_y(MARGIN)
 
     pdf = _Certificate(orientation="P", unit="mm", format="A4")
+    _pdfa_prepare(pdf)  # PDF/A-3b document level (elicense.pdf.pdfa)
     pdf.set_creation_date(issued.signed_at)
     pdf.set_title(f"{lt.name_zh} {licence.number}")
     pdf.set_subject(str(licence.id))

@@ -48,6 +48,7 @@ __all__ = [
     "SIGNATURE_FIELD",
     "PdfSigningOptions",
     "bytes_to_reserve",
+    "extend_pdf",
     "pades_level",
     "seal_and_sign",
     "sign_pdf",
@@ -68,11 +69,14 @@ class PdfSigningOptions:
     """A pyHanko ``TimeStamper`` (RFC 3161 client, e.g. ``HTTPTimeStamper(url)``) or an
     in-process :class:`~elicense.pdf.tsa.LocalTSA`: adds a signature timestamp (B-T)."""
     level: str | None = None
-    """``B-B``, ``B-T`` or ``B-LT``: checked against what is given; ``None``: implied by it."""
+    """``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` (B-LT + a document timestamp over the DSS): checked
+    against what is given; ``None``: implied by it."""
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     """CRLs covering the signer's chain: with ``trust_roots``, makes the signature B-LT."""
     trust_roots: tuple[x509.Certificate, ...] = ()
     """Trust anchors used to validate the signer at signing time (needed for B-LT)."""
+    validation_time: dt.datetime | None = None
+    """When the B-LT validation data is gathered and checked (the CRLs' time); ``None``: the signing time."""
     seal_png: bytes | None = None
     """Seal image (PNG with alpha) for the visible signature; ``None``: render one."""
     seal_name: str = "电子证照专用章"
@@ -156,7 +160,9 @@ def _make_pyhanko_signer(signer: Signer) -> Any:
     certs = [_asn1_cert(c) for c in (signer.certificate, *signer.chain)]
     return _ElicenseCmsSigner(
         signing_cert=certs[0],
-        cert_registry=SimpleCertificateStore.from_certs(certs),  # type: ignore[no-untyped-call]
+        # the chain only: pyHanko embeds signing_cert and the registry, so the signer would appear twice
+        # (endesive refuses "multiple signer certificates with the same serial")
+        cert_registry=SimpleCertificateStore.from_certs(certs[1:]),  # type: ignore[no-untyped-call]
         signature_mechanism=mechanism,
         embed_roots=False,
     )
@@ -182,10 +188,10 @@ def sign_pdf(
     options = options or PdfSigningOptions()
     level = pades_level(options)
     timestamper = options.timestamper
-    if timestamper is not None and hasattr(timestamper, "timestamper") and hasattr(timestamper, "certificate"):
-        timestamper = timestamper.timestamper(when)  # a LocalTSA: tokens carry the signing time
+    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
+        timestamper = timestamper.timestamper()  # a LocalTSA: tokens carry its current time
     timestamp = timestamper is not None
-    lt = level == "B-LT"
+    lt = level in ("B-LT", "B-LTA")
     validation_context = None
     if lt:
         from pyhanko_certvalidator import ValidationContext
@@ -196,7 +202,7 @@ def sign_pdf(
             crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
             allow_fetching=False,
             revocation_mode="hard-fail",
-            moment=when,
+            moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
         )
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
@@ -208,7 +214,7 @@ def sign_pdf(
         location=location or options.location,
         embed_validation_info=lt,
         validation_context=validation_context,
-        use_pades_lta=False,
+        use_pades_lta=False,  # B-LTA: the document timestamp is added by extend_pdf below
     )
     style = StaticStampStyle(background=_seal_image(seal_png), border_width=0, background_opacity=1.0)
     x1, y1, x2, y2 = (round(v) for v in seal_box)
@@ -220,6 +226,11 @@ def sign_pdf(
             session = super().init_signing_session(*args, **kwargs)
             session.system_time = when
             return session
+
+        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+            """PAdES's ESIC extension only: pyHanko would also register ISO/TS 32002 for ECDSA P-256,
+            which declares PDF 2.0 (catalogue ``/Version /2.0``) and breaks PDF/A-3 (PDF 1.7)."""
+            _register_esic(pdf_out)
 
     pdf_signer = _TimedPdfSigner(
         meta,
@@ -240,26 +251,98 @@ def sign_pdf(
         if timestamp and type(exc).__name__ in ("TimestampRequestError", "SigningError"):
             raise CryptoError(f"timestamp authority failed: {exc}", message_zh="时间戳服务失败") from exc
         raise
+    if level == "B-LTA":  # fresh CRLs of the whole chain in the DSS, then a document timestamp over it
+        return extend_pdf(out.getvalue(), timestamper=timestamper, crls=options.crls, trust_roots=options.trust_roots,
+                          at=options.validation_time or when, other_certs=tuple(signer.chain))
     return out.getvalue()
+
+
+def _register_esic(pdf_out: Any) -> None:
+    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+
+    pdf_out.ensure_output_version(version=(1, 7))
+    pdf_out.register_extension(ESIC_EXTENSION_1)
 
 
 def pades_level(options: PdfSigningOptions) -> str:
     """The PAdES baseline level ``options`` produce; a level that asks for more than given is an error."""
     implied = "B-LT" if options.crls else "B-T" if options.timestamper is not None else "B-B"
     level = options.level or implied
-    if level not in ("B-B", "B-T", "B-LT"):
-        raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T or B-LT)")
+    if level not in ("B-B", "B-T", "B-LT", "B-LTA"):
+        raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T, B-LT or B-LTA)")
     if level != "B-B" and options.timestamper is None:
         raise UsageError(f"PAdES {level} needs a timestamp authority (a TSA URL or an in-process TSA)",
                          message_zh=f"PAdES {level} 需要时间戳服务")
-    if level == "B-LT" and not (options.crls and options.trust_roots):
-        raise UsageError("PAdES B-LT needs the CRLs of the signer's chain and the trust roots",
+    if level in ("B-LT", "B-LTA") and not (options.crls and options.trust_roots):
+        raise UsageError(f"PAdES {level} needs the CRLs of the signer's chain and the trust roots",
                          message_zh="PAdES B-LT 需要签名证书链的吊销列表和信任根")
+    if level == "B-LTA" and implied == "B-LT":
+        return level
     if level != implied and level == "B-B":
         raise UsageError("a timestamp authority or CRLs were given for a B-B signature")
     if level == "B-T" and options.crls:
         raise UsageError("CRLs were given for a B-T signature (use B-LT)")
     return level
+
+
+def extend_pdf(
+    pdf: bytes,
+    *,
+    timestamper: Any,
+    crls: tuple[x509.CertificateRevocationList, ...],
+    trust_roots: tuple[x509.Certificate, ...],
+    at: dt.datetime,
+    other_certs: tuple[x509.Certificate, ...] = (),
+) -> bytes:
+    """Renew a signed PDF for the archive (PAdES B-LTA): fresh CRLs in the DSS and a new document timestamp.
+
+    ``crls`` must be current at ``at`` (the time the new timestamp is taken); the last
+    timestamp already in the file is validated at ``at`` with them first (hard-fail, no
+    fetching), so a chain that no longer validates is not stamped over. Incremental
+    update only: every earlier signature and timestamp stays intact.
+    """
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko_certvalidator import ValidationContext
+
+    when = require_utc(at, "at")
+    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
+        timestamper = timestamper.timestamper()
+    if timestamper is None or not crls or not trust_roots:
+        raise UsageError("extending a PDF needs a timestamp authority, fresh CRLs and the trust roots")
+    der_crls = [c.public_bytes(serialization.Encoding.DER) for c in crls]
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+        signatures = reader.embedded_regular_signatures
+    except Exception as exc:
+        raise UsageError(f"not a readable PDF: {exc}", message_zh="无法读取的 PDF") from exc
+    if not signatures:
+        raise UsageError("the PDF has no signature to extend", message_zh="PDF 中没有可续期的签名")
+    out = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(  # fresh revocation data for the issuer's signature
+        out, signatures[0].pkcs7_content, certs=[_asn1_cert(c) for c in other_certs],
+        crls=[asn1_crl.CertificateList.load(d) for d in der_crls])
+    context = ValidationContext(
+        trust_roots=[_asn1_cert(c) for c in trust_roots],
+        other_certs=[_asn1_cert(c) for c in other_certs],
+        crls=der_crls,
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+        moment=when,
+    )
+    result = io.BytesIO()
+    try:
+        PdfTimeStamper(timestamper).update_archival_timestamp_chain(
+            PdfFileReader(out, strict=True), context, in_place=False, output=result)
+    except Exception as exc:
+        if type(exc).__name__ in ("PathValidationError", "InsufficientRevinfoError", "PathBuildingError",
+                                  "RevokedError", "ValidationError", "SigningError", "TimestampRequestError"):
+            raise CryptoError(f"cannot extend: the last timestamp does not validate now, or the TSA failed: {exc}",
+                              message_zh="无法续期：最后一个时间戳验证失败或时间戳服务失败") from exc
+        raise
+    return result.getvalue()
 
 
 _encoded_seals: dict[bytes, tuple[int, int, str, bytes, bytes | None]] = {}

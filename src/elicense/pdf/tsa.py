@@ -1,50 +1,67 @@
-"""Timestamps and revocation data for PAdES B-T / B-LT, without a network.
+"""Timestamps and revocation data for PAdES B-T / B-LT / B-LTA, without a network.
 
-* :class:`LocalTSA` is an RFC 3161 time-stamping authority that runs in process
-  (pyHanko's ``DummyTimeStamper``, which signs real ``TimeStampToken`` s), with a
-  TSA certificate (critical ``timeStamping`` EKU) issued by a CA of the project's
-  own PKI. Tests, demos and air-gapped issuers use it; production issuers point
-  ``--tsa-url`` at their TSA (pyHanko ``HTTPTimeStamper``).
-* :func:`options_for_home` turns a level (``B-B``/``B-T``/``B-LT``) into
+* :class:`LocalTSA` is an RFC 3161 time-stamping authority that runs in process: it
+  answers ``TimeStampReq`` s with ``TimeStampToken`` s built here (asn1crypto structures,
+  ECDSA P-256 / SHA-256 signatures by ``cryptography``), stamped with **its own clock**
+  (the wall clock unless a test injects one — never the licence's signing time), under
+  the project's time-stamp policy (``OID_TSA_POLICY``), signed by a TSA certificate with
+  a critical ``id-kp-timeStamping`` EKU issued by the home's root. Demos and air-gapped
+  issuers use it; production issuers point ``--tsa-url`` at their TSA (pyHanko
+  ``HTTPTimeStamper``), which speaks the same protocol.
+* :func:`options_for_home` turns a level (``B-B``/``B-T``/``B-LT``/``B-LTA``) into
   :class:`~elicense.pdf.sign.PdfSigningOptions` from an issuer home: the CRLs of
-  the home's CAs (``elicense.status.service``) and its roots for B-LT.
+  the home's CAs (``elicense.status.service``) and its roots for B-LT/B-LTA.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from elicense.errors import UsageError
 from elicense.model import require_utc
 
 if TYPE_CHECKING:
+    from asn1crypto import tsp
+
     from elicense.crypto.algorithms import PrivateKey
     from elicense.home import Home
     from elicense.pdf.sign import PdfSigningOptions
 
-__all__ = ["PDF_LEVELS", "LocalTSA", "options_for_home"]
+__all__ = ["PDF_LEVELS", "LocalTSA", "extend_for_home", "options_for_home"]
 
-PDF_LEVELS = ("B-B", "B-T", "B-LT")
-"""PAdES baseline levels offered (B-LTA is not: it needs an archive timestamp service)."""
+PDF_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+"""PAdES baseline levels offered."""
+
+_DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
+"""Message-imprint algorithms the TSA accepts, with their digest sizes."""
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
 class LocalTSA:
-    """An in-process RFC 3161 TSA certified by one of our CAs (tests, demos, offline issuers)."""
+    """An in-process RFC 3161 TSA certified by one of our CAs (demos, tests, offline issuers)."""
 
     certificate: x509.Certificate
-    """The TSA certificate (RSA: pyHanko's in-process TSA signs with RSA PKCS#1 v1.5)."""
-    key: rsa.RSAPrivateKey = field(repr=False)
-    """The TSA key."""
+    """The TSA certificate (critical ``id-kp-timeStamping`` EKU)."""
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    """The TSA key (P-256)."""
     chain: tuple[x509.Certificate, ...] = ()
-    """Certificates above the TSA certificate (embedded in each token)."""
+    """Certificates above the TSA certificate (embedded in each token when asked for)."""
+    clock: Callable[[], dt.datetime] = _wall_clock
+    """Where ``genTime`` comes from: the current time (tests may inject a clock)."""
 
     @classmethod
     def create(
@@ -56,12 +73,20 @@ class LocalTSA:
         not_after: dt.datetime,
         name: str = "elicense 时间戳服务",
         chain: tuple[x509.Certificate, ...] = (),
+        publication_base: str | None = None,
+        clock: Callable[[], dt.datetime] = _wall_clock,
     ) -> LocalTSA:
-        """Issue a TSA certificate under ``issuer_cert`` for a fresh RSA-2048 key."""
-        from cryptography.hazmat.primitives.asymmetric import ed25519
+        """Issue a TSA certificate under ``issuer_cert`` for a fresh P-256 key."""
+        from elicense.crypto.pki import (
+            DEFAULT_PUBLICATION_BASE,
+            OID_POLICY_LICENCE,
+            _sign,
+            publication_extensions,
+        )
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
                              x509.NameAttribute(NameOID.COMMON_NAME, name)])
         builder = (
             x509.CertificateBuilder()
@@ -73,38 +98,102 @@ class LocalTSA:
             .not_valid_after(require_utc(not_after, "not_after"))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                               data_encipherment=False, key_agreement=False, key_cert_sign=False,
                               crl_sign=False, encipher_only=False, decipher_only=False),
                 critical=True,
             )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)  # RFC 3161
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)  # RFC 3161 §2.3
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 issuer_key.public_key()), critical=False)
+            .add_extension(x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
+                           critical=False)
         )
-        algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        cert = builder.sign(issuer_key, algorithm)
-        return cls(cert, key, (issuer_cert, *chain))
+        for ext, critical in publication_extensions(issuer_cert, publication_base or DEFAULT_PUBLICATION_BASE):
+            builder = builder.add_extension(ext, critical=critical)
+        return cls(_sign(builder, issuer_key), key, (issuer_cert, *chain), clock)
 
-    def timestamper(self, at: dt.datetime | None = None) -> Any:
-        """A pyHanko ``TimeStamper`` whose tokens carry ``at`` (default: the wall clock)."""
-        from asn1crypto import keys as asn1_keys
+    def respond(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        """Answer one RFC 3161 request: a token over its message imprint at the current time."""
+        from asn1crypto import algos, cms, core, tsp
         from asn1crypto import x509 as asn1_x509
-        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-        from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-        def asn1(cert: x509.Certificate) -> Any:
-            return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+        from elicense.crypto.pki import OID_TSA_POLICY
 
-        key = asn1_keys.PrivateKeyInfo.load(self.key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        return DummyTimeStamper(
-            tsa_cert=asn1(self.certificate),
-            tsa_key=key,
-            certs_to_embed=SimpleCertificateStore.from_certs([asn1(c) for c in self.chain]),  # type: ignore[no-untyped-call]
-            fixed_dt=require_utc(at, "at") if at is not None else None,
-        )
+        def refuse(why: str, fail: str) -> tsp.TimeStampResp:
+            return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({
+                "status": "rejection", "status_string": [why], "fail_info": tsp.PKIFailureInfo({fail})})})
+
+        imprint = request["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        if algorithm not in _DIGESTS:
+            return refuse(f"unsupported message imprint algorithm {algorithm}", "bad_alg")
+        if len(imprint["hashed_message"].native) != _DIGESTS[algorithm]:
+            return refuse("message imprint has the wrong length", "bad_data_format")
+        policy = request["req_policy"].native
+        if policy is not None and policy != OID_TSA_POLICY.dotted_string:
+            return refuse(f"unaccepted policy {policy}", "unaccepted_policy")
+        gen_time = require_utc(self.clock(), "clock()").replace(microsecond=0)
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        tsa_cert = asn1_x509.Certificate.load(der)
+        info = {
+            "version": "v1",
+            "policy": OID_TSA_POLICY.dotted_string,
+            "message_imprint": imprint,
+            "serial_number": secrets.randbits(127) | 1 << 126,  # unique, positive (RFC 3161 §2.4.2)
+            "gen_time": gen_time,
+            "accuracy": {"seconds": 1},
+            "tsa": asn1_x509.GeneralName(name="directory_name", value=tsa_cert.subject),
+        }
+        if request["nonce"].native is not None:
+            info["nonce"] = request["nonce"]
+        tst_der = tsp.TSTInfo(info).dump()
+        signed_attrs = cms.CMSAttributes([
+            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]}),
+            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}),
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({"certs": [
+                tsp.ESSCertIDv2({"hash_algorithm": {"algorithm": "sha256"},
+                                 "cert_hash": hashlib.sha256(der).digest()})]})]}),
+        ])
+        signature = self.key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        signer_info = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber({
+                "issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number})}),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            "signed_attrs": signed_attrs,
+            "signature": signature,
+        })
+        certs = [tsa_cert, *(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                             for c in self.chain)] if request["cert_req"].native else []
+        signed_data = cms.SignedData({
+            "version": "v3",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_der)},
+            "certificates": certs,
+            "signer_infos": [signer_info],
+        })
+        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+        return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({"status": "granted"}), "time_stamp_token": token})
+
+    def timestamper(self) -> Any:
+        """A pyHanko ``TimeStamper`` that asks this TSA (in process) for each token."""
+        from pyhanko.sign.timestamps.api import TimeStamper
+
+        tsa = self
+
+        class _LocalTimeStamper(TimeStamper):
+            async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+                return tsa.respond(req)
+
+            def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+                """Synchronous form (an HTTP front end calls this)."""
+                return tsa.respond(req)
+
+        return _LocalTimeStamper()  # type: ignore[no-untyped-call]
 
 
 def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:
@@ -131,10 +220,12 @@ def options_for_home(
     tsa_url: str | None = None,
     tsa: LocalTSA | None = None,
 ) -> PdfSigningOptions:
-    """Signing options for ``level`` from an issuer home (CRLs of its CAs for B-LT).
+    """Signing options for ``level`` from an issuer home (CRLs of its CAs for B-LT/B-LTA).
 
-    Without ``tsa_url`` or ``tsa``, B-T/B-LT use a :class:`LocalTSA` certified by the
-    home's root (needs the root key: demo and offline homes).
+    Without ``tsa_url`` or ``tsa``, B-T/B-LT/B-LTA use a :class:`LocalTSA` certified by the
+    home's root (needs the root key: demo and offline homes). Timestamps carry the TSA's
+    current time; the CRLs and the signing-time validation of B-LT are made at that time
+    too (the time the validation data is gathered), not at the licence's signing time ``at``.
     """
     from elicense.pdf.sign import PdfSigningOptions
 
@@ -142,31 +233,76 @@ def options_for_home(
         raise UsageError(f"unknown PDF level {level!r} (known: {', '.join(PDF_LEVELS)})")
     if level == "B-B":
         if tsa_url:
-            raise UsageError("--tsa-url needs --pdf-level B-T or B-LT")
+            raise UsageError("--tsa-url needs --pdf-level B-T, B-LT or B-LTA")
         return PdfSigningOptions(seal_name=seal_name, level="B-B")
     at = require_utc(at, "at")
-    timestamper: Any
-    if tsa_url:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
-        timestamper = HTTPTimeStamper(tsa_url, timeout=10)
-    else:
-        if tsa is None:
-            cert, key = _root_material(home)
-            tsa = LocalTSA.create(cert, key, not_before=at - dt.timedelta(days=1),
-                                  not_after=at + dt.timedelta(days=3650))
-        timestamper = tsa.timestamper(at)
+    timestamper, now = _timestamper_for(home, at, tsa_url, tsa)
     if level == "B-T":
         return PdfSigningOptions(seal_name=seal_name, level="B-T", timestamper=timestamper)
-    from elicense.status.service import _crls
 
     try:
-        crls = tuple(_crls(home, at, dt.timedelta(days=7), 1))
+        crls = _ltv_crls(home, now)
     except Exception as exc:
         raise UsageError(f"cannot build the CRLs for B-LT: {exc}") from exc
     if not crls:
         raise UsageError("B-LT needs the CRLs of the home's CAs, and this home holds no CA key",
                          message_zh="B-LT 需要本机构 CA 的证书吊销列表")
     roots = tuple(c for rel in home.roots for c in home.certificates(rel))
-    return PdfSigningOptions(seal_name=seal_name, level="B-LT", timestamper=timestamper, crls=crls,
-                             trust_roots=roots)
+    return PdfSigningOptions(seal_name=seal_name, level=level, timestamper=timestamper, crls=crls,
+                             trust_roots=roots, validation_time=now)
+
+
+CA_CRL_VALIDITY = dt.timedelta(days=35)
+"""Validity of a regional CA's CRL embedded for B-LT/B-LTA. pyHanko's AdES past-signature validation
+(ETSI EN 319 102-1 §5.6.2.4) does not rescue an expired leaf CRL by the archive timestamp's proof of
+existence here (REVOCATION_OUT_OF_BOUNDS_NO_POE), so the embedded CRLs must outlive the interval at which
+archives run ``elicense pdf extend`` (monthly): 7-day CRLs fail pyHanko's validation a week later."""
+ROOT_CRL_VALIDITY = dt.timedelta(days=365)
+"""Validity of the root's CRL (an ARL: the root signs rarely). It covers the TSA certificate, so the
+last archive timestamp of a B-LTA PDF stays checkable offline long after the CAs' CRLs expired."""
+
+
+def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationList, ...]:
+    """Fresh CRLs of every CA of the home whose key it holds: the roots' for a year, the CAs' for a week."""
+    from elicense.status.service import _crls
+
+    issued = now - dt.timedelta(minutes=1)
+    roots = {c.subject for rel in home.roots for c in home.certificates(rel)}
+    short = [c for c in _crls(home, issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
+    long = [c for c in _crls(home, issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
+    return tuple(long + short)
+
+
+def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None,
+                     tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
+    """A timestamper (HTTP TSA at ``tsa_url``, else ``tsa``, else a LocalTSA of the home's root) and its time."""
+    if tsa_url:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        return HTTPTimeStamper(tsa_url, timeout=10), _wall_clock()
+    if tsa is None:
+        from elicense.trust.publish import publication_base
+
+        cert, key = _root_material(home)
+        now = _wall_clock()
+        tsa = LocalTSA.create(cert, key, not_before=min(at, now) - dt.timedelta(days=1),
+                              not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
+                              publication_base=publication_base(home))
+    return tsa.timestamper(), require_utc(tsa.clock(), "clock()")
+
+
+def extend_for_home(pdf: bytes, home: Home, *, tsa_url: str | None = None, tsa: LocalTSA | None = None) -> bytes:
+    """Add fresh CRLs of the home's CAs and a new archive timestamp to a signed licence PDF (B-LTA renewal)."""
+    from elicense.pdf.sign import extend_pdf
+
+    timestamper, now = _timestamper_for(home, _wall_clock(), tsa_url, tsa)
+    try:
+        crls = _ltv_crls(home, now)
+    except Exception as exc:
+        raise UsageError(f"cannot build the CRLs of the home's CAs: {exc}") from exc
+    if not crls:
+        raise UsageError("extending needs the CRLs of the home's CAs, and this home holds no CA key",
+                         message_zh="续期需要本机构 CA 的证书吊销列表")
+    roots = tuple(c for rel in home.roots for c in home.certificates(rel))
+    cas = tuple(home.certificates(r.ca_cert)[0] for r in home.regions)
+    return extend_pdf(pdf, timestamper=timestamper, crls=crls, trust_roots=roots, at=now, other_certs=cas)

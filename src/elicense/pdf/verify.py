@@ -478,7 +478,7 @@ def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
 
 
 def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
-    """The ``EL1:`` text of the QR on the signed pages (image XObjects, else a page render)."""
+    """The ``EL2:`` text of the QR on the signed pages (image XObjects, else a page render)."""
     from elicense.qr.decode import read_qr_texts
 
     seen = 0
@@ -504,7 +504,7 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
                     if png is None:
                         continue
                     found = read_qr_texts(png)
-                texts = [t for t in found if t.startswith("EL1:")]
+                texts = [t for t in found if t.startswith("EL2:")]
                 if len(texts) == 1:
                     return texts[0]
                 if len(texts) > 1:
@@ -608,7 +608,7 @@ def _qr_from_render(data: bytes) -> str:
             image = page.render(scale=150 / 72, may_draw_forms=True).to_pil()
             buf = io.BytesIO()
             image.convert("L").save(buf, format="PNG")
-            texts = [t for t in read_qr_texts(buf.getvalue()) if t.startswith("EL1:")]
+            texts = [t for t in read_qr_texts(buf.getvalue()) if t.startswith("EL2:")]
             if texts:
                 return texts[0]
     except Exception as exc:

@@ -200,7 +200,7 @@ def build_mso(
     signed_at: dt.datetime,
 ) -> bytes:
     """Canonical CBOR of the MSO claims (EL1 claim numbers for the always-visible part)."""
-    el1 = cbor.loads(claims_mod.build_claims(licence, licence_type, signed_at=signed_at), max_depth=3)
+    el1 = claims_mod.flat_claims(licence, licence_type, signed_at=signed_at)
     mso: dict[int, Any] = {k: v for k, v in el1.items() if k in _EL1_KEYS}
     mso[K_DEVICE_KEY] = encode_device_key(device_key)
     mso[K_DIGESTS] = dict(digests)
@@ -287,4 +287,4 @@ def parse_mso(payload: bytes) -> ParsedMso:
     el1 = {k: v for k, v in mso.items() if k in _EL1_KEYS}
     el1[claims_mod.K_HOLDER_NAME] = HIDDEN
     el1[claims_mod.K_HOLDER_CODE] = HIDDEN
-    return ParsedMso(cbor.dumps(el1), alg, key, raw, MappingProxyType(dict(digests)))
+    return ParsedMso(cbor.dumps(claims_mod.to_cwt(el1)), alg, key, raw, MappingProxyType(dict(digests)))

@@ -3,7 +3,7 @@
 The one module that defines a presentation's signed bytes (``specs/presentation.md`` §5):
 a COSE_Sign1 made with the holder's **device key** over a CBOR map that holds the
 issuer-signed MSO, a fresh nonce, the issue and expiry times and the disclosed
-elements with their salts. Decoding is bounded exactly like ``EL1:``.
+elements with their salts. Decoding is bounded exactly like ``EL2:``.
 """
 
 from __future__ import annotations

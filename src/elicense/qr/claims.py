@@ -2,8 +2,11 @@
 
 Two encodings, both deterministic CBOR:
 
-* the **QR claims** (integer keys, dates as ``YYYYMMDD`` integers, holder and
-  fields masked as the catalogue says) — small enough for a version ≤ 10 QR;
+* the **QR claims**, a CWT claims set (RFC 8392): ``iat`` (6), ``cti`` (7, the
+  record digest), ``nbf`` (5) / ``exp`` (4) for the validity, under their registered
+  keys and meanings, and every licence claim inside one private-use claim
+  (:data:`K_LICENCE`, below -65536) whose map uses the field table below (holder
+  and fields masked as the catalogue says) — small enough for a version ≤ 10 QR;
 * the **full record** (text keys, every field), whose SHA-256 the QR claims
   carry as ``digest`` so the QR binds to the full licence in the PDF.
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from cbor2 import CBORError
+
 from elicense.basics import FieldValue, HolderType
 from elicense.errors import IdentifierError, PayloadError
 from elicense.identifiers import _ALNUM36, _M3736_NEXT, USCC, LicenceId
@@ -32,6 +37,19 @@ if TYPE_CHECKING:
 
 CLAIMS_VERSION = 1
 
+# CWT claims (RFC 8392 §3.1, IANA "CBOR Web Token Claims") at the top level of the claims set
+CWT_ISS = 1  # not written: the issuer is the kid's certificate (and 20 bytes would push QRs up a version)
+CWT_EXP = 4  # NumericDate: 00:00 China Standard Time of the day after valid_until; absent = long-term
+CWT_NBF = 5  # NumericDate: 00:00 China Standard Time of valid_from; absent when that is iat's day (CST)
+CWT_IAT = 6  # NumericDate: signing time
+CWT_CTI = 7  # the record digest (below): unique per licence record
+K_LICENCE = -65537  # private use (< -65536): the licence claims map, keyed by the field table below
+DAY = 86400
+CST = 8 * 3600
+"""Licence dates are calendar days in China Standard Time (UTC+8): day ``d`` starts at ``d * DAY - CST``."""
+
+# The field table of the licence claims map (and of the presentation MSO, which also uses 7, 8, 10, 13
+# in their flat meaning: valid_from/valid_until days, signed_at, digest — see flat_claims)
 K_ID = 2  # [type code, serial, version]: the issuer code comes from the signer (kid);
 # an all-digit serial without leading zero is an unsigned integer
 K_NUMBER = 3  # absent when equal to the serial
@@ -48,8 +66,13 @@ K_DIGEST = 13  # first 16 bytes of SHA-256(full record)
 K_STATUS_INDEX = 14
 K_SUPERSEDES = 15
 
-_REQUIRED = frozenset({K_ID, K_HOLDER_NAME, K_HOLDER_CODE, K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST})
-_KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_FIELDS, K_STATUS_INDEX, K_SUPERSEDES}
+_REQUIRED = frozenset({K_ID, K_HOLDER_NAME, K_HOLDER_CODE})
+_KNOWN = _REQUIRED | {K_NUMBER, K_HOLDER_TYPE, K_ISSUED_ON, K_STATUS_INDEX, K_SUPERSEDES}
+# In the licence claims map a catalogue field with tag t (1..255) is the entry -t (the presentation's
+# element id); the flat map (MSO layout) keeps them under K_FIELDS.
+_TOP_REQUIRED = frozenset({CWT_IAT, CWT_CTI, K_LICENCE})
+_TOP_KNOWN = _TOP_REQUIRED | {CWT_NBF, CWT_EXP}
+_DEPTH = 4  # claims set → licence map → fields map / id list
 MAX_TEXT = 512
 MAX_FIELDS = 32
 DIGEST_LENGTH = 16
@@ -266,7 +289,50 @@ def _compact_serial(serial: str) -> str | int:
 
 
 def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.datetime) -> bytes:
-    """Canonical CBOR of the QR claims for ``licence``."""
+    """Canonical CBOR of the QR claims (a CWT claims set) for ``licence``."""
+    return cbor.dumps(to_cwt(flat_claims(licence, licence_type, signed_at=signed_at)))
+
+
+def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
+    """The CWT claims set of a flat claims map (:func:`flat_claims`' numbering)."""
+    signed = flat[K_SIGNED_AT]
+    top: dict[int, Any] = {CWT_IAT: signed, CWT_CTI: flat[K_DIGEST]}
+    start = flat[K_VALID_FROM]
+    if type(signed) is not int or type(start) is not int or start != (signed + CST) // DAY:
+        top[CWT_NBF] = start * DAY - CST if type(start) is int else start
+    until = flat[K_VALID_UNTIL]
+    if until is not None:
+        top[CWT_EXP] = (until + 1) * DAY - CST if type(until) is int else until
+    inner = {k: v for k, v in flat.items() if k not in _FLAT_ONLY}
+    fields = inner.get(K_FIELDS)
+    if type(fields) is dict and all(type(t) is int and t > 0 for t in fields):
+        del inner[K_FIELDS]
+        inner.update({-t: v for t, v in fields.items()})
+    top[K_LICENCE] = inner
+    return top
+
+
+def _split_fields(claims: dict[Any, Any]) -> tuple[dict[Any, Any], dict[Any, Any] | None]:
+    """``(licence claims without fields, {tag: value} of the fields or None)``: fields are the negative keys."""
+    if not any(type(k) is int and k < 0 for k in claims):
+        return claims, None
+    rest: dict[Any, Any] = {}
+    fields: dict[Any, Any] = {}
+    for k, v in claims.items():
+        if type(k) is int and k < 0:
+            fields[-k] = v
+        else:
+            rest[k] = v
+    return rest, fields
+
+
+_FLAT_ONLY = frozenset({K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST})
+"""Flat claims that the CWT layer carries as registered claims."""
+
+
+def flat_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.datetime) -> dict[int, Any]:
+    """The claims as one flat map of the field table (validity as day numbers, signing time, digest):
+    the presentation MSO's layout; :func:`to_cwt` makes the QR's CWT claims set of it."""
     if licence_type.code != licence.type_code:
         raise PayloadError("licence type does not match the licence id's type code")
     name, code = _holder_view(licence, licence_type)
@@ -296,7 +362,7 @@ def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.d
     if old is not None:  # [serial, version] when it is a licence of the same type and issuer
         same = old.type_code == type_code and old.issuer_code == licence.id.issuer_code and old.check_ok
         claims[K_SUPERSEDES] = [_compact_serial(old.serial), old.version] if same else str(old)
-    return cbor.dumps(claims)
+    return claims
 
 
 @dataclass(frozen=True)
@@ -481,8 +547,8 @@ def parse_claims(
     """
     try:
         out = _parse_claims_fast(data, issuer_code, area_code, holder_types_of)
-    except Exception:  # whatever it is, the strict parser decides and explains
-        out = None
+    except (KeyError, ValueError, TypeError, IndexError, OverflowError, RecursionError, PayloadError, CBORError):
+        out = None  # the strict parser decides and explains (a serial character outside 0-9A-Z: KeyError)
     if out is None:
         return parse_claims_strict(data, issuer_code=issuer_code, area_code=area_code, holder_types_of=holder_types_of)
     return out
@@ -492,10 +558,35 @@ def _parse_claims_fast(
     data: bytes, issuer_code: str, area_code: str, holder_types_of: Callable[[str], Sequence[str]]
 ) -> LicenceClaims | None:
     """:func:`parse_claims_strict`'s answer when it accepts ``data`` the usual way, else ``None``."""
-    claims = cbor.loads_exact(data, 3)
+    top = cbor.loads_exact(data, _DEPTH)
+    if type(top) is not dict or not _TOP_KNOWN.issuperset(top) or not _TOP_REQUIRED.issubset(top):
+        return None
+    claims = top[K_LICENCE]
+    signed = top[CWT_IAT]
+    if type(signed) is not int or not 0 <= signed < 2**40:
+        return None
+    nbf = top.get(CWT_NBF)
+    if nbf is None:
+        valid_from = (signed + CST) // DAY
+    elif type(nbf) is int and (nbf + CST) % DAY == 0 and (valid_from := (nbf + CST) // DAY) != (signed + CST) // DAY:
+        pass
+    else:
+        return None
+    exp = top.get(CWT_EXP)
+    if exp is None:
+        until = None
+    elif type(exp) is int and (exp + CST) % DAY == 0 and exp > 0:
+        until = (exp + CST) // DAY - 1
+    else:
+        return None
+    digest = top[CWT_CTI]
+    if type(claims) is not dict:
+        return None
+    fields_raw = None
+    if not _KNOWN.issuperset(claims):  # catalogue fields (negative keys), or unknown keys
+        claims, fields_raw = _split_fields(claims)
     if (
-        type(claims) is not dict
-        or not _KNOWN.issuperset(claims)
+        not _KNOWN.issuperset(claims)
         or not _REQUIRED.issubset(claims)
         or K_SUPERSEDES in claims
     ):
@@ -532,8 +623,6 @@ def _parse_claims_fast(
             else:
                 implied = holder_types_of(type_code)
                 holder_type = _HOLDER_TYPES.get(implied[0]) if len(implied) == 1 else None
-            signed = claims[K_SIGNED_AT]
-            digest = claims[K_DIGEST]
             holder_code = claims[K_HOLDER_CODE]
             if type(holder_code) is bytes and len(holder_code) == PACKED_USCC_LENGTH:
                 n = int.from_bytes(holder_code, "big")
@@ -544,21 +633,17 @@ def _parse_claims_fast(
             number = get(K_NUMBER)
             if number is not None:
                 number = _short_text(number)
-            valid_from = claims[K_VALID_FROM]
-            until = claims[K_VALID_UNTIL]
             issued = get(K_ISSUED_ON)
             index = get(K_STATUS_INDEX)
-            fields_raw = get(K_FIELDS)
             fields = _NO_FIELDS if fields_raw is None else _fast_fields(fields_raw)
             if (
                 holder_type is not None
-                and type(signed) is int and 0 <= signed < 2**40
                 and type(digest) is bytes and len(digest) == DIGEST_LENGTH
                 and holder_code is not None
                 and holder_name is not None
                 and (number is not None or K_NUMBER not in claims)
-                and type(valid_from) is int and 0 <= valid_from <= _MAX_DAY
-                and (until is None or (type(until) is int and 0 <= until <= _MAX_DAY))
+                and 0 <= valid_from <= _MAX_DAY
+                and (until is None or 0 <= until <= _MAX_DAY)
                 and (issued is None or (type(issued) is int and 0 <= issued <= _MAX_DAY))
                 and (index is None or (type(index) is int and 0 <= index < 2**32))
                 and fields is not None
@@ -619,9 +704,33 @@ def parse_claims_strict(
     holder_types_of: Callable[[str], Sequence[str]] = _no_holder_types,
 ) -> LicenceClaims:
     """:func:`parse_claims` step by step: the reference every claims map may take (and the one that explains)."""
-    claims = cbor.loads_typed(data, max_depth=3)  # every value's exact type is checked below
+    top = cbor.loads_typed(data, max_depth=_DEPTH)  # every value's exact type is checked below
+    if type(top) is not dict:
+        raise PayloadError("claims must be a CBOR map (a CWT claims set)", message_zh="声明必须为 CBOR 映射")
+    if not _TOP_KNOWN.issuperset(top):
+        raise PayloadError(f"unknown claims {sorted(map(str, set(top) - _TOP_KNOWN))}", message_zh="含未知声明")
+    if not _TOP_REQUIRED.issubset(top):
+        raise PayloadError(f"missing claims {sorted(_TOP_REQUIRED - set(top))}", message_zh="缺少必需声明")
+    signed = top[CWT_IAT]
+    if type(signed) is not int or not 0 <= signed < 2**40:
+        _int(signed, "iat", 2**40)  # raises
+    nbf = top.get(CWT_NBF)
+    if nbf is None:
+        valid_from = _day((signed + CST) // DAY, "iat")
+    else:
+        if type(nbf) is not int or (nbf + CST) % DAY or (nbf + CST) // DAY == (signed + CST) // DAY:
+            raise PayloadError("nbf must be a day's 00:00 (UTC+8) other than the day of iat",
+                               message_zh="nbf 必须为签发日以外某日的零点（北京时间）")
+        valid_from = _day((nbf + CST) // DAY, "nbf")
+    exp = top.get(CWT_EXP)
+    if exp is not None and (type(exp) is not int or (exp + CST) % DAY or exp <= 0):
+        raise PayloadError("exp must be a day's 00:00 (UTC+8)", message_zh="exp 必须为某日零点（北京时间）")
+    until = None if exp is None else (exp + CST) // DAY - 1
+    digest = top[CWT_CTI]
+    claims = top[K_LICENCE]
     if type(claims) is not dict:
-        raise PayloadError("claims must be a CBOR map", message_zh="声明必须为 CBOR 映射")
+        raise PayloadError("the licence claim must be a CBOR map", message_zh="证照声明必须为 CBOR 映射")
+    claims, fields_raw = _split_fields(claims)
     if not _KNOWN.issuperset(claims):
         keys = set(claims)
         raise PayloadError(f"unknown claims {sorted(map(str, keys - _KNOWN))}", message_zh="含未知声明")
@@ -656,10 +765,6 @@ def parse_claims_strict(
             raise PayloadError("holder type missing", message_zh="缺少持证主体类型")
     except ValueError as exc:
         raise PayloadError("unknown holder type", message_zh="持证主体类型未知") from exc
-    signed = claims[K_SIGNED_AT]
-    if type(signed) is not int or not 0 <= signed < 2**40:
-        _int(signed, "signed_at", 2**40)  # raises
-    digest = claims[K_DIGEST]
     if type(digest) is not bytes or len(digest) != DIGEST_LENGTH:
         raise PayloadError(f"digest must be {DIGEST_LENGTH} bytes", message_zh="摘要长度错误")
     holder_code = claims[K_HOLDER_CODE]
@@ -667,8 +772,6 @@ def parse_claims_strict(
         holder_code = unpack_uscc(holder_code)  # check characters recomputed: structurally a USCC
     else:
         holder_code = _text_value(holder_code, "holder code")
-    until = claims[K_VALID_UNTIL]
-    fields_raw = get(K_FIELDS)
     fields: dict[int, str | int] = {}
     if fields_raw is not None:
         if type(fields_raw) is not dict or len(fields_raw) > MAX_FIELDS:
@@ -687,7 +790,6 @@ def parse_claims_strict(
     index = get(K_STATUS_INDEX)
     if index is not None and (type(index) is not int or not 0 <= index < 2**32):
         _int(index, "status index", 2**32)  # raises
-    valid_from = _day(claims[K_VALID_FROM], "valid_from")
     number = get(K_NUMBER)
     issued = get(K_ISSUED_ON)
     # Every field is checked above: fill the frozen instance directly (3× faster than __init__).

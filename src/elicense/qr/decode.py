@@ -170,7 +170,7 @@ def read_qr_texts(data: bytes) -> list[str]:
     return list(dict.fromkeys(texts))  # one code seen twice (e.g. by two passes) counts once
 
 
-def read_payloads(data: bytes, prefix: str | tuple[str, ...] = "EL1:") -> list[str]:
+def read_payloads(data: bytes, prefix: str | tuple[str, ...] = "EL2:") -> list[str]:
     """QR texts that look like elicense payloads; :class:`InputError` if there are none.
 
     The error's ``details["reason"]`` is ``no_qr`` or ``not_elicense`` (a kiosk keeps

@@ -1,4 +1,4 @@
-"""The ``EL1:`` text envelope: COSE_Sign1 → zlib → Base45 → prefix.
+"""The ``EL2:`` text envelope: COSE_Sign1 → zlib → Base45 → prefix.
 
 Every step is bounded before it allocates: a QR code is hostile input.
 """
@@ -10,7 +10,7 @@ import zlib
 from elicense.errors import PayloadError, PayloadTooLarge
 from elicense.qr.base45 import b45decode, b45encode
 
-PREFIX = "EL1:"
+PREFIX = "EL2:"
 MAX_TEXT_LENGTH = 4296
 """Largest alphanumeric payload a QR code can hold (version 40-L)."""
 MAX_DECOMPRESSED = 16 * 1024
@@ -24,7 +24,7 @@ ZLIB_FIRST_BYTE = 0x78
 
 
 def wrap(cose_message: bytes) -> str:
-    """COSE bytes → ``EL1:`` text: zlib (level 9) when it makes the payload smaller, Base45.
+    """COSE bytes → ``EL2:`` text: zlib (level 9) when it makes the payload smaller, Base45.
 
     As in the EU DCC, compression is signalled by the zlib header byte: short
     tokens of Chinese text and signatures do not compress, and the 6-byte zlib
@@ -36,7 +36,7 @@ def wrap(cose_message: bytes) -> str:
 
 
 def unwrap(text: str | bytes) -> bytes:
-    """``EL1:`` text → COSE bytes, with bounds on length, size and ratio."""
+    """``EL2:`` text → COSE bytes, with bounds on length, size and ratio."""
     if isinstance(text, bytes | bytearray):
         if len(text) > MAX_TEXT_LENGTH + 64:
             raise PayloadTooLarge("payload too long", message_zh="载荷过长")
@@ -49,7 +49,7 @@ def unwrap(text: str | bytes) -> bytes:
         raise PayloadTooLarge(f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长")
     if not text.startswith(PREFIX):
         raise PayloadError(
-            "not an elicense payload (expected prefix EL1:)", message_zh="不是电子证照载荷（应以 EL1: 开头）"
+            "not an elicense payload (expected prefix EL2:)", message_zh="不是电子证照载荷（应以 EL2: 开头）"
         )
     compressed = b45decode(text[len(PREFIX) :])
     if not compressed:

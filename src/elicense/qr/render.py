@@ -13,7 +13,7 @@ ERROR_CORRECTION = "M"
 
 
 def make_qr(text: str):  # type: ignore[no-untyped-def]
-    """A segno QR code for an ``EL1:`` payload (alphanumeric mode, ECC M, no boost)."""
+    """A segno QR code for an ``EL2:`` payload (alphanumeric mode, ECC M, no boost)."""
     import segno
 
     try:

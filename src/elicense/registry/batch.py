@@ -969,7 +969,7 @@ class SingleResult:
     licence_id: str
     """The licence's id."""
     qr_payload: str
-    """Its ``EL1:`` QR text."""
+    """Its ``EL2:`` QR text."""
     created: bool
     """``False`` when the source id had already been issued (nothing new was signed)."""
 

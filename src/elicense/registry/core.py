@@ -152,7 +152,7 @@ class LicenceRecord:
     updated_at: str
     """Last status change (UTC ISO)."""
     qr_payload: str
-    """The ``EL1:`` QR text."""
+    """The ``EL2:`` QR text."""
     full_payload: bytes
     """COSE_Sign1 over the full record."""
     record: Mapping[str, Any]

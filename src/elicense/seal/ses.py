@@ -1371,7 +1371,7 @@ def verify_ses_input(
     result = verify_signature(
         data, document=document, trust=trust_from_store(verifier.trust), at=when, algorithms=verifier.algorithms
     )
-    if document is not None and document.lstrip()[:4] == b"EL1:" and result.status is not Status.INVALID:
+    if document is not None and document.lstrip()[:4] == b"EL2:" and result.status is not Status.INVALID:
         # a sealed licence payload: its own verification decides too (issuer, validity, catalogue)
         licence = verifier.verify(document.decode("ascii", "replace").strip(), at=when)
         reasons = (*result.reasons, *licence.reasons)

@@ -53,6 +53,7 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
     from elicense.home import write_pem
     from elicense.seal import SealSpec, render_seal_png
     from elicense.seal.ses import OID_EKU_SEAL_MAKING, make_seal
+    from elicense.trust.publish import publication_base
 
     pw = home.passphrase()
     new_key = keys or (lambda label: sm2.Sm2PrivateKey.generate())
@@ -72,6 +73,7 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
             key.public_key(), f"{region.name}电子印章制作系统", uscc=None, province=region.name,
             issuer_cert=ca_cert, issuer_key=ca_key, not_before=ca_cert.not_valid_before_utc,
             not_after=min(now + 10 * YEAR, ca_cert.not_valid_after_utc), eku=ObjectIdentifier(OID_EKU_SEAL_MAKING),
+            publication_base=publication_base(home),
         )  # fmt: skip
         rel_cert, rel_key = f"pki/seal-maker-{region.code}.pem", f"keys/seal-maker-{region.code}.key.pem"
         write_pem(home.path / rel_cert, [cert])

@@ -12,6 +12,11 @@ The home's ``home.json`` carries a ``trust`` section (kept in :attr:`Home.extra`
       "sequence": LAST PUBLISHED
     }
 
+A ``publication`` section names the base URL where the home's CA certificates and CRLs
+live (``{"base_url": "http://…/"}``): every certificate the home issues points there (CRL
+distribution point, AIA ``caIssuers``), and :func:`publication_files` writes those files
+(``elicense bundle --publish-dir DIR``).
+
 Operator keys are encrypted like every key of the home. Every publication
 increments ``sequence`` (used for the bundle and all its lists), so a newer
 bundle always has higher numbers than what kiosks hold.
@@ -27,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from elicense.crypto.algorithms import Algorithm, PrivateKey
-from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, algorithm_of
+from elicense.crypto.pki import (
+    DEFAULT_PUBLICATION_BASE,
+    OID_EKU_TRUST_LIST_SIGNING,
+    algorithm_of,
+    is_sm2_signed,
+    publication_paths,
+)
 from elicense.crypto.suites import load_key, make_end_entity_cert, make_signer, new_key, write_key
 from elicense.errors import StorageError, UsageError
 from elicense.home import Home, write_pem
@@ -52,6 +63,62 @@ if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PrivateKey
 
 SECTION = "trust"
+PUBLICATION = "publication"
+
+
+def publication_base(home: Home) -> str:
+    """The home's publication base URL (``home.json`` ``publication.base_url``), with a final ``/``."""
+    section = home.extra.get(PUBLICATION)
+    url = section.get("base_url") if isinstance(section, dict) else None
+    if url is None:
+        return DEFAULT_PUBLICATION_BASE
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 512:
+        raise UsageError(f"home.json publication.base_url must be an http(s) URL, not {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def publication_files(home: Home, now: dt.datetime, *, crl_validity: dt.timedelta = dt.timedelta(days=7),
+                      number: int = 1) -> dict[str, bytes]:
+    """The files under the publication base URL: ``ca/ID.cer`` (DER) of every CA of the home and
+    ``crl/ID.crl`` (DER) of every CA whose key the home holds (fresh, signed at ``now``)."""
+    from cryptography.hazmat.primitives import serialization
+
+    cas = [c for rel in home.roots for c in home.certificates(rel)]
+    cas += [home.certificates(r.ca_cert)[0] for r in home.regions]
+    out: dict[str, bytes] = {}
+    for ca in cas:
+        out[publication_paths(ca)[0]] = ca.public_bytes(serialization.Encoding.DER)
+    if cas and is_sm2_signed(cas[0]):
+        crls = _sm2_crls(home, now, crl_validity)
+    else:
+        from elicense.status.service import _crls
+
+        crls = [c.public_bytes(serialization.Encoding.DER) for c in _crls(home, now, crl_validity, number)]
+    by_subject = {ca.subject.public_bytes(): ca for ca in cas}
+    for der in crls:
+        from asn1crypto import crl as asn1_crl
+
+        issuer = asn1_crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump()
+        owner = by_subject.get(issuer)
+        if owner is not None:
+            out[publication_paths(owner)[1]] = der
+    return out
+
+
+def _sm2_crls(home: Home, now: dt.datetime, validity: dt.timedelta) -> list[bytes]:
+    from elicense.crypto import sm2
+    from elicense.status.service import _root_key
+
+    pw = home.passphrase()
+    pairs = [(rel, _root_key(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
+    out = []
+    for cert_rel, key_rel in pairs:
+        if key_rel is None or not (home.path / key_rel).exists():
+            continue
+        cert = home.certificates(cert_rel)[0]
+        key = load_key((home.path / key_rel).read_bytes(), pw, cert)
+        out.append(sm2.make_sm2_crl(cert, key, this_update=now, next_update=now + validity))  # type: ignore[arg-type]
+    return out
 
 
 def add_trust_operators(
@@ -78,7 +145,8 @@ def add_trust_operators(
     nat_key = make_key("tl-national")
     nat_cert = make_end_entity_cert(nat_key, national_operator, uscc=None, province=None,
                                     issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
-                                    not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING)
+                                    not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING,
+                                    publication_base=publication_base(home))
     write_pem(home.path / "pki/tl-national.pem", [nat_cert])
     write_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
     regions: dict[str, dict[str, str]] = {}
@@ -92,7 +160,7 @@ def add_trust_operators(
         cert = make_end_entity_cert(key, operator, uscc=None, province=region.name,
                                     issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),
                                     not_after=min(not_after, ca_cert.not_valid_after_utc),
-                                    eku=OID_EKU_TRUST_LIST_SIGNING)
+                                    eku=OID_EKU_TRUST_LIST_SIGNING, publication_base=publication_base(home))
         write_pem(home.path / f"pki/tl-{region.code}.pem", [cert])
         write_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)
         regions[region.code] = {"operator": operator, "cert": f"pki/tl-{region.code}.pem",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from elicense.verify.verifier import Verifier
 
 InputKind = Literal["text", "image", "pdf"]
-PAYLOAD_PREFIXES = ("EL1:", "EP1:")
+PAYLOAD_PREFIXES = ("EL2:", "EP1:")
 """QR texts we verify: the static licence QR and the presentation QR (亮证); ``Verifier.verify`` takes both."""
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
