@@ -138,7 +138,7 @@ def test_attack_bad_batch_line_does_not_stop_the_batch(
     cred, _ = _credential(world)
     bad = _presentation(cred.mso, iat=YEAR_10000)
     genuine = world.issued["business-licence-jinan"].qr_payload
-    lines = [genuine, bad, "EL1:%%%", bad.replace("EP1:", "EP1: "), genuine] * 3
+    lines = [genuine, bad, "EL2:%%%", bad.replace("EP1:", "EP1: "), genuine] * 3
     path = _batch_file(tmp_path, lines)
     code = run(["verify", "--trust", str(world.trust_file), "--at", AT, "--batch", str(path), "--workers", workers])
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -203,6 +203,10 @@ _BYTES = [b"", b"\x00", bytes(15), bytes(16), bytes(17), bytes(33), bytes(64), b
 _TEXTS = ["", "a", "\u202e", "x" * 512, "x" * 513, "鲁" * 600]
 _VALUE = st.one_of(st.sampled_from(_EXTREMES), st.sampled_from(_BYTES), st.sampled_from(_TEXTS), st.none(),
                    st.booleans(), st.just([]), st.just({}), st.lists(st.sampled_from(_EXTREMES), max_size=4))
+# The payload is a CWT: registered claims at the top (exp 4, nbf 5, iat 6, cti 7) and the licence
+# map under the private key -65537 (its own keys 2..15, fields under 12): both levels are mutated.
+_CWT_KEYS = [4, 5, 6, 7, -65537, 1, 8]
+_LICENCE = -65537
 _EL1_KEYS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15]
 _MSO_KEYS = [2, 3, 6, 7, 8, 9, 10, 13, 14, 15, 20, 21]
 
@@ -232,17 +236,28 @@ def material(world: Any) -> dict[str, Any]:
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
+def _with(material: dict[str, Any], top: dict[int, Any], licence: dict[int, Any]) -> dict[int, Any]:
+    """The genuine claims set with ``top`` CWT claims and ``licence`` map entries replaced."""
+    claims = {**material["el1"], **top}
+    inner = material["el1"][_LICENCE]
+    if licence and isinstance(inner, dict) and _LICENCE not in top:
+        claims[_LICENCE] = {**inner, **licence}
+    return claims
+
+
 @_SETTINGS
-@example(changes={10: YEAR_10000}, fields={})
-@given(changes=st.dictionaries(st.sampled_from(_EL1_KEYS), _VALUE, min_size=1, max_size=4),
-       fields=st.dictionaries(st.sampled_from([0, 1, 2, 255, 256, -1, 2**32]), _VALUE, max_size=3))
+@example(top={6: YEAR_10000}, changes={}, fields={})
+@example(top={4: YEAR_10000, 5: 2**64 - 1}, changes={}, fields={})
+@given(top=st.dictionaries(st.sampled_from(_CWT_KEYS), _VALUE, max_size=2),
+       changes=st.dictionaries(st.sampled_from(_EL1_KEYS), _VALUE, max_size=4),
+       fields=st.dictionaries(st.sampled_from([0, 1, 2, 255, 256, -1, -2, 2**32]), _VALUE, max_size=3))
 def test_attack_el1_claims_at_extreme_values_never_raise(
-    material: dict[str, Any], fresh: Verifier, changes: dict[int, Any], fields: dict[int, Any]
+    material: dict[str, Any], fresh: Verifier, top: dict[int, Any], changes: dict[int, Any], fields: dict[int, Any]
 ) -> None:
-    claims = {**material["el1"], **changes}
+    licence = dict(changes)
     if fields:
-        claims[12] = fields
-    _never_raises(fresh, _resign(claims, material["signer"]))
+        licence[12] = fields
+    _never_raises(fresh, _resign(_with(material, top, licence), material["signer"]))
 
 
 _PRES_FIELDS = ["iat", "exp", "nonce", "disclosed_id", "disclosed_salt", "disclosed_value", "alg",
@@ -282,9 +297,13 @@ _ALL_VALUES = [*_EXTREMES, *_BYTES, *_TEXTS, None, True, [], {}, [2**64 - 1] * 3
 
 def test_attack_every_field_at_every_extreme_value_never_raises(material: dict[str, Any], fresh: Verifier) -> None:
     """Exhaustive: each EL1 claim and each presentation field (body and signed MSO), one at a time."""
+    assert isinstance(material["el1"][_LICENCE], dict)  # the CWT layout this test mutates
+    for key in _CWT_KEYS:
+        for value in _ALL_VALUES:
+            _never_raises(fresh, _resign(_with(material, {key: value}, {}), material["signer"]))
     for key in _EL1_KEYS:
         for value in _ALL_VALUES:
-            _never_raises(fresh, _resign({**material["el1"], key: value}, material["signer"]))
+            _never_raises(fresh, _resign(_with(material, {}, {key: value}), material["signer"]))
     for name in _PRES_FIELDS:
         for value in _ALL_VALUES:
             for signed in (False, True):
