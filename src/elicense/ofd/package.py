@@ -65,7 +65,7 @@ MAX_ENTRY_BYTES = 64 * 1024 * 1024
 """Largest inflated entry."""
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 """Largest sum of inflated entries."""
-MAX_RATIO = 200
+MAX_RATIO = 100
 """Largest inflate ratio of an entry above :data:`RATIO_FLOOR` bytes (fonts and XML stay far below it)."""
 RATIO_FLOOR = 1024 * 1024
 """Entries that inflate to less than this are not ratio-checked (a tiny XML may compress 300:1)."""
@@ -188,6 +188,12 @@ def read_package(data: bytes) -> Package:
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
     """One entry, inflated in chunks and cut off at the bounds (headers are not trusted)."""
     cap = min(MAX_ENTRY_BYTES, budget)
+    declared = info.file_size
+    if declared > cap or (declared > RATIO_FLOOR and declared > MAX_RATIO * max(info.compress_size, 1)):
+        raise _limit(f"entry {info.filename!r} declares {declared} bytes from {info.compress_size} (zip bomb)",
+                     "OFD 包内文件解压后过大或压缩比异常（疑似压缩炸弹）", name=info.filename)
+    # zipfile stops at the declared size and checks the CRC: a header that lies low ends in a CRC error;
+    # the checks below still bound what is inflated
     out = bytearray()
     try:
         with archive.open(info) as stream:

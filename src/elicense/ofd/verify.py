@@ -63,7 +63,9 @@ MAX_PAGES = 1024
 """Most pages per document."""
 
 _I, _D = Status.INVALID, Status.INDETERMINATE
-OFD_MALFORMED = r.register("ofd_malformed", _I, "The OFD document is malformed or unreadable", "OFD 文件格式错误或无法读取")
+OFD_MALFORMED = r.register(
+    "ofd_malformed", _I, "The OFD document is malformed or unreadable", "OFD 文件格式错误或无法读取"
+)
 OFD_TOO_LARGE = r.register("ofd_too_large", _I, "The OFD document exceeds a safety limit", "OFD 文件超出安全限制")
 OFD_UNSIGNED = r.register("ofd_unsigned", _I, "The OFD document carries no signature", "OFD 文件未经电子签章或签名")
 OFD_FILE_MODIFIED = r.register(
@@ -452,7 +454,8 @@ def _value_checks(sid: str, info: SignedValueInfo, digest: bytes, sig_path: str,
         reasons.append(Reason.of(OFD_SIGNATURE_UNREADABLE, f"{sid}: {info.problem}"))
         return
     if info.kind == "raw_sm2":
-        checks.append(Check("ofd_signed_value", CheckOutcome.INDETERMINATE, f"{sid}: bare SM2 signature, no certificate"))
+        checks.append(Check("ofd_signed_value", CheckOutcome.INDETERMINATE,
+                            f"{sid}: bare SM2 signature, no certificate"))
         reasons.append(Reason.of(OFD_SIGNATURE_NO_CERTIFICATE, sid))
         return
     what = f"SES v{info.version}" if info.kind == "ses" else "GB/T 35275 SignedData"

@@ -254,6 +254,13 @@ def _ordered(style: Style, rows: Mapping[str, Row], used: set[str]) -> list[list
     return columns
 
 
+NOTE = "本证照由发证机关加盖电子印章（GB/T 38540）保护，可扫描二维码或使用 elicense verify 核验。"
+
+
+def _too_long() -> LicenceDataError:
+    return LicenceDataError("licence text is too long for the OFD layout", message_zh="证照内容过长，无法排版")
+
+
 def _label(style: Style, row: Row) -> str:
     return style.labels.get(row.key, row.label)
 
@@ -313,7 +320,7 @@ def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: M
             p.note(row.key, ids)
             y += 2.2
             if y > bottom + 30:
-                raise LicenceDataError("licence text is too long for the OFD layout", message_zh="证照内容过长，无法排版")
+                raise _too_long()
     # issuer and date, bottom right: the seal goes over the date
     bx, by = w - 20.0 - 90.0, h - 40.0
     p.note("issuer", [_pair(c, bx + 45.0, by, "发证机关：", lic.issuer.name, 4.4, center=True)])
@@ -321,7 +328,7 @@ def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: M
     p.note("issued_on", [date_id])
     p.seal = (len(p.canvases) - 1, (bx + 45.0 - seal_mm / 2, by + 10.2 - seal_mm / 2, seal_mm, seal_mm))
     c.text(20.0, h - 17.5, f"电子证照标识：{lic.id}", 2.6, GREY)
-    c.text(20.0, h - 14.0, "本证照由发证机关加盖电子印章（GB/T 38540）保护，可扫描二维码或使用 elicense verify 核验。", 2.6, GREY)
+    c.text(20.0, h - 14.0, NOTE, 2.6, GREY)
 
 
 def _register(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float,
@@ -350,7 +357,7 @@ def _register(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapp
         c.line(x2, y, x2, y_end, INK, 0.3)
         y = y_end
         if y > h - 70:
-            raise LicenceDataError("licence text is too long for the OFD layout", message_zh="证照内容过长，无法排版")
+            raise _too_long()
     qr_x, qr_y = 20.0, h - 30.0 - qr_mm
     p.qr = (0, (qr_x, qr_y, qr_mm, qr_mm))
     c.text(qr_x + qr_mm / 2, qr_y + qr_mm + 0.5, "扫码核验", 2.8, GREY, align="center")
@@ -484,7 +491,8 @@ def build_licence_ofd(
                      str(licence.id), *(f"{r.label}{r.value}" for r in rows.values())])
     require_glyphs(drawn, path)
     _LAYOUTS[style.kind](pages, style, lt, licence, rows, qr_mm, seal_mm)
-    assert pages.seal is not None and pages.qr is not None
+    assert pages.seal is not None
+    assert pages.qr is not None
     qr_page, qr_box = pages.qr
     pages.canvases[qr_page].image(*qr_box, resource_id=_QR_ID)
     chars = {ch for canvas in pages.canvases for text in canvas.texts.values() for ch in text}
