@@ -149,3 +149,24 @@ def test_missing_glyph_is_an_error_not_a_box(world: Any) -> None:
     odd = replace(issued, licence=replace(issued.licence, holder=Holder("𠀀测试公司", issued.licence.holder.code)))
     with pytest.raises(FontCoverageError):
         build_licence_ofd(odd)
+
+
+def test_embedded_font_advances_are_the_layout_advances(ofds: dict[str, bytes]) -> None:
+    """DeltaX comes from the packaged font's metrics: the embedded subset must have the same advances, and
+    draw real outlines (not empty glyphs) for the rare name characters."""
+    from fontTools.pens.boundsPen import BoundsPen
+    from fontTools.ttLib import TTFont
+
+    from elicense.fonts import default_font_path
+
+    with TTFont(str(default_font_path()), lazy=True) as full:
+        full_cmap, full_hmtx = full.getBestCmap(), full["hmtx"]
+        sub = TTFont(io.BytesIO(read_package(ofds["resident-id-card-nanjing"]).read("Doc_0/Res/font_1.otf")))
+        cmap, hmtx = sub.getBestCmap(), sub["hmtx"]
+        for cp, name in cmap.items():
+            assert hmtx[name][0] == full_hmtx[full_cmap[cp]][0], chr(cp)
+        glyphs = sub.getGlyphSet()
+        for ch in "王堃":
+            pen = BoundsPen(glyphs)
+            glyphs[cmap[ord(ch)]].draw(pen)
+            assert pen.bounds is not None and pen.bounds[2] - pen.bounds[0] > 500, ch

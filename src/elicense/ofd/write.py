@@ -31,13 +31,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
 from elicense.ofd.layout import Canvas, FontMetrics, attr, font_metrics
-from elicense.ofd.package import write_package
+from elicense.ofd.package import Package, write_package
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
@@ -322,7 +322,7 @@ def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: M
             if y > bottom + 30:
                 raise _too_long()
     # issuer and date, bottom right: the seal goes over the date
-    bx, by = w - 20.0 - 90.0, h - 46.0
+    bx, by = w - 20.0 - 90.0, h - 50.0
     p.note("issuer", [_pair(c, bx + 45.0, by, "发证机关：", lic.issuer.name, 4.4, center=True)])
     date_id = c.text(bx + 45.0, by + 8.0, _cn_date(lic.issued_on), 4.4, INK, align="center")
     p.note("issued_on", [date_id])
@@ -429,18 +429,105 @@ _LAYOUTS: Mapping[str, Callable[..., None]] = {"certificate": _certificate, "reg
 
 _SUBSETS: dict[tuple[str, int, frozenset[str]], bytes] = {}
 _SUBSET_LOCK = threading.Lock()
+_SOURCES: dict[tuple[str, int], object] = {}
+_PROGRAMS: dict[tuple[str, int, str], bytes] = {}
 
 
 def _font_subset(path: Path, chars: set[str]) -> bytes:
-    """The font cut to ``chars`` (OpenType CFF, no layout tables), cached by character set."""
-    from fontTools import subset  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+    """The font cut to ``chars`` (an OpenType CFF font of those glyphs only), cached by character set.
 
+    A CFF font (the packaged CID-keyed Noto Serif CJK) is cut by :func:`_cff_subset`: the source font is
+    opened once per process, each glyph is drawn once into a flat Type 2 charstring, and each document's
+    font is assembled from those (~5 ms instead of ~200 ms for fontTools' subsetter on a 30,000-glyph
+    font). Other fonts (TrueType outlines via ``$ELICENSE_FONT``) go through fontTools' subsetter.
+    """
     key = (str(path), path.stat().st_mtime_ns, frozenset(chars))
     with _SUBSET_LOCK:
         hit = _SUBSETS.get(key)
     if hit is not None:
         return hit
+    data = _cff_subset(path, key[1], chars)
+    if data is None:
+        data = _subsetter(path, chars)
+    with _SUBSET_LOCK:
+        if len(_SUBSETS) >= 32:
+            _SUBSETS.clear()
+        _SUBSETS[key] = data
+    return data
+
+
+def _cff_subset(path: Path, mtime_ns: int, chars: set[str]) -> bytes | None:
+    """``chars`` of a CFF-outline font as a new, name-keyed OpenType CFF font; ``None`` for other fonts."""
+    from fontTools.fontBuilder import FontBuilder  # type: ignore[import-untyped]
+    from fontTools.misc.psCharStrings import T2CharString  # type: ignore[import-untyped]
+    from fontTools.pens.t2CharStringPen import T2CharStringPen  # type: ignore[import-untyped]
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    src_key = (str(path), mtime_ns)
+    with _SUBSET_LOCK:
+        source = _SOURCES.get(src_key)
+        if source is None:
+            source = TTFont(str(path), lazy=True)
+            if "CFF " not in source:
+                source.close()
+                return None
+            if len(_SOURCES) >= 2:
+                _SOURCES.clear()
+            _SOURCES[src_key] = source
+        font: Any = source
+        cmap = font.getBestCmap()
+        hmtx = font["hmtx"]
+        top = font["CFF "].cff.topDictIndex[0]
+        head, hhea, os2 = font["head"], font["hhea"], font["OS/2"]
+        notdef = font.getGlyphOrder()[0]
+        names = [notdef, *sorted({cmap[ord(c)] for c in chars if ord(c) in cmap})]
+        programs = {}
+        for name in names:  # fontTools charstrings decompile lazily: under the lock
+            program = _PROGRAMS.get((str(path), mtime_ns, name))
+            if program is None:
+                pen = T2CharStringPen(hmtx[name][0], None)
+                top.CharStrings[name].draw(pen)
+                charstring = pen.getCharString()
+                charstring.compile()
+                program = _PROGRAMS[(str(path), mtime_ns, name)] = bytes(charstring.bytecode)
+            programs[name] = program
+        if len(_PROGRAMS) > 60_000:
+            _PROGRAMS.clear()
+        metrics = {name: tuple(hmtx[name]) for name in names}
+        family = font["name"].getDebugName(1) or FONT_NAME
+        ps_name = (font["name"].getDebugName(6) or "font").replace(" ", "")
+    order = [".notdef", *names[1:]]
+    builder = FontBuilder(int(head.unitsPerEm), isTTF=False)
+    builder.font.recalcBBoxes = False  # bounds of the source font (an upper bound), not recomputed per glyph
+    builder.setupGlyphOrder(order)
+    builder.setupCharacterMap({ord(c): cmap[ord(c)] for c in chars if ord(c) in cmap})
+    builder.setupCFF(ps_name, {"FullName": family, "FontBBox": list(top.FontBBox)},
+                     {(".notdef" if n == notdef else n): T2CharString(bytecode=programs[n]) for n in names}, {})
+    builder.setupHorizontalMetrics({(".notdef" if n == notdef else n): metrics[n] for n in names})
+    builder.setupHorizontalHeader(
+        ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap, advanceWidthMax=hhea.advanceWidthMax,
+        minLeftSideBearing=hhea.minLeftSideBearing, minRightSideBearing=hhea.minRightSideBearing,
+        xMaxExtent=hhea.xMaxExtent,
+    )  # fmt: skip
+    builder.setupHead(unitsPerEm=head.unitsPerEm, xMin=head.xMin, yMin=head.yMin, xMax=head.xMax, yMax=head.yMax,
+                      created=head.created, modified=head.created, fontRevision=head.fontRevision)
+    builder.setupNameTable({"familyName": family, "styleName": "Regular", "psName": ps_name,
+                            "copyright": font["name"].getDebugName(0) or "",
+                            "licenseDescription": font["name"].getDebugName(13) or "",
+                            "licenseInfoURL": font["name"].getDebugName(14) or ""})
+    builder.setupOS2(sTypoAscender=os2.sTypoAscender, sTypoDescender=os2.sTypoDescender,
+                     sTypoLineGap=os2.sTypoLineGap, usWinAscent=os2.usWinAscent, usWinDescent=os2.usWinDescent)
+    builder.setupPost()
+    out = io.BytesIO()
+    builder.save(out)
+    return out.getvalue()
+
+
+def _subsetter(path: Path, chars: set[str]) -> bytes:
+    """fontTools' subsetter (fonts with TrueType outlines)."""
+    from fontTools import subset  # type: ignore[import-untyped]
+    from fontTools.ttLib import TTFont
+
     font = TTFont(str(path), lazy=True, recalcTimestamp=False)
     options = subset.Options()
     options.layout_features = []
@@ -453,12 +540,7 @@ def _font_subset(path: Path, chars: set[str]) -> bytes:
     out = io.BytesIO()
     font.save(out)
     font.close()
-    data = out.getvalue()
-    with _SUBSET_LOCK:
-        if len(_SUBSETS) >= 32:
-            _SUBSETS.clear()
-        _SUBSETS[key] = data
-    return data
+    return out.getvalue()
 
 
 # -- the package -----------------------------------------------------------------------------------
@@ -669,14 +751,14 @@ class TaggedField:
     """The referenced object IDs."""
 
 
-def read_licence_tags(data: bytes) -> dict[str, TaggedField]:
+def read_licence_tags(data: bytes | Package) -> dict[str, TaggedField]:
     """The fields of an elicense licence OFD, from its ``CustomTags`` and page objects (no OCR)."""
     import posixpath
 
     from elicense.ofd.package import OfdFormatError, local, read_package, resolve
     from elicense.ofd.verify import document_pages
 
-    package = read_package(data)
+    package = data if isinstance(data, Package) else read_package(data)
     pages, _ = document_pages(package)
     text_by_id: dict[tuple[str, str], str] = {}
     for page_id, path in pages:
