@@ -30,9 +30,10 @@ import datetime as dt
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from elicense.ofd.der import SignedValueInfo, signed_value_info
 from elicense.ofd.package import OfdError, OfdLimitError, Package, local, read_package, resolve
@@ -41,6 +42,9 @@ from elicense.verify.result import Check, CheckOutcome, Reason, Status, Verifica
 
 if TYPE_CHECKING:
     from lxml import etree
+
+    from elicense.crypto.algorithms import AlgorithmPolicy
+    from elicense.trust.store import TrustStore
 
 __all__ = [
     "OfdReport",
@@ -51,6 +55,7 @@ __all__ = [
     "check_package",
     "document_pages",
     "sm3",
+    "verify_ofd",
 ]
 
 MAX_SIGNATURES = 32
@@ -495,3 +500,188 @@ def _boundary(text: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         return None
     return (values[0], values[1], values[2], values[3]) if len(values) == 4 else None
+
+
+# -- full verification: the signatures' cryptography and, for an elicense licence, the licence --------
+
+OFD_SIGNER_MISMATCH = r.register(
+    "ofd_signer_mismatch", Status.INVALID, "The OFD was not sealed by the licence's issuer",
+    "OFD 文件的电子签章不是证照发证机关所加盖",
+)
+OFD_RECORD_MISMATCH = r.register(
+    "ofd_record_mismatch", Status.INVALID, "The QR, the signed licence record and the page of the OFD do not match",
+    "OFD 文件中的二维码、已签名证照数据与版面内容不一致",
+)
+OFD_QR_MISSING = r.register(
+    "ofd_qr_missing", Status.INVALID, "The licence OFD has no readable licence QR code",
+    "证照 OFD 文件中没有可识读的证照二维码",
+)
+_DER = Encoding.DER
+RECORD_PATH = "Doc_0/Attachs/licence.cose"
+QR_PATH = "Doc_0/Res/qr.png"
+MAX_RECORD_BYTES = 256 * 1024
+
+
+class OfdVerifier(Protocol):
+    """What OFD verification uses of :class:`~elicense.verify.Verifier` (no import of it here)."""
+
+    trust: TrustStore
+    algorithms: AlgorithmPolicy
+
+    def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify a licence QR payload."""
+
+
+def _tagged(reason: Reason, sid: str) -> Reason:
+    detail = f"{sid}: {reason.detail}" if reason.detail else sid
+    return Reason(reason.code, reason.status, reason.message_en, reason.message_zh, detail)
+
+
+def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> VerificationResult:
+    """Verify any OFD: container checks, then every SES / GB/T 35275 signature with the verifier's trust, then,
+    for an elicense licence, the QR (every check a QR verification makes), the signed record and the field map.
+
+    An OFD sealed by another system gets the seal and integrity verdict without a licence. Never raises for a
+    failed check.
+    """
+    from elicense.seal.api import verify_ses, verify_signed_data
+    from elicense.seal.ses import trust_from_store
+
+    report = check_ofd(data)
+    checks = list(report.checks)
+    reasons = list(report.reasons)
+    package = report.package
+    if package is None or not report.signatures:
+        return VerificationResult(worst(x.status for x in reasons), tuple(reasons), tuple(checks), at, kind="ofd")
+    trust = trust_from_store(verifier.trust)
+    signers: dict[str, bytes] = {}
+    for sig in report.signatures:
+        kind = sig.info.kind
+        if kind == "ses":
+            ses = verify_ses(sig.signed_value, data_hash=sig.signature_xml_sm3, trust=trust, at=at,
+                             algorithms=verifier.algorithms)
+            outcome, signer = ses.result, ses.signer
+        elif kind == "signed_data":
+            content = package.files.get(sig.signature_path.lstrip("/"))
+            sd = verify_signed_data(sig.signed_value, content=content, trust=trust, at=at)
+            outcome, signer = sd.result, sd.signer
+        else:
+            continue  # a bare or unreadable value: the container checks already said why
+        checks.extend(Check(f"ofd_seal.{c.name}", c.outcome, f"{sig.id}: {c.detail}" if c.detail else sig.id)
+                      for c in outcome.checks)
+        reasons.extend(_tagged(x, sig.id) for x in outcome.reasons)
+        if signer is not None:
+            signers[sig.id] = signer.der
+    if RECORD_PATH not in package.files:  # not an elicense licence: seal and integrity verdict only
+        return VerificationResult(worst(x.status for x in reasons), tuple(reasons), tuple(checks), at, kind="ofd")
+    return _licence(verifier, package, report, signers, checks, reasons, at)
+
+
+def _licence(verifier: OfdVerifier, package: Package, report: OfdReport, signers: dict[str, bytes],
+             checks: list[Check], reasons: list[Reason], at: dt.datetime) -> VerificationResult:
+    """The licence layer of an elicense OFD: QR ↔ signed record ↔ CustomTags and page ↔ sealing key."""
+    from dataclasses import replace
+
+    from elicense.errors import ElicenseError
+    from elicense.qr.decode import read_payloads
+    from elicense.qr.payload import PREFIX
+
+    def done(extra: Reason | None = None, check: Check | None = None) -> VerificationResult:
+        if extra is not None:
+            reasons.append(extra)
+        if check is not None:
+            checks.append(check)
+        return VerificationResult(worst(x.status for x in reasons), tuple(reasons), tuple(checks), at, kind="ofd")
+
+    try:
+        payload = read_payloads(package.read(QR_PATH), prefix=PREFIX)[0]
+    except ElicenseError as exc:
+        return done(Reason.of(OFD_QR_MISSING, exc.message), Check("ofd_qr", CheckOutcome.FAILED, exc.message))
+    qr = verifier.verify(payload, at=at)
+    checks.extend(Check(f"licence.{c.name}", c.outcome, c.detail) for c in qr.checks)
+    reasons.extend(qr.reasons)
+    if qr.licence is None:
+        return done()
+    problem = _record_problem(verifier, package, payload, qr, signers)
+    if problem is not None:
+        code, detail = problem
+        return done(Reason.of(code, detail), Check("ofd_licence", CheckOutcome.FAILED, detail))
+    checks.append(r.passed("ofd_licence", f"{qr.licence.id}: QR = record = page, sealed by the issuer"))
+    status = worst(x.status for x in reasons)
+    return replace(qr, status=status, reasons=tuple(reasons), checks=tuple(checks), kind="ofd")
+
+
+def _record_problem(verifier: OfdVerifier, package: Package, payload: str, qr: VerificationResult,
+                    signers: dict[str, bytes]) -> tuple[r.ReasonCode, str] | None:
+    """Why the QR, the record, the tags/page and the sealing key do not belong together (None: they do)."""
+    from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+    from elicense.errors import ElicenseError
+    from elicense.ofd.write import read_licence_tags
+    from elicense.qr import cbor
+    from elicense.qr.claims import record_digest
+    from elicense.qr.cose import parse_sign1
+    from elicense.qr.payload import unwrap
+
+    licence = qr.licence
+    assert licence is not None
+    kid = parse_sign1(unwrap(payload)).kid
+    keys = [k for k in verifier.trust.candidates(kid)
+            if k.certificate.public_bytes(_DER) in signers.values()]
+    if not keys:
+        return OFD_SIGNER_MISMATCH, "the seal's signer certificate is not the key of the licence QR"
+    record = package.read(RECORD_PATH)
+    if len(record) > MAX_RECORD_BYTES:
+        return OFD_RECORD_MISMATCH, "record too large"
+    try:
+        message = parse_sign1(record)
+        alg = Algorithm.from_cose_id(message.alg_id)
+        doc = cbor.loads(message.payload, max_depth=4)
+    except ElicenseError as exc:
+        return OFD_RECORD_MISMATCH, exc.message
+    key = keys[0]
+    if message.kid != kid or alg is not key.algorithm or not verify_cose_signature(
+            key.public_key, alg, message.signature, message.to_be_signed()):
+        return OFD_RECORD_MISMATCH, "record not signed by the licence's key"
+    if record_digest(message.payload) != licence.digest or not isinstance(doc, dict) or doc.get("id") != str(
+            licence.id):
+        return OFD_RECORD_MISMATCH, "record is not the licence of the QR"
+    try:
+        tags = read_licence_tags(package)
+    except ElicenseError as exc:
+        return OFD_RECORD_MISMATCH, f"field map: {exc.message}"
+    for key_name, expected in _record_values(doc).items():
+        tag = tags.get(key_name)
+        if tag is None or tag.value != expected:
+            return OFD_RECORD_MISMATCH, f"field map: {key_name}"
+        if tag.object_ids and not _shows(tag.shown, expected):
+            return OFD_RECORD_MISMATCH, f"page: {key_name}"
+    return None
+
+
+def _record_values(doc: dict[object, object]) -> dict[str, str]:
+    """The signed record's values as the field map writes them."""
+    holder_raw, issuer_raw = doc.get("holder"), doc.get("issuer")
+    holder: dict[object, object] = holder_raw if isinstance(holder_raw, dict) else {}
+    issuer: dict[object, object] = issuer_raw if isinstance(issuer_raw, dict) else {}
+    out = {
+        "id": doc.get("id"), "number": doc.get("number"), "type_code": doc.get("type_code"),
+        "holder_name": holder.get("name"), "holder_code": holder.get("code"), "holder_type": holder.get("code_type"),
+        "issuer": issuer.get("name"), "issuer_code": issuer.get("code"), "area_code": issuer.get("area_code"),
+        "issued_on": doc.get("issued_on"), "valid_from": doc.get("valid_from"),
+        "valid_until": doc.get("valid_until") or "长期",
+    }
+    fields = doc.get("fields")
+    if isinstance(fields, dict):
+        out.update({str(k): v for k, v in fields.items()})
+    return {k: str(v) for k, v in out.items()}
+
+
+def _shows(shown: str, value: str) -> bool:
+    """Whether the page text of a field shows ``value`` (dates in Chinese, ranges of validity)."""
+    compact = shown.replace(" ", "").replace("\n", "")
+    if value.replace(" ", "").replace("\n", "") in compact:
+        return True
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        y, m, d = value.split("-")
+        return f"{y}年{m}月{d}日" in compact or f"{y}.{m}.{d}" in compact
+    return False

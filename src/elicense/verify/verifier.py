@@ -288,6 +288,12 @@ class Verifier:
 
         return verify_pdf(self, data, at=self._time(at))
 
+    def verify_ofd(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify an OFD document: its seals and integrity, and the licence it carries (:mod:`elicense.ofd`)."""
+        from elicense.ofd.verify import verify_ofd  # lazy: the seal stack
+
+        return verify_ofd(self, data, at=self._time(at))
+
     def _verify_signed(
         self,
         kid: bytes,
