@@ -164,6 +164,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("sm2-verify-garbage-trust", ["sm2", "verify", "{lic}", "--trust", "{garbage}"]),
     ("sm2-seal-not-sm2-home", ["sm2", "seal", "{lic}", "--home", "{home}"]),
     ("sm2-seal-missing-file", ["sm2", "seal", "{missing}", "--home", "{home}"]),
+    ("seal-inspect-garbage", ["seal", "inspect", "{garbage}"]),
+    ("seal-inspect-missing-file", ["seal", "inspect", "{missing}"]),
+    ("seal-verify-garbage-seal-makers", ["seal", "verify", "{garbage}", "--seal-makers", "{garbage}"]),
+    ("seal-verify-missing-root", ["seal", "verify", "{garbage}", "--root", "{missing}"]),
     ("unknown-command", ["no-such-command"]),
 ]
 

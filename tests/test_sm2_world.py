@@ -370,3 +370,18 @@ def test_sm2_demo_seals_every_licence(sm2w: Any, world: Any, capsys: pytest.Capt
     lic = world.home.path / "licences" / "business-licence-jinan.qr.txt"
     assert run(["sm2", "seal", str(lic), "--home", str(world.home.path)]) == 3  # an ES256 home has no SES seals
     assert "seal" in capsys.readouterr().err
+
+
+def test_ofdrw_verifies_every_seal_and_signature_of_the_sm2_world(sm2w: Any) -> None:
+    """Interop (#17): ofdrw, the reference implementation, checks both signatures of everything sealed here."""
+    import ses_support as sx
+
+    files = sorted([*(sm2w.home.path / "seals").glob("*.seal.der"), *(sm2w.home.path / "licences").glob("*.ses")])
+    assert len(files) >= 3
+    proc = sx.run_ofdrw("seal-info", *map(str, files))
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 0 and len(lines) == len(files), proc.stdout + proc.stderr
+    for line in lines:
+        assert "maker_sig=VALID" in line and "der=canonical" in line, line
+        assert (" SIGNATURE v4 " not in line) or "signer_sig=VALID" in line, line
+    assert sum(" SIGNATURE v4 " in line for line in lines) >= 2

@@ -56,6 +56,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "bundle": ("trust", "bundle_cmd"),
     "render": ("pdf", "render_cmd"),  # (#3)
     "sm2": ("sm2", "sm2_group"),  # (#10)
+    "seal": ("seal", "seal_group"),  # (#17)
     "present": ("present", "present_cmd"),  # (#9)
     "kiosk": ("kiosk", "kiosk_cmd"),
 }

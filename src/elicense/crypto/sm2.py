@@ -115,6 +115,78 @@ def _check_user_id(user_id: bytes) -> None:
         )
 
 
+# -- verification with another user id ---------------------------------------------------------
+
+_Jac = tuple[int, int, int]
+
+
+def _jac_double(p: _Jac) -> _Jac:
+    x, y, z = p
+    if y == 0 or z == 0:
+        return (0, 1, 0)
+    yy = y * y % P
+    s = 4 * x * yy % P
+    zz = z * z % P
+    m = (3 * x * x + A * zz * zz) % P
+    x3 = (m * m - 2 * s) % P
+    return (x3, (m * (s - x3) - 8 * yy * yy) % P, 2 * y * z % P)
+
+
+def _jac_add(p: _Jac, q: _Jac) -> _Jac:
+    if p[2] == 0:
+        return q
+    if q[2] == 0:
+        return p
+    z1z1, z2z2 = p[2] * p[2] % P, q[2] * q[2] % P
+    u1, u2 = p[0] * z2z2 % P, q[0] * z1z1 % P
+    s1, s2 = p[1] * q[2] * z2z2 % P, q[1] * p[2] * z1z1 % P
+    if u1 == u2:
+        return _jac_double(p) if s1 == s2 else (0, 1, 0)
+    h, r = (u2 - u1) % P, (s2 - s1) % P
+    hh = h * h % P
+    hhh = h * hh % P
+    v = u1 * hh % P
+    x3 = (r * r - hhh - 2 * v) % P
+    return (x3, (r * (v - x3) - s1 * hhh) % P, h * p[2] * q[2] % P)
+
+
+def verify_with_user_id(public_key: Sm2PublicKey, signature: bytes, data: bytes, user_id: bytes) -> bool:
+    """SM2 verification (GB/T 32918.2 §7.1) with any user id.
+
+    Tongsuo only offers the default id; some seal systems sign with another one (configured by
+    the relying party, never guessed). Only public values are involved, so this plain
+    arithmetic (Shamir's trick, Jacobian coordinates) needs no constant-time care. Never raises
+    on a bad signature.
+    """
+    if not isinstance(user_id, bytes) or len(user_id) > MAX_USER_ID_BYTES:
+        return False
+    try:
+        r, s = parse_der_signature(signature)
+    except CryptoError:
+        return False
+    t = (r + s) % N
+    if t == 0:
+        return False
+    e = int.from_bytes(signed_digest(public_key.point, data, user_id), "big")
+    g: _Jac = (GX, GY, 1)
+    q: _Jac = (int.from_bytes(public_key.point[1:33], "big"), int.from_bytes(public_key.point[33:], "big"), 1)
+    both = _jac_add(g, q)
+    acc: _Jac = (0, 1, 0)
+    for bit in range(max(s.bit_length(), t.bit_length()) - 1, -1, -1):
+        acc = _jac_double(acc)
+        a, b = (s >> bit) & 1, (t >> bit) & 1
+        if a and b:
+            acc = _jac_add(acc, both)
+        elif a:
+            acc = _jac_add(acc, g)
+        elif b:
+            acc = _jac_add(acc, q)
+    if acc[2] == 0:
+        return False
+    x1 = acc[0] * pow(acc[2] * acc[2] % P, -1, P) % P
+    return (e + x1) % N == r
+
+
 # -- signature encoding ----------------------------------------------------------------------
 
 
@@ -835,5 +907,6 @@ __all__ = [
     "sm3",
     "validate_sm2_chain",
     "verify_certificate_signature",
+    "verify_with_user_id",
     "z_value",
 ]

@@ -1,57 +1,67 @@
-"""GB/T 38540-2020 electronic seals (电子印章) and seal signatures (电子签章), version 4.
+"""Electronic seals (电子印章) and seal signatures (电子签章) as real producers make them.
 
-One module holds the ASN.1 schemas (asn1crypto), the builders, the parser and
-the verification in the order of the standard:
+Versions read: GM/T 0031-2014 (v1), GB/T 38540-2020 (v4) and the GM/T 0031-2025-era v5
+(the v4 shape with header version 5 and an optional ``[0] EXPLICIT`` time stamp on the seal,
+as ofdrw 2.4 reads and writes it). Version written: v4, exactly as the standard's text and
+the deployed producers do:
 
-1. data format (``SES_Signature`` / ``SESeal`` structure, header ``ES`` v4);
-2. the signer's signature over ``TBS_Sign`` + signer certificate + algorithm;
-3. the signer certificate is in the seal's certificate list (list type 1: the
-   certificates; type 2: their SM3 digests);
-4. the seal maker's signature over the seal;
-5. the seal's validity window contains the signing time ``timeInfo``;
-6. certificate validity at ``timeInfo``, chain to the verifier's trust
-   anchors, and revocation (SM2 CRLs: given by the caller, or embedded in
-   ``TBS_Sign.extDatas`` at signing time);
-7. the time stamp, when present (carried, not verified: no TSA trust yet);
-8. the digest of the signed document (detached, the way OFD signatures
-   reference their document).
+* the seal maker signs **DER(SES_SealInfo)**; the signer signs **DER(TBS_Sign)**;
+* ``TBS_Sign.extDatas`` is ``[0] EXPLICIT``; ``SES_Signature.timeStamp`` is ``[0] EXPLICIT``;
+* v1 (read only): the maker signs ``SEQUENCE{sealInfo, cert, signatureAlgorithm}`` and the
+  signer signs DER(TBS_Sign), whose v1 form holds the signer's certificate and algorithm.
 
-``SES_CertList`` is a CHOICE of two untagged ``SEQUENCE OF`` types, which BER
-cannot tell apart: it is decoded according to ``certListType``, as the
-standard's implementations do. Which bytes each signature covers is stated in
-``specs/sm2.md``. Verification returns a
-:class:`~elicense.verify.result.VerificationResult` (``kind="ses"``) and never
-raises for a failed check.
+Parsing walks the input with :mod:`elicense.seal.der`, so every signature is checked over
+the bytes **as they are in the file**, and every departure from the standard that is still
+unambiguous (lower-case picture type, raw ``r‖s`` signature values, SM3 named by a sub-arc,
+a certificate ``cryptography`` refuses, ...) becomes a :class:`Deviation` — reported as a
+``WARNING`` check, never silently accepted, never allowed to make a bad signature good.
+
+Verification (:func:`verify_ses`) follows GB/T 38540 §8 and the 验章 steps of GB/T 33841:
+signature value → seal maker's signature → seal validity at the signing time → signer in the
+seal's certificate list → both certificate chains → revocation → time stamp → data hash.
+``specs/seal.md`` is normative.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from asn1crypto import core
 
 from elicense.crypto.pki import ARC
 from elicense.errors import CryptoError, ElicenseError, InputError, TrustError
 from elicense.model import require_utc
+from elicense.seal import der as d
+from elicense.seal.certs import CertView, Chain, build_chain, cert_of
 from elicense.verify import result as r
 from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from cryptography import x509
 
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.crypto.sm2 import Sm2PrivateKey
 
+    CertLike: TypeAlias = x509.Certificate | bytes
+    """A certificate: ``x509.Certificate`` or DER bytes."""
+
 SES_ID = "ES"
 SES_VERSION = 4
+SUPPORTED_VERSIONS = (1, 4, 5)
 DEFAULT_VID = "ELICENSE"
+DEFAULT_USER_ID = b"1234567812345678"
 OID_SM2_WITH_SM3 = "1.2.156.10197.1.501"
+OID_SM2_SIGN = "1.2.156.10197.1.301.1"
+OID_SM3 = "1.2.156.10197.1.401"
 OID_EKU_SEAL_MAKING = f"{ARC}.2.38540"
-"""Extended key usage of a seal maker's (制章者) certificate."""
+"""Extended key usage of a seal maker's (制章者) certificate in elicense's own PKI."""
 OID_EXT_CRL = f"{ARC}.5.1"
 """``ExtData`` holding one DER CRL (revocation evidence gathered at signing time)."""
 SEAL_TYPE_ORGANISATION = 1
@@ -65,173 +75,132 @@ MAX_CERTS = 16
 MAX_EXT_DATAS = 16
 MAX_PROPERTY_INFO = 1024
 CLOCK_SKEW = dt.timedelta(minutes=5)
+CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))
 SES_MAGIC_PREFIX = b"\x30"
 
 
-# -- schemas ---------------------------------------------------------------------------------
+class SesFormatError(InputError):
+    """An SES structure is malformed or outside every version this module reads."""
+
+    code = "ses_format"
 
 
-class SESHeader(core.Sequence):  # type: ignore[misc]
-    """``SES_Header ::= SEQUENCE { ID IA5String, version INTEGER, Vid IA5String }``."""
+class SesVersionUnsupported(SesFormatError):
+    """The header names a seal version this module does not read."""
 
-    _fields = [("id", core.IA5String), ("version", core.Integer), ("vid", core.IA5String)]  # noqa: RUF012
-
-
-class CertDigestObj(core.Sequence):  # type: ignore[misc]
-    """``CertDigestObj ::= SEQUENCE { type PrintableString, value OCTET STRING }``."""
-
-    _fields = [("type", core.PrintableString), ("value", core.OctetString)]  # noqa: RUF012
+    code = "ses_version_unsupported"
 
 
-class CertInfoList(core.SequenceOf):  # type: ignore[misc]
-    """``CertInfoList ::= SEQUENCE OF OCTET STRING`` (DER certificates)."""
-
-    _child_spec = core.OctetString
+# -- deviations from the standard -------------------------------------------------------------
 
 
-class CertDigestList(core.SequenceOf):  # type: ignore[misc]
-    """``CertDigestList ::= SEQUENCE OF CertDigestObj``."""
+@dataclass(frozen=True)
+class Deviation:
+    """One way an input departs from its standard while staying unambiguous."""
 
-    _child_spec = CertDigestObj
+    code: str
+    """Stable code (``ses_dev_*`` / ``sd_dev_*``); also the check name ``deviation.<code>``."""
+    where: str
+    """Which field (``seal.picture.type``, ``signature.value``, ...)."""
+    detail: str = ""
+    """What was found."""
 
+    @property
+    def message_en(self) -> str:
+        """English description."""
+        return DEVIATIONS[self.code][0]
 
-class SESESPropertyInfo(core.Sequence):  # type: ignore[misc]
-    """``SES_ESPropertyInfo``: type, name, certListType, certList, createDate, validStart, validEnd."""
+    @property
+    def message_zh(self) -> str:
+        """Chinese description."""
+        return DEVIATIONS[self.code][1]
 
-    _fields = [  # noqa: RUF012
-        ("type", core.Integer),
-        ("name", core.UTF8String),
-        ("cert_list_type", core.Integer),
-        ("cert_list", core.Any),
-        ("create_date", core.GeneralizedTime),
-        ("valid_start", core.GeneralizedTime),
-        ("valid_end", core.GeneralizedTime),
-    ]
-
-
-class SESESPictrueInfo(core.Sequence):  # type: ignore[misc]
-    """``SES_ESPictrueInfo`` (sic): type, data, width, height (mm)."""
-
-    _fields = [  # noqa: RUF012
-        ("type", core.IA5String),
-        ("data", core.OctetString),
-        ("width", core.Integer),
-        ("height", core.Integer),
-    ]
+    def check(self) -> Check:
+        """The WARNING check that reports this deviation."""
+        text = f"{self.where}: {self.detail}" if self.detail else self.where
+        return Check(f"deviation.{self.code}", CheckOutcome.WARNING, text)
 
 
-class ExtData(core.Sequence):  # type: ignore[misc]
-    """``ExtData ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }``."""
-
-    _fields = [  # noqa: RUF012
-        ("extn_id", core.ObjectIdentifier),
-        ("critical", core.Boolean, {"default": False}),
-        ("extn_value", core.OctetString),
-    ]
-
-
-class ExtensionDatas(core.SequenceOf):  # type: ignore[misc]
-    """``ExtensionDatas ::= SEQUENCE OF ExtData``."""
-
-    _child_spec = ExtData
-
-
-class SESSealInfo(core.Sequence):  # type: ignore[misc]
-    """``SES_SealInfo``: header, esID, property, picture, extDatas OPTIONAL."""
-
-    _fields = [  # noqa: RUF012
-        ("header", SESHeader),
-        ("es_id", core.IA5String),
-        ("property", SESESPropertyInfo),
-        ("picture", SESESPictrueInfo),
-        ("ext_datas", ExtensionDatas, {"optional": True}),
-    ]
-
-
-class TBSSeal(core.Sequence):  # type: ignore[misc]
-    """What the seal maker signs: ``SEQUENCE { eSealInfo, cert, signAlgID }``."""
-
-    _fields = [  # noqa: RUF012
-        ("e_seal_info", SESSealInfo),
-        ("cert", core.OctetString),
-        ("sign_alg_id", core.ObjectIdentifier),
-    ]
-
-
-class SESeal(core.Sequence):  # type: ignore[misc]
-    """``SESeal ::= SEQUENCE { eSealInfo, cert, signAlgID, signedValue BIT STRING }``."""
-
-    _fields = [  # noqa: RUF012
-        ("e_seal_info", SESSealInfo),
-        ("cert", core.OctetString),
-        ("sign_alg_id", core.ObjectIdentifier),
-        ("signed_value", core.OctetBitString),
-    ]
-
-
-class TBSSign(core.Sequence):  # type: ignore[misc]
-    """``TBS_Sign``: version, eseal, timeInfo, dataHash, propertyInfo, extDatas OPTIONAL."""
-
-    _fields = [  # noqa: RUF012
-        ("version", core.Integer),
-        ("eseal", SESeal),
-        ("time_info", core.GeneralizedTime),
-        ("data_hash", core.OctetBitString),
-        ("property_info", core.IA5String),
-        ("ext_datas", ExtensionDatas, {"optional": True}),
-    ]
-
-
-class TBSSignature(core.Sequence):  # type: ignore[misc]
-    """What the signer signs: ``SEQUENCE { toSign, cert, signatureAlgID }``."""
-
-    _fields = [  # noqa: RUF012
-        ("to_sign", TBSSign),
-        ("cert", core.OctetString),
-        ("signature_alg_id", core.ObjectIdentifier),
-    ]
-
-
-class SESSignature(core.Sequence):  # type: ignore[misc]
-    """``SES_Signature``: toSign, cert, signatureAlgID, signature, timeStamp [0] OPTIONAL."""
-
-    _fields = [  # noqa: RUF012
-        ("to_sign", TBSSign),
-        ("cert", core.OctetString),
-        ("signature_alg_id", core.ObjectIdentifier),
-        ("signature", core.OctetBitString),
-        ("time_stamp", core.OctetBitString, {"implicit": 0, "optional": True}),
-    ]
+DEVIATIONS: dict[str, tuple[str, str]] = {
+    "ses_dev_not_der": ("Not DER: non-minimal length octets", "非 DER 编码：长度字段非最短形式"),
+    "ses_dev_picture_type_case": ("Picture type not in upper case", "印章图片类型不是大写"),
+    "ses_dev_picture_type_unknown": ("Picture type outside GIF/JPG/PNG/SVG/OFD", "印章图片类型不在标准列举之内"),
+    "ses_dev_signature_raw": (
+        "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}", "签名值为 64 字节 r‖s，而非 DER 编码"
+    ),
+    "ses_dev_signed_bytes": (
+        "The signature covers a different byte layout than the standard's", "签名所覆盖的数据与标准规定的结构不同"
+    ),
+    "ses_dev_sm3_name": ("SM3 named other than by the standard's identifier", "SM3 算法标识不是标准形式"),
+    "ses_dev_certificate_encoding": (
+        "A certificate is not strictly encoded (read with a second parser; its chain is still validated)",
+        "证书编码不严格（已用第二个解析器读取，仍完整验证证书链）",
+    ),
+    "ses_dev_critical_extension": (
+        "A certificate carries a vendor's critical extension", "证书含有厂商自定义的关键扩展"
+    ),
+    "ses_dev_ext_datas_untagged": (
+        "TBS_Sign.extDatas without its [0] tag", "TBS_Sign.extDatas 缺少 [0] 标签"
+    ),
+    "ses_dev_time_stamp_implicit": ("timeStamp tagged [0] IMPLICIT", "timeStamp 使用了 [0] 隐式标签"),
+    "ses_dev_octet_string": ("BIT STRING field encoded as OCTET STRING", "BIT STRING 字段被编码为 OCTET STRING"),
+    "ses_dev_time_text": (
+        "Signing time is free text (read as China Standard Time, UTC+8)", "签章时间为文本（按北京时间 UTC+8 解读）"
+    ),
+    "ses_dev_user_id": ("SM2 signature with a non-default user id", "SM2 签名使用了非默认用户标识"),
+    "ses_dev_cert_digest_type": ("Certificate digest type not named SM3", "证书杂凑算法名称不是 SM3"),
+    "sd_dev_outer_oid": (
+        "SignedData labelled with the PKCS #7 identifier, not GB/T 35275's",
+        "SignedData 使用了 PKCS#7 标识而非 GB/T 35275 标识",
+    ),
+    "sd_dev_content_type": (
+        "SignedData content type differs from GB/T 35275 data / its contentType attribute",
+        "SignedData 内容类型与 GB/T 35275 数据类型或 contentType 属性不一致",
+    ),
+    "sd_dev_signature_alg": (
+        "SignerInfo signature algorithm is SM2-with-SM3, not sm2-1", "SignerInfo 签名算法为 SM2-with-SM3 而非 sm2-1"
+    ),
+}
 
 
 # -- parsed, frozen views --------------------------------------------------------------------
 
 
-class SesFormatError(InputError):
-    """An SES structure is malformed or outside this profile."""
+@dataclass(frozen=True)
+class SignedPart:
+    """Which bytes one signature covers: pieces of the file, optionally wrapped in a SEQUENCE."""
 
-    code = "ses_format"
+    layout: str
+    """``DER(SES_SealInfo)``, ``DER(TBS_Sign)``, ``DER(SEQUENCE{sealInfo, cert, signAlgID})``, ..."""
+    ranges: tuple[tuple[int, int], ...]
+    """``(start, end)`` offsets into the file of the pieces, in order."""
+    wrapped: bool
+    """Whether the pieces are wrapped in a new SEQUENCE header (not bytes of the file)."""
+    data: bytes = field(repr=False)
+    """The exact signed bytes."""
 
 
 @dataclass(frozen=True)
 class Seal:
-    """A parsed ``SESeal`` (signature not yet checked)."""
+    """A parsed seal (``SESeal``) of version 1, 4 or 5; signatures not yet checked."""
 
     der: bytes = field(repr=False)
-    """The DER bytes."""
+    """The seal's bytes, as in the input."""
+    version: int
+    """Header version (1, 4, 5)."""
+    vid: str
+    """Producer (vendor) id of the header."""
     es_id: str
     """Seal identifier (印章标识)."""
-    vid: str
-    """Vendor id of the header."""
     seal_type: int
-    """1 organisation seal, 2 personal seal."""
+    """1 organisation seal, 2 personal seal (v1/v4); v5 producers use more values."""
     name: str
     """Seal name (印章名称)."""
     cert_list_type: int
-    """1: certificates, 2: certificate digests."""
-    certs: tuple[bytes, ...]
+    """1: certificates, 2: certificate digests (v1 seals: always 1)."""
+    certs: tuple[bytes, ...] = field(repr=False)
     """DER certificates (list type 1)."""
-    cert_digests: tuple[tuple[str, bytes], ...]
+    cert_digests: tuple[tuple[str, bytes], ...] = field(repr=False)
     """(digest algorithm, digest) pairs (list type 2)."""
     created: dt.datetime
     """createDate."""
@@ -240,9 +209,9 @@ class Seal:
     valid_end: dt.datetime
     """validEnd."""
     picture_type: str
-    """``PNG`` etc."""
+    """Picture type as written (``PNG``, ``ofd``, ...)."""
     picture: bytes = field(repr=False)
-    """The seal picture."""
+    """The seal picture (or, for type OFD, a small OFD document)."""
     width_mm: int
     """Picture width (mm)."""
     height_mm: int
@@ -252,179 +221,377 @@ class Seal:
     sign_alg: str
     """Dotted OID of the maker's signature algorithm."""
     signed_value: bytes = field(repr=False)
-    """The maker's DER signature."""
-    tbs: bytes = field(repr=False)
-    """The bytes the maker signed."""
+    """The maker's signature value as in the file."""
+    covers: SignedPart
+    """What the maker's signature covers according to the version's standard."""
+    alternative: SignedPart | None = field(repr=False)
+    """The other layout real producers use (checked only if ``covers`` fails; a deviation then)."""
+    ext_datas: tuple[tuple[str, bool, bytes], ...] = field(repr=False)
+    """(OID, critical, value) of ``SES_SealInfo.extDatas``."""
+    time_stamp: bytes | None = field(repr=False)
+    """v5: time stamp over the maker's signature, if any."""
+    deviations: tuple[Deviation, ...]
+    """How this seal departs from its standard."""
+
+    @property
+    def tbs(self) -> bytes:
+        """The bytes the maker signed (per the standard)."""
+        return self.covers.data
 
 
 @dataclass(frozen=True)
 class SealSignature:
-    """A parsed ``SES_Signature`` (signature not yet checked)."""
+    """A parsed ``SES_Signature`` (v1, v4, v5); signatures not yet checked."""
 
     der: bytes = field(repr=False)
-    """The DER bytes."""
+    """The bytes as in the input."""
     version: int
-    """TBS_Sign version (4)."""
+    """TBS_Sign version."""
     seal: Seal
     """The embedded seal."""
     time_info: dt.datetime
     """Signing time claimed by the signer (UTC)."""
     data_hash: bytes
-    """SM3 digest of the signed document."""
+    """Digest of the signed data (SM3 of ``Signature.xml`` in an OFD)."""
     property_info: str
-    """Reference to the signed document (its file name, OFD style)."""
+    """What was signed (an OFD path such as ``/Doc_0/Signs/Sign_0/Signature.xml``, or a file name)."""
     crls: tuple[bytes, ...] = field(repr=False)
     """DER CRLs embedded as revocation evidence."""
+    ext_datas: tuple[tuple[str, bool, bytes], ...] = field(repr=False)
+    """(OID, critical, value) of ``TBS_Sign.extDatas``."""
     signer_cert: bytes = field(repr=False)
     """DER certificate of the signer."""
     signature_alg: str
     """Dotted OID of the signature algorithm."""
     signature: bytes = field(repr=False)
-    """The signer's DER signature."""
+    """The signer's signature value as in the file."""
     time_stamp: bytes | None = field(repr=False)
-    """RFC 3161 token over the signature, if any."""
-    tbs: bytes = field(repr=False)
-    """The bytes the signer signed."""
+    """Time stamp over the signature value, if any."""
+    covers: SignedPart
+    """What the signer's signature covers per the standard."""
+    alternative: SignedPart | None = field(repr=False)
+    """The other layout (checked only if ``covers`` fails; a deviation then)."""
+    deviations: tuple[Deviation, ...]
+    """How this signature (seal included) departs from its standard."""
+
+    @property
+    def tbs(self) -> bytes:
+        """The bytes the signer signed (per the standard)."""
+        return self.covers.data
 
 
-def _utc(value: Any, what: str) -> dt.datetime:
-    if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise SesFormatError(f"SES {what} is not a UTC time")
-    return value.astimezone(dt.UTC)
+# -- parsing -----------------------------------------------------------------------------------
 
 
-def _gt(when: dt.datetime) -> core.GeneralizedTime:
-    return core.GeneralizedTime(require_utc(when, "time").replace(microsecond=0))
+class _Ctx:
+    """Collects deviations while parsing one input."""
+
+    def __init__(self) -> None:
+        self.devs: list[Deviation] = []
+
+    def dev(self, code: str, where: str, detail: str = "") -> None:
+        if code not in DEVIATIONS:
+            raise AssertionError(code)
+        item = Deviation(code, where, detail)
+        if item not in self.devs and len(self.devs) < 64:
+            self.devs.append(item)
 
 
-def _ext_datas(items: Iterable[tuple[str, bytes]]) -> ExtensionDatas:
-    return ExtensionDatas([{"extn_id": oid, "critical": False, "extn_value": value} for oid, value in items])
+def _fail(what: str, exc: Exception | None = None) -> SesFormatError:
+    msg = f"malformed SES data: {what}" if exc is None else f"malformed SES data: {what}: {exc}"
+    return SesFormatError(msg[:300], message_zh="电子签章数据格式错误")
 
 
-def _read_ext_datas(value: Any) -> list[tuple[str, bool, bytes]]:
-    if isinstance(value, core.Void):
-        return []
-    out = [(e["extn_id"].dotted, bool(e["critical"].native), bytes(e["extn_value"].native)) for e in value]
-    if len(out) > MAX_EXT_DATAS:
-        raise SesFormatError("too many SES extension data items")
-    return out
+def _ext_datas(node: d.Node, ctx: _Ctx, where: str) -> tuple[tuple[str, bool, bytes], ...]:
+    out: list[tuple[str, bool, bytes]] = []
+    for item in d.expect(node, d.SEQUENCE, what=where).children():
+        parts = d.expect(item, d.SEQUENCE, what=where).children()
+        if len(parts) == 2:
+            oid_node, value_node = parts
+            critical = False
+        elif len(parts) == 3:
+            oid_node, crit_node, value_node = parts
+            d.expect(crit_node, 0x01, what=where)
+            critical = crit_node.value != b"\x00"
+        else:
+            raise _fail(f"{where}: ExtData has {len(parts)} fields")
+        out.append((d.oid(oid_node, where), critical, d.octets(value_node, where)))
+        if len(out) > MAX_EXT_DATAS:
+            raise _fail(f"{where}: too many ExtData items")
+    return tuple(out)
 
 
-def parse_seal(der: bytes) -> Seal:
-    """Parse a DER ``SESeal`` (bounded, strict DER); :class:`SesFormatError` on anything odd."""
-    if not isinstance(der, bytes) or len(der) > MAX_SES_BYTES:
-        raise SesFormatError("SES seal too large or not bytes")
-    try:
-        seal = SESeal.load(der, strict=True)
-        return _seal_view(seal)
-    except SesFormatError:
-        raise
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise SesFormatError(f"malformed SES seal: {exc}", message_zh="电子印章数据格式错误") from exc
+def _bit_or_octets(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+    if node.tag == d.OCTET_STRING:
+        ctx.dev("ses_dev_octet_string", where)
+        return node.value
+    return d.bits(node, where)
 
 
-def _seal_view(seal: SESeal) -> Seal:
-    info = seal["e_seal_info"]
-    header = info["header"]
-    if header["id"].native != SES_ID or header["version"].native != SES_VERSION:
-        raise SesFormatError(
-            f"unsupported seal header {header['id'].native!r} v{header['version'].native}",
-            message_zh="电子印章头不是 ES 第 4 版",
+def _sm3_name(name: str, ctx: _Ctx, where: str) -> bool:
+    """Whether ``name`` names SM3 (recording non-standard spellings)."""
+    if name == "SM3" or name == OID_SM3:
+        return True
+    if name.upper() == "SM3" or name.startswith(OID_SM3 + "."):
+        ctx.dev("ses_dev_sm3_name", where, name)
+        return True
+    return False
+
+
+def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
+    parts = d.expect(node, d.SEQUENCE, what=prefix).children()
+    if len(parts) < 2:
+        raise _fail(f"{prefix}: too few fields")
+    info = d.expect(parts[0], d.SEQUENCE, what=f"{prefix}.eSealInfo")
+    fields = info.children()
+    if len(fields) not in (4, 5):
+        raise _fail(f"{prefix}.eSealInfo has {len(fields)} fields")
+    header = d.expect(fields[0], d.SEQUENCE, what="header").children()
+    if len(header) != 3:
+        raise _fail("SES_Header must have 3 fields")
+    if d.text(header[0], "header.ID") != SES_ID:
+        raise _fail("header ID is not ES")
+    version = d.integer(header[1], "header.version")
+    vid = d.text(header[2], "header.Vid")
+    if version not in SUPPORTED_VERSIONS:
+        raise SesVersionUnsupported(
+            f"seal version {version} is not supported (reads v1 GM/T 0031-2014, v4 GB/T 38540-2020, v5)",
+            message_zh=f"不支持第 {version} 版电子印章（支持 GM/T 0031-2014 v1、GB/T 38540-2020 v4 与 v5）",
         )
-    prop = info["property"]
-    list_type = prop["cert_list_type"].native
-    raw_list = prop["cert_list"].dump()
+    es_id = d.text(fields[1], "esID")
+    prop = d.expect(fields[2], d.SEQUENCE, what="property").children()
+    if len(prop) == 6:  # v1: type, name, certList, createDate, validStart, validEnd
+        seal_type, name_node, list_node = prop[0], prop[1], prop[2]
+        list_type = CERT_LIST_CERTS
+        dates = prop[3:6]
+    elif len(prop) == 7:
+        seal_type, name_node, list_node = prop[0], prop[1], prop[3]
+        list_type = d.integer(prop[2], "certListType")
+        dates = prop[4:7]
+    else:
+        raise _fail(f"property has {len(prop)} fields")
     certs: tuple[bytes, ...] = ()
-    digests: tuple[tuple[str, bytes], ...] = ()
+    digests: list[tuple[str, bytes]] = []
+    items = d.expect(list_node, d.SEQUENCE, what="certList").children()
     if list_type == CERT_LIST_CERTS:
-        certs = tuple(bytes(c.native) for c in CertInfoList.load(raw_list, strict=True))
+        certs = tuple(d.octets(c, "certList") for c in items)
         count = len(certs)
     elif list_type == CERT_LIST_DIGESTS:
-        digests = tuple(
-            (str(d["type"].native), bytes(d["value"].native))
-            for d in CertDigestList.load(raw_list, strict=True)
-        )
+        for item in items:
+            kind_node, value_node = d.expect(item, d.SEQUENCE, what="CertDigestObj").children()
+            kind = d.text(kind_node, "CertDigestObj.type")
+            if not _sm3_name(kind, ctx, "seal.certList.type"):
+                ctx.dev("ses_dev_cert_digest_type", "seal.certList.type", kind[:40])
+            digests.append((kind, d.octets(value_node, "CertDigestObj.value")))
         count = len(digests)
     else:
-        raise SesFormatError(f"unknown certListType {list_type}")
+        raise _fail(f"unknown certListType {list_type}")
     if not 1 <= count <= MAX_CERTS:
-        raise SesFormatError("seal certificate list is empty or too long")
-    picture = info["picture"]
-    pic = bytes(picture["data"].native)
-    if picture["type"].native not in PICTURE_TYPES or len(pic) > MAX_PICTURE_BYTES:
-        raise SesFormatError("seal picture type unknown or picture too large")
-    for oid, critical, _ in _read_ext_datas(info["ext_datas"]):
-        if critical:
-            raise SesFormatError(f"unknown critical seal extension {oid}")
-    tbs = TBSSeal({"e_seal_info": info, "cert": seal["cert"], "sign_alg_id": seal["sign_alg_id"]})
+        raise _fail("seal certificate list is empty or too long")
+    created, start, end = (d.time(n, w) for n, w in zip(dates, ("createDate", "validStart", "validEnd"), strict=True))
+    pic = d.expect(fields[3], d.SEQUENCE, what="picture").children()
+    if len(pic) != 4:
+        raise _fail("picture must have 4 fields")
+    pic_type = d.text(pic[0], "picture.type")
+    picture = d.octets(pic[1], "picture.data")
+    if len(picture) > MAX_PICTURE_BYTES:
+        raise _fail("seal picture too large")
+    if pic_type not in PICTURE_TYPES:
+        if pic_type.upper() in PICTURE_TYPES:
+            ctx.dev("ses_dev_picture_type_case", "seal.picture.type", pic_type)
+        else:
+            ctx.dev("ses_dev_picture_type_unknown", "seal.picture.type", pic_type[:20])
+    ext: tuple[tuple[str, bool, bytes], ...] = ()
+    if len(fields) == 5:
+        ext_node = fields[4]
+        if ext_node.tag == d.CONTEXT_0:  # tagged by some producers; the standard has it untagged here
+            (ext_node,) = ext_node.children()
+        ext = _ext_datas(ext_node, ctx, "seal.extDatas")
+        for oid, critical, _ in ext:
+            if critical:  # nothing here knows what it means: refusing is the only safe reading
+                raise _fail(f"unknown critical seal extension {oid}")
+    # the maker's part
+    time_stamp: bytes | None = None
+    if len(parts) == 2:  # v1: SESeal { sealInfo, signInfo { cert, signatureAlgorithm, signData } }
+        sign_info = d.expect(parts[1], d.SEQUENCE, what="signInfo").children()
+        if len(sign_info) < 3:
+            raise _fail("signInfo has too few fields")
+        cert_node, alg_node, value_node = sign_info[0], sign_info[1], sign_info[2]
+    elif len(parts) in (4, 5):
+        cert_node, alg_node, value_node = parts[1], parts[2], parts[3]
+        if len(parts) == 5:
+            time_stamp = _time_stamp(parts[4], ctx, "seal.timeStamp")
+    else:
+        raise _fail(f"{prefix} has {len(parts)} fields")
+    maker_cert = d.octets(cert_node, "seal.cert")
+    sign_alg = d.oid(alg_node, "seal.signAlgID")
+    signed_value = _bit_or_octets(value_node, ctx, "seal.signedValue")
+    alone = SignedPart("DER(SES_SealInfo)", ((info.start, info.end),), False, info.raw)
+    pieces = (info, cert_node, alg_node)
+    wrapped = SignedPart(
+        "DER(SEQUENCE{SES_SealInfo, cert, signatureAlgorithm})",
+        tuple((p.start, p.end) for p in pieces), True, d.sequence(b"".join(p.raw for p in pieces)),
+    )  # fmt: skip
+    covers, alternative = (wrapped, alone) if version == 1 else (alone, wrapped)
     return Seal(
-        der=seal.dump(),
-        es_id=str(info["es_id"].native),
-        vid=str(header["vid"].native),
-        seal_type=int(prop["type"].native),
-        name=str(prop["name"].native),
-        cert_list_type=int(list_type),
-        certs=certs,
-        cert_digests=digests,
-        created=_utc(prop["create_date"].native, "createDate"),
-        valid_start=_utc(prop["valid_start"].native, "validStart"),
-        valid_end=_utc(prop["valid_end"].native, "validEnd"),
-        picture_type=str(picture["type"].native),
-        picture=pic,
-        width_mm=int(picture["width"].native),
-        height_mm=int(picture["height"].native),
-        maker_cert=bytes(seal["cert"].native),
-        sign_alg=seal["sign_alg_id"].dotted,
-        signed_value=bytes(seal["signed_value"].native),
-        tbs=tbs.dump(),
-    )
+        der=node.raw, version=version, vid=vid, es_id=es_id, seal_type=d.integer(seal_type, "type"),
+        name=d.text(name_node, "name"), cert_list_type=list_type, certs=certs, cert_digests=tuple(digests),
+        created=created, valid_start=start, valid_end=end, picture_type=pic_type, picture=picture,
+        width_mm=d.integer(pic[2], "width"), height_mm=d.integer(pic[3], "height"), maker_cert=maker_cert,
+        sign_alg=sign_alg, signed_value=signed_value, covers=covers, alternative=alternative, ext_datas=ext,
+        time_stamp=time_stamp, deviations=(),
+    )  # fmt: skip
 
 
-def parse_signature(der: bytes) -> SealSignature:
-    """Parse a DER ``SES_Signature`` (bounded, strict DER)."""
-    if not isinstance(der, bytes) or len(der) > MAX_SES_BYTES:
-        raise SesFormatError("SES signature too large or not bytes")
+def _time_stamp(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+    if node.tag == d.CONTEXT_0:
+        (inner,) = node.children()
+        return _bit_or_octets(inner, ctx, where)
+    if node.tag == 0x80:
+        ctx.dev("ses_dev_time_stamp_implicit", where)
+        if not node.value or node.value[0] != 0:
+            raise _fail(f"{where}: bad BIT STRING")
+        return node.value[1:]
+    raise _fail(f"{where}: unexpected tag 0x{node.tag:02x}")
+
+
+def _with_devs(seal: Seal, ctx: _Ctx) -> Seal:
+    from dataclasses import replace
+
+    return replace(seal, deviations=tuple(ctx.devs))
+
+
+def _check_der(node: d.Node, ctx: _Ctx) -> None:
+    if not d.all_minimal(node):
+        ctx.dev("ses_dev_not_der", "encoding", "non-minimal lengths; signatures are checked over the bytes as given")
+
+
+def parse_seal(data: bytes) -> Seal:
+    """Parse a seal (v1, v4, v5), bounded; :class:`SesFormatError` on anything unreadable."""
+    if not isinstance(data, bytes) or len(data) > MAX_SES_BYTES:
+        raise SesFormatError("SES seal too large or not bytes")
+    ctx = _Ctx()
     try:
-        sig = SESSignature.load(der, strict=True)
-        tbs = sig["to_sign"]
-        if tbs["version"].native != SES_VERSION:
-            raise SesFormatError(f"unsupported TBS_Sign version {tbs['version'].native}")
-        seal = _seal_view(tbs["eseal"])
-        info = str(tbs["property_info"].native)
-        if len(info) > MAX_PROPERTY_INFO:
-            raise SesFormatError("propertyInfo too long")
-        crls: list[bytes] = []
-        for oid, critical, value in _read_ext_datas(tbs["ext_datas"]):
-            if oid == OID_EXT_CRL:
-                crls.append(value)
-            elif critical:
-                raise SesFormatError(f"unknown critical signature extension {oid}")
-        ts = sig["time_stamp"]
-        signed = TBSSignature(
-            {"to_sign": tbs, "cert": sig["cert"], "signature_alg_id": sig["signature_alg_id"]}
-        )
-        return SealSignature(
-            der=der,
-            version=int(tbs["version"].native),
-            seal=seal,
-            time_info=_utc(tbs["time_info"].native, "timeInfo"),
-            data_hash=bytes(tbs["data_hash"].native),
-            property_info=info,
-            crls=tuple(crls),
-            signer_cert=bytes(sig["cert"].native),
-            signature_alg=sig["signature_alg_id"].dotted,
-            signature=bytes(sig["signature"].native),
-            time_stamp=None if isinstance(ts, core.Void) else bytes(ts.native),
-            tbs=signed.dump(),
-        )
+        node = d.parse(data, what="seal")
+        _check_der(node, ctx)
+        seal = _seal_at(node, ctx)
     except SesFormatError:
         raise
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise SesFormatError(f"malformed SES signature: {exc}", message_zh="电子签章数据格式错误") from exc
+    except (d.DerError, ValueError, TypeError) as exc:
+        raise _fail("seal", exc) from exc
+    return _with_devs(seal, ctx)
+
+
+def _v1_time(node: d.Node, ctx: _Ctx) -> dt.datetime:
+    """v1 timeInfo: a BIT STRING holding a time (DER, or text as real producers write it)."""
+    content = _bit_or_octets(node, ctx, "signature.timeInfo")
+    try:
+        inner = d.parse(content, what="timeInfo")
+        return d.time(inner, "timeInfo")
+    except d.DerError:
+        pass
+    try:
+        raw = content.decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise _fail("timeInfo is neither a time nor text") from exc
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%SZ", "%y%m%d%H%M%SZ"):
+        try:
+            when = dt.datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+        if fmt.endswith("Z"):
+            return when.replace(tzinfo=dt.UTC)
+        ctx.dev("ses_dev_time_text", "signature.timeInfo", raw[:40])
+        return when.replace(tzinfo=CHINA_STANDARD_TIME).astimezone(dt.UTC)
+    raise _fail(f"timeInfo text {raw[:40]!r} is not a time")
+
+
+def parse_signature(data: bytes) -> SealSignature:
+    """Parse an ``SES_Signature`` (v1, v4, v5), bounded; :class:`SesFormatError` on anything odd."""
+    if not isinstance(data, bytes) or len(data) > MAX_SES_BYTES:
+        raise SesFormatError("SES signature too large or not bytes")
+    ctx = _Ctx()
+    try:
+        node = d.parse(data, what="signature")
+        _check_der(node, ctx)
+        return _signature_at(node, ctx)
+    except SesFormatError:
+        raise
+    except (d.DerError, ValueError, TypeError) as exc:
+        raise _fail("signature", exc) from exc
+
+
+def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
+    parts = d.expect(node, d.SEQUENCE, what="SES_Signature").children()
+    if not parts:
+        raise _fail("empty SES_Signature")
+    tbs = d.expect(parts[0], d.SEQUENCE, what="TBS_Sign")
+    fields = tbs.children()
+    if len(fields) < 5:
+        raise _fail("TBS_Sign has too few fields")
+    version = d.integer(fields[0], "TBS_Sign.version")
+    if version not in SUPPORTED_VERSIONS:
+        raise SesVersionUnsupported(
+            f"SES_Signature version {version} is not supported", message_zh=f"不支持第 {version} 版电子签章数据"
+        )
+    seal_ctx = _Ctx()
+    seal = _with_devs(_seal_at(fields[1], seal_ctx), seal_ctx)
+    ctx.devs.extend(seal.deviations)
+    ext: tuple[tuple[str, bool, bytes], ...] = ()
+    time_stamp: bytes | None = None
+    if version == 1 or len(parts) == 2:
+        # v1: TBS_Sign { version, eseal, timeInfo, dataHash, propertyInfo, cert, signatureAlgorithm };
+        # SES_Signature { toSign, signature }
+        if len(fields) < 7 or len(parts) != 2:
+            raise _fail("v1 SES_Signature must be {TBS_Sign(7 fields), signature}")
+        time_info = _v1_time(fields[2], ctx)
+        data_hash = _bit_or_octets(fields[3], ctx, "signature.dataHash")
+        info_node = fields[4]
+        cert_node, alg_node = fields[5], fields[6]
+        if len(fields) > 7:
+            ext = _ext_datas(fields[7].children()[0] if fields[7].tag == d.CONTEXT_0 else fields[7], ctx, "extDatas")
+        value_node = parts[1]
+        covers = SignedPart("DER(TBS_Sign)", ((tbs.start, tbs.end),), False, tbs.raw)
+        alternative = None
+    else:
+        if len(parts) not in (4, 5) or len(fields) not in (5, 6):
+            raise _fail(f"SES_Signature v{version} has {len(parts)} fields, TBS_Sign {len(fields)}")
+        time_info = d.time(fields[2], "timeInfo")
+        data_hash = _bit_or_octets(fields[3], ctx, "signature.dataHash")
+        info_node = fields[4]
+        if len(fields) == 6:
+            ext_node = fields[5]
+            if ext_node.tag == d.CONTEXT_0:
+                (ext_node,) = ext_node.children()
+            else:
+                ctx.dev("ses_dev_ext_datas_untagged", "signature.toSign.extDatas")
+            ext = _ext_datas(ext_node, ctx, "TBS_Sign.extDatas")
+        cert_node, alg_node, value_node = parts[1], parts[2], parts[3]
+        if len(parts) == 5:
+            time_stamp = _time_stamp(parts[4], ctx, "signature.timeStamp")
+        covers = SignedPart("DER(TBS_Sign)", ((tbs.start, tbs.end),), False, tbs.raw)
+        pieces = (tbs, cert_node, alg_node)
+        alternative = SignedPart(
+            "DER(SEQUENCE{TBS_Sign, cert, signatureAlgID})", tuple((p.start, p.end) for p in pieces), True,
+            d.sequence(b"".join(p.raw for p in pieces)),
+        )  # fmt: skip
+    property_info = d.text(info_node, "propertyInfo")
+    if len(property_info) > MAX_PROPERTY_INFO:
+        raise _fail("propertyInfo too long")
+    crls = tuple(value for oid, _critical, value in ext if oid == OID_EXT_CRL)
+    for oid, critical, _ in ext:
+        if critical and oid != OID_EXT_CRL:
+            raise _fail(f"unknown critical signature extension {oid}")
+    return SealSignature(
+        der=node.raw, version=version, seal=seal, time_info=time_info, data_hash=data_hash,
+        property_info=property_info, crls=crls, ext_datas=ext, signer_cert=d.octets(cert_node, "cert"),
+        signature_alg=d.oid(alg_node, "signatureAlgID"), signature=_bit_or_octets(value_node, ctx, "signature"),
+        time_stamp=time_stamp, covers=covers, alternative=alternative, deviations=tuple(ctx.devs),
+    )  # fmt: skip
 
 
 def looks_like_ses_signature(data: bytes) -> bool:
-    """Cheap sniff for :mod:`elicense.verify.inputs`: DER SEQUENCE that parses as SES_Signature."""
+    """Cheap sniff for ``elicense verify``: does ``data`` parse as an ``SES_Signature``?"""
     if not data.startswith(SES_MAGIC_PREFIX) or len(data) > MAX_SES_BYTES:
         return False
     try:
@@ -434,7 +601,30 @@ def looks_like_ses_signature(data: bytes) -> bool:
     return True
 
 
-# -- building --------------------------------------------------------------------------------
+def kind_of(data: bytes) -> Literal["seal", "signature", "signed_data", "raw_signature", "unknown"]:
+    """What a DER blob is: an ``SESeal``, an ``SES_Signature``, a GB/T 35275 ``SignedData``, a bare SM2 value."""
+    try:
+        node = d.parse(data, what="input")
+        parts = d.expect(node, d.SEQUENCE, what="input").children()
+    except d.DerError:
+        return "unknown"
+    if len(parts) == 2 and parts[0].tag == d.INTEGER and parts[1].tag == d.INTEGER:
+        return "raw_signature"
+    if len(parts) >= 1 and parts[0].tag == d.OID:
+        return "signed_data"
+    if parts and parts[0].tag == d.SEQUENCE:
+        try:
+            first = parts[0].children()
+        except d.DerError:
+            return "unknown"
+        if first and first[0].tag == d.INTEGER:
+            return "signature"
+        if first and first[0].tag == d.SEQUENCE:
+            return "seal"
+    return "unknown"
+
+
+# -- building (v4, as the standard and real producers do) -------------------------------------
 
 
 def _sm3(data: bytes) -> bytes:
@@ -447,6 +637,46 @@ def _der(cert: x509.Certificate) -> bytes:
     from elicense.crypto.sm2 import certificate_der
 
     return certificate_der(cert)
+
+
+def _ia5(value: str) -> bytes:
+    if not value.isascii():
+        raise CryptoError("IA5String value must be ASCII")
+    return d.header(d.IA5_STRING, len(value)) + value.encode("ascii")
+
+
+def _int(value: int) -> bytes:
+    out: bytes = core.Integer(value).dump()
+    return out
+
+
+def _utf8(value: str) -> bytes:
+    raw = value.encode("utf-8")
+    return d.header(d.UTF8_STRING, len(raw)) + raw
+
+
+def _octets(value: bytes) -> bytes:
+    return d.header(d.OCTET_STRING, len(value)) + value
+
+
+def _bits(value: bytes) -> bytes:
+    return d.header(d.BIT_STRING, len(value) + 1) + b"\x00" + value
+
+
+def _oid(value: str) -> bytes:
+    out: bytes = core.ObjectIdentifier(value).dump()
+    return out
+
+
+def _gt(when: dt.datetime) -> bytes:
+    out: bytes = core.GeneralizedTime(require_utc(when, "time").replace(microsecond=0)).dump()
+    return out
+
+
+def _ext_datas_der(items: Iterable[tuple[str, bytes]]) -> bytes:
+    """``ExtensionDatas`` with ``critical`` written out (FALSE): readers in the field (ofdrw among
+    them) require the field although the standard gives it a DEFAULT."""
+    return d.sequence(b"".join(d.sequence(_oid(oid) + b"\x01\x01\x00" + _octets(value)) for oid, value in items))
 
 
 def make_seal(
@@ -465,11 +695,11 @@ def make_seal(
     seal_type: int = SEAL_TYPE_ORGANISATION,
     cert_list_type: int = CERT_LIST_CERTS,
     vid: str = DEFAULT_VID,
+    picture_type: str = "PNG",
 ) -> bytes:
-    """Make and sign a v4 ``SESeal`` (DER) for the holders of ``certificates``.
+    """Make a GB/T 38540 v4 ``SESeal`` (DER); the maker signs DER(SES_SealInfo).
 
-    ``cert_list_type=2`` lists SM3 digests of the certificates instead of the
-    certificates themselves.
+    ``cert_list_type=2`` lists SM3 digests of the certificates instead of the certificates.
     """
     from elicense.crypto.sm2 import Sm2PublicKey
 
@@ -479,43 +709,76 @@ def make_seal(
         raise CryptoError(f"a seal lists 1..{MAX_CERTS} certificates")
     if valid_end <= valid_start:
         raise CryptoError("seal validEnd must be later than validStart")
+    if picture_type not in PICTURE_TYPES or len(picture_png) > MAX_PICTURE_BYTES:
+        raise CryptoError("seal picture type must be GIF/JPG/PNG/SVG/OFD and at most 2 MiB")
     if Sm2PublicKey.from_certificate(maker_cert) != maker_key.public_key():
         raise CryptoError("seal maker key does not match its certificate")
     if cert_list_type == CERT_LIST_CERTS:
-        cert_list: core.Asn1Value = CertInfoList([_der(c) for c in certificates])
+        cert_list = d.sequence(b"".join(_octets(_der(c)) for c in certificates))
     elif cert_list_type == CERT_LIST_DIGESTS:
-        cert_list = CertDigestList([{"type": "SM3", "value": _sm3(_der(c))} for c in certificates])
+        digest_obj = (d.sequence(b"\x13\x03SM3" + _octets(_sm3(_der(c)))) for c in certificates)
+        cert_list = d.sequence(b"".join(digest_obj))
     else:
         raise CryptoError("certListType must be 1 or 2")
-    info = SESSealInfo(
-        {
-            "header": {"id": SES_ID, "version": SES_VERSION, "vid": vid},
-            "es_id": es_id,
-            "property": {
-                "type": seal_type,
-                "name": name,
-                "cert_list_type": cert_list_type,
-                "cert_list": core.Any.load(cert_list.dump()),
-                "create_date": _gt(created),
-                "valid_start": _gt(valid_start),
-                "valid_end": _gt(valid_end),
-            },
-            "picture": {"type": "PNG", "data": picture_png, "width": width_mm, "height": height_mm},
-        }
-    )
-    maker_der = _der(maker_cert)
-    tbs = TBSSeal({"e_seal_info": info, "cert": maker_der, "sign_alg_id": OID_SM2_WITH_SM3})
-    signature = maker_key.sign(tbs.dump())
-    seal = SESeal(
-        {
-            "e_seal_info": SESSealInfo.load(info.dump()),
-            "cert": maker_der,
-            "sign_alg_id": OID_SM2_WITH_SM3,
-            "signed_value": signature,
-        }
-    )
-    der: bytes = seal.dump()
+    header = d.sequence(_ia5(SES_ID) + _int(SES_VERSION) + _ia5(vid))
+    prop = d.sequence(
+        _int(seal_type) + _utf8(name) + _int(cert_list_type) + cert_list
+        + _gt(created) + _gt(valid_start) + _gt(valid_end)
+    )  # fmt: skip
+    picture = d.sequence(_ia5(picture_type) + _octets(picture_png) + _int(width_mm) + _int(height_mm))
+    info = d.sequence(header + _ia5(es_id) + prop + picture)
+    signature = maker_key.sign(info)
+    der = d.sequence(info + _octets(_der(maker_cert)) + _oid(OID_SM2_WITH_SM3) + _bits(signature))
     parse_seal(der)  # what we write must parse
+    return der
+
+
+def sign_tbs(
+    *,
+    data_hash: bytes,
+    property_info: str,
+    seal: bytes,
+    signer_cert: x509.Certificate,
+    signer_key: Sm2PrivateKey,
+    at: dt.datetime,
+    crls: Sequence[bytes] = (),
+    time_stamp: bytes | None = None,
+) -> bytes:
+    """A v4 ``SES_Signature`` (DER) over ``data_hash``; the signer signs DER(TBS_Sign).
+
+    The seal must be v4 (the standard's rule: TBS_Sign.version equals the seal's version)
+    and list the signer's certificate. ``crls`` go into ``TBS_Sign.extDatas`` ([0] EXPLICIT).
+    """
+    from elicense.crypto.sm2 import Sm2PublicKey
+
+    when = require_utc(at, "at").replace(microsecond=0)
+    parsed = parse_seal(seal)
+    if parsed.version != SES_VERSION:
+        raise CryptoError(f"a v4 signature needs a v4 seal, not v{parsed.version}")
+    if len(data_hash) != 32:
+        raise CryptoError("dataHash must be a 32-byte SM3 digest")
+    if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():
+        raise CryptoError("signer key does not match its certificate")
+    signer_der = _der(signer_cert)
+    if not _cert_in_seal(parsed, signer_der):
+        raise CryptoError(
+            "the signer's certificate is not in the seal's certificate list",
+            message_zh="签章者证书不在电子印章的证书列表中",
+        )
+    if not property_info.isascii() or len(property_info) > MAX_PROPERTY_INFO:
+        raise CryptoError("propertyInfo must be ASCII (IA5String) and at most 1024 characters")
+    body = _int(SES_VERSION) + seal + _gt(when) + _bits(data_hash) + _ia5(property_info)
+    if crls:
+        ext = _ext_datas_der((OID_EXT_CRL, c) for c in crls)
+        body += d.header(d.CONTEXT_0, len(ext)) + ext
+    tbs = d.sequence(body)
+    signature = signer_key.sign(tbs)
+    out = tbs + _octets(signer_der) + _oid(OID_SM2_WITH_SM3) + _bits(signature)
+    if time_stamp is not None:
+        inner = _bits(time_stamp)
+        out += d.header(d.CONTEXT_0, len(inner)) + inner
+    der = d.sequence(out)
+    parse_signature(der)
     return der
 
 
@@ -530,56 +793,19 @@ def sign_document(
     crls: Sequence[bytes] = (),
     time_stamp: bytes | None = None,
 ) -> bytes:
-    """A detached ``SES_Signature`` (DER) over ``document`` with ``seal``.
-
-    ``property_info`` names the signed document (its file name beside the
-    signature, as an OFD signature names the file it covers). ``crls`` are
-    embedded as revocation evidence gathered at signing time.
-    """
-    from elicense.crypto.sm2 import Sm2PublicKey
-
-    when = require_utc(at, "at").replace(microsecond=0)
-    parsed = parse_seal(seal)
-    if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():
-        raise CryptoError("signer key does not match its certificate")
-    signer_der = _der(signer_cert)
-    if not _cert_in_seal(parsed, signer_der):
-        raise CryptoError(
-            "the signer's certificate is not in the seal's certificate list",
-            message_zh="签章者证书不在电子印章的证书列表中",
-        )
-    if not property_info.isascii() or len(property_info) > MAX_PROPERTY_INFO:
-        raise CryptoError("propertyInfo must be ASCII (IA5String) and short")
-    fields: dict[str, Any] = {
-        "version": SES_VERSION,
-        "eseal": SESeal.load(seal),
-        "time_info": _gt(when),
-        "data_hash": _sm3(document),
-        "property_info": property_info,
-    }
-    if crls:
-        fields["ext_datas"] = _ext_datas((OID_EXT_CRL, c) for c in crls)
-    to_sign = TBSSign(fields)
-    signed = TBSSignature({"to_sign": to_sign, "cert": signer_der, "signature_alg_id": OID_SM2_WITH_SM3})
-    signature = signer_key.sign(signed.dump())
-    out: dict[str, Any] = {
-        "to_sign": TBSSign.load(to_sign.dump()),
-        "cert": signer_der,
-        "signature_alg_id": OID_SM2_WITH_SM3,
-        "signature": signature,
-    }
-    if time_stamp is not None:
-        out["time_stamp"] = time_stamp
-    der: bytes = SESSignature(out).dump()
-    parse_signature(der)
-    return der
+    """A detached v4 ``SES_Signature`` (DER) whose dataHash is SM3(``document``)."""
+    return sign_tbs(
+        data_hash=_sm3(document), property_info=property_info, seal=seal, signer_cert=signer_cert,
+        signer_key=signer_key, at=at, crls=crls, time_stamp=time_stamp,
+    )  # fmt: skip
 
 
 def _cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
     if seal.cert_list_type == CERT_LIST_CERTS:
         return cert_der in seal.certs
     digest = _sm3(cert_der)
-    return any(kind.upper() == "SM3" and value == digest for kind, value in seal.cert_digests)
+    ignore = _Ctx()
+    return any(_sm3_name(kind, ignore, "") and value == digest for kind, value in seal.cert_digests)
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -587,6 +813,9 @@ def _cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
 I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
 SES_MALFORMED = r.register(
     "ses_malformed", I, "The electronic signature data is malformed", "电子签章数据格式错误"
+)
+SES_VERSION_UNSUPPORTED = r.register(
+    "ses_version_unsupported", X, "The seal or signature version is not supported", "不支持该版本的电子印章或签章数据"
 )
 SES_SIGNER_NOT_IN_SEAL = r.register(
     "ses_signer_not_in_seal", I, "The signer's certificate is not one the seal was made for",
@@ -605,6 +834,13 @@ SES_CERTIFICATE_UNTRUSTED = r.register(
     "ses_certificate_untrusted", X, "A certificate does not chain to a trusted SM2 anchor",
     "证书无法链接到可信的 SM2 根",
 )
+SES_SEAL_MAKER_UNTRUSTED = r.register(
+    "ses_seal_maker_untrusted", X, "The seal-making system is not one this verifier trusts",
+    "制章系统不在本验证方的信任范围内",
+)
+SES_CERTIFICATE_UNREADABLE = r.register(
+    "ses_certificate_unreadable", I, "A certificate in the seal data cannot be read", "电子签章中的证书无法解析"
+)
 SES_CERTIFICATE_REVOKED = r.register(
     "ses_certificate_revoked", I, "A certificate had been revoked at the signing time", "签章时证书已被吊销"
 )
@@ -618,151 +854,246 @@ SES_DOCUMENT_MISMATCH = r.register(
 SES_DOCUMENT_MISSING = r.register(
     "ses_document_missing", X, "The signed document was not supplied", "未提供被签章的原文"
 )
+SES_TIMESTAMP_UNVERIFIED = r.register(
+    "ses_timestamp_unverified", X, "The time stamp could not be verified (no TSA trust configured)",
+    "无法验证时间戳（未配置可信时间戳服务）",
+)
 del I, X
 
 RevocationHook = Callable[["x509.Certificate", dt.datetime], "Reason | None"]
 
 
 @dataclass(frozen=True)
-class SesTrust:
-    """What a seal verifier trusts: SM2 anchors, known intermediates, extra CRLs."""
+class SealMaker:
+    """A seal-making system (制章系统) this relying party accepts — the trust-list entry for seal makers.
 
-    roots: tuple[x509.Certificate, ...]
-    """Trust anchors (non-SM2 ones are ignored)."""
-    intermediates: tuple[x509.Certificate, ...] = ()
+    ``role="maker"`` pins the system's own certificate; ``role="ca"`` trusts every seal-making
+    certificate that CA issued (a region's or vendor's seal CA). ``vids`` restricts the entry
+    to seals whose header names one of these producer ids (empty: any).
+    """
+
+    name: str
+    """Who this is (for reports)."""
+    certificate: bytes = field(repr=False)
+    """DER certificate of the maker (``maker``) or of the CA (``ca``)."""
+    role: Literal["maker", "ca"] = "maker"
+    """Pinned maker, or CA of makers."""
+    vids: frozenset[str] = frozenset()
+    """Accepted header producer ids; empty = any."""
+    user_id: bytes | None = None
+    """The SM2 user id this system signs with, when not the default ``1234567812345678``."""
+
+
+@dataclass(frozen=True)
+class SesTrust:
+    """What a seal verifier trusts: SM2 anchors (signers' CAs), seal makers, intermediates, CRLs."""
+
+    roots: tuple[CertLike, ...]
+    """SM2 trust anchors for signer certificates (and for elicense seal makers, with the seal-making EKU)."""
+    intermediates: tuple[CertLike, ...] = ()
     """CA certificates that may complete chains."""
     crls: tuple[bytes, ...] = ()
     """DER SM2 CRLs from the verifier's side (fresher than embedded ones)."""
+    seal_makers: tuple[SealMaker, ...] = ()
+    """Seal-making systems of other regions or vendors this verifier accepts."""
+    require_revocation: bool = True
+    """Whether missing revocation data makes the result INDETERMINATE (GB/T 38540's rule)."""
+    signer_user_ids: tuple[bytes, ...] = ()
+    """SM2 user ids other than the default that signers in this relying party's world use."""
 
 
-def verify_signature(
-    data: bytes,
-    *,
-    document: bytes | None,
-    trust: SesTrust,
-    at: dt.datetime,
-    algorithms: AlgorithmPolicy | None = None,
-) -> VerificationResult:
-    """Verify a DER ``SES_Signature`` over ``document`` in the order of GB/T 38540.
+def _maker_user_ids(trust: SesTrust, vid: str) -> tuple[bytes, ...]:
+    return tuple(m.user_id for m in trust.seal_makers if m.user_id and (not m.vids or vid in m.vids))
 
-    ``algorithms`` is the caller's allow-list: SM2 must be on it (it is not on
-    :meth:`AlgorithmPolicy.default`). Never raises for a failed check.
-    """
-    from elicense.crypto.algorithms import Algorithm
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING
-    from elicense.crypto.sm2 import Sm2PublicKey, load_certificate
-    from elicense.errors import AlgorithmNotAllowed
 
-    when = require_utc(at, "at")
-    checks: list[Check] = []
-    reasons: list[Reason] = []
+@dataclass(frozen=True)
+class SesVerification:
+    """The frozen outcome of verifying one seal signature (or seal)."""
 
-    def done(failed: str, found: list[Reason]) -> VerificationResult:
-        worst = r.worst(x.status for x in found)
-        outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
-        checks.append(Check(failed, outcome))
-        return VerificationResult(
-            status=r.worst(x.status for x in [*reasons, *found]), reasons=(*reasons, *found),
-            checks=tuple(checks), verified_at=when, kind="ses",
-        )  # fmt: skip
+    result: VerificationResult
+    """Status, reasons and the ordered checks (deviations as WARNING checks)."""
+    signature: SealSignature | None
+    """The parsed signature (None when unreadable or when a bare seal was verified)."""
+    seal: Seal | None
+    """The seal."""
+    signer: CertView | None
+    """The signer's certificate (its signature verified)."""
+    maker: CertView | None
+    """The seal maker's certificate."""
+    deviations: tuple[Deviation, ...]
+    """Every departure from the standard found."""
 
-    def check(name: str, found: list[Reason], detail: str | None = None) -> None:
-        reasons.extend(found)
+    @property
+    def status(self) -> Status:
+        """Overall status."""
+        return self.result.status
+
+    @property
+    def valid(self) -> bool:
+        """VALID?"""
+        return self.result.valid
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The checks, in order."""
+        return self.result.checks
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why not VALID."""
+        return self.result.reasons
+
+    def has_reason(self, code: str) -> bool:
+        """Whether a reason with ``code`` is present."""
+        return self.result.has_reason(code)
+
+
+class _Run:
+    """Accumulates checks and reasons of one verification."""
+
+    def __init__(self, when: dt.datetime, kind: str) -> None:
+        self.when, self.kind = when, kind
+        self.checks: list[Check] = []
+        self.reasons: list[Reason] = []
+
+    def check(self, name: str, found: Sequence[Reason], detail: str | None = None) -> bool:
+        self.reasons.extend(found)
         outcome = CheckOutcome.PASSED
         if found:
             worst = r.worst(x.status for x in found)
             outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
-        checks.append(Check(name, outcome, detail))
+            if detail is None:
+                detail = "; ".join(x.detail for x in found if x.detail) or None
+        self.checks.append(Check(name, outcome, detail))
+        return not found
 
-    # 1. format
-    try:
-        sig = parse_signature(data)
-        signer = load_certificate(sig.signer_cert)
-        maker = load_certificate(sig.seal.maker_cert)
-    except (SesFormatError, CryptoError) as exc:
-        return done("format", [Reason.of(SES_MALFORMED, exc.message)])
-    checks.append(Check("format", CheckOutcome.PASSED, f"SES v{sig.version}, seal {sig.seal.es_id}"))
+    def skip(self, name: str, detail: str) -> None:
+        self.checks.append(Check(name, CheckOutcome.SKIPPED, detail))
 
-    # algorithm allow-list (both signatures)
-    try:
-        if sig.signature_alg != OID_SM2_WITH_SM3 or sig.seal.sign_alg != OID_SM2_WITH_SM3:
-            raise AlgorithmNotAllowed(f"unsupported SES signature algorithm {sig.signature_alg}")
-        if algorithms is not None:
-            algorithms.check(Algorithm.SM2)
-    except AlgorithmNotAllowed as exc:
-        return done("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)])
-    checks.append(Check("algorithm", CheckOutcome.PASSED, "SM2"))
+    def result(self) -> VerificationResult:
+        return VerificationResult(
+            status=r.worst(x.status for x in self.reasons), reasons=tuple(self.reasons), checks=tuple(self.checks),
+            verified_at=self.when, kind=self.kind,
+        )  # fmt: skip
 
-    # 2. signer's signature over TBS_Sign
+
+def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
+    """DER ``SEQUENCE{r,s}`` from a signature value as found (raw 64-byte r‖s reported)."""
+    from elicense.crypto.sm2 import parse_der_signature, raw_to_der
+
     try:
-        signer_key = Sm2PublicKey.from_certificate(signer)
-        ok = signer_key.verify(sig.signature, sig.tbs)
+        parse_der_signature(value)
+        return value
     except CryptoError:
-        ok = False
-    if not ok:
-        return done("signature", [Reason.of(r.SIGNATURE_INVALID)])
-    checks.append(Check("signature", CheckOutcome.PASSED))
+        pass
+    if len(value) == 64:
+        try:
+            out = raw_to_der(value)
+        except CryptoError:
+            return None
+        ctx.dev("ses_dev_signature_raw", where)
+        return out
+    return None
 
-    # 3. signer certificate in the seal's certificate list
-    if not _cert_in_seal(sig.seal, sig.signer_cert):
-        return done("signer_in_seal", [Reason.of(SES_SIGNER_NOT_IN_SEAL, f"list type {sig.seal.cert_list_type}")])
-    checks.append(Check("signer_in_seal", CheckOutcome.PASSED, f"list type {sig.seal.cert_list_type}"))
 
-    # 4. seal maker's signature over the seal
+def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: SignedPart | None,
+               ctx: _Ctx, where: str, user_ids: Sequence[bytes] = ()) -> SignedPart | None:  # fmt: skip
+    """Which layout ``value`` verifies over with ``cert``'s key (the standard's first); None if neither.
+
+    ``user_ids``: other SM2 user ids the relying party configured for this signer or seal
+    maker, tried only after the default id fails (a deviation when one matches).
+    """
+    from elicense.crypto.sm2 import Sm2PublicKey, verify_with_user_id
+
+    sig = _normalise_value(value, ctx, where)
+    if sig is None:
+        return None
     try:
-        maker_ok = Sm2PublicKey.from_certificate(maker).verify(sig.seal.signed_value, sig.seal.tbs)
+        key = cert.public_key()
     except CryptoError:
-        maker_ok = False
-    if not maker_ok:
-        return done("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID)])
-    checks.append(Check("seal_signature", CheckOutcome.PASSED))
-
-    # 5. seal validity window against the signing time
-    found: list[Reason] = []
-    signed_at = sig.time_info
-    if signed_at > when + CLOCK_SKEW:
-        found.append(Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat()))
-    if signed_at < sig.seal.valid_start:
-        found.append(Reason.of(SES_SEAL_NOT_YET_VALID, sig.seal.valid_start.isoformat()))
-    elif signed_at > sig.seal.valid_end:
-        found.append(Reason.of(SES_SEAL_EXPIRED, sig.seal.valid_end.isoformat()))
-    check("seal_validity", found)
-
-    # 6. certificates: chain, validity at signing time, revocation
-    crls = _load_crls([*trust.crls, *sig.crls])
-    for role, cert, eku in (
-        ("signer_certificate", signer, OID_EKU_LICENCE_SIGNING),
-        ("seal_maker_certificate", maker, _eku(OID_EKU_SEAL_MAKING)),
-    ):
-        check(role, _check_certificate(cert, eku, signed_at, trust, crls))
-
-    # 7. time stamp
-    if sig.time_stamp is None:
-        checks.append(Check("timestamp", CheckOutcome.SKIPPED, "none"))
-    else:
-        checks.append(Check("timestamp", CheckOutcome.SKIPPED, "present; no TSA trust configured"))
-
-    # 8. document digest
-    if document is None:
-        check("document_digest", [Reason.of(SES_DOCUMENT_MISSING, sig.property_info or None)])
-    elif _sm3(document) != sig.data_hash:
-        check("document_digest", [Reason.of(SES_DOCUMENT_MISMATCH, sig.property_info or None)])
-    else:
-        check("document_digest", [], sig.property_info or None)
-
-    return VerificationResult(
-        status=r.worst(x.status for x in reasons),
-        reasons=tuple(reasons),
-        checks=tuple(checks),
-        verified_at=when,
-        kind="ses",
-    )
+        return None
+    assert isinstance(key, Sm2PublicKey)
+    if key.verify(sig, part.data):
+        return part
+    if alternative is not None and key.verify(sig, alternative.data):
+        ctx.dev("ses_dev_signed_bytes", where, f"{alternative.layout} instead of {part.layout}")
+        return alternative
+    for uid in user_ids:
+        if uid != DEFAULT_USER_ID and verify_with_user_id(key, sig, part.data, uid):
+            ctx.dev("ses_dev_user_id", where, uid.decode("latin-1")[:64])
+            return part
+    return None
 
 
-def _eku(dotted: str) -> x509.ObjectIdentifier:
-    from cryptography.x509.oid import ObjectIdentifier
+def _cert_devs(cert: CertView, ctx: _Ctx, where: str) -> None:
+    if cert.strict_error is not None:
+        ctx.dev("ses_dev_certificate_encoding", where, cert.strict_error[:120])
+    for oid in cert.unknown_critical:
+        ctx.dev("ses_dev_critical_extension", where, oid)
 
-    return ObjectIdentifier(dotted)
+
+def _views(items: Iterable[CertLike]) -> list[CertView]:
+    out = []
+    for item in items:
+        try:
+            out.append(cert_of(item))
+        except CryptoError:
+            continue  # an unusable anchor is no anchor
+    return out
+
+
+def signer_chain(cert: CertView, trust: SesTrust) -> Chain:
+    """The signer's path to a trusted SM2 anchor (TrustError if none)."""
+    return build_chain(cert, anchors=_views(trust.roots), intermediates=_views(trust.intermediates))
+
+
+def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
+    """The seal maker's path and why it is trusted: a pinned maker, a seal CA, or elicense's EKU under a root."""
+    entries = [m for m in trust.seal_makers if not m.vids or vid in m.vids]
+    for entry in entries:
+        if entry.role == "maker" and entry.certificate == cert.der:
+            return build_chain(cert, anchors=[cert]), f"pinned seal maker {entry.name!r}"
+    cas = [(e, cert_of(e.certificate)) for e in entries if e.role == "ca"]
+    inter = _views(trust.intermediates)
+    for entry, ca in cas:
+        try:
+            return build_chain(cert, anchors=[ca], intermediates=inter), f"seal CA {entry.name!r}"
+        except TrustError:
+            continue
+    chain = build_chain(cert, anchors=_views(trust.roots), intermediates=inter, leaf_eku=OID_EKU_SEAL_MAKING)
+    return chain, "seal-making EKU under a trusted root"
+
+
+def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str) -> list[Reason]:
+    from elicense.crypto.sm2 import Sm2PublicKey
+
+    for child, issuer in zip(chain.certs[:-1], chain.certs[1:], strict=True):
+        usable = []
+        for crl in crls:
+            if not crl.covers(when):
+                continue
+            try:
+                key = issuer.public_key()
+                assert isinstance(key, Sm2PublicKey)
+                same = crl.issuer.public_bytes() == issuer._subject_der or _name_eq(crl.issuer, issuer)
+            except (CryptoError, ValueError):
+                continue
+            if same and key.verify(crl.signature, crl.tbs):
+                usable.append(crl)
+        if not usable:
+            return [Reason.of(SES_REVOCATION_UNKNOWN, f"{what} serial {child.serial:x}")]
+        for crl in usable:
+            revoked_at = crl.revoked.get(child.serial)
+            if revoked_at is not None and revoked_at <= when:
+                detail = f"{what} serial {child.serial:x} at {revoked_at.isoformat()}"
+                return [Reason.of(SES_CERTIFICATE_REVOKED, detail)]
+    return []
+
+
+def _name_eq(name: Any, issuer: CertView) -> bool:
+    from asn1crypto import x509 as a509
+
+    return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer._subject_der))
 
 
 def _load_crls(ders: Iterable[bytes]) -> list[Any]:
@@ -777,65 +1108,243 @@ def _load_crls(ders: Iterable[bytes]) -> list[Any]:
     return out
 
 
-def _check_certificate(
-    cert: x509.Certificate,
-    eku: x509.ObjectIdentifier,
-    signed_at: dt.datetime,
+def _algorithm_ok(oid: str, ctx: _Ctx, where: str) -> bool:
+    """SM2-with-SM3 is the only signature algorithm of SES (every version)."""
+    return oid == OID_SM2_WITH_SM3
+
+
+def verify_ses(
+    signature_der: bytes,
+    *,
+    data_hash: bytes | None,
     trust: SesTrust,
-    crls: Sequence[Any],
-) -> list[Reason]:
-    from elicense.crypto.sm2 import validate_sm2_chain
+    at: dt.datetime,
+    algorithms: AlgorithmPolicy | None = None,
+) -> SesVerification:
+    """Verify an ``SES_Signature`` (v1/v4/v5) in the order of GB/T 38540 / GB/T 33841.
+
+    ``data_hash`` is the digest the caller computed over what was signed (SM3 of the OFD's
+    ``Signature.xml``; None: not available → INDETERMINATE). ``at`` is the verification time.
+    ``algorithms`` is the caller's allow-list (SM2 must be on it when given). Never raises for
+    a failed check; a malformed input is an INVALID result.
+    """
+    from elicense.crypto.algorithms import Algorithm
+    from elicense.errors import AlgorithmNotAllowed
+
+    when = require_utc(at, "at")
+    run = _Run(when, "ses")
+    ctx = _Ctx()
+
+    def finish(sig: SealSignature | None = None, seal: Seal | None = None, signer: CertView | None = None,
+               maker: CertView | None = None) -> SesVerification:  # fmt: skip
+        run.checks.extend(dev.check() for dev in ctx.devs)
+        return SesVerification(run.result(), sig, seal, signer, maker, tuple(ctx.devs))
+
+    # 0. format
+    try:
+        sig = parse_signature(signature_der)
+    except SesVersionUnsupported as exc:
+        run.check("format", [Reason.of(SES_VERSION_UNSUPPORTED, exc.message)])
+        return finish()
+    except SesFormatError as exc:
+        detail = exc.message
+        if kind_of(signature_der) == "raw_signature":
+            detail = "a bare SM2 SEQUENCE{r,s}: no certificate, neither SES nor GB/T 35275 SignedData"
+        run.check("format", [Reason.of(SES_MALFORMED, detail)])
+        return finish()
+    ctx.devs.extend(sig.deviations)
+    seal = sig.seal
+    try:
+        signer = cert_of(sig.signer_cert)
+        maker = cert_of(seal.maker_cert)
+    except CryptoError as exc:
+        run.check("format", [Reason.of(SES_CERTIFICATE_UNREADABLE, exc.message)])
+        return finish(sig, seal)
+    _cert_devs(signer, ctx, "signer certificate")
+    _cert_devs(maker, ctx, "seal maker certificate")
+    run.check("format", [], f"SES v{sig.version}, seal v{seal.version} {seal.es_id} ({seal.vid})")
 
     try:
-        chain = validate_sm2_chain(cert, roots=trust.roots, intermediates=trust.intermediates, eku=eku)
+        if not _algorithm_ok(sig.signature_alg, ctx, "signature") or not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+            raise AlgorithmNotAllowed(f"unsupported SES signature algorithm {sig.signature_alg} / {seal.sign_alg}")
+        if algorithms is not None:
+            algorithms.check(Algorithm.SM2)
+    except AlgorithmNotAllowed as exc:
+        run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)])
+        return finish(sig, seal)
+    run.check("algorithm", [], "SM2 with SM3")
+
+    # 1. the signer's signature value
+    covered = sm2_verify(signer, sig.signature, sig.covers, sig.alternative, ctx, "signature", trust.signer_user_ids)
+    if covered is None:
+        run.check("signature", [Reason.of(r.SIGNATURE_INVALID, f"over {sig.covers.layout}")])
+        return finish(sig, seal, None, maker)
+    run.check("signature", [], f"over {covered.layout}")
+
+    # 2. the seal maker's signature
+    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
+                      _maker_user_ids(trust, seal.vid))
+    if made is None:
+        run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
+        return finish(sig, seal, signer, maker)
+    run.check("seal_signature", [], f"over {made.layout}")
+
+    # 3. seal validity at the signing time
+    found: list[Reason] = []
+    signed_at = sig.time_info
+    if signed_at > when + CLOCK_SKEW:
+        found.append(Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat()))
+    if signed_at < seal.valid_start:
+        found.append(Reason.of(SES_SEAL_NOT_YET_VALID, seal.valid_start.isoformat()))
+    elif signed_at > seal.valid_end:
+        found.append(Reason.of(SES_SEAL_EXPIRED, f"seal valid until {seal.valid_end.isoformat()}, "
+                                                 f"signed {signed_at.isoformat()}"))  # fmt: skip
+    run.check("seal_validity", found, None if found else f"{seal.valid_start.date()}..{seal.valid_end.date()}")
+
+    # 4. signer certificate in the seal's certificate list
+    in_seal = _cert_in_seal(seal, sig.signer_cert)
+    run.check("signer_in_seal", [] if in_seal else [Reason.of(SES_SIGNER_NOT_IN_SEAL)],
+              f"list type {seal.cert_list_type}")  # fmt: skip
+
+    # 5. both chains to trusted anchors, validity at the signing time (maker: at the seal's creation)
+    chains: list[tuple[Chain, dt.datetime, str]] = []
+    try:
+        chain = signer_chain(signer, trust)
+        found = _validity(chain, signed_at, "signer certificate")
+        chains.append((chain, signed_at, "signer"))
+        run.check("signer_certificate", found, None if found else f"{signer.subject} → {chain.anchor.subject}")
     except TrustError as exc:
-        return [Reason.of(SES_CERTIFICATE_UNTRUSTED, exc.message)]
-    if signed_at < chain.not_before:
-        return [Reason.of(r.CERTIFICATE_NOT_YET_VALID, chain.not_before.isoformat())]
-    if signed_at > chain.not_after:
-        return [Reason.of(r.CERTIFICATE_EXPIRED, chain.not_after.isoformat())]
-    # every non-anchor certificate of the chain needs a CRL from its issuer covering signed_at
-    for child, issuer in zip(chain.chain[:-1], chain.chain[1:], strict=True):
-        usable = [c for c in crls if c.covers(signed_at) and c.verify(issuer)]
-        if not usable:
-            return [Reason.of(SES_REVOCATION_UNKNOWN, f"serial {child.serial_number:x}")]
-        for crl in usable:
-            revoked_at = crl.revoked.get(child.serial_number)
-            if revoked_at is not None and revoked_at <= signed_at:
-                detail = f"serial {child.serial_number:x} at {revoked_at.isoformat()}"
-                return [Reason.of(SES_CERTIFICATE_REVOKED, detail)]
+        run.check("signer_certificate", [Reason.of(SES_CERTIFICATE_UNTRUSTED, exc.message)])
+    try:
+        chain, why = maker_chain(maker, seal.vid, trust)
+        found = _validity(chain, seal.created, "seal maker certificate at the seal's createDate")
+        chains.append((chain, signed_at, "seal maker"))
+        run.check("seal_maker_certificate", found, None if found else why)
+    except TrustError as exc:
+        run.check("seal_maker_certificate", [Reason.of(SES_SEAL_MAKER_UNTRUSTED, exc.message)])
+
+    # 6. revocation
+    _check_revocation(run, chains, [*trust.crls, *sig.crls], trust)
+
+    # 7. time stamp
+    if sig.time_stamp is None and seal.time_stamp is None:
+        run.skip("timestamp", "none")
+    else:
+        run.check("timestamp", [Reason.of(SES_TIMESTAMP_UNVERIFIED, "present")])
+
+    # 8. data hash
+    if data_hash is None:
+        run.check("document_digest", [Reason.of(SES_DOCUMENT_MISSING, sig.property_info or None)])
+    elif data_hash != sig.data_hash:
+        run.check("document_digest", [Reason.of(SES_DOCUMENT_MISMATCH, sig.property_info or None)])
+    else:
+        run.check("document_digest", [], sig.property_info or None)
+    return finish(sig, seal, signer, maker)
+
+
+def _check_revocation(run: _Run, chains: Sequence[tuple[Chain, dt.datetime, str]], crl_ders: Sequence[bytes],
+                      trust: SesTrust) -> None:  # fmt: skip
+    if not chains:
+        run.skip("revocation", "no trusted chain")
+        return
+    crls = _load_crls(crl_ders)
+    found: list[Reason] = []
+    for chain, when, what in chains:
+        found.extend(_revocation(chain, when, crls, what))
+    if not trust.require_revocation and all(x.code == SES_REVOCATION_UNKNOWN.code for x in found):
+        run.skip("revocation", "not required by this verifier; no revocation data")
+        return
+    run.check("revocation", found, None if found else "CRLs cover the signing time")
+
+
+def _validity(chain: Chain, when: dt.datetime, what: str) -> list[Reason]:
+    if when < chain.not_before:
+        return [Reason.of(r.CERTIFICATE_NOT_YET_VALID, f"{what}: valid from {chain.not_before.isoformat()}")]
+    if when > chain.not_after:
+        return [Reason.of(r.CERTIFICATE_EXPIRED, f"{what}: valid until {chain.not_after.isoformat()}, "
+                                                  f"needed at {when.isoformat()}")]  # fmt: skip
     return []
+
+
+def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVerification:
+    """Verify a bare seal (``.esl``): maker's signature, maker trust, validity at ``at``."""
+    when = require_utc(at, "at")
+    run = _Run(when, "ses_seal")
+    ctx = _Ctx()
+    seal: Seal | None = None
+    maker: CertView | None = None
+
+    def finish() -> SesVerification:
+        run.checks.extend(dev.check() for dev in ctx.devs)
+        return SesVerification(run.result(), None, seal, None, maker, tuple(ctx.devs))
+
+    try:
+        seal = parse_seal(seal_der)
+        maker = cert_of(seal.maker_cert)
+    except SesVersionUnsupported as exc:
+        run.check("format", [Reason.of(SES_VERSION_UNSUPPORTED, exc.message)])
+        return finish()
+    except (SesFormatError, CryptoError) as exc:
+        run.check("format", [Reason.of(SES_MALFORMED, exc.message)])
+        return finish()
+    ctx.devs.extend(seal.deviations)
+    _cert_devs(maker, ctx, "seal maker certificate")
+    run.check("format", [], f"seal v{seal.version} {seal.es_id} ({seal.vid})")
+    if not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+        run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
+        return finish()
+    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
+                      _maker_user_ids(trust, seal.vid))
+    if made is None:
+        run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
+        return finish()
+    run.check("seal_signature", [], f"over {made.layout}")
+    found: list[Reason] = []
+    if when < seal.valid_start:
+        found.append(Reason.of(SES_SEAL_NOT_YET_VALID, seal.valid_start.isoformat()))
+    elif when > seal.valid_end:
+        found.append(Reason.of(SES_SEAL_EXPIRED, f"seal valid until {seal.valid_end.isoformat()}"))
+    run.check("seal_validity", found)
+    try:
+        chain, why = maker_chain(maker, seal.vid, trust)
+        run.check("seal_maker_certificate", _validity(chain, seal.created, "seal maker certificate"), why)
+        _check_revocation(run, [(chain, when, "seal maker")], trust.crls, trust)
+    except TrustError as exc:
+        run.check("seal_maker_certificate", [Reason.of(SES_SEAL_MAKER_UNTRUSTED, exc.message)])
+    return finish()
+
+
+def verify_signature(
+    data: bytes,
+    *,
+    document: bytes | None,
+    trust: SesTrust,
+    at: dt.datetime,
+    algorithms: AlgorithmPolicy | None = None,
+) -> VerificationResult:
+    """:func:`verify_ses` for a detached signature over ``document`` (dataHash = SM3 of it)."""
+    digest = None if document is None else _sm3(document)
+    return verify_ses(data, data_hash=digest, trust=trust, at=at, algorithms=algorithms).result
 
 
 def trust_from_store(store: Any, extra_crls: Sequence[bytes] = ()) -> SesTrust:
     """Seal trust from a :class:`~elicense.trust.store.TrustStore`: its roots, and the
-    intermediates of its validated chains (SM2 ones are the only ones used)."""
+    intermediates of its validated chains (SM2 ones are the only ones used); plus the seal
+    makers and signer roots of ``$ELICENSE_SEAL_MAKERS`` (:mod:`elicense.seal.trustlist`)."""
     inter: dict[bytes, x509.Certificate] = {}
     for keys in store.keys.values():
         for key in keys:
             for cert in key.chain.chain[1:-1]:
                 inter[_der(cert)] = cert
-    return SesTrust(roots=tuple(store.roots), intermediates=tuple(inter.values()), crls=tuple(extra_crls))
+    roots: tuple[CertLike, ...] = tuple(store.roots)
+    makers: tuple[SealMaker, ...] = ()
+    env = os.environ.get("ELICENSE_SEAL_MAKERS")
+    if env:  # the relying party's list of other regions' and vendors' seal-making systems
+        from elicense.seal.trustlist import load_policy
 
-
-__all__ = [
-    "CERT_LIST_CERTS",
-    "CERT_LIST_DIGESTS",
-    "OID_EKU_SEAL_MAKING",
-    "OID_EXT_CRL",
-    "Seal",
-    "SealSignature",
-    "SesFormatError",
-    "SesTrust",
-    "looks_like_ses_signature",
-    "make_seal",
-    "parse_seal",
-    "parse_signature",
-    "sign_document",
-    "trust_from_store",
-    "verify_ses_input",
-    "verify_signature",
-]
+        policy = load_policy(Path(env))
+        roots, makers = (*roots, *policy.signer_roots), policy.seal_makers
+    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers)
 
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -880,3 +1389,33 @@ def _safe_name(name: str) -> bool:
         0 < len(name) <= 255 and "/" not in name and "\\" not in name and name not in (".", "..")
         and "\x00" not in name
     )  # fmt: skip
+
+
+__all__ = [
+    "CERT_LIST_CERTS",
+    "CERT_LIST_DIGESTS",
+    "DEVIATIONS",
+    "OID_EKU_SEAL_MAKING",
+    "OID_EXT_CRL",
+    "Deviation",
+    "Seal",
+    "SealMaker",
+    "SealSignature",
+    "SesFormatError",
+    "SesTrust",
+    "SesVerification",
+    "SesVersionUnsupported",
+    "SignedPart",
+    "kind_of",
+    "looks_like_ses_signature",
+    "make_seal",
+    "parse_seal",
+    "parse_signature",
+    "sign_document",
+    "sign_tbs",
+    "trust_from_store",
+    "verify_seal",
+    "verify_ses",
+    "verify_ses_input",
+    "verify_signature",
+]

@@ -61,6 +61,8 @@ class CheckOutcome(enum.StrEnum):
     FAILED = "FAILED"
     INDETERMINATE = "INDETERMINATE"
     SKIPPED = "SKIPPED"
+    WARNING = "WARNING"
+    """Passed, with a deviation from the standard worth reporting (seal formats, #17)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,282 @@
+"""Real-world encodings of seals and signatures: accepted where unambiguous, each reported as a deviation.
+
+Every variant is built here with real SM2 keys, the way some producer in the field writes it
+(lower-case picture types, raw r‖s values, SM3 named by a sub-arc, certificates that
+``cryptography`` refuses, vendor critical extensions, another SM2 user id, ...). Each one must
+verify with its own ``deviation.*`` WARNING check — and the same variant with a broken
+signature must not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytest.importorskip("tongsuopy")
+
+import ses_support as sx
+from elicense.crypto import sm2
+from elicense.seal import der as d
+from elicense.seal import ses
+
+OID = ses.OID_SM2_WITH_SM3
+HASH = sm2.sm3(b"<ofd:Signature/>")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+
+
+def _seq(*parts: bytes) -> bytes:
+    return d.sequence(b"".join(parts))
+
+
+def _sign(key: Any, data: bytes, raw: bool) -> bytes:
+    sig: bytes = key.sign(data)
+    return sm2.der_to_raw(sig) if raw else sig
+
+
+@dataclasses.dataclass
+class Spec:
+    """One variant: every knob a producer in the field turns."""
+
+    version: int = 4
+    picture_type: str = "PNG"
+    digest_type: str | None = None  # certListType 2 with this type name; None: certificates
+    maker_layout: str = "info"  # or "sequence"
+    signer_layout: str = "tbs"  # or "sequence"
+    maker_raw: bool = False
+    signer_raw: bool = False
+    ext_tag: str = "explicit"  # "explicit", "untagged", "none"
+    time_stamp: str = "none"  # "none", "explicit", "implicit"
+    data_hash_octets: bool = False
+    signer_cert: bytes | None = None
+    maker_sign: Callable[[bytes], bytes] | None = None
+
+
+def build(spec: Spec, p: sx.Pki | None = None) -> bytes:
+    """An SES_Signature made exactly as ``spec`` says (with ``p``'s keys; default the shared test PKI)."""
+    p = p or sx.pki()
+    signer = spec.signer_cert or sm2.certificate_der(p.signer)
+    maker = sm2.certificate_der(p.maker)
+    if spec.digest_type is None:
+        cert_list, list_type = _seq(ses._octets(signer)), 1
+    else:
+        kind = d.header(d.PRINTABLE_STRING, len(spec.digest_type)) + spec.digest_type.encode()
+        cert_list, list_type = _seq(_seq(kind + ses._octets(sm2.sm3(signer)))), 2
+    header = _seq(ses._ia5("ES"), ses._int(spec.version), ses._ia5("VARIANT"))
+    prop = _seq(ses._int(1), ses._utf8("变体测试章"), ses._int(list_type), cert_list,
+                *(ses._gt(t) for t in (sx.NOW - sx.YEAR, sx.NOW - sx.YEAR, sx.NOW + sx.YEAR)))  # fmt: skip
+    info = _seq(header, ses._ia5("VAR-1"), prop, _seq(ses._ia5(spec.picture_type), ses._octets(PNG),
+                                                      ses._int(40), ses._int(40)))  # fmt: skip
+    maker_tbs = info if spec.maker_layout == "info" else _seq(info, ses._octets(maker), ses._oid(OID))
+    maker_sig = spec.maker_sign(maker_tbs) if spec.maker_sign else _sign(p.maker_key, maker_tbs, spec.maker_raw)
+    seal = _seq(info, ses._octets(maker), ses._oid(OID), ses._bits(maker_sig))
+    data_hash = ses._octets(HASH) if spec.data_hash_octets else ses._bits(HASH)
+    body = ses._int(spec.version) + seal + ses._gt(sx.SIGNED) + data_hash + ses._ia5("/Doc_0/Signs/Sign_0/Signature.xml")
+    ext = ses._ext_datas_der([(ses.OID_EXT_CRL, c) for c in p.crls])
+    if spec.ext_tag == "explicit":
+        body += d.header(d.CONTEXT_0, len(ext)) + ext
+    elif spec.ext_tag == "untagged":
+        body += ext
+    tbs = d.sequence(body)
+    signed = tbs if spec.signer_layout == "tbs" else _seq(tbs, ses._octets(signer), ses._oid(OID))
+    out = tbs + ses._octets(signer) + ses._oid(OID) + ses._bits(_sign(p.signer_key, signed, spec.signer_raw))
+    if spec.time_stamp == "explicit":
+        out += d.header(d.CONTEXT_0, 5) + ses._bits(b"\x30\x00")
+    elif spec.time_stamp == "implicit":
+        out += b"\x80\x03\x00\x30\x00"
+    return d.sequence(out)
+
+
+def trust(**kw: Any) -> ses.SesTrust:
+    p = sx.pki()
+    return dataclasses.replace(ses.SesTrust(roots=(p.root,), intermediates=(p.ca,), crls=p.crls), **kw)
+
+
+def verify(data: bytes, **kw: Any) -> ses.SesVerification:
+    return ses.verify_ses(data, data_hash=HASH, trust=trust(**kw), at=sx.NOW)
+
+
+def warnings(res: ses.SesVerification) -> list[str]:
+    return [c.name for c in res.checks if str(c.outcome) == "WARNING"]
+
+
+def break_last_signature(data: bytes) -> bytes:
+    """Flip one bit inside the signer's signature value (the last BIT STRING before any time stamp)."""
+    sig = ses.parse_signature(data)
+    value = sig.signature
+    i = data.rfind(value)
+    return data[:i] + bytes([value[0] ^ 0x01]) + data[i + 1 :]
+
+
+def test_standard_form_has_no_deviation() -> None:
+    res = verify(build(Spec()))
+    assert res.valid and warnings(res) == [] and res.deviations == ()
+
+
+CASES: dict[str, tuple[Spec, str]] = {
+    "picture type png": (Spec(picture_type="png"), "ses_dev_picture_type_case"),
+    "picture type ofd": (Spec(picture_type="ofd"), "ses_dev_picture_type_case"),
+    "picture type BMP": (Spec(picture_type="BMP"), "ses_dev_picture_type_unknown"),
+    "raw r||s maker value": (Spec(maker_raw=True), "ses_dev_signature_raw"),
+    "raw r||s signer value": (Spec(signer_raw=True), "ses_dev_signature_raw"),
+    "cert digest named sm3": (Spec(digest_type="sm3"), "ses_dev_sm3_name"),
+    "cert digest named by an SM3 sub-arc": (Spec(digest_type="1.2.156.10197.1.401.1"), "ses_dev_sm3_name"),
+    "v4 maker over SEQUENCE{info,cert,alg}": (Spec(maker_layout="sequence"), "ses_dev_signed_bytes"),
+    "v4 signer over SEQUENCE{tbs,cert,alg}": (Spec(signer_layout="sequence"), "ses_dev_signed_bytes"),
+    "untagged TBS_Sign.extDatas": (Spec(ext_tag="untagged"), "ses_dev_ext_datas_untagged"),
+    "dataHash as OCTET STRING": (Spec(data_hash_octets=True), "ses_dev_octet_string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_variant_is_accepted_and_reported(case: str) -> None:
+    spec, code = CASES[case]
+    data = build(spec)
+    res = verify(data)
+    assert res.valid, res.result.to_dict()
+    assert f"deviation.{code}" in warnings(res)
+    assert code in [dev.code for dev in ses.parse_signature(data).deviations] or code in (
+        "ses_dev_signature_raw", "ses_dev_signed_bytes")  # found while verifying, not while parsing  # fmt: skip
+    broken = verify(break_last_signature(data))
+    assert not broken.valid and broken.has_reason("signature_invalid")
+
+
+def test_sm3_by_its_exact_oid_is_standard_and_other_digests_are_not_accepted() -> None:
+    assert verify(build(Spec(digest_type="1.2.156.10197.1.401"))).deviations == ()
+    res = verify(build(Spec(digest_type="SHA256")))
+    assert res.has_reason("ses_signer_not_in_seal") and "deviation.ses_dev_cert_digest_type" in warnings(res)
+
+
+def test_time_stamps_explicit_and_implicit_are_reported_not_trusted() -> None:
+    explicit = verify(build(Spec(time_stamp="explicit")))
+    assert explicit.has_reason("ses_timestamp_unverified") and warnings(explicit) == []
+    implicit = verify(build(Spec(time_stamp="implicit")))
+    assert "deviation.ses_dev_time_stamp_implicit" in warnings(implicit)
+
+
+@pytest.mark.parametrize("version", [2, 3, 6])
+def test_unknown_versions_are_unsupported_not_guessed(version: int) -> None:
+    res = verify(build(Spec(version=version)))
+    assert res.has_reason("ses_version_unsupported") and res.status.value == "INDETERMINATE"
+
+
+def test_non_minimal_lengths_are_not_der_and_signatures_cover_the_bytes_as_given() -> None:
+    data = build(Spec())
+    node = d.parse(data)
+    tbs = node.children()[0]
+    prop = tbs.children()[4]  # propertyInfo: re-encode its length in long form (non-minimal)
+    longer = bytes([prop.tag, 0x81, len(prop.value)]) + prop.value
+    body = tbs.value[: prop.start - tbs.start - tbs.header] + longer + tbs.value[prop.end - tbs.start - tbs.header :]
+    p = sx.pki()
+    new_tbs = d.sequence(body)
+    rest = b"".join(c.raw for c in node.children()[1:3])
+    resigned = d.sequence(new_tbs + rest + ses._bits(p.signer_key.sign(new_tbs)))
+    res = verify(resigned)
+    assert res.valid and "deviation.ses_dev_not_der" in warnings(res)
+
+
+def test_unknown_critical_extension_in_seal_or_signature_is_refused() -> None:
+    p = sx.pki()
+    seal = ses.parse_seal(ses.make_seal(
+        es_id="X1", name="章", certificates=[p.signer], picture_png=PNG, width_mm=40, height_mm=40,
+        valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker, maker_key=p.maker_key,
+        created=sx.NOW - sx.YEAR))  # fmt: skip
+    info = d.parse(seal.der).children()[0]
+    crit = _seq(_seq(ses._oid("1.2.3.4"), b"\x01\x01\xff", ses._octets(b"x")))
+    info2 = d.sequence(info.value + crit)
+    bad = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
+    with pytest.raises(ses.SesFormatError, match="critical"):
+        ses.parse_seal(bad)
+
+
+# -- certificates ``cryptography`` refuses, vendor extensions ---------------------------------------
+
+
+def _rewrite(node: d.Node, old: bytes, new: bytes) -> bytes:
+    if node.raw == old:
+        return new
+    if not node.constructed:
+        return node.raw
+    inner = b"".join(_rewrite(c, old, new) for c in node.children())
+    return d.header(node.tag, len(inner)) + inner
+
+
+def recertify(cert_der: bytes, old: bytes, new: bytes, key: Any) -> bytes:
+    """``cert_der`` with one element of its TBSCertificate replaced, re-signed by ``key``."""
+    tbs, alg, _ = d.parse(cert_der).children()
+    new_tbs = _rewrite(tbs, old, new)
+    assert new_tbs != tbs.raw
+    return _seq(new_tbs, alg.raw, ses._bits(key.sign(new_tbs)))
+
+
+BC_EMPTY = ses._octets(b"\x30\x00")  # basicConstraints {} (cA absent: FALSE)
+BC_DEFAULT = ses._octets(b"\x30\x03\x01\x01\x00")  # cA FALSE written out: DEFAULT encoded, not DER
+
+
+def test_certificate_refused_by_cryptography_is_read_and_chain_validated() -> None:
+    from cryptography import x509
+
+    p = sx.pki()
+    odd = recertify(sm2.certificate_der(p.signer), BC_EMPTY, BC_DEFAULT, p.ca_key)
+    with pytest.raises(ValueError):
+        x509.load_der_x509_certificate(odd).extensions  # noqa: B018  (cryptography refuses it)
+    res = verify(build(Spec(signer_cert=odd)))
+    assert res.valid, res.result.to_dict()
+    assert "deviation.ses_dev_certificate_encoding" in warnings(res)
+    # the same certificate, but not issued by the CA: leniency never reaches the trust decision
+    forged = recertify(sm2.certificate_der(p.signer), BC_EMPTY, BC_DEFAULT, p.signer_key)
+    res = verify(build(Spec(signer_cert=forged)))
+    assert res.has_reason("ses_certificate_untrusted") and not res.valid
+
+
+def test_vendor_critical_extension_is_reported_and_chain_still_validated() -> None:
+    p = sx.pki()
+    der = sm2.certificate_der(p.signer)
+    bc = next(c for c in _walk(d.parse(der)) if c.tag == d.SEQUENCE and c.raw.startswith(b"\x30")
+              and c.children()[0].raw == ses._oid("2.5.29.19"))  # fmt: skip
+    vendor = _seq(ses._oid("1.2.156.112562.2.1.1.1"), b"\x01\x01\xff", ses._octets(b"\x0c\x03abc"))
+    odd = recertify(der, bc.raw, bc.raw + vendor, p.ca_key)
+    res = verify(build(Spec(signer_cert=odd)))
+    assert res.valid and "deviation.ses_dev_critical_extension" in warnings(res)
+    assert any("1.2.156.112562.2.1.1.1" in (c.detail or "") for c in res.checks)
+
+
+def _walk(node: d.Node) -> list[d.Node]:
+    out = [node]
+    if node.constructed:
+        for child in node.children():
+            out += _walk(child)
+    return out
+
+
+# -- another SM2 user id -------------------------------------------------------------------------
+
+
+def test_non_default_user_id_only_where_configured() -> None:
+    gmalglib = pytest.importorskip("gmalglib")
+    p = sx.pki()
+    uid = b"SEAL-MAKER-01"
+    value = 0x1F2E3D4C5B6A79880123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+    maker_key = sm2.Sm2PrivateKey.from_private_value(value)
+    point = maker_key.public_key().point
+    other = gmalglib.sm2.SM2(sk=value.to_bytes(32, "big"), pk=point, uid=uid)
+
+    def uid_sign(data: bytes) -> bytes:
+        return sm2.raw_to_der(bytes(other.sign(data)))
+
+    # the seal maker in this test is the PKI's maker certificate re-issued for that key
+    maker_cert = sm2.make_sm2_end_entity(
+        maker_key.public_key(), "某厂商制章系统", uscc=None, province="浙江省", issuer_cert=p.ca, issuer_key=p.ca_key,
+        not_before=sx.NOW - 2 * sx.YEAR, not_after=sx.NOW + 2 * sx.YEAR,
+    )  # fmt: skip
+    data = build(Spec(maker_sign=uid_sign), dataclasses.replace(p, maker=maker_cert, maker_key=maker_key))
+    maker_der = sm2.certificate_der(maker_cert)
+    assert not verify(data).valid and verify(data).has_reason("ses_seal_signature_invalid")
+    entry = ses.SealMaker("vendor", maker_der, "maker", frozenset({"VARIANT"}), uid)
+    res = verify(data, seal_makers=(entry,))
+    assert res.valid, res.result.to_dict()
+    assert "deviation.ses_dev_user_id" in warnings(res)
+    other_vid = ses.SealMaker("vendor", maker_der, "maker", frozenset({"OTHER"}), uid)
+    assert verify(data, seal_makers=(other_vid,)).has_reason("ses_seal_signature_invalid")
