@@ -173,3 +173,46 @@ def test_attack_ofd_too_many_signatures() -> None:
     data = write_package([("OFD.xml", ofd_xml), *MINIMAL[1:], ("S/Signatures.xml",
                           f'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">{entries}</ofd:Signatures>'.encode())])
     _checked_invalid(data, "ofd_too_large")
+
+
+def test_attack_ofd_mutations_of_a_sealed_licence(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Bit flips, truncations, insertions and moved chunks of a sealed SM2 licence OFD: verification never
+    raises, and a VALID verdict only survives mutations that left every file of the package unchanged
+    (ZIP metadata such as timestamps)."""
+    import random
+
+    from conftest import NOW, SEED
+    from elicense.crypto.algorithms import Algorithm
+    from elicense.demo import build_demo
+    from elicense.ofd.home import issue_ofd
+    from elicense.ofd.package import OfdError
+    from elicense.verify import Verifier
+
+    world = build_demo(tmp_path_factory.mktemp("sm2fuzz"), now=NOW, seed=SEED, images=False, pdf=False,
+                       algorithm=Algorithm.SM2)
+    verifier = Verifier.from_trust_file(world.trust_file, algorithms=[Algorithm.SM2])
+    data = issue_ofd(world.home, world.issued["driving-licence-nanjing"])
+    assert verifier.verify_ofd(data, at=NOW).status is Status.VALID
+    files = dict(read_package(data).files)
+    rng = random.Random(18)
+    for i in range(240):
+        blob = bytearray(data)
+        kind = i % 4
+        if kind == 0:
+            for _ in range(rng.randint(1, 8)):
+                blob[rng.randrange(len(blob))] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            del blob[rng.randrange(len(blob)):]
+        elif kind == 2:
+            at = rng.randrange(len(blob))
+            blob[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+        else:
+            a, b = sorted(rng.sample(range(len(blob)), 2))
+            blob = blob[:a] + blob[b:] + blob[a:b]
+        result = verifier.verify_ofd(bytes(blob), at=NOW)
+        if result.status is Status.VALID:
+            try:
+                same = dict(read_package(bytes(blob)).files) == files
+            except OfdError:
+                same = False
+            assert same, (i, kind)
