@@ -298,3 +298,12 @@ def test_qr_of_another_licence_resealed_by_the_issuer_is_a_mismatch(sm2: Sm2Worl
     data = seal_licence_ofd(replace(doc_a, files=files), seal=seal, signer=signer, at=a.signed_at, crls=crls)
     result = verify_ofd(sm2.verifier, data, at=NOW)
     assert result.status is Status.INVALID and result.has_reason("ofd_record_mismatch"), result.reasons
+
+
+def test_ofdkit_reads_sealed_licences(sm2: Sm2World, sealed: dict[str, bytes]) -> None:
+    ofdkit = pytest.importorskip("ofdkit")
+    for name, data in sealed.items():
+        with ofdkit.open(io.BytesIO(data)) as reader:
+            text = reader.text().replace(" ", "")
+            assert not reader.warnings, (name, reader.warnings)
+        assert sm2.issued[name].licence.holder.name in text

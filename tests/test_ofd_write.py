@@ -170,3 +170,17 @@ def test_embedded_font_advances_are_the_layout_advances(ofds: dict[str, bytes]) 
             pen = BoundsPen(glyphs)
             glyphs[cmap[ord(ch)]].draw(pen)
             assert pen.bounds is not None and pen.bounds[2] - pen.bounds[0] > 500, ch
+
+
+def test_ofdkit_reads_the_metadata_and_sealed_packages(world: Any, ofds: dict[str, bytes]) -> None:
+    """ofdkit reads the GB/T 36903 metadata (DocInfo CustomData) and the document info, with no warnings."""
+    for name, data in ofds.items():
+        licence = world.issued[name].licence
+        with ofdkit.open(io.BytesIO(data)) as reader:
+            info = reader.info
+            assert not reader.warnings, reader.warnings
+        assert info.custom_data["证照标识"] == str(licence.id) == info.subject
+        assert info.custom_data["证照编号"] == licence.number
+        assert info.custom_data["持证主体"] == licence.holder.name
+        assert info.custom_data["发证机构代码"] == licence.issuer.code
+        assert info.author == licence.issuer.name and info.creator == "elicense"
