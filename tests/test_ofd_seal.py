@@ -307,3 +307,15 @@ def test_ofdkit_reads_sealed_licences(sm2: Sm2World, sealed: dict[str, bytes]) -
             text = reader.text().replace(" ", "")
             assert not reader.warnings, (name, reader.warnings)
         assert sm2.issued[name].licence.holder.name in text
+
+
+def test_sm2_demo_with_ofds_prints_no_warning(tmp_path: Path) -> None:
+    """``elicense demo --alg sm2`` (which writes the sealed OFDs) under ``-W error``: nothing on stderr."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENSE_") and k != "PYTHONWARNINGS"}
+    proc = subprocess.run([sys.executable, "-W", "error", "-X", "dev", "-m", "elicense.cli", "demo",
+                           str(tmp_path / "d"), "--alg", "sm2", "--lang", "en"],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert len(list((tmp_path / "d" / "licences").glob("*.ofd"))) == 8

@@ -184,3 +184,19 @@ def test_ofdkit_reads_the_metadata_and_sealed_packages(world: Any, ofds: dict[st
         assert info.custom_data["持证主体"] == licence.holder.name
         assert info.custom_data["发证机构代码"] == licence.issuer.code
         assert info.author == licence.issuer.name and info.creator == "elicense"
+
+
+def test_preview_render_shows_the_page_and_its_qr(world: Any, ofds: dict[str, bytes]) -> None:
+    """The README picture's renderer: page size at the dpi, ink where text is, and the QR decodes from pixels."""
+    import zxingcpp
+    from PIL import Image
+
+    from elicense.ofd.preview import render_page_png
+
+    issued = world.issued["business-licence-jinan"]
+    image = Image.open(io.BytesIO(render_page_png(ofds["business-licence-jinan"], 0, dpi=150)))
+    assert image.size == (round(297 * 150 / 25.4), round(210 * 150 / 25.4))
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [b.text for b in found] == [issued.qr_payload]
+    title = image.convert("L").crop((image.width // 3, 60, 2 * image.width // 3, 220))
+    assert title.getextrema()[0] < 80  # the title is drawn

@@ -23,6 +23,7 @@ Nothing here signs: :mod:`elicense.ofd.seal` adds the electronic seal.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import io
@@ -433,6 +434,17 @@ _SOURCES: dict[tuple[str, int], object] = {}
 _PROGRAMS: dict[tuple[str, int, str], bytes] = {}
 
 
+@atexit.register
+def _close_sources() -> None:
+    """Close the cached source fonts (fontTools reads them lazily): no ``ResourceWarning`` at exit."""
+    with _SUBSET_LOCK:
+        for font in _SOURCES.values():
+            close = getattr(font, "close", None)
+            if callable(close):
+                close()
+        _SOURCES.clear()
+
+
 def _font_subset(path: Path, chars: set[str]) -> bytes:
     """The font cut to ``chars`` (an OpenType CFF font of those glyphs only), cached by character set.
 
@@ -472,6 +484,8 @@ def _cff_subset(path: Path, mtime_ns: int, chars: set[str]) -> bytes | None:
                 source.close()
                 return None
             if len(_SOURCES) >= 2:
+                for old in _SOURCES.values():
+                    getattr(old, "close", lambda: None)()
                 _SOURCES.clear()
             _SOURCES[src_key] = source
         font: Any = source
