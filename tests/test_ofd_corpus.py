@@ -128,3 +128,12 @@ def test_expected_md_names_the_files_we_check() -> None:
     text = (corpus() / "EXPECTED.md").read_text(encoding="utf-8")
     for name in ORACLE:
         assert Path(name).name in text
+
+
+def test_scope_is_reported_in_the_checks() -> None:
+    """What each signature covers is in the audit trail: converter__h.ofd's Sign_0 did not cover Sign_1."""
+    checks = [c for c in check_ofd(_read("converter__h.ofd")).checks if c.name == "ofd_signature_scope"]
+    assert len(checks) == 2
+    assert "signature list protected" in (checks[0].detail or "")
+    assert "/Doc_0/Signs/Sign_1/Signature.xml" in (checks[0].detail or "")
+    assert "covers signature(s) s001" in (checks[1].detail or "")

@@ -430,12 +430,14 @@ def _signature(
     covers = tuple(e.id for e in earlier if {e.signature_path.lstrip("/"), (e.signed_value_path or "").lstrip("/")}
                    & referenced)
     protects = list_path in referenced
-    if covers or protects:
-        checks.append(Check("ofd_signature_scope", CheckOutcome.PASSED,
-                            f"{sid}: covers signature(s) {', '.join(covers) or '-'}; signature list "
-                            f"{'protected' if protects else 'open'}"))
     not_covered = tuple(sorted("/" + p for p in package.files
                                if p not in referenced and p not in (sig_path, value_path)))
+    scope = (f"{sid}: covers signature(s) {', '.join(covers) or '-'}; signature list "
+             f"{'protected' if protects else 'open'}")
+    if not_covered:
+        scope += "; not covered (added after it, or left open): " + ", ".join(not_covered[:16])
+        scope += f" and {len(not_covered) - 16} more" if len(not_covered) > 16 else ""
+    checks.append(Check("ofd_signature_scope", CheckOutcome.PASSED, scope))
     stamps = tuple(
         StampAnnot(a.get("ID", ""), a.get("PageRef", ""), _boundary(a.get("Boundary")))
         for a in _all(info_el, "StampAnnot")
