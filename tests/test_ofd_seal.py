@@ -319,3 +319,28 @@ def test_sm2_demo_with_ofds_prints_no_warning(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert len(list((tmp_path / "d" / "licences").glob("*.ofd"))) == 8
+
+
+def test_ofd_output_needs_an_sm2_home(world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The ES256 demo home has no GB/T 38540 seals: a clear error before anything is issued or written."""
+    from test_sm2_world import ISSUE_FIELDS
+
+    from elicense.cli import run
+    from elicense.registry import Registry, url_for
+
+    home = str(world.home.path)
+    out = tmp_path / "x.ofd"
+    assert run(["render", "--home", home, "--licence", "business-licence-jinan", "-o", str(out), "--format", "ofd"]) == 3
+    err = capsys.readouterr().err
+    assert "SM2" in err and "Traceback" not in err and not out.exists()
+    def count() -> int:
+        if not (world.home.path / "registry.sqlite").exists():
+            return 0
+        with Registry.open(url_for(world.home)) as registry:
+            return registry.count()
+
+    before = count()
+    assert run(["issue", "--home", home, "--type", "business-licence", "--ofd", str(tmp_path / "o"), "--no-progress",
+                *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")]]) == 3
+    assert "SM2" in capsys.readouterr().err
+    assert count() == before  # nothing issued

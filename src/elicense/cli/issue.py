@@ -168,6 +168,10 @@ def issue_cmd(
     from elicense.registry.batch import default_actor, issue_one, run_batch
 
     home = Home.load(home_dir)
+    if ofd_dir is not None:
+        from elicense.ofd.home import require_seals
+
+        require_seals(home)  # before anything is issued
     if alg is not None:
         authority_code = _authority_for_alg(home, type_code, authority_code, alg, pdf_dir)
     url = url_for(home, db)

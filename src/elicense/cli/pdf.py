@@ -104,9 +104,10 @@ def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level
     from elicense.home import Home
 
     if fmt == "ofd":
-        from elicense.ofd.home import issue_ofd
+        from elicense.ofd.home import issue_ofd, require_seals
 
         home = Home.load(home_dir)
+        require_seals(home)
         issued = find_issued(home, name)
         atomic_write(output, issue_ofd(home, issued, font_path=font))
         click.echo(f"{output}: {issued.licence.id}")

@@ -18,7 +18,19 @@ if TYPE_CHECKING:
     from elicense.home import AuthorityEntry, Home
     from elicense.issue import IssuedLicence
 
-__all__ = ["batch_licence_ids", "issue_ofd", "seal_material", "write_registry_ofds"]
+__all__ = ["batch_licence_ids", "issue_ofd", "require_seals", "seal_material", "write_registry_ofds"]
+
+
+def require_seals(home: Home) -> None:
+    """Refuse early (before anything is issued) when ``home`` has no GB/T 38540 seals: OFDs need an SM2 home."""
+    from elicense.seal.sm2home import SECTION
+
+    section = home.extra.get(SECTION)
+    if not (isinstance(section, dict) and section.get("seals")):
+        raise UsageError(
+            f"OFD licences need GB/T 38540 seals, and {home.path} has none (an SM2 home: elicense demo --alg sm2)",
+            message_zh=f"OFD 证照需要电子印章，{home.path} 中没有（SM2 签发目录：elicense demo --alg sm2）",
+        )
 
 
 def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tuple[bytes, Sm2Signer, Sequence[bytes]]:
