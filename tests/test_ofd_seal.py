@@ -323,10 +323,9 @@ def test_sm2_demo_with_ofds_prints_no_warning(tmp_path: Path) -> None:
 
 def test_ofd_output_needs_an_sm2_home(world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The ES256 demo home has no GB/T 38540 seals: a clear error before anything is issued or written."""
-    from test_sm2_world import ISSUE_FIELDS
-
     from elicense.cli import run
     from elicense.registry import Registry, url_for
+    from test_sm2_world import ISSUE_FIELDS
 
     home = str(world.home.path)
     out = tmp_path / "x.ofd"
