@@ -343,3 +343,23 @@ def test_ofd_output_needs_an_sm2_home(world: Any, tmp_path: Path, capsys: pytest
                 *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")]]) == 3
     assert "SM2" in capsys.readouterr().err
     assert count() == before  # nothing issued
+
+
+def test_batch_lines_naming_files_and_odd_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                sm2: Sm2World, sealed: dict[str, bytes]) -> None:
+    """A batch mixing a payload, an OFD path, a missing path and a line with a NUL: one JSON line each."""
+    from elicense.cli import run
+
+    ofd = tmp_path / "a.ofd"
+    ofd.write_bytes(sealed["business-licence-jinan"])
+    payload = sm2.issued["business-licence-jinan"].qr_payload
+    listing = tmp_path / "batch.txt"
+    listing.write_bytes(b"\n".join([payload.encode(), str(ofd).encode(), str(tmp_path / "missing.ofd").encode(),
+                                    b"bad\0line"]) + b"\n")
+    run(["verify", "--batch", str(listing), "--trust", str(sm2.trust_file), "--allow-alg", "SM2",
+         "--at", NOW.isoformat()])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["line"] for x in lines] == [1, 2, 3, 4]
+    assert lines[0]["kind"] == "qr" and lines[0]["status"] == "VALID"
+    assert lines[1]["kind"] == "ofd" and lines[1]["status"] == "VALID"
+    assert lines[2].get("status") != "VALID" and lines[3].get("status") != "VALID"

@@ -364,7 +364,7 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
 
     A line that is not a payload but names a file (a PDF, an OFD, an image) verifies that file.
     """
-    if not text.startswith((b"EL", b"EP")) and _is_file(Path(os.fsdecode(text))):
+    if not text.startswith((b"EL", b"EP")) and b"\0" not in text and _is_file(Path(os.fsdecode(text))):
         return _batch_file(verifier, lineno, os.fsdecode(text), at, lang)
     try:
         payload = text.decode("ascii")
