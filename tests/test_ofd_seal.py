@@ -363,3 +363,11 @@ def test_batch_lines_naming_files_and_odd_lines(tmp_path: Path, capsys: pytest.C
     assert lines[0]["kind"] == "qr" and lines[0]["status"] == "VALID"
     assert lines[1]["kind"] == "ofd" and lines[1]["status"] == "VALID"
     assert lines[2].get("status") != "VALID" and lines[3].get("status") != "VALID"
+
+
+def test_ofdrw_sees_the_signature_list_protected(sealed: dict[str, bytes], tmp_path: Path) -> None:
+    """elicense's seal covers Signatures.xml: ofdrw refuses to append a signature (its WholeProtected rule)."""
+    src, out = tmp_path / "in.ofd", tmp_path / "out.ofd"
+    src.write_bytes(sealed["business-licence-jinan"])
+    proc = ofdrw("sign", src, out, "--mode", "continue")
+    assert proc.returncode == 1 and "SignatureTerminateException" in proc.stdout and not out.exists(), proc.stdout
