@@ -11,6 +11,14 @@ NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
 SEED = b"elicense-test-pki"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The kiosk's default verifier state lives under $XDG_STATE_HOME: keep it inside the test run."""
+    import os
+
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The demo world at a fixed time with a deterministic PKI (no images, no PDFs)."""

@@ -22,7 +22,7 @@ from elicense.present import (
 )
 from elicense.present import presentation as p
 from elicense.present.mso import element_digest, parse_mso
-from elicense.present.verify import ReplayCache
+from elicense.present.verify import Replay, ReplayCache
 from elicense.qr import cbor
 from elicense.qr.cose import parse_sign1, sig_structure
 from elicense.qr.payload import wrap as el1_wrap
@@ -257,13 +257,18 @@ def test_replay_is_invalid(world: Any, fresh: Verifier) -> None:
 
 
 def test_replay_cache_is_bounded_and_expires() -> None:
-    cache = ReplayCache(max_entries=2)
-    assert cache.check_and_add(b"a", expires=100, now=0) is True
-    assert cache.check_and_add(b"a", expires=100, now=50) is False
-    assert cache.check_and_add(b"b", expires=200, now=50) is True
-    assert cache.check_and_add(b"c", expires=300, now=60) is None  # full of live entries: refuse
-    assert cache.check_and_add(b"c", expires=300, now=101) is True  # "a" expired and was dropped
-    assert len(cache) == 2 and cache.check_and_add(b"b", expires=200, now=150) is False
+    cache = ReplayCache(max_entries=2, per_device=4)
+    assert cache.check(b"a", b"A", expires=100, now=0) is Replay.FRESH
+    assert cache.check(b"a", b"A", expires=100, now=50) is Replay.REPLAYED
+    assert cache.check(b"b", b"B", expires=200, now=50) is Replay.FRESH
+    assert cache.check(b"c", b"C", expires=300, now=60) is Replay.FULL  # every holder has one live id: refuse
+    assert cache.check(b"c", b"C", expires=300, now=101) is Replay.FRESH  # "a" expired and was dropped
+    assert len(cache) == 2 and cache.check(b"b", b"B", expires=200, now=150) is Replay.REPLAYED
+    # the device-less form: one shared holder
+    legacy = ReplayCache(max_entries=1)
+    assert legacy.check_and_add(b"a", expires=100, now=0) is True
+    assert legacy.check_and_add(b"a", expires=100, now=1) is False
+    assert legacy.check_and_add(b"b", expires=100, now=1) is None
 
 
 def test_saturated_replay_cache_is_indeterminate(world: Any, fresh: Verifier) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from elicense.catalog import Catalog
-from elicense.crypto.keys import SoftwareSigner
+from elicense.crypto.keys import SoftwareSigner, key_id
 from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, make_end_entity, make_regional_ca, make_root
 from elicense.demo import AUTHORITIES, SAMPLES, _key
 from elicense.identifiers import USCC
@@ -85,15 +85,43 @@ class World:
         key, cert = self.region_ops[rl.region]
         return sign_element(region_list_element(rl), key, cert, (self.ca[rl.region][1],))
 
+    def records(self, region: str) -> list[AuthorityRecord]:
+        """The authority records region ``region`` lists by default."""
+        return list(self.region_list(region, sequence=1, issued_at=NOW, next_update=NOW + dt.timedelta(days=1))
+                    .authorities)
+
+    def add_authority(self, slug: str, region: str, *, name: str, uscc: str, area: str,
+                      types: tuple[str, ...]) -> AuthorityRecord:
+        """A new authority key and certificate under ``region``'s CA (not listed anywhere yet)."""
+        k = _key(SEED, f"extra-{slug}")
+        ca_key, ca_cert = self.ca[region]
+        cert = make_end_entity(k.public_key(), name, uscc=uscc, province=REGIONS[region], issuer_cert=ca_cert,
+                               issuer_key=ca_key, not_before=START, not_after=NOW + dt.timedelta(days=5 * 365))
+        self.authorities[slug] = (k, cert, uscc, area, types)
+        return AuthorityRecord(name, uscc, area, (cert,), types, (StatusChange(GRANTED, START),))
+
+    def crls(self) -> list[bytes]:
+        """Empty, fresh CRLs of the root and every regional CA (status data needs them)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from elicense.status.crl import build_crl
+
+        issuers = [(self.root, self.root_key), *((c, k) for k, c in self.ca.values())]
+        return [build_crl(c, k, [], last_update=NOW - dt.timedelta(days=1), next_update=NOW + dt.timedelta(days=7),
+                          number=1).public_bytes(Encoding.DER) for c, k in issuers]
+
     def lists(self, *, sequence: int = 1, issued_at: dt.datetime = NOW - dt.timedelta(days=1),
               next_update: dt.datetime = NOW + dt.timedelta(days=30),
               region_next_update: Mapping[str, dt.datetime] | None = None,
-              region_sequence: Mapping[str, int] | None = None) -> tuple[bytes, dict[str, bytes]]:
+              region_sequence: Mapping[str, int] | None = None,
+              region_authorities: Mapping[str, Sequence[AuthorityRecord]] | None = None,
+              ) -> tuple[bytes, dict[str, bytes]]:
         region_xml = {}
         pointers = []
         for region in REGIONS:
             rl = self.region_list(region, sequence=(region_sequence or {}).get(region, sequence), issued_at=issued_at,
-                                  next_update=(region_next_update or {}).get(region, next_update))
+                                  next_update=(region_next_update or {}).get(region, next_update),
+                                  authorities=(region_authorities or {}).get(region))
             data = self.sign_region(rl)
             region_xml[region] = data
             pointers.append(RegionPointer(region, f"regions/{region}.xml", digest(data), self.region_ops[region][1]))
@@ -110,6 +138,29 @@ class World:
         return build_bundle(national_xml=national_xml, region_xml=region_xml, signer=SoftwareSigner(key, cert),
                             roots=self.roots, sequence=bundle_sequence or sequence, issued_at=issued_at,
                             next_update=next_update, extras=extras)
+
+    def unchecked_bundle(self, *, sequence: int = 1, issued_at: dt.datetime = NOW - dt.timedelta(days=1),
+                         next_update: dt.datetime = NOW + dt.timedelta(days=30),
+                         extras: Mapping[str, bytes] | None = None, **kwargs: Any) -> bytes:
+        """A bundle signed by the national operator WITHOUT the publisher's cross-region checks.
+
+        What a careless or compromised publishing tool would hand out: every list is authentic,
+        only the checks of :func:`elicense.trust.bundle.build_bundle` beyond the signatures are skipped.
+        """
+        from elicense.qr import cbor
+        from elicense.qr.cose import sign1
+        from elicense.trust.bundle import FORMAT, _der, _roots_doc, derive_index, verify_xml_lists
+        from elicense.trust.common import iso
+
+        national_xml, region_xml = self.lists(sequence=sequence, issued_at=issued_at, next_update=next_update, **kwargs)
+        national, regions = verify_xml_lists(national_xml, region_xml, root=self.roots[-1].root,
+                                             anchors=[e.root for e in self.roots])
+        key, cert = self.national_op
+        doc = {"format": FORMAT, "sequence": sequence, "issued_at": iso(issued_at), "next_update": iso(next_update),
+               "signer": [_der(cert)], "roots": _roots_doc(self.roots), "national": national_xml,
+               "regions": dict(region_xml), "index": derive_index(national, regions), "extras": dict(extras or {})}
+        signer = SoftwareSigner(key, cert)
+        return sign1(cbor.dumps(doc), signer, key_id(cert))
 
 
 def make_world(seed: bytes = SEED) -> World:

@@ -21,12 +21,16 @@ if TYPE_CHECKING:
 @click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
 @click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
 @click.option("--log", "log_requests", is_flag=True, help="Log each request on stderr.")
+@click.option("--state", "state_dir", metavar="DIR", default=None,
+              help="Verifier state directory: pinned root, highest bundle and status-list sequences "
+                   "(default: $ELICENSE_STATE, else $XDG_STATE_HOME/elicense/kiosk/<hash of the trust path>).")
 def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accept_region: str | None,
-              log_requests: bool) -> int:
+              log_requests: bool, state_dir: str | None = None) -> int:
     """Serve the kiosk page (camera or upload → 有效 / 无效 / 无法确认) until interrupted.
 
     Open http://HOST:PORT/ in a browser on the kiosk. Everything is local: no internet
-    is needed or used.
+    is needed or used. The kiosk always keeps a verifier state (``--state``): a bundle under
+    another root than the pinned one, or older than one seen, is refused, also after a restart.
     """
     from elicense.cli.verify import load_verifier
     from elicense.kiosk.server import LOOPBACK_HOSTS, make_app, serve
@@ -35,10 +39,13 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
     if not path:
         raise UsageError("no trust data: pass --trust BUNDLE or set ELICENSE_TRUST",
                          message_zh="未提供信任数据：请使用 --trust 或设置 ELICENSE_TRUST")
-    verifier = load_verifier(path, region=region, accept_region=accept_region)
+    from elicense.status.state import kiosk_state_dir
+
+    state = str(kiosk_state_dir(path, state_dir))
+    verifier = load_verifier(path, region=region, accept_region=accept_region, state=state)
 
     def loader(bundle: Path) -> Verifier:
-        return load_verifier(str(bundle), region=region, accept_region=accept_region)
+        return load_verifier(str(bundle), region=region, accept_region=accept_region, state=state)
 
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = make_app(verifier, bundle_path=Path(path), loader=loader, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
@@ -46,7 +53,8 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
     def ready(server: object) -> None:
         bound = getattr(server, "server_port", port)
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
-        click.echo(f"elicense kiosk: http://{shown}:{bound}/  (trust {path}; Ctrl-C to stop)", err=True)
+        click.echo(f"elicense kiosk: http://{shown}:{bound}/  (trust {path}; state {state}; Ctrl-C to stop)",
+                   err=True)
 
     try:
         serve(app, host=host, port=port, quiet=not log_requests, ready=ready)

@@ -1,4 +1,4 @@
-"""``elicense trust show|export|update`` and ``elicense bundle``: the offline trust bundle on the command line."""
+"""``elicense trust show|export|update|pin`` and ``elicense bundle``: the offline trust bundle on the command line."""
 
 from __future__ import annotations
 
@@ -112,6 +112,7 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, all
     lang = lang or default_lang()
     at = _now(at_)
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
+    b.trust_store()  # the checks of every load (chains within their regions): show only what would load
     doc = describe(b, at)
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -152,6 +153,7 @@ def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> i
     from elicense.trust.bundle import read_bundle_file
 
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))  # never export what does not verify
+    b.trust_store()
     atomic_write(outdir / "national.xml", b.national_xml)
     for code, data in sorted(b.region_xml.items()):
         atomic_write(outdir / "regions" / f"{code}.xml", data)
@@ -172,7 +174,8 @@ def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> i
 @click.argument("current", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--state", "state_dir", metavar="DIR", default=None,
-              help="Verifier state directory (default: $ELICENSE_STATE): refuses bundles older than seen.")
+              help="Verifier state directory (default: $ELICENSE_STATE): refuses bundles older than seen "
+                   "or not under its pinned root.")
 @click.option("--allow-alg", "allow_alg", multiple=True, metavar="ALG[,ALG]",
               help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).")
 def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple[str, ...] = ()) -> int:
@@ -184,6 +187,39 @@ def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple
                          message_zh=f"{current} 不存在：首次安装请直接复制信任数据包")
     b = update_bundle_file(current, new, state=state_dir, algorithms=_algorithms(allow_alg))
     click.echo(f"updated {current}: bundle #{b.sequence}, next update {_iso(b.next_update)}")
+    return 0
+
+
+@trust_group.command("pin")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--state", "state_dir", metavar="DIR", default=None,
+              help="Verifier state directory (default: $ELICENSE_STATE, else the kiosk's default for BUNDLE's path).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--allow-alg", "allow_alg", multiple=True, metavar="ALG[,ALG]",
+              help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).")
+def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple[str, ...] = ()) -> int:
+    """Trust BUNDLE's root from now on: an operator's explicit re-pin (e.g. after a national root change).
+
+    BUNDLE is fully verified first. The state then pins its current root and its sequence
+    (replacing the previous pin, which is printed); status-list memory is kept.
+    """
+    from elicense.crypto.pki import common_name_of
+    from elicense.status.state import VerifierState, fingerprint, kiosk_state_dir
+    from elicense.trust.bundle import read_bundle_file
+
+    b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
+    b.trust_store()  # what every load checks (chains within their regions): never pin what would not load
+    directory = kiosk_state_dir(bundle, state_dir)
+    previous = VerifierState.load(directory).pin(b)
+    pinned = fingerprint(b.current_root)
+    doc = {"state": str(directory), "root": common_name_of(b.current_root), "anchors": [pinned],
+           "previous": list(previous), "sequence": b.sequence}
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return 0
+    click.echo(f"pinned root {doc['root']} (sha256 {pinned}) at bundle #{b.sequence} in {directory}")
+    if previous and tuple(previous) != (pinned,):
+        click.echo(f"  replaces: {', '.join(previous)} (restart a running kiosk to use the new root)")
     return 0
 
 

@@ -35,7 +35,19 @@ def parse_at(value: str | None) -> dt.datetime | None:
         raise UsageError(f"--at: not an ISO-8601 time: {value!r}", message_zh=f"--at 时间格式错误：{value!r}") from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC)
+    from elicense.verify.verifier import MAX_AT, MIN_AT
+
+    try:
+        when = when.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before datetime's first instant in UTC
+        when = MIN_AT - dt.timedelta(microseconds=1) if when.year == 1 else MAX_AT
+    if not MIN_AT <= when < MAX_AT:  # a usage error (exit 3), not an internal one (#16)
+        raise UsageError(
+            f"--at: {value.strip()!r} is outside the times a licence can be verified at "
+            f"({MIN_AT.date()} .. {MAX_AT.date()}, exclusive)",
+            message_zh=f"--at 时间 {value.strip()!r} 超出可校验的范围（{MIN_AT.date()} 至 {MAX_AT.date()} 之前）",
+        )
+    return when
 
 
 ALGORITHMS_ENV = "ELICENSE_ALGORITHMS"
@@ -371,9 +383,14 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
     except UnicodeDecodeError:
         err = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
         return _json_line({"line": lineno, **_error_object(str(lineno), err, lang)}), EXIT_ERROR
-    result = verifier.verify(payload, at=at)
-    # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)
-    return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
+    try:
+        result = verifier.verify(payload, at=at)  # returns a result whatever the line holds
+        # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)
+        return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
+    except Exception as exc:  # one line must never stop the batch (#16): an error line, go on
+        failure = exc if isinstance(exc, ElicenseError) else InputError(
+            f"line {lineno} could not be verified ({type(exc).__name__})", message_zh=f"第 {lineno} 行无法校验")
+        return _json_line({"line": lineno, **_error_object(str(lineno), failure, lang)}), EXIT_ERROR
 
 
 def _batch_file(verifier: Verifier, lineno: int, name: str, at: dt.datetime | None, lang: str) -> tuple[str, int]:

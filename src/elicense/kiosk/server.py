@@ -22,7 +22,12 @@ Endpoints:
 
 With ``allowed_hosts`` (``elicense kiosk`` on a loopback address sets :data:`LOOPBACK_HOSTS`),
 a request whose ``Host`` header names anything else is refused (403): a web page elsewhere
-cannot DNS-rebind its way to the kiosk.
+cannot DNS-rebind its way to the kiosk. A state-changing request (``POST``) whose ``Origin`` or
+``Sec-Fetch-Site`` names another web origin is refused (403 ``cross_origin``): a page the kiosk
+browser opens cannot post to the kiosk; clients sending neither header (curl, scripts) pass.
+
+The server (:func:`make_server`) is a fixed pool of worker threads over a bounded queue, with a
+listen backlog of :data:`LISTEN_BACKLOG`: 100 simultaneous connections are queued, none reset.
 
 The trust file is re-read when it changes on disk (``elicense trust update`` replaces
 it atomically), checked at most once a second; a replacement that does not load keeps
@@ -41,6 +46,7 @@ Use in process (tests call the app directly; no socket needed)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import mimetypes
@@ -80,7 +86,8 @@ CJK_FONT = "NotoSerifCJKsc-Regular-subset.otf"
 Loader = Callable[[Path], "Verifier"]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
+_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                411: "Length Required",
                 413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error",
                 503: "Service Unavailable"}
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
@@ -133,7 +140,8 @@ def default_loader(verifier: Verifier) -> Loader:
     def load(path: Path) -> Verifier:
         from elicense.verify.verifier import Verifier
 
-        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies)
+        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies,
+                                        state=verifier.state_dir)  # the same pinned root and memory
 
     return load
 
@@ -386,6 +394,12 @@ class KioskApp:
         response: Response | None = None
         if self.allowed_hosts is not None and _host_name(str(environ.get("HTTP_HOST", ""))) not in self.allowed_hosts:
             response = _error(403, "host", "Unexpected Host header", "请求的主机名不被允许")
+        elif method not in _SAFE_METHODS and (refusal := _cross_origin(environ)) is not None:
+            raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
+            if raw_length.isdigit():  # read and drop the body so the client sees the 403, not a reset
+                _drain(environ["wsgi.input"], int(raw_length))
+            response = _error(403, "cross_origin", f"Cross-origin request refused ({refusal})",
+                              "拒绝来自其他网页的请求（跨源请求）")
         elif method == "POST":
             raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
             if not raw_length.isdigit():
@@ -416,6 +430,37 @@ def _host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+_SAME_SITE_FETCH = frozenset(("same-origin", "none"))
+"""``Sec-Fetch-Site`` values of the kiosk's own page (and of a user typing the address)."""
+
+
+def _cross_origin(environ: dict[str, Any]) -> str | None:
+    """Why a state-changing request comes from another web origin, or ``None`` (#16).
+
+    A browser marks every request of a page with ``Sec-Fetch-Site`` and a POST with ``Origin``;
+    either naming another origin is refused: a web page the kiosk browser opens must not drive
+    the kiosk. Clients that send neither (curl, scripts, the tests) are not browsers and pass.
+    """
+    site = str(environ.get("HTTP_SEC_FETCH_SITE", "")).strip().lower()
+    if site and site not in _SAME_SITE_FETCH:
+        return f"Sec-Fetch-Site: {site[:32]}"
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return None
+    origin = str(origin).strip().lower()
+    scheme = str(environ.get("wsgi.url_scheme", "http")).lower()
+    host = str(environ.get("HTTP_HOST", "")).strip().lower()
+    if not host:
+        name, port = str(environ.get("SERVER_NAME", "")).lower(), str(environ.get("SERVER_PORT", ""))
+        host = name if (scheme, port) in (("http", "80"), ("https", "443")) else f"{name}:{port}"
+    default_port = {"http": ":80", "https": ":443"}.get(scheme, "")
+    own = {f"{scheme}://{host}", f"{scheme}://{host.removesuffix(default_port)}"}
+    if origin in own:
+        return None
+    return f"Origin: {origin[:64]}"
+
+
 LOOPBACK_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]"))
 """What ``Host`` may say when the kiosk listens on a loopback address."""
 
@@ -437,25 +482,86 @@ def make_app(verifier: Verifier, *, bundle_path: Path | str | None = None, loade
                     max_body=max_body, allowed_hosts=allowed_hosts)
 
 
-def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True) -> WSGIServer:
-    """A threading HTTP server for ``app`` (``port=0``: a free port, see ``server.server_port``)."""
-    from socketserver import ThreadingMixIn
+LISTEN_BACKLOG = 512
+"""Connections the kernel queues before the kiosk accepts them (the default of 5 dropped SYNs: #16)."""
+WORKERS = 32
+"""Threads answering requests; more connections wait in the queue (verification itself is
+bounded by :data:`MAX_CONCURRENT_VERIFY`)."""
+QUEUE_LIMIT = 1024
+"""Accepted connections waiting for a worker; beyond it a connection gets a 503 at once."""
+REQUEST_TIMEOUT_S = 30
+"""A stalled client holds a worker at most this long per read."""
+
+
+def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True,
+                workers: int = WORKERS, queue_limit: int = QUEUE_LIMIT) -> WSGIServer:
+    """An HTTP server for ``app`` (``port=0``: a free port, see ``server.server_port``).
+
+    A fixed pool of ``workers`` threads serves a bounded queue of accepted connections, behind a
+    listen backlog of :data:`LISTEN_BACKLOG`: a burst of connections is queued, never reset, and
+    cannot grow threads or memory without bound.
+    """
+    import queue
+    import socket
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
     class Handler(WSGIRequestHandler):
-        timeout = 30  # a stalled client cannot hold a thread for ever
+        timeout = REQUEST_TIMEOUT_S  # a stalled client cannot hold a worker for ever
 
         def log_message(self, format: str, *args: Any) -> None:
             if not quiet:
                 super().log_message(format, *args)
 
-    class Server(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
+    class Server(WSGIServer):
         allow_reuse_address = True
+        request_queue_size = LISTEN_BACKLOG
 
-    server = Server((host, port), Handler)
+        def __init__(self, address: tuple[str, int]) -> None:
+            self.pending: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_limit)
+            self.workers = [threading.Thread(target=self._work, daemon=True, name=f"kiosk-worker-{i}")
+                            for i in range(workers)]  # fmt: skip
+            super().__init__(address, Handler)
+            for worker in self.workers:
+                worker.start()
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            try:
+                self.pending.put_nowait((request, client_address))
+            except queue.Full:  # every worker busy and the queue full: say so, do not reset
+                with contextlib.suppress(OSError):
+                    request.settimeout(1)
+                    request.sendall(_BUSY_RESPONSE)
+                self.shutdown_request(request)
+
+        def _work(self) -> None:
+            while True:
+                item = self.pending.get()
+                if item is None:
+                    return
+                request, client_address = item
+                try:
+                    self.finish_request(request, client_address)
+                except Exception:  # as socketserver: report, keep the worker
+                    self.handle_error(request, client_address)
+                finally:
+                    self.shutdown_request(request)
+
+        def server_close(self) -> None:
+            super().server_close()
+            for _ in self.workers:
+                with contextlib.suppress(queue.Full):
+                    self.pending.put_nowait(None)
+
+    server = Server((host, port))
     server.set_app(app)
     return server
+
+
+_BUSY_BODY = json.dumps({"status": "ERROR", "error": {"code": "busy", "en": "The kiosk is busy, try again",
+                                                      "zh": "终端繁忙，请重试", "no_qr": False}},
+                        ensure_ascii=False).encode("utf-8")  # fmt: skip
+_BUSY_RESPONSE = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+                  b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
 
 
 def serve(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import hashlib
 import heapq
 import threading
@@ -30,40 +31,111 @@ if TYPE_CHECKING:
 
 KIND = "presentation"
 MAX_REPLAY_ENTRIES = 65_536
-"""Replay-cache bound; at ``MAX_TTL`` = 1 h that is 18 presentations a second, sustained."""
+"""Replay-cache bound (all holders together); at ``MAX_TTL`` = 1 h that is 18 presentations a second."""
+MAX_PER_DEVICE = 16
+"""Live presentations one holder device may have in one verifier's cache (``specs/presentation.md`` §7)."""
+
+
+class Replay(enum.Enum):
+    """What the replay cache says about a presentation id."""
+
+    FRESH = "fresh"
+    """Not seen before; now recorded until it expires."""
+    REPLAYED = "replayed"
+    """Seen before and still live: a replay."""
+    QUOTA = "quota"
+    """This device already has :data:`MAX_PER_DEVICE` live entries: not recorded, cannot vouch."""
+    FULL = "full"
+    """Every holder's entries are live and no holder has more than one: not recorded, cannot vouch."""
 
 
 class ReplayCache:
     """Presentation ids seen, each kept until its presentation has expired. Thread-safe, bounded.
 
-    When full of unexpired entries it refuses to vouch (``None``): the verifier then
-    answers INDETERMINATE rather than forget an id an attacker could replay.
+    Fair under a flood (#16): ids are grouped by the device key that signed them. One device
+    holds at most ``per_device`` live ids; beyond that *its* new presentations are refused
+    (``Replay.QUOTA``) and nobody else's entry moves. When the whole cache is full, room is made
+    by forgetting the oldest id of the device holding the most (at least two) live ids, so a
+    flood only ever evicts the flooder's own entries; a holder with a single live id is never
+    evicted. Memory is bounded by ``max_entries`` ids (and a heap at most twice that).
     """
 
-    def __init__(self, max_entries: int = MAX_REPLAY_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_REPLAY_ENTRIES, per_device: int = MAX_PER_DEVICE) -> None:
+        if max_entries < 1 or per_device < 1:
+            raise ValueError("replay cache bounds must be positive")
         self.max_entries = max_entries
-        self._expiry: dict[bytes, float] = {}
-        self._heap: list[tuple[float, bytes]] = []
+        self.per_device = per_device
+        self._expiry: dict[bytes, tuple[float, bytes]] = {}  # id → (expiry, device)
+        self._heap: list[tuple[float, bytes]] = []  # (expiry, id), lazily cleaned
+        self._by_device: dict[bytes, list[tuple[float, bytes]]] = {}  # device → its live (expiry, id)
+        self._with_count: list[dict[bytes, None]] = [{} for _ in range(per_device + 1)]  # count → devices
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._expiry)
 
+    def live_for(self, device: bytes) -> int:
+        """Live ids recorded for ``device``."""
+        return len(self._by_device.get(device, ()))
+
     def check_and_add(self, key: bytes, expires: float, now: float) -> bool | None:
-        """``True`` if ``key`` is new (and now recorded), ``False`` if seen, ``None`` if full."""
+        """:meth:`check` for callers without a device: ``True`` new, ``False`` seen, ``None`` cannot vouch."""
+        verdict = self.check(key, b"", expires, now)
+        return {Replay.FRESH: True, Replay.REPLAYED: False}.get(verdict)
+
+    def check(self, key: bytes, device: bytes, expires: float, now: float) -> Replay:
+        """Look ``key`` up (and record it) for ``device``; see :class:`Replay`."""
         with self._lock:
-            heap = self._heap
-            while heap and heap[0][0] < now:
-                _, old = heapq.heappop(heap)
-                if self._expiry.get(old, now) < now:
-                    del self._expiry[old]
+            self._expire(now)
             if key in self._expiry:
-                return False
-            if len(self._expiry) >= self.max_entries:
-                return None
-            self._expiry[key] = expires
-            heapq.heappush(heap, (expires, key))
-            return True
+                return Replay.REPLAYED
+            mine = self._by_device.get(device)
+            if mine is not None and len(mine) >= self.per_device:
+                return Replay.QUOTA
+            if len(self._expiry) >= self.max_entries and not self._evict_heaviest():
+                return Replay.FULL
+            self._expiry[key] = (expires, device)
+            heapq.heappush(self._heap, (expires, key))
+            if mine is None:
+                mine = self._by_device[device] = []
+            self._move(device, len(mine), len(mine) + 1)
+            mine.append((expires, key))
+            if len(self._heap) > 2 * len(self._expiry) + 1024:  # stale heap items of evicted ids
+                self._heap = [(e, k) for k, (e, _) in self._expiry.items()]
+                heapq.heapify(self._heap)
+            return Replay.FRESH
+
+    def _move(self, device: bytes, old: int, new: int) -> None:
+        if old:
+            self._with_count[old].pop(device, None)
+        if new:
+            self._with_count[new][device] = None
+
+    def _forget(self, key: bytes) -> None:
+        _, device = self._expiry.pop(key)
+        mine = self._by_device[device]
+        mine[:] = [item for item in mine if item[1] != key]
+        self._move(device, len(mine) + 1, len(mine))
+        if not mine:
+            del self._by_device[device]
+
+    def _expire(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] < now:
+            _, old = heapq.heappop(heap)
+            hit = self._expiry.get(old)
+            if hit is not None and hit[0] < now:
+                self._forget(old)
+
+    def _evict_heaviest(self) -> bool:
+        """Forget the oldest id of a device with the most live ids (two or more); ``False`` if none has."""
+        for count in range(self.per_device, 1, -1):
+            devices = self._with_count[count]
+            if devices:
+                device = next(iter(devices))
+                self._forget(min(self._by_device[device])[1])
+                return True
+        return False
 
 
 def verify_presentation(
@@ -118,7 +190,16 @@ def verify_presentation(
     device_ok = device_alg is parsed.device_alg and verify_cose_signature(
         parsed.device_key, device_alg, pres.signature, pres.to_be_signed
     )
-    check("device_signature", [] if device_ok else [Reason.of(r.PRESENTATION_DEVICE_SIGNATURE_INVALID)])
+    if not device_ok:
+        # Nothing the device signed is trusted: no digest, lifetime or replay check reads its fields,
+        # and no disclosed value is shown (#16: an unsigned issued_at in year 10000 stopped the verifier).
+        check("device_signature", [Reason.of(r.PRESENTATION_DEVICE_SIGNATURE_INVALID)])
+        pchecks.extend(Check(name, CheckOutcome.SKIPPED, "device signature invalid")
+                       for name in ("disclosed_digests", "presentation_validity", "replay"))  # fmt: skip
+        all_reasons = (*reasons, *base.reasons)
+        return replace(base, status=r.worst(x.status for x in all_reasons), reasons=all_reasons,
+                       checks=(*base.checks, *pchecks), kind=KIND, disclosed=())  # fmt: skip
+    check("device_signature", [])
 
     bad = [
         str(eid)
@@ -139,16 +220,19 @@ def verify_presentation(
         found.append(Reason.of(r.PRESENTATION_EXPIRED, _iso(pres.expires_at)))
     check("presentation_validity", found)
 
-    if device_ok and not bad and not found:  # only genuine, current presentations consume their id
+    if not bad and not found:  # only genuine, current presentations consume their id
         cache = verifier.replay_cache
         if cache is None:
             cache = verifier.replay_cache = ReplayCache()
         key = hashlib.sha256(parsed.device_key_bytes + pres.nonce).digest()[:16]
-        fresh = cache.check_and_add(key, pres.expires_at + slack, now)
-        if fresh is None:
+        device = hashlib.sha256(b"device/" + parsed.device_key_bytes).digest()[:16]
+        verdict = cache.check(key, device, pres.expires_at + slack, now)
+        if verdict is Replay.FULL:
             check("replay", [Reason.of(r.PRESENTATION_REPLAY_UNCHECKED)])
+        elif verdict is Replay.QUOTA:
+            check("replay", [Reason.of(r.PRESENTATION_REPLAY_QUOTA, f"{cache.per_device} live presentations")])
         else:
-            check("replay", [] if fresh else [Reason.of(r.PRESENTATION_REPLAYED, pres.nonce.hex())])
+            check("replay", [] if verdict is Replay.FRESH else [Reason.of(r.PRESENTATION_REPLAYED, pres.nonce.hex())])
     else:
         pchecks.append(Check("replay", CheckOutcome.SKIPPED, "presentation not genuine or not current"))
 
@@ -190,5 +274,12 @@ def verify_presentation(
     )
 
 
+_MAX_SHOWN = 253_402_300_799
+"""9999-12-31T23:59:59Z: the last second ``datetime`` can show."""
+
+
 def _iso(seconds: int) -> str:
+    """ISO text of a time in seconds; beyond what ``datetime`` can show, the number itself (never raises)."""
+    if not 0 <= seconds <= _MAX_SHOWN:
+        return f"{seconds} s since 1970-01-01T00:00:00Z"
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")

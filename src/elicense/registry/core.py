@@ -64,6 +64,24 @@ class DuplicateLicence(RegistryError):
     code = "duplicate_licence"
 
 
+class MissingStatusIndex(RegistryError):
+    """A licence without a status-list index: no revocation of it could ever reach a verifier (#16)."""
+
+    code = "status_index_missing"
+
+
+def _require_status_index(licence: Any) -> None:
+    """Refuse a licence that was signed without a status index (it cannot be added after signing)."""
+    if licence.status_index is None:
+        lid = str(licence.id)
+        raise MissingStatusIndex(
+            f"licence {lid} has no status index: a revocation or suspension of it could never reach a verifier; "
+            "sign it with one (LicenceBuilder.status_index(), Registry.allocate_status_index)",
+            message_zh=f"证照 {lid} 未分配状态列表索引，吊销或暂扣将无法生效；请在签名前分配索引",
+            details={"licence_id": lid},
+        )
+
+
 ALLOWED_TRANSITIONS: Mapping[LicenceStatus, frozenset[LicenceStatus]] = {
     LicenceStatus.VALID: frozenset({LicenceStatus.SUSPENDED, LicenceStatus.REVOKED, LicenceStatus.SUPERSEDED}),
     LicenceStatus.SUSPENDED: frozenset({LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.SUPERSEDED}),
@@ -666,6 +684,8 @@ class Registry:
         """
         if not items:
             return
+        for issued, _ in items:
+            _require_status_index(issued.licence)
         when = iso(at)
         index_rows: list[dict[str, Any]] = []
         licence_rows: list[dict[str, Any]] = []
@@ -759,6 +779,7 @@ class Registry:
         for that short moment, which lets PostgreSQL workers run in parallel).
         """
         lic = issued.licence
+        _require_status_index(lic)
         lid = str(lic.id)
         digest = hashlib.sha256(issued.full_payload).hexdigest()
         from elicense.qr.cose import parse_sign1
@@ -875,9 +896,20 @@ class Registry:
             raise UsageError("only a supersession names a successor (an id of at most 128 characters)")
         effective = at if effective_at is None else effective_at
         with self._conn(conn) as c:
-            row = c.execute(select(s.licences.c.status).where(s.licences.c.id == licence_id).with_for_update()).first()
+            row = c.execute(
+                select(s.licences.c.status, s.licences.c.status_index)
+                .where(s.licences.c.id == licence_id)
+                .with_for_update()
+            ).first()
             if row is None:
                 raise RegistryError(f"no licence {licence_id}", message_zh=f"证照不存在：{licence_id}")
+            if row.status_index is None:  # a row from before #16: the change could never be published
+                raise MissingStatusIndex(
+                    f"licence {licence_id} has no status index: its status cannot be changed in a way verifiers "
+                    "would see; re-issue it with a status index and revoke this one by superseding it offline",
+                    message_zh=f"证照 {licence_id} 没有状态列表索引，状态变更无法被校验方获知；请重新签发带索引的证照",
+                    details={"licence_id": licence_id},
+                )
             old = LicenceStatus(row.status)
             if new not in ALLOWED_TRANSITIONS[old]:
                 raise StatusTransitionError(

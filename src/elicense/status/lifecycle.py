@@ -44,6 +44,12 @@ class IllegalTransition(StatusError):
     code = "illegal_transition"
 
 
+class NoStatusIndex(StatusError):
+    """The licence has no status-list index: a change would be recorded but never published (#16)."""
+
+    code = "no_status_index"
+
+
 class UnknownLicence(StatusError):
     """No licence with this id is known to the registry."""
 
@@ -240,6 +246,14 @@ class LicenceState:
         current = self.status
         if action is Action.ISSUE or action not in _ALLOWED:
             raise IllegalTransition(f"{action.value} is not a status transition", message_zh="不是状态变更操作")
+        if self.status_index is None:  # never a silent "success" that no verifier will ever see
+            raise NoStatusIndex(
+                f"cannot {action.value} licence {self.licence_id}: it has no status-list index, so no verifier "
+                "could learn of the change; re-issue the licence with a status index",
+                message_zh=f"无法对证照 {self.licence_id} 执行该操作：该证照没有状态列表索引，变更无法被校验方获知；"
+                "请重新签发带索引的证照",
+                details={"licence_id": self.licence_id, "action": action.value},
+            )
         if current not in _ALLOWED[action]:
             hint = {
                 LicenceStatus.REVOKED: "a revoked licence cannot change again; issue a new one",

@@ -1,18 +1,24 @@
-"""A verifier's memory of what it has seen: bundle and status-list sequences, across restarts.
+"""A verifier's memory of what it has seen and trusts: pinned roots, bundle and status-list sequences.
 
 A kiosk that once saw status list *N* of an authority must never accept an older
 one (*< N*), nor a different list with the same number (equivocation): an
 attacker who swaps in last month's bundle would otherwise make a revoked licence
-valid again until that old list goes stale. The memory is one small JSON file::
+valid again until that old list goes stale. Nor may a bundle under another national root
+replace the trusted one after a restart: the memory pins the root. It is one small JSON file::
 
     {"format": "elicense-verifier-state/1",
+     "anchors": ["sha256 hex of a root certificate (DER)", ...],
      "bundle": [sequence, "sha256 hex"] | null,
      "status_lists": {"authority code": [sequence, "sha256 hex"], ...}}
 
-in the state directory (``--state DIR``, else ``$ELICENSE_STATE``). It is written
-atomically under an exclusive lock, merging with what is on disk (several kiosk
-processes may share it: a number only ever goes up). A missing file is an empty
-memory; an unreadable one is an error (never silently forgotten).
+in the state directory (``--state DIR``, else ``$ELICENSE_STATE``; the kiosk has a default,
+:func:`kiosk_state_dir`). ``anchors`` is empty until the first bundle is accepted (trust on
+first use); from then on a bundle is accepted only if its root history contains a pinned root,
+and the pin follows the root the accepted bundle is signed under (rotation by cross-certificate).
+Only ``elicense trust pin`` replaces the pin. The file is written only after a bundle is fully
+authenticated, atomically under an exclusive lock, merging with what is on disk (several kiosk
+processes may share it: a number only ever goes up, and the anchors travel with the newest
+bundle). A missing file is an empty memory; an unreadable one is an error (never silently forgotten).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from elicense.crypto.keys import atomic_write
 from elicense.errors import StorageError, TrustError
-from elicense.trust.common import TrustRollback
+from elicense.trust.common import TrustNotPinned, TrustRollback
 
 if TYPE_CHECKING:
     from elicense.status.store import StatusStore
@@ -40,6 +46,7 @@ STATE_FILE = "verifier-state.json"
 ENV = "ELICENSE_STATE"
 MAX_STATE_BYTES = 1 << 20
 MAX_AUTHORITIES = 100_000
+MAX_ANCHORS = 16
 
 
 def resolve(state: str | Path | None) -> Path | None:
@@ -69,6 +76,8 @@ class VerifierState:
     """Highest bundle sequence seen, with the SHA-256 of that bundle."""
     status_lists: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Authority code → highest status-list sequence seen, with the SHA-256 of that list."""
+    anchors: tuple[str, ...] = ()
+    """Pinned roots (SHA-256 hex of each certificate's DER); empty until the first bundle is accepted."""
 
     @property
     def path(self) -> Path:
@@ -101,14 +110,24 @@ class VerifierState:
         if not isinstance(lists, dict) or len(lists) > MAX_AUTHORITIES:
             raise StorageError("verifier state: status_lists must be a map", message_zh="核验端状态文件格式错误")
         bundle = doc.get("bundle")
+        anchors = doc.get("anchors", [])
+        if not isinstance(anchors, list) or len(anchors) > MAX_ANCHORS or not all(
+            isinstance(a, str) and len(a) == 64 for a in anchors
+        ):
+            raise StorageError("verifier state: anchors must be a list of SHA-256 hex strings",
+                               message_zh="核验端状态文件格式错误")  # fmt: skip
         return VerifierState(
             self.directory,
             None if bundle is None else _pair(bundle, "bundle"),
             {str(k): _pair(v, f"status list {k}") for k, v in lists.items()},
+            tuple(anchors),
         )
 
     def _merge(self, other: VerifierState) -> None:
-        if other.bundle is not None and (self.bundle is None or other.bundle[0] > self.bundle[0]):
+        newer = other.bundle is not None and (self.bundle is None or other.bundle[0] > self.bundle[0])
+        if other.anchors and (newer or not self.anchors):  # the pin travels with the newest bundle
+            self.anchors = other.anchors
+        if newer:
             self.bundle = other.bundle
         for code, seen in other.status_lists.items():
             mine = self.status_lists.get(code)
@@ -116,6 +135,21 @@ class VerifierState:
                 self.status_lists[code] = seen
 
     # -- checks -------------------------------------------------------------------------------
+
+    def check_root(self, bundle: Bundle) -> None:
+        """Refuse a bundle whose root history holds no pinned root (none pinned yet: trust on first use)."""
+        if not self.anchors or any(fingerprint(e.root) in self.anchors for e in bundle.roots):
+            return
+        from elicense.crypto.pki import common_name_of
+
+        raise TrustNotPinned(
+            f"trust bundle #{bundle.sequence} is signed under root {common_name_of(bundle.current_root)} "
+            f"(sha256 {fingerprint(bundle.current_root)[:16]}…), not the root pinned in {self.path}: refused "
+            f"(an operator re-pins with 'elicense trust pin BUNDLE --state {self.directory}')",
+            message_zh=f"信任数据包 #{bundle.sequence} 的根证书不是本机已固定的信任根，拒绝加载"
+            f"（如确需更换，请由管理员执行 elicense trust pin）",
+            details={"pinned": list(self.anchors), "root": fingerprint(bundle.current_root)},
+        )
 
     def check_bundle(self, sequence: int, digest: str) -> None:
         """Refuse a bundle older than one seen, or a different one with the same sequence."""
@@ -143,22 +177,45 @@ class VerifierState:
     # -- update -------------------------------------------------------------------------------
 
     def remember(
-        self, *, bundle: tuple[int, str] | None = None, status_lists: Mapping[str, tuple[int, str]] | None = None
+        self,
+        *,
+        bundle: tuple[int, str] | None = None,
+        status_lists: Mapping[str, tuple[int, str]] | None = None,
+        anchors: tuple[str, ...] = (),
     ) -> None:
-        """Record what was accepted; merged with the file under a lock, written atomically."""
-        update = VerifierState(self.directory, bundle, dict(status_lists or {}))
+        """Record what was accepted (call only once it is fully authenticated); merged under a lock, atomic."""
+        update = VerifierState(self.directory, bundle, dict(status_lists or {}), anchors)
         with self._locked():
             self._merge(self._read())
-            before = (self.bundle, dict(self.status_lists))
+            before = (self.bundle, dict(self.status_lists), self.anchors)
             self._merge(update)
-            if (self.bundle, self.status_lists) == before and self.path.exists():
+            if (self.bundle, self.status_lists, self.anchors) == before and self.path.exists():
                 return
-            doc: dict[str, Any] = {
-                "format": FORMAT,
-                "bundle": list(self.bundle) if self.bundle else None,
-                "status_lists": {k: list(v) for k, v in sorted(self.status_lists.items())},
-            }
-            atomic_write(self.path, json.dumps(doc, indent=1).encode("utf-8"))
+            self._write()
+
+    def pin(self, bundle: Bundle) -> tuple[str, ...]:
+        """Pin ``bundle``'s current root and sequence, replacing the pin (an operator's explicit act).
+
+        ``bundle`` must already be authenticated by the caller. Status-list memory is kept (its
+        numbers only go up). Returns the anchors pinned before.
+        """
+        with self._locked():
+            on_disk = self._read()
+            self.status_lists = dict(on_disk.status_lists)
+            previous = on_disk.anchors
+            self.anchors = (fingerprint(bundle.current_root),)
+            self.bundle = (bundle.sequence, digest(bundle.raw))
+            self._write()
+        return previous
+
+    def _write(self) -> None:
+        doc: dict[str, Any] = {
+            "format": FORMAT,
+            "anchors": list(self.anchors),
+            "bundle": list(self.bundle) if self.bundle else None,
+            "status_lists": {k: list(v) for k, v in sorted(self.status_lists.items())},
+        }
+        atomic_write(self.path, json.dumps(doc, indent=1).encode("utf-8"))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -178,6 +235,29 @@ class VerifierState:
             yield
 
 
+def fingerprint(cert: Any) -> str:
+    """SHA-256 hex of a certificate's DER (how a pinned root is remembered)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def kiosk_state_dir(trust: str | Path, state: str | Path | None = None) -> Path:
+    """The kiosk's state directory: ``state``, else ``$ELICENSE_STATE``, else a default per trust file.
+
+    The default lives under the user's state directory, not beside the trust file (whoever may
+    replace the trust file must not be able to reset what it pinned):
+    ``$XDG_STATE_HOME/elicense/kiosk/<first 16 hex of SHA-256 of the trust file's absolute path>``
+    (``$XDG_STATE_HOME`` defaults to ``~/.local/state``).
+    """
+    chosen = resolve(state)
+    if chosen is not None:
+        return chosen
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    key = hashlib.sha256(str(Path(trust).expanduser().absolute()).encode("utf-8")).hexdigest()[:16]
+    return Path(base) / "elicense" / "kiosk" / key
+
+
 def digest(data: bytes) -> str:
     """SHA-256 hex of a signed bundle's *content* (its COSE payload: a re-signature is not a change)."""
     from elicense.errors import ElicenseError
@@ -192,18 +272,29 @@ def digest(data: bytes) -> str:
 def bundle_status(bundle: Bundle, trust: TrustStore, state: VerifierState) -> StatusStore | None:
     """The bundle's status store, checked against and then recorded in ``state``.
 
-    Raises :class:`TrustRollback` for an older (or equivocating) bundle; a rolled-back
-    status list inside a newer bundle makes that authority's licences INDETERMINATE
-    (``status_list_rolled_back``) instead.
+    Raises :class:`TrustNotPinned` for a bundle not under the pinned root and
+    :class:`TrustRollback` for an older (or equivocating) bundle, before anything is
+    written; a rolled-back status list inside a newer bundle makes that authority's
+    licences INDETERMINATE (``status_list_rolled_back``) instead. ``bundle`` must already
+    be authenticated (signature, root history, region binding): only then is it remembered.
     """
+    state.check_root(bundle)
     state.check_bundle(bundle.sequence, digest(bundle.raw))
     from elicense.trust.bundle import STATUS_SECTION
 
     raw = bundle.section(STATUS_SECTION)
     store = None
     if raw is not None:
-        store = _from_json(raw, trust, state)
-    state.remember(bundle=(bundle.sequence, digest(bundle.raw)), status_lists=store.seen() if store else None)
+        from elicense.status.section import from_section
+
+        try:
+            section = json.loads(raw)
+        except ValueError as exc:
+            raise TrustError("trust bundle: status section is not JSON") from exc
+        store = from_section(section, trust, known_sequences=state.known_sequences,
+                             known_digests=state.known_digests)  # fmt: skip
+    state.remember(bundle=(bundle.sequence, digest(bundle.raw)), status_lists=store.seen() if store else None,
+                   anchors=(fingerprint(bundle.current_root),))
     return store
 
 
@@ -214,14 +305,6 @@ def section_status(section: object, trust: TrustStore, state: VerifierState) -> 
     store = from_section(section, trust, known_sequences=state.known_sequences, known_digests=state.known_digests)
     state.remember(status_lists=store.seen())
     return store
-
-
-def _from_json(raw: bytes, trust: TrustStore, state: VerifierState) -> StatusStore:
-    try:
-        section = json.loads(raw)
-    except ValueError as exc:
-        raise TrustError("trust bundle: status section is not JSON") from exc
-    return section_status(section, trust, state)
 
 
 def check_bundle_update(current: Bundle, new: Bundle) -> None:

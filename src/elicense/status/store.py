@@ -30,7 +30,7 @@ from elicense.errors import ElicenseError
 from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
 from elicense.status.reasons import ListState
 from elicense.status.statuslist import SignedStatusList, StatusList, parse_status_list
-from elicense.trust.store import TrustedKey, TrustStore
+from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
 from elicense.verify import result as r
 from elicense.verify.result import Reason, Status
 
@@ -116,6 +116,13 @@ class StatusStore:
     """Authority code → why its only lists were refused as rolled back (``status_list_rolled_back``)."""
     digests: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Authority code → SHA-256 (hex) of the content of the list in use (what a kiosk remembers)."""
+    owners: Mapping[str, TrustedAuthority] = field(default_factory=dict, repr=False)
+    """Authority code → the trust-list entry whose key signed the list in :attr:`lists`.
+
+    A list is bound to the key that signed it, not to the code it names: it answers only for
+    licences signed by a key of that same entry (:meth:`check_licence` with ``key``)."""
+    by_owner: Mapping[TrustedAuthority, StatusList] = field(default_factory=dict, repr=False)
+    """Trust-list entry → the newest list signed by one of its keys (every entry, also one sharing a code)."""
     _by_identity: dict[
         int, tuple[x509.Certificate, ChainRevocation | None, tuple[dt.datetime | None, dt.datetime | None] | None]
     ] = field(
@@ -154,24 +161,28 @@ class StatusStore:
                 problems.append(exc.message)
                 continue
             indexed.append(ic)
-        # keep only the newest CRL per issuer
-        newest: dict[x509.Name, IndexedCRL] = {}
+        # keep only the newest CRL per issuing CA: its name AND key (a CA of another region with the same
+        # name must not displace the genuine CA's CRL)
+        newest: dict[tuple[x509.Name, bytes], IndexedCRL] = {}
         for ic in indexed:
-            prev = newest.get(ic.crl.issuer)
+            who = _ca_identity(ic.issuer)
+            prev = newest.get(who)
             if prev is None or (ic.number or 0, ic.last_update) > (prev.number or 0, prev.last_update):
-                newest[ic.crl.issuer] = ic
+                newest[who] = ic
         crl_list = tuple(newest.values())
         chains = {k.certificate: _chain_facts(k, newest) for k in _all_keys(trust)}
         store = cls({}, crl_list, MappingProxyType(chains), (), not unsafe_skip_crls)
         lists: dict[str, StatusList] = {}
         digests: dict[str, str] = {}
+        owners: dict[str, TrustedAuthority] = {}
+        by_owner: dict[TrustedAuthority, tuple[StatusList, str]] = {}
         rolled_back: dict[str, str] = {}
         known = dict(known_sequences or {})
         seen_digests = dict(known_digests or {})
         for raw in status_lists:
             try:
                 signed = parse_status_list(raw)
-                store._authenticate(signed, trust)
+                owner = store._authenticate(signed, trust)
             except ElicenseError as exc:
                 problems.append(exc.message)
                 continue
@@ -187,17 +198,23 @@ class StatusStore:
                 problems.append(f"status list of {content.issuer}: {why} (rollback)")
                 rolled_back[content.issuer] = why
                 continue
-            prev_list = lists.get(content.issuer)
-            if prev_list is None or content.sequence > prev_list.sequence:
-                lists[content.issuer] = content
-                digests[content.issuer] = digest
+            held = by_owner.get(owner)
+            if held is None or content.sequence > held[0].sequence:
+                by_owner[owner] = (content, digest)
+        first_owner: dict[str, TrustedAuthority] = {}
+        for a in trust.authorities:  # the code's entry, for callers that name a code only
+            first_owner.setdefault(a.code, a)
+        for owner, (content, digest) in by_owner.items():
+            if first_owner.get(owner.code, owner) == owner:
+                lists[owner.code], digests[owner.code], owners[owner.code] = content, digest, owner
         for code in lists:
             rolled_back.pop(code, None)
         return cls(MappingProxyType(lists), crl_list, MappingProxyType(chains), tuple(problems),
-                   not unsafe_skip_crls, MappingProxyType(rolled_back), MappingProxyType(digests))
+                   not unsafe_skip_crls, MappingProxyType(rolled_back), MappingProxyType(digests),
+                   MappingProxyType(owners), MappingProxyType({o: v[0] for o, v in by_owner.items()}))
 
-    def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> None:
-        """The list must be signed by a trusted key of the very authority it is about."""
+    def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> TrustedAuthority:
+        """The list must be signed by a trusted key of the very authority it is about: that entry is returned."""
         from elicense.crypto.algorithms import Algorithm
         from elicense.status.statuslist import StatusListError
 
@@ -213,7 +230,7 @@ class StatusStore:
                 raise StatusListError(f"status list of {content.issuer}: signing certificate not valid at issue time")
             if self.check_certificates and self._revoked_before(key, content.issued_at) is not None:
                 raise StatusListError(f"status list of {content.issuer}: signed with a revoked certificate")
-            return
+            return key.authority
         raise StatusListError(
             f"status list of {content.issuer}: signature does not verify with a key of that authority",
             message_zh="状态列表签名无效或签名者不是该发证机关",
@@ -261,12 +278,19 @@ class StatusStore:
     # -- per verification ------------------------------------------------------------------
 
     def check_licence(
-        self, issuer_code: str, status_index: int | None, at: dt.datetime
+        self, issuer_code: str, status_index: int | None, at: dt.datetime, key: TrustedKey | None = None
     ) -> Sequence[Reason]:
-        """Status of a licence whose signature already verified (empty: valid)."""
+        """Status of a licence whose signature already verified (empty: valid).
+
+        ``key``: the trusted key that verified the licence. Only a list signed by a key of
+        the same trust-list entry answers for it (a list is bound to its signer, not to the
+        code it names). Without ``key`` the list of the code's entry is used.
+        """
         if status_index is None:
             return ()
         lst = self.lists.get(issuer_code)
+        if key is not None and (lst is None or self.owners.get(issuer_code) is not key.authority):
+            lst = self.by_owner.get(key.authority)  # by value: the same entry rebuilt is the same entry
         if (  # hot path (#8): a fresh list, the index in range, its 2-bit entry 0 (ListState.VALID)
             lst is not None
             and at <= lst.next_update
@@ -325,7 +349,20 @@ def _all_keys(trust: TrustStore) -> list[TrustedKey]:
     return [k for keys in trust.keys.values() for k in keys]
 
 
-def _chain_facts(key: TrustedKey, crls: Mapping[x509.Name, IndexedCRL]) -> ChainRevocation:
+def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
+    """A CA as a CRL issuer: its name and its key (never the name alone)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        spki = ca.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load (SM2 curve)
+        spki = ca.public_bytes(serialization.Encoding.DER)
+    return ca.subject, spki
+
+
+def _chain_facts(key: TrustedKey, crls: Mapping[tuple[x509.Name, bytes], IndexedCRL]) -> ChainRevocation:
     from elicense.crypto.pki import common_name_of
 
     revoked: list[tuple[str, RevokedCert]] = []
@@ -333,7 +370,7 @@ def _chain_facts(key: TrustedKey, crls: Mapping[x509.Name, IndexedCRL]) -> Chain
     missing: list[str] = []
     chain = key.chain.chain
     for cert, issuer in itertools.pairwise(chain):  # every certificate but the anchor
-        crl = crls.get(cert.issuer)
+        crl = crls.get(_ca_identity(issuer))
         if crl is None or crl.issuer.subject != issuer.subject or crl.issuer.public_key() != issuer.public_key():
             missing.append(common_name_of(cert))
             continue

@@ -32,8 +32,15 @@ from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_s
 from elicense.crypto.keys import Signer, atomic_write, key_id
 from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
-from elicense.trust.common import Agreement, TrustRollback, TrustSignatureInvalid, iso, validate_list_signer
-from elicense.trust.store import TrustedAuthority, TrustStore
+from elicense.trust.common import (
+    Agreement,
+    TrustListConflict,
+    TrustRollback,
+    TrustSignatureInvalid,
+    iso,
+    validate_list_signer,
+)
+from elicense.trust.store import TrustedAuthority, TrustStore, check_identities
 
 if TYPE_CHECKING:
     from elicense.trust.lists import NationalList, RegionList  # the XML model: publishing and deep checks only
@@ -134,6 +141,8 @@ class Bundle:
     """Named extra sections (``status/…``, ``crl/…``), covered by the bundle signature."""
     raw: bytes = field(default=b"", repr=False)
     """The bundle file bytes."""
+    region_cas: Mapping[str, tuple[x509.Certificate, ...]] = field(default_factory=dict, repr=False)
+    """Region code → the CA certificates its list names (its authorities must chain through one)."""
 
     @property
     def current_root(self) -> x509.Certificate:
@@ -169,7 +178,7 @@ class Bundle:
             )
             for a in self.authorities
         ]
-        return TrustStore.build(
+        store = TrustStore.build(
             roots=self.anchor_roots,
             intermediates=self.intermediates,
             authorities=entries,
@@ -177,6 +186,9 @@ class Bundle:
             next_update=self.stale_after,
             strict=False,
         )
+        if self.region_cas:
+            check_chains_in_region(store, self.region_cas)
+        return store
 
     def status_store(self, trust: TrustStore) -> Any:
         """The ``status`` section (status lists, CRLs) as a verified ``StatusStore``, or ``None``."""
@@ -353,7 +365,10 @@ def build_bundle(
         "index": derive_index(national, regions),
         "extras": extras,
     }
-    return sign1(cbor.dumps(doc), signer, key_id(signer.certificate))
+    data = sign1(cbor.dumps(doc), signer, key_id(signer.certificate))
+    # what every verifier checks at load, checked before anyone receives it (region binding, chains)
+    load_bundle(data, algorithms=algorithms or AlgorithmPolicy(frozenset(Algorithm))).trust_store()
+    return data
 
 
 # -- root rotation ---------------------------------------------------------------------------
@@ -554,6 +569,8 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
         )
         for a in index["authorities"]
     )
+    region_cas = {code: tuple(_load_der(c, "CA") for c in v["cas"]) for code, v in index["regions"].items()}
+    check_region_binding(authorities, region_cas)
     return Bundle(
         sequence=seq,
         issued_at=issued_at,
@@ -565,12 +582,13 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
         region_xml=dict(region_xml),
         national=_summary(index["national"], "national list"),
         regions=region_summaries,
-        intermediates=tuple(_load_der(c, "CA") for v in index["regions"].values() for c in v["cas"]),
+        intermediates=tuple(c for cas in region_cas.values() for c in cas),
         authorities=authorities,
         agreements=tuple(Agreement(str(r), str(i), frozenset(str(t) for t in ts)) for r, i, ts in index["agreements"]),
         equivalences=tuple(frozenset(str(t) for t in e) for e in index["equivalences"]),
         extras=dict(extras),
         raw=data,
+        region_cas=region_cas,
     )
 
 
@@ -583,6 +601,62 @@ def read_bundle_file(path: Path, **kwargs: Any) -> Bundle:
         raise TrustError(f"cannot read trust bundle {path}: {exc.strerror}",
                          message_zh=f"无法读取信任数据包 {path}") from exc
     return load_bundle(data, **kwargs)
+
+
+# -- region binding --------------------------------------------------------------------------
+
+
+def check_region_binding(
+    authorities: Sequence[IndexedAuthority], region_cas: Mapping[str, Sequence[x509.Certificate]]
+) -> None:
+    """Each authority's identity belongs to the region that lists it (else :class:`TrustListConflict`).
+
+    Its area code lies in the region (GB/T 2260 prefix); authority codes, certificate key
+    ids and regional CA certificates are unique across the bundle. Which chain each
+    certificate takes is checked when the chains are validated (:func:`check_chains_in_region`).
+    """
+    ca_owner: dict[bytes, str] = {}
+    for region, cas in region_cas.items():
+        for ca in cas:
+            prev = ca_owner.setdefault(_der(ca), region)
+            if prev != region:
+                raise TrustListConflict(
+                    f"the CA certificate of region {prev} is listed again by region {region}: trust data refused",
+                    message_zh=f"地区 {prev} 的 CA 证书被地区 {region} 重复列入，拒绝该信任数据",
+                    details={"regions": [prev, region]},
+                )
+    for a in authorities:
+        if a.region not in region_cas:
+            raise TrustListConflict(f"authority {a.code} is listed under region {a.region}, which has no list")
+        if len(a.area_code) != 6 or not a.area_code.isdigit() or a.area_code[:2] != a.region[:2]:
+            raise TrustListConflict(
+                f"region {a.region} lists {a.name} ({a.code}) in area {a.area_code}, outside region {a.region}: "
+                f"trust data refused",
+                message_zh=f"地区 {a.region} 列入的发证机关 {a.name}（{a.code}）所在区划 {a.area_code} 不属于该地区，"
+                f"拒绝该信任数据",
+                details={"regions": [a.region, a.area_code[:2] + "0000"]},
+            )
+    check_identities((a.region, a.code, a.name, a.certificates) for a in authorities)
+
+
+def check_chains_in_region(store: TrustStore, region_cas: Mapping[str, Sequence[x509.Certificate]]) -> None:
+    """Every trusted key chains through a CA its own region lists (never another region's, never none)."""
+    for keys in store.keys.values():
+        for key in keys:
+            region = key.authority.region
+            own = region_cas.get(region, ())
+            path = key.chain.chain[1:-1]
+            if any(ca in own for ca in path):
+                continue
+            other = next((r for r, cas in region_cas.items() for ca in path if ca in cas), None)
+            via = f"the CA of region {other}" if other else "no regional CA"
+            raise TrustListConflict(
+                f"region {region} lists a certificate of {key.authority.name} ({key.authority.code}) that chains "
+                f"through {via}, not region {region}'s CA: trust data refused",
+                message_zh=f"地区 {region} 列入的 {key.authority.name} 证书不是由本地区 CA 签发"
+                f"{f'（由地区 {other} 的 CA 签发）' if other else ''}，拒绝该信任数据",
+                details={"regions": [region, other] if other else [region]},
+            )
 
 
 # -- update ----------------------------------------------------------------------------------
@@ -612,8 +686,9 @@ def update_bundle_file(
     """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
 
     On any refusal CURRENT is untouched (atomic replace). ``state`` (default
-    ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), which
-    must not have seen a newer bundle, and records this one.
+    ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), whose
+    pinned root NEW must be under and which must not have seen a newer bundle; it then
+    records this one (and pins its root).
     """
     current = read_bundle_file(current_path, algorithms=algorithms)
     try:
@@ -621,14 +696,16 @@ def update_bundle_file(
     except OSError as exc:
         raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
     new = load_bundle(new_data, anchors=[current.current_root], deep=True, algorithms=algorithms)
+    new.trust_store()  # what a verifier checks at load (chains within their regions) before it is installed
     check_update(current, new)
-    from elicense.status.state import VerifierState, digest, resolve
+    from elicense.status.state import VerifierState, digest, fingerprint, resolve
 
     memory = resolve(state)
     remembered = VerifierState.load(memory) if memory is not None else None
     if remembered is not None:
+        remembered.check_root(new)
         remembered.check_bundle(new.sequence, digest(new_data))
     atomic_write(current_path, new_data)
     if remembered is not None:
-        remembered.remember(bundle=(new.sequence, digest(new_data)))
+        remembered.remember(bundle=(new.sequence, digest(new_data)), anchors=(fingerprint(new.current_root),))
     return new

@@ -30,6 +30,19 @@ class TrustRollback(TrustError):
     code = "trust_rollback"
 
 
+class TrustListConflict(TrustError):
+    """Trust data where one region claims another's identity: a repeated authority code or certificate,
+    an authority outside its region's area, or a certificate that chains through another region's CA."""
+
+    code = "trust_list_conflict"
+
+
+class TrustNotPinned(TrustSignatureInvalid):
+    """A bundle not under the root pinned in the verifier state (re-pin with ``elicense trust pin``)."""
+
+    code = "trust_not_pinned"
+
+
 @dataclass(frozen=True)
 class Agreement:
     """A recognition agreement: ``relying`` accepts these types from ``issuing``."""

@@ -607,4 +607,10 @@ def read_region_list(
         raise TrustSignatureInvalid(f"pointer for {pointer.region} leads to the list of {rl.region}")
     if not chain.valid_at(rl.issued_at):
         raise TrustSignatureInvalid("region list was issued outside its signer certificate's validity")
+    if not any(ca in rl.ca_certificates for ca in chain.chain[1:-1]):
+        # the CA the national list pins (through the signer) is the region's CA: its authorities chain to it
+        raise TrustSignatureInvalid(
+            f"the list of region {rl.region} names CAs that did not issue its pinned signer",
+            message_zh=f"地区 {rl.region} 的信任列表所列 CA 不是其签名证书的签发者",
+        )
     return rl, VerifiedList(chain, data)

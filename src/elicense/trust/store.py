@@ -20,6 +20,7 @@ from elicense.crypto.algorithms import Algorithm, PublicKey
 from elicense.crypto.keys import key_id
 from elicense.crypto.pki import ValidatedChain, algorithm_of, public_key_of, validate_chain
 from elicense.errors import TrustError
+from elicense.trust.common import TrustListConflict
 
 if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PublicKey
@@ -110,14 +111,21 @@ class TrustStore:
         issued_at: dt.datetime | None = None,
         next_update: dt.datetime | None = None,
         strict: bool = True,
+        unsafe_allow_shared_identities: bool = False,
     ) -> TrustStore:
         """Validate every signer chain against ``roots`` and index keys by kid.
 
         With ``strict`` a certificate that does not chain is a :class:`TrustError`;
-        otherwise it is left out and listed in :attr:`problems`.
+        otherwise it is left out and listed in :attr:`problems`. Two entries with one
+        authority code or one certificate key id are a :class:`TrustListConflict`
+        (:func:`check_identities`); ``unsafe_allow_shared_identities`` skips that (tests of
+        the defences behind it only).
         """
         if not roots:
             raise TrustError("trust data has no trust anchors", message_zh="信任数据缺少信任锚")
+        authorities = list(authorities)
+        if not unsafe_allow_shared_identities:
+            check_identities((a.region, a.code, a.name, certs) for a, certs in authorities)
         index: dict[bytes, list[TrustedKey]] = {}
         auths: list[TrustedAuthority] = []
         problems: list[str] = []
@@ -160,3 +168,37 @@ class TrustStore:
     def is_stale(self, at: dt.datetime) -> bool:
         """Whether ``at`` is past the trust data's next update."""
         return self.next_update is not None and at > self.next_update
+
+
+def check_identities(entries: Iterable[tuple[str, str, str, Sequence[x509.Certificate]]]) -> None:
+    """Refuse trust data where two regions list one authority code, or a certificate (key id) appears twice.
+
+    ``entries``: (listing region, authority code, authority name, its certificates). A region that repeats another
+    region's authority code could publish status lists for that code or sign licences with
+    its ids; one that re-lists another region's certificate would take over the attribution
+    of that region's licences. One line names both regions.
+    """
+    codes: dict[str, tuple[str, str]] = {}
+    kids: dict[bytes, tuple[str, str]] = {}
+    for region, code, name, certs in entries:
+        prev = codes.setdefault(code, (region, name))
+        if prev[0] != region:  # the same region may list one authority twice (e.g. a P-256 and an SM2 entry)
+            raise TrustListConflict(
+                f"authority code {code} is listed by region {prev[0]} ({prev[1]}) and again by region "
+                f"{region} ({name}): trust data refused",
+                message_zh=f"发证机关代码 {code} 同时出现在地区 {prev[0]}（{prev[1]}）与地区 {region}"
+                f"（{name}）的信任列表中，拒绝该信任数据",
+                details={"code": code, "regions": [prev[0], region]},
+            )
+        for cert in certs:
+            kid = key_id(cert)
+            first = kids.get(kid)
+            if first is not None:
+                raise TrustListConflict(
+                    f"certificate {kid.hex()} is listed by region {first[0]} ({first[1]}) and again by region {region} "
+                    f"({name}): trust data refused",
+                    message_zh=f"证书 {kid.hex()} 同时被地区 {first[0]}（{first[1]}）与地区 {region}（{name}）列入，"
+                    f"拒绝该信任数据",
+                    details={"kid": kid.hex(), "regions": [first[0], region]},
+                )
+            kids[kid] = (region, name)

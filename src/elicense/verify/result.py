@@ -169,6 +169,20 @@ PRESENTATION_FIELD_DIGEST_MISMATCH = register(
     "presentation_field_digest_mismatch", INV, "A disclosed field does not match the issuer-signed licence",
     "出示的字段与发证机关签名的证照不一致",
 )  # fmt: skip
+# issue 16: one input never stops the verifier; a revocation always takes effect
+VERIFICATION_ERROR = register(
+    "verification_error", IND, "The verifier could not complete its checks on this input",
+    "校验程序无法完成对该输入的检查",
+)
+STATUS_INDEX_MISSING = register(
+    "status_index_missing", IND, "The licence has no status-list index: its revocation cannot be checked",
+    "证照未分配状态列表索引，无法确认其是否已被吊销",
+)
+PRESENTATION_REPLAY_QUOTA = register(
+    "presentation_replay_quota", IND,
+    "This holder device has too many live presentations here: cannot check this one for replay",
+    "该持证设备在本终端的有效亮证过多，无法确认该亮证是否被重放",
+)  # fmt: skip
 del INV, IND
 
 

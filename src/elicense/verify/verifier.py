@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
-from elicense.errors import AlgorithmNotAllowed, CatalogError, PayloadError, PayloadTooLarge, UsageError
+from elicense.errors import (
+    AlgorithmNotAllowed,
+    CatalogError,
+    ElicenseError,
+    PayloadError,
+    PayloadTooLarge,
+    UsageError,
+)
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
@@ -42,6 +49,11 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
+MIN_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""Earliest verification time accepted (the epoch of every signed time)."""
+MAX_AT = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+"""Verification times from here on are refused: every check adds hours (clock skew, the China
+offset) to ``at``, and the last year keeps that arithmetic inside ``datetime``'s range."""
 
 
 def system_clock() -> dt.datetime:
@@ -69,9 +81,9 @@ class StatusSource(Protocol):
     """Revocation data (``elicense.status.store.StatusStore``): status lists and CRLs from trust data."""
 
     def check_licence(
-        self, issuer_code: str, status_index: int | None, at: dt.datetime
+        self, issuer_code: str, status_index: int | None, at: dt.datetime, key: TrustedKey | None = None
     ) -> Sequence[Reason]:
-        """Reasons the licence's status is not valid (empty: valid)."""
+        """Reasons the licence's status is not valid (empty: valid); only lists signed for ``key``'s entry count."""
 
     def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
         """Reasons the signer chain was revoked at signing time, or cannot be checked."""
@@ -164,6 +176,8 @@ class Verifier:
         self.status = status
         self.bundle: Bundle | None = None
         """The offline trust bundle the trust came from (set by :meth:`from_bundle`)."""
+        self.state_dir: Path | None = None
+        """The verifier-state directory it was loaded with (pinned root, sequences), for reloads."""
         self.replay_cache = replay_cache
         """Presentation ids seen (:class:`~elicense.present.verify.ReplayCache`; made on first use)."""
         self._types: tuple[Catalog, dict[str, LicenceType | None]] = (catalog, {})
@@ -185,7 +199,9 @@ class Verifier:
             from elicense.status.section import load_from_trust_file
 
             kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
-        return cls(trust=trust, **kwargs)  # type: ignore[arg-type]
+        verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
+        verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
+        return verifier
 
     @classmethod
     def from_bundle(
@@ -225,6 +241,7 @@ class Verifier:
             kwargs["status"] = bundle.status_store(trust)
         verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
         verifier.bundle = bundle
+        verifier.state_dir = memory
         return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
@@ -245,13 +262,30 @@ class Verifier:
 
     def _time(self, at: dt.datetime | None) -> dt.datetime:
         when = at if at is not None else self.clock()
-        if type(when) is dt.datetime and when.tzinfo is dt.UTC:  # already an aware UTC datetime (hot path)
+        if type(when) is dt.datetime and when.tzinfo is dt.UTC and MIN_AT <= when < MAX_AT:  # hot path
             return when
-        return require_utc(when, "at")
+        when = require_utc(when, "at")
+        if not MIN_AT <= when < MAX_AT:  # misuse: a time no check can be made at (#16)
+            raise UsageError(
+                f"verification time {when.isoformat()} is outside {MIN_AT.date()} .. {MAX_AT.date()} (exclusive)",
+                message_zh=f"校验时间 {when.isoformat()} 超出允许范围（{MIN_AT.date()} 至 {MAX_AT.date()} 之前）",
+            )
+        return when
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check."""
+        """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check.
+
+        Raises only on misuse (a naive or out-of-range ``at``). Whatever the payload holds, a
+        result comes back: a check that cannot be completed is INDETERMINATE ``verification_error``
+        (a last line of defence; the property tests hold that no input reaches it).
+        """
         when = self._time(at)
+        try:
+            return self._verify(payload, when)
+        except Exception as exc:  # one input must never stop a batch, a kiosk frame, a caller
+            return _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+
+    def _verify(self, payload: str | bytes, when: dt.datetime) -> VerificationResult:
         try:
             protected, alg_id, kid, signed_payload, signature = sign1_parts(unwrap(payload))
         except PayloadTooLarge as exc:
@@ -277,16 +311,30 @@ class Verifier:
                                    signed_payload, when, [_PASSED_DECODE, allowed[1]])
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`."""
-        from elicense.present.verify import verify_presentation
+        """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`. Never raises for input."""
+        from elicense.present.verify import KIND, verify_presentation
 
-        return verify_presentation(self, payload, at=self._time(at))
+        when = self._time(at)
+        try:
+            return verify_presentation(self, payload, at=when)
+        except Exception as exc:  # as verify(): a result, whatever the input
+            done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
+                                      verified_at=when, kind=KIND)
 
     def verify_pdf(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify a sealed licence PDF (signature, embedded record, QR); see :mod:`elicense.pdf.verify`."""
         from elicense.pdf.verify import verify_pdf  # lazy: pyHanko is heavy
 
-        return verify_pdf(self, data, at=self._time(at))
+        when = self._time(at)
+        try:
+            return verify_pdf(self, data, at=when)
+        except ElicenseError:  # a typed refusal (limits, unreadable file): the caller reports it
+            raise
+        except Exception as exc:  # anything else is a check that could not complete: a result (#16)
+            done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
+                                      verified_at=when, kind="pdf")
 
     def verify_ofd(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an OFD document: its seals and integrity, and the licence it carries (:mod:`elicense.ofd`)."""
@@ -325,6 +373,9 @@ class Verifier:
         except PayloadError as exc:
             # Signed by a trusted key but not a well-formed licence: refuse, never guess.
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "claims")
+        except (ValueError, OverflowError, ArithmeticError, TypeError, KeyError) as exc:
+            # a value in range for its CBOR type but not for a date or time (signed_at in year 10000)
+            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, f"claim out of range ({exc})")], "claims")
         return self._check_claims(claims, key, when, checks)
 
     def _check_claims(
@@ -397,13 +448,17 @@ class Verifier:
                 _record(checks, reasons, "certificate_revocation", found_status)
             else:
                 checks.append(_PASSED_REVOCATION)
-            found_status = status.check_licence(authority.code, claims.status_index, when)
-            if found_status:
-                _record(checks, reasons, "licence_status", found_status)
+            if claims.status_index is None:  # no entry in any status list: a revocation could not show (#16)
+                reasons.append(_NO_STATUS_INDEX)
+                checks.append(_SKIPPED_NO_INDEX)
             else:
-                checks.append(_PASSED_STATUS)
-        elif claims.status_index is not None:
-            checks.append(Check("licence_status", CheckOutcome.SKIPPED, "no status data given"))
+                found_status = status.check_licence(authority.code, claims.status_index, when, key)
+                if found_status:
+                    _record(checks, reasons, "licence_status", found_status)
+                else:
+                    checks.append(_PASSED_STATUS)
+        else:
+            checks.append(_SKIPPED_NO_STATUS if claims.status_index is not None else _SKIPPED_NO_INDEX)
 
         if self.policies:
             context = VerificationContext(claims, key, when, licence_type, self.trust)
@@ -433,6 +488,9 @@ _PASSED_REVOCATION = r.passed("certificate_revocation")
 _PASSED_STATUS = r.passed("licence_status")
 _PASSED_DECODE = r.passed("decode")
 _PASSED_SIGNATURE = r.passed("signature")
+_SKIPPED_NO_STATUS = Check("licence_status", CheckOutcome.SKIPPED, "no status data given")
+_SKIPPED_NO_INDEX = Check("licence_status", CheckOutcome.SKIPPED, "the licence has no status-list index")
+_NO_STATUS_INDEX = Reason.of(r.STATUS_INDEX_MISSING)
 
 
 def _record(checks: list[Check], reasons: list[Reason], name: str, found: Sequence[Reason]) -> None:
