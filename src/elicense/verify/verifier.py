@@ -340,7 +340,13 @@ class Verifier:
         """Verify an OFD document: its seals and integrity, and the licence it carries (:mod:`elicense.ofd`)."""
         from elicense.ofd.verify import verify_ofd  # lazy: the seal stack
 
-        return verify_ofd(self, data, at=self._time(at))
+        when = self._time(at)
+        try:
+            return verify_ofd(self, data, at=when)
+        except Exception as exc:  # as verify_pdf(): a check that could not complete is a result (#16)
+            done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
+                                      verified_at=when, kind="ofd")
 
     def _verify_signed(
         self,
