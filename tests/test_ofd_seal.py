@@ -371,3 +371,12 @@ def test_ofdrw_sees_the_signature_list_protected(sealed: dict[str, bytes], tmp_p
     src.write_bytes(sealed["business-licence-jinan"])
     proc = ofdrw("sign", src, out, "--mode", "continue")
     assert proc.returncode == 1 and "SignatureTerminateException" in proc.stdout and not out.exists(), proc.stdout
+
+
+def test_file_added_after_sealing_is_named(sm2: Sm2World, sealed: dict[str, bytes]) -> None:
+    """A file nobody signed, added to a sealed licence OFD: INVALID, the file named; the seal itself intact."""
+    data = sealed["business-licence-jinan"]
+    files = [*read_package(data).files.items(), ("Doc_0/Res/extra.png", b"\x89PNG\r\n\x1a\n")]
+    result = verify_ofd(sm2.verifier, write_package(files), at=NOW)
+    assert result.status is Status.INVALID
+    assert [(r.code, r.detail) for r in result.reasons] == [("ofd_file_not_signed", "/Doc_0/Res/extra.png")]
