@@ -377,15 +377,15 @@ def _card(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[
     title = lt.name_zh if style.title is None or "id-card" not in lt.slug else "中华人民共和国居民身份证"
     c.text(w / 2, 3.0, title, 3.0 if len(title) < 12 else 2.9, INK, align="center")
     y = 8.0
+    label_w = 15.0
     for key in style.top:
         if key in rows:
-            c.text(4.0, y, _label(style, rows[key]), 2.2, GREY)
-            p.note(key, [c.text(12.0, y, rows[key].value, 2.4, INK)])
+            c.text(4.0 + label_w - 1.0, y + 0.1, _label(style, rows[key]), 2.1, GREY, align="right")
+            p.note(key, [c.text(4.0 + label_w + 1.0, y, rows[key].value, 2.4, INK)])
             y += 3.6
     qr = min(qr_mm, h - y - 10.0)
     qr_x, qr_y = w - 3.5 - qr, y + 0.5
     p.qr = (0, (qr_x, qr_y, qr, qr))
-    label_w = 15.0
     value_w = qr_x - 4.0 - label_w - 2.0
     two_sided = "id-card" in lt.slug
     columns = _ordered(style, rows, set(style.top) | ({"holder_code", "validity"} if two_sided else set()))
