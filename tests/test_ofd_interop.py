@@ -7,6 +7,8 @@ part of the package must be INVALID for both, naming the same file.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,7 @@ def test_the_stamp_lands_where_elicense_asked(world: Any, signed: dict[str, Path
 def _tamper(data: bytes, part: str, at: int = -1) -> bytes:
     """``data`` with one bit of ``part`` flipped: at ``at``, or in the middle (Signature.xml: in its date, so no
     CheckValue is hit)."""
-    archive = zipfile.ZipFile(__import__("io").BytesIO(data))
+    archive = zipfile.ZipFile(io.BytesIO(data))
     files = []
     for name in archive.namelist():
         if name.endswith("/"):
@@ -118,5 +120,4 @@ def test_one_byte_tamper_of_the_signed_value(signed: dict[str, Path], tmp_path: 
     path = tmp_path / "sv.ofd"
     path.write_bytes(_tamper(signed["business-licence-jinan"].read_bytes(), "Doc_0/Signs/Sign_0/SignedValue.dat", -1))
     assert _verdicts([path])[path.name].startswith("INVALID")
-    assert check_ofd(path.read_bytes()).result(__import__("datetime").datetime.now(
-        __import__("datetime").UTC)).status is not Status.VALID
+    assert check_ofd(path.read_bytes()).result(dt.datetime.now(dt.UTC)).status is not Status.VALID
