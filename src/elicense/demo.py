@@ -312,6 +312,11 @@ def build_demo(
         for s in SAMPLES:
             entry = by_slug[s.authority]
             seal_file(home, entry, outdir / "licences" / f"{s.name}.qr.txt", at=issued[s.name].signed_at)
+        if pdf:  # the SM2 world's licence files: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
+            from elicense.ofd.home import issue_ofd
+
+            for name, signed in issued.items():
+                atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
     if not sm2_world:

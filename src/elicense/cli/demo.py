@@ -104,4 +104,7 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
             f"try: elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} --trust {world.trust_file}"
             + allow
         )
+        if algorithm is Algorithm.SM2 and (outdir / "licences" / "business-licence-jinan.ofd").exists():
+            click.echo(f"     elicense verify {outdir / 'licences' / 'business-licence-jinan.ofd'} "
+                       f"--trust {world.trust_file}{allow}   # the sealed OFD licence file")
     return 0 if worst_unexpected == 0 else 1

@@ -5,7 +5,7 @@ Single: ``elicense issue --type business-licence --home DIR --field source_id=A1
 (or ``--from-json FILE`` with one object of the same keys). Prints the licence id and
 writes ``--out DIR/<id>.qr.txt``; re-running with the same ``source_id`` issues nothing.
 
-Batch: ``elicense issue --batch FILE.csv --type CODE --home DIR [--workers N] [--pdf OUTDIR]``.
+Batch: ``elicense issue --batch FILE.csv --type CODE --home DIR [--workers N] [--pdf OUTDIR] [--ofd OUTDIR]``.
 ``--pdf-level B-T|B-LT [--tsa-url URL]`` makes the PDFs timestamped / long-term (as ``elicense render``).
 Rejected rows go to ``--report`` (default ``FILE.report.csv``). Exit 0 when every row is
 issued or already was, 1 when some rows were rejected, 3+ on errors.
@@ -122,6 +122,13 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Also write a signed PDF per licence into this directory.",
 )
+@click.option(
+    "--ofd",
+    "ofd_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write a sealed OFD (GB/T 33190, GB/T 38540 seal) per licence into this directory (an SM2 home).",
+)
 @click.option("--pdf-level", "pdf_level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
               show_default=True,
               help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).")
@@ -153,7 +160,7 @@ def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
     workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
     from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
-    alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None,
+    alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None, ofd_dir: Path | None = None,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
     from elicense.home import Home
@@ -161,6 +168,10 @@ def issue_cmd(
     from elicense.registry.batch import default_actor, issue_one, run_batch
 
     home = Home.load(home_dir)
+    if ofd_dir is not None:
+        from elicense.ofd.home import require_seals
+
+        require_seals(home)  # before anything is issued
     if alg is not None:
         authority_code = _authority_for_alg(home, type_code, authority_code, alg, pdf_dir)
     url = url_for(home, db)
@@ -180,6 +191,11 @@ def issue_cmd(
             )  # fmt: skip
         finally:
             stop()
+        if ofd_dir is not None:
+            from elicense.ofd.home import batch_licence_ids, write_registry_ofds
+
+            ids = batch_licence_ids(url, report.licence_ids, report.issued, type_code, at)
+            write_registry_ofds(home, url, ids, ofd_dir)
         if as_json:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
@@ -202,6 +218,10 @@ def issue_cmd(
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
                        authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,
                        tsa_url=tsa_url)  # fmt: skip
+    if ofd_dir is not None:
+        from elicense.ofd.home import write_registry_ofds
+
+        write_registry_ofds(home, url, [result.licence_id], ofd_dir)
     if out_dir is not None:
         from elicense.crypto.keys import atomic_write
 

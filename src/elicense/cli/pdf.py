@@ -86,7 +86,7 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
               help="Issuer home directory.")
 @click.option("--licence", "name", required=True, help="Licence id, or name of a licence in HOME/licences.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the signed PDF.")
+              help="Where to write the signed PDF (or OFD).")
 @click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Font file to use instead of the packaged Noto Serif CJK SC subset.")
 @click.option("--pdf-level", "level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
@@ -96,10 +96,24 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
 @click.option("--tsa-url", default=None, metavar="URL",
               help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
                    "HOME's root; needs the root key).")
-def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level: str, tsa_url: str | None) -> int:
-    """Render, seal and sign the PDF of a licence issued from HOME."""
+@click.option("--format", "fmt", type=click.Choice(["pdf", "ofd"]), default="pdf", show_default=True,
+              help="pdf: PAdES-signed PDF; ofd: OFD (GB/T 33190) sealed with the authority's GB/T 38540 seal "
+                   "(an SM2 home).")
+def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level: str, tsa_url: str | None,
+               fmt: str = "pdf") -> int:
+    """Render, seal and sign the PDF (or the OFD) of a licence issued from HOME."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
+
+    if fmt == "ofd":
+        from elicense.ofd.home import issue_ofd, require_seals
+
+        home = Home.load(home_dir)
+        require_seals(home)
+        issued = find_issued(home, name)
+        atomic_write(output, issue_ofd(home, issued, font_path=font))
+        click.echo(f"{output}: {issued.licence.id}")
+        return 0
     from elicense.pdf.render import render_licence
     from elicense.pdf.sign import seal_and_sign
     from elicense.pdf.tsa import options_for_home

@@ -1,4 +1,4 @@
-"""``elicense verify``: payload text, QR image or PDF → VALID / INVALID / INDETERMINATE.
+"""``elicense verify``: payload text, QR image, PDF or OFD → VALID / INVALID / INDETERMINATE.
 
 No click here: the click command is in :mod:`elicense.cli.verify_command`, and a plain
 command line is parsed by :func:`fast_options` without loading click (cold start, #8).
@@ -372,7 +372,12 @@ def _json_line(obj: dict[str, Any]) -> str:
 
 
 def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | None, lang: str) -> tuple[str, int]:
-    """One payload line → (its JSON output line, its exit code). The one place both batch modes verify."""
+    """One payload line → (its JSON output line, its exit code). The one place both batch modes verify.
+
+    A line that is not a payload but names a file (a PDF, an OFD, an image) verifies that file.
+    """
+    if not text.startswith((b"EL", b"EP")) and b"\0" not in text and _is_file(Path(os.fsdecode(text))):
+        return _batch_file(verifier, lineno, os.fsdecode(text), at, lang)
     try:
         payload = text.decode("ascii")
     except UnicodeDecodeError:
@@ -386,6 +391,18 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
         failure = exc if isinstance(exc, ElicenseError) else InputError(
             f"line {lineno} could not be verified ({type(exc).__name__})", message_zh=f"第 {lineno} 行无法校验")
         return _json_line({"line": lineno, **_error_object(str(lineno), failure, lang)}), EXIT_ERROR
+
+
+def _batch_file(verifier: Verifier, lineno: int, name: str, at: dt.datetime | None, lang: str) -> tuple[str, int]:
+    """A batch line naming a file: its (first) result as the line's JSON, or the error object."""
+    from elicense.verify.inputs import verify_bytes
+
+    try:
+        results = verify_bytes(verifier, _read_input(name), at=at, source=Path(name))
+    except ElicenseError as exc:
+        return _json_line({"line": lineno, **_error_object(name, exc, lang)}), EXIT_ERROR
+    result = max(results, key=lambda x: x.status.severity)
+    return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
 
 
 BATCH_CHUNK = 256

@@ -1,4 +1,4 @@
-"""Recognise what a user handed us (payload text, image with a QR, PDF) and verify it.
+"""Recognise what a user handed us (payload text, image with a QR, PDF, OFD) and verify it.
 
 Shared by the CLI and the kiosk endpoint. Sniffing is by content, never by
 file name: a ``.txt`` holding a PNG is an image.
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from elicense.verify.result import VerificationResult
     from elicense.verify.verifier import Verifier
 
-InputKind = Literal["text", "image", "pdf"]
+InputKind = Literal["text", "image", "pdf", "ofd"]
 PAYLOAD_PREFIXES = ("EL2:", "EP1:")
 """QR texts we verify: the static licence QR and the presentation QR (亮证); ``Verifier.verify`` takes both."""
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -37,6 +37,8 @@ def sniff(data: bytes) -> InputKind:
     head = data[:16]
     if data[:1024].lstrip().startswith(b"%PDF-"):
         return "pdf"
+    if head.startswith(b"PK\x03\x04"):  # a ZIP: an OFD package (GB/T 33190) is the only one we take
+        return "ofd"
     if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
     return "text"
@@ -76,6 +78,11 @@ def verify_bytes(
         if verify_pdf is None:
             raise InputError("PDF verification is not available in this version", message_zh="此版本尚不支持 PDF 校验")
         return [verify_pdf(data, at=at)]
+    if kind == "ofd":
+        verify_ofd = getattr(verifier, "verify_ofd", None)
+        if verify_ofd is None:
+            raise InputError("OFD verification is not available in this version", message_zh="此版本尚不支持 OFD 校验")
+        return [verify_ofd(data, at=at)]
     if kind == "image":
         from elicense.qr.decode import read_payloads
 

@@ -273,7 +273,7 @@ class Verifier:
         return when
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify an ``EL1:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check.
+        """Verify an ``EL2:`` payload (or an ``EP1:`` presentation, 亮证); never raises for a failed check.
 
         Raises only on misuse (a naive or out-of-range ``at``). Whatever the payload holds, a
         result comes back: a check that cannot be completed is INDETERMINATE ``verification_error``
@@ -335,6 +335,18 @@ class Verifier:
             done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
             return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
                                       verified_at=when, kind="pdf")
+
+    def verify_ofd(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+        """Verify an OFD document: its seals and integrity, and the licence it carries (:mod:`elicense.ofd`)."""
+        from elicense.ofd.verify import verify_ofd  # lazy: the seal stack
+
+        when = self._time(at)
+        try:
+            return verify_ofd(self, data, at=when)
+        except Exception as exc:  # as verify_pdf(): a check that could not complete is a result (#16)
+            done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
+            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
+                                      verified_at=when, kind="ofd")
 
     def _verify_signed(
         self,
