@@ -56,8 +56,6 @@ def result(figure: str, value: float, unit: str, baseline: float, baseline_label
 def main() -> None:
     quick = "--quick" in sys.argv
     rounds, n = (2, 2) if quick else (5, 5)
-    from elicense.seal.api import parse_seal, parse_signature, sign_ses, verify_ses
-
     from elicense.crypto.algorithms import Algorithm
     from elicense.crypto.sm2 import Sm2PublicKey, load_certificate
     from elicense.demo import build_demo
@@ -65,6 +63,7 @@ def main() -> None:
     from elicense.ofd.package import read_package
     from elicense.ofd.seal import seal_licence_ofd
     from elicense.ofd.verify import check_ofd, sm3
+    from elicense.seal.api import parse_seal, parse_signature, sign_ses, verify_ses
     from elicense.seal.ses import trust_from_store
     from elicense.seal.sm2home import _crls
     from elicense.verify import Verifier
