@@ -81,8 +81,29 @@ def _seal(seal: ses.Seal, ctx: ses._Ctx) -> dict[str, Any]:
                             **_verify(seal.maker_cert, seal.signed_value, seal.covers, seal.alternative, ctx,
                                       "seal signature")},
         "ext_datas": [{"oid": o, "critical": c, "bytes": len(v)} for o, c, v in seal.ext_datas],
-        "time_stamp": seal.time_stamp is not None,
+        "time_stamp": _stamp(seal.time_stamp, seal.signed_value),
     }  # fmt: skip
+
+
+def _stamp(token: bytes | None, value: bytes) -> dict[str, Any] | None:
+    """What a time stamp says (no trust decision): its time, TSA and whether it stamps ``value``."""
+    if token is None:
+        return None
+    from elicense.seal.timestamp import parse_time_stamp
+
+    try:
+        ts = parse_time_stamp(token)
+    except ses.SesFormatError as exc:
+        return {"error": exc.message, "bytes": len(token)}
+    digest = ses._sm3(value) if ses._sm3_name(ts.imprint_alg, ses._Ctx(), "") else None
+    tsa = None
+    if ts.tsa_cert is not None:
+        try:
+            tsa = cert_of(ts.tsa_cert).subject
+        except CryptoError:
+            tsa = None
+    return {"gen_time": _iso(ts.gen_time), "imprint_algorithm": ts.imprint_alg, "tsa": tsa,
+            "stamps_the_signature_value": None if digest is None else digest == ts.imprint}  # fmt: skip
 
 
 def inspect_bytes(data: bytes) -> dict[str, Any]:
@@ -105,7 +126,7 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
                     "signer": _cert(sig.signer_cert, ctx, "signer certificate"), "algorithm": sig.signature_alg,
                     "time_info": _iso(sig.time_info),
                     "property_info": sig.property_info, "data_hash": sig.data_hash.hex(),
-                    "time_stamp": sig.time_stamp is not None, "embedded_crls": len(sig.crls),
+                    "time_stamp": _stamp(sig.time_stamp, sig.signature), "embedded_crls": len(sig.crls),
                     "ext_datas": [{"oid": o, "critical": c, "bytes": len(v)} for o, c, v in sig.ext_datas],
                     "signer_in_seal": ses._cert_in_seal(sig.seal, sig.signer_cert),
                     **_verify(sig.signer_cert, sig.signature, sig.covers, sig.alternative, ctx, "signature"),
