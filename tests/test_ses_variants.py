@@ -280,3 +280,25 @@ def test_non_default_user_id_only_where_configured() -> None:
     assert "deviation.ses_dev_user_id" in warnings(res)
     other_vid = ses.SealMaker("vendor", maker_der, "maker", frozenset({"OTHER"}), uid)
     assert verify(data, seal_makers=(other_vid,)).has_reason("ses_seal_signature_invalid")
+
+
+def test_other_string_and_time_types_are_reported() -> None:
+    """esID as UTF8String and timeInfo as UTCTime: read, and each reported."""
+    p = sx.pki()
+    data = build(Spec())
+    node = d.parse(data)
+    tbs = node.children()[0]
+    fields = tbs.children()
+    seal = fields[1]  # fields[2], timeInfo, is replaced by a UTCTime below
+    utc = b"\x17\x0d" + sx.SIGNED.strftime("%y%m%d%H%M%SZ").encode()
+    info_fields = seal.children()[0].children()  # esID (index 1) as UTF8String
+    new_info_body = b"".join(c.raw if i != 1 else b"\x0c" + c.raw[1:] for i, c in enumerate(info_fields))
+    new_info = d.sequence(new_info_body)
+    new_seal = d.sequence(new_info + b"".join(c.raw for c in seal.children()[1:3])
+                          + ses._bits(p.maker_key.sign(new_info)))  # fmt: skip
+    body = fields[0].raw + new_seal + utc + b"".join(f.raw for f in fields[3:])
+    new_tbs = d.sequence(body)
+    rest = b"".join(c.raw for c in node.children()[1:3])
+    res = verify(d.sequence(new_tbs + rest + ses._bits(p.signer_key.sign(new_tbs))))
+    assert res.valid, res.result.to_dict()
+    assert {"deviation.ses_dev_string_type", "deviation.ses_dev_time_type"} <= set(warnings(res)), warnings(res)

@@ -149,6 +149,13 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     ),
     "ses_dev_user_id": ("SM2 signature with a non-default user id", "SM2 签名使用了非默认用户标识"),
     "ses_dev_cert_digest_type": ("Certificate digest type not named SM3", "证书杂凑算法名称不是 SM3"),
+    "ses_dev_string_type": (
+        "A text field uses another string type than the standard's", "文本字段的字符串类型与标准不同"
+    ),
+    "ses_dev_time_type": (
+        "A date uses UTCTime where the version has GeneralizedTime (or the reverse)",
+        "日期类型与该版本标准不同（UTCTime 与 GeneralizedTime）",
+    ),
     "sd_dev_outer_oid": (
         "SignedData labelled with the PKCS #7 identifier, not GB/T 35275's",
         "SignedData 使用了 PKCS#7 标识而非 GB/T 35275 标识",
@@ -328,6 +335,21 @@ def _bit_or_octets(node: d.Node, ctx: _Ctx, where: str) -> bytes:
     return d.bits(node, where)
 
 
+def _text(node: d.Node, ctx: _Ctx, where: str, tag: int = d.IA5_STRING) -> str:
+    """A string field; another string type than the standard's is read and reported."""
+    if node.tag != tag:
+        ctx.dev("ses_dev_string_type", where, f"tag 0x{node.tag:02x} instead of 0x{tag:02x}")
+    return d.text(node, where)
+
+
+def _time(node: d.Node, ctx: _Ctx, where: str, version: int) -> dt.datetime:
+    """A date: UTCTime in v1, GeneralizedTime in v4/v5; the other one is read and reported."""
+    want = d.UTC_TIME if version == 1 else d.GENERALIZED_TIME
+    if node.tag != want:
+        ctx.dev("ses_dev_time_type", where, "UTCTime" if node.tag == d.UTC_TIME else "GeneralizedTime")
+    return d.time(node, where)
+
+
 def _sm3_name(name: str, ctx: _Ctx, where: str) -> bool:
     """Whether ``name`` names SM3 (recording non-standard spellings)."""
     if name == "SM3" or name == OID_SM3:
@@ -352,13 +374,13 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     if d.text(header[0], "header.ID") != SES_ID:
         raise _fail("header ID is not ES")
     version = d.integer(header[1], "header.version")
-    vid = d.text(header[2], "header.Vid")
+    vid = _text(header[2], ctx, "seal.header.Vid")
     if version not in SUPPORTED_VERSIONS:
         raise SesVersionUnsupported(
             f"seal version {version} is not supported (reads v1 GM/T 0031-2014, v4 GB/T 38540-2020, v5)",
             message_zh=f"不支持第 {version} 版电子印章（支持 GM/T 0031-2014 v1、GB/T 38540-2020 v4 与 v5）",
         )
-    es_id = d.text(fields[1], "esID")
+    es_id = _text(fields[1], ctx, "seal.esID")
     prop = d.expect(fields[2], d.SEQUENCE, what="property").children()
     if len(prop) == 6:  # v1: type, name, certList, createDate, validStart, validEnd
         seal_type, name_node, list_node = prop[0], prop[1], prop[2]
@@ -379,7 +401,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     elif list_type == CERT_LIST_DIGESTS:
         for item in items:
             kind_node, value_node = d.expect(item, d.SEQUENCE, what="CertDigestObj").children()
-            kind = d.text(kind_node, "CertDigestObj.type")
+            kind = _text(kind_node, ctx, "seal.certList.type", d.PRINTABLE_STRING)
             if not _sm3_name(kind, ctx, "seal.certList.type"):
                 ctx.dev("ses_dev_cert_digest_type", "seal.certList.type", kind[:40])
             digests.append((kind, d.octets(value_node, "CertDigestObj.value")))
@@ -388,11 +410,12 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         raise _fail(f"unknown certListType {list_type}")
     if not 1 <= count <= MAX_CERTS:
         raise _fail("seal certificate list is empty or too long")
-    created, start, end = (d.time(n, w) for n, w in zip(dates, ("createDate", "validStart", "validEnd"), strict=True))
+    created, start, end = (_time(n, ctx, f"seal.property.{w}", version)
+                           for n, w in zip(dates, ("createDate", "validStart", "validEnd"), strict=True))  # fmt: skip
     pic = d.expect(fields[3], d.SEQUENCE, what="picture").children()
     if len(pic) != 4:
         raise _fail("picture must have 4 fields")
-    pic_type = d.text(pic[0], "picture.type")
+    pic_type = _text(pic[0], ctx, "seal.picture.type")
     picture = d.octets(pic[1], "picture.data")
     if len(picture) > MAX_PICTURE_BYTES:
         raise _fail("seal picture too large")
@@ -435,7 +458,8 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     covers, alternative = (wrapped, alone) if version == 1 else (alone, wrapped)
     return Seal(
         der=node.raw, version=version, vid=vid, es_id=es_id, seal_type=d.integer(seal_type, "type"),
-        name=d.text(name_node, "name"), cert_list_type=list_type, certs=certs, cert_digests=tuple(digests),
+        name=_text(name_node, ctx, "seal.property.name", d.UTF8_STRING), cert_list_type=list_type, certs=certs,
+        cert_digests=tuple(digests),
         created=created, valid_start=start, valid_end=end, picture_type=pic_type, picture=picture,
         width_mm=d.integer(pic[2], "width"), height_mm=d.integer(pic[3], "height"), maker_cert=maker_cert,
         sign_alg=sign_alg, signed_value=signed_value, covers=covers, alternative=alternative, ext_datas=ext,
@@ -556,7 +580,7 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
     else:
         if len(parts) not in (4, 5) or len(fields) not in (5, 6):
             raise _fail(f"SES_Signature v{version} has {len(parts)} fields, TBS_Sign {len(fields)}")
-        time_info = d.time(fields[2], "timeInfo")
+        time_info = _time(fields[2], ctx, "signature.timeInfo", version)
         data_hash = _bit_or_octets(fields[3], ctx, "signature.dataHash")
         info_node = fields[4]
         if len(fields) == 6:
@@ -575,7 +599,7 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
             "DER(SEQUENCE{TBS_Sign, cert, signatureAlgID})", tuple((p.start, p.end) for p in pieces), True,
             d.sequence(b"".join(p.raw for p in pieces)),
         )  # fmt: skip
-    property_info = d.text(info_node, "propertyInfo")
+    property_info = _text(info_node, ctx, "signature.propertyInfo")
     if len(property_info) > MAX_PROPERTY_INFO:
         raise _fail("propertyInfo too long")
     crls = tuple(value for oid, _critical, value in ext if oid == OID_EXT_CRL)
