@@ -302,3 +302,16 @@ def test_other_string_and_time_types_are_reported() -> None:
     res = verify(d.sequence(new_tbs + rest + ses._bits(p.signer_key.sign(new_tbs))))
     assert res.valid, res.result.to_dict()
     assert {"deviation.ses_dev_string_type", "deviation.ses_dev_time_type"} <= set(warnings(res)), warnings(res)
+
+
+def test_unreadable_trust_entries_trust_nothing_and_never_raise() -> None:
+    p = sx.pki()
+    garbage = ses.SealMaker("broken", b"\x30\x03\x02\x01\x01", "ca")
+    res = ses.verify_ses(build(Spec()), data_hash=HASH, trust=ses.SesTrust(roots=(b"junk",), seal_makers=(garbage,)),
+                         at=sx.NOW)  # fmt: skip
+    assert res.has_reason("ses_certificate_untrusted") and res.has_reason("ses_seal_maker_untrusted")
+    seal_der = ses.parse_signature(build(Spec())).seal.der
+    assert ses.verify_ses(seal_der, data_hash=HASH, trust=trust(), at=sx.NOW).reasons[0].detail == (
+        "this is a seal (SESeal), not an SES_Signature")
+    assert ses.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
+    del p

@@ -1084,7 +1084,13 @@ def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
     for entry in entries:
         if entry.role == "maker" and entry.certificate == cert.der:
             return build_chain(cert, anchors=[cert]), f"pinned seal maker {entry.name!r}"
-    cas = [(e, cert_of(e.certificate)) for e in entries if e.role == "ca"]
+    cas: list[tuple[SealMaker, CertView]] = []
+    for entry in entries:
+        if entry.role == "ca":
+            try:
+                cas.append((entry, cert_of(entry.certificate)))
+            except CryptoError:
+                continue  # an unreadable entry trusts nothing
     inter = _views(trust.intermediates)
     for entry, ca in cas:
         try:
@@ -1179,8 +1185,11 @@ def verify_ses(
         return finish()
     except SesFormatError as exc:
         detail = exc.message
-        if kind_of(signature_der) == "raw_signature":
+        kind = kind_of(signature_der)
+        if kind == "raw_signature":
             detail = "a bare SM2 SEQUENCE{r,s}: no certificate, neither SES nor GB/T 35275 SignedData"
+        elif kind in ("seal", "signed_data"):
+            detail = f"this is a {'seal (SESeal)' if kind == 'seal' else 'GB/T 35275 SignedData'}, not an SES_Signature"
         run.check("format", [Reason.of(SES_MALFORMED, detail)])
         return finish()
     ctx.devs.extend(sig.deviations)
