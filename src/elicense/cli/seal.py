@@ -133,6 +133,7 @@ def verify_cmd(files: tuple[Path, ...], content_path: Path | None, data_hash_hex
     trust = SesTrust(
         roots=(*(_cert_file(p) for p in roots), *(policy.signer_roots if policy else ())),
         seal_makers=policy.seal_makers if policy else (), require_revocation=not no_revocation,
+        tsa_roots=policy.tsa_roots if policy else (),
     )  # fmt: skip
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)
     code = 0

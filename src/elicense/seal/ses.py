@@ -1383,13 +1383,15 @@ def trust_from_store(store: Any, extra_crls: Sequence[bytes] = ()) -> SesTrust:
                 inter[_der(cert)] = cert
     roots: tuple[CertLike, ...] = tuple(store.roots)
     makers: tuple[SealMaker, ...] = ()
+    tsas: tuple[CertLike, ...] = ()
     env = os.environ.get("ELICENSE_SEAL_MAKERS")
     if env:  # the relying party's list of other regions' and vendors' seal-making systems
         from elicense.seal.trustlist import load_policy
 
         policy = load_policy(Path(env))
-        roots, makers = (*roots, *policy.signer_roots), policy.seal_makers
-    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers)
+        roots, makers, tsas = (*roots, *policy.signer_roots), policy.seal_makers, policy.tsa_roots
+    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers,
+                    tsa_roots=tsas)  # fmt: skip
 
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
