@@ -46,6 +46,12 @@ def _cert(der: bytes, ctx: ses._Ctx, where: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _now_state(start: dt.datetime, end: dt.datetime) -> str:
+    """``current``, ``expired`` or ``not-yet-valid`` at inspection time (shown, not judged)."""
+    now = dt.datetime.now(dt.UTC)
+    return "not-yet-valid" if now < start else "expired" if now > end else "current"
+
+
 def _part(part: ses.SignedPart) -> dict[str, Any]:
     return {"layout": part.layout, "ranges": [list(x) for x in part.ranges], "wrapped": part.wrapped,
             "bytes": len(part.data)}  # fmt: skip
@@ -71,6 +77,7 @@ def _seal(seal: ses.Seal, ctx: ses._Ctx) -> dict[str, Any]:
         "version": seal.version, "standard": STANDARDS.get(seal.version), "vid": seal.vid, "es_id": seal.es_id,
         "name": seal.name, "type": seal.seal_type, "type_en": names[0], "type_zh": names[1],
         "created": _iso(seal.created), "valid_start": _iso(seal.valid_start), "valid_end": _iso(seal.valid_end),
+        "validity_now": _now_state(seal.valid_start, seal.valid_end),
         "picture": {"type": seal.picture_type, "bytes": len(seal.picture), "width_mm": seal.width_mm,
                     "height_mm": seal.height_mm, "content": kind},
         "cert_list_type": seal.cert_list_type,
@@ -234,7 +241,7 @@ def render_text(report: dict[str, Any], lang: str = "zh") -> str:
             f"{lab('version')}: v{s['version']} {s['standard']}", f"{lab('vid')}: {s['vid']}",
             f"{lab('es_id')}: {s['es_id']}", f"{lab('name')}: {s['name']}",
             f"{lab('type')}: {s['type']} ({s['type_zh'] if i else s['type_en']})",
-            f"{lab('validity')}: {s['valid_start']} .. {s['valid_end']}",
+            f"{lab('validity')}: {s['valid_start']} .. {s['valid_end']} ({s['validity_now']})",
             f"{lab('picture')}: {p['type']}, {p['bytes']} B, {p['width_mm']}×{p['height_mm']} mm ({p['content']})",
             f"{lab('certs')}: " + "; ".join(f"{c.get('subject')} (serial {c.get('serial')})" for c in s["certificates"])
             + "; ".join(f"{d['type']}:{d['value'][:16]}…" for d in s["certificate_digests"]),
