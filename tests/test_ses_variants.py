@@ -10,6 +10,7 @@ signature must not.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -177,18 +178,43 @@ def test_non_minimal_lengths_are_not_der_and_signatures_cover_the_bytes_as_given
     assert res.valid and "deviation.ses_dev_not_der" in warnings(res)
 
 
-def test_unknown_critical_extension_in_seal_or_signature_is_refused() -> None:
+def test_vendor_critical_ext_data_is_reported_and_refused_by_a_strict_verifier() -> None:
     p = sx.pki()
     seal = ses.parse_seal(ses.make_seal(
         es_id="X1", name="章", certificates=[p.signer], picture_png=PNG, width_mm=40, height_mm=40,
         valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker, maker_key=p.maker_key,
         created=sx.NOW - sx.YEAR))  # fmt: skip
     info = d.parse(seal.der).children()[0]
-    crit = _seq(_seq(ses._oid("1.2.3.4"), b"\x01\x01\xff", ses._octets(b"x")))
+    crit = _seq(_seq(ses._oid("1.2.156.112562.9.9"), b"\x01\x01\xff", ses._octets(b"vendor")))
     info2 = d.sequence(info.value + crit)
-    bad = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
-    with pytest.raises(ses.SesFormatError, match="critical"):
-        ses.parse_seal(bad)
+    vendor_seal = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
+    assert [x.code for x in ses.parse_seal(vendor_seal).deviations] == ["ses_dev_critical_ext_data"]
+    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    from elicense.seal import api
+
+    der = api.sign_ses(HASH, "/Doc_0/Signs/Sign_0/Signature.xml", vendor_seal, signer, sx.SIGNED, crls=p.crls)
+    res = verify(der)
+    assert res.valid and "deviation.ses_dev_critical_ext_data" in warnings(res)
+    strict = verify(der, refuse_unknown_critical=True)
+    assert strict.has_reason("ses_unknown_critical_extension") and not strict.valid
+
+
+def test_bare_certificates_and_v1_time_in_v4_and_version_mismatch_are_reported() -> None:
+    p = sx.pki()
+    data = build(Spec())
+    node = d.parse(data)
+    tbs, cert, alg, value = node.children()
+    fields = tbs.children()
+    text_time = ses._bits((sx.SIGNED + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S").encode())
+    new_tbs = d.sequence(ses._int(5) + fields[1].raw + text_time + b"".join(f.raw for f in fields[3:]))
+    bare_cert = d.parse(cert.value).raw  # the Certificate SEQUENCE itself, not wrapped in an OCTET STRING
+    forged = d.sequence(new_tbs + bare_cert + alg.raw + ses._bits(p.signer_key.sign(new_tbs)))
+    res = verify(forged)
+    assert res.valid, res.result.to_dict()
+    assert {"deviation.ses_dev_cert_unwrapped", "deviation.ses_dev_time_type", "deviation.ses_dev_time_text",
+            "deviation.ses_dev_version_mismatch"} <= set(warnings(res))  # fmt: skip
+    assert res.signature is not None and res.signature.time_info == sx.SIGNED
+    del value
 
 
 # -- certificates ``cryptography`` refuses, vendor extensions ---------------------------------------

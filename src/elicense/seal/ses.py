@@ -139,6 +139,15 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_critical_extension": (
         "A certificate carries a vendor's critical extension", "证书含有厂商自定义的关键扩展"
     ),
+    "ses_dev_critical_ext_data": (
+        "A vendor's critical ExtData this verifier does not understand", "含有本验证方不理解的厂商关键扩展数据"
+    ),
+    "ses_dev_cert_unwrapped": (
+        "A certificate stored as a bare Certificate, not in an OCTET STRING", "证书未按标准封装在 OCTET STRING 中"
+    ),
+    "ses_dev_version_mismatch": (
+        "TBS_Sign version differs from the seal's version", "TBS_Sign 版本号与电子印章版本号不一致"
+    ),
     "ses_dev_ext_datas_untagged": (
         "TBS_Sign.extDatas without its [0] tag", "TBS_Sign.extDatas 缺少 [0] 标签"
     ),
@@ -328,6 +337,21 @@ def _ext_datas(node: d.Node, ctx: _Ctx, where: str) -> tuple[tuple[str, bool, by
     return tuple(out)
 
 
+def _cert_field(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+    """A certificate field (OCTET STRING holding DER); a bare Certificate SEQUENCE is read and reported."""
+    if node.tag == d.SEQUENCE:
+        ctx.dev("ses_dev_cert_unwrapped", where)
+        return node.raw
+    return d.octets(node, where)
+
+
+def _critical_ext(ext: Sequence[tuple[str, bool, bytes]], ctx: _Ctx, where: str, known: Sequence[str]) -> None:
+    """Critical ExtData this module does not understand: reported (and refused by a strict verifier)."""
+    for oid, critical, _ in ext:
+        if critical and oid not in known:
+            ctx.dev("ses_dev_critical_ext_data", where, oid)
+
+
 def _bit_or_octets(node: d.Node, ctx: _Ctx, where: str) -> bytes:
     if node.tag == d.OCTET_STRING:
         ctx.dev("ses_dev_octet_string", where)
@@ -396,7 +420,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     digests: list[tuple[str, bytes]] = []
     items = d.expect(list_node, d.SEQUENCE, what="certList").children()
     if list_type == CERT_LIST_CERTS:
-        certs = tuple(d.octets(c, "certList") for c in items)
+        certs = tuple(_cert_field(c, ctx, "seal.certList") for c in items)
         count = len(certs)
     elif list_type == CERT_LIST_DIGESTS:
         for item in items:
@@ -430,9 +454,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         if ext_node.tag == d.CONTEXT_0:  # tagged by some producers; the standard has it untagged here
             (ext_node,) = ext_node.children()
         ext = _ext_datas(ext_node, ctx, "seal.extDatas")
-        for oid, critical, _ in ext:
-            if critical:  # nothing here knows what it means: refusing is the only safe reading
-                raise _fail(f"unknown critical seal extension {oid}")
+        _critical_ext(ext, ctx, "seal.extDatas", known=())
     # the maker's part
     time_stamp: bytes | None = None
     if len(parts) == 2:  # v1: SESeal { sealInfo, signInfo { cert, signatureAlgorithm, signData } }
@@ -446,7 +468,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
             time_stamp = _time_stamp(parts[4], ctx, "seal.timeStamp")
     else:
         raise _fail(f"{prefix} has {len(parts)} fields")
-    maker_cert = d.octets(cert_node, "seal.cert")
+    maker_cert = _cert_field(cert_node, ctx, "seal.cert")
     sign_alg = d.oid(alg_node, "seal.signAlgID")
     signed_value = _bit_or_octets(value_node, ctx, "seal.signedValue")
     alone = SignedPart("DER(SES_SealInfo)", ((info.start, info.end),), False, info.raw)
@@ -580,7 +602,11 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
     else:
         if len(parts) not in (4, 5) or len(fields) not in (5, 6):
             raise _fail(f"SES_Signature v{version} has {len(parts)} fields, TBS_Sign {len(fields)}")
-        time_info = _time(fields[2], ctx, "signature.timeInfo", version)
+        if fields[2].tag in (d.BIT_STRING, d.OCTET_STRING):  # v1's form in a v4/v5 signature
+            ctx.dev("ses_dev_time_type", "signature.timeInfo", "BIT STRING (v1 form)")
+            time_info = _v1_time(fields[2], ctx)
+        else:
+            time_info = _time(fields[2], ctx, "signature.timeInfo", version)
         data_hash = _bit_or_octets(fields[3], ctx, "signature.dataHash")
         info_node = fields[4]
         if len(fields) == 6:
@@ -603,14 +629,16 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
     if len(property_info) > MAX_PROPERTY_INFO:
         raise _fail("propertyInfo too long")
     crls = tuple(value for oid, _critical, value in ext if oid == OID_EXT_CRL)
-    for oid, critical, _ in ext:
-        if critical and oid != OID_EXT_CRL:
-            raise _fail(f"unknown critical signature extension {oid}")
+    _critical_ext(ext, ctx, "signature.extDatas", known=(OID_EXT_CRL,))
+    if version != seal.version:
+        ctx.dev("ses_dev_version_mismatch", "signature.toSign.version", f"TBS_Sign v{version}, seal v{seal.version}")
+    signer_cert = _cert_field(cert_node, ctx, "signature.cert")
+    value = _bit_or_octets(value_node, ctx, "signature")
     return SealSignature(
         der=node.raw, version=version, seal=seal, time_info=time_info, data_hash=data_hash,
-        property_info=property_info, crls=crls, ext_datas=ext, signer_cert=d.octets(cert_node, "cert"),
-        signature_alg=d.oid(alg_node, "signatureAlgID"), signature=_bit_or_octets(value_node, ctx, "signature"),
-        time_stamp=time_stamp, covers=covers, alternative=alternative, deviations=tuple(ctx.devs),
+        property_info=property_info, crls=crls, ext_datas=ext, signer_cert=signer_cert,
+        signature_alg=d.oid(alg_node, "signatureAlgID"), signature=value, time_stamp=time_stamp, covers=covers,
+        alternative=alternative, deviations=tuple(ctx.devs),
     )  # fmt: skip
 
 
@@ -846,6 +874,10 @@ SES_MALFORMED = r.register(
 SES_VERSION_UNSUPPORTED = r.register(
     "ses_version_unsupported", X, "The seal or signature version is not supported", "不支持该版本的电子印章或签章数据"
 )
+SES_UNKNOWN_CRITICAL = r.register(
+    "ses_unknown_critical_extension", I, "A critical extension this verifier does not understand",
+    "含有本验证方不理解的关键扩展",
+)
 SES_SIGNER_NOT_IN_SEAL = r.register(
     "ses_signer_not_in_seal", I, "The signer's certificate is not one the seal was made for",
     "签章者证书与电子印章不匹配",
@@ -931,6 +963,9 @@ class SesTrust:
     """SM2 user ids other than the default that signers in this relying party's world use."""
     tsa_roots: tuple[CertLike, ...] = ()
     """Extra anchors for time-stamp authorities (besides ``roots``)."""
+    refuse_unknown_critical: bool = False
+    """Refuse (INVALID) a seal or signature carrying a critical ExtData this module does not
+    understand, instead of reporting it as a deviation."""
 
 
 def _maker_user_ids(trust: SesTrust, vid: str) -> tuple[bytes, ...]:
@@ -1054,6 +1089,11 @@ def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: Sign
             ctx.dev("ses_dev_user_id", where, uid.decode("latin-1")[:64])
             return part
     return None
+
+
+def _unknown_critical(ctx: _Ctx) -> str:
+    codes = ("ses_dev_critical_ext_data", "ses_dev_critical_extension")
+    return "; ".join(f"{x.where}: {x.detail}" for x in ctx.devs if x.code in codes)
 
 
 def _cert_devs(cert: CertView, ctx: _Ctx, where: str) -> None:
@@ -1202,6 +1242,9 @@ def verify_ses(
         return finish(sig, seal)
     _cert_devs(signer, ctx, "signer certificate")
     _cert_devs(maker, ctx, "seal maker certificate")
+    if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
+        run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
+        return finish(sig, seal)
     run.check("format", [], f"SES v{sig.version}, seal v{seal.version} {seal.es_id} ({seal.vid})")
 
     try:
@@ -1334,6 +1377,9 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
         return finish()
     ctx.devs.extend(seal.deviations)
     _cert_devs(maker, ctx, "seal maker certificate")
+    if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
+        run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
+        return finish()
     run.check("format", [], f"seal v{seal.version} {seal.es_id} ({seal.vid})")
     if not _algorithm_ok(seal.sign_alg, ctx, "seal"):
         run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
