@@ -341,3 +341,25 @@ def test_unreadable_trust_entries_trust_nothing_and_never_raise() -> None:
         "this is a seal (SESeal), not an SES_Signature")
     assert ses.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
     del p
+
+
+def test_signature_value_with_non_canonical_integers_is_reported() -> None:
+    """Some encoders drop the 0x00 sign octet of r or s (a "negative" INTEGER): the values are unambiguous."""
+    p = sx.pki()
+    node = d.parse(build(Spec()))
+    tbs, cert, alg, _ = node.children()
+    for _ in range(64):
+        r_, s_ = sm2.parse_der_signature(p.signer_key.sign(tbs.raw))
+        if r_ >> 255:
+            break
+    else:
+        pytest.fail("no signature with the top bit of r set")
+    raw_r = b"\x02\x20" + r_.to_bytes(32, "big")  # no 0x00 sign octet: not DER
+    s_bytes = s_.to_bytes(33, "big").lstrip(b"\x00")
+    s_int = b"\x02" + bytes([len(s_bytes) + (s_bytes[0] >> 7)]) + (b"\x00" if s_bytes[0] >> 7 else b"") + s_bytes
+    value = d.sequence(raw_r + s_int)
+    res = verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(value)))
+    assert res.valid and "deviation.ses_dev_signature_not_der" in warnings(res), res.result.to_dict()
+    broken = value[:-1] + bytes([value[-1] ^ 1])
+    assert verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(broken))).has_reason("signature_invalid")
+

@@ -128,6 +128,9 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_signature_raw": (
         "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}", "签名值为 64 字节 r‖s，而非 DER 编码"
     ),
+    "ses_dev_signature_not_der": (
+        "Signature value SEQUENCE{r,s} with non-canonical INTEGERs", "签名值 SEQUENCE{r,s} 的整数编码不规范"
+    ),
     "ses_dev_signed_bytes": (
         "The signature covers a different byte layout than the standard's", "签名所覆盖的数据与标准规定的结构不同"
     ),
@@ -530,6 +533,9 @@ def parse_seal(data: bytes) -> Seal:
 
 def _v1_time(node: d.Node, ctx: _Ctx) -> dt.datetime:
     """v1 timeInfo: a BIT STRING holding a time (DER, or text as real producers write it)."""
+    if node.tag in (d.UTC_TIME, d.GENERALIZED_TIME):  # a plain time where v1 wraps it
+        ctx.dev("ses_dev_time_type", "signature.timeInfo", "a time, not v1's BIT STRING")
+        return d.time(node, "timeInfo")
     content = _bit_or_octets(node, ctx, "signature.timeInfo")
     try:
         inner = d.parse(content, what="timeInfo")
@@ -1059,7 +1065,28 @@ def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
             return None
         ctx.dev("ses_dev_signature_raw", where)
         return out
-    return None
+    return _lenient_der(value, ctx, where)
+
+
+def _lenient_der(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
+    """``SEQUENCE{r,s}`` with non-canonical INTEGERs (a missing 0x00 sign octet, extra leading zeros):
+    the unsigned values are unambiguous; re-encoded canonically and reported."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from elicense.crypto.sm2 import N
+
+    try:
+        parts = d.expect(d.parse(value, what="signature value"), d.SEQUENCE, what="signature").children()
+    except d.DerError:
+        return None
+    if len(parts) != 2 or any(p.tag != d.INTEGER or not 0 < len(p.value) <= 33 for p in parts):
+        return None
+    r_, s_ = (int.from_bytes(p.value, "big") for p in parts)
+    if not (0 < r_ < N and 0 < s_ < N):
+        return None
+    ctx.dev("ses_dev_signature_not_der", where)
+    out: bytes = encode_dss_signature(r_, s_)
+    return out
 
 
 def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: SignedPart | None,
