@@ -488,3 +488,24 @@ def test_corpus_reference_digests_agree_with_expected(name: str) -> None:
                 if sm2.sm3(z.read(path.lstrip("/"))) != base64.b64decode(value):
                     found.add((entry, path))
     assert found == REFERENCE_MISMATCHES.get(name, set())
+
+
+def test_seal_inspect_opens_ofd_packages(tmp_path: Path) -> None:
+    ofd = sx.corpus() / "ofd"
+    proc = _cli("seal", "inspect", "--json", str(ofd / "converter__testImageNotFound.ofd"),
+                str(ofd / "made_with_tool" / "tool__jsz_v1.ofd"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    reports = json.loads(proc.stdout)
+    assert sorted((Path(r["input"].split("!")[0]).name, r["input"].split("!")[1], r["kind"])
+                  for r in reports) == [  # (package, member, kind)
+        ("converter__testImageNotFound.ofd", "Doc_0/Signs/Sign_0/SignedValue.dat", "signed_data"),
+        ("converter__testImageNotFound.ofd", "Doc_0/Signs/Sign_1/SignedValue.dat", "signed_data"),
+        ("tool__jsz_v1.ofd", "Doc_0/Signs/Sign_0/Seal.esl", "seal"),
+        ("tool__jsz_v1.ofd", "Doc_0/Signs/Sign_0/SignedValue.dat", "signature"),
+    ]  # fmt: skip
+    unsigned = _cli("seal", "inspect", str(ofd / "generated_here" / "ofdrw-written.ofd"))
+    assert unsigned.returncode == 3 and unsigned.stderr.count("\n") == 1 and "Traceback" not in unsigned.stderr
+    bad = tmp_path / "bad.ofd"
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    proc = _cli("seal", "inspect", str(bad))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr

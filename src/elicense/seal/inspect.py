@@ -9,6 +9,7 @@ every deviation from the standard.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from elicense.errors import CryptoError, InputError
@@ -171,6 +172,36 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
         {"code": x.code, "where": x.where, "detail": x.detail, "message_en": x.message_en, "message_zh": x.message_zh}
         for x in ctx.devs
     ]  # fmt: skip
+    return out
+
+
+MAX_OFD_ENTRIES = 10_000
+MAX_OFD_MEMBERS = 64
+
+
+def ofd_members(path: Path) -> list[tuple[str, bytes]]:
+    """The seals and signatures inside an OFD package (zip): every ``*.esl`` and ``SignedValue.dat``.
+
+    Bounded: at most 10,000 entries, 64 members read, 4 MiB each (read with a limit, so a
+    member whose header lies about its size cannot exhaust memory).
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_OFD_ENTRIES:
+                raise SealInspectError("OFD package has too many entries", message_zh="OFD 包条目过多")
+            wanted = [i for i in infos if i.filename.endswith(("/SignedValue.dat", ".esl")) and not i.is_dir()]
+            out = []
+            for info in wanted[:MAX_OFD_MEMBERS]:
+                with z.open(info) as fh:
+                    data = fh.read(MAX_INSPECT_BYTES + 1)
+                out.append((info.filename, data))
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+        raise SealInspectError(f"unreadable OFD package: {exc}"[:200], message_zh="无法读取 OFD 包") from exc
+    if not out:
+        raise SealInspectError("no seal or signature in this OFD package", message_zh="该 OFD 包中没有电子印章或签章")
     return out
 
 
