@@ -177,13 +177,14 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
 
 MAX_OFD_ENTRIES = 10_000
 MAX_OFD_MEMBERS = 64
+MAX_OFD_BYTES = 16 * 1024 * 1024
 
 
 def ofd_members(path: Path) -> list[tuple[str, bytes]]:
     """The seals and signatures inside an OFD package (zip): every ``*.esl`` and ``SignedValue.dat``.
 
-    Bounded: at most 10,000 entries, 64 members read, 4 MiB each (read with a limit, so a
-    member whose header lies about its size cannot exhaust memory).
+    Bounded: at most 10,000 entries, 64 members read, 4 MiB each and 16 MiB in all (read with a
+    limit, so a member whose header lies about its size cannot exhaust memory).
     """
     import zipfile
 
@@ -194,9 +195,14 @@ def ofd_members(path: Path) -> list[tuple[str, bytes]]:
                 raise SealInspectError("OFD package has too many entries", message_zh="OFD 包条目过多")
             wanted = [i for i in infos if i.filename.endswith(("/SignedValue.dat", ".esl")) and not i.is_dir()]
             out = []
+            budget = MAX_OFD_BYTES
             for info in wanted[:MAX_OFD_MEMBERS]:
                 with z.open(info) as fh:
-                    data = fh.read(MAX_INSPECT_BYTES + 1)
+                    data = fh.read(min(MAX_INSPECT_BYTES, budget) + 1)
+                budget -= len(data)
+                if budget < 0:
+                    raise SealInspectError("seals and signatures in this OFD exceed 16 MiB",
+                                           message_zh="该 OFD 中的印章与签章数据超过 16 MiB")  # fmt: skip
                 out.append((info.filename, data))
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
         raise SealInspectError(f"unreadable OFD package: {exc}"[:200], message_zh="无法读取 OFD 包") from exc
