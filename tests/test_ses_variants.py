@@ -363,3 +363,13 @@ def test_signature_value_with_non_canonical_integers_is_reported() -> None:
     broken = value[:-1] + bytes([value[-1] ^ 1])
     assert verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(broken))).has_reason("signature_invalid")
 
+
+
+@pytest.mark.parametrize("oid", ["1.2.156.10197.1.301.1", "1.2.156.10197.1.301"])
+def test_sm2_named_by_another_sm2_oid_is_reported_and_others_refused(oid: str) -> None:
+    node = d.parse(build(Spec()))
+    tbs, cert, _, value = node.children()
+    res = verify(d.sequence(tbs.raw + cert.raw + ses._oid(oid) + value.raw))
+    assert res.valid and "deviation.ses_dev_algorithm_oid" in warnings(res), res.result.to_dict()
+    ecdsa = verify(d.sequence(tbs.raw + cert.raw + ses._oid("1.2.840.10045.4.3.2") + value.raw))
+    assert ecdsa.has_reason("algorithm_not_allowed")

@@ -128,6 +128,9 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_signature_raw": (
         "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}", "签名值为 64 字节 r‖s，而非 DER 编码"
     ),
+    "ses_dev_algorithm_oid": (
+        "SM2-with-SM3 named by another SM2 identifier", "SM2-with-SM3 算法使用了其他 SM2 标识"
+    ),
     "ses_dev_signature_not_der": (
         "Signature value SEQUENCE{r,s} with non-canonical INTEGERs", "签名值 SEQUENCE{r,s} 的整数编码不规范"
     ),
@@ -1213,8 +1216,14 @@ def _load_crls(ders: Iterable[bytes]) -> list[Any]:
 
 
 def _algorithm_ok(oid: str, ctx: _Ctx, where: str) -> bool:
-    """SM2-with-SM3 is the only signature algorithm of SES (every version)."""
-    return oid == OID_SM2_WITH_SM3
+    """SM2-with-SM3 is the only signature algorithm of SES (every version); some producers name
+    it by the SM2 OIDs (``sm2-1``, the curve), which in SES can only mean the same thing."""
+    if oid == OID_SM2_WITH_SM3:
+        return True
+    if oid in (OID_SM2_SIGN, "1.2.156.10197.1.301"):
+        ctx.dev("ses_dev_algorithm_oid", where, oid)
+        return True
+    return False
 
 
 def verify_ses(
@@ -1275,7 +1284,9 @@ def verify_ses(
     run.check("format", [], f"SES v{sig.version}, seal v{seal.version} {seal.es_id} ({seal.vid})")
 
     try:
-        if not _algorithm_ok(sig.signature_alg, ctx, "signature") or not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+        if not _algorithm_ok(sig.signature_alg, ctx, "signature.signatureAlgID") or not _algorithm_ok(
+            seal.sign_alg, ctx, "seal.signAlgID"
+        ):
             raise AlgorithmNotAllowed(f"unsupported SES signature algorithm {sig.signature_alg} / {seal.sign_alg}")
         if algorithms is not None:
             algorithms.check(Algorithm.SM2)
@@ -1408,7 +1419,7 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
         run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
         return finish()
     run.check("format", [], f"seal v{seal.version} {seal.es_id} ({seal.vid})")
-    if not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+    if not _algorithm_ok(seal.sign_alg, ctx, "seal.signAlgID"):
         run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
         return finish()
     made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
