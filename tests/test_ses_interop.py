@@ -121,6 +121,7 @@ def test_raw_sm2_value_is_not_a_seal_signature() -> None:
     assert res.has_reason("ses_malformed") and not res.valid
     ((_, _, xml),) = sx.ofd_signatures(sx.corpus() / "ofd" / "sign__DigitalSign.ofd")
     user = sx.p12_cert("gm__USER.p12", "777777")
+    assert user == ses.parse_signature((sx.corpus() / "signatures" / "gm__SignedValueV4.dat").read_bytes()).signer_cert
     from elicense.seal.certs import cert_of
 
     key = cert_of(user).public_key()
@@ -206,7 +207,7 @@ def test_stricter_than_ofdrw_names_the_reason() -> None:
     wrong_vid = (ses.SealMaker("other vendor", root, "ca", frozenset({"GOMAIN"})),)
     assert verify("sign__allprotected.ofd", seal_makers=wrong_vid).has_reason("ses_seal_maker_untrusted")
     assert verify("sign__allprotected.ofd", seal_makers=()).has_reason("ses_seal_maker_untrusted")
-    builder = sx.p12_cert("gm__SealBuilder.p12", "777777")
+    builder = ses.parse_seal((sx.corpus() / "seals" / "ofdrw__UserV4.esl").read_bytes()).maker_cert  # SealBuilder
     pinned = (ses.SealMaker("ofdrw seal builder", builder, "maker", frozenset({"OFDR&WTest"})),)
     assert verify("sign__allprotected.ofd", seal_makers=pinned, require_revocation=False).valid
     # the swapped SignedValue.dat: both signatures fine, the data hash is not
