@@ -142,3 +142,50 @@ def pki() -> Pki:
         sm2.make_sm2_crl(root, root_key, this_update=SIGNED - day, next_update=SIGNED + 90 * day),
     )
     return Pki(root, root_key, ca, ca_key, signer, signer_key, maker, maker_key, crls)
+
+
+def make_time_stamp(stamped: bytes, tsa_cert: Any, tsa_key: Any, at: dt.datetime, *,
+                    imprint: bytes | None = None) -> bytes:  # fmt: skip
+    """A TimeStampToken (RFC 3161 layout, SM3 + SM2) over ``stamped``, as a TSA makes it (test TSA)."""
+    from asn1crypto import core
+    from asn1crypto import x509 as a509
+
+    from elicense.crypto import sm2
+    from elicense.seal import der as d
+    from elicense.seal import ses
+
+    def seq(*parts: bytes) -> bytes:
+        return d.sequence(b"".join(parts))
+
+    def tagged(tag: int, inner: bytes) -> bytes:
+        return d.header(tag, len(inner)) + inner
+
+    sm3_alg = seq(ses._oid(ses.OID_SM3), b"\x05\x00")
+    tst = seq(ses._int(1), ses._oid("1.2.156.112562.1.1"), seq(sm3_alg, ses._octets(imprint or sm2.sm3(stamped))),
+              ses._int(4242), core.GeneralizedTime(at).dump())  # fmt: skip
+    attrs = (seq(ses._oid("1.2.840.113549.1.9.3"), tagged(d.SET, ses._oid("1.2.840.113549.1.9.16.1.4")))
+             + seq(ses._oid("1.2.840.113549.1.9.4"), tagged(d.SET, ses._octets(sm2.sm3(tst)))))  # fmt: skip
+    signature = tsa_key.sign(tagged(d.SET, attrs))
+    cert_der = sm2.certificate_der(tsa_cert)
+    tbs = a509.Certificate.load(cert_der)["tbs_certificate"]
+    signer_info = seq(ses._int(1), seq(tbs["issuer"].dump(), tbs["serial_number"].dump()), sm3_alg,
+                      tagged(d.CONTEXT_0, attrs), seq(ses._oid(ses.OID_SM2_SIGN)), ses._octets(signature))  # fmt: skip
+    signed_data = seq(ses._int(3), tagged(d.SET, sm3_alg),
+                      seq(ses._oid("1.2.840.113549.1.9.16.1.4"), tagged(d.CONTEXT_0, ses._octets(tst))),
+                      tagged(d.CONTEXT_0, cert_der), tagged(d.SET, signer_info))  # fmt: skip
+    return seq(ses._oid("1.2.840.113549.1.7.2"), tagged(d.CONTEXT_0, signed_data))
+
+
+@cache
+def tsa() -> tuple[Any, Any]:
+    """A time-stamp authority under the test PKI's CA (timeStamping EKU)."""
+    from cryptography.x509.oid import ObjectIdentifier
+
+    from elicense.crypto import sm2
+
+    p = pki()
+    key = sm2.Sm2PrivateKey.generate()
+    cert = sm2.make_sm2_end_entity(key.public_key(), "测试时间戳服务", uscc=None, province="浙江省", issuer_cert=p.ca,
+                                   issuer_key=p.ca_key, not_before=NOW - 2 * YEAR, not_after=NOW + 2 * YEAR,
+                                   eku=ObjectIdentifier("1.3.6.1.5.5.7.3.8"))  # fmt: skip
+    return cert, key

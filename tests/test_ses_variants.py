@@ -10,6 +10,7 @@ signature must not.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +152,7 @@ def test_sm3_by_its_exact_oid_is_standard_and_other_digests_are_not_accepted() -
 
 def test_time_stamps_explicit_and_implicit_are_reported_not_trusted() -> None:
     explicit = verify(build(Spec(time_stamp="explicit")))
-    assert explicit.has_reason("ses_timestamp_unverified") and warnings(explicit) == []
+    assert explicit.has_reason("ses_timestamp_invalid") and warnings(explicit) == []  # b"0\x00" is no token
     implicit = verify(build(Spec(time_stamp="implicit")))
     assert "deviation.ses_dev_time_stamp_implicit" in warnings(implicit)
 
@@ -177,18 +178,43 @@ def test_non_minimal_lengths_are_not_der_and_signatures_cover_the_bytes_as_given
     assert res.valid and "deviation.ses_dev_not_der" in warnings(res)
 
 
-def test_unknown_critical_extension_in_seal_or_signature_is_refused() -> None:
+def test_vendor_critical_ext_data_is_reported_and_refused_by_a_strict_verifier() -> None:
     p = sx.pki()
     seal = ses.parse_seal(ses.make_seal(
         es_id="X1", name="章", certificates=[p.signer], picture_png=PNG, width_mm=40, height_mm=40,
         valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker, maker_key=p.maker_key,
         created=sx.NOW - sx.YEAR))  # fmt: skip
     info = d.parse(seal.der).children()[0]
-    crit = _seq(_seq(ses._oid("1.2.3.4"), b"\x01\x01\xff", ses._octets(b"x")))
+    crit = _seq(_seq(ses._oid("1.2.156.112562.9.9"), b"\x01\x01\xff", ses._octets(b"vendor")))
     info2 = d.sequence(info.value + crit)
-    bad = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
-    with pytest.raises(ses.SesFormatError, match="critical"):
-        ses.parse_seal(bad)
+    vendor_seal = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
+    assert [x.code for x in ses.parse_seal(vendor_seal).deviations] == ["ses_dev_critical_ext_data"]
+    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    from elicense.seal import api
+
+    der = api.sign_ses(HASH, "/Doc_0/Signs/Sign_0/Signature.xml", vendor_seal, signer, sx.SIGNED, crls=p.crls)
+    res = verify(der)
+    assert res.valid and "deviation.ses_dev_critical_ext_data" in warnings(res)
+    strict = verify(der, refuse_unknown_critical=True)
+    assert strict.has_reason("ses_unknown_critical_extension") and not strict.valid
+
+
+def test_bare_certificates_and_v1_time_in_v4_and_version_mismatch_are_reported() -> None:
+    p = sx.pki()
+    data = build(Spec())
+    node = d.parse(data)
+    tbs, cert, alg, value = node.children()
+    fields = tbs.children()
+    text_time = ses._bits((sx.SIGNED + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S").encode())
+    new_tbs = d.sequence(ses._int(5) + fields[1].raw + text_time + b"".join(f.raw for f in fields[3:]))
+    bare_cert = d.parse(cert.value).raw  # the Certificate SEQUENCE itself, not wrapped in an OCTET STRING
+    forged = d.sequence(new_tbs + bare_cert + alg.raw + ses._bits(p.signer_key.sign(new_tbs)))
+    res = verify(forged)
+    assert res.valid, res.result.to_dict()
+    assert {"deviation.ses_dev_cert_unwrapped", "deviation.ses_dev_time_type", "deviation.ses_dev_time_text",
+            "deviation.ses_dev_version_mismatch"} <= set(warnings(res))  # fmt: skip
+    assert res.signature is not None and res.signature.time_info == sx.SIGNED
+    del value
 
 
 # -- certificates ``cryptography`` refuses, vendor extensions ---------------------------------------
@@ -280,3 +306,70 @@ def test_non_default_user_id_only_where_configured() -> None:
     assert "deviation.ses_dev_user_id" in warnings(res)
     other_vid = ses.SealMaker("vendor", maker_der, "maker", frozenset({"OTHER"}), uid)
     assert verify(data, seal_makers=(other_vid,)).has_reason("ses_seal_signature_invalid")
+
+
+def test_other_string_and_time_types_are_reported() -> None:
+    """esID as UTF8String and timeInfo as UTCTime: read, and each reported."""
+    p = sx.pki()
+    data = build(Spec())
+    node = d.parse(data)
+    tbs = node.children()[0]
+    fields = tbs.children()
+    seal = fields[1]  # fields[2], timeInfo, is replaced by a UTCTime below
+    utc = b"\x17\x0d" + sx.SIGNED.strftime("%y%m%d%H%M%SZ").encode()
+    info_fields = seal.children()[0].children()  # esID (index 1) as UTF8String
+    new_info_body = b"".join(c.raw if i != 1 else b"\x0c" + c.raw[1:] for i, c in enumerate(info_fields))
+    new_info = d.sequence(new_info_body)
+    new_seal = d.sequence(new_info + b"".join(c.raw for c in seal.children()[1:3])
+                          + ses._bits(p.maker_key.sign(new_info)))  # fmt: skip
+    body = fields[0].raw + new_seal + utc + b"".join(f.raw for f in fields[3:])
+    new_tbs = d.sequence(body)
+    rest = b"".join(c.raw for c in node.children()[1:3])
+    res = verify(d.sequence(new_tbs + rest + ses._bits(p.signer_key.sign(new_tbs))))
+    assert res.valid, res.result.to_dict()
+    assert {"deviation.ses_dev_string_type", "deviation.ses_dev_time_type"} <= set(warnings(res)), warnings(res)
+
+
+def test_unreadable_trust_entries_trust_nothing_and_never_raise() -> None:
+    p = sx.pki()
+    garbage = ses.SealMaker("broken", b"\x30\x03\x02\x01\x01", "ca")
+    res = ses.verify_ses(build(Spec()), data_hash=HASH, trust=ses.SesTrust(roots=(b"junk",), seal_makers=(garbage,)),
+                         at=sx.NOW)  # fmt: skip
+    assert res.has_reason("ses_certificate_untrusted") and res.has_reason("ses_seal_maker_untrusted")
+    seal_der = ses.parse_signature(build(Spec())).seal.der
+    assert ses.verify_ses(seal_der, data_hash=HASH, trust=trust(), at=sx.NOW).reasons[0].detail == (
+        "this is a seal (SESeal), not an SES_Signature")
+    assert ses.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
+    del p
+
+
+def test_signature_value_with_non_canonical_integers_is_reported() -> None:
+    """Some encoders drop the 0x00 sign octet of r or s (a "negative" INTEGER): the values are unambiguous."""
+    p = sx.pki()
+    node = d.parse(build(Spec()))
+    tbs, cert, alg, _ = node.children()
+    for _ in range(64):
+        r_, s_ = sm2.parse_der_signature(p.signer_key.sign(tbs.raw))
+        if r_ >> 255:
+            break
+    else:
+        pytest.fail("no signature with the top bit of r set")
+    raw_r = b"\x02\x20" + r_.to_bytes(32, "big")  # no 0x00 sign octet: not DER
+    s_bytes = s_.to_bytes(33, "big").lstrip(b"\x00")
+    s_int = b"\x02" + bytes([len(s_bytes) + (s_bytes[0] >> 7)]) + (b"\x00" if s_bytes[0] >> 7 else b"") + s_bytes
+    value = d.sequence(raw_r + s_int)
+    res = verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(value)))
+    assert res.valid and "deviation.ses_dev_signature_not_der" in warnings(res), res.result.to_dict()
+    broken = value[:-1] + bytes([value[-1] ^ 1])
+    assert verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(broken))).has_reason("signature_invalid")
+
+
+
+@pytest.mark.parametrize("oid", ["1.2.156.10197.1.301.1", "1.2.156.10197.1.301"])
+def test_sm2_named_by_another_sm2_oid_is_reported_and_others_refused(oid: str) -> None:
+    node = d.parse(build(Spec()))
+    tbs, cert, _, value = node.children()
+    res = verify(d.sequence(tbs.raw + cert.raw + ses._oid(oid) + value.raw))
+    assert res.valid and "deviation.ses_dev_algorithm_oid" in warnings(res), res.result.to_dict()
+    ecdsa = verify(d.sequence(tbs.raw + cert.raw + ses._oid("1.2.840.10045.4.3.2") + value.raw))
+    assert ecdsa.has_reason("algorithm_not_allowed")

@@ -371,3 +371,20 @@ def test_mixed_trust_store_ecdsa_and_sm2(sm2_world, pki: dict[str, object]) -> N
     assert algs == ["ES256", "SM2"]
     assert isinstance(next(k for v in store.keys.values() for k in v if k.algorithm is Algorithm.SM2).public_key,
                       sm2.Sm2PublicKey)  # fmt: skip
+
+
+def test_verify_with_user_id_agrees_with_gmalglib() -> None:
+    """Other SM2 user ids (some seal systems): plain curve arithmetic, cross-checked with gmalglib (C)."""
+    gmalglib = pytest.importorskip("gmalglib")
+    for i, uid in enumerate((b"ALICE123@YAHOO.COM", b"SEAL-MAKER-01", b"", sm2.DEFAULT_USER_ID, b"\xff" * 100)):
+        sk, pk = gmalglib.sm2.SM2().generate_keypair()
+        key = sm2.Sm2PublicKey.from_point(bytes(pk))
+        msg = b"seal %d" % i
+        der = sm2.raw_to_der(bytes(gmalglib.sm2.SM2(sk=sk, pk=pk, uid=uid).sign(msg)))
+        assert sm2.verify_with_user_id(key, der, msg, uid)
+        assert not sm2.verify_with_user_id(key, der, msg + b"!", uid)
+        assert not sm2.verify_with_user_id(key, der, msg, uid + b"x")
+        assert sm2.verify_with_user_id(key, der, msg, sm2.DEFAULT_USER_ID) is (uid == sm2.DEFAULT_USER_ID)
+    own = sm2.Sm2PrivateKey.generate()
+    assert sm2.verify_with_user_id(own.public_key(), own.sign(b"x"), b"x", sm2.DEFAULT_USER_ID)  # tongsuopy's
+    assert not sm2.verify_with_user_id(own.public_key(), b"\x30\x00", b"x", sm2.DEFAULT_USER_ID)

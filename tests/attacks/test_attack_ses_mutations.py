@@ -92,3 +92,25 @@ def _covered(kind: str, data: bytes) -> tuple[bytes, ...]:
         return (api.parse_signed_data(data).covers.data,)
     sig = api.parse_signature(data)
     return sig.covers.data, sig.seal.covers.data
+
+
+def test_attack_ses_element_bombs_and_deep_nesting_are_refused_quickly() -> None:
+    """A 2 MB input of a million empty elements, deep nesting, indefinite lengths: typed errors, fast."""
+    import time
+
+    from elicense.seal import der as d
+
+    million = d.sequence(b"".join(d.sequence(b"\x30\x00" * 4000) for _ in range(250)))
+    deep = b"".join(d.header(0x30, 2 * (40 - i)) for i in range(40))[:2] + b"\x30\x00"
+    nested = b"\x30\x00"
+    for _ in range(40):
+        nested = d.sequence(nested)
+    indefinite = b"\x30\x80" + b"\x30\x00" + b"\x00\x00"
+    for blob in (million, nested, indefinite, deep, b"\x30\x84\xff\xff\xff\xff", b"\x3f\x81\x01\x00"):
+        start = time.perf_counter()
+        for call in (api.parse_signature, api.parse_seal, api.parse_signed_data, inspect_bytes):
+            with pytest.raises(ElicenseError):
+                call(blob)
+        res = api.verify_ses(blob, data_hash=None, trust=api.SesTrust(roots=()), at=AT)
+        assert res.has_reason("ses_malformed")
+        assert time.perf_counter() - start < 2.0

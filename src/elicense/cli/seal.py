@@ -1,9 +1,9 @@
 """``elicense seal …``: electronic seals and seal signatures made by any system (GB/T 38540, GM/T 0031, GB/T 35275).
 
-``elicense seal inspect FILE…`` reports what a ``.esl`` seal, an OFD ``SignedValue.dat`` or
-any DER seal structure is: version, producer, seal name and type, validity, picture,
-certificates, which bytes each signature covers and whether it verifies over them, and every
-deviation from the standard. Exit codes: 0 every signature verifies, 1 one does not,
+``elicense seal inspect FILE…`` reports what a ``.esl`` seal, an OFD ``SignedValue.dat``, any
+DER seal structure — or each of them inside an ``.ofd`` package — is: version, producer, seal
+name and type, validity, picture, certificates, which bytes each signature covers and whether
+it verifies over them, and every deviation from the standard. Exit codes: 0 every signature verifies, 1 one does not,
 3 an input is none of the known kinds (typed error, one line, no traceback).
 """
 
@@ -26,9 +26,10 @@ def seal_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
 def inspect_cmd(files: tuple[Path, ...], as_json: bool, lang: str) -> int:
-    """Describe seals (.esl), SES signatures (SignedValue.dat) and GB/T 35275 SignedData (DER)."""
+    """Describe seals (.esl), SES signatures (SignedValue.dat), GB/T 35275 SignedData (DER), or every one
+    inside an OFD package."""
     from elicense.errors import ElicenseError, InputError
-    from elicense.seal.inspect import MAX_INSPECT_BYTES, inspect_bytes, render_text, signatures_ok
+    from elicense.seal.inspect import MAX_INSPECT_BYTES, inspect_bytes, ofd_members, render_text, signatures_ok
 
     code = 0
     out: list[dict[str, object]] = []
@@ -39,14 +40,23 @@ def inspect_cmd(files: tuple[Path, ...], as_json: bool, lang: str) -> int:
                     data = fh.read(MAX_INSPECT_BYTES + 1)
             except OSError as exc:
                 raise InputError(f"cannot read {path}: {exc.strerror}", message_zh=f"无法读取 {path}") from exc
-            report = inspect_bytes(data)
+            # an OFD package: each seal and signature inside it
+            blobs = ofd_members(path) if data[:4] == b"PK\x03\x04" else [("", data)]
         except ElicenseError as exc:
             code = 3
             out.append({"input": str(path), "error": exc.code, "message": exc.localized(lang)})
             continue
-        if not signatures_ok(report) and code == 0:
-            code = 1
-        out.append({"input": str(path), **report})
+        for member, blob in blobs:
+            name = f"{path}!{member}" if member else str(path)
+            try:
+                report = inspect_bytes(blob)
+            except ElicenseError as exc:
+                code = 3
+                out.append({"input": name, "error": exc.code, "message": exc.localized(lang)})
+                continue
+            if not signatures_ok(report) and code == 0:
+                code = 1
+            out.append({"input": name, **report})
     if as_json:
         click.echo(json.dumps(out if len(out) != 1 else out[0], ensure_ascii=False, indent=1))
     else:
@@ -133,6 +143,7 @@ def verify_cmd(files: tuple[Path, ...], content_path: Path | None, data_hash_hex
     trust = SesTrust(
         roots=(*(_cert_file(p) for p in roots), *(policy.signer_roots if policy else ())),
         seal_makers=policy.seal_makers if policy else (), require_revocation=not no_revocation,
+        tsa_roots=policy.tsa_roots if policy else (),
     )  # fmt: skip
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)
     code = 0

@@ -1,8 +1,11 @@
-"""Electronic seal pictures (电子印章图像).
+"""Electronic seals: pictures (电子印章图像) here; seal structures in the submodules.
 
 :func:`render_seal` draws a round official seal (公章) or an oval seal (椭圆章) from a
 :class:`SealSpec` with the packaged CJK font; the PDF layer uses it as the visible
-signature appearance.
+signature appearance. Seals and seal signatures (GB/T 38540, GM/T 0031, GB/T 35275) are in
+:mod:`elicense.seal.api` (the carrier-facing API), :mod:`elicense.seal.ses`,
+:mod:`elicense.seal.signeddata`, :mod:`elicense.seal.inspect` — imported on use only, so
+rendering a picture loads no ASN.1 or SM2 code.
 """
 
 from __future__ import annotations

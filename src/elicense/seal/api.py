@@ -18,7 +18,7 @@ failed check; bad *arguments* to the signing functions raise :class:`~elicense.e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from elicense.seal.ses import (
@@ -51,16 +51,18 @@ def sign_ses(
     *,
     crls: Sequence[bytes] = (),
     time_stamp: bytes | None = None,
+    time_stamper: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
     """``SES_Signature`` DER (v4): ``signer`` signs DER(TBS_Sign) holding ``seal_der``,
     ``at`` (timeInfo), ``data_hash`` (32-byte SM3) and ``property_info``.
 
     ``signer`` is an :class:`~elicense.crypto.sm2.Sm2Signer` whose certificate is in the seal's
     certificate list. ``crls`` (DER) are embedded as revocation evidence in ``extDatas``.
+    ``time_stamper(signature_value) -> TimeStampToken`` asks a TSA to stamp the signature value.
     """
     return sign_tbs(
         data_hash=data_hash, property_info=property_info, seal=seal_der, signer_cert=signer.certificate,
-        signer_key=signer.private_key, at=at, crls=crls, time_stamp=time_stamp,
+        signer_key=signer.private_key, at=at, crls=crls, time_stamp=time_stamp, time_stamper=time_stamper,
     )  # fmt: skip
 
 

@@ -93,12 +93,22 @@ def parse(buf: bytes, *, what: str = "structure") -> Node:
     return node
 
 
-def all_minimal(node: Node, depth: int = 0) -> bool:
-    """Whether every length in ``node`` is in minimal (DER) form."""
-    if not node.minimal:
-        return False
-    if node.constructed and depth < MAX_DEPTH:
-        return all(all_minimal(c, depth + 1) for c in node.children())
+MAX_NODES = 20_000
+"""Elements a whole-input walk visits at most (real seals have a few hundred outside certificates)."""
+
+
+def all_minimal(node: Node) -> bool:
+    """Whether every length in ``node`` is in minimal (DER) form (bounded: :data:`MAX_NODES`)."""
+    stack, seen = [node], 0
+    while stack:
+        current = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise DerError(f"more than {MAX_NODES} ASN.1 elements")
+        if not current.minimal:
+            return False
+        if current.constructed:
+            stack.extend(current.children())
     return True
 
 

@@ -128,6 +128,12 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_signature_raw": (
         "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}", "签名值为 64 字节 r‖s，而非 DER 编码"
     ),
+    "ses_dev_algorithm_oid": (
+        "SM2-with-SM3 named by another SM2 identifier", "SM2-with-SM3 算法使用了其他 SM2 标识"
+    ),
+    "ses_dev_signature_not_der": (
+        "Signature value SEQUENCE{r,s} with non-canonical INTEGERs", "签名值 SEQUENCE{r,s} 的整数编码不规范"
+    ),
     "ses_dev_signed_bytes": (
         "The signature covers a different byte layout than the standard's", "签名所覆盖的数据与标准规定的结构不同"
     ),
@@ -139,6 +145,15 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_critical_extension": (
         "A certificate carries a vendor's critical extension", "证书含有厂商自定义的关键扩展"
     ),
+    "ses_dev_critical_ext_data": (
+        "A vendor's critical ExtData this verifier does not understand", "含有本验证方不理解的厂商关键扩展数据"
+    ),
+    "ses_dev_cert_unwrapped": (
+        "A certificate stored as a bare Certificate, not in an OCTET STRING", "证书未按标准封装在 OCTET STRING 中"
+    ),
+    "ses_dev_version_mismatch": (
+        "TBS_Sign version differs from the seal's version", "TBS_Sign 版本号与电子印章版本号不一致"
+    ),
     "ses_dev_ext_datas_untagged": (
         "TBS_Sign.extDatas without its [0] tag", "TBS_Sign.extDatas 缺少 [0] 标签"
     ),
@@ -149,6 +164,13 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     ),
     "ses_dev_user_id": ("SM2 signature with a non-default user id", "SM2 签名使用了非默认用户标识"),
     "ses_dev_cert_digest_type": ("Certificate digest type not named SM3", "证书杂凑算法名称不是 SM3"),
+    "ses_dev_string_type": (
+        "A text field uses another string type than the standard's", "文本字段的字符串类型与标准不同"
+    ),
+    "ses_dev_time_type": (
+        "A date uses UTCTime where the version has GeneralizedTime (or the reverse)",
+        "日期类型与该版本标准不同（UTCTime 与 GeneralizedTime）",
+    ),
     "sd_dev_outer_oid": (
         "SignedData labelled with the PKCS #7 identifier, not GB/T 35275's",
         "SignedData 使用了 PKCS#7 标识而非 GB/T 35275 标识",
@@ -321,11 +343,41 @@ def _ext_datas(node: d.Node, ctx: _Ctx, where: str) -> tuple[tuple[str, bool, by
     return tuple(out)
 
 
+def _cert_field(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+    """A certificate field (OCTET STRING holding DER); a bare Certificate SEQUENCE is read and reported."""
+    if node.tag == d.SEQUENCE:
+        ctx.dev("ses_dev_cert_unwrapped", where)
+        return node.raw
+    return d.octets(node, where)
+
+
+def _critical_ext(ext: Sequence[tuple[str, bool, bytes]], ctx: _Ctx, where: str, known: Sequence[str]) -> None:
+    """Critical ExtData this module does not understand: reported (and refused by a strict verifier)."""
+    for oid, critical, _ in ext:
+        if critical and oid not in known:
+            ctx.dev("ses_dev_critical_ext_data", where, oid)
+
+
 def _bit_or_octets(node: d.Node, ctx: _Ctx, where: str) -> bytes:
     if node.tag == d.OCTET_STRING:
         ctx.dev("ses_dev_octet_string", where)
         return node.value
     return d.bits(node, where)
+
+
+def _text(node: d.Node, ctx: _Ctx, where: str, tag: int = d.IA5_STRING) -> str:
+    """A string field; another string type than the standard's is read and reported."""
+    if node.tag != tag:
+        ctx.dev("ses_dev_string_type", where, f"tag 0x{node.tag:02x} instead of 0x{tag:02x}")
+    return d.text(node, where)
+
+
+def _time(node: d.Node, ctx: _Ctx, where: str, version: int) -> dt.datetime:
+    """A date: UTCTime in v1, GeneralizedTime in v4/v5; the other one is read and reported."""
+    want = d.UTC_TIME if version == 1 else d.GENERALIZED_TIME
+    if node.tag != want:
+        ctx.dev("ses_dev_time_type", where, "UTCTime" if node.tag == d.UTC_TIME else "GeneralizedTime")
+    return d.time(node, where)
 
 
 def _sm3_name(name: str, ctx: _Ctx, where: str) -> bool:
@@ -352,13 +404,13 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     if d.text(header[0], "header.ID") != SES_ID:
         raise _fail("header ID is not ES")
     version = d.integer(header[1], "header.version")
-    vid = d.text(header[2], "header.Vid")
+    vid = _text(header[2], ctx, "seal.header.Vid")
     if version not in SUPPORTED_VERSIONS:
         raise SesVersionUnsupported(
             f"seal version {version} is not supported (reads v1 GM/T 0031-2014, v4 GB/T 38540-2020, v5)",
             message_zh=f"不支持第 {version} 版电子印章（支持 GM/T 0031-2014 v1、GB/T 38540-2020 v4 与 v5）",
         )
-    es_id = d.text(fields[1], "esID")
+    es_id = _text(fields[1], ctx, "seal.esID")
     prop = d.expect(fields[2], d.SEQUENCE, what="property").children()
     if len(prop) == 6:  # v1: type, name, certList, createDate, validStart, validEnd
         seal_type, name_node, list_node = prop[0], prop[1], prop[2]
@@ -374,12 +426,12 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     digests: list[tuple[str, bytes]] = []
     items = d.expect(list_node, d.SEQUENCE, what="certList").children()
     if list_type == CERT_LIST_CERTS:
-        certs = tuple(d.octets(c, "certList") for c in items)
+        certs = tuple(_cert_field(c, ctx, "seal.certList") for c in items)
         count = len(certs)
     elif list_type == CERT_LIST_DIGESTS:
         for item in items:
             kind_node, value_node = d.expect(item, d.SEQUENCE, what="CertDigestObj").children()
-            kind = d.text(kind_node, "CertDigestObj.type")
+            kind = _text(kind_node, ctx, "seal.certList.type", d.PRINTABLE_STRING)
             if not _sm3_name(kind, ctx, "seal.certList.type"):
                 ctx.dev("ses_dev_cert_digest_type", "seal.certList.type", kind[:40])
             digests.append((kind, d.octets(value_node, "CertDigestObj.value")))
@@ -388,11 +440,12 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         raise _fail(f"unknown certListType {list_type}")
     if not 1 <= count <= MAX_CERTS:
         raise _fail("seal certificate list is empty or too long")
-    created, start, end = (d.time(n, w) for n, w in zip(dates, ("createDate", "validStart", "validEnd"), strict=True))
+    created, start, end = (_time(n, ctx, f"seal.property.{w}", version)
+                           for n, w in zip(dates, ("createDate", "validStart", "validEnd"), strict=True))  # fmt: skip
     pic = d.expect(fields[3], d.SEQUENCE, what="picture").children()
     if len(pic) != 4:
         raise _fail("picture must have 4 fields")
-    pic_type = d.text(pic[0], "picture.type")
+    pic_type = _text(pic[0], ctx, "seal.picture.type")
     picture = d.octets(pic[1], "picture.data")
     if len(picture) > MAX_PICTURE_BYTES:
         raise _fail("seal picture too large")
@@ -407,9 +460,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         if ext_node.tag == d.CONTEXT_0:  # tagged by some producers; the standard has it untagged here
             (ext_node,) = ext_node.children()
         ext = _ext_datas(ext_node, ctx, "seal.extDatas")
-        for oid, critical, _ in ext:
-            if critical:  # nothing here knows what it means: refusing is the only safe reading
-                raise _fail(f"unknown critical seal extension {oid}")
+        _critical_ext(ext, ctx, "seal.extDatas", known=())
     # the maker's part
     time_stamp: bytes | None = None
     if len(parts) == 2:  # v1: SESeal { sealInfo, signInfo { cert, signatureAlgorithm, signData } }
@@ -423,7 +474,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
             time_stamp = _time_stamp(parts[4], ctx, "seal.timeStamp")
     else:
         raise _fail(f"{prefix} has {len(parts)} fields")
-    maker_cert = d.octets(cert_node, "seal.cert")
+    maker_cert = _cert_field(cert_node, ctx, "seal.cert")
     sign_alg = d.oid(alg_node, "seal.signAlgID")
     signed_value = _bit_or_octets(value_node, ctx, "seal.signedValue")
     alone = SignedPart("DER(SES_SealInfo)", ((info.start, info.end),), False, info.raw)
@@ -435,7 +486,8 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     covers, alternative = (wrapped, alone) if version == 1 else (alone, wrapped)
     return Seal(
         der=node.raw, version=version, vid=vid, es_id=es_id, seal_type=d.integer(seal_type, "type"),
-        name=d.text(name_node, "name"), cert_list_type=list_type, certs=certs, cert_digests=tuple(digests),
+        name=_text(name_node, ctx, "seal.property.name", d.UTF8_STRING), cert_list_type=list_type, certs=certs,
+        cert_digests=tuple(digests),
         created=created, valid_start=start, valid_end=end, picture_type=pic_type, picture=picture,
         width_mm=d.integer(pic[2], "width"), height_mm=d.integer(pic[3], "height"), maker_cert=maker_cert,
         sign_alg=sign_alg, signed_value=signed_value, covers=covers, alternative=alternative, ext_datas=ext,
@@ -484,6 +536,9 @@ def parse_seal(data: bytes) -> Seal:
 
 def _v1_time(node: d.Node, ctx: _Ctx) -> dt.datetime:
     """v1 timeInfo: a BIT STRING holding a time (DER, or text as real producers write it)."""
+    if node.tag in (d.UTC_TIME, d.GENERALIZED_TIME):  # a plain time where v1 wraps it
+        ctx.dev("ses_dev_time_type", "signature.timeInfo", "a time, not v1's BIT STRING")
+        return d.time(node, "timeInfo")
     content = _bit_or_octets(node, ctx, "signature.timeInfo")
     try:
         inner = d.parse(content, what="timeInfo")
@@ -556,7 +611,11 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
     else:
         if len(parts) not in (4, 5) or len(fields) not in (5, 6):
             raise _fail(f"SES_Signature v{version} has {len(parts)} fields, TBS_Sign {len(fields)}")
-        time_info = d.time(fields[2], "timeInfo")
+        if fields[2].tag in (d.BIT_STRING, d.OCTET_STRING):  # v1's form in a v4/v5 signature
+            ctx.dev("ses_dev_time_type", "signature.timeInfo", "BIT STRING (v1 form)")
+            time_info = _v1_time(fields[2], ctx)
+        else:
+            time_info = _time(fields[2], ctx, "signature.timeInfo", version)
         data_hash = _bit_or_octets(fields[3], ctx, "signature.dataHash")
         info_node = fields[4]
         if len(fields) == 6:
@@ -575,18 +634,20 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
             "DER(SEQUENCE{TBS_Sign, cert, signatureAlgID})", tuple((p.start, p.end) for p in pieces), True,
             d.sequence(b"".join(p.raw for p in pieces)),
         )  # fmt: skip
-    property_info = d.text(info_node, "propertyInfo")
+    property_info = _text(info_node, ctx, "signature.propertyInfo")
     if len(property_info) > MAX_PROPERTY_INFO:
         raise _fail("propertyInfo too long")
     crls = tuple(value for oid, _critical, value in ext if oid == OID_EXT_CRL)
-    for oid, critical, _ in ext:
-        if critical and oid != OID_EXT_CRL:
-            raise _fail(f"unknown critical signature extension {oid}")
+    _critical_ext(ext, ctx, "signature.extDatas", known=(OID_EXT_CRL,))
+    if version != seal.version:
+        ctx.dev("ses_dev_version_mismatch", "signature.toSign.version", f"TBS_Sign v{version}, seal v{seal.version}")
+    signer_cert = _cert_field(cert_node, ctx, "signature.cert")
+    value = _bit_or_octets(value_node, ctx, "signature")
     return SealSignature(
         der=node.raw, version=version, seal=seal, time_info=time_info, data_hash=data_hash,
-        property_info=property_info, crls=crls, ext_datas=ext, signer_cert=d.octets(cert_node, "cert"),
-        signature_alg=d.oid(alg_node, "signatureAlgID"), signature=_bit_or_octets(value_node, ctx, "signature"),
-        time_stamp=time_stamp, covers=covers, alternative=alternative, deviations=tuple(ctx.devs),
+        property_info=property_info, crls=crls, ext_datas=ext, signer_cert=signer_cert,
+        signature_alg=d.oid(alg_node, "signatureAlgID"), signature=value, time_stamp=time_stamp, covers=covers,
+        alternative=alternative, deviations=tuple(ctx.devs),
     )  # fmt: skip
 
 
@@ -743,11 +804,14 @@ def sign_tbs(
     at: dt.datetime,
     crls: Sequence[bytes] = (),
     time_stamp: bytes | None = None,
+    time_stamper: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
     """A v4 ``SES_Signature`` (DER) over ``data_hash``; the signer signs DER(TBS_Sign).
 
     The seal must be v4 (the standard's rule: TBS_Sign.version equals the seal's version)
     and list the signer's certificate. ``crls`` go into ``TBS_Sign.extDatas`` ([0] EXPLICIT).
+    ``time_stamper`` gets the signature value and returns a TimeStampToken over it (a TSA
+    client); ``time_stamp`` embeds a token as given.
     """
     from elicense.crypto.sm2 import Sm2PublicKey
 
@@ -774,6 +838,8 @@ def sign_tbs(
     tbs = d.sequence(body)
     signature = signer_key.sign(tbs)
     out = tbs + _octets(signer_der) + _oid(OID_SM2_WITH_SM3) + _bits(signature)
+    if time_stamper is not None:
+        time_stamp = time_stamper(signature)
     if time_stamp is not None:
         inner = _bits(time_stamp)
         out += d.header(d.CONTEXT_0, len(inner)) + inner
@@ -817,6 +883,10 @@ SES_MALFORMED = r.register(
 SES_VERSION_UNSUPPORTED = r.register(
     "ses_version_unsupported", X, "The seal or signature version is not supported", "不支持该版本的电子印章或签章数据"
 )
+SES_UNKNOWN_CRITICAL = r.register(
+    "ses_unknown_critical_extension", I, "A critical extension this verifier does not understand",
+    "含有本验证方不理解的关键扩展",
+)
 SES_SIGNER_NOT_IN_SEAL = r.register(
     "ses_signer_not_in_seal", I, "The signer's certificate is not one the seal was made for",
     "签章者证书与电子印章不匹配",
@@ -855,8 +925,8 @@ SES_DOCUMENT_MISSING = r.register(
     "ses_document_missing", X, "The signed document was not supplied", "未提供被签章的原文"
 )
 SES_TIMESTAMP_UNVERIFIED = r.register(
-    "ses_timestamp_unverified", X, "The time stamp could not be verified (no TSA trust configured)",
-    "无法验证时间戳（未配置可信时间戳服务）",
+    "ses_timestamp_unverified", X, "The time stamp could not be verified (TSA not trusted or not supported)",
+    "无法验证时间戳（时间戳服务不受信任或不受支持）",
 )
 del I, X
 
@@ -900,6 +970,11 @@ class SesTrust:
     """Whether missing revocation data makes the result INDETERMINATE (GB/T 38540's rule)."""
     signer_user_ids: tuple[bytes, ...] = ()
     """SM2 user ids other than the default that signers in this relying party's world use."""
+    tsa_roots: tuple[CertLike, ...] = ()
+    """Extra anchors for time-stamp authorities (besides ``roots``)."""
+    refuse_unknown_critical: bool = False
+    """Refuse (INVALID) a seal or signature carrying a critical ExtData this module does not
+    understand, instead of reporting it as a deviation."""
 
 
 def _maker_user_ids(trust: SesTrust, vid: str) -> tuple[bytes, ...]:
@@ -993,7 +1068,28 @@ def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
             return None
         ctx.dev("ses_dev_signature_raw", where)
         return out
-    return None
+    return _lenient_der(value, ctx, where)
+
+
+def _lenient_der(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
+    """``SEQUENCE{r,s}`` with non-canonical INTEGERs (a missing 0x00 sign octet, extra leading zeros):
+    the unsigned values are unambiguous; re-encoded canonically and reported."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from elicense.crypto.sm2 import N
+
+    try:
+        parts = d.expect(d.parse(value, what="signature value"), d.SEQUENCE, what="signature").children()
+    except d.DerError:
+        return None
+    if len(parts) != 2 or any(p.tag != d.INTEGER or not 0 < len(p.value) <= 33 for p in parts):
+        return None
+    r_, s_ = (int.from_bytes(p.value, "big") for p in parts)
+    if not (0 < r_ < N and 0 < s_ < N):
+        return None
+    ctx.dev("ses_dev_signature_not_der", where)
+    out: bytes = encode_dss_signature(r_, s_)
+    return out
 
 
 def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: SignedPart | None,
@@ -1025,6 +1121,11 @@ def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: Sign
     return None
 
 
+def _unknown_critical(ctx: _Ctx) -> str:
+    codes = ("ses_dev_critical_ext_data", "ses_dev_critical_extension")
+    return "; ".join(f"{x.where}: {x.detail}" for x in ctx.devs if x.code in codes)
+
+
 def _cert_devs(cert: CertView, ctx: _Ctx, where: str) -> None:
     if cert.strict_error is not None:
         ctx.dev("ses_dev_certificate_encoding", where, cert.strict_error[:120])
@@ -1053,7 +1154,13 @@ def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
     for entry in entries:
         if entry.role == "maker" and entry.certificate == cert.der:
             return build_chain(cert, anchors=[cert]), f"pinned seal maker {entry.name!r}"
-    cas = [(e, cert_of(e.certificate)) for e in entries if e.role == "ca"]
+    cas: list[tuple[SealMaker, CertView]] = []
+    for entry in entries:
+        if entry.role == "ca":
+            try:
+                cas.append((entry, cert_of(entry.certificate)))
+            except CryptoError:
+                continue  # an unreadable entry trusts nothing
     inter = _views(trust.intermediates)
     for entry, ca in cas:
         try:
@@ -1109,8 +1216,14 @@ def _load_crls(ders: Iterable[bytes]) -> list[Any]:
 
 
 def _algorithm_ok(oid: str, ctx: _Ctx, where: str) -> bool:
-    """SM2-with-SM3 is the only signature algorithm of SES (every version)."""
-    return oid == OID_SM2_WITH_SM3
+    """SM2-with-SM3 is the only signature algorithm of SES (every version); some producers name
+    it by the SM2 OIDs (``sm2-1``, the curve), which in SES can only mean the same thing."""
+    if oid == OID_SM2_WITH_SM3:
+        return True
+    if oid in (OID_SM2_SIGN, "1.2.156.10197.1.301"):
+        ctx.dev("ses_dev_algorithm_oid", where, oid)
+        return True
+    return False
 
 
 def verify_ses(
@@ -1148,8 +1261,11 @@ def verify_ses(
         return finish()
     except SesFormatError as exc:
         detail = exc.message
-        if kind_of(signature_der) == "raw_signature":
+        kind = kind_of(signature_der)
+        if kind == "raw_signature":
             detail = "a bare SM2 SEQUENCE{r,s}: no certificate, neither SES nor GB/T 35275 SignedData"
+        elif kind in ("seal", "signed_data"):
+            detail = f"this is a {'seal (SESeal)' if kind == 'seal' else 'GB/T 35275 SignedData'}, not an SES_Signature"
         run.check("format", [Reason.of(SES_MALFORMED, detail)])
         return finish()
     ctx.devs.extend(sig.deviations)
@@ -1162,10 +1278,15 @@ def verify_ses(
         return finish(sig, seal)
     _cert_devs(signer, ctx, "signer certificate")
     _cert_devs(maker, ctx, "seal maker certificate")
+    if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
+        run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
+        return finish(sig, seal)
     run.check("format", [], f"SES v{sig.version}, seal v{seal.version} {seal.es_id} ({seal.vid})")
 
     try:
-        if not _algorithm_ok(sig.signature_alg, ctx, "signature") or not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+        if not _algorithm_ok(sig.signature_alg, ctx, "signature.signatureAlgID") or not _algorithm_ok(
+            seal.sign_alg, ctx, "seal.signAlgID"
+        ):
             raise AlgorithmNotAllowed(f"unsupported SES signature algorithm {sig.signature_alg} / {seal.sign_alg}")
         if algorithms is not None:
             algorithms.check(Algorithm.SM2)
@@ -1226,11 +1347,16 @@ def verify_ses(
     # 6. revocation
     _check_revocation(run, chains, [*trust.crls, *sig.crls], trust)
 
-    # 7. time stamp
-    if sig.time_stamp is None and seal.time_stamp is None:
+    # 7. time stamps (over the signer's and, v5, the maker's signature value)
+    stamps = [(w, t, v) for w, t, v in (("signature", sig.time_stamp, sig.signature),
+                                         ("seal", seal.time_stamp, seal.signed_value)) if t is not None]  # fmt: skip
+    if not stamps:
         run.skip("timestamp", "none")
     else:
-        run.check("timestamp", [Reason.of(SES_TIMESTAMP_UNVERIFIED, "present")])
+        from elicense.seal.timestamp import check_all
+
+        found, detail = check_all(stamps, trust=trust, ctx=ctx, signed_at=signed_at)
+        run.check("timestamp", found, detail or None)
 
     # 8. data hash
     if data_hash is None:
@@ -1289,8 +1415,11 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
         return finish()
     ctx.devs.extend(seal.deviations)
     _cert_devs(maker, ctx, "seal maker certificate")
+    if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
+        run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
+        return finish()
     run.check("format", [], f"seal v{seal.version} {seal.es_id} ({seal.vid})")
-    if not _algorithm_ok(seal.sign_alg, ctx, "seal"):
+    if not _algorithm_ok(seal.sign_alg, ctx, "seal.signAlgID"):
         run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
         return finish()
     made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
@@ -1338,13 +1467,15 @@ def trust_from_store(store: Any, extra_crls: Sequence[bytes] = ()) -> SesTrust:
                 inter[_der(cert)] = cert
     roots: tuple[CertLike, ...] = tuple(store.roots)
     makers: tuple[SealMaker, ...] = ()
+    tsas: tuple[CertLike, ...] = ()
     env = os.environ.get("ELICENSE_SEAL_MAKERS")
     if env:  # the relying party's list of other regions' and vendors' seal-making systems
         from elicense.seal.trustlist import load_policy
 
         policy = load_policy(Path(env))
-        roots, makers = (*roots, *policy.signer_roots), policy.seal_makers
-    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers)
+        roots, makers, tsas = (*roots, *policy.signer_roots), policy.seal_makers, policy.tsa_roots
+    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers,
+                    tsa_roots=tsas)  # fmt: skip
 
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

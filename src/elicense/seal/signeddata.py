@@ -168,7 +168,7 @@ def _parse(data: bytes, ctx: ses._Ctx) -> SignedData:
     else:
         covered = ses.SignedPart("content (no authenticated attributes)", (), False, b"")
     sig_alg = d.oid(d.expect(si[idx], d.SEQUENCE, what="digestEncryptionAlgorithm").children()[0], "sigalg")
-    if sig_alg == ses.OID_SM2_WITH_SM3:
+    if sig_alg in (ses.OID_SM2_WITH_SM3, "1.2.156.10197.1.301"):
         ctx.dev("sd_dev_signature_alg", "SignerInfo.digestEncryptionAlgorithm", sig_alg)
     elif sig_alg != ses.OID_SM2_SIGN:
         raise ses.SesFormatError(f"signature algorithm {sig_alg} is not SM2")

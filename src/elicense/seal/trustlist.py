@@ -8,15 +8,16 @@ so the relying party lists them explicitly — the ``seal_makers`` section:
 {"format": "elicense-seal-makers/1",
  "seal_makers": [{"name": "…", "role": "maker" | "ca", "certificate": "PEM or base64 DER",
                   "vids": ["GOMAIN"], "user_id": "(optional, when not 1234567812345678)"}],
- "signer_roots": ["PEM or base64 DER"]}
+ "signer_roots": ["PEM or base64 DER"], "tsa_roots": ["PEM or base64 DER"]}
 ```
 
 ``role: maker`` pins one seal-making system's certificate; ``role: ca`` accepts every seal
 maker that CA certified (a province's seal CA). ``vids`` limits an entry to seals whose header
 names one of these producers. ``signer_roots`` are extra SM2 anchors for signer certificates
-(the other region's CA). The section is local policy, like the choice of trust anchors:
-load it from a file the operator controls (``--seal-makers FILE`` / ``$ELICENSE_SEAL_MAKERS``),
-or carry it inside a signed trust bundle under the same key.
+(the other region's CA); ``tsa_roots`` anchor time-stamp authorities. The section is local
+policy, like the choice of trust anchors: load it from a file the operator controls
+(``--seal-makers FILE`` / ``$ELICENSE_SEAL_MAKERS``), or carry it inside a signed trust bundle
+under the same key.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SealMakerPolicy:
     """Accepted seal-making systems."""
     signer_roots: tuple[bytes, ...]
     """Extra SM2 anchors (DER) for signer certificates."""
+    tsa_roots: tuple[bytes, ...] = ()
+    """Anchors (DER) for time-stamp authorities."""
 
 
 def _cert_bytes(text: object, where: str) -> bytes:
@@ -74,9 +77,10 @@ def parse_policy(data: Mapping[str, object]) -> SealMakerPolicy:
         raise SealMakersError(f"unknown seal-makers format {data.get('format')!r}")
     makers_raw = data.get("seal_makers", [])
     roots_raw = data.get("signer_roots", [])
-    if not isinstance(makers_raw, list) or not isinstance(roots_raw, list):
-        raise SealMakersError("seal_makers and signer_roots must be lists")
-    if len(makers_raw) + len(roots_raw) > MAX_ENTRIES:
+    tsa_raw = data.get("tsa_roots", [])
+    if not isinstance(makers_raw, list) or not isinstance(roots_raw, list) or not isinstance(tsa_raw, list):
+        raise SealMakersError("seal_makers, signer_roots and tsa_roots must be lists")
+    if len(makers_raw) + len(roots_raw) + len(tsa_raw) > MAX_ENTRIES:
         raise SealMakersError("too many seal-maker entries")
     makers: list[SealMaker] = []
     for i, entry in enumerate(makers_raw):
@@ -96,7 +100,8 @@ def parse_policy(data: Mapping[str, object]) -> SealMakerPolicy:
         cert = _cert_bytes(entry.get("certificate"), where)
         makers.append(SealMaker(name, cert, role, frozenset(vids), None if uid is None else uid.encode("utf-8")))
     roots = tuple(_cert_bytes(x, f"signer_roots[{i}]") for i, x in enumerate(roots_raw))
-    return SealMakerPolicy(tuple(makers), roots)
+    tsas = tuple(_cert_bytes(x, f"tsa_roots[{i}]") for i, x in enumerate(tsa_raw))
+    return SealMakerPolicy(tuple(makers), roots, tsas)
 
 
 def load_policy(path: Path) -> SealMakerPolicy:
@@ -128,6 +133,7 @@ def dump_policy(policy: SealMakerPolicy) -> str:
                 for m in policy.seal_makers
             ],
             "signer_roots": [base64.b64encode(r).decode() for r in policy.signer_roots],
+            "tsa_roots": [base64.b64encode(r).decode() for r in policy.tsa_roots],
         },
         ensure_ascii=False, indent=1,
     )  # fmt: skip
