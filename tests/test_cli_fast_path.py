@@ -84,7 +84,7 @@ def _both(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pyte
 def files(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("fast")
     out = {"trust": str(world.trust_file)}
-    for name in ("business-licence-jinan", "business-licence-revoked", "business-licence-expired"):
+    for name in ("business-licence-jinan", "business-licence-revoked", "food-business-licence-expired"):
         path = tmp / f"{name}.qr.txt"
         path.write_text(world.issued[name].qr_payload + "\n")
         out[name] = str(path)

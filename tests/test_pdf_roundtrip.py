@@ -62,7 +62,7 @@ def test_verify_bytes_dispatches_pdf(pdfs, verifier) -> None:  # type: ignore[no
 
 
 def test_expired_licence_pdf_is_invalid(world, verifier) -> None:  # type: ignore[no-untyped-def]
-    result = verifier.verify_pdf(_pdf_for(world, "business-licence-expired"), at=NOW)
+    result = verifier.verify_pdf(_pdf_for(world, "food-business-licence-expired"), at=NOW)
     assert result.status is Status.INVALID and result.has_reason("licence_expired")
 
 
