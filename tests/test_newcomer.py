@@ -81,3 +81,103 @@ def test_verify_any_takes_what_the_cli_takes(demo: Path) -> None:
 
     with pytest.raises(InputError):
         v.verify_any("hello")
+
+
+@pytest.fixture(scope="module")
+def issuer(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo home with the example CSV issued (licences with source ids)."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("issuer") / "home"
+    shutil.copytree(demo, home)
+    csv = home / "batch.csv"
+    shutil.copy(Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv", csv)
+    assert run(["issue", "--batch", str(csv), "--type", "business-licence", "--home", str(home), "--quiet"]) == 1
+    return home
+
+
+def _id_of(home: Path, source_id: str, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert run(["registry", "list", "--home", str(home), "--json", "--source-id", source_id]) == 0
+    return str(json.loads(capsys.readouterr().out.splitlines()[0])["id"])
+
+
+def test_every_command_names_a_licence_the_same_ways(issuer: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    h = ["--home", str(issuer)]
+    lid = _id_of(issuer, "JN1998-000001", capsys)
+    # registry show: id, source id, sample name
+    for ref in (lid, "JN1998-000001"):
+        assert run(["registry", "show", ref, *h, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["id"] == lid
+    assert run(["registry", "show", "driving-licence-nanjing", *h, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["number"] == "320102199003071234"
+    # status changes by source id and by sample name
+    assert run(["suspend", "JN1998-000001", *h, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["licence_id"] == lid
+    assert run(["reinstate", lid, *h]) == 0
+    capsys.readouterr()
+    assert run(["revoke", "business-licence-nanjing", *h, "--reason", "cancelled", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["to"] == "revoked"
+    # present and render take a sample name and a source id
+    assert run(["present", "resident-id-card-nanjing", *h, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["payload"].startswith(PAYLOAD_PREFIXES[1])
+    assert run(["render", *h, "--licence", "JN1998-000002", "-o", str(tmp_path / "x.pdf")]) == 0
+    assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF-")
+    capsys.readouterr()
+    # nothing matches: one line naming every accepted form, exit 3, for every command
+    for argv in (["revoke", "nope", *h], ["suspend", "nope", *h], ["reinstate", "nope", *h],
+                 ["supersede", "nope", "--with", "nope2", *h], ["present", "nope", *h],
+                 ["render", *h, "--licence", "nope", "-o", str(tmp_path / "y.pdf")], ["registry", "show", "nope", *h]):
+        assert run(argv) == 3, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "licence id" in err and "source id" in err and "sample name" in err, err
+
+
+def test_one_resolver() -> None:
+    """Every licence-taking command goes through the one resolver."""
+    src = Path(__file__).parent.parent / "src" / "elicense" / "cli"
+    for name in ("status.py", "registry.py", "present.py", "pdf.py"):
+        assert "resolve_licence(" in (src / name).read_text(), name
+
+
+def test_bulk_progress_moves_at_least_every_second_with_pdfs(demo: Path, tmp_path: Path) -> None:
+    """With PDFs (~30 ms a row) progress comes in small steps, not every 200 rows."""
+    import datetime as dt
+    import shutil
+    import time
+
+    from elicense.home import Home
+    from elicense.registry.batch import PDF_CHUNK_ROWS, run_batch
+
+    home_dir = tmp_path / "home"
+    shutil.copytree(demo, home_dir)
+    home = Home.load(home_dir)
+    calls: list[tuple[float, int]] = []
+    data = (Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv").read_bytes()
+    run_batch(data, home=home, url=home.registry_url, type_code="business-licence",
+              at=dt.datetime.now(dt.UTC).replace(microsecond=0), actor="test", pdf_dir=tmp_path / "pdf",
+              progress=lambda done, total: calls.append((time.monotonic(), done)))  # fmt: skip
+    steps = [b - a for (_, a), (_, b) in zip(calls, calls[1:], strict=False)]
+    assert calls[-1][1] == 15 and max(steps) <= PDF_CHUNK_ROWS and len(calls) >= 3
+    gaps = [b - a for (a, _), (b, _) in zip(calls, calls[1:], strict=False)]
+    assert max(gaps) < 2.0  # one chunk of 8 signed PDFs, even on a busy shared machine
+
+
+def test_issue_quiet_and_forced_progress(demo: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    shutil.copytree(demo, home)
+    csv = Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv"
+    base = [sys.executable, "-m", "elicense.cli", "issue", "--batch", str(csv), "--type", "business-licence",
+            "--home", str(home), "--report", str(tmp_path / "r.csv")]
+    quiet = subprocess.run([*base, "--quiet"], capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert quiet.returncode == 1 and quiet.stdout == "" and quiet.stderr == ""
+    shutil.rmtree(home)
+    shutil.copytree(demo, home)
+    loud = subprocess.run([*base, "--progress"], capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert loud.returncode == 1 and "15/15" in loud.stderr and "ETA" in loud.stderr, loud.stderr

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang
+from elicense.cli import EXIT_INVALID, default_lang, echo_err
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
 
@@ -30,21 +30,40 @@ MAX_JSON_BYTES = 1 << 20
 
 
 def _progress(enabled: bool | None) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A rich progress bar on a terminal (or when forced); nothing in pipes."""
+    """A rich progress bar on a terminal (or when forced); nothing in pipes.
+
+    The bar redraws ten times a second (elapsed time moves even between chunks), shows the
+    rate and an ETA once rows are done, and Python warnings raised meanwhile are held back
+    and printed after the bar, not through it.
+    """
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    import warnings
 
-    bar = Progress(TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True))  # fmt: skip
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    zh = default_lang() == "zh"
+    bar = Progress(TextColumn("签发中" if zh else "issuing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TimeElapsedColumn(), TextColumn("剩余" if zh else "ETA"), TimeRemainingColumn(),
+                   console=Console(stderr=True), refresh_per_second=10, redirect_stderr=False)  # fmt: skip
     task = bar.add_task("issue", total=None)
+    caught = warnings.catch_warnings(record=True)
+    held = caught.__enter__()
+    warnings.simplefilter("default")
     bar.start()
 
     def update(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
 
-    return update, bar.stop
+    def stop() -> None:
+        bar.stop()
+        caught.__exit__(None, None, None)
+        for w in held:
+            echo_err(f"elicense: warning: {w.message}")
+
+    return update, stop
 
 
 def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str, str]:
@@ -148,12 +167,13 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
               help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).")
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary: errors only (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
     workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
     from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
-    alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None,
+    alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None, quiet: bool = False,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
     from elicense.home import Home
@@ -170,7 +190,7 @@ def issue_cmd(
     if batch_file is not None:
         if fields or from_json:
             raise UsageError("--batch cannot be combined with --field / --from-json")
-        update, stop = _progress(show_progress)
+        update, stop = _progress(False if quiet else show_progress)
         try:
             report = run_batch(
                 batch_file.read_bytes(), home=home, url=url, type_code=type_code, at=at, actor=who,
@@ -182,7 +202,7 @@ def issue_cmd(
             stop()
         if as_json:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-        else:
+        elif not quiet:
             d: dict[str, Any] = report.to_dict()
             line = (
                 f"共 {d['total']} 行：签发 {d['issued']}，已签发跳过 {d['already_issued']}，拒绝 {d['rejected']}"
@@ -210,6 +230,6 @@ def issue_cmd(
         click.echo(json.dumps({"id": result.licence_id, "created": result.created, "qr_payload": result.qr_payload}))
     else:
         click.echo(result.licence_id)
-        if not result.created:
+        if not result.created and not quiet:
             click.echo("已签发过，未重复签发" if zh else "already issued: nothing new signed", err=True)
     return 0

@@ -82,18 +82,17 @@ def list_cmd(
 
 
 @registry_group.command("show")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @home_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON, with the QR text and full payload.")
 @click.option("--qr", "qr_only", is_flag=True, help="Print only the EL1: QR text.")
 def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_only: bool) -> int:
-    """Show one licence (by licence id, or by source id when no licence has that id)."""
+    """Show one licence (LICENCE: its id, its source id, or a sample name in HOME/licences)."""
+    from elicense.cli.licence_ref import resolve_licence
+
     with open_registry(home_dir, db) as reg:
-        rec = reg.get(licence_id.strip())
-        if rec is None:
-            found = reg.query(source_id=licence_id.strip(), limit=2)
-            rec = found[0] if len(found) == 1 else None
+        rec = reg.get(resolve_licence(home_dir, licence_id, reg))
         events = reg.status_events(rec.id) if rec is not None else []
     if rec is None:  # an error like every unknown id (exit >= 3), not a verification verdict
         raise UnknownLicence(

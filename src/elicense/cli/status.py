@@ -62,9 +62,14 @@ def _run(
     from elicense.status.reasons import REASONS_BY_KEY
     from elicense.status.service import change_status, open_registry
 
+    from elicense.cli.licence_ref import resolve_licence
+
     home = Home.load(home_dir)
     now = _now()
     with open_registry(home, db) as registry:
+        licence_id = resolve_licence(home, licence_id, registry)
+        if successor is not None:
+            successor = resolve_licence(home, successor, registry)
         event = change_status(
             registry, licence_id, Action(action_name), at=now, actor=_actor_name(actor),
             effective_at=_time(effective, "--effective"), reason=reason, successor=successor, note=note,
@@ -88,7 +93,7 @@ def _run(
 
 
 @click.command("revoke")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @click.option("--reason", default="revoked", show_default=True,
               help="revoked (吊销), cancelled (注销), annulled (撤销), key_compromise.")
 @_home
@@ -105,7 +110,7 @@ def revoke_cmd(licence_id: str, reason: str, home_dir: Path, db: str | None, eff
 
 
 @click.command("suspend")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @_effective
@@ -119,7 +124,7 @@ def suspend_cmd(licence_id: str, home_dir: Path, db: str | None, effective: str 
 
 
 @click.command("reinstate")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @_effective
@@ -134,9 +139,9 @@ def reinstate_cmd(licence_id: str, home_dir: Path, db: str | None, effective: st
 
 
 @click.command("supersede")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @click.option("--with", "successor", required=True, metavar="NEW_ID",
-              help="The new licence (issued with supersedes=OLD).")
+              help="The new licence (issued with supersedes=OLD): id, source id or sample name.")
 @_home
 @_db
 @_effective
@@ -156,7 +161,7 @@ def status_group() -> None:
 
 
 @status_group.command("show")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @click.option("--at", "at_", metavar="ISO-8601", help="Status as of this time (default: now).")
@@ -169,8 +174,10 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
 
     home = Home.load(home_dir)
     when = _time(at_, "--at") or _now()
+    from elicense.cli.licence_ref import resolve_licence
+
     with open_registry(home, db) as registry:
-        state = licence_state(registry, str(LicenceId.parse(licence_id)))
+        state = licence_state(registry, str(LicenceId.parse(resolve_licence(home, licence_id, registry))))
     view = state.status_at(when)
     doc: dict[str, Any] = {
         "licence_id": state.licence_id, "authority_code": state.authority_code, "status_index": state.status_index,
