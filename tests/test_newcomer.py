@@ -12,8 +12,6 @@ from elicense.cli import run
 from elicense.verify.inputs import PAYLOAD_PREFIXES
 
 
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("newcomer") / "demo"
@@ -181,3 +179,50 @@ def test_issue_quiet_and_forced_progress(demo: Path, tmp_path: Path) -> None:
     shutil.copytree(demo, home)
     loud = subprocess.run([*base, "--progress"], capture_output=True, text=True, timeout=120, env={**os.environ})
     assert loud.returncode == 1 and "15/15" in loud.stderr and "ETA" in loud.stderr, loud.stderr
+
+
+def test_types_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    from elicense.catalog import Catalog
+
+    assert run(["types"]) == 0
+    out = capsys.readouterr().out
+    for lt in Catalog.default():
+        assert lt.slug in out and lt.code in out and lt.name_zh in out
+    assert run(["types", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(list(Catalog.default()))
+
+
+def test_types_show_lists_every_field(capsys: pytest.CaptureFixture[str]) -> None:
+    from elicense.catalog import Catalog
+
+    lt = Catalog.default().get("food-business-licence")
+    assert run(["types", "show", "food-business-licence"]) == 0
+    out = capsys.readouterr().out
+    for f in lt.fields:
+        line = next(x for x in out.splitlines() if x.split()[:1] == [f.key])
+        assert f.name_zh in line and f.name_en in line and ("required" if f.required else "optional") in line
+    assert "e.g. 李珺" in out and "source_id" in out
+    assert run(["types", "show", "driving-licence", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    sex = next(f for f in doc["fields"] if f["key"] == "sex")
+    assert sex["required"] and "男" in sex["format"]["en"] and sex["example"] in ("男", "女")
+    assert run(["types", "show", "driving-licence", "--lang", "zh"]) == 0
+    assert "必填" in capsys.readouterr().out
+
+
+def test_issue_reports_every_field_problem_at_once(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["issue", "--home", str(demo), "--type", "business-licence", "--field", "source_id=A1",
+            "--field", "holder_name=某公司", "--field", "colour=red", "--field", "registered_capital=abc",
+            "--field", "establishment_date=2020-13-01"]
+    assert run(argv) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    for needle in ("'colour' is not a field", "holder_code is required", "registered_capital", "establishment_date",
+                   "legal_representative", "domicile", "types show business-licence"):
+        assert needle in err, needle
+
+
+def test_wrong_type_lists_the_valid_ones(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["issue", "--home", str(demo), "--type", "business", "--field", "a=b"]) == 3
+    err = capsys.readouterr().err
+    assert "business-licence" in err and "food-business-licence" in err and "elicense types" in err

@@ -41,8 +41,15 @@ def _progress(enabled: bool | None) -> tuple[Callable[[int, int], None] | None, 
     import warnings
 
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     zh = default_lang() == "zh"
     bar = Progress(TextColumn("签发中" if zh else "issuing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
@@ -85,6 +92,43 @@ def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str,
             raise UsageError(f"--field expects key=value, got {item!r}", message_zh="--field 须为 键=值")
         values[key.strip()] = value
     return values
+
+
+def _field_problems(type_code: str, values: dict[str, str]) -> None:
+    """Every problem of a single issue's ``--field`` values at once (unknown, missing, malformed)."""
+    from elicense.catalog import Catalog
+    from elicense.errors import LicenceDataError
+    from elicense.registry.batch import RESERVED_COLUMNS, header_names
+
+    lt = Catalog.default().get(type_code)
+    names = header_names(lt)
+    en: list[str] = []
+    zh: list[str] = []
+    row: dict[str, str] = {}
+    for key, value in values.items():
+        column = names.get(key.strip())
+        if column is None:
+            en.append(f"{key!r} is not a field of {lt.slug}")
+            zh.append(f"{lt.name_zh}没有字段 {key!r}")
+        else:
+            row[column] = value
+    for column, label in (("source_id", "来源编号"), ("holder_name", "持证主体"), ("holder_code", "持证主体代码")):
+        if not row.get(column, "").strip():
+            en.append(f"{column} is required")
+            zh.append(f"{label}（{column}）为必填")
+    try:
+        lt.validate_fields({k: v for k, v in row.items() if k not in RESERVED_COLUMNS and v.strip()})
+    except LicenceDataError as exc:
+        for p in exc.details.get("problems", ()):
+            en.append(str(p["message"]))
+            zh.append(str(p["message_zh"]))
+    if en:
+        raise LicenceDataError(
+            f"{len(en)} problem{'s' if len(en) > 1 else ''} with the fields: " + "; ".join(en)
+            + f" (see 'elicense types show {lt.slug}')",
+            message_zh=f"字段有 {len(zh)} 处问题：" + "；".join(zh) + f"（参见 'elicense types show {lt.slug}'）",
+            details={"problems": en},
+        )
 
 
 def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, alg: str, pdf_dir: Path | None) -> str:
@@ -176,10 +220,12 @@ def issue_cmd(
     alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None, quiet: bool = False,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
+    from elicense.catalog import Catalog
     from elicense.home import Home
     from elicense.registry import url_for
     from elicense.registry.batch import default_actor, issue_one, run_batch
 
+    Catalog.default().get(type_code)  # a wrong --type lists the valid ones before anything else
     home = Home.load(home_dir)
     if alg is not None:
         authority_code = _authority_for_alg(home, type_code, authority_code, alg, pdf_dir)
@@ -219,6 +265,7 @@ def issue_cmd(
     values = _single_values(fields, from_json)
     if not values:
         raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
+    _field_problems(type_code, values)
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
                        authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,
                        tsa_url=tsa_url)  # fmt: skip

@@ -67,12 +67,11 @@ def present_cmd(
 
     LICENCE: its id, its source id, or a sample name in HOME/licences.
     """
+    from elicense.cli.licence_ref import resolve_licence
     from elicense.cli.verify import parse_at
     from elicense.home import Home
     from elicense.present import make_presentation
     from elicense.qr.render import make_qr
-
-    from elicense.cli.licence_ref import resolve_licence
     from elicense.status.service import open_registry
 
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)

@@ -57,12 +57,11 @@ def _run(
     action_name: str, licence_id: str, home_dir: Path, db: str | None, *, effective: str | None,
     actor: str | None, note: str | None, as_json: bool, reason: str | None = None, successor: str | None = None,
 ) -> int:  # fmt: skip
+    from elicense.cli.licence_ref import resolve_licence
     from elicense.home import Home
     from elicense.status.lifecycle import Action
     from elicense.status.reasons import REASONS_BY_KEY
     from elicense.status.service import change_status, open_registry
-
-    from elicense.cli.licence_ref import resolve_licence
 
     home = Home.load(home_dir)
     now = _now()
