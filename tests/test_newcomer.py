@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,9 @@ def test_bulk_progress_moves_at_least_every_second_with_pdfs(demo: Path, tmp_pat
     run_batch(data, home=home, url=home.registry_url, type_code="business-licence",
               at=dt.datetime.now(dt.UTC).replace(microsecond=0), actor="test", pdf_dir=tmp_path / "pdf",
               progress=lambda done, total: calls.append((time.monotonic(), done)))  # fmt: skip
-    steps = [b - a for (_, a), (_, b) in zip(calls, calls[1:], strict=False)]
+    steps = [b - a for (_, a), (_, b) in itertools.pairwise(calls)]
     assert calls[-1][1] == 15 and max(steps) <= PDF_CHUNK_ROWS and len(calls) >= 3
-    gaps = [b - a for (a, _), (b, _) in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(calls)]
     assert max(gaps) < 2.0  # one chunk of 8 signed PDFs, even on a busy shared machine
 
 
@@ -226,3 +227,114 @@ def test_wrong_type_lists_the_valid_ones(demo: Path, capsys: pytest.CaptureFixtu
     assert run(["issue", "--home", str(demo), "--type", "business", "--field", "a=b"]) == 3
     err = capsys.readouterr().err
     assert "business-licence" in err and "food-business-licence" in err and "elicense types" in err
+
+
+def _kiosk(demo: Path, when: Any, **kw: Any) -> Any:
+    from elicense.kiosk.server import make_app
+    from elicense.verify import Verifier
+
+    v = Verifier.from_trust_file(demo / "trust-bundle.cose", clock=lambda: when)
+    return make_app(v, **kw)
+
+
+def test_kiosk_freshness_is_the_earliest_part(demo: Path) -> None:
+    """Status lists and CRLs expire before the bundle: the header and /api/status say so, and warn first."""
+    import datetime as dt
+
+    from elicense.trust.freshness import WARN_BEFORE
+    from elicense.verify import Verifier
+
+    v = Verifier.from_trust_file(demo / "trust-bundle.cose")
+    bundle_next = v.bundle.next_update
+    status_next = min(lst.next_update for lst in v.status.lists.values())
+    assert status_next < bundle_next  # the situation of the issue: 7 days vs 30
+    fresh = _kiosk(demo, status_next - WARN_BEFORE - dt.timedelta(hours=1)).handle("GET", "/api/status").json()["trust"]
+    assert fresh["next_update"] == status_next.isoformat().replace("+00:00", "Z") and not fresh["stale"]
+    assert fresh["bundle_next_update"] == bundle_next.isoformat().replace("+00:00", "Z")
+    assert {p["kind"] for p in fresh["parts"]} >= {"bundle", "status_list", "crl", "region_list"}
+    assert not fresh["warnings"]
+    soon = _kiosk(demo, status_next - dt.timedelta(days=1)).handle("GET", "/api/status").json()["trust"]
+    assert [w["code"] for w in soon["warnings"]] == ["trust_expiring"] and not soon["stale"]
+    assert "状态列表" in soon["warnings"][0]["zh"] and "北京时间" in soon["warnings"][0]["zh"]
+    late_app = _kiosk(demo, status_next + dt.timedelta(hours=1))
+    late = late_app.handle("GET", "/api/status").json()["trust"]
+    assert late["stale"] and [w["code"] for w in late["warnings"]] == ["trust_stale"]
+    verdict = late_app.handle("POST", "/api/verify",
+                              (demo / "licences" / "business-licence-jinan.qr.txt").read_bytes()).json()
+    assert verdict["status"] == "INDETERMINATE"  # what the header now announces beforehand
+
+
+def test_trust_show_lists_each_part(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from elicense.verify import Verifier
+
+    v = Verifier.from_trust_file(demo / "trust-bundle.cose")
+    status_next = min(lst.next_update for lst in v.status.lists.values())
+    assert run(["trust", "show", str(demo / "trust-bundle.cose"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["usable_until"] == status_next.isoformat().replace("+00:00", "Z")
+    kinds = [p["kind"] for p in doc["parts"]]
+    assert kinds.count("status_list") == len(v.status.lists) and "crl" in kinds and "bundle" in kinds
+    assert run(["trust", "show", str(demo / "trust-bundle.cose"), "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "可用至" in out and "状态列表" in out and "证书吊销列表" in out and "北京时间" in out
+    assert "Z\n" not in out and "T0" not in out  # no raw ISO times for people
+
+
+def test_trust_update_with_the_installed_bundle_is_a_no_op(demo: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    cur, same = tmp_path / "cur.cose", tmp_path / "same.cose"
+    shutil.copy(demo / "trust-bundle.cose", cur)
+    shutil.copy(demo / "trust-bundle.cose", same)
+    before = cur.stat()
+    for _ in range(2):  # a daily cron: every run exits 0
+        assert run(["trust", "update", str(cur), str(same)]) == 0
+        assert "already current" in capsys.readouterr().out
+    assert cur.stat().st_ino == before.st_ino and cur.read_bytes() == same.read_bytes()
+
+
+def test_kiosk_warning_clears_when_the_good_bundle_is_back(demo: Path, tmp_path: Path) -> None:
+    import datetime as dt
+    import os
+    import shutil
+
+    path = tmp_path / "trust-bundle.cose"
+    shutil.copy(demo / "trust-bundle.cose", path)
+    good = path.read_bytes()
+    from elicense.verify import Verifier
+
+    now = Verifier.from_trust_file(path).bundle.issued_at + dt.timedelta(hours=1)
+    app = _kiosk(demo, now, bundle_path=path)
+    app._reload_interval = 0.0
+
+    def replace(data: bytes) -> None:
+        tmp = tmp_path / "incoming"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    replace(b"not a bundle")
+    codes = [w["code"] for w in app.handle("GET", "/api/status").json()["trust"]["warnings"]]
+    assert codes == ["trust_reload_failed"]
+    replace(good)  # the same bundle (same sequence) copied back
+    assert app.handle("GET", "/api/status").json()["trust"]["warnings"] == []
+    jinan = (demo / "licences" / "business-licence-jinan.qr.txt").read_bytes()
+    assert app.handle("POST", "/api/verify", jinan).json()["status"] == "VALID"
+
+
+def test_kiosk_port_in_use_names_the_port(demo: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "elicense.cli", "kiosk", "--trust",
+                               str(demo / "trust-bundle.cose"), "--port", str(port)],
+                              capture_output=True, text=True, timeout=60, env={**os.environ})  # fmt: skip
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "--port" in lines[0], proc.stderr

@@ -17,8 +17,10 @@ Endpoints:
   (one such view per licence found), ``trust`` (as ``/api/status``). Bad input is a
   JSON error ``{"status": "ERROR", "error": {code, zh, en, no_qr}}`` with 400 (empty),
   411, 413 or 422 (unreadable, no QR, bomb).
-- ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update, now,
-  age_seconds, stale, clock_suspect, warnings [{code, zh, en}]}.
+- ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update (the earliest
+  next update of every part: lists, status lists, CRLs), bundle_next_update, parts [{kind, name,
+  next_update}], now, age_seconds, stale, clock_suspect, warnings [{code, zh, en}]} (``trust_expiring``
+  from 3 days before the first part expires).
 
 With ``allowed_hosts`` (``elicense kiosk`` on a loopback address sets :data:`LOOPBACK_HOSTS`),
 a request whose ``Host`` header names anything else is refused (403): a web page elsewhere
@@ -198,6 +200,9 @@ class KioskApp:
                 return self._verifier
             try:
                 fresh = self._loader(self.bundle_path)
+                if _same_bundle(self._verifier, fresh):  # the good bundle is back (same sequence): clear the warning
+                    self._stat_key, self._reload_error = key, None
+                    return self._verifier
                 self._check_replacement(fresh)
             except (ElicenseError, OSError) as exc:
                 self._reload_error = str(exc)
@@ -231,12 +236,28 @@ class KioskApp:
         now = v.clock()
         store = v.trust
         bundle = v.bundle
+        from elicense.trust.freshness import WARN_BEFORE, describe_part, earliest, human_time, parts
+
         warnings: list[dict[str, str]] = []
         issued, next_update = store.issued_at, store.next_update
-        stale = store.is_stale(now)
+        dated = parts(bundle, v.status, store)  # the bundle's freshness is its earliest part's (#20)
+        first = earliest(dated)
+        if first is not None:
+            next_update = first.next_update
+        stale = store.is_stale(now) or (first is not None and now > first.next_update)
         if stale:
-            warnings.append(_warning("trust_stale", "The trust data is out of date: run 'elicense trust update'",
-                                     "信任数据已过期，请更新（elicense trust update）"))
+            what = f" ({describe_part(first, 'en')} expired {human_time(first.next_update, 'en')})" if first else ""
+            what_zh = f"（{describe_part(first, 'zh')}已于 {human_time(first.next_update, 'zh')}过期）" if first else ""
+            warnings.append(_warning("trust_stale", f"The trust data is out of date{what}: verdicts are 'cannot "
+                                     "confirm' until 'elicense trust update'",
+                                     f"信任数据已过期{what_zh}，核验结果将为无法确认，请更新（elicense trust update）"))
+        elif first is not None and now > first.next_update - WARN_BEFORE:
+            warnings.append(_warning(
+                "trust_expiring",
+                f"The trust data expires {human_time(first.next_update, 'en')} ({describe_part(first, 'en')}): "
+                "after that verdicts are 'cannot confirm'; run 'elicense trust update' before",
+                f"信任数据将于 {human_time(first.next_update, 'zh')}过期（{describe_part(first, 'zh')}），"
+                "之后核验结果将为无法确认，请及时更新（elicense trust update）"))
         clock_suspect = issued is not None and now < issued - CLOCK_TOLERANCE
         if clock_suspect:
             warnings.append(_warning("clock_suspect", "The system clock is earlier than the trust data's issue time: "
@@ -256,6 +277,8 @@ class KioskApp:
             "sequence": bundle.sequence if bundle is not None else None,
             "issued_at": _iso(issued),
             "next_update": _iso(next_update),
+            "bundle_next_update": _iso(store.next_update),
+            "parts": [p.to_dict() for p in dated],
             "now": _iso(now),
             "age_seconds": int((now - issued).total_seconds()) if issued else None,
             "stale": stale,
@@ -406,6 +429,12 @@ class KioskApp:
                    ("Referrer-Policy", "no-referrer"), *response.headers]
         start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}", headers)
         return [b"" if method == "HEAD" else response.body]
+
+
+def _same_bundle(old: Verifier, new: Verifier) -> bool:
+    """Whether a re-read trust file holds the very bundle already loaded (byte for byte)."""
+    a, b = old.bundle, new.bundle
+    return a is not None and b is not None and a.raw == b.raw
 
 
 def _host_name(header: str) -> str:
