@@ -31,10 +31,18 @@ def test_demo_sample_names_start_with_their_type(world: Any) -> None:
     assert "food-business-licence-expired" in world.issued
 
 
-@pytest.mark.parametrize("text", ["hello world", "# elicense\n\nIssue, sign, verify", "https://example.org/x",
-                                  "1.2.156.3005.2.11100000000013338W011"])
-def test_text_that_is_no_licence_is_an_input_error(text: str, demo: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello world",
+        "# elicense\n\nIssue, sign, verify",
+        "https://example.org/x",
+        "1.2.156.3005.2.11100000000013338W011",
+    ],
+)
+def test_text_that_is_no_licence_is_an_input_error(
+    text: str, demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "paste.txt"
     f.write_text(text)
     trust = str(demo / "trust-bundle.cose")
@@ -69,9 +77,14 @@ def test_verify_any_takes_what_the_cli_takes(demo: Path) -> None:
     v = Verifier.from_trust_file(demo / "trust-bundle.cose")
     lic = demo / "licences"
     png = (lic / "business-licence-jinan.qr.png").read_bytes()
-    for data in (png, lic / "business-licence-jinan.qr.png", (lic / "business-licence-jinan.pdf").read_bytes(),
-                 lic / "business-licence-jinan.pdf", (lic / "business-licence-jinan.qr.txt").read_text(),
-                 (lic / "business-licence-jinan.qr.txt").read_bytes()):
+    for data in (
+        png,
+        lic / "business-licence-jinan.qr.png",
+        (lic / "business-licence-jinan.pdf").read_bytes(),
+        lic / "business-licence-jinan.pdf",
+        (lic / "business-licence-jinan.qr.txt").read_text(),
+        (lic / "business-licence-jinan.qr.txt").read_bytes(),
+    ):
         results = v.verify_any(data)
         assert [x.status for x in results] == [Status.VALID], data if isinstance(data, Path) else type(data)
     misuse = v.verify(png)  # not silent: the reason says what to call
@@ -101,8 +114,9 @@ def _id_of(home: Path, source_id: str, capsys: pytest.CaptureFixture[str]) -> st
     return str(json.loads(capsys.readouterr().out.splitlines()[0])["id"])
 
 
-def test_every_command_names_a_licence_the_same_ways(issuer: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_names_a_licence_the_same_ways(
+    issuer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     h = ["--home", str(issuer)]
     lid = _id_of(issuer, "JN1998-000001", capsys)
     # registry show: id, source id, sample name
@@ -125,9 +139,15 @@ def test_every_command_names_a_licence_the_same_ways(issuer: Path, tmp_path: Pat
     assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF-")
     capsys.readouterr()
     # nothing matches: one line naming every accepted form, exit 3, for every command
-    for argv in (["revoke", "nope", *h], ["suspend", "nope", *h], ["reinstate", "nope", *h],
-                 ["supersede", "nope", "--with", "nope2", *h], ["present", "nope", *h],
-                 ["render", *h, "--licence", "nope", "-o", str(tmp_path / "y.pdf")], ["registry", "show", "nope", *h]):
+    for argv in (
+        ["revoke", "nope", *h],
+        ["suspend", "nope", *h],
+        ["reinstate", "nope", *h],
+        ["supersede", "nope", "--with", "nope2", *h],
+        ["present", "nope", *h],
+        ["render", *h, "--licence", "nope", "-o", str(tmp_path / "y.pdf")],
+        ["registry", "show", "nope", *h],
+    ):
         assert run(argv) == 3, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "licence id" in err and "source id" in err and "sample name" in err, err
@@ -172,8 +192,20 @@ def test_issue_quiet_and_forced_progress(demo: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(demo, home)
     csv = Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv"
-    base = [sys.executable, "-m", "elicense.cli", "issue", "--batch", str(csv), "--type", "business-licence",
-            "--home", str(home), "--report", str(tmp_path / "r.csv")]
+    base = [
+        sys.executable,
+        "-m",
+        "elicense.cli",
+        "issue",
+        "--batch",
+        str(csv),
+        "--type",
+        "business-licence",
+        "--home",
+        str(home),
+        "--report",
+        str(tmp_path / "r.csv"),
+    ]
     quiet = subprocess.run([*base, "--quiet"], capture_output=True, text=True, timeout=120, env={**os.environ})
     assert quiet.returncode == 1 and quiet.stdout == "" and quiet.stderr == ""
     shutil.rmtree(home)
@@ -212,14 +244,35 @@ def test_types_show_lists_every_field(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_issue_reports_every_field_problem_at_once(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["issue", "--home", str(demo), "--type", "business-licence", "--field", "source_id=A1",
-            "--field", "holder_name=某公司", "--field", "colour=red", "--field", "registered_capital=abc",
-            "--field", "establishment_date=2020-13-01"]
+    argv = [
+        "issue",
+        "--home",
+        str(demo),
+        "--type",
+        "business-licence",
+        "--field",
+        "source_id=A1",
+        "--field",
+        "holder_name=某公司",
+        "--field",
+        "colour=red",
+        "--field",
+        "registered_capital=abc",
+        "--field",
+        "establishment_date=2020-13-01",
+    ]
     assert run(argv) == 3
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    for needle in ("'colour' is not a field", "holder_code is required", "registered_capital", "establishment_date",
-                   "legal_representative", "domicile", "types show business-licence"):
+    for needle in (
+        "'colour' is not a field",
+        "holder_code is required",
+        "registered_capital",
+        "establishment_date",
+        "legal_representative",
+        "domicile",
+        "types show business-licence",
+    ):
         assert needle in err, needle
 
 
@@ -259,8 +312,9 @@ def test_kiosk_freshness_is_the_earliest_part(demo: Path) -> None:
     late_app = _kiosk(demo, status_next + dt.timedelta(hours=1))
     late = late_app.handle("GET", "/api/status").json()["trust"]
     assert late["stale"] and [w["code"] for w in late["warnings"]] == ["trust_stale"]
-    verdict = late_app.handle("POST", "/api/verify",
-                              (demo / "licences" / "business-licence-jinan.qr.txt").read_bytes()).json()
+    verdict = late_app.handle(
+        "POST", "/api/verify", (demo / "licences" / "business-licence-jinan.qr.txt").read_bytes()
+    ).json()
     assert verdict["status"] == "INDETERMINATE"  # what the header now announces beforehand
 
 
@@ -280,8 +334,9 @@ def test_trust_show_lists_each_part(demo: Path, capsys: pytest.CaptureFixture[st
     assert "Z\n" not in out and "T0" not in out  # no raw ISO times for people
 
 
-def test_trust_update_with_the_installed_bundle_is_a_no_op(demo: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_trust_update_with_the_installed_bundle_is_a_no_op(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     cur, same = tmp_path / "cur.cose", tmp_path / "same.cose"

@@ -48,8 +48,10 @@ def resolve_licence(home: Home | Path, ref: str, registry: Any | None) -> str:
             return str(found[0].id)
         if len(found) > 1:
             ids = ", ".join(str(x.id) for x in found)
-            raise UnknownLicenceRef(f"source id {text!r} names several licences ({ids}): give the licence id",
-                                    message_zh=f"来源编号 {text!r} 对应多个证照（{ids}），请给出证照标识")
+            raise UnknownLicenceRef(
+                f"source id {text!r} names several licences ({ids}): give the licence id",
+                message_zh=f"来源编号 {text!r} 对应多个证照（{ids}），请给出证照标识",
+            )
     sample = _sample_id(path, text)
     if sample is not None:
         return sample

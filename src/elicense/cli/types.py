@@ -90,7 +90,8 @@ def types_group(ctx: click.Context, as_json: bool) -> int:
         else:
             click.echo(f"{lt.slug:<30} {lt.code}  {lt.name_zh}" + ("" if zh else f"  ({lt.name_en})"))
     if not as_json:
-        click.echo("字段详情：elicense types show 类型" if zh else "fields of a type: elicense types show TYPE", err=True)
+        hint = "字段详情：elicense types show 类型" if zh else "fields of a type: elicense types show TYPE"
+        click.echo(hint, err=True)
     return 0
 
 
@@ -120,6 +121,9 @@ def show_cmd(type_name: str, as_json: bool) -> int:
             example = f"  例：{row['example']}" if lang == "zh" else f"  e.g. {row['example']}"
         click.echo(f"  {row['key']:<24} {need if row['required'] else opt:<8} {label}{example}")
     slug = lt.slug
-    click.echo(("用法" if lang == "zh" else "usage") + f": elicense issue --home DIR --type {slug} "
-               "--field source_id=... --field holder_name=... --field holder_code=... --field KEY=VALUE ...", err=True)
+    click.echo(
+        ("用法" if lang == "zh" else "usage") + f": elicense issue --home DIR --type {slug} "
+        "--field source_id=... --field holder_name=... --field holder_code=... --field KEY=VALUE ...",
+        err=True,
+    )
     return 0

@@ -29,8 +29,11 @@ class Part:
 
     def to_dict(self) -> dict[str, str]:
         """JSON form (ISO times with ``Z``)."""
-        return {"kind": self.kind, "name": self.name,
-                "next_update": self.next_update.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "next_update": self.next_update.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        }
 
 
 KIND_LABELS = {
@@ -55,7 +58,8 @@ def parts(bundle: Any | None, status: Any | None, trust: Any | None = None) -> l
     elif trust is not None and getattr(trust, "next_update", None) is not None:
         out.append(Part("bundle", "trust file", trust.next_update))
     if status is not None:
-        out += [Part("status_list", code, lst.next_update) for code, lst in sorted(getattr(status, "lists", {}).items())]
+        lists = sorted(getattr(status, "lists", {}).items())
+        out += [Part("status_list", code, lst.next_update) for code, lst in lists]
         for crl in getattr(status, "crls", ()):
             try:
                 name = common_name_of(crl.issuer)
