@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 from elicense.cli import run
 from elicense.verify.inputs import PAYLOAD_PREFIXES
+
+NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)  # the session world's time (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -393,3 +396,68 @@ def test_kiosk_port_in_use_names_the_port(demo: Path) -> None:
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"port {port}" in lines[0] and "--port" in lines[0], proc.stderr
+
+
+@pytest.fixture
+def kiosk_server(world: Any) -> Any:
+    import threading
+
+    from elicense.kiosk.server import make_app, make_server
+    from elicense.verify import Verifier
+
+    app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: NOW))
+    server = make_server(app, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/curl").exists(), reason="curl not installed")
+def test_kiosk_accepts_curl_form_uploads(kiosk_server: str, world: Any, tmp_path: Path) -> None:
+    """``curl -F file=@x.png`` (multipart/form-data, as a browser form or curl sends it) is verified like raw bytes."""
+    import io
+    import subprocess
+
+    from elicense.qr.render import make_qr
+
+    buf = io.BytesIO()
+    make_qr(world.issued["business-licence-jinan"].qr_payload).save(buf, kind="png", scale=6, border=4)
+    (tmp_path / "x.png").write_bytes(buf.getvalue())
+    (tmp_path / "r.txt").write_text(world.issued["business-licence-revoked"].qr_payload)
+    url = kiosk_server + "/api/verify"
+
+    def curl(*args: str) -> Any:
+        out = subprocess.run(["curl", "-s", "--noproxy", "*", *args, url], capture_output=True, timeout=60, check=True)
+        return json.loads(out.stdout)
+
+    first = curl("-F", f"file=@{tmp_path / 'x.png'}")
+    assert first["status"] == "VALID", first
+    assert curl("-F", f"file=@{tmp_path / 'r.txt'}")["status"] == "INVALID"
+    assert curl("-F", "payload=" + world.issued["business-licence-jinan"].qr_payload)["status"] == "VALID"
+    assert curl("--data-binary", f"@{tmp_path / 'x.png'}")["status"] == "VALID"  # raw bytes still work
+    empty = curl("-F", "other=1")
+    assert empty["status"] == "ERROR" and "file" in empty["error"]["en"]
+
+
+def test_kiosk_json_shows_what_a_presentation_disclosed(world: Any) -> None:
+    import datetime as dt
+
+    from elicense.kiosk.server import make_app
+    from elicense.present import SoftwareDeviceKey, issue_holder_credential, make_presentation
+    from elicense.verify import Verifier
+
+    issued = world.issued["driving-licence-nanjing"]
+    device = SoftwareDeviceKey.generate()
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    cred = issue_holder_credential(issued.licence, signer, device.public_key, at=NOW - dt.timedelta(days=1))
+    app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: NOW))
+    pres = make_presentation(cred, device, show=["vehicle_classes"], now=NOW)
+    doc = app.handle("POST", "/api/verify", pres.payload.encode()).json()
+    assert doc["status"] == "VALID" and doc["kind"] == "presentation"
+    lic = doc["licence"]
+    assert lic["disclosed"] == ["vehicle_classes"]
+    assert lic["fields"] == [{"key": "vehicle_classes", "zh": "准驾车型", "en": "Permitted vehicle classes", "value": "C1"}]
+    assert lic["holder"] is None and lic["holder_code"] is None  # withheld: null, not "*"
+    static = app.handle("POST", "/api/verify", issued.qr_payload.encode()).json()["licence"]
+    assert static["disclosed"] is None and "*" in static["holder"]  # the static QR: masked as the catalogue says

@@ -9,11 +9,13 @@ Endpoints:
 
 - ``GET /`` (and ``/static/...``): the page.
 - ``POST /api/verify``: body = raw image bytes (PNG/JPEG/WebP...), a PDF, or payload
-  text; at most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
+  text, or a ``multipart/form-data`` form holding one of them (``curl -F file=@x.png``); at most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
   decode used for live frames. Answers JSON: ``status`` (VALID / INVALID /
   INDETERMINATE, the worst when a frame holds several codes), ``label`` {zh, en},
   ``reasons`` [{code, status, zh, en}], ``licence`` (type_code, type_name {zh, en},
-  holder / holder_code masked as the catalogue says, issuer, validity...), ``results``
+  holder / holder_code masked as the catalogue says — for a presentation (亮证) only what was
+  disclosed, ``null`` otherwise —, issuer, validity, ``fields`` [{key, zh, en, value}] the QR showed
+  or the presentation disclosed, ``disclosed``: element names or ``null``), ``results``
   (one such view per licence found), ``trust`` (as ``/api/status``). Bad input is a
   JSON error ``{"status": "ERROR", "error": {code, zh, en, no_qr}}`` with 400 (empty),
   411, 413 or 422 (unreadable, no QR, bomb).
@@ -301,12 +303,18 @@ class KioskApp:
         status = result.status.value
         licence: dict[str, Any] | None = None
         lic, lt = result.licence, result.licence_type
+        disclosed = result.disclosed
         if lic is not None:
-            name, code = lic.holder_name, lic.holder_code
-            if lt is None or lt.holder_name_qr == "mask":  # unknown type: mask rather than leak
-                name = mask(name, keep_start=1, keep_end=0)
-            if lt is None or lt.holder_code_qr == "mask":
-                code = mask(code, keep_start=1, keep_end=1)
+            name: str | None = lic.holder_name
+            code: str | None = lic.holder_code
+            if disclosed is not None:  # a presentation (亮证): what the holder chose to show, nothing else
+                name = name if "holder_name" in disclosed and name else None
+                code = code if "holder_code" in disclosed and code else None
+            else:
+                if lt is None or lt.holder_name_qr == "mask":  # unknown type: mask rather than leak
+                    name = mask(name, keep_start=1, keep_end=0) if name else None
+                if lt is None or lt.holder_code_qr == "mask":
+                    code = mask(code, keep_start=1, keep_end=1) if code else None
             licence = {
                 "id": str(lic.id),
                 "number": lic.number,
@@ -319,6 +327,8 @@ class KioskApp:
                 "area_code": lic.area_code,
                 "valid_from": lic.valid_from.isoformat(),
                 "valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+                "fields": _field_views(result),
+                "disclosed": list(disclosed) if disclosed is not None else None,
             }
         zh, en = _LABELS.get(status, (status, status))
         return {"kind": result.kind, "status": status, "label": {"zh": zh, "en": en},
@@ -359,8 +369,11 @@ class KioskApp:
         main = next(v for v, x in zip(views, results, strict=True) if x.status is top)
         return _json(200, {**main, "count": len(views), "results": views, "trust": trust})
 
-    def handle(self, method: str, path: str, body: bytes = b"", query: str = "") -> Response:
-        """Answer one request (the WSGI wrapper reads and bounds the body first); ``path`` may hold a query."""
+    def handle(self, method: str, path: str, body: bytes = b"", query: str = "", content_type: str = "") -> Response:
+        """Answer one request (the WSGI wrapper reads and bounds the body first); ``path`` may hold a query.
+
+        ``POST /api/verify`` takes the raw bytes, or a ``multipart/form-data`` form with a file.
+        """
         path, _, inline_query = path.partition("?")
         query = query or inline_query
         if path == "/api/verify":
@@ -369,6 +382,11 @@ class KioskApp:
             if len(body) > self.max_body:
                 return _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
                               f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+            if content_type.lower().startswith("multipart/form-data"):
+                try:
+                    body = _form_upload(content_type, body)
+                except InputError as exc:
+                    return _error(400, "form", exc.message, exc.message_zh or exc.message)
             camera = parse_qs(query).get("mode") == ["camera"]
             return self.verify_body(body, camera=camera)
         if method not in ("GET", "HEAD"):
@@ -421,7 +439,7 @@ class KioskApp:
                 body = environ["wsgi.input"].read(int(raw_length))
         if response is None:
             try:
-                response = self.handle(method, path, body, query)
+                response = self.handle(method, path, body, query, str(environ.get("CONTENT_TYPE", "")))
             except Exception as exc:  # one bad request must not take the kiosk down
                 response = _error(500, "internal", f"internal error: {type(exc).__name__}", "内部错误")
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
@@ -429,6 +447,48 @@ class KioskApp:
                    ("Referrer-Policy", "no-referrer"), *response.headers]
         start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}", headers)
         return [b"" if method == "HEAD" else response.body]
+
+
+def _field_views(result: VerificationResult) -> list[dict[str, Any]]:
+    """The fields the QR showed, or a presentation disclosed, with their catalogue labels."""
+    lt = result.licence_type
+    out: list[dict[str, Any]] = []
+    for key, value in result.fields.items():
+        spec = None
+        if lt is not None:
+            try:
+                spec = lt.field(key)
+            except ElicenseError:
+                spec = None
+        out.append({"key": key, "zh": spec.name_zh if spec else key, "en": spec.name_en if spec else key,
+                    "value": value})  # fmt: skip
+    return out
+
+
+def _form_upload(content_type: str, body: bytes) -> bytes:
+    """The uploaded file of a ``multipart/form-data`` body (``curl -F file=@x.png``), else a ``payload`` field.
+
+    The body is already bounded by :data:`MAX_BODY`; the standard library's MIME parser splits it.
+    """
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise InputError("malformed multipart/form-data body", message_zh="表单上传格式错误")
+    fields: list[tuple[str | None, str | None, bytes]] = []
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes):
+            fields.append((part.get_param("name", header="content-disposition"), part.get_filename(), data))
+    for _, filename, data in fields:  # a file first, then a field called file/payload/qr
+        if filename is not None and data:
+            return data
+    for name, _, data in fields:
+        if name in ("file", "payload", "qr", "data") and data:
+            return data
+    raise InputError("the form holds no file (send -F file=@image.png)", message_zh="表单中没有上传文件")
 
 
 def _same_bundle(old: Verifier, new: Verifier) -> bool:
