@@ -9,7 +9,8 @@ Endpoints:
 
 - ``GET /`` (and ``/static/...``): the page.
 - ``POST /api/verify``: body = raw image bytes (PNG/JPEG/WebP...), a PDF, or payload
-  text, or a ``multipart/form-data`` form holding one of them (``curl -F file=@x.png``); at most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
+  text, or a ``multipart/form-data`` form holding one of them (``curl -F file=@x.png``); at
+  most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
   decode used for live frames. Answers JSON: ``status`` (VALID / INVALID /
   INDETERMINATE, the worst when a frame holds several codes), ``label`` {zh, en},
   ``reasons`` [{code, status, zh, en}], ``licence`` (type_code, type_name {zh, en},
@@ -481,7 +482,8 @@ def _form_upload(content_type: str, body: bytes) -> bytes:
     for part in message.iter_parts():
         data = part.get_payload(decode=True)
         if isinstance(data, bytes):
-            fields.append((part.get_param("name", header="content-disposition"), part.get_filename(), data))
+            name = part.get_param("name", header="content-disposition")
+            fields.append((name if isinstance(name, str) else None, part.get_filename(), data))
     for _, filename, data in fields:  # a file first, then a field called file/payload/qr
         if filename is not None and data:
             return data
