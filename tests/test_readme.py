@@ -9,6 +9,7 @@ comment says ``# exit N``. A block that must not run here is preceded by
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -92,7 +93,9 @@ def test_readme_commands_run_as_written(tmp_path: Path) -> None:
     rows = [line.split() for line in codes.read_text().splitlines()]
     got = {r[0]: r[1] for r in rows}
     ends = [float(r[2]) for r in rows]
-    slowest = sorted(((b - a, commands[i + 1].text[:90]) for i, (a, b) in enumerate(zip(ends, ends[1:]))), reverse=True)
+    slowest = sorted(
+        ((b - a, commands[i + 1].text[:90]) for i, (a, b) in enumerate(itertools.pairwise(ends))), reverse=True
+    )
     print("slowest README commands:", *(f"{t:5.1f} s  {c}" for t, c in slowest[:5]), sep="\n  ", file=sys.stderr)
     failures = []
     for i, c in enumerate(commands):
