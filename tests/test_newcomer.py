@@ -461,3 +461,68 @@ def test_kiosk_json_shows_what_a_presentation_disclosed(world: Any) -> None:
     assert lic["holder"] is None and lic["holder_code"] is None  # withheld: null, not "*"
     static = app.handle("POST", "/api/verify", issued.qr_payload.encode()).json()["licence"]
     assert static["disclosed"] is None and "*" in static["holder"]  # the static QR: masked as the catalogue says
+
+
+ENGLISH = __import__("re").compile(
+    r"\b(valid|invalid|suspended|revoked|superseded|effective|since|successor|next update|from|reason|licence|"
+    r"holder|issuer|expires|already|not|recorded|scheduled|event|source|disclosed|usable|stale|sample|try)\b", 2
+)
+ISO_TIME = __import__("re").compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _english_left(text: str) -> list[str]:
+    """Lines of ``text`` that still hold English words or raw ISO times, once ids, codes and commands are removed."""
+    import re
+
+    bad = []
+    for line in text.splitlines():
+        clean = re.sub(r"^elicense: error: ", "", line)
+        clean = re.sub(r"\[[a-z_]+\]|'elicense [^']*'|elicense [a-z -]+(?:/ elicense [a-z]+)?", " ", clean)
+        clean = re.sub(r"\b(VALID|INVALID|INDETERMINATE)\b", " ", clean)  # status codes (contract), as reason codes
+        clean = re.sub(r"\S*[/._-]\S*|--\w+", " ", clean)  # paths, ids, option names, reason codes
+        if ENGLISH.search(clean) or ISO_TIME.search(line):
+            bad.append(line)
+    return bad
+
+
+def test_lang_zh_output_is_chinese(issuer: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--lang zh``: status changes, status and registry views, reasons with region and time details, demo-world
+    commands, errors — Chinese throughout, times in Beijing time, no raw ISO ``Z`` strings."""
+    h = ["--home", str(issuer), "--lang", "zh"]
+    trust = ["--trust", str(issuer / "trust-bundle.cose"), "--lang", "zh"]
+    lic = issuer / "licences"
+    runs = [
+        (["suspend", "JN1998-000004", *h], 0),
+        (["reinstate", "JN1998-000004", *h], 0),
+        (["revoke", "JN1998-000005", "--reason", "cancelled", *h], 0),
+        (["status", "show", "JN1998-000005", *h], 0),
+        (["status", "show", "driving-licence-superseded", *h], 0),
+        (["registry", "show", "JN1998-000005", *h], 0),
+        (["registry", "list", "--limit", "3", *h], 0),
+        (["verify", str(lic / "construction-safety-licence-shandong.qr.txt"), "--region", "320000", *trust], 1),
+        (["verify", str(lic / "business-licence-revoked.qr.txt"), str(lic / "driving-licence-superseded.qr.txt"),
+          *trust], 1),
+        (["verify", str(lic / "business-licence-jinan.qr.txt"), "--at", "2099-01-01T00:00:00Z", *trust], 2),
+        (["trust", "show", str(issuer / "trust-bundle.cose"), "--lang", "zh"], 0),
+        (["types", "show", "driving-licence", "--lang", "zh"], 0),
+        (["revoke", "nope", *h], 3),
+        (["issue", "--type", "business", "--field", "a=b", *h], 3),
+    ]
+    for argv, code in runs:
+        assert run(argv) == code, argv
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert "北京时间" in text or not ISO_TIME.search(text) or argv[0] in ("types",)
+        assert not _english_left(text), (argv, _english_left(text))
+    # the machine-readable form keeps ISO 8601
+    assert run(["status", "show", "JN1998-000005", "--json", *h]) == 0
+    assert ISO_TIME.search(capsys.readouterr().out)
+
+
+def test_reason_details_in_chinese() -> None:
+    from elicense.verify.detail_zh import to_zh
+
+    assert to_zh("11100000000013338W901 from 370000 in 320000") == (
+        "370000 签发的 11100000000013338W901 类证照不在 320000 的互认范围内")
+    assert to_zh("next update 2026-06-01T08:00:00Z") == "下次更新应在 2026年6月1日 16:00（北京时间）"
+    assert to_zh("吊销/revoked, since 2026-06-01T08:00:00Z") == "吊销，自 2026年6月1日 16:00（北京时间）起"

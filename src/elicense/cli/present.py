@@ -114,10 +114,12 @@ def present_cmd(
         }, ensure_ascii=False))  # fmt: skip
         return 0
     click.echo(presentation.payload)
+    from elicense.trust.freshness import human_time
+
     zh = default_lang() == "zh"
     shown = ", ".join(presentation.disclosed) or "-"
     click.echo(
-        f"二维码版本 {version}-M，有效至 {expires}（{ttl} 秒），出示：{shown}"
+        f"二维码版本 {version}-M，有效至 {human_time(presentation.expires_at, 'zh')}（{ttl} 秒），出示：{shown}"
         if zh
         else f"QR version {version}-M, expires {expires} ({ttl} s), disclosed: {shown}",
         err=True,

@@ -44,6 +44,15 @@ def _time(value: str | None, what: str) -> dt.datetime | None:
         raise UsageError(exc.message.replace("--at", what), message_zh=exc.message_zh) from exc
 
 
+_STATES_ZH = {"valid": "有效", "suspended": "暂扣", "revoked": "已吊销/注销", "superseded": "已换发"}
+_ACTIONS_ZH = {"issue": "签发", "suspend": "暂扣", "reinstate": "恢复", "revoke": "吊销", "supersede": "换发"}
+
+
+def _state(value: str, zh: bool) -> str:
+    """A licence status for people (``--lang zh``: 有效 / 暂扣 / ...)."""
+    return _STATES_ZH.get(value, value) if zh else value
+
+
 def _actor_name(actor: str | None) -> str:
     if actor:
         return actor
@@ -76,13 +85,20 @@ def _run(
     if as_json:
         click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
     else:
+        from elicense.trust.freshness import human_time
+
         zh = default_lang() == "zh"
         why = REASONS_BY_KEY.get(event.reason or "")
         label = (why.zh if zh else why.key) if why else ""
-        click.echo(f"{event.licence_id}: {event.from_status.value if event.from_status else '-'} → "
-                   f"{event.to_status.value}{f' ({label})' if label else ''}, "
-                   f"{'生效时间' if zh else 'effective'} {event.effective_at.isoformat()}"
-                   + (f", {'新证照' if zh else 'successor'} {event.successor}" if event.successor else ""))
+        before = _state(event.from_status.value, zh) if event.from_status else "-"
+        if zh:
+            click.echo(f"{event.licence_id}：{before} → {_state(event.to_status.value, zh)}"
+                       f"{f'（{label}）' if label else ''}，生效时间 {human_time(event.effective_at, 'zh')}"
+                       + (f"，新证照 {event.successor}" if event.successor else ""))
+        else:
+            click.echo(f"{event.licence_id}: {before} → {event.to_status.value}{f' ({label})' if label else ''}, "
+                       f"effective {human_time(event.effective_at, 'en')}"
+                       + (f", successor {event.successor}" if event.successor else ""))
         if event.effective_at > now:
             click.echo("  " + ("已排期：生效前发布的状态列表在生效时刻过期" if zh else
                                "scheduled: status lists published before it take effect go stale at that time"))
@@ -186,6 +202,23 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
     }  # fmt: skip
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False))
+    elif default_lang() == "zh":
+        from elicense.trust.freshness import human_time
+        from elicense.verify.detail_zh import to_zh
+
+        status = _state(doc["status"], True) if doc["status"] else "尚未签发"
+        click.echo(f"{doc['licence_id']}：{human_time(when, 'zh')}时{status}"
+                   + (f"（{to_zh(doc['reason'])}）" if doc["reason"] else "")
+                   + (f" → 新证照 {doc['successor']}" if doc["successor"] else ""))
+        for ev, e in zip(state.history, doc["history"], strict=True):
+            pending = "（已排期）" if e["effective_at"] > doc["at"] else ""
+            click.echo(f"  {human_time(ev.effective_at, 'zh')}{pending}  {_ACTIONS_ZH.get(e['action'], e['action'])} "
+                       f"{_state(e['from'], True) if e['from'] else '-'} → {_state(e['to'], True)}"
+                       + (f"  [{to_zh(e['reason'])}]" if e["reason"] else "")
+                       + (f"  → {e['successor']}" if e["successor"] else "")
+                       + (f"  （记录于 {human_time(ev.recorded_at, 'zh')}）" if e["recorded_at"] != e["effective_at"]
+                          else "")
+                       + (f"  {e['note']}" if e["note"] else ""))
     else:
         click.echo(f"{doc['licence_id']}: {doc['status'] or 'not yet issued'} at {doc['at']}"
                    + (f" ({doc['reason']})" if doc["reason"] else "")
