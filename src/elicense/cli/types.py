@@ -109,8 +109,10 @@ def show_cmd(type_name: str, as_json: bool) -> int:
                                "fields": rows}, ensure_ascii=False, indent=1))  # fmt: skip
         return 0
     lang = "zh" if default_lang() == "zh" else "en"
-    title = f"{lt.name_zh}（{lt.slug}，{lt.code}）" if lang == "zh" else f"{lt.name_zh} {lt.name_en} ({lt.slug}, {lt.code})"
-    click.echo(title)
+    if lang == "zh":
+        click.echo(f"{lt.name_zh}（{lt.slug}，{lt.code}）")
+    else:
+        click.echo(f"{lt.name_zh} {lt.name_en} ({lt.slug}, {lt.code})")
     need, opt = ("必填", "选填") if lang == "zh" else ("required", "optional")
     for row in rows:
         if row["common"]:
