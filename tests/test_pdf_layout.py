@@ -71,7 +71,7 @@ def test_business_licence_follows_the_paper(world: Any) -> None:
     rendered = render_licence(world.issued["business-licence-jinan"])
     textpage, text, w, h = _page(rendered.pdf)
     assert w > h  # landscape A4
-    qx1, qy1, qx2, qy2 = rendered.qr_box
+    qx1, _qy1, _qx2, qy2 = rendered.qr_box
     assert qx1 > w * 0.75 and qy2 > h * 0.85  # top right
     for needle in ("登记机关：", "营业期限：", "注册资本： 500.00万元", "统一社会信用代码：91370102MA3C8K2L65"):
         assert needle in text, needle

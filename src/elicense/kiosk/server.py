@@ -175,6 +175,7 @@ class KioskApp:
         self._missing = False
         self.reloads = 0
         """How many times the trust file was re-read after a change (for tests and logs)."""
+        self._parts: tuple[Verifier, list[Any]] | None = None
 
     # -- trust --------------------------------------------------------------------------
 
@@ -243,7 +244,10 @@ class KioskApp:
 
         warnings: list[dict[str, str]] = []
         issued, next_update = store.issued_at, store.next_update
-        dated = parts(bundle, v.status, store)  # the bundle's freshness is its earliest part's (#20)
+        cached = self._parts
+        if cached is None or cached[0] is not v:  # once per loaded trust, not per camera frame
+            cached = self._parts = (v, parts(bundle, v.status, store))
+        dated = cached[1]  # the bundle's freshness is its earliest part's (#20)
         first = earliest(dated)
         if first is not None:
             next_update = first.next_update
