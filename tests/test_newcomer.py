@@ -179,11 +179,13 @@ def test_bulk_progress_moves_at_least_every_second_with_pdfs(demo: Path, tmp_pat
     data = (Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv").read_bytes()
     run_batch(data, home=home, url=home.registry_url, type_code="business-licence",
               at=dt.datetime.now(dt.UTC).replace(microsecond=0), actor="test", pdf_dir=tmp_path / "pdf",
-              progress=lambda done, total: calls.append((time.monotonic(), done)))  # fmt: skip
+              progress=lambda done, total: calls.append((time.process_time(), done)))  # fmt: skip
     steps = [b - a for (_, a), (_, b) in itertools.pairwise(calls)]
     assert calls[-1][1] == 15 and max(steps) <= PDF_CHUNK_ROWS and len(calls) >= 3
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(calls)]
-    assert max(gaps) < 2.0  # one chunk of 8 signed PDFs, even on a busy shared machine
+    # CPU seconds between updates (in-process with one worker): one chunk of 8 signed PDFs is ~0.3 s of work;
+    # wall time on a shared machine stretches it 2-5x, so the test holds the work per update, not the clock
+    assert max(gaps) < 1.0
 
 
 def test_issue_quiet_and_forced_progress(demo: Path, tmp_path: Path) -> None:
