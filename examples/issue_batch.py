@@ -3,7 +3,8 @@ electronic licences in the registry, exactly once, with an audit trail.
 
     python examples/issue_batch.py [WORKDIR]
 
-Builds a demo issuer home in WORKDIR (default: a temporary directory), issues
+Builds a demo issuer home in WORKDIR (default: a new directory under the system's temporary
+directory, kept afterwards so the report it names can be read), issues
 ``examples/paper-era-business-licences.csv`` (3 of its 18 rows are deliberately bad and
 land in the report), runs it again to show nothing is issued twice, verifies the audit
 chain and one QR payload. The CLI equivalent is
@@ -50,5 +51,8 @@ def main(workdir: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         sys.exit(main(Path(sys.argv[1])))
-    with tempfile.TemporaryDirectory() as tmp:
-        sys.exit(main(Path(tmp)))
+    # no WORKDIR: a fresh directory that is kept, so the report path printed above still exists afterwards
+    kept = Path(tempfile.mkdtemp(prefix="elicense-issue-batch-"))
+    code = main(kept)
+    print(f"kept      : {kept} (the home, its registry and rejected.csv; delete it when done)")
+    sys.exit(code)

@@ -54,7 +54,7 @@ def test_verify_image_and_expired(demo: Path, capsys: pytest.CaptureFixture[str]
         [
             "verify",
             str(lic / "resident-id-card-nanjing.qr.png"),
-            str(lic / "business-licence-expired.qr.txt"),
+            str(lic / "food-business-licence-expired.qr.txt"),
             "--trust",
             trust_of(demo),
             "--json",
@@ -100,7 +100,7 @@ def test_batch_one_json_per_line_worst_exit(demo: Path, tmp_path: Path, capsys: 
     lines = [
         (lic / "business-licence-jinan.qr.txt").read_text().strip(),
         "",
-        (lic / "business-licence-expired.qr.txt").read_text().strip(),
+        (lic / "food-business-licence-expired.qr.txt").read_text().strip(),
         "EL2:garbage",
         "X" * 20000,
     ]

@@ -84,7 +84,7 @@ def _both(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pyte
 def files(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("fast")
     out = {"trust": str(world.trust_file)}
-    for name in ("business-licence-jinan", "business-licence-revoked", "business-licence-expired"):
+    for name in ("business-licence-jinan", "business-licence-revoked", "food-business-licence-expired"):
         path = tmp / f"{name}.qr.txt"
         path.write_text(world.issued[name].qr_payload + "\n")
         out[name] = str(path)
@@ -128,7 +128,8 @@ def test_fast_path_output_is_clicks(
 ) -> None:
     monkeypatch.delenv("ELICENSE_TRUST", raising=False)
     monkeypatch.delenv("ELICENSE_ALGORITHMS", raising=False)
-    args = ["verify", *(a.format(**{k.replace("business-licence-", ""): v for k, v in files.items()}) for a in case)]
+    short = {k.replace("food-business-licence-", "").replace("business-licence-", ""): v for k, v in files.items()}
+    args = ["verify", *(a.format(**short) for a in case)]
     fast, slow = _both(args, capsys, monkeypatch)
     assert fast == slow
     assert fast[1] or fast[2]  # each case says something

@@ -266,3 +266,60 @@ def test_screenshot_of_an_expired_presentation_shows_invalid(  # type: ignore[no
     assert reasons.find_element(By.TAG_NAME, "li").get_attribute("data-code") == "presentation_expired"
     shot(driver, tmp_path, "expired-presentation", record_property)
     reset_with_escape(driver)
+
+
+def test_presentation_shows_what_was_disclosed(  # type: ignore[no-untyped-def]
+    driver, kiosk_url, world, tmp_path, record_property
+) -> None:
+    """亮证 (#20): the verdict lists the disclosed fields; what was withheld says so, never a lone '*'."""
+    from selenium.webdriver.common.by import By
+
+    from elicense.present import SoftwareDeviceKey, issue_holder_credential, make_presentation
+
+    issued = world.issued["driving-licence-nanjing"]
+    device = SoftwareDeviceKey.generate()
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    cred = issue_holder_credential(issued.licence, signer, device.public_key, at=NOW - dt.timedelta(days=1))
+    pres = make_presentation(cred, device, show=["holder_name", "vehicle_classes"], now=NOW)
+    path = tmp_path / "presentation.png"
+    path.write_bytes(png(pres.payload))
+    driver.get(kiosk_url)
+    assert upload_and_wait(driver, path) == "VALID"
+    assert issued.licence.holder.name in driver.find_element(By.ID, "v-holder").text  # disclosed in full
+    fields = driver.find_element(By.ID, "v-fields")
+    assert fields.is_displayed()
+    row = fields.find_element(By.CSS_SELECTOR, "[data-key=vehicle_classes]")
+    assert "准驾车型" in row.text and "C1" in row.text
+    assert "出示" in driver.find_element(By.ID, "v-fields-title").text
+    verdict = driver.find_element(By.ID, "verdict").text
+    assert "*" not in verdict  # no stray mask character for the withheld holder code
+    shot(driver, tmp_path, "presentation-disclosed", record_property)
+    reset_with_escape(driver)
+
+
+def test_check_button_visible_at_1280x800(driver, kiosk_url, world, tmp_path, record_property) -> None:  # type: ignore[no-untyped-def]
+    """A desktop-sized kiosk screen: the paste box's 核验 button and the upload control need no scrolling."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(1280, 800)
+    try:
+        driver.get(kiosk_url)
+        WebDriverWait(driver, 10).until(lambda d: "#" in d.find_element(By.ID, "trust").text)
+        height = driver.execute_script("return window.innerHeight")
+        width = driver.execute_script("return window.innerWidth")
+        assert width == 1280 and height <= 800
+        for selector in ("#paste-form button[type=submit]", "#file-label", "#start-camera", "#paste"):
+            rect = driver.execute_script(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+                "return [r.top, r.bottom, r.left, r.right];", selector)
+            assert rect[0] >= 0 and rect[1] <= height and rect[2] >= 0 and rect[3] <= width, (selector, rect, height)
+        shot(driver, tmp_path, "landscape-1280x800", record_property)
+        driver.find_element(By.ID, "paste").send_keys(world.issued["business-licence-jinan"].qr_payload)
+        driver.find_element(By.CSS_SELECTOR, "#paste-form button[type=submit]").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "verdict").get_attribute("data-status"))
+        assert driver.find_element(By.ID, "verdict").get_attribute("data-status") == "VALID"
+        shot(driver, tmp_path, "landscape-1280x800-valid", record_property)
+        reset_with_escape(driver)
+    finally:
+        driver.set_window_size(1080, 1920)

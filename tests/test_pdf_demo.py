@@ -14,7 +14,7 @@ from elicense.cli import run
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 EXPECTED = {
-    "business-licence-expired": "licence_expired",
+    "food-business-licence-expired": "licence_expired",
     "business-licence-revoked": "licence_revoked",
     "food-business-licence-suspended": "licence_suspended",
     "driving-licence-superseded": "licence_superseded",

@@ -62,7 +62,7 @@ def test_verify_bytes_dispatches_pdf(pdfs, verifier) -> None:  # type: ignore[no
 
 
 def test_expired_licence_pdf_is_invalid(world, verifier) -> None:  # type: ignore[no-untyped-def]
-    result = verifier.verify_pdf(_pdf_for(world, "business-licence-expired"), at=NOW)
+    result = verifier.verify_pdf(_pdf_for(world, "food-business-licence-expired"), at=NOW)
     assert result.status is Status.INVALID and result.has_reason("licence_expired")
 
 
@@ -73,8 +73,8 @@ def test_render_is_one_page_with_seal_room(world) -> None:  # type: ignore[no-un
     assert rendered.pdf.startswith(b"%PDF-") and rendered.page == 0
     x1, y1, x2, y2 = rendered.seal_box
     assert 100 < x2 - x1 < 130 and abs((x2 - x1) - (y2 - y1)) < 1  # 42 mm ≈ 119 pt, round
-    _qx1, _qy1, qx2, qy2 = rendered.qr_box
-    assert qx2 < x1 or qy2 < y1  # QR and seal do not overlap
+    qx1, qy1, qx2, qy2 = rendered.qr_box
+    assert qx2 < x1 or qy2 < y1 or qx1 > x2 or qy1 > y2  # QR and seal do not overlap (营业执照: QR top right)
 
 
 def test_missing_glyph_is_a_typed_error(world) -> None:  # type: ignore[no-untyped-def]

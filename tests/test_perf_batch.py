@@ -29,7 +29,7 @@ def _presentation(world: Any) -> str:
 def _mixed_file(world: Any, path: Path) -> Path:
     valid = world.issued["business-licence-jinan"].qr_payload
     revoked = world.issued["business-licence-revoked"].qr_payload
-    expired = world.issued["business-licence-expired"].qr_payload
+    expired = world.issued["food-business-licence-expired"].qr_payload
     presentation = _presentation(world)
     lines = [
         valid, "", revoked, "garbage", "EL2:" + "A" * 99, expired, "  " + valid + "  ",

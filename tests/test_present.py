@@ -280,7 +280,7 @@ def test_saturated_replay_cache_is_indeterminate(world: Any, fresh: Verifier) ->
 
 
 def test_revoked_and_expired_licences_are_invalid(world: Any, fresh: Verifier) -> None:
-    for name, code in (("business-licence-revoked", "licence_revoked"), ("business-licence-expired", "licence_expired"),
+    for name, code in (("business-licence-revoked", "licence_revoked"), ("food-business-licence-expired", "licence_expired"),
                        ("food-business-licence-suspended", "licence_suspended")):  # fmt: skip
         cred, device = credential(world, name)
         result = fresh.verify(make_presentation(cred, device, show=["holder_name"], now=NOW).payload)

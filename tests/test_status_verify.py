@@ -26,7 +26,7 @@ def test_demo_samples_show_each_state(world, verifier):  # type: ignore[no-untyp
         "business-licence-revoked": "licence_revoked",
         "food-business-licence-suspended": "licence_suspended",
         "driving-licence-superseded": "licence_superseded",
-        "business-licence-expired": "licence_expired",
+        "food-business-licence-expired": "licence_expired",
     }
     for name, issued in world.issued.items():
         result = verifier.verify(issued.qr_payload, at=NOW)

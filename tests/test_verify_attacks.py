@@ -210,7 +210,7 @@ def test_signing_time_in_future_is_invalid(world):  # type: ignore[no-untyped-de
 
 
 def test_expired_licence_is_invalid(world, verifier):  # type: ignore[no-untyped-def]
-    result = verifier.verify(payload(world, "business-licence-expired"))
+    result = verifier.verify(payload(world, "food-business-licence-expired"))
     assert result.status is Status.INVALID and result.has_reason("licence_expired")
     with pytest.raises(VerificationFailed):
         result.raise_for_status()

@@ -1224,9 +1224,10 @@ class Catalog:
         """The type with this type code or slug; :class:`CatalogError` if unknown."""
         lt = self.find(code_or_slug)
         if lt is None:
+            known = ", ".join(sorted(self._by_slug))
             raise CatalogError(
-                f"unknown licence type {code_or_slug!r}",
-                message_zh=f"未知的证照类型 {code_or_slug!r}",
+                f"unknown licence type {code_or_slug!r} (known: {known}; 'elicense types' lists them with codes)",
+                message_zh=f"未知的证照类型 {code_or_slug!r}（可用：{known}；'elicense types' 列出类型及代码）",
                 details={"type_code": code_or_slug, "problem": "unknown_type"},
             )
         return lt

@@ -171,7 +171,7 @@ SAMPLES = (
             "right_nature": "出让/市场化商品房", "usage": "城镇住宅用地/住宅",
             "area": "共有宗地面积 8650.00㎡/房屋建筑面积 98.50㎡",
             "term_of_use": "2006年01月01日起2075年12月31日止"}, valid_years=None),
-    Sample("business-licence-expired", "nanjing-market", "food-business-licence", "JY23201000099999",
+    Sample("food-business-licence-expired", "nanjing-market", "food-business-licence", "JY23201000099999",
            Holder("南京旧时光餐饮店", _company("320102", "MA1P0X2Q"), HolderType.USCC),
            {"legal_representative": "孙喆", "domicile": "江苏省南京市玄武区长江路 9 号",
             "business_premises": "江苏省南京市玄武区长江路 9 号", "main_business_format": "餐饮服务经营者（小型餐馆）",

@@ -60,6 +60,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "seal": ("seal", "seal_group"),  # (#17)
     "present": ("present", "present_cmd"),  # (#9)
     "kiosk": ("kiosk", "kiosk_cmd"),
+    "types": ("types", "types_group"),  # the catalogue, for issuers (#20)
 }
 """Command name → (module under ``elicense.cli``, attribute): a new command is one line here."""
 

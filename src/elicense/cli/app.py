@@ -7,6 +7,7 @@ can run without importing click at all (cold start, #8): see :func:`elicense.cli
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -43,6 +44,7 @@ class LazyGroup(click.Group):
         if command is None and cmd_name in _COMMANDS:
             module, attr = _COMMANDS[cmd_name]
             command = getattr(importlib.import_module(f"elicense.cli.{module}"), attr)
+            _give_lang(command)
             self.add_command(command, cmd_name)
         return command
 
@@ -52,6 +54,22 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (KeyboardInterrupt, BrokenPipeError) as exc:
             raise _Escaped(exc) from exc
+
+
+def _set_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        os.environ["ELICENSE_LANG"] = value  # default_lang() reads it: every message of the command follows
+
+
+def _give_lang(command: click.Command) -> None:
+    """Every command (and subcommand) takes ``--lang zh|en``, not only ``verify`` and ``demo`` (#20)."""
+    if not any("--lang" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(click.Option(["--lang"], type=click.Choice(["zh", "en"]), default=None,
+                                           expose_value=False, is_eager=True, callback=_set_lang,
+                                           help="Message language (default: from the locale)."))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _give_lang(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,6 +84,7 @@ def run_click(args: list[str]) -> int:
     Every other exception (``ElicenseError``, ``OSError``, interrupts, ...) propagates to
     :func:`elicense.cli.run`, which handles it the same way for the click-free path.
     """
+    saved_lang = os.environ.get("ELICENSE_LANG")
     try:
         rv = cli.main(args=args, prog_name="elicense", standalone_mode=False)
     except _Escaped as exc:
@@ -85,6 +104,11 @@ def run_click(args: list[str]) -> int:
     except click.exceptions.ClickException as exc:
         echo_err(f"elicense: error: {exc.format_message()}")
         return EXIT_ERROR
+    finally:  # --lang lasts one command line (tests and embedders run many in one process)
+        if saved_lang is None:
+            os.environ.pop("ELICENSE_LANG", None)
+        else:
+            os.environ["ELICENSE_LANG"] = saved_lang
     return int(rv) if isinstance(rv, int) else 0
 
 

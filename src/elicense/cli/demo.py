@@ -90,18 +90,31 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
         click.echo(("  签发目录（--home）：" if zh else "  issuer home (--home): ") + str(outdir))
         click.echo("")
         third = "seal" if algorithm is Algorithm.SM2 else "pdf"
-        header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {third:<14} reasons"
-        click.echo(header)
-        click.echo("-" * len(header))
-        for row in rows:
-            click.echo(
-                f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
-                f"{row['image']:<14} {row['pdf'] or row['seal'] or '-':<14} {', '.join(row['reasons']) or '-'}"
-            )
+        if zh:  # the same columns; the Chinese labels are two columns wide each
+            labels = {"VALID": "有效", "INVALID": "无效", "INDETERMINATE": "无法确认"}
+            last = "印章" if third == "seal" else "PDF"
+            header = f"{'样例':<38} {'二维码':>1} {'载荷文本':<10} {'图像':<12} {last:<14} 原因"
+            click.echo(header)
+            click.echo("-" * 98)
+            for row in rows:
+                cells = [labels.get(str(row[k]), str(row[k] or "-")) for k in ("text", "image")]
+                cells.append(labels.get(str(row["pdf"] or row["seal"]), "-"))
+                click.echo(f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {cells[0]:<12} {cells[1]:<12} "
+                           f"{cells[2]:<12} {', '.join(row['reasons']) or '-'}")
+        else:
+            header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {third:<14} reasons"
+            click.echo(header)
+            click.echo("-" * len(header))
+            for row in rows:
+                click.echo(
+                    f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {row['text']:<14} "
+                    f"{row['image']:<14} {row['pdf'] or row['seal'] or '-':<14} {', '.join(row['reasons']) or '-'}"
+                )
         click.echo("")
         allow = " --allow-alg SM2" if algorithm is Algorithm.SM2 else ""
         click.echo(
-            f"try: elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} --trust {world.trust_file}"
+            ("试一试：" if zh else "try: ")
+            + f"elicense verify {outdir / 'licences' / 'business-licence-jinan.qr.png'} --trust {world.trust_file}"
             + allow
         )
         if algorithm is Algorithm.SM2 and (outdir / "licences" / "business-licence-jinan.ofd").exists():

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang
+from elicense.cli import EXIT_INVALID, default_lang, echo_err
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
 
@@ -30,21 +30,47 @@ MAX_JSON_BYTES = 1 << 20
 
 
 def _progress(enabled: bool | None) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A rich progress bar on a terminal (or when forced); nothing in pipes."""
+    """A rich progress bar on a terminal (or when forced); nothing in pipes.
+
+    The bar redraws ten times a second (elapsed time moves even between chunks), shows the
+    rate and an ETA once rows are done, and Python warnings raised meanwhile are held back
+    and printed after the bar, not through it.
+    """
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    import warnings
 
-    bar = Progress(TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True))  # fmt: skip
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    zh = default_lang() == "zh"
+    bar = Progress(TextColumn("签发中" if zh else "issuing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TimeElapsedColumn(), TextColumn("剩余" if zh else "ETA"), TimeRemainingColumn(),
+                   console=Console(stderr=True), refresh_per_second=10, redirect_stderr=False)  # fmt: skip
     task = bar.add_task("issue", total=None)
+    caught = warnings.catch_warnings(record=True)
+    held = caught.__enter__()
+    warnings.simplefilter("default")
     bar.start()
 
     def update(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
 
-    return update, bar.stop
+    def stop() -> None:
+        bar.stop()
+        caught.__exit__(None, None, None)
+        for w in held:
+            echo_err(f"elicense: warning: {w.message}")
+
+    return update, stop
 
 
 def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str, str]:
@@ -66,6 +92,43 @@ def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str,
             raise UsageError(f"--field expects key=value, got {item!r}", message_zh="--field 须为 键=值")
         values[key.strip()] = value
     return values
+
+
+def _field_problems(type_code: str, values: dict[str, str]) -> None:
+    """Every problem of a single issue's ``--field`` values at once (unknown, missing, malformed)."""
+    from elicense.catalog import Catalog
+    from elicense.errors import LicenceDataError
+    from elicense.registry.batch import RESERVED_COLUMNS, header_names
+
+    lt = Catalog.default().get(type_code)
+    names = header_names(lt)
+    en: list[str] = []
+    zh: list[str] = []
+    row: dict[str, str] = {}
+    for key, value in values.items():
+        column = names.get(key.strip())
+        if column is None:
+            en.append(f"{key!r} is not a field of {lt.slug}")
+            zh.append(f"{lt.name_zh}没有字段 {key!r}")
+        else:
+            row[column] = value
+    for column, label in (("source_id", "来源编号"), ("holder_name", "持证主体"), ("holder_code", "持证主体代码")):
+        if not row.get(column, "").strip():
+            en.append(f"{column} is required")
+            zh.append(f"{label}（{column}）为必填")
+    try:
+        lt.validate_fields({k: v for k, v in row.items() if k not in RESERVED_COLUMNS and v.strip()})
+    except LicenceDataError as exc:
+        for p in exc.details.get("problems", ()):
+            en.append(str(p["message"]))
+            zh.append(str(p["message_zh"]))
+    if en:
+        raise LicenceDataError(
+            f"{len(en)} problem{'s' if len(en) > 1 else ''} with the fields: " + "; ".join(en)
+            + f" (see 'elicense types show {lt.slug}')",
+            message_zh=f"字段有 {len(zh)} 处问题：" + "；".join(zh) + f"（参见 'elicense types show {lt.slug}'）",
+            details={"problems": en},
+        )
 
 
 def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, alg: str, pdf_dir: Path | None) -> str:
@@ -155,18 +218,22 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
               help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).")
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary: errors only (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
     workers: int, encoding: str, report_path: Path | None, pdf_dir: Path | None, fields: tuple[str, ...],
     from_json: Path | None, out_dir: Path | None, actor: str | None, show_progress: bool | None, as_json: bool,
     alg: str | None = None, pdf_level: str = "B-B", tsa_url: str | None = None, ofd_dir: Path | None = None,
+    quiet: bool = False,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
+    from elicense.catalog import Catalog
     from elicense.home import Home
     from elicense.registry import url_for
     from elicense.registry.batch import default_actor, issue_one, run_batch
 
+    Catalog.default().get(type_code)  # a wrong --type lists the valid ones before anything else
     home = Home.load(home_dir)
     if ofd_dir is not None:
         from elicense.ofd.home import require_seals
@@ -181,7 +248,7 @@ def issue_cmd(
     if batch_file is not None:
         if fields or from_json:
             raise UsageError("--batch cannot be combined with --field / --from-json")
-        update, stop = _progress(show_progress)
+        update, stop = _progress(False if quiet else show_progress)
         try:
             report = run_batch(
                 batch_file.read_bytes(), home=home, url=url, type_code=type_code, at=at, actor=who,
@@ -198,7 +265,7 @@ def issue_cmd(
             write_registry_ofds(home, url, ids, ofd_dir)
         if as_json:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-        else:
+        elif not quiet:
             d: dict[str, Any] = report.to_dict()
             line = (
                 f"共 {d['total']} 行：签发 {d['issued']}，已签发跳过 {d['already_issued']}，拒绝 {d['rejected']}"
@@ -215,6 +282,10 @@ def issue_cmd(
     values = _single_values(fields, from_json)
     if not values:
         raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
+    from elicense.registry.batch import _check_pdf_level
+
+    _check_pdf_level(pdf_dir, pdf_level, tsa_url)  # option errors first, then every field problem at once
+    _field_problems(type_code, values)
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
                        authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,
                        tsa_url=tsa_url)  # fmt: skip
@@ -230,6 +301,6 @@ def issue_cmd(
         click.echo(json.dumps({"id": result.licence_id, "created": result.created, "qr_payload": result.qr_payload}))
     else:
         click.echo(result.licence_id)
-        if not result.created:
+        if not result.created and not quiet:
             click.echo("已签发过，未重复签发" if zh else "already issued: nothing new signed", err=True)
     return 0

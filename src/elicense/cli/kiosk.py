@@ -60,4 +60,14 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
         serve(app, host=host, port=port, quiet=not log_requests, ready=ready)
     except KeyboardInterrupt:
         click.echo("elicense kiosk: stopped", err=True)
+    except OSError as exc:  # one line naming the address: "Address already in use" alone says not which (#20)
+        import errno
+
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"port {port} on {host} is already in use (another kiosk running?): stop it or pass --port N",
+                message_zh=f"{host} 的端口 {port} 已被占用（是否已有终端在运行？）：请先停止它或使用 --port 换一个端口",
+            ) from exc
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         message_zh=f"无法在 {host}:{port} 上监听：{exc.strerror or exc}") from exc
     return 0

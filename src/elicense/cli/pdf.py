@@ -43,6 +43,23 @@ def find_issued(home: Home, name_or_id: str) -> IssuedLicence:
     return _issued_from_files(full, qr)
 
 
+def _resolve(home: Home, name: str) -> str:
+    """``--licence``: an id, a source id or a sample name (see :mod:`elicense.cli.licence_ref`)."""
+    from elicense.cli.licence_ref import _sample_id, resolve_licence
+
+    if _sample_id(home.path, name.strip()) is not None:  # a file sample renders even without a registry
+        return name.strip()
+    try:
+        registry = home.registry(create=False)
+    except (AttributeError, ImportError, StorageError):
+        registry = None
+    try:
+        return resolve_licence(home, name, registry)
+    finally:
+        if registry is not None:
+            registry.close()
+
+
 def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
     """Rebuild an :class:`IssuedLicence` from its signed record and QR text (both as issued)."""
     from elicense.catalog import Catalog
@@ -84,7 +101,7 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
 @click.command("render")
 @click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Issuer home directory.")
-@click.option("--licence", "name", required=True, help="Licence id, or name of a licence in HOME/licences.")
+@click.option("--licence", "name", required=True, help="Licence id, source id, or sample name in HOME/licences.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Where to write the signed PDF (or OFD).")
 @click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -119,7 +136,7 @@ def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level
     from elicense.pdf.tsa import options_for_home
 
     home = Home.load(home_dir)
-    issued = find_issued(home, name)
+    issued = find_issued(home, _resolve(home, name))
     entry = home.authority(issued.licence.issuer.code)
     options = options_for_home(home, level, at=issued.signed_at, seal_name=entry.seal_name, tsa_url=tsa_url)
     rendered = render_licence(issued, font_path=font)

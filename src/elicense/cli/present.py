@@ -45,7 +45,7 @@ def _refuse_unknown_fields(licence_id: str, show: str) -> None:
 
 
 @click.command("present")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @home_option
 @db_option
 @click.option("--ttl", type=click.IntRange(1, 3600), default=300, show_default=True, help="Lifetime in seconds.")
@@ -63,14 +63,21 @@ def present_cmd(
     licence_id: str, home_dir: Path, db: str | None, ttl: int, show: str | None, output: Path | None,
     at_text: str | None, as_json: bool,
 ) -> int:  # fmt: skip
-    """Show a licence as a short-lived, device-signed presentation QR (亮证)."""
+    """Show a licence as a short-lived, device-signed presentation QR (亮证).
+
+    LICENCE: its id, its source id, or a sample name in HOME/licences.
+    """
+    from elicense.cli.licence_ref import resolve_licence
     from elicense.cli.verify import parse_at
     from elicense.home import Home
     from elicense.present import make_presentation
     from elicense.qr.render import make_qr
+    from elicense.status.service import open_registry
 
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)
     home = Home.load(home_dir)
+    with open_registry(home, db) as registry:
+        licence_id = resolve_licence(home, licence_id, registry)
     if show is not None:  # before the wallet is made (first use writes it): nothing written on a bad --show
         _refuse_unknown_fields(licence_id, show)
     # the MSO is an issuer signature: made at the real time, whatever --at says about the presentation
@@ -107,10 +114,12 @@ def present_cmd(
         }, ensure_ascii=False))  # fmt: skip
         return 0
     click.echo(presentation.payload)
+    from elicense.trust.freshness import human_time
+
     zh = default_lang() == "zh"
     shown = ", ".join(presentation.disclosed) or "-"
     click.echo(
-        f"二维码版本 {version}-M，有效至 {expires}（{ttl} 秒），出示：{shown}"
+        f"二维码版本 {version}-M，有效至 {human_time(presentation.expires_at, 'zh')}（{ttl} 秒），出示：{shown}"
         if zh
         else f"QR version {version}-M, expires {expires} ({ttl} s), disclosed: {shown}",
         err=True,

@@ -74,26 +74,29 @@ def list_cmd(
     zh = default_lang() == "zh"
     for rec in records:
         until = rec.valid_until or ("长期" if zh else "long-term")
-        click.echo(f"{rec.id}  {rec.status:<10} {rec.holder_code}  {rec.holder_name}  "
-                   f"{rec.valid_from}..{until}  source={rec.source_id or '-'}")  # fmt: skip
+        if zh:
+            click.echo(f"{rec.id}  {_STATES_ZH.get(rec.status, rec.status)}  {rec.holder_code}  {rec.holder_name}  "
+                       f"{rec.valid_from} 至 {until}  来源编号 {rec.source_id or '-'}")  # fmt: skip
+        else:
+            click.echo(f"{rec.id}  {rec.status:<10} {rec.holder_code}  {rec.holder_name}  "
+                       f"{rec.valid_from}..{until}  source={rec.source_id or '-'}")  # fmt: skip
     shown = f"{len(records)} of {total}"
     click.echo((f"共 {total} 条，显示 {len(records)} 条" if zh else f"{shown} licences"), err=True)
     return 0
 
 
 @registry_group.command("show")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @home_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON, with the QR text and full payload.")
 @click.option("--qr", "qr_only", is_flag=True, help="Print only the EL2: QR text.")
 def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_only: bool) -> int:
-    """Show one licence (by licence id, or by source id when no licence has that id)."""
+    """Show one licence (LICENCE: its id, its source id, or a sample name in HOME/licences)."""
+    from elicense.cli.licence_ref import resolve_licence
+
     with open_registry(home_dir, db) as reg:
-        rec = reg.get(licence_id.strip())
-        if rec is None:
-            found = reg.query(source_id=licence_id.strip(), limit=2)
-            rec = found[0] if len(found) == 1 else None
+        rec = reg.get(resolve_licence(home_dir, licence_id, reg))
         events = reg.status_events(rec.id) if rec is not None else []
     if rec is None:  # an error like every unknown id (exit >= 3), not a verification verdict
         raise UnknownLicence(
@@ -108,6 +111,9 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return 0
     d = rec.to_dict()
+    if default_lang() == "zh":
+        _show_zh(d, events)
+        return 0
     for key in ("id", "number", "type_code", "status", "holder_name", "holder_code", "holder_type",
                 "authority_code", "issued_on", "valid_from", "valid_until", "status_index", "source_id",
                 "supersedes", "predecessor", "successor", "kid", "signed_at", "updated_at"):  # fmt: skip
@@ -120,3 +126,66 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_
                    f"by {e['actor']}: {e['reason'] or '-'}"
                    + (f" successor {e['successor']}" if e.get("successor") else ""))
     return 0
+
+
+_STATES_ZH = {"valid": "有效", "suspended": "暂扣", "revoked": "已吊销/注销", "superseded": "已换发"}
+_LABELS_ZH = {
+    "id": "证照标识", "number": "证照编号", "type_code": "证照类型", "status": "状态", "holder_name": "持证主体",
+    "holder_code": "持证主体代码", "holder_type": "代码类型", "authority_code": "发证机关代码", "issued_on": "签发日期",
+    "valid_from": "有效期起始", "valid_until": "有效期截止", "status_index": "状态索引", "source_id": "来源编号",
+    "supersedes": "替代的证照", "predecessor": "前一版证照", "successor": "新证照", "kid": "签名密钥标识",
+    "signed_at": "签名时间", "updated_at": "更新时间",
+}  # fmt: skip
+
+
+def _show_zh(d: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """``registry show --lang zh``: Chinese labels, catalogue field names, Beijing time."""
+    import datetime as dt
+
+    from elicense.catalog import Catalog
+    from elicense.trust.freshness import human_time
+    from elicense.verify.detail_zh import to_zh
+
+    def when(value: object) -> str:
+        if not isinstance(value, str) or "T" not in value:
+            return str(value) if value is not None else "-"
+        try:
+            return human_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")), "zh")
+        except ValueError:
+            return value
+
+    lt = Catalog.default().find(str(d["type_code"]))
+    for key, label in _LABELS_ZH.items():
+        value = d.get(key)
+        if key == "status":
+            value = _STATES_ZH.get(str(value), value)
+        elif key == "type_code" and lt is not None:
+            value = f"{lt.name_zh}（{value}）"
+        elif key == "valid_until" and value is None:
+            value = "长期"
+        elif key in ("signed_at", "updated_at"):
+            value = when(value)
+        click.echo(f"{label}：{value if value is not None else '-'}")
+    for k, v in d["fields"].items():
+        name = k
+        if lt is not None:
+            spec = next((f for f in lt.fields if f.key == k), None)
+            name = spec.name_zh if spec else k
+        click.echo(f"  {name}：{v}")
+    def reason(value: object) -> str:
+        text = str(value or "-")
+        if text.startswith("{"):  # the registry's encoded reason: {"r": reason, "n": note, ...}
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                return text
+            if isinstance(doc, dict):
+                return "；".join(to_zh(str(v)) for v in doc.values()) or "-"
+        return to_zh(text)
+
+    for e in events:
+        effective = when(e.get("effective_at") or e["at"])
+        before = _STATES_ZH.get(e["previous"], e["previous"])
+        click.echo(f"状态变更：{effective}生效（记录于 {when(e['at'])}） {before} → "
+                   f"{_STATES_ZH.get(e['status'], e['status'])}，操作人 {e['actor']}：{reason(e['reason'])}"
+                   + (f"，新证照 {e['successor']}" if e.get("successor") else ""))

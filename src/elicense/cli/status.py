@@ -44,6 +44,15 @@ def _time(value: str | None, what: str) -> dt.datetime | None:
         raise UsageError(exc.message.replace("--at", what), message_zh=exc.message_zh) from exc
 
 
+_STATES_ZH = {"valid": "有效", "suspended": "暂扣", "revoked": "已吊销/注销", "superseded": "已换发"}
+_ACTIONS_ZH = {"issue": "签发", "suspend": "暂扣", "reinstate": "恢复", "revoke": "吊销", "supersede": "换发"}
+
+
+def _state(value: str, zh: bool) -> str:
+    """A licence status for people (``--lang zh``: 有效 / 暂扣 / ...)."""
+    return _STATES_ZH.get(value, value) if zh else value
+
+
 def _actor_name(actor: str | None) -> str:
     if actor:
         return actor
@@ -57,6 +66,7 @@ def _run(
     action_name: str, licence_id: str, home_dir: Path, db: str | None, *, effective: str | None,
     actor: str | None, note: str | None, as_json: bool, reason: str | None = None, successor: str | None = None,
 ) -> int:  # fmt: skip
+    from elicense.cli.licence_ref import resolve_licence
     from elicense.home import Home
     from elicense.status.lifecycle import Action
     from elicense.status.reasons import REASONS_BY_KEY
@@ -65,6 +75,9 @@ def _run(
     home = Home.load(home_dir)
     now = _now()
     with open_registry(home, db) as registry:
+        licence_id = resolve_licence(home, licence_id, registry)
+        if successor is not None:
+            successor = resolve_licence(home, successor, registry)
         event = change_status(
             registry, licence_id, Action(action_name), at=now, actor=_actor_name(actor),
             effective_at=_time(effective, "--effective"), reason=reason, successor=successor, note=note,
@@ -72,13 +85,20 @@ def _run(
     if as_json:
         click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
     else:
+        from elicense.trust.freshness import human_time
+
         zh = default_lang() == "zh"
         why = REASONS_BY_KEY.get(event.reason or "")
         label = (why.zh if zh else why.key) if why else ""
-        click.echo(f"{event.licence_id}: {event.from_status.value if event.from_status else '-'} → "
-                   f"{event.to_status.value}{f' ({label})' if label else ''}, "
-                   f"{'生效时间' if zh else 'effective'} {event.effective_at.isoformat()}"
-                   + (f", {'新证照' if zh else 'successor'} {event.successor}" if event.successor else ""))
+        before = _state(event.from_status.value, zh) if event.from_status else "-"
+        if zh:
+            click.echo(f"{event.licence_id}：{before} → {_state(event.to_status.value, zh)}"
+                       f"{f'（{label}）' if label else ''}，生效时间 {human_time(event.effective_at, 'zh')}"
+                       + (f"，新证照 {event.successor}" if event.successor else ""))
+        else:
+            click.echo(f"{event.licence_id}: {before} → {event.to_status.value}{f' ({label})' if label else ''}, "
+                       f"effective {human_time(event.effective_at, 'en')}"
+                       + (f", successor {event.successor}" if event.successor else ""))
         if event.effective_at > now:
             click.echo("  " + ("已排期：生效前发布的状态列表在生效时刻过期" if zh else
                                "scheduled: status lists published before it take effect go stale at that time"))
@@ -88,7 +108,7 @@ def _run(
 
 
 @click.command("revoke")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @click.option("--reason", default="revoked", show_default=True,
               help="revoked (吊销), cancelled (注销), annulled (撤销), key_compromise.")
 @_home
@@ -105,7 +125,7 @@ def revoke_cmd(licence_id: str, reason: str, home_dir: Path, db: str | None, eff
 
 
 @click.command("suspend")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @_effective
@@ -119,7 +139,7 @@ def suspend_cmd(licence_id: str, home_dir: Path, db: str | None, effective: str 
 
 
 @click.command("reinstate")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @_effective
@@ -134,9 +154,9 @@ def reinstate_cmd(licence_id: str, home_dir: Path, db: str | None, effective: st
 
 
 @click.command("supersede")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @click.option("--with", "successor", required=True, metavar="NEW_ID",
-              help="The new licence (issued with supersedes=OLD).")
+              help="The new licence (issued with supersedes=OLD): id, source id or sample name.")
 @_home
 @_db
 @_effective
@@ -156,7 +176,7 @@ def status_group() -> None:
 
 
 @status_group.command("show")
-@click.argument("licence_id")
+@click.argument("licence_id", metavar="LICENCE")
 @_home
 @_db
 @click.option("--at", "at_", metavar="ISO-8601", help="Status as of this time (default: now).")
@@ -169,8 +189,10 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
 
     home = Home.load(home_dir)
     when = _time(at_, "--at") or _now()
+    from elicense.cli.licence_ref import resolve_licence
+
     with open_registry(home, db) as registry:
-        state = licence_state(registry, str(LicenceId.parse(licence_id)))
+        state = licence_state(registry, str(LicenceId.parse(resolve_licence(home, licence_id, registry))))
     view = state.status_at(when)
     doc: dict[str, Any] = {
         "licence_id": state.licence_id, "authority_code": state.authority_code, "status_index": state.status_index,
@@ -180,6 +202,23 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
     }  # fmt: skip
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False))
+    elif default_lang() == "zh":
+        from elicense.trust.freshness import human_time
+        from elicense.verify.detail_zh import to_zh
+
+        status = _state(doc["status"], True) if doc["status"] else "尚未签发"
+        click.echo(f"{doc['licence_id']}：{human_time(when, 'zh')}时{status}"
+                   + (f"（{to_zh(doc['reason'])}）" if doc["reason"] else "")
+                   + (f" → 新证照 {doc['successor']}" if doc["successor"] else ""))
+        for ev, e in zip(state.history, doc["history"], strict=True):
+            pending = "（已排期）" if e["effective_at"] > doc["at"] else ""
+            click.echo(f"  {human_time(ev.effective_at, 'zh')}{pending}  {_ACTIONS_ZH.get(e['action'], e['action'])} "
+                       f"{_state(e['from'], True) if e['from'] else '-'} → {_state(e['to'], True)}"
+                       + (f"  [{to_zh(e['reason'])}]" if e["reason"] else "")
+                       + (f"  → {e['successor']}" if e["successor"] else "")
+                       + (f"  （记录于 {human_time(ev.recorded_at, 'zh')}）" if e["recorded_at"] != e["effective_at"]
+                          else "")
+                       + (f"  {e['note']}" if e["note"] else ""))
     else:
         click.echo(f"{doc['licence_id']}: {doc['status'] or 'not yet issued'} at {doc['at']}"
                    + (f" ({doc['reason']})" if doc["reason"] else "")

@@ -111,29 +111,46 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, all
 
     lang = lang or default_lang()
     at = _now(at_)
+    from elicense.trust.freshness import describe_part, earliest, human_time, parts
+
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
     b.trust_store()  # the checks of every load (chains within their regions): show only what would load
     doc = describe(b, at)
+    dated = parts(b, b.status_store(b.trust_store()))  # every part's expiry: the first one decides (#20)
+    first = earliest(dated)
+    doc["parts"] = [{**p.to_dict(), "stale": at > p.next_update} for p in dated]
+    doc["usable_until"] = _iso(first.next_update) if first else doc["next_update"]
+    doc["stale"] = doc["stale"] or any(p["stale"] for p in doc["parts"])
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return 0
     zh = lang == "zh"
+    lg = "zh" if zh else "en"
     stale = (" [已过期，需更新]" if zh else " [STALE]") if doc["stale"] else ""
-    click.echo(f"{'信任数据包' if zh else 'trust bundle'} #{doc['sequence']}  {doc['issued_at']} → "
-               f"{doc['next_update']}{stale}")
+    click.echo(f"{'信任数据包' if zh else 'trust bundle'} #{doc['sequence']}  {human_time(b.issued_at, lg)} → "
+               f"{human_time(b.next_update, lg)}{stale}")
+    if first is not None:
+        click.echo(f"  {'可用至' if zh else 'usable until'}: {human_time(first.next_update, lg)} "
+                   f"({'最早过期' if zh else 'first to expire'}: {describe_part(first, lg)})")
+    click.echo(f"  {'各部分的下次更新' if zh else 'next update of each part'}:")
+    for p in dated:
+        flag = (" [已过期]" if zh else " STALE") if at > p.next_update else ""
+        click.echo(f"    {describe_part(p, lg):<48} {human_time(p.next_update, lg)}{flag}")
     click.echo(f"  {'签名者' if zh else 'signer'}: {doc['signer']}")
     click.echo(f"  {'根证书' if zh else 'roots'}: " + " → ".join(r["subject"] for r in doc["roots"]))
     for region in doc["regions"]:
         flag = " STALE" if region["stale"] else ""
         click.echo(f"\n{region['region']} {region['name']}  #{region['sequence']}  "
-                   f"{'下次更新' if zh else 'next update'} {region['next_update']}{flag}")
+                   f"{'下次更新' if zh else 'next update'} "
+                   f"{human_time(b.regions[region['region']].next_update, lg)}{flag}")
         for a in region["authorities"]:
             state = a["history"][-1]["status"] if a["history"] else "?"
             click.echo(f"  {a['name']} ({a['code']}, {a['area_code']}) [{state}]")
             for t in a["licence_types"]:
                 click.echo(f"    - {t['name_zh'] if zh else t['name_en'] or t['code']}  {t['code']}")
             for c in a["certificates"]:
-                click.echo(f"    cert {c['serial'][:16]}  {c['not_before']} – {c['not_after']}")
+                click.echo(f"    {'证书' if zh else 'cert'} {c['serial'][:16]}  {c['not_before'][:10]} – "
+                           f"{c['not_after'][:10]}")
     click.echo(f"\n{'互认协议' if zh else 'recognition agreements'}:")
     for ag in doc["agreements"]:
         names = ", ".join((t["name_zh"] if zh else t["name_en"]) or t["code"] for t in ag["licence_types"])
@@ -185,8 +202,17 @@ def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple
     if not current.exists():
         raise UsageError(f"{current} does not exist: install the first bundle by copying it",
                          message_zh=f"{current} 不存在：首次安装请直接复制信任数据包")
+    zh = default_lang() == "zh"
+    if _same_file_content(current, new):  # a daily cron copying the same bundle again: nothing to do, not an error
+        from elicense.trust.bundle import read_bundle_file
+
+        b = read_bundle_file(current, algorithms=_algorithms(allow_alg))
+        click.echo(f"{current} 已是最新：信任数据包 #{b.sequence}" if zh else
+                   f"already current: {current} is bundle #{b.sequence}")
+        return 0
     b = update_bundle_file(current, new, state=state_dir, algorithms=_algorithms(allow_alg))
-    click.echo(f"updated {current}: bundle #{b.sequence}, next update {_iso(b.next_update)}")
+    click.echo(f"已更新 {current}：信任数据包 #{b.sequence}，下次更新 {_iso(b.next_update)}" if zh else
+               f"updated {current}: bundle #{b.sequence}, next update {_iso(b.next_update)}")
     return 0
 
 
@@ -221,6 +247,18 @@ def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple
     if previous and tuple(previous) != (pinned,):
         click.echo(f"  replaces: {', '.join(previous)} (restart a running kiosk to use the new root)")
     return 0
+
+
+def _same_file_content(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (bounded: a bundle is at most a few MB)."""
+    from elicense.trust.bundle import MAX_BUNDLE_BYTES
+
+    try:
+        if a.stat().st_size != b.stat().st_size or a.stat().st_size > MAX_BUNDLE_BYTES:
+            return False
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
 
 
 @click.command("bundle")

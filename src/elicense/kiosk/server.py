@@ -9,16 +9,21 @@ Endpoints:
 
 - ``GET /`` (and ``/static/...``): the page.
 - ``POST /api/verify``: body = raw image bytes (PNG/JPEG/WebP...), a PDF, or payload
-  text; at most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
+  text, or a ``multipart/form-data`` form holding one of them (``curl -F file=@x.png``); at
+  most :data:`MAX_BODY` bytes (else 413). ``?mode=camera`` asks for the fast
   decode used for live frames. Answers JSON: ``status`` (VALID / INVALID /
   INDETERMINATE, the worst when a frame holds several codes), ``label`` {zh, en},
   ``reasons`` [{code, status, zh, en}], ``licence`` (type_code, type_name {zh, en},
-  holder / holder_code masked as the catalogue says, issuer, validity...), ``results``
+  holder / holder_code masked as the catalogue says — for a presentation (亮证) only what was
+  disclosed, ``null`` otherwise —, issuer, validity, ``fields`` [{key, zh, en, value}] the QR showed
+  or the presentation disclosed, ``disclosed``: element names or ``null``), ``results``
   (one such view per licence found), ``trust`` (as ``/api/status``). Bad input is a
   JSON error ``{"status": "ERROR", "error": {code, zh, en, no_qr}}`` with 400 (empty),
   411, 413 or 422 (unreadable, no QR, bomb).
-- ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update, now,
-  age_seconds, stale, clock_suspect, warnings [{code, zh, en}]}.
+- ``GET /api/status``: ``trust`` = {path, kind, sequence, issued_at, next_update (the earliest
+  next update of every part: lists, status lists, CRLs), bundle_next_update, parts [{kind, name,
+  next_update}], now, age_seconds, stale, clock_suspect, warnings [{code, zh, en}]} (``trust_expiring``
+  from 3 days before the first part expires).
 
 With ``allowed_hosts`` (``elicense kiosk`` on a loopback address sets :data:`LOOPBACK_HOSTS`),
 a request whose ``Host`` header names anything else is refused (403): a web page elsewhere
@@ -51,6 +56,7 @@ import datetime as dt
 import json
 import mimetypes
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -178,6 +184,7 @@ class KioskApp:
         self._missing = False
         self.reloads = 0
         """How many times the trust file was re-read after a change (for tests and logs)."""
+        self._parts: tuple[Verifier, list[Any]] | None = None
 
     # -- trust --------------------------------------------------------------------------
 
@@ -206,6 +213,9 @@ class KioskApp:
                 return self._verifier
             try:
                 fresh = self._loader(self.bundle_path)
+                if _same_bundle(self._verifier, fresh):  # the good bundle is back (same sequence): clear the warning
+                    self._stat_key, self._reload_error = key, None
+                    return self._verifier
                 self._check_replacement(fresh)
             except (ElicenseError, OSError) as exc:
                 self._reload_error = str(exc)
@@ -239,12 +249,31 @@ class KioskApp:
         now = v.clock()
         store = v.trust
         bundle = v.bundle
+        from elicense.trust.freshness import WARN_BEFORE, describe_part, earliest, human_time, parts
+
         warnings: list[dict[str, str]] = []
         issued, next_update = store.issued_at, store.next_update
-        stale = store.is_stale(now)
+        cached = self._parts
+        if cached is None or cached[0] is not v:  # once per loaded trust, not per camera frame
+            cached = self._parts = (v, parts(bundle, v.status, store))
+        dated = cached[1]  # the bundle's freshness is its earliest part's (#20)
+        first = earliest(dated)
+        if first is not None:
+            next_update = first.next_update
+        stale = store.is_stale(now) or (first is not None and now > first.next_update)
         if stale:
-            warnings.append(_warning("trust_stale", "The trust data is out of date: run 'elicense trust update'",
-                                     "信任数据已过期，请更新（elicense trust update）"))
+            what = f" ({describe_part(first, 'en')} expired {human_time(first.next_update, 'en')})" if first else ""
+            what_zh = f"（{describe_part(first, 'zh')}已于 {human_time(first.next_update, 'zh')}过期）" if first else ""
+            warnings.append(_warning("trust_stale", f"The trust data is out of date{what}: verdicts are 'cannot "
+                                     "confirm' until 'elicense trust update'",
+                                     f"信任数据已过期{what_zh}，核验结果将为无法确认，请更新（elicense trust update）"))
+        elif first is not None and now > first.next_update - WARN_BEFORE:
+            warnings.append(_warning(
+                "trust_expiring",
+                f"The trust data expires {human_time(first.next_update, 'en')} ({describe_part(first, 'en')}): "
+                "after that verdicts are 'cannot confirm'; run 'elicense trust update' before",
+                f"信任数据将于 {human_time(first.next_update, 'zh')}过期（{describe_part(first, 'zh')}），"
+                "之后核验结果将为无法确认，请及时更新（elicense trust update）"))
         clock_suspect = issued is not None and now < issued - CLOCK_TOLERANCE
         if clock_suspect:
             warnings.append(_warning("clock_suspect", "The system clock is earlier than the trust data's issue time: "
@@ -264,6 +293,8 @@ class KioskApp:
             "sequence": bundle.sequence if bundle is not None else None,
             "issued_at": _iso(issued),
             "next_update": _iso(next_update),
+            "bundle_next_update": _iso(store.next_update),
+            "parts": [p.to_dict() for p in dated],
             "now": _iso(now),
             "age_seconds": int((now - issued).total_seconds()) if issued else None,
             "stale": stale,
@@ -286,12 +317,18 @@ class KioskApp:
         status = result.status.value
         licence: dict[str, Any] | None = None
         lic, lt = result.licence, result.licence_type
+        disclosed = result.disclosed
         if lic is not None:
-            name, code = lic.holder_name, lic.holder_code
-            if lt is None or lt.holder_name_qr == "mask":  # unknown type: mask rather than leak
-                name = mask(name, keep_start=1, keep_end=0)
-            if lt is None or lt.holder_code_qr == "mask":
-                code = mask(code, keep_start=1, keep_end=1)
+            name: str | None = lic.holder_name
+            code: str | None = lic.holder_code
+            if disclosed is not None:  # a presentation (亮证): what the holder chose to show, nothing else
+                name = name if "holder_name" in disclosed and name else None
+                code = code if "holder_code" in disclosed and code else None
+            else:
+                if lt is None or lt.holder_name_qr == "mask":  # unknown type: mask rather than leak
+                    name = mask(name, keep_start=1, keep_end=0) if name else None
+                if lt is None or lt.holder_code_qr == "mask":
+                    code = mask(code, keep_start=1, keep_end=1) if code else None
             licence = {
                 "id": str(lic.id),
                 "number": lic.number,
@@ -304,6 +341,8 @@ class KioskApp:
                 "area_code": lic.area_code,
                 "valid_from": lic.valid_from.isoformat(),
                 "valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+                "fields": _field_views(result),
+                "disclosed": list(disclosed) if disclosed is not None else None,
             }
         zh, en = _LABELS.get(status, (status, status))
         return {"kind": result.kind, "status": status, "label": {"zh": zh, "en": en},
@@ -344,8 +383,11 @@ class KioskApp:
         main = next(v for v, x in zip(views, results, strict=True) if x.status is top)
         return _json(200, {**main, "count": len(views), "results": views, "trust": trust})
 
-    def handle(self, method: str, path: str, body: bytes = b"", query: str = "") -> Response:
-        """Answer one request (the WSGI wrapper reads and bounds the body first); ``path`` may hold a query."""
+    def handle(self, method: str, path: str, body: bytes = b"", query: str = "", content_type: str = "") -> Response:
+        """Answer one request (the WSGI wrapper reads and bounds the body first); ``path`` may hold a query.
+
+        ``POST /api/verify`` takes the raw bytes, or a ``multipart/form-data`` form with a file.
+        """
         path, _, inline_query = path.partition("?")
         query = query or inline_query
         if path == "/api/verify":
@@ -354,6 +396,11 @@ class KioskApp:
             if len(body) > self.max_body:
                 return _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
                               f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+            if content_type.lower().startswith("multipart/form-data"):
+                try:
+                    body = _form_upload(content_type, body)
+                except InputError as exc:
+                    return _error(400, "form", exc.message, exc.message_zh or exc.message)
             camera = parse_qs(query).get("mode") == ["camera"]
             return self.verify_body(body, camera=camera)
         if method not in ("GET", "HEAD"):
@@ -412,7 +459,7 @@ class KioskApp:
                 body = environ["wsgi.input"].read(int(raw_length))
         if response is None:
             try:
-                response = self.handle(method, path, body, query)
+                response = self.handle(method, path, body, query, str(environ.get("CONTENT_TYPE", "")))
             except Exception as exc:  # one bad request must not take the kiosk down
                 response = _error(500, "internal", f"internal error: {type(exc).__name__}", "内部错误")
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
@@ -420,6 +467,69 @@ class KioskApp:
                    ("Referrer-Policy", "no-referrer"), *response.headers]
         start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}", headers)
         return [b"" if method == "HEAD" else response.body]
+
+
+def _field_views(result: VerificationResult) -> list[dict[str, Any]]:
+    """The fields the QR showed, or a presentation disclosed, with their catalogue labels."""
+    lt = result.licence_type
+    out: list[dict[str, Any]] = []
+    for key, value in result.fields.items():
+        spec = None
+        if lt is not None:
+            try:
+                spec = lt.field(key)
+            except ElicenseError:
+                spec = None
+        out.append({"key": key, "zh": spec.name_zh if spec else key, "en": spec.name_en if spec else key,
+                    "value": value})  # fmt: skip
+    return out
+
+
+MAX_FORM_PARTS = 16
+"""A kiosk form carries one file (and perhaps a field or two): more parts are refused, not parsed."""
+_BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,70})"?', re.I)
+_DISPOSITION = re.compile(rb'(?im)^content-disposition:[^\r\n]*')
+_PARAM = re.compile(rb'(name|filename)="([^"\r\n]{0,256})"', re.I)
+
+
+def _form_upload(content_type: str, body: bytes) -> bytes:
+    """The uploaded file of a ``multipart/form-data`` body (``curl -F file=@x.png``), else a ``payload`` field.
+
+    A small linear splitter, not the e-mail parser (which takes minutes over 10 MB of tiny parts):
+    at most :data:`MAX_FORM_PARTS` parts, the body already bounded by :data:`MAX_BODY`.
+    """
+    found = _BOUNDARY.search(content_type)
+    if found is None:
+        raise InputError("multipart/form-data without a boundary", message_zh="表单上传缺少分隔符")
+    delimiter = b"--" + found.group(1).encode("ascii", "replace")
+    chunks = body.split(delimiter, MAX_FORM_PARTS + 1)
+    if len(chunks) > MAX_FORM_PARTS + 1:
+        raise InputError(f"the form has more than {MAX_FORM_PARTS} parts", message_zh="表单部分过多")
+    fields: list[tuple[str | None, bool, bytes]] = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):  # the closing delimiter
+            break
+        head, sep, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        disposition = _DISPOSITION.search(head)
+        params = dict(_PARAM.findall(disposition.group(0))) if disposition else {}
+        name = params.get(b"name")
+        fields.append((name.decode("utf-8", "replace") if name is not None else None, b"filename" in params,
+                       data.removesuffix(b"\r\n")))  # fmt: skip
+    for _, is_file, data in fields:  # a file first, then a field called file/payload/qr
+        if is_file and data:
+            return data
+    for name, _, data in fields:
+        if name in ("file", "payload", "qr", "data") and data:
+            return data
+    raise InputError("the form holds no file (send -F file=@image.png)", message_zh="表单中没有上传文件")
+
+
+def _same_bundle(old: Verifier, new: Verifier) -> bool:
+    """Whether a re-read trust file holds the very bundle already loaded (byte for byte)."""
+    a, b = old.bundle, new.bundle
+    return a is not None and b is not None and a.raw == b.raw
 
 
 def _host_name(header: str) -> str:

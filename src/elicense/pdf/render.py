@@ -97,16 +97,64 @@ _HOLDER_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class _Design:
+    """How a licence type's paper looks: page orientation, its labels, where the QR sits, columns."""
+
+    landscape: bool = False
+    issuer_label: str = "发证机关"
+    validity_label: str = "有效期限"
+    qr_top_right: bool = False
+    left: tuple[str, ...] = ()
+    """Field keys of the left column (two-column papers); the others go right."""
+    right: tuple[str, ...] = ()
+    """Order of the right column's first rows (the rest follow in catalogue order)."""
+    header_code: bool = False
+    """The holder code on its own line under the title (营业执照: 统一社会信用代码 top left)."""
+
+
+DESIGNS = {
+    # 营业执照 (2019 style): landscape, QR top right, 统一社会信用代码 top left, two columns, 登记机关,
+    # 营业期限, 注册资本 as one line; the seal over the date.
+    "business-licence": _Design(landscape=True, issuer_label="登记机关", validity_label="营业期限", qr_top_right=True,
+                                left=("holder_name", "entity_type", "legal_representative", "business_scope"),
+                                right=("registered_capital", "establishment_date", "validity", "domicile"),
+                                header_code=True),
+}
+"""Types whose paper differs from the default portrait certificate (keyed by catalogue slug)."""
+
+
+def _design(lt: LicenceType) -> _Design:
+    return DESIGNS.get(lt.slug, _Design())
+
+
+def _keyed_rows(licence: Licence, lt: LicenceType, design: _Design) -> list[tuple[str, str, str]]:
+    """(key, label, value) in display order, as the type's paper labels them."""
+    name_label, code_label = _HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
+    rows = [("holder_name", name_label, licence.holder.name)]
+    if not design.header_code:
+        rows.append(("holder_code", code_label, licence.holder.code))
+    fields = licence.fields
+    for spec in lt.fields:
+        if spec.key not in fields:
+            continue
+        if spec.key == "capital_currency" and "registered_capital" in fields:
+            continue  # folded into 注册资本
+        value = _value_text(spec, fields[spec.key])
+        label = spec.name_zh
+        if spec.key == "registered_capital":  # one line, as printed: 注册资本 500.00万元 / 100.00万美元
+            currency = str(fields.get("capital_currency") or "人民币")
+            unit = "万元" if currency == "人民币" else f"万{currency.removesuffix('元')}"
+            label, value = "注册资本", f"{value}{unit}"
+        rows.append((spec.key, label, value))
+    until = "长期" if licence.validity.end is None else _cn_date(licence.validity.end)
+    rows.append(("validity", design.validity_label, f"{_cn_date(licence.validity.start)} 至 {until}"))
+    return rows
+
+
 def _rows(licence: Licence, lt: LicenceType) -> list[tuple[str, str]]:
     """(label, value) pairs in display order."""
-    name_label, code_label = _HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
-    rows = [(name_label, licence.holder.name), (code_label, licence.holder.code)]
-    for spec in lt.fields:
-        if spec.key in licence.fields:
-            rows.append((spec.name_zh, _value_text(spec, licence.fields[spec.key])))
-    until = "长期" if licence.validity.end is None else _cn_date(licence.validity.end)
-    rows.append(("有效期限", f"{_cn_date(licence.validity.start)} 至 {until}"))
-    return rows
+    return [(label, value) for _, label, value in _keyed_rows(licence, lt, _design(lt))]
 
 
 # -- font ---------------------------------------------------------------------------------------
@@ -231,12 +279,13 @@ def render_licence(
     if lt.code != licence.type_code:
         raise LicenceDataError("licence type does not match the licence", message_zh="证照类型与证照不一致")
     path = resolve_font(font_path)
-    rows = _rows(licence, lt)
+    design = _design(lt)
+    keyed = _keyed_rows(licence, lt, design)
+    rows = [(label, value) for _, label, value in keyed]
     issued_text = _cn_date(licence.issued_on)
-    static = [lt.name_zh, "证照编号", "发证机关", "发证日期", "扫码核验", "电子证照", "（电子证照）",
-              "本证照由发证机关加盖电子印章并以数字签名保护，可扫描二维码或使用 elicense verify 核验。",
-              "电子证照标识", "：", "至", "长期", "年月日"]
-    texts = [*static, licence.number, licence.issuer.name, issued_text, str(licence.id),
+    static = [lt.name_zh, "证照编号", design.issuer_label, "发证日期", "扫码核验", "电子证照", "（电子证照）",
+              FOOTER_NOTE, "电子证照标识", "统一社会信用代码", "：", "至", "长期", "年月日"]
+    texts = [*static, licence.number, licence.issuer.name, issued_text, str(licence.id), licence.holder.code,
              lt.name_en, *(f"{a}{b}" for a, b in rows)]
     alltext = "".join(texts)
     require_glyphs(alltext, path)
@@ -247,12 +296,12 @@ def render_licence(
             """Every page gets the double red frame."""
             self.set_draw_color(*RED)
             self.set_line_width(1.2)
-            self.rect(10, 10, PAGE_W - 20, PAGE_H - 20)
+            self.rect(10, 10, self.w - 20, self.h - 20)
             self.set_line_width(0.3)
-            self.rect(13, 13, PAGE_W - 26, PAGE_H - 26)
+            self.rect(13, 13, self.w - 26, self.h - 26)
             self.set_y(MARGIN)
 
-    pdf = _Certificate(orientation="P", unit="mm", format="A4")
+    pdf = _Certificate(orientation="L" if design.landscape else "P", unit="mm", format="A4")
     _pdfa_prepare(pdf)  # PDF/A-3b document level (elicense.pdf.pdfa)
     pdf.set_creation_date(issued.signed_at)
     pdf.set_title(f"{lt.name_zh} {licence.number}")
@@ -267,7 +316,7 @@ def render_licence(
     shared = cff.shared_font(path)
     if shared is not None:  # CID-keyed CFF: parsed once per process, glyphs cut once (elicense.pdf.cff)
         cff.attach(pdf, FONT_FAMILY, shared)
-        return _layout(pdf, issued, lt, rows, issued_text, seal_size_mm, producer=cff.fast_output_class())
+        return _layout(pdf, issued, lt, keyed, issued_text, seal_size_mm, producer=cff.fast_output_class())
     with tempfile.TemporaryDirectory(prefix="elicense-font-") as tmp:
         font_file = Path(tmp) / "document-font.otf"
         font_file.write_bytes(_document_font(path, chars))
@@ -278,59 +327,48 @@ def render_licence(
             # Our font is already a small, consistent subset: recomputing every glyph's
             # bounding box on output (fontTools' default) is most of fpdf2's time.
             font.ttfont.recalcBBoxes = False
-        return _layout(pdf, issued, lt, rows, issued_text, seal_size_mm)
+        return _layout(pdf, issued, lt, keyed, issued_text, seal_size_mm)
 
 
-def _layout(
-    pdf: Any,
-    issued: IssuedLicence,
-    lt: LicenceType,
-    rows: list[tuple[str, str]],
-    issued_text: str,
-    seal_size_mm: float,
-    producer: type | None = None,
-) -> RenderedLicence:
+FOOTER_NOTE = "本证照由发证机关加盖电子印章并以数字签名保护，可扫描二维码核验真伪。"
+"""The footer's note: what the seal and the QR are for (no tool or command names on a licence)."""
+ROW_SIZE = 12.0
+LABEL_MAX_MM = 46.0
+
+
+def _label_width(pdf: Any, labels: Iterable[str]) -> float:
+    """Width of a label column: the longest label at the row size (with its colon), at most LABEL_MAX_MM."""
+    pdf.set_font(FONT_FAMILY, size=ROW_SIZE)
+    widest = max((pdf.get_string_width(f"{label}：") for label in labels), default=20.0)
+    return min(float(widest) + 2 * float(pdf.c_margin) + 0.5, LABEL_MAX_MM)
+
+
+def _field_rows(pdf: Any, rows: list[tuple[str, str, str]], x: float, width: float, bottom: float) -> float:
+    """Draw label/value rows in a column from the current y; returns the y below them.
+
+    A label wider than the label column is set smaller until it fits (long labels stay in the frame);
+    a value that does not fit the column wraps, at a smaller size when it is long.
+    """
     from fpdf.enums import WrapMode, XPos, YPos
 
-    licence = issued.licence
-
-    pdf.add_page()
-    # title
-    pdf.set_text_color(*INK)
-    pdf.set_font(FONT_FAMILY, size=30)
-    title = lt.name_zh
-    spacing = 6 if len(title) <= 6 else 1
-    pdf.set_char_spacing(spacing)
-    pdf.set_y(30)
-    pdf.cell(0, 14, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_char_spacing(0)
-    pdf.set_font(FONT_FAMILY, size=9)
-    pdf.set_text_color(*GREY)
-    pdf.cell(0, 5, f"{lt.name_en}（电子证照）", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(6)
-    # number line
-    pdf.set_font(FONT_FAMILY, size=10.5)
-    pdf.set_text_color(*INK)
-    pdf.cell(0, 6, f"证照编号：{licence.number}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_draw_color(*RED)
-    pdf.set_line_width(0.4)
-    pdf.line(MARGIN, pdf.get_y() + 1, PAGE_W - MARGIN, pdf.get_y() + 1)
-    pdf.ln(6)
-    # fields
-    label_w = 40.0
-    value_w = PAGE_W - 2 * MARGIN - label_w
-    for label, value in rows:
-        size = 12.0 if len(value) < 400 else 10.0 if len(value) < 1200 else 8.0
-        pdf.set_font(FONT_FAMILY, size=12)
-        pdf.set_text_color(*GREY)
-        if pdf.get_y() > PAGE_H - MARGIN - 20:
+    label_w = _label_width(pdf, (label for _, label, _ in rows))
+    value_w = width - label_w
+    for _, label, value in rows:
+        size = ROW_SIZE if len(value) < 400 else 10.0 if len(value) < 1200 else 8.0
+        if pdf.get_y() > bottom - 8:
             pdf.add_page()
         y0 = pdf.get_y()
-        pdf.set_x(MARGIN)
+        label_size = ROW_SIZE
+        pdf.set_font(FONT_FAMILY, size=label_size)
+        while pdf.get_string_width(f"{label}：") > label_w - 2 * pdf.c_margin and label_size > 6:
+            label_size -= 0.5
+            pdf.set_font(FONT_FAMILY, size=label_size)
+        pdf.set_text_color(*GREY)
+        pdf.set_xy(x, y0)
         pdf.cell(label_w, 7.5, f"{label}：", align="R")
         pdf.set_text_color(*INK)
         pdf.set_font(FONT_FAMILY, size=size)
-        pdf.set_xy(MARGIN + label_w, y0)
+        pdf.set_xy(x + label_w, y0)
         if "\n" not in value and pdf.get_string_width(value) <= value_w - 2 * pdf.c_margin:
             # fits on one line: a plain cell draws the same text without multi_cell's line breaker (~1/3 of
             # the layout time)
@@ -339,41 +377,119 @@ def _layout(
             pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR,
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1.8)
-    # QR + authority block needs ~70 mm at the bottom
-    block_top = PAGE_H - MARGIN - 68
-    if pdf.get_y() > block_top:
-        pdf.add_page()
+    return float(pdf.get_y())
+
+
+def _authority(pdf: Any, label: str, name: str, date_text: str, x: float, w: float, y: float) -> tuple[float, float]:
+    """The issuing authority, then the date far enough below it that the seal covers the date, not the name.
+
+    Returns the seal centre (x, y) in mm: on the date line.
+    """
+    pdf.set_text_color(*INK)
+    pdf.set_font(FONT_FAMILY, size=12)
+    pdf.set_xy(x, y)
+    pdf.cell(w, 8, f"{label}：{name}", align="C")
+    date_y = y + 8 + SEAL_MM / 2 + 1  # the seal (centred on the date) stays clear of the name line
+    pdf.set_xy(x, date_y)
+    pdf.cell(w, 8, date_text, align="C")
+    return x + w / 2, date_y + 4
+
+
+def _layout(
+    pdf: Any,
+    issued: IssuedLicence,
+    lt: LicenceType,
+    keyed: list[tuple[str, str, str]],
+    issued_text: str,
+    seal_size_mm: float,
+    producer: type | None = None,
+) -> RenderedLicence:
+    from fpdf.enums import XPos, YPos
+
+    licence = issued.licence
+    design = _design(lt)
+    pdf.add_page()
+    page_w, page_h = float(pdf.w), float(pdf.h)
+    inner = page_w - 2 * MARGIN
+    qr_image = qr_picture(issued.qr_payload)
+    # 8-bit grey, not 1-bit: fpdf2 would store 1-bit images as CCITT G4, which the
+    # verifier's PDF reader cannot decode (it reads the QR from this image XObject).
+    if design.qr_top_right:
+        qr_size = 36.0
+        qr_x, qr_y = page_w - MARGIN - qr_size, MARGIN - 2
+    else:
+        qr_size = QR_MM
+        qr_x, qr_y = MARGIN + 2, page_h - MARGIN - 68 + 4
+    # title
+    pdf.set_text_color(*INK)
+    pdf.set_font(FONT_FAMILY, size=30)
+    title = lt.name_zh
+    spacing = 6 if len(title) <= 6 else 1
+    pdf.set_char_spacing(spacing)
+    pdf.set_y(26 if design.landscape else 30)
+    pdf.cell(0, 14, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_char_spacing(0)
+    pdf.set_font(FONT_FAMILY, size=9)
+    pdf.set_text_color(*GREY)
+    pdf.cell(0, 5, f"{lt.name_en}（电子证照）", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if design.header_code:  # 统一社会信用代码 and the number top left, as printed
+        pdf.set_font(FONT_FAMILY, size=10.5)
+        pdf.set_text_color(*INK)
+        pdf.set_xy(MARGIN, MARGIN)
+        pdf.cell(90, 6, f"统一社会信用代码：{licence.holder.code}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_x(MARGIN)
+        pdf.cell(90, 6, f"证照编号：{licence.number}")
+        pdf.set_y(MARGIN + 38)
+    else:
+        pdf.ln(6)
+        pdf.set_font(FONT_FAMILY, size=10.5)
+        pdf.set_text_color(*INK)
+        pdf.cell(0, 6, f"证照编号：{licence.number}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_draw_color(*RED)
+    pdf.set_line_width(0.4)
+    rule_right = qr_x - 4 if design.qr_top_right else page_w - MARGIN
+    pdf.line(MARGIN, pdf.get_y() + 1, rule_right, pdf.get_y() + 1)
+    pdf.ln(6)
+    authority_w = 90.0 if design.landscape else 80.0
+    authority_x = page_w - MARGIN - authority_w
+    if design.left:  # two columns; the right one stops above the authority block
+        top = pdf.get_y()
+        gap = 8.0
+        col_w = (inner - gap) / 2
+        left = [r for r in keyed if r[0] in design.left]
+        order = {key: i for i, key in enumerate(design.right)}
+        right = sorted((r for r in keyed if r[0] not in design.left), key=lambda r: order.get(r[0], len(order)))
+        left_end = _field_rows(pdf, left, MARGIN, col_w, page_h - MARGIN - 12)
+        pdf.set_y(top)
+        right_end = _field_rows(pdf, right, MARGIN + col_w + gap, col_w, page_h - MARGIN - 12)
+        block_top = max(right_end + 2, page_h - MARGIN - 66)
+        del left_end
+    else:
+        _field_rows(pdf, keyed, MARGIN, inner, page_h - MARGIN - 20)
+        block_top = page_h - MARGIN - 68  # QR + authority block need ~70 mm at the bottom
+        if pdf.get_y() > block_top:
+            pdf.add_page()
     pdf.set_auto_page_break(False)
     if pdf.page_no() > MAX_PAGES:
         raise LicenceDataError("licence text is too long for the PDF layout", message_zh="证照内容过长，无法排版")
-    qr_x, qr_y = MARGIN + 2, block_top + 4
-    # 8-bit grey, not 1-bit: fpdf2 would store 1-bit images as CCITT G4, which the
-    # verifier's PDF reader cannot decode (it reads the QR from this image XObject).
-    qr_image = qr_picture(issued.qr_payload)
+    if pdf.page_no() > 1 and design.qr_top_right:
+        qr_x, qr_y, qr_size = MARGIN + 2, page_h - MARGIN - 68 + 4, QR_MM
     with _fast_image_deflate():
-        pdf.image(qr_image, x=qr_x, y=qr_y, w=QR_MM, h=QR_MM)
+        pdf.image(qr_image, x=qr_x, y=qr_y, w=qr_size, h=qr_size)
     pdf.set_font(FONT_FAMILY, size=8)
     pdf.set_text_color(*GREY)
-    pdf.set_xy(qr_x, qr_y + QR_MM + 0.5)
-    pdf.cell(QR_MM, 4, "扫码核验", align="C")
-    # authority and date, right-aligned; the seal is stamped over them
-    right_w = 80.0
-    right_x = PAGE_W - MARGIN - right_w
-    text_y = block_top + 26
-    pdf.set_text_color(*INK)
-    pdf.set_font(FONT_FAMILY, size=12)
-    pdf.set_xy(right_x, text_y)
-    pdf.cell(right_w, 8, f"发证机关：{licence.issuer.name}", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.cell(right_w, 8, f"发证日期：{issued_text}", align="C")
-    seal_cx, seal_cy = right_x + right_w / 2, text_y + 6
+    pdf.set_xy(qr_x, qr_y + qr_size + 0.5)
+    pdf.cell(qr_size, 4, "扫码核验", align="C")
+    # authority, then the date with the seal stamped over it (not over the name)
+    seal_cx, seal_cy = _authority(pdf, design.issuer_label, licence.issuer.name, issued_text,
+                                  authority_x, authority_w, block_top + 4)  # fmt: skip
     # footer: the identifier and a note
     pdf.set_font(FONT_FAMILY, size=7.5)
     pdf.set_text_color(*GREY)
-    pdf.set_xy(MARGIN, PAGE_H - MARGIN - 4)
+    pdf.set_xy(MARGIN, page_h - MARGIN - 4)
     pdf.cell(0, 4, f"电子证照标识：{licence.id}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(MARGIN)
-    pdf.cell(0, 4, "本证照由发证机关加盖电子印章并以数字签名保护，可扫描二维码或使用 elicense verify 核验。",
-             align="L")
+    pdf.cell(0, 4, FOOTER_NOTE, align="L")
     pdf.embed_file(
         bytes=issued.full_payload,
         basename=ATTACHMENT_NAME,
@@ -388,12 +504,12 @@ def _layout(
     page = pdf.page_no() - 1
 
     def box(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
-        return (x * PT_PER_MM, (PAGE_H - y - h) * PT_PER_MM, (x + w) * PT_PER_MM, (PAGE_H - y) * PT_PER_MM)
+        return (x * PT_PER_MM, (page_h - y - h) * PT_PER_MM, (x + w) * PT_PER_MM, (page_h - y) * PT_PER_MM)
 
     half = seal_size_mm / 2
     return RenderedLicence(
         pdf=data,
         page=page,
         seal_box=box(seal_cx - half, seal_cy - half, seal_size_mm, seal_size_mm),
-        qr_box=box(qr_x, qr_y, QR_MM, QR_MM),
+        qr_box=box(qr_x, qr_y, qr_size, qr_size),
     )

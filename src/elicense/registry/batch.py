@@ -45,6 +45,8 @@ MAX_FILE_BYTES = 1 << 30
 MAX_FIELD_CHARS = 20_000
 """Largest CSV cell (the longest catalogue text field)."""
 MAX_COLUMNS = 200
+PDF_CHUNK_ROWS = 8
+"""Rows per unit of work when each row also renders and signs a PDF (progress moves every ~0.3 s)."""
 """Most columns in a CSV header."""
 PARALLEL_PLAN_ROWS = 2_000
 """With several workers, files of at least this many rows are validated by the workers too."""
@@ -794,12 +796,14 @@ def run_batch(
     pdf_level: str = "B-B",
     tsa_url: str | None = None,
     commit_every: int = DEFAULT_COMMIT_EVERY,
-    chunk_size: int = 200,
+    chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchReport:
     """Validate and issue a batch (the Python API behind ``elicense issue --batch``).
 
-    ``progress(done, total)`` is called as chunks complete (rows issued or skipped).
+    ``progress(done, total)`` is called as chunks complete (rows issued or skipped); the
+    default chunk is well under a second of work (8 rows with PDFs at ~30 ms each, else 200),
+    so a progress bar moves at least once a second.
     ``pdf_level`` (``B-B``/``B-T``/``B-LT``) and ``tsa_url`` apply to the ``pdf_dir`` PDFs.
     """
     from elicense.catalog import Catalog
@@ -870,6 +874,8 @@ def run_batch(
             registry.close()
         todo = [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
         already = len(plan.rows) - len(todo)
+        if chunk_size is None:
+            chunk_size = PDF_CHUNK_ROWS if pdf_dir is not None else 200
         chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
         issued: list[str] = []
         pdfs = 0

@@ -54,6 +54,13 @@ def payloads_from_text(data: bytes) -> list[str]:
         ) from exc
     if not text:
         raise InputError("input is empty", message_zh="输入为空")
+    if not text[:8].upper().startswith(PAYLOAD_PREFIXES):
+        # a README, a typo'd paste, a URL: not a forgery (INVALID) but not a licence at all (#20)
+        raise InputError(
+            f"not a licence QR: the text does not start with {' or '.join(PAYLOAD_PREFIXES)}",
+            message_zh=f"不是电子证照二维码：内容不以 {' 或 '.join(PAYLOAD_PREFIXES)} 开头",
+            details={"reason": "not_elicense"},
+        )
     return [text]
 
 
@@ -90,3 +97,32 @@ def verify_bytes(
     else:
         texts = payloads_from_text(data)
     return [verifier.verify(t, at=at) for t in texts]
+
+
+def verify_any(
+    verifier: Verifier, data: bytes | str | Path, *, at: dt.datetime | None = None
+) -> list[VerificationResult]:
+    """:meth:`Verifier.verify_any`: a path is read (bounded), text is UTF-8, bytes are sniffed by content."""
+    source: Path | None = None
+    if isinstance(data, Path):
+        source = data
+        try:
+            with data.open("rb") as fh:
+                raw = fh.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read {data}: {exc.strerror or exc}", message_zh=f"无法读取 {data}") from exc
+    elif isinstance(data, str):
+        raw = data.encode("utf-8")
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise InputError(f"cannot verify a {type(data).__name__}: give bytes, text or a Path",
+                         message_zh="只能核验字节、文本或文件路径")
+    return verify_bytes(verifier, raw, at=at, source=source)
+
+
+def misuse_hint(payload: str | bytes) -> str:
+    """For ``Verifier.verify`` given an image or a PDF: point at the method that reads them."""
+    if isinstance(payload, bytes | bytearray) and sniff(bytes(payload[:1024])) != "text":
+        return f" (this is {sniff(bytes(payload[:1024]))} data: use Verifier.verify_any)"
+    return ""

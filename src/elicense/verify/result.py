@@ -208,8 +208,13 @@ class Reason:
 
     def message(self, lang: str = "en") -> str:
         """Message in ``lang`` with the detail appended."""
-        text = self.message_zh if lang == "zh" else self.message_en
-        return f"{text} ({self.detail})" if self.detail else text
+        if lang == "zh":
+            if not self.detail:
+                return self.message_zh
+            from elicense.verify.detail_zh import to_zh  # the English detail templates, in Chinese (#20)
+
+            return f"{self.message_zh}（{to_zh(self.detail)}）"
+        return f"{self.message_en} ({self.detail})" if self.detail else self.message_en
 
 
 @dataclass(frozen=True)

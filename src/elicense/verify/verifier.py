@@ -295,7 +295,9 @@ class Verifier:
 
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
-            return _done(when, [], [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
+            from elicense.verify.inputs import misuse_hint  # an image or PDF handed to verify(): say so
+
+            return _done(when, [], [Reason.of(r.PAYLOAD_MALFORMED, exc.message + misuse_hint(payload))], "decode")
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
@@ -309,6 +311,15 @@ class Verifier:
             allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
         return self._verify_signed(kid, allowed[0], sig_structure(protected, signed_payload), signature,
                                    signed_payload, when, [_PASSED_DECODE, allowed[1]])
+
+    def verify_any(self, data: bytes | str | Path, *, at: dt.datetime | None = None) -> list[VerificationResult]:
+        """What the CLI takes: payload text, an image with QR codes, a PDF (bytes, text or a path).
+
+        One result per licence found; unreadable input (no QR, not a licence QR) raises ``InputError``.
+        """
+        from elicense.verify.inputs import verify_any
+
+        return verify_any(self, data, at=at)
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`. Never raises for input."""

@@ -99,9 +99,29 @@ function showVerdict(doc) {
   $("v-facts").hidden = !lic;
   if (lic) {
     bilingual($("v-type"), lic.type_name.zh || lic.type_code, lic.type_name.en || "");
-    bilingual($("v-holder"), lic.holder, lic.holder_code);
+    // A presentation (亮证) may withhold the holder: say so, never show a lone mask character.
+    const hidden = "未出示 not disclosed";
+    bilingual($("v-holder"), lic.holder || hidden, lic.holder ? (lic.holder_code || "") : "");
     bilingual($("v-issuer"), lic.issuer, lic.issuer_code);
     $("v-validity").textContent = `${lic.valid_from} 至 ${lic.valid_until || "长期 long-term"}`;
+    const fields = lic.fields || [];
+    const box = $("v-fields");
+    box.textContent = "";
+    for (const f of fields) {
+      const row = document.createElement("div");
+      row.dataset.key = f.key;
+      const dt = document.createElement("dt");
+      bilingual(dt, f.zh, f.en);
+      const dd = document.createElement("dd");
+      dd.textContent = String(f.value);
+      row.append(dt, dd);
+      box.append(row);
+    }
+    $("v-fields-wrap").hidden = fields.length === 0;
+    $("v-fields-title").textContent = lic.disclosed ? "持证人出示的信息 · Disclosed by the holder" :
+      "二维码所示信息 · Shown in the QR";
+  } else {
+    $("v-fields-wrap").hidden = true;
   }
   const list = $("v-reasons");
   list.textContent = "";
@@ -128,6 +148,7 @@ function showError(doc, fallbackZh, fallbackEn) {
   $("v-label-zh").textContent = "未能核验";
   $("v-label-en").textContent = "Not checked";
   $("v-facts").hidden = true;
+  $("v-fields-wrap").hidden = true;
   const list = $("v-reasons");
   list.textContent = "";
   const li = document.createElement("li");

@@ -1,0 +1,90 @@
+"""How long trust data stays usable: the earliest next-update of every part that verdicts need.
+
+A bundle's own next update may be 30 days away while the status lists and CRLs inside
+it expire after 7: from day 8 every verdict is INDETERMINATE. So the freshness a kiosk
+shows and warns about is the minimum over the bundle, its national and region lists,
+its status lists and its CRLs (#20).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+WARN_BEFORE = dt.timedelta(days=3)
+"""Warn this long before the first part expires (verdicts turn INDETERMINATE then)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One dated part of the trust data."""
+
+    kind: str
+    """``bundle``, ``national_list``, ``region_list``, ``status_list`` or ``crl``."""
+    name: str
+    """Which one: a region code, an authority code, a CA name."""
+    next_update: dt.datetime
+    """After this, verdicts that need the part are INDETERMINATE."""
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form (ISO times with ``Z``)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "next_update": self.next_update.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+
+KIND_LABELS = {
+    "bundle": ("trust bundle", "信任数据包"),
+    "national_list": ("national list of lists", "全国信任列表"),
+    "region_list": ("region trust list", "地区信任列表"),
+    "status_list": ("status list", "状态列表"),
+    "crl": ("CRL", "证书吊销列表"),
+}
+
+
+def parts(bundle: Any | None, status: Any | None, trust: Any | None = None) -> list[Part]:
+    """Every dated part, earliest first (``bundle``: a :class:`~elicense.trust.bundle.Bundle`; ``status``:
+    a :class:`~elicense.status.store.StatusStore`; ``trust``: a TrustStore, for a plain trust file)."""
+    from elicense.crypto.pki import common_name_of
+
+    out: list[Part] = []
+    if bundle is not None:
+        out.append(Part("bundle", f"#{bundle.sequence}", bundle.next_update))
+        out.append(Part("national_list", bundle.national.operator, bundle.national.next_update))
+        out += [Part("region_list", code, s.next_update) for code, s in sorted(bundle.regions.items())]
+    elif trust is not None and getattr(trust, "next_update", None) is not None:
+        out.append(Part("bundle", "trust file", trust.next_update))
+    if status is not None:
+        lists = sorted(getattr(status, "lists", {}).items())
+        out += [Part("status_list", code, lst.next_update) for code, lst in lists]
+        for crl in getattr(status, "crls", ()):
+            try:
+                name = common_name_of(crl.issuer)
+            except Exception:  # a CA without a common name: its position is enough
+                name = "CA"
+            out.append(Part("crl", name, crl.next_update))
+    return sorted(out, key=lambda p: p.next_update)
+
+
+def earliest(items: list[Part]) -> Part | None:
+    """The part that expires first."""
+    return min(items, key=lambda p: p.next_update) if items else None
+
+
+def human_time(when: dt.datetime, lang: str) -> str:
+    """A time for people: Beijing time in the reader's format (JSON keeps ISO 8601 with ``Z``)."""
+    from elicense.basics import CHINA_TZ
+
+    t = when.astimezone(CHINA_TZ)
+    if lang == "zh":
+        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}（北京时间）"
+    return f"{t.day} {t:%b} {t.year} {t:%H:%M} (Beijing time)"
+
+
+def describe_part(part: Part, lang: str) -> str:
+    """``status list 11370100MB28571989`` / ``状态列表 11370100MB28571989``."""
+    en, zh = KIND_LABELS.get(part.kind, (part.kind, part.kind))
+    return f"{zh if lang == 'zh' else en} {part.name}"
