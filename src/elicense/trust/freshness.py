@@ -78,7 +78,10 @@ def human_time(when: dt.datetime, lang: str) -> str:
     """A time for people: Beijing time in the reader's format (JSON keeps ISO 8601 with ``Z``)."""
     from elicense.basics import CHINA_TZ
 
-    t = when.astimezone(CHINA_TZ)
+    try:
+        t = when.astimezone(CHINA_TZ)
+    except OverflowError:  # within 8 hours of datetime's end (a hostile signed time): keep UTC, say so
+        return f"{when:%Y-%m-%d %H:%M} UTC"
     if lang == "zh":
         return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}（北京时间）"
     return f"{t.day} {t:%b} {t.year} {t:%H:%M} (Beijing time)"
