@@ -73,7 +73,7 @@ timestamp pairs. pyHanko's difference analysis is quadratic in revisions (4,000 
 and the two limits below are checked before it runs."""
 MAX_XREF_SECTIONS = 2 * MAX_REVISIONS
 """Most xref sections (tables and streams) found by a byte scan (hybrid files have two per revision)."""
-MAX_OBJECTS = 10_000
+MAX_OBJECTS = 4096
 """Most objects (``n 0 obj`` in the bytes, xref entries, ``/Size``); a licence PDF has a few dozen."""
 
 I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
@@ -433,17 +433,21 @@ def _check_doc_timestamp(verifier: Verifier, ts: Any, when: dt.datetime) -> None
             PDF_MODIFIED, "document timestamp from an untrusted TSA after the certification"))
 
 
-_XREF_SECTION = re.compile(rb"(?<!start)xref\b|/XRef\b")
-_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
+_END = rb"(?![^\s/<>\[\]()%{}])"
+_XREF_SECTION = re.compile(rb"(?<!start)xref\b|/(?:X|#58)(?:R|#52)(?:e|#65)(?:f|#66)" + _END)
+"""An xref table, or an xref stream's ``/XRef`` name in any spelling (``/X#52ef``: name escapes)."""
+_PREV = re.compile(rb"/(?:P|#50)(?:r|#72)(?:e|#65)(?:v|#76)" + _END)
+_OBJECT = re.compile(rb"(?<!\d)\d++\s++\d++\s++obj\b")  # possessive: linear on long digit runs
 
 
 def _scan_structure(data: bytes) -> None:
     """Count revisions, xref sections and objects in the raw bytes (linear, before any parsing).
 
     Catches the plain form of a revision bomb before pyHanko reads a single xref section; a section
-    spelt to dodge the scan (a ``/Type /X#52ef`` name escape) is caught by :func:`_check_parsed_structure`.
+    spelt to dodge the scan (``/Type /X#52ef``) is matched in every spelling, and
+    :func:`_check_parsed_structure` checks what pyHanko parsed, still before any analysis.
     """
-    revisions = data.count(b"startxref")
+    revisions = max(data.count(b"startxref"), len(_PREV.findall(data)) + 1)
     sections = len(_XREF_SECTION.findall(data))
     if revisions > MAX_REVISIONS or sections > MAX_XREF_SECTIONS:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"{revisions} revisions, {sections} xref sections"))
