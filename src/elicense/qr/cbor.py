@@ -84,8 +84,23 @@ def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth:
 def loads_typed(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """:func:`loads` without tags and without the plain-value walk, for a caller that checks the exact type
     of every value it reads (``claims.parse_claims``, the verify hot path: the walk costs ~2 µs there).
-    Depth, duplicate keys, indefinite lengths and trailing bytes are refused exactly as by :func:`loads`."""
-    return _loads(data, _NO_TAGS, max_depth)
+    Depth, duplicate keys, indefinite lengths and trailing bytes are refused exactly as by :func:`loads`,
+    and so is any encoding but the canonical one (signed claims: one licence, one byte string)."""
+    value = _loads(data, _NO_TAGS, max_depth)
+    require_canonical(value, data)
+    return value
+
+
+def require_canonical(value: Any, data: bytes) -> None:
+    """Refuse ``data`` unless it is the deterministic encoding of ``value`` (RFC 8949 §4.2.1: shortest heads,
+    sorted map keys). A signer that emitted other bytes made a second valid encoding of the same content."""
+    try:
+        same = dumps(value) == data
+    except (cbor2.CBOREncodeError, TypeError, ValueError):
+        same = False
+    if not same:
+        raise PayloadError("CBOR is not in its canonical encoding (non-minimal heads or unsorted keys)",
+                           message_zh="CBOR 数据不是规范编码", details={"reason": "payload_not_canonical"})
 
 
 _NO_TAGS: frozenset[int] = frozenset()
@@ -93,7 +108,7 @@ _NO_TAGS: frozenset[int] = frozenset()
 
 def loads_exact(data: bytes, max_depth: int) -> Any:
     """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
-    (any exception) to the strict path: same decoder settings, trailing bytes refused.
+    (any exception) to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
 
     A decoder goes back to a small pool only after a *successful* decode (its state is then clean: tags
     are refused, so it holds no shared values or string references); a failed one is dropped. ``list.pop``
@@ -119,6 +134,8 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
     if len(_POOL) < 8:
         _POOL.append(decoder)
+    if _dumps(value, canonical=True) != data:
+        raise PayloadError("CBOR is not in its canonical encoding", message_zh="CBOR 数据不是规范编码")
     return value
 
 
@@ -155,6 +172,7 @@ def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
 
 _BytesIO = io.BytesIO
 _Decoder = cbor2.CBORDecoder
+_dumps = cbor2.dumps
 _NO_TAG_HOOK = _tag_hook(_NO_TAGS)
 
 

@@ -261,7 +261,7 @@ class Verifier:
 
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
-            return _done(when, [], [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "decode")
+            return _done(when, [], [Reason.of(r.decode_reason(exc), exc.message)], "decode")
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
@@ -318,7 +318,7 @@ class Verifier:
             )
         except PayloadError as exc:
             # Signed by a trusted key but not a well-formed licence: refuse, never guess.
-            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "claims")
+            return _done(when, checks, [Reason.of(r.decode_reason(exc), exc.message)], "claims")
         return self._check_claims(claims, key, when, checks)
 
     def _check_claims(
