@@ -131,7 +131,9 @@ def _read_input(name: str) -> bytes:
 
 
 def _human(name: str, result: VerificationResult, lang: str) -> str:
-    d = result.to_dict(lang)
+    from elicense.display import neutralise
+
+    d = _neutralised(result.to_dict(lang), neutralise)
     status = f"{result.status.value} ({result.status.label(lang)})"
     lines = [f"{name}: {status}"]
     lic = d["licence"]
@@ -149,6 +151,18 @@ def _human(name: str, result: VerificationResult, lang: str) -> str:
     for reason in d["reasons"]:
         lines.append(f"  {'原因' if lang == 'zh' else 'reason'}: [{reason['code']}] {reason['message']}")
     return "\n".join(lines)
+
+
+def _neutralised(value: Any, neutralise: Callable[[str], str]) -> Any:
+    """Every string of a result document with bidi/zero-width/control characters made visible (a payload
+    signed by a rogue issuer may carry them: the terminal must not reorder or hide a name)."""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict):
+        return {k: _neutralised(v, neutralise) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralised(v, neutralise) for v in value]
+    return value
 
 
 def _error_object(name: str, exc: ElicenseError, lang: str) -> dict[str, Any]:
