@@ -110,24 +110,12 @@ def _is_file(path: Path) -> bool:
 
 
 def _read_input(name: str) -> bytes:
-    from elicense.verify.inputs import MAX_INPUT_BYTES
+    """A pasted payload, else the file or stdin, bounded in size and time (``verify.inputs.read_input``)."""
+    from elicense.verify.inputs import read_input
 
-    if name == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    else:
-        path = Path(name)
-        if name.lstrip().startswith(("EL1:", "EP1:")) and not _is_file(path):
-            return name.encode("ascii", "replace")  # a pasted payload
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(MAX_INPUT_BYTES + 1)
-        except IsADirectoryError as exc:  # callers prefix the input's name
-            raise InputError("is a directory", message_zh="是目录") from exc
-        except OSError as exc:
-            raise InputError(f"{exc.strerror}", message_zh="无法读取") from exc
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError("input too large", message_zh="输入过大")
-    return data
+    if name != "-" and name.lstrip().startswith(("EL1:", "EP1:")) and not _is_file(Path(name)):
+        return name.encode("ascii", "replace")  # a pasted payload
+    return read_input(name)
 
 
 def _human(name: str, result: VerificationResult, lang: str) -> str:
