@@ -129,6 +129,21 @@ def test_attack_info_edit_after_certification_is_invalid(verifier, signed_pdf) -
     assert "/Info" in detail
 
 
+def test_writer_restamping_the_modification_date_is_not_an_edit(verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
+    """What a PDF writer (an LTV tool adding validation data) restamps on save — /ModDate, /Producer —
+    is not an edit of the document information; everything else in /Info is (test above)."""
+    from pyhanko.pdf_utils import generic
+
+    def edit(writer: Any) -> None:
+        info = writer.trailer["/Info"]
+        info[_n("/ModDate")] = generic.TextStringObject("D:20260601080000Z")
+        info[_n("/Producer")] = generic.TextStringObject("an LTV tool")
+        writer.update_container(info)
+
+    result = verifier.verify_pdf(incremental(signed_pdf, edit), at=NOW)
+    assert result.status is Status.VALID, result.reasons
+
+
 def test_attack_new_info_dictionary_after_certification_is_invalid(verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils import generic
 

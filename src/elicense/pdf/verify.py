@@ -509,7 +509,8 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
         info = trailer.raw_get("/Info") if "/Info" in trailer else None
         if info != (before.raw_get("/Info") if "/Info" in before else None):
             raise fail("/Info replaced")
-        if isinstance(info, IndirectObject) and (info.idnum, info.generation) in written:
+        if isinstance(info, IndirectObject) and (info.idnum, info.generation) in written \
+                and _info_facts(view, info) != _info_facts(previous, info):
             raise fail("/Info changed")
         root, old_root = view.root, previous.root
         for key in set(root) | set(old_root):
@@ -542,6 +543,18 @@ def _xmp_facts(view: Any, ref: Any) -> bytes | None:
     except Exception:
         return None
     return _XMP_WRITER_STAMPS.sub(rb"\1", data)
+
+
+_INFO_WRITER_STAMPS = frozenset({"/ModDate", "/Producer"})
+
+
+def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
+    """The document information dictionary less what a PDF writer restamps on save (as for XMP)."""
+    try:
+        info = view(ref.reference)
+        return {str(k): repr(info.raw_get(k)) for k in info if k not in _INFO_WRITER_STAMPS}
+    except Exception:
+        return None
 
 
 def _need_appearances(view: Any) -> object:

@@ -91,14 +91,43 @@ def loads_typed(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+def is_canonical(value: Any, data: bytes) -> bool:
+    """Whether ``data`` is :func:`dumps` of ``value``, cheaply on the hot path.
+
+    cbor2's canonical mode costs ~4 decodes (it re-encodes every key to sort it); its plain mode also
+    writes shortest heads, in the decoded order, so when every map has unsigned-integer keys (claims) a
+    plain re-encoding equal to ``data`` plus ascending keys is the same test. Anything else (other key
+    types, floats) takes the canonical re-encoding.
+    """
+    try:
+        if _dumps(value) == data and _uint_keys_ascending(value):
+            return True
+        return bool(_dumps(value, canonical=True) == data)
+    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError):
+        return False
+
+
+def _uint_keys_ascending(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            previous = -1
+            for k in v:
+                if type(k) is not int or k <= previous:
+                    return False
+                previous = k
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+    return True
+
+
 def require_canonical(value: Any, data: bytes) -> None:
     """Refuse ``data`` unless it is the deterministic encoding of ``value`` (RFC 8949 §4.2.1: shortest heads,
     sorted map keys). A signer that emitted other bytes made a second valid encoding of the same content."""
-    try:
-        same = dumps(value) == data
-    except (cbor2.CBOREncodeError, TypeError, ValueError):
-        same = False
-    if not same:
+    if not is_canonical(value, data):
         raise PayloadError("CBOR is not in its canonical encoding (non-minimal heads or unsorted keys)",
                            message_zh="CBOR 数据不是规范编码", details={"reason": "payload_not_canonical"})
 
@@ -134,7 +163,7 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
     if len(_POOL) < 8:
         _POOL.append(decoder)
-    if _dumps(value, canonical=True) != data:
+    if not is_canonical(value, data):
         raise PayloadError("CBOR is not in its canonical encoding", message_zh="CBOR 数据不是规范编码")
     return value
 
