@@ -90,6 +90,18 @@ def test_attack_pdf_revisions_hidden_from_a_byte_scan_are_still_counted(verifier
     assert calls[0] == 0
 
 
+def test_parsed_structure_is_checked_even_if_the_byte_scan_misses(verifier, signed_pdf, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Defence in depth: with the raw byte scan disabled, the count of what pyHanko parsed still refuses
+    a revision bomb before the analysis."""
+    import elicense.pdf.verify as pdf_verify
+
+    monkeypatch.setattr(pdf_verify, "_scan_structure", lambda data: None)
+    calls = _count_analysis(monkeypatch)
+    status, codes, _ = _verdict(verifier, empty_revisions(signed_pdf, 40))
+    assert status is Status.INVALID and codes == {"pdf_too_complex"}
+    assert calls[0] == 0
+
+
 def test_attack_pdf_with_too_many_objects_is_bounded(verifier, signed_pdf, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils import generic
 
