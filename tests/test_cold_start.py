@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 
@@ -112,6 +113,8 @@ def _bad_char_reference(text: str, allow_newlines: bool) -> str | None:
                 continue
             return c
         if 0x7F <= o < 0xA0 or 0xD800 <= o <= 0xDFFF or c in "\u2028\u2029\ufeff":
+            return c
+        if unicodedata.category(c) == "Cf":  # bidi controls, zero-width characters (#16)
             return c
     return None
 

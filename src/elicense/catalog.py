@@ -31,6 +31,7 @@ from dataclasses import field as _dc_field
 from types import MappingProxyType
 from typing import Any, Final, Literal, NoReturn, cast
 
+from elicense.display import unsafe_char
 from elicense.errors import CatalogError, IdentifierError, LicenceDataError
 
 __all__ = [
@@ -209,18 +210,10 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-_BAD_CHARS = "\x7f-\x9f\ud800-\udfff\u2028\u2029\ufeff"
-_BAD = re.compile(f"[\\x00-\\x1f{_BAD_CHARS}]")
-_BAD_EXCEPT_NEWLINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f{_BAD_CHARS}]")
-
-
 def _bad_char(text: str, allow_newlines: bool) -> str | None:
-    """The first control, separator, surrogate or BOM character (``\\n``/``\\t`` allowed if asked), else ``None``.
-
-    A regular expression, not a loop: the catalogue is checked on every CLI start (cold start, #8).
-    """
-    found = (_BAD_EXCEPT_NEWLINES if allow_newlines else _BAD).search(text)
-    return None if found is None else found.group()
+    """The first control, separator, surrogate, BOM or format character (bidi controls, zero-width
+    characters: Unicode Cf) — ``\n``/``\t`` allowed if asked — else ``None`` (:mod:`elicense.display`)."""
+    return unsafe_char(text, allow_newlines=allow_newlines)
 
 
 def _located(exc: CatalogError, where: list[str], **details: str | None) -> CatalogError:
@@ -413,8 +406,9 @@ class FieldSpec:
         if bad is not None:
             self._fail(
                 "control_character",
-                f"contains the control character U+{ord(bad):04X}",
-                f"含控制字符 U+{ord(bad):04X}",
+                f"contains the control or format (bidi, zero-width) character U+{ord(bad):04X}",
+                f"含控制字符或格式字符（双向控制、零宽字符）U+{ord(bad):04X}",
+                character=f"U+{ord(bad):04X}",
             )
         if self.type == "enum":
             assert self.choices is not None

@@ -22,6 +22,7 @@ from elicense.basics import HolderType as HolderType
 from elicense.basics import LicenceStatus as LicenceStatus
 from elicense.basics import china_date as china_date
 from elicense.basics import require_utc as require_utc
+from elicense.display import describe, unsafe_char
 from elicense.errors import LicenceDataError
 from elicense.identifiers import LicenceId
 
@@ -37,8 +38,13 @@ def _text(value: str, what: str, max_length: int) -> str:
             f"{what} is longer than {max_length} characters",
             message_zh=f"{what} 超过 {max_length} 个字符",
         )
-    if any(ord(c) < 0x20 for c in value):
-        raise LicenceDataError(f"{what} contains control characters", message_zh=f"{what} 含控制字符")
+    bad = unsafe_char(value)
+    if bad is not None:  # controls, and bidi/zero-width format characters (a reversed or invisible name)
+        raise LicenceDataError(
+            f"{what} contains the control or format character {describe(bad)} (bidi control, zero-width)",
+            message_zh=f"{what} 含控制字符或格式字符 {describe(bad)}（双向控制、零宽字符）",
+            details={"field": what, "character": describe(bad)},
+        )
     return value
 
 

@@ -122,28 +122,18 @@ def _is_file(path: Path) -> bool:
 
 
 def _read_input(name: str) -> bytes:
-    from elicense.verify.inputs import MAX_INPUT_BYTES
+    """A pasted payload, else the file or stdin, bounded in size and time (``verify.inputs.read_input``)."""
+    from elicense.verify.inputs import read_input
 
-    if name == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    else:
-        path = Path(name)
-        if name.lstrip().startswith(("EL2:", "EP1:")) and not _is_file(path):
-            return name.encode("ascii", "replace")  # a pasted payload
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(MAX_INPUT_BYTES + 1)
-        except IsADirectoryError as exc:  # callers prefix the input's name
-            raise InputError("is a directory", message_zh="是目录") from exc
-        except OSError as exc:
-            raise InputError(f"{exc.strerror}", message_zh="无法读取") from exc
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError("input too large", message_zh="输入过大")
-    return data
+    if name != "-" and name.lstrip().startswith(("EL2:", "EP1:")) and not _is_file(Path(name)):
+        return name.encode("ascii", "replace")  # a pasted payload
+    return read_input(name)
 
 
 def _human(name: str, result: VerificationResult, lang: str) -> str:
-    d = result.to_dict(lang)
+    from elicense.display import neutralise
+
+    d = _neutralised(result.to_dict(lang), neutralise)
     status = f"{result.status.value} ({result.status.label(lang)})"
     lines = [f"{name}: {status}"]
     lic = d["licence"]
@@ -161,6 +151,18 @@ def _human(name: str, result: VerificationResult, lang: str) -> str:
     for reason in d["reasons"]:
         lines.append(f"  {'原因' if lang == 'zh' else 'reason'}: [{reason['code']}] {reason['message']}")
     return "\n".join(lines)
+
+
+def _neutralised(value: Any, neutralise: Callable[[str], str]) -> Any:
+    """Every string of a result document with bidi/zero-width/control characters made visible (a payload
+    signed by a rogue issuer may carry them: the terminal must not reorder or hide a name)."""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict):
+        return {k: _neutralised(v, neutralise) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralised(v, neutralise) for v in value]
+    return value
 
 
 def _error_object(name: str, exc: ElicenseError, lang: str) -> dict[str, Any]:

@@ -345,6 +345,10 @@ class KioskApp:
                 "disclosed": list(disclosed) if disclosed is not None else None,
             }
         zh, en = _LABELS.get(status, (status, status))
+        if licence is not None:  # names from a payload: bidi/zero-width characters shown as <U+202E>
+            from elicense.display import neutralise
+
+            licence = {k: neutralise(v) if isinstance(v, str) else v for k, v in licence.items()}
         return {"kind": result.kind, "status": status, "label": {"zh": zh, "en": en},
                 "reasons": [KioskApp._reason(x) for x in result.reasons], "licence": licence,
                 "verified_at": _iso(result.verified_at)}

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -65,10 +67,22 @@ MAX_DSS_CRLS = 16
 """Most CRLs read from the document security store."""
 MAX_DSS_CRL_BYTES = 4 * 1024 * 1024
 """Largest CRL read from the document security store."""
+MAX_REVISIONS = 16
+"""Most revisions (xref sections chained by ``/Prev``): rendering, certification, then DSS and archive
+timestamp pairs. pyHanko's difference analysis is quadratic in revisions (4,000 empty ones: 49 s), so this
+and the two limits below are checked before it runs."""
+MAX_XREF_SECTIONS = 2 * MAX_REVISIONS
+"""Most xref sections (tables and streams) found by a byte scan (hybrid files have two per revision)."""
+MAX_OBJECTS = 4096
+"""Most objects (``n 0 obj`` in the bytes, xref entries, ``/Size``); a licence PDF has a few dozen."""
 
 I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
 PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
 PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
+PDF_TOO_COMPLEX = r.register(
+    "pdf_too_complex", I, "The PDF has too many revisions, xref sections or objects",
+    "PDF 文件的修订版本、交叉引用表或对象过多",
+)
 PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
 PDF_NOT_CERTIFIED = r.register(
     "pdf_not_certified", I, "The PDF signature is not a no-changes certification (DocMDP P=1)",
@@ -156,10 +170,14 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     tail = data[data.rfind(b"%%EOF") + 5:] if b"%%EOF" in data[-4096:] else None
     if tail is None or tail.strip(b"\r\n\t \x00"):
         raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, "bytes after the last %%EOF"))
+    _scan_structure(data)
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=_decode_limits())
+        _check_parsed_structure(reader)
         signatures = list(reader.embedded_regular_signatures)
         doc_timestamps = list(reader.embedded_timestamp_signatures)
+    except _Fail:
+        raise
     except Exception as exc:  # pyHanko raises many types on hostile input
         raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, type(exc).__name__)) from None
     checks.append(Check("pdf_parse", CheckOutcome.PASSED))
@@ -175,8 +193,9 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     level = status.modification_level
     if level is None or level.name not in ("NONE", "LTA_UPDATES") or not status.docmdp_ok:
         raise _Fail("pdf_modifications", Reason.of(PDF_MODIFIED, level.name if level else "unknown"))
+    _check_later_revisions(reader, emb.signed_revision, doc_timestamps)
     for ts in doc_timestamps:
-        _check_doc_timestamp(verifier, ts)
+        _check_doc_timestamp(verifier, ts, when)
     checks.append(Check("pdf_modifications", CheckOutcome.PASSED,
                         "no later revisions" if level.name == "NONE" else "validation data only"))
 
@@ -250,8 +269,6 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     *covered* when each certificate has one that was current at signing time.
     Returns whether the whole chain is covered.
     """
-    import itertools
-
     from elicense.status.crl import index_crl, load_crl
     from elicense.status.store import SIGNING_KEY_REVOKED
 
@@ -397,18 +414,183 @@ def _intermediates(verifier: Verifier) -> list[Any]:
     return [_asn1(c) for c in seen.values()]
 
 
-def _check_doc_timestamp(verifier: Verifier, ts: Any) -> None:
-    """A document timestamp (B-LTA) must be intact; its trust does not change the verdict."""
+def _check_doc_timestamp(verifier: Verifier, ts: Any, when: dt.datetime) -> None:
+    """A document timestamp (B-LTA) must be intact *and* from a trusted TSA: PAdES exempts validation
+    data from DocMDP P=1, and a timestamp nobody can trust is not validation data, just a change."""
     from pyhanko.sign.validation import validate_pdf_timestamp
     from pyhanko_certvalidator import ValidationContext
 
     try:
-        context = ValidationContext(trust_roots=_trust_certs(verifier)[0], allow_fetching=False)
+        roots, others = _trust_certs(verifier)
+        context = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=False, moment=when)
         st = validate_pdf_timestamp(ts, validation_context=context)
     except Exception as exc:
         raise _Fail("pdf_modifications", Reason.of(PDF_TIMESTAMP_INVALID, type(exc).__name__)) from None
     if not (st.intact and st.valid):
         raise _Fail("pdf_modifications", Reason.of(PDF_TIMESTAMP_INVALID, "document timestamp"))
+    if not st.trusted:
+        raise _Fail("pdf_modifications", Reason.of(
+            PDF_MODIFIED, "document timestamp from an untrusted TSA after the certification"))
+
+
+_END = rb"(?![^\s/<>\[\]()%{}])"
+_XREF_SECTION = re.compile(rb"(?<!start)xref\b|/(?:X|#58)(?:R|#52)(?:e|#65)(?:f|#66)" + _END)
+"""An xref table, or an xref stream's ``/XRef`` name in any spelling (``/X#52ef``: name escapes)."""
+_PREV = re.compile(rb"/(?:P|#50)(?:r|#72)(?:e|#65)(?:v|#76)" + _END)
+_OBJECT = re.compile(rb"(?<!\d)\d++\s++\d++\s++obj\b")  # possessive: linear on long digit runs
+
+
+def _scan_structure(data: bytes) -> None:
+    """Count revisions, xref sections and objects in the raw bytes (linear, before any parsing).
+
+    Catches the plain form of a revision bomb before pyHanko reads a single xref section; a section
+    spelt to dodge the scan (``/Type /X#52ef``) is matched in every spelling, and
+    :func:`_check_parsed_structure` checks what pyHanko parsed, still before any analysis.
+    """
+    revisions = max(data.count(b"startxref"), len(_PREV.findall(data)) + 1)
+    sections = len(_XREF_SECTION.findall(data))
+    if revisions > MAX_REVISIONS or sections > MAX_XREF_SECTIONS:
+        raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"{revisions} revisions, {sections} xref sections"))
+    objects = sum(1 for _ in itertools.islice(_OBJECT.finditer(data), MAX_OBJECTS + 1))
+    if objects > MAX_OBJECTS:
+        raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"more than {MAX_OBJECTS} objects"))
+
+
+def _check_parsed_structure(reader: Any) -> None:
+    """The same limits on what pyHanko parsed (xref entries, ``/Size``), before any analysis."""
+    xrefs = reader.xrefs
+    revisions = xrefs.total_revisions
+    if revisions > MAX_REVISIONS:
+        raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"{revisions} revisions"))
+    entries = sum(len(xrefs.explicit_refs_in_revision(i)) for i in range(revisions))
+    size = reader.trailer_view.get("/Size", 0)
+    if entries > MAX_OBJECTS or not isinstance(size, int) or size > MAX_OBJECTS:
+        raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"{entries} xref entries, /Size {size}"))
+
+
+_CATALOGUE_KEYS_AFTER_SIGNING = frozenset({"/DSS", "/AcroForm", "/Extensions"})
+"""Catalogue entries a later revision may change: validation data, and the form field of a document
+timestamp (pyHanko's difference analysis then checks what changed inside them)."""
+
+
+def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) -> None:
+    """What pyHanko's difference analysis lets through after a P=1 certification, refused here.
+
+    Each revision after the signed one must write something (no empty revisions), must not touch the
+    document information dictionary (``/Info``) or the XMP metadata, must not change ``/NeedAppearances``
+    or catalogue entries other than :data:`_CATALOGUE_KEYS_AFTER_SIGNING`, and every object it writes must
+    be reachable from its trailer (no orphans: hidden content, or objects a later ``/Prev`` trick could
+    bring to life). Linear in objects × later revisions, both bounded before this runs.
+    """
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    xrefs = reader.xrefs
+    total = xrefs.total_revisions
+    if signed >= total - 1:
+        return
+    signed_view = reader.get_historical_resolver(signed)
+    signed_form = _need_appearances(signed_view)
+    previous = signed_view
+    for rev in range(signed + 1, total):
+        view = reader.get_historical_resolver(rev)
+        where = f"revision {rev + 1} of {total}"
+
+        def fail(what: str, where: str = where) -> _Fail:
+            return _Fail("pdf_modifications", Reason.of(PDF_MODIFIED, f"{what} ({where}, after the certification)"))
+
+        written = set(xrefs.explicit_refs_in_revision(rev))
+        if xrefs.refs_freed_in_revision(rev):
+            raise fail("objects freed")
+        containers = set(xrefs.xref_stream_refs) | set(xrefs.object_streams_used_in(rev))
+        written = {(ref.idnum, ref.generation) for ref in written} - {(c.idnum, c.generation) for c in containers}
+        if not written:
+            raise fail("empty revision")
+        trailer, before = view.trailer_view, previous.trailer_view
+        info = trailer.raw_get("/Info") if "/Info" in trailer else None
+        if info != (before.raw_get("/Info") if "/Info" in before else None):
+            raise fail("/Info replaced")
+        if isinstance(info, IndirectObject) and (info.idnum, info.generation) in written \
+                and _info_facts(view, info) != _info_facts(previous, info):
+            raise fail("/Info changed")
+        root, old_root = view.root, previous.root
+        for key in set(root) | set(old_root):
+            if key in _CATALOGUE_KEYS_AFTER_SIGNING:
+                continue
+            if (root.raw_get(key) if key in root else None) != (old_root.raw_get(key) if key in old_root else None):
+                raise fail(f"catalogue {key} changed")
+        meta = root.raw_get("/Metadata") if "/Metadata" in root else None
+        if isinstance(meta, IndirectObject) and (meta.idnum, meta.generation) in written \
+                and _xmp_facts(view, meta) != _xmp_facts(previous, meta):
+            raise fail("XMP metadata changed")
+        if _need_appearances(view) != signed_form:
+            raise fail("/NeedAppearances changed")
+        orphans = written - _reachable(view, trailer, written)
+        if orphans:
+            listed = ", ".join(f"{n} {g} R" for n, g in sorted(orphans)[:3])
+            raise fail(f"{len(orphans)} unreferenced objects ({listed})")
+        previous = view
+
+
+_XMP_WRITER_STAMPS = re.compile(
+    rb'\b(xmp:ModifyDate|xmp:MetadataDate|pdf:Producer|x:xmptk)(="[^"]*"|>[^<]*<)')
+
+
+def _xmp_facts(view: Any, ref: Any) -> bytes | None:
+    """The XMP packet less what every PDF writer restamps on save (modify/metadata date, producer): pyHanko
+    rewrites those when it adds validation data or a timestamp; any other difference is an edit."""
+    try:
+        data = bytes(view(ref.reference).data)
+    except Exception:
+        return None
+    return _XMP_WRITER_STAMPS.sub(rb"\1", data)
+
+
+_INFO_WRITER_STAMPS = frozenset({"/ModDate", "/Producer"})
+
+
+def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
+    """The document information dictionary less what a PDF writer restamps on save (as for XMP)."""
+    try:
+        info = view(ref.reference)
+        return {str(k): repr(info.raw_get(k)) for k in info if k not in _INFO_WRITER_STAMPS}
+    except Exception:
+        return None
+
+
+def _need_appearances(view: Any) -> object:
+    form = view.root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    value = form.get("/NeedAppearances") if form is not None else None
+    return value.get_object() if value is not None else None
+
+
+def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The objects of ``wanted`` reachable from ``trailer`` in one revision (stops once all are found)."""
+    from pyhanko.pdf_utils import generic
+
+    found: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int]] = set()
+    stack: list[Any] = [trailer.raw_get(k) for k in trailer if k not in ("/Prev", "/XRefStm")]
+    budget = 4 * MAX_OBJECTS
+    while stack and found != wanted and budget > 0:
+        budget -= 1
+        item: Any = stack.pop()
+        if isinstance(item, generic.IndirectObject):
+            ref = (item.idnum, item.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref in wanted:
+                found.add(ref)
+            try:
+                item = view(item.reference)
+            except Exception:  # noqa: S112 - a dangling reference reaches nothing
+                continue
+        if isinstance(item, generic.DictionaryObject):  # streams too
+            stack.extend(item.raw_get(k) for k in item)
+        elif isinstance(item, generic.ArrayObject):
+            stack.extend(item.raw_get(i) for i in range(len(item)))
+    return found
 
 
 def _trusted_key(verifier: Verifier, cert: x509.Certificate) -> TrustedKey | None:

@@ -84,8 +84,52 @@ def loads(data: bytes, *, allowed_tags: frozenset[int] = frozenset(), max_depth:
 def loads_typed(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """:func:`loads` without tags and without the plain-value walk, for a caller that checks the exact type
     of every value it reads (``claims.parse_claims``, the verify hot path: the walk costs ~2 µs there).
-    Depth, duplicate keys, indefinite lengths and trailing bytes are refused exactly as by :func:`loads`."""
-    return _loads(data, _NO_TAGS, max_depth)
+    Depth, duplicate keys, indefinite lengths and trailing bytes are refused exactly as by :func:`loads`,
+    and so is any encoding but the canonical one (signed claims: one licence, one byte string)."""
+    value = _loads(data, _NO_TAGS, max_depth)
+    require_canonical(value, data)
+    return value
+
+
+def is_canonical(value: Any, data: bytes) -> bool:
+    """Whether ``data`` is :func:`dumps` of ``value``, cheaply on the hot path.
+
+    cbor2's canonical mode costs ~4 decodes (it re-encodes every key to sort it); its plain mode also
+    writes shortest heads, in the decoded order, so when every map has unsigned-integer keys (claims) a
+    plain re-encoding equal to ``data`` plus ascending keys is the same test. Anything else (other key
+    types, floats) takes the canonical re-encoding.
+    """
+    try:
+        if _dumps(value) == data and _uint_keys_ascending(value):
+            return True
+        return bool(_dumps(value, canonical=True) == data)
+    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError):
+        return False
+
+
+def _uint_keys_ascending(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            previous = -1
+            for k in v:
+                if type(k) is not int or k <= previous:
+                    return False
+                previous = k
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+    return True
+
+
+def require_canonical(value: Any, data: bytes) -> None:
+    """Refuse ``data`` unless it is the deterministic encoding of ``value`` (RFC 8949 §4.2.1: shortest heads,
+    sorted map keys). A signer that emitted other bytes made a second valid encoding of the same content."""
+    if not is_canonical(value, data):
+        raise PayloadError("CBOR is not in its canonical encoding (non-minimal heads or unsorted keys)",
+                           message_zh="CBOR 数据不是规范编码", details={"reason": "payload_not_canonical"})
 
 
 _NO_TAGS: frozenset[int] = frozenset()
@@ -93,7 +137,7 @@ _NO_TAGS: frozenset[int] = frozenset()
 
 def loads_exact(data: bytes, max_depth: int) -> Any:
     """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
-    (any exception) to the strict path: same decoder settings, trailing bytes refused.
+    (any exception) to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
 
     A decoder goes back to a small pool only after a *successful* decode (its state is then clean: tags
     are refused, so it holds no shared values or string references); a failed one is dropped. ``list.pop``
@@ -119,6 +163,8 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")
     if len(_POOL) < 8:
         _POOL.append(decoder)
+    if not is_canonical(value, data):
+        raise PayloadError("CBOR is not in its canonical encoding", message_zh="CBOR 数据不是规范编码")
     return value
 
 
@@ -155,6 +201,7 @@ def _loads(data: bytes, allowed_tags: frozenset[int], max_depth: int) -> Any:
 
 _BytesIO = io.BytesIO
 _Decoder = cbor2.CBORDecoder
+_dumps = cbor2.dumps
 _NO_TAG_HOOK = _tag_hook(_NO_TAGS)
 
 

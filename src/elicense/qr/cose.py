@@ -21,7 +21,14 @@ from elicense.qr import cbor
 
 COSE_SIGN1_TAG = 18
 _HDR_ALG = 1
+_HDR_CRIT = 2
 _HDR_KID = 4
+_ES256 = -7
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+"""n of P-256: an ECDSA signature (r, s) also verifies as (r, n − s), so only s ≤ n/2 (low-S) is canonical."""
+_P256_HALF = P256_ORDER // 2
+NOT_CANONICAL = "payload_not_canonical"
+CRITICAL_HEADER = "critical_header_unsupported"
 MAX_KID_LENGTH = 32
 _TAG18 = frozenset({COSE_SIGN1_TAG})
 
@@ -74,10 +81,25 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
-    """Produce a tagged COSE_Sign1 message over ``payload``."""
+    """Produce a tagged COSE_Sign1 message over ``payload`` (ES256: low-S, the one canonical form)."""
     protected = cbor.dumps({_HDR_ALG: signer.algorithm.cose_id, _HDR_KID: kid})
-    signature = der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, payload)))
+    signature = low_s(signer.algorithm.cose_id,
+                      der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, payload))))
     return cbor.dumps(cbor.tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def low_s(alg_id: int, signature: bytes) -> bytes:
+    """An ES256 ``r‖s`` with s replaced by n − s when s > n/2 (OpenSSL signs high-S half the time; an HSM may
+    too). Verifiers refuse high-S (:func:`sign1_parts`), so every signature we emit is normalised here."""
+    if alg_id != _ES256 or len(signature) != 64:
+        return signature
+    s = int.from_bytes(signature[32:], "big")
+    return signature if s <= _P256_HALF else signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+
+
+def _not_canonical(what: str) -> PayloadError:
+    return PayloadError(f"not the canonical encoding: {what}", message_zh=f"不是规范编码：{what}",
+                        details={"reason": NOT_CANONICAL, "attack": "second_encoding"})
 
 
 def _bstr_at(data: bytes, pos: int) -> tuple[bytes, int] | None:
@@ -152,11 +174,13 @@ def sign1_parts(data: bytes) -> tuple[bytes, int, bytes, bytes, bytes]:
         fast = _parse_canonical(data)
     if fast is None:
         m = _parse_general(data)
-        return m.protected, m.alg_id, m.kid, m.payload, m.signature
+        fast = m.protected, m.payload, m.signature
     protected, payload, signature = fast
     header = _HEADERS.get(protected)
     if header is None:
         header = _header(protected)
+    if header[0] == _ES256 and len(signature) == 64 and int.from_bytes(signature[32:], "big") > _P256_HALF:
+        raise _not_canonical("high-S ECDSA signature (s > n/2)")
     return protected, header[0], header[1], payload, signature
 
 
@@ -180,6 +204,10 @@ def _parse_general(data: bytes) -> CoseSign1:
     header = _HEADERS.get(protected)
     if header is None:
         header = _header(protected)
+    if cbor.dumps(obj) != data:  # non-minimal heads, a long-form tag 18...: same message, other bytes
+        raise _not_canonical("COSE_Sign1 structure")
+    if header[0] == _ES256 and len(signature) == 64 and int.from_bytes(signature[32:], "big") > _P256_HALF:
+        raise _not_canonical("high-S ECDSA signature (s > n/2)")
     return CoseSign1(protected, header[0], header[1], payload, signature)
 
 
@@ -197,7 +225,13 @@ _HEADERS: dict[bytes, tuple[int, bytes]] = {}
 
 
 def _parse_protected(protected: bytes) -> tuple[int, bytes]:
-    header = cbor.loads(protected, max_depth=1)
+    header = cbor.loads(protected, max_depth=2)  # 2: a crit array is read, then refused by name
+    if isinstance(header, dict) and _HDR_CRIT in header:
+        raise PayloadError(
+            "COSE protected header marks parameters critical (crit): none is supported",
+            message_zh="COSE 保护头含有不支持的关键参数（crit）",
+            details={"reason": CRITICAL_HEADER},
+        )
     if not isinstance(header, dict) or set(header) != {_HDR_ALG, _HDR_KID}:
         raise PayloadError(
             "COSE protected header must hold exactly alg and kid",
@@ -208,6 +242,8 @@ def _parse_protected(protected: bytes) -> tuple[int, bytes]:
         raise PayloadError("COSE alg must be an integer", message_zh="COSE 算法标识错误")
     if not isinstance(kid, bytes) or not 1 <= len(kid) <= MAX_KID_LENGTH:
         raise PayloadError("COSE kid must be 1-32 bytes", message_zh="COSE 密钥标识错误")
+    if cbor.dumps(header) != protected:
+        raise _not_canonical("COSE protected header")
     return alg_id, kid
 
 

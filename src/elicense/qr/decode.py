@@ -26,6 +26,12 @@ MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 WORK_PIXELS = 6_000_000
 """Frames larger than this are downscaled once before any decoding (a 24 MP photo gains nothing)."""
+MAX_DECODED_BYTES = 64 * 1024 * 1024
+"""Largest raster Pillow may allocate for one image (pixels × bytes per pixel in Pillow's own storage:
+RGB and RGBA take 4). Checked from the header before decoding: a 165 KB PNG can declare 40 MP RGBA
+(160 MB, ~650 MB with the conversions). JPEGs are decoded reduced (DCT scaling, greyscale) to fit;
+other formats over the bound are refused. Keeps one kiosk decode under ~200 MB."""
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("elicense_qr_deadline", default=None)
 
@@ -54,7 +60,17 @@ def _open(data: bytes) -> Any:
                 raise InputError("image has too many pixels", message_zh="图像像素过多",
                                  details={"reason": "too_many_pixels"})
             if image.width * image.height > WORK_PIXELS and image.format == "JPEG":
-                image.draft("L", (image.width // 2, image.height // 2))  # decode JPEG at reduced scale: cheap
+                # decode JPEG at reduced scale (DCT scaling, 1/2 to 1/8) and in grey: cheap, and bounded
+                scale = 2
+                while scale < 8 and (image.width // scale) * (image.height // scale) > WORK_PIXELS:
+                    scale *= 2
+                image.draft("L", (image.width // scale, image.height // scale))
+            decoded = image.width * image.height * _BYTES_PER_PIXEL.get(image.mode, 4)
+            if decoded > MAX_DECODED_BYTES:
+                raise InputError(
+                    f"image too large to decode: {image.width}×{image.height} {image.mode} "
+                    f"({decoded >> 20} MiB > {MAX_DECODED_BYTES >> 20} MiB)",
+                    message_zh="图像解码后过大", details={"reason": "too_many_pixels"})
             image.load()
     except InputError:
         raise
@@ -72,8 +88,13 @@ def _grey(image: Any) -> Any:
     from PIL import Image
 
     if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))  # transparent → white, not black
-        image = Image.alpha_composite(background, image.convert("RGBA"))
+        # transparent → white, not black; composited in grey (one byte a pixel), not in RGBA copies
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        grey = rgba.convert("L")
+        del rgba
+        image = Image.composite(grey, Image.new("L", grey.size, 255), alpha)
+        del grey, alpha
     image = image.convert("L")
     pixels = image.width * image.height
     if pixels > WORK_PIXELS:

@@ -496,14 +496,18 @@ def plan_batch(
 
 
 def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
-    """Rejected rows as UTF-8 CSV (row, line, source_id, reason, reason_zh), written atomically."""
+    """Rejected rows as UTF-8 CSV (row, line, source_id, reason, reason_zh), written atomically.
+
+    Cells come from the uploaded file (a source id, a value quoted in a reason): a cell starting with a
+    formula prefix (``= + - @``, tab, CR) is written with a leading ``'`` (OWASP CSV injection)."""
     from elicense.crypto.keys import atomic_write
+    from elicense.display import csv_cell
 
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(["row", "line", "source_id", "reason", "reason_zh"])
     for p in problems:
-        w.writerow([p.row, p.line, p.source_id, p.reason, p.reason_zh])
+        w.writerow([csv_cell(v) for v in (p.row, p.line, p.source_id, p.reason, p.reason_zh)])
     atomic_write(path, buf.getvalue().encode("utf-8"))
 
 

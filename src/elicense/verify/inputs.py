@@ -7,6 +7,11 @@ file name: a ``.txt`` holding a PNG is an image.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import select
+import stat
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -20,6 +25,9 @@ InputKind = Literal["text", "image", "pdf", "ofd"]
 PAYLOAD_PREFIXES = ("EL2:", "EP1:")
 """QR texts we verify: the static licence QR and the presentation QR (亮证); ``Verifier.verify`` takes both."""
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+READ_TIMEOUT_S = 10.0
+"""Longest wait for a pipe, FIFO, terminal or device to deliver its input (``$ELICENSE_INPUT_TIMEOUT``)."""
+_CHUNK = 1 << 16
 
 _IMAGE_MAGIC = (
     b"\x89PNG\r\n\x1a\n",
@@ -30,6 +38,94 @@ _IMAGE_MAGIC = (
     b"II*\x00",
     b"MM\x00*",
 )
+
+
+def _timeout() -> float:
+    try:
+        value = float(os.environ.get("ELICENSE_INPUT_TIMEOUT", READ_TIMEOUT_S))
+    except ValueError:
+        return READ_TIMEOUT_S
+    return value if 0 < value <= 3600 else READ_TIMEOUT_S
+
+
+def read_input(name: str, *, max_bytes: int = MAX_INPUT_BYTES, timeout: float | None = None) -> bytes:
+    """The bytes of a file, or of stdin for ``-``, bounded in size *and time*.
+
+    A regular file is read up to ``max_bytes``. A pipe, FIFO, terminal or character device (``/dev/zero``,
+    a FIFO with no writer, ``verify -`` under a writer that never writes or never closes) is read
+    without ever blocking: a path is opened ``O_NONBLOCK`` (opening a FIFO does not wait for a writer;
+    no writer reads as empty input), each read waits in ``select`` for what is left of ``timeout``
+    seconds (default :data:`READ_TIMEOUT_S`, ``$ELICENSE_INPUT_TIMEOUT``), and more than ``max_bytes``
+    is refused. Block devices and other special files are refused.
+    """
+    limit = _timeout() if timeout is None else timeout
+    if name == "-":
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, ValueError, OSError) as exc:
+            raise InputError("no standard input", message_zh="没有标准输入") from exc
+        return _read_fd(fd, max_bytes, limit, own=False)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    except IsADirectoryError as exc:  # callers prefix the input's name
+        raise InputError("is a directory", message_zh="是目录") from exc
+    except OSError as exc:
+        raise InputError(f"{exc.strerror}", message_zh="无法读取") from exc
+    try:
+        return _read_fd(fd, max_bytes, limit, own=True)
+    finally:
+        os.close(fd)
+
+
+def _too_large() -> InputError:
+    return InputError("input too large", message_zh="输入过大")
+
+
+def _read_fd(fd: int, max_bytes: int, timeout: float, *, own: bool) -> bytes:
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        raise InputError("is a directory", message_zh="是目录")
+    if stat.S_ISREG(mode):
+        if os.fstat(fd).st_size > max_bytes:
+            raise _too_large()
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise _too_large()
+        return data
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)):
+        raise InputError("not a regular file, pipe or terminal", message_zh="不是普通文件、管道或终端")
+    deadline = time.monotonic() + timeout
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        if not own:  # stdin stays blocking (it is shared with the shell): read only what select says is there
+            _wait(fd, deadline, timeout)
+        try:
+            chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - size))
+        except BlockingIOError:
+            _wait(fd, deadline, timeout)
+            continue
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large()
+        if time.monotonic() > deadline:
+            raise _timed_out(timeout)
+
+
+def _timed_out(timeout: float) -> InputError:
+    return InputError(f"no complete input within {timeout:g} s (a pipe, FIFO or device that does not end)",
+                      message_zh=f"{timeout:g} 秒内未读到完整输入（管道、FIFO 或设备未结束）",
+                      details={"reason": "input_timeout"})
+
+
+def _wait(fd: int, deadline: float, timeout: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        raise _timed_out(timeout)
 
 
 def sniff(data: bytes) -> InputKind:

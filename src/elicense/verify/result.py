@@ -93,6 +93,20 @@ def register(code: str, status: Status, en: str, zh: str) -> ReasonCode:
 INV, IND = Status.INVALID, Status.INDETERMINATE
 PAYLOAD_MALFORMED = register("payload_malformed", INV, "The payload is malformed", "载荷格式错误")
 PAYLOAD_TOO_LARGE = register("payload_too_large", INV, "The payload exceeds a size limit", "载荷超出大小限制")
+CRITICAL_HEADER_UNSUPPORTED = register(
+    "critical_header_unsupported", INV, "The signature marks a header parameter critical that is not supported",
+    "签名含有不支持的关键头参数（crit）",
+)
+PAYLOAD_NOT_CANONICAL = register(
+    "payload_not_canonical", INV, "The payload is not in its one canonical encoding", "载荷不是唯一的规范编码",
+)
+
+
+def decode_reason(exc: Exception) -> ReasonCode:
+    """The reason for a decode error: the one it names (``details["reason"]``), else ``payload_malformed``."""
+    details = getattr(exc, "details", None)
+    named = REASONS.get(details.get("reason", "")) if isinstance(details, dict) else None
+    return named if named is not None and named.status is Status.INVALID else PAYLOAD_MALFORMED
 ALGORITHM_NOT_ALLOWED = register(
     "algorithm_not_allowed", INV, "The signature algorithm is not allowed", "签名算法不被允许"
 )

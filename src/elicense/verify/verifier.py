@@ -297,7 +297,7 @@ class Verifier:
                 return self.verify_presentation(payload, at=when)
             from elicense.verify.inputs import misuse_hint  # an image or PDF handed to verify(): say so
 
-            return _done(when, [], [Reason.of(r.PAYLOAD_MALFORMED, exc.message + misuse_hint(payload))], "decode")
+            return _done(when, [], [Reason.of(r.decode_reason(exc), exc.message + misuse_hint(payload))], "decode")
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
@@ -389,7 +389,7 @@ class Verifier:
             )
         except PayloadError as exc:
             # Signed by a trusted key but not a well-formed licence: refuse, never guess.
-            return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, exc.message)], "claims")
+            return _done(when, checks, [Reason.of(r.decode_reason(exc), exc.message)], "claims")
         except (ValueError, OverflowError, ArithmeticError, TypeError, KeyError) as exc:
             # a value in range for its CBOR type but not for a date or time (signed_at in year 10000)
             return _done(when, checks, [Reason.of(r.PAYLOAD_MALFORMED, f"claim out of range ({exc})")], "claims")
