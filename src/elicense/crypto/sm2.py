@@ -885,6 +885,32 @@ def generate_sm2_key() -> Sm2PrivateKey:
     return Sm2PrivateKey.generate()
 
 
+# -- root rotation (added for the all-SM2 world) ------------------------------------------------
+
+
+def make_sm2_cross_certificate(
+    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Sm2PrivateKey, *, serial: int | None = None
+) -> x509.Certificate:
+    """The old SM2 root's announcement of a new SM2 root: the new root's name and key, SM2-signed by the old one.
+
+    The SM2 counterpart of :func:`elicense.trust.bundle.make_cross_certificate` (same profile:
+    CA, path length 1, validity within both roots).
+    """
+    if Sm2PublicKey.from_certificate(old_root) != old_root_key.public_key():
+        raise CryptoError("the old root key does not match the old root certificate")
+    new_key = Sm2PublicKey.from_certificate(new_root)
+    return _sign_tbs(
+        new_root.subject, old_root.subject, new_key, old_root_key, new_root.not_valid_before_utc,
+        min(new_root.not_valid_after_utc, old_root.not_valid_after_utc), serial,
+        [
+            (x509.BasicConstraints(ca=True, path_length=1), True),
+            (_ku(ca=True), True),
+            (x509.SubjectKeyIdentifier(_key_identifier(new_key)), False),
+            (x509.AuthorityKeyIdentifier(_key_identifier(old_root_key.public_key()), None, None), False),
+        ],
+    )  # fmt: skip
+
+
 __all__ = [
     "DEFAULT_USER_ID",
     "OID_SM2_CURVE",
@@ -898,6 +924,7 @@ __all__ = [
     "generate_sm2_key",
     "is_sm2_certificate",
     "make_sm2_crl",
+    "make_sm2_cross_certificate",
     "make_sm2_end_entity",
     "make_sm2_regional_ca",
     "make_sm2_root",
