@@ -407,7 +407,8 @@ def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
 
     def spki(c: x509.Certificate) -> bytes:
         try:
-            return c.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+            return c.public_key().public_bytes(serialization.Encoding.DER, fmt)
         except (ValueError, TypeError, UnsupportedAlgorithm):  # an SM2 key
             der: bytes = a509.TbsCertificate.load(c.tbs_certificate_bytes)["subject_public_key_info"].dump(force=True)
             return der
