@@ -127,7 +127,8 @@ def test_attack_sm2_root_rotation_with_forged_cross_certificate_is_refused(live:
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """A new SM2 root 'announced' by a cross-certificate from a same-named impostor key: the bundle cannot
     even be published, and a verifier pinned to the genuine root never accepts it."""
-    from elicense.trust.bundle import RootEntry, TrustSignatureInvalid, _check_root_history, make_cross_certificate
+    from elicense.trust.bundle import RootEntry, _check_root_history, make_cross_certificate
+    from elicense.trust.lists import TrustSignatureInvalid
 
     home = tmp_path / "home"
     shutil.copytree(live.home.path, home)
