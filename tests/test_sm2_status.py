@@ -311,3 +311,70 @@ def test_sm2_revoke_reaches_the_kiosk_after_the_next_bundle(live: Any, tmp_path:
     capsys.readouterr()
     assert run(["verify", str(qr), "--trust", str(b)]) == 3
     assert "--allow-alg SM2" in capsys.readouterr().err
+
+
+# -- mixed suites: ES256 and SM2 authorities in one trust file, each with its own status ---------
+
+
+def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(world: Any, sm2s: Any, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """山东 (370000) signs with ES256, 江苏 (320000) with SM2: one trust file with both PKIs and both status
+    sections (ES256 and SM2 lists, ES256 and SM2 CRLs). With ES256+SM2 allowed each licence verifies under its
+    own algorithm and its own issuer's list; with one suite allowed the other suite's licences are refused."""
+    from elicense.status.section import to_section
+    from elicense.status.statuslist import parse_status_list
+    from elicense.trust.bundle import STATUS_SECTION, read_bundle_file
+    from elicense.trust.file import dump_trust_file
+
+    def part(w: Any, region: str, policy: AlgorithmPolicy | None) -> tuple[list[Any], list[Any], list[Any], Any]:
+        h = w.home
+        (r,) = [x for x in h.regions if x.code == region]
+        entries = [e for e in h.trust_entries() if e[0].area_code[:2] == region[:2]]
+        status = json.loads(read_bundle_file(w.trust_file, algorithms=policy).section(STATUS_SECTION) or b"{}")
+        codes = {e[0].code for e in entries}
+        lists = [x for x in _items(status, "status_lists") if parse_status_list(x).content.issuer in codes]
+        return h.certificates(r.ca_cert), entries, lists, (h.root_certificates(), _items(status, "crls"))
+
+    es_cas, es_entries, es_lists, (es_roots, es_crls) = part(world, "370000", None)
+    gm_cas, gm_entries, gm_lists, (gm_roots, gm_crls) = part(sm2s, "320000", SM2_ONLY)
+    doc = json.loads(dump_trust_file(
+        roots=[*es_roots, *gm_roots], intermediates=[*es_cas, *gm_cas], authorities=[*es_entries, *gm_entries],
+        issued_at=NOW, next_update=NOW + dt.timedelta(days=30),
+    ))  # fmt: skip
+    doc["status"] = to_section([*es_lists, *gm_lists], [*es_crls, *gm_crls])
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps(doc, ensure_ascii=False))
+    cases = [
+        ("es", world, "business-licence-jinan", "VALID", None),
+        ("es", world, "business-licence-revoked", "INVALID", "licence_revoked"),
+        ("es", world, "food-business-licence-suspended", "INVALID", "licence_suspended"),
+        ("gm", sm2s, "business-licence-nanjing", "VALID", None),
+        ("gm", sm2s, "driving-licence-superseded", "INVALID", "licence_superseded"),
+        ("gm", sm2s, "driving-licence-renewed", "VALID", None),
+    ]
+    files: dict[str, tuple[str, str, str | None]] = {}
+    for tag, w, name, expected, code in cases:
+        f = tmp_path / f"{tag}-{name}.qr.txt"
+        f.write_text(w.issued[name].qr_payload)
+        files[str(f)] = (tag, expected, code)
+    common = ["--trust", str(mixed), "--at", NOW.isoformat(), "--json"]
+
+    def verdicts(*allow: str) -> dict[str, dict[str, Any]]:
+        capsys.readouterr()
+        run(["verify", *files, *common, *(x for a in allow for x in ("--allow-alg", a))])
+        return {json.loads(line)["input"]: json.loads(line) for line in capsys.readouterr().out.splitlines()}
+
+    both = verdicts("ES256", "SM2")
+    for f, (tag, expected, code) in files.items():
+        assert both[f]["status"] == expected, (f, both[f]["reasons"])
+        assert [r["code"] for r in both[f]["reasons"]] == ([code] if code else []), f
+        alg = next(c["detail"] for c in both[f]["checks"] if c["name"] == "algorithm")
+        assert alg == {"gm": "SM2", "es": "ES256"}[tag]
+        assert next(c["outcome"] for c in both[f]["checks"] if c["name"] == "certificate_revocation") == "PASSED"
+    for allowed, refused in (("ES256", "gm"), ("SM2", "es")):
+        one = verdicts(allowed)
+        for f, (tag, expected, _code) in files.items():
+            if tag == refused:
+                assert [r["code"] for r in one[f]["reasons"]] == ["algorithm_not_allowed"], f
+            else:
+                assert one[f]["status"] == expected, f
