@@ -354,9 +354,9 @@ def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(world: Any
     ]
     files: dict[str, tuple[str, str, str | None]] = {}
     for tag, w, name, expected, code in cases:
-        f = tmp_path / f"{tag}-{name}.qr.txt"
-        f.write_text(w.issued[name].qr_payload)
-        files[str(f)] = (tag, expected, code)
+        path = tmp_path / f"{tag}-{name}.qr.txt"
+        path.write_text(w.issued[name].qr_payload)
+        files[str(path)] = (tag, expected, code)
     common = ["--trust", str(mixed), "--at", NOW.isoformat(), "--json"]
 
     def verdicts(*allow: str) -> dict[str, dict[str, Any]]:
