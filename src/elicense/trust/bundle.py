@@ -386,6 +386,10 @@ def make_cross_certificate(
         from elicense.crypto.sm2 import make_sm2_cross_certificate
 
         return make_sm2_cross_certificate(new_root, old_root, old_root_key)
+    if algorithm_of(new_root) is Algorithm.SM2:  # ES256 → SM2 migration: an ECDSA root announces an SM2 root
+        from elicense.crypto.sm2 import make_sm2_cross_certificate_by_ecdsa
+
+        return make_sm2_cross_certificate_by_ecdsa(new_root, old_root, old_root_key)
 
     builder = (
         x509.CertificateBuilder()
