@@ -181,6 +181,39 @@ def test_sm2_crl_signature_verified_by_gmalglib_and_gmalg(sm2s: Any) -> None:
         assert not gmalglib.sm2.SM2(pk=point).verify(bytes(bad), raw)
 
 
+def test_sm2_crl_parsed_and_verified_by_openssl(sm2s: Any, tmp_path: Path) -> None:
+    """OpenSSL 3 reads each SM2 CRL (`openssl crl -text`: SM2-with-SM3, CRL number, AKI) and verifies its
+    signature over the TBSCertList (`pkeyutl -digest sm3 -pkeyopt distid:…`; `openssl crl` has no distid)."""
+    import shutil as sh
+    import subprocess
+
+    from asn1crypto import crl as acrl
+
+    from elicense.crypto import sm2
+
+    if sh.which("openssl") is None:
+        pytest.skip("no openssl CLI")
+    cas = {c.subject: c for c in [*sm2s.home.root_certificates(), *sm2s.home.intermediate_certificates()]}
+    for i, der in enumerate(_crls(sm2s)):
+        (tmp_path / f"{i}.crl").write_bytes(der)
+        text = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", f"{i}.crl", "-noout", "-text"],
+                              cwd=tmp_path, capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert text.count("Signature Algorithm: SM2-with-SM3") == 2 and "X509v3 CRL Number" in text
+        assert "X509v3 Authority Key Identifier" in text
+        parsed = acrl.CertificateList.load(der)
+        (tmp_path / "tbs").write_bytes(parsed["tbs_cert_list"].dump())
+        (tmp_path / "sig").write_bytes(parsed["signature"].native)
+        spki = sm2.Sm2PublicKey.from_certificate(cas[x509.load_der_x509_crl(der).issuer]).spki()
+        (tmp_path / "pub.pem").write_bytes(b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(spki)
+                                           + b"-----END PUBLIC KEY-----\n")  # fmt: skip
+        out = subprocess.run(
+            ["openssl", "pkeyutl", "-verify", "-in", "tbs", "-sigfile", "sig", "-pubin", "-inkey", "pub.pem",
+             "-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678"],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert "Verified Successfully" in out.stdout, out.stderr
+
+
 def test_sm2_crl_profile_reasons_and_lookup(sm2s: Any) -> None:
     """build_sm2_crl: the ECDSA profile (number, AKI, reasonCode, invalidityDate), parsed by cryptography and
     asn1crypto, verified and indexed by index_crl; a wrong key or an empty-subject mismatch is refused."""

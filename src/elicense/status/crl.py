@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -138,12 +138,17 @@ def build_crl_quadratic(
     return builder.sign(ca_key, hashes.SHA256())
 
 
-def _asn1_time(when: dt.datetime) -> Any:
-    """RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050."""
-    from asn1crypto import x509 as a509
+_ECDSA_SHA256_HEAD = bytes.fromhex("020101" "300a06082a8648ce3d040302")
+"""``version v2`` + AlgorithmIdentifier ecdsa-with-SHA256 (parameters absent), as ``cryptography`` writes them."""
+_SM2_SM3_ALGID = bytes.fromhex("300a06082a811ccf55018375")
+"""AlgorithmIdentifier SM2-with-SM3, parameters absent (``specs/sm2.md`` §1): the same length as the ECDSA one."""
 
-    when = require_utc(when).replace(microsecond=0)
-    return a509.Time({"utc_time" if when.year < 2050 else "general_time": when})
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
 
 
 def build_sm2_crl(
@@ -157,13 +162,15 @@ def build_sm2_crl(
 ) -> bytes:
     """An X.509 v2 CRL (DER) of an SM2 CA, signed with SM2-with-SM3; the profile of :func:`build_crl`.
 
-    ``cryptography`` cannot sign with SM2, so the ``TBSCertList`` is laid out with asn1crypto
-    (same extensions: cRLNumber, authorityKeyIdentifier; per entry reasonCode, invalidityDate)
-    and signed by :meth:`Sm2PrivateKey.sign` (DER ``SEQUENCE{r, s}``, default user id). One pass,
-    at most :data:`MAX_CRL_ENTRIES` entries.
+    ``cryptography`` cannot sign with SM2, so its builder lays out the ``TBSCertList`` (same
+    names, times, extensions and entries as :func:`build_crl`, in one O(n) pass) around a
+    throwaway P-256 signature; the ``signature`` AlgorithmIdentifier inside the TBS — checked
+    byte for byte, same length — becomes SM2-with-SM3, the TBS is signed by
+    :meth:`Sm2PrivateKey.sign` (DER ``SEQUENCE{r, s}``, default user id) and the
+    ``CertificateList`` is assembled around it. At most :data:`MAX_CRL_ENTRIES` entries.
+    (Laying out every entry with asn1crypto instead costs ~0.5 ms per entry: 47 s for 100k.)
     """
-    from asn1crypto import crl as acrl
-    from asn1crypto import x509 as a509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from elicense.crypto.sm2 import Sm2PublicKey, is_sm2_certificate
 
@@ -173,48 +180,34 @@ def build_sm2_crl(
     nxt = require_utc(next_update or last_update + DEFAULT_CRL_VALIDITY, "next_update").replace(microsecond=0)
     if nxt <= last_update:
         raise UsageError("CRL nextUpdate must lie after thisUpdate")
-    entries: list[dict[str, Any]] = []
+    entries: list[x509.RevokedCertificate] = []
     for r in revoked:
         if len(entries) >= MAX_CRL_ENTRIES:
             raise UsageError(f"a CRL holds at most {MAX_CRL_ENTRIES} entries")
-        if r.reason not in CRL_REASONS:
-            raise UsageError(f"unknown certificate revocation reason {r.reason!r} (known: {', '.join(CRL_REASONS)})")
-        exts: list[dict[str, Any]] = []
-        if r.reason != "unspecified":  # RFC 5280: omit reasonCode rather than use unspecified
-            exts.append({"extn_id": "crl_reason", "critical": False, "extn_value": r.reason})
-        if r.invalid_since is not None:
-            exts.append({"extn_id": "invalidity_date", "critical": False,
-                         "extn_value": require_utc(r.invalid_since).replace(microsecond=0)})  # fmt: skip
-        entry: dict[str, Any] = {"user_certificate": r.serial, "revocation_date": _asn1_time(r.revoked_at)}
-        if exts:
-            entry["crl_entry_extensions"] = exts
-        entries.append(entry)
+        entries.append(_entry(r))
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:  # RFC 5280 §4.2.1.2 method 1 over the SM2 point
         import hashlib
 
         ski = hashlib.sha1(ca_key.public_key().point, usedforsecurity=False).digest()
-    tbs: dict[str, Any] = {
-        "version": "v2",
-        "signature": {"algorithm": OID_SM2_WITH_SM3},
-        "issuer": a509.Name.load(ca_cert.subject.public_bytes()),
-        "this_update": _asn1_time(last_update),
-        "next_update": _asn1_time(nxt),
-        "crl_extensions": [
-            {"extn_id": "crl_number", "critical": False, "extn_value": number},
-            {"extn_id": "authority_key_identifier", "critical": False, "extn_value": {"key_identifier": ski}},
+    template = x509.CertificateRevocationListBuilder(
+        issuer_name=ca_cert.subject, last_update=last_update, next_update=nxt,
+        extensions=[
+            x509.Extension(ExtensionOID.CRL_NUMBER, False, x509.CRLNumber(number)),
+            x509.Extension(ExtensionOID.AUTHORITY_KEY_IDENTIFIER, False, x509.AuthorityKeyIdentifier(ski, None, None)),
         ],
-    }
-    if entries:  # RFC 5280: absent, not empty, when nothing is revoked
-        tbs["revoked_certificates"] = entries
-    tbs_der = acrl.TbsCertList(tbs).dump()
-    der: bytes = acrl.CertificateList({
-        "tbs_cert_list": acrl.TbsCertList.load(tbs_der),
-        "signature_algorithm": {"algorithm": OID_SM2_WITH_SM3},
-        "signature": ca_key.sign(tbs_der),
-    }).dump()  # fmt: skip
-    return der
+        revoked_certificates=entries,
+    ).sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())  # fmt: skip
+    tbs = template.tbs_certlist_bytes
+    head = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)  # SEQUENCE tag + length octets
+    if tbs[0] != 0x30 or tbs[head:head + len(_ECDSA_SHA256_HEAD)] != _ECDSA_SHA256_HEAD:
+        raise CRLError("unexpected TBSCertList layout from the CRL builder")  # never silently mis-sign
+    tbs = tbs[:head] + b"\x02\x01\x01" + _SM2_SM3_ALGID + tbs[head + len(_ECDSA_SHA256_HEAD):]
+    signature = ca_key.sign(tbs)
+    bits = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
+    body = tbs + _SM2_SM3_ALGID + bits
+    return b"\x30" + _der_length(len(body)) + body
 
 
 def crl_signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
