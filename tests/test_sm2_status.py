@@ -411,3 +411,35 @@ def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(world: Any
                 assert [r["code"] for r in one[f]["reasons"]] == ["algorithm_not_allowed"], f
             else:
                 assert one[f]["status"] == expected, f
+
+
+def test_seal_signature_embeds_the_sm2_crls_with_revocations(sm2s: Any, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`elicense sm2 seal` embeds the home's SM2 CRLs (the ones the bundle publishes): a seal made after
+    `status revoke-cert` carries the revocation and its SES verification says so; before, it verifies."""
+    from elicense.crypto.sm2 import Sm2Crl
+    from elicense.home import Home
+    from elicense.seal.ses import parse_signature
+    from elicense.seal.sm2home import seal_file
+    from elicense.status.service import revoke_certificate
+
+    home_dir = tmp_path / "home"
+    shutil.copytree(sm2s.home.path, home_dir)
+    home = Home.load(home_dir)
+    lic = sm2s.issued["business-licence-jinan"]
+    entry = home.authority(lic.licence.issuer.code)
+    doc = tmp_path / "doc.qr.txt"
+    doc.write_text(lic.qr_payload + "\n")
+    before = seal_file(home, entry, doc, at=NOW).read_bytes()
+    crls = [Sm2Crl.load(c) for c in parse_signature(before).crls]
+    assert len(crls) == 2 and all(not c.revoked for c in crls)  # regional CA + root, nothing revoked yet
+    cert = home.certificates(entry.cert)[0]
+    revoke_certificate(home, cert, at=NOW + dt.timedelta(minutes=1))
+    ses = seal_file(home, entry, doc, at=NOW + dt.timedelta(minutes=2))
+    crls = [Sm2Crl.load(c) for c in parse_signature(ses.read_bytes()).crls]
+    assert any(cert.serial_number in c.revoked for c in crls)
+    trust = ["--trust", str(sm2s.trust_file), "--allow-alg", "SM2", "--json"]
+    capsys.readouterr()
+    run(["verify", str(ses), *trust, "--at", (NOW + dt.timedelta(minutes=3)).isoformat()])
+    doc_json = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert doc_json["status"] == "INVALID" and "ses_certificate_revoked" in {r["code"] for r in doc_json["reasons"]}
