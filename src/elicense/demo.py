@@ -201,8 +201,8 @@ def build_demo(
     """Build the demo world in ``outdir`` (which must exist and be empty or disposable).
 
     ``algorithm=Algorithm.SM2`` builds an all-SM2/SM3 world (root, CAs, authorities, trust-list
-    operators, lists and bundle); it has no signed PDFs (pyHanko has no SM2 CMS) and no status
-    samples (the status CRLs are signed by ``cryptography``) — see ``specs/sm2.md``.
+    operators, lists, status lists, CRLs and bundle); it has no signed PDFs (pyHanko has no SM2
+    CMS) — see ``specs/sm2.md``.
     """  # fmt: skip
     sm2_world = algorithm is Algorithm.SM2
     from elicense.catalog import Catalog
@@ -319,9 +319,15 @@ def build_demo(
                 atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
-    if not sm2_world:
-        versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file,
-                                           images=images, seed=seed))
+    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file,
+                                       images=images, seed=seed))  # SM2 world: SM2 status lists and CRLs
+    if sm2_world:  # the status samples get their SES_Signature too
+        from elicense.seal.sm2home import seal_file
+
+        for name in sorted(set(issued) - {s.name for s in SAMPLES}):
+            signed = issued[name]
+            seal_file(home, home.authority(signed.licence.issuer.code), outdir / "licences" / f"{name}.qr.txt",
+                      at=signed.signed_at)
     if pdf and not sm2_world:  # sealed, signed licence PDFs (issue 3)
         from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 

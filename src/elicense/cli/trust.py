@@ -281,10 +281,6 @@ def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None
 
     home = Home.load(home_dir)
     now = _now(at_)
-    if not no_status and any(home.algorithm(a).label == "SM2" for a in home.authorities):
-        raise UsageError("the status section (status lists, CRLs) is not signed with SM2 yet: "
-                         "publish an SM2 home with --no-status (specs/sm2.md)",
-                         message_zh="状态列表与 CRL 暂不支持 SM2：请加 --no-status 发布")  # fmt: skip
     extras = {} if no_status else status_extras(home, now)
     _, _, data = publish(home, now=now, validity=dt.timedelta(days=validity_days), extras=extras)
     atomic_write(output, data)

@@ -895,6 +895,74 @@ def generate_sm2_key() -> Sm2PrivateKey:
     return Sm2PrivateKey.generate()
 
 
+# -- root rotation (added for the all-SM2 world) ------------------------------------------------
+
+
+def make_sm2_cross_certificate(
+    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Sm2PrivateKey, *, serial: int | None = None
+) -> x509.Certificate:
+    """The old SM2 root's announcement of a new SM2 root: the new root's name and key, SM2-signed by the old one.
+
+    The SM2 counterpart of :func:`elicense.trust.bundle.make_cross_certificate` (same profile:
+    CA, path length 1, validity within both roots).
+    """
+    if Sm2PublicKey.from_certificate(old_root) != old_root_key.public_key():
+        raise CryptoError("the old root key does not match the old root certificate")
+    new_key = Sm2PublicKey.from_certificate(new_root)
+    return _sign_tbs(
+        new_root.subject, old_root.subject, new_key, old_root_key, new_root.not_valid_before_utc,
+        min(new_root.not_valid_after_utc, old_root.not_valid_after_utc), serial,
+        [
+            (x509.BasicConstraints(ca=True, path_length=1), True),
+            (_ku(ca=True), True),
+            (x509.SubjectKeyIdentifier(_key_identifier(new_key)), False),
+            (x509.AuthorityKeyIdentifier(_key_identifier(old_root_key.public_key()), None, None), False),
+        ],
+    )  # fmt: skip
+
+
+def make_sm2_cross_certificate_by_ecdsa(
+    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Any, *, serial: int | None = None
+) -> x509.Certificate:
+    """An ECDSA (P-256) root's announcement of a new SM2 root: a migration from ES256 to SM2 by rotation.
+
+    ``cryptography`` lays out the certificate around a throwaway P-256 key (it cannot hold an SM2
+    key); the SPKI is swapped for the new root's SM2 key with asn1crypto and the TBSCertificate is
+    signed with ECDSA-with-SHA256 by ``old_root_key``. Same profile as the SM2 cross-certificate.
+    """
+    from asn1crypto import keys
+    from asn1crypto import x509 as a509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if not isinstance(old_root_key, ec.EllipticCurvePrivateKey) or old_root_key.public_key() != old_root.public_key():
+        raise CryptoError("the old root key does not match the old (ECDSA) root certificate")
+    new_key = Sm2PublicKey.from_certificate(new_root)
+    scratch = ec.generate_private_key(ec.SECP256R1())
+    template = (
+        x509.CertificateBuilder()
+        .subject_name(new_root.subject)
+        .issuer_name(old_root.subject)
+        .public_key(scratch.public_key())
+        .serial_number(serial if serial is not None else x509.random_serial_number())
+        .not_valid_before(new_root.not_valid_before_utc)
+        .not_valid_after(min(new_root.not_valid_after_utc, old_root.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(_ku(ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier(_key_identifier(new_key)), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(old_root_key.public_key()), critical=False)
+        .sign(scratch, hashes.SHA256())
+    )
+    tbs = a509.TbsCertificate.load(template.tbs_certificate_bytes)
+    tbs["subject_public_key_info"] = keys.PublicKeyInfo.load(new_key.spki())
+    tbs_der = tbs.dump(force=True)
+    cert = a509.Certificate({
+        "tbs_certificate": a509.TbsCertificate.load(tbs_der),
+        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+        "signature_value": old_root_key.sign(tbs_der, ec.ECDSA(hashes.SHA256())),
+    })  # fmt: skip
+    return load_certificate(cert.dump())
+
+
 __all__ = [
     "DEFAULT_USER_ID",
     "OID_SM2_CURVE",
@@ -908,6 +976,8 @@ __all__ = [
     "generate_sm2_key",
     "is_sm2_certificate",
     "make_sm2_crl",
+    "make_sm2_cross_certificate",
+    "make_sm2_cross_certificate_by_ecdsa",
     "make_sm2_end_entity",
     "make_sm2_regional_ca",
     "make_sm2_root",

@@ -147,7 +147,8 @@ def default_loader(verifier: Verifier) -> Loader:
         from elicense.verify.verifier import Verifier
 
         return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies,
-                                        state=verifier.state_dir)  # the same pinned root and memory
+                                        state=verifier.state_dir,  # the same pinned root and memory
+                                        algorithms=verifier.algorithms)  # an SM2 kiosk reloads SM2 bundles
 
     return load
 

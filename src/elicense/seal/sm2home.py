@@ -103,23 +103,20 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
 
 
 def _crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
-    """Fresh SM2 CRLs of the authority's regional CA and of the root (nothing revoked in a demo home)."""
-    from elicense.crypto import sm2
-    from elicense.crypto.suites import load_key
+    """Fresh SM2 CRLs of the authority's regional CA and of the root, with the home's certificate revocations.
 
-    pw = home.passphrase()
+    The same CRLs ``elicense bundle`` publishes (``elicense.status.service``: SM2-signed, every
+    certificate revoked with ``elicense status revoke-cert``), valid from an hour before ``at``.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from elicense.status.service import _crls as status_crls
+
     region = next(r for r in home.regions if r.code == entry.region)
-    if region.ca_key is None:
-        return []
-    ca_cert = home.certificates(region.ca_cert)[0]
-    out = [sm2.make_sm2_crl(ca_cert, load_key((home.path / region.ca_key).read_bytes(), pw, ca_cert),  # type: ignore[arg-type]
-                            this_update=at - dt.timedelta(hours=1), next_update=at + dt.timedelta(days=CRL_DAYS))]
-    root_key = home.path / "keys/root.key.pem"
-    if root_key.exists():
-        root = home.root_certificates()[0]
-        out.append(sm2.make_sm2_crl(root, load_key(root_key.read_bytes(), pw, root),  # type: ignore[arg-type]
-                                    this_update=at - dt.timedelta(hours=1), next_update=at + dt.timedelta(days=90)))
-    return out
+    wanted = {c.subject for c in (*home.certificates(region.ca_cert), *home.root_certificates())}
+    since = at.replace(microsecond=0) - dt.timedelta(hours=1)
+    crls = status_crls(home, since, dt.timedelta(days=CRL_DAYS, hours=1), int(since.timestamp()))
+    return [c.public_bytes(Encoding.DER) for c in crls if c.issuer in wanted]
 
 
 def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime) -> Path:

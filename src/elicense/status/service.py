@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from elicense.crypto.keys import atomic_write, decrypt_private_key
+from elicense.crypto.keys import atomic_write
 from elicense.errors import StorageError, UsageError
 from elicense.identifiers import LicenceId
 from elicense.model import LicenceStatus, require_utc
-from elicense.status.crl import CRL_REASONS, DEFAULT_CRL_VALIDITY, RevokedCert, build_crl
+from elicense.status.crl import CRL_REASONS, DEFAULT_CRL_VALIDITY, RevokedCert, build_crl, build_sm2_crl
 from elicense.status.lifecycle import Action, LicenceState, StatusEvent, UnknownLicence
 from elicense.status.reasons import DEFAULT_REASON, REASONS_BY_KEY, ListState
 from elicense.status.statuslist import DEFAULT_VALIDITY, MIN_ENTRIES, Entry, sign_status_list
@@ -340,6 +340,10 @@ def status_sections(
 
 
 def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> list[x509.CertificateRevocationList]:
+    """DER CRLs of every CA whose key the home holds, in the CA's own suite (ECDSA or SM2)."""
+    from elicense.crypto.sm2 import Sm2PrivateKey
+    from elicense.crypto.suites import load_key
+
     revoked = revoked_certificates(home)
     cas: list[tuple[str, str | None]] = [(rel, None) for rel in home.roots]
     cas += [(r.ca_cert, r.ca_key) for r in home.regions]
@@ -349,14 +353,18 @@ def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> 
         key_path = key_rel or _root_key(home, cert_rel)
         if key_path is None or not (home.path / key_path).exists():
             continue  # an issuing-only home cannot sign this CA's CRL
-        key = decrypt_private_key((home.path / key_path).read_bytes(), home.passphrase())
+        key = load_key((home.path / key_path).read_bytes(), home.passphrase(), cert)
         issuer = cert.subject.rfc4514_string()
         mine = [
             RevokedCert(int(e["serial"]), _parse_time(e["revoked_at"]), e["reason"],
                         _parse_time(e["invalid_since"]) if e.get("invalid_since") else None)
             for e in revoked if e["issuer"] == issuer
         ]  # fmt: skip
-        out.append(build_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number))
+        if isinstance(key, Sm2PrivateKey):  # an SM2 CA: cryptography cannot sign it (specs/status-list.md §7)
+            der = build_sm2_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number)
+            out.append(x509.load_der_x509_crl(der))  # cryptography parses SM2 CRLs; it cannot sign them
+        else:
+            out.append(build_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number))
     return out
 
 

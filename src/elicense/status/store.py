@@ -358,7 +358,14 @@ def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
         spki = ca.public_key().public_bytes(serialization.Encoding.DER,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load (SM2 curve)
-        spki = ca.public_bytes(serialization.Encoding.DER)
+        from elicense.crypto.sm2 import Sm2PublicKey, is_sm2_certificate
+        from elicense.errors import CryptoError
+
+        try:
+            spki = Sm2PublicKey.from_certificate(ca).spki() if is_sm2_certificate(ca) else b""
+        except CryptoError:
+            spki = b""
+        spki = spki or ca.public_bytes(serialization.Encoding.DER)
     return ca.subject, spki
 
 
@@ -371,7 +378,7 @@ def _chain_facts(key: TrustedKey, crls: Mapping[tuple[x509.Name, bytes], Indexed
     chain = key.chain.chain
     for cert, issuer in itertools.pairwise(chain):  # every certificate but the anchor
         crl = crls.get(_ca_identity(issuer))
-        if crl is None or crl.issuer.subject != issuer.subject or crl.issuer.public_key() != issuer.public_key():
+        if crl is None or _ca_identity(crl.issuer) != _ca_identity(issuer):
             missing.append(common_name_of(cert))
             continue
         used.append(crl)

@@ -377,8 +377,19 @@ def build_bundle(
 def make_cross_certificate(
     new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Any
 ) -> x509.Certificate:
-    """The old root's announcement of a new root: the new root's key, certified by the old one."""
+    """The old root's announcement of a new root: the new root's key, certified by the old one (SM2 roots too)."""
     from cryptography.hazmat.primitives import hashes
+
+    from elicense.crypto.sm2 import Sm2PrivateKey
+
+    if isinstance(old_root_key, Sm2PrivateKey):  # an SM2 root: cryptography cannot sign SM2
+        from elicense.crypto.sm2 import make_sm2_cross_certificate
+
+        return make_sm2_cross_certificate(new_root, old_root, old_root_key)
+    if algorithm_of(new_root) is Algorithm.SM2:  # ES256 → SM2 migration: an ECDSA root announces an SM2 root
+        from elicense.crypto.sm2 import make_sm2_cross_certificate_by_ecdsa
+
+        return make_sm2_cross_certificate_by_ecdsa(new_root, old_root, old_root_key)
 
     builder = (
         x509.CertificateBuilder()
@@ -394,9 +405,19 @@ def make_cross_certificate(
 
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
-    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    return bool(a.public_key().public_bytes(serialization.Encoding.DER, fmt)
-                == b.public_key().public_bytes(serialization.Encoding.DER, fmt))
+    """Same SubjectPublicKeyInfo (as DER from the certificates: SM2 keys included, which cryptography cannot load)."""
+    from asn1crypto import x509 as a509
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    def spki(c: x509.Certificate) -> bytes:
+        try:
+            fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+            return c.public_key().public_bytes(serialization.Encoding.DER, fmt)
+        except (ValueError, TypeError, UnsupportedAlgorithm):  # an SM2 key
+            der: bytes = a509.TbsCertificate.load(c.tbs_certificate_bytes)["subject_public_key_info"].dump(force=True)
+            return der
+
+    return spki(a) == spki(b)
 
 
 def _last_drop(roots: Sequence[RootEntry]) -> int:
