@@ -312,11 +312,6 @@ def build_demo(
         for s in SAMPLES:
             entry = by_slug[s.authority]
             seal_file(home, entry, outdir / "licences" / f"{s.name}.qr.txt", at=issued[s.name].signed_at)
-        if pdf:  # the SM2 world's licence files: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
-            from elicense.ofd.home import issue_ofd
-
-            for name, signed in issued.items():
-                atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
     versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file,
@@ -328,6 +323,11 @@ def build_demo(
             signed = issued[name]
             seal_file(home, home.authority(signed.licence.issuer.code), outdir / "licences" / f"{name}.qr.txt",
                       at=signed.signed_at)
+        if pdf:  # the SM2 world's licence files, every sample: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
+            from elicense.ofd.home import issue_ofd
+
+            for name, signed in issued.items():
+                atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))
     if pdf and not sm2_world:  # sealed, signed licence PDFs (issue 3)
         from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 

@@ -93,11 +93,12 @@ def _rogue_payload(world, holder_name: str) -> str:  # type: ignore[no-untyped-d
     issued = world.issued[SAMPLE]
     protected, _u, payload, _sig = cbor.loads(unwrap(issued.qr_payload), allowed_tags=frozenset({18}),
                                               max_depth=4).value
-    claims = cbor.loads(payload, max_depth=3)
+    claims = cbor.loads(payload, max_depth=4)
+    licence = claims[-65537]  # the CWT's private licence claims map (specs/qr-payload.md)
     name = issued.licence.holder.name
-    (key,) = [k for k, v in claims.items() if v in (name, name.encode("utf-16-be"))]  # text or its compact form
+    (key,) = [k for k, v in licence.items() if v in (name, name.encode("utf-16-be"))]  # text or its compact form
     utf16 = holder_name.encode("utf-16-be")
-    claims[key] = utf16 if len(utf16) < len(holder_name.encode()) else holder_name
+    claims[-65537] = {**licence, key: utf16 if len(utf16) < len(holder_name.encode()) else holder_name}
     body = cbor.dumps(claims)
     signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
     signature = low_s(-7, der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, body))))

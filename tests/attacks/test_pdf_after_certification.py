@@ -128,11 +128,23 @@ def test_attack_empty_revision_after_certification_is_invalid(verifier, signed_p
     assert "empty revision" in detail
 
 
+def _info(writer: Any) -> Any:
+    """The document information dictionary, made if the PDF has none (PDF/A-3b keeps metadata in XMP)."""
+    from pyhanko.pdf_utils import generic
+
+    try:
+        return writer.trailer["/Info"]
+    except KeyError:
+        ref = writer.add_object(generic.DictionaryObject())
+        writer.trailer[_n("/Info")] = ref
+        return ref.get_object()
+
+
 def test_attack_info_edit_after_certification_is_invalid(verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils import generic
 
     def edit(writer: Any) -> None:
-        info = writer.trailer["/Info"]
+        info = _info(writer)
         info[_n("/Title")] = generic.TextStringObject("作废 — 本证照已吊销")
         writer.update_container(info)
 
@@ -147,7 +159,7 @@ def test_writer_restamping_the_modification_date_is_not_an_edit(verifier, signed
     from pyhanko.pdf_utils import generic
 
     def edit(writer: Any) -> None:
-        info = writer.trailer["/Info"]
+        info = _info(writer)
         info[_n("/ModDate")] = generic.TextStringObject("D:20260601080000Z")
         info[_n("/Producer")] = generic.TextStringObject("an LTV tool")
         writer.update_container(info)
@@ -234,7 +246,7 @@ def _tsa(issuer_cert, issuer_key):  # type: ignore[no-untyped-def]
     from elicense.pdf.tsa import LocalTSA
 
     return LocalTSA.create(issuer_cert, issuer_key, not_before=NOW - dt.timedelta(days=400),
-                           not_after=NOW + dt.timedelta(days=400))
+                           not_after=NOW + dt.timedelta(days=400), clock=lambda: NOW)
 
 
 def _doc_timestamp(data: bytes, tsa) -> bytes:  # type: ignore[no-untyped-def]
@@ -243,7 +255,7 @@ def _doc_timestamp(data: bytes, tsa) -> bytes:  # type: ignore[no-untyped-def]
 
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     out = io.BytesIO()
-    PdfTimeStamper(tsa.timestamper(NOW)).timestamp_pdf(writer, "sha256", output=out)
+    PdfTimeStamper(tsa.timestamper()).timestamp_pdf(writer, "sha256", output=out)
     return out.getvalue()
 
 
@@ -299,7 +311,7 @@ def test_attack_post_certification_change_through_cli_and_kiosk(world, signed_pd
     from pyhanko.pdf_utils import generic
 
     def edit(writer: Any) -> None:
-        info = writer.trailer["/Info"]
+        info = _info(writer)
         info[_n("/Title")] = generic.TextStringObject("forged")
         writer.update_container(info)
 

@@ -507,9 +507,12 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
             raise fail("empty revision")
         trailer, before = view.trailer_view, previous.trailer_view
         info = trailer.raw_get("/Info") if "/Info" in trailer else None
-        if info != (before.raw_get("/Info") if "/Info" in before else None):
+        before_info = before.raw_get("/Info") if "/Info" in before else None
+        if info != before_info and not (  # PDF/A keeps metadata in XMP: a writer may add /Info with its stamps
+            before_info is None and isinstance(info, IndirectObject) and _info_facts(view, info) == {}
+        ):
             raise fail("/Info replaced")
-        if isinstance(info, IndirectObject) and (info.idnum, info.generation) in written \
+        if isinstance(info, IndirectObject) and before_info is not None and (info.idnum, info.generation) in written \
                 and _info_facts(view, info) != _info_facts(previous, info):
             raise fail("/Info changed")
         root, old_root = view.root, previous.root
