@@ -103,13 +103,15 @@ def test_batch_one_json_per_line_worst_exit(demo: Path, tmp_path: Path, capsys: 
         (lic / "food-business-licence-expired.qr.txt").read_text().strip(),
         "EL2:garbage",
         "X" * 20000,
+        "see the README for how to verify",  # no licence at all: an input error, not a forgery (#20)
     ]
     batch = tmp_path / "batch.txt"
     batch.write_text("\n".join(lines) + "\n")
     code = run(["verify", "--batch", str(batch), "--trust", trust_of(demo)])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["status"] for r in rows] == ["VALID", "INVALID", "INVALID", "ERROR"]
-    assert [r["line"] for r in rows] == [1, 3, 4, 5]
+    assert [r["status"] for r in rows] == ["VALID", "INVALID", "INVALID", "ERROR", "ERROR"]
+    assert [r["line"] for r in rows] == [1, 3, 4, 5, 6]
+    assert "not a licence QR" in rows[4]["error"]["message"]
     assert code == 3
 
 

@@ -384,3 +384,15 @@ def test_ofdrw_verifies_every_seal_and_signature_of_the_sm2_world(sm2w: Any) -> 
         assert "maker_sig=VALID" in line and "der=canonical" in line, line
         assert (" SIGNATURE v4 " not in line) or "signer_sig=VALID" in line, line
     assert sum(" SIGNATURE v4 " in line for line in lines) >= 2
+
+
+def test_pdf_of_an_sm2_home_is_a_clear_error(sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PAdES readers know no SM2: ``render`` (PDF) on an SM2 home says to use OFD — exit 3, no file, no traceback
+    (it was exit 4, an internal ``KeyError``)."""
+    from elicense.cli import run
+
+    out = tmp_path / "x.pdf"
+    assert run(["render", "--home", str(sm2w.home.path), "--licence", "business-licence-jinan", "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "OFD" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

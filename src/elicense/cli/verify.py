@@ -113,6 +113,11 @@ def load_verifier(
     return Verifier.from_trust_file(Path(path), policies=policies, **extra)
 
 
+_PREFIXES = ("EL2:", "EP1:")
+"""What a payload starts with: ``verify.inputs.PAYLOAD_PREFIXES`` without importing it (cold start; a test
+holds the two equal)."""
+
+
 def _is_file(path: Path) -> bool:
     # a pasted payload is longer than NAME_MAX: exists() raises ENAMETOOLONG on 3.11
     try:
@@ -125,7 +130,7 @@ def _read_input(name: str) -> bytes:
     """A pasted payload, else the file or stdin, bounded in size and time (``verify.inputs.read_input``)."""
     from elicense.verify.inputs import read_input
 
-    if name != "-" and name.lstrip().startswith(("EL2:", "EP1:")) and not _is_file(Path(name)):
+    if name != "-" and name.lstrip().startswith(_PREFIXES) and not _is_file(Path(name)):
         return name.encode("ascii", "replace")  # a pasted payload
     return read_input(name)
 
@@ -385,6 +390,11 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
     except UnicodeDecodeError:
         err = InputError(f"line {lineno} is not ASCII", message_zh=f"第 {lineno} 行不是 ASCII")
         return _json_line({"line": lineno, **_error_object(str(lineno), err, lang)}), EXIT_ERROR
+    if not payload.startswith(_PREFIXES):  # the common case costs one startswith
+        from elicense.verify.inputs import looks_like_payload, not_a_licence_qr
+
+        if not looks_like_payload(payload.strip()):  # garbage is an input error, not a forgery (#20)
+            return _json_line({"line": lineno, **_error_object(str(lineno), not_a_licence_qr(), lang)}), EXIT_ERROR
     try:
         result = verifier.verify(payload, at=at)  # returns a result whatever the line holds
         # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)

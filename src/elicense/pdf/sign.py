@@ -131,6 +131,13 @@ def _make_pyhanko_signer(signer: Signer) -> Any:
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+    if signer.algorithm not in (Algorithm.ES256, Algorithm.EDDSA, Algorithm.PS256):
+        raise UsageError(
+            f"a PDF cannot be signed with {signer.algorithm.label} (PAdES readers know no SM2): "
+            "an SM2 home issues OFD files (--format ofd / issue --ofd)",
+            message_zh=f"PDF 无法用 {signer.algorithm.label} 签名（PAdES 阅读器不支持 SM2）：SM2 签发方请输出 OFD"
+            "（--format ofd / issue --ofd）",
+        )
     mechanism = {
         Algorithm.ES256: algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
         Algorithm.EDDSA: algos.SignedDigestAlgorithm({"algorithm": "ed25519"}),

@@ -150,14 +150,23 @@ def payloads_from_text(data: bytes) -> list[str]:
         ) from exc
     if not text:
         raise InputError("input is empty", message_zh="输入为空")
-    if not text[:8].upper().startswith(PAYLOAD_PREFIXES):
-        # a README, a typo'd paste, a URL: not a forgery (INVALID) but not a licence at all (#20)
-        raise InputError(
-            f"not a licence QR: the text does not start with {' or '.join(PAYLOAD_PREFIXES)}",
-            message_zh=f"不是电子证照二维码：内容不以 {' 或 '.join(PAYLOAD_PREFIXES)} 开头",
-            details={"reason": "not_elicense"},
-        )
+    if not looks_like_payload(text):
+        raise not_a_licence_qr()
     return [text]
+
+
+def looks_like_payload(text: str) -> bool:
+    """Whether ``text`` starts like a licence or presentation QR (else it is no licence at all, #20)."""
+    return text[:8].upper().startswith(PAYLOAD_PREFIXES)
+
+
+def not_a_licence_qr() -> InputError:
+    """A README, a typo'd paste, a URL: not a forgery (INVALID) but not a licence at all (#20)."""
+    return InputError(
+        f"not a licence QR: the text does not start with {' or '.join(PAYLOAD_PREFIXES)}",
+        message_zh=f"不是电子证照二维码：内容不以 {' 或 '.join(PAYLOAD_PREFIXES)} 开头",
+        details={"reason": "not_elicense"},
+    )
 
 
 def verify_bytes(
