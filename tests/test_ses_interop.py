@@ -510,3 +510,53 @@ def test_seal_inspect_opens_ofd_packages(tmp_path: Path) -> None:
     bad.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     proc = _cli("seal", "inspect", str(bad))
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
+
+
+def test_bundle_seal_makers_section_lets_every_relying_party_trust_another_vendor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``elicense bundle --seal-makers FILE`` signs a seal-makers policy into the offline bundle: a kiosk that
+    only has the bundle then trusts that vendor's seal-making system (here ofdrw's, pinned for its Vid) and
+    signer root, without any local file; without the section the same OFD names the untrusted maker."""
+    import base64
+
+    from elicense.cli import run
+    from elicense.crypto.algorithms import Algorithm
+    from elicense.demo import build_demo
+    from elicense.ofd.verify import verify_ofd
+    from elicense.verify import Verifier
+
+    ofd = (sx.corpus() / "ofd" / "sign__allprotected.ofd").read_bytes()
+    now = dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC)
+    world = build_demo(tmp_path / "w", now=now, seed=b"seal-makers-section", images=False, pdf=False,
+                       algorithm=Algorithm.SM2)
+    builder = ses.parse_seal((sx.corpus() / "seals" / "ofdrw__UserV4.esl").read_bytes()).maker_cert
+    makers = tmp_path / "makers.json"
+    makers.write_text(json.dumps({
+        "format": "elicense-seal-makers/1",
+        "seal_makers": [{"name": "ofdrw seal builder", "role": "maker", "vids": ["OFDR&WTest"],
+                         "certificate": base64.b64encode(builder).decode()}],
+        "signer_roots": [base64.b64encode(sx.root_cert()).decode()],
+    }))  # fmt: skip
+
+    def reasons(bundle: Path) -> set[str]:
+        verifier = Verifier.from_bundle(bundle, algorithms=["SM2"])
+        return {r.code for r in verify_ofd(verifier, ofd, at=now).reasons}
+
+    plain, with_section = tmp_path / "plain.cose", tmp_path / "makers.cose"
+    at = ["--at", now.isoformat()]
+    assert run(["bundle", "--home", str(world.home.path), "-o", str(plain), *at]) == 0
+    assert run(["bundle", "--home", str(world.home.path), "-o", str(with_section), "--seal-makers", str(makers),
+                *at]) == 0
+    assert "ses_seal_maker_untrusted" in reasons(plain) and "ses_certificate_untrusted" in reasons(plain)
+    trusted = reasons(with_section)
+    assert "ses_seal_maker_untrusted" not in trusted and "ses_certificate_untrusted" not in trusted
+    # signed in 2020, inside the seal's and certificates' validity: only ofdrw's missing CRLs remain
+    assert trusted == {"ses_revocation_unknown"}
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "elicense-seal-makers/1", "seal_makers": [{"name": "x"}]}')
+    refused = tmp_path / "refused.cose"
+    capsys.readouterr()
+    assert run(["bundle", "--home", str(world.home.path), "-o", str(refused), "--seal-makers", str(bad), *at]) == 3
+    assert not refused.exists() and "Traceback" not in capsys.readouterr().err

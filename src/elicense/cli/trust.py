@@ -272,8 +272,11 @@ def _same_file_content(a: Path, b: Path) -> bool:
 @click.option("--no-status", is_flag=True, help="Do not include fresh status lists and CRLs.")
 @click.option("--publish-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write the CA certificates and CRLs served under the home's publication base URL.")
+@click.option("--seal-makers", "seal_makers", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Seal-making systems every relying party accepts (JSON, specs/seal.md §4): signed into the "
+                   "bundle as its seal_makers section.")
 def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None, no_status: bool,
-               publish_dir: Path | None = None) -> int:
+               publish_dir: Path | None = None, seal_makers: Path | None = None) -> int:
     """Sign fresh trust lists and publish an offline bundle from an issuer home."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
@@ -282,6 +285,10 @@ def bundle_cmd(home_dir: Path, output: Path, validity_days: int, at_: str | None
     home = Home.load(home_dir)
     now = _now(at_)
     extras = {} if no_status else status_extras(home, now)
+    if seal_makers is not None:  # validated before anything is signed; travels signed with the bundle
+        from elicense.seal.trustlist import SECTION, dump_policy, load_policy
+
+        extras[SECTION] = dump_policy(load_policy(seal_makers)).encode("utf-8")
     _, _, data = publish(home, now=now, validity=dt.timedelta(days=validity_days), extras=extras)
     atomic_write(output, data)
     click.echo(f"{output} ({len(data)} bytes)")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from elicense.crypto.algorithms import AlgorithmPolicy
+    from elicense.trust.bundle import Bundle
     from elicense.trust.store import TrustStore
 
 __all__ = [
@@ -529,6 +530,8 @@ class OfdVerifier(Protocol):
 
     trust: TrustStore
     algorithms: AlgorithmPolicy
+    bundle: Bundle | None
+    """The signed bundle the trust came from (its ``seal_makers`` section), if any."""
 
     def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify a licence QR payload."""
@@ -555,7 +558,7 @@ def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> Verifi
     package = report.package
     if package is None or not report.signatures:
         return VerificationResult(worst(x.status for x in reasons), tuple(reasons), tuple(checks), at, kind="ofd")
-    trust = trust_from_store(verifier.trust)
+    trust = trust_from_store(verifier.trust, bundle=verifier.bundle)
     signers: dict[str, bytes] = {}
     for sig in report.signatures:
         kind = sig.info.kind

@@ -1456,26 +1456,25 @@ def verify_signature(
     return verify_ses(data, data_hash=digest, trust=trust, at=at, algorithms=algorithms).result
 
 
-def trust_from_store(store: Any, extra_crls: Sequence[bytes] = ()) -> SesTrust:
+def trust_from_store(store: Any, extra_crls: Sequence[bytes] = (), bundle: Any = None) -> SesTrust:
     """Seal trust from a :class:`~elicense.trust.store.TrustStore`: its roots, and the
     intermediates of its validated chains (SM2 ones are the only ones used); plus the seal
-    makers and signer roots of ``$ELICENSE_SEAL_MAKERS`` (:mod:`elicense.seal.trustlist`)."""
+    makers, signer roots and TSA roots of the signed bundle's ``seal_makers`` section (when
+    ``bundle`` has one) and of ``$ELICENSE_SEAL_MAKERS`` (:mod:`elicense.seal.trustlist`)."""
+    from elicense.seal.trustlist import SECTION, load_policy, merge, policy_from_bytes
+
     inter: dict[bytes, x509.Certificate] = {}
     for keys in store.keys.values():
         for key in keys:
             for cert in key.chain.chain[1:-1]:
                 inter[_der(cert)] = cert
-    roots: tuple[CertLike, ...] = tuple(store.roots)
-    makers: tuple[SealMaker, ...] = ()
-    tsas: tuple[CertLike, ...] = ()
-    env = os.environ.get("ELICENSE_SEAL_MAKERS")
-    if env:  # the relying party's list of other regions' and vendors' seal-making systems
-        from elicense.seal.trustlist import load_policy
-
-        policy = load_policy(Path(env))
-        roots, makers, tsas = (*roots, *policy.signer_roots), policy.seal_makers, policy.tsa_roots
-    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls), seal_makers=makers,
-                    tsa_roots=tsas)  # fmt: skip
+    section = bundle.section(SECTION) if bundle is not None else None
+    signed = policy_from_bytes(section, f"trust bundle section {SECTION!r}") if section is not None else None
+    env = os.environ.get("ELICENSE_SEAL_MAKERS")  # the relying party's own additions (other vendors)
+    policy = merge(signed, load_policy(Path(env)) if env else None)
+    roots: tuple[CertLike, ...] = (*store.roots, *policy.signer_roots)
+    return SesTrust(roots=roots, intermediates=tuple(inter.values()), crls=tuple(extra_crls),
+                    seal_makers=policy.seal_makers, tsa_roots=policy.tsa_roots)  # fmt: skip
 
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -1500,7 +1499,8 @@ def verify_ses_input(
             if len(document) > MAX_DOCUMENT_BYTES:
                 raise InputError("signed document too large", message_zh="被签章的原文过大")
     result = verify_signature(
-        data, document=document, trust=trust_from_store(verifier.trust), at=when, algorithms=verifier.algorithms
+        data, document=document, trust=trust_from_store(verifier.trust, bundle=verifier.bundle), at=when,
+        algorithms=verifier.algorithms,
     )
     if document is not None and document.lstrip()[:4] == b"EL2:" and result.status is not Status.INVALID:
         # a sealed licence payload: its own verification decides too (issuer, validity, catalogue)

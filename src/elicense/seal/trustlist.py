@@ -111,15 +111,34 @@ def load_policy(path: Path) -> SealMakerPolicy:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise SealMakersError(f"cannot read {path}: {exc.strerror}", message_zh=f"无法读取 {path}") from exc
+    return policy_from_bytes(raw, str(path))
+
+
+SECTION = "seal_makers"
+"""The trust bundle's extra that carries a seal-makers policy, signed with the bundle (``bundle --seal-makers``)."""
+
+
+def policy_from_bytes(raw: bytes, where: str) -> SealMakerPolicy:
+    """A policy from its JSON bytes (a file's content or the bundle's ``seal_makers`` section), bounded."""
     if len(raw) > MAX_FILE_BYTES:
-        raise SealMakersError("seal-makers file larger than 1 MiB")
+        raise SealMakersError(f"{where}: seal-makers policy larger than 1 MiB")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise SealMakersError(f"{path}: not JSON ({exc})"[:200]) from exc
+        raise SealMakersError(f"{where}: not JSON ({exc})"[:200]) from exc
     if not isinstance(data, dict):
-        raise SealMakersError(f"{path}: must be a JSON object")
+        raise SealMakersError(f"{where}: must be a JSON object")
     return parse_policy(data)
+
+
+def merge(*policies: SealMakerPolicy | None) -> SealMakerPolicy:
+    """The union of several policies (the signed bundle's and a relying party's local file)."""
+    present = [p for p in policies if p is not None]
+    return SealMakerPolicy(
+        tuple(m for p in present for m in p.seal_makers),
+        tuple(r for p in present for r in p.signer_roots),
+        tuple(r for p in present for r in p.tsa_roots),
+    )
 
 
 def dump_policy(policy: SealMakerPolicy) -> str:
