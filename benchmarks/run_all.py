@@ -309,6 +309,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("sm2", "bench_sm2.py", (), ("--quick",), parse_sm2),
     Bench("present", "bench_present.py", (), ("--quick",), parse_present),
     Bench("camera", "bench_camera.py", (), ("--per-class", "2"), parse_camera),
+    Bench("ofd", "bench_ofd.py", (), ("--quick",)),
 )
 
 
