@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from elicense.demo import build_demo
 from elicense.qr import cbor
+from elicense.qr.claims import K_LICENCE
 from elicense.qr.cose import parse_sign1, sign1
 from elicense.qr.payload import unwrap, wrap
 from elicense.verify import Verifier
@@ -68,9 +69,11 @@ def distinct_payloads(world, n: int, rng: random.Random) -> list[str]:  # type: 
             lines.append(rng.choice(["garbage", "EL2:" + "A" * 120, "EL2:"]))
             continue
         claims, signer, kid = rng.choice(templates)
-        claims = dict(claims)
-        claims[2] = [claims[2][0], 900_000_000_000 + i, claims[2][2]]  # a new serial: a distinct licence
-        lines.append(wrap(sign1(cbor.dumps(claims), signer, kid)))
+        top = dict(claims)
+        licence = dict(top[K_LICENCE])  # the licence claims inside the CWT claims set
+        licence[2] = [licence[2][0], 900_000_000_000 + i, licence[2][2]]  # a new serial: a distinct licence
+        top[K_LICENCE] = licence
+        lines.append(wrap(sign1(cbor.dumps(top), signer, kid)))
     return lines
 
 

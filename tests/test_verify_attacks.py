@@ -56,7 +56,7 @@ def test_every_sample_verifies_as_expected(world, verifier):  # type: ignore[no-
 def test_tampered_payload_byte_is_invalid(world, verifier):  # type: ignore[no-untyped-def]
     parts = cose_parts(payload(world))
     claims = cbor2.loads(parts[2])
-    claims[4] = "伪造科技有限公司"  # change the holder name
+    claims[-65537][4] = "伪造科技有限公司"  # change the holder name (in the CWT's licence claims map)
     parts[2] = cbor.dumps(claims)
     result = verifier.verify(rewrap(parts))
     assert result.status is Status.INVALID
