@@ -60,8 +60,9 @@ def test_cli_text_verify_loads_no_heavy_stack_and_no_other_command(world, tmp_pa
 
 def test_batch_text_verify_loads_no_heavy_stack(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     batch = tmp_path / "batch.txt"
-    batch.write_text(world.issued["business-licence-jinan"].qr_payload + "\nnot a payload\n")
-    modules = _cli_modules(["verify", "--batch", str(batch), "--trust", str(world.trust_file), "--at", AT], 1)  # garbage
+    batch.write_text(world.issued["business-licence-jinan"].qr_payload + "\nnot a payload\nEL2:AAAA\n")
+    # "not a payload" is an error line (exit 3, #20), "EL2:AAAA" INVALID: the worst is 3
+    modules = _cli_modules(["verify", "--batch", str(batch), "--trust", str(world.trust_file), "--at", AT], 3)
     assert _heavy(modules) == []
     assert sorted(set(OTHER_COMMANDS) & modules) == []
     assert "click" not in modules
