@@ -65,8 +65,10 @@ def main() -> None:
         payloads = [s.qr_payload for s in world.issued.values()]
     t0 = time.perf_counter()
     frames = corpus(payloads, per_class=per_class)
-    print(f"{len(frames)} frames ({per_class} per class, {len(CLASSES)} classes, {len(payloads)} demo payloads), "
-          f"generated in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"{len(frames)} frames ({per_class} per class, {len(CLASSES)} classes, {len(payloads)} demo payloads), "
+        f"generated in {time.perf_counter() - t0:.1f} s"
+    )
     stats: dict[str, dict[str, list[float]]] = collections.defaultdict(lambda: collections.defaultdict(list))
     steps: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for kind, _seed, frame, expected in frames:
@@ -87,16 +89,22 @@ def main() -> None:
         for key in ("plain_ok", "ours_ok", "plain_ms", "ours_ms"):
             total[key].extend(s[key])
         rescue = ", ".join(f"{k} {v}" for k, v in steps[kind].most_common() if k != "fast")
-        print(f"{kind:<14}{100 * statistics.mean(s['plain_ok']):>8.0f}%{statistics.mean(s['plain_ms']):>10.1f}"
-              f"{100 * statistics.mean(s['ours_ok']):>11.0f}%{statistics.mean(s['ours_ms']):>13.1f}  {rescue}")
-    print(f"{'ALL':<14}{100 * statistics.mean(total['plain_ok']):>8.0f}%{statistics.mean(total['plain_ms']):>10.1f}"
-          f"{100 * statistics.mean(total['ours_ok']):>11.0f}%{statistics.mean(total['ours_ms']):>13.1f}")
+        print(
+            f"{kind:<14}{100 * statistics.mean(s['plain_ok']):>8.0f}%{statistics.mean(s['plain_ms']):>10.1f}"
+            f"{100 * statistics.mean(s['ours_ok']):>11.0f}%{statistics.mean(s['ours_ms']):>13.1f}  {rescue}"
+        )
+    print(
+        f"{'ALL':<14}{100 * statistics.mean(total['plain_ok']):>8.0f}%{statistics.mean(total['plain_ms']):>10.1f}"
+        f"{100 * statistics.mean(total['ours_ok']):>11.0f}%{statistics.mean(total['ours_ms']):>13.1f}"
+    )
     empty = io.BytesIO()
     background(random.Random(0)).save(empty, "JPEG", quality=85)  # an idle kiosk: frames with no code at all
     plain_idle = min(timed(plain, empty.getvalue()) for _ in range(5))
     ours_idle = min(timed(ours, empty.getvalue()) for _ in range(5))
-    print(f"{'no code':<14}{'':>9}{plain_idle:>10.1f}{'':>12}{ours_idle:>13.1f}  (whole ladder runs; the kiosk's "
-          f"camera mode caps it at {CAMERA_BUDGET_S * 1000:.0f} ms)")
+    print(
+        f"{'no code':<14}{'':>9}{plain_idle:>10.1f}{'':>12}{ours_idle:>13.1f}  (whole ladder runs; the kiosk's "
+        f"camera mode caps it at {CAMERA_BUDGET_S * 1000:.0f} ms)"
+    )
     ratio = statistics.mean(total["ours_ms"]) / statistics.mean(total["plain_ms"])
     print(f"\nelicense reader: {ratio:.2f}x the plain call's time per frame (ladder steps run only on misses)")
 

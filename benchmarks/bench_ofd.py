@@ -129,15 +129,31 @@ def main() -> None:
             sm3(content)
 
     t_cold, t_warm, t_sign = per_call([issue_cold, issue, sign_only], rounds, n)
-    result("OFD licence issue (layout, per-document font subset, QR, package, seal)", t_cold * 1e3, "ms",
-           t_sign * 1e3, "sign_ses alone (one SM2 signature + DER)")
+    result(
+        "OFD licence issue (layout, per-document font subset, QR, package, seal)",
+        t_cold * 1e3,
+        "ms",
+        t_sign * 1e3,
+        "sign_ses alone (one SM2 signature + DER)",
+    )
     result("OFD licence issue, font subset cached", t_warm * 1e3, "ms", t_sign * 1e3, "sign_ses alone")
-    t_verify, t_base, t_check, t_sm3 = per_call([verify, baseline_verify, lambda: check_ofd(data), sm3_package],
-                                                rounds, n * 4)
-    result(f"OFD verify (container checks + SES verify), {len(data) // 1024} KiB, {len(files)} files",
-           t_verify * 1e3, "ms", t_base * 1e3, "SM3 of every file + 2 raw SM2 verifies (signer, seal maker)")
-    result("OFD container checks alone (bounded read, references, dataHash, Seal.esl, coverage)", t_check * 1e3,
-           "ms", t_sm3 * 1e3, "SM3 of every file")
+    t_verify, t_base, t_check, t_sm3 = per_call(
+        [verify, baseline_verify, lambda: check_ofd(data), sm3_package], rounds, n * 4
+    )
+    result(
+        f"OFD verify (container checks + SES verify), {len(data) // 1024} KiB, {len(files)} files",
+        t_verify * 1e3,
+        "ms",
+        t_base * 1e3,
+        "SM3 of every file + 2 raw SM2 verifies (signer, seal maker)",
+    )
+    result(
+        "OFD container checks alone (bounded read, references, dataHash, Seal.esl, coverage)",
+        t_check * 1e3,
+        "ms",
+        t_sm3 * 1e3,
+        "SM3 of every file",
+    )
 
 
 if __name__ == "__main__":

@@ -98,16 +98,21 @@ def main(n: int = 10) -> None:
             assert verifier.verify_pdf(licence_pdf, at=now)
 
         t_sign, t_val, t_issue, t_render, t_verify = _interleaved(
-            [bare_sign, bare_validate, issue, lambda: render_licence(issued), verify], n)
+            [bare_sign, bare_validate, issue, lambda: render_licence(issued), verify], n
+        )
     print(f"bare pyHanko B-B sign       {t_sign * 1e3:8.1f} ms")
     print(f"bare pyHanko validate       {t_val * 1e3:8.1f} ms")
     print(f"issue+render+sign licence   {t_issue * 1e3:8.1f} ms  = {t_issue / t_sign:5.2f}x bare sign (target <= 2x)")
     print(f"  of which render           {t_render * 1e3:8.1f} ms")
-    print(f"verify licence PDF          {t_verify * 1e3:8.1f} ms  = {t_verify / t_val:5.2f}x bare validate "
-          "(target <= 1.3x)")
+    print(
+        f"verify licence PDF          {t_verify * 1e3:8.1f} ms  = {t_verify / t_val:5.2f}x bare validate "
+        "(target <= 1.3x)"
+    )
     c_sign, c_val, c_issue, _, c_verify = CPU
-    print(f"CPU time: issue {c_issue * 1e3:.1f} / bare sign {c_sign * 1e3:.1f} ms = {c_issue / c_sign:.2f}x; "
-          f"verify {c_verify * 1e3:.1f} / bare validate {c_val * 1e3:.1f} ms = {c_verify / c_val:.2f}x")
+    print(
+        f"CPU time: issue {c_issue * 1e3:.1f} / bare sign {c_sign * 1e3:.1f} ms = {c_issue / c_sign:.2f}x; "
+        f"verify {c_verify * 1e3:.1f} / bare validate {c_val * 1e3:.1f} ms = {c_verify / c_val:.2f}x"
+    )
     print(f"licence PDF size            {len(licence_pdf) / 1024:8.1f} KiB")
 
 

@@ -166,14 +166,50 @@ def main() -> None:
     )
     print(f"heavy modules imported on the text verify path: {heavy or 'none'}")
     # Machine-readable lines for benchmarks/run_all.py (the table above is for people)
-    result("QR verify, warm, in process (trust + status included)", full * 1e6, "µs", raw * 1e6, "µs",
-           "raw P-256 verify", full / raw, "≤ 1.3×", full / raw <= 1.3)
-    result("QR verify, warm, 256 distinct payloads in rotation", distinct * 1e6, "µs", raw * 1e6, "µs",
-           "raw P-256 verify", distinct / raw, "≤ 1.3×", distinct / raw <= 1.3)
-    result("CLI cold start: elicense verify X.qr.txt", cli * 1e3, "ms", base * 1e3, "ms",
-           "python -c 'import cryptography.x509'", cli / base, "≤ 2×", cli / base <= 2.0)
-    result("CLI cold start, CPU time (user + sys)", cli_cpu * 1e3, "ms", base_cpu * 1e3, "ms",
-           "python -c 'import cryptography.x509'", cli_cpu / base_cpu, "≤ 2×", cli_cpu / base_cpu <= 2.0)
+    result(
+        "QR verify, warm, in process (trust + status included)",
+        full * 1e6,
+        "µs",
+        raw * 1e6,
+        "µs",
+        "raw P-256 verify",
+        full / raw,
+        "≤ 1.3×",
+        full / raw <= 1.3,
+    )
+    result(
+        "QR verify, warm, 256 distinct payloads in rotation",
+        distinct * 1e6,
+        "µs",
+        raw * 1e6,
+        "µs",
+        "raw P-256 verify",
+        distinct / raw,
+        "≤ 1.3×",
+        distinct / raw <= 1.3,
+    )
+    result(
+        "CLI cold start: elicense verify X.qr.txt",
+        cli * 1e3,
+        "ms",
+        base * 1e3,
+        "ms",
+        "python -c 'import cryptography.x509'",
+        cli / base,
+        "≤ 2×",
+        cli / base <= 2.0,
+    )
+    result(
+        "CLI cold start, CPU time (user + sys)",
+        cli_cpu * 1e3,
+        "ms",
+        base_cpu * 1e3,
+        "ms",
+        "python -c 'import cryptography.x509'",
+        cli_cpu / base_cpu,
+        "≤ 2×",
+        cli_cpu / base_cpu <= 2.0,
+    )
     result("heavy modules on the text verify path", float(len(heavy)), "modules", None, "", ", ".join(heavy) or "none",
            None, "none", not heavy)  # fmt: skip
 

@@ -35,19 +35,29 @@ def sign_floor(home: Home, n: int = 2000) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def one(label: str, home: Home, url: str, data: bytes, workers: int, rows: int, pdf: Path | None,
-        floor: float) -> None:
+def one(label: str, home: Home, url: str, data: bytes, workers: int, rows: int, pdf: Path | None, floor: float) -> None:
     t0 = time.perf_counter()
-    report = run_batch(data, home=home, url=url, type_code=rs.TYPE, at=dt.datetime.now(dt.UTC), actor="bench",
-                       workers=workers, pdf_dir=pdf, chunk_size=250 if pdf is None else 10)
+    report = run_batch(
+        data,
+        home=home,
+        url=url,
+        type_code=rs.TYPE,
+        at=dt.datetime.now(dt.UTC),
+        actor="bench",
+        workers=workers,
+        pdf_dir=pdf,
+        chunk_size=250 if pdf is None else 10,
+    )
     wall = time.perf_counter() - t0
     assert report.issued == rows, report
     with Registry.open(url) as reg:
         assert reg.count() == rows
         assert reg.verify_audit().ok
     rate = rows / wall
-    print(f"{label:<34} {rows:>6} rows  {wall:7.2f} s  {rate:8.1f} licences/s  "
-          f"(sign floor {floor / 2:.0f}/s per core: {floor / 2 / rate:.1f}x)")
+    print(
+        f"{label:<34} {rows:>6} rows  {wall:7.2f} s  {rate:8.1f} licences/s  "
+        f"(sign floor {floor / 2:.0f}/s per core: {floor / 2 / rate:.1f}x)"
+    )
 
 
 def main() -> int:

@@ -41,8 +41,10 @@ def run(quick: bool = False) -> list[dict[str, float | str]]:
     """All rows: ``name``, ``us_per_op``, ``ops_per_s``, ``x_p256_verify`` (ratio in the same run)."""
     rows = _measure(quick)
     p256_verify = rows[1][1]
-    return [{"name": name, "us_per_op": secs * 1e6, "ops_per_s": 1 / secs, "x_p256_verify": secs / p256_verify}
-            for name, secs in rows]
+    return [
+        {"name": name, "us_per_op": secs * 1e6, "ops_per_s": 1 / secs, "x_p256_verify": secs / p256_verify}
+        for name, secs in rows
+    ]
 
 
 def _trust_rows(n: int) -> list[tuple[str, float]]:
@@ -131,8 +133,12 @@ def _measure(quick: bool) -> list[tuple[str, float]]:
         doc = demo.payload_file.read_bytes()
         ses_trust = trust_from_store(trust)
         assert verify_signature(ses_der, document=doc, trust=ses_trust, at=NOW, algorithms=None).valid
-        rows.append(("SES_Signature verify (8 steps, 2 chains, 4 CRLs)",
-                     per_call(lambda: verify_signature(ses_der, document=doc, trust=ses_trust, at=NOW), n // 20, 3)))
+        rows.append(
+            (
+                "SES_Signature verify (8 steps, 2 chains, 4 CRLs)",
+                per_call(lambda: verify_signature(ses_der, document=doc, trust=ses_trust, at=NOW), n // 20, 3),
+            )
+        )
         root, ca = trust.roots[0], next(iter(trust.keys.values()))[0].chain.chain[1]
         leaf = next(iter(trust.keys.values()))[0].certificate
         rows.append(("SM2 3-level chain validation", per_call(

@@ -113,9 +113,11 @@ def crl_part(n: int, quick: bool) -> None:
     _, t_index = timed(lambda: index_crl(crl, [ca]))
     _, t_target = timed(lambda: index_crl(crl, [ca], serials=[leaf.serial_number]))
     _, t_pass = timed(lambda: index_crl(crl, [ca], serials=range(10**6, 10**6 + 100)))
-    print(f"    our load (verify signature + index, once per bundle load): full index {t_index * 1e3:8.0f} ms; "
-          f"1 trusted serial {t_target * 1e3:6.1f} ms; 100 trusted serials (one pass) {t_pass * 1e3:6.0f} ms; "
-          "then a dict lookup per licence")
+    print(
+        f"    our load (verify signature + index, once per bundle load): full index {t_index * 1e3:8.0f} ms; "
+        f"1 trusted serial {t_target * 1e3:6.1f} ms; 100 trusted serials (one pass) {t_pass * 1e3:6.0f} ms; "
+        "then a dict lookup per licence"
+    )
 
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import CertificateValidator, ValidationContext

@@ -63,19 +63,26 @@ def place(frame: Image.Image, obj: Image.Image, quad: Sequence[Point]) -> None:
     """Warp ``obj`` onto ``frame`` so that its corners (TL, TR, BR, BL) land on ``quad``."""
     w, h = obj.size
     coeffs = _perspective_coeffs(quad, [(0, 0), (w, 0), (w, h), (0, h)])
-    warped = obj.convert(frame.mode).transform(frame.size, Image.Transform.PERSPECTIVE, coeffs,
-                                               Image.Resampling.BICUBIC)
-    mask = Image.new("L", obj.size, 255).transform(frame.size, Image.Transform.PERSPECTIVE, coeffs,
-                                                  Image.Resampling.BILINEAR)
+    warped = obj.convert(frame.mode).transform(
+        frame.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC
+    )
+    mask = Image.new("L", obj.size, 255).transform(
+        frame.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR
+    )
     frame.paste(warped, (0, 0), mask)
 
 
-def quad_of(cx: float, cy: float, w: float, h: float, angle: float = 0.0, tilt: float = 0.0,
-            yaw: float = 0.0) -> list[Point]:
+def quad_of(
+    cx: float, cy: float, w: float, h: float, angle: float = 0.0, tilt: float = 0.0, yaw: float = 0.0
+) -> list[Point]:
     """A rectangle centred at (cx, cy), rotated by ``angle`` degrees, with perspective ``tilt``/``yaw`` (0..0.5)."""
     hw, hh = w / 2, h / 2
-    corners = [(-hw * (1 - tilt), -hh * (1 + yaw)), (hw * (1 - tilt), -hh * (1 - yaw)),
-               (hw * (1 + tilt), hh * (1 - yaw)), (-hw * (1 + tilt), hh * (1 + yaw))]
+    corners = [
+        (-hw * (1 - tilt), -hh * (1 + yaw)),
+        (hw * (1 - tilt), -hh * (1 - yaw)),
+        (hw * (1 + tilt), hh * (1 - yaw)),
+        (-hw * (1 + tilt), hh * (1 + yaw)),
+    ]
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in corners]
 
@@ -130,8 +137,10 @@ def phone(code: Image.Image, rng: random.Random, *, dark: bool = False) -> Image
     d = ImageDraw.Draw(screen)
     d.rectangle((0, 0, screen.width, 70), fill=60 if dark else 200)
     for i in range(4):
-        d.rectangle((30, side + 160 + i * 40, screen.width - 30 - rng.randint(0, 120), side + 180 + i * 40),
-                    fill=110 if dark else 140)
+        d.rectangle(
+            (30, side + 160 + i * 40, screen.width - 30 - rng.randint(0, 120), side + 180 + i * 40),
+            fill=110 if dark else 140,
+        )
     screen.paste(ImageOps.invert(code) if dark else code, ((screen.width - side) // 2, 110))
     body.paste(screen, (12, 30))
     return body
@@ -173,8 +182,15 @@ def _rotated(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
 
 
 def _perspective(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
-    quad = quad_of(640, 360, 440, 440, angle=rng.uniform(-20, 20), tilt=rng.uniform(0.25, 0.35) * rng.choice((-1, 1)),
-                   yaw=rng.uniform(0.1, 0.2) * rng.choice((-1, 1)))
+    quad = quad_of(
+        640,
+        360,
+        440,
+        440,
+        angle=rng.uniform(-20, 20),
+        tilt=rng.uniform(0.25, 0.35) * rng.choice((-1, 1)),
+        yaw=rng.uniform(0.1, 0.2) * rng.choice((-1, 1)),
+    )
     return _jpeg(_noise(_scene(codes[0], quad, rng), rng), 85)
 
 
@@ -195,8 +211,14 @@ def _low_contrast(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
 
 def _glared(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
     frame = _scene(codes[0], quad_of(640, 360, 480, 480, angle=rng.uniform(-10, 10)), rng)
-    frame = _glare(frame, rng, 640 + rng.uniform(-120, 120), 360 + rng.uniform(-120, 120), rng.uniform(150, 220),
-                   rng.uniform(1.1, 1.4))
+    frame = _glare(
+        frame,
+        rng,
+        640 + rng.uniform(-120, 120),
+        360 + rng.uniform(-120, 120),
+        rng.uniform(150, 220),
+        rng.uniform(1.1, 1.4),
+    )
     return _jpeg(_noise(frame, rng), 85)
 
 
@@ -223,8 +245,15 @@ def _multiple(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
 def _phone_photo(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
     obj = phone(codes[0], rng)
     scale = rng.uniform(560, 660) / obj.height
-    quad = quad_of(640 + rng.uniform(-150, 150), 360, obj.width * scale, obj.height * scale,
-                   angle=rng.uniform(-25, 25), tilt=rng.uniform(-0.15, 0.15), yaw=rng.uniform(-0.1, 0.1))
+    quad = quad_of(
+        640 + rng.uniform(-150, 150),
+        360,
+        obj.width * scale,
+        obj.height * scale,
+        angle=rng.uniform(-25, 25),
+        tilt=rng.uniform(-0.15, 0.15),
+        yaw=rng.uniform(-0.1, 0.1),
+    )
     frame = _scene(obj, quad, rng)
     frame = _glare(frame, rng, quad[0][0] + 60, quad[0][1] + 160, 120, 0.9)
     frame = frame.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.1)))
@@ -235,8 +264,15 @@ def _page_photo(codes: Sequence[Image.Image], rng: random.Random) -> bytes:
     obj = page(codes[0], rng)
     scale = rng.uniform(1500, 1700) / obj.height  # the camera sees the lower part of the page, zoomed
     cx, cy = 640 - obj.width * scale * 0.22, 360 - obj.height * scale * 0.3
-    quad = quad_of(cx, cy, obj.width * scale, obj.height * scale, angle=rng.uniform(-12, 12),
-                   tilt=rng.uniform(-0.12, 0.12), yaw=rng.uniform(-0.08, 0.08))
+    quad = quad_of(
+        cx,
+        cy,
+        obj.width * scale,
+        obj.height * scale,
+        angle=rng.uniform(-12, 12),
+        tilt=rng.uniform(-0.12, 0.12),
+        yaw=rng.uniform(-0.08, 0.08),
+    )
     frame = _scene(obj, quad, rng)
     shade = Image.linear_gradient("L").resize(frame.size).rotate(rng.uniform(0, 360)).point(lambda v: 150 + v // 3)
     frame = Image.composite(frame, Image.new("RGB", frame.size, 0), shade)  # uneven lighting
@@ -267,8 +303,9 @@ def make_frame(kind: str, payloads: Sequence[str], seed: int) -> bytes:
     return CLASSES[kind](codes, rng)
 
 
-def corpus(payloads: Sequence[str], per_class: int = 10,
-           kinds: Sequence[str] | None = None) -> list[tuple[str, int, bytes, tuple[str, ...]]]:
+def corpus(
+    payloads: Sequence[str], per_class: int = 10, kinds: Sequence[str] | None = None
+) -> list[tuple[str, int, bytes, tuple[str, ...]]]:
     """``per_class`` frames per class: (class, seed, frame bytes, payloads expected in it)."""
     out = []
     for kind in kinds or CLASSES:

@@ -37,5 +37,6 @@ def ofdrw(*args: str | os.PathLike[str], timeout: float = 120) -> subprocess.Com
     if shutil.which("java") is None:
         pytest.skip("java is not installed (apt-get install openjdk-17-jre-headless)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([str(OFDRW), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env,
-                          check=False)
+    return subprocess.run(
+        [str(OFDRW), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )

@@ -43,9 +43,7 @@ SAMPLES: dict[str, dict[str, object]] = {
         "capital_currency": "人民币",
         "establishment_date": "2019-03-15",
         "domicile": "山东省济南市历下区泉城路 1 号",
-        "business_scope": (
-            "软件开发；信息技术咨询服务。\r\n（依法须经批准的项目，经相关部门批准后方可开展经营活动）"
-        ),
+        "business_scope": ("软件开发；信息技术咨询服务。\r\n（依法须经批准的项目，经相关部门批准后方可开展经营活动）"),
     },
     "food-business-licence": {
         "legal_representative": "李小龙",

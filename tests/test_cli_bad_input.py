@@ -29,8 +29,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     root = tmp_path_factory.mktemp("badinput")
     home = root / "home"
-    world = build_demo(home, now=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC), seed=b"bad-input",
-                       images=False, pdf=False)
+    world = build_demo(home, now=dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC), seed=b"bad-input", images=False, pdf=False)
     files = root / "files"
     files.mkdir()
     (files / "garbage.bin").write_bytes(b"\xff\xfe\x00garbage\x89PNG" * 10)
@@ -48,8 +47,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     issued = world.issued["business-licence-jinan"]
     lic = home / "licences" / "business-licence-jinan.qr.txt"
     return {
-        "root": root, "home": str(home), "trust": str(world.trust_file), "lic": str(lic),
-        "id": str(issued.licence.id), "files": files,
+        "root": root,
+        "home": str(home),
+        "trust": str(world.trust_file),
+        "lic": str(lic),
+        "id": str(issued.licence.id),
+        "files": files,
         "unknown_id": str(issued.licence.id)[:-6] + "999999",  # well-formed prefix, not in the registry
     }
 
@@ -57,11 +60,23 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _fill(args: list[str], env: dict[str, Any], out: Path) -> list[str]:
     f: Path = env["files"]
     values = {
-        "home": env["home"], "trust": env["trust"], "lic": env["lic"], "id": env["id"], "unknown": env["unknown_id"],
-        "garbage": str(f / "garbage.bin"), "latin1": str(f / "latin1.txt"), "empty": str(f / "empty.txt"),
-        "badcsv": str(f / "bad.csv"), "ragged": str(f / "ragged.csv"), "badjson": str(f / "bad.json"),
-        "listjson": str(f / "list.json"), "dir": str(f / "a-dir"), "fakehome": str(f / "fake-home"),
-        "huge": str(f / "huge.txt"), "missing": str(f / "no-such-file"), "out": str(out),
+        "home": env["home"],
+        "trust": env["trust"],
+        "lic": env["lic"],
+        "id": env["id"],
+        "unknown": env["unknown_id"],
+        "garbage": str(f / "garbage.bin"),
+        "latin1": str(f / "latin1.txt"),
+        "empty": str(f / "empty.txt"),
+        "badcsv": str(f / "bad.csv"),
+        "ragged": str(f / "ragged.csv"),
+        "badjson": str(f / "bad.json"),
+        "listjson": str(f / "list.json"),
+        "dir": str(f / "a-dir"),
+        "fakehome": str(f / "fake-home"),
+        "huge": str(f / "huge.txt"),
+        "missing": str(f / "no-such-file"),
+        "out": str(out),
     }
     return [a.format(**values) for a in args]
 
@@ -100,16 +115,66 @@ CASES: list[tuple[str, list[str]]] = [
     ("issue-garbage-json", ["issue", "--home", "{home}", "--type", "business-licence", "--from-json", "{garbage}"]),
     ("issue-list-json", ["issue", "--home", "{home}", "--type", "business-licence", "--from-json", "{listjson}"]),
     ("issue-batch-missing", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{missing}"]),
-    ("issue-batch-binary", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{garbage}",
-                            "--report", "{out}/report.csv"]),
-    ("issue-batch-bad-columns", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{badcsv}",
-                                 "--report", "{out}/report.csv"]),
-    ("issue-batch-ragged", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{ragged}",
-                            "--report", "{out}/report.csv"]),
-    ("issue-batch-too-large", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{huge}",
-                               "--report", "{out}/report.csv"]),
-    ("issue-bad-workers", ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{badcsv}",
-                           "--workers", "0"]),
+    (
+        "issue-batch-binary",
+        [
+            "issue",
+            "--home",
+            "{home}",
+            "--type",
+            "business-licence",
+            "--batch",
+            "{garbage}",
+            "--report",
+            "{out}/report.csv",
+        ],
+    ),
+    (
+        "issue-batch-bad-columns",
+        [
+            "issue",
+            "--home",
+            "{home}",
+            "--type",
+            "business-licence",
+            "--batch",
+            "{badcsv}",
+            "--report",
+            "{out}/report.csv",
+        ],
+    ),
+    (
+        "issue-batch-ragged",
+        [
+            "issue",
+            "--home",
+            "{home}",
+            "--type",
+            "business-licence",
+            "--batch",
+            "{ragged}",
+            "--report",
+            "{out}/report.csv",
+        ],
+    ),
+    (
+        "issue-batch-too-large",
+        [
+            "issue",
+            "--home",
+            "{home}",
+            "--type",
+            "business-licence",
+            "--batch",
+            "{huge}",
+            "--report",
+            "{out}/report.csv",
+        ],
+    ),
+    (
+        "issue-bad-workers",
+        ["issue", "--home", "{home}", "--type", "business-licence", "--batch", "{badcsv}", "--workers", "0"],
+    ),
     # status changes
     ("revoke-malformed-id", ["revoke", "NOPE", "--home", "{home}"]),
     ("revoke-unknown-id", ["revoke", "{unknown}", "--home", "{home}"]),
@@ -133,10 +198,14 @@ CASES: list[tuple[str, list[str]]] = [
     ("audit-log-bad-since", ["audit", "log", "--home", "{home}", "--since", "-1"]),
     # render, present
     ("render-unknown-licence", ["render", "--home", "{home}", "--licence", "{unknown}", "-o", "{out}/x.pdf"]),
-    ("render-garbage-font", ["render", "--home", "{home}", "--licence", "{id}", "-o", "{out}/x.pdf",
-                             "--font", "{garbage}"]),
-    ("render-bad-level", ["render", "--home", "{home}", "--licence", "{id}", "-o", "{out}/x.pdf",
-                          "--pdf-level", "B-X"]),
+    (
+        "render-garbage-font",
+        ["render", "--home", "{home}", "--licence", "{id}", "-o", "{out}/x.pdf", "--font", "{garbage}"],
+    ),
+    (
+        "render-bad-level",
+        ["render", "--home", "{home}", "--licence", "{id}", "-o", "{out}/x.pdf", "--pdf-level", "B-X"],
+    ),
     ("present-malformed-id", ["present", "NOPE", "--home", "{home}"]),
     ("present-unknown-field", ["present", "{id}", "--home", "{home}", "--show", "no_such_field"]),
     ("present-bad-at", ["present", "{id}", "--home", "{home}", "--at", "noon"]),
@@ -206,7 +275,10 @@ def _check_one_line(err: str, code: int) -> str:
 
 @pytest.mark.parametrize(("argv"), [c[1] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_exit_3_nothing_written(
-    argv: list[str], env: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ELICENSE_LANG", "en")
@@ -233,13 +305,19 @@ ZH_CASES = [
 
 
 @pytest.mark.parametrize("argv", ZH_CASES, ids=lambda a: "-".join(x for x in a[:2] if "{" not in x))
-def test_errors_follow_lang_flag(argv: list[str], env: dict[str, Any], tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_follow_lang_flag(
+    argv: list[str],
+    env: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ELICENSE_LANG", "en")  # the flag wins over the environment
     zh = _check_one_line(_run_err(argv, env, tmp_path, capsys), 3)
     assert CJK.search(zh), zh
-    en = _check_one_line(_run_err([a for a in argv if a not in ("--lang", "zh")] + ["--lang", "en"], env, tmp_path,
-                                  capsys), 3)
+    en = _check_one_line(
+        _run_err([a for a in argv if a not in ("--lang", "zh")] + ["--lang", "en"], env, tmp_path, capsys), 3
+    )
     assert not CJK.search(en), en
 
 
@@ -251,13 +329,21 @@ def _run_err(argv: list[str], env: dict[str, Any], tmp_path: Path, capsys: pytes
 
 
 @pytest.mark.parametrize("lang_env", ["LANG", "LC_ALL", "ELICENSE_LANG"])
-def test_errors_follow_the_locale(lang_env: str, env: dict[str, Any], tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_follow_the_locale(
+    lang_env: str,
+    env: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for var in ("ELICENSE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv(lang_env, "zh_CN.UTF-8")
-    for argv in (["status", "publish", "--home", "{home}", "--trust-file", "{garbage}"],
-                 ["verify", "{lic}", "--trust", "{garbage}"], ["trust", "update", "{trust}", "{garbage}"]):
+    for argv in (
+        ["status", "publish", "--home", "{home}", "--trust-file", "{garbage}"],
+        ["verify", "{lic}", "--trust", "{garbage}"],
+        ["trust", "update", "{trust}", "{garbage}"],
+    ):
         line = _check_one_line(_run_err(argv, env, tmp_path, capsys), 3)
         assert CJK.search(line), line
 
@@ -282,9 +368,11 @@ def test_no_traceback_in_a_real_process(env: dict[str, Any], tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unreadable_input_names_the_file_once(env: dict[str, Any], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_input_names_the_file_once(
+    env: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = str(env["files"] / "no-such-file")
-    line = _check_one_line(_run_err(["verify", missing, "--trust", "{trust}", "--lang", "en"], env, tmp_path, capsys),
-                           3)
+    line = _check_one_line(
+        _run_err(["verify", missing, "--trust", "{trust}", "--lang", "en"], env, tmp_path, capsys), 3
+    )
     assert line.count(missing) == 1, line

@@ -44,9 +44,22 @@ def test_fast_option_table_is_the_click_commands() -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["--help"], ["-h"], ["--json=1"], ["--lang", "fr"], ["--lang=ZH"], ["--workers", "0"], ["--workers", "65"],
-        ["--workers", "x"], ["--workers", "+2"], ["--workers", "٣"], ["--trust"], ["--trust", "--json"],
-        ["--bogus"], ["-x"], ["--tru", "f"], ["x", "--at"],
+        ["--help"],
+        ["-h"],
+        ["--json=1"],
+        ["--lang", "fr"],
+        ["--lang=ZH"],
+        ["--workers", "0"],
+        ["--workers", "65"],
+        ["--workers", "x"],
+        ["--workers", "+2"],
+        ["--workers", "٣"],
+        ["--trust"],
+        ["--trust", "--json"],
+        ["--bogus"],
+        ["-x"],
+        ["--tru", "f"],
+        ["x", "--at"],
     ],
 )
 def test_lines_left_to_click(args: list[str]) -> None:
@@ -55,10 +68,16 @@ def test_lines_left_to_click(args: list[str]) -> None:
 
 def test_fast_options_values() -> None:
     assert fast_options(["a", "--json", "--trust=t", "-", "--allow-alg", "SM2", "--algorithms=ES256", "--", "--x"]) == {
-        "inputs": ("a", "-", "--x"), "as_json": True, "trust": "t", "allow_alg": ("SM2", "ES256"),
+        "inputs": ("a", "-", "--x"),
+        "as_json": True,
+        "trust": "t",
+        "allow_alg": ("SM2", "ES256"),
     }
     assert fast_options(["--lang", "en", "--lang", "zh", "--workers", "07"]) == {
-        "lang": "zh", "workers": 7, "inputs": (), "allow_alg": (),
+        "lang": "zh",
+        "workers": 7,
+        "inputs": (),
+        "allow_alg": (),
     }
 
 
@@ -89,8 +108,17 @@ def files(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:  #
         path.write_text(world.issued[name].qr_payload + "\n")
         out[name] = str(path)
     batch = tmp / "batch.txt"
-    batch.write_text("\n".join([world.issued["business-licence-jinan"].qr_payload, "garbage", "",
-                                world.issued["business-licence-revoked"].qr_payload]) + "\n")
+    batch.write_text(
+        "\n".join(
+            [
+                world.issued["business-licence-jinan"].qr_payload,
+                "garbage",
+                "",
+                world.issued["business-licence-revoked"].qr_payload,
+            ]
+        )
+        + "\n"
+    )
     out["batch"] = str(batch)
     out["pasted"] = world.issued["business-licence-jinan"].qr_payload
     out["dir"] = str(tmp)
@@ -185,7 +213,11 @@ def test_main_flushes_all_output_before_a_fast_exit(workers: int | None, files: 
     with out.open("wb") as fh:  # a file: block-buffered, unlike a terminal
         proc = subprocess.run(
             [sys.executable, "-m", "elicense.cli", "verify", *args, "--trust", files["trust"], "--at", AT],
-            stdout=fh, stderr=subprocess.PIPE, env=env, timeout=120, check=False,
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+            check=False,
         )
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     # the batch's "garbage" line is no licence at all: an error line (#20), and the worst exit code is 3
@@ -193,7 +225,9 @@ def test_main_flushes_all_output_before_a_fast_exit(workers: int | None, files: 
     assert proc.returncode == (3 if workers else 1) and proc.stderr == b""
 
 
-def test_garbage_collection_resumes_after_the_trust_load(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_garbage_collection_resumes_after_the_trust_load(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     import gc
 
     assert gc.isenabled()
@@ -236,7 +270,9 @@ def test_click_usage_errors_speak_chinese_with_lang_zh(
     assert capsys.readouterr().err.startswith("elicense: usage error: ")
 
 
-def test_only_the_run_that_took_the_fast_path_may_skip_teardown(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_only_the_run_that_took_the_fast_path_may_skip_teardown(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     import elicense.cli as cli_module
 
     assert run(["verify", files["business-licence-jinan"], "--trust", files["trust"], "--at", AT]) == 0

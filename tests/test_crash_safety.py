@@ -30,8 +30,9 @@ def _cli(*args: str, crash: str | None = None) -> subprocess.CompletedProcess[st
     if crash:
         env["ELICENSE_TEST_CRASH_AT"] = crash
     env["ELICENSE_LANG"] = "en"
-    return subprocess.run([sys.executable, "-m", "elicense.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "elicense.cli", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _killed(proc: subprocess.CompletedProcess[str]) -> None:
@@ -91,8 +92,9 @@ def _issue_args(home: Path, out: Path, i: int) -> list[str]:
     ("point", "committed"),
     [("issue.before_commit", False), ("issue.after_commit", True), ("atomic_write.before_replace", True)],
 )
-def test_issue_killed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], point: str,
-                      committed: bool) -> None:
+def test_issue_killed(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], point: str, committed: bool
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     assert run(_issue_args(home, out, 1)) == 0  # a first licence, so there is an old state
@@ -114,8 +116,9 @@ def test_issue_killed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(("point", "revoked"), [("registry.before_commit", False), ("registry.after_commit", True)])
-def test_revoke_killed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], point: str,
-                       revoked: bool) -> None:
+def test_revoke_killed(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], point: str, revoked: bool
+) -> None:
     assert run([*_issue_args(home, tmp_path, 3), "--json"]) == 0
     lid = json.loads(capsys.readouterr().out)["id"]
     _killed(_cli("revoke", lid, "--home", str(home), "--note", "crash test", crash=point))
@@ -184,8 +187,9 @@ def test_crashpoint_is_a_no_op_without_the_variable(monkeypatch: pytest.MonkeyPa
 def test_leftover_temporaries_are_never_read(home: Path, tmp_path: Path) -> None:
     """A temporary left by a crash inside atomic_write does not disturb the next write."""
     target = tmp_path / "f.bin"
-    _killed(_cli("bundle", "--home", str(home), "-o", str(target), "--no-status",
-                 crash="atomic_write.before_replace:2"))
+    _killed(
+        _cli("bundle", "--home", str(home), "-o", str(target), "--no-status", crash="atomic_write.before_replace:2")
+    )
     assert not target.exists()
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".f.bin.")]
     assert leftovers  # the temporary the crash left behind

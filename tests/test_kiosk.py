@@ -94,11 +94,14 @@ def test_two_codes_in_one_frame_report_the_worst(app, world) -> None:  # type: i
     assert sorted(x["status"] for x in doc["results"]) == ["INVALID", "VALID"]
 
 
-@pytest.mark.parametrize(("body", "code", "reason"), [
-    (b"", 400, "empty"),
-    (b"\x00\xff\xfe" * 50, 422, "input"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, 422, "unreadable"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "reason"),
+    [
+        (b"", 400, "empty"),
+        (b"\x00\xff\xfe" * 50, 422, "input"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, 422, "unreadable"),
+    ],
+)
 def test_garbage_is_a_json_error(app, body: bytes, code: int, reason: str) -> None:  # type: ignore[no-untyped-def]
     r = app.handle("POST", "/api/verify", body)
     assert r.status == code
@@ -179,7 +182,9 @@ def test_trust_update_is_picked_up_and_rollback_refused(world, tmp_path) -> None
     payload = world.issued["business-licence-jinan"].qr_payload.encode()
 
     newer = tmp_path / "newer.cose"
-    assert run(["bundle", "--home", str(home), "-o", str(newer), "--at", (NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    assert (
+        run(["bundle", "--home", str(home), "-o", str(newer), "--at", (NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    )
     assert run(["trust", "update", str(path), str(newer)]) == 0
     trust = app.handle("GET", "/api/status").json()["trust"]
     assert app.reloads == 1 and trust["sequence"] == 2 and trust["warnings"] == []
@@ -267,13 +272,20 @@ def test_host_header_is_checked_when_listening_on_loopback(world) -> None:  # ty
     from elicense.verify import Verifier
 
     assert [_host_name(h) for h in ("localhost:8080", "127.0.0.1", "[::1]:80", "Evil.Example:8080")] == [
-        "localhost", "127.0.0.1", "[::1]", "evil.example"]
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "evil.example",
+    ]
     app = make_app(Verifier.from_trust_file(world.trust_file, clock=lambda: NOW), allowed_hosts=LOOPBACK_HOSTS)
     server = make_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for host, status in (("localhost:8080", 200), (f"127.0.0.1:{server.server_port}", 200),
-                             ("rebound.example.com", 403)):
+        for host, status in (
+            ("localhost:8080", 200),
+            (f"127.0.0.1:{server.server_port}", 200),
+            ("rebound.example.com", 403),
+        ):
             conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
             conn.request("GET", "/api/status", headers={"Host": host})
             resp = conn.getresponse()

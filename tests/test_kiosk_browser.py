@@ -53,9 +53,18 @@ def driver(monkeypatch_module):  # type: ignore[no-untyped-def]
     monkeypatch_module.setenv("SE_OFFLINE", "true")  # selenium-manager must never fetch a driver
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-proxy-server", "--window-size=1080,1920", "--force-device-scale-factor=1",
-                "--lang=zh-CN", "--disable-extensions", "--no-first-run"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-proxy-server",
+        "--window-size=1080,1920",
+        "--force-device-scale-factor=1",
+        "--lang=zh-CN",
+        "--disable-extensions",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     drv.set_window_size(1080, 1920)
@@ -76,8 +85,10 @@ def upload_and_wait(driver, path: Path) -> str:  # type: ignore[no-untyped-def]
 
     driver.find_element(By.ID, "file").send_keys(str(path))
     WebDriverWait(driver, 30).until(
-        lambda d: d.find_element(By.ID, "verdict").is_displayed()
-        and d.find_element(By.ID, "verdict").get_attribute("data-status")
+        lambda d: (
+            d.find_element(By.ID, "verdict").is_displayed()
+            and d.find_element(By.ID, "verdict").get_attribute("data-status")
+        )
     )
     return str(driver.find_element(By.ID, "verdict").get_attribute("data-status"))
 
@@ -191,9 +202,17 @@ def test_camera_stream_of_a_phone_screen_shows_valid(  # type: ignore[no-untyped
     monkeypatch_module.setenv("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server",
-                "--window-size=1080,1920", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-proxy-server",
+        "--window-size=1080,1920",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ):
         options.add_argument(arg)
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
@@ -312,7 +331,9 @@ def test_check_button_visible_at_1280x800(driver, kiosk_url, world, tmp_path, re
         for selector in ("#paste-form button[type=submit]", "#file-label", "#start-camera", "#paste"):
             rect = driver.execute_script(
                 "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
-                "return [r.top, r.bottom, r.left, r.right];", selector)
+                "return [r.top, r.bottom, r.left, r.right];",
+                selector,
+            )
             assert rect[0] >= 0 and rect[1] <= height and rect[2] >= 0 and rect[3] <= width, (selector, rect, height)
         shot(driver, tmp_path, "landscape-1280x800", record_property)
         driver.find_element(By.ID, "paste").send_keys(world.issued["business-licence-jinan"].qr_payload)

@@ -459,7 +459,9 @@ def test_kiosk_json_shows_what_a_presentation_disclosed(world: Any) -> None:
     assert doc["status"] == "VALID" and doc["kind"] == "presentation"
     lic = doc["licence"]
     assert lic["disclosed"] == ["vehicle_classes"]
-    assert lic["fields"] == [{"key": "vehicle_classes", "zh": "准驾车型", "en": "Permitted vehicle classes", "value": "C1"}]
+    assert lic["fields"] == [
+        {"key": "vehicle_classes", "zh": "准驾车型", "en": "Permitted vehicle classes", "value": "C1"}
+    ]
     assert lic["holder"] is None and lic["holder_code"] is None  # withheld: null, not "*"
     static = app.handle("POST", "/api/verify", issued.qr_payload.encode()).json()["licence"]
     assert static["disclosed"] is None and "*" in static["holder"]  # the static QR: masked as the catalogue says
@@ -467,7 +469,8 @@ def test_kiosk_json_shows_what_a_presentation_disclosed(world: Any) -> None:
 
 ENGLISH = __import__("re").compile(
     r"\b(valid|invalid|suspended|revoked|superseded|effective|since|successor|next update|from|reason|licence|"
-    r"holder|issuer|expires|already|not|recorded|scheduled|event|source|disclosed|usable|stale|sample|try)\b", 2
+    r"holder|issuer|expires|already|not|recorded|scheduled|event|source|disclosed|usable|stale|sample|try)\b",
+    2,
 )
 ISO_TIME = __import__("re").compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
@@ -502,8 +505,15 @@ def test_lang_zh_output_is_chinese(issuer: Path, capsys: pytest.CaptureFixture[s
         (["registry", "show", "JN1998-000005", *h], 0),
         (["registry", "list", "--limit", "3", *h], 0),
         (["verify", str(lic / "construction-safety-licence-shandong.qr.txt"), "--region", "320000", *trust], 1),
-        (["verify", str(lic / "business-licence-revoked.qr.txt"), str(lic / "driving-licence-superseded.qr.txt"),
-          *trust], 1),
+        (
+            [
+                "verify",
+                str(lic / "business-licence-revoked.qr.txt"),
+                str(lic / "driving-licence-superseded.qr.txt"),
+                *trust,
+            ],
+            1,
+        ),
         (["verify", str(lic / "business-licence-jinan.qr.txt"), "--at", "2099-01-01T00:00:00Z", *trust], 2),
         (["trust", "show", str(issuer / "trust-bundle.cose"), "--lang", "zh"], 0),
         (["types", "show", "driving-licence", "--lang", "zh"], 0),
@@ -525,6 +535,7 @@ def test_reason_details_in_chinese() -> None:
     from elicense.verify.detail_zh import to_zh
 
     assert to_zh("11100000000013338W901 from 370000 in 320000") == (
-        "370000 签发的 11100000000013338W901 类证照不在 320000 的互认范围内")
+        "370000 签发的 11100000000013338W901 类证照不在 320000 的互认范围内"
+    )
     assert to_zh("next update 2026-06-01T08:00:00Z") == "下次更新应在 2026年6月1日 16:00（北京时间）"
     assert to_zh("吊销/revoked, since 2026-06-01T08:00:00Z") == "吊销，自 2026年6月1日 16:00（北京时间）起"

@@ -26,20 +26,36 @@ ORACLE: dict[str, tuple[int, tuple[str, ...], set[tuple[str, str]], tuple[str, .
     "sign__DigitalSign.ofd": (1, ("raw_sm2",), {("ofd_signature_no_certificate", "s001")}, ()),
     "converter__testImageNotFound.ofd": (2, ("signed_data", "signed_data"), set(), ()),
     "converter__h.ofd": (2, ("ses", "ses"), {("ofd_file_modified", "s001: /Doc_0/Signs/Signatures.xml")}, ()),
-    "generated_here/ofdrw-written.ofd": (0, (), {("ofd_unsigned", "")}, (
-        "Doc_0/Document.xml", "Doc_0/Pages/Page_0/Content.xml", "Doc_0/PublicRes.xml", "OFD.xml")),
+    "generated_here/ofdrw-written.ofd": (
+        0,
+        (),
+        {("ofd_unsigned", "")},
+        ("Doc_0/Document.xml", "Doc_0/Pages/Page_0/Content.xml", "Doc_0/PublicRes.xml", "OFD.xml"),
+    ),
     "generated_here/ofdrw-signed-here.ofd": (1, ("ses",), set(), ()),
     "generated_here/ofdrw-written-signed.ofd": (1, ("ses",), set(), ()),
     "made_with_tool/tool__yyzz_v4.ofd": (1, ("ses",), set(), ()),
     "made_with_tool/tool__spjy_v5.ofd": (1, ("ses",), set(), ()),
     "made_with_tool/tool__jsz_v1.ofd": (1, ("ses",), set(), ()),
     "made_with_tool/tool__yyzz_v4__tampered_content.ofd": (
-        1, ("ses",), {("ofd_file_modified", "1: /Doc_0/Pages/Page_0/Content.xml")}, ()),
+        1,
+        ("ses",),
+        {("ofd_file_modified", "1: /Doc_0/Pages/Page_0/Content.xml")},
+        (),
+    ),
     "made_with_tool/tool__yyzz_v4__swapped_signedvalue.ofd": (
-        1, ("ses",), {("ofd_data_hash_mismatch", "1: /Doc_0/Signs/Sign_0/Signature.xml")}, ()),
+        1,
+        ("ses",),
+        {("ofd_data_hash_mismatch", "1: /Doc_0/Signs/Sign_0/Signature.xml")},
+        (),
+    ),
 }
-SES_VERSIONS = {"made_with_tool/tool__jsz_v1.ofd": 1, "made_with_tool/tool__spjy_v5.ofd": 5,
-                "made_with_tool/tool__yyzz_v4.ofd": 4, "sign__allprotected.ofd": 4}
+SES_VERSIONS = {
+    "made_with_tool/tool__jsz_v1.ofd": 1,
+    "made_with_tool/tool__spjy_v5.ofd": 5,
+    "made_with_tool/tool__yyzz_v4.ofd": 4,
+    "sign__allprotected.ofd": 4,
+}
 
 
 def _read(name: str) -> bytes:
@@ -88,8 +104,11 @@ def test_converter_h_second_signature_broke_the_first() -> None:
     first, second = check_ofd(_read("converter__h.ofd")).signatures
     assert first.protects_signature_list
     assert [r.path for r in first.references if r.outcome == "modified"] == ["/Doc_0/Signs/Signatures.xml"]
-    assert set(first.not_covered) == {"/Doc_0/Signs/Sign_1/Seal.esl", "/Doc_0/Signs/Sign_1/Signature.xml",
-                                      "/Doc_0/Signs/Sign_1/SignedValue.dat"}  # added after Sign_0
+    assert set(first.not_covered) == {
+        "/Doc_0/Signs/Sign_1/Seal.esl",
+        "/Doc_0/Signs/Sign_1/Signature.xml",
+        "/Doc_0/Signs/Sign_1/SignedValue.dat",
+    }  # added after Sign_0
     assert second.intact and second.covers_signatures == (first.id,) and not second.protects_signature_list
 
 

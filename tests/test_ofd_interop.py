@@ -28,8 +28,21 @@ def _sign(world: Any, tmp: Path, name: str) -> Path:
     unsigned.write_bytes(doc.unsigned())
     x, y, w, h = doc.seal_box
     page = doc.page_ids.index(doc.seal_page) + 1
-    out = ofdrw("sign", unsigned, signed, "--page", str(page), "--x", f"{x:.1f}", "--y", f"{y:.1f}",
-                "--w", f"{w:.1f}", "--h", f"{h:.1f}")
+    out = ofdrw(
+        "sign",
+        unsigned,
+        signed,
+        "--page",
+        str(page),
+        "--x",
+        f"{x:.1f}",
+        "--y",
+        f"{y:.1f}",
+        "--w",
+        f"{w:.1f}",
+        "--h",
+        f"{h:.1f}",
+    )
     assert out.returncode == 0 and "SIGNED SESV4" in out.stdout, out.stdout + out.stderr
     return signed
 
@@ -55,8 +68,10 @@ def test_ofdrw_signs_and_verifies_elicense_packages(signed: dict[str, Path]) -> 
         assert report.status is Status.VALID and not report.uncovered, report.reasons
         (sig,) = report.signatures
         assert sig.info.kind == "ses" and sig.info.version == 4 and sig.protects_signature_list
-        files = set(read_package(path.read_bytes()).files) - {"Doc_0/Signs/Sign_0/Signature.xml",
-                                                               "Doc_0/Signs/Sign_0/SignedValue.dat"}
+        files = set(read_package(path.read_bytes()).files) - {
+            "Doc_0/Signs/Sign_0/Signature.xml",
+            "Doc_0/Signs/Sign_0/SignedValue.dat",
+        }
         assert {r.path.lstrip("/") for r in sig.references} == files  # ofdrw covered every file we wrote
 
 
@@ -80,7 +95,7 @@ def _tamper(data: bytes, part: str, at: int = -1) -> bytes:
             if part.endswith("Signature.xml"):
                 at = content.index(b"SignatureDateTime>") + 20
             i = min(at, len(content) - 1) if at >= 0 else len(content) // 2
-            content = content[:i] + bytes([content[i] ^ 0x01]) + content[i + 1:]
+            content = content[:i] + bytes([content[i] ^ 0x01]) + content[i + 1 :]
         files.append((name, content))
     return write_package(files)
 

@@ -44,8 +44,9 @@ def sm2(tmp_path_factory: pytest.TempPathFactory) -> Sm2World:
     from elicense.demo import build_demo
     from elicense.verify import Verifier
 
-    world = build_demo(tmp_path_factory.mktemp("sm2ofd"), now=NOW, seed=SEED, images=True, pdf=False,
-                       algorithm=Algorithm.SM2)
+    world = build_demo(
+        tmp_path_factory.mktemp("sm2ofd"), now=NOW, seed=SEED, images=True, pdf=False, algorithm=Algorithm.SM2
+    )
     verifier = Verifier.from_trust_file(world.trust_file, algorithms=[Algorithm.SM2])
     return Sm2World(world.home, world.trust_file, world.issued, verifier)
 
@@ -109,8 +110,16 @@ def test_elicense_verifies_sealed_licences(sm2: Any, sealed: dict[str, bytes]) -
         assert result.status is expected, (name, result.reasons)
         assert result.kind == "ofd" and result.licence is not None and result.licence.id == issued.licence.id
         names = [c.name for c in result.checks]
-        for check in ("ofd_references", "ofd_data_hash", "ofd_seal.signature", "ofd_seal.seal_signature",
-                      "ofd_seal.signer_in_seal", "ofd_seal.document_digest", "licence.signature", "ofd_licence"):
+        for check in (
+            "ofd_references",
+            "ofd_data_hash",
+            "ofd_seal.signature",
+            "ofd_seal.seal_signature",
+            "ofd_seal.signer_in_seal",
+            "ofd_seal.document_digest",
+            "licence.signature",
+            "ofd_licence",
+        ):
             assert check in names, (name, check)
         assert all(c.outcome is not CheckOutcome.FAILED for c in result.checks if c.name.startswith("ofd_")), name
 
@@ -124,7 +133,7 @@ def _flip(data: bytes, part: str) -> bytes:
             i = len(content) // 2
             if name.endswith("Signature.xml"):
                 i = content.index(b"SignatureDateTime>") + 20  # not inside a CheckValue
-            content = content[:i] + bytes([content[i] ^ 0x01]) + content[i + 1:]
+            content = content[:i] + bytes([content[i] ^ 0x01]) + content[i + 1 :]
         out.append((name, content))
     return write_package(out)
 
@@ -135,8 +144,11 @@ def test_one_byte_tamper_of_every_part_is_invalid(sm2: Any, sealed: dict[str, by
         result = verify_ofd(sm2.verifier, _flip(data, part), at=NOW)
         assert result.status is Status.INVALID, (part, result.reasons)
         if not part.startswith("Doc_0/Signs/Sign_0/"):  # named exactly, or refused before (broken XML)
-            assert any((r.code == "ofd_file_modified" and r.detail and r.detail.endswith("/" + part))
-                       or r.code == "ofd_malformed" for r in result.reasons), (part, result.reasons)
+            assert any(
+                (r.code == "ofd_file_modified" and r.detail and r.detail.endswith("/" + part))
+                or r.code == "ofd_malformed"
+                for r in result.reasons
+            ), (part, result.reasons)
 
 
 def test_seal_of_another_authority_is_not_the_issuers(sm2: Any) -> None:
@@ -156,12 +168,18 @@ def test_page_edited_and_resealed_by_the_issuer_key_still_mismatches_the_record(
 
     issued = sm2.issued["food-business-licence-jinan"]
     doc = build_licence_ofd(issued)
-    files = [(n, c.replace(issued.licence.holder.name.encode(), "济南泉城假冒餐饮有限公司".encode())
-              if n == "Doc_0/Tags/Tag_Licence.xml" else c) for n, c in doc.files]
+    files = [
+        (
+            n,
+            c.replace(issued.licence.holder.name.encode(), "济南泉城假冒餐饮有限公司".encode())
+            if n == "Doc_0/Tags/Tag_Licence.xml"
+            else c,
+        )
+        for n, c in doc.files
+    ]
     entry = sm2.home.authority(issued.licence.issuer.code)
     seal, signer, crls = seal_material(sm2.home, entry, at=issued.signed_at)
-    data = seal_licence_ofd(replace(doc, files=tuple(files)), seal=seal, signer=signer, at=issued.signed_at,
-                            crls=crls)
+    data = seal_licence_ofd(replace(doc, files=tuple(files)), seal=seal, signer=signer, at=issued.signed_at, crls=crls)
     result = verify_ofd(sm2.verifier, data, at=NOW)
     assert result.status is Status.INVALID and result.has_reason("ofd_record_mismatch"), result.reasons
 
@@ -171,11 +189,20 @@ def test_tags_read_back_from_a_sealed_licence(sm2: Any, sealed: dict[str, bytes]
     assert tags["holder_name"].shown == sm2.issued["real-estate-title-nanjing"].licence.holder.name == "刘镕"
 
 
-SES_CORPUS = ["sign__allprotected.ofd", "sign__v4signed.ofd", "reader__SESV4SignDoc.ofd", "converter__h.ofd",
-              "generated_here/ofdrw-signed-here.ofd", "generated_here/ofdrw-written-signed.ofd",
-              "made_with_tool/tool__yyzz_v4.ofd", "made_with_tool/tool__spjy_v5.ofd", "made_with_tool/tool__jsz_v1.ofd",
-              "made_with_tool/tool__yyzz_v4__tampered_content.ofd",
-              "made_with_tool/tool__yyzz_v4__swapped_signedvalue.ofd", "converter__testImageNotFound.ofd"]
+SES_CORPUS = [
+    "sign__allprotected.ofd",
+    "sign__v4signed.ofd",
+    "reader__SESV4SignDoc.ofd",
+    "converter__h.ofd",
+    "generated_here/ofdrw-signed-here.ofd",
+    "generated_here/ofdrw-written-signed.ofd",
+    "made_with_tool/tool__yyzz_v4.ofd",
+    "made_with_tool/tool__spjy_v5.ofd",
+    "made_with_tool/tool__jsz_v1.ofd",
+    "made_with_tool/tool__yyzz_v4__tampered_content.ofd",
+    "made_with_tool/tool__yyzz_v4__swapped_signedvalue.ofd",
+    "converter__testImageNotFound.ofd",
+]
 
 
 @pytest.mark.parametrize("name", SES_CORPUS)
@@ -191,8 +218,10 @@ def test_corpus_signatures_verify_as_expected(sm2: Any, name: str) -> None:
         makers = [o for (n, _), o in outcomes.items() if n == "ofd_seal.seal_signature"]
         assert makers and all(o is CheckOutcome.PASSED for o in makers), outcomes
     assert result.status is not Status.VALID and result.reasons
-    assert any(r.code in ("ses_certificate_untrusted", "ses_signer_untrusted", "unknown_key") or "untrusted" in r.code
-               for r in result.reasons), result.reasons
+    assert any(
+        r.code in ("ses_certificate_untrusted", "ses_signer_untrusted", "unknown_key") or "untrusted" in r.code
+        for r in result.reasons
+    ), result.reasons
     if "swapped" in name:
         assert result.has_reason("ofd_data_hash_mismatch")
     if "tampered" in name or name == "converter__h.ofd":
@@ -204,8 +233,18 @@ def test_cli_verify_ofd(sm2: Any, sealed: dict[str, bytes], tmp_path: Path) -> N
     path.write_bytes(sealed["driving-licence-nanjing"])
     bad = tmp_path / "bad.ofd"
     bad.write_bytes(_flip(sealed["driving-licence-nanjing"], "Doc_0/Pages/Page_0/Content.xml"))
-    base = [sys.executable, "-m", "elicense.cli", "verify", "--trust", str(sm2.trust_file), "--allow-alg", "SM2",
-            "--at", NOW.isoformat().replace("+00:00", "Z")]
+    base = [
+        sys.executable,
+        "-m",
+        "elicense.cli",
+        "verify",
+        "--trust",
+        str(sm2.trust_file),
+        "--allow-alg",
+        "SM2",
+        "--at",
+        NOW.isoformat().replace("+00:00", "Z"),
+    ]
     ok = subprocess.run([*base, "--json", str(path)], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     doc = json.loads(ok.stdout)
@@ -216,8 +255,9 @@ def test_cli_verify_ofd(sm2: Any, sealed: dict[str, bytes], tmp_path: Path) -> N
     assert no.returncode == 1 and "Content.xml" in no.stdout + no.stderr
 
 
-def test_cli_demo_issue_render_and_batch_ofds(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_demo_issue_render_and_batch_ofds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``demo --alg sm2`` writes sealed OFDs; ``issue --ofd`` (single and batch) and ``render --format ofd`` too;
     ``verify --batch`` lines naming the files verify them."""
     import registry_support as rs
@@ -240,8 +280,25 @@ def test_cli_demo_issue_render_and_batch_ofds(tmp_path: Path, capsys: pytest.Cap
     assert {p.stem: x["status"] for p, x in zip(ofds, lines, strict=True)} == expected
 
     single = tmp_path / "single"
-    assert run(["issue", "--home", str(out), "--type", "business-licence", "--alg", "sm2", "--ofd", str(single),
-                "--no-progress", "--json", *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")]]) == 0
+    assert (
+        run(
+            [
+                "issue",
+                "--home",
+                str(out),
+                "--type",
+                "business-licence",
+                "--alg",
+                "sm2",
+                "--ofd",
+                str(single),
+                "--no-progress",
+                "--json",
+                *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")],
+            ]
+        )
+        == 0
+    )
     lid = json.loads(capsys.readouterr().out)["id"]
     assert run(["verify", str(single / f"{lid}.ofd"), "--trust", bundle, "--allow-alg", "SM2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["licence"]["id"] == lid
@@ -249,14 +306,45 @@ def test_cli_demo_issue_render_and_batch_ofds(tmp_path: Path, capsys: pytest.Cap
     csv_file = tmp_path / "batch.csv"
     csv_file.write_bytes(rs.csv_bytes([rs.row(i) for i in range(3)]))
     many = tmp_path / "many"
-    assert run(["issue", "--home", str(out), "--type", rs.TYPE, "--alg", "sm2", "--batch", str(csv_file),
-                "--ofd", str(many), "--no-progress"]) == 0
+    assert (
+        run(
+            [
+                "issue",
+                "--home",
+                str(out),
+                "--type",
+                rs.TYPE,
+                "--alg",
+                "sm2",
+                "--batch",
+                str(csv_file),
+                "--ofd",
+                str(many),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert len(list(many.glob("*.ofd"))) == 3
 
     rendered = tmp_path / "render.ofd"
-    assert run(["render", "--home", str(out), "--licence", "business-licence-jinan", "-o", str(rendered),
-                "--format", "ofd"]) == 0
+    assert (
+        run(
+            [
+                "render",
+                "--home",
+                str(out),
+                "--licence",
+                "business-licence-jinan",
+                "-o",
+                str(rendered),
+                "--format",
+                "ofd",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(["verify", str(rendered), "--trust", bundle, "--allow-alg", "SM2"]) == 0
 
@@ -315,9 +403,28 @@ def test_sm2_demo_with_ofds_prints_no_warning(tmp_path: Path) -> None:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENSE_") and k != "PYTHONWARNINGS"}
-    proc = subprocess.run([sys.executable, "-W", "error", "-X", "dev", "-m", "elicense.cli", "demo",
-                           str(tmp_path / "d"), "--alg", "sm2", "--lang", "en"],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-X",
+            "dev",
+            "-m",
+            "elicense.cli",
+            "demo",
+            str(tmp_path / "d"),
+            "--alg",
+            "sm2",
+            "--lang",
+            "en",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     licences = tmp_path / "d" / "licences"
     assert {p.stem for p in licences.glob("*.ofd")} == {p.name[: -len(".qr.txt")] for p in licences.glob("*.qr.txt")}
@@ -332,9 +439,12 @@ def test_ofd_output_needs_an_sm2_home(world: Any, tmp_path: Path, capsys: pytest
 
     home = str(world.home.path)
     out = tmp_path / "x.ofd"
-    assert run(["render", "--home", home, "--licence", "business-licence-jinan", "-o", str(out), "--format", "ofd"]) == 3
+    assert (
+        run(["render", "--home", home, "--licence", "business-licence-jinan", "-o", str(out), "--format", "ofd"]) == 3
+    )
     err = capsys.readouterr().err
     assert "SM2" in err and "Traceback" not in err and not out.exists()
+
     def count() -> int:
         if not (world.home.path / "registry.sqlite").exists():
             return 0
@@ -342,14 +452,29 @@ def test_ofd_output_needs_an_sm2_home(world: Any, tmp_path: Path, capsys: pytest
             return registry.count()
 
     before = count()
-    assert run(["issue", "--home", home, "--type", "business-licence", "--ofd", str(tmp_path / "o"), "--no-progress",
-                *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")]]) == 3
+    assert (
+        run(
+            [
+                "issue",
+                "--home",
+                home,
+                "--type",
+                "business-licence",
+                "--ofd",
+                str(tmp_path / "o"),
+                "--no-progress",
+                *[a for k, v in ISSUE_FIELDS.items() for a in ("--field", f"{k}={v}")],
+            ]
+        )
+        == 3
+    )
     assert "SM2" in capsys.readouterr().err
     assert count() == before  # nothing issued
 
 
-def test_batch_lines_naming_files_and_odd_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                sm2: Sm2World, sealed: dict[str, bytes]) -> None:
+def test_batch_lines_naming_files_and_odd_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sm2: Sm2World, sealed: dict[str, bytes]
+) -> None:
     """A batch mixing a payload, an OFD path, a missing path and a line with a NUL: one JSON line each."""
     from elicense.cli import run
 
@@ -357,10 +482,22 @@ def test_batch_lines_naming_files_and_odd_lines(tmp_path: Path, capsys: pytest.C
     ofd.write_bytes(sealed["business-licence-jinan"])
     payload = sm2.issued["business-licence-jinan"].qr_payload
     listing = tmp_path / "batch.txt"
-    listing.write_bytes(b"\n".join([payload.encode(), str(ofd).encode(), str(tmp_path / "missing.ofd").encode(),
-                                    b"bad\0line"]) + b"\n")
-    run(["verify", "--batch", str(listing), "--trust", str(sm2.trust_file), "--allow-alg", "SM2",
-         "--at", NOW.isoformat()])
+    listing.write_bytes(
+        b"\n".join([payload.encode(), str(ofd).encode(), str(tmp_path / "missing.ofd").encode(), b"bad\0line"]) + b"\n"
+    )
+    run(
+        [
+            "verify",
+            "--batch",
+            str(listing),
+            "--trust",
+            str(sm2.trust_file),
+            "--allow-alg",
+            "SM2",
+            "--at",
+            NOW.isoformat(),
+        ]
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["line"] for x in lines] == [1, 2, 3, 4]
     assert lines[0]["kind"] == "qr" and lines[0]["status"] == "VALID"

@@ -24,9 +24,17 @@ def ofds(world: Any) -> dict[str, bytes]:
 def test_package_layout(ofds: dict[str, bytes]) -> None:
     names = zipfile.ZipFile(io.BytesIO(ofds["business-licence-jinan"])).namelist()
     assert names[0] == "OFD.xml"
-    assert {"Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml", "Doc_0/Pages/Page_0/Content.xml",
-            "Doc_0/Res/font_1.otf", "Doc_0/Res/qr.png", "Doc_0/Attachs/licence.cose", "Doc_0/Tags/CustomTags.xml",
-            "Doc_0/Tags/Tag_Licence.xml"} <= set(names)
+    assert {
+        "Doc_0/Document.xml",
+        "Doc_0/PublicRes.xml",
+        "Doc_0/DocumentRes.xml",
+        "Doc_0/Pages/Page_0/Content.xml",
+        "Doc_0/Res/font_1.otf",
+        "Doc_0/Res/qr.png",
+        "Doc_0/Attachs/licence.cose",
+        "Doc_0/Tags/CustomTags.xml",
+        "Doc_0/Tags/Tag_Licence.xml",
+    } <= set(names)
 
 
 def test_unsigned_output_is_deterministic(world: Any) -> None:
@@ -39,8 +47,15 @@ def test_unsigned_licence_is_reported_unsigned(ofds: dict[str, bytes]) -> None:
     assert [r.code for r in report.reasons] == ["ofd_unsigned"]
 
 
-@pytest.mark.parametrize(("slug", "size"), [("business-licence", (297.0, 210.0)), ("driving-licence", (88.0, 60.0)),
-                                       ("resident-id-card", (85.6, 54.0)), ("real-estate-title", (210.0, 297.0))])
+@pytest.mark.parametrize(
+    ("slug", "size"),
+    [
+        ("business-licence", (297.0, 210.0)),
+        ("driving-licence", (88.0, 60.0)),
+        ("resident-id-card", (85.6, 54.0)),
+        ("real-estate-title", (210.0, 297.0)),
+    ],
+)
 def test_page_size_follows_the_paper_licence(world: Any, slug: str, size: tuple[float, float]) -> None:
     issued = next(i for n, i in world.issued.items() if n.startswith(slug))
     doc = build_licence_ofd(issued)
@@ -57,8 +72,12 @@ def test_ofdkit_reads_the_chinese_text_and_rare_name_characters(world: Any, ofds
         tags = read_licence_tags(data)
         with ofdkit.open(io.BytesIO(data)) as reader:
             text = reader.text().replace("\n", "").replace(" ", "")
-            objects = {(str(i), oid): page.object_text(oid) for i, page in enumerate(reader.pages)
-                       for tag in tags.values() for oid in tag.object_ids}
+            objects = {
+                (str(i), oid): page.object_text(oid)
+                for i, page in enumerate(reader.pages)
+                for tag in tags.values()
+                for oid in tag.object_ids
+            }
         for value in (licence.holder.name, licence.holder.code, licence.issuer.name, str(licence.id)):
             assert value.replace(" ", "") in text, (name, value)
         for key, value in licence.fields.items():

@@ -50,7 +50,7 @@ def test_good_pdf_is_valid(good, verifier) -> None:  # type: ignore[no-untyped-d
 
 def test_byte_flip_in_signed_content(good, verifier) -> None:  # type: ignore[no-untyped-def]
     i = good.index(b"stream", 2000) + 40  # inside a signed stream
-    flipped = good[:i] + bytes([good[i] ^ 0x01]) + good[i + 1:]
+    flipped = good[:i] + bytes([good[i] ^ 0x01]) + good[i + 1 :]
     status, codes = _status(verifier, flipped)
     assert status is Status.INVALID
     assert codes & {"pdf_signature_invalid", "pdf_malformed"}
@@ -59,7 +59,7 @@ def test_byte_flip_in_signed_content(good, verifier) -> None:  # type: ignore[no
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
 def test_byte_flips_anywhere_never_valid(good, verifier, where: float) -> None:  # type: ignore[no-untyped-def]
     i = int(len(good) * where)
-    flipped = good[:i] + bytes([good[i] ^ 0x20]) + good[i + 1:]
+    flipped = good[:i] + bytes([good[i] ^ 0x20]) + good[i + 1 :]
     assert _status(verifier, flipped)[0] is not Status.VALID
 
 
@@ -87,12 +87,14 @@ def test_incremental_update_adds_annotation(good, verifier) -> None:  # type: ig
     def edit(writer) -> None:  # type: ignore[no-untyped-def]
         page_ref = writer.root["/Pages"]["/Kids"][0]
         page = page_ref.get_object()
-        annot = generic.DictionaryObject({
-            generic.NameObject("/Type"): generic.NameObject("/Annot"),
-            generic.NameObject("/Subtype"): generic.NameObject("/FreeText"),
-            generic.NameObject("/Rect"): generic.ArrayObject(map(generic.NumberObject, (100, 600, 400, 650))),
-            generic.NameObject("/Contents"): generic.TextStringObject("已注销"),
-        })
+        annot = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/FreeText"),
+                generic.NameObject("/Rect"): generic.ArrayObject(map(generic.NumberObject, (100, 600, 400, 650))),
+                generic.NameObject("/Contents"): generic.TextStringObject("已注销"),
+            }
+        )
         annots = page.get("/Annots", generic.ArrayObject())
         annots = generic.ArrayObject([*annots, writer.add_object(annot)])
         page[generic.NameObject("/Annots")] = annots
@@ -151,21 +153,29 @@ def test_second_signature_by_untrusted_key(good, verifier, monkeypatch) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "攻击者")])
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=9))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=9))
         .sign(key, hashes.SHA256())
     )
     asn1_cert = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
     asn1_key = asn1_keys.PrivateKeyInfo.load(
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption())
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     attacker = signers.SimpleSigner(asn1_cert, asn1_key, SimpleCertificateStore.from_certs([asn1_cert]))
     # an attacker's tool does not honour DocMDP
     monkeypatch.setattr(pdf_signer.PdfSigner, "_enforce_certification_constraints", lambda self, reader: None)
     out = io.BytesIO()
-    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(good)),
-                     signers.PdfSignatureMetadata(field_name="Attacker"), signer=attacker, output=out)
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(good)),
+        signers.PdfSignatureMetadata(field_name="Attacker"),
+        signer=attacker,
+        output=out,
+    )
     status, codes = _status(verifier, out.getvalue())
     assert status is Status.INVALID and "pdf_extra_signature" in codes
 
@@ -202,8 +212,9 @@ def test_untrusted_roots_are_indeterminate(good, world) -> None:  # type: ignore
     from elicense.verify.verifier import Verifier
 
     key = ec.generate_private_key(ec.SECP256R1())
-    root = make_root(key, "另一个信任根", not_before=NOW - dt.timedelta(days=400),
-                     not_after=NOW + dt.timedelta(days=400))
+    root = make_root(
+        key, "另一个信任根", not_before=NOW - dt.timedelta(days=400), not_after=NOW + dt.timedelta(days=400)
+    )
     store = TrustStore.build(roots=[root], authorities=[])
     result = Verifier(trust=store).verify_pdf(good, at=NOW)
     assert result.status is Status.INDETERMINATE and result.has_reason("pdf_signer_untrusted")
@@ -222,7 +233,8 @@ def test_dss_update_keeps_certification_valid(good, world, verifier) -> None:  #
     sig = PdfFileReader(io.BytesIO(good)).embedded_signatures[0]
     out = io.BytesIO(good)
     DocumentSecurityStore.add_dss(
-        out, sig.pkcs7_content,
+        out,
+        sig.pkcs7_content,
         certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs],
     )
     updated = out.getvalue()

@@ -95,8 +95,10 @@ def test_issue_batch_b_t_pdfs_have_a_timestamp(live, home: Path, tmp_path: Path,
     from elicense.verify import Verifier
 
     batch = tmp_path / "b.csv"
-    header = "source_id,holder_name,holder_code,entity_type,legal_representative,establishment_date,domicile," \
-             "business_scope\n"
+    header = (
+        "source_id,holder_name,holder_code,entity_type,legal_representative,establishment_date,domicile,"
+        "business_scope\n"
+    )
     batch.write_text(header + "".join(f"BT-{i},济南单证{i}有限公司,91370102MA3C8K2L65,有限责任公司,李珺,2020-01-02,"
                                       f"济南,软件开发\n" for i in range(2)), "utf-8")  # fmt: skip
     out = tmp_path / "pdf"
@@ -140,8 +142,9 @@ def http_tsa(live):  # type: ignore[no-untyped-def]
 
     cert, key = _root_material(live.home)
     now = dt.datetime.now(dt.UTC)
-    stamper = LocalTSA.create(cert, key, not_before=now - dt.timedelta(days=1),
-                              not_after=now + dt.timedelta(days=30)).timestamper()  # wall clock, as a real TSA
+    stamper = LocalTSA.create(
+        cert, key, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=30)
+    ).timestamper()  # wall clock, as a real TSA
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):

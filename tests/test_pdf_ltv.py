@@ -26,8 +26,13 @@ def tsa(world):  # type: ignore[no-untyped-def]
     cert, key = _root_material(world.home)
     stamp_time = world.issued[NAME].signed_at + STAMP_DELAY
     # the demo world lives at NOW: the TSA's clock is injected to read "a few minutes after signing"
-    return LocalTSA.create(cert, key, not_before=NOW - dt.timedelta(days=400), not_after=NOW + dt.timedelta(days=400),
-                           clock=lambda: stamp_time)
+    return LocalTSA.create(
+        cert,
+        key,
+        not_before=NOW - dt.timedelta(days=400),
+        not_after=NOW + dt.timedelta(days=400),
+        clock=lambda: stamp_time,
+    )
 
 
 def _sign(world, tsa, level: str, name: str = NAME) -> bytes:  # type: ignore[no-untyped-def]
@@ -87,8 +92,10 @@ def test_b_lt_supplies_missing_crls(b_lt, world) -> None:  # type: ignore[no-unt
     full = base.status
     assert isinstance(full, StatusStore) and full.crls
     no_crls = dataclasses.replace(
-        full, crls=(), chains={k: dataclasses.replace(v, revoked=(), crls=(), missing=("CA",))
-                               for k, v in full.chains.items()})
+        full,
+        crls=(),
+        chains={k: dataclasses.replace(v, revoked=(), crls=(), missing=("CA",)) for k, v in full.chains.items()},
+    )
     v = Verifier(trust=base.trust, status=no_crls, clock=lambda: NOW)
     issued = world.issued[NAME]
     b_b = seal_and_sign(issued, world.home.signer(world.home.authority(issued.licence.issuer.code)))
@@ -106,13 +113,17 @@ def _revoking_crl(world, *, revoked_at: dt.datetime, invalid_since: dt.datetime 
 
     entry = world.home.authority(world.issued[NAME].licence.issuer.code)
     signer_cert = world.home.certificates(entry.cert)[0]
-    region = next(r for r in world.home.regions
-                  if world.home.certificates(r.ca_cert)[0].subject == signer_cert.issuer)
+    region = next(r for r in world.home.regions if world.home.certificates(r.ca_cert)[0].subject == signer_cert.issuer)
     ca_cert = world.home.certificates(region.ca_cert)[0]
     ca_key = decrypt_private_key((world.home.path / region.ca_key).read_bytes(), world.home.passphrase())
-    return build_crl(ca_cert, ca_key, [RevokedCert(signer_cert.serial_number, revoked_at, "key_compromise",
-                                                   invalid_since)],
-                     last_update=revoked_at, next_update=revoked_at + dt.timedelta(days=7), number=99)
+    return build_crl(
+        ca_cert,
+        ca_key,
+        [RevokedCert(signer_cert.serial_number, revoked_at, "key_compromise", invalid_since)],
+        last_update=revoked_at,
+        next_update=revoked_at + dt.timedelta(days=7),
+        number=99,
+    )
 
 
 def _add_dss(pdf: bytes, crl) -> bytes:  # type: ignore[no-untyped-def]
@@ -124,7 +135,8 @@ def _add_dss(pdf: bytes, crl) -> bytes:  # type: ignore[no-untyped-def]
     sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
     out = io.BytesIO(pdf)
     DocumentSecurityStore.add_dss(
-        out, sig.pkcs7_content,
+        out,
+        sig.pkcs7_content,
         crls=[asn1_crl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER))],
     )
     return out.getvalue()
@@ -144,8 +156,9 @@ def test_revoked_after_signing_follows_the_invalidity_date(b_t, world, verifier)
     result = verifier.verify_pdf(_add_dss(b_t, later), at=NOW)
     assert result.status is Status.VALID, result.reasons
     assert "revoked after signing" in (_check(result, "pdf_revocation").detail or "")
-    backdated = _revoking_crl(world, revoked_at=signed_at + dt.timedelta(days=2),
-                              invalid_since=signed_at - dt.timedelta(hours=1))
+    backdated = _revoking_crl(
+        world, revoked_at=signed_at + dt.timedelta(days=2), invalid_since=signed_at - dt.timedelta(hours=1)
+    )
     result = verifier.verify_pdf(_add_dss(b_t, backdated), at=NOW)
     assert result.status is Status.INVALID and result.has_reason("signing_key_revoked")
 
@@ -158,12 +171,18 @@ def test_crl_not_signed_by_the_issuer_is_ignored(b_t, world, verifier) -> None: 
     signed_at = world.issued[NAME].signed_at
     real = _revoking_crl(world, revoked_at=signed_at - dt.timedelta(days=1))
     entry = world.home.authority(world.issued[NAME].licence.issuer.code)
-    ca_cert = next(world.home.certificates(r.ca_cert)[0] for r in world.home.regions
-                   if world.home.certificates(r.ca_cert)[0].subject == real.issuer)
-    forged = build_crl(ca_cert, ec.generate_private_key(ec.SECP256R1()),
-                       [RevokedCert(world.home.certificates(entry.cert)[0].serial_number,
-                                    signed_at - dt.timedelta(days=1))],
-                       last_update=signed_at, number=5)
+    ca_cert = next(
+        world.home.certificates(r.ca_cert)[0]
+        for r in world.home.regions
+        if world.home.certificates(r.ca_cert)[0].subject == real.issuer
+    )
+    forged = build_crl(
+        ca_cert,
+        ec.generate_private_key(ec.SECP256R1()),
+        [RevokedCert(world.home.certificates(entry.cert)[0].serial_number, signed_at - dt.timedelta(days=1))],
+        last_update=signed_at,
+        number=5,
+    )
     result = verifier.verify_pdf(_add_dss(b_t, forged), at=NOW)
     assert result.status is Status.VALID, result.reasons
 
@@ -175,12 +194,16 @@ def test_annotation_after_dss_update_is_invalid(b_lt, verifier) -> None:  # type
     writer = IncrementalPdfFileWriter(io.BytesIO(b_lt))
     page_ref = writer.root["/Pages"]["/Kids"][0]
     page = page_ref.get_object()
-    annot = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-        generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (10, 10, 60, 60)]),
-        generic.NameObject("/Contents"): generic.TextStringObject("已注销"),
-    }))
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (10, 10, 60, 60)]),
+                generic.NameObject("/Contents"): generic.TextStringObject("已注销"),
+            }
+        )
+    )
     page[generic.NameObject("/Annots")] = generic.ArrayObject([annot])
     writer.update_container(page)
     out = io.BytesIO()
@@ -195,8 +218,11 @@ def test_level_needs_its_material(world) -> None:  # type: ignore[no-untyped-def
 
     issued = world.issued[NAME]
     signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
-    for options in (PdfSigningOptions(level="B-T"), PdfSigningOptions(level="B-LT", timestamper=object()),
-                    PdfSigningOptions(level="B-X")):
+    for options in (
+        PdfSigningOptions(level="B-T"),
+        PdfSigningOptions(level="B-LT", timestamper=object()),
+        PdfSigningOptions(level="B-X"),
+    ):
         with pytest.raises(UsageError):
             seal_and_sign(issued, signer, options=options)
 
@@ -211,8 +237,12 @@ def test_poppler_and_openssl_see_signature_and_timestamp(b_lt, tmp_path) -> None
     dumped = sorted(tmp_path.glob("lt.pdf.sig*")) or sorted(tmp_path.glob("*.sig"))
     if shutil.which("openssl") is None or not dumped:
         pytest.skip("openssl or pdfsig -dump unavailable")
-    cms = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", str(dumped[0])],
-                         capture_output=True, text=True, check=False)
+    cms = subprocess.run(
+        ["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", str(dumped[0])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "id-smime-aa-timeStampToken" in cms.stdout  # the RFC 3161 token in the unsigned attributes
 
 
@@ -222,8 +252,19 @@ def test_cli_render_b_lt(world, tmp_path, capsys) -> None:  # type: ignore[no-un
     home = tmp_path / "home"
     shutil.copytree(world.home.path, home)
     out = tmp_path / "lt.pdf"
-    code = run(["render", "--home", str(home), "--licence", str(world.issued[NAME].licence.id),
-                "-o", str(out), "--pdf-level", "B-LT"])
+    code = run(
+        [
+            "render",
+            "--home",
+            str(home),
+            "--licence",
+            str(world.issued[NAME].licence.id),
+            "-o",
+            str(out),
+            "--pdf-level",
+            "B-LT",
+        ]
+    )
     if code != 0:  # the registry may not hold it under its id: fall back to the sample name
         code = run(["render", "--home", str(home), "--licence", NAME, "-o", str(out), "--pdf-level", "B-LT"])
     assert code == 0, capsys.readouterr()
@@ -232,5 +273,19 @@ def test_cli_render_b_lt(world, tmp_path, capsys) -> None:  # type: ignore[no-un
     result = Verifier.from_trust_file(world.trust_file, clock=lambda: NOW).verify_pdf(out.read_bytes(), at=NOW)
     assert result.status is Status.VALID, result.reasons
     assert _check(result, "pdf_revocation").outcome is CheckOutcome.PASSED
-    assert run(["render", "--home", str(home), "--licence", NAME, "-o", str(tmp_path / "x.pdf"),
-                "--tsa-url", "http://127.0.0.1:9/"]) >= 3  # a TSA URL without B-T/B-LT is a usage error
+    assert (
+        run(
+            [
+                "render",
+                "--home",
+                str(home),
+                "--licence",
+                NAME,
+                "-o",
+                str(tmp_path / "x.pdf"),
+                "--tsa-url",
+                "http://127.0.0.1:9/",
+            ]
+        )
+        >= 3
+    )  # a TSA URL without B-T/B-LT is a usage error

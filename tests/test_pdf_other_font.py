@@ -49,15 +49,21 @@ def test_render_with_another_font(sans: Path, world, verifier, tmp_path: Path) -
     assert result.status is Status.VALID, result.reasons
     fonts = _fonts(out)
     assert "+NotoSansCJKSC" in fonts and "NotoSerif" not in fonts, fonts
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(out), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert world.issued[NAME].licence.holder.name in text and "营业执照" in text.replace(" ", "")
     assert run(["render", "--home", str(home), "--licence", NAME, "-o", str(out), "--font",
                 str(TTC)]) == 3  # a collection: extract one face first  # fmt: skip
 
 
-def test_environment_font_is_used_by_issue_pdf(sans: Path, world, verifier, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_font_is_used_by_issue_pdf(
+    sans: Path,
+    world,
+    verifier,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from elicense.pdf import issue_pdf
 
     monkeypatch.setenv("ELICENSE_FONT", str(sans))

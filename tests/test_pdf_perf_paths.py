@@ -76,8 +76,9 @@ def test_fresh_characters_render_and_extract(world, verifier, tmp_path: Path) ->
     pdf = seal_and_sign(issued, signer)
     path = tmp_path / "rare.pdf"
     path.write_bytes(pdf)
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert f"济南{RARE}科技有限公司" in text
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
     assert "CID Type 0C" in fonts and " yes yes yes " in fonts
@@ -99,8 +100,10 @@ def test_same_glyphs_paint_the_same_pixels(world, tmp_path: Path) -> None:  # ty
     images = []
     for i, data in enumerate((first, second)):
         (tmp_path / f"{i}.pdf").write_bytes(data)
-        subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{i}.pdf"),
-                        str(tmp_path / f"{i}")], check=True)
+        subprocess.run(
+            ["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{i}.pdf"), str(tmp_path / f"{i}")],
+            check=True,
+        )
         images.append(Image.open(tmp_path / f"{i}.png").convert("L"))
     assert ImageChops.difference(*images).getbbox() is None
     ink = sum(1 for p in images[0].getdata() if p < 128)

@@ -50,8 +50,16 @@ def test_every_catalogue_type_round_trips(pdfs, world, verifier) -> None:  # typ
         assert result.kind == "pdf"
         assert result.licence is not None and result.licence.id == world.issued[name].licence.id
         names = [c.name for c in result.checks]
-        for check in ("pdf_parse", "pdf_signature", "pdf_modifications", "pdf_signer", "pdf_attachment",
-                      "pdf_qr", "signature", "issuer_authorisation"):
+        for check in (
+            "pdf_parse",
+            "pdf_signature",
+            "pdf_modifications",
+            "pdf_signer",
+            "pdf_attachment",
+            "pdf_qr",
+            "signature",
+            "issuer_authorisation",
+        ):
             assert check in names, (name, check)
 
 
@@ -107,8 +115,9 @@ def pdf_file(pdfs, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 
 def test_pdfsig_reports_signature_intact(pdf_file: Path) -> None:
-    out = subprocess.run([_tool("pdfsig"), "-nocert", str(pdf_file)], capture_output=True, text=True,
-                         check=False).stdout
+    out = subprocess.run(
+        [_tool("pdfsig"), "-nocert", str(pdf_file)], capture_output=True, text=True, check=False
+    ).stdout
     assert "Signature is Valid" in out, out
     assert "Total document signed" in out
     assert "ETSI.CAdES.detached" in out
@@ -130,8 +139,9 @@ def test_pdffonts_all_embedded(pdf_file: Path) -> None:
 
 
 def test_pdftotext_gives_the_chinese_back(pdf_file: Path, world) -> None:  # type: ignore[no-untyped-def]
-    text = subprocess.run([_tool("pdftotext"), "-enc", "UTF-8", str(pdf_file), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        [_tool("pdftotext"), "-enc", "UTF-8", str(pdf_file), "-"], capture_output=True, text=True, check=True
+    ).stdout
     issued = world.issued[pdf_file.stem]
     assert "营业执照" in text.replace(" ", "")
     assert issued.licence.holder.name in text
@@ -142,8 +152,9 @@ def test_pdftotext_gives_the_chinese_back(pdf_file: Path, world) -> None:  # typ
 def test_qr_decodes_from_150_dpi_render(pdf_file: Path, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from elicense.qr.decode import read_payloads
 
-    subprocess.run([_tool("pdftoppm"), "-r", "150", "-png", "-singlefile", str(pdf_file), str(tmp_path / "page")],
-                   check=True)
+    subprocess.run(
+        [_tool("pdftoppm"), "-r", "150", "-png", "-singlefile", str(pdf_file), str(tmp_path / "page")], check=True
+    )
     payloads = read_payloads((tmp_path / "page.png").read_bytes())
     assert payloads == [world.issued[pdf_file.stem].qr_payload]
 

@@ -117,7 +117,9 @@ def test_spawn_workers_rebuild_the_verifier(  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_batch_lines_are_the_json_of_to_dict(world, tmp_path: Path, lang: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_batch_lines_are_the_json_of_to_dict(
+    world, tmp_path: Path, lang: str, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     """``--batch`` writes ``to_json``; each line must be ``json.dumps({"line": n, **to_dict()})`` exactly."""
     from elicense.verify import Verifier
     from elicense.verify.inputs import looks_like_payload

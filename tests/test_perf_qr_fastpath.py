@@ -117,7 +117,9 @@ def test_fast_parse_equals_dataclass_constructor(world) -> None:  # type: ignore
     issued = world.issued["business-licence-jinan"]
     msg = parse_sign1(unwrap(issued.qr_payload))
     parsed = parse_claims(
-        msg.payload, issuer_code=issued.licence.id.issuer_code, area_code="370100",
+        msg.payload,
+        issuer_code=issued.licence.id.issuer_code,
+        area_code="370100",
         holder_types_of=lambda code: Catalog.default().get(code).holder_types,
     )
     rebuilt = claims_mod.LicenceClaims(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(parsed)})
@@ -270,8 +272,12 @@ def test_claims_with_simple_values_are_refused_without_the_walk(world, verifier)
         n = body[0] & 0x1F
         forged_claims = bytes((0xA0 | (n + 1),)) + body[1:] + key_byte + undefined
         with pytest.raises(PayloadError):
-            parse_claims(forged_claims, issuer_code=lic.id.issuer_code, area_code="370100",
-                         holder_types_of=lambda code: Catalog.default().get(code).holder_types)
+            parse_claims(
+                forged_claims,
+                issuer_code=lic.id.issuer_code,
+                area_code="370100",
+                holder_types_of=lambda code: Catalog.default().get(code).holder_types,
+            )
 
 
 @given(st.binary(min_size=64, max_size=64), st.integers(0, 32), st.integers(0, 32))
@@ -334,10 +340,23 @@ def test_claims_fast_path_agrees_with_the_strict_parser(world, data) -> None:  #
         part = data.draw(st.integers(0, 2))
         claims[K_ID] = list(claims[K_ID])
         claims[K_ID][part] = data.draw(st.sampled_from((*_ODD_VALUES, "JY2370102", 12345, "1", "0" * 32)))
-    if type(top.get(6)) is int and data.draw(st.booleans()):  # nbf / exp values that are not a day's midnight, or nbf on iat's day
-        top[data.draw(st.sampled_from((4, 5)))] = data.draw(st.sampled_from(
-            (top[6] - (top[6] + 28800) % 86400, top[6] - top[6] % 86400, top[6], 86400 - 28800, 0, -28800,
-             2**40 * 86400, 1.0 * 86400)))
+    if type(top.get(6)) is int and data.draw(
+        st.booleans()
+    ):  # nbf / exp values that are not a day's midnight, or nbf on iat's day
+        top[data.draw(st.sampled_from((4, 5)))] = data.draw(
+            st.sampled_from(
+                (
+                    top[6] - (top[6] + 28800) % 86400,
+                    top[6] - top[6] % 86400,
+                    top[6],
+                    86400 - 28800,
+                    0,
+                    -28800,
+                    2**40 * 86400,
+                    1.0 * 86400,
+                )
+            )
+        )
     encoded = cbor2.dumps(top, canonical=data.draw(st.booleans()))
     mutated = bytearray(encoded)
     for _ in range(data.draw(st.integers(0, 2))):
@@ -370,11 +389,15 @@ def test_claims_fast_path_reads_every_demo_licence(world, monkeypatch) -> None: 
         current[0] = name
         payload = parse_sign1(unwrap(issued.qr_payload)).payload
         issuer = issued.licence.id.issuer_code
-        fast = parse_claims(payload, issuer_code=issuer, area_code="370100",
-                            holder_types_of=lambda code: catalog.get(code).holder_types)
-        assert fast == strict(payload, issuer_code=issuer, area_code="370100",
-                              holder_types_of=lambda code: catalog.get(code).holder_types)
-    assert calls == [name for name in world.issued if K_SUPERSEDES in _claims(world, name)] == ["driving-licence-renewed"]
+        fast = parse_claims(
+            payload, issuer_code=issuer, area_code="370100", holder_types_of=lambda code: catalog.get(code).holder_types
+        )
+        assert fast == strict(
+            payload, issuer_code=issuer, area_code="370100", holder_types_of=lambda code: catalog.get(code).holder_types
+        )
+    assert (
+        calls == [name for name in world.issued if K_SUPERSEDES in _claims(world, name)] == ["driving-licence-renewed"]
+    )
 
 
 def _chain_reference(store, key, signed_at, at):  # type: ignore[no-untyped-def]
@@ -414,8 +437,9 @@ def test_status_store_shortcuts_agree_with_the_loops(verifier, data) -> None:  #
     variant = data.draw(st.sampled_from(("as is", "revoked", "missing")))
     if variant != "as is":
         revoked = tuple(("ca", RevokedCert(1, data.draw(moment))) for _ in range(data.draw(st.integers(1, 3))))
-        facts = ChainRevocation(revoked if variant == "revoked" else (), facts.crls,
-                                ("ca",) if variant == "missing" else ())
+        facts = ChainRevocation(
+            revoked if variant == "revoked" else (), facts.crls, ("ca",) if variant == "missing" else ()
+        )
         store = dataclasses.replace(store, chains={key.certificate: facts})
     for _ in range(3):
         signed_at, at = data.draw(moment), data.draw(moment)
@@ -437,16 +461,21 @@ def test_status_store_shortcuts_agree_with_the_loops(verifier, data) -> None:  #
 
 def test_status_store_reads_revoked_entries(world, verifier) -> None:  # type: ignore[no-untyped-def]
     """The inline bit read sees the demo world's revoked and suspended licences (not only VALID entries)."""
-    for name, code in (("business-licence-revoked", "licence_revoked"),
-                       ("food-business-licence-suspended", "licence_suspended")):
+    for name, code in (
+        ("business-licence-revoked", "licence_revoked"),
+        ("food-business-licence-suspended", "licence_suspended"),
+    ):
         result = verifier.verify(world.issued[name].qr_payload)
         assert result.status is Status.INVALID and result.has_reason(code), name
 
 
 # -- issue 8, round 3: batch output ------------------------------------------------------------------------------
 
-_NASTY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\n\t\x00\u2028/'),
-                      min_size=1, max_size=12)
+_NASTY_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\n\t\x00\u2028/'),
+    min_size=1,
+    max_size=12,
+)
 
 
 def _json_reference(result, lang: str, line: int | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -478,19 +507,30 @@ def test_to_json_is_json_dumps_of_to_dict_for_any_values(world, verifier, data) 
     base = verifier.verify(world.issued[data.draw(st.sampled_from(sorted(world.issued)))].qr_payload)
     assert base.licence is not None
     lic = dataclasses.replace(
-        base.licence, holder_name=data.draw(_NASTY_TEXT), holder_code=data.draw(_NASTY_TEXT),
-        number=data.draw(_NASTY_TEXT), status_index=data.draw(st.none() | st.integers(0, 2**32 - 1)),
-        valid_until=data.draw(st.none() | st.dates()), area_code=data.draw(_NASTY_TEXT),
+        base.licence,
+        holder_name=data.draw(_NASTY_TEXT),
+        holder_code=data.draw(_NASTY_TEXT),
+        number=data.draw(_NASTY_TEXT),
+        status_index=data.draw(st.none() | st.integers(0, 2**32 - 1)),
+        valid_until=data.draw(st.none() | st.dates()),
+        area_code=data.draw(_NASTY_TEXT),
     )
     fields = data.draw(st.dictionaries(_NASTY_TEXT, _NASTY_TEXT | st.integers(), max_size=3))
-    reasons = tuple(Reason("x", Status.INVALID, data.draw(_NASTY_TEXT), data.draw(_NASTY_TEXT), data.draw(
-        st.none() | _NASTY_TEXT)) for _ in range(data.draw(st.integers(0, 2))))
+    reasons = tuple(
+        Reason("x", Status.INVALID, data.draw(_NASTY_TEXT), data.draw(_NASTY_TEXT), data.draw(st.none() | _NASTY_TEXT))
+        for _ in range(data.draw(st.integers(0, 2)))
+    )
     checks = (*base.checks, Check(data.draw(_NASTY_TEXT), CheckOutcome.FAILED, data.draw(st.none() | _NASTY_TEXT)))
     result = dataclasses.replace(
-        base, licence=data.draw(st.sampled_from((lic, None))), fields=fields, reasons=reasons, checks=checks,
+        base,
+        licence=data.draw(st.sampled_from((lic, None))),
+        fields=fields,
+        reasons=reasons,
+        checks=checks,
         licence_type=data.draw(st.sampled_from((base.licence_type, None))),
         issuer=data.draw(st.sampled_from((base.issuer, None))),
-        disclosed=data.draw(st.sampled_from((None, (), ("holder_name",)))), kind=data.draw(st.sampled_from(("qr", "pdf"))),
+        disclosed=data.draw(st.sampled_from((None, (), ("holder_name",)))),
+        kind=data.draw(st.sampled_from(("qr", "pdf"))),
     )
     assert isinstance(result, VerificationResult)
     for lang in ("en", "zh"):

@@ -67,8 +67,13 @@ def test_qr_fits_small_versions_and_decodes_from_pixels(world) -> None:  # type:
     assert versions["resident-id-card-nanjing"] <= 10
     assert versions["driving-licence-nanjing"] <= 10
     # organisation licences too, thanks to the compact forms (specs/qr-payload.md §3.1)
-    for name in ("business-licence-jinan", "business-licence-nanjing", "food-business-licence-jinan",
-                 "construction-safety-licence-shandong", "driving-licence-renewed"):
+    for name in (
+        "business-licence-jinan",
+        "business-licence-nanjing",
+        "food-business-licence-jinan",
+        "construction-safety-licence-shandong",
+        "driving-licence-renewed",
+    ):
         assert versions[name] <= 10, (name, versions[name])
     assert max(versions.values()) <= 11, versions
     text = world.issued["driving-licence-nanjing"].qr_payload

@@ -25,8 +25,11 @@ def _top(world: Any) -> dict[Any, Any]:
 def _parse(world: Any, top: dict[Any, Any]) -> Any:
     lic = world.issued[NAME].licence
     data = cbor.dumps(top)
-    kw = {"issuer_code": lic.id.issuer_code, "area_code": lic.issuer.area_code,
-          "holder_types_of": lambda code: Catalog.default().get(code).holder_types}
+    kw = {
+        "issuer_code": lic.id.issuer_code,
+        "area_code": lic.issuer.area_code,
+        "holder_types_of": lambda code: Catalog.default().get(code).holder_types,
+    }
     fast = claims_mod.parse_claims(data, **kw)
     assert fast == claims_mod.parse_claims_strict(data, **kw)
     return fast

@@ -29,8 +29,16 @@ def home(tmp_path: Path) -> Home:
 
 
 def _run(home: Home, data: bytes, tmp_path: Path, url: str | None = None, **kw: object):
-    return run_batch(data, home=home, url=url or sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE,
-                     at=rs.NOW, actor="batch-test", report_path=tmp_path / "report.csv", **kw)  # type: ignore[arg-type]
+    return run_batch(
+        data,
+        home=home,
+        url=url or sqlite_url(home.path / "registry.sqlite"),
+        type_code=rs.TYPE,
+        at=rs.NOW,
+        actor="batch-test",
+        report_path=tmp_path / "report.csv",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _report(tmp_path: Path) -> list[dict[str, str]]:
@@ -107,8 +115,10 @@ def test_utf8_bom_is_accepted(home: Home, tmp_path: Path) -> None:
 def test_unusable_files_are_refused_whole(home: Home, tmp_path: Path, data: bytes, message: str) -> None:
     with pytest.raises(BatchError, match=message):
         _run(home, data, tmp_path)
-    assert not (home.path / "registry.sqlite").exists() or Registry.open(
-        sqlite_url(home.path / "registry.sqlite")).count() == 0
+    assert (
+        not (home.path / "registry.sqlite").exists()
+        or Registry.open(sqlite_url(home.path / "registry.sqlite")).count() == 0
+    )
 
 
 def test_malformed_rows_are_reported_not_fatal(home: Home, tmp_path: Path) -> None:

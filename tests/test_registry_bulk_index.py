@@ -23,8 +23,9 @@ def home(tmp_path: Path) -> Home:
 def _worker(home: Home) -> tuple[str, b._Worker]:
     url = sqlite_url(home.path / "registry.sqlite")
     lt = home.authority_for_type("11100000MB0143028R001")
-    b.run_batch(rs.csv_bytes([rs.row(i) for i in range(3)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
-                actor="t")  # creates the registry, key and status list
+    b.run_batch(
+        rs.csv_bytes([rs.row(i) for i in range(3)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t"
+    )  # creates the registry, key and status list
     b._init_worker(url, str(home.path), lt.code, "11100000MB0143028R001", rs.NOW, "t", None)
     assert b._STATE is not None
     return url, b._STATE
@@ -50,8 +51,12 @@ def test_taken_indexes_are_never_reused_and_rows_signed_with_their_index(
                 return set() if calls["n"] == 1 else real(conn, code, idxs)
 
             monkeypatch.setattr(st.registry, "taken_among", late)
-        plan = b.plan_batch(rs.csv_bytes([rs.row(i) for i in range(100, 103)]), licence_type=st.licence_type,
-                            authority=st.entry.authority, at=rs.NOW)
+        plan = b.plan_batch(
+            rs.csv_bytes([rs.row(i) for i in range(100, 103)]),
+            licence_type=st.licence_type,
+            authority=st.entry.authority,
+            at=rs.NOW,
+        )
         ids, skipped = b._issue_transaction(st, plan.rows)
     finally:
         b._close_worker()
@@ -74,8 +79,14 @@ def test_each_row_is_planned_once(home: Home, tmp_path: Path, monkeypatch: pytes
         return real(*a, **kw)
 
     monkeypatch.setattr(b, "plan_row", counting)
-    report = b.run_batch(rs.csv_bytes([rs.row(i) for i in range(60)]), home=home,
-                         url=sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE, at=rs.NOW, actor="t")
+    report = b.run_batch(
+        rs.csv_bytes([rs.row(i) for i in range(60)]),
+        home=home,
+        url=sqlite_url(home.path / "registry.sqlite"),
+        type_code=rs.TYPE,
+        at=rs.NOW,
+        actor="t",
+    )
     assert report.issued == 60 and calls["n"] == 60
 
 
@@ -102,8 +113,17 @@ def test_workers_validate_in_parallel_with_the_same_report(
 
     serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
     monkeypatch.setattr(b, "PARALLEL_PLAN_ROWS", 10)
-    report = b.run_batch(data, home=home, url=sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE,
-                         at=rs.NOW, actor="t", workers=2, chunk_size=20, report_path=tmp_path / "report.csv")
+    report = b.run_batch(
+        data,
+        home=home,
+        url=sqlite_url(home.path / "registry.sqlite"),
+        type_code=rs.TYPE,
+        at=rs.NOW,
+        actor="t",
+        workers=2,
+        chunk_size=20,
+        report_path=tmp_path / "report.csv",
+    )
     assert report.total == 121 and report.rejected == 4 == len(serial.problems) and report.issued == 117
     import csv
 
@@ -128,15 +148,26 @@ def test_a_small_list_grows_before_it_fills(home: Home) -> None:
     with Registry.open(url) as reg, reg.transaction() as conn:
         conn.execute(update(schema.status_lists).where(schema.status_lists.c.authority_code == code).values(size=16))
     for i in range(100, 110):
-        b.issue_one(dict(zip(rs.HEADER, rs.row(i), strict=True)), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
-                    actor="t")
-    b.run_batch(rs.csv_bytes([rs.row(i) for i in range(200, 260)]), home=home, url=url, type_code=rs.TYPE,
-                at=rs.NOW, actor="t", chunk_size=25)
+        b.issue_one(
+            dict(zip(rs.HEADER, rs.row(i), strict=True)), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t"
+        )
+    b.run_batch(
+        rs.csv_bytes([rs.row(i) for i in range(200, 260)]),
+        home=home,
+        url=url,
+        type_code=rs.TYPE,
+        at=rs.NOW,
+        actor="t",
+        chunk_size=25,
+    )
     with Registry.open(url) as reg:
         size = reg.status_list_size(code)
         recs = reg.query(limit=None)
         assert len(recs) == 73 and len({r.status_index for r in recs}) == 73
         assert size >= 2 * 73 and all(r.status_index is not None and r.status_index < 131_072 for r in recs)
-        assert all(r.status_index is not None and r.status_index < size for r in recs if r.source_id
-                   and not r.source_id.startswith("P-00000"))  # the first 3 were drawn from the original list
+        assert all(
+            r.status_index is not None and r.status_index < size
+            for r in recs
+            if r.source_id and not r.source_id.startswith("P-00000")
+        )  # the first 3 were drawn from the original list
         assert reg.verify_audit().ok

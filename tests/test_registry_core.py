@@ -50,8 +50,15 @@ def _issue(home: Home, reg: Registry, serial: str, *, source: str | None = None,
         .issuer(entry.authority)
         .issued_on(dt.date(2026, 5, 1))
         .validity(dt.date(2026, 5, 1), None)
-        .fields({"entity_type": "有限责任公司", "legal_representative": "王堃", "establishment_date": "2019-03-18",
-                 "domicile": "济南", "business_scope": "软件开发"})
+        .fields(
+            {
+                "entity_type": "有限责任公司",
+                "legal_representative": "王堃",
+                "establishment_date": "2019-03-18",
+                "domicile": "济南",
+                "business_scope": "软件开发",
+            }
+        )
     )
     if source:
         b = b.source_id(source)
@@ -86,8 +93,9 @@ def test_crud_and_queries(url: str, home: Home) -> None:
         assert rec.qr_payload == issued.qr_payload and rec.full_payload == issued.full_payload
         assert rec.to_issued().licence == issued.licence
         assert reg.count() == 2
-        assert [r.id for r in reg.query(source_id="SRC-2")] == [str(reg.find_source(
-            issued.licence.issuer.code, issued.licence.type_code, "SRC-2").id)]  # type: ignore[union-attr]
+        assert [r.id for r in reg.query(source_id="SRC-2")] == [
+            str(reg.find_source(issued.licence.issuer.code, issued.licence.type_code, "SRC-2").id)
+        ]  # type: ignore[union-attr]
         assert len(reg.query(holder_code="91370102MA3C8K2L65")) == 2
         assert reg.query(type_code="nope") == []
         assert reg.issued_sources(issued.licence.issuer.code, issued.licence.type_code).keys() == {"SRC-1", "SRC-2"}
@@ -112,7 +120,10 @@ def test_status_transitions(url: str, home: Home) -> None:
             reg.set_status("1.2.156.3005.2.nope", "revoked", None, later, ACTOR)
         events = reg.status_events(lid)
         assert [(e["previous"], e["status"]) for e in events] == [
-            ("valid", "suspended"), ("suspended", "valid"), ("valid", "revoked")]
+            ("valid", "suspended"),
+            ("suspended", "valid"),
+            ("valid", "revoked"),
+        ]
         actions = [e.action for e in reg.audit_entries()]
         assert actions[-3:] == ["licence.suspend", "licence.reinstate", "licence.revoke"]
         assert reg.status_entries(home.authority_for_type("11100000MB0143028R001").code)[0].status == "revoked"

@@ -231,9 +231,7 @@ def test_signed_data_corpus_cert_refused_by_cryptography_is_still_chain_checked(
     codes = [d.code for d in res.deviations]
     assert "ses_dev_certificate_encoding" in codes and "sd_dev_content_type" in codes
     assert res.has_reason("ses_certificate_untrusted")  # leniency never reaches the trust decision
-    assert api.verify_signed_data(data, content=xml + b" ", trust=_trust(), at=sx.NOW).has_reason(
-        "sd_digest_mismatch"
-    )
+    assert api.verify_signed_data(data, content=xml + b" ", trust=_trust(), at=sx.NOW).has_reason("sd_digest_mismatch")
 
 
 # -- what elicense makes: ofdrw and gmalglib verify it -----------------------------------------
@@ -257,10 +255,12 @@ def _made() -> dict[str, bytes]:
         "seal.esl": seal,
         "seal_digests.esl": digests,
         "plain.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED),
-        "with_crls.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED,
-                                      crls=p.crls),
-        "with_timestamp.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_1/Signature.xml", seal, signer, sx.SIGNED,
-                                           time_stamp=b"\x30\x03\x02\x01\x01"),
+        "with_crls.dat": api.sign_ses(
+            xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED, crls=p.crls
+        ),
+        "with_timestamp.dat": api.sign_ses(
+            xml_hash, "/Doc_0/Signs/Sign_1/Signature.xml", seal, signer, sx.SIGNED, time_stamp=b"\x30\x03\x02\x01\x01"
+        ),
         "digest_list.dat": api.sign_ses(xml_hash, "/Doc_0/Signs/Sign_0/Signature.xml", digests, signer, sx.SIGNED),
     }
 
@@ -345,9 +345,7 @@ def test_signed_data_made_here_round_trip_and_gmalglib() -> None:
     trust = ses.SesTrust(roots=(p.root,), crls=p.crls)
     res = api.verify_signed_data(der, content=content, trust=trust, at=sx.NOW)
     assert res.valid, res.result.to_dict()
-    assert api.verify_signed_data(der, content=content + b"x", trust=trust, at=sx.NOW).has_reason(
-        "sd_digest_mismatch"
-    )
+    assert api.verify_signed_data(der, content=content + b"x", trust=trust, at=sx.NOW).has_reason("sd_digest_mismatch")
     assert inspect_bytes(der)["signature"]["verifies"] is True
 
 
@@ -528,8 +526,9 @@ def test_bundle_seal_makers_section_lets_every_relying_party_trust_another_vendo
 
     ofd = (sx.corpus() / "ofd" / "sign__allprotected.ofd").read_bytes()
     now = dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC)
-    world = build_demo(tmp_path / "w", now=now, seed=b"seal-makers-section", images=False, pdf=False,
-                       algorithm=Algorithm.SM2)
+    world = build_demo(
+        tmp_path / "w", now=now, seed=b"seal-makers-section", images=False, pdf=False, algorithm=Algorithm.SM2
+    )
     builder = ses.parse_seal((sx.corpus() / "seals" / "ofdrw__UserV4.esl").read_bytes()).maker_cert
     makers = tmp_path / "makers.json"
     makers.write_text(json.dumps({
@@ -546,8 +545,9 @@ def test_bundle_seal_makers_section_lets_every_relying_party_trust_another_vendo
     plain, with_section = tmp_path / "plain.cose", tmp_path / "makers.cose"
     at = ["--at", now.isoformat()]
     assert run(["bundle", "--home", str(world.home.path), "-o", str(plain), *at]) == 0
-    assert run(["bundle", "--home", str(world.home.path), "-o", str(with_section), "--seal-makers", str(makers),
-                *at]) == 0
+    assert (
+        run(["bundle", "--home", str(world.home.path), "-o", str(with_section), "--seal-makers", str(makers), *at]) == 0
+    )
     assert "ses_seal_maker_untrusted" in reasons(plain) and "ses_certificate_untrusted" in reasons(plain)
     trusted = reasons(with_section)
     assert "ses_seal_maker_untrusted" not in trusted and "ses_certificate_untrusted" not in trusted

@@ -74,7 +74,9 @@ def build(spec: Spec, p: sx.Pki | None = None) -> bytes:
     maker_sig = spec.maker_sign(maker_tbs) if spec.maker_sign else _sign(p.maker_key, maker_tbs, spec.maker_raw)
     seal = _seq(info, ses._octets(maker), ses._oid(OID), ses._bits(maker_sig))
     data_hash = ses._octets(HASH) if spec.data_hash_octets else ses._bits(HASH)
-    body = ses._int(spec.version) + seal + ses._gt(sx.SIGNED) + data_hash + ses._ia5("/Doc_0/Signs/Sign_0/Signature.xml")
+    body = (
+        ses._int(spec.version) + seal + ses._gt(sx.SIGNED) + data_hash + ses._ia5("/Doc_0/Signs/Sign_0/Signature.xml")
+    )
     ext = ses._ext_datas_der([(ses.OID_EXT_CRL, c) for c in p.crls])
     if spec.ext_tag == "explicit":
         body += d.header(d.CONTEXT_0, len(ext)) + ext
@@ -338,7 +340,8 @@ def test_unreadable_trust_entries_trust_nothing_and_never_raise() -> None:
     assert res.has_reason("ses_certificate_untrusted") and res.has_reason("ses_seal_maker_untrusted")
     seal_der = ses.parse_signature(build(Spec())).seal.der
     assert ses.verify_ses(seal_der, data_hash=HASH, trust=trust(), at=sx.NOW).reasons[0].detail == (
-        "this is a seal (SESeal), not an SES_Signature")
+        "this is a seal (SESeal), not an SES_Signature"
+    )
     assert ses.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
     del p
 
@@ -362,7 +365,6 @@ def test_signature_value_with_non_canonical_integers_is_reported() -> None:
     assert res.valid and "deviation.ses_dev_signature_not_der" in warnings(res), res.result.to_dict()
     broken = value[:-1] + bytes([value[-1] ^ 1])
     assert verify(d.sequence(tbs.raw + cert.raw + alg.raw + ses._bits(broken))).has_reason("signature_invalid")
-
 
 
 @pytest.mark.parametrize("oid", ["1.2.156.10197.1.301.1", "1.2.156.10197.1.301"])

@@ -92,9 +92,7 @@ def test_kat_annex_a_test_curve_alice() -> None:
     from gmalg.sm3 import SM3
 
     c = TEST_CURVE
-    core = SM2Core(
-        ec.ECDLP(c["p"], c["a"], c["b"], (c["gx"], c["gy"]), c["n"]), SM3(), lambda _n: ALICE_K
-    )
+    core = SM2Core(ec.ECDLP(c["p"], c["a"], c["b"], (c["gx"], c["gy"]), c["n"]), SM3(), lambda _n: ALICE_K)
     assert core.generate_pk(ALICE_D) == ALICE_PUB
     assert core.sign(MSG, ALICE_D, ALICE, ALICE_PUB) == (ALICE_R, ALICE_S)
     assert core.verify(MSG, ALICE_R, ALICE_S, ALICE, ALICE_PUB)
@@ -203,7 +201,9 @@ def test_encrypted_pem_round_trip_and_refusals() -> None:
 @pytest.fixture(scope="module")
 def pki() -> dict[str, object]:
     root_key = sm2.Sm2PrivateKey.generate()
-    root = sm2.make_sm2_root(root_key, "国家电子证照根（SM2 测试）", not_before=NOW - 3 * YEAR, not_after=NOW + 20 * YEAR)
+    root = sm2.make_sm2_root(
+        root_key, "国家电子证照根（SM2 测试）", not_before=NOW - 3 * YEAR, not_after=NOW + 20 * YEAR
+    )
     ca_key = sm2.Sm2PrivateKey.generate()
     ca = sm2.make_sm2_regional_ca(
         ca_key, "山东省电子证照 CA（SM2 测试）", province="山东省", issuer_cert=root, issuer_key=root_key,

@@ -83,8 +83,9 @@ def _rotate(home_dir: Path, *, forge: bool = False) -> None:
     replace(home, extra={**home.extra, "trust": trust}).save()
 
 
-def test_sm2_root_rotation_by_cross_certificate_moves_the_pin(live: Any, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_sm2_root_rotation_by_cross_certificate_moves_the_pin(
+    live: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from elicense.crypto.pki import algorithm_of
     from elicense.status.state import VerifierState, fingerprint
     from elicense.trust.bundle import read_bundle_file
@@ -129,8 +130,9 @@ def test_sm2_root_rotation_by_cross_certificate_moves_the_pin(live: Any, tmp_pat
     assert [r["cross_certified"] for r in shown["roots"]] == [False, True]
 
 
-def test_attack_sm2_root_rotation_with_forged_cross_certificate_is_refused(live: Any, tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_attack_sm2_root_rotation_with_forged_cross_certificate_is_refused(
+    live: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A new SM2 root 'announced' by a cross-certificate from a same-named impostor key: the bundle cannot
     even be published, and a verifier pinned to the genuine root never accepts it."""
     from elicense.trust.bundle import RootEntry, _check_root_history, make_cross_certificate
@@ -203,8 +205,9 @@ def _migrate(es_home: Path, gm_home: Path, out: Path) -> None:
     replace(es, roots=(*es.roots, "pki/root-sm2.pem"), extra={**es.extra, "trust": trust}).save()
 
 
-def test_es256_to_sm2_migration_gives_a_mixed_bundle(es_live: Any, live: Any, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_es256_to_sm2_migration_gives_a_mixed_bundle(
+    es_live: Any, live: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """One bundle, two suites: 山东 signs ES256, 江苏 SM2, the bundle and national list SM2 under a root
     history ES256 → SM2. With ES256+SM2 allowed each licence verifies under its own algorithm with its own
     region's status list and CRLs (an SM2 licence revoked in the registry is INVALID after the next bundle);
@@ -233,8 +236,8 @@ def test_es256_to_sm2_migration_gives_a_mixed_bundle(es_live: Any, live: Any, tm
     assert run(["bundle", "--home", str(mixed), "-o", str(b)]) == 0
     bundle = read_bundle_file(b, algorithms=both, deep=True)
     assert [algorithm_of(r.root) for r in bundle.roots] == [Algorithm.ES256, Algorithm.SM2]
-    assert b'urn:elicense:xmldsig:sm2-sm3' in bundle.region_xml["320000"]
-    assert b'urn:elicense:xmldsig:sm2-sm3' not in bundle.region_xml["370000"]
+    assert b"urn:elicense:xmldsig:sm2-sm3" in bundle.region_xml["320000"]
+    assert b"urn:elicense:xmldsig:sm2-sm3" not in bundle.region_xml["370000"]
     status = bundle.status_store(bundle.trust_store())
     assert status.problems == () and all(not f.missing for f in status.chains.values())
     es_lic, es_revoked = es_live.issued["business-licence-jinan"], es_live.issued["business-licence-revoked"]

@@ -305,8 +305,9 @@ def _qr_png(payload: str) -> bytes:
     return buf.getvalue()
 
 
-def test_sm2_revoke_reaches_the_kiosk_after_the_next_bundle(live: Any, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_sm2_revoke_reaches_the_kiosk_after_the_next_bundle(
+    live: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`elicense revoke --home SM2HOME` → `elicense bundle` → `elicense verify --allow-alg SM2`: INVALID
     licence_revoked; a kiosk app following the installed bundle shows it too (and VALID before)."""
     from elicense.kiosk.server import make_app
@@ -349,8 +350,9 @@ def test_sm2_revoke_reaches_the_kiosk_after_the_next_bundle(live: Any, tmp_path:
 # -- mixed suites: ES256 and SM2 authorities in one trust file, each with its own status ---------
 
 
-def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(world: Any, sm2s: Any, tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(
+    world: Any, sm2s: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """山东 (370000) signs with ES256, 江苏 (320000) with SM2: one trust file with both PKIs and both status
     sections (ES256 and SM2 lists, ES256 and SM2 CRLs). With ES256+SM2 allowed each licence verifies under its
     own algorithm and its own issuer's list; with one suite allowed the other suite's licences are refused."""
@@ -413,8 +415,9 @@ def test_mixed_suites_each_licence_under_its_own_algorithm_and_status(world: Any
                 assert one[f]["status"] == expected, f
 
 
-def test_seal_signature_embeds_the_sm2_crls_with_revocations(sm2s: Any, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_seal_signature_embeds_the_sm2_crls_with_revocations(
+    sm2s: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`elicense sm2 seal` embeds the home's SM2 CRLs (the ones the bundle publishes): a seal made after
     `status revoke-cert` carries the revocation and its SES verification says so; before, it verifies."""
     from elicense.crypto.sm2 import Sm2Crl

@@ -146,7 +146,7 @@ def test_wrapping_moved_signature_and_second_copy(sm2w: Any) -> None:
     moved = moved.replace(b"<Authorities>", b"<Authorities>" + sig, 1)  # signature no longer last child of root
     with pytest.raises(TrustError):
         _read_region(moved, bundle)
-    original = xml[xml.index(b"<TrustList"):]  # the genuinely signed document ...
+    original = xml[xml.index(b"<TrustList") :]  # the genuinely signed document ...
     forged = xml.replace("济南市行政审批服务局".encode(), "济南市伪造审批服务局".encode(), 1)
     wrapped = forged.replace(b"</ds:KeyInfo>", original + b"</ds:KeyInfo>", 1)  # ... hidden under forged content
     with pytest.raises(TrustError):
@@ -268,8 +268,9 @@ def test_cli_all_sm2_world(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     assert "ses_document_mismatch" in capsys.readouterr().out
 
 
-def test_issue_alg_refuses_a_home_of_the_other_suite(sm2w: Any, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_issue_alg_refuses_a_home_of_the_other_suite(
+    sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["issue", "--home", str(sm2w.home.path), "--type", "business-licence", "--no-progress", *_fields()]
     assert run([*args, "--alg", "es256"]) == 3
     assert "no ES256 signing key" in capsys.readouterr().err
@@ -277,8 +278,7 @@ def test_issue_alg_refuses_a_home_of_the_other_suite(sm2w: Any, tmp_path: Path,
     assert "--pdf" in capsys.readouterr().err
 
 
-def test_mixed_world_policy_decides(world: Any, sm2w: Any, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_mixed_world_policy_decides(world: Any, sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """P-256 and SM2 PKIs in one trust file: each licence is accepted only if its algorithm is allowed."""
     from elicense.trust.file import dump_trust_file
 
@@ -329,8 +329,9 @@ def test_detached_seal_over_a_licence_via_elicense_verify(tmp_path: Path, capsys
     assert "ses_document_mismatch" in capsys.readouterr().out
 
 
-def test_trust_commands_on_an_sm2_bundle(sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trust_commands_on_an_sm2_bundle(
+    sm2w: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ELICENSE_ALGORITHMS", raising=False)
     bundle = str(sm2w.trust_file)
     assert run(["trust", "show", bundle]) == 3  # SM2 not allowed

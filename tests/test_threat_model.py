@@ -101,8 +101,9 @@ def test_every_attack_class_of_the_issue_is_covered(attack_class: str) -> None:
 
 
 def test_every_attacker_is_described_and_used() -> None:
-    attackers_table = next(body for header, body in _tables(SPEC.read_text(encoding="utf-8"))
-                           if header[:1] == ["Attacker"])
+    attackers_table = next(
+        body for header, body in _tables(SPEC.read_text(encoding="utf-8")) if header[:1] == ["Attacker"]
+    )
     described = {r[0] for r in attackers_table}
     assert set(ATTACKERS) <= described
     used = {r["Attacker"] for r in _spec_rows()}
@@ -115,4 +116,6 @@ def test_the_checker_catches_a_missing_test() -> None:
     assert "test_bad_input_is_one_line_exit_3_nothing_written" in _defined_tests("tests/test_cli_bad_input.py")
     assert "test_no_such_attack" not in _defined_tests("tests/test_verify_attacks.py")
     assert NODE.findall("`tests/x.py::test_a[p1]`, `tests/y.py::test_b`") == [
-        ("tests/x.py", "test_a", "[p1]"), ("tests/y.py", "test_b", "")]
+        ("tests/x.py", "test_a", "[p1]"),
+        ("tests/y.py", "test_b", ""),
+    ]

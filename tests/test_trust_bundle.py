@@ -43,8 +43,14 @@ def bundle_path(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def payloads(world: World) -> dict[str, str]:
-    names = ["business-licence-jinan", "food-business-licence-jinan", "construction-safety-licence-shandong",
-             "business-licence-nanjing", "driving-licence-nanjing", "real-estate-title-nanjing"]
+    names = [
+        "business-licence-jinan",
+        "food-business-licence-jinan",
+        "construction-safety-licence-shandong",
+        "business-licence-nanjing",
+        "driving-licence-nanjing",
+        "real-estate-title-nanjing",
+    ]
     return {n: issue(world, n) for n in names}
 
 
@@ -68,8 +74,15 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("region", "sample", "at", "status", "reason"), TABLE)
-def test_recognition_table(bundle_path: Path, payloads: dict[str, str], region: str | None, sample: str,
-                           at: dt.datetime, status: str, reason: str | None) -> None:
+def test_recognition_table(
+    bundle_path: Path,
+    payloads: dict[str, str],
+    region: str | None,
+    sample: str,
+    at: dt.datetime,
+    status: str,
+    reason: str | None,
+) -> None:
     verifier = Verifier.from_bundle(bundle_path, region=region)
     result = verifier.verify(payloads[sample], at=at)
     assert result.status.value == status, result.reasons
@@ -101,18 +114,39 @@ def test_region_list_stale_alone_makes_indeterminate(world: World, tmp_path: Pat
 @pytest.mark.parametrize(
     ("history", "signed_at", "status", "reason"),
     [
-        ((StatusChange(GRANTED, START), StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50))),
-         NOW - dt.timedelta(days=100), "VALID", None),  # signed before the withdrawal: stays valid
-        ((StatusChange(GRANTED, START), StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50))),
-         NOW - dt.timedelta(days=10), "INVALID", "authority_withdrawn"),  # signed after
-        ((StatusChange(GRANTED, START), StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50)),
-          StatusChange(GRANTED, NOW - dt.timedelta(days=20))), NOW - dt.timedelta(days=10), "VALID", None),  # re-granted
-        ((StatusChange(GRANTED, NOW - dt.timedelta(days=5)),), NOW - dt.timedelta(days=10), "INVALID",
-         "authority_not_yet_authorised"),
+        (
+            (StatusChange(GRANTED, START), StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50))),
+            NOW - dt.timedelta(days=100),
+            "VALID",
+            None,
+        ),  # signed before the withdrawal: stays valid
+        (
+            (StatusChange(GRANTED, START), StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50))),
+            NOW - dt.timedelta(days=10),
+            "INVALID",
+            "authority_withdrawn",
+        ),  # signed after
+        (
+            (
+                StatusChange(GRANTED, START),
+                StatusChange(WITHDRAWN, NOW - dt.timedelta(days=50)),
+                StatusChange(GRANTED, NOW - dt.timedelta(days=20)),
+            ),
+            NOW - dt.timedelta(days=10),
+            "VALID",
+            None,
+        ),  # re-granted
+        (
+            (StatusChange(GRANTED, NOW - dt.timedelta(days=5)),),
+            NOW - dt.timedelta(days=10),
+            "INVALID",
+            "authority_not_yet_authorised",
+        ),
     ],
 )
-def test_withdrawn_before_and_after(history: tuple[StatusChange, ...], signed_at: dt.datetime, status: str,
-                                    reason: str | None, tmp_path: Path) -> None:
+def test_withdrawn_before_and_after(
+    history: tuple[StatusChange, ...], signed_at: dt.datetime, status: str, reason: str | None, tmp_path: Path
+) -> None:
     world = make_world()
     world.history["jinan-approval"] = history
     path = tmp_path / "b.cose"
@@ -178,8 +212,17 @@ def test_index_not_matching_xml_caught_by_deep_load(world: World) -> None:
 
 def test_bundle_signed_by_region_operator_refused(world: World) -> None:
     key, cert = world.region_ops["370000"]
-    data = _resign(world.bundle(), SoftwareSigner(key, cert), lambda doc: doc.update(signer=[cert.public_bytes(
-        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER)]))
+    data = _resign(
+        world.bundle(),
+        SoftwareSigner(key, cert),
+        lambda doc: doc.update(
+            signer=[
+                cert.public_bytes(
+                    __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
+                )
+            ]
+        ),
+    )
     with pytest.raises(TrustSignatureInvalid):
         load_bundle(data)
 
@@ -229,14 +272,26 @@ def test_update_from_other_anchor_refused(world: World, tmp_path: Path) -> None:
 
 def _rotate(world: World, *, forge: bool = False, drop: bool = False) -> World:
     new_key = _key(b"rotation", "root2")
-    new_root = make_root(new_key, "国家电子证照信任根（第二代）", not_before=NOW - dt.timedelta(days=2),
-                         not_after=NOW + dt.timedelta(days=7000))
+    new_root = make_root(
+        new_key,
+        "国家电子证照信任根（第二代）",
+        not_before=NOW - dt.timedelta(days=2),
+        not_after=NOW + dt.timedelta(days=7000),
+    )
     announcer = make_world(b"forger") if forge else world
     cross = make_cross_certificate(new_root, announcer.root, announcer.root_key)
     nk = _key(b"rotation", "tl-national")
-    ncert = make_end_entity(nk.public_key(), "国家信任列表运营机构（新）", uscc=None, province=None, issuer_cert=new_root,
-                            issuer_key=new_key, not_before=NOW - dt.timedelta(days=2),
-                            not_after=NOW + dt.timedelta(days=900), eku=OID_EKU_TRUST_LIST_SIGNING)
+    ncert = make_end_entity(
+        nk.public_key(),
+        "国家信任列表运营机构（新）",
+        uscc=None,
+        province=None,
+        issuer_cert=new_root,
+        issuer_key=new_key,
+        not_before=NOW - dt.timedelta(days=2),
+        not_after=NOW + dt.timedelta(days=900),
+        eku=OID_EKU_TRUST_LIST_SIGNING,
+    )
     return replace(world, roots=[RootEntry(world.root), RootEntry(new_root, cross, drop)], national_op=(nk, ncert))
 
 

@@ -39,10 +39,17 @@ def test_demo_writes_one_signed_bundle(demo: Path) -> None:
         ("driving-licence-nanjing", "370000", 0, None),
     ],
 )
-def test_verify_region(demo: Path, capsys: pytest.CaptureFixture[str], sample: str, region: str | None, code: int,
-                       reason: str | None) -> None:
-    args = ["verify", str(demo / "licences" / f"{sample}.qr.txt"), "--trust", str(demo / "trust-bundle.cose"),
-            "--json", *AT]
+def test_verify_region(
+    demo: Path, capsys: pytest.CaptureFixture[str], sample: str, region: str | None, code: int, reason: str | None
+) -> None:
+    args = [
+        "verify",
+        str(demo / "licences" / f"{sample}.qr.txt"),
+        "--trust",
+        str(demo / "trust-bundle.cose"),
+        "--json",
+        *AT,
+    ]
     if region:
         args += ["--region", region]
     assert run(args) == code
@@ -74,8 +81,19 @@ def test_trust_export_verifies_with_xmlsec1(demo: Path, tmp_path: Path) -> None:
     files = [out / "national.xml", *sorted((out / "regions").glob("*.xml"))]
     assert len(files) == 3
     for f in files:
-        proc = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(out / "root.pem"),
-                               "--untrusted-pem", str(out / "intermediates.pem"), str(f)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                "xmlsec1",
+                "--verify",
+                "--trusted-pem",
+                str(out / "root.pem"),
+                "--untrusted-pem",
+                str(out / "intermediates.pem"),
+                str(f),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         assert "OK" in proc.stderr + proc.stdout
     # and a tampered export fails the same independent check
@@ -83,8 +101,19 @@ def test_trust_export_verifies_with_xmlsec1(demo: Path, tmp_path: Path) -> None:
     shandong = (out / "regions" / "370000.xml").read_bytes()
     bad.write_bytes(shandong.replace("济南".encode(), "青岛".encode(), 1))
     assert bad.read_bytes() != shandong
-    proc = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(out / "root.pem"),
-                           "--untrusted-pem", str(out / "intermediates.pem"), str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "xmlsec1",
+            "--verify",
+            "--trusted-pem",
+            str(out / "root.pem"),
+            "--untrusted-pem",
+            str(out / "intermediates.pem"),
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
 
 
@@ -94,7 +123,9 @@ def test_bundle_and_update(demo: Path, tmp_path: Path, capsys: pytest.CaptureFix
     current = home / "trust-bundle.cose"
     old = current.read_bytes()
     newer = tmp_path / "newer.cose"
-    assert run(["bundle", "--home", str(home), "-o", str(newer), "--at", (NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    assert (
+        run(["bundle", "--home", str(home), "-o", str(newer), "--at", (NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    )
     assert run(["trust", "update", str(current), str(newer)]) == 0
     assert current.read_bytes() == newer.read_bytes()
     # rollback: the old bundle is refused, CURRENT untouched
@@ -124,7 +155,9 @@ def test_tampered_bundle_never_valid(demo: Path, tmp_path: Path, capsys: pytest.
     assert "signature" in capsys.readouterr().err
 
 
-def test_bundle_without_operators_is_clear_error(tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bundle_without_operators_is_clear_error(
+    tmp_path: Path, demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(demo, home)
     doc = json.loads((home / "home.json").read_text())

@@ -96,8 +96,9 @@ def test_national_list_signed_by_region_operator_refused(world: World) -> None:
 def test_authority_outside_region_refused(world: World) -> None:
     _, cert, uscc, _, types = world.authorities["nanjing-market"]
     intruder = AuthorityRecord("南京市市场监督管理局", uscc, "320100", (cert,), types, ())
-    rl = world.region_list("370000", sequence=1, issued_at=NOW, next_update=NOW + dt.timedelta(days=7),
-                           authorities=[intruder])
+    rl = world.region_list(
+        "370000", sequence=1, issued_at=NOW, next_update=NOW + dt.timedelta(days=7), authorities=[intruder]
+    )
     with pytest.raises(TrustError):
         _read(world, world.sign_region(rl))
 
@@ -193,8 +194,17 @@ def test_oversized_list_refused(world: World) -> None:
 def test_list_issued_outside_signer_validity_refused(world: World) -> None:
     key, ca = world.ca["370000"]
     op_key = world.region_ops["370000"][0]
-    short = make_end_entity(op_key.public_key(), "短期运营", uscc=None, province="山东省", issuer_cert=ca, issuer_key=key,
-                            not_before=START, not_after=START + dt.timedelta(days=10), eku=OID_EKU_TRUST_LIST_SIGNING)
+    short = make_end_entity(
+        op_key.public_key(),
+        "短期运营",
+        uscc=None,
+        province="山东省",
+        issuer_cert=ca,
+        issuer_key=key,
+        not_before=START,
+        not_after=START + dt.timedelta(days=10),
+        eku=OID_EKU_TRUST_LIST_SIGNING,
+    )
     rl = world.region_list("370000", sequence=1, issued_at=NOW, next_update=NOW + dt.timedelta(days=7))
     data = sign_element(region_list_element(rl), op_key, short, (ca,))
     with pytest.raises(TrustSignatureInvalid, match="validity"):

@@ -62,8 +62,14 @@ def _run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
 def es(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from elicense.demo import build_demo
 
-    return build_demo(tmp_path_factory.mktemp("es256") / "w", now=WALL, seed=b"validators", images=False,
-                      pdf=False, publication_base=BASE)
+    return build_demo(
+        tmp_path_factory.mktemp("es256") / "w",
+        now=WALL,
+        seed=b"validators",
+        images=False,
+        pdf=False,
+        publication_base=BASE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +77,15 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from elicense.crypto.algorithms import Algorithm
     from elicense.demo import build_demo
 
-    return build_demo(tmp_path_factory.mktemp("sm2") / "w", now=WALL, seed=b"validators", images=False,
-                      pdf=False, algorithm=Algorithm.SM2, publication_base=BASE)
+    return build_demo(
+        tmp_path_factory.mktemp("sm2") / "w",
+        now=WALL,
+        seed=b"validators",
+        images=False,
+        pdf=False,
+        algorithm=Algorithm.SM2,
+        publication_base=BASE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +94,13 @@ def tsa(es: Any) -> Any:
     from elicense.trust.publish import publication_base
 
     cert, key = _root_material(es.home)
-    return LocalTSA.create(cert, key, not_before=WALL - dt.timedelta(days=1), not_after=WALL + dt.timedelta(days=400),
-                           publication_base=publication_base(es.home))
+    return LocalTSA.create(
+        cert,
+        key,
+        not_before=WALL - dt.timedelta(days=1),
+        not_after=WALL + dt.timedelta(days=400),
+        publication_base=publication_base(es.home),
+    )
 
 
 def _world(request: pytest.FixtureRequest, which: str) -> Any:
@@ -130,8 +148,13 @@ def certparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = _tool("go")
     out = tmp_path_factory.mktemp("go")
     exe = out / "certparse"
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": str(out / "cache"),
-           "GOFLAGS": ""}
+    env = {
+        **os.environ,
+        "GO111MODULE": "off",
+        "GOPATH": "/usr/share/gocode",
+        "GOCACHE": str(out / "cache"),
+        "GOFLAGS": "",
+    }
     built = _run([go, "build", "-o", str(exe), "."], cwd=TOOLS / "certparse", env=env)
     assert built.returncode == 0, built.stderr
     return exe
@@ -146,17 +169,26 @@ def _uuid_arc_certificate(tmp: Path) -> Path:
 
     key = ec.generate_private_key(ec.SECP256R1())
     root = make_root(key, "旧根", not_before=WALL - dt.timedelta(days=1), not_after=WALL + dt.timedelta(days=9))
-    leaf = make_end_entity(key.public_key(), "旧证书", uscc=None, province=None, issuer_cert=root, issuer_key=key,
-                           not_before=WALL - dt.timedelta(days=1), not_after=WALL + dt.timedelta(days=9),
-                           eku=ObjectIdentifier("2.25.81248649432830909452807532180446388779.2.1"))
+    leaf = make_end_entity(
+        key.public_key(),
+        "旧证书",
+        uscc=None,
+        province=None,
+        issuer_cert=root,
+        issuer_key=key,
+        not_before=WALL - dt.timedelta(days=1),
+        not_after=WALL + dt.timedelta(days=9),
+        eku=ObjectIdentifier("2.25.81248649432830909452807532180446388779.2.1"),
+    )
     path = tmp / "uuid-arc.pem"
     path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     return path
 
 
 @pytest.mark.parametrize("which", ["es", "sm"])
-def test_go_parses_and_checks_every_certificate(which: str, request: pytest.FixtureRequest, certparse: Path,
-                                                 tmp_path: Path) -> None:
+def test_go_parses_and_checks_every_certificate(
+    which: str, request: pytest.FixtureRequest, certparse: Path, tmp_path: Path
+) -> None:
     world = _world(request, which)
     tsa = request.getfixturevalue("tsa") if which == "es" else None
     files = _cert_files(world, tsa, tmp_path)
@@ -180,8 +212,7 @@ def _pkilint(path: Path) -> str:
 
 
 @pytest.mark.parametrize("which", ["es", "sm"])
-def test_pkilint_finds_no_error_in_any_certificate(which: str, request: pytest.FixtureRequest,
-                                                    tmp_path: Path) -> None:
+def test_pkilint_finds_no_error_in_any_certificate(which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     world = _world(request, which)
     tsa = request.getfixturevalue("tsa") if which == "es" else None
     for path in _cert_files(world, tsa, tmp_path):
@@ -198,8 +229,9 @@ def test_pkilint_refuses_the_former_uuid_arc(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("which", ["es", "sm"])
-def test_every_issued_certificate_points_at_published_files(which: str, request: pytest.FixtureRequest,
-                                                              tmp_path: Path) -> None:
+def test_every_issued_certificate_points_at_published_files(
+    which: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """CRL DP and AIA caIssuers name files that ``publication_files`` writes, and OpenSSL reads them."""
     from elicense.trust.publish import publication_files
 
@@ -209,17 +241,22 @@ def test_every_issued_certificate_points_at_published_files(which: str, request:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(content)
     openssl = _tool("openssl")
-    issued = [c for p in sorted((world.home.path / "pki").glob("*.pem")) for c in world.home.certificates(
-        str(p.relative_to(world.home.path))) if c.subject != c.issuer]
+    issued = [
+        c
+        for p in sorted((world.home.path / "pki").glob("*.pem"))
+        for c in world.home.certificates(str(p.relative_to(world.home.path)))
+        if c.subject != c.issuer
+    ]
     assert issued
     for cert in issued:
         dp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         crl_url = dp[0].full_name[0].value  # type: ignore[index]
-        cer_url = next(a.access_location.value for a in aia
-                       if a.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS)
+        cer_url = next(
+            a.access_location.value for a in aia if a.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS
+        )
         assert crl_url.startswith(BASE) and cer_url.startswith(BASE)
-        cer, crl = tmp_path / cer_url[len(BASE):], tmp_path / crl_url[len(BASE):]
+        cer, crl = tmp_path / cer_url[len(BASE) :], tmp_path / crl_url[len(BASE) :]
         assert cer.exists() and crl.exists(), (cer_url, crl_url)
         parsed = _run([openssl, "x509", "-inform", "DER", "-in", str(cer), "-noout", "-subject"])
         assert parsed.returncode == 0, parsed.stderr
@@ -235,8 +272,20 @@ def test_every_issued_certificate_points_at_published_files(which: str, request:
 
 
 def test_bundle_publish_dir_writes_the_files(es: Any, tmp_path: Path) -> None:
-    result = _run([sys.executable, "-m", "elicense.cli", "bundle", "--home", str(es.home.path), "-o",
-                   str(tmp_path / "b.cose"), "--publish-dir", str(tmp_path / "pub")])
+    result = _run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "bundle",
+            "--home",
+            str(es.home.path),
+            "-o",
+            str(tmp_path / "b.cose"),
+            "--publish-dir",
+            str(tmp_path / "pub"),
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.suffix for p in (tmp_path / "pub").rglob("*.c*")) == [".cer"] * 3 + [".crl"] * 3
 
@@ -289,8 +338,22 @@ def test_openssl_cms_verify_with_the_default_purpose(es: Any, b_b: bytes, tmp_pa
     (tmp_path / "sig.p7s").write_bytes(cms_der)
     (tmp_path / "content.bin").write_bytes(content)
     root = es.home.path / es.home.roots[0]
-    args = [openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "sig.p7s"),
-            "-content", str(tmp_path / "content.bin"), "-CAfile", str(root), "-out", os.devnull]
+    args = [
+        openssl,
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        str(tmp_path / "sig.p7s"),
+        "-content",
+        str(tmp_path / "content.bin"),
+        "-CAfile",
+        str(root),
+        "-out",
+        os.devnull,
+    ]
     result = _run(args)
     assert result.returncode == 0 and "Verification successful" in result.stderr, result.stderr
     (tmp_path / "content.bin").write_bytes(content[:-1] + bytes([content[-1] ^ 1]))
@@ -331,13 +394,15 @@ def test_tsa_token_is_current_time_project_policy_critical_eku(es: Any, tsa: Any
     assert eku.critical and list(eku.value) == [x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]
     from asn1crypto import x509 as asn1_x509
 
-    root = asn1_x509.Certificate.load((es.home.certificates(es.home.roots[0])[0]).public_bytes(
-        serialization.Encoding.DER))
+    root = asn1_x509.Certificate.load(
+        (es.home.certificates(es.home.roots[0])[0]).public_bytes(serialization.Encoding.DER)
+    )
     context = ValidationContext(trust_roots=[root], allow_fetching=False)
     from pyhanko.sign.validation.status import TimestampSignatureStatus
 
-    status = TimestampSignatureStatus(**asyncio.run(
-        validate_tst_signed_data(token["content"], context, lambda algorithm: digest)))
+    status = TimestampSignatureStatus(
+        **asyncio.run(validate_tst_signed_data(token["content"], context, lambda algorithm: digest))
+    )
     assert status.intact and status.valid and status.trusted, status.summary()
 
 
@@ -383,13 +448,18 @@ def _ades_lta(pdf: bytes, root: x509.Certificate, later: dt.timedelta) -> str:
     rule = RevocationCheckingRule.CRL_OR_OCSP_REQUIRED  # as adesverify --force-revinfo
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=[anchor]),
-        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(ee_certificate_rule=rule,
-                                                                   intermediate_ca_cert_rule=rule)),
+        revinfo_policy=CertRevTrustPolicy(
+            RevocationCheckingPolicy(ee_certificate_rule=rule, intermediate_ca_cert_rule=rule)
+        ),
     )
-    spec = PdfSignatureValidationSpec(SignatureValidationSpec(
-        cert_validation_policy=policy,
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
-    ))
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=policy,
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+        )
+    )
     sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
     when = dt.datetime.now(dt.UTC) + later
     result = asyncio.run(ades_lta_validation(sig, spec, ValidationTimingInfo(when, when, False)))
@@ -414,8 +484,9 @@ def test_pdf_extend_adds_crls_and_an_archive_timestamp(es: Any, b_lta: bytes, tm
 
     src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
     src.write_bytes(b_lta)
-    result = _run([sys.executable, "-m", "elicense.cli", "pdf", "extend", str(src), "--home", str(es.home.path),
-                   "-o", str(out)])
+    result = _run(
+        [sys.executable, "-m", "elicense.cli", "pdf", "extend", str(src), "--home", str(es.home.path), "-o", str(out)]
+    )
     assert result.returncode == 0, result.stderr
     extended = out.read_bytes()
     assert extended.startswith(b_lta)  # an incremental update
@@ -424,8 +495,20 @@ def test_pdf_extend_adds_crls_and_an_archive_timestamp(es: Any, b_lta: bytes, tm
     assert len(reader.root["/DSS"]["/CRLs"]) > len(PdfFileReader(io.BytesIO(b_lta)).root["/DSS"]["/CRLs"])
     root = es.home.certificates(es.home.roots[0])[0]
     assert _ades_lta(extended, root, dt.timedelta(days=8)) == "AdESPassed.OK"
-    bad = _run([sys.executable, "-m", "elicense.cli", "pdf", "extend", str(tmp_path / "missing.pdf"), "--home",
-                str(es.home.path), "-o", str(tmp_path / "x.pdf")])
+    bad = _run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "pdf",
+            "extend",
+            str(tmp_path / "missing.pdf"),
+            "--home",
+            str(es.home.path),
+            "-o",
+            str(tmp_path / "x.pdf"),
+        ]
+    )
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 
@@ -462,9 +545,15 @@ def _pdfa_problems(data: bytes) -> list[str]:
     if "/Filter" in xmp:
         problems.append("XMP stream is filtered")
     info = {str(k): str(v) for k, v in pdf.docinfo.items()}
-    mirrors = {"/Title": "dc:title", "/Author": "dc:creator", "/Subject": "dc:description",
-               "/Producer": "pdf:Producer", "/Creator": "xmp:CreatorTool", "/CreationDate": "xmp:CreateDate",
-               "/ModDate": "xmp:ModifyDate"}
+    mirrors = {
+        "/Title": "dc:title",
+        "/Author": "dc:creator",
+        "/Subject": "dc:description",
+        "/Producer": "pdf:Producer",
+        "/Creator": "xmp:CreatorTool",
+        "/CreationDate": "xmp:CreateDate",
+        "/ModDate": "xmp:ModifyDate",
+    }
     for key, prop in mirrors.items():
         if key in info and prop not in meta:
             problems.append(f"Info {key} has no XMP {prop}")
@@ -546,8 +635,9 @@ def _cwt(world: Any, *, verify: bool) -> dict[str, Any]:
     for a in world.home.authorities:
         cert = world.home.certificates(a.cert)[0]
         if verify:
-            pem = cert.public_key().public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+            pem = cert.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             keys.append([key_id(cert).hex(), pem.decode()])
     tokens = [[name, unwrap(issued.qr_payload).hex()] for name, issued in world.issued.items()]
     job = json.dumps({"keys": keys, "tokens": tokens, "verify": verify})
@@ -585,8 +675,13 @@ def test_python_cwt_refuses_a_payload_signed_by_another_key(es: Any) -> None:
     cert = es.home.certificates(other.cert)[0]
     own = es.home.certificates(es.home.authority(issued.licence.issuer.code).cert)[0]
     pem = cert.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    job = json.dumps({"keys": [[key_id(own).hex(), pem.decode()]], "tokens": [[NAME, unwrap(issued.qr_payload).hex()]],
-                      "verify": True})
+    job = json.dumps(
+        {
+            "keys": [[key_id(own).hex(), pem.decode()]],
+            "tokens": [[NAME, unwrap(issued.qr_payload).hex()]],
+            "verify": True,
+        }
+    )
     result = json.loads(_run([_cwt_python(), str(TOOLS / "cwt_decode.py")], input=job).stdout)
     assert "error" in result[NAME]
 
@@ -615,9 +710,17 @@ def _pdf_signed_with_ekus(es: Any, ekus: list[Any]) -> bytes:
     assert region.ca_key is not None
     ca_key = decrypt_private_key((es.home.path / region.ca_key).read_bytes(), es.home.passphrase())
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = make_end_entity(key.public_key(), entry.name, uscc=entry.code, province=region.name, issuer_cert=ca,
-                           issuer_key=ca_key, not_before=WALL - dt.timedelta(days=1),
-                           not_after=WALL + dt.timedelta(days=30), eku=ekus)
+    cert = make_end_entity(
+        key.public_key(),
+        entry.name,
+        uscc=entry.code,
+        province=region.name,
+        issuer_cert=ca,
+        issuer_key=ca_key,
+        not_before=WALL - dt.timedelta(days=1),
+        not_after=WALL + dt.timedelta(days=30),
+        eku=ekus,
+    )
     return seal_and_sign(issued, make_signer(key, cert, (ca,)))
 
 
@@ -634,8 +737,27 @@ def _nss_and_openssl_accept(es: Any, pdf: bytes, tmp: Path) -> tuple[bool, bool]
     cms_der, content = _cms_of(pdf)
     (tmp / "x.p7s").write_bytes(cms_der)
     (tmp / "x.bin").write_bytes(content)
-    ossl = _run([openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "x.p7s"), "-content",
-                 str(tmp / "x.bin"), "-CAfile", str(root), "-out", os.devnull]).returncode == 0
+    ossl = (
+        _run(
+            [
+                openssl,
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                str(tmp / "x.p7s"),
+                "-content",
+                str(tmp / "x.bin"),
+                "-CAfile",
+                str(root),
+                "-out",
+                os.devnull,
+            ]
+        ).returncode
+        == 0
+    )
     return nss, ossl
 
 
@@ -656,7 +778,8 @@ def test_eku_choice_as_measured(es: Any, tmp_path: Path) -> None:
 
 
 def test_pyhanko_hard_fail_finds_revocation_data_through_the_crl_distribution_points(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """A world whose publication URL is a loopback HTTP server serving ``bundle --publish-dir``'s files:
     pyHanko (revocation hard-fail, fetching allowed) validates the B-B PDF from the certificates' CRL DPs;
     without fetching it cannot."""
@@ -684,20 +807,28 @@ def test_pyhanko_hard_fail_finds_revocation_data_through_the_crl_distribution_po
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
-        world = build_demo(tmp_path_factory.mktemp("fetch") / "w", now=WALL, seed=b"fetch", images=False,
-                           pdf=False, publication_base=base)
+        world = build_demo(
+            tmp_path_factory.mktemp("fetch") / "w",
+            now=WALL,
+            seed=b"fetch",
+            images=False,
+            pdf=False,
+            publication_base=base,
+        )
         for rel, content in publication_files(world.home, WALL).items():
             (served / rel).parent.mkdir(parents=True, exist_ok=True)
             (served / rel).write_bytes(content)
         issued = world.issued[NAME]
         pdf = seal_and_sign(issued, world.home.signer(world.home.authority(issued.licence.issuer.code)))
-        root = asn1_x509.Certificate.load(world.home.certificates(world.home.roots[0])[0].public_bytes(
-            serialization.Encoding.DER))
+        root = asn1_x509.Certificate.load(
+            world.home.certificates(world.home.roots[0])[0].public_bytes(serialization.Encoding.DER)
+        )
 
         def validate(fetch: bool) -> Any:
             sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
-            context = ValidationContext(trust_roots=[root], allow_fetching=fetch, revocation_mode="hard-fail",
-                                        crls=None if fetch else [])
+            context = ValidationContext(
+                trust_roots=[root], allow_fetching=fetch, revocation_mode="hard-fail", crls=None if fetch else []
+            )
             return validate_pdf_signature(sig, context)
 
         status = validate(True)

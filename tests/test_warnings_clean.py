@@ -22,7 +22,12 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENSE_") and k != "PYTHONWARNINGS"}
     return subprocess.run(
         [sys.executable, "-W", "error", "-m", "elicense.cli", *args],
-        capture_output=True, text=True, env=env, timeout=300, check=False, cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=cwd,
     )
 
 
@@ -48,8 +53,9 @@ def test_verify_pdf_cli_prints_no_warning(demo_out: Path) -> None:
 
 def test_render_prints_no_warning(demo_out: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.pdf"
-    proc = _run("render", "--home", str(demo_out), "--licence", "business-licence-jinan", "-o", str(out),
-                "--pdf-level", "B-LT")
+    proc = _run(
+        "render", "--home", str(demo_out), "--licence", "business-licence-jinan", "-o", str(out), "--pdf-level", "B-LT"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert out.read_bytes().startswith(b"%PDF")
@@ -63,8 +69,20 @@ def test_issue_pdf_batch_prints_no_warning(demo_out: Path, tmp_path: Path) -> No
     with small.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows[:3])
     pdfs = tmp_path / "pdf"
-    proc = _run("issue", "--batch", str(small), "--type", "business-licence", "--home", str(demo_out),
-                "--pdf", str(pdfs), "--no-progress", "--report", str(tmp_path / "report.csv"))
+    proc = _run(
+        "issue",
+        "--batch",
+        str(small),
+        "--type",
+        "business-licence",
+        "--home",
+        str(demo_out),
+        "--pdf",
+        str(pdfs),
+        "--no-progress",
+        "--report",
+        str(tmp_path / "report.csv"),
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert proc.stderr == "", proc.stderr
     assert sorted(pdfs.glob("*.pdf"))
@@ -82,8 +100,9 @@ def test_verify_pdf_api_raises_no_warning(demo_out: Path) -> None:
         "print(r.status.name)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENSE_") and k != "PYTHONWARNINGS"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "VALID"
     assert proc.stderr == ""

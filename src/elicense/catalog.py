@@ -53,9 +53,7 @@ __all__ = [
 Visibility = Literal["show", "mask", "omit"]
 """How a value appears in the QR payload: as is, masked, or not at all."""
 
-FieldType = Literal[
-    "string", "text", "date", "integer", "decimal", "enum", "uscc", "resident_id", "area_code"
-]
+FieldType = Literal["string", "text", "date", "integer", "decimal", "enum", "uscc", "resident_id", "area_code"]
 """The value types a catalogue field may have."""
 
 FieldValue = str | int | datetime.date
@@ -152,9 +150,7 @@ def _uscc_problem(code: str) -> tuple[str, str] | None:
             "含有 0-9A-HJ-NPQRTUWXY 以外的字符",
         )
     org = code[8:16]
-    total = sum(
-        (int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(org, _ORG_WEIGHTS, strict=True)
-    )
+    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(org, _ORG_WEIGHTS, strict=True))
     org_check = {10: "X", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
     if code[16] != org_check:
         return (
@@ -274,9 +270,7 @@ class FieldSpec:
     # -- construction -----------------------------------------------------------------
 
     @classmethod
-    def from_dict(
-        cls, data: object, *, where: str = "field", source: str | None = None
-    ) -> FieldSpec:
+    def from_dict(cls, data: object, *, where: str = "field", source: str | None = None) -> FieldSpec:
         """Build a field from its catalogue JSON object (strict: unknown keys are errors).
 
         Errors name ``source`` (the file) and ``where`` (the JSON path of the field).
@@ -300,10 +294,7 @@ class FieldSpec:
             raw = obj["choices"]
             if not isinstance(raw, list):
                 r.fail("choices", "must be a list of strings", "须为字符串列表")
-            choices = tuple(
-                r.string(c, f"choices[{i}]", max_length=_MAX_CHOICE_LENGTH)
-                for i, c in enumerate(raw)
-            )
+            choices = tuple(r.string(c, f"choices[{i}]", max_length=_MAX_CHOICE_LENGTH) for i, c in enumerate(raw))
         keep_start, keep_end = 1, 1
         if "mask" in obj:
             m = r.mapping(obj["mask"], required=("keep_start", "keep_end"), where="mask")
@@ -480,12 +471,8 @@ class FieldSpec:
 
         limit = self._digit_limit()
         if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-            hint = (
-                " (use a string or Decimal: floats are inexact)" if isinstance(value, float) else ""
-            )
-            self._fail(
-                "type", f"must be a decimal number, not {_type_name(value)}{hint}", "须为十进制数"
-            )
+            hint = " (use a string or Decimal: floats are inexact)" if isinstance(value, float) else ""
+            self._fail("type", f"must be a decimal number, not {_type_name(value)}{hint}", "须为十进制数")
         if isinstance(value, str):
             text = value.strip()
             if len(text) > 2 * MAX_DIGITS + 2 or not _DECIMAL_RE.fullmatch(text):
@@ -550,8 +537,7 @@ def _field_problem(spec: FieldSpec) -> tuple[str, str] | None:
         return (
             f"key {spec.key!r} names a licence-model attribute (holder, validity, issuer, number, "
             "...) and cannot be a field",
-            f"key {spec.key!r} 是证照模型自身的属性（持证主体、有效期、发证机关、证照编号等），"
-            "不能作为字段",
+            f"key {spec.key!r} 是证照模型自身的属性（持证主体、有效期、发证机关、证照编号等），不能作为字段",
         )
     if type(spec.tag) is not int or not 1 <= spec.tag <= MAX_TAG:
         return (f"tag must be an integer 1..{MAX_TAG}", f"tag 须为 1..{MAX_TAG} 的整数")
@@ -591,10 +577,8 @@ def _field_problem(spec: FieldSpec) -> tuple[str, str] | None:
                 or _bad_char(c, False)
             ):
                 return (
-                    f"choice {c!r} must be non-empty, stripped, NFC text of at most "
-                    f"{_MAX_CHOICE_LENGTH} characters",
-                    f"取值 {c!r} 须为非空、无首尾空白、NFC 规范化"
-                    f"且不超过 {_MAX_CHOICE_LENGTH} 字的文本",
+                    f"choice {c!r} must be non-empty, stripped, NFC text of at most {_MAX_CHOICE_LENGTH} characters",
+                    f"取值 {c!r} 须为非空、无首尾空白、NFC 规范化且不超过 {_MAX_CHOICE_LENGTH} 字的文本",
                 )
         if len(set(spec.choices)) != len(spec.choices):
             return ("choices contain duplicates", "choices 有重复取值")
@@ -694,14 +678,10 @@ class LicenceType:
         for where, vis in (("holder_qr.name", name_qr), ("holder_qr.code", code_qr)):
             if vis not in _HOLDER_VISIBILITIES:
                 r.fail(where, "must be show or mask", "须为 show 或 mask")
-        val = r.mapping(
-            obj["validity"], required=("long_term_allowed", "default_years"), where="validity"
-        )
+        val = r.mapping(obj["validity"], required=("long_term_allowed", "default_years"), where="validity")
         long_term = r.boolean(val["long_term_allowed"], "validity.long_term_allowed")
         years = val["default_years"]
-        default_years = (
-            None if years is None else r.integer(years, "validity.default_years", 1, 100)
-        )
+        default_years = None if years is None else r.integer(years, "validity.default_years", 1, 100)
         raw_fields = obj["fields"]
         if not isinstance(raw_fields, list):
             r.fail("fields", "must be a list of field objects", "须为字段对象列表")
@@ -858,8 +838,7 @@ class LicenceType:
             raise LicenceDataError(
                 f"{n} problem{'s' if n > 1 else ''} in the fields of {self.name_en} "
                 f"({self.code}): " + "; ".join(p["message"] for p in problems),
-                message_zh=f"“{self.name_zh}”的字段有 {n} 处问题："
-                + "；".join(p["message_zh"] for p in problems),
+                message_zh=f"“{self.name_zh}”的字段有 {n} 处问题：" + "；".join(p["message_zh"] for p in problems),
                 details={"type_code": self.code, "problems": problems},
             )
         return out
@@ -902,19 +881,14 @@ def _type_problem(lt: LicenceType) -> tuple[str, str] | None:
             )
     if len(set(lt.holder_types)) != len(lt.holder_types):
         return ("holder_types contain duplicates", "holder_types 有重复")
-    if (
-        lt.holder_name_qr not in _HOLDER_VISIBILITIES
-        or lt.holder_code_qr not in _HOLDER_VISIBILITIES
-    ):
+    if lt.holder_name_qr not in _HOLDER_VISIBILITIES or lt.holder_code_qr not in _HOLDER_VISIBILITIES:
         return (
             "holder QR policy must be show or mask (a QR always identifies the holder)",
             "持证主体的二维码策略须为 show 或 mask",
         )
     if type(lt.long_term_allowed) is not bool:
         return ("long_term_allowed must be true or false", "long_term_allowed 须为 true 或 false")
-    if lt.default_years is not None and (
-        type(lt.default_years) is not int or not 1 <= lt.default_years <= 100
-    ):
+    if lt.default_years is not None and (type(lt.default_years) is not int or not 1 <= lt.default_years <= 100):
         return ("default_years must be 1..100 or null", "default_years 须为 1..100 或 null")
     if type(lt.code_provisional) is not bool:
         return ("code_provisional must be true or false", "code_provisional 须为 true 或 false")
@@ -1071,9 +1045,7 @@ def _load_file(path: str) -> LicenceType:
         )
     try:
         text = data.decode("utf-8")
-        obj = json.loads(
-            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
-        )
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise CatalogError(
             f"{name}: not UTF-8 text (byte {exc.start})",
@@ -1132,9 +1104,7 @@ class Catalog:
         by_slug: dict[str, LicenceType] = {}
         for lt in types:
             if not isinstance(lt, LicenceType):
-                raise CatalogError(
-                    f"not a LicenceType: {_type_name(lt)}", message_zh="不是证照类型对象"
-                )
+                raise CatalogError(f"not a LicenceType: {_type_name(lt)}", message_zh="不是证照类型对象")
             if lt.code in by_code:
                 raise CatalogError(
                     f"type code {lt.code} is defined twice ({by_code[lt.code].slug}, {lt.slug})",

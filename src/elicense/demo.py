@@ -195,8 +195,14 @@ class DemoResult:
 
 
 def build_demo(
-    outdir: Path, *, now: dt.datetime, seed: bytes | None = None, images: bool = True, pdf: bool = True,
-    algorithm: Algorithm = Algorithm.ES256, publication_base: str | None = None,
+    outdir: Path,
+    *,
+    now: dt.datetime,
+    seed: bytes | None = None,
+    images: bool = True,
+    pdf: bool = True,
+    algorithm: Algorithm = Algorithm.ES256,
+    publication_base: str | None = None,
 ) -> DemoResult:
     """Build the demo world in ``outdir`` (which must exist and be empty or disposable).
 
@@ -265,8 +271,14 @@ def build_demo(
         authorities.append(
             AuthorityEntry(a.name, uscc, a.area_code, types, f"pki/{a.slug}.pem", f"keys/{a.slug}.key.pem", a.seal_name)
         )
-    home = Home(outdir, ("pki/root.pem",), tuple(regions), tuple(authorities), demo=True,
-                extra={"publication": {"base_url": publication_base or DEFAULT_PUBLICATION_BASE}})
+    home = Home(
+        outdir,
+        ("pki/root.pem",),
+        tuple(regions),
+        tuple(authorities),
+        demo=True,
+        extra={"publication": {"base_url": publication_base or DEFAULT_PUBLICATION_BASE}},
+    )
     home.save()
     trust_file = outdir / "trust-bundle.json"
     atomic_write(trust_file, home.trust_file_bytes(now=now))
@@ -307,22 +319,31 @@ def build_demo(
     if sm2_world:  # GB/T 38540: each authority's SES_Seal, a detached SES_Signature beside every licence
         from elicense.seal.sm2home import add_sm2_seals, seal_file
 
-        home = add_sm2_seals(home, now=now, images=images,
-                             keys=None if seed is None else (lambda label: _suite_key(seed, label, algorithm)))
+        home = add_sm2_seals(
+            home,
+            now=now,
+            images=images,
+            keys=None if seed is None else (lambda label: _suite_key(seed, label, algorithm)),
+        )
         for s in SAMPLES:
             entry = by_slug[s.authority]
             seal_file(home, entry, outdir / "licences" / f"{s.name}.qr.txt", at=issued[s.name].signed_at)
     from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
 
-    versions.update(add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file,
-                                       images=images, seed=seed))  # SM2 world: SM2 status lists and CRLs
+    versions.update(
+        add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images, seed=seed)
+    )  # SM2 world: SM2 status lists and CRLs
     if sm2_world:  # the status samples get their SES_Signature too
         from elicense.seal.sm2home import seal_file
 
         for name in sorted(set(issued) - {s.name for s in SAMPLES}):
             signed = issued[name]
-            seal_file(home, home.authority(signed.licence.issuer.code), outdir / "licences" / f"{name}.qr.txt",
-                      at=signed.signed_at)
+            seal_file(
+                home,
+                home.authority(signed.licence.issuer.code),
+                outdir / "licences" / f"{name}.qr.txt",
+                at=signed.signed_at,
+            )
         if pdf:  # the SM2 world's licence files, every sample: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
             from elicense.ofd.home import issue_ofd
 
@@ -336,8 +357,9 @@ def build_demo(
             options = PdfSigningOptions(seal_name=entry.seal_name)
             document = seal_and_sign(signed, home.signer(entry), options=options)
             atomic_write(outdir / "licences" / f"{name}.pdf", document)
-    bundle_file = _publish_trust_bundle(outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog,
-                                        algorithm=algorithm)
+    bundle_file = _publish_trust_bundle(
+        outdir, trust_file, root_key=root_key, now=now, seed=seed, catalog=catalog, algorithm=algorithm
+    )
     return DemoResult(Home.load(outdir), bundle_file, issued, versions)
 
 
@@ -350,8 +372,14 @@ AGREEMENTS = (
 
 
 def _publish_trust_bundle(
-    outdir: Path, json_file: Path, *, root_key: PrivateKey | Sm2PrivateKey, now: dt.datetime, seed: bytes | None,
-    catalog: Catalog, algorithm: Algorithm = Algorithm.ES256,
+    outdir: Path,
+    json_file: Path,
+    *,
+    root_key: PrivateKey | Sm2PrivateKey,
+    now: dt.datetime,
+    seed: bytes | None,
+    catalog: Catalog,
+    algorithm: Algorithm = Algorithm.ES256,
 ) -> Path:
     """Trust-list operators + signed lists + the offline bundle (issue 4); the JSON file is folded in.
 

@@ -234,7 +234,6 @@ class Home:
             next_update=now + validity,
         )
 
-
     # -- registry (#6) -----------------------------------------------------------------------
 
     @property
@@ -257,6 +256,7 @@ class Home:
         from elicense.present.wallet import holder_credential
 
         return holder_credential(self, licence_id, at=at, db=db)
+
 
 _KNOWN = {"format", "demo", "roots", "regions", "authorities"}
 

@@ -89,9 +89,7 @@ _M3736_NEXT: tuple[dict[str, int], ...] = tuple(
     {c: (2 * (((p + v) % 36) or 36)) % 37 for c, v in _ALNUM36_VALUE.items()} for p in range(37)
 )
 # ISO 7064 MOD 11-2: state p in 0..10; _M112_NEXT[p][digit] is the next state.
-_M112_NEXT: tuple[dict[str, int], ...] = tuple(
-    {c: ((p + int(c)) * 2) % 11 for c in _DIGITS} for p in range(11)
-)
+_M112_NEXT: tuple[dict[str, int], ...] = tuple({c: ((p + int(c)) * 2) % 11 for c in _DIGITS} for p in range(11))
 
 _USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
@@ -220,9 +218,7 @@ def mod11_2_check_char(data: str) -> str:
         for ch in data:
             p = _M112_NEXT[p][ch]
     except (KeyError, TypeError):
-        raise _error(
-            None, "charset", "MOD 11-2 data must be digits", "MOD 11-2 数据只能为数字"
-        ) from None
+        raise _error(None, "charset", "MOD 11-2 data must be digits", "MOD 11-2 数据只能为数字") from None
     c = (12 - p) % 11
     return "X" if c == 10 else _DIGITS[c]
 
@@ -433,8 +429,7 @@ def _validate_uscc_uncached(value: str) -> None:
         raise _error(
             kind,
             "org_code_check",
-            f"organisation code check character (character 17) is wrong: "
-            f"expected {org_expected!r}, got {value[16]!r}",
+            f"organisation code check character (character 17) is wrong: expected {org_expected!r}, got {value[16]!r}",
             f"组织机构代码校验码（第 17 位）错误：应为 {org_expected}，实际为 {value[16]}",
             expected=org_expected,
             actual=value[16],
@@ -585,9 +580,7 @@ class ResidentId:
         if len(area) != 6 or area[:2] not in _EXTRA_RESIDENT_PROVINCES:
             _check_area_province("resident_id", area)
         if not isinstance(birth, dt.date) or isinstance(birth, dt.datetime):
-            raise _error(
-                "resident_id", "birth_date", "birth must be a datetime.date", "出生日期应为日期"
-            )
+            raise _error("resident_id", "birth_date", "birth must be a datetime.date", "出生日期应为日期")
         if not 1900 <= birth.year <= 2100:
             raise _error(
                 "resident_id",
@@ -681,26 +674,20 @@ class LicenceId:
         try:
             _validate_uscc(_prepare(type_code[:18], "uscc", _USCC_SET))
         except IdentifierError as err:
-            raise _wrap(
-                err, "type_code", f"type code {type_code}", f"证照类型代码 {type_code}"
-            ) from err
+            raise _wrap(err, "type_code", f"type code {type_code}", f"证照类型代码 {type_code}") from err
 
         issuer = _prepare(self.issuer_code, kind, _ALNUM36_SET)
         if len(issuer) == 18:
             try:
                 _validate_uscc(_prepare(issuer, "uscc", _USCC_SET))
             except IdentifierError as err:
-                raise _wrap(
-                    err, "issuer_code", f"issuer code {issuer}", f"发证机构代码 {issuer}"
-                ) from err
+                raise _wrap(err, "issuer_code", f"issuer code {issuer}", f"发证机构代码 {issuer}") from err
         elif len(issuer) == 6 and issuer.isdigit():
             if issuer != NATIONAL_AREA_CODE:
                 try:
                     _check_area_province("area_code", issuer)
                 except IdentifierError as err:
-                    raise _wrap(
-                        err, "issuer_code", f"issuer code {issuer}", f"发证机构代码 {issuer}"
-                    ) from err
+                    raise _wrap(err, "issuer_code", f"issuer code {issuer}", f"发证机构代码 {issuer}") from err
         else:
             raise _error(
                 kind,
@@ -765,8 +752,7 @@ class LicenceId:
                 "length",
                 f"expected 5 dot-separated parts after the prefix "
                 f"(type, issuer, serial, version, check), got {len(parts)}",
-                "前缀后应有 5 段（类型代码、发证机构代码、顺序号、版本号、校验位），"
-                f"实际 {len(parts)} 段",
+                f"前缀后应有 5 段（类型代码、发证机构代码、顺序号、版本号、校验位），实际 {len(parts)} 段",
             )
         type_code, issuer, serial, version, check = parts
         if not serial:
@@ -805,9 +791,7 @@ class LicenceId:
     @property
     def expected_check_char(self) -> str:
         """The MOD 37,36 check character the other parts call for."""
-        return mod37_36_check_char(
-            f"{self.type_code}{self.issuer_code}{self.serial}{self.version:03d}"
-        )
+        return mod37_36_check_char(f"{self.type_code}{self.issuer_code}{self.serial}{self.version:03d}")
 
     @property
     def check_ok(self) -> bool:
@@ -824,10 +808,7 @@ class LicenceId:
         return LicenceId.build(self.type_code, self.issuer_code, self.serial, version)
 
     def __str__(self) -> str:
-        return (
-            f"{self.PREFIX}.{self.type_code}.{self.issuer_code}.{self.serial}."
-            f"{self.version:03d}.{self.check_char}"
-        )
+        return f"{self.PREFIX}.{self.type_code}.{self.issuer_code}.{self.serial}.{self.version:03d}.{self.check_char}"
 
 
 # --------------------------------------------------------------------------- identify

@@ -22,7 +22,9 @@ def _resigned_by(world, slug_code: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("other", ["nanjing-market", "nanjing-police", "shandong-housing"])
 def test_attack_claims_resigned_by_another_authority_are_not_attributed_to_the_original_issuer(
-    world, verifier, other: str  # type: ignore[no-untyped-def]
+    world,
+    verifier,
+    other: str,  # type: ignore[no-untyped-def]
 ) -> None:
     """A rogue authority (another region's, or the same region's for another sector) signs the claims of a
     Jinan licence: never VALID as a Jinan licence; VALID only as the signer's own, if it may issue the type."""
@@ -44,9 +46,9 @@ def test_attack_other_region_licence_refused_by_accept_region(world) -> None:  #
     from elicense.verify.verifier import AcceptRegions
 
     base = Verifier.from_trust_file(world.trust_file, clock=lambda: NOW)
-    strict = Verifier(trust=base.trust, status=base.status, clock=lambda: NOW,
-                      policies=[AcceptRegions(frozenset({"320000"}))])
+    strict = Verifier(
+        trust=base.trust, status=base.status, clock=lambda: NOW, policies=[AcceptRegions(frozenset({"320000"}))]
+    )
     assert base.verify(world.issued[SAMPLE].qr_payload).status is Status.VALID
     result = strict.verify(world.issued[SAMPLE].qr_payload)
     assert result.status is Status.INVALID and result.has_reason("region_not_accepted")
-

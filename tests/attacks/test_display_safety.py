@@ -31,9 +31,30 @@ RLO = "\u202e"
 REVERSED = f"公司限有技科{RLO}造智信鲁东山"
 
 
-@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-                                  "\u2069", "\u200e", "\u200f", "\u061c", "\u200b", "\u200c", "\u200d", "\ufeff",
-                                  "\u2060", "\u00ad", "\U000e0041"])
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+        "\u200b",
+        "\u200c",
+        "\u200d",
+        "\ufeff",
+        "\u2060",
+        "\u00ad",
+        "\U000e0041",
+    ],
+)
 def test_every_bidi_and_format_character_is_unsafe(char: str) -> None:
     assert unsafe_char(f"济南{char}公司") == char
     assert neutralise(f"济南{char}公司") == f"济南<U+{ord(char):04X}>公司"
@@ -43,8 +64,9 @@ def test_format_character_class_covers_unicode_category_cf() -> None:
     import re
 
     pattern = re.compile(f"[{FORMAT_CHARACTERS}]")
-    missing = [f"U+{cp:04X}" for cp in range(0x110000)
-               if unicodedata.category(chr(cp)) == "Cf" and not pattern.match(chr(cp))]
+    missing = [
+        f"U+{cp:04X}" for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf" and not pattern.match(chr(cp))
+    ]
     assert missing == []
 
 
@@ -62,9 +84,15 @@ def test_attack_zero_width_character_in_a_catalogue_text_field_is_refused() -> N
     from elicense.catalog import Catalog
 
     lt = Catalog.default().get(rs.TYPE)
-    good = {"holder_name": "济南单证科技有限公司", "holder_code": "91370102MA3C8K2L65", "entity_type": "有限责任公司",
-            "legal_representative": "李珺", "establishment_date": "2020-01-02", "domicile": "济南",
-            "business_scope": "软件开发"}
+    good = {
+        "holder_name": "济南单证科技有限公司",
+        "holder_code": "91370102MA3C8K2L65",
+        "entity_type": "有限责任公司",
+        "legal_representative": "李珺",
+        "establishment_date": "2020-01-02",
+        "domicile": "济南",
+        "business_scope": "软件开发",
+    }
     fields = {k: v for k, v in good.items() if k not in ("holder_name", "holder_code")}
     lt.validate_fields(fields)
     with pytest.raises((CatalogError, LicenceDataError)) as info:
@@ -75,9 +103,16 @@ def test_attack_zero_width_character_in_a_catalogue_text_field_is_refused() -> N
 def test_attack_bidi_override_in_holder_name_through_the_issue_cli(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     home = Home.load(rs.demo_home(tmp_path / "home"))
     args = ["issue", "--type", rs.TYPE, "--home", str(home.path), "--out", str(tmp_path / "out"), "--json"]
-    for f in ["source_id=BIDI-1", f"holder_name={REVERSED}", "holder_code=91370102MA3C8K2L65",
-              "entity_type=有限责任公司", "法定代表人=李珺", "establishment_date=2020-01-02", "domicile=济南",
-              "business_scope=软件开发"]:
+    for f in [
+        "source_id=BIDI-1",
+        f"holder_name={REVERSED}",
+        "holder_code=91370102MA3C8K2L65",
+        "entity_type=有限责任公司",
+        "法定代表人=李珺",
+        "establishment_date=2020-01-02",
+        "domicile=济南",
+        "business_scope=软件开发",
+    ]:
         args += ["--field", f]
     assert run(args) == 3
     captured = capsys.readouterr()
@@ -91,8 +126,9 @@ def _rogue_payload(world, holder_name: str) -> str:  # type: ignore[no-untyped-d
     from elicense.qr.cose import low_s, sig_structure
 
     issued = world.issued[SAMPLE]
-    protected, _u, payload, _sig = cbor.loads(unwrap(issued.qr_payload), allowed_tags=frozenset({18}),
-                                              max_depth=4).value
+    protected, _u, payload, _sig = cbor.loads(
+        unwrap(issued.qr_payload), allowed_tags=frozenset({18}), max_depth=4
+    ).value
     claims = cbor.loads(payload, max_depth=4)
     licence = claims[-65537]  # the CWT's private licence claims map (specs/qr-payload.md)
     name = issued.licence.holder.name
@@ -117,14 +153,26 @@ def test_attack_bidi_override_in_holder_name_signed_by_a_rogue_issuer_displays_n
     # the API hands back the data as signed; every display neutralises it
     path = tmp_path / "rogue.txt"
     path.write_text(text)
-    out = subprocess.run([sys.executable, "-m", "elicense.cli", "verify", str(path), "--trust",
-                          str(world.trust_file), "--at", NOW.isoformat()], capture_output=True, text=True,
-                         timeout=120).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            str(path),
+            "--trust",
+            str(world.trust_file),
+            "--at",
+            NOW.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert RLO not in out and "<U+202E>" in out
     doc = make_app(verifier).handle("POST", "/api/verify", text.encode()).json()
     shown = json.dumps(doc, ensure_ascii=False)
-    assert RLO not in shown and "<U+202E>" in doc["licence"]["holder"] + json.dumps(doc["results"],
-                                                                                   ensure_ascii=False)
+    assert RLO not in shown and "<U+202E>" in doc["licence"]["holder"] + json.dumps(doc["results"], ensure_ascii=False)
 
 
 def test_attack_zero_width_only_holder_name_signed_by_a_rogue_issuer_is_visible(world, verifier) -> None:  # type: ignore[no-untyped-def]
@@ -152,11 +200,18 @@ def test_attack_csv_formula_in_rejected_rows_report(tmp_path: Path) -> None:
     home = Home.load(rs.demo_home(tmp_path / "home"))
     rows = [rs.row(i) for i in range(3)]
     rows[1][0] = "=cmd|' /C calc'!A0"  # source id
-    rows[1][3] = "=HYPERLINK(\"http://evil\",\"x\")"  # holder code: rejected, and quoted in the reason
+    rows[1][3] = '=HYPERLINK("http://evil","x")'  # holder code: rejected, and quoted in the reason
     rows[2][0] = "@SUM(A1)"
     rows[2][3] = "+not-a-code"
-    report = run_batch(rs.csv_bytes(rows), home=home, url=sqlite_url(home.path / "registry.sqlite"),
-                       type_code=rs.TYPE, at=rs.NOW, actor="attack", report_path=tmp_path / "report.csv")
+    report = run_batch(
+        rs.csv_bytes(rows),
+        home=home,
+        url=sqlite_url(home.path / "registry.sqlite"),
+        type_code=rs.TYPE,
+        at=rs.NOW,
+        actor="attack",
+        report_path=tmp_path / "report.csv",
+    )
     assert report.rejected == 2
     with open(tmp_path / "report.csv", encoding="utf-8", newline="") as f:
         cells = [c for row in csv.reader(f) for c in row]

@@ -79,7 +79,6 @@ def test_attack_certificate_with_invalid_version_is_typed() -> None:
     """atheris trust_list_xml: a certificate with version 106 raised ``x509.InvalidVersion`` (not a ValueError)."""
     from cryptography import x509
 
-
     der = world().bundle_obj.current_root.public_bytes(Encoding.DER)
     at = der.index(b"\xa0\x03\x02\x01\x02") + 4
     bad = der[:at] + b"\x6a" + der[at + 1 :]
@@ -154,7 +153,7 @@ def test_attack_crl_with_invalid_version_is_refused() -> None:
 
     good = base64.b64decode(json.loads(world().bundle_obj.extras["status"])["crls"][0])
     at = good.index(b"\x02\x01\x01")  # TBSCertList.version v2(1)
-    bad = good[:at + 2] + b"\x60" + good[at + 3 :]
+    bad = good[: at + 2] + b"\x60" + good[at + 3 :]
     with pytest.raises(CRLError):
         load_crl(bad)
 
@@ -202,9 +201,22 @@ def test_attack_pdf_with_unknown_subfilter_prints_no_traceback(tmp_path: Any) ->
     hostile.write_bytes(pdf.replace(found.group(0), found.group(0)[:-2] + b"Xd", 1))  # same length
     env = {k: v for k, v in os.environ.items() if k != "ELICENSE_TRUST"}
     proc = subprocess.run(
-        [sys.executable, "-m", "elicense.cli", "verify", str(hostile), "--trust", str(world().demo.trust_file),
-         "--at", NOW.isoformat()],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            str(hostile),
+            "--trust",
+            str(world().demo.trust_file),
+            "--at",
+            NOW.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr
     assert "INVALID" in proc.stdout

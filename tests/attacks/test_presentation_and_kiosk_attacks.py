@@ -47,8 +47,9 @@ def test_attack_one_holder_floods_replay_cache(world: Any, verifier: Verifier) -
     shown = make_presentation(victim_cred, victim_device, show=["holder_name"], now=NOW)
     assert v.verify(shown.payload).status is Status.VALID  # the victim showed a code before the flood
     flooder, device = _holder(world)
-    outcomes = [v.verify(make_presentation(flooder, device, ttl=3600, now=NOW).payload)
-                for _ in range(MAX_PER_DEVICE + 40)]
+    outcomes = [
+        v.verify(make_presentation(flooder, device, ttl=3600, now=NOW).payload) for _ in range(MAX_PER_DEVICE + 40)
+    ]
     assert all(r.status is Status.VALID for r in outcomes[:MAX_PER_DEVICE])
     assert all(_codes(r) == ["presentation_replay_quota"] for r in outcomes[MAX_PER_DEVICE:])  # only the flooder
     assert v.replay_cache is not None and len(v.replay_cache) == MAX_PER_DEVICE + 1  # and the victim's
@@ -170,8 +171,15 @@ def test_attack_cross_origin_post_refused_in_process(world: Any) -> None:
 
     def call(extra: dict[str, str]) -> tuple[str, dict[str, Any]]:
         seen: list[str] = []
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/verify", "CONTENT_LENGTH": str(len(body)),
-                   "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "HTTP_HOST": "localhost:8080", **extra}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/verify",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "HTTP_HOST": "localhost:8080",
+            **extra,
+        }
         out = b"".join(app(environ, lambda status, headers: seen.append(status)))
         return seen[0], json.loads(out)
 

@@ -56,10 +56,16 @@ def _status(tw: World, lists: list[bytes]) -> dict[str, bytes]:
 def _jinan_lists(tw: World) -> tuple[bytes, bytes]:
     """济南's genuine list revoking its licence, and the rogue key's newer all-valid list for 济南's code."""
     uscc = tw.authorities["jinan-approval"][2]
-    genuine = sign_status_list(tw.signer("jinan-approval"), issuer=uscc, sequence=1, issued_at=NOW - dt.timedelta(days=1),
-                               entries=[Entry(INDEX, ListState.REVOKED)])
-    rogue = sign_status_list(tw.signer("rogue-jinan"), issuer=uscc, sequence=2, issued_at=NOW - dt.timedelta(hours=1),
-                             entries=[])
+    genuine = sign_status_list(
+        tw.signer("jinan-approval"),
+        issuer=uscc,
+        sequence=1,
+        issued_at=NOW - dt.timedelta(days=1),
+        entries=[Entry(INDEX, ListState.REVOKED)],
+    )
+    rogue = sign_status_list(
+        tw.signer("rogue-jinan"), issuer=uscc, sequence=2, issued_at=NOW - dt.timedelta(hours=1), entries=[]
+    )
     return genuine, rogue
 
 
@@ -67,8 +73,9 @@ def _names_both(text: str, a: str = "370000", b: str = "320000") -> bool:
     return a in text and b in text and text.strip().count("\n") == 0
 
 
-def _refused_everywhere(tw: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str,
-                        **lists: object) -> None:
+def _refused_everywhere(
+    tw: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str, **lists: object
+) -> None:
     """Published, installed, loaded (API, verify CLI, kiosk CLI): each refuses, naming both regions."""
     with pytest.raises(TrustListConflict) as built:
         tw.bundle(**lists)  # type: ignore[arg-type]
@@ -109,8 +116,14 @@ def test_attack_rogue_region_reuses_authority_code_to_revive_revoked_licence(
     honest.write_bytes(tw.bundle(extras=_status(tw, [genuine])))
     result = Verifier.from_bundle(honest).verify(payload, at=NOW)
     assert result.status is Status.INVALID and result.has_reason("licence_revoked")
-    _refused_everywhere(tw, tmp_path, capsys, payload, extras=_status(tw, [genuine, forged]),
-                        region_authorities={"320000": [*tw.records("320000"), rogue]})
+    _refused_everywhere(
+        tw,
+        tmp_path,
+        capsys,
+        payload,
+        extras=_status(tw, [genuine, forged]),
+        region_authorities={"320000": [*tw.records("320000"), rogue]},
+    )
 
 
 def test_attack_status_list_of_a_rogue_key_never_answers_for_another_entry(tw: World) -> None:
@@ -122,8 +135,12 @@ def test_attack_status_list_of_a_rogue_key_never_answers_for_another_entry(tw: W
     entries = []
     for slug, (_, cert, uscc, area, types) in tw.authorities.items():
         entries.append((TrustedAuthority(slug, uscc, area, frozenset(types)), [cert]))
-    trust = TrustStore.build(roots=[tw.root], intermediates=[c for _, c in tw.ca.values()], authorities=entries,
-                             unsafe_allow_shared_identities=True)
+    trust = TrustStore.build(
+        roots=[tw.root],
+        intermediates=[c for _, c in tw.ca.values()],
+        authorities=entries,
+        unsafe_allow_shared_identities=True,
+    )
     with pytest.raises(TrustListConflict):
         TrustStore.build(roots=[tw.root], intermediates=[c for _, c in tw.ca.values()], authorities=entries)
     for order in ([genuine, forged], [forged, genuine]):
@@ -147,9 +164,16 @@ def test_attack_rogue_key_signs_licence_with_genuine_jinan_licence_id(
     s = next(x for x in SAMPLES if x.name == JINAN)
     day = (NOW - dt.timedelta(days=10)).date()
     licence = (
-        LicenceBuilder().licence_type(s.type_slug, CATALOG).serial(s.serial).holder(replace(s.holder, name="冒名商贸有限公司"))
-        .issuer(Authority(rogue.name, rogue.uscc, rogue.area_code)).issued_on(day).validity(day, None)
-        .fields(s.fields).status_index(INDEX).build()
+        LicenceBuilder()
+        .licence_type(s.type_slug, CATALOG)
+        .serial(s.serial)
+        .holder(replace(s.holder, name="冒名商贸有限公司"))
+        .issuer(Authority(rogue.name, rogue.uscc, rogue.area_code))
+        .issued_on(day)
+        .validity(day, None)
+        .fields(s.fields)
+        .status_index(INDEX)
+        .build()
     )
     forged = sign_licence(licence, tw.signer("rogue-jinan"), at=NOW - dt.timedelta(days=10), catalog=CATALOG).qr_payload
     same_id = [parse_sign1(unwrap(p)).payload for p in (genuine, forged)]
@@ -163,10 +187,21 @@ def test_attack_region_relists_another_regions_certificate(
     """山东's list re-lists 南京's certificate under an authority of its own: it must not take over the
     attribution of 南京's genuine licences (the bundle is refused)."""
     _, cert, _, _, types = tw.authorities["nanjing-market"]
-    usurper = AuthorityRecord("山东省冒名机构", str(USCC.build("11", "370100", "MB777777")), "370100", (cert,), types,
-                              tw.records("320000")[0].history)
-    _refused_everywhere(tw, tmp_path, capsys, issue(tw, "business-licence-nanjing"),
-                        region_authorities={"370000": [*tw.records("370000"), usurper]})
+    usurper = AuthorityRecord(
+        "山东省冒名机构",
+        str(USCC.build("11", "370100", "MB777777")),
+        "370100",
+        (cert,),
+        types,
+        tw.records("320000")[0].history,
+    )
+    _refused_everywhere(
+        tw,
+        tmp_path,
+        capsys,
+        issue(tw, "business-licence-nanjing"),
+        region_authorities={"370000": [*tw.records("370000"), usurper]},
+    )
 
 
 def test_attack_region_lists_certificate_issued_by_another_regions_ca(
@@ -175,10 +210,21 @@ def test_attack_region_lists_certificate_issued_by_another_regions_ca(
     """江苏 lists an authority whose certificate 山东's CA issued (and 山东 does not list): an authority of
     region R must chain through R's own CA."""
     _, _, _, _, types = tw.authorities["nanjing-market"]
-    stray = tw.add_authority("stray", "370000", name="南京市某局", uscc=str(USCC.build("11", "320100", "MB777777")),
-                             area="320100", types=types)
-    _refused_everywhere(tw, tmp_path, capsys, issue(tw, "business-licence-nanjing"),
-                        region_authorities={"320000": [*tw.records("320000"), stray]})
+    stray = tw.add_authority(
+        "stray",
+        "370000",
+        name="南京市某局",
+        uscc=str(USCC.build("11", "320100", "MB777777")),
+        area="320100",
+        types=types,
+    )
+    _refused_everywhere(
+        tw,
+        tmp_path,
+        capsys,
+        issue(tw, "business-licence-nanjing"),
+        region_authorities={"320000": [*tw.records("320000"), stray]},
+    )
 
 
 def test_attack_trust_file_repeats_another_regions_authority_code(
@@ -186,13 +232,27 @@ def test_attack_trust_file_repeats_another_regions_authority_code(
 ) -> None:
     """The JSON trust file: an entry in 江苏 with 济南's code is refused at load (API, verify, kiosk)."""
     rogue = _rogue_jinan(tw)
-    entries = [(TrustedAuthority(a.name, a.uscc, a.area_code, frozenset(a.licence_types)), list(a.certificates))
-               for region in ("370000", "320000") for a in tw.records(region)]
-    entries.append((TrustedAuthority(rogue.name, rogue.uscc, rogue.area_code, frozenset(rogue.licence_types)),
-                    list(rogue.certificates)))
+    entries = [
+        (TrustedAuthority(a.name, a.uscc, a.area_code, frozenset(a.licence_types)), list(a.certificates))
+        for region in ("370000", "320000")
+        for a in tw.records(region)
+    ]
+    entries.append(
+        (
+            TrustedAuthority(rogue.name, rogue.uscc, rogue.area_code, frozenset(rogue.licence_types)),
+            list(rogue.certificates),
+        )
+    )
     path = tmp_path / "trust.json"
-    path.write_bytes(dump_trust_file(roots=[tw.root], intermediates=[c for _, c in tw.ca.values()],
-                                     authorities=entries, issued_at=NOW, next_update=NOW + dt.timedelta(days=30)))
+    path.write_bytes(
+        dump_trust_file(
+            roots=[tw.root],
+            intermediates=[c for _, c in tw.ca.values()],
+            authorities=entries,
+            issued_at=NOW,
+            next_update=NOW + dt.timedelta(days=30),
+        )
+    )
     with pytest.raises(TrustListConflict) as exc:
         Verifier.from_trust_file(path)
     assert _names_both(exc.value.message)
@@ -218,7 +278,6 @@ def test_attack_bundle_command_refuses_home_repeating_another_regions_code(  # t
     assert not (tmp_path / "b.cose").exists()
 
 
-
 @pytest.mark.parametrize("numbers", [(5, 1), (1, 5)])
 def test_attack_crl_of_a_same_named_ca_never_displaces_the_genuine_crl(tw: World, numbers: tuple[int, int]) -> None:
     """CRLs are bound to their CA by name AND key: a CA with the same name (a re-keyed CA, or one made to
@@ -232,24 +291,47 @@ def test_attack_crl_of_a_same_named_ca_never_displaces_the_genuine_crl(tw: World
 
     ca_key, ca = tw.ca["370000"]
     twin_key = _key(SEED, "ca-370000-twin")
-    twin = make_regional_ca(twin_key, "山东省CA", province="山东省", issuer_cert=tw.root, issuer_key=tw.root_key,
-                            not_before=START, not_after=NOW + dt.timedelta(days=3650))
+    twin = make_regional_ca(
+        twin_key,
+        "山东省CA",
+        province="山东省",
+        issuer_cert=tw.root,
+        issuer_key=tw.root_key,
+        not_before=START,
+        not_after=NOW + dt.timedelta(days=3650),
+    )
     assert twin.subject == ca.subject
     k2 = _key(SEED, "auth-twin")
     code2 = str(USCC.build("11", "370100", "MB888888"))
-    cert2 = make_end_entity(k2.public_key(), "济南市第二局", uscc=code2, province="山东省", issuer_cert=twin,
-                            issuer_key=twin_key, not_before=START, not_after=NOW + dt.timedelta(days=365))
+    cert2 = make_end_entity(
+        k2.public_key(),
+        "济南市第二局",
+        uscc=code2,
+        province="山东省",
+        issuer_cert=twin,
+        issuer_key=twin_key,
+        not_before=START,
+        not_after=NOW + dt.timedelta(days=365),
+    )
     _, jinan_cert, jinan_code, _, types = tw.authorities["jinan-approval"]
-    entries = [(TrustedAuthority("济南市行政审批服务局", jinan_code, "370100", frozenset(types)), [jinan_cert]),
-               (TrustedAuthority("济南市第二局", code2, "370100", frozenset(types)), [cert2])]
+    entries = [
+        (TrustedAuthority("济南市行政审批服务局", jinan_code, "370100", frozenset(types)), [jinan_cert]),
+        (TrustedAuthority("济南市第二局", code2, "370100", frozenset(types)), [cert2]),
+    ]
     trust = TrustStore.build(roots=[tw.root], intermediates=[ca, twin], authorities=entries)
     last, nxt = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=7)
     crls = [
         build_crl(tw.root, tw.root_key, [], number=1, last_update=last, next_update=nxt),
         build_crl(ca, ca_key, [], number=numbers[0], last_update=last, next_update=nxt),
         # the twin "revokes" 济南's serial: its CRL must not speak for 济南's real CA
-        build_crl(twin, twin_key, [RevokedCert(jinan_cert.serial_number, NOW - dt.timedelta(days=30), "key_compromise")],
-                  number=numbers[1], last_update=last, next_update=nxt),
+        build_crl(
+            twin,
+            twin_key,
+            [RevokedCert(jinan_cert.serial_number, NOW - dt.timedelta(days=30), "key_compromise")],
+            number=numbers[1],
+            last_update=last,
+            next_update=nxt,
+        ),
     ]
     store = StatusStore.build(trust, crls=[c.public_bytes(Encoding.DER) for c in crls])
     for keys in trust.keys.values():
@@ -257,17 +339,27 @@ def test_attack_crl_of_a_same_named_ca_never_displaces_the_genuine_crl(tw: World
             assert store.check_chain(key, NOW - dt.timedelta(days=10), NOW) == (), key.authority.name
 
 
-def test_trust_show_and_export_refuse_a_conflicting_bundle(tw: World, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_trust_show_and_export_refuse_a_conflicting_bundle(
+    tw: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``trust show`` / ``export`` / ``pin`` load like a verifier: a certificate from another region's CA is refused."""
     _, _, _, _, types = tw.authorities["nanjing-market"]
-    stray = tw.add_authority("stray-show", "370000", name="南京市某局", uscc=str(USCC.build("11", "320100", "MB666666")),
-                             area="320100", types=types)
+    stray = tw.add_authority(
+        "stray-show",
+        "370000",
+        name="南京市某局",
+        uscc=str(USCC.build("11", "320100", "MB666666")),
+        area="320100",
+        types=types,
+    )
     evil = tmp_path / "evil.cose"
     evil.write_bytes(tw.unchecked_bundle(region_authorities={"320000": [*tw.records("320000"), stray]}))
     capsys.readouterr()
-    for args in (["trust", "show", str(evil)], ["trust", "export", str(evil), str(tmp_path / "out")],
-                 ["trust", "pin", str(evil), "--state", str(tmp_path / "state")]):
+    for args in (
+        ["trust", "show", str(evil)],
+        ["trust", "export", str(evil), str(tmp_path / "out")],
+        ["trust", "pin", str(evil), "--state", str(tmp_path / "state")],
+    ):
         assert run(args) == 3
         assert _names_both(capsys.readouterr().err)
     assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()

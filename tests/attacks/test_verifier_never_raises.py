@@ -132,9 +132,7 @@ def _batch_file(tmp_path: Path, lines: list[str]) -> Path:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_attack_bad_batch_line_does_not_stop_the_batch(
-    world: Any, tmp_path: Path, capsys: Any, workers: str
-) -> None:
+def test_attack_bad_batch_line_does_not_stop_the_batch(world: Any, tmp_path: Path, capsys: Any, workers: str) -> None:
     cred, _ = _credential(world)
     bad = _presentation(cred.mso, iat=YEAR_10000)
     genuine = world.issued["business-licence-jinan"].qr_payload
@@ -201,8 +199,16 @@ _EXTREMES = [0, -1, 1, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**40 - 1, 2**40, 2**
              -(2**63), -(2**64), YEAR_10000, YEAR_10000 - 1, 10**19, 10**19 - 1]  # fmt: skip
 _BYTES = [b"", b"\x00", bytes(15), bytes(16), bytes(17), bytes(33), bytes(64), b"\xff" * 1000, bytes(3000)]
 _TEXTS = ["", "a", "\u202e", "x" * 512, "x" * 513, "鲁" * 600]
-_VALUE = st.one_of(st.sampled_from(_EXTREMES), st.sampled_from(_BYTES), st.sampled_from(_TEXTS), st.none(),
-                   st.booleans(), st.just([]), st.just({}), st.lists(st.sampled_from(_EXTREMES), max_size=4))
+_VALUE = st.one_of(
+    st.sampled_from(_EXTREMES),
+    st.sampled_from(_BYTES),
+    st.sampled_from(_TEXTS),
+    st.none(),
+    st.booleans(),
+    st.just([]),
+    st.just({}),
+    st.lists(st.sampled_from(_EXTREMES), max_size=4),
+)
 # The payload is a CWT: registered claims at the top (exp 4, nbf 5, iat 6, cti 7) and the licence
 # map under the private key -65537 (its own keys 2..15, fields under 12): both levels are mutated.
 _CWT_KEYS = [4, 5, 6, 7, -65537, 1, 8]
@@ -248,9 +254,11 @@ def _with(material: dict[str, Any], top: dict[int, Any], licence: dict[int, Any]
 @_SETTINGS
 @example(top={6: YEAR_10000}, changes={}, fields={})
 @example(top={4: YEAR_10000, 5: 2**64 - 1}, changes={}, fields={})
-@given(top=st.dictionaries(st.sampled_from(_CWT_KEYS), _VALUE, max_size=2),
-       changes=st.dictionaries(st.sampled_from(_EL1_KEYS), _VALUE, max_size=4),
-       fields=st.dictionaries(st.sampled_from([0, 1, 2, 255, 256, -1, -2, 2**32]), _VALUE, max_size=3))
+@given(
+    top=st.dictionaries(st.sampled_from(_CWT_KEYS), _VALUE, max_size=2),
+    changes=st.dictionaries(st.sampled_from(_EL1_KEYS), _VALUE, max_size=4),
+    fields=st.dictionaries(st.sampled_from([0, 1, 2, 255, 256, -1, -2, 2**32]), _VALUE, max_size=3),
+)
 def test_attack_el1_claims_at_extreme_values_never_raise(
     material: dict[str, Any], fresh: Verifier, top: dict[int, Any], changes: dict[int, Any], fields: dict[int, Any]
 ) -> None:
@@ -328,7 +336,6 @@ def test_attack_genuine_presentation_still_valid_after_the_fixes(world: Any, fre
     cred, device = _credential(world)
     result = fresh.verify(make_presentation(cred, device, show=["holder_name"], now=NOW).payload)
     assert result.status is Status.VALID and result.disclosed == ("holder_name",)
-
 
 
 def test_pdf_check_that_cannot_complete_is_a_result(world: Any, fresh: Verifier, monkeypatch: Any) -> None:

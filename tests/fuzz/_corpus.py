@@ -85,8 +85,18 @@ def world() -> World:
     ep1 = make_presentation(cred, device, show=list(cred.elements)[:2], now=NOW).payload
     status = json.loads(bundle.extras["status"])
     lists = tuple(base64.b64decode(x) for x in status["status_lists"])
-    return World(out, demo, verifier, raw, bundle, SoftwareSigner(key, cert), el1,
-                 frozenset(unwrap(p) for p in el1.values()), ep1, lists)
+    return World(
+        out,
+        demo,
+        verifier,
+        raw,
+        bundle,
+        SoftwareSigner(key, cert),
+        el1,
+        frozenset(unwrap(p) for p in el1.values()),
+        ep1,
+        lists,
+    )
 
 
 def _fresh_verifier() -> Any:
@@ -210,8 +220,9 @@ def run_region_list(data: bytes) -> None:
     nl, _ = read_national_list(b.national_xml, roots=[_root()])
     pointer = next(p for p in nl.pointers if p.region == "370000")
     with typed_errors_only():
-        rl, _ = read_region_list(data, pointer=RegionPointer(pointer.region, pointer.location, digest(data),
-                                                             pointer.signer), roots=[_root()])
+        rl, _ = read_region_list(
+            data, pointer=RegionPointer(pointer.region, pointer.location, digest(data), pointer.signer), roots=[_root()]
+        )
         original, _ = read_region_list(b.region_xml["370000"], pointer=pointer, roots=[_root()])
         assert rl == original, "a mutated region list verified with different content"
 
@@ -232,8 +243,10 @@ def run_trust_list_xml(data: bytes) -> None:
 
     with typed_errors_only():
         tree = _parse(data)
-        reader = {f"{{{NS}}}TrustList": region_list_from_element,
-                  f"{{{NS}}}ListOfLists": national_list_from_element}.get(tree.tag)
+        reader = {
+            f"{{{NS}}}TrustList": region_list_from_element,
+            f"{{{NS}}}ListOfLists": national_list_from_element,
+        }.get(tree.tag)
         if reader is not None:
             reader(_schema_checked(tree))
 
@@ -273,7 +286,12 @@ def run_bundle(data: bytes) -> None:
         b = load_bundle(data, anchors=[_root()])
         g = world().bundle_obj
         assert (b.sequence, b.issued_at, b.national_xml, b.region_xml, b.extras, b.authorities) == (
-            g.sequence, g.issued_at, g.national_xml, g.region_xml, g.extras, g.authorities
+            g.sequence,
+            g.issued_at,
+            g.national_xml,
+            g.region_xml,
+            g.extras,
+            g.authorities,
         ), "a mutated bundle verified with different content"
 
 
@@ -338,24 +356,67 @@ def ses_world() -> dict[str, Any] | None:
     year = dt.timedelta(days=365)
     root_key, ca_key, signer_key, maker_key = (sm2.Sm2PrivateKey.generate() for _ in range(4))
     root = sm2.make_sm2_root(root_key, "测试根", not_before=NOW - 3 * year, not_after=NOW + 10 * year)
-    ca = sm2.make_sm2_regional_ca(ca_key, "测试 CA", province="山东省", issuer_cert=root, issuer_key=root_key,
-                                  not_before=NOW - 3 * year, not_after=NOW + 5 * year)
-    signer = sm2.make_sm2_end_entity(signer_key.public_key(), "济南市行政审批服务局", uscc=None, province="山东省",
-                                     issuer_cert=ca, issuer_key=ca_key, not_before=NOW - year, not_after=NOW + year)
-    maker = sm2.make_sm2_end_entity(maker_key.public_key(), "印章制作系统", uscc=None, province="山东省",
-                                    issuer_cert=ca, issuer_key=ca_key, not_before=NOW - 2 * year,
-                                    not_after=NOW + 2 * year, eku=ObjectIdentifier(ses.OID_EKU_SEAL_MAKING))
+    ca = sm2.make_sm2_regional_ca(
+        ca_key,
+        "测试 CA",
+        province="山东省",
+        issuer_cert=root,
+        issuer_key=root_key,
+        not_before=NOW - 3 * year,
+        not_after=NOW + 5 * year,
+    )
+    signer = sm2.make_sm2_end_entity(
+        signer_key.public_key(),
+        "济南市行政审批服务局",
+        uscc=None,
+        province="山东省",
+        issuer_cert=ca,
+        issuer_key=ca_key,
+        not_before=NOW - year,
+        not_after=NOW + year,
+    )
+    maker = sm2.make_sm2_end_entity(
+        maker_key.public_key(),
+        "印章制作系统",
+        uscc=None,
+        province="山东省",
+        issuer_cert=ca,
+        issuer_key=ca_key,
+        not_before=NOW - 2 * year,
+        not_after=NOW + 2 * year,
+        eku=ObjectIdentifier(ses.OID_EKU_SEAL_MAKING),
+    )
     signed_at = NOW - dt.timedelta(days=10)
-    crls = (sm2.make_sm2_crl(ca, ca_key, this_update=signed_at - dt.timedelta(days=1),
-                             next_update=signed_at + dt.timedelta(days=7)),
-            sm2.make_sm2_crl(root, root_key, this_update=signed_at - dt.timedelta(days=1),
-                             next_update=signed_at + dt.timedelta(days=90)))
-    seal = ses.make_seal(es_id="37010000123456", name="行政审批专用章", certificates=[signer],
-                         picture_png=b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, width_mm=42, height_mm=42,
-                         valid_start=NOW - year, valid_end=NOW + year, maker_cert=maker, maker_key=maker_key,
-                         created=NOW - year)
-    signature = ses.sign_document(SES_DOC, seal=seal, signer_cert=signer, signer_key=signer_key, at=signed_at,
-                                  property_info="licence.qr.txt", crls=crls)
+    crls = (
+        sm2.make_sm2_crl(
+            ca, ca_key, this_update=signed_at - dt.timedelta(days=1), next_update=signed_at + dt.timedelta(days=7)
+        ),
+        sm2.make_sm2_crl(
+            root, root_key, this_update=signed_at - dt.timedelta(days=1), next_update=signed_at + dt.timedelta(days=90)
+        ),
+    )
+    seal = ses.make_seal(
+        es_id="37010000123456",
+        name="行政审批专用章",
+        certificates=[signer],
+        picture_png=b"\x89PNG\r\n\x1a\n" + b"\x00" * 32,
+        width_mm=42,
+        height_mm=42,
+        valid_start=NOW - year,
+        valid_end=NOW + year,
+        maker_cert=maker,
+        maker_key=maker_key,
+        created=NOW - year,
+    )
+    signature = ses.sign_document(
+        SES_DOC,
+        seal=seal,
+        signer_cert=signer,
+        signer_key=signer_key,
+        at=signed_at,
+        property_info="licence.qr.txt",
+        crls=crls,
+    )
     return {"seal": seal, "signature": signature, "trust": ses.SesTrust(roots=(root,), intermediates=(ca,))}
 
 
@@ -374,8 +435,9 @@ def run_ses_signature(data: bytes) -> None:
     assert sw is not None
     with typed_errors_only():
         ses.parse_signature(data)
-    result = ses.verify_signature(data, document=SES_DOC, trust=sw["trust"], at=NOW,
-                                  algorithms=AlgorithmPolicy.of(["SM2"]))
+    result = ses.verify_signature(
+        data, document=SES_DOC, trust=sw["trust"], at=NOW, algorithms=AlgorithmPolicy.of(["SM2"])
+    )
     _check_result(result, lambda: data == sw["signature"])
 
 
@@ -436,8 +498,11 @@ def run_input(data: bytes) -> None:
     from elicense.verify.inputs import sniff, verify_bytes
 
     def genuine() -> bool:
-        return sniff(data) != "text" or _same_cose(data, unwrap, world().el1_cose) or _same_cose(
-            data, ep1_unwrap, frozenset({_ep1_original()}))
+        return (
+            sniff(data) != "text"
+            or _same_cose(data, unwrap, world().el1_cose)
+            or _same_cose(data, ep1_unwrap, frozenset({_ep1_original()}))
+        )
 
     with typed_errors_only():
         results = verify_bytes(_fresh_verifier(), data, at=NOW)
@@ -489,8 +554,11 @@ def run_kiosk(data: bytes) -> None:
         assert r.status in (200, 400, 413, 422, 503), r.status
         doc = r.json()
         if r.status == 200:
-            genuine = sniff(body) != "text" or _same_cose(body, unwrap, world().el1_cose) or _same_cose(
-                body, ep1_unwrap, frozenset({_ep1_original()}))
+            genuine = (
+                sniff(body) != "text"
+                or _same_cose(body, unwrap, world().el1_cose)
+                or _same_cose(body, ep1_unwrap, frozenset({_ep1_original()}))
+            )
             assert doc["status"] != "VALID" or genuine, "mutated upload verified VALID"
         else:
             assert doc["status"] == "ERROR" and doc["error"]["zh"] and doc["error"]["en"]
@@ -524,8 +592,9 @@ def _targets() -> dict[str, Target]:
         Target("region_list", (w.bundle_obj.region_xml["370000"],), run_region_list),
         Target("trust_list_xml", (w.bundle_obj.national_xml, w.bundle_obj.region_xml["320000"]), run_trust_list_xml),
         Target("status_list", w.status_lists, run_status_list),
-        Target("status_content", tuple(parse_status_list(s).message.payload for s in w.status_lists),
-               run_status_content),
+        Target(
+            "status_content", tuple(parse_status_list(s).message.payload for s in w.status_lists), run_status_content
+        ),
         Target("bundle", (w.bundle,), run_bundle),
         Target("trust_file", (w.demo.home.trust_file_bytes(now=NOW),), run_trust_file),
         Target("crl", _crls(), run_crl),
@@ -533,8 +602,11 @@ def _targets() -> dict[str, Target]:
         Target("image", (qr_png(),), run_image),
         Target("image_pixels", (qr_pixels()[2],), run_image_pixels),
         Target("input", (el1[0], qr_png(), w.ep1.encode("ascii")), run_input),
-        Target("kiosk", (b"\x00" + el1[0], b"\x02" + qr_png(), b"\x01/static/kiosk.js", b"\x01/api/status",
-                         b"\x01/index.html"), run_kiosk),
+        Target(
+            "kiosk",
+            (b"\x00" + el1[0], b"\x02" + qr_png(), b"\x01/static/kiosk.js", b"\x01/api/status", b"\x01/index.html"),
+            run_kiosk,
+        ),
         Target("pdf", (pdf_seed()[0],), run_pdf),
     ]
     if sw is not None:

@@ -44,8 +44,10 @@ def main(argv: list[str]) -> int:
     try:
         import atheris
     except ImportError:
-        print("atheris is not installed: pip install -e '.[fuzz]' (needs a clang/libFuzzer-capable platform)",
-              file=sys.stderr)
+        print(
+            "atheris is not installed: pip install -e '.[fuzz]' (needs a clang/libFuzzer-capable platform)",
+            file=sys.stderr,
+        )
         return 3
     import contextlib
     import importlib

@@ -31,8 +31,14 @@ def test_unknown_target_and_missing_atheris_fail_clearly() -> None:
 
 def test_a_short_atheris_run(tmp_path: Path) -> None:
     pytest.importorskip("atheris")
-    proc = subprocess.run([sys.executable, str(RUNNER), "el1_cose", "-runs=300", "-seed=1"], capture_output=True,
-                          text=True, timeout=300, check=False, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "el1_cose", "-runs=300", "-seed=1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Done 300 runs" in proc.stderr
     assert not list(tmp_path.glob("crash-*"))

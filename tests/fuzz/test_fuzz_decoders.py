@@ -59,8 +59,9 @@ def test_ses_seed_is_genuine() -> None:
     ses = pytest.importorskip("elicense.seal.ses")
     t = _target("ses_signature")
     sw = ses_world()
-    r = ses.verify_signature(t.seeds[0], document=SES_DOC, trust=sw["trust"], at=NOW,
-                             algorithms=AlgorithmPolicy.of(["SM2"]))
+    r = ses.verify_signature(
+        t.seeds[0], document=SES_DOC, trust=sw["trust"], at=NOW, algorithms=AlgorithmPolicy.of(["SM2"])
+    )
     assert r.status is Status.VALID, r.reasons
     t.run(t.seeds[0])
 

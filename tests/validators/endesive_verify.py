@@ -17,7 +17,9 @@ def _patch_oscrypto() -> None:
         if spec is None or spec.origin is None:
             continue
         with open(spec.origin, encoding="utf-8") as fh:
-            src = fh.read().replace("\\\\b(\\\\d\\\\.\\\\d\\\\.\\\\d[a-z]*)\\\\b", "\\\\b(\\\\d+\\\\.\\\\d+\\\\.\\\\d+[a-z]*)\\\\b")
+            src = fh.read().replace(
+                "\\\\b(\\\\d\\\\.\\\\d\\\\.\\\\d[a-z]*)\\\\b", "\\\\b(\\\\d+\\\\.\\\\d+\\\\.\\\\d+[a-z]*)\\\\b"
+            )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

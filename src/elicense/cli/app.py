@@ -64,9 +64,17 @@ def _set_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def _give_lang(command: click.Command) -> None:
     """Every command (and subcommand) takes ``--lang zh|en``, not only ``verify`` and ``demo`` (#20)."""
     if not any("--lang" in getattr(p, "opts", ()) for p in command.params):
-        command.params.append(click.Option(["--lang"], type=click.Choice(["zh", "en"]), default=None,
-                                           expose_value=False, is_eager=True, callback=_set_lang,
-                                           help="Message language (default: from the locale)."))
+        command.params.append(
+            click.Option(
+                ["--lang"],
+                type=click.Choice(["zh", "en"]),
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_lang,
+                help="Message language (default: from the locale).",
+            )
+        )
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _give_lang(sub)

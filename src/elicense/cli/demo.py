@@ -34,8 +34,14 @@ def _prepare(outdir: Path, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing demo in OUTDIR.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verification table as JSON lines.")
-@click.option("--alg", "alg", type=click.Choice(["es256", "sm2"], case_sensitive=False), default="es256",
-              show_default=True, help="Signature suite of the whole world (sm2: SM2/SM3 PKI, lists, bundle, QR).")
+@click.option(
+    "--alg",
+    "alg",
+    type=click.Choice(["es256", "sm2"], case_sensitive=False),
+    default="es256",
+    show_default=True,
+    help="Signature suite of the whole world (sm2: SM2/SM3 PKI, lists, bundle, QR).",
+)
 def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: str = "es256") -> int:
     """Build a demo world in OUTDIR (keys, trust data, licences, QR codes) and verify it."""
     from elicense.demo import build_demo
@@ -99,8 +105,10 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
             for row in rows:
                 cells = [labels.get(str(row[k]), str(row[k] or "-")) for k in ("text", "image")]
                 cells.append(labels.get(str(row["pdf"] or row["seal"]), "-"))
-                click.echo(f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {cells[0]:<12} {cells[1]:<12} "
-                           f"{cells[2]:<12} {', '.join(row['reasons']) or '-'}")
+                click.echo(
+                    f"{row['name']:<40} {'v' + str(row['qr_version']):>4} {cells[0]:<12} {cells[1]:<12} "
+                    f"{cells[2]:<12} {', '.join(row['reasons']) or '-'}"
+                )
         else:
             header = f"{'sample':<40} {'QR':>4} {'text':<14} {'image':<14} {third:<14} reasons"
             click.echo(header)
@@ -118,6 +126,8 @@ def demo_cmd(outdir: Path, force: bool, lang: str | None, as_json: bool, alg: st
             + allow
         )
         if algorithm is Algorithm.SM2 and (outdir / "licences" / "business-licence-jinan.ofd").exists():
-            click.echo(f"     elicense verify {outdir / 'licences' / 'business-licence-jinan.ofd'} "
-                       f"--trust {world.trust_file}{allow}   # the sealed OFD licence file")
+            click.echo(
+                f"     elicense verify {outdir / 'licences' / 'business-licence-jinan.ofd'} "
+                f"--trust {world.trust_file}{allow}   # the sealed OFD licence file"
+            )
     return 0 if worst_unexpected == 0 else 1

@@ -124,7 +124,8 @@ def _field_problems(type_code: str, values: dict[str, str]) -> None:
             zh.append(str(p["message_zh"]))
     if en:
         raise LicenceDataError(
-            f"{len(en)} problem{'s' if len(en) > 1 else ''} with the fields: " + "; ".join(en)
+            f"{len(en)} problem{'s' if len(en) > 1 else ''} with the fields: "
+            + "; ".join(en)
             + f" (see 'elicense types show {lt.slug}')",
             message_zh=f"字段有 {len(zh)} 处问题：" + "；".join(zh) + f"（参见 'elicense types show {lt.slug}'）",
             details={"problems": en},
@@ -138,8 +139,11 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
 
     wanted = Algorithm.from_label(alg)
     if pdf_dir is not None and wanted is Algorithm.SM2:
-        raise UsageError("--pdf cannot be signed with SM2 (PDF signatures need CMS, which has no SM2 here): "
-                         "seal the licence with `elicense sm2` instead", message_zh="PDF 签名暂不支持 SM2")
+        raise UsageError(
+            "--pdf cannot be signed with SM2 (PDF signatures need CMS, which has no SM2 here): "
+            "seal the licence with `elicense sm2` instead",
+            message_zh="PDF 签名暂不支持 SM2",
+        )
     code = Catalog.default().get(type_code).code
     entries = [home.authority(authority_code)] if authority_code else [
         a for a in home.authorities if code in a.licence_types]  # fmt: skip
@@ -192,12 +196,21 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Also write a sealed OFD (GB/T 33190, GB/T 38540 seal) per licence into this directory (an SM2 home).",
 )
-@click.option("--pdf-level", "pdf_level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
-              show_default=True,
-              help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).")
-@click.option("--tsa-url", default=None, metavar="URL",
-              help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
-                   "HOME's root; needs the root key).")
+@click.option(
+    "--pdf-level",
+    "pdf_level",
+    type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]),
+    default="B-B",
+    show_default=True,
+    help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).",
+)
+@click.option(
+    "--tsa-url",
+    default=None,
+    metavar="URL",
+    help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
+    "HOME's root; needs the root key).",
+)
 @click.option(
     "--field", "fields", multiple=True, metavar="KEY=VALUE", help="Single issue: a column value (repeatable)."
 )
@@ -214,8 +227,13 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Single issue: write <id>.qr.txt here.",
 )
-@click.option("--alg", "alg", type=click.Choice(["es256", "eddsa", "ps256", "sm2"], case_sensitive=False), default=None,
-              help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).")
+@click.option(
+    "--alg",
+    "alg",
+    type=click.Choice(["es256", "eddsa", "ps256", "sm2"], case_sensitive=False),
+    default=None,
+    help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).",
+)
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary: errors only (for cron).")

@@ -21,11 +21,23 @@ if TYPE_CHECKING:
 @click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
 @click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
 @click.option("--log", "log_requests", is_flag=True, help="Log each request on stderr.")
-@click.option("--state", "state_dir", metavar="DIR", default=None,
-              help="Verifier state directory: pinned root, highest bundle and status-list sequences "
-                   "(default: $ELICENSE_STATE, else $XDG_STATE_HOME/elicense/kiosk/<hash of the trust path>).")
-def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accept_region: str | None,
-              log_requests: bool, state_dir: str | None = None) -> int:
+@click.option(
+    "--state",
+    "state_dir",
+    metavar="DIR",
+    default=None,
+    help="Verifier state directory: pinned root, highest bundle and status-list sequences "
+    "(default: $ELICENSE_STATE, else $XDG_STATE_HOME/elicense/kiosk/<hash of the trust path>).",
+)
+def kiosk_cmd(
+    trust: str | None,
+    host: str,
+    port: int,
+    region: str | None,
+    accept_region: str | None,
+    log_requests: bool,
+    state_dir: str | None = None,
+) -> int:
     """Serve the kiosk page (camera or upload → 有效 / 无效 / 无法确认) until interrupted.
 
     Open http://HOST:PORT/ in a browser on the kiosk. Everything is local: no internet
@@ -37,8 +49,10 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
 
     path = trust or os.environ.get("ELICENSE_TRUST")
     if not path:
-        raise UsageError("no trust data: pass --trust BUNDLE or set ELICENSE_TRUST",
-                         message_zh="未提供信任数据：请使用 --trust 或设置 ELICENSE_TRUST")
+        raise UsageError(
+            "no trust data: pass --trust BUNDLE or set ELICENSE_TRUST",
+            message_zh="未提供信任数据：请使用 --trust 或设置 ELICENSE_TRUST",
+        )
     from elicense.status.state import kiosk_state_dir
 
     state = str(kiosk_state_dir(path, state_dir))
@@ -53,8 +67,7 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
     def ready(server: object) -> None:
         bound = getattr(server, "server_port", port)
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
-        click.echo(f"elicense kiosk: http://{shown}:{bound}/  (trust {path}; state {state}; Ctrl-C to stop)",
-                   err=True)
+        click.echo(f"elicense kiosk: http://{shown}:{bound}/  (trust {path}; state {state}; Ctrl-C to stop)", err=True)
 
     try:
         serve(app, host=host, port=port, quiet=not log_requests, ready=ready)
@@ -68,6 +81,8 @@ def kiosk_cmd(trust: str | None, host: str, port: int, region: str | None, accep
                 f"port {port} on {host} is already in use (another kiosk running?): stop it or pass --port N",
                 message_zh=f"{host} 的端口 {port} 已被占用（是否已有终端在运行？）：请先停止它或使用 --port 换一个端口",
             ) from exc
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         message_zh=f"无法在 {host}:{port} 上监听：{exc.strerror or exc}") from exc
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            message_zh=f"无法在 {host}:{port} 上监听：{exc.strerror or exc}",
+        ) from exc
     return 0

@@ -37,9 +37,7 @@ def find_issued(home: Home, name_or_id: str) -> IssuedLicence:
         full = base.with_suffix(".cose").read_bytes()
         qr = base.with_suffix(".qr.txt").read_text("ascii").strip()
     except OSError as exc:
-        raise UsageError(
-            f"no licence {name_or_id!r} in {home.path}", message_zh=f"未找到证照 {name_or_id!r}"
-        ) from exc
+        raise UsageError(f"no licence {name_or_id!r} in {home.path}", message_zh=f"未找到证照 {name_or_id!r}") from exc
     return _issued_from_files(full, qr)
 
 
@@ -75,9 +73,12 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
     try:
         doc: Any = cbor.loads(parse_sign1(full).payload, max_depth=4)
         catalog = Catalog.default()
-        claims = parse_claims(parse_sign1(unwrap(qr)).payload, issuer_code=doc["issuer"]["code"],
-                              area_code=doc["issuer"]["area_code"],
-                              holder_types_of=lambda code: catalog.get(code).holder_types)  # compact payloads
+        claims = parse_claims(
+            parse_sign1(unwrap(qr)).payload,
+            issuer_code=doc["issuer"]["code"],
+            area_code=doc["issuer"]["area_code"],
+            holder_types_of=lambda code: catalog.get(code).holder_types,
+        )  # compact payloads
         lt = catalog.get(doc["type_code"])
         day = dt.date.fromisoformat
         licence = Licence(
@@ -99,25 +100,50 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
 
 
 @click.command("render")
-@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Issuer home directory.")
+@click.option(
+    "--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Issuer home directory."
+)
 @click.option("--licence", "name", required=True, help="Licence id, source id, or sample name in HOME/licences.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the signed PDF (or OFD).")
-@click.option("--font", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Font file to use instead of the packaged Noto Serif CJK SC subset.")
-@click.option("--pdf-level", "level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B",
-              show_default=True,
-              help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS), "
-                   "B-LTA adds a document timestamp over them.")
-@click.option("--tsa-url", default=None, metavar="URL",
-              help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
-                   "HOME's root; needs the root key).")
-@click.option("--format", "fmt", type=click.Choice(["pdf", "ofd"]), default="pdf", show_default=True,
-              help="pdf: PAdES-signed PDF; ofd: OFD (GB/T 33190) sealed with the authority's GB/T 38540 seal "
-                   "(an SM2 home).")
-def render_cmd(home_dir: Path, name: str, output: Path, font: Path | None, level: str, tsa_url: str | None,
-               fmt: str = "pdf") -> int:
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the signed PDF (or OFD).",
+)
+@click.option(
+    "--font",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Font file to use instead of the packaged Noto Serif CJK SC subset.",
+)
+@click.option(
+    "--pdf-level",
+    "level",
+    type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]),
+    default="B-B",
+    show_default=True,
+    help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS), "
+    "B-LTA adds a document timestamp over them.",
+)
+@click.option(
+    "--tsa-url",
+    default=None,
+    metavar="URL",
+    help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
+    "HOME's root; needs the root key).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "ofd"]),
+    default="pdf",
+    show_default=True,
+    help="pdf: PAdES-signed PDF; ofd: OFD (GB/T 33190) sealed with the authority's GB/T 38540 seal (an SM2 home).",
+)
+def render_cmd(
+    home_dir: Path, name: str, output: Path, font: Path | None, level: str, tsa_url: str | None, fmt: str = "pdf"
+) -> int:
     """Render, seal and sign the PDF (or the OFD) of a licence issued from HOME."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
@@ -153,12 +179,26 @@ def pdf_group() -> None:
 
 @pdf_group.command("extend")
 @click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Issuer home whose CAs sign the fresh CRLs (and whose root certifies the in-process TSA).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the extended PDF.")
-@click.option("--tsa-url", default=None, metavar="URL",
-              help="RFC 3161 timestamp authority (default: an in-process TSA certified by HOME's root).")
+@click.option(
+    "--home",
+    "home_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Issuer home whose CAs sign the fresh CRLs (and whose root certifies the in-process TSA).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the extended PDF.",
+)
+@click.option(
+    "--tsa-url",
+    default=None,
+    metavar="URL",
+    help="RFC 3161 timestamp authority (default: an in-process TSA certified by HOME's root).",
+)
 def extend_cmd(source: Path, home_dir: Path, output: Path, tsa_url: str | None) -> int:
     """Add fresh validation data and a new archive timestamp to a signed PDF (PAdES B-LTA renewal)."""
     from elicense.crypto.keys import atomic_write

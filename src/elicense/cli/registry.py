@@ -122,9 +122,10 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, as_json: bool, qr_
         click.echo(f"  {k:<22} {v}")
     for e in events:
         effective = e.get("effective_at") or e["at"]
-        click.echo(f"event effective {effective} (recorded {e['at']}) {e['previous']} -> {e['status']} "
-                   f"by {e['actor']}: {e['reason'] or '-'}"
-                   + (f" successor {e['successor']}" if e.get("successor") else ""))
+        click.echo(
+            f"event effective {effective} (recorded {e['at']}) {e['previous']} -> {e['status']} "
+            f"by {e['actor']}: {e['reason'] or '-'}" + (f" successor {e['successor']}" if e.get("successor") else "")
+        )
     return 0
 
 
@@ -172,6 +173,7 @@ def _show_zh(d: dict[str, Any], events: list[dict[str, Any]]) -> None:
             spec = next((f for f in lt.fields if f.key == k), None)
             name = spec.name_zh if spec else k
         click.echo(f"  {name}：{v}")
+
     def reason(value: object) -> str:
         text = str(value or "-")
         if text.startswith("{"):  # the registry's encoded reason: {"r": reason, "n": note, ...}
@@ -186,6 +188,8 @@ def _show_zh(d: dict[str, Any], events: list[dict[str, Any]]) -> None:
     for e in events:
         effective = when(e.get("effective_at") or e["at"])
         before = _STATES_ZH.get(e["previous"], e["previous"])
-        click.echo(f"状态变更：{effective}生效（记录于 {when(e['at'])}） {before} → "
-                   f"{_STATES_ZH.get(e['status'], e['status'])}，操作人 {e['actor']}：{reason(e['reason'])}"
-                   + (f"，新证照 {e['successor']}" if e.get("successor") else ""))
+        click.echo(
+            f"状态变更：{effective}生效（记录于 {when(e['at'])}） {before} → "
+            f"{_STATES_ZH.get(e['status'], e['status'])}，操作人 {e['actor']}：{reason(e['reason'])}"
+            + (f"，新证照 {e['successor']}" if e.get("successor") else "")
+        )

@@ -103,13 +103,28 @@ def _cert_file(path: Path) -> bytes:
 
 @seal_group.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--content", "content_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="What was signed (an OFD's Signature.xml): its SM3 is compared with dataHash/messageDigest.")
+@click.option(
+    "--content",
+    "content_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="What was signed (an OFD's Signature.xml): its SM3 is compared with dataHash/messageDigest.",
+)
 @click.option("--data-hash", "data_hash_hex", default=None, help="The expected dataHash (hex), instead of --content.")
-@click.option("--root", "roots", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="SM2 trust anchor for signers (PEM or DER); repeatable.")
-@click.option("--seal-makers", "makers_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Accepted seal-making systems (JSON, see specs/seal.md); default $ELICENSE_SEAL_MAKERS.")
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="SM2 trust anchor for signers (PEM or DER); repeatable.",
+)
+@click.option(
+    "--seal-makers",
+    "makers_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Accepted seal-making systems (JSON, see specs/seal.md); default $ELICENSE_SEAL_MAKERS.",
+)
 @click.option("--no-revocation", is_flag=True, help="Do not require revocation data (CRLs).")
 @click.option("--at", "at_text", default=None, help="Verification time (ISO-8601 with offset).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

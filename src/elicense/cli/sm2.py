@@ -168,10 +168,19 @@ def demo_cmd(outdir: Path, force: bool, at_text: str | None) -> int:
 
 @sm2_group.command("seal")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="SM2 issuer home (elicense demo --alg sm2).")
-@click.option("--authority", "authority_code", default=None,
-              help="Sealing authority (USCC or name; default: the issuer named in a licence file).")
+@click.option(
+    "--home",
+    "home_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="SM2 issuer home (elicense demo --alg sm2).",
+)
+@click.option(
+    "--authority",
+    "authority_code",
+    default=None,
+    help="Sealing authority (USCC or name; default: the issuer named in a licence file).",
+)
 @click.option("--at", "at_text", default=None, help="Signing time (ISO-8601 with offset); default now.")
 def seal_cmd(files: tuple[Path, ...], home_dir: Path, authority_code: str | None, at_text: str | None) -> int:
     """Seal FILES (licence payloads, PDFs) with a detached GB/T 38540 SES_Signature: FILE.ses beside each."""

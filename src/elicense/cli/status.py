@@ -23,7 +23,8 @@ _home = click.option(
 )  # fmt: skip
 _db = click.option("--db", default=None, metavar="URL", help="Registry database URL (default: the home's).")
 _effective = click.option(
-    "--effective", metavar="ISO-8601",
+    "--effective",
+    metavar="ISO-8601",
     help="When it takes effect (default: now; may be earlier, or up to a year later: scheduled).",
 )
 _actor = click.option("--actor", default=None, help="Operator recorded in the audit log (default: login name).")
@@ -92,25 +93,45 @@ def _run(
         label = (why.zh if zh else why.key) if why else ""
         before = _state(event.from_status.value, zh) if event.from_status else "-"
         if zh:
-            click.echo(f"{event.licence_id}：{before} → {_state(event.to_status.value, zh)}"
-                       f"{f'（{label}）' if label else ''}，生效时间 {human_time(event.effective_at, 'zh')}"
-                       + (f"，新证照 {event.successor}" if event.successor else ""))
+            click.echo(
+                f"{event.licence_id}：{before} → {_state(event.to_status.value, zh)}"
+                f"{f'（{label}）' if label else ''}，生效时间 {human_time(event.effective_at, 'zh')}"
+                + (f"，新证照 {event.successor}" if event.successor else "")
+            )
         else:
-            click.echo(f"{event.licence_id}: {before} → {event.to_status.value}{f' ({label})' if label else ''}, "
-                       f"effective {human_time(event.effective_at, 'en')}"
-                       + (f", successor {event.successor}" if event.successor else ""))
+            click.echo(
+                f"{event.licence_id}: {before} → {event.to_status.value}{f' ({label})' if label else ''}, "
+                f"effective {human_time(event.effective_at, 'en')}"
+                + (f", successor {event.successor}" if event.successor else "")
+            )
         if event.effective_at > now:
-            click.echo("  " + ("已排期：生效前发布的状态列表在生效时刻过期" if zh else
-                               "scheduled: status lists published before it take effect go stale at that time"))
-        click.echo("  " + ("发布新的状态列表后生效于离线核验：elicense status publish / elicense bundle" if zh else
-                           "kiosks see it once a new status list is published (elicense status publish / bundle)"))
+            click.echo(
+                "  "
+                + (
+                    "已排期：生效前发布的状态列表在生效时刻过期"
+                    if zh
+                    else "scheduled: status lists published before it take effect go stale at that time"
+                )
+            )
+        click.echo(
+            "  "
+            + (
+                "发布新的状态列表后生效于离线核验：elicense status publish / elicense bundle"
+                if zh
+                else "kiosks see it once a new status list is published (elicense status publish / bundle)"
+            )
+        )
     return 0
 
 
 @click.command("revoke")
 @click.argument("licence_id", metavar="LICENCE")
-@click.option("--reason", default="revoked", show_default=True,
-              help="revoked (吊销), cancelled (注销), annulled (撤销), key_compromise.")
+@click.option(
+    "--reason",
+    default="revoked",
+    show_default=True,
+    help="revoked (吊销), cancelled (注销), annulled (撤销), key_compromise.",
+)
 @_home
 @_db
 @_effective
@@ -155,8 +176,13 @@ def reinstate_cmd(licence_id: str, home_dir: Path, db: str | None, effective: st
 
 @click.command("supersede")
 @click.argument("licence_id", metavar="LICENCE")
-@click.option("--with", "successor", required=True, metavar="NEW_ID",
-              help="The new licence (issued with supersedes=OLD): id, source id or sample name.")
+@click.option(
+    "--with",
+    "successor",
+    required=True,
+    metavar="NEW_ID",
+    help="The new licence (issued with supersedes=OLD): id, source id or sample name.",
+)
 @_home
 @_db
 @_effective
@@ -207,41 +233,53 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
         from elicense.verify.detail_zh import to_zh
 
         status = _state(doc["status"], True) if doc["status"] else "尚未签发"
-        click.echo(f"{doc['licence_id']}：{human_time(when, 'zh')}时{status}"
-                   + (f"（{to_zh(doc['reason'])}）" if doc["reason"] else "")
-                   + (f" → 新证照 {doc['successor']}" if doc["successor"] else ""))
+        click.echo(
+            f"{doc['licence_id']}：{human_time(when, 'zh')}时{status}"
+            + (f"（{to_zh(doc['reason'])}）" if doc["reason"] else "")
+            + (f" → 新证照 {doc['successor']}" if doc["successor"] else "")
+        )
         for ev, e in zip(state.history, doc["history"], strict=True):
             pending = "（已排期）" if e["effective_at"] > doc["at"] else ""
-            click.echo(f"  {human_time(ev.effective_at, 'zh')}{pending}  {_ACTIONS_ZH.get(e['action'], e['action'])} "
-                       f"{_state(e['from'], True) if e['from'] else '-'} → {_state(e['to'], True)}"
-                       + (f"  [{to_zh(e['reason'])}]" if e["reason"] else "")
-                       + (f"  → {e['successor']}" if e["successor"] else "")
-                       + (f"  （记录于 {human_time(ev.recorded_at, 'zh')}）" if e["recorded_at"] != e["effective_at"]
-                          else "")
-                       + (f"  {e['note']}" if e["note"] else ""))
+            click.echo(
+                f"  {human_time(ev.effective_at, 'zh')}{pending}  {_ACTIONS_ZH.get(e['action'], e['action'])} "
+                f"{_state(e['from'], True) if e['from'] else '-'} → {_state(e['to'], True)}"
+                + (f"  [{to_zh(e['reason'])}]" if e["reason"] else "")
+                + (f"  → {e['successor']}" if e["successor"] else "")
+                + (f"  （记录于 {human_time(ev.recorded_at, 'zh')}）" if e["recorded_at"] != e["effective_at"] else "")
+                + (f"  {e['note']}" if e["note"] else "")
+            )
     else:
-        click.echo(f"{doc['licence_id']}: {doc['status'] or 'not yet issued'} at {doc['at']}"
-                   + (f" ({doc['reason']})" if doc["reason"] else "")
-                   + (f" → {doc['successor']}" if doc["successor"] else ""))
+        click.echo(
+            f"{doc['licence_id']}: {doc['status'] or 'not yet issued'} at {doc['at']}"
+            + (f" ({doc['reason']})" if doc["reason"] else "")
+            + (f" → {doc['successor']}" if doc["successor"] else "")
+        )
         for e in doc["history"]:
             pending = " (scheduled)" if e["effective_at"] > doc["at"] else ""
-            click.echo(f"  {e['effective_at']}{pending}  {e['action']:<9} {e['from'] or '-'} → {e['to']}"
-                       + (f"  [{e['reason']}]" if e["reason"] else "")
-                       + (f"  → {e['successor']}" if e["successor"] else "")
-                       + (f"  (recorded {e['recorded_at']})" if e["recorded_at"] != e["effective_at"] else "")
-                       + (f"  {e['note']}" if e["note"] else ""))
+            click.echo(
+                f"  {e['effective_at']}{pending}  {e['action']:<9} {e['from'] or '-'} → {e['to']}"
+                + (f"  [{e['reason']}]" if e["reason"] else "")
+                + (f"  → {e['successor']}" if e["successor"] else "")
+                + (f"  (recorded {e['recorded_at']})" if e["recorded_at"] != e["effective_at"] else "")
+                + (f"  {e['note']}" if e["note"] else "")
+            )
     return 0
 
 
 @status_group.command("publish")
 @_home
 @_db
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the status section (JSON) here.")
-@click.option("--trust-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Add (replace) the status section of this trust file.")
-@click.option("--validity-days", type=click.IntRange(1, 31), default=7, show_default=True,
-              help="Days until next update.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the status section (JSON) here."
+)
+@click.option(
+    "--trust-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Add (replace) the status section of this trust file.",
+)
+@click.option(
+    "--validity-days", type=click.IntRange(1, 31), default=7, show_default=True, help="Days until next update."
+)
 def publish_cmd(home_dir: Path, db: str | None, output: Path | None, trust_file: Path | None,
                 validity_days: int) -> int:  # fmt: skip
     """Sign fresh status lists (one per authority) and CRLs (one per CA)."""
@@ -261,18 +299,27 @@ def publish_cmd(home_dir: Path, db: str | None, output: Path | None, trust_file:
         add_to_trust_file(trust_file, sections.status_lists, sections.crls)
     for code, counts in sections.counts.items():
         click.echo(f"{code}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    click.echo(f"{len(sections.status_lists)} status lists, {len(sections.crls)} CRLs; "
-               f"next update {sections.next_update.isoformat()}")
+    click.echo(
+        f"{len(sections.status_lists)} status lists, {len(sections.crls)} CRLs; "
+        f"next update {sections.next_update.isoformat()}"
+    )
     return 0
 
 
 @status_group.command("revoke-cert")
 @_home
 @click.option("--authority", required=True, help="Authority (code or name) whose signing certificate to revoke.")
-@click.option("--reason", default="key_compromise", show_default=True,
-              help="key_compromise, affiliation_changed, superseded, cessation_of_operation, unspecified.")
-@click.option("--invalid-since", metavar="ISO-8601",
-              help="When the key was (suspected) compromised: licences signed from then on are INVALID.")
+@click.option(
+    "--reason",
+    default="key_compromise",
+    show_default=True,
+    help="key_compromise, affiliation_changed, superseded, cessation_of_operation, unspecified.",
+)
+@click.option(
+    "--invalid-since",
+    metavar="ISO-8601",
+    help="When the key was (suspected) compromised: licences signed from then on are INVALID.",
+)
 def revoke_cert_cmd(home_dir: Path, authority: str, reason: str, invalid_since: str | None) -> int:
     """Revoke an authority's signing certificate (published in the next CRL)."""
     from elicense.home import Home
@@ -283,8 +330,10 @@ def revoke_cert_cmd(home_dir: Path, authority: str, reason: str, invalid_since: 
     cert = home.certificates(entry.cert)[0]
     rev = revoke_certificate(home, cert, at=_now(), reason=reason,
                              invalid_since=_time(invalid_since, "--invalid-since"))  # fmt: skip
-    click.echo(f"revoked certificate {cert.serial_number:x} of {entry.name} ({reason}), "
-               f"effective {rev.effective.isoformat()}; run 'elicense status publish' or 'elicense bundle'")
+    click.echo(
+        f"revoked certificate {cert.serial_number:x} of {entry.name} ({reason}), "
+        f"effective {rev.effective.isoformat()}; run 'elicense status publish' or 'elicense bundle'"
+    )
     return 0
 
 

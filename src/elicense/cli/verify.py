@@ -69,7 +69,10 @@ def algorithm_policy(values: tuple[str, ...] | list[str] = ()) -> Any:
 
 
 def load_verifier(
-    trust: str | None, region: str | None = None, accept_region: str | None = None, algorithms: Any = None,
+    trust: str | None,
+    region: str | None = None,
+    accept_region: str | None = None,
+    algorithms: Any = None,
     state: str | None = None,
 ) -> Verifier:
     """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST`` (``algorithms``: an AlgorithmPolicy or None)."""
@@ -95,8 +98,9 @@ def load_verifier(
         with Path(path).open("rb") as fh:
             signed_bundle = fh.read(1) == COSE_TAG_PREFIX
     except OSError as exc:
-        raise TrustError(f"cannot read trust data {path}: {exc.strerror}",
-                         message_zh=f"无法读取信任数据 {path}") from exc
+        raise TrustError(
+            f"cannot read trust data {path}: {exc.strerror}", message_zh=f"无法读取信任数据 {path}"
+        ) from exc
     if algorithms is None:  # the kiosk and other callers: $ELICENSE_ALGORITHMS, else the default allow-list
         algorithms = algorithm_policy()
     extra: dict[str, Any] = {} if algorithms is None else {"algorithms": algorithms}
@@ -283,8 +287,13 @@ def run_verify(
     if workers > 1 and not batch:
         raise UsageError("--workers needs --batch", message_zh="--workers 需与 --batch 一起使用")
     at = parse_at(at_)
-    loader = {"trust": trust, "region": region, "accept_region": accept_region,
-              "algorithms": algorithm_policy(allow_alg), "state": state_dir}
+    loader = {
+        "trust": trust,
+        "region": region,
+        "accept_region": accept_region,
+        "algorithms": algorithm_policy(allow_alg),
+        "state": state_dir,
+    }
     # The verify stack's imports and the trust data make ~20k objects that live as long as the
     # process: the ~40 collections they would trigger free nothing. In a CLI process they are then
     # frozen out of every later collection (gc.freeze; also keeps --workers' forks copy-on-write).
@@ -400,8 +409,13 @@ def _batch_line(verifier: Verifier, lineno: int, text: bytes, at: dt.datetime | 
         # == _json_line({"line": lineno, **result.to_dict(lang)}), in under half the time (tests hold them equal)
         return result.to_json(lang, line=lineno) + "\n", result.status.exit_code
     except Exception as exc:  # one line must never stop the batch (#16): an error line, go on
-        failure = exc if isinstance(exc, ElicenseError) else InputError(
-            f"line {lineno} could not be verified ({type(exc).__name__})", message_zh=f"第 {lineno} 行无法校验")
+        failure = (
+            exc
+            if isinstance(exc, ElicenseError)
+            else InputError(
+                f"line {lineno} could not be verified ({type(exc).__name__})", message_zh=f"第 {lineno} 行无法校验"
+            )
+        )
         return _json_line({"line": lineno, **_error_object(str(lineno), failure, lang)}), EXIT_ERROR
 
 
@@ -435,8 +449,9 @@ def _worker_init(state: tuple[Verifier, dt.datetime | None, str] | None, spec: d
 def _worker_chunk(items: list[tuple[int, str, Any]]) -> list[tuple[str, int] | None]:
     assert _WORKER is not None
     verifier, at, lang = _WORKER
-    return [_batch_line(verifier, lineno, value, at, lang) if kind == "payload" else None
-            for lineno, kind, value in items]
+    return [
+        _batch_line(verifier, lineno, value, at, lang) if kind == "payload" else None for lineno, kind, value in items
+    ]
 
 
 def _batch_parallel(verifier: Verifier, stream: IO[bytes], at: dt.datetime | None, lang: str, workers: int) -> int:

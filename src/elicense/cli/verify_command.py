@@ -20,13 +20,24 @@ from elicense.cli.verify import run_verify
 @click.option("--batch", metavar="FILE|-", help="One payload per line in, one JSON object per line out.")
 @click.option("--accept-region", metavar="CODE[,CODE]", help="Accept only licences issued in these regions.")
 @click.option("--region", metavar="CODE", help="Verify as a relying party of this region (its recognition agreements).")
-@click.option("--state", "state_dir", metavar="DIR", default=None,
-              help="Verifier state directory (default: $ELICENSE_STATE): refuses older bundles and status lists.")
+@click.option(
+    "--state",
+    "state_dir",
+    metavar="DIR",
+    default=None,
+    help="Verifier state directory (default: $ELICENSE_STATE): refuses older bundles and status lists.",
+)
 @click.option("--allow-alg", "--algorithms", "allow_alg", multiple=True, metavar="ALG[,ALG]",
               help="Accepted signature algorithms, replacing the default ES256,EdDSA,PS256 "
                    "(e.g. --allow-alg SM2; default: $ELICENSE_ALGORITHMS).")  # fmt: skip
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
-              help="With --batch: verify in N processes (output order and content unchanged).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="With --batch: verify in N processes (output order and content unchanged).",
+)
 def verify_cmd(
     inputs: tuple[str, ...],
     trust: str | None,
@@ -45,6 +56,16 @@ def verify_cmd(
     Exit 0 valid, 1 invalid, 2 indeterminate, 3+ error; with several inputs, the worst.
     """
     return run_verify(
-        inputs, trust, at_, as_json, lang, batch, accept_region, region, allow_alg, state_dir, workers,
+        inputs,
+        trust,
+        at_,
+        as_json,
+        lang,
+        batch,
+        accept_region,
+        region,
+        allow_alg,
+        state_dir,
+        workers,
         echo=click.echo,
     )

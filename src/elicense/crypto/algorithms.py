@@ -148,9 +148,7 @@ def sign_raw(key: PrivateKey | Sm2PrivateKey, alg: Algorithm, data: bytes) -> by
     return key.sign(data, _PSS, _SHA256)
 
 
-def verify_cose_signature(
-    key: PublicKey | Sm2PublicKey, alg: Algorithm, signature: bytes, data: bytes
-) -> bool:
+def verify_cose_signature(key: PublicKey | Sm2PublicKey, alg: Algorithm, signature: bytes, data: bytes) -> bool:
     """Verify a COSE-format signature (ECDSA and SM2 as fixed-length ``r‖s``, RFC 9053 §2.1).
 
     Strict: an ECDSA/SM2 signature of any other length is rejected, never re-parsed as DER.
@@ -190,9 +188,7 @@ def der_to_cose(alg: Algorithm, signature: bytes) -> bytes:
 
 def _is_sm2(key: object) -> bool:
     """SM2 keys without importing the SM2 backend on the ES256 path."""
-    return type(key).__name__ in ("Sm2PublicKey", "Sm2PrivateKey") and type(key).__module__ == (
-        "elicense.crypto.sm2"
-    )
+    return type(key).__name__ in ("Sm2PublicKey", "Sm2PrivateKey") and type(key).__module__ == ("elicense.crypto.sm2")
 
 
 def _verify_sm2(key: object, signature: bytes, data: bytes) -> bool:

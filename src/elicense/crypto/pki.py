@@ -57,7 +57,10 @@ OID_EKU_EMAIL_PROTECTION = ObjectIdentifier("1.3.6.1.5.5.7.3.4")
 """``id-kp-emailProtection``: what NSS (poppler ``pdfsig``) and OpenSSL ``cms -verify`` require of a
 CMS signer whose certificate has an EKU extension; documentSigning alone is refused by both."""
 LICENCE_SIGNER_EKUS: tuple[ObjectIdentifier, ...] = (
-    OID_EKU_LICENCE_SIGNING, OID_EKU_DOCUMENT_SIGNING, OID_EKU_EMAIL_PROTECTION)
+    OID_EKU_LICENCE_SIGNING,
+    OID_EKU_DOCUMENT_SIGNING,
+    OID_EKU_EMAIL_PROTECTION,
+)
 """EKUs of an issuing authority's certificate (QR/COSE, PDF CMS): ours first, then the standard ones."""
 
 DEFAULT_PUBLICATION_BASE = "http://pki.elicense.example/"
@@ -129,8 +132,9 @@ def ca_file_id(ca_cert: x509.Certificate) -> str:
     except x509.ExtensionNotFound:
         import hashlib
 
-        spki = ca_cert.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = ca_cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         ski = hashlib.sha1(spki).digest()  # noqa: S324 - RFC 5280 §4.2.1.2 method (1), an identifier
     return ski.hex()
 
@@ -150,10 +154,22 @@ def publication_extensions(
     base = base_url if base_url.endswith("/") else base_url + "/"
     cer, crl = publication_paths(issuer_cert)
     return [
-        (x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier(base + crl)], None, None, None)]), False),
-        (x509.AuthorityInformationAccess([x509.AccessDescription(
-            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(base + cer))]), False),
+        (
+            x509.CRLDistributionPoints(
+                [x509.DistributionPoint([x509.UniformResourceIdentifier(base + crl)], None, None, None)]
+            ),
+            False,
+        ),
+        (
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(base + cer)
+                    )
+                ]
+            ),
+            False,
+        ),
     ]
 
 
@@ -296,8 +312,13 @@ def common_name_of(certificate: x509.Certificate) -> str:
 # -- serialisation ---------------------------------------------------------------------------
 
 MAX_PEM_BYTES = 4 * 1024 * 1024
-CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension,
-                      x509.UnsupportedGeneralNameType)
+CERTIFICATE_ERRORS = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 """What cryptography raises on a malformed certificate, at load or when a lazily parsed part is read."""
 
 

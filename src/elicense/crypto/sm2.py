@@ -272,9 +272,7 @@ class Sm2PublicKey:
     def spki(self) -> bytes:
         """DER SubjectPublicKeyInfo."""
         _, _, t_ser = _backend()
-        der: bytes = self._key.public_bytes(
-            t_ser.Encoding.DER, t_ser.PublicFormat.SubjectPublicKeyInfo
-        )
+        der: bytes = self._key.public_bytes(t_ser.Encoding.DER, t_ser.PublicFormat.SubjectPublicKeyInfo)
         return der
 
     def z(self, user_id: bytes = DEFAULT_USER_ID) -> bytes:
@@ -359,9 +357,7 @@ class Sm2PrivateKey:
         """The matching public key."""
         _, _, t_ser = _backend()
         pub = self._key.public_key()
-        return Sm2PublicKey(
-            pub.public_bytes(t_ser.Encoding.X962, t_ser.PublicFormat.UncompressedPoint), pub
-        )
+        return Sm2PublicKey(pub.public_bytes(t_ser.Encoding.X962, t_ser.PublicFormat.UncompressedPoint), pub)
 
     def sign(self, data: bytes, *, user_id: bytes = DEFAULT_USER_ID) -> bytes:
         """Sign ``data`` (SM3 with Z); DER ``SEQUENCE{r,s}``."""

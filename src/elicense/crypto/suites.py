@@ -23,6 +23,7 @@ from elicense.crypto.keys import encrypt_private_key as _encrypt
 if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PrivateKey
 
+
 def new_key(algorithm: Algorithm = Algorithm.ES256) -> PrivateKey | Sm2PrivateKey:
     """A fresh private key of ``algorithm`` (SM2 included)."""
     if algorithm is Algorithm.SM2:

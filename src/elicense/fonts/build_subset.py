@@ -165,12 +165,10 @@ def build(family: str, out: Path, noto_dir: Path, unihan_dir: Path) -> None:
         raise SystemExit(f"{out}: not CFF at 1000 units/em")
     gb2312_missing = gb2312_hanzi() - set(got)
     print(
-        f"{out}: {out.stat().st_size:,} bytes, {len(check.getGlyphOrder()):,} glyphs, "
-        f"{len(got):,} code points mapped"
+        f"{out}: {out.stat().st_size:,} bytes, {len(check.getGlyphOrder()):,} glyphs, {len(got):,} code points mapped"
     )
     print(
-        f"  GB2312 hanzi missing: {len(gb2312_missing)}; "
-        f"GBK/通用规范 characters the source font lacks: {len(absent)}"
+        f"  GB2312 hanzi missing: {len(gb2312_missing)}; GBK/通用规范 characters the source font lacks: {len(absent)}"
     )
     if absent:
         print("  " + " ".join(f"U+{cp:04X}" for cp in absent[:50]))

@@ -92,13 +92,23 @@ CJK_FONT = "NotoSerifCJKsc-Regular-subset.otf"
 Loader = Callable[[Path], "Verifier"]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                411: "Length Required",
-                413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error",
-                503: "Service Unavailable"}
-_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-        "connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'")
+_STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+    "connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 _LABELS = {"VALID": ("有效", "Valid"), "INVALID": ("无效", "Invalid"), "INDETERMINATE": ("无法确认", "Cannot confirm")}
 
 
@@ -146,9 +156,13 @@ def default_loader(verifier: Verifier) -> Loader:
     def load(path: Path) -> Verifier:
         from elicense.verify.verifier import Verifier
 
-        return Verifier.from_trust_file(path, clock=verifier.clock, policies=verifier.policies,
-                                        state=verifier.state_dir,  # the same pinned root and memory
-                                        algorithms=verifier.algorithms)  # an SM2 kiosk reloads SM2 bundles
+        return Verifier.from_trust_file(
+            path,
+            clock=verifier.clock,
+            policies=verifier.policies,
+            state=verifier.state_dir,  # the same pinned root and memory
+            algorithms=verifier.algorithms,
+        )  # an SM2 kiosk reloads SM2 bundles
 
     return load
 
@@ -265,29 +279,50 @@ class KioskApp:
         if stale:
             what = f" ({describe_part(first, 'en')} expired {human_time(first.next_update, 'en')})" if first else ""
             what_zh = f"（{describe_part(first, 'zh')}已于 {human_time(first.next_update, 'zh')}过期）" if first else ""
-            warnings.append(_warning("trust_stale", f"The trust data is out of date{what}: verdicts are 'cannot "
-                                     "confirm' until 'elicense trust update'",
-                                     f"信任数据已过期{what_zh}，核验结果将为无法确认，请更新（elicense trust update）"))
+            warnings.append(
+                _warning(
+                    "trust_stale",
+                    f"The trust data is out of date{what}: verdicts are 'cannot confirm' until 'elicense trust update'",
+                    f"信任数据已过期{what_zh}，核验结果将为无法确认，请更新（elicense trust update）",
+                )
+            )
         elif first is not None and now > first.next_update - WARN_BEFORE:
-            warnings.append(_warning(
-                "trust_expiring",
-                f"The trust data expires {human_time(first.next_update, 'en')} ({describe_part(first, 'en')}): "
-                "after that verdicts are 'cannot confirm'; run 'elicense trust update' before",
-                f"信任数据将于 {human_time(first.next_update, 'zh')}过期（{describe_part(first, 'zh')}），"
-                "之后核验结果将为无法确认，请及时更新（elicense trust update）"))
+            warnings.append(
+                _warning(
+                    "trust_expiring",
+                    f"The trust data expires {human_time(first.next_update, 'en')} ({describe_part(first, 'en')}): "
+                    "after that verdicts are 'cannot confirm'; run 'elicense trust update' before",
+                    f"信任数据将于 {human_time(first.next_update, 'zh')}过期（{describe_part(first, 'zh')}），"
+                    "之后核验结果将为无法确认，请及时更新（elicense trust update）",
+                )
+            )
         clock_suspect = issued is not None and now < issued - CLOCK_TOLERANCE
         if clock_suspect:
-            warnings.append(_warning("clock_suspect", "The system clock is earlier than the trust data's issue time: "
-                                     "check the clock", "系统时间早于信任数据签发时间，请检查时钟"))
+            warnings.append(
+                _warning(
+                    "clock_suspect",
+                    "The system clock is earlier than the trust data's issue time: check the clock",
+                    "系统时间早于信任数据签发时间，请检查时钟",
+                )
+            )
         if issued is None:
-            warnings.append(_warning("trust_undated", "The trust data carries no issue time",
-                                     "信任数据未标明签发时间"))
+            warnings.append(_warning("trust_undated", "The trust data carries no issue time", "信任数据未标明签发时间"))
         if self._missing:
-            warnings.append(_warning("trust_missing", f"The trust file {self.bundle_path} cannot be read; using the "
-                                     "trust loaded before", "信任数据文件无法读取，仍使用先前加载的信任数据"))
+            warnings.append(
+                _warning(
+                    "trust_missing",
+                    f"The trust file {self.bundle_path} cannot be read; using the trust loaded before",
+                    "信任数据文件无法读取，仍使用先前加载的信任数据",
+                )
+            )
         if self._reload_error:
-            warnings.append(_warning("trust_reload_failed", f"The updated trust file was not loaded: "
-                                     f"{self._reload_error}", "更新后的信任数据未能加载，仍使用原信任数据"))
+            warnings.append(
+                _warning(
+                    "trust_reload_failed",
+                    f"The updated trust file was not loaded: {self._reload_error}",
+                    "更新后的信任数据未能加载，仍使用原信任数据",
+                )
+            )
         return {
             "path": str(self.bundle_path) if self.bundle_path else None,
             "kind": "bundle" if bundle is not None else "file",
@@ -307,8 +342,12 @@ class KioskApp:
 
     @staticmethod
     def _reason(reason: Reason) -> dict[str, Any]:
-        return {"code": reason.code, "status": reason.status.value, "zh": reason.message("zh"),
-                "en": reason.message("en")}
+        return {
+            "code": reason.code,
+            "status": reason.status.value,
+            "zh": reason.message("zh"),
+            "en": reason.message("en"),
+        }
 
     @staticmethod
     def result_view(result: VerificationResult) -> dict[str, Any]:
@@ -350,9 +389,14 @@ class KioskApp:
             from elicense.display import neutralise
 
             licence = {k: neutralise(v) if isinstance(v, str) else v for k, v in licence.items()}
-        return {"kind": result.kind, "status": status, "label": {"zh": zh, "en": en},
-                "reasons": [KioskApp._reason(x) for x in result.reasons], "licence": licence,
-                "verified_at": _iso(result.verified_at)}
+        return {
+            "kind": result.kind,
+            "status": status,
+            "label": {"zh": zh, "en": en},
+            "reasons": [KioskApp._reason(x) for x in result.reasons],
+            "licence": licence,
+            "verified_at": _iso(result.verified_at),
+        }
 
     # -- requests -----------------------------------------------------------------------
 
@@ -377,8 +421,14 @@ class KioskApp:
                 results = verify_bytes(verifier, body)
         except InputError as exc:
             no_qr = exc.details.get("reason") in ("no_qr", "not_elicense")
-            return _error(422, str(exc.details.get("reason") or exc.code), exc.message, exc.message_zh or exc.message,
-                          no_qr=no_qr, trust=trust)
+            return _error(
+                422,
+                str(exc.details.get("reason") or exc.code),
+                exc.message,
+                exc.message_zh or exc.message,
+                no_qr=no_qr,
+                trust=trust,
+            )
         except ElicenseError as exc:
             return _error(422, exc.code, exc.message, exc.message_zh or exc.message, trust=trust)
         finally:
@@ -399,8 +449,12 @@ class KioskApp:
             if method != "POST":
                 return _error(405, "method", "Use POST", "请使用 POST")
             if len(body) > self.max_body:
-                return _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
-                              f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+                return _error(
+                    413,
+                    "too_large",
+                    f"The upload exceeds {self.max_body} bytes",
+                    f"上传内容超过 {self.max_body // (1024 * 1024)} MB",
+                )
             if content_type.lower().startswith("multipart/form-data"):
                 try:
                     body = _form_upload(content_type, body)
@@ -450,16 +504,21 @@ class KioskApp:
             raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
             if raw_length.isdigit():  # read and drop the body so the client sees the 403, not a reset
                 _drain(environ["wsgi.input"], int(raw_length))
-            response = _error(403, "cross_origin", f"Cross-origin request refused ({refusal})",
-                              "拒绝来自其他网页的请求（跨源请求）")
+            response = _error(
+                403, "cross_origin", f"Cross-origin request refused ({refusal})", "拒绝来自其他网页的请求（跨源请求）"
+            )
         elif method == "POST":
             raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
             if not raw_length.isdigit():
                 response = _error(411, "length_required", "Content-Length is required", "缺少 Content-Length")
             elif int(raw_length) > self.max_body:
                 _drain(environ["wsgi.input"], int(raw_length))
-                response = _error(413, "too_large", f"The upload exceeds {self.max_body} bytes",
-                                  f"上传内容超过 {self.max_body // (1024 * 1024)} MB")
+                response = _error(
+                    413,
+                    "too_large",
+                    f"The upload exceeds {self.max_body} bytes",
+                    f"上传内容超过 {self.max_body // (1024 * 1024)} MB",
+                )
             else:
                 body = environ["wsgi.input"].read(int(raw_length))
         if response is None:
@@ -467,9 +526,14 @@ class KioskApp:
                 response = self.handle(method, path, body, query, str(environ.get("CONTENT_TYPE", "")))
             except Exception as exc:  # one bad request must not take the kiosk down
                 response = _error(500, "internal", f"internal error: {type(exc).__name__}", "内部错误")
-        headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
-                   ("Content-Security-Policy", _CSP), ("X-Content-Type-Options", "nosniff"),
-                   ("Referrer-Policy", "no-referrer"), *response.headers]
+        headers = [
+            ("Content-Type", response.content_type),
+            ("Content-Length", str(len(response.body))),
+            ("Content-Security-Policy", _CSP),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            *response.headers,
+        ]
         start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}", headers)
         return [b"" if method == "HEAD" else response.body]
 
@@ -493,7 +557,7 @@ def _field_views(result: VerificationResult) -> list[dict[str, Any]]:
 MAX_FORM_PARTS = 16
 """A kiosk form carries one file (and perhaps a field or two): more parts are refused, not parsed."""
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,70})"?', re.I)
-_DISPOSITION = re.compile(rb'(?im)^content-disposition:[^\r\n]*')
+_DISPOSITION = re.compile(rb"(?im)^content-disposition:[^\r\n]*")
 _PARAM = re.compile(rb'(name|filename)="([^"\r\n]{0,256})"', re.I)
 
 
@@ -590,11 +654,22 @@ def _drain(stream: Any, length: int) -> None:
         left -= len(chunk)
 
 
-def make_app(verifier: Verifier, *, bundle_path: Path | str | None = None, loader: Loader | None = None,
-             max_body: int = MAX_BODY, allowed_hosts: Iterable[str] | None = None) -> KioskApp:
+def make_app(
+    verifier: Verifier,
+    *,
+    bundle_path: Path | str | None = None,
+    loader: Loader | None = None,
+    max_body: int = MAX_BODY,
+    allowed_hosts: Iterable[str] | None = None,
+) -> KioskApp:
     """The kiosk app over ``verifier``; with ``bundle_path`` it follows that file's replacements."""
-    return KioskApp(verifier, bundle_path=Path(bundle_path) if bundle_path is not None else None, loader=loader,
-                    max_body=max_body, allowed_hosts=allowed_hosts)
+    return KioskApp(
+        verifier,
+        bundle_path=Path(bundle_path) if bundle_path is not None else None,
+        loader=loader,
+        max_body=max_body,
+        allowed_hosts=allowed_hosts,
+    )
 
 
 LISTEN_BACKLOG = 512
@@ -608,8 +683,15 @@ REQUEST_TIMEOUT_S = 30
 """A stalled client holds a worker at most this long per read."""
 
 
-def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True,
-                workers: int = WORKERS, queue_limit: int = QUEUE_LIMIT) -> WSGIServer:
+def make_server(
+    app: KioskApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    quiet: bool = True,
+    workers: int = WORKERS,
+    queue_limit: int = QUEUE_LIMIT,
+) -> WSGIServer:
     """An HTTP server for ``app`` (``port=0``: a free port, see ``server.server_port``).
 
     A fixed pool of ``workers`` threads serves a bounded queue of accepted connections, behind a
@@ -675,12 +757,20 @@ def make_server(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, qui
 _BUSY_BODY = json.dumps({"status": "ERROR", "error": {"code": "busy", "en": "The kiosk is busy, try again",
                                                       "zh": "终端繁忙，请重试", "no_qr": False}},
                         ensure_ascii=False).encode("utf-8")  # fmt: skip
-_BUSY_RESPONSE = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-                  b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
+_BUSY_RESPONSE = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
 
 
-def serve(app: KioskApp, host: str = "127.0.0.1", port: int = 8080, *, quiet: bool = True,
-          ready: Callable[[WSGIServer], None] | None = None) -> None:
+def serve(
+    app: KioskApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    quiet: bool = True,
+    ready: Callable[[WSGIServer], None] | None = None,
+) -> None:
     """Serve ``app`` until interrupted; ``ready`` is called with the bound server first."""
     server = make_server(app, host, port, quiet=quiet)
     try:

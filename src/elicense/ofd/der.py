@@ -63,7 +63,7 @@ def read_tlv(data: bytes, offset: int = 0, limit: int | None = None) -> Tlv:
         count = first & 0x7F
         if count > 4 or pos + count > end_limit:
             raise DerError("bad length")
-        length = int.from_bytes(data[pos:pos + count], "big")
+        length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     if pos + length > end_limit:
         raise DerError("element runs past its container")
@@ -87,7 +87,7 @@ def oid(data: bytes, tlv: Tlv) -> str:
     """Dotted text of an OBJECT IDENTIFIER element."""
     if tlv.tag != 0x06 or tlv.end - tlv.start > 64 or tlv.end == tlv.start:
         raise DerError("not an OID")
-    raw = data[tlv.start:tlv.end]
+    raw = data[tlv.start : tlv.end]
     arcs: list[int] = []
     value = 0
     for byte in raw:
@@ -102,7 +102,7 @@ def oid(data: bytes, tlv: Tlv) -> str:
 def _bit_string(data: bytes, tlv: Tlv) -> bytes:
     if tlv.tag != 0x03 or tlv.end == tlv.start:
         raise DerError("not a BIT STRING")
-    return data[tlv.start + 1:tlv.end]
+    return data[tlv.start + 1 : tlv.end]
 
 
 @dataclass(frozen=True)
@@ -150,23 +150,27 @@ def _ses(data: bytes, tbs: Tlv) -> SignedValueInfo:
     fields = children(data, tbs, 16)
     if len(fields) < 5 or fields[0].tag != 0x02 or fields[1].tag != 0x30:
         raise DerError("not a TBS_Sign")
-    version = int.from_bytes(data[fields[0].start:fields[0].end], "big", signed=True)
-    seal = data[fields[1].header:fields[1].end]
+    version = int.from_bytes(data[fields[0].start : fields[0].end], "big", signed=True)
+    seal = data[fields[1].header : fields[1].end]
     seal_version: int | None = None
     try:  # SESeal ::= SEQUENCE { SES_SealInfo SEQUENCE { SES_Header SEQUENCE { ID, version, Vid }, ... }, ... }
         info = children(data, fields[1], 8)[0]
         header = children(data, info, 16)[0]
         hv = children(data, header, 4)[1]
         if hv.tag == 0x02:
-            seal_version = int.from_bytes(data[hv.start:hv.end], "big", signed=True)
+            seal_version = int.from_bytes(data[hv.start : hv.end], "big", signed=True)
     except (DerError, IndexError):
         seal_version = None
     prop = fields[4]
     if prop.tag not in (0x16, 0x0C, 0x13, 0x04):
         raise DerError("propertyInfo is not a string")
     return SignedValueInfo(
-        "ses", version=version, data_hash=_bit_string(data, fields[3]),
-        property_info=data[prop.start:prop.end].decode("utf-8", "replace"), seal=seal, seal_version=seal_version,
+        "ses",
+        version=version,
+        data_hash=_bit_string(data, fields[3]),
+        property_info=data[prop.start : prop.end].decode("utf-8", "replace"),
+        seal=seal,
+        seal_version=seal_version,
     )
 
 
@@ -189,5 +193,5 @@ def _signed_data(data: bytes, items: list[Tlv]) -> SignedValueInfo:
                 if len(pair) == 2 and oid(data, pair[0]) == OID_MESSAGE_DIGEST:
                     values = children(data, pair[1], 2)
                     if values and values[0].tag == 0x04:
-                        digest = data[values[0].start:values[0].end]
+                        digest = data[values[0].start : values[0].end]
     return SignedValueInfo("signed_data", data_hash=digest)

@@ -104,8 +104,17 @@ class Canvas:
         self.next_id += 1
         return value
 
-    def text(self, x: float, y: float, text: str, size: float, color: tuple[int, int, int] = (30, 30, 30),
-             *, align: str = "left", spacing: float = 0.0) -> int:
+    def text(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float,
+        color: tuple[int, int, int] = (30, 30, 30),
+        *,
+        align: str = "left",
+        spacing: float = 0.0,
+    ) -> int:
         """One line of text; ``y`` is the top of the line box, ``x`` its left/centre/right edge. Returns the ID."""
         oid = self._id()
         deltas = [d + spacing for d in self.metrics.deltas(text, size)]
@@ -121,8 +130,16 @@ class Canvas:
         self.texts[oid] = text
         return oid
 
-    def paragraph(self, x: float, y: float, text: str, size: float, width: float,
-                  color: tuple[int, int, int] = (30, 30, 30), leading: float = 1.45) -> tuple[list[int], float]:
+    def paragraph(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float,
+        width: float,
+        color: tuple[int, int, int] = (30, 30, 30),
+        leading: float = 1.45,
+    ) -> tuple[list[int], float]:
         """Wrapped text from ``(x, y)``; returns the object IDs and the y below the last line."""
         ids = []
         for line in wrap(text, width, size, self.metrics):
@@ -148,11 +165,17 @@ class Canvas:
         """A stroked line segment."""
         x, y = min(x1, x2), min(y1, y2)
         w, h = abs(x2 - x1), abs(y2 - y1)
-        return self.path(x, y, max(w, line), max(h, line),
-                         f"M {_num(x1 - x)} {_num(y1 - y)} L {_num(x2 - x)} {_num(y2 - y)}", color, line)
+        return self.path(
+            x,
+            y,
+            max(w, line),
+            max(h, line),
+            f"M {_num(x1 - x)} {_num(y1 - y)} L {_num(x2 - x)} {_num(y2 - y)}",
+            color,
+            line,
+        )
 
-    def path(self, x: float, y: float, w: float, h: float, data: str, color: tuple[int, int, int],
-             line: float) -> int:
+    def path(self, x: float, y: float, w: float, h: float, data: str, color: tuple[int, int, int], line: float) -> int:
         """A stroked path (``AbbreviatedData`` relative to the box)."""
         oid = self._id()
         self.objects.append(

@@ -158,8 +158,9 @@ def read_package(data: bytes) -> Package:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
         raise _format(f"unreadable ZIP package: {exc}", "OFD 文件包无法读取") from exc
     if len(infos) > MAX_ENTRIES:
-        raise _limit(f"package has {len(infos)} entries (at most {MAX_ENTRIES})", "OFD 文件包条目过多",
-                     entries=len(infos))
+        raise _limit(
+            f"package has {len(infos)} entries (at most {MAX_ENTRIES})", "OFD 文件包条目过多", entries=len(infos)
+        )
     files: dict[str, bytes] = {}
     seen: set[str] = set()
     total = 0
@@ -174,8 +175,9 @@ def read_package(data: bytes) -> Package:
         if info.flag_bits & 0x1:
             raise _format(f"entry {name!r} is encrypted", f"包内文件 {name!r} 已加密", name=name)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _format(f"entry {name!r} uses an unsupported compression", f"包内文件 {name!r} 压缩方式不受支持",
-                          name=name)
+            raise _format(
+                f"entry {name!r} uses an unsupported compression", f"包内文件 {name!r} 压缩方式不受支持", name=name
+            )
         content = _inflate(archive, info, MAX_TOTAL_BYTES - total)
         total += len(content)
         files[name] = content
@@ -190,8 +192,11 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
     cap = min(MAX_ENTRY_BYTES, budget)
     declared = info.file_size
     if declared > cap or (declared > RATIO_FLOOR and declared > MAX_RATIO * max(info.compress_size, 1)):
-        raise _limit(f"entry {info.filename!r} declares {declared} bytes from {info.compress_size} (zip bomb)",
-                     "OFD 包内文件解压后过大或压缩比异常（疑似压缩炸弹）", name=info.filename)
+        raise _limit(
+            f"entry {info.filename!r} declares {declared} bytes from {info.compress_size} (zip bomb)",
+            "OFD 包内文件解压后过大或压缩比异常（疑似压缩炸弹）",
+            name=info.filename,
+        )
     # zipfile stops at the declared size and checks the CRC: a header that lies low ends in a CRC error;
     # the checks below still bound what is inflated
     out = bytearray()
@@ -203,14 +208,21 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
                     break
                 out += chunk
                 if len(out) > cap:
-                    raise _limit(f"entry {info.filename!r} inflates past {cap} bytes", "OFD 包内文件解压后过大",
-                                 name=info.filename)
+                    raise _limit(
+                        f"entry {info.filename!r} inflates past {cap} bytes",
+                        "OFD 包内文件解压后过大",
+                        name=info.filename,
+                    )
                 if len(out) > RATIO_FLOOR and len(out) > MAX_RATIO * max(info.compress_size, 1):
-                    raise _limit(f"entry {info.filename!r} inflates more than {MAX_RATIO}:1 (zip bomb)",
-                                 "OFD 包内文件压缩比异常（疑似压缩炸弹）", name=info.filename)
+                    raise _limit(
+                        f"entry {info.filename!r} inflates more than {MAX_RATIO}:1 (zip bomb)",
+                        "OFD 包内文件压缩比异常（疑似压缩炸弹）",
+                        name=info.filename,
+                    )
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise _format(f"entry {info.filename!r} is corrupt: {exc}", f"包内文件 {info.filename!r} 已损坏",
-                      name=info.filename) from exc
+        raise _format(
+            f"entry {info.filename!r} is corrupt: {exc}", f"包内文件 {info.filename!r} 已损坏", name=info.filename
+        ) from exc
     return bytes(out)
 
 
@@ -220,8 +232,14 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
 def _parser() -> etree.XMLParser:
     from lxml import etree
 
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_blank_text=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
 
 
 def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
@@ -232,8 +250,9 @@ def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
         raise _limit(f"{what}: XML larger than {MAX_XML_BYTES} bytes", f"{what}：XML 过大", part=what)
     head = data[:4096].lstrip(b"\xef\xbb\xbf")
     if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
-        raise _format(f"{what}: a DOCTYPE or entity declaration is not allowed", f"{what}：不允许 DOCTYPE 或实体声明",
-                      part=what)
+        raise _format(
+            f"{what}: a DOCTYPE or entity declaration is not allowed", f"{what}：不允许 DOCTYPE 或实体声明", part=what
+        )
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -295,15 +314,19 @@ def resolve(base_dir: str, location: str) -> str:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def write_package(files: Iterable[tuple[str, bytes]] | Mapping[str, bytes], *,
-                  when: dt.datetime | None = None) -> bytes:
+def write_package(
+    files: Iterable[tuple[str, bytes]] | Mapping[str, bytes], *, when: dt.datetime | None = None
+) -> bytes:
     """A ZIP of ``files`` in the given order, with fixed metadata: same input, same bytes.
 
     ``when`` (default 2000-01-01) is written as every entry's modification time.
     """
     items = list(files.items()) if isinstance(files, Mapping) else list(files)
-    stamp = _ZIP_TIME if when is None else (max(when.year, 1980), when.month, when.day, when.hour, when.minute,
-                                           when.second - when.second % 2)
+    stamp = (
+        _ZIP_TIME
+        if when is None
+        else (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second - when.second % 2)
+    )
     out = io.BytesIO()
     seen: set[str] = set()
     with zipfile.ZipFile(out, "w") as archive:

@@ -38,8 +38,9 @@ def _color(element: object, name: str, default: tuple[int, int, int]) -> tuple[i
     return default
 
 
-def render_page(data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[str, bytes] | None = None
-                ) -> Image.Image:
+def render_page(
+    data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[str, bytes] | None = None
+) -> Image.Image:
     """Page ``page`` (0-based) of an elicense OFD as an RGB image."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -123,14 +124,19 @@ def render_page(data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[
             path = resources.get(el.get("ResourceID", ""))
             if path:
                 pic = Image.open(io.BytesIO(package.read(path))).convert("RGB")
-                img.paste(pic.resize((max(1, round(bound[2] * scale)), max(1, round(bound[3] * scale))),
-                                     Image.Resampling.NEAREST), (round(x), round(y)))
+                img.paste(
+                    pic.resize(
+                        (max(1, round(bound[2] * scale)), max(1, round(bound[3] * scale))), Image.Resampling.NEAREST
+                    ),
+                    (round(x), round(y)),
+                )
     for annot_page, stamp_box, picture in _stamps(package, seal_pictures or {}):
         if annot_page != page_id:
             continue
         seal = Image.open(io.BytesIO(picture)).convert("RGBA")
-        seal = seal.resize((max(1, round(stamp_box[2] * scale)), max(1, round(stamp_box[3] * scale))),
-                           Image.Resampling.LANCZOS)
+        seal = seal.resize(
+            (max(1, round(stamp_box[2] * scale)), max(1, round(stamp_box[3] * scale))), Image.Resampling.LANCZOS
+        )
         img.paste(seal, (round(stamp_box[0] * scale), round(stamp_box[1] * scale)), seal)
     return img
 
@@ -151,8 +157,7 @@ def _stamps(package: object, pictures: dict[str, bytes]) -> list[tuple[str, tupl
     return out
 
 
-def render_page_png(data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[str, bytes] | None = None
-                    ) -> bytes:
+def render_page_png(data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[str, bytes] | None = None) -> bytes:
     """:func:`render_page` as PNG bytes."""
     out = io.BytesIO()
     render_page(data, page, dpi, seal_pictures).save(out, "PNG", optimize=True)

@@ -81,33 +81,45 @@ OFD_FILE_MISSING = r.register(
     "ofd_file_missing", _I, "A signed file is missing from the OFD document", "OFD 文件中缺少已签章的文件"
 )
 OFD_FILE_NOT_SIGNED = r.register(
-    "ofd_file_not_signed", _I, "A file of the OFD document is not covered by any signature",
+    "ofd_file_not_signed",
+    _I,
+    "A file of the OFD document is not covered by any signature",
     "OFD 文件中有未受任何签章保护的文件",
 )
 OFD_PAGE_NOT_SIGNED = r.register(
-    "ofd_page_not_signed", _I, "A page of the OFD document is not covered by any signature",
+    "ofd_page_not_signed",
+    _I,
+    "A page of the OFD document is not covered by any signature",
     "OFD 文件中有未受任何签章保护的页面",
 )
 OFD_DATA_HASH_MISMATCH = r.register(
-    "ofd_data_hash_mismatch", _I, "The signature value does not sign this Signature.xml (moved from another document?)",
+    "ofd_data_hash_mismatch",
+    _I,
+    "The signature value does not sign this Signature.xml (moved from another document?)",
     "签名值与 Signature.xml 不符（可能取自其他文件）",
 )
 OFD_SEAL_MISMATCH = r.register(
     "ofd_seal_mismatch", _I, "Seal.esl is not the seal inside the signature", "Seal.esl 与签章中的印章不一致"
 )
 OFD_CHECK_METHOD_NOT_ALLOWED = r.register(
-    "ofd_check_method_not_allowed", _I, "A signature protects files with a digest that is not allowed",
+    "ofd_check_method_not_allowed",
+    _I,
+    "A signature protects files with a digest that is not allowed",
     "签章使用了不被允许的摘要算法",
 )
 OFD_SIGNATURE_UNREADABLE = r.register(
     "ofd_signature_unreadable", _I, "A signature value of the OFD document cannot be read", "OFD 签名值无法解析"
 )
 OFD_SIGNATURE_NO_CERTIFICATE = r.register(
-    "ofd_signature_no_certificate", _D, "A signature carries no certificate: it cannot be verified",
+    "ofd_signature_no_certificate",
+    _D,
+    "A signature carries no certificate: it cannot be verified",
     "签名不含证书，无法核验",
 )
 OFD_SIGNATURE_NOT_VERIFIED = r.register(
-    "ofd_signature_not_verified", _D, "The signatures' cryptography has not been verified",
+    "ofd_signature_not_verified",
+    _D,
+    "The signatures' cryptography has not been verified",
     "尚未核验签章的密码学签名",
 )
 del _I, _D
@@ -329,8 +341,9 @@ def _check(package: Package) -> OfdReport:
     if not entries:
         checks.append(Check("ofd_signatures", CheckOutcome.FAILED, "no signature"))
         reasons.append(Reason.of(OFD_UNSIGNED))
-        return OfdReport((), tuple(p for _, p in pages), tuple(sorted(package.files)), tuple(checks),
-                         tuple(reasons), package)
+        return OfdReport(
+            (), tuple(p for _, p in pages), tuple(sorted(package.files)), tuple(checks), tuple(reasons), package
+        )
     checks.append(r.passed("ofd_signatures", f"{len(entries)} signature(s)"))
     reports: list[SignatureReport] = []
     own_files: dict[str, str] = {}  # Signature.xml / SignedValue.dat / Seal.esl path -> signature id
@@ -346,8 +359,11 @@ def _check(package: Package) -> OfdReport:
     for path in uncovered:
         code = OFD_PAGE_NOT_SIGNED if path in page_paths else OFD_FILE_NOT_SIGNED
         reasons.append(Reason.of(code, f"/{path}"))
-    checks.append(Check("ofd_coverage", CheckOutcome.FAILED, "not signed: " + ", ".join("/" + p for p in uncovered))
-                  if uncovered else r.passed("ofd_coverage", "every file is signed"))
+    checks.append(
+        Check("ofd_coverage", CheckOutcome.FAILED, "not signed: " + ", ".join("/" + p for p in uncovered))
+        if uncovered
+        else r.passed("ofd_coverage", "every file is signed")
+    )
     for rep in reports:
         checks.extend(rep.checks)
         reasons.extend(rep.reasons)
@@ -355,8 +371,12 @@ def _check(package: Package) -> OfdReport:
 
 
 def _signature(
-    package: Package, element: etree._Element, list_dir: str, list_path: str,
-    earlier: list[SignatureReport], own_files: dict[str, str],
+    package: Package,
+    element: etree._Element,
+    list_dir: str,
+    list_path: str,
+    earlier: list[SignatureReport],
+    own_files: dict[str, str],
 ) -> SignatureReport:
     sid = element.get("ID", "") or f"#{len(earlier) + 1}"
     kind = element.get("Type", "Seal") or "Seal"
@@ -408,9 +428,15 @@ def _signature(
     if not accepted:
         reasons.append(Reason.of(OFD_CHECK_METHOD_NOT_ALLOWED, f"{sid}: CheckMethod {method}"))
     bad = [x.path for x in references if x.outcome in ("modified", "missing")]
-    checks.append(Check("ofd_references", CheckOutcome.FAILED, f"{sid}: changed or missing: {', '.join(bad)}")
-                  if bad else Check("ofd_references", CheckOutcome.PASSED if accepted else CheckOutcome.FAILED,
-                                    f"{sid}: {len(references)} reference(s) {method}"))
+    checks.append(
+        Check("ofd_references", CheckOutcome.FAILED, f"{sid}: changed or missing: {', '.join(bad)}")
+        if bad
+        else Check(
+            "ofd_references",
+            CheckOutcome.PASSED if accepted else CheckOutcome.FAILED,
+            f"{sid}: {len(references)} reference(s) {method}",
+        )
+    )
     digest = sm3(sig_bytes)
     signed_value = b""
     if value_path is None or value_path not in package:
@@ -428,13 +454,16 @@ def _signature(
             reasons.append(Reason.of(OFD_FILE_MISSING, f"{sid}: /{seal_path}"))
     _value_checks(sid, info, digest, sig_path, seal_file, checks, reasons)
     referenced = {x.path.lstrip("/") for x in references}
-    covers = tuple(e.id for e in earlier if {e.signature_path.lstrip("/"), (e.signed_value_path or "").lstrip("/")}
-                   & referenced)
+    covers = tuple(
+        e.id for e in earlier if {e.signature_path.lstrip("/"), (e.signed_value_path or "").lstrip("/")} & referenced
+    )
     protects = list_path in referenced
-    not_covered = tuple(sorted("/" + p for p in package.files
-                               if p not in referenced and p not in (sig_path, value_path)))
-    scope = (f"{sid}: covers signature(s) {', '.join(covers) or '-'}; signature list "
-             f"{'protected' if protects else 'open'}")
+    not_covered = tuple(
+        sorted("/" + p for p in package.files if p not in referenced and p not in (sig_path, value_path))
+    )
+    scope = (
+        f"{sid}: covers signature(s) {', '.join(covers) or '-'}; signature list {'protected' if protects else 'open'}"
+    )
     if not_covered:
         scope += "; not covered (added after it, or left open): " + ", ".join(not_covered[:16])
         scope += f" and {len(not_covered) - 16} more" if len(not_covered) > 16 else ""
@@ -444,26 +473,46 @@ def _signature(
         for a in _all(info_el, "StampAnnot")
     )
     return SignatureReport(
-        id=sid, type=kind, signature_path="/" + sig_path, signed_value_path="/" + value_path if value_path else None,
-        seal_path="/" + seal_path if seal_path else None, check_method=method,
+        id=sid,
+        type=kind,
+        signature_path="/" + sig_path,
+        signed_value_path="/" + value_path if value_path else None,
+        seal_path="/" + seal_path if seal_path else None,
+        check_method=method,
         signature_method=_text(_first(info_el, "SignatureMethod")),
-        signature_time=_text(_first(info_el, "SignatureDateTime")), references=tuple(references),
-        stamp_annots=stamps, signature_xml_sm3=digest, info=info, signed_value=signed_value, seal_file=seal_file,
-        covers_signatures=covers, protects_signature_list=protects, not_covered=not_covered, checks=tuple(checks),
+        signature_time=_text(_first(info_el, "SignatureDateTime")),
+        references=tuple(references),
+        stamp_annots=stamps,
+        signature_xml_sm3=digest,
+        info=info,
+        signed_value=signed_value,
+        seal_file=seal_file,
+        covers_signatures=covers,
+        protects_signature_list=protects,
+        not_covered=not_covered,
+        checks=tuple(checks),
         reasons=tuple(reasons),
     )
 
 
-def _value_checks(sid: str, info: SignedValueInfo, digest: bytes, sig_path: str, seal_file: bytes | None,
-                  checks: list[Check], reasons: list[Reason]) -> None:
+def _value_checks(
+    sid: str,
+    info: SignedValueInfo,
+    digest: bytes,
+    sig_path: str,
+    seal_file: bytes | None,
+    checks: list[Check],
+    reasons: list[Reason],
+) -> None:
     """Does the signature value claim this Signature.xml, and embed this Seal.esl?"""
     if info.kind == "unknown":
         checks.append(Check("ofd_signed_value", CheckOutcome.FAILED, f"{sid}: {info.problem}"))
         reasons.append(Reason.of(OFD_SIGNATURE_UNREADABLE, f"{sid}: {info.problem}"))
         return
     if info.kind == "raw_sm2":
-        checks.append(Check("ofd_signed_value", CheckOutcome.INDETERMINATE,
-                            f"{sid}: bare SM2 signature, no certificate"))
+        checks.append(
+            Check("ofd_signed_value", CheckOutcome.INDETERMINATE, f"{sid}: bare SM2 signature, no certificate")
+        )
         reasons.append(Reason.of(OFD_SIGNATURE_NO_CERTIFICATE, sid))
         return
     what = f"SES v{info.version}" if info.kind == "ses" else "GB/T 35275 SignedData"
@@ -508,15 +557,21 @@ def _boundary(text: str | None) -> tuple[float, float, float, float] | None:
 # -- full verification: the signatures' cryptography and, for an elicense licence, the licence --------
 
 OFD_SIGNER_MISMATCH = r.register(
-    "ofd_signer_mismatch", Status.INVALID, "The OFD was not sealed by the licence's issuer",
+    "ofd_signer_mismatch",
+    Status.INVALID,
+    "The OFD was not sealed by the licence's issuer",
     "OFD 文件的电子签章不是证照发证机关所加盖",
 )
 OFD_RECORD_MISMATCH = r.register(
-    "ofd_record_mismatch", Status.INVALID, "The QR, the signed licence record and the page of the OFD do not match",
+    "ofd_record_mismatch",
+    Status.INVALID,
+    "The QR, the signed licence record and the page of the OFD do not match",
     "OFD 文件中的二维码、已签名证照数据与版面内容不一致",
 )
 OFD_QR_MISSING = r.register(
-    "ofd_qr_missing", Status.INVALID, "The licence OFD has no readable licence QR code",
+    "ofd_qr_missing",
+    Status.INVALID,
+    "The licence OFD has no readable licence QR code",
     "证照 OFD 文件中没有可识读的证照二维码",
 )
 _DER = Encoding.DER
@@ -563,8 +618,9 @@ def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> Verifi
     for sig in report.signatures:
         kind = sig.info.kind
         if kind == "ses":
-            ses = verify_ses(sig.signed_value, data_hash=sig.signature_xml_sm3, trust=trust, at=at,
-                             algorithms=verifier.algorithms)
+            ses = verify_ses(
+                sig.signed_value, data_hash=sig.signature_xml_sm3, trust=trust, at=at, algorithms=verifier.algorithms
+            )
             outcome, signer = ses.result, ses.signer
         elif kind == "signed_data":
             content = package.files.get(sig.signature_path.lstrip("/"))
@@ -572,8 +628,10 @@ def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> Verifi
             outcome, signer = sd.result, sd.signer
         else:
             continue  # a bare or unreadable value: the container checks already said why
-        checks.extend(Check(f"ofd_seal.{c.name}", c.outcome, f"{sig.id}: {c.detail}" if c.detail else sig.id)
-                      for c in outcome.checks)
+        checks.extend(
+            Check(f"ofd_seal.{c.name}", c.outcome, f"{sig.id}: {c.detail}" if c.detail else sig.id)
+            for c in outcome.checks
+        )
         reasons.extend(_tagged(x, sig.id) for x in outcome.reasons)
         if signer is not None:
             signers[sig.id] = signer.der
@@ -582,8 +640,15 @@ def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> Verifi
     return _licence(verifier, package, report, signers, checks, reasons, at)
 
 
-def _licence(verifier: OfdVerifier, package: Package, report: OfdReport, signers: dict[str, bytes],
-             checks: list[Check], reasons: list[Reason], at: dt.datetime) -> VerificationResult:
+def _licence(
+    verifier: OfdVerifier,
+    package: Package,
+    report: OfdReport,
+    signers: dict[str, bytes],
+    checks: list[Check],
+    reasons: list[Reason],
+    at: dt.datetime,
+) -> VerificationResult:
     """The licence layer of an elicense OFD: QR ↔ signed record ↔ CustomTags and page ↔ sealing key."""
     from dataclasses import replace
 
@@ -616,8 +681,9 @@ def _licence(verifier: OfdVerifier, package: Package, report: OfdReport, signers
     return replace(qr, status=status, reasons=tuple(reasons), checks=tuple(checks), kind="ofd")
 
 
-def _record_problem(verifier: OfdVerifier, package: Package, payload: str, qr: VerificationResult,
-                    signers: dict[str, bytes]) -> tuple[r.ReasonCode, str] | None:
+def _record_problem(
+    verifier: OfdVerifier, package: Package, payload: str, qr: VerificationResult, signers: dict[str, bytes]
+) -> tuple[r.ReasonCode, str] | None:
     """Why the QR, the record, the tags/page and the sealing key do not belong together (None: they do)."""
     from elicense.crypto.algorithms import Algorithm, verify_cose_signature
     from elicense.errors import ElicenseError
@@ -630,8 +696,7 @@ def _record_problem(verifier: OfdVerifier, package: Package, payload: str, qr: V
     licence = qr.licence
     assert licence is not None
     kid = parse_sign1(unwrap(payload)).kid
-    keys = [k for k in verifier.trust.candidates(kid)
-            if k.certificate.public_bytes(_DER) in signers.values()]
+    keys = [k for k in verifier.trust.candidates(kid) if k.certificate.public_bytes(_DER) in signers.values()]
     if not keys:
         return OFD_SIGNER_MISMATCH, "the seal's signer certificate is not the key of the licence QR"
     record = package.read(RECORD_PATH)
@@ -644,11 +709,17 @@ def _record_problem(verifier: OfdVerifier, package: Package, payload: str, qr: V
     except ElicenseError as exc:
         return OFD_RECORD_MISMATCH, exc.message
     key = keys[0]
-    if message.kid != kid or alg is not key.algorithm or not verify_cose_signature(
-            key.public_key, alg, message.signature, message.to_be_signed()):
+    if (
+        message.kid != kid
+        or alg is not key.algorithm
+        or not verify_cose_signature(key.public_key, alg, message.signature, message.to_be_signed())
+    ):
         return OFD_RECORD_MISMATCH, "record not signed by the licence's key"
-    if record_digest(message.payload) != licence.digest or not isinstance(doc, dict) or doc.get("id") != str(
-            licence.id):
+    if (
+        record_digest(message.payload) != licence.digest
+        or not isinstance(doc, dict)
+        or doc.get("id") != str(licence.id)
+    ):
         return OFD_RECORD_MISMATCH, "record is not the licence of the QR"
     try:
         tags = read_licence_tags(package)
@@ -669,10 +740,17 @@ def _record_values(doc: dict[object, object]) -> dict[str, str]:
     holder: dict[object, object] = holder_raw if isinstance(holder_raw, dict) else {}
     issuer: dict[object, object] = issuer_raw if isinstance(issuer_raw, dict) else {}
     out = {
-        "id": doc.get("id"), "number": doc.get("number"), "type_code": doc.get("type_code"),
-        "holder_name": holder.get("name"), "holder_code": holder.get("code"), "holder_type": holder.get("code_type"),
-        "issuer": issuer.get("name"), "issuer_code": issuer.get("code"), "area_code": issuer.get("area_code"),
-        "issued_on": doc.get("issued_on"), "valid_from": doc.get("valid_from"),
+        "id": doc.get("id"),
+        "number": doc.get("number"),
+        "type_code": doc.get("type_code"),
+        "holder_name": holder.get("name"),
+        "holder_code": holder.get("code"),
+        "holder_type": holder.get("code_type"),
+        "issuer": issuer.get("name"),
+        "issuer_code": issuer.get("code"),
+        "area_code": issuer.get("area_code"),
+        "issued_on": doc.get("issued_on"),
+        "valid_from": doc.get("valid_from"),
         "valid_until": doc.get("valid_until") or "长期",
     }
     fields = doc.get("fields")

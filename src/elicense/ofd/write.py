@@ -180,48 +180,105 @@ class Style:
     """Keys printed in the header line (licence number, credit code)."""
 
 
-STYLES: Mapping[str, Style] = MappingProxyType({
-    # 营业执照: landscape, code and number top left, QR top right, 名称…经营范围 left, 注册资本…住所 right
-    "business-licence": Style(
-        "certificate", (297.0, 210.0), columns=(
-            ("holder_name", "entity_type", "legal_representative", "business_scope"),
-            ("registered_capital", "capital_currency", "establishment_date", "validity", "domicile"),
-        ), labels={"validity": "营业期限"}, top=("holder_code", "number"),
-    ),
-    # 食品经营许可证: landscape, 经营者… left, 许可证编号… right
-    "food-business-licence": Style(
-        "certificate", (297.0, 210.0), columns=(
-            ("holder_name", "holder_code", "legal_representative", "domicile", "business_premises",
-             "main_business_format", "business_items"),
-            ("number", "supervising_authority", "supervisors", "complaint_hotline", "validity", "signed_by"),
-        ), labels={"holder_name": "经营者名称", "holder_code": "社会信用代码（身份证号码）", "number": "许可证编号",
-                   "validity": "有效期至"},
-    ),
-    # 安全生产许可证 (建筑施工企业): landscape, one column
-    "construction-safety-licence": Style(
-        "certificate", (297.0, 210.0), title="安全生产许可证", columns=(
-            ("holder_name", "holder_code", "principal", "address", "economic_type", "licensed_scope", "validity"),
-        ), labels={"holder_name": "单位名称", "validity": "有效期"}, top=("number",),
-    ),
-    # 不动产权证书: the register page, a two-column table
-    "real-estate-title": Style(
-        "register", (210.0, 297.0), title="不动产权证书", columns=(
-            ("holder_name", "holder_code", "co_ownership", "location", "unit_number", "right_type", "right_nature",
-             "usage", "area", "term_of_use", "other_rights_status", "notes"),
-        ), labels={"holder_name": "权利人", "holder_code": "证件号码"}, top=("number",),
-    ),
-    "driving-licence": Style(
-        "card", (88.0, 60.0), columns=(
-            ("holder_name", "sex", "nationality", "address", "date_of_birth", "first_issue_date", "vehicle_classes",
-             "validity", "file_number"),
-        ), labels={"holder_code": "证号"}, top=("holder_code",),
-    ),
-    "resident-id-card": Style(
-        "card", (85.6, 54.0), title="居民身份证", columns=(
-            ("holder_name", "sex", "ethnicity", "date_of_birth", "address"),
-        ), labels={"holder_code": "公民身份号码"},
-    ),
-})
+STYLES: Mapping[str, Style] = MappingProxyType(
+    {
+        # 营业执照: landscape, code and number top left, QR top right, 名称…经营范围 left, 注册资本…住所 right
+        "business-licence": Style(
+            "certificate",
+            (297.0, 210.0),
+            columns=(
+                ("holder_name", "entity_type", "legal_representative", "business_scope"),
+                ("registered_capital", "capital_currency", "establishment_date", "validity", "domicile"),
+            ),
+            labels={"validity": "营业期限"},
+            top=("holder_code", "number"),
+        ),
+        # 食品经营许可证: landscape, 经营者… left, 许可证编号… right
+        "food-business-licence": Style(
+            "certificate",
+            (297.0, 210.0),
+            columns=(
+                (
+                    "holder_name",
+                    "holder_code",
+                    "legal_representative",
+                    "domicile",
+                    "business_premises",
+                    "main_business_format",
+                    "business_items",
+                ),
+                ("number", "supervising_authority", "supervisors", "complaint_hotline", "validity", "signed_by"),
+            ),
+            labels={
+                "holder_name": "经营者名称",
+                "holder_code": "社会信用代码（身份证号码）",
+                "number": "许可证编号",
+                "validity": "有效期至",
+            },
+        ),
+        # 安全生产许可证 (建筑施工企业): landscape, one column
+        "construction-safety-licence": Style(
+            "certificate",
+            (297.0, 210.0),
+            title="安全生产许可证",
+            columns=(
+                ("holder_name", "holder_code", "principal", "address", "economic_type", "licensed_scope", "validity"),
+            ),
+            labels={"holder_name": "单位名称", "validity": "有效期"},
+            top=("number",),
+        ),
+        # 不动产权证书: the register page, a two-column table
+        "real-estate-title": Style(
+            "register",
+            (210.0, 297.0),
+            title="不动产权证书",
+            columns=(
+                (
+                    "holder_name",
+                    "holder_code",
+                    "co_ownership",
+                    "location",
+                    "unit_number",
+                    "right_type",
+                    "right_nature",
+                    "usage",
+                    "area",
+                    "term_of_use",
+                    "other_rights_status",
+                    "notes",
+                ),
+            ),
+            labels={"holder_name": "权利人", "holder_code": "证件号码"},
+            top=("number",),
+        ),
+        "driving-licence": Style(
+            "card",
+            (88.0, 60.0),
+            columns=(
+                (
+                    "holder_name",
+                    "sex",
+                    "nationality",
+                    "address",
+                    "date_of_birth",
+                    "first_issue_date",
+                    "vehicle_classes",
+                    "validity",
+                    "file_number",
+                ),
+            ),
+            labels={"holder_code": "证号"},
+            top=("holder_code",),
+        ),
+        "resident-id-card": Style(
+            "card",
+            (85.6, 54.0),
+            title="居民身份证",
+            columns=(("holder_name", "sex", "ethnicity", "date_of_birth", "address"),),
+            labels={"holder_code": "公民身份号码"},
+        ),
+    }
+)
 _DEFAULT_STYLE = Style("certificate", (297.0, 210.0))
 
 
@@ -285,8 +342,9 @@ def _title(c: Canvas, text: str, y: float, size: float) -> None:
     c.text(c.width / 2, y, text, size, INK, align="center", spacing=spacing)
 
 
-def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float,
-                 seal_mm: float) -> None:
+def _certificate(
+    p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float, seal_mm: float
+) -> None:
     c = p.page()
     w, h = c.width, c.height
     _frame(c, 8.0)
@@ -314,8 +372,11 @@ def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: M
         for row in col:
             size = 4.2 if len(row.value) < 120 else 3.4 if len(row.value) < 400 else 2.6
             label = _label(style, row)
-            lsize = 4.0 if p.metrics.width(label, 4.0) <= label_w - 2 else (label_w - 2) / max(
-                p.metrics.width(label, 1.0), 0.1)
+            lsize = (
+                4.0
+                if p.metrics.width(label, 4.0) <= label_w - 2
+                else (label_w - 2) / max(p.metrics.width(label, 1.0), 0.1)
+            )
             c.text(x + label_w - 2, y + 0.3, label, lsize, GREY, align="right")
             ids, y = c.paragraph(x + label_w + 2, y, row.value, size, col_w - label_w - 2)
             p.note(row.key, ids)
@@ -332,8 +393,9 @@ def _certificate(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: M
     c.text(20.0, h - 14.0, NOTE, 2.6, GREY)
 
 
-def _register(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float,
-              seal_mm: float) -> None:
+def _register(
+    p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float, seal_mm: float
+) -> None:
     c = p.page()
     w, h = c.width, c.height
     _frame(c, 8.0)
@@ -369,8 +431,9 @@ def _register(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapp
     c.text(20.0, h - 17.5, f"电子证照标识：{lic.id}", 2.4, GREY)
 
 
-def _card(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float,
-          seal_mm: float) -> None:
+def _card(
+    p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[str, Row], qr_mm: float, seal_mm: float
+) -> None:
     c = p.page()
     w, h = c.width, c.height
     _frame(c, 1.5, double=False)
@@ -392,8 +455,9 @@ def _card(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[
     for row in columns[0]:
         size = 2.4 if len(row.value) < 60 else 1.9
         c.text(4.0 + label_w - 1.0, y + 0.1, _label(style, row), 2.1, GREY, align="right")
-        ids, y = c.paragraph(4.0 + label_w + 1.0, y, row.value, size, value_w if y < qr_y + qr else
-                             w - 8.0 - label_w - 2.0, leading=1.3)
+        ids, y = c.paragraph(
+            4.0 + label_w + 1.0, y, row.value, size, value_w if y < qr_y + qr else w - 8.0 - label_w - 2.0, leading=1.3
+        )
         p.note(row.key, ids)
         y += 0.6
     if two_sided:  # 居民身份证: the number under the portrait side, issuer and validity on the emblem side
@@ -409,8 +473,18 @@ def _card(p: _Pages, style: Style, lt: LicenceType, lic: Licence, rows: Mapping[
         p.note("issuer", [c.text(20.0, y, lic.issuer.name, 2.6, INK)])
         validity = rows["validity"]
         c.text(18.0, y + 6.0, "有效期限", 2.2, GREY, align="right")
-        p.note("validity", [c.text(20.0, y + 6.0, validity.value.replace("年", ".").replace("月", ".")
-                                   .replace("日", "").replace(" 至 ", "-"), 2.6, INK)])
+        p.note(
+            "validity",
+            [
+                c.text(
+                    20.0,
+                    y + 6.0,
+                    validity.value.replace("年", ".").replace("月", ".").replace("日", "").replace(" 至 ", "-"),
+                    2.6,
+                    INK,
+                )
+            ],
+        )
         c.text(18.0, y + 12.0, "签发日期", 2.2, GREY, align="right")
         p.note("issued_on", [c.text(20.0, y + 12.0, _cn_date(lic.issued_on), 2.6, INK)])
         p.seal = (1, (w - 6.0 - seal_mm, y - 3.0, seal_mm, seal_mm))
@@ -515,22 +589,45 @@ def _cff_subset(path: Path, mtime_ns: int, chars: set[str]) -> bytes | None:
     builder.font.recalcBBoxes = False  # bounds of the source font (an upper bound), not recomputed per glyph
     builder.setupGlyphOrder(order)
     builder.setupCharacterMap({ord(c): cmap[ord(c)] for c in chars if ord(c) in cmap})
-    builder.setupCFF(ps_name, {"FullName": family, "FontBBox": list(top.FontBBox)},
-                     {(".notdef" if n == notdef else n): T2CharString(bytecode=programs[n]) for n in names}, {})
+    builder.setupCFF(
+        ps_name,
+        {"FullName": family, "FontBBox": list(top.FontBBox)},
+        {(".notdef" if n == notdef else n): T2CharString(bytecode=programs[n]) for n in names},
+        {},
+    )
     builder.setupHorizontalMetrics({(".notdef" if n == notdef else n): metrics[n] for n in names})
     builder.setupHorizontalHeader(
         ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap, advanceWidthMax=hhea.advanceWidthMax,
         minLeftSideBearing=hhea.minLeftSideBearing, minRightSideBearing=hhea.minRightSideBearing,
         xMaxExtent=hhea.xMaxExtent,
     )  # fmt: skip
-    builder.setupHead(unitsPerEm=head.unitsPerEm, xMin=head.xMin, yMin=head.yMin, xMax=head.xMax, yMax=head.yMax,
-                      created=head.created, modified=head.created, fontRevision=head.fontRevision)
-    builder.setupNameTable({"familyName": family, "styleName": "Regular", "psName": ps_name,
-                            "copyright": font["name"].getDebugName(0) or "",
-                            "licenseDescription": font["name"].getDebugName(13) or "",
-                            "licenseInfoURL": font["name"].getDebugName(14) or ""})
-    builder.setupOS2(sTypoAscender=os2.sTypoAscender, sTypoDescender=os2.sTypoDescender,
-                     sTypoLineGap=os2.sTypoLineGap, usWinAscent=os2.usWinAscent, usWinDescent=os2.usWinDescent)
+    builder.setupHead(
+        unitsPerEm=head.unitsPerEm,
+        xMin=head.xMin,
+        yMin=head.yMin,
+        xMax=head.xMax,
+        yMax=head.yMax,
+        created=head.created,
+        modified=head.created,
+        fontRevision=head.fontRevision,
+    )
+    builder.setupNameTable(
+        {
+            "familyName": family,
+            "styleName": "Regular",
+            "psName": ps_name,
+            "copyright": font["name"].getDebugName(0) or "",
+            "licenseDescription": font["name"].getDebugName(13) or "",
+            "licenseInfoURL": font["name"].getDebugName(14) or "",
+        }
+    )
+    builder.setupOS2(
+        sTypoAscender=os2.sTypoAscender,
+        sTypoDescender=os2.sTypoDescender,
+        sTypoLineGap=os2.sTypoLineGap,
+        usWinAscent=os2.usWinAscent,
+        usWinDescent=os2.usWinDescent,
+    )
     builder.setupPost()
     out = io.BytesIO()
     builder.save(out)
@@ -582,8 +679,17 @@ def build_licence_ofd(
     qr_mm = 21.0 if card else 36.0
     pages = _Pages(font_metrics(path), style.size)
     # every character the layout may draw must be in the font (checked before anything is drawn)
-    drawn = "".join([lt.name_zh, lt.name_en, style.title or "", *style.labels.values(), licence.issuer.name,
-                     str(licence.id), *(f"{r.label}{r.value}" for r in rows.values())])
+    drawn = "".join(
+        [
+            lt.name_zh,
+            lt.name_en,
+            style.title or "",
+            *style.labels.values(),
+            licence.issuer.name,
+            str(licence.id),
+            *(f"{r.label}{r.value}" for r in rows.values()),
+        ]
+    )
     require_glyphs(drawn, path)
     _LAYOUTS[style.kind](pages, style, lt, licence, rows, qr_mm, seal_mm)
     assert pages.seal is not None
@@ -599,35 +705,68 @@ def build_licence_ofd(
     max_id = attach_id
     files: list[tuple[str, bytes]] = []
     files.append(("Doc_0/Document.xml", _document_xml(style.size, page_ids, max_id)))
-    files.append(("Doc_0/PublicRes.xml", _xml(
-        f'<ofd:Res xmlns:ofd="http://www.ofdspec.org/2016" BaseLoc="Res"><ofd:Fonts>'
-        f'<ofd:Font ID="{_FONT_ID}" FontName={attr(FONT_NAME)} FamilyName={attr(FONT_NAME)}>'
-        f"<ofd:FontFile>font_{_FONT_ID}.otf</ofd:FontFile></ofd:Font></ofd:Fonts></ofd:Res>")))
-    files.append(("Doc_0/DocumentRes.xml", _xml(
-        f'<ofd:Res xmlns:ofd="http://www.ofdspec.org/2016" BaseLoc="Res"><ofd:MultiMedias>'
-        f'<ofd:MultiMedia ID="{_QR_ID}" Type="Image" Format="PNG"><ofd:MediaFile>qr.png</ofd:MediaFile>'
-        f"</ofd:MultiMedia></ofd:MultiMedias></ofd:Res>")))
+    files.append(
+        (
+            "Doc_0/PublicRes.xml",
+            _xml(
+                f'<ofd:Res xmlns:ofd="http://www.ofdspec.org/2016" BaseLoc="Res"><ofd:Fonts>'
+                f'<ofd:Font ID="{_FONT_ID}" FontName={attr(FONT_NAME)} FamilyName={attr(FONT_NAME)}>'
+                f"<ofd:FontFile>font_{_FONT_ID}.otf</ofd:FontFile></ofd:Font></ofd:Fonts></ofd:Res>"
+            ),
+        )
+    )
+    files.append(
+        (
+            "Doc_0/DocumentRes.xml",
+            _xml(
+                f'<ofd:Res xmlns:ofd="http://www.ofdspec.org/2016" BaseLoc="Res"><ofd:MultiMedias>'
+                f'<ofd:MultiMedia ID="{_QR_ID}" Type="Image" Format="PNG"><ofd:MediaFile>qr.png</ofd:MediaFile>'
+                f"</ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+            ),
+        )
+    )
     for i, canvas in enumerate(pages.canvases):
         files.append((f"Doc_0/Pages/Page_{i}/Content.xml", canvas.content_xml(layer_ids[i])))
     files.append(("Doc_0/Res/font_1.otf", _font_subset(path, chars | set("0123456789"))))
     files.append(("Doc_0/Res/qr.png", _qr_image(issued.qr_payload)))
     when = issued.signed_at.strftime("%Y-%m-%dT%H:%M:%S")
-    files.append(("Doc_0/Attachs/Attachments.xml", _xml(
-        f'<ofd:Attachments xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Attachment ID="{attach_id}" '
-        f'Name="{ATTACHMENT_NAME}" Format="cose" CreationDate="{when}" Size="{len(issued.full_payload) / 1024:.3f}" '
-        f'Visible="false" Usage="elicense-full-record"><ofd:FileLoc>{ATTACHMENT_NAME}</ofd:FileLoc>'
-        f"</ofd:Attachment></ofd:Attachments>")))
+    files.append(
+        (
+            "Doc_0/Attachs/Attachments.xml",
+            _xml(
+                f'<ofd:Attachments xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Attachment ID="{attach_id}" '
+                f'Name="{ATTACHMENT_NAME}" Format="cose" CreationDate="{when}" '
+                f'Size="{len(issued.full_payload) / 1024:.3f}" '
+                f'Visible="false" Usage="elicense-full-record"><ofd:FileLoc>{ATTACHMENT_NAME}</ofd:FileLoc>'
+                f"</ofd:Attachment></ofd:Attachments>"
+            ),
+        )
+    )
     files.append((f"Doc_0/Attachs/{ATTACHMENT_NAME}", issued.full_payload))
     field_objects = {k: tuple(v) for k, v in pages.fields.items()}
-    files.append(("Doc_0/Tags/CustomTags.xml", _xml(
-        f'<ofd:CustomTags xmlns:ofd="http://www.ofdspec.org/2016"><ofd:CustomTag TypeID="{TAG_TYPE_ID}" '
-        f'NameSpace="{TAG_NAMESPACE}"><ofd:FileLoc>Tag_Licence.xml</ofd:FileLoc></ofd:CustomTag></ofd:CustomTags>')))
+    files.append(
+        (
+            "Doc_0/Tags/CustomTags.xml",
+            _xml(
+                f'<ofd:CustomTags xmlns:ofd="http://www.ofdspec.org/2016"><ofd:CustomTag TypeID="{TAG_TYPE_ID}" '
+                f'NameSpace="{TAG_NAMESPACE}"><ofd:FileLoc>Tag_Licence.xml</ofd:FileLoc></ofd:CustomTag></ofd:CustomTags>'
+            ),
+        )
+    )
     files.append(("Doc_0/Tags/Tag_Licence.xml", _tag_xml(licence, lt, rows, field_objects, page_ids, pages)))
     seal_page, seal_box = pages.seal
     return LicenceOfd(
-        files=tuple(files), doc_info=_doc_info(issued, lt), signed_at=issued.signed_at, page_ids=page_ids,
-        seal_page=page_ids[seal_page], seal_box=seal_box, qr_box=qr_box, qr_page=page_ids[qr_page],
-        page_size=style.size, field_objects=MappingProxyType(field_objects), max_id=max_id,
+        files=tuple(files),
+        doc_info=_doc_info(issued, lt),
+        signed_at=issued.signed_at,
+        page_ids=page_ids,
+        seal_page=page_ids[seal_page],
+        seal_box=seal_box,
+        qr_box=qr_box,
+        qr_page=page_ids[qr_page],
+        page_size=style.size,
+        field_objects=MappingProxyType(field_objects),
+        max_id=max_id,
     )
 
 
@@ -705,8 +844,9 @@ def _metadata(licence: Licence, lt: LicenceType) -> list[tuple[str, str, str]]:
 def _doc_info(issued: IssuedLicence, lt: LicenceType) -> str:
     lic = issued.licence
     doc_id = hashlib.sha256(f"{lic.id}|{issued.signed_at.isoformat()}".encode()).hexdigest()[:32]
-    custom = "".join(f"<ofd:CustomData Name={attr(name)}>{escape(value)}</ofd:CustomData>"
-                     for _, name, value in _metadata(lic, lt))
+    custom = "".join(
+        f"<ofd:CustomData Name={attr(name)}>{escape(value)}</ofd:CustomData>" for _, name, value in _metadata(lic, lt)
+    )
     return (
         f"<ofd:DocInfo><ofd:DocID>{doc_id}</ofd:DocID><ofd:Title>{escape(lt.name_zh)} {escape(lic.number)}</ofd:Title>"
         f"<ofd:Author>{escape(lic.issuer.name)}</ofd:Author><ofd:Subject>{escape(str(lic.id))}</ofd:Subject>"
@@ -722,8 +862,14 @@ def _version() -> str:
     return str(__version__)
 
 
-def _tag_xml(licence: Licence, lt: LicenceType, rows: Mapping[str, Row], objects: Mapping[str, tuple[int, ...]],
-             page_ids: tuple[int, ...], pages: _Pages) -> bytes:
+def _tag_xml(
+    licence: Licence,
+    lt: LicenceType,
+    rows: Mapping[str, Row],
+    objects: Mapping[str, tuple[int, ...]],
+    page_ids: tuple[int, ...],
+    pages: _Pages,
+) -> bytes:
     """``Tag_Licence.xml``: every metadata element and catalogue field, its value, and the objects showing it."""
     owner = {oid: page_ids[i] for i, canvas in enumerate(pages.canvases) for oid in canvas.texts}
 
@@ -731,15 +877,25 @@ def _tag_xml(licence: Licence, lt: LicenceType, rows: Mapping[str, Row], objects
         return "".join(f'<ofd:ObjectRef PageRef="{owner[oid]}">{oid}</ofd:ObjectRef>' for oid in objects.get(key, ()))
 
     items = []
-    meta_objects = {"holder_name": "holder_name", "holder_code": "holder_code", "number": "number",
-                    "issuer": "issuer", "issued_on": "issued_on", "valid_from": "validity", "valid_until": "validity"}
+    meta_objects = {
+        "holder_name": "holder_name",
+        "holder_code": "holder_code",
+        "number": "number",
+        "issuer": "issuer",
+        "issued_on": "issued_on",
+        "valid_from": "validity",
+        "valid_until": "validity",
+    }
     for key, name, value in _metadata(licence, lt):
-        items.append(f'<lic:Meta Key="{key}" Name={attr(name)} Value={attr(value)}>'
-                     f"{refs(meta_objects.get(key, ''))}</lic:Meta>")
+        items.append(
+            f'<lic:Meta Key="{key}" Name={attr(name)} Value={attr(value)}>{refs(meta_objects.get(key, ""))}</lic:Meta>'
+        )
     for spec in lt.fields:
         if spec.key in licence.fields:
-            items.append(f'<lic:Field Key="{spec.key}" Name={attr(spec.name_zh)} '
-                         f"Value={attr(_tag_value(licence.fields[spec.key]))}>{refs(spec.key)}</lic:Field>")
+            items.append(
+                f'<lic:Field Key="{spec.key}" Name={attr(spec.name_zh)} '
+                f"Value={attr(_tag_value(licence.fields[spec.key]))}>{refs(spec.key)}</lic:Field>"
+            )
     return _xml(
         f'<lic:Licence xmlns:lic="{TAG_NAMESPACE}" xmlns:ofd="http://www.ofdspec.org/2016" '
         f'TypeCode="{licence.type_code}" Id={attr(str(licence.id))}>{"".join(items)}</lic:Licence>'
@@ -798,6 +954,7 @@ def read_licence_tags(data: bytes | Package) -> dict[str, TaggedField]:
             refs = [(ref.get("PageRef", ""), (ref.text or "").strip()) for ref in item if local(ref) == "ObjectRef"]
             shown = "".join(text_by_id.get(ref, "") for ref in refs)
             key = item.get("Key", "")
-            out[key] = TaggedField(key, item.get("Name", ""), item.get("Value", ""), shown,
-                                   tuple(oid for _, oid in refs))
+            out[key] = TaggedField(
+                key, item.get("Name", ""), item.get("Value", ""), shown, tuple(oid for _, oid in refs)
+            )
     return out

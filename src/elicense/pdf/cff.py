@@ -48,6 +48,8 @@ def _close_fonts() -> None:
             if font is not None:
                 font.ttfont.close()
         _FONTS.clear()
+
+
 _MARK = "__elicense_fast_cff__"
 
 
@@ -180,12 +182,22 @@ def build_cid_cff(font_name: str, glyphs: Sequence[tuple[int, bytes]], notdef: b
     private = _int(0) + bytes([20]) + _int(0) + bytes([21])  # defaultWidthX 0, nominalWidthX 0
 
     def top(charset_off: int, cs_off: int, fdarray_off: int, fdselect_off: int) -> bytes:
-        return (_int(391) + _int(392) + _int(0) + b"\x0c\x1e"  # ROS
-                + _int(max([0, *cids]) + 1) + b"\x0c\x22"  # CIDCount
-                + _fixed(charset_off) + b"\x0f"
-                + _fixed(cs_off) + b"\x11"
-                + _fixed(fdarray_off) + b"\x0c\x24"
-                + _fixed(fdselect_off) + b"\x0c\x25")
+        return (
+            _int(391)
+            + _int(392)
+            + _int(0)
+            + b"\x0c\x1e"  # ROS
+            + _int(max([0, *cids]) + 1)
+            + b"\x0c\x22"  # CIDCount
+            + _fixed(charset_off)
+            + b"\x0f"
+            + _fixed(cs_off)
+            + b"\x11"
+            + _fixed(fdarray_off)
+            + b"\x0c\x24"
+            + _fixed(fdselect_off)
+            + b"\x0c\x25"
+        )
 
     def fd(private_off: int) -> bytes:
         return _int(393) + b"\x0c\x26" + _fixed(len(private)) + _fixed(private_off) + b"\x12"  # FontName, Private
@@ -201,10 +213,20 @@ def build_cid_cff(font_name: str, glyphs: Sequence[tuple[int, bytes]], notdef: b
     cs_off = fdselect_off + len(fdselect)
     fdarray_off = cs_off + len(charstrings)
     private_off = fdarray_off + fd_len
-    return b"".join([
-        header, name_index, _index([top(charset_off, cs_off, fdarray_off, fdselect_off)]), string_index, gsubrs,
-        charset, fdselect, charstrings, _index([fd(private_off)]), private,
-    ])
+    return b"".join(
+        [
+            header,
+            name_index,
+            _index([top(charset_off, cs_off, fdarray_off, fdselect_off)]),
+            string_index,
+            gsubrs,
+            charset,
+            fdselect,
+            charstrings,
+            _index([fd(private_off)]),
+            private,
+        ]
+    )
 
 
 # -- fpdf2 output ---------------------------------------------------------------------------------
@@ -256,32 +278,43 @@ def _make_producer() -> type:
             used = [(g, code) for g, code in font.subset.items() if g is not None and code != 0]
             programs = [(code, glyph_program(font, g.glyph_name, int(g.glyph_width))) for g, code in used]
             notdef = glyph_program(font, _notdef_name(font), int(font.desc.missing_width or 0))
-            tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(repr(sorted(
-                (c, g.glyph_name) for g, c in used)).encode()).digest()[:6])
+            tag = "".join(
+                chr(65 + b % 26)
+                for b in hashlib.sha256(repr(sorted((c, g.glyph_name) for g, c in used)).encode()).digest()[:6]
+            )
             fontname = f"{tag}+{font.name}"
             cff = build_cid_cff(fontname, programs, notdef)
 
             composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
             self._add_pdf_obj(composite, "fonts")
             widths = {code: int(g.glyph_width) for g, code in used}
-            cid_font = PDFFont(subtype="CIDFontType0", base_font=fontname, d_w=font.desc.missing_width,
-                               w=_cid_font_widths(widths) if widths else None)
+            cid_font = PDFFont(
+                subtype="CIDFontType0",
+                base_font=fontname,
+                d_w=font.desc.missing_width,
+                w=_cid_font_widths(widths) if widths else None,
+            )
             self._add_pdf_obj(cid_font, "fonts")
             composite.descendant_fonts = PDFArray([cid_font])
 
             def utf16(cp: int) -> str:
                 return chr(cp).encode("utf-16-be").hex().upper()
 
-            bf = [f"<{code:04X}> <{''.join(utf16(u) for u in g.unicode)}>\n"
-                  for g, code in used if isinstance(g.unicode, tuple) and g.unicode]
-            to_unicode = PDFContentStream((
-                "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
-                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-                f"{_build_cmap_blocks(bf, 'bfchar')}"
-                "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
-            ).encode("latin-1"))
+            bf = [
+                f"<{code:04X}> <{''.join(utf16(u) for u in g.unicode)}>\n"
+                for g, code in used
+                if isinstance(g.unicode, tuple) and g.unicode
+            ]
+            to_unicode = PDFContentStream(
+                (
+                    "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                    "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+                    "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                    "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+                    f"{_build_cmap_blocks(bf, 'bfchar')}"
+                    "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+                ).encode("latin-1")
+            )
             self._add_pdf_obj(to_unicode, "fonts")
             composite.to_unicode = to_unicode
 

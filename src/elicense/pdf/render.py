@@ -116,10 +116,15 @@ class _Design:
 DESIGNS = {
     # 营业执照 (2019 style): landscape, QR top right, 统一社会信用代码 top left, two columns, 登记机关,
     # 营业期限, 注册资本 as one line; the seal over the date.
-    "business-licence": _Design(landscape=True, issuer_label="登记机关", validity_label="营业期限", qr_top_right=True,
-                                left=("holder_name", "entity_type", "legal_representative", "business_scope"),
-                                right=("registered_capital", "establishment_date", "validity", "domicile"),
-                                header_code=True),
+    "business-licence": _Design(
+        landscape=True,
+        issuer_label="登记机关",
+        validity_label="营业期限",
+        qr_top_right=True,
+        left=("holder_name", "entity_type", "legal_representative", "business_scope"),
+        right=("registered_capital", "establishment_date", "validity", "domicile"),
+        header_code=True,
+    ),
 }
 """Types whose paper differs from the default portrait certificate (keyed by catalogue slug)."""
 
@@ -158,6 +163,7 @@ def _rows(licence: Licence, lt: LicenceType) -> list[tuple[str, str]]:
 
 
 # -- font ---------------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=2)
 def _font_bytes(path: str, mtime_ns: int) -> bytes:
@@ -283,10 +289,32 @@ def render_licence(
     keyed = _keyed_rows(licence, lt, design)
     rows = [(label, value) for _, label, value in keyed]
     issued_text = _cn_date(licence.issued_on)
-    static = [lt.name_zh, "证照编号", design.issuer_label, "发证日期", "扫码核验", "电子证照", "（电子证照）",
-              FOOTER_NOTE, "电子证照标识", "统一社会信用代码", "：", "至", "长期", "年月日"]
-    texts = [*static, licence.number, licence.issuer.name, issued_text, str(licence.id), licence.holder.code,
-             lt.name_en, *(f"{a}{b}" for a, b in rows)]
+    static = [
+        lt.name_zh,
+        "证照编号",
+        design.issuer_label,
+        "发证日期",
+        "扫码核验",
+        "电子证照",
+        "（电子证照）",
+        FOOTER_NOTE,
+        "电子证照标识",
+        "统一社会信用代码",
+        "：",
+        "至",
+        "长期",
+        "年月日",
+    ]
+    texts = [
+        *static,
+        licence.number,
+        licence.issuer.name,
+        issued_text,
+        str(licence.id),
+        licence.holder.code,
+        lt.name_en,
+        *(f"{a}{b}" for a, b in rows),
+    ]
     alltext = "".join(texts)
     require_glyphs(alltext, path)
     chars = {c for c in alltext if not c.isspace()} | set("0123456789-:. ")
@@ -374,8 +402,7 @@ def _field_rows(pdf: Any, rows: list[tuple[str, str, str]], x: float, width: flo
             # the layout time)
             pdf.cell(value_w, 7.5 * size / 12, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         else:
-            pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR,
-                           new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1.8)
     return float(pdf.get_y())
 

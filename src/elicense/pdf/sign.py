@@ -251,16 +251,30 @@ def sign_pdf(
     try:
         pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_to_reserve(signer, timestamp=timestamp))
     except Exception as exc:
-        if lt and type(exc).__name__ in ("PathValidationError", "InsufficientRevinfoError", "PathBuildingError",
-                                         "RevokedError", "ValidationError", "SigningError"):
-            raise CryptoError(f"B-LT: the signer does not validate at signing time with the given CRLs: {exc}",
-                              message_zh="B-LT：签名证书在签名时无法通过吊销检查") from exc
+        if lt and type(exc).__name__ in (
+            "PathValidationError",
+            "InsufficientRevinfoError",
+            "PathBuildingError",
+            "RevokedError",
+            "ValidationError",
+            "SigningError",
+        ):
+            raise CryptoError(
+                f"B-LT: the signer does not validate at signing time with the given CRLs: {exc}",
+                message_zh="B-LT：签名证书在签名时无法通过吊销检查",
+            ) from exc
         if timestamp and type(exc).__name__ in ("TimestampRequestError", "SigningError"):
             raise CryptoError(f"timestamp authority failed: {exc}", message_zh="时间戳服务失败") from exc
         raise
     if level == "B-LTA":  # fresh CRLs of the whole chain in the DSS, then a document timestamp over it
-        return extend_pdf(out.getvalue(), timestamper=timestamper, crls=options.crls, trust_roots=options.trust_roots,
-                          at=options.validation_time or when, other_certs=tuple(signer.chain))
+        return extend_pdf(
+            out.getvalue(),
+            timestamper=timestamper,
+            crls=options.crls,
+            trust_roots=options.trust_roots,
+            at=options.validation_time or when,
+            other_certs=tuple(signer.chain),
+        )
     return out.getvalue()
 
 
@@ -278,11 +292,15 @@ def pades_level(options: PdfSigningOptions) -> str:
     if level not in ("B-B", "B-T", "B-LT", "B-LTA"):
         raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T, B-LT or B-LTA)")
     if level != "B-B" and options.timestamper is None:
-        raise UsageError(f"PAdES {level} needs a timestamp authority (a TSA URL or an in-process TSA)",
-                         message_zh=f"PAdES {level} 需要时间戳服务")
+        raise UsageError(
+            f"PAdES {level} needs a timestamp authority (a TSA URL or an in-process TSA)",
+            message_zh=f"PAdES {level} 需要时间戳服务",
+        )
     if level in ("B-LT", "B-LTA") and not (options.crls and options.trust_roots):
-        raise UsageError(f"PAdES {level} needs the CRLs of the signer's chain and the trust roots",
-                         message_zh="PAdES B-LT 需要签名证书链的吊销列表和信任根")
+        raise UsageError(
+            f"PAdES {level} needs the CRLs of the signer's chain and the trust roots",
+            message_zh="PAdES B-LT 需要签名证书链的吊销列表和信任根",
+        )
     if level == "B-LTA" and implied == "B-LT":
         return level
     if level != implied and level == "B-B":
@@ -329,8 +347,11 @@ def extend_pdf(
         raise UsageError("the PDF has no signature to extend", message_zh="PDF 中没有可续期的签名")
     out = io.BytesIO(pdf)
     DocumentSecurityStore.add_dss(  # fresh revocation data for the issuer's signature
-        out, signatures[0].pkcs7_content, certs=[_asn1_cert(c) for c in other_certs],
-        crls=[asn1_crl.CertificateList.load(d) for d in der_crls])
+        out,
+        signatures[0].pkcs7_content,
+        certs=[_asn1_cert(c) for c in other_certs],
+        crls=[asn1_crl.CertificateList.load(d) for d in der_crls],
+    )
     context = ValidationContext(
         trust_roots=[_asn1_cert(c) for c in trust_roots],
         other_certs=[_asn1_cert(c) for c in other_certs],
@@ -342,12 +363,22 @@ def extend_pdf(
     result = io.BytesIO()
     try:
         PdfTimeStamper(timestamper).update_archival_timestamp_chain(
-            PdfFileReader(out, strict=True), context, in_place=False, output=result)
+            PdfFileReader(out, strict=True), context, in_place=False, output=result
+        )
     except Exception as exc:
-        if type(exc).__name__ in ("PathValidationError", "InsufficientRevinfoError", "PathBuildingError",
-                                  "RevokedError", "ValidationError", "SigningError", "TimestampRequestError"):
-            raise CryptoError(f"cannot extend: the last timestamp does not validate now, or the TSA failed: {exc}",
-                              message_zh="无法续期：最后一个时间戳验证失败或时间戳服务失败") from exc
+        if type(exc).__name__ in (
+            "PathValidationError",
+            "InsufficientRevinfoError",
+            "PathBuildingError",
+            "RevokedError",
+            "ValidationError",
+            "SigningError",
+            "TimestampRequestError",
+        ):
+            raise CryptoError(
+                f"cannot extend: the last timestamp does not validate now, or the TSA failed: {exc}",
+                message_zh="无法续期：最后一个时间戳验证失败或时间戳服务失败",
+            ) from exc
         raise
     return result.getvalue()
 
@@ -383,14 +414,18 @@ def _seal_image(seal_png: bytes) -> Any:
 
     def stream(space: str, data: bytes) -> Any:
         name = generic.NameObject
-        return generic.StreamObject({
-            name("/Type"): name("/XObject"), name("/Subtype"): name("/Image"),
-            name("/Width"): generic.NumberObject(width),  # type: ignore[no-untyped-call]
-            name("/Height"): generic.NumberObject(height),  # type: ignore[no-untyped-call]
-            name("/ColorSpace"): name(space),
-            name("/BitsPerComponent"): generic.NumberObject(8),  # type: ignore[no-untyped-call]
-            name("/Filter"): name("/FlateDecode"),
-        }, encoded_data=data)
+        return generic.StreamObject(
+            {
+                name("/Type"): name("/XObject"),
+                name("/Subtype"): name("/Image"),
+                name("/Width"): generic.NumberObject(width),  # type: ignore[no-untyped-call]
+                name("/Height"): generic.NumberObject(height),  # type: ignore[no-untyped-call]
+                name("/ColorSpace"): name(space),
+                name("/BitsPerComponent"): generic.NumberObject(8),  # type: ignore[no-untyped-call]
+                name("/Filter"): name("/FlateDecode"),
+            },
+            encoded_data=data,
+        )
 
     class _EncodedImage(PdfImage):
         @property

@@ -85,9 +85,13 @@ class LocalTSA:
         )
 
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-                             x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -98,17 +102,23 @@ class LocalTSA:
             .not_valid_after(require_utc(not_after, "not_after"))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                              data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                              crl_sign=False, encipher_only=False, decipher_only=False),
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
                 critical=True,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)  # RFC 3161 §2.3
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                issuer_key.public_key()), critical=False)
-            .add_extension(x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
-                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            .add_extension(x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]), critical=False)
         )
         for ext, critical in publication_extensions(issuer_cert, publication_base or DEFAULT_PUBLICATION_BASE):
             builder = builder.add_extension(ext, critical=critical)
@@ -122,8 +132,13 @@ class LocalTSA:
         from elicense.crypto.pki import OID_TSA_POLICY
 
         def refuse(why: str, fail: str) -> tsp.TimeStampResp:
-            return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({
-                "status": "rejection", "status_string": [why], "fail_info": tsp.PKIFailureInfo({fail})})})
+            return tsp.TimeStampResp(
+                {
+                    "status": tsp.PKIStatusInfo(
+                        {"status": "rejection", "status_string": [why], "fail_info": tsp.PKIFailureInfo({fail})}
+                    )
+                }
+            )
 
         imprint = request["message_imprint"]
         algorithm = imprint["hash_algorithm"]["algorithm"].native
@@ -149,33 +164,63 @@ class LocalTSA:
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"]
         tst_der = tsp.TSTInfo(info).dump()
-        signed_attrs = cms.CMSAttributes([
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]}),
-            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({"certs": [
-                tsp.ESSCertIDv2({"hash_algorithm": {"algorithm": "sha256"},
-                                 "cert_hash": hashlib.sha256(der).digest()})]})]}),
-        ])
+        signed_attrs = cms.CMSAttributes(
+            [
+                cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+                cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]}),
+                cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}),
+                cms.CMSAttribute(
+                    {
+                        "type": "signing_certificate_v2",
+                        "values": [
+                            tsp.SigningCertificateV2(
+                                {
+                                    "certs": [
+                                        tsp.ESSCertIDv2(
+                                            {
+                                                "hash_algorithm": {"algorithm": "sha256"},
+                                                "cert_hash": hashlib.sha256(der).digest(),
+                                            }
+                                        )
+                                    ]
+                                }
+                            )
+                        ],
+                    }
+                ),
+            ]
+        )
         signature = self.key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
-        signer_info = cms.SignerInfo({
-            "version": "v1",
-            "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber({
-                "issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number})}),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
-            "signed_attrs": signed_attrs,
-            "signature": signature,
-        })
-        certs = [tsa_cert, *(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                             for c in self.chain)] if request["cert_req"].native else []
-        signed_data = cms.SignedData({
-            "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_der)},
-            "certificates": certs,
-            "signer_infos": [signer_info],
-        })
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": cms.SignerIdentifier(
+                    {
+                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                            {"issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number}
+                        )
+                    }
+                ),
+                "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+                "signed_attrs": signed_attrs,
+                "signature": signature,
+            }
+        )
+        certs = (
+            [tsa_cert, *(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain)]
+            if request["cert_req"].native
+            else []
+        )
+        signed_data = cms.SignedData(
+            {
+                "version": "v3",
+                "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+                "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_der)},
+                "certificates": certs,
+                "signer_infos": [signer_info],
+            }
+        )
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
         return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({"status": "granted"}), "time_stamp_token": token})
 
@@ -205,8 +250,10 @@ def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:
     cert = home.certificates(rel)[0]
     key_rel = _root_key(home, rel)
     if key_rel is None or not (home.path / key_rel).exists():
-        raise UsageError("this home has no root key: give --tsa-url for B-T/B-LT",
-                         message_zh="该目录没有根证书私钥，请用 --tsa-url 指定时间戳服务")
+        raise UsageError(
+            "this home has no root key: give --tsa-url for B-T/B-LT",
+            message_zh="该目录没有根证书私钥，请用 --tsa-url 指定时间戳服务",
+        )
     key = decrypt_private_key((home.path / key_rel).read_bytes(), home.passphrase())
     return cert, key
 
@@ -245,11 +292,14 @@ def options_for_home(
     except Exception as exc:
         raise UsageError(f"cannot build the CRLs for B-LT: {exc}") from exc
     if not crls:
-        raise UsageError("B-LT needs the CRLs of the home's CAs, and this home holds no CA key",
-                         message_zh="B-LT 需要本机构 CA 的证书吊销列表")
+        raise UsageError(
+            "B-LT needs the CRLs of the home's CAs, and this home holds no CA key",
+            message_zh="B-LT 需要本机构 CA 的证书吊销列表",
+        )
     roots = tuple(c for rel in home.roots for c in home.certificates(rel))
-    return PdfSigningOptions(seal_name=seal_name, level=level, timestamper=timestamper, crls=crls,
-                             trust_roots=roots, validation_time=now)
+    return PdfSigningOptions(
+        seal_name=seal_name, level=level, timestamper=timestamper, crls=crls, trust_roots=roots, validation_time=now
+    )
 
 
 CA_CRL_VALIDITY = dt.timedelta(days=35)
@@ -273,8 +323,7 @@ def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationL
     return tuple(long + short)
 
 
-def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None,
-                     tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
+def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None, tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
     """A timestamper (HTTP TSA at ``tsa_url``, else ``tsa``, else a LocalTSA of the home's root) and its time."""
     if tsa_url:
         from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -285,9 +334,13 @@ def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None,
 
         cert, key = _root_material(home)
         now = _wall_clock()
-        tsa = LocalTSA.create(cert, key, not_before=min(at, now) - dt.timedelta(days=1),
-                              not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
-                              publication_base=publication_base(home))
+        tsa = LocalTSA.create(
+            cert,
+            key,
+            not_before=min(at, now) - dt.timedelta(days=1),
+            not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
+            publication_base=publication_base(home),
+        )
     return tsa.timestamper(), require_utc(tsa.clock(), "clock()")
 
 
@@ -301,8 +354,10 @@ def extend_for_home(pdf: bytes, home: Home, *, tsa_url: str | None = None, tsa: 
     except Exception as exc:
         raise UsageError(f"cannot build the CRLs of the home's CAs: {exc}") from exc
     if not crls:
-        raise UsageError("extending needs the CRLs of the home's CAs, and this home holds no CA key",
-                         message_zh="续期需要本机构 CA 的证书吊销列表")
+        raise UsageError(
+            "extending needs the CRLs of the home's CAs, and this home holds no CA key",
+            message_zh="续期需要本机构 CA 的证书吊销列表",
+        )
     roots = tuple(c for rel in home.roots for c in home.certificates(rel))
     cas = tuple(home.certificates(r.ca_cert)[0] for r in home.regions)
     return extend_pdf(pdf, timestamper=timestamper, crls=crls, trust_roots=roots, at=now, other_certs=cas)

@@ -80,30 +80,38 @@ I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
 PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
 PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
 PDF_TOO_COMPLEX = r.register(
-    "pdf_too_complex", I, "The PDF has too many revisions, xref sections or objects",
+    "pdf_too_complex",
+    I,
+    "The PDF has too many revisions, xref sections or objects",
     "PDF 文件的修订版本、交叉引用表或对象过多",
 )
 PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
 PDF_NOT_CERTIFIED = r.register(
-    "pdf_not_certified", I, "The PDF signature is not a no-changes certification (DocMDP P=1)",
+    "pdf_not_certified",
+    I,
+    "The PDF signature is not a no-changes certification (DocMDP P=1)",
     "PDF 签名不是禁止修改的认证签名（DocMDP P=1）",
 )
 PDF_EXTRA_SIGNATURE = r.register(
     "pdf_extra_signature", I, "The PDF carries more than the issuer's signature", "PDF 含有发证机关以外的签名"
 )
 PDF_SIGNATURE_INVALID = r.register(
-    "pdf_signature_invalid", I, "The PDF signature is broken (the signed bytes were changed)",
+    "pdf_signature_invalid",
+    I,
+    "The PDF signature is broken (the signed bytes were changed)",
     "PDF 签名无效（已签名内容被改动）",
 )
-PDF_MODIFIED = r.register(
-    "pdf_modified", I, "The PDF was modified after it was signed", "PDF 在签名后被修改"
-)
+PDF_MODIFIED = r.register("pdf_modified", I, "The PDF was modified after it was signed", "PDF 在签名后被修改")
 PDF_SIGNER_UNTRUSTED = r.register(
-    "pdf_signer_untrusted", X, "The PDF signer is not a trusted issuing authority key",
+    "pdf_signer_untrusted",
+    X,
+    "The PDF signer is not a trusted issuing authority key",
     "PDF 签名者不是可信的发证机关密钥",
 )
 PDF_SIGNER_MISMATCH = r.register(
-    "pdf_signer_mismatch", I, "The PDF was signed by a key other than the licence's",
+    "pdf_signer_mismatch",
+    I,
+    "The PDF was signed by a key other than the licence's",
     "PDF 签名密钥与证照签名密钥不一致",
 )
 PDF_TIMESTAMP_INVALID = r.register(
@@ -113,7 +121,9 @@ PDF_ATTACHMENT_MISSING = r.register(
     "pdf_attachment_missing", I, "The signed licence record is missing from the PDF", "PDF 缺少已签名的证照数据附件"
 )
 PDF_ATTACHMENT_MISMATCH = r.register(
-    "pdf_attachment_mismatch", I, "The embedded licence record does not match the licence",
+    "pdf_attachment_mismatch",
+    I,
+    "The embedded licence record does not match the licence",
     "PDF 附带的证照数据与证照不一致",
 )
 PDF_QR_MISSING = r.register(
@@ -153,8 +163,11 @@ def verify_pdf(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None
     except _Fail as fail:
         checks.append(Check(fail.check, _outcome(fail.reason.status), fail.reason.detail))
         return VerificationResult(
-            status=fail.reason.status, reasons=(fail.reason,), checks=tuple(checks),
-            verified_at=when, kind="pdf",
+            status=fail.reason.status,
+            reasons=(fail.reason,),
+            checks=tuple(checks),
+            verified_at=when,
+            kind="pdf",
         )
 
 
@@ -167,7 +180,7 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
 
     if len(data) > MAX_PDF_BYTES:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_LARGE, f"{len(data)} bytes"))
-    tail = data[data.rfind(b"%%EOF") + 5:] if b"%%EOF" in data[-4096:] else None
+    tail = data[data.rfind(b"%%EOF") + 5 :] if b"%%EOF" in data[-4096:] else None
     if tail is None or tail.strip(b"\r\n\t \x00"):
         raise _Fail("pdf_parse", Reason.of(PDF_MALFORMED, "bytes after the last %%EOF"))
     _scan_structure(data)
@@ -196,8 +209,13 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     _check_later_revisions(reader, emb.signed_revision, doc_timestamps)
     for ts in doc_timestamps:
         _check_doc_timestamp(verifier, ts, when)
-    checks.append(Check("pdf_modifications", CheckOutcome.PASSED,
-                        "no later revisions" if level.name == "NONE" else "validation data only"))
+    checks.append(
+        Check(
+            "pdf_modifications",
+            CheckOutcome.PASSED,
+            "no later revisions" if level.name == "NONE" else "validation data only",
+        )
+    )
 
     key = _trusted_key(verifier, signer_cert)
     if not status.trusted or key is None:
@@ -208,12 +226,22 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     if ts_validity is not None:
         if not (ts_validity.intact and ts_validity.valid):
             raise _Fail("pdf_timestamp", Reason.of(PDF_TIMESTAMP_INVALID, "signature timestamp"))
-        checks.append(Check("pdf_timestamp", CheckOutcome.PASSED if ts_validity.trusted else CheckOutcome.SKIPPED,
-                            ts_validity.timestamp.isoformat() if ts_validity.trusted
-                            else "timestamp authority not trusted: signing time taken from the signature"))
+        checks.append(
+            Check(
+                "pdf_timestamp",
+                CheckOutcome.PASSED if ts_validity.trusted else CheckOutcome.SKIPPED,
+                ts_validity.timestamp.isoformat()
+                if ts_validity.trusted
+                else "timestamp authority not trusted: signing time taken from the signature",
+            )
+        )
 
-    signed_at = min(require_utc(ts_validity.timestamp) if ts_validity is not None and ts_validity.trusted
-                    else require_utc(emb.self_reported_timestamp or when), when)
+    signed_at = min(
+        require_utc(ts_validity.timestamp)
+        if ts_validity is not None and ts_validity.trusted
+        else require_utc(emb.self_reported_timestamp or when),
+        when,
+    )
     lt_covered = _embedded_revocation(reader, key, signed_at, checks)
 
     # the signed revision's catalogue; when nothing follows it, that is the current one, whose objects the
@@ -303,16 +331,22 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
                 continue  # not signed by the issuer: proves nothing
             rev = indexed.lookup(cert.serial_number)
             if rev is not None and rev.effective <= signed_at:
-                raise _Fail("pdf_revocation", Reason.of(
-                    SIGNING_KEY_REVOKED, f"{_cn(cert)}: {rev.reason} since {rev.effective.isoformat()} (embedded CRL)"))
+                raise _Fail(
+                    "pdf_revocation",
+                    Reason.of(
+                        SIGNING_KEY_REVOKED,
+                        f"{_cn(cert)}: {rev.reason} since {rev.effective.isoformat()} (embedded CRL)",
+                    ),
+                )
             if rev is not None:
                 later.append(f"{_cn(cert)} revoked after signing ({rev.effective.isoformat()})")
             if indexed.next_update >= signed_at:
                 covered.add(i)
     whole = len(covered) == len(pairs)
     detail = "embedded CRLs cover the chain at signing time" if whole else "embedded CRLs cover part of the chain"
-    checks.append(Check("pdf_revocation", CheckOutcome.PASSED if whole else CheckOutcome.SKIPPED,
-                        "; ".join([detail, *later])))
+    checks.append(
+        Check("pdf_revocation", CheckOutcome.PASSED if whole else CheckOutcome.SKIPPED, "; ".join([detail, *later]))
+    )
     return whole
 
 
@@ -330,9 +364,10 @@ def _decode_limits() -> Any:
     mib = 1 << 20
     return DecodeLimits(
         per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=mib, max_output_size=MAX_STREAM_DECODED),
-        per_purpose={**DEFAULT_PURPOSE_LIMITS,
-                     DecodePurpose.OBJECT_STREAM: StreamDecodeLimits(max_ratio=100, ratio_floor=mib,
-                                                                     max_output_size=4 * mib)},
+        per_purpose={
+            **DEFAULT_PURPOSE_LIMITS,
+            DecodePurpose.OBJECT_STREAM: StreamDecodeLimits(max_ratio=100, ratio_floor=mib, max_output_size=4 * mib),
+        },
         document_budget=DocumentDecodeBudget(base_allowance=4 * MAX_STREAM_DECODED, max_ratio=20),
     )
 
@@ -429,8 +464,10 @@ def _check_doc_timestamp(verifier: Verifier, ts: Any, when: dt.datetime) -> None
     if not (st.intact and st.valid):
         raise _Fail("pdf_modifications", Reason.of(PDF_TIMESTAMP_INVALID, "document timestamp"))
     if not st.trusted:
-        raise _Fail("pdf_modifications", Reason.of(
-            PDF_MODIFIED, "document timestamp from an untrusted TSA after the certification"))
+        raise _Fail(
+            "pdf_modifications",
+            Reason.of(PDF_MODIFIED, "document timestamp from an untrusted TSA after the certification"),
+        )
 
 
 _END = rb"(?![^\s/<>\[\]()%{}])"
@@ -512,8 +549,12 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
             before_info is None and isinstance(info, IndirectObject) and _info_facts(view, info) == {}
         ):
             raise fail("/Info replaced")
-        if isinstance(info, IndirectObject) and before_info is not None and (info.idnum, info.generation) in written \
-                and _info_facts(view, info) != _info_facts(previous, info):
+        if (
+            isinstance(info, IndirectObject)
+            and before_info is not None
+            and (info.idnum, info.generation) in written
+            and _info_facts(view, info) != _info_facts(previous, info)
+        ):
             raise fail("/Info changed")
         root, old_root = view.root, previous.root
         for key in set(root) | set(old_root):
@@ -522,8 +563,11 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
             if (root.raw_get(key) if key in root else None) != (old_root.raw_get(key) if key in old_root else None):
                 raise fail(f"catalogue {key} changed")
         meta = root.raw_get("/Metadata") if "/Metadata" in root else None
-        if isinstance(meta, IndirectObject) and (meta.idnum, meta.generation) in written \
-                and _xmp_facts(view, meta) != _xmp_facts(previous, meta):
+        if (
+            isinstance(meta, IndirectObject)
+            and (meta.idnum, meta.generation) in written
+            and _xmp_facts(view, meta) != _xmp_facts(previous, meta)
+        ):
             raise fail("XMP metadata changed")
         if _need_appearances(view) != signed_form:
             raise fail("/NeedAppearances changed")
@@ -534,8 +578,7 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
         previous = view
 
 
-_XMP_WRITER_STAMPS = re.compile(
-    rb'\b(xmp:ModifyDate|xmp:MetadataDate|pdf:Producer|x:xmptk)(="[^"]*"|>[^<]*<)')
+_XMP_WRITER_STAMPS = re.compile(rb'\b(xmp:ModifyDate|xmp:MetadataDate|pdf:Producer|x:xmptk)(="[^"]*"|>[^<]*<)')
 
 
 def _xmp_facts(view: Any, ref: Any) -> bytes | None:
@@ -718,10 +761,16 @@ def _fast_qr_texts(obj: Any) -> list[str]:
 
         width, height = int(obj["/Width"]), int(obj["/Height"])
         params = obj.get("/DecodeParms")
-        if (not 0 < width * height <= MAX_IMAGE_PIXELS or str(obj.get("/ColorSpace")) != "/DeviceGray"
-                or int(obj.get("/BitsPerComponent", 0)) != 8 or obj.get("/Filter") != "/FlateDecode"
-                or params is None or int(params.get("/Predictor", 1)) < 10 or int(params.get("/Colors", 1)) != 1
-                or int(params.get("/Columns", 0)) != width):
+        if (
+            not 0 < width * height <= MAX_IMAGE_PIXELS
+            or str(obj.get("/ColorSpace")) != "/DeviceGray"
+            or int(obj.get("/BitsPerComponent", 0)) != 8
+            or obj.get("/Filter") != "/FlateDecode"
+            or params is None
+            or int(params.get("/Predictor", 1)) < 10
+            or int(params.get("/Colors", 1)) != 1
+            or int(params.get("/Columns", 0)) != width
+        ):
             return []
         row = width + 1
         inflater = zlib.decompressobj()
@@ -733,8 +782,7 @@ def _fast_qr_texts(obj: Any) -> list[str]:
         if factor >= 2:
             image = image.resize((width // factor, height // factor), Image.Resampling.NEAREST)
         qr_only: Any = zxingcpp.BarcodeFormat.QRCode
-        found = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=False, try_downscale=False,
-                                       try_invert=False)
+        found = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=False, try_downscale=False, try_invert=False)
     except (ImportError, ElicenseError, ValueError, RuntimeError, TypeError, KeyError, zlib.error):
         return []
     return [r.text for r in found if r.valid and r.text]
@@ -766,17 +814,22 @@ def _image_png(obj: Any) -> bytes | None:
         return None
     colour = {"/DeviceGray": (0, 1), "/DeviceRGB": (2, 3)}.get(str(obj.get("/ColorSpace")))
     params = obj.get("/DecodeParms")
-    if (colour is None or int(obj.get("/BitsPerComponent", 0)) != 8 or obj.get("/Filter") != "/FlateDecode"
-            or params is None or int(params.get("/Predictor", 1)) < 10
-            or int(params.get("/Colors", 1)) != colour[1] or int(params.get("/Columns", 0)) != width):
+    if (
+        colour is None
+        or int(obj.get("/BitsPerComponent", 0)) != 8
+        or obj.get("/Filter") != "/FlateDecode"
+        or params is None
+        or int(params.get("/Predictor", 1)) < 10
+        or int(params.get("/Colors", 1)) != colour[1]
+        or int(params.get("/Columns", 0)) != width
+    ):
         return None
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, colour[0], 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(obj.encoded_data))
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(obj.encoded_data)) + chunk(b"IEND", b"")
 
 
 def _qr_from_render(data: bytes) -> str:

@@ -128,8 +128,11 @@ def require_canonical(value: Any, data: bytes) -> None:
     """Refuse ``data`` unless it is the deterministic encoding of ``value`` (RFC 8949 §4.2.1: shortest heads,
     sorted map keys). A signer that emitted other bytes made a second valid encoding of the same content."""
     if not is_canonical(value, data):
-        raise PayloadError("CBOR is not in its canonical encoding (non-minimal heads or unsorted keys)",
-                           message_zh="CBOR 数据不是规范编码", details={"reason": "payload_not_canonical"})
+        raise PayloadError(
+            "CBOR is not in its canonical encoding (non-minimal heads or unsorted keys)",
+            message_zh="CBOR 数据不是规范编码",
+            details={"reason": "payload_not_canonical"},
+        )
 
 
 _NO_TAGS: frozenset[int] = frozenset()
@@ -148,14 +151,22 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
         decoder = _POOL.pop()
     except IndexError:
         decoder = _Decoder(
-            fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
+            fp,
+            tag_hook=_NO_TAG_HOOK,
+            semantic_decoders=_SEMANTIC,
+            max_depth=max_depth,
+            allow_indefinite=False,
             allow_duplicate_keys=False,
         )
     else:
         decoder.fp = fp
         if decoder.max_depth != max_depth:
             decoder = _Decoder(
-                fp, tag_hook=_NO_TAG_HOOK, semantic_decoders=_SEMANTIC, max_depth=max_depth, allow_indefinite=False,
+                fp,
+                tag_hook=_NO_TAG_HOOK,
+                semantic_decoders=_SEMANTIC,
+                max_depth=max_depth,
+                allow_indefinite=False,
                 allow_duplicate_keys=False,
             )
     value = decoder.decode()

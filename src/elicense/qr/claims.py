@@ -178,8 +178,18 @@ def _uscc_from_value(n: int) -> str:
     total += check_value * _W16
     pairs = _PAIRS
     return "".join(
-        (pairs[p0], pairs[p1], pairs[p2], pairs[p3], pairs[p4], pairs[p5], pairs[p6], pairs[p7], check,
-         _USCC_ALPHABET[-total % 31])
+        (
+            pairs[p0],
+            pairs[p1],
+            pairs[p2],
+            pairs[p3],
+            pairs[p4],
+            pairs[p5],
+            pairs[p6],
+            pairs[p7],
+            check,
+            _USCC_ALPHABET[-total % 31],
+        )
     )
 
 
@@ -585,11 +595,7 @@ def _parse_claims_fast(
     fields_raw = None
     if not _KNOWN.issuperset(claims):  # catalogue fields (negative keys), or unknown keys
         claims, fields_raw = _split_fields(claims)
-    if (
-        not _KNOWN.issuperset(claims)
-        or not _REQUIRED.issubset(claims)
-        or K_SUPERSEDES in claims
-    ):
+    if not _KNOWN.issuperset(claims) or not _REQUIRED.issubset(claims) or K_SUPERSEDES in claims:
         return None
     get = claims.get
     id_parts = claims[K_ID]
@@ -638,7 +644,8 @@ def _parse_claims_fast(
             fields = _NO_FIELDS if fields_raw is None else _fast_fields(fields_raw)
             if (
                 holder_type is not None
-                and type(digest) is bytes and len(digest) == DIGEST_LENGTH
+                and type(digest) is bytes
+                and len(digest) == DIGEST_LENGTH
                 and holder_code is not None
                 and holder_name is not None
                 and (number is not None or K_NUMBER not in claims)
@@ -719,8 +726,10 @@ def parse_claims_strict(
         valid_from = _day((signed + CST) // DAY, "iat")
     else:
         if type(nbf) is not int or (nbf + CST) % DAY or (nbf + CST) // DAY == (signed + CST) // DAY:
-            raise PayloadError("nbf must be a day's 00:00 (UTC+8) other than the day of iat",
-                               message_zh="nbf 必须为签发日以外某日的零点（北京时间）")
+            raise PayloadError(
+                "nbf must be a day's 00:00 (UTC+8) other than the day of iat",
+                message_zh="nbf 必须为签发日以外某日的零点（北京时间）",
+            )
         valid_from = _day((nbf + CST) // DAY, "nbf")
     exp = top.get(CWT_EXP)
     if exp is not None and (type(exp) is not int or (exp + CST) % DAY or exp <= 0):

@@ -83,8 +83,9 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
     """Produce a tagged COSE_Sign1 message over ``payload`` (ES256: low-S, the one canonical form)."""
     protected = cbor.dumps({_HDR_ALG: signer.algorithm.cose_id, _HDR_KID: kid})
-    signature = low_s(signer.algorithm.cose_id,
-                      der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, payload))))
+    signature = low_s(
+        signer.algorithm.cose_id, der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, payload)))
+    )
     return cbor.dumps(cbor.tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 
 
@@ -98,8 +99,11 @@ def low_s(alg_id: int, signature: bytes) -> bytes:
 
 
 def _not_canonical(what: str) -> PayloadError:
-    return PayloadError(f"not the canonical encoding: {what}", message_zh=f"不是规范编码：{what}",
-                        details={"reason": NOT_CANONICAL, "attack": "second_encoding"})
+    return PayloadError(
+        f"not the canonical encoding: {what}",
+        message_zh=f"不是规范编码：{what}",
+        details={"reason": NOT_CANONICAL, "attack": "second_encoding"},
+    )
 
 
 def _bstr_at(data: bytes, pos: int) -> tuple[bytes, int] | None:

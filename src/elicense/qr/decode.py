@@ -57,8 +57,9 @@ def _open(data: bytes) -> Any:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
-                raise InputError("image has too many pixels", message_zh="图像像素过多",
-                                 details={"reason": "too_many_pixels"})
+                raise InputError(
+                    "image has too many pixels", message_zh="图像像素过多", details={"reason": "too_many_pixels"}
+                )
             if image.width * image.height > WORK_PIXELS and image.format == "JPEG":
                 # decode JPEG at reduced scale (DCT scaling, 1/2 to 1/8) and in grey: cheap, and bounded
                 scale = 2
@@ -70,16 +71,20 @@ def _open(data: bytes) -> Any:
                 raise InputError(
                     f"image too large to decode: {image.width}×{image.height} {image.mode} "
                     f"({decoded >> 20} MiB > {MAX_DECODED_BYTES >> 20} MiB)",
-                    message_zh="图像解码后过大", details={"reason": "too_many_pixels"})
+                    message_zh="图像解码后过大",
+                    details={"reason": "too_many_pixels"},
+                )
             image.load()
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError("image is a decompression bomb", message_zh="图像疑似解压炸弹",
-                         details={"reason": "bomb"}) from exc
+        raise InputError(
+            "image is a decompression bomb", message_zh="图像疑似解压炸弹", details={"reason": "bomb"}
+        ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # UnidentifiedImageError is an OSError
-        raise InputError(f"cannot read image: {exc}", message_zh="无法读取图像",
-                         details={"reason": "unreadable"}) from exc
+        raise InputError(
+            f"cannot read image: {exc}", message_zh="无法读取图像", details={"reason": "unreadable"}
+        ) from exc
     return _grey(image)
 
 
@@ -99,8 +104,9 @@ def _grey(image: Any) -> Any:
     pixels = image.width * image.height
     if pixels > WORK_PIXELS:
         factor = (WORK_PIXELS / pixels) ** 0.5
-        image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))),
-                             Image.Resampling.BOX)
+        image = image.resize(
+            (max(1, int(image.width * factor)), max(1, int(image.height * factor))), Image.Resampling.BOX
+        )
     return image
 
 
@@ -108,8 +114,14 @@ def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) 
     import zxingcpp
 
     qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
-    results = zxingcpp.read_barcodes(image, formats=qr_only, try_rotate=True, try_downscale=True,
-                                     try_invert=invert, binarizer=getattr(zxingcpp.Binarizer, binarizer))
+    results = zxingcpp.read_barcodes(
+        image,
+        formats=qr_only,
+        try_rotate=True,
+        try_downscale=True,
+        try_invert=invert,
+        binarizer=getattr(zxingcpp.Binarizer, binarizer),
+    )
     return [r.text for r in results if r.valid and r.text]
 
 
@@ -202,7 +214,8 @@ def read_payloads(data: bytes, prefix: str | tuple[str, ...] = "EL2:") -> list[s
     if not found:
         if texts:
             raise InputError(
-                "the QR code in the image is not an elicense payload", message_zh="图像中的二维码不是电子证照",
+                "the QR code in the image is not an elicense payload",
+                message_zh="图像中的二维码不是电子证照",
                 details={"reason": "not_elicense"},
             )
         raise InputError("no QR code found in the image", message_zh="图像中未找到二维码", details={"reason": "no_qr"})

@@ -778,8 +778,9 @@ def _write_pdfs(st: _Worker, licence_ids: Sequence[str]) -> int:
 
     n = 0
     for lid in licence_ids:
-        if write_licence_pdf(st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at,
-                             options=st.pdf_options):
+        if write_licence_pdf(
+            st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at, options=st.pdf_options
+        ):
             n += 1
     return n
 
@@ -1021,8 +1022,18 @@ def issue_one(
         from elicense.errors import LicenceDataError
 
         raise LicenceDataError(exc.en, message_zh=exc.zh) from exc
-    _init_worker(url, str(home.path), entry.code, lt.code, at, actor, str(pdf_dir) if pdf_dir else None,
-                 pdf_level, tsa_url, bitmap=False)
+    _init_worker(
+        url,
+        str(home.path),
+        entry.code,
+        lt.code,
+        at,
+        actor,
+        str(pdf_dir) if pdf_dir else None,
+        pdf_level,
+        tsa_url,
+        bitmap=False,
+    )
     try:
         assert _STATE is not None
         st = _STATE

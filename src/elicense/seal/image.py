@@ -57,9 +57,7 @@ _MAX_WORK_PX = 4800  # cap on the supersampled canvas side
 
 
 def _invalid(message: str, message_zh: str, field_name: str, value: object) -> LicenceDataError:
-    return LicenceDataError(
-        message, message_zh=message_zh, details={"field": field_name, "value": value}
-    )
+    return LicenceDataError(message, message_zh=message_zh, details={"field": field_name, "value": value})
 
 
 @dataclass(frozen=True)
@@ -129,9 +127,7 @@ class SealSpec:
     def _check_text(self) -> None:
         name = self.authority_name
         if not isinstance(name, str) or not name.strip():
-            raise _invalid(
-                "seal authority_name is empty", "印章单位名称为空", "authority_name", name
-            )
+            raise _invalid("seal authority_name is empty", "印章单位名称为空", "authority_name", name)
         for field_name, value, limit in (
             ("authority_name", name, MAX_AUTHORITY_CHARS),
             ("seal_name", self.seal_name, MAX_SEAL_NAME_CHARS),
@@ -178,12 +174,7 @@ class SealSpec:
                 self.dpi,
             )
         for field_name, value in (("diameter_mm", self.diameter_mm), ("height_mm", self.height_mm)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value < 0
-            ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise _invalid(
                     f"seal {field_name} must be a positive number of mm, not {value!r}",
                     f"印章尺寸无效：{value!r}",

@@ -126,16 +126,17 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
     "ses_dev_picture_type_case": ("Picture type not in upper case", "印章图片类型不是大写"),
     "ses_dev_picture_type_unknown": ("Picture type outside GIF/JPG/PNG/SVG/OFD", "印章图片类型不在标准列举之内"),
     "ses_dev_signature_raw": (
-        "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}", "签名值为 64 字节 r‖s，而非 DER 编码"
+        "Signature value is raw r‖s (64 bytes), not DER SEQUENCE{r,s}",
+        "签名值为 64 字节 r‖s，而非 DER 编码",
     ),
-    "ses_dev_algorithm_oid": (
-        "SM2-with-SM3 named by another SM2 identifier", "SM2-with-SM3 算法使用了其他 SM2 标识"
-    ),
+    "ses_dev_algorithm_oid": ("SM2-with-SM3 named by another SM2 identifier", "SM2-with-SM3 算法使用了其他 SM2 标识"),
     "ses_dev_signature_not_der": (
-        "Signature value SEQUENCE{r,s} with non-canonical INTEGERs", "签名值 SEQUENCE{r,s} 的整数编码不规范"
+        "Signature value SEQUENCE{r,s} with non-canonical INTEGERs",
+        "签名值 SEQUENCE{r,s} 的整数编码不规范",
     ),
     "ses_dev_signed_bytes": (
-        "The signature covers a different byte layout than the standard's", "签名所覆盖的数据与标准规定的结构不同"
+        "The signature covers a different byte layout than the standard's",
+        "签名所覆盖的数据与标准规定的结构不同",
     ),
     "ses_dev_sm3_name": ("SM3 named other than by the standard's identifier", "SM3 算法标识不是标准形式"),
     "ses_dev_certificate_encoding": (
@@ -143,29 +144,33 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
         "证书编码不严格（已用第二个解析器读取，仍完整验证证书链）",
     ),
     "ses_dev_critical_extension": (
-        "A certificate carries a vendor's critical extension", "证书含有厂商自定义的关键扩展"
+        "A certificate carries a vendor's critical extension",
+        "证书含有厂商自定义的关键扩展",
     ),
     "ses_dev_critical_ext_data": (
-        "A vendor's critical ExtData this verifier does not understand", "含有本验证方不理解的厂商关键扩展数据"
+        "A vendor's critical ExtData this verifier does not understand",
+        "含有本验证方不理解的厂商关键扩展数据",
     ),
     "ses_dev_cert_unwrapped": (
-        "A certificate stored as a bare Certificate, not in an OCTET STRING", "证书未按标准封装在 OCTET STRING 中"
+        "A certificate stored as a bare Certificate, not in an OCTET STRING",
+        "证书未按标准封装在 OCTET STRING 中",
     ),
     "ses_dev_version_mismatch": (
-        "TBS_Sign version differs from the seal's version", "TBS_Sign 版本号与电子印章版本号不一致"
+        "TBS_Sign version differs from the seal's version",
+        "TBS_Sign 版本号与电子印章版本号不一致",
     ),
-    "ses_dev_ext_datas_untagged": (
-        "TBS_Sign.extDatas without its [0] tag", "TBS_Sign.extDatas 缺少 [0] 标签"
-    ),
+    "ses_dev_ext_datas_untagged": ("TBS_Sign.extDatas without its [0] tag", "TBS_Sign.extDatas 缺少 [0] 标签"),
     "ses_dev_time_stamp_implicit": ("timeStamp tagged [0] IMPLICIT", "timeStamp 使用了 [0] 隐式标签"),
     "ses_dev_octet_string": ("BIT STRING field encoded as OCTET STRING", "BIT STRING 字段被编码为 OCTET STRING"),
     "ses_dev_time_text": (
-        "Signing time is free text (read as China Standard Time, UTC+8)", "签章时间为文本（按北京时间 UTC+8 解读）"
+        "Signing time is free text (read as China Standard Time, UTC+8)",
+        "签章时间为文本（按北京时间 UTC+8 解读）",
     ),
     "ses_dev_user_id": ("SM2 signature with a non-default user id", "SM2 签名使用了非默认用户标识"),
     "ses_dev_cert_digest_type": ("Certificate digest type not named SM3", "证书杂凑算法名称不是 SM3"),
     "ses_dev_string_type": (
-        "A text field uses another string type than the standard's", "文本字段的字符串类型与标准不同"
+        "A text field uses another string type than the standard's",
+        "文本字段的字符串类型与标准不同",
     ),
     "ses_dev_time_type": (
         "A date uses UTCTime where the version has GeneralizedTime (or the reverse)",
@@ -180,7 +185,8 @@ DEVIATIONS: dict[str, tuple[str, str]] = {
         "SignedData 内容类型与 GB/T 35275 数据类型或 contentType 属性不一致",
     ),
     "sd_dev_signature_alg": (
-        "SignerInfo signature algorithm is SM2-with-SM3, not sm2-1", "SignerInfo 签名算法为 SM2-with-SM3 而非 sm2-1"
+        "SignerInfo signature algorithm is SM2-with-SM3, not sm2-1",
+        "SignerInfo 签名算法为 SM2-with-SM3 而非 sm2-1",
     ),
 }
 
@@ -877,18 +883,20 @@ def _cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
 # -- verification ----------------------------------------------------------------------------
 
 I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
-SES_MALFORMED = r.register(
-    "ses_malformed", I, "The electronic signature data is malformed", "电子签章数据格式错误"
-)
+SES_MALFORMED = r.register("ses_malformed", I, "The electronic signature data is malformed", "电子签章数据格式错误")
 SES_VERSION_UNSUPPORTED = r.register(
     "ses_version_unsupported", X, "The seal or signature version is not supported", "不支持该版本的电子印章或签章数据"
 )
 SES_UNKNOWN_CRITICAL = r.register(
-    "ses_unknown_critical_extension", I, "A critical extension this verifier does not understand",
+    "ses_unknown_critical_extension",
+    I,
+    "A critical extension this verifier does not understand",
     "含有本验证方不理解的关键扩展",
 )
 SES_SIGNER_NOT_IN_SEAL = r.register(
-    "ses_signer_not_in_seal", I, "The signer's certificate is not one the seal was made for",
+    "ses_signer_not_in_seal",
+    I,
+    "The signer's certificate is not one the seal was made for",
     "签章者证书与电子印章不匹配",
 )
 SES_SEAL_SIGNATURE_INVALID = r.register(
@@ -901,11 +909,15 @@ SES_SEAL_NOT_YET_VALID = r.register(
     "ses_seal_not_yet_valid", I, "The seal was not yet valid at the signing time", "签章时电子印章尚未生效"
 )
 SES_CERTIFICATE_UNTRUSTED = r.register(
-    "ses_certificate_untrusted", X, "A certificate does not chain to a trusted SM2 anchor",
+    "ses_certificate_untrusted",
+    X,
+    "A certificate does not chain to a trusted SM2 anchor",
     "证书无法链接到可信的 SM2 根",
 )
 SES_SEAL_MAKER_UNTRUSTED = r.register(
-    "ses_seal_maker_untrusted", X, "The seal-making system is not one this verifier trusts",
+    "ses_seal_maker_untrusted",
+    X,
+    "The seal-making system is not one this verifier trusts",
     "制章系统不在本验证方的信任范围内",
 )
 SES_CERTIFICATE_UNREADABLE = r.register(
@@ -915,7 +927,9 @@ SES_CERTIFICATE_REVOKED = r.register(
     "ses_certificate_revoked", I, "A certificate had been revoked at the signing time", "签章时证书已被吊销"
 )
 SES_REVOCATION_UNKNOWN = r.register(
-    "ses_revocation_unknown", X, "No valid revocation data covers a certificate at the signing time",
+    "ses_revocation_unknown",
+    X,
+    "No valid revocation data covers a certificate at the signing time",
     "缺少覆盖签章时间的有效吊销信息",
 )
 SES_DOCUMENT_MISMATCH = r.register(
@@ -925,7 +939,9 @@ SES_DOCUMENT_MISSING = r.register(
     "ses_document_missing", X, "The signed document was not supplied", "未提供被签章的原文"
 )
 SES_TIMESTAMP_UNVERIFIED = r.register(
-    "ses_timestamp_unverified", X, "The time stamp could not be verified (TSA not trusted or not supported)",
+    "ses_timestamp_unverified",
+    X,
+    "The time stamp could not be verified (TSA not trusted or not supported)",
     "无法验证时间戳（时间戳服务不受信任或不受支持）",
 )
 del I, X
@@ -1303,8 +1319,9 @@ def verify_ses(
     run.check("signature", [], f"over {covered.layout}")
 
     # 2. the seal maker's signature
-    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
-                      _maker_user_ids(trust, seal.vid))
+    made = sm2_verify(
+        maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature", _maker_user_ids(trust, seal.vid)
+    )
     if made is None:
         run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
         return finish(sig, seal, signer, maker)
@@ -1422,8 +1439,9 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
     if not _algorithm_ok(seal.sign_alg, ctx, "seal.signAlgID"):
         run.check("algorithm", [Reason.of(r.ALGORITHM_NOT_ALLOWED, seal.sign_alg)])
         return finish()
-    made = sm2_verify(maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature",
-                      _maker_user_ids(trust, seal.vid))
+    made = sm2_verify(
+        maker, seal.signed_value, seal.covers, seal.alternative, ctx, "seal signature", _maker_user_ids(trust, seal.vid)
+    )
     if made is None:
         run.check("seal_signature", [Reason.of(SES_SEAL_SIGNATURE_INVALID, f"over {seal.covers.layout}")])
         return finish()
@@ -1499,7 +1517,10 @@ def verify_ses_input(
             if len(document) > MAX_DOCUMENT_BYTES:
                 raise InputError("signed document too large", message_zh="被签章的原文过大")
     result = verify_signature(
-        data, document=document, trust=trust_from_store(verifier.trust, bundle=verifier.bundle), at=when,
+        data,
+        document=document,
+        trust=trust_from_store(verifier.trust, bundle=getattr(verifier, "bundle", None)),
+        at=when,
         algorithms=verifier.algorithms,
     )
     if document is not None and document.lstrip()[:4] == b"EL2:" and result.status is not Status.INVALID:

@@ -274,8 +274,10 @@ def verify_signed_data(
     if parsed.message_digest is None and body is None:
         run.check("signature", [Reason.of(ses.SES_DOCUMENT_MISSING, "content needed to check the signature")])
         return finish()
-    if ses.sm2_verify(cert, parsed.signature, covers, None, ctx, "SignerInfo.encryptedDigest",
-                      trust.signer_user_ids) is None:
+    if (
+        ses.sm2_verify(cert, parsed.signature, covers, None, ctx, "SignerInfo.encryptedDigest", trust.signer_user_ids)
+        is None
+    ):
         run.check("signature", [Reason.of(r.SIGNATURE_INVALID, f"over {covers.layout}")])
         return finish()
     signer = cert

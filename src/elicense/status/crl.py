@@ -138,7 +138,7 @@ def build_crl_quadratic(
     return builder.sign(ca_key, hashes.SHA256())
 
 
-_ECDSA_SHA256_HEAD = bytes.fromhex("020101" "300a06082a8648ce3d040302")
+_ECDSA_SHA256_HEAD = bytes.fromhex("020101300a06082a8648ce3d040302")
 """``version v2`` + AlgorithmIdentifier ecdsa-with-SHA256 (parameters absent), as ``cryptography`` writes them."""
 _SM2_SM3_ALGID = bytes.fromhex("300a06082a811ccf55018375")
 """AlgorithmIdentifier SM2-with-SM3, parameters absent (``specs/sm2.md`` §1): the same length as the ECDSA one."""
@@ -201,9 +201,9 @@ def build_sm2_crl(
     ).sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())  # fmt: skip
     tbs = template.tbs_certlist_bytes
     head = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)  # SEQUENCE tag + length octets
-    if tbs[0] != 0x30 or tbs[head:head + len(_ECDSA_SHA256_HEAD)] != _ECDSA_SHA256_HEAD:
+    if tbs[0] != 0x30 or tbs[head : head + len(_ECDSA_SHA256_HEAD)] != _ECDSA_SHA256_HEAD:
         raise CRLError("unexpected TBSCertList layout from the CRL builder")  # never silently mis-sign
-    tbs = tbs[:head] + b"\x02\x01\x01" + _SM2_SM3_ALGID + tbs[head + len(_ECDSA_SHA256_HEAD):]
+    tbs = tbs[:head] + b"\x02\x01\x01" + _SM2_SM3_ALGID + tbs[head + len(_ECDSA_SHA256_HEAD) :]
     signature = ca_key.sign(tbs)
     bits = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
     body = tbs + _SM2_SM3_ALGID + bits
@@ -265,8 +265,13 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
         crl = x509.load_pem_x509_crl(data) if pem else x509.load_der_x509_crl(data)
         # parsed lazily by cryptography (fuzz finding): fail here, typed; entries are read only once signed
         _ = (crl.issuer, crl.extensions, crl.last_update_utc, crl.next_update_utc)
-    except (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension,
-            x509.UnsupportedGeneralNameType) as exc:
+    except (
+        ValueError,
+        TypeError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ) as exc:
         raise CRLError(f"not a valid CRL: {exc}", message_zh="证书吊销列表格式错误") from exc
     return crl
 
@@ -312,5 +317,4 @@ def index_crl(
             elif ext.oid == CRLEntryExtensionOID.INVALIDITY_DATE:
                 invalid = ext.value.invalidity_date_utc
         revoked[rc.serial_number] = RevokedCert(rc.serial_number, rc.revocation_date_utc, reason, invalid)
-    return IndexedCRL(crl, signer, crl.last_update_utc, crl.next_update_utc, number,
-                      MappingProxyType(revoked))
+    return IndexedCRL(crl, signer, crl.last_update_utc, crl.next_update_utc, number, MappingProxyType(revoked))

@@ -74,8 +74,9 @@ def add_status_samples(
             if registry.get(str(result.licence.id)) is None:
                 registry.add_issued(result, actor=ACTOR, at=result.signed_at)
         for name, slug, serial, version, supersedes, holder, fields, when in specs:
-            issued[name] = _issue(home, registry, catalog, by_type[slug], slug, serial, version, supersedes,
-                                  holder, fields, when, seed)
+            issued[name] = _issue(
+                home, registry, catalog, by_type[slug], slug, serial, version, supersedes, holder, fields, when, seed
+            )
         old = issued["driving-licence-superseded"].licence
         issued["driving-licence-renewed"] = _issue(
             home, registry, catalog, by_type["driving-licence"], "driving-licence", old.id.serial, 2,

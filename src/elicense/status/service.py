@@ -197,8 +197,12 @@ def revoke_certificate(
     if any(int(e["serial"]) == certificate.serial_number and e["issuer"] == certificate.issuer.rfc4514_string()
            for e in entries):  # fmt: skip
         raise UsageError("certificate is already revoked", message_zh="证书已被吊销")
-    rev = RevokedCert(certificate.serial_number, at.replace(microsecond=0), reason,
-                      invalid_since.replace(microsecond=0) if invalid_since else None)
+    rev = RevokedCert(
+        certificate.serial_number,
+        at.replace(microsecond=0),
+        reason,
+        invalid_since.replace(microsecond=0) if invalid_since else None,
+    )
     entries.append({
         "issuer": certificate.issuer.rfc4514_string(), "serial": str(rev.serial),
         "subject": certificate.subject.rfc4514_string(), "revoked_at": rev.revoked_at.isoformat(),
@@ -312,7 +316,7 @@ def status_sections(
     lists: list[bytes] = []
     counts: dict[str, dict[str, int]] = {}
     url = registry_url(home, db)
-    has_registry = not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
+    has_registry = not url.startswith("sqlite:///") or Path(url[len("sqlite:///") :]).exists()
     reg_cm = open_registry(home, db) if has_registry else None
     registry = reg_cm.__enter__() if reg_cm is not None else None
     try:

@@ -111,8 +111,10 @@ class VerifierState:
             raise StorageError("verifier state: status_lists must be a map", message_zh="核验端状态文件格式错误")
         bundle = doc.get("bundle")
         anchors = doc.get("anchors", [])
-        if not isinstance(anchors, list) or len(anchors) > MAX_ANCHORS or not all(
-            isinstance(a, str) and len(a) == 64 for a in anchors
+        if (
+            not isinstance(anchors, list)
+            or len(anchors) > MAX_ANCHORS
+            or not all(isinstance(a, str) and len(a) == 64 for a in anchors)
         ):
             raise StorageError("verifier state: anchors must be a list of SHA-256 hex strings",
                                message_zh="核验端状态文件格式错误")  # fmt: skip
@@ -293,8 +295,11 @@ def bundle_status(bundle: Bundle, trust: TrustStore, state: VerifierState) -> St
             raise TrustError("trust bundle: status section is not JSON") from exc
         store = from_section(section, trust, known_sequences=state.known_sequences,
                              known_digests=state.known_digests)  # fmt: skip
-    state.remember(bundle=(bundle.sequence, digest(bundle.raw)), status_lists=store.seen() if store else None,
-                   anchors=(fingerprint(bundle.current_root),))
+    state.remember(
+        bundle=(bundle.sequence, digest(bundle.raw)),
+        status_lists=store.seen() if store else None,
+        anchors=(fingerprint(bundle.current_root),),
+    )
     return store
 
 

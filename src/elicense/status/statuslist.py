@@ -309,8 +309,7 @@ def decode_content(data: bytes) -> StatusList:
         if successor is not None and (not isinstance(successor, str) or not 0 < len(successor) <= MAX_SUCCESSOR):
             raise StatusListError("status detail successor must be a licence id", message_zh="状态明细新证照标识错误")
         details[index] = EntryDetail(why, since, successor)
-    result = StatusList(issuer, _uint(doc["seq"], "seq"), issued_at, next_update, size, bits,
-                        MappingProxyType(details))
+    result = StatusList(issuer, _uint(doc["seq"], "seq"), issued_at, next_update, size, bits, MappingProxyType(details))
     for index, d in details.items():  # a detail must describe the state the bits say
         if result.state(index) is not d.reason.state:
             raise StatusListError(f"status detail {index} contradicts the bitstring", message_zh="状态明细与位串不一致")

@@ -36,14 +36,18 @@ from elicense.verify.result import Reason, Status
 
 _X, _I = Status.INDETERMINATE, Status.INVALID
 STATUS_UNKNOWN = r.register(
-    "status_unknown", _X, "No authentic status list of the issuer is available",
+    "status_unknown",
+    _X,
+    "No authentic status list of the issuer is available",
     "缺少发证机关的有效状态列表，无法确认证照状态",
 )
 STATUS_STALE = r.register(
     "status_stale", _X, "The issuer's status list is out of date", "发证机关的状态列表已过期，需更新"
 )
 STATUS_INDEX_INVALID = r.register(
-    "status_index_out_of_range", _X, "The licence's status index is not in the issuer's status list",
+    "status_index_out_of_range",
+    _X,
+    "The licence's status index is not in the issuer's status list",
     "证照状态索引超出状态列表范围",
 )
 LICENCE_REVOKED = r.register("licence_revoked", _I, "The licence has been revoked", "证照已被吊销")
@@ -54,20 +58,27 @@ LICENCE_SUPERSEDED = r.register(
     "licence_superseded", _I, "The licence has been superseded by a newer one", "证照已变更或换发，请使用新证照"
 )
 SIGNING_KEY_REVOKED = r.register(
-    "signing_key_revoked", _I, "The signing certificate was revoked before the licence was signed",
+    "signing_key_revoked",
+    _I,
+    "The signing certificate was revoked before the licence was signed",
     "签名证书在签发前已被吊销",
 )
 STATUS_ROLLED_BACK = r.register(
-    "status_list_rolled_back", _X,
+    "status_list_rolled_back",
+    _X,
     "The issuer's status list is older than one this verifier has already seen (rollback or equivocation)",
     "发证机关的状态列表早于本机已见过的版本（回滚或内容不一致），无法确认证照状态",
 )
 REVOCATION_UNKNOWN = r.register(
-    "revocation_unknown", _X, "No CRL is available for the signing certificate's chain",
+    "revocation_unknown",
+    _X,
+    "No CRL is available for the signing certificate's chain",
     "缺少签名证书链的证书吊销列表，无法确认证书状态",
 )
 REVOCATION_STALE = r.register(
-    "revocation_stale", _X, "A CRL for the signing certificate's chain is out of date",
+    "revocation_stale",
+    _X,
+    "A CRL for the signing certificate's chain is out of date",
     "签名证书链的证书吊销列表已过期",
 )
 del _X, _I
@@ -125,9 +136,7 @@ class StatusStore:
     """Trust-list entry → the newest list signed by one of its keys (every entry, also one sharing a code)."""
     _by_identity: dict[
         int, tuple[x509.Certificate, ChainRevocation | None, tuple[dt.datetime | None, dt.datetime | None] | None]
-    ] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    ] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -209,9 +218,17 @@ class StatusStore:
                 lists[owner.code], digests[owner.code], owners[owner.code] = content, digest, owner
         for code in lists:
             rolled_back.pop(code, None)
-        return cls(MappingProxyType(lists), crl_list, MappingProxyType(chains), tuple(problems),
-                   not unsafe_skip_crls, MappingProxyType(rolled_back), MappingProxyType(digests),
-                   MappingProxyType(owners), MappingProxyType({o: v[0] for o, v in by_owner.items()}))
+        return cls(
+            MappingProxyType(lists),
+            crl_list,
+            MappingProxyType(chains),
+            tuple(problems),
+            not unsafe_skip_crls,
+            MappingProxyType(rolled_back),
+            MappingProxyType(digests),
+            MappingProxyType(owners),
+            MappingProxyType({o: v[0] for o, v in by_owner.items()}),
+        )
 
     def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> TrustedAuthority:
         """The list must be signed by a trusted key of the very authority it is about: that entry is returned."""
@@ -355,8 +372,7 @@ def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        spki = ca.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = ca.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load (SM2 curve)
         from elicense.crypto.sm2 import Sm2PublicKey, is_sm2_certificate
         from elicense.errors import CryptoError

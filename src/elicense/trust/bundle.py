@@ -152,7 +152,7 @@ class Bundle:
     @property
     def anchor_roots(self) -> tuple[x509.Certificate, ...]:
         """Roots that anchor authority certificates (from the last drop on)."""
-        return tuple(e.root for e in self.roots[self.anchor_index:])
+        return tuple(e.root for e in self.roots[self.anchor_index :])
 
     @property
     def stale_after(self) -> dt.datetime:
@@ -240,8 +240,13 @@ def _time(value: object, what: str) -> dt.datetime:
 
 
 def _summary_doc(s: ListSummary) -> dict[str, Any]:
-    return {"operator": s.operator, "sequence": s.sequence, "issued_at": iso(s.issued_at),
-            "next_update": iso(s.next_update), "name": s.name}
+    return {
+        "operator": s.operator,
+        "sequence": s.sequence,
+        "issued_at": iso(s.issued_at),
+        "next_update": iso(s.next_update),
+        "name": s.name,
+    }
 
 
 def _summary(doc: object, what: str) -> ListSummary:
@@ -250,19 +255,26 @@ def _summary(doc: object, what: str) -> ListSummary:
     seq = doc.get("sequence")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise TrustError(f"trust bundle: {what} sequence must be a positive integer")
-    return ListSummary(str(doc.get("operator", "")), seq, _time(doc.get("issued_at"), what),
-                       _time(doc.get("next_update"), what), str(doc.get("name", "")))
+    return ListSummary(
+        str(doc.get("operator", "")),
+        seq,
+        _time(doc.get("issued_at"), what),
+        _time(doc.get("next_update"), what),
+        str(doc.get("name", "")),
+    )
 
 
 def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[str, Any]:
     """The index the verifier reads, derived from verified lists (the only producer)."""
     return {
-        "national": _summary_doc(ListSummary(national.operator, national.sequence, national.issued_at,
-                                             national.next_update)),
+        "national": _summary_doc(
+            ListSummary(national.operator, national.sequence, national.issued_at, national.next_update)
+        ),
         "regions": {
-            rl.region: {**_summary_doc(ListSummary(rl.operator, rl.sequence, rl.issued_at, rl.next_update,
-                                                   rl.region_name)),
-                        "cas": [_der(c) for c in rl.ca_certificates]}
+            rl.region: {
+                **_summary_doc(ListSummary(rl.operator, rl.sequence, rl.issued_at, rl.next_update, rl.region_name)),
+                "cas": [_der(c) for c in rl.ca_certificates],
+            }
             for rl in regions
         },
         "authorities": [
@@ -284,8 +296,10 @@ def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[
 
 
 def _roots_doc(roots: Sequence[RootEntry]) -> list[dict[str, Any]]:
-    return [{"root": _der(e.root), "cross": _der(e.cross) if e.cross else None, "drop_previous": e.drop_previous}
-            for e in roots]
+    return [
+        {"root": _der(e.root), "cross": _der(e.cross) if e.cross else None, "drop_previous": e.drop_previous}
+        for e in roots
+    ]
 
 
 def verify_xml_lists(
@@ -311,8 +325,10 @@ def verify_xml_lists(
         raise TrustSignatureInvalid(
             f"bundle region lists {sorted(region_xml)} differ from the national list's pointers {sorted(pointed)}"
         )
-    regions = [read_region_list(region_xml[p.region], pointer=p, roots=region_roots, algorithms=algorithms)[0]
-               for p in national.pointers]
+    regions = [
+        read_region_list(region_xml[p.region], pointer=p, roots=region_roots, algorithms=algorithms)[0]
+        for p in national.pointers
+    ]
     return national, regions
 
 
@@ -350,9 +366,13 @@ def build_bundle(
     chain = validate_list_signer(signer.certificate, roots=[roots[-1].root])
     if len(chain.chain) != 2:
         raise TrustSignatureInvalid("the bundle signer must be issued directly by the current root")
-    national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
-                                         anchors=[e.root for e in roots[_last_drop(roots):]],
-                                         algorithms=algorithms or AlgorithmPolicy(frozenset(Algorithm)))
+    national, regions = verify_xml_lists(
+        national_xml,
+        region_xml,
+        root=roots[-1].root,
+        anchors=[e.root for e in roots[_last_drop(roots) :]],
+        algorithms=algorithms or AlgorithmPolicy(frozenset(Algorithm)),
+    )
     doc = {
         "format": FORMAT,
         "sequence": sequence,
@@ -454,13 +474,17 @@ def _check_root_history(roots: Sequence[RootEntry]) -> None:
         prev = roots[i - 1].root
         cross = entry.cross
         if cross is None:
-            raise TrustSignatureInvalid(f"root #{i} is not announced by the previous root (no cross-certificate)",
-                                        message_zh="新根证书未经旧根交叉认证")
+            raise TrustSignatureInvalid(
+                f"root #{i} is not announced by the previous root (no cross-certificate)",
+                message_zh="新根证书未经旧根交叉认证",
+            )
         try:
             _issued_by(cross, prev)
         except Exception as exc:
-            raise TrustSignatureInvalid(f"root #{i}: cross-certificate not signed by the previous root: {exc}",
-                                        message_zh="新根证书的交叉证书不是旧根签发的") from exc
+            raise TrustSignatureInvalid(
+                f"root #{i}: cross-certificate not signed by the previous root: {exc}",
+                message_zh="新根证书的交叉证书不是旧根签发的",
+            ) from exc
         if not _same_key(cross, entry.root) or cross.subject != entry.root.subject:
             raise TrustSignatureInvalid(f"root #{i}: cross-certificate certifies another key")
 
@@ -510,8 +534,14 @@ def load_bundle(
         raise TrustError(f"trust bundle is malformed: {exc!r}", message_zh="信任数据包格式错误") from exc
 
 
-def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509.Certificate] | None,
-          deep: bool, algorithms: AlgorithmPolicy) -> Bundle:
+def _load(
+    doc: dict[str, Any],
+    message: Any,
+    data: bytes,
+    anchors: Sequence[x509.Certificate] | None,
+    deep: bool,
+    algorithms: AlgorithmPolicy,
+) -> Bundle:
     try:
         alg = Algorithm.from_cose_id(message.alg_id)
     except AlgorithmNotAllowed as exc:
@@ -527,8 +557,11 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
     if not isinstance(roots_doc, list) or not roots_doc or len(roots_doc) > 64:
         raise TrustError("trust bundle: roots must be a non-empty list")
     roots = tuple(
-        RootEntry(_load_der(r["root"], "root"), _load_der(r["cross"], "cross") if r.get("cross") else None,
-                  bool(r.get("drop_previous", False)))
+        RootEntry(
+            _load_der(r["root"], "root"),
+            _load_der(r["cross"], "cross") if r.get("cross") else None,
+            bool(r.get("drop_previous", False)),
+        )
         for r in roots_doc
     )
     _check_root_history(roots)
@@ -562,28 +595,41 @@ def _load(doc: dict[str, Any], message: Any, data: bytes, anchors: Sequence[x509
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise TrustError("trust bundle: sequence must be a positive integer")
     national_xml, region_xml = doc["national"], doc["regions"]
-    if not isinstance(national_xml, bytes) or not isinstance(region_xml, dict) or not all(
-        isinstance(k, str) and isinstance(v, bytes) for k, v in region_xml.items()
+    if (
+        not isinstance(national_xml, bytes)
+        or not isinstance(region_xml, dict)
+        or not all(isinstance(k, str) and isinstance(v, bytes) for k, v in region_xml.items())
     ):
         raise TrustError("trust bundle: lists must be bytes")
     extras = doc.get("extras", {})
-    if not isinstance(extras, dict) or len(extras) > MAX_EXTRAS or not all(
-        isinstance(k, str) and isinstance(v, bytes) for k, v in extras.items()
+    if (
+        not isinstance(extras, dict)
+        or len(extras) > MAX_EXTRAS
+        or not all(isinstance(k, str) and isinstance(v, bytes) for k, v in extras.items())
     ):
         raise TrustError("trust bundle: extras must map names to bytes")
     index = doc["index"]
     if deep:
-        national, regions = verify_xml_lists(national_xml, region_xml, root=roots[-1].root,
-                                             anchors=[e.root for e in roots[start:]], algorithms=algorithms)
+        national, regions = verify_xml_lists(
+            national_xml,
+            region_xml,
+            root=roots[-1].root,
+            anchors=[e.root for e in roots[start:]],
+            algorithms=algorithms,
+        )
         if derive_index(national, regions) != index:
-            raise TrustSignatureInvalid("trust bundle index does not match its signed XML lists",
-                                        message_zh="信任数据包索引与签名列表不一致")
+            raise TrustSignatureInvalid(
+                "trust bundle index does not match its signed XML lists", message_zh="信任数据包索引与签名列表不一致"
+            )
     region_summaries = {code: _summary(v, f"region {code}") for code, v in index["regions"].items()}
     if set(region_summaries) != set(region_xml):
         raise TrustError("trust bundle: index regions differ from the region lists")
     authorities = tuple(
         IndexedAuthority(
-            region=str(a["region"]), name=str(a["name"]), code=str(a["code"]), area_code=str(a["area"]),
+            region=str(a["region"]),
+            name=str(a["name"]),
+            code=str(a["code"]),
+            area_code=str(a["area"]),
             licence_types=tuple(str(t) for t in a["types"]),
             history=tuple((str(s), _time(t, "history")) for s, t in a["history"]),
             certificates=tuple(_load_der(c, "authority certificate") for c in a["certs"]),
@@ -619,8 +665,9 @@ def read_bundle_file(path: Path, **kwargs: Any) -> Bundle:
         with path.open("rb") as fh:
             data = fh.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
-        raise TrustError(f"cannot read trust bundle {path}: {exc.strerror}",
-                         message_zh=f"无法读取信任数据包 {path}") from exc
+        raise TrustError(
+            f"cannot read trust bundle {path}: {exc.strerror}", message_zh=f"无法读取信任数据包 {path}"
+        ) from exc
     return load_bundle(data, **kwargs)
 
 

@@ -442,9 +442,7 @@ def verify_xml(
     try:
         result = XMLVerifier().verify(data, x509_cert=certificate, expect_config=config, parser=_parser())
     except (InvalidSignature, InvalidInput) as exc:
-        raise TrustSignatureInvalid(
-            f"trust list signature is invalid: {exc}", message_zh="信任列表签名无效"
-        ) from exc
+        raise TrustSignatureInvalid(f"trust list signature is invalid: {exc}", message_zh="信任列表签名无效") from exc
     except Exception as exc:  # signxml raises assorted errors on crafted input
         raise TrustSignatureInvalid(f"trust list signature cannot be verified: {exc}") from exc
     signed = result.signed_xml if not isinstance(result, list) else None
@@ -517,8 +515,7 @@ def region_list_from_element(root: Any) -> RegionList:
                 area_code=area,
                 certificates=certs,
                 licence_types=tuple(
-                    "".join(t.itertext()).strip()
-                    for t in node.find(f"{{{NS}}}LicenceTypes").findall(f"{{{NS}}}Type")
+                    "".join(t.itertext()).strip() for t in node.find(f"{{{NS}}}LicenceTypes").findall(f"{{{NS}}}Type")
                 ),
                 history=history,
             )

@@ -23,24 +23,31 @@ if TYPE_CHECKING:
     from elicense.verify.verifier import VerificationContext
 
 NOT_RECOGNISED = r.register(
-    "not_recognised", Status.INVALID,
+    "not_recognised",
+    Status.INVALID,
     "This licence type from the issuing region is not recognised in the relying region",
     "本地区不认可该地区签发的此类证照",
 )
 UNKNOWN_ISSUER = r.register(
-    "unknown_issuer", Status.INDETERMINATE,
-    "The issuing authority is not in any trust list", "发证机关不在任何信任列表中",
+    "unknown_issuer",
+    Status.INDETERMINATE,
+    "The issuing authority is not in any trust list",
+    "发证机关不在任何信任列表中",
 )
 TRUST_SIGNATURE_INVALID = r.register(
-    "trust_signature_invalid", Status.INDETERMINATE,
-    "The trust data's signature is invalid", "信任数据签名无效",
+    "trust_signature_invalid",
+    Status.INDETERMINATE,
+    "The trust data's signature is invalid",
+    "信任数据签名无效",
 )
 
 
 def _region_code(code: str) -> str:
     if len(code) != 6 or not code.isdigit() or not code.endswith("0000") or code == "000000":
-        raise UsageError(f"expected a province-level region code like 370000, got {code!r}",
-                         message_zh=f"地区代码应为省级代码（如 370000）：{code!r}")
+        raise UsageError(
+            f"expected a province-level region code like 370000, got {code!r}",
+            message_zh=f"地区代码应为省级代码（如 370000）：{code!r}",
+        )
     return code
 
 

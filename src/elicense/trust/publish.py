@@ -77,8 +77,9 @@ def publication_base(home: Home) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def publication_files(home: Home, now: dt.datetime, *, crl_validity: dt.timedelta = dt.timedelta(days=7),
-                      number: int = 1) -> dict[str, bytes]:
+def publication_files(
+    home: Home, now: dt.datetime, *, crl_validity: dt.timedelta = dt.timedelta(days=7), number: int = 1
+) -> dict[str, bytes]:
     """The files under the publication base URL: ``ca/ID.cer`` (DER) of every CA of the home and
     ``crl/ID.crl`` (DER) of every CA whose key the home holds (fresh, signed at ``now``)."""
     from cryptography.hazmat.primitives import serialization
@@ -143,10 +144,18 @@ def add_trust_operators(
     make_key = keys or (lambda label: new_key(suite))
     not_after = min(now + dt.timedelta(days=365 * years), root.not_valid_after_utc)
     nat_key = make_key("tl-national")
-    nat_cert = make_end_entity_cert(nat_key, national_operator, uscc=None, province=None,
-                                    issuer_cert=root, issuer_key=root_key, not_before=now - dt.timedelta(days=1),
-                                    not_after=not_after, eku=OID_EKU_TRUST_LIST_SIGNING,
-                                    publication_base=publication_base(home))
+    nat_cert = make_end_entity_cert(
+        nat_key,
+        national_operator,
+        uscc=None,
+        province=None,
+        issuer_cert=root,
+        issuer_key=root_key,
+        not_before=now - dt.timedelta(days=1),
+        not_after=not_after,
+        eku=OID_EKU_TRUST_LIST_SIGNING,
+        publication_base=publication_base(home),
+    )
     write_pem(home.path / "pki/tl-national.pem", [nat_cert])
     write_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
     regions: dict[str, dict[str, str]] = {}
@@ -157,14 +166,25 @@ def add_trust_operators(
         ca_key = load_key((home.path / region.ca_key).read_bytes(), pw, ca_cert)
         key = make_key(f"tl-{region.code}")
         operator = f"{region.name}电子证照信任列表运营机构"
-        cert = make_end_entity_cert(key, operator, uscc=None, province=region.name,
-                                    issuer_cert=ca_cert, issuer_key=ca_key, not_before=now - dt.timedelta(days=1),
-                                    not_after=min(not_after, ca_cert.not_valid_after_utc),
-                                    eku=OID_EKU_TRUST_LIST_SIGNING, publication_base=publication_base(home))
+        cert = make_end_entity_cert(
+            key,
+            operator,
+            uscc=None,
+            province=region.name,
+            issuer_cert=ca_cert,
+            issuer_key=ca_key,
+            not_before=now - dt.timedelta(days=1),
+            not_after=min(not_after, ca_cert.not_valid_after_utc),
+            eku=OID_EKU_TRUST_LIST_SIGNING,
+            publication_base=publication_base(home),
+        )
         write_pem(home.path / f"pki/tl-{region.code}.pem", [cert])
         write_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)
-        regions[region.code] = {"operator": operator, "cert": f"pki/tl-{region.code}.pem",
-                                "key": f"keys/tl-{region.code}.key.pem"}
+        regions[region.code] = {
+            "operator": operator,
+            "cert": f"pki/tl-{region.code}.pem",
+            "key": f"keys/tl-{region.code}.key.pem",
+        }
     section = {
         "national": {"operator": national_operator, "cert": "pki/tl-national.pem", "key": "keys/tl-national.key.pem"},
         "regions": regions,
@@ -247,8 +267,11 @@ def publish(
             if a.region != region.code:
                 continue
             certs = tuple(home.certificates(a.cert))
-            authorities.append(AuthorityRecord(a.name, a.code, a.area_code, certs, a.licence_types,
-                                               _history(home, section, a.code, certs[0])))
+            authorities.append(
+                AuthorityRecord(
+                    a.name, a.code, a.area_code, certs, a.licence_types, _history(home, section, a.code, certs[0])
+                )
+            )
         rl = RegionList(region.code, region.name, op["operator"], seq, now, next_update, tuple(ca), tuple(authorities))
         data = sign_element(region_list_element(rl), key, cert, ca)
         region_xml[region.code] = data
@@ -265,8 +288,11 @@ def publish(
     )
     national_xml = sign_element(national_list_element(nl), nat_key, nat_cert)
     roots = tuple(
-        RootEntry(home.certificates(e["root"])[0], home.certificates(e["cross"])[0] if e.get("cross") else None,
-                  bool(e.get("drop_previous", False)))
+        RootEntry(
+            home.certificates(e["root"])[0],
+            home.certificates(e["cross"])[0] if e.get("cross") else None,
+            bool(e.get("drop_previous", False)),
+        )
         for e in section.get("roots") or [{"root": home.roots[0]}]
     )
     bundle = build_bundle(

@@ -205,4 +205,3 @@ def verify_sm2(tree: Any, certificate: x509.Certificate) -> Any:
 
     # What was hashed is what the caller reads: a new tree from exactly those bytes.
     return etree.fromstring(signed_bytes, parser=_parser())
-

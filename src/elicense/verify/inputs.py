@@ -117,9 +117,11 @@ def _read_fd(fd: int, max_bytes: int, timeout: float, *, own: bool) -> bytes:
 
 
 def _timed_out(timeout: float) -> InputError:
-    return InputError(f"no complete input within {timeout:g} s (a pipe, FIFO or device that does not end)",
-                      message_zh=f"{timeout:g} 秒内未读到完整输入（管道、FIFO 或设备未结束）",
-                      details={"reason": "input_timeout"})
+    return InputError(
+        f"no complete input within {timeout:g} s (a pipe, FIFO or device that does not end)",
+        message_zh=f"{timeout:g} 秒内未读到完整输入（管道、FIFO 或设备未结束）",
+        details={"reason": "input_timeout"},
+    )
 
 
 def _wait(fd: int, deadline: float, timeout: float) -> None:
@@ -221,8 +223,10 @@ def verify_any(
     elif isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
     else:
-        raise InputError(f"cannot verify a {type(data).__name__}: give bytes, text or a Path",
-                         message_zh="只能核验字节、文本或文件路径")
+        raise InputError(
+            f"cannot verify a {type(data).__name__}: give bytes, text or a Path",
+            message_zh="只能核验字节、文本或文件路径",
+        )
     return verify_bytes(verifier, raw, at=at, source=source)
 
 

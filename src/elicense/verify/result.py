@@ -94,11 +94,16 @@ INV, IND = Status.INVALID, Status.INDETERMINATE
 PAYLOAD_MALFORMED = register("payload_malformed", INV, "The payload is malformed", "载荷格式错误")
 PAYLOAD_TOO_LARGE = register("payload_too_large", INV, "The payload exceeds a size limit", "载荷超出大小限制")
 CRITICAL_HEADER_UNSUPPORTED = register(
-    "critical_header_unsupported", INV, "The signature marks a header parameter critical that is not supported",
+    "critical_header_unsupported",
+    INV,
+    "The signature marks a header parameter critical that is not supported",
     "签名含有不支持的关键头参数（crit）",
 )
 PAYLOAD_NOT_CANONICAL = register(
-    "payload_not_canonical", INV, "The payload is not in its one canonical encoding", "载荷不是唯一的规范编码",
+    "payload_not_canonical",
+    INV,
+    "The payload is not in its one canonical encoding",
+    "载荷不是唯一的规范编码",
 )
 
 
@@ -107,6 +112,8 @@ def decode_reason(exc: Exception) -> ReasonCode:
     details = getattr(exc, "details", None)
     named = REASONS.get(details.get("reason", "")) if isinstance(details, dict) else None
     return named if named is not None and named.status is Status.INVALID else PAYLOAD_MALFORMED
+
+
 ALGORITHM_NOT_ALLOWED = register(
     "algorithm_not_allowed", INV, "The signature algorithm is not allowed", "签名算法不被允许"
 )
@@ -159,11 +166,15 @@ LICENCE_EXPIRED = register("licence_expired", INV, "The licence has expired", "�
 TRUST_STALE = register("trust_stale", IND, "The trust data is out of date", "信任数据已过期，需更新")
 # presentation QR (亮证, issue 9; specs/presentation.md)
 PRESENTATION_EXPIRED = register(
-    "presentation_expired", INV, "The presentation QR has expired: ask the holder to show a fresh one",
+    "presentation_expired",
+    INV,
+    "The presentation QR has expired: ask the holder to show a fresh one",
     "亮证二维码已过期，请持证人刷新后重新出示",
 )
 PRESENTATION_NOT_YET_VALID = register(
-    "presentation_not_yet_valid", INV, "The presentation was made in the future (check the clocks)",
+    "presentation_not_yet_valid",
+    INV,
+    "The presentation was made in the future (check the clocks)",
     "亮证时间晚于当前时间（请检查时钟）",
 )
 PRESENTATION_LIFETIME_INVALID = register(
@@ -173,7 +184,9 @@ PRESENTATION_REPLAYED = register(
     "presentation_replayed", INV, "This presentation has already been used (replay)", "该亮证二维码已被使用过（重放）"
 )
 PRESENTATION_REPLAY_UNCHECKED = register(
-    "presentation_replay_unchecked", IND, "Replay protection is saturated: cannot check this presentation",
+    "presentation_replay_unchecked",
+    IND,
+    "Replay protection is saturated: cannot check this presentation",
     "防重放记录已满，无法确认该亮证",
 )
 PRESENTATION_DEVICE_SIGNATURE_INVALID = register(
@@ -185,11 +198,15 @@ PRESENTATION_FIELD_DIGEST_MISMATCH = register(
 )  # fmt: skip
 # issue 16: one input never stops the verifier; a revocation always takes effect
 VERIFICATION_ERROR = register(
-    "verification_error", IND, "The verifier could not complete its checks on this input",
+    "verification_error",
+    IND,
+    "The verifier could not complete its checks on this input",
     "校验程序无法完成对该输入的检查",
 )
 STATUS_INDEX_MISSING = register(
-    "status_index_missing", IND, "The licence has no status-list index: its revocation cannot be checked",
+    "status_index_missing",
+    IND,
+    "The licence has no status-list index: its revocation cannot be checked",
     "证照未分配状态列表索引，无法确认其是否已被吊销",
 )
 PRESENTATION_REPLAY_QUOTA = register(
@@ -296,8 +313,16 @@ class VerificationResult:
         """The constructor for the verify hot path: same fields, without ``__init__``'s per-field setattr (#8)."""
         out = object.__new__(cls)
         out.__dict__.update(
-            status=status, reasons=reasons, checks=checks, verified_at=verified_at, licence=licence, issuer=issuer,
-            licence_type=licence_type, fields={} if fields is None else fields, kind="qr", disclosed=None,
+            status=status,
+            reasons=reasons,
+            checks=checks,
+            verified_at=verified_at,
+            licence=licence,
+            issuer=issuer,
+            licence_type=licence_type,
+            fields={} if fields is None else fields,
+            kind="qr",
+            disclosed=None,
         )
         return out
 
@@ -376,11 +401,19 @@ class VerificationResult:
         if self.disclosed is not None or type(self.kind) is not str:
             obj = self.to_dict(lang)
             return _encode(obj if line is None else {"line": line, **obj})
-        parts = ['{"line": ' + int.__repr__(line) + ', "kind": ' if line is not None else '{"kind": ',
-                 _json_str(self.kind), ', "status": ', _json_str(self.status), ', "reasons": ']
+        parts = [
+            '{"line": ' + int.__repr__(line) + ', "kind": ' if line is not None else '{"kind": ',
+            _json_str(self.kind),
+            ', "status": ',
+            _json_str(self.status),
+            ', "reasons": ',
+        ]
         reasons = self.reasons
-        parts.append(_encode([{"code": r.code, "status": r.status.value, "message": r.message(lang)}
-                              for r in reasons]) if reasons else "[]")
+        parts.append(
+            _encode([{"code": r.code, "status": r.status.value, "message": r.message(lang)} for r in reasons])
+            if reasons
+            else "[]"
+        )
         parts.append(', "checks": [')
         parts.append(", ".join([_check_json(c) for c in self.checks]))
         parts.append('], "verified_at": ')
@@ -401,15 +434,29 @@ class VerificationResult:
         e = _json_str
         try:  # the text values are str (else TypeError: the json encoder writes them below)
             superseded = "null" if not old else e(str(old))
-            return _LICENCE_FORMAT % (
-                e(str(lid)), e(lic.number), e(lid.type_code),
-                e(lt.name_zh if lang == "zh" else lt.name_en) if lt else "null",
-                e(lic.holder_name), e(lic.holder_code), e(lic.holder_type),  # a StrEnum: its value's text
-                e(self.issuer.name if self.issuer else lid.issuer_code), e(lid.issuer_code),
-                e(lic.area_code[:2] + "0000"), e(lic.area_code), e(lic.issued_on.isoformat()),
-                e(lic.valid_from.isoformat()), e(until.isoformat()) if until else "null", e(_utc_text(lic.signed_at)),
-                "null" if index is None else int.__repr__(index), superseded, superseded,
-                _encode(dict(self.fields)) if self.fields else "{}",
+            return (
+                _LICENCE_FORMAT
+                % (
+                    e(str(lid)),
+                    e(lic.number),
+                    e(lid.type_code),
+                    e(lt.name_zh if lang == "zh" else lt.name_en) if lt else "null",
+                    e(lic.holder_name),
+                    e(lic.holder_code),
+                    e(lic.holder_type),  # a StrEnum: its value's text
+                    e(self.issuer.name if self.issuer else lid.issuer_code),
+                    e(lid.issuer_code),
+                    e(lic.area_code[:2] + "0000"),
+                    e(lic.area_code),
+                    e(lic.issued_on.isoformat()),
+                    e(lic.valid_from.isoformat()),
+                    e(until.isoformat()) if until else "null",
+                    e(_utc_text(lic.signed_at)),
+                    "null" if index is None else int.__repr__(index),
+                    superseded,
+                    superseded,
+                    _encode(dict(self.fields)) if self.fields else "{}",
+                )
             )
         except TypeError:
             return _encode(self.to_dict(lang)["licence"])
@@ -434,18 +481,25 @@ def _encode(obj: object) -> str:
     if _C_ENCODE is None:
         return _JSON.encode(obj)
     return "".join(_C_ENCODE(obj, 0))
+
+
 _LICENCE_FORMAT = "{" + ", ".join(_json_str(k) + ": %s" for k in _LICENCE_KEYS) + "}"
 
 
 _CHECK_JSON: dict[int, tuple[Check, str]] = {}
+
+
 def _check_json(check: Check) -> str:
     """One check's JSON object (as ``to_dict`` writes it); the text of a shared PASSED check is made once."""
     hit = _CHECK_JSON.get(id(check))
     if hit is not None and hit[0] is check:
         return hit[1]
     outcome = str(check.outcome)
-    text = _encode({"name": check.name, "outcome": outcome, "detail": check.detail} if check.detail
-                   else {"name": check.name, "outcome": outcome})
+    text = _encode(
+        {"name": check.name, "outcome": outcome, "detail": check.detail}
+        if check.detail
+        else {"name": check.name, "outcome": outcome}
+    )
     if _PASSED.get((check.name, check.detail)) is check and len(_CHECK_JSON) < 512:  # shared, kept alive
         _CHECK_JSON[id(check)] = (check, text)
     return text

@@ -130,8 +130,10 @@ class UnsafeNoOp:
 
 
 NOT_ACCEPTED_REGION = r.register(
-    "region_not_accepted", Status.INVALID,
-    "Licences from this region are not accepted here", "本地不接受该地区签发的证照",
+    "region_not_accepted",
+    Status.INVALID,
+    "Licences from this region are not accepted here",
+    "本地不接受该地区签发的证照",
 )
 
 
@@ -309,8 +311,15 @@ class Verifier:
             except AlgorithmNotAllowed as exc:
                 return _done(when, [_PASSED_DECODE], [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
             allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
-        return self._verify_signed(kid, allowed[0], sig_structure(protected, signed_payload), signature,
-                                   signed_payload, when, [_PASSED_DECODE, allowed[1]])
+        return self._verify_signed(
+            kid,
+            allowed[0],
+            sig_structure(protected, signed_payload),
+            signature,
+            signed_payload,
+            when,
+            [_PASSED_DECODE, allowed[1]],
+        )
 
     def verify_any(self, data: bytes | str | Path, *, at: dt.datetime | None = None) -> list[VerificationResult]:
         """What the CLI takes: payload text, an image with QR codes, a PDF (bytes, text or a path).
@@ -330,8 +339,9 @@ class Verifier:
             return verify_presentation(self, payload, at=when)
         except Exception as exc:  # as verify(): a result, whatever the input
             done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
-            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
-                                      verified_at=when, kind=KIND)
+            return VerificationResult(
+                status=done.status, reasons=done.reasons, checks=done.checks, verified_at=when, kind=KIND
+            )
 
     def verify_pdf(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify a sealed licence PDF (signature, embedded record, QR); see :mod:`elicense.pdf.verify`."""
@@ -344,8 +354,9 @@ class Verifier:
             raise
         except Exception as exc:  # anything else is a check that could not complete: a result (#16)
             done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
-            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
-                                      verified_at=when, kind="pdf")
+            return VerificationResult(
+                status=done.status, reasons=done.reasons, checks=done.checks, verified_at=when, kind="pdf"
+            )
 
     def verify_ofd(self, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an OFD document: its seals and integrity, and the licence it carries (:mod:`elicense.ofd`)."""
@@ -356,8 +367,9 @@ class Verifier:
             return verify_ofd(self, data, at=when)
         except Exception as exc:  # as verify_pdf(): a check that could not complete is a result (#16)
             done = _done(when, [], [Reason.of(r.VERIFICATION_ERROR, type(exc).__name__)], "verification")
-            return VerificationResult(status=done.status, reasons=done.reasons, checks=done.checks,
-                                      verified_at=when, kind="ofd")
+            return VerificationResult(
+                status=done.status, reasons=done.reasons, checks=done.checks, verified_at=when, kind="ofd"
+            )
 
     def _verify_signed(
         self,
@@ -620,9 +632,7 @@ def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
     return reasons
 
 
-def _resolve_fields(
-    licence_type: LicenceType, claims: LicenceClaims
-) -> tuple[dict[str, str | int], str | None]:
+def _resolve_fields(licence_type: LicenceType, claims: LicenceClaims) -> tuple[dict[str, str | int], str | None]:
     """Map QR field tags to catalogue keys; a tag the catalogue hides is a violation."""
     out: dict[str, str | int] = {}
     for tag, value in claims.fields.items():
@@ -641,9 +651,7 @@ def _resolve_fields(
     return out, None
 
 
-def _done(
-    when: dt.datetime, checks: list[Check], reasons: list[Reason], failed_check: str
-) -> VerificationResult:
+def _done(when: dt.datetime, checks: list[Check], reasons: list[Reason], failed_check: str) -> VerificationResult:
     worst = r.worst(x.status for x in reasons)
     outcome = CheckOutcome.FAILED if worst is Status.INVALID else CheckOutcome.INDETERMINATE
     checks.append(Check(failed_check, outcome))
