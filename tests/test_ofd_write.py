@@ -156,6 +156,26 @@ def test_seal_box_sits_over_the_date(world: Any) -> None:
         assert f'ID="{date_id}"' in content, name
         x, y, w, h = doc.seal_box
         assert x >= 0 and x + w <= doc.page_size[0] and y >= 0 and y + h <= doc.page_size[1], name
+        if doc.page_size[0] < 150:  # the cards (驾驶证, 身份证) place their small seal as the card does
+            continue
+        # certificates (A4): the seal over the date, the issuer's name readable above it, as on paper
+        boxes = _text_boundaries(content)
+        dx, dy, dw, dh = boxes[date_id]
+        assert x <= dx + dw / 2 <= x + w and y <= dy + dh / 2 <= y + h, (name, "the date is under the seal")
+        for oid in doc.field_objects.get("issuer", ()):
+            if oid in boxes:
+                ix, iy, iw, ih = boxes[oid]
+                assert ix + iw <= x or ix >= x + w or iy + ih <= y or iy >= y + h, (name, "seal over the issuer")
+
+
+def _text_boundaries(content: str) -> dict[int, tuple[float, float, float, float]]:
+    import re
+
+    out = {}
+    for m in re.finditer(r'<ofd:TextObject[^>]*\bID="(\d+)"[^>]*\bBoundary="([^"]+)"', content):
+        x, y, w, h = (float(v) for v in m.group(2).split())
+        out[int(m.group(1))] = (x, y, w, h)
+    return out
 
 
 def test_missing_glyph_is_an_error_not_a_box(world: Any) -> None:

@@ -385,7 +385,8 @@ def _certificate(
                 raise _too_long()
     # issuer and date, bottom right: the seal goes over the date
     bx, by = w - 20.0 - 90.0, h - 50.0
-    p.note("issuer", [_pair(c, bx + 45.0, by, "发证机关：", lic.issuer.name, 4.4, center=True)])
+    # the issuer's name above the seal (a 40 mm seal centred on the date would cover it otherwise)
+    p.note("issuer", [_pair(c, bx + 45.0, by - 16.0, "发证机关：", lic.issuer.name, 4.4, center=True)])
     date_id = c.text(bx + 45.0, by + 8.0, _cn_date(lic.issued_on), 4.4, INK, align="center")
     p.note("issued_on", [date_id])
     p.seal = (len(p.canvases) - 1, (bx + 45.0 - seal_mm / 2, by + 10.2 - seal_mm / 2, seal_mm, seal_mm))
@@ -425,7 +426,7 @@ def _register(
     p.qr = (0, (qr_x, qr_y, qr_mm, qr_mm))
     c.text(qr_x + qr_mm / 2, qr_y + qr_mm + 0.5, "扫码核验", 2.8, GREY, align="center")
     bx, by = w - 20.0 - 45.0, h - 48.0
-    p.note("issuer", [_pair(c, bx, by, "登记机构：", lic.issuer.name, 4.0, center=True)])
+    p.note("issuer", [_pair(c, bx, by - 16.0, "登记机构：", lic.issuer.name, 4.0, center=True)])
     p.note("issued_on", [c.text(bx, by + 8.0, _cn_date(lic.issued_on), 4.0, INK, align="center")])
     p.seal = (0, (bx - seal_mm / 2, by + 10.0 - seal_mm / 2, seal_mm, seal_mm))
     c.text(20.0, h - 17.5, f"电子证照标识：{lic.id}", 2.4, GREY)
