@@ -39,7 +39,7 @@ from elicense.seal.signeddata import SignedData, SignedDataVerification, parse_s
 from elicense.seal.signeddata import sign_signed_data as _sign_signed_data
 
 if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
 
 
 def sign_ses(
