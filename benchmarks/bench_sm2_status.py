@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
-from elicense.crypto.keys import SoftwareSigner
+from elicense.crypto.keys import Sm2Signer, SoftwareSigner
 from elicense.crypto.pki import make_root
-from elicense.crypto.sm2 import Sm2PrivateKey, Sm2Signer, make_sm2_root
+from elicense.crypto.sm2 import Sm2PrivateKey, make_sm2_root
 from elicense.qr.cose import parse_sign1
 from elicense.status.crl import RevokedCert, build_crl, build_sm2_crl, index_crl, load_crl
 from elicense.status.reasons import ListState

@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("tongsuopy")
 
 import ses_support as sx
-from elicense.crypto import sm2
+from elicense.crypto import keys, sm2
 from elicense.seal import api, ses
 from elicense.seal.inspect import inspect_bytes
 
@@ -249,7 +249,7 @@ def _made() -> dict[str, bytes]:
     }  # fmt: skip
     seal = ses.make_seal(**common)
     digests = ses.make_seal(**{**common, "cert_list_type": ses.CERT_LIST_DIGESTS, "seal_type": 2})
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     xml_hash = sm2.sm3(b"<ofd:Signature/>")
     return {
         "seal.esl": seal,
@@ -334,7 +334,7 @@ def test_demo_world_seals_pass_ofdrw(tmp_path: Path) -> None:
 
 def test_signed_data_made_here_round_trip_and_gmalglib() -> None:
     p = sx.pki()
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     content = b"<ofd:Signature>...</ofd:Signature>"
     der = api.sign_signed_data(content, signer, sx.SIGNED)
     parsed = api.parse_signed_data(der)
@@ -430,7 +430,7 @@ def test_ofdrw_verify_accepts_elicense_signatures_inside_real_ofds(tmp_path: Pat
     import zipfile
 
     p = sx.pki()
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     files = _made()
     # SES: new Seal.esl (its protected digest updated in Signature.xml), new SignedValue.dat over that Signature.xml
     src = sx.corpus() / "ofd" / "made_with_tool" / "tool__yyzz_v4.ofd"

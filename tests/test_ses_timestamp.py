@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("tongsuopy")
 
 import ses_support as sx
-from elicense.crypto import sm2
+from elicense.crypto import keys, sm2
 from elicense.seal import api, ses
 
 XML = b"<ofd:Signature>stamped</ofd:Signature>"
@@ -25,7 +25,7 @@ def _signed(stamper: Any) -> bytes:
         height_mm=40, valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker,
         maker_key=p.maker_key, created=sx.NOW - sx.YEAR,
     )  # fmt: skip
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     return api.sign_ses(sm2.sm3(XML), "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED, crls=p.crls,
                         time_stamper=stamper)  # fmt: skip
 

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("tongsuopy")
 
 import ses_support as sx
-from elicense.crypto import sm2
+from elicense.crypto import keys, sm2
 from elicense.seal import der as d
 from elicense.seal import ses
 
@@ -191,7 +191,7 @@ def test_vendor_critical_ext_data_is_reported_and_refused_by_a_strict_verifier()
     info2 = d.sequence(info.value + crit)
     vendor_seal = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
     assert [x.code for x in ses.parse_seal(vendor_seal).deviations] == ["ses_dev_critical_ext_data"]
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     from elicense.seal import api
 
     der = api.sign_ses(HASH, "/Doc_0/Signs/Sign_0/Signature.xml", vendor_seal, signer, sx.SIGNED, crls=p.crls)

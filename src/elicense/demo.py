@@ -21,8 +21,9 @@ from elicense.crypto.algorithms import Algorithm, PrivateKey
 from elicense.crypto.keys import atomic_write
 from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, make_regional_ca, make_root
 from elicense.crypto.suites import make_end_entity_cert, write_key
+from elicense.demo_status import add_status_samples, company_code, person_id, status_index
 from elicense.home import DEMO_PASSPHRASE, AuthorityEntry, Home, RegionEntry, write_pem
-from elicense.identifiers import USCC, ResidentId
+from elicense.identifiers import USCC
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
 
@@ -123,56 +124,48 @@ class Sample:
     """Validity length; ``None`` long-term."""
 
 
-def _person(area: str, birth: dt.date, seq: int) -> str:
-    return str(ResidentId.build(area, birth, seq))
-
-
-def _company(area: str, body: str) -> str:
-    return str(USCC.build("91", area, body))
-
-
 SAMPLES = (
     Sample("business-licence-jinan", "jinan-approval", "business-licence", "370100000123456",
-           Holder("山东鲁信智造科技有限公司", _company("370102", "MA3C8K2L"), HolderType.USCC),
+           Holder("山东鲁信智造科技有限公司", company_code("370102", "MA3C8K2L"), HolderType.USCC),
            {"entity_type": "有限责任公司（自然人投资或控股）", "legal_representative": "王堃",
             "registered_capital": "500.00", "capital_currency": "人民币",
             "establishment_date": "2019-03-18", "domicile": "山东省济南市历下区经十路 17703 号",
             "business_scope": "一般项目：软件开发；信息系统集成服务；技术服务、技术开发、技术咨询。"},
            valid_years=None),
     Sample("food-business-licence-jinan", "jinan-approval", "food-business-licence", "JY23701020012345",
-           Holder("济南泉城喆味餐饮有限公司", _company("370102", "MA94HT0B"), HolderType.USCC),
+           Holder("济南泉城喆味餐饮有限公司", company_code("370102", "MA94HT0B"), HolderType.USCC),
            {"legal_representative": "李珺", "domicile": "山东省济南市历下区泉城路 180 号",
             "business_premises": "山东省济南市历下区泉城路 180 号一层",
             "main_business_format": "餐饮服务经营者（小型餐馆）",
             "business_items": "热食类食品制售；冷食类食品制售", "supervising_authority": "济南市历下区市场监督管理局"}),
     Sample("construction-safety-licence-shandong", "shandong-housing", "construction-safety-licence",
-           "JZ20230456", Holder("山东齐鲁安建集团有限公司", _company("370100", "MA3DQW6N"), HolderType.USCC),
+           "JZ20230456", Holder("山东齐鲁安建集团有限公司", company_code("370100", "MA3DQW6N"), HolderType.USCC),
            {"principal": "赵祎", "address": "山东省济南市市中区英雄山路 129 号", "economic_type": "有限责任公司",
             "licensed_scope": "建筑施工"}, valid_years=3),
     Sample("business-licence-nanjing", "nanjing-market", "business-licence", "320100000654321",
-           Holder("南京金陵瑄昇科技有限公司", _company("320102", "MA1XR7KP"), HolderType.USCC),
+           Holder("南京金陵瑄昇科技有限公司", company_code("320102", "MA1XR7KP"), HolderType.USCC),
            {"entity_type": "有限责任公司", "legal_representative": "陈昇", "registered_capital": "1000.00",
             "capital_currency": "人民币", "establishment_date": "2021-07-01",
             "domicile": "江苏省南京市玄武区中山路 1 号", "business_scope": "技术服务；软件开发；数据处理服务。"},
            valid_years=None),
     Sample("driving-licence-nanjing", "nanjing-police", "driving-licence", "320102199003071234",
-           Holder("周琇", _person("320102", dt.date(1990, 3, 7), 123), HolderType.RESIDENT_ID),
+           Holder("周琇", person_id("320102", dt.date(1990, 3, 7), 123), HolderType.RESIDENT_ID),
            {"sex": "女", "nationality": "中国", "address": "江苏省南京市鼓楼区北京西路 2 号",
             "date_of_birth": "1990-03-07", "first_issue_date": "2012-05-20", "vehicle_classes": "C1"},
            valid_years=6),
     Sample("resident-id-card-nanjing", "nanjing-police", "resident-id-card", "320104198805120017",
-           Holder("王堃", _person("320104", dt.date(1988, 5, 12), 1), HolderType.RESIDENT_ID),
+           Holder("王堃", person_id("320104", dt.date(1988, 5, 12), 1), HolderType.RESIDENT_ID),
            {"sex": "男", "ethnicity": "汉", "date_of_birth": "1988-05-12", "address": "江苏省南京市秦淮区中华路 88 号"},
            valid_years=20),
     Sample("real-estate-title-nanjing", "nanjing-land", "real-estate-title", "2024N0012345",
-           Holder("刘镕", _person("320106", dt.date(1979, 11, 2), 45), HolderType.RESIDENT_ID),
+           Holder("刘镕", person_id("320106", dt.date(1979, 11, 2), 45), HolderType.RESIDENT_ID),
            {"co_ownership": "单独所有", "location": "南京市鼓楼区汉中门大街 301 号 2 幢 1201 室",
             "unit_number": "320106003012GB00045F00021201", "right_type": "国有建设用地使用权/房屋所有权",
             "right_nature": "出让/市场化商品房", "usage": "城镇住宅用地/住宅",
             "area": "共有宗地面积 8650.00㎡/房屋建筑面积 98.50㎡",
             "term_of_use": "2006年01月01日起2075年12月31日止"}, valid_years=None),
     Sample("food-business-licence-expired", "nanjing-market", "food-business-licence", "JY23201000099999",
-           Holder("南京旧时光餐饮店", _company("320102", "MA1P0X2Q"), HolderType.USCC),
+           Holder("南京旧时光餐饮店", company_code("320102", "MA1P0X2Q"), HolderType.USCC),
            {"legal_representative": "孙喆", "domicile": "江苏省南京市玄武区长江路 9 号",
             "business_premises": "江苏省南京市玄武区长江路 9 号", "main_business_format": "餐饮服务经营者（小型餐馆）",
             "business_items": "热食类食品制售", "supervising_authority": "南京市玄武区市场监督管理局"},
@@ -300,7 +293,7 @@ def build_demo(
             .issued_on(start_day)
             .validity(start_day, end_day)
             .fields(s.fields)
-            .status_index(_status_index(seed, s.name))
+            .status_index(status_index(seed, s.name))
             .build()
         )
         result = sign_licence(licence, home.signer(entry), at=signed_at, catalog=catalog)
@@ -328,8 +321,7 @@ def build_demo(
         for s in SAMPLES:
             entry = by_slug[s.authority]
             seal_file(home, entry, outdir / "licences" / f"{s.name}.qr.txt", at=issued[s.name].signed_at)
-    from elicense.status.demo import add_status_samples  # revoked / suspended / superseded (issue 5)
-
+    # revoked / suspended / superseded (issue 5)
     versions.update(
         add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images, seed=seed)
     )  # SM2 world: SM2 status lists and CRLs
@@ -405,9 +397,3 @@ def _publish_trust_bundle(
     atomic_write(bundle_file, bundle)
     json_file.unlink()
     return bundle_file
-
-
-def _status_index(seed: bytes | None, name: str) -> int | None:
-    if seed is None:
-        return None  # drawn at random by the builder when status lists exist
-    return int.from_bytes(hashlib.sha256(b"index/" + seed + name.encode()).digest()[:4], "big") % 131_072

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("tongsuopy")
 
 import ses_support as sx
-from elicense.crypto import sm2
+from elicense.crypto import keys, sm2
 from elicense.seal import api, ses
 from elicense.seal import der as d
 
@@ -61,7 +61,7 @@ def _own() -> tuple[bytes, ses.SesTrust]:
         width_mm=40, height_mm=40, valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker,
         maker_key=p.maker_key, created=sx.NOW - sx.YEAR,
     )  # fmt: skip
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     der = api.sign_ses(sm2.sm3(XML), "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED, crls=p.crls)
     return der, ses.SesTrust(roots=(p.root,), intermediates=(p.ca,), crls=p.crls)
 
@@ -152,7 +152,7 @@ def test_attack_ses_rogue_seal_maker_and_signer_outside_the_seal() -> None:
     common = {"es_id": "R1", "name": "伪造章", "picture_png": b"\x89PNG\r\n\x1a\n", "width_mm": 40, "height_mm": 40,
               "valid_start": sx.NOW - sx.YEAR, "valid_end": sx.NOW + sx.YEAR, "created": sx.NOW - sx.YEAR}  # fmt: skip
     seal = ses.make_seal(certificates=[p.signer], maker_cert=rogue, maker_key=rogue_key, **common)  # type: ignore[arg-type]
-    signer = sm2.Sm2Signer(p.signer_key, p.signer, (p.ca,))
+    signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     der = api.sign_ses(sm2.sm3(XML), "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, sx.SIGNED, crls=p.crls)
     _, trust = _own()
     res = api.verify_ses(der, data_hash=sm2.sm3(XML), trust=trust, at=sx.NOW)

@@ -83,7 +83,8 @@ def test_attack_sm2_status_list_signed_by_other_authority_is_ignored(gm: Any) ->
 def test_attack_sm2_status_list_signed_by_seal_maker_is_ignored(gm: Any) -> None:
     """A key of the SM2 PKI that is not a licence-signing authority (the region's seal-making system) signs
     a list for 济南审批局: refused."""
-    from elicense.crypto.sm2 import Sm2PrivateKey, Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
+    from elicense.crypto.sm2 import Sm2PrivateKey
     from elicense.status.statuslist import sign_status_list
 
     trust, lists, crls = _genuine(gm)

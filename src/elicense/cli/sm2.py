@@ -45,7 +45,7 @@ def build_sm2_demo(outdir: Path, *, now: dt.datetime, images: bool = True) -> Sm
 
     from elicense.catalog import Catalog
     from elicense.crypto import sm2
-    from elicense.crypto.keys import atomic_write
+    from elicense.crypto.keys import Sm2Signer, atomic_write
     from elicense.identifiers import USCC
     from elicense.issue import LicenceBuilder, sign_licence
     from elicense.model import Authority, Holder, HolderType
@@ -86,7 +86,7 @@ def build_sm2_demo(outdir: Path, *, now: dt.datetime, images: bool = True) -> Sm
             issued_at=now, next_update=now + 30 * dt.timedelta(days=1),
         ),
     )  # fmt: skip
-    signer = sm2.Sm2Signer(auth_key, auth_cert, (ca,))
+    signer = Sm2Signer(auth_key, auth_cert, (ca,))
     signed_at = now - dt.timedelta(days=30)
     licence = (
         LicenceBuilder()

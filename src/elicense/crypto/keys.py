@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from elicense import _crashpoint
 from elicense.crypto.algorithms import Algorithm, PrivateKey, sign_raw
 from elicense.errors import CryptoError
+
+if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PrivateKey
 
 KID_LENGTH = 8
 """Bytes of SHA-256(certificate DER) used as key id. Ids may collide: verifiers try all."""
@@ -149,3 +152,35 @@ class SoftwareSigner:
     def sign(self, data: bytes) -> bytes:
         """Sign with the in-memory key."""
         return sign_raw(self.private_key, self.algorithm, data)
+
+
+@dataclass(frozen=True)
+class Sm2Signer:
+    """A :class:`~elicense.crypto.keys.Signer` over an in-memory SM2 key."""
+
+    private_key: Sm2PrivateKey = field(repr=False)
+    """The private key; kept out of ``repr``."""
+    certificate: x509.Certificate
+    """The signer's SM2 certificate; its key must match ``private_key``."""
+    chain: tuple[x509.Certificate, ...] = ()
+    """Intermediates up to the trust anchor."""
+
+    def __post_init__(self) -> None:
+        from elicense.crypto.sm2 import Sm2PublicKey  # tongsuopy loads only for SM2
+
+        if Sm2PublicKey.from_certificate(self.certificate) != self.private_key.public_key():
+            raise CryptoError("private key does not match the certificate")
+
+    @property
+    def algorithm(self) -> Algorithm:
+        """Always SM2."""
+        return Algorithm.SM2
+
+    @property
+    def kid(self) -> bytes:
+        """Key id of the certificate."""
+        return key_id(self.certificate)
+
+    def sign(self, data: bytes) -> bytes:
+        """DER SM2 signature over ``data``."""
+        return self.private_key.sign(data)

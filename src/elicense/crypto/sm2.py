@@ -30,7 +30,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -40,11 +40,19 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
 
+from elicense.crypto.profile import (
+    CERTIFICATE_ERRORS,
+    DEFAULT_PUBLICATION_BASE,
+    LICENCE_SIGNER_EKUS,
+    OID_EKU_LICENCE_SIGNING,
+    OID_POLICY_LICENCE,
+    ValidatedChain,
+    common_name_of,
+    key_usage,
+    publication_extensions,
+    subject_name,
+)
 from elicense.errors import CryptoError, TrustError
-
-if TYPE_CHECKING:
-    from elicense.crypto.algorithms import Algorithm
-    from elicense.crypto.pki import ValidatedChain
 
 DEFAULT_USER_ID = b"1234567812345678"
 """GB/T 35276 default signer id; the only one this profile uses."""
@@ -397,8 +405,6 @@ def load_certificate(der: bytes) -> x509.Certificate:
     """Parse a DER certificate (bounded); typed error on garbage."""
     if not isinstance(der, bytes) or len(der) > MAX_CERT_BYTES:
         raise CryptoError("certificate too large or not bytes")
-    from elicense.crypto.pki import CERTIFICATE_ERRORS
-
     try:
         cert = x509.load_der_x509_certificate(der)
         _ = (cert.subject, cert.issuer, cert.extensions)  # parsed lazily by cryptography: fail here, typed
@@ -485,9 +491,7 @@ def _sign_tbs(
 
 
 def _ku(*, ca: bool) -> x509.KeyUsage:
-    from elicense.crypto.pki import _key_usage
-
-    return _key_usage(ca=ca)
+    return key_usage(ca=ca)
 
 
 def make_sm2_root(
@@ -500,9 +504,7 @@ def make_sm2_root(
     path_length: int | None = 1,
 ) -> x509.Certificate:
     """Self-signed SM2 root, same profile as :func:`elicense.crypto.pki.make_root`."""
-    from elicense.crypto.pki import _name
-
-    name = _name(common_name, organization=common_name)
+    name = subject_name(common_name, organization=common_name)
     pub = key.public_key()
     ski = _key_identifier(pub)
     return _sign_tbs(
@@ -528,11 +530,9 @@ def make_sm2_regional_ca(
     publication_base: str | None = None,
 ) -> x509.Certificate:
     """SM2 regional CA (path length 0), as :func:`elicense.crypto.pki.make_regional_ca`."""
-    from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, OID_POLICY_LICENCE, _name, publication_extensions
-
     pub = key.public_key()
     return _sign_tbs(
-        _name(common_name, organization=common_name, province=province),
+        subject_name(common_name, organization=common_name, province=province),
         issuer_cert.subject, pub, issuer_key, not_before, not_after, serial,
         [
             (x509.BasicConstraints(ca=True, path_length=0), True),
@@ -560,14 +560,6 @@ def make_sm2_end_entity(
     publication_base: str | None = None,
 ) -> x509.Certificate:
     """SM2 signing certificate of an authority, as :func:`elicense.crypto.pki.make_end_entity`."""
-    from elicense.crypto.pki import (
-        DEFAULT_PUBLICATION_BASE,
-        LICENCE_SIGNER_EKUS,
-        OID_POLICY_LICENCE,
-        _name,
-        publication_extensions,
-    )
-
     if eku is None:
         ekus = list(LICENCE_SIGNER_EKUS)
     elif isinstance(eku, ObjectIdentifier):
@@ -575,7 +567,7 @@ def make_sm2_end_entity(
     else:
         ekus = list(eku)
     return _sign_tbs(
-        _name(common_name, organization=common_name, uscc=uscc, province=province),
+        subject_name(common_name, organization=common_name, uscc=uscc, province=province),
         issuer_cert.subject, public_key, issuer_key, not_before, not_after, serial,
         [
             (x509.BasicConstraints(ca=False, path_length=None), True),
@@ -670,8 +662,6 @@ def validate_sm2_chain(
     critical extension, depth ≤ 4, and a non-empty common validity window.
     Non-SM2 roots are ignored. Raises :class:`TrustError`.
     """
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, ValidatedChain, common_name_of
-
     required_eku = OID_EKU_LICENCE_SIGNING if eku is None else eku
     sm2_roots = [r for r in roots if is_sm2_certificate(r)]
     if not sm2_roots:
@@ -852,40 +842,6 @@ def make_sm2_crl(
 # -- signer ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sm2Signer:
-    """A :class:`~elicense.crypto.keys.Signer` over an in-memory SM2 key."""
-
-    private_key: Sm2PrivateKey = field(repr=False)
-    """The private key; kept out of ``repr``."""
-    certificate: x509.Certificate
-    """The signer's SM2 certificate; its key must match ``private_key``."""
-    chain: tuple[x509.Certificate, ...] = ()
-    """Intermediates up to the trust anchor."""
-
-    def __post_init__(self) -> None:
-        if Sm2PublicKey.from_certificate(self.certificate) != self.private_key.public_key():
-            raise CryptoError("private key does not match the certificate")
-
-    @property
-    def algorithm(self) -> Algorithm:
-        """Always SM2."""
-        from elicense.crypto.algorithms import Algorithm
-
-        return Algorithm.SM2
-
-    @property
-    def kid(self) -> bytes:
-        """Key id of the certificate."""
-        from elicense.crypto.keys import key_id
-
-        return key_id(self.certificate)
-
-    def sign(self, data: bytes) -> bytes:
-        """DER SM2 signature over ``data``."""
-        return self.private_key.sign(data)
-
-
 def generate_sm2_key() -> Sm2PrivateKey:
     """A fresh SM2 key (shortcut for :meth:`Sm2PrivateKey.generate`)."""
     return Sm2PrivateKey.generate()
@@ -967,7 +923,6 @@ __all__ = [
     "Sm2Crl",
     "Sm2PrivateKey",
     "Sm2PublicKey",
-    "Sm2Signer",
     "der_to_raw",
     "generate_sm2_key",
     "is_sm2_certificate",

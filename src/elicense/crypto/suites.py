@@ -17,7 +17,14 @@ from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
 from elicense.crypto.algorithms import Algorithm, PrivateKey, _is_sm2
-from elicense.crypto.keys import Signer, SoftwareSigner, atomic_write, decrypt_private_key, generate_private_key
+from elicense.crypto.keys import (
+    Signer,
+    Sm2Signer,
+    SoftwareSigner,
+    atomic_write,
+    decrypt_private_key,
+    generate_private_key,
+)
 from elicense.crypto.keys import encrypt_private_key as _encrypt
 
 if TYPE_CHECKING:
@@ -66,7 +73,7 @@ def make_signer(
 ) -> Signer:
     """A :class:`~elicense.crypto.keys.Signer` over an in-memory key of either suite."""
     if _is_sm2(key):
-        from elicense.crypto.sm2 import Sm2PrivateKey, Sm2Signer
+        from elicense.crypto.sm2 import Sm2PrivateKey
 
         assert isinstance(key, Sm2PrivateKey)
         return Sm2Signer(key, certificate, tuple(chain))

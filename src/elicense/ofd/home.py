@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from elicense.errors import UsageError
 
 if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
     from elicense.home import AuthorityEntry, Home
     from elicense.issue import IssuedLicence
 
@@ -35,7 +35,7 @@ def require_seals(home: Home) -> None:
 
 def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tuple[bytes, Sm2Signer, Sequence[bytes]]:
     """The authority's ``SES_Seal``, its SM2 signer, and CRLs of its chain fresh at ``at`` (revocation evidence)."""
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
     from elicense.seal.sm2home import SECTION, _crls
 
     section = home.extra.get(SECTION)

@@ -29,7 +29,7 @@ from elicense.ofd.verify import sm3
 from elicense.ofd.write import LicenceOfd
 
 if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
 
 __all__ = ["SIGNATURES_PATH", "SIGNATURE_PATH", "seal_licence_ofd"]
 

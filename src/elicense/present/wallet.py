@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -28,21 +28,47 @@ from elicense.present.presentation import SoftwareDeviceKey
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from elicense.home import Home
+    from elicense.crypto.keys import Signer
 
 HOLDER_DIR = "holder"
 MAX_CREDENTIAL_BYTES = 256 * 1024
 ACTION = "licence.holder_credential"
 """Audit action recorded when an MSO is signed for a holder device key."""
 
+E = TypeVar("E")
 
-def _paths(home: Home, licence_id: str) -> tuple[Path, Path]:
+
+class WalletHome(Protocol[E]):
+    """What the wallet needs of an issuer home (:class:`elicense.home.Home` is one; ``E`` its authority entry).
+
+    A protocol, so that the wallet (a carrier's helper) does not import the home above it.
+    """
+
+    @property
+    def path(self) -> Path:
+        """The home directory."""
+        ...
+
+    def passphrase(self) -> bytes:
+        """Unlocks the home's keys."""
+        ...
+
+    def authority(self, code_or_name: str) -> E:
+        """An authority of the home by USCC or name."""
+        ...
+
+    def signer(self, entry: E) -> Signer:
+        """The authority's signer."""
+        ...
+
+
+def _paths(home: WalletHome[E], licence_id: str) -> tuple[Path, Path]:
     base = home.path / HOLDER_DIR
     return base / f"{licence_id}.json", base / f"{licence_id}.key.pem"
 
 
 def holder_credential(
-    home: Home, licence_id: str, *, at: dt.datetime, db: str | None = None, actor: str = "elicense-present"
+    home: WalletHome[E], licence_id: str, *, at: dt.datetime, db: str | None = None, actor: str = "elicense-present"
 ) -> tuple[HolderCredential, SoftwareDeviceKey]:
     """The credential and device key for ``licence_id``: loaded, or made on first use."""
     lid = str(LicenceId.parse(licence_id.strip()))  # IdentifierError on a malformed id
@@ -52,7 +78,7 @@ def holder_credential(
     return _issue(home, lid, cred_path, key_path, at=require_utc(at, "at"), db=db, actor=actor)
 
 
-def _load(home: Home, cred_path: Path, key_path: Path) -> tuple[HolderCredential, SoftwareDeviceKey]:
+def _load(home: WalletHome[E], cred_path: Path, key_path: Path) -> tuple[HolderCredential, SoftwareDeviceKey]:
     try:
         data = cred_path.read_bytes()
         pem = key_path.read_bytes()
@@ -74,7 +100,7 @@ def _load(home: Home, cred_path: Path, key_path: Path) -> tuple[HolderCredential
 
 
 def _issue(
-    home: Home, lid: str, cred_path: Path, key_path: Path, *, at: dt.datetime, db: str | None, actor: str
+    home: WalletHome[E], lid: str, cred_path: Path, key_path: Path, *, at: dt.datetime, db: str | None, actor: str
 ) -> tuple[HolderCredential, SoftwareDeviceKey]:
     from elicense.registry import Registry, url_for
 

@@ -39,7 +39,7 @@ from elicense.seal.signeddata import SignedData, SignedDataVerification, parse_s
 from elicense.seal.signeddata import sign_signed_data as _sign_signed_data
 
 if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer
 
 
 def sign_ses(
@@ -56,7 +56,7 @@ def sign_ses(
     """``SES_Signature`` DER (v4): ``signer`` signs DER(TBS_Sign) holding ``seal_der``,
     ``at`` (timeInfo), ``data_hash`` (32-byte SM3) and ``property_info``.
 
-    ``signer`` is an :class:`~elicense.crypto.sm2.Sm2Signer` whose certificate is in the seal's
+    ``signer`` is an :class:`~elicense.crypto.keys.Sm2Signer` whose certificate is in the seal's
     certificate list. ``crls`` (DER) are embedded as revocation evidence in ``extDatas``.
     ``time_stamper(signature_value) -> TimeStampToken`` asks a TSA to stamp the signature value.
     """

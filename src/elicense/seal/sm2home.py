@@ -121,8 +121,7 @@ def _crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
 
 def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime) -> Path:
     """Write ``PATH.ses``: a detached ``SES_Signature`` over the file's bytes with the authority's seal."""
-    from elicense.crypto.keys import atomic_write
-    from elicense.crypto.sm2 import Sm2Signer
+    from elicense.crypto.keys import Sm2Signer, atomic_write
     from elicense.seal.ses import MAX_DOCUMENT_BYTES, sign_document
 
     section = home.extra.get(SECTION)

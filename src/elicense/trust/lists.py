@@ -40,6 +40,7 @@ from elicense.trust.common import TrustRollback as TrustRollback
 from elicense.trust.common import TrustSignatureInvalid as TrustSignatureInvalid
 from elicense.trust.common import iso as iso
 from elicense.trust.common import validate_list_signer as validate_list_signer
+from elicense.trust.common import xml_parser
 
 if TYPE_CHECKING:
     from elicense.crypto.algorithms import AlgorithmPolicy, PrivateKey
@@ -305,20 +306,6 @@ def sign_element(
 # -- hostile-safe reading and verification ---------------------------------------------------
 
 
-def _parser() -> Any:
-    from lxml import etree
-
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
-        remove_pis=False,
-    )
-
-
 def _parse(data: bytes) -> Any:
     from lxml import etree
 
@@ -331,7 +318,7 @@ def _parse(data: bytes) -> Any:
             message_zh="信任列表含有 DOCTYPE/实体声明，已拒绝",
         )
     try:
-        tree = etree.fromstring(data, parser=_parser())
+        tree = etree.fromstring(data, parser=xml_parser())
     except etree.XMLSyntaxError as exc:
         raise TrustError(f"trust list is not well-formed XML: {exc}", message_zh="信任列表不是合法的 XML") from exc
     doc = tree.getroottree()
@@ -351,7 +338,7 @@ def _schema() -> Any:
     from lxml import etree
 
     with open(schema_path(), "rb") as fh:
-        return etree.XMLSchema(etree.fromstring(fh.read(), parser=_parser()))
+        return etree.XMLSchema(etree.fromstring(fh.read(), parser=xml_parser()))
 
 
 def schema_path() -> str:
@@ -440,7 +427,7 @@ def verify_xml(
         verification_time=certificate.not_valid_before_utc,
     )
     try:
-        result = XMLVerifier().verify(data, x509_cert=certificate, expect_config=config, parser=_parser())
+        result = XMLVerifier().verify(data, x509_cert=certificate, expect_config=config, parser=xml_parser())
     except (InvalidSignature, InvalidInput) as exc:
         raise TrustSignatureInvalid(f"trust list signature is invalid: {exc}", message_zh="信任列表签名无效") from exc
     except Exception as exc:  # signxml raises assorted errors on crafted input

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 
 from elicense.errors import CryptoError, TrustError
+from elicense.trust.common import TrustSignatureInvalid, xml_parser
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -115,8 +116,6 @@ def is_sm2_signature(signature: Any) -> bool:
 
 
 def _fail(why: str) -> TrustError:
-    from elicense.trust.lists import TrustSignatureInvalid
-
     return TrustSignatureInvalid(f"SM2 trust list signature: {why}", message_zh="信任列表 SM2 签名无效")
 
 
@@ -201,7 +200,5 @@ def verify_sm2(tree: Any, certificate: x509.Certificate) -> Any:
     signed_bytes = _c14n(_without_signature(tree))
     if not hmac.compare_digest(sm3(signed_bytes), expected_digest):
         raise _fail("the document digest does not match (the list was changed after signing)")
-    from elicense.trust.lists import _parser
-
     # What was hashed is what the caller reads: a new tree from exactly those bytes.
-    return etree.fromstring(signed_bytes, parser=_parser())
+    return etree.fromstring(signed_bytes, parser=xml_parser())

@@ -3,17 +3,20 @@
 Called by :func:`elicense.demo.build_demo` after the regular samples: registers
 every demo licence in the home's registry, applies the status changes through
 the same service the CLI uses, and adds the signed status lists and CRLs to the
-demo trust file, so ``elicense verify`` shows each state with its reason.
+demo trust file, so ``elicense verify`` shows each state with its reason. Below
+:mod:`elicense.demo` (it imports nothing from it): the sample identifiers both use live here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elicense.crypto.keys import atomic_write
+from elicense.identifiers import USCC, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
 from elicense.status.lifecycle import Action
@@ -23,6 +26,26 @@ if TYPE_CHECKING:
     from elicense.home import Home
 
 ACTOR = "demo"
+
+
+# -- sample identifiers, shared with elicense.demo -------------------------------------------
+
+
+def person_id(area: str, birth: dt.date, seq: int) -> str:
+    """A valid resident id number of a demo holder."""
+    return str(ResidentId.build(area, birth, seq))
+
+
+def company_code(area: str, body: str) -> str:
+    """A valid USCC of a demo company."""
+    return str(USCC.build("91", area, body))
+
+
+def status_index(seed: bytes | None, name: str) -> int | None:
+    """Status-list index of a demo licence: fixed with a seed (stable test worlds), else ``None``."""
+    if seed is None:
+        return None  # drawn at random by the builder when status lists exist
+    return int.from_bytes(hashlib.sha256(b"index/" + seed + name.encode()).digest()[:4], "big") % 131_072
 
 
 def add_status_samples(
@@ -36,7 +59,6 @@ def add_status_samples(
     seed: bytes | None = None,
 ) -> dict[str, int]:
     """Issue the status samples into ``issued``, register everything, publish status; QR versions."""
-    from elicense.demo import _company, _person
     from elicense.qr.render import make_qr
     from elicense.registry import Registry
     from elicense.status.section import add_to_trust_file
@@ -59,12 +81,12 @@ def add_status_samples(
         "sex": "男", "nationality": "中国", "address": "江苏省南京市建邺区江东中路 108 号",
         "date_of_birth": "1985-08-16", "first_issue_date": "2009-04-01", "vehicle_classes": "C1",
     }  # fmt: skip
-    driver = Holder("郑堃", _person("320105", dt.date(1985, 8, 16), 77), HolderType.RESIDENT_ID)
+    driver = Holder("郑堃", person_id("320105", dt.date(1985, 8, 16), 77), HolderType.RESIDENT_ID)
     specs = [
         ("business-licence-revoked", "business-licence", "370100000777001", 1, None,
-         Holder("济南速达商贸有限公司", _company("370112", "MA3R5T7Y"), HolderType.USCC), business, signed_at),
+         Holder("济南速达商贸有限公司", company_code("370112", "MA3R5T7Y"), HolderType.USCC), business, signed_at),
         ("food-business-licence-suspended", "food-business-licence", "JY23701040077002", 1, None,
-         Holder("济南槐荫喆香小吃店", _company("370104", "MA3W8E2R"), HolderType.USCC), food, signed_at),
+         Holder("济南槐荫喆香小吃店", company_code("370104", "MA3W8E2R"), HolderType.USCC), food, signed_at),
         ("driving-licence-superseded", "driving-licence", "3201050077", 1, None, driver, driving, signed_at),
     ]  # fmt: skip
     url = registry_url(home)
@@ -113,11 +135,10 @@ def add_status_samples(
 
 def _index(registry: object, code: str, when: dt.datetime, seed: bytes | None, label: str) -> int:
     """Random index from the registry; with a seed, a fixed one (stable test worlds)."""
-    from elicense.demo import _status_index
     from elicense.registry import Registry
 
     assert isinstance(registry, Registry)
-    index = _status_index(seed, label)
+    index = status_index(seed, label)
     return registry.allocate_status_index(code, at=when) if index is None else index
 
 
