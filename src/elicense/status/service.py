@@ -237,12 +237,6 @@ class StatusSections:
         return json.dumps(to_section(self.status_lists, self.crls), separators=(",", ":")).encode()
 
 
-def bundle_extras(home: Home, now: dt.datetime, *, db: str | None = None) -> dict[str, bytes]:
-    """The offline bundle's ``extras`` for status: ``{"status": JSON section bytes}``."""
-    sections = status_sections(home, now, db=db)
-    return {"status": sections.to_json()}
-
-
 def list_entries(registry: Registry, authority_code: str, at: dt.datetime) -> list[Entry]:
     """The non-valid entries of an authority's list, from the registry, as of ``at``."""
     return pending_and_entries(registry, authority_code, at)[0]

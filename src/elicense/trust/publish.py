@@ -45,7 +45,6 @@ from elicense.home import Home, write_pem
 from elicense.trust.bundle import RootEntry, build_bundle
 from elicense.trust.lists import (
     GRANTED,
-    STATUSES,
     Agreement,
     AuthorityRecord,
     NationalList,
@@ -53,7 +52,6 @@ from elicense.trust.lists import (
     RegionPointer,
     StatusChange,
     digest,
-    iso,
     national_list_element,
     region_list_element,
     sign_element,
@@ -216,23 +214,6 @@ def _signer(home: Home, entry: Mapping[str, str]) -> tuple[PrivateKey | Sm2Priva
         raise StorageError(f"cannot read {entry['key']}: {exc.strerror}") from exc
     cert = home.certificates(entry["cert"])[0]
     return load_key(pem, home.passphrase(), cert), cert
-
-
-def set_authority_status(home: Home, code: str, status: str, at: dt.datetime) -> Home:
-    """Append a status change (``granted``/``withdrawn`` from ``at``) to an authority's history."""
-    if status not in STATUSES:
-        raise UsageError(f"status must be one of {STATUSES}")
-    home.authority(code)
-    section = dict(_section(home))
-    history = {k: list(v) for k, v in section.get("history", {}).items()}
-    entries = history.setdefault(code, [])
-    if entries and entries[-1][1] > iso(at):
-        raise UsageError("status changes must be appended in time order")
-    entries.append([status, iso(at)])
-    section["history"] = history
-    new = replace(home, extra={**home.extra, SECTION: section})
-    new.save()
-    return new
 
 
 def _history(home: Home, section: Mapping[str, Any], code: str, cert: x509.Certificate) -> tuple[StatusChange, ...]:

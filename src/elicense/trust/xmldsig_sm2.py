@@ -108,12 +108,6 @@ def sign_sm2(
     return element
 
 
-def is_sm2_signature(signature: Any) -> bool:
-    """Whether a ``ds:Signature`` element declares the SM2 method (dispatch only; not a check)."""
-    method = signature.find(f"{_ds('SignedInfo')}/{_ds('SignatureMethod')}")
-    return method is not None and method.get("Algorithm") == SIGNATURE_METHOD
-
-
 def _fail(why: str) -> TrustError:
     from elicense.trust.lists import TrustSignatureInvalid
 
