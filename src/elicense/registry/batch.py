@@ -819,7 +819,7 @@ def run_batch(
         raise UsageError("workers must be 1..64")
     if commit_every < 1:
         raise UsageError("commit_every must be ≥ 1")
-    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
     if lt.code not in entry.licence_types:
@@ -946,7 +946,7 @@ def _close_worker() -> None:
         _STATE = None
 
 
-def _check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
+def check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
     """``--pdf-level`` / ``--tsa-url`` only make sense with PDFs, and for a known level."""
     from elicense.pdf.tsa import PDF_LEVELS
 
@@ -1002,7 +1002,7 @@ def issue_one(
     from elicense.catalog import Catalog
 
     at = require_utc(at, "at").replace(microsecond=0)
-    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
     if lt.code not in entry.licence_types:

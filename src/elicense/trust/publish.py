@@ -90,9 +90,9 @@ def publication_files(
     if cas and is_sm2_signed(cas[0]):
         crls = _sm2_crls(home, now, crl_validity)
     else:
-        from elicense.status.service import _crls
+        from elicense.status.service import make_crls
 
-        crls = [c.public_bytes(serialization.Encoding.DER) for c in _crls(home, now, crl_validity, number)]
+        crls = [c.public_bytes(serialization.Encoding.DER) for c in make_crls(home, now, crl_validity, number)]
     by_subject = {ca.subject.public_bytes(): ca for ca in cas}
     for der in crls:
         from asn1crypto import crl as asn1_crl
@@ -106,10 +106,10 @@ def publication_files(
 
 def _sm2_crls(home: Home, now: dt.datetime, validity: dt.timedelta) -> list[bytes]:
     from elicense.crypto import sm2
-    from elicense.status.service import _root_key
+    from elicense.status.service import root_key_path
 
     pw = home.passphrase()
-    pairs = [(rel, _root_key(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
+    pairs = [(rel, root_key_path(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
     out = []
     for cert_rel, key_rel in pairs:
         if key_rel is None or not (home.path / key_rel).exists():

@@ -311,7 +311,7 @@ class Verifier:
             except AlgorithmNotAllowed as exc:
                 return _done(when, [_PASSED_DECODE], [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
             allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
-        return self._verify_signed(
+        return self.verify_signed(
             kid,
             allowed[0],
             sig_structure(protected, signed_payload),
@@ -371,7 +371,7 @@ class Verifier:
                 status=done.status, reasons=done.reasons, checks=done.checks, verified_at=when, kind="ofd"
             )
 
-    def _verify_signed(
+    def verify_signed(
         self,
         kid: bytes,
         alg: Algorithm,
