@@ -1198,7 +1198,7 @@ def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str)
             try:
                 key = issuer.public_key()
                 assert isinstance(key, Sm2PublicKey)
-                same = crl.issuer.public_bytes() == issuer._subject_der or _name_eq(crl.issuer, issuer)
+                same = crl.issuer.public_bytes() == issuer.subject_der or _name_eq(crl.issuer, issuer)
             except (CryptoError, ValueError):
                 continue
             if same and key.verify(crl.signature, crl.tbs):
@@ -1216,7 +1216,7 @@ def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str)
 def _name_eq(name: Any, issuer: CertView) -> bool:
     from asn1crypto import x509 as a509
 
-    return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer._subject_der))
+    return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer.subject_der))
 
 
 def _load_crls(ders: Iterable[bytes]) -> list[Any]:

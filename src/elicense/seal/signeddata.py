@@ -182,7 +182,7 @@ def _parse(data: bytes, ctx: ses.SesContext) -> SignedData:
             view = cert_of(cert)
         except CryptoError:
             continue
-        if view.serial == serial and view._issuer_der == issuer_raw:
+        if view.serial == serial and view.issuer_der == issuer_raw:
             signer = cert
             break
         if view.serial == serial and signer is None:
