@@ -160,20 +160,20 @@ def make_time_stamp(stamped: bytes, tsa_cert: Any, tsa_key: Any, at: dt.datetime
     def tagged(tag: int, inner: bytes) -> bytes:
         return d.header(tag, len(inner)) + inner
 
-    sm3_alg = seq(ses._oid(ses.OID_SM3), b"\x05\x00")
-    tst = seq(ses._int(1), ses._oid("1.2.156.112562.1.1"), seq(sm3_alg, ses._octets(imprint or sm2.sm3(stamped))),
-              ses._int(4242), core.GeneralizedTime(at).dump())  # fmt: skip
-    attrs = (seq(ses._oid("1.2.840.113549.1.9.3"), tagged(d.SET, ses._oid("1.2.840.113549.1.9.16.1.4")))
-             + seq(ses._oid("1.2.840.113549.1.9.4"), tagged(d.SET, ses._octets(sm2.sm3(tst)))))  # fmt: skip
+    sm3_alg = seq(ses.der_oid(ses.OID_SM3), b"\x05\x00")
+    tst = seq(ses.der_int(1), ses.der_oid("1.2.156.112562.1.1"), seq(sm3_alg, ses.der_octets(imprint or sm2.sm3(stamped))),
+              ses.der_int(4242), core.GeneralizedTime(at).dump())  # fmt: skip
+    attrs = (seq(ses.der_oid("1.2.840.113549.1.9.3"), tagged(d.SET, ses.der_oid("1.2.840.113549.1.9.16.1.4")))
+             + seq(ses.der_oid("1.2.840.113549.1.9.4"), tagged(d.SET, ses.der_octets(sm2.sm3(tst)))))  # fmt: skip
     signature = tsa_key.sign(tagged(d.SET, attrs))
     cert_der = sm2.certificate_der(tsa_cert)
     tbs = a509.Certificate.load(cert_der)["tbs_certificate"]
-    signer_info = seq(ses._int(1), seq(tbs["issuer"].dump(), tbs["serial_number"].dump()), sm3_alg,
-                      tagged(d.CONTEXT_0, attrs), seq(ses._oid(ses.OID_SM2_SIGN)), ses._octets(signature))  # fmt: skip
-    signed_data = seq(ses._int(3), tagged(d.SET, sm3_alg),
-                      seq(ses._oid("1.2.840.113549.1.9.16.1.4"), tagged(d.CONTEXT_0, ses._octets(tst))),
+    signer_info = seq(ses.der_int(1), seq(tbs["issuer"].dump(), tbs["serial_number"].dump()), sm3_alg,
+                      tagged(d.CONTEXT_0, attrs), seq(ses.der_oid(ses.OID_SM2_SIGN)), ses.der_octets(signature))  # fmt: skip
+    signed_data = seq(ses.der_int(3), tagged(d.SET, sm3_alg),
+                      seq(ses.der_oid("1.2.840.113549.1.9.16.1.4"), tagged(d.CONTEXT_0, ses.der_octets(tst))),
                       tagged(d.CONTEXT_0, cert_der), tagged(d.SET, signer_info))  # fmt: skip
-    return seq(ses._oid("1.2.840.113549.1.7.2"), tagged(d.CONTEXT_0, signed_data))
+    return seq(ses.der_oid("1.2.840.113549.1.7.2"), tagged(d.CONTEXT_0, signed_data))
 
 
 @cache

@@ -13,12 +13,12 @@ import unicodedata
 
 import pytest
 
-from elicense.cli import _COMMANDS, cli
+from elicense.cli import COMMANDS, cli
 
 HEAVY = ("sqlalchemy", "pyhanko", "PIL", "lxml", "zxingcpp", "segno", "fpdf", "tongsuopy", "signxml", "qrcode")
 """Stacks a text payload must never load (database, PDF, image, XML, QR rendering/decoding, SM2 backend)."""
 OTHER_COMMANDS = tuple(
-    f"elicense.cli.{module}" for module in sorted({m for m, _ in _COMMANDS.values()}) if module != "verify_command"
+    f"elicense.cli.{module}" for module in sorted({m for m, _ in COMMANDS.values()}) if module != "verify_command"
 )
 AT = "2026-06-01T08:00:00Z"
 
@@ -89,11 +89,11 @@ def test_help_lists_every_command_and_each_loads_under_its_name() -> None:
         [sys.executable, "-m", "elicense.cli", "--help"], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     listed = {line.split()[0] for line in out.split("Commands:", 1)[1].splitlines() if line.strip()}
-    assert listed == set(_COMMANDS)
+    assert listed == set(COMMANDS)
     import click
 
     ctx = click.Context(cli)
-    for name in _COMMANDS:
+    for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None and command.name == name
 

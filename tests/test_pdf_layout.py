@@ -43,7 +43,8 @@ def _overlap(a: Box, b: Box) -> bool:
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_seal_over_the_date_not_the_issuer_and_everything_inside_the_frame(world: Any, name: str) -> None:
-    from elicense.pdf.render import _cn_date, _design
+    from elicense.display import cn_date
+    from elicense.pdf.render import _design
 
     issued = world.issued[name]
     rendered = render_licence(issued)
@@ -52,7 +53,7 @@ def test_seal_over_the_date_not_the_issuer_and_everything_inside_the_frame(world
 
     design = _design(Catalog.default().get(issued.licence.type_code))
     issuer = _box(textpage, f"{design.issuer_label}：{issued.licence.issuer.name}")
-    date = _box(textpage, _cn_date(issued.licence.issued_on), last=True)  # the date line, after the fields
+    date = _box(textpage, cn_date(issued.licence.issued_on), last=True)  # the date line, after the fields
     seal = rendered.seal_box
     centre = ((date[0] + date[2]) / 2, (date[1] + date[3]) / 2)
     assert seal[0] < centre[0] < seal[2] and seal[1] < centre[1] < seal[3], "the seal is stamped over the date"

@@ -164,7 +164,7 @@ def test_2_signature_over_tbs(w: World) -> None:
 
 
 def test_3_signer_not_in_seal(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ses, "_cert_in_seal", lambda *_a: True)
+    monkeypatch.setattr(ses, "cert_in_seal", lambda *_a: True)
     der = _sign(w, seal=_seal(w, certificates=[w.maker]))
     monkeypatch.undo()
     assert _verify(w, der).has_reason("ses_signer_not_in_seal")

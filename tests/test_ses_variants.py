@@ -61,21 +61,25 @@ def build(spec: Spec, p: sx.Pki | None = None) -> bytes:
     signer = spec.signer_cert or sm2.certificate_der(p.signer)
     maker = sm2.certificate_der(p.maker)
     if spec.digest_type is None:
-        cert_list, list_type = _seq(ses._octets(signer)), 1
+        cert_list, list_type = _seq(ses.der_octets(signer)), 1
     else:
         kind = d.header(d.PRINTABLE_STRING, len(spec.digest_type)) + spec.digest_type.encode()
-        cert_list, list_type = _seq(_seq(kind + ses._octets(sm2.sm3(signer)))), 2
-    header = _seq(ses._ia5("ES"), ses._int(spec.version), ses._ia5("VARIANT"))
-    prop = _seq(ses._int(1), ses._utf8("变体测试章"), ses._int(list_type), cert_list,
+        cert_list, list_type = _seq(_seq(kind + ses.der_octets(sm2.sm3(signer)))), 2
+    header = _seq(ses._ia5("ES"), ses.der_int(spec.version), ses._ia5("VARIANT"))
+    prop = _seq(ses.der_int(1), ses._utf8("变体测试章"), ses.der_int(list_type), cert_list,
                 *(ses._gt(t) for t in (sx.NOW - sx.YEAR, sx.NOW - sx.YEAR, sx.NOW + sx.YEAR)))  # fmt: skip
-    info = _seq(header, ses._ia5("VAR-1"), prop, _seq(ses._ia5(spec.picture_type), ses._octets(PNG),
-                                                      ses._int(40), ses._int(40)))  # fmt: skip
-    maker_tbs = info if spec.maker_layout == "info" else _seq(info, ses._octets(maker), ses._oid(OID))
+    info = _seq(header, ses._ia5("VAR-1"), prop, _seq(ses._ia5(spec.picture_type), ses.der_octets(PNG),
+                                                      ses.der_int(40), ses.der_int(40)))  # fmt: skip
+    maker_tbs = info if spec.maker_layout == "info" else _seq(info, ses.der_octets(maker), ses.der_oid(OID))
     maker_sig = spec.maker_sign(maker_tbs) if spec.maker_sign else _sign(p.maker_key, maker_tbs, spec.maker_raw)
-    seal = _seq(info, ses._octets(maker), ses._oid(OID), ses._bits(maker_sig))
-    data_hash = ses._octets(HASH) if spec.data_hash_octets else ses._bits(HASH)
+    seal = _seq(info, ses.der_octets(maker), ses.der_oid(OID), ses._bits(maker_sig))
+    data_hash = ses.der_octets(HASH) if spec.data_hash_octets else ses._bits(HASH)
     body = (
-        ses._int(spec.version) + seal + ses._gt(sx.SIGNED) + data_hash + ses._ia5("/Doc_0/Signs/Sign_0/Signature.xml")
+        ses.der_int(spec.version)
+        + seal
+        + ses._gt(sx.SIGNED)
+        + data_hash
+        + ses._ia5("/Doc_0/Signs/Sign_0/Signature.xml")
     )
     ext = ses._ext_datas_der([(ses.OID_EXT_CRL, c) for c in p.crls])
     if spec.ext_tag == "explicit":
@@ -83,8 +87,8 @@ def build(spec: Spec, p: sx.Pki | None = None) -> bytes:
     elif spec.ext_tag == "untagged":
         body += ext
     tbs = d.sequence(body)
-    signed = tbs if spec.signer_layout == "tbs" else _seq(tbs, ses._octets(signer), ses._oid(OID))
-    out = tbs + ses._octets(signer) + ses._oid(OID) + ses._bits(_sign(p.signer_key, signed, spec.signer_raw))
+    signed = tbs if spec.signer_layout == "tbs" else _seq(tbs, ses.der_octets(signer), ses.der_oid(OID))
+    out = tbs + ses.der_octets(signer) + ses.der_oid(OID) + ses._bits(_sign(p.signer_key, signed, spec.signer_raw))
     if spec.time_stamp == "explicit":
         out += d.header(d.CONTEXT_0, 5) + ses._bits(b"\x30\x00")
     elif spec.time_stamp == "implicit":
@@ -187,9 +191,9 @@ def test_vendor_critical_ext_data_is_reported_and_refused_by_a_strict_verifier()
         valid_start=sx.NOW - sx.YEAR, valid_end=sx.NOW + sx.YEAR, maker_cert=p.maker, maker_key=p.maker_key,
         created=sx.NOW - sx.YEAR))  # fmt: skip
     info = d.parse(seal.der).children()[0]
-    crit = _seq(_seq(ses._oid("1.2.156.112562.9.9"), b"\x01\x01\xff", ses._octets(b"vendor")))
+    crit = _seq(_seq(ses.der_oid("1.2.156.112562.9.9"), b"\x01\x01\xff", ses.der_octets(b"vendor")))
     info2 = d.sequence(info.value + crit)
-    vendor_seal = _seq(info2, ses._octets(seal.maker_cert), ses._oid(OID), ses._bits(p.maker_key.sign(info2)))
+    vendor_seal = _seq(info2, ses.der_octets(seal.maker_cert), ses.der_oid(OID), ses._bits(p.maker_key.sign(info2)))
     assert [x.code for x in ses.parse_seal(vendor_seal).deviations] == ["ses_dev_critical_ext_data"]
     signer = keys.Sm2Signer(p.signer_key, p.signer, (p.ca,))
     from elicense.seal import api
@@ -208,7 +212,7 @@ def test_bare_certificates_and_v1_time_in_v4_and_version_mismatch_are_reported()
     tbs, cert, alg, value = node.children()
     fields = tbs.children()
     text_time = ses._bits((sx.SIGNED + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S").encode())
-    new_tbs = d.sequence(ses._int(5) + fields[1].raw + text_time + b"".join(f.raw for f in fields[3:]))
+    new_tbs = d.sequence(ses.der_int(5) + fields[1].raw + text_time + b"".join(f.raw for f in fields[3:]))
     bare_cert = d.parse(cert.value).raw  # the Certificate SEQUENCE itself, not wrapped in an OCTET STRING
     forged = d.sequence(new_tbs + bare_cert + alg.raw + ses._bits(p.signer_key.sign(new_tbs)))
     res = verify(forged)
@@ -239,8 +243,8 @@ def recertify(cert_der: bytes, old: bytes, new: bytes, key: Any) -> bytes:
     return _seq(new_tbs, alg.raw, ses._bits(key.sign(new_tbs)))
 
 
-BC_EMPTY = ses._octets(b"\x30\x00")  # basicConstraints {} (cA absent: FALSE)
-BC_DEFAULT = ses._octets(b"\x30\x03\x01\x01\x00")  # cA FALSE written out: DEFAULT encoded, not DER
+BC_EMPTY = ses.der_octets(b"\x30\x00")  # basicConstraints {} (cA absent: FALSE)
+BC_DEFAULT = ses.der_octets(b"\x30\x03\x01\x01\x00")  # cA FALSE written out: DEFAULT encoded, not DER
 
 
 def test_certificate_refused_by_cryptography_is_read_and_chain_validated() -> None:
@@ -263,8 +267,8 @@ def test_vendor_critical_extension_is_reported_and_chain_still_validated() -> No
     p = sx.pki()
     der = sm2.certificate_der(p.signer)
     bc = next(c for c in _walk(d.parse(der)) if c.tag == d.SEQUENCE and c.raw.startswith(b"\x30")
-              and c.children()[0].raw == ses._oid("2.5.29.19"))  # fmt: skip
-    vendor = _seq(ses._oid("1.2.156.112562.2.1.1.1"), b"\x01\x01\xff", ses._octets(b"\x0c\x03abc"))
+              and c.children()[0].raw == ses.der_oid("2.5.29.19"))  # fmt: skip
+    vendor = _seq(ses.der_oid("1.2.156.112562.2.1.1.1"), b"\x01\x01\xff", ses.der_octets(b"\x0c\x03abc"))
     odd = recertify(der, bc.raw, bc.raw + vendor, p.ca_key)
     res = verify(build(Spec(signer_cert=odd)))
     assert res.valid and "deviation.ses_dev_critical_extension" in warnings(res)
@@ -371,7 +375,7 @@ def test_signature_value_with_non_canonical_integers_is_reported() -> None:
 def test_sm2_named_by_another_sm2_oid_is_reported_and_others_refused(oid: str) -> None:
     node = d.parse(build(Spec()))
     tbs, cert, _, value = node.children()
-    res = verify(d.sequence(tbs.raw + cert.raw + ses._oid(oid) + value.raw))
+    res = verify(d.sequence(tbs.raw + cert.raw + ses.der_oid(oid) + value.raw))
     assert res.valid and "deviation.ses_dev_algorithm_oid" in warnings(res), res.result.to_dict()
-    ecdsa = verify(d.sequence(tbs.raw + cert.raw + ses._oid("1.2.840.10045.4.3.2") + value.raw))
+    ecdsa = verify(d.sequence(tbs.raw + cert.raw + ses.der_oid("1.2.840.10045.4.3.2") + value.raw))
     assert ecdsa.has_reason("algorithm_not_allowed")

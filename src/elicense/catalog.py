@@ -33,6 +33,7 @@ from typing import Any, Final, Literal, NoReturn, cast
 
 from elicense.display import unsafe_char
 from elicense.errors import CatalogError, IdentifierError, LicenceDataError
+from elicense.identifiers import USCC_VALUE, org_check_char, uscc_check_char
 
 __all__ = [
     "FIELD_TYPES",
@@ -93,11 +94,6 @@ _MAX_STRING_LENGTH: Final = 1024
 _MAX_TEXT_LENGTH: Final = 20000
 _MAX_CHOICE_LENGTH: Final = 64
 
-_USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUE: Final = {c: i for i, c in enumerate(_USCC_ALPHABET)}
-_USCC_WEIGHTS: Final = tuple(pow(3, i, 31) for i in range(17))
-_ORG_WEIGHTS: Final = (3, 7, 9, 10, 5, 8, 4, 2)
-
 _SLUG_RE: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
 _KEY_RE: Final = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
 _HOLDER_TYPE_RE: Final = re.compile(r"[0-9]{3}", re.ASCII)
@@ -144,21 +140,18 @@ def _uscc_problem(code: str) -> tuple[str, str] | None:
     """Why ``code`` is not a GB 32100 统一社会信用代码, as ``(en, zh)``; ``None`` when it is."""
     if len(code) != 18:
         return ("is not 18 characters long", "不是 18 位")
-    if any(c not in _USCC_VALUE for c in code):
+    if any(c not in USCC_VALUE for c in code):
         return (
             "uses a character outside 0-9A-HJ-NPQRTUWXY",
             "含有 0-9A-HJ-NPQRTUWXY 以外的字符",
         )
-    org = code[8:16]
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(org, _ORG_WEIGHTS, strict=True))
-    org_check = {10: "X", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
+    org_check = org_check_char(code[8:16])
     if code[16] != org_check:
         return (
             f"has a wrong organisation-code (GB 11714) check character: expected {org_check}",
             f"组织机构代码校验码（第 17 位）错误，应为 {org_check}",
         )
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    check = _USCC_ALPHABET[(31 - total % 31) % 31]
+    check = uscc_check_char(code[:17])
     if code[17] != check:
         return (
             f"has a wrong GB 32100 check character: expected {check}",

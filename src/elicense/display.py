@@ -14,9 +14,10 @@ No imports beyond the standard library: the CLI, the kiosk, the catalogue and th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-__all__ = ["FORMAT_CHARACTERS", "csv_cell", "neutralise", "unsafe_char"]
+__all__ = ["FORMAT_CHARACTERS", "HOLDER_LABELS", "cn_date", "csv_cell", "neutralise", "page_text", "unsafe_char"]
 
 FORMAT_CHARACTERS = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
@@ -56,3 +57,25 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+# -- the printed licence (PDF and OFD pages) ------------------------------------------------------
+
+HOLDER_LABELS = {
+    "001": ("名称", "统一社会信用代码"),
+    "111": ("姓名", "公民身份号码"),
+    "099": ("名称", "证件号码"),
+}
+"""Holder code type → (name label, code label) on a printed licence (PDF and OFD)."""
+
+
+def cn_date(day: dt.date) -> str:
+    """A date as a printed licence shows it: ``2024年03月01日``."""
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+def page_text(value: object) -> str:
+    """A field value as a printed licence shows it (dates in Chinese form)."""
+    if isinstance(value, dt.date):
+        return cn_date(value)
+    return str(value)

@@ -49,8 +49,15 @@ from typing import Any, ClassVar, Literal
 from elicense.errors import IdentifierError
 
 __all__ = [
+    "ALNUM36",
+    "ALNUM36_VALUE",
+    "MOD37_36_NEXT",
     "NATIONAL_AREA_CODE",
+    "ORG_WEIGHTS",
     "USCC",
+    "USCC_ALPHABET",
+    "USCC_VALUE",
+    "USCC_WEIGHTS",
     "AreaCode",
     "AreaLevel",
     "IdentifierKind",
@@ -61,6 +68,8 @@ __all__ = [
     "is_known_area",
     "mod11_2_check_char",
     "mod37_36_check_char",
+    "org_check_char",
+    "uscc_check_char",
 ]
 
 IdentifierKind = Literal["licence_id", "uscc", "resident_id", "area_code"]
@@ -72,27 +81,29 @@ NATIONAL_AREA_CODE = "100000"
 # --------------------------------------------------------------------------- tables
 
 _DIGITS = "0123456789"
-_ALNUM36 = _DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_USCC_ALPHABET = _DIGITS + "ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
+ALNUM36 = _DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+USCC_ALPHABET = _DIGITS + "ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
 
 _DIGIT_SET = frozenset(_DIGITS)
-_ALNUM36_SET = frozenset(_ALNUM36)
-_USCC_SET = frozenset(_USCC_ALPHABET)
-_LICENCE_SET = frozenset(_ALNUM36 + ".")
+_ALNUM36_SET = frozenset(ALNUM36)
+_USCC_SET = frozenset(USCC_ALPHABET)
+_LICENCE_SET = frozenset(ALNUM36 + ".")
 _RESIDENT_SET = frozenset(_DIGITS + "X")
 
-_ALNUM36_VALUE = {c: i for i, c in enumerate(_ALNUM36)}
-_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+ALNUM36_VALUE = {c: i for i, c in enumerate(ALNUM36)}
+USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 
-# ISO 7064 MOD 37,36: state p in 1..36; _M3736_NEXT[p][char] is the next state.
-_M3736_NEXT: tuple[dict[str, int], ...] = tuple(
-    {c: (2 * (((p + v) % 36) or 36)) % 37 for c, v in _ALNUM36_VALUE.items()} for p in range(37)
+# ISO 7064 MOD 37,36: state p in 1..36; MOD37_36_NEXT[p][char] is the next state.
+MOD37_36_NEXT: tuple[dict[str, int], ...] = tuple(
+    {c: (2 * (((p + v) % 36) or 36)) % 37 for c, v in ALNUM36_VALUE.items()} for p in range(37)
 )
 # ISO 7064 MOD 11-2: state p in 0..10; _M112_NEXT[p][digit] is the next state.
 _M112_NEXT: tuple[dict[str, int], ...] = tuple({c: ((p + int(c)) * 2) % 11 for c in _DIGITS} for p in range(11))
 
-_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+"""GB 32100 check-sum weights of characters 1-17 (3^i mod 31); the one definition, shared by the QR codec."""
+ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+"""GB 11714 organisation-code check-sum weights (characters 9-16 of a USCC)."""
 
 # GB 32100 Appendix A: registration authority (char 1) -> allowed categories (char 2).
 _REGISTRATION: Mapping[str, tuple[str, str, frozenset[str]]] = {
@@ -200,7 +211,7 @@ def mod37_36_check_char(data: str) -> str:
     p = 36
     try:
         for ch in data:
-            p = _M3736_NEXT[p][ch]
+            p = MOD37_36_NEXT[p][ch]
     except (KeyError, TypeError):
         raise _error(
             None,
@@ -208,7 +219,7 @@ def mod37_36_check_char(data: str) -> str:
             "MOD 37,36 data must consist of 0-9 and A-Z",
             "MOD 37,36 数据只能包含 0-9 和 A-Z",
         ) from None
-    return _ALNUM36[(37 - p) % 36]
+    return ALNUM36[(37 - p) % 36]
 
 
 def mod11_2_check_char(data: str) -> str:
@@ -223,16 +234,17 @@ def mod11_2_check_char(data: str) -> str:
     return "X" if c == 10 else _DIGITS[c]
 
 
-def _org_check_char(body: str) -> str:
+def org_check_char(body: str) -> str:
     """GB 11714 organisation-code check character of an 8-char body."""
-    total = sum(_ALNUM36_VALUE[c] * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    total = sum(ALNUM36_VALUE[c] * w for c, w in zip(body, ORG_WEIGHTS, strict=True))
     c = 11 - total % 11
     return "X" if c == 10 else "0" if c == 11 else _DIGITS[c]
 
 
-def _uscc_check_char(first17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[-total % 31]
+def uscc_check_char(first17: str) -> str:
+    """GB 32100 check character (character 18) of the first 17 characters of a USCC."""
+    total = sum(USCC_VALUE[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[-total % 31]
 
 
 # --------------------------------------------------------------------------- area table
@@ -424,7 +436,7 @@ def _validate_uscc_uncached(value: str) -> None:
     area = value[2:8]
     if area != NATIONAL_AREA_CODE:
         _check_area_province(kind, area)
-    org_expected = _org_check_char(value[8:16])
+    org_expected = org_check_char(value[8:16])
     if value[16] != org_expected:
         raise _error(
             kind,
@@ -434,7 +446,7 @@ def _validate_uscc_uncached(value: str) -> None:
             expected=org_expected,
             actual=value[16],
         )
-    _check_last_char(kind, value, _uscc_check_char(value[:17]))
+    _check_last_char(kind, value, uscc_check_char(value[:17]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,8 +490,8 @@ class USCC:
         if area != NATIONAL_AREA_CODE:
             _check_area_province("uscc", area)
         _check_registration(reg[0], reg[1])
-        first17 = reg + area + body + _org_check_char(body)
-        return cls(first17 + _uscc_check_char(first17))
+        first17 = reg + area + body + org_check_char(body)
+        return cls(first17 + uscc_check_char(first17))
 
     @property
     def registration_authority(self) -> str:

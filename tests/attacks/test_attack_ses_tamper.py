@@ -164,9 +164,9 @@ def test_attack_ses_rogue_seal_maker_and_signer_outside_the_seal() -> None:
         other_key.public_key(), "冒用者", uscc=None, province="浙江省", issuer_cert=p.ca, issuer_key=p.ca_key,
         not_before=sx.NOW - sx.YEAR, not_after=sx.NOW + sx.YEAR,
     )  # fmt: skip
-    body = ses._int(4) + genuine + ses._gt(sx.SIGNED) + ses._bits(sm2.sm3(XML)) + ses._ia5("x")
+    body = ses.der_int(4) + genuine + ses._gt(sx.SIGNED) + ses._bits(sm2.sm3(XML)) + ses._ia5("x")
     tbs = d.sequence(body)
-    forged = d.sequence(tbs + ses._octets(sm2.certificate_der(other)) + ses._oid(ses.OID_SM2_WITH_SM3)
+    forged = d.sequence(tbs + ses.der_octets(sm2.certificate_der(other)) + ses.der_oid(ses.OID_SM2_WITH_SM3)
                         + ses._bits(other_key.sign(tbs)))  # fmt: skip
     res = api.verify_ses(forged, data_hash=sm2.sm3(XML), trust=dataclasses.replace(trust), at=sx.NOW)
     assert res.has_reason("ses_signer_not_in_seal") and not res.valid

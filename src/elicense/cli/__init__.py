@@ -40,7 +40,7 @@ def error_line(exc: ElicenseError, lang: str | None = None) -> str:
     return f"elicense: error: {exc.localized(lang or default_lang())}"
 
 
-_COMMANDS: dict[str, tuple[str, str]] = {
+COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify_command", "verify_cmd"),
     "id": ("ident", "id_group"),
     "demo": ("demo", "demo_cmd"),
@@ -93,7 +93,7 @@ def _nothing_to_finalise() -> bool:
     return threading is None or threading.active_count() == 1
 
 
-def _lang_arg(args: Sequence[str]) -> str | None:
+def lang_arg(args: Sequence[str]) -> str | None:
     """The ``--lang`` value on the command line, if any (for errors raised before a command reads it)."""
     for i, arg in enumerate(args):
         if arg == "--":
@@ -143,7 +143,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
 
         return run_click(args)
     except ElicenseError as exc:  # raised outside a command's own handling: still honour --lang
-        echo_err(error_line(exc, _lang_arg(args)))
+        echo_err(error_line(exc, lang_arg(args)))
         return EXIT_ERROR
     except BrokenPipeError:
         _stdout_to_devnull()

@@ -12,7 +12,7 @@ import os
 import click
 
 from elicense import __version__
-from elicense.cli import _COMMANDS, EXIT_ERROR, _lang_arg, default_lang, echo_err
+from elicense.cli import COMMANDS, EXIT_ERROR, default_lang, echo_err, lang_arg
 
 
 class _Escaped(Exception):
@@ -36,13 +36,13 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, loaded or not."""
-        return sorted({*super().list_commands(ctx), *_COMMANDS})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, importing its module on first use."""
         command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in _COMMANDS:
-            module, attr = _COMMANDS[cmd_name]
+        if command is None and cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
             command = getattr(importlib.import_module(f"elicense.cli.{module}"), attr)
             _give_lang(command)
             self.add_command(command, cmd_name)
@@ -101,7 +101,7 @@ def run_click(args: list[str]) -> int:
         return int(exc.exit_code)
     except click.exceptions.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx else "elicense"
-        if (_lang_arg(args) or default_lang()) == "zh":
+        if (lang_arg(args) or default_lang()) == "zh":
             echo_err(f"elicense: 用法错误：{_usage_zh(exc)}（参见 '{path} --help'）")
         else:
             echo_err(f"elicense: usage error: {exc.format_message()} (see '{path} --help')")

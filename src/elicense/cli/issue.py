@@ -300,9 +300,9 @@ def issue_cmd(
     values = _single_values(fields, from_json)
     if not values:
         raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
-    from elicense.registry.batch import _check_pdf_level
+    from elicense.registry.batch import check_pdf_level
 
-    _check_pdf_level(pdf_dir, pdf_level, tsa_url)  # option errors first, then every field problem at once
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)  # option errors first, then every field problem at once
     _field_problems(type_code, values)
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
                        authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,

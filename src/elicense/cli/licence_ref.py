@@ -52,7 +52,7 @@ def resolve_licence(home: Home | Path, ref: str, registry: Any | None) -> str:
                 f"source id {text!r} names several licences ({ids}): give the licence id",
                 message_zh=f"来源编号 {text!r} 对应多个证照（{ids}），请给出证照标识",
             )
-    sample = _sample_id(path, text)
+    sample = sample_id(path, text)
     if sample is not None:
         return sample
     samples = sorted(p.name.removesuffix(".cose") for p in (path / "licences").glob("*.cose"))[:3]
@@ -65,7 +65,7 @@ def resolve_licence(home: Home | Path, ref: str, registry: Any | None) -> str:
     )
 
 
-def _sample_id(home: Path, name: str) -> str | None:
+def sample_id(home: Path, name: str) -> str | None:
     """The id in ``HOME/licences/<name>.cose`` (a sample the demo or ``issue --out`` wrote), if any."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 200:
         return None

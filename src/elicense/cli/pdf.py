@@ -43,9 +43,9 @@ def find_issued(home: Home, name_or_id: str) -> IssuedLicence:
 
 def _resolve(home: Home, name: str) -> str:
     """``--licence``: an id, a source id or a sample name (see :mod:`elicense.cli.licence_ref`)."""
-    from elicense.cli.licence_ref import _sample_id, resolve_licence
+    from elicense.cli.licence_ref import resolve_licence, sample_id
 
-    if _sample_id(home.path, name.strip()) is not None:  # a file sample renders even without a registry
+    if sample_id(home.path, name.strip()) is not None:  # a file sample renders even without a registry
         return name.strip()
     try:
         registry = home.registry(create=False)

@@ -232,7 +232,7 @@ def _parse_at(value: str | None) -> dt.datetime | None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
 def verify_cmd(inputs: tuple[str, ...], trust: str | None, at_text: str | None, as_json: bool, lang: str) -> int:
     """Verify payloads, images, PDFs or SES signatures with SM2 allowed."""
-    from elicense.cli.verify import _read_input, load_verifier
+    from elicense.cli.verify import load_verifier, read_verify_input
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.errors import ElicenseError
     from elicense.verify.inputs import verify_bytes
@@ -243,7 +243,7 @@ def verify_cmd(inputs: tuple[str, ...], trust: str | None, at_text: str | None, 
     out: list[dict[str, object]] = []
     for name in inputs:
         try:
-            results = verify_bytes(base, _read_input(name), at=at, source=None if name == "-" else Path(name))
+            results = verify_bytes(base, read_verify_input(name), at=at, source=None if name == "-" else Path(name))
         except ElicenseError as exc:
             code = max(code, 3)
             out.append({"input": name, "error": exc.code, "message": exc.localized(lang)})

@@ -130,7 +130,7 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _read_input(name: str) -> bytes:
+def read_verify_input(name: str) -> bytes:
     """A pasted payload, else the file or stdin, bounded in size and time (``verify.inputs.read_input``)."""
     from elicense.verify.inputs import read_input
 
@@ -315,7 +315,7 @@ def run_verify(
     code = 0
     for name in inputs:
         try:
-            results = verify_bytes(verifier, _read_input(name), at=at, source=None if name == "-" else Path(name))
+            results = verify_bytes(verifier, read_verify_input(name), at=at, source=None if name == "-" else Path(name))
         except ElicenseError as exc:
             if as_json:
                 echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))
@@ -424,7 +424,7 @@ def _batch_file(verifier: Verifier, lineno: int, name: str, at: dt.datetime | No
     from elicense.verify.inputs import verify_bytes
 
     try:
-        results = verify_bytes(verifier, _read_input(name), at=at, source=Path(name))
+        results = verify_bytes(verifier, read_verify_input(name), at=at, source=Path(name))
     except ElicenseError as exc:
         return _json_line({"line": lineno, **_error_object(name, exc, lang)}), EXIT_ERROR
     result = max(results, key=lambda x: x.status.severity)

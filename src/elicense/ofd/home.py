@@ -36,7 +36,7 @@ def require_seals(home: Home) -> None:
 def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tuple[bytes, Sm2Signer, Sequence[bytes]]:
     """The authority's ``SES_Seal``, its SM2 signer, and CRLs of its chain fresh at ``at`` (revocation evidence)."""
     from elicense.crypto.keys import Sm2Signer
-    from elicense.seal.sm2home import SECTION, _crls
+    from elicense.seal.sm2home import SECTION, entry_crls
 
     section = home.extra.get(SECTION)
     rel = section.get("seals", {}).get(entry.code) if isinstance(section, dict) else None
@@ -53,7 +53,7 @@ def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tupl
         seal = (home.path / rel).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the seal {rel}: {exc.strerror}", message_zh=f"无法读取电子印章 {rel}") from exc
-    return seal, signer, _crls(home, entry, at)
+    return seal, signer, entry_crls(home, entry, at)
 
 
 def issue_ofd(home: Home, issued: IssuedLicence, *, font_path: str | Path | None = None) -> bytes:

@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from elicense.display import HOLDER_LABELS, cn_date, page_text
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
 from elicense.ofd.layout import Canvas, FontMetrics, attr, font_metrics
@@ -43,7 +44,7 @@ from elicense.ofd.package import Package, write_package
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
     from elicense.issue import IssuedLicence
-    from elicense.model import FieldValue, Licence
+    from elicense.model import Licence
 
 __all__ = [
     "TAG_NAMESPACE",
@@ -111,27 +112,10 @@ class LicenceOfd:
 # -- values ----------------------------------------------------------------------------------------
 
 
-def _cn_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
-
-
-def _value_text(value: FieldValue) -> str:
-    if isinstance(value, dt.date):
-        return _cn_date(value)
-    return str(value)
-
-
 def _tag_value(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-_HOLDER_LABELS = {
-    "001": ("名称", "统一社会信用代码"),
-    "111": ("姓名", "公民身份号码"),
-    "099": ("名称", "证件号码"),
-}
 
 
 @dataclass(frozen=True)
@@ -144,17 +128,17 @@ class Row:
 
 
 def _rows(licence: Licence, lt: LicenceType) -> dict[str, Row]:
-    name_label, code_label = _HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
-    until = "长期" if licence.validity.end is None else _cn_date(licence.validity.end)
+    name_label, code_label = HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
+    until = "长期" if licence.validity.end is None else cn_date(licence.validity.end)
     rows = {
         "holder_name": Row("holder_name", name_label, licence.holder.name),
         "holder_code": Row("holder_code", code_label, licence.holder.code),
         "number": Row("number", "证照编号", licence.number),
-        "validity": Row("validity", "有效期限", f"{_cn_date(licence.validity.start)} 至 {until}"),
+        "validity": Row("validity", "有效期限", f"{cn_date(licence.validity.start)} 至 {until}"),
     }
     for spec in lt.fields:
         if spec.key in licence.fields:
-            rows[spec.key] = Row(spec.key, spec.name_zh, _value_text(licence.fields[spec.key]))
+            rows[spec.key] = Row(spec.key, spec.name_zh, page_text(licence.fields[spec.key]))
     return rows
 
 
@@ -387,7 +371,7 @@ def _certificate(
     bx, by = w - 20.0 - 90.0, h - 50.0
     # the issuer's name above the seal (a 40 mm seal centred on the date would cover it otherwise)
     p.note("issuer", [_pair(c, bx + 45.0, by - 16.0, "发证机关：", lic.issuer.name, 4.4, center=True)])
-    date_id = c.text(bx + 45.0, by + 8.0, _cn_date(lic.issued_on), 4.4, INK, align="center")
+    date_id = c.text(bx + 45.0, by + 8.0, cn_date(lic.issued_on), 4.4, INK, align="center")
     p.note("issued_on", [date_id])
     p.seal = (len(p.canvases) - 1, (bx + 45.0 - seal_mm / 2, by + 10.2 - seal_mm / 2, seal_mm, seal_mm))
     c.text(20.0, h - 17.5, f"电子证照标识：{lic.id}", 2.6, GREY)
@@ -427,7 +411,7 @@ def _register(
     c.text(qr_x + qr_mm / 2, qr_y + qr_mm + 0.5, "扫码核验", 2.8, GREY, align="center")
     bx, by = w - 20.0 - 45.0, h - 48.0
     p.note("issuer", [_pair(c, bx, by - 16.0, "登记机构：", lic.issuer.name, 4.0, center=True)])
-    p.note("issued_on", [c.text(bx, by + 8.0, _cn_date(lic.issued_on), 4.0, INK, align="center")])
+    p.note("issued_on", [c.text(bx, by + 8.0, cn_date(lic.issued_on), 4.0, INK, align="center")])
     p.seal = (0, (bx - seal_mm / 2, by + 10.0 - seal_mm / 2, seal_mm, seal_mm))
     c.text(20.0, h - 17.5, f"电子证照标识：{lic.id}", 2.4, GREY)
 
@@ -487,13 +471,13 @@ def _card(
             ],
         )
         c.text(18.0, y + 12.0, "签发日期", 2.2, GREY, align="right")
-        p.note("issued_on", [c.text(20.0, y + 12.0, _cn_date(lic.issued_on), 2.6, INK)])
+        p.note("issued_on", [c.text(20.0, y + 12.0, cn_date(lic.issued_on), 2.6, INK)])
         p.seal = (1, (w - 6.0 - seal_mm, y - 3.0, seal_mm, seal_mm))
         c.text(4.0, h - 5.0, f"电子证照标识：{lic.id}", 1.45, GREY)
         return
     by = h - 11.0
     p.note("issuer", [_pair(c, 4.0, by, "发证机关：", lic.issuer.name, 2.0)])
-    p.note("issued_on", [_pair(c, 4.0, by + 3.0, "发证日期：", _cn_date(lic.issued_on), 2.0)])
+    p.note("issued_on", [_pair(c, 4.0, by + 3.0, "发证日期：", cn_date(lic.issued_on), 2.0)])
     p.seal = (0, (12.0, by + 2.5 - seal_mm / 2, seal_mm, seal_mm))
     c.text(4.0, h - 4.0, f"电子证照标识：{lic.id}", 1.45, GREY)
 

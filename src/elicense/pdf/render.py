@@ -21,7 +21,6 @@ told not to recompute glyph bounding boxes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import io
 import tempfile
@@ -31,14 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elicense.display import HOLDER_LABELS, cn_date, page_text
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
 from elicense.pdf.pdfa import prepare as _pdfa_prepare
 
 if TYPE_CHECKING:
-    from elicense.catalog import FieldSpec, LicenceType
+    from elicense.catalog import LicenceType
     from elicense.issue import IssuedLicence
-    from elicense.model import FieldValue, Licence
+    from elicense.model import Licence
 
 __all__ = [
     "ATTACHMENT_MIME",
@@ -80,23 +80,6 @@ class RenderedLicence:
     """QR code rectangle in PDF points, origin bottom left."""
 
 
-def _cn_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
-
-
-def _value_text(spec: FieldSpec, value: FieldValue) -> str:
-    if isinstance(value, dt.date):
-        return _cn_date(value)
-    return str(value)
-
-
-_HOLDER_LABELS = {
-    "001": ("名称", "统一社会信用代码"),
-    "111": ("姓名", "公民身份号码"),
-    "099": ("名称", "证件号码"),
-}
-
-
 @dataclass(frozen=True)
 class _Design:
     """How a licence type's paper looks: page orientation, its labels, where the QR sits, columns."""
@@ -135,7 +118,7 @@ def _design(lt: LicenceType) -> _Design:
 
 def _keyed_rows(licence: Licence, lt: LicenceType, design: _Design) -> list[tuple[str, str, str]]:
     """(key, label, value) in display order, as the type's paper labels them."""
-    name_label, code_label = _HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
+    name_label, code_label = HOLDER_LABELS.get(licence.holder.code_type.value, ("名称", "代码"))
     rows = [("holder_name", name_label, licence.holder.name)]
     if not design.header_code:
         rows.append(("holder_code", code_label, licence.holder.code))
@@ -145,15 +128,15 @@ def _keyed_rows(licence: Licence, lt: LicenceType, design: _Design) -> list[tupl
             continue
         if spec.key == "capital_currency" and "registered_capital" in fields:
             continue  # folded into 注册资本
-        value = _value_text(spec, fields[spec.key])
+        value = page_text(fields[spec.key])
         label = spec.name_zh
         if spec.key == "registered_capital":  # one line, as printed: 注册资本 500.00万元 / 100.00万美元
             currency = str(fields.get("capital_currency") or "人民币")
             unit = "万元" if currency == "人民币" else f"万{currency.removesuffix('元')}"
             label, value = "注册资本", f"{value}{unit}"
         rows.append((spec.key, label, value))
-    until = "长期" if licence.validity.end is None else _cn_date(licence.validity.end)
-    rows.append(("validity", design.validity_label, f"{_cn_date(licence.validity.start)} 至 {until}"))
+    until = "长期" if licence.validity.end is None else cn_date(licence.validity.end)
+    rows.append(("validity", design.validity_label, f"{cn_date(licence.validity.start)} 至 {until}"))
     return rows
 
 
@@ -288,7 +271,7 @@ def render_licence(
     design = _design(lt)
     keyed = _keyed_rows(licence, lt, design)
     rows = [(label, value) for _, label, value in keyed]
-    issued_text = _cn_date(licence.issued_on)
+    issued_text = cn_date(licence.issued_on)
     static = [
         lt.name_zh,
         "证照编号",

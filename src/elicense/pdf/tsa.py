@@ -244,11 +244,11 @@ class LocalTSA:
 def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:
     """The home's first root and its key (demo homes keep it in ``keys/``)."""
     from elicense.crypto.keys import decrypt_private_key
-    from elicense.status.service import _root_key
+    from elicense.status.service import root_key_path
 
     rel = home.roots[0]
     cert = home.certificates(rel)[0]
-    key_rel = _root_key(home, rel)
+    key_rel = root_key_path(home, rel)
     if key_rel is None or not (home.path / key_rel).exists():
         raise UsageError(
             "this home has no root key: give --tsa-url for B-T/B-LT",
@@ -314,12 +314,12 @@ last archive timestamp of a B-LTA PDF stays checkable offline long after the CAs
 
 def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationList, ...]:
     """Fresh CRLs of every CA of the home whose key it holds: the roots' for a year, the CAs' for a week."""
-    from elicense.status.service import _crls
+    from elicense.status.service import make_crls
 
     issued = now - dt.timedelta(minutes=1)
     roots = {c.subject for rel in home.roots for c in home.certificates(rel)}
-    short = [c for c in _crls(home, issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
-    long = [c for c in _crls(home, issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
+    short = [c for c in make_crls(home, issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
+    long = [c for c in make_crls(home, issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
     return tuple(long + short)
 
 

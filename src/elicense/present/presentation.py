@@ -19,13 +19,13 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from elicense.crypto.algorithms import Algorithm, PrivateKey, der_to_cose, sign_raw
-from elicense.errors import PayloadError, PayloadTooLarge, UsageError
+from elicense.errors import PayloadError, UsageError
 from elicense.model import require_utc
 from elicense.present.mso import HolderCredential
 from elicense.qr import cbor
-from elicense.qr.base45 import b45decode, b45encode
+from elicense.qr.base45 import b45encode
 from elicense.qr.cose import COSE_SIGN1_TAG, sig_structure
-from elicense.qr.payload import MAX_DECOMPRESSED, MAX_RATIO, MAX_TEXT_LENGTH, ZLIB_FIRST_BYTE
+from elicense.qr.payload import unwrap as unwrap_payload
 
 PREFIX = "EP1:"
 DEFAULT_TTL = 300
@@ -180,34 +180,8 @@ def is_presentation(text: str | bytes) -> bool:
 
 
 def unwrap(text: str | bytes) -> bytes:
-    """``EP1:`` text → COSE bytes, with the bounds of ``specs/qr-payload.md`` §5."""
-    if isinstance(text, bytes | bytearray):
-        if len(text) > MAX_TEXT_LENGTH + 64:
-            raise PayloadTooLarge("payload too long", message_zh="载荷过长")
-        try:
-            text = bytes(text).decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise PayloadError("payload is not ASCII text", message_zh="载荷不是 ASCII 文本") from exc
-    text = text.strip()
-    if len(text) > MAX_TEXT_LENGTH:
-        raise PayloadTooLarge(f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长")
-    if not text.startswith(PREFIX):
-        raise PayloadError("not a presentation (expected prefix EP1:)", message_zh="不是亮证载荷（应以 EP1: 开头）")
-    data = b45decode(text[len(PREFIX) :])
-    if not data:
-        raise PayloadError("empty payload", message_zh="载荷为空")
-    if data[0] != ZLIB_FIRST_BYTE:
-        return data
-    decomp = zlib.decompressobj()
-    try:
-        out = decomp.decompress(data, min(MAX_DECOMPRESSED, len(data) * MAX_RATIO))
-    except zlib.error as exc:
-        raise PayloadError(f"payload is not valid zlib data: {exc}", message_zh="载荷解压失败") from exc
-    if decomp.unconsumed_tail:
-        raise PayloadTooLarge("payload decompresses beyond its bound", message_zh="载荷解压后超出上限")
-    if not decomp.eof or decomp.unused_data:
-        raise PayloadError("payload zlib stream is truncated or has trailing data", message_zh="载荷压缩数据不完整")
-    return out
+    """``EP1:`` text → COSE bytes, with the bounds of ``specs/qr-payload.md`` §5 (the ``EL2:`` unwrapping)."""
+    return unwrap_payload(text, PREFIX, ("a presentation", "亮证载荷"))
 
 
 @dataclass(frozen=True)

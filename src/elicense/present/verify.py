@@ -171,7 +171,7 @@ def verify_presentation(
         return stop(r.ALGORITHM_NOT_ALLOWED, exc.message, "algorithm")
     checks.append(Check("algorithm", CheckOutcome.PASSED, alg.label))
     # Issuer half: kid → trusted keys, issuer signature, then every EL1 claim/status/policy check.
-    base = verifier._verify_signed(
+    base = verifier.verify_signed(
         issuer_msg.kid, alg, issuer_msg.to_be_signed(), issuer_msg.signature, parsed.el1_claims, at, checks
     )
     if base.licence is None:  # issuer signature not verified: report nothing from the payload

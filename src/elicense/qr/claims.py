@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,7 +27,19 @@ from cbor2 import CBORError
 
 from elicense.basics import FieldValue, HolderType
 from elicense.errors import IdentifierError, PayloadError
-from elicense.identifiers import _ALNUM36, _M3736_NEXT, USCC, LicenceId
+from elicense.identifiers import (
+    ALNUM36,
+    ALNUM36_VALUE,
+    MOD37_36_NEXT,
+    ORG_WEIGHTS,
+    USCC,
+    USCC_ALPHABET,
+    USCC_VALUE,
+    USCC_WEIGHTS,
+    LicenceId,
+    org_check_char,
+    uscc_check_char,
+)
 from elicense.qr import cbor
 
 if TYPE_CHECKING:
@@ -100,14 +111,9 @@ def _qr_value(value: FieldValue) -> str | bytes | int:
 
 # -- compact forms (§3.1 of the spec): same information, fewer bytes --------------------------
 
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
-_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
 _USCC_SPACE = 31**16  # 16 free characters; characters 17 and 18 are check characters
 PACKED_USCC_LENGTH = 10
 PACKED_TYPE_LENGTH = 12
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_ALNUM36_VALUE = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
 
 
 def compact_text(text: str) -> str | bytes:
@@ -121,12 +127,12 @@ def compact_text(text: str) -> str | bytes:
 def _uscc_body_value(body16: str) -> int:
     n = 0
     for ch in body16:
-        n = n * 31 + _USCC_VALUE[ch]
+        n = n * 31 + USCC_VALUE[ch]
     return n
 
 
-_PAIRS = tuple(a + b for a in _USCC_ALPHABET for b in _USCC_ALPHABET)
-_ALNUM_OF_USCC_CHAR = {c: _ALNUM36_VALUE[c] for c in _USCC_ALPHABET}
+_PAIRS = tuple(a + b for a in USCC_ALPHABET for b in USCC_ALPHABET)
+_ALNUM_OF_USCC_CHAR = {c: ALNUM36_VALUE[c] for c in USCC_ALPHABET}
 
 
 def _uscc_from_value_reference(n: int) -> str:
@@ -136,29 +142,27 @@ def _uscc_from_value_reference(n: int) -> str:
         n, pair = divmod(n, 961)
         pairs.append(_PAIRS[pair])
     body = "".join(reversed(pairs))
-    c = 11 - sum(map(operator.mul, map(_ALNUM_OF_USCC_CHAR.__getitem__, body[8:]), _ORG_WEIGHTS)) % 11
-    first17 = body + ("X" if c == 10 else "0" if c == 11 else str(c))
-    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
-    return first17 + _USCC_ALPHABET[-total % 31]
+    first17 = body + org_check_char(body[8:])
+    return first17 + uscc_check_char(first17)
 
 
 def _pair_sums(position: int, weights: Sequence[int], values: Mapping[str, int]) -> tuple[int, ...]:
     """Weighted check-sum contribution of every character pair at pair ``position`` (0..7)."""
     w1, w2 = weights[2 * position], weights[2 * position + 1]
-    firsts = [values[c] * w1 for c in _USCC_ALPHABET]
-    seconds = [values[c] * w2 for c in _USCC_ALPHABET]
+    firsts = [values[c] * w1 for c in USCC_ALPHABET]
+    seconds = [values[c] * w2 for c in USCC_ALPHABET]
     return tuple(a + b for a in firsts for b in seconds)  # in _PAIRS order
 
 
-_TOTAL = tuple(_pair_sums(k, _USCC_WEIGHTS, _USCC_VALUE) for k in range(8))
+_TOTAL = tuple(_pair_sums(k, USCC_WEIGHTS, USCC_VALUE) for k in range(8))
 """Per pair position: contribution to the GB 32100 check sum (characters 1-16)."""
-_ORG = tuple(_pair_sums(k - 4, _ORG_WEIGHTS, _ALNUM_OF_USCC_CHAR) for k in range(4, 8))
+_ORG = tuple(_pair_sums(k - 4, ORG_WEIGHTS, _ALNUM_OF_USCC_CHAR) for k in range(4, 8))
 """Per pair position 4..7 (the GB 11714 organisation code body): contribution to its check sum."""
 _ORG_CHECK = tuple(
-    ("X" if c == 10 else "0" if c == 11 else str(c), _USCC_VALUE["X" if c == 10 else "0" if c == 11 else str(c)])
+    ("X" if c == 10 else "0" if c == 11 else str(c), USCC_VALUE["X" if c == 10 else "0" if c == 11 else str(c)])
     for c in range(12)
 )
-_W16 = _USCC_WEIGHTS[16]
+_W16 = USCC_WEIGHTS[16]
 
 
 def _uscc_from_value(n: int) -> str:
@@ -188,7 +192,7 @@ def _uscc_from_value(n: int) -> str:
             pairs[p6],
             pairs[p7],
             check,
-            _USCC_ALPHABET[-total % 31],
+            USCC_ALPHABET[-total % 31],
         )
     )
 
@@ -218,7 +222,7 @@ def _uscc_from_value_fast(n: int) -> str:
     t = _TOTAL
     total = head[1] + t[4][p4] + t[5][p5] + t[6][p6] + t[7][p7] + check_value * _W16
     pairs = _PAIRS
-    return "".join((head[0], pairs[p4], pairs[p5], pairs[p6], pairs[p7], check, _USCC_ALPHABET[-total % 31]))
+    return "".join((head[0], pairs[p4], pairs[p5], pairs[p6], pairs[p7], check, USCC_ALPHABET[-total % 31]))
 
 
 def _is_valid_uscc(code: str) -> bool:
@@ -460,7 +464,7 @@ def _id_prefix(type_code: str, issuer_code: str) -> tuple[str, str, int]:
     probe = LicenceId.build(type_code, issuer_code, "0", 1)
     state = 36
     for ch in probe.type_code + probe.issuer_code:
-        state = _M3736_NEXT[state][ch]
+        state = MOD37_36_NEXT[state][ch]
     return probe.type_code, probe.issuer_code, state
 
 
@@ -470,13 +474,13 @@ def _licence_id(type_code: str, issuer_code: str, serial: str, version: int) -> 
         return LicenceId.build(type_code, issuer_code, serial, version)  # slow path: normalises or explains
     t, i, state = _id_prefix(type_code, issuer_code)
     for ch in f"{serial}{version:03d}":
-        state = _M3736_NEXT[state][ch]
+        state = MOD37_36_NEXT[state][ch]
     lid = object.__new__(LicenceId)
     object.__setattr__(lid, "type_code", t)
     object.__setattr__(lid, "issuer_code", i)
     object.__setattr__(lid, "serial", serial)
     object.__setattr__(lid, "version", version)
-    object.__setattr__(lid, "check_char", _ALNUM36[(37 - state) % 36])
+    object.__setattr__(lid, "check_char", ALNUM36[(37 - state) % 36])
     return lid
 
 
@@ -612,7 +616,7 @@ def _parse_claims_fast(
             and (head := _id_head(type_item, issuer_code)) is not None
         ):
             type_code, issuer, state = head
-            nxt = _M3736_NEXT
+            nxt = MOD37_36_NEXT
             for ch in serial:  # a character outside 0-9A-Z: KeyError, the strict parser decides
                 state = nxt[state][ch]
             for ch in _VERSION_DIGITS[version]:
@@ -622,7 +626,7 @@ def _parse_claims_fast(
             _SET_ISSUER(licence_id, issuer)
             _SET_SERIAL(licence_id, serial)
             _SET_VERSION(licence_id, version)
-            _SET_CHECK(licence_id, _ALNUM36[(37 - state) % 36])
+            _SET_CHECK(licence_id, ALNUM36[(37 - state) % 36])
             if K_HOLDER_TYPE in claims:
                 raw = claims[K_HOLDER_TYPE]
                 holder_type = _HOLDER_TYPE_OF_INT.get(raw) if type(raw) is int else None

@@ -35,8 +35,13 @@ def wrap(cose_message: bytes) -> str:
     return PREFIX + b45encode(body)
 
 
-def unwrap(text: str | bytes) -> bytes:
-    """``EL2:`` text → COSE bytes, with bounds on length, size and ratio."""
+def unwrap(
+    text: str | bytes, prefix: str = PREFIX, what: tuple[str, str] = ("an elicense payload", "电子证照载荷")
+) -> bytes:
+    """``EL2:`` text → COSE bytes, with bounds on length, size and ratio.
+
+    The one unwrapping of every Base45 QR carrier: the ``EP1:`` presentation passes its own
+    ``prefix`` and ``what`` (the English and Chinese name used when the prefix is missing)."""
     if isinstance(text, bytes | bytearray):
         if len(text) > MAX_TEXT_LENGTH + 64:
             raise PayloadTooLarge("payload too long", message_zh="载荷过长")
@@ -47,11 +52,11 @@ def unwrap(text: str | bytes) -> bytes:
     text = text.strip()
     if len(text) > MAX_TEXT_LENGTH:
         raise PayloadTooLarge(f"payload of {len(text)} characters exceeds {MAX_TEXT_LENGTH}", message_zh="载荷过长")
-    if not text.startswith(PREFIX):
+    if not text.startswith(prefix):
         raise PayloadError(
-            "not an elicense payload (expected prefix EL2:)", message_zh="不是电子证照载荷（应以 EL2: 开头）"
+            f"not {what[0]} (expected prefix {prefix})", message_zh=f"不是{what[1]}（应以 {prefix} 开头）"
         )
-    compressed = b45decode(text[len(PREFIX) :])
+    compressed = b45decode(text[len(prefix) :])
     if not compressed:
         raise PayloadError("empty payload", message_zh="载荷为空")
     if compressed[0] != ZLIB_FIRST_BYTE:

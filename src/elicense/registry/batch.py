@@ -34,11 +34,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elicense import _crashpoint
 from elicense.errors import ElicenseError, InputError, UsageError
 from elicense.model import HolderType, china_date, require_utc
+
+if TYPE_CHECKING:
+    from elicense.catalog import LicenceType
+    from elicense.home import AuthorityEntry
 
 MAX_FILE_BYTES = 1 << 30
 """Largest accepted CSV file (1 GiB)."""
@@ -819,14 +823,9 @@ def run_batch(
         raise UsageError("workers must be 1..64")
     if commit_every < 1:
         raise UsageError("commit_every must be ≥ 1")
-    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
-    entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
-    if lt.code not in entry.licence_types:
-        raise UsageError(
-            f"{entry.name} may not issue {lt.name_zh} ({lt.code})",
-            message_zh=f"{entry.name} 无权签发{lt.name_zh}",
-        )
+    entry = _issuing_authority(home, authority_code, lt, f"{lt.name_zh} ({lt.code})")
     import multiprocessing
     from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
     from contextlib import ExitStack
@@ -946,7 +945,16 @@ def _close_worker() -> None:
         _STATE = None
 
 
-def _check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
+def _issuing_authority(home: Any, authority_code: str | None, lt: LicenceType, what_en: str) -> AuthorityEntry:
+    """The named authority, else the home's first for the type; it must be authorised for the type
+    (the one issuer-side statement of the rule; ``what_en`` names the type in the refusal)."""
+    entry: AuthorityEntry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
+    if lt.code not in entry.licence_types:
+        raise UsageError(f"{entry.name} may not issue {what_en}", message_zh=f"{entry.name} 无权签发{lt.name_zh}")
+    return entry
+
+
+def check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
     """``--pdf-level`` / ``--tsa-url`` only make sense with PDFs, and for a known level."""
     from elicense.pdf.tsa import PDF_LEVELS
 
@@ -1002,11 +1010,9 @@ def issue_one(
     from elicense.catalog import Catalog
 
     at = require_utc(at, "at").replace(microsecond=0)
-    _check_pdf_level(pdf_dir, pdf_level, tsa_url)
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
-    entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
-    if lt.code not in entry.licence_types:
-        raise UsageError(f"{entry.name} may not issue {lt.code}", message_zh=f"{entry.name} 无权签发{lt.name_zh}")
+    entry = _issuing_authority(home, authority_code, lt, lt.code)
     names = header_names(lt)
     row: dict[str, str] = {}
     for k, v in values.items():

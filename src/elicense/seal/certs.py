@@ -69,8 +69,10 @@ class CertView:
     """Critical extensions this profile does not know (vendor extensions)."""
     strict_error: str | None
     """Why ``cryptography`` refused the certificate (None when it loads it)."""
-    _subject_der: bytes = field(repr=False)
-    _issuer_der: bytes = field(repr=False)
+    subject_der: bytes = field(repr=False)
+    """DER of the subject Name (byte-exact, for chaining and CRL matching)."""
+    issuer_der: bytes = field(repr=False)
+    """DER of the issuer Name."""
     _tbs: bytes = field(repr=False)
     _signature: bytes = field(repr=False)
     _inner_alg: str = field(repr=False)
@@ -78,12 +80,12 @@ class CertView:
 
     def same_subject_as_issuer_of(self, child: CertView) -> bool:
         """Name chaining (normalised comparison, RFC 5280 §7.1)."""
-        if self._subject_der == child._issuer_der:
+        if self.subject_der == child.issuer_der:
             return True
         from asn1crypto import x509 as a509
 
         try:
-            return bool(a509.Name.load(self._subject_der) == a509.Name.load(child._issuer_der))
+            return bool(a509.Name.load(self.subject_der) == a509.Name.load(child.issuer_der))
         except (ValueError, TypeError):
             return False
 
@@ -179,8 +181,8 @@ def _load(der: bytes) -> CertView:
             ext_key_usage=eku,
             unknown_critical=tuple(unknown),
             strict_error=strict_error,
-            _subject_der=tbs["subject"].dump(),
-            _issuer_der=tbs["issuer"].dump(),
+            subject_der=tbs["subject"].dump(),
+            issuer_der=tbs["issuer"].dump(),
             _tbs=tbs.dump(),
             _signature=bytes(parsed["signature_value"].native),
             _inner_alg=tbs["signature"]["algorithm"].dotted,

@@ -33,12 +33,12 @@ def _iso(when: dt.datetime | None) -> str | None:
     return None if when is None else when.isoformat().replace("+00:00", "Z")
 
 
-def _cert(der: bytes, ctx: ses._Ctx, where: str) -> dict[str, Any]:
+def _cert(der: bytes, ctx: ses.SesContext, where: str) -> dict[str, Any]:
     try:
         c = cert_of(der)
     except CryptoError as exc:
         return {"error": exc.message, "bytes": len(der)}
-    ses._cert_devs(c, ctx, where)
+    ses.cert_devs(c, ctx, where)
     return {
         "subject": c.subject, "issuer": c.issuer, "serial": f"{c.serial:x}", "not_before": _iso(c.not_before),
         "not_after": _iso(c.not_after), "signature_algorithm": c.signature_alg,
@@ -59,7 +59,7 @@ def _part(part: ses.SignedPart) -> dict[str, Any]:
 
 
 def _verify(cert_der: bytes, value: bytes, part: ses.SignedPart, alt: ses.SignedPart | None,
-            ctx: ses._Ctx, where: str) -> dict[str, Any]:  # fmt: skip
+            ctx: ses.SesContext, where: str) -> dict[str, Any]:  # fmt: skip
     try:
         cert: CertView = cert_of(cert_der)
     except CryptoError as exc:
@@ -71,7 +71,7 @@ def _verify(cert_der: bytes, value: bytes, part: ses.SignedPart, alt: ses.Signed
     return out
 
 
-def _seal(seal: ses.Seal, ctx: ses._Ctx) -> dict[str, Any]:
+def _seal(seal: ses.Seal, ctx: ses.SesContext) -> dict[str, Any]:
     kind = next((name for magic, name in PICTURE_MAGIC if seal.picture.startswith(magic)), "unknown")
     names = SEAL_TYPES.get(seal.seal_type, ("other", "其他"))
     return {
@@ -103,7 +103,7 @@ def _stamp(token: bytes | None, value: bytes) -> dict[str, Any] | None:
         ts = parse_time_stamp(token)
     except ses.SesFormatError as exc:
         return {"error": exc.message, "bytes": len(token)}
-    digest = ses._sm3(value) if ses._sm3_name(ts.imprint_alg, ses._Ctx(), "") else None
+    digest = ses.sm3_digest(value) if ses.sm3_name(ts.imprint_alg, ses.SesContext(), "") else None
     tsa = None
     if ts.tsa_cert is not None:
         try:
@@ -119,7 +119,7 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
     if not isinstance(data, bytes) or not data or len(data) > MAX_INSPECT_BYTES:
         raise SealInspectError("input empty or larger than 4 MiB", message_zh="输入为空或超过 4 MiB")
     kind = ses.kind_of(data)
-    ctx = ses._Ctx()
+    ctx = ses.SesContext()
     try:
         if kind == "seal":
             seal = ses.parse_seal(data)
@@ -136,7 +136,7 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
                     "property_info": sig.property_info, "data_hash": sig.data_hash.hex(),
                     "time_stamp": _stamp(sig.time_stamp, sig.signature), "embedded_crls": len(sig.crls),
                     "ext_datas": [{"oid": o, "critical": c, "bytes": len(v)} for o, c, v in sig.ext_datas],
-                    "signer_in_seal": ses._cert_in_seal(sig.seal, sig.signer_cert),
+                    "signer_in_seal": ses.cert_in_seal(sig.seal, sig.signer_cert),
                     **_verify(sig.signer_cert, sig.signature, sig.covers, sig.alternative, ctx, "signature"),
                 },
                 "seal": _seal(sig.seal, ctx),

@@ -311,7 +311,7 @@ class SealSignature:
 # -- parsing -----------------------------------------------------------------------------------
 
 
-class _Ctx:
+class SesContext:
     """Collects deviations while parsing one input."""
 
     def __init__(self) -> None:
@@ -330,7 +330,7 @@ def _fail(what: str, exc: Exception | None = None) -> SesFormatError:
     return SesFormatError(msg[:300], message_zh="电子签章数据格式错误")
 
 
-def _ext_datas(node: d.Node, ctx: _Ctx, where: str) -> tuple[tuple[str, bool, bytes], ...]:
+def _ext_datas(node: d.Node, ctx: SesContext, where: str) -> tuple[tuple[str, bool, bytes], ...]:
     out: list[tuple[str, bool, bytes]] = []
     for item in d.expect(node, d.SEQUENCE, what=where).children():
         parts = d.expect(item, d.SEQUENCE, what=where).children()
@@ -349,7 +349,7 @@ def _ext_datas(node: d.Node, ctx: _Ctx, where: str) -> tuple[tuple[str, bool, by
     return tuple(out)
 
 
-def _cert_field(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+def _cert_field(node: d.Node, ctx: SesContext, where: str) -> bytes:
     """A certificate field (OCTET STRING holding DER); a bare Certificate SEQUENCE is read and reported."""
     if node.tag == d.SEQUENCE:
         ctx.dev("ses_dev_cert_unwrapped", where)
@@ -357,28 +357,28 @@ def _cert_field(node: d.Node, ctx: _Ctx, where: str) -> bytes:
     return d.octets(node, where)
 
 
-def _critical_ext(ext: Sequence[tuple[str, bool, bytes]], ctx: _Ctx, where: str, known: Sequence[str]) -> None:
+def _critical_ext(ext: Sequence[tuple[str, bool, bytes]], ctx: SesContext, where: str, known: Sequence[str]) -> None:
     """Critical ExtData this module does not understand: reported (and refused by a strict verifier)."""
     for oid, critical, _ in ext:
         if critical and oid not in known:
             ctx.dev("ses_dev_critical_ext_data", where, oid)
 
 
-def _bit_or_octets(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+def _bit_or_octets(node: d.Node, ctx: SesContext, where: str) -> bytes:
     if node.tag == d.OCTET_STRING:
         ctx.dev("ses_dev_octet_string", where)
         return node.value
     return d.bits(node, where)
 
 
-def _text(node: d.Node, ctx: _Ctx, where: str, tag: int = d.IA5_STRING) -> str:
+def _text(node: d.Node, ctx: SesContext, where: str, tag: int = d.IA5_STRING) -> str:
     """A string field; another string type than the standard's is read and reported."""
     if node.tag != tag:
         ctx.dev("ses_dev_string_type", where, f"tag 0x{node.tag:02x} instead of 0x{tag:02x}")
     return d.text(node, where)
 
 
-def _time(node: d.Node, ctx: _Ctx, where: str, version: int) -> dt.datetime:
+def _time(node: d.Node, ctx: SesContext, where: str, version: int) -> dt.datetime:
     """A date: UTCTime in v1, GeneralizedTime in v4/v5; the other one is read and reported."""
     want = d.UTC_TIME if version == 1 else d.GENERALIZED_TIME
     if node.tag != want:
@@ -386,7 +386,7 @@ def _time(node: d.Node, ctx: _Ctx, where: str, version: int) -> dt.datetime:
     return d.time(node, where)
 
 
-def _sm3_name(name: str, ctx: _Ctx, where: str) -> bool:
+def sm3_name(name: str, ctx: SesContext, where: str) -> bool:
     """Whether ``name`` names SM3 (recording non-standard spellings)."""
     if name == "SM3" or name == OID_SM3:
         return True
@@ -396,7 +396,7 @@ def _sm3_name(name: str, ctx: _Ctx, where: str) -> bool:
     return False
 
 
-def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
+def _seal_at(node: d.Node, ctx: SesContext, prefix: str = "seal") -> Seal:
     parts = d.expect(node, d.SEQUENCE, what=prefix).children()
     if len(parts) < 2:
         raise _fail(f"{prefix}: too few fields")
@@ -438,7 +438,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
         for item in items:
             kind_node, value_node = d.expect(item, d.SEQUENCE, what="CertDigestObj").children()
             kind = _text(kind_node, ctx, "seal.certList.type", d.PRINTABLE_STRING)
-            if not _sm3_name(kind, ctx, "seal.certList.type"):
+            if not sm3_name(kind, ctx, "seal.certList.type"):
                 ctx.dev("ses_dev_cert_digest_type", "seal.certList.type", kind[:40])
             digests.append((kind, d.octets(value_node, "CertDigestObj.value")))
         count = len(digests)
@@ -501,7 +501,7 @@ def _seal_at(node: d.Node, ctx: _Ctx, prefix: str = "seal") -> Seal:
     )  # fmt: skip
 
 
-def _time_stamp(node: d.Node, ctx: _Ctx, where: str) -> bytes:
+def _time_stamp(node: d.Node, ctx: SesContext, where: str) -> bytes:
     if node.tag == d.CONTEXT_0:
         (inner,) = node.children()
         return _bit_or_octets(inner, ctx, where)
@@ -513,13 +513,13 @@ def _time_stamp(node: d.Node, ctx: _Ctx, where: str) -> bytes:
     raise _fail(f"{where}: unexpected tag 0x{node.tag:02x}")
 
 
-def _with_devs(seal: Seal, ctx: _Ctx) -> Seal:
+def _with_devs(seal: Seal, ctx: SesContext) -> Seal:
     from dataclasses import replace
 
     return replace(seal, deviations=tuple(ctx.devs))
 
 
-def _check_der(node: d.Node, ctx: _Ctx) -> None:
+def _check_der(node: d.Node, ctx: SesContext) -> None:
     if not d.all_minimal(node):
         ctx.dev("ses_dev_not_der", "encoding", "non-minimal lengths; signatures are checked over the bytes as given")
 
@@ -528,7 +528,7 @@ def parse_seal(data: bytes) -> Seal:
     """Parse a seal (v1, v4, v5), bounded; :class:`SesFormatError` on anything unreadable."""
     if not isinstance(data, bytes) or len(data) > MAX_SES_BYTES:
         raise SesFormatError("SES seal too large or not bytes")
-    ctx = _Ctx()
+    ctx = SesContext()
     try:
         node = d.parse(data, what="seal")
         _check_der(node, ctx)
@@ -540,7 +540,7 @@ def parse_seal(data: bytes) -> Seal:
     return _with_devs(seal, ctx)
 
 
-def _v1_time(node: d.Node, ctx: _Ctx) -> dt.datetime:
+def _v1_time(node: d.Node, ctx: SesContext) -> dt.datetime:
     """v1 timeInfo: a BIT STRING holding a time (DER, or text as real producers write it)."""
     if node.tag in (d.UTC_TIME, d.GENERALIZED_TIME):  # a plain time where v1 wraps it
         ctx.dev("ses_dev_time_type", "signature.timeInfo", "a time, not v1's BIT STRING")
@@ -571,7 +571,7 @@ def parse_signature(data: bytes) -> SealSignature:
     """Parse an ``SES_Signature`` (v1, v4, v5), bounded; :class:`SesFormatError` on anything odd."""
     if not isinstance(data, bytes) or len(data) > MAX_SES_BYTES:
         raise SesFormatError("SES signature too large or not bytes")
-    ctx = _Ctx()
+    ctx = SesContext()
     try:
         node = d.parse(data, what="signature")
         _check_der(node, ctx)
@@ -582,7 +582,7 @@ def parse_signature(data: bytes) -> SealSignature:
         raise _fail("signature", exc) from exc
 
 
-def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
+def _signature_at(node: d.Node, ctx: SesContext) -> SealSignature:
     parts = d.expect(node, d.SEQUENCE, what="SES_Signature").children()
     if not parts:
         raise _fail("empty SES_Signature")
@@ -595,7 +595,7 @@ def _signature_at(node: d.Node, ctx: _Ctx) -> SealSignature:
         raise SesVersionUnsupported(
             f"SES_Signature version {version} is not supported", message_zh=f"不支持第 {version} 版电子签章数据"
         )
-    seal_ctx = _Ctx()
+    seal_ctx = SesContext()
     seal = _with_devs(_seal_at(fields[1], seal_ctx), seal_ctx)
     ctx.devs.extend(seal.deviations)
     ext: tuple[tuple[str, bool, bytes], ...] = ()
@@ -694,13 +694,13 @@ def kind_of(data: bytes) -> Literal["seal", "signature", "signed_data", "raw_sig
 # -- building (v4, as the standard and real producers do) -------------------------------------
 
 
-def _sm3(data: bytes) -> bytes:
+def sm3_digest(data: bytes) -> bytes:
     from elicense.crypto.sm2 import sm3
 
     return sm3(data)
 
 
-def _der(cert: x509.Certificate) -> bytes:
+def der_certificate(cert: x509.Certificate) -> bytes:
     from elicense.crypto.sm2 import certificate_der
 
     return certificate_der(cert)
@@ -712,7 +712,7 @@ def _ia5(value: str) -> bytes:
     return d.header(d.IA5_STRING, len(value)) + value.encode("ascii")
 
 
-def _int(value: int) -> bytes:
+def der_int(value: int) -> bytes:
     out: bytes = core.Integer(value).dump()
     return out
 
@@ -722,7 +722,7 @@ def _utf8(value: str) -> bytes:
     return d.header(d.UTF8_STRING, len(raw)) + raw
 
 
-def _octets(value: bytes) -> bytes:
+def der_octets(value: bytes) -> bytes:
     return d.header(d.OCTET_STRING, len(value)) + value
 
 
@@ -730,7 +730,7 @@ def _bits(value: bytes) -> bytes:
     return d.header(d.BIT_STRING, len(value) + 1) + b"\x00" + value
 
 
-def _oid(value: str) -> bytes:
+def der_oid(value: str) -> bytes:
     out: bytes = core.ObjectIdentifier(value).dump()
     return out
 
@@ -743,7 +743,7 @@ def _gt(when: dt.datetime) -> bytes:
 def _ext_datas_der(items: Iterable[tuple[str, bytes]]) -> bytes:
     """``ExtensionDatas`` with ``critical`` written out (FALSE): readers in the field (ofdrw among
     them) require the field although the standard gives it a DEFAULT."""
-    return d.sequence(b"".join(d.sequence(_oid(oid) + b"\x01\x01\x00" + _octets(value)) for oid, value in items))
+    return d.sequence(b"".join(d.sequence(der_oid(oid) + b"\x01\x01\x00" + der_octets(value)) for oid, value in items))
 
 
 def make_seal(
@@ -781,21 +781,21 @@ def make_seal(
     if Sm2PublicKey.from_certificate(maker_cert) != maker_key.public_key():
         raise CryptoError("seal maker key does not match its certificate")
     if cert_list_type == CERT_LIST_CERTS:
-        cert_list = d.sequence(b"".join(_octets(_der(c)) for c in certificates))
+        cert_list = d.sequence(b"".join(der_octets(der_certificate(c)) for c in certificates))
     elif cert_list_type == CERT_LIST_DIGESTS:
-        digest_obj = (d.sequence(b"\x13\x03SM3" + _octets(_sm3(_der(c)))) for c in certificates)
+        digest_obj = (d.sequence(b"\x13\x03SM3" + der_octets(sm3_digest(der_certificate(c)))) for c in certificates)
         cert_list = d.sequence(b"".join(digest_obj))
     else:
         raise CryptoError("certListType must be 1 or 2")
-    header = d.sequence(_ia5(SES_ID) + _int(SES_VERSION) + _ia5(vid))
+    header = d.sequence(_ia5(SES_ID) + der_int(SES_VERSION) + _ia5(vid))
     prop = d.sequence(
-        _int(seal_type) + _utf8(name) + _int(cert_list_type) + cert_list
+        der_int(seal_type) + _utf8(name) + der_int(cert_list_type) + cert_list
         + _gt(created) + _gt(valid_start) + _gt(valid_end)
     )  # fmt: skip
-    picture = d.sequence(_ia5(picture_type) + _octets(picture_png) + _int(width_mm) + _int(height_mm))
+    picture = d.sequence(_ia5(picture_type) + der_octets(picture_png) + der_int(width_mm) + der_int(height_mm))
     info = d.sequence(header + _ia5(es_id) + prop + picture)
     signature = maker_key.sign(info)
-    der = d.sequence(info + _octets(_der(maker_cert)) + _oid(OID_SM2_WITH_SM3) + _bits(signature))
+    der = d.sequence(info + der_octets(der_certificate(maker_cert)) + der_oid(OID_SM2_WITH_SM3) + _bits(signature))
     parse_seal(der)  # what we write must parse
     return der
 
@@ -829,21 +829,21 @@ def sign_tbs(
         raise CryptoError("dataHash must be a 32-byte SM3 digest")
     if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():
         raise CryptoError("signer key does not match its certificate")
-    signer_der = _der(signer_cert)
-    if not _cert_in_seal(parsed, signer_der):
+    signer_der = der_certificate(signer_cert)
+    if not cert_in_seal(parsed, signer_der):
         raise CryptoError(
             "the signer's certificate is not in the seal's certificate list",
             message_zh="签章者证书不在电子印章的证书列表中",
         )
     if not property_info.isascii() or len(property_info) > MAX_PROPERTY_INFO:
         raise CryptoError("propertyInfo must be ASCII (IA5String) and at most 1024 characters")
-    body = _int(SES_VERSION) + seal + _gt(when) + _bits(data_hash) + _ia5(property_info)
+    body = der_int(SES_VERSION) + seal + _gt(when) + _bits(data_hash) + _ia5(property_info)
     if crls:
         ext = _ext_datas_der((OID_EXT_CRL, c) for c in crls)
         body += d.header(d.CONTEXT_0, len(ext)) + ext
     tbs = d.sequence(body)
     signature = signer_key.sign(tbs)
-    out = tbs + _octets(signer_der) + _oid(OID_SM2_WITH_SM3) + _bits(signature)
+    out = tbs + der_octets(signer_der) + der_oid(OID_SM2_WITH_SM3) + _bits(signature)
     if time_stamper is not None:
         time_stamp = time_stamper(signature)
     if time_stamp is not None:
@@ -867,17 +867,17 @@ def sign_document(
 ) -> bytes:
     """A detached v4 ``SES_Signature`` (DER) whose dataHash is SM3(``document``)."""
     return sign_tbs(
-        data_hash=_sm3(document), property_info=property_info, seal=seal, signer_cert=signer_cert,
+        data_hash=sm3_digest(document), property_info=property_info, seal=seal, signer_cert=signer_cert,
         signer_key=signer_key, at=at, crls=crls, time_stamp=time_stamp,
     )  # fmt: skip
 
 
-def _cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
+def cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
     if seal.cert_list_type == CERT_LIST_CERTS:
         return cert_der in seal.certs
-    digest = _sm3(cert_der)
-    ignore = _Ctx()
-    return any(_sm3_name(kind, ignore, "") and value == digest for kind, value in seal.cert_digests)
+    digest = sm3_digest(cert_der)
+    ignore = SesContext()
+    return any(sm3_name(kind, ignore, "") and value == digest for kind, value in seal.cert_digests)
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -1039,7 +1039,7 @@ class SesVerification:
         return self.result.has_reason(code)
 
 
-class _Run:
+class SesRun:
     """Accumulates checks and reasons of one verification."""
 
     def __init__(self, when: dt.datetime, kind: str) -> None:
@@ -1068,7 +1068,7 @@ class _Run:
         )  # fmt: skip
 
 
-def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
+def _normalise_value(value: bytes, ctx: SesContext, where: str) -> bytes | None:
     """DER ``SEQUENCE{r,s}`` from a signature value as found (raw 64-byte r‖s reported)."""
     from elicense.crypto.sm2 import parse_der_signature, raw_to_der
 
@@ -1087,7 +1087,7 @@ def _normalise_value(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
     return _lenient_der(value, ctx, where)
 
 
-def _lenient_der(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
+def _lenient_der(value: bytes, ctx: SesContext, where: str) -> bytes | None:
     """``SEQUENCE{r,s}`` with non-canonical INTEGERs (a missing 0x00 sign octet, extra leading zeros):
     the unsigned values are unambiguous; re-encoded canonically and reported."""
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -1109,7 +1109,7 @@ def _lenient_der(value: bytes, ctx: _Ctx, where: str) -> bytes | None:
 
 
 def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: SignedPart | None,
-               ctx: _Ctx, where: str, user_ids: Sequence[bytes] = ()) -> SignedPart | None:  # fmt: skip
+               ctx: SesContext, where: str, user_ids: Sequence[bytes] = ()) -> SignedPart | None:  # fmt: skip
     """Which layout ``value`` verifies over with ``cert``'s key (the standard's first); None if neither.
 
     ``user_ids``: other SM2 user ids the relying party configured for this signer or seal
@@ -1137,19 +1137,19 @@ def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: Sign
     return None
 
 
-def _unknown_critical(ctx: _Ctx) -> str:
+def _unknown_critical(ctx: SesContext) -> str:
     codes = ("ses_dev_critical_ext_data", "ses_dev_critical_extension")
     return "; ".join(f"{x.where}: {x.detail}" for x in ctx.devs if x.code in codes)
 
 
-def _cert_devs(cert: CertView, ctx: _Ctx, where: str) -> None:
+def cert_devs(cert: CertView, ctx: SesContext, where: str) -> None:
     if cert.strict_error is not None:
         ctx.dev("ses_dev_certificate_encoding", where, cert.strict_error[:120])
     for oid in cert.unknown_critical:
         ctx.dev("ses_dev_critical_extension", where, oid)
 
 
-def _views(items: Iterable[CertLike]) -> list[CertView]:
+def cert_views(items: Iterable[CertLike]) -> list[CertView]:
     out = []
     for item in items:
         try:
@@ -1161,7 +1161,7 @@ def _views(items: Iterable[CertLike]) -> list[CertView]:
 
 def signer_chain(cert: CertView, trust: SesTrust) -> Chain:
     """The signer's path to a trusted SM2 anchor (TrustError if none)."""
-    return build_chain(cert, anchors=_views(trust.roots), intermediates=_views(trust.intermediates))
+    return build_chain(cert, anchors=cert_views(trust.roots), intermediates=cert_views(trust.intermediates))
 
 
 def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
@@ -1177,13 +1177,13 @@ def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
                 cas.append((entry, cert_of(entry.certificate)))
             except CryptoError:
                 continue  # an unreadable entry trusts nothing
-    inter = _views(trust.intermediates)
+    inter = cert_views(trust.intermediates)
     for entry, ca in cas:
         try:
             return build_chain(cert, anchors=[ca], intermediates=inter), f"seal CA {entry.name!r}"
         except TrustError:
             continue
-    chain = build_chain(cert, anchors=_views(trust.roots), intermediates=inter, leaf_eku=OID_EKU_SEAL_MAKING)
+    chain = build_chain(cert, anchors=cert_views(trust.roots), intermediates=inter, leaf_eku=OID_EKU_SEAL_MAKING)
     return chain, "seal-making EKU under a trusted root"
 
 
@@ -1198,7 +1198,7 @@ def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str)
             try:
                 key = issuer.public_key()
                 assert isinstance(key, Sm2PublicKey)
-                same = crl.issuer.public_bytes() == issuer._subject_der or _name_eq(crl.issuer, issuer)
+                same = crl.issuer.public_bytes() == issuer.subject_der or _name_eq(crl.issuer, issuer)
             except (CryptoError, ValueError):
                 continue
             if same and key.verify(crl.signature, crl.tbs):
@@ -1216,7 +1216,7 @@ def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str)
 def _name_eq(name: Any, issuer: CertView) -> bool:
     from asn1crypto import x509 as a509
 
-    return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer._subject_der))
+    return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer.subject_der))
 
 
 def _load_crls(ders: Iterable[bytes]) -> list[Any]:
@@ -1231,7 +1231,7 @@ def _load_crls(ders: Iterable[bytes]) -> list[Any]:
     return out
 
 
-def _algorithm_ok(oid: str, ctx: _Ctx, where: str) -> bool:
+def _algorithm_ok(oid: str, ctx: SesContext, where: str) -> bool:
     """SM2-with-SM3 is the only signature algorithm of SES (every version); some producers name
     it by the SM2 OIDs (``sm2-1``, the curve), which in SES can only mean the same thing."""
     if oid == OID_SM2_WITH_SM3:
@@ -1261,8 +1261,8 @@ def verify_ses(
     from elicense.errors import AlgorithmNotAllowed
 
     when = require_utc(at, "at")
-    run = _Run(when, "ses")
-    ctx = _Ctx()
+    run = SesRun(when, "ses")
+    ctx = SesContext()
 
     def finish(sig: SealSignature | None = None, seal: Seal | None = None, signer: CertView | None = None,
                maker: CertView | None = None) -> SesVerification:  # fmt: skip
@@ -1292,8 +1292,8 @@ def verify_ses(
     except CryptoError as exc:
         run.check("format", [Reason.of(SES_CERTIFICATE_UNREADABLE, exc.message)])
         return finish(sig, seal)
-    _cert_devs(signer, ctx, "signer certificate")
-    _cert_devs(maker, ctx, "seal maker certificate")
+    cert_devs(signer, ctx, "signer certificate")
+    cert_devs(maker, ctx, "seal maker certificate")
     if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
         run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
         return finish(sig, seal)
@@ -1340,7 +1340,7 @@ def verify_ses(
     run.check("seal_validity", found, None if found else f"{seal.valid_start.date()}..{seal.valid_end.date()}")
 
     # 4. signer certificate in the seal's certificate list
-    in_seal = _cert_in_seal(seal, sig.signer_cert)
+    in_seal = cert_in_seal(seal, sig.signer_cert)
     run.check("signer_in_seal", [] if in_seal else [Reason.of(SES_SIGNER_NOT_IN_SEAL)],
               f"list type {seal.cert_list_type}")  # fmt: skip
 
@@ -1348,21 +1348,21 @@ def verify_ses(
     chains: list[tuple[Chain, dt.datetime, str]] = []
     try:
         chain = signer_chain(signer, trust)
-        found = _validity(chain, signed_at, "signer certificate")
+        found = chain_validity(chain, signed_at, "signer certificate")
         chains.append((chain, signed_at, "signer"))
         run.check("signer_certificate", found, None if found else f"{signer.subject} → {chain.anchor.subject}")
     except TrustError as exc:
         run.check("signer_certificate", [Reason.of(SES_CERTIFICATE_UNTRUSTED, exc.message)])
     try:
         chain, why = maker_chain(maker, seal.vid, trust)
-        found = _validity(chain, seal.created, "seal maker certificate at the seal's createDate")
+        found = chain_validity(chain, seal.created, "seal maker certificate at the seal's createDate")
         chains.append((chain, signed_at, "seal maker"))
         run.check("seal_maker_certificate", found, None if found else why)
     except TrustError as exc:
         run.check("seal_maker_certificate", [Reason.of(SES_SEAL_MAKER_UNTRUSTED, exc.message)])
 
     # 6. revocation
-    _check_revocation(run, chains, [*trust.crls, *sig.crls], trust)
+    check_revocation(run, chains, [*trust.crls, *sig.crls], trust)
 
     # 7. time stamps (over the signer's and, v5, the maker's signature value)
     stamps = [(w, t, v) for w, t, v in (("signature", sig.time_stamp, sig.signature),
@@ -1385,7 +1385,7 @@ def verify_ses(
     return finish(sig, seal, signer, maker)
 
 
-def _check_revocation(run: _Run, chains: Sequence[tuple[Chain, dt.datetime, str]], crl_ders: Sequence[bytes],
+def check_revocation(run: SesRun, chains: Sequence[tuple[Chain, dt.datetime, str]], crl_ders: Sequence[bytes],
                       trust: SesTrust) -> None:  # fmt: skip
     if not chains:
         run.skip("revocation", "no trusted chain")
@@ -1400,7 +1400,7 @@ def _check_revocation(run: _Run, chains: Sequence[tuple[Chain, dt.datetime, str]
     run.check("revocation", found, None if found else "CRLs cover the signing time")
 
 
-def _validity(chain: Chain, when: dt.datetime, what: str) -> list[Reason]:
+def chain_validity(chain: Chain, when: dt.datetime, what: str) -> list[Reason]:
     if when < chain.not_before:
         return [Reason.of(r.CERTIFICATE_NOT_YET_VALID, f"{what}: valid from {chain.not_before.isoformat()}")]
     if when > chain.not_after:
@@ -1412,8 +1412,8 @@ def _validity(chain: Chain, when: dt.datetime, what: str) -> list[Reason]:
 def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVerification:
     """Verify a bare seal (``.esl``): maker's signature, maker trust, validity at ``at``."""
     when = require_utc(at, "at")
-    run = _Run(when, "ses_seal")
-    ctx = _Ctx()
+    run = SesRun(when, "ses_seal")
+    ctx = SesContext()
     seal: Seal | None = None
     maker: CertView | None = None
 
@@ -1431,7 +1431,7 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
         run.check("format", [Reason.of(SES_MALFORMED, exc.message)])
         return finish()
     ctx.devs.extend(seal.deviations)
-    _cert_devs(maker, ctx, "seal maker certificate")
+    cert_devs(maker, ctx, "seal maker certificate")
     if trust.refuse_unknown_critical and (crit := _unknown_critical(ctx)):
         run.check("format", [Reason.of(SES_UNKNOWN_CRITICAL, crit)])
         return finish()
@@ -1454,8 +1454,8 @@ def verify_seal(seal_der: bytes, *, trust: SesTrust, at: dt.datetime) -> SesVeri
     run.check("seal_validity", found)
     try:
         chain, why = maker_chain(maker, seal.vid, trust)
-        run.check("seal_maker_certificate", _validity(chain, seal.created, "seal maker certificate"), why)
-        _check_revocation(run, [(chain, when, "seal maker")], trust.crls, trust)
+        run.check("seal_maker_certificate", chain_validity(chain, seal.created, "seal maker certificate"), why)
+        check_revocation(run, [(chain, when, "seal maker")], trust.crls, trust)
     except TrustError as exc:
         run.check("seal_maker_certificate", [Reason.of(SES_SEAL_MAKER_UNTRUSTED, exc.message)])
     return finish()
@@ -1470,7 +1470,7 @@ def verify_signature(
     algorithms: AlgorithmPolicy | None = None,
 ) -> VerificationResult:
     """:func:`verify_ses` for a detached signature over ``document`` (dataHash = SM3 of it)."""
-    digest = None if document is None else _sm3(document)
+    digest = None if document is None else sm3_digest(document)
     return verify_ses(data, data_hash=digest, trust=trust, at=at, algorithms=algorithms).result
 
 
@@ -1485,7 +1485,7 @@ def trust_from_store(store: Any, extra_crls: Sequence[bytes] = (), bundle: Any =
     for keys in store.keys.values():
         for key in keys:
             for cert in key.chain.chain[1:-1]:
-                inter[_der(cert)] = cert
+                inter[der_certificate(cert)] = cert
     section = bundle.section(SECTION) if bundle is not None else None
     signed = policy_from_bytes(section, f"trust bundle section {SECTION!r}") if section is not None else None
     env = os.environ.get("ELICENSE_SEAL_MAKERS")  # the relying party's own additions (other vendors)

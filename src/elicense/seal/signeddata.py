@@ -89,7 +89,7 @@ def parse_signed_data(data: bytes) -> SignedData:
     """Parse (bounded); :class:`ses.SesFormatError` on anything unreadable."""
     if not isinstance(data, bytes) or len(data) > MAX_SIGNED_DATA_BYTES:
         raise ses.SesFormatError("SignedData too large or not bytes")
-    ctx = ses._Ctx()
+    ctx = ses.SesContext()
     try:
         return _parse(data, ctx)
     except ses.SesFormatError:
@@ -98,7 +98,7 @@ def parse_signed_data(data: bytes) -> SignedData:
         raise ses.SesFormatError(f"malformed SignedData: {exc}"[:300], message_zh="SignedData 格式错误") from exc
 
 
-def _parse(data: bytes, ctx: ses._Ctx) -> SignedData:
+def _parse(data: bytes, ctx: ses.SesContext) -> SignedData:
     top = d.parse(data, what="ContentInfo")
     if not d.all_minimal(top):
         ctx.dev("ses_dev_not_der", "encoding")
@@ -138,7 +138,7 @@ def _parse(data: bytes, ctx: ses._Ctx) -> SignedData:
     ias = d.expect(si[1], d.SEQUENCE, what="issuerAndSerialNumber").children()
     issuer_raw, serial = ias[0].raw, d.integer(ias[1], "serialNumber")
     digest_alg = d.oid(d.expect(si[2], d.SEQUENCE, what="digestAlgorithm").children()[0], "digestAlgorithm")
-    if not ses._sm3_name(digest_alg, ctx, "SignerInfo.digestAlgorithm"):
+    if not ses.sm3_name(digest_alg, ctx, "SignerInfo.digestAlgorithm"):
         raise ses.SesFormatError(f"digest algorithm {digest_alg} is not SM3")
     idx = 3
     message_digest: bytes | None = None
@@ -182,7 +182,7 @@ def _parse(data: bytes, ctx: ses._Ctx) -> SignedData:
             view = cert_of(cert)
         except CryptoError:
             continue
-        if view.serial == serial and view._issuer_der == issuer_raw:
+        if view.serial == serial and view.issuer_der == issuer_raw:
             signer = cert
             break
         if view.serial == serial and signer is None:
@@ -242,8 +242,8 @@ def verify_signed_data(
     ``at``), revocation. Never raises for a failed check.
     """
     when = require_utc(at, "at")
-    run = ses._Run(when, "signed_data")
-    ctx = ses._Ctx()
+    run = ses.SesRun(when, "signed_data")
+    ctx = ses.SesContext()
     parsed: SignedData | None = None
     signer: CertView | None = None
 
@@ -265,7 +265,7 @@ def verify_signed_data(
     except CryptoError as exc:
         run.check("format", [Reason.of(ses.SES_CERTIFICATE_UNREADABLE, exc.message)])
         return finish()
-    ses._cert_devs(cert, ctx, "signer certificate")
+    ses.cert_devs(cert, ctx, "signer certificate")
     run.check("format", [], "GB/T 35275 SignedData")
     body = content if content is not None else parsed.content
     covers = parsed.covers
@@ -285,7 +285,7 @@ def verify_signed_data(
     if parsed.message_digest is not None:
         if body is None:
             run.check("document_digest", [Reason.of(ses.SES_DOCUMENT_MISSING)])
-        elif ses._sm3(body) != parsed.message_digest:
+        elif ses.sm3_digest(body) != parsed.message_digest:
             run.check("document_digest", [Reason.of(SD_DIGEST_MISMATCH)])
         else:
             run.check("document_digest", [], "messageDigest = SM3(content)")
@@ -294,19 +294,19 @@ def verify_signed_data(
         run.check("signing_time", [Reason.of(r.SIGNED_IN_FUTURE, signed_at.isoformat())])
     try:
         chain = build_chain(
-            cert, anchors=ses._views(trust.roots),
-            intermediates=[*ses._views(trust.intermediates), *ses._views(parsed.certificates)],
+            cert, anchors=ses.cert_views(trust.roots),
+            intermediates=[*ses.cert_views(trust.intermediates), *ses.cert_views(parsed.certificates)],
         )  # fmt: skip
-        found = ses._validity(chain, signed_at, "signer certificate")
+        found = ses.chain_validity(chain, signed_at, "signer certificate")
         run.check("signer_certificate", found, None if found else f"{cert.subject} → {chain.anchor.subject}")
-        ses._check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
+        ses.check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
     except TrustError as exc:
         run.check("signer_certificate", [Reason.of(ses.SES_CERTIFICATE_UNTRUSTED, exc.message)])
     return finish()
 
 
 def _attr(oid: str, value: bytes) -> bytes:
-    return d.sequence(ses._oid(oid) + d.header(d.SET, len(value)) + value)
+    return d.sequence(ses.der_oid(oid) + d.header(d.SET, len(value)) + value)
 
 
 def sign_signed_data(
@@ -330,27 +330,27 @@ def sign_signed_data(
     when = require_utc(at, "at").replace(microsecond=0)
     if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():
         raise CryptoError("signer key does not match its certificate")
-    cert_der = ses._der(signer_cert)
+    cert_der = ses.der_certificate(signer_cert)
     tbs = a509.Certificate.load(cert_der)["tbs_certificate"]
-    sm3_alg = d.sequence(ses._oid(ses.OID_SM3) + b"\x05\x00")
+    sm3_alg = d.sequence(ses.der_oid(ses.OID_SM3) + b"\x05\x00")
     time_der = core.UTCTime(when).dump() if when.year < 2050 else core.GeneralizedTime(when).dump()
     attrs = (
-        _attr(OID_CONTENT_TYPE, ses._oid(OID_DATA)) + _attr(OID_SIGNING_TIME, time_der)
-        + _attr(OID_MESSAGE_DIGEST, ses._octets(ses._sm3(content)))
+        _attr(OID_CONTENT_TYPE, ses.der_oid(OID_DATA)) + _attr(OID_SIGNING_TIME, time_der)
+        + _attr(OID_MESSAGE_DIGEST, ses.der_octets(ses.sm3_digest(content)))
     )  # fmt: skip
     signature = signer_key.sign(d.header(d.SET, len(attrs)) + attrs)
     signer_info = d.sequence(
-        ses._int(1) + d.sequence(tbs["issuer"].dump() + tbs["serial_number"].dump()) + sm3_alg
-        + d.header(d.CONTEXT_0, len(attrs)) + attrs + d.sequence(ses._oid(ses.OID_SM2_SIGN) + b"\x05\x00")
-        + ses._octets(signature)
+        ses.der_int(1) + d.sequence(tbs["issuer"].dump() + tbs["serial_number"].dump()) + sm3_alg
+        + d.header(d.CONTEXT_0, len(attrs)) + attrs + d.sequence(ses.der_oid(ses.OID_SM2_SIGN) + b"\x05\x00")
+        + ses.der_octets(signature)
     )  # fmt: skip
-    certs = b"".join([cert_der, *(ses._der(c) for c in chain)])
+    certs = b"".join([cert_der, *(ses.der_certificate(c) for c in chain)])
     body = (
-        ses._int(1) + d.header(d.SET, len(sm3_alg)) + sm3_alg + d.sequence(ses._oid(OID_DATA))
+        ses.der_int(1) + d.header(d.SET, len(sm3_alg)) + sm3_alg + d.sequence(ses.der_oid(OID_DATA))
         + d.header(d.CONTEXT_0, len(certs)) + certs + d.header(d.SET, len(signer_info)) + signer_info
     )  # fmt: skip
     signed_data = d.sequence(body)
-    der = d.sequence(ses._oid(OID_SIGNED_DATA) + d.header(d.CONTEXT_0, len(signed_data)) + signed_data)
+    der = d.sequence(ses.der_oid(OID_SIGNED_DATA) + d.header(d.CONTEXT_0, len(signed_data)) + signed_data)
     parse_signed_data(der)
     return der
 

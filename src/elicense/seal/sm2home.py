@@ -102,7 +102,7 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
     return new
 
 
-def _crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
+def entry_crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
     """Fresh SM2 CRLs of the authority's regional CA and of the root, with the home's certificate revocations.
 
     The same CRLs ``elicense bundle`` publishes (``elicense.status.service``: SM2-signed, every
@@ -110,7 +110,7 @@ def _crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
     """
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from elicense.status.service import _crls as status_crls
+    from elicense.status.service import make_crls as status_crls
 
     region = next(r for r in home.regions if r.code == entry.region)
     wanted = {c.subject for c in (*home.certificates(region.ca_cert), *home.root_certificates())}
@@ -141,7 +141,7 @@ def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime)
     if len(document) > MAX_DOCUMENT_BYTES:
         raise UsageError(f"{path} is too large to seal")
     der = sign_document(document, seal=seal, signer_cert=signer.certificate, signer_key=signer.private_key, at=at,
-                        property_info=path.name, crls=_crls(home, entry, at))  # fmt: skip
+                        property_info=path.name, crls=entry_crls(home, entry, at))  # fmt: skip
     out = path.with_name(path.name + ".ses")
     atomic_write(out, der)
     return out

@@ -64,9 +64,9 @@ class TimeStamp:
     """All certificates carried."""
 
 
-def _hash(alg: str, data: bytes, ctx: ses._Ctx, where: str) -> bytes | None:
-    if ses._sm3_name(alg, ctx, where):
-        return ses._sm3(data)
+def _hash(alg: str, data: bytes, ctx: ses.SesContext, where: str) -> bytes | None:
+    if ses.sm3_name(alg, ctx, where):
+        return ses.sm3_digest(data)
     if alg == OID_SHA256:
         return hashlib.sha256(data).digest()
     return None
@@ -129,7 +129,7 @@ def parse_time_stamp(token: bytes) -> TimeStamp:
 
 
 def check_time_stamp(
-    token: bytes, stamped: bytes, *, trust: ses.SesTrust, ctx: ses._Ctx, where: str
+    token: bytes, stamped: bytes, *, trust: ses.SesTrust, ctx: ses.SesContext, where: str
 ) -> tuple[list[Reason], dt.datetime | None, str]:
     """Reasons (empty: verified), the TSA's time when the token is genuine, and a detail line.
 
@@ -157,8 +157,8 @@ def check_time_stamp(
     if ses.sm2_verify(tsa, ts.signature, ts.covers, None, ctx, f"{where}.signature") is None:
         return [Reason.of(SES_TIMESTAMP_INVALID, f"{where}: the TSA signature does not verify")], None, ""
     try:
-        chain = build_chain(tsa, anchors=ses._views([*trust.roots, *trust.tsa_roots]),
-                            intermediates=[*ses._views(trust.intermediates), *ses._views(ts.certificates)],
+        chain = build_chain(tsa, anchors=ses.cert_views([*trust.roots, *trust.tsa_roots]),
+                            intermediates=[*ses.cert_views(trust.intermediates), *ses.cert_views(ts.certificates)],
                             leaf_eku=OID_TIME_STAMPING)  # fmt: skip
     except TrustError as exc:
         return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: {exc.message}")], None, ""
@@ -168,7 +168,7 @@ def check_time_stamp(
 
 
 def check_all(
-    items: Sequence[tuple[str, bytes, bytes]], *, trust: ses.SesTrust, ctx: ses._Ctx, signed_at: dt.datetime
+    items: Sequence[tuple[str, bytes, bytes]], *, trust: ses.SesTrust, ctx: ses.SesContext, signed_at: dt.datetime
 ) -> tuple[list[Reason], str]:
     """Check every ``(where, token, stamped)``; a signing time after a genuine stamp is refused."""
     found: list[Reason] = []

@@ -38,7 +38,7 @@ def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str
     }
 
 
-def _items(section: Mapping[str, Any], key: str) -> list[bytes]:
+def section_items(section: Mapping[str, Any], key: str) -> list[bytes]:
     raw = section.get(key, [])
     if not isinstance(raw, list) or len(raw) > MAX_ITEMS or not all(isinstance(x, str) for x in raw):
         raise TrustError(f"status section: {key} must be a list of base64 strings")
@@ -60,8 +60,8 @@ def from_section(
         raise TrustError(f"status section must have format {FORMAT!r}", message_zh="状态数据格式错误")
     return StatusStore.build(
         trust,
-        status_lists=_items(section, "status_lists"),
-        crls=_items(section, "crls"),
+        status_lists=section_items(section, "status_lists"),
+        crls=section_items(section, "crls"),
         known_sequences=known_sequences,
         known_digests=known_digests,
     )

@@ -237,12 +237,6 @@ class StatusSections:
         return json.dumps(to_section(self.status_lists, self.crls), separators=(",", ":")).encode()
 
 
-def bundle_extras(home: Home, now: dt.datetime, *, db: str | None = None) -> dict[str, bytes]:
-    """The offline bundle's ``extras`` for status: ``{"status": JSON section bytes}``."""
-    sections = status_sections(home, now, db=db)
-    return {"status": sections.to_json()}
-
-
 def list_entries(registry: Registry, authority_code: str, at: dt.datetime) -> list[Entry]:
     """The non-valid entries of an authority's list, from the registry, as of ``at``."""
     return pending_and_entries(registry, authority_code, at)[0]
@@ -339,11 +333,13 @@ def status_sections(
     finally:
         if reg_cm is not None:
             reg_cm.__exit__(None, None, None)
-    crls = [c.public_bytes(serialization.Encoding.DER) for c in _crls(home, now, crl_validity, seq)]
+    crls = [c.public_bytes(serialization.Encoding.DER) for c in make_crls(home, now, crl_validity, seq)]
     return StatusSections(tuple(lists), tuple(crls), now, earliest, counts)
 
 
-def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> list[x509.CertificateRevocationList]:
+def make_crls(
+    home: Home, now: dt.datetime, validity: dt.timedelta, number: int
+) -> list[x509.CertificateRevocationList]:
     """DER CRLs of every CA whose key the home holds, in the CA's own suite (ECDSA or SM2)."""
     from elicense.crypto.sm2 import Sm2PrivateKey
     from elicense.crypto.suites import load_key
@@ -354,7 +350,7 @@ def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> 
     out = []
     for cert_rel, key_rel in cas:
         cert = home.certificates(cert_rel)[0]
-        key_path = key_rel or _root_key(home, cert_rel)
+        key_path = key_rel or root_key_path(home, cert_rel)
         if key_path is None or not (home.path / key_path).exists():
             continue  # an issuing-only home cannot sign this CA's CRL
         key = load_key((home.path / key_path).read_bytes(), home.passphrase(), cert)
@@ -372,7 +368,7 @@ def _crls(home: Home, now: dt.datetime, validity: dt.timedelta, number: int) -> 
     return out
 
 
-def _root_key(home: Home, cert_rel: str) -> str | None:
+def root_key_path(home: Home, cert_rel: str) -> str | None:
     """Demo homes keep the root key beside the root certificate (``pki/root.pem`` → ``keys/root.key.pem``)."""
     name = Path(cert_rel).name.removesuffix(".pem")
     return f"keys/{name}.key.pem"

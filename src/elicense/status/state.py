@@ -322,7 +322,7 @@ def check_bundle_update(current: Bundle, new: Bundle) -> None:
         raw = b.section(STATUS_SECTION)
         if raw is None:
             return {}
-        from elicense.status.section import _items
+        from elicense.status.section import section_items
 
         try:
             section = json.loads(raw)
@@ -331,7 +331,7 @@ def check_bundle_update(current: Bundle, new: Bundle) -> None:
         out: dict[str, int] = {}
         if not isinstance(section, dict):
             return out
-        for item in _items(section, "status_lists"):
+        for item in section_items(section, "status_lists"):
             content = parse_status_list(item).content  # authenticity: checked when a verifier loads it
             out[content.issuer] = max(out.get(content.issuer, 0), content.sequence)
         return out

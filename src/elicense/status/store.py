@@ -24,7 +24,6 @@ from types import MappingProxyType
 
 from cryptography import x509
 
-from elicense.basics import require_utc
 from elicense.crypto.algorithms import verify_cose_signature
 from elicense.errors import ElicenseError
 from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
@@ -403,8 +402,3 @@ def _chain_facts(key: TrustedKey, crls: Mapping[tuple[x509.Name, bytes], Indexed
             revoked.append((common_name_of(cert), rev))
     revoked.sort(key=lambda x: x[1].effective)
     return ChainRevocation(tuple(revoked), tuple(used), tuple(missing))
-
-
-def require_time(at: dt.datetime) -> dt.datetime:
-    """Normalise a verification time (re-exported for callers)."""
-    return require_utc(at, "at")

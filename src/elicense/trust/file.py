@@ -16,7 +16,6 @@ from typing import Any
 
 from cryptography import x509
 
-from elicense.crypto.keys import atomic_write
 from elicense.crypto.pki import load_pem_certificates, to_pem
 from elicense.errors import TrustError
 from elicense.trust.store import TrustedAuthority, TrustStore
@@ -134,8 +133,3 @@ def dump_trust_file(
         ],
     }
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def write_trust_file(path: Path, data: bytes) -> None:
-    """Write atomically."""
-    atomic_write(path, data)

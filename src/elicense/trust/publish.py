@@ -45,7 +45,6 @@ from elicense.home import Home, write_pem
 from elicense.trust.bundle import RootEntry, build_bundle
 from elicense.trust.lists import (
     GRANTED,
-    STATUSES,
     Agreement,
     AuthorityRecord,
     NationalList,
@@ -53,7 +52,6 @@ from elicense.trust.lists import (
     RegionPointer,
     StatusChange,
     digest,
-    iso,
     national_list_element,
     region_list_element,
     sign_element,
@@ -92,9 +90,9 @@ def publication_files(
     if cas and is_sm2_signed(cas[0]):
         crls = _sm2_crls(home, now, crl_validity)
     else:
-        from elicense.status.service import _crls
+        from elicense.status.service import make_crls
 
-        crls = [c.public_bytes(serialization.Encoding.DER) for c in _crls(home, now, crl_validity, number)]
+        crls = [c.public_bytes(serialization.Encoding.DER) for c in make_crls(home, now, crl_validity, number)]
     by_subject = {ca.subject.public_bytes(): ca for ca in cas}
     for der in crls:
         from asn1crypto import crl as asn1_crl
@@ -108,10 +106,10 @@ def publication_files(
 
 def _sm2_crls(home: Home, now: dt.datetime, validity: dt.timedelta) -> list[bytes]:
     from elicense.crypto import sm2
-    from elicense.status.service import _root_key
+    from elicense.status.service import root_key_path
 
     pw = home.passphrase()
-    pairs = [(rel, _root_key(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
+    pairs = [(rel, root_key_path(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
     out = []
     for cert_rel, key_rel in pairs:
         if key_rel is None or not (home.path / key_rel).exists():
@@ -216,23 +214,6 @@ def _signer(home: Home, entry: Mapping[str, str]) -> tuple[PrivateKey | Sm2Priva
         raise StorageError(f"cannot read {entry['key']}: {exc.strerror}") from exc
     cert = home.certificates(entry["cert"])[0]
     return load_key(pem, home.passphrase(), cert), cert
-
-
-def set_authority_status(home: Home, code: str, status: str, at: dt.datetime) -> Home:
-    """Append a status change (``granted``/``withdrawn`` from ``at``) to an authority's history."""
-    if status not in STATUSES:
-        raise UsageError(f"status must be one of {STATUSES}")
-    home.authority(code)
-    section = dict(_section(home))
-    history = {k: list(v) for k, v in section.get("history", {}).items()}
-    entries = history.setdefault(code, [])
-    if entries and entries[-1][1] > iso(at):
-        raise UsageError("status changes must be appended in time order")
-    entries.append([status, iso(at)])
-    section["history"] = history
-    new = replace(home, extra={**home.extra, SECTION: section})
-    new.save()
-    return new
 
 
 def _history(home: Home, section: Mapping[str, Any], code: str, cert: x509.Certificate) -> tuple[StatusChange, ...]:

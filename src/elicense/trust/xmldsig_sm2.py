@@ -109,12 +109,6 @@ def sign_sm2(
     return element
 
 
-def is_sm2_signature(signature: Any) -> bool:
-    """Whether a ``ds:Signature`` element declares the SM2 method (dispatch only; not a check)."""
-    method = signature.find(f"{_ds('SignedInfo')}/{_ds('SignatureMethod')}")
-    return method is not None and method.get("Algorithm") == SIGNATURE_METHOD
-
-
 def _fail(why: str) -> TrustError:
     return TrustSignatureInvalid(f"SM2 trust list signature: {why}", message_zh="信任列表 SM2 签名无效")
 
