@@ -36,3 +36,21 @@ def raises_typed(fn: Callable[[], Any]) -> BaseException:
     except ElicenseError as exc:
         return exc
     raise AssertionError("no typed error raised")
+
+
+def verify_cli(
+    *args: str, trust: Any, at: Any, env: dict[str, str] | None = None, stdin: int | None = None, timeout: float = 120
+) -> Any:
+    """``elicense verify ARGS --trust TRUST --at AT`` in a fresh interpreter (what a user's shell runs)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "elicense.cli", "verify", *args, "--trust", str(trust), "--at", at.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=stdin,
+        check=False,
+    )

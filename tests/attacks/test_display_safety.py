@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from elicense.home import Home
 from elicense.qr import cbor
 from elicense.qr.payload import unwrap, wrap
 from elicense.verify import Status
+
+from ._support import verify_cli
 
 SAMPLE = "business-licence-jinan"
 RLO = "\u202e"
@@ -153,22 +153,7 @@ def test_attack_bidi_override_in_holder_name_signed_by_a_rogue_issuer_displays_n
     # the API hands back the data as signed; every display neutralises it
     path = tmp_path / "rogue.txt"
     path.write_text(text)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elicense.cli",
-            "verify",
-            str(path),
-            "--trust",
-            str(world.trust_file),
-            "--at",
-            NOW.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    out = verify_cli(str(path), trust=world.trust_file, at=NOW).stdout
     assert RLO not in out and "<U+202E>" in out
     doc = make_app(verifier).handle("POST", "/api/verify", text.encode()).json()
     shown = json.dumps(doc, ensure_ascii=False)

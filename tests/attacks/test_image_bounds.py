@@ -22,6 +22,8 @@ import pytest
 from conftest import NOW
 from elicense.errors import InputError
 
+from ._support import verify_cli
+
 PEAK_BUDGET_MB = 200
 
 
@@ -97,22 +99,7 @@ def test_attack_png_decoding_to_40_megapixels_via_api_and_cli(world, verifier, t
         assert info.value.details["reason"] == "too_many_pixels"
     path = tmp_path / "bomb.png"
     path.write_bytes(png)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elicense.cli",
-            "verify",
-            str(path),
-            "--trust",
-            str(world.trust_file),
-            "--at",
-            NOW.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = verify_cli(str(path), trust=world.trust_file, at=NOW)
     assert run.returncode == 3 and "too large to decode" in run.stderr, run.stderr
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,29 +18,14 @@ from conftest import NOW
 from elicense.errors import InputError
 from elicense.verify.inputs import read_input
 
+from ._support import verify_cli
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
 
 
 def _cli(world, *args: str, stdin: int | None = None, timeout_env: str = "1") -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     env = {**os.environ, "ELICENSE_INPUT_TIMEOUT": timeout_env}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elicense.cli",
-            "verify",
-            *args,
-            "--trust",
-            str(world.trust_file),
-            "--at",
-            NOW.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        stdin=stdin,
-    )
+    return verify_cli(*args, trust=world.trust_file, at=NOW, env=env, stdin=stdin, timeout=60)
 
 
 def test_attack_fifo_input_does_not_hang(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,6 @@ has its own reason. Each attack holds through the Python API, the CLI and the ki
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from elicense.qr import cbor
 from elicense.qr.cose import P256_ORDER, sig_structure
 from elicense.qr.payload import unwrap, wrap
 from elicense.verify import Status
+
+from ._support import verify_cli
 
 SAMPLE = "business-licence-jinan"
 
@@ -36,23 +36,7 @@ def _everywhere(world, verifier, text: str, code: str, tmp_path: Path) -> None: 
     assert result.status is Status.INVALID and {r.code for r in result.reasons} == {code}, result.reasons
     path = tmp_path / "payload.txt"
     path.write_text(text)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elicense.cli",
-            "verify",
-            str(path),
-            "--trust",
-            str(world.trust_file),
-            "--at",
-            NOW.isoformat(),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = verify_cli(str(path), "--json", trust=world.trust_file, at=NOW)
     assert run.returncode == 1, run.stderr
     doc = json.loads(run.stdout)
     assert doc["status"] == "INVALID" and [r["code"] for r in doc["reasons"]] == [code]

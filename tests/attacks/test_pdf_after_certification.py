@@ -17,6 +17,7 @@ import pytest
 from conftest import NOW
 from elicense.verify import Status
 
+from ._support import verify_cli
 from .test_pdf_incremental import _n, _page, incremental
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -324,8 +325,6 @@ def test_dss_then_trusted_timestamp_stays_valid(world, verifier, signed_pdf) -> 
 def test_attack_post_certification_change_through_cli_and_kiosk(world, signed_pdf, tmp_path, attack: str) -> None:  # type: ignore[no-untyped-def]
     """End to end: the CLI exits non-zero and the kiosk answers INVALID for the same file."""
     import json
-    import subprocess
-    import sys
 
     from pyhanko.pdf_utils import generic
 
@@ -337,23 +336,7 @@ def test_attack_post_certification_change_through_cli_and_kiosk(world, signed_pd
     forged = incremental(signed_pdf, edit) if attack == "info" else empty_revisions(signed_pdf, 1)
     path = tmp_path / "forged.pdf"
     path.write_bytes(forged)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elicense.cli",
-            "verify",
-            str(path),
-            "--trust",
-            str(world.trust_file),
-            "--at",
-            NOW.isoformat(),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = verify_cli(str(path), "--json", trust=world.trust_file, at=NOW)
     assert run.returncode != 0, run.stdout
     assert json.loads(run.stdout)["status"] == "INVALID"
     assert "pdf_modified" in run.stdout

@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from elicense.cli import EXIT_INVALID, default_lang, echo_err
+from elicense.cli.pdf import pdf_level_option, tsa_url_option
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
 
@@ -196,21 +197,8 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     default=None,
     help="Also write a sealed OFD (GB/T 33190, GB/T 38540 seal) per licence into this directory (an SM2 home).",
 )
-@click.option(
-    "--pdf-level",
-    "pdf_level",
-    type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]),
-    default="B-B",
-    show_default=True,
-    help="PAdES level of the --pdf PDFs: B-T adds an RFC 3161 timestamp, B-LT also embeds the CRLs (DSS).",
-)
-@click.option(
-    "--tsa-url",
-    default=None,
-    metavar="URL",
-    help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
-    "HOME's root; needs the root key).",
-)
+@pdf_level_option("pdf_level", "PAdES level of the --pdf PDFs")
+@tsa_url_option
 @click.option(
     "--field", "fields", multiple=True, metavar="KEY=VALUE", help="Single issue: a column value (repeatable)."
 )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from elicense.errors import StorageError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from elicense.home import Home
@@ -99,6 +102,31 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
     return IssuedLicence(licence, qr, full, claims.signed_at)
 
 
+def pdf_level_option(name: str, what: str) -> Callable[[F], F]:
+    """``--pdf-level`` as ``render`` and ``issue`` take it (the levels of :data:`elicense.pdf.PADES_LEVELS`)."""
+    from elicense.pdf import PADES_LEVELS
+
+    return click.option(
+        "--pdf-level",
+        name,
+        type=click.Choice(PADES_LEVELS),
+        default="B-B",
+        show_default=True,
+        help=f"{what}: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS), "
+        "B-LTA adds a document timestamp over them.",
+    )
+
+
+tsa_url_option = click.option(
+    "--tsa-url",
+    default=None,
+    metavar="URL",
+    help="RFC 3161 timestamp authority for B-T/B-LT/B-LTA (default: an in-process TSA certified by "
+    "HOME's root; needs the root key).",
+)
+"""``--tsa-url`` of every command that timestamps a PDF."""
+
+
 @click.command("render")
 @click.option(
     "--home", "home_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Issuer home directory."
@@ -117,22 +145,8 @@ def _issued_from_files(full: bytes, qr: str) -> IssuedLicence:
     default=None,
     help="Font file to use instead of the packaged Noto Serif CJK SC subset.",
 )
-@click.option(
-    "--pdf-level",
-    "level",
-    type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]),
-    default="B-B",
-    show_default=True,
-    help="PAdES level: B-T adds an RFC 3161 timestamp, B-LT also embeds the chain's CRLs (DSS), "
-    "B-LTA adds a document timestamp over them.",
-)
-@click.option(
-    "--tsa-url",
-    default=None,
-    metavar="URL",
-    help="RFC 3161 timestamp authority for B-T/B-LT (default: an in-process TSA certified by "
-    "HOME's root; needs the root key).",
-)
+@pdf_level_option("level", "PAdES level")
+@tsa_url_option
 @click.option(
     "--format",
     "fmt",
@@ -193,12 +207,7 @@ def pdf_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the extended PDF.",
 )
-@click.option(
-    "--tsa-url",
-    default=None,
-    metavar="URL",
-    help="RFC 3161 timestamp authority (default: an in-process TSA certified by HOME's root).",
-)
+@tsa_url_option
 def extend_cmd(source: Path, home_dir: Path, output: Path, tsa_url: str | None) -> int:
     """Add fresh validation data and a new archive timestamp to a signed PDF (PAdES B-LTA renewal)."""
     from elicense.crypto.keys import atomic_write

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from elicense.issue import IssuedLicence
     from elicense.pdf.sign import PdfSigningOptions
 
-__all__ = ["issue_pdf"]
+__all__ = ["PADES_LEVELS", "issue_pdf"]
+
+PADES_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+"""The PAdES baseline levels elicense signs (ETSI EN 319 142-1), weakest first."""
 
 # cryptography 51 deprecates DSA and warns on every access to its DSA names; pyHanko imports
 # ``DSAPrivateKey`` at module load and pyhanko-certvalidator touches ``dsa.DSAPublicKey`` when a

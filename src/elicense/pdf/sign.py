@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from elicense.crypto.algorithms import Algorithm
 from elicense.errors import CryptoError, UsageError
 from elicense.model import require_utc
+from elicense.pdf import PADES_LEVELS
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -289,7 +290,7 @@ def pades_level(options: PdfSigningOptions) -> str:
     """The PAdES baseline level ``options`` produce; a level that asks for more than given is an error."""
     implied = "B-LT" if options.crls else "B-T" if options.timestamper is not None else "B-B"
     level = options.level or implied
-    if level not in ("B-B", "B-T", "B-LT", "B-LTA"):
+    if level not in PADES_LEVELS:
         raise UsageError(f"unknown PAdES level {level!r} (B-B, B-T, B-LT or B-LTA)")
     if level != "B-B" and options.timestamper is None:
         raise UsageError(
