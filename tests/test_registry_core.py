@@ -229,3 +229,39 @@ def test_audit_detects_licence_rows_changed_behind_its_back(url: str, home: Home
         _tamper(reg, f"DELETE FROM status_indexes WHERE licence_id = '{victim}'")
         _tamper(reg, f"DELETE FROM licences WHERE id = '{victim}'")
         assert any("missing from the registry" in p for p in reg.verify_audit().licence_problems)
+
+
+def test_workers_opening_one_file_at_once_retry_a_busy_journal_switch() -> None:
+    """``PRAGMA journal_mode`` may answer "database is locked" without the busy handler: retry, bounded."""
+    import sqlite3
+
+    from elicense.registry.core import _ensure_wal
+
+    class Busy:
+        calls = 0
+
+        def execute(self, sql: str) -> Busy:
+            Busy.calls += 1
+            if Busy.calls <= 2:
+                raise sqlite3.OperationalError("database is locked")
+            return self
+
+        def fetchone(self) -> tuple[str]:
+            return ("wal",)
+
+    _ensure_wal(Busy(), deadline_s=5)  # type: ignore[arg-type]
+    assert Busy.calls == 3
+
+    class Broken(Busy):
+        def execute(self, sql: str) -> Busy:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _ensure_wal(Broken(), deadline_s=5)  # type: ignore[arg-type]
+
+    class AlwaysBusy(Busy):
+        def execute(self, sql: str) -> Busy:
+            raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _ensure_wal(AlwaysBusy(), deadline_s=0.05)  # type: ignore[arg-type]

@@ -16,6 +16,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -990,6 +992,30 @@ class Registry:
                 yield c
 
 
+def _ensure_wal(cur: sqlite3.Cursor, *, deadline_s: float = 60.0) -> None:
+    """Switch the file to WAL once; retry while another connection holds it.
+
+    ``PRAGMA journal_mode`` can answer SQLITE_BUSY without calling the busy handler (a
+    connection closing the last handle checkpoints and removes the WAL under an exclusive
+    lock), so several batch workers opening one file at the same moment need a bounded retry.
+    """
+    stop = time.monotonic() + deadline_s
+    delay = 0.005
+    while True:
+        try:
+            mode = cur.execute("PRAGMA journal_mode").fetchone()
+            if mode is not None and str(mode[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            transient = "locked" in str(exc) or "busy" in str(exc)
+            if not transient or time.monotonic() > stop:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_hooks(engine: Engine) -> None:
     """WAL, NORMAL sync, foreign keys; explicit BEGIN (IMMEDIATE for writes) so savepoints work."""
 
@@ -997,10 +1023,10 @@ def _sqlite_hooks(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        _ensure_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
         cur.close()
 
     @event.listens_for(engine, "begin")
