@@ -44,12 +44,31 @@ from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.crypto.keys import key_id
 from elicense.errors import ElicenseError
 from elicense.model import require_utc
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import (
+    PDF_ATTACHMENT_MISMATCH,
+    PDF_ATTACHMENT_MISSING,
+    PDF_EXTRA_SIGNATURE,
+    PDF_MALFORMED,
+    PDF_MODIFIED,
+    PDF_NOT_CERTIFIED,
+    PDF_QR_MISMATCH,
+    PDF_QR_MISSING,
+    PDF_SIGNATURE_INVALID,
+    PDF_SIGNER_MISMATCH,
+    PDF_SIGNER_UNTRUSTED,
+    PDF_TIMESTAMP_INVALID,
+    PDF_TOO_COMPLEX,
+    PDF_TOO_LARGE,
+    PDF_UNSIGNED,
+    CheckOutcome,
+    Status,
+)
+from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
     from elicense.trust.store import TrustedKey
-    from elicense.verify.verifier import Verifier
+    from elicense.verdict.context import LicenceVerifier
 
 __all__ = ["MAX_PDF_BYTES", "verify_pdf"]
 
@@ -76,64 +95,6 @@ MAX_XREF_SECTIONS = 2 * MAX_REVISIONS
 MAX_OBJECTS = 4096
 """Most objects (``n 0 obj`` in the bytes, xref entries, ``/Size``); a licence PDF has a few dozen."""
 
-I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
-PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
-PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
-PDF_TOO_COMPLEX = r.register(
-    "pdf_too_complex",
-    I,
-    "The PDF has too many revisions, xref sections or objects",
-    "PDF 文件的修订版本、交叉引用表或对象过多",
-)
-PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
-PDF_NOT_CERTIFIED = r.register(
-    "pdf_not_certified",
-    I,
-    "The PDF signature is not a no-changes certification (DocMDP P=1)",
-    "PDF 签名不是禁止修改的认证签名（DocMDP P=1）",
-)
-PDF_EXTRA_SIGNATURE = r.register(
-    "pdf_extra_signature", I, "The PDF carries more than the issuer's signature", "PDF 含有发证机关以外的签名"
-)
-PDF_SIGNATURE_INVALID = r.register(
-    "pdf_signature_invalid",
-    I,
-    "The PDF signature is broken (the signed bytes were changed)",
-    "PDF 签名无效（已签名内容被改动）",
-)
-PDF_MODIFIED = r.register("pdf_modified", I, "The PDF was modified after it was signed", "PDF 在签名后被修改")
-PDF_SIGNER_UNTRUSTED = r.register(
-    "pdf_signer_untrusted",
-    X,
-    "The PDF signer is not a trusted issuing authority key",
-    "PDF 签名者不是可信的发证机关密钥",
-)
-PDF_SIGNER_MISMATCH = r.register(
-    "pdf_signer_mismatch",
-    I,
-    "The PDF was signed by a key other than the licence's",
-    "PDF 签名密钥与证照签名密钥不一致",
-)
-PDF_TIMESTAMP_INVALID = r.register(
-    "pdf_timestamp_invalid", I, "A timestamp in the PDF is invalid", "PDF 中的时间戳无效"
-)
-PDF_ATTACHMENT_MISSING = r.register(
-    "pdf_attachment_missing", I, "The signed licence record is missing from the PDF", "PDF 缺少已签名的证照数据附件"
-)
-PDF_ATTACHMENT_MISMATCH = r.register(
-    "pdf_attachment_mismatch",
-    I,
-    "The embedded licence record does not match the licence",
-    "PDF 附带的证照数据与证照不一致",
-)
-PDF_QR_MISSING = r.register(
-    "pdf_qr_missing", I, "No licence QR code was found on the signed page", "签名页面上未找到证照二维码"
-)
-PDF_QR_MISMATCH = r.register(
-    "pdf_qr_mismatch", I, "The QR code on the page belongs to another licence", "页面上的二维码属于其他证照"
-)
-del I, X
-
 
 class _Fail(Exception):
     """A check failed: stop and report (internal control flow)."""
@@ -154,7 +115,7 @@ def _asn1(cert: x509.Certificate) -> Any:
     return asn1_x509.Certificate.load(_der(cert))
 
 
-def verify_pdf(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+def verify_pdf(verifier: LicenceVerifier, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
     """Verify a licence PDF; never raises for a failed check (misuse still raises)."""
     when = require_utc(at if at is not None else verifier.clock(), "at")
     checks: list[Check] = []
@@ -175,7 +136,7 @@ def _outcome(status: Status) -> CheckOutcome:
     return CheckOutcome.FAILED if status is Status.INVALID else CheckOutcome.INDETERMINATE
 
 
-def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
+def _verify(verifier: LicenceVerifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     if len(data) > MAX_PDF_BYTES:
@@ -298,7 +259,6 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     Returns whether the whole chain is covered.
     """
     from elicense.status.crl import index_crl, load_crl
-    from elicense.status.store import SIGNING_KEY_REVOKED
 
     try:
         dss = reader.root.get("/DSS")
@@ -334,7 +294,7 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
                 raise _Fail(
                     "pdf_revocation",
                     Reason.of(
-                        SIGNING_KEY_REVOKED,
+                        r.SIGNING_KEY_REVOKED,
                         f"{_cn(cert)}: {rev.reason} since {rev.effective.isoformat()} (embedded CRL)",
                     ),
                 )
@@ -378,7 +338,7 @@ def _cn(cert: x509.Certificate) -> str:
     return common_name_of(cert)
 
 
-def _validate(verifier: Verifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
+def _validate(verifier: LicenceVerifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
     """pyHanko validation of the one signature with explicit trust; returns status + signer."""
     from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation import validate_pdf_signature
@@ -421,7 +381,7 @@ def _validate(verifier: Verifier, emb: Any, when: dt.datetime) -> tuple[Any, x50
 _TRUST_CERTS: dict[int, tuple[Any, list[Any], list[Any]]] = {}
 
 
-def _trust_certs(verifier: Verifier) -> tuple[list[Any], list[Any]]:
+def _trust_certs(verifier: LicenceVerifier) -> tuple[list[Any], list[Any]]:
     """asn1crypto roots and intermediates of the verifier's trust store, parsed once per store.
 
     Fresh asn1crypto objects recompute every name's RFC 4518 string preparation (slow for CJK
@@ -440,7 +400,7 @@ def _trust_certs(verifier: Verifier) -> tuple[list[Any], list[Any]]:
     return roots, inter
 
 
-def _intermediates(verifier: Verifier) -> list[Any]:
+def _intermediates(verifier: LicenceVerifier) -> list[Any]:
     seen: dict[bytes, Any] = {}
     for keys in verifier.trust.keys.values():
         for k in keys:
@@ -449,7 +409,7 @@ def _intermediates(verifier: Verifier) -> list[Any]:
     return [_asn1(c) for c in seen.values()]
 
 
-def _check_doc_timestamp(verifier: Verifier, ts: Any, when: dt.datetime) -> None:
+def _check_doc_timestamp(verifier: LicenceVerifier, ts: Any, when: dt.datetime) -> None:
     """A document timestamp (B-LTA) must be intact *and* from a trusted TSA: PAdES exempts validation
     data from DocMDP P=1, and a timestamp nobody can trust is not validation data, just a change."""
     from pyhanko.sign.validation import validate_pdf_timestamp
@@ -639,7 +599,7 @@ def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tup
     return found
 
 
-def _trusted_key(verifier: Verifier, cert: x509.Certificate) -> TrustedKey | None:
+def _trusted_key(verifier: LicenceVerifier, cert: x509.Certificate) -> TrustedKey | None:
     """The trusted key whose certificate is exactly ``cert`` (kids may collide)."""
     der = _der(cert)
     for candidate in verifier.trust.candidates(key_id(cert)):

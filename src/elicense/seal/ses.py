@@ -38,8 +38,26 @@ from elicense.errors import CryptoError, ElicenseError, InputError, TrustError
 from elicense.model import require_utc
 from elicense.seal import der as d
 from elicense.seal.certs import CertView, Chain, build_chain, cert_of
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import (
+    SES_CERTIFICATE_REVOKED,
+    SES_CERTIFICATE_UNREADABLE,
+    SES_CERTIFICATE_UNTRUSTED,
+    SES_DOCUMENT_MISMATCH,
+    SES_DOCUMENT_MISSING,
+    SES_MALFORMED,
+    SES_REVOCATION_UNKNOWN,
+    SES_SEAL_EXPIRED,
+    SES_SEAL_MAKER_UNTRUSTED,
+    SES_SEAL_NOT_YET_VALID,
+    SES_SEAL_SIGNATURE_INVALID,
+    SES_SIGNER_NOT_IN_SEAL,
+    SES_UNKNOWN_CRITICAL,
+    SES_VERSION_UNSUPPORTED,
+    CheckOutcome,
+    Status,
+)
+from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -48,6 +66,7 @@ if TYPE_CHECKING:
 
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.crypto.sm2 import Sm2PrivateKey
+    from elicense.verdict.context import LicenceVerifier
 
     CertLike: TypeAlias = x509.Certificate | bytes
     """A certificate: ``x509.Certificate`` or DER bytes."""
@@ -882,69 +901,6 @@ def cert_in_seal(seal: Seal, cert_der: bytes) -> bool:
 
 # -- verification ----------------------------------------------------------------------------
 
-I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
-SES_MALFORMED = r.register("ses_malformed", I, "The electronic signature data is malformed", "电子签章数据格式错误")
-SES_VERSION_UNSUPPORTED = r.register(
-    "ses_version_unsupported", X, "The seal or signature version is not supported", "不支持该版本的电子印章或签章数据"
-)
-SES_UNKNOWN_CRITICAL = r.register(
-    "ses_unknown_critical_extension",
-    I,
-    "A critical extension this verifier does not understand",
-    "含有本验证方不理解的关键扩展",
-)
-SES_SIGNER_NOT_IN_SEAL = r.register(
-    "ses_signer_not_in_seal",
-    I,
-    "The signer's certificate is not one the seal was made for",
-    "签章者证书与电子印章不匹配",
-)
-SES_SEAL_SIGNATURE_INVALID = r.register(
-    "ses_seal_signature_invalid", I, "The seal maker's signature on the seal is invalid", "电子印章的制章者签名无效"
-)
-SES_SEAL_EXPIRED = r.register(
-    "ses_seal_expired", I, "The seal had expired at the signing time", "签章时电子印章已过有效期"
-)
-SES_SEAL_NOT_YET_VALID = r.register(
-    "ses_seal_not_yet_valid", I, "The seal was not yet valid at the signing time", "签章时电子印章尚未生效"
-)
-SES_CERTIFICATE_UNTRUSTED = r.register(
-    "ses_certificate_untrusted",
-    X,
-    "A certificate does not chain to a trusted SM2 anchor",
-    "证书无法链接到可信的 SM2 根",
-)
-SES_SEAL_MAKER_UNTRUSTED = r.register(
-    "ses_seal_maker_untrusted",
-    X,
-    "The seal-making system is not one this verifier trusts",
-    "制章系统不在本验证方的信任范围内",
-)
-SES_CERTIFICATE_UNREADABLE = r.register(
-    "ses_certificate_unreadable", I, "A certificate in the seal data cannot be read", "电子签章中的证书无法解析"
-)
-SES_CERTIFICATE_REVOKED = r.register(
-    "ses_certificate_revoked", I, "A certificate had been revoked at the signing time", "签章时证书已被吊销"
-)
-SES_REVOCATION_UNKNOWN = r.register(
-    "ses_revocation_unknown",
-    X,
-    "No valid revocation data covers a certificate at the signing time",
-    "缺少覆盖签章时间的有效吊销信息",
-)
-SES_DOCUMENT_MISMATCH = r.register(
-    "ses_document_mismatch", I, "The document does not match the signed digest", "原文杂凑值与签章不符"
-)
-SES_DOCUMENT_MISSING = r.register(
-    "ses_document_missing", X, "The signed document was not supplied", "未提供被签章的原文"
-)
-SES_TIMESTAMP_UNVERIFIED = r.register(
-    "ses_timestamp_unverified",
-    X,
-    "The time stamp could not be verified (TSA not trusted or not supported)",
-    "无法验证时间戳（时间戳服务不受信任或不受支持）",
-)
-del I, X
 
 RevocationHook = Callable[["x509.Certificate", dt.datetime], "Reason | None"]
 
@@ -1499,7 +1455,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 def verify_ses_input(
-    verifier: Any, data: bytes, *, at: dt.datetime | None = None, source: Path | None = None
+    verifier: LicenceVerifier, data: bytes, *, at: dt.datetime | None = None, source: Path | None = None
 ) -> VerificationResult:
     """Glue for ``elicense verify``: trust and allow-list from ``verifier``; the document is the
     file named by ``propertyInfo`` beside ``source`` (a bare file name only, never a path)."""
@@ -1519,7 +1475,9 @@ def verify_ses_input(
     result = verify_signature(
         data,
         document=document,
-        trust=trust_from_store(verifier.trust, bundle=getattr(verifier, "bundle", None)),
+        trust=trust_from_store(
+            verifier.trust, bundle=getattr(verifier, "bundle", None)
+        ),  # a bare stand-in may have none
         at=when,
         algorithms=verifier.algorithms,
     )

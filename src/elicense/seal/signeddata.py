@@ -22,8 +22,9 @@ from elicense.model import require_utc
 from elicense.seal import der as d
 from elicense.seal import ses
 from elicense.seal.certs import CertView, build_chain, cert_of
-from elicense.verify import result as r
-from elicense.verify.result import Reason, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import SD_DIGEST_MISMATCH, SD_MALFORMED, SD_SIGNER_MISSING
+from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -39,18 +40,6 @@ OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 MAX_SIGNED_DATA_BYTES = 1024 * 1024
 MAX_CERTS = 16
-
-SD_MALFORMED = r.register(
-    "sd_malformed", r.Status.INVALID, "The SignedData signature is malformed", "SignedData 签名数据格式错误"
-)
-SD_DIGEST_MISMATCH = r.register(
-    "sd_digest_mismatch", r.Status.INVALID, "The signed content does not match the messageDigest",
-    "原文与 messageDigest 不符",
-)  # fmt: skip
-SD_SIGNER_MISSING = r.register(
-    "sd_signer_certificate_missing", r.Status.INVALID, "The signer's certificate is not in the SignedData",
-    "SignedData 中没有签名者证书",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -218,7 +207,7 @@ class SignedDataVerification:
         return self.result.status
 
     @property
-    def checks(self) -> tuple[r.Check, ...]:
+    def checks(self) -> tuple[Check, ...]:
         """The checks, in order."""
         return self.result.checks
 
@@ -263,7 +252,7 @@ def verify_signed_data(
     try:
         cert = cert_of(parsed.signer_cert)
     except CryptoError as exc:
-        run.check("format", [Reason.of(ses.SES_CERTIFICATE_UNREADABLE, exc.message)])
+        run.check("format", [Reason.of(r.SES_CERTIFICATE_UNREADABLE, exc.message)])
         return finish()
     ses.cert_devs(cert, ctx, "signer certificate")
     run.check("format", [], "GB/T 35275 SignedData")
@@ -272,7 +261,7 @@ def verify_signed_data(
     if parsed.message_digest is None:
         covers = ses.SignedPart("content", (), False, body or b"")
     if parsed.message_digest is None and body is None:
-        run.check("signature", [Reason.of(ses.SES_DOCUMENT_MISSING, "content needed to check the signature")])
+        run.check("signature", [Reason.of(r.SES_DOCUMENT_MISSING, "content needed to check the signature")])
         return finish()
     if (
         ses.sm2_verify(cert, parsed.signature, covers, None, ctx, "SignerInfo.encryptedDigest", trust.signer_user_ids)
@@ -284,7 +273,7 @@ def verify_signed_data(
     run.check("signature", [], f"over {covers.layout}")
     if parsed.message_digest is not None:
         if body is None:
-            run.check("document_digest", [Reason.of(ses.SES_DOCUMENT_MISSING)])
+            run.check("document_digest", [Reason.of(r.SES_DOCUMENT_MISSING)])
         elif ses.sm3_digest(body) != parsed.message_digest:
             run.check("document_digest", [Reason.of(SD_DIGEST_MISMATCH)])
         else:
@@ -301,7 +290,7 @@ def verify_signed_data(
         run.check("signer_certificate", found, None if found else f"{cert.subject} → {chain.anchor.subject}")
         ses.check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
     except TrustError as exc:
-        run.check("signer_certificate", [Reason.of(ses.SES_CERTIFICATE_UNTRUSTED, exc.message)])
+        run.check("signer_certificate", [Reason.of(r.SES_CERTIFICATE_UNTRUSTED, exc.message)])
     return finish()
 
 

@@ -1,7 +1,7 @@
 """The Verifier: the one place that orchestrates signature, trust, validity and policy.
 
 ``verify()`` never raises because a check failed: it returns a frozen
-:class:`~elicense.verify.result.VerificationResult`. It raises only on misuse
+:class:`~elicense.verdict.VerificationResult`. It raises only on misuse
 (naive datetime, no trust given). Time is a parameter (``at=``) or an injected
 clock, never read deep inside.
 
@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -36,8 +36,10 @@ from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.context import Clock, Policy, StatusSource, VerificationContext
+from elicense.verdict.reasons import CheckOutcome, Status
+from elicense.verdict.result import Check, Reason, VerificationResult, passed
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
     from elicense.qr.claims import LicenceClaims
     from elicense.trust.bundle import Bundle
 
-Clock = Callable[[], dt.datetime]
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
 MIN_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 """Earliest verification time accepted (the epoch of every signed time)."""
@@ -59,45 +60,6 @@ offset) to ``at``, and the last year keeps that arithmetic inside ``datetime``'s
 def system_clock() -> dt.datetime:
     """The default clock: now, in UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class VerificationContext:
-    """What a policy sees: claims whose signature has verified, and the trusted key."""
-
-    claims: LicenceClaims
-    """The signed claims."""
-    key: TrustedKey
-    """The trusted key that verified the signature."""
-    at: dt.datetime
-    """Verification time (UTC)."""
-    licence_type: LicenceType | None
-    """Catalogue entry, if the type is known."""
-    trust: TrustStore
-    """The trust store in use."""
-
-
-class StatusSource(Protocol):
-    """Revocation data (``elicense.status.store.StatusStore``): status lists and CRLs from trust data."""
-
-    def check_licence(
-        self, issuer_code: str, status_index: int | None, at: dt.datetime, key: TrustedKey | None = None
-    ) -> Sequence[Reason]:
-        """Reasons the licence's status is not valid (empty: valid); only lists signed for ``key``'s entry count."""
-
-    def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
-        """Reasons the signer chain was revoked at signing time, or cannot be checked."""
-
-
-class Policy(Protocol):
-    """A small, composable acceptance rule run after the built-in checks."""
-
-    @property
-    def name(self) -> str:
-        """Check name reported in the result."""
-
-    def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
-        """Reasons to refuse (empty: accept)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +76,7 @@ class AcceptRegions:
         region = context.key.authority.region
         if region in self.regions:
             return ()
-        return (Reason.of(NOT_ACCEPTED_REGION, f"region {region}"),)
+        return (Reason.of(r.NOT_ACCEPTED_REGION, f"region {region}"),)
 
 
 @dataclass(frozen=True)
@@ -127,14 +89,6 @@ class UnsafeNoOp:
     def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
         """Accept."""
         return ()
-
-
-NOT_ACCEPTED_REGION = r.register(
-    "region_not_accepted",
-    Status.INVALID,
-    "Licences from this region are not accepted here",
-    "本地不接受该地区签发的证照",
-)
 
 
 class Verifier:
@@ -310,7 +264,7 @@ class Verifier:
                 self.algorithms.check(alg)
             except AlgorithmNotAllowed as exc:
                 return _done(when, [_PASSED_DECODE], [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
-            allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
+            allowed = algs[1][alg_id] = (alg, passed("algorithm", alg.label))  # allowed ids only: few
         return self.verify_signed(
             kid,
             allowed[0],
@@ -501,15 +455,15 @@ class Verifier:
 
 _CHINA_OFFSET = dt.timedelta(hours=8)
 _MISSING = object()
-_PASSED_CERT_VALIDITY = r.passed("certificate_validity")
-_PASSED_AUTHORISATION = r.passed("issuer_authorisation")
-_PASSED_LICENCE_VALIDITY = r.passed("licence_validity")
-_PASSED_CATALOGUE = r.passed("catalogue")
-_PASSED_FRESHNESS = r.passed("trust_freshness")
-_PASSED_REVOCATION = r.passed("certificate_revocation")
-_PASSED_STATUS = r.passed("licence_status")
-_PASSED_DECODE = r.passed("decode")
-_PASSED_SIGNATURE = r.passed("signature")
+_PASSED_CERT_VALIDITY = passed("certificate_validity")
+_PASSED_AUTHORISATION = passed("issuer_authorisation")
+_PASSED_LICENCE_VALIDITY = passed("licence_validity")
+_PASSED_CATALOGUE = passed("catalogue")
+_PASSED_FRESHNESS = passed("trust_freshness")
+_PASSED_REVOCATION = passed("certificate_revocation")
+_PASSED_STATUS = passed("licence_status")
+_PASSED_DECODE = passed("decode")
+_PASSED_SIGNATURE = passed("signature")
 _SKIPPED_NO_STATUS = Check("licence_status", CheckOutcome.SKIPPED, "no status data given")
 _SKIPPED_NO_INDEX = Check("licence_status", CheckOutcome.SKIPPED, "the licence has no status-list index")
 _NO_STATUS_INDEX = Reason.of(r.STATUS_INDEX_MISSING)
@@ -518,7 +472,7 @@ _NO_STATUS_INDEX = Reason.of(r.STATUS_INDEX_MISSING)
 def _record(checks: list[Check], reasons: list[Reason], name: str, found: Sequence[Reason]) -> None:
     """Add check ``name``: PASSED when nothing was ``found``, else FAILED / INDETERMINATE with the reasons."""
     if not found:
-        checks.append(r.passed(name))
+        checks.append(passed(name))
         return
     reasons.extend(found)
     worst = r.worst(x.status for x in found)
@@ -621,9 +575,7 @@ def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
     """``unknown_key``; with trust lists also ``unknown_issuer`` (the kid is in no authority's list)."""
     reasons = [Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")]
     if bundle is not None:
-        from elicense.trust.policy import UNKNOWN_ISSUER
-
-        reasons.append(Reason.of(UNKNOWN_ISSUER, "no trust list of the bundle names this key"))
+        reasons.append(Reason.of(r.UNKNOWN_ISSUER, "no trust list of the bundle names this key"))
     return reasons
 
 
