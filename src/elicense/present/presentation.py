@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from elicense.crypto.algorithms import Algorithm, PrivateKey, der_to_cose, sign_raw
 from elicense.errors import PayloadError, UsageError
 from elicense.model import require_utc
-from elicense.present.mso import HolderCredential
 from elicense.qr import cbor
 from elicense.qr.base45 import b45encode
 from elicense.qr.cose import COSE_SIGN1_TAG, sig_structure
+from elicense.qr.mso import HolderCredential
 from elicense.qr.payload import unwrap as unwrap_payload
 
 PREFIX = "EP1:"

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, PayloadError, PayloadTooLarge
-from elicense.present import mso as mso_mod
 from elicense.present import presentation as p
 from elicense.qr import claims as claims_mod
+from elicense.qr import mso as mso_mod
 from elicense.qr.cose import parse_sign1
 from elicense.verdict import reasons as r
 from elicense.verdict.reasons import CheckOutcome, Status

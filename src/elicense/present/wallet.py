@@ -22,8 +22,8 @@ from elicense.crypto.keys import atomic_write, decrypt_private_key, write_privat
 from elicense.errors import PayloadError, StorageError, UsageError
 from elicense.identifiers import LicenceId
 from elicense.model import require_utc
-from elicense.present.mso import HolderCredential, encode_device_key, issue_holder_credential
 from elicense.present.presentation import SoftwareDeviceKey
+from elicense.qr.mso import HolderCredential, encode_device_key, issue_holder_credential
 
 if TYPE_CHECKING:
     from pathlib import Path

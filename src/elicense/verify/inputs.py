@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from elicense.errors import InputError
 
 if TYPE_CHECKING:
-    from elicense.verify.result import VerificationResult
+    from elicense.verdict.result import VerificationResult
     from elicense.verify.verifier import Verifier
 
 InputKind = Literal["text", "image", "pdf", "ofd"]

@@ -40,6 +40,7 @@ from elicense.verdict import reasons as r
 from elicense.verdict.context import Clock, Policy, StatusSource, VerificationContext
 from elicense.verdict.reasons import CheckOutcome, Status
 from elicense.verdict.result import Check, Reason, VerificationResult, passed
+from elicense.verify import inputs
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -251,9 +252,9 @@ class Verifier:
 
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
-            from elicense.verify.inputs import misuse_hint  # an image or PDF handed to verify(): say so
-
-            return _done(when, [], [Reason.of(r.decode_reason(exc), exc.message + misuse_hint(payload))], "decode")
+            return _done(
+                when, [], [Reason.of(r.decode_reason(exc), exc.message + inputs.misuse_hint(payload))], "decode"
+            )
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
@@ -280,9 +281,7 @@ class Verifier:
 
         One result per licence found; unreadable input (no QR, not a licence QR) raises ``InputError``.
         """
-        from elicense.verify.inputs import verify_any
-
-        return verify_any(self, data, at=at)
+        return inputs.verify_any(self, data, at=at)
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`. Never raises for input."""
