@@ -539,7 +539,7 @@ def verify_ofd(verifier: LicenceVerifier, data: bytes, *, at: dt.datetime) -> Ve
     failed check.
     """
     from elicense.seal.api import verify_ses, verify_signed_data
-    from elicense.seal.ses import trust_from_store
+    from elicense.seal.verify import trust_from_store
 
     report = check_ofd(data)
     checks = list(report.checks)

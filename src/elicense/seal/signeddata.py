@@ -22,6 +22,7 @@ from elicense.model import require_utc
 from elicense.seal import der as d
 from elicense.seal import ses
 from elicense.seal.certs import CertView, build_chain, cert_of
+from elicense.seal.verify import chain_validity, check_revocation
 from elicense.verdict import reasons as r
 from elicense.verdict.reasons import SD_DIGEST_MISMATCH, SD_MALFORMED, SD_SIGNER_MISSING
 from elicense.verdict.result import Check, Reason, VerificationResult
@@ -286,9 +287,9 @@ def verify_signed_data(
             cert, anchors=ses.cert_views(trust.roots),
             intermediates=[*ses.cert_views(trust.intermediates), *ses.cert_views(parsed.certificates)],
         )  # fmt: skip
-        found = ses.chain_validity(chain, signed_at, "signer certificate")
+        found = chain_validity(chain, signed_at, "signer certificate")
         run.check("signer_certificate", found, None if found else f"{cert.subject} → {chain.anchor.subject}")
-        ses.check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
+        check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
     except TrustError as exc:
         run.check("signer_certificate", [Reason.of(r.SES_CERTIFICATE_UNTRUSTED, exc.message)])
     return finish()
