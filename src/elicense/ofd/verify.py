@@ -29,14 +29,23 @@ import binascii
 import datetime as dt
 import hashlib
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.errors import ElicenseError
 from elicense.ofd.der import SignedValueInfo, signed_value_info
 from elicense.ofd.package import OfdError, OfdLimitError, Package, local, read_package, resolve
+from elicense.qr import cbor
+from elicense.qr.claims import record_digest
+from elicense.qr.cose import parse_sign1
+from elicense.qr.decode import read_payloads
+from elicense.qr.payload import PREFIX, unwrap
+from elicense.seal.api import verify_ses, verify_signed_data
+from elicense.seal.verify import trust_from_store
 from elicense.verdict import reasons as r
 from elicense.verdict.reasons import (
     OFD_CHECK_METHOD_NOT_ALLOWED,
@@ -538,8 +547,6 @@ def verify_ofd(verifier: LicenceVerifier, data: bytes, *, at: dt.datetime) -> Ve
     An OFD sealed by another system gets the seal and integrity verdict without a licence. Never raises for a
     failed check.
     """
-    from elicense.seal.api import verify_ses, verify_signed_data
-    from elicense.seal.verify import trust_from_store
 
     report = check_ofd(data)
     checks = list(report.checks)
@@ -584,11 +591,6 @@ def _licence(
     at: dt.datetime,
 ) -> VerificationResult:
     """The licence layer of an elicense OFD: QR ↔ signed record ↔ CustomTags and page ↔ sealing key."""
-    from dataclasses import replace
-
-    from elicense.errors import ElicenseError
-    from elicense.qr.decode import read_payloads
-    from elicense.qr.payload import PREFIX
 
     def done(extra: Reason | None = None, check: Check | None = None) -> VerificationResult:
         if extra is not None:
@@ -619,13 +621,7 @@ def _record_problem(
     verifier: LicenceVerifier, package: Package, payload: str, qr: VerificationResult, signers: dict[str, bytes]
 ) -> tuple[r.ReasonCode, str] | None:
     """Why the QR, the record, the tags/page and the sealing key do not belong together (None: they do)."""
-    from elicense.crypto.algorithms import Algorithm, verify_cose_signature
-    from elicense.errors import ElicenseError
     from elicense.ofd.write import read_licence_tags
-    from elicense.qr import cbor
-    from elicense.qr.claims import record_digest
-    from elicense.qr.cose import parse_sign1
-    from elicense.qr.payload import unwrap
 
     licence = qr.licence
     assert licence is not None

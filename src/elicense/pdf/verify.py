@@ -34,16 +34,44 @@ import datetime as dt
 import io
 import itertools
 import re
+import struct
+import zlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import zxingcpp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import (
+    DEFAULT_PURPOSE_LIMITS,
+    DecodeLimits,
+    DecodePurpose,
+    DocumentDecodeBudget,
+    StreamDecodeLimits,
+)
+from pyhanko.pdf_utils.generic import IndirectObject
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.crypto.keys import key_id
+from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, common_name_of
 from elicense.errors import ElicenseError
 from elicense.model import require_utc
+from elicense.pdf.render import ATTACHMENT_NAME
+from elicense.qr import cbor
+from elicense.qr.claims import record_digest
+from elicense.qr.cose import parse_sign1
+from elicense.qr.decode import read_qr_texts
+from elicense.qr.payload import unwrap
+from elicense.status.crl import index_crl, load_crl
 from elicense.verdict import reasons as r
 from elicense.verdict.reasons import (
     PDF_ATTACHMENT_MISMATCH,
@@ -110,7 +138,6 @@ def _der(cert: x509.Certificate) -> bytes:
 
 
 def _asn1(cert: x509.Certificate) -> Any:
-    from asn1crypto import x509 as asn1_x509
 
     return asn1_x509.Certificate.load(_der(cert))
 
@@ -137,7 +164,6 @@ def _outcome(status: Status) -> CheckOutcome:
 
 
 def _verify(verifier: LicenceVerifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
-    from pyhanko.pdf_utils.reader import PdfFileReader
 
     if len(data) > MAX_PDF_BYTES:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_LARGE, f"{len(data)} bytes"))
@@ -218,8 +244,6 @@ def _verify(verifier: LicenceVerifier, data: bytes, when: dt.datetime, checks: l
     if qr.licence is None:
         # the QR itself does not verify: report its reasons under the PDF
         return replace(qr, kind="pdf", checks=(*checks, *qr.checks))
-    from elicense.qr.cose import parse_sign1
-    from elicense.qr.payload import unwrap
 
     qr_kid = parse_sign1(unwrap(payload)).kid
     if qr_kid != key.kid:
@@ -258,7 +282,6 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     *covered* when each certificate has one that was current at signing time.
     Returns whether the whole chain is covered.
     """
-    from elicense.status.crl import index_crl, load_crl
 
     try:
         dss = reader.root.get("/DSS")
@@ -313,14 +336,6 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
 def _decode_limits() -> Any:
     """Flate bombs: a licence PDF decodes to a few MiB; cap every stream and the whole document well below
     pyHanko's defaults for untrusted input (256 MiB), so a kiosk's memory stays bounded (threat model, R-PDF)."""
-    from pyhanko.pdf_utils.decode_limits import (
-        DEFAULT_PURPOSE_LIMITS,
-        DecodeLimits,
-        DecodePurpose,
-        DocumentDecodeBudget,
-        StreamDecodeLimits,
-    )
-
     mib = 1 << 20
     return DecodeLimits(
         per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=mib, max_output_size=MAX_STREAM_DECODED),
@@ -333,19 +348,12 @@ def _decode_limits() -> Any:
 
 
 def _cn(cert: x509.Certificate) -> str:
-    from elicense.crypto.pki import common_name_of
 
     return common_name_of(cert)
 
 
 def _validate(verifier: LicenceVerifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
     """pyHanko validation of the one signature with explicit trust; returns status + signer."""
-    from pyhanko.sign.fields import MDPPerm
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.settings import KeyUsageConstraints
-    from pyhanko_certvalidator import ValidationContext
-
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING
 
     try:
         if emb.docmdp_level is not MDPPerm.NO_CHANGES:
@@ -412,8 +420,6 @@ def _intermediates(verifier: LicenceVerifier) -> list[Any]:
 def _check_doc_timestamp(verifier: LicenceVerifier, ts: Any, when: dt.datetime) -> None:
     """A document timestamp (B-LTA) must be intact *and* from a trusted TSA: PAdES exempts validation
     data from DocMDP P=1, and a timestamp nobody can trust is not validation data, just a change."""
-    from pyhanko.sign.validation import validate_pdf_timestamp
-    from pyhanko_certvalidator import ValidationContext
 
     try:
         roots, others = _trust_certs(verifier)
@@ -479,7 +485,6 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
     be reachable from its trailer (no orphans: hidden content, or objects a later ``/Prev`` trick could
     bring to life). Linear in objects × later revisions, both bounded before this runs.
     """
-    from pyhanko.pdf_utils.generic import IndirectObject
 
     xrefs = reader.xrefs
     total = xrefs.total_revisions
@@ -572,7 +577,6 @@ def _need_appearances(view: Any) -> object:
 
 def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
     """The objects of ``wanted`` reachable from ``trailer`` in one revision (stops once all are found)."""
-    from pyhanko.pdf_utils import generic
 
     found: set[tuple[int, int]] = set()
     seen: set[tuple[int, int]] = set()
@@ -610,7 +614,6 @@ def _trusted_key(verifier: LicenceVerifier, cert: x509.Certificate) -> TrustedKe
 
 def _attachment(root: Any) -> bytes:
     """The one ``licence.cose`` in the signed revision's EmbeddedFiles name tree."""
-    from elicense.pdf.render import ATTACHMENT_NAME
 
     try:
         names = root.get("/Names")
@@ -642,9 +645,6 @@ def _attachment(root: Any) -> bytes:
 
 def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
     """Verify the embedded COSE record with the PDF signer's key; return (digest, licence id)."""
-    from elicense.qr import cbor
-    from elicense.qr.claims import record_digest
-    from elicense.qr.cose import parse_sign1
 
     try:
         message = parse_sign1(record)
@@ -667,7 +667,6 @@ def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
 
 def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
     """The ``EL2:`` text of the QR on the signed pages (image XObjects, else a page render)."""
-    from elicense.qr.decode import read_qr_texts
 
     seen = 0
     try:
@@ -712,13 +711,8 @@ def _fast_qr_texts(obj: Any) -> list[str]:
     zxing-cpp pass (no rotation, inversion or downscale retries). ``[]`` sends the caller to the full
     decoder. Whatever is read is still verified and cross-checked against the signed attachment.
     """
-    import zlib
-
-    from PIL import Image
 
     try:
-        import zxingcpp
-
         width, height = int(obj["/Width"]), int(obj["/Height"])
         params = obj.get("/DecodeParms")
         if (
@@ -766,8 +760,6 @@ def _image_png(obj: Any) -> bytes | None:
     Flate data with PNG predictors *is* a PNG ``IDAT`` stream, so it is wrapped in a
     PNG container and decoded by Pillow (with its own bounds), not by hand.
     """
-    import struct
-    import zlib
 
     width, height = int(obj["/Width"]), int(obj["/Height"])
     if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
@@ -794,9 +786,6 @@ def _image_png(obj: Any) -> bytes | None:
 
 def _qr_from_render(data: bytes) -> str:
     """Render the pages with PDFium (forms included) and look for the licence QR."""
-    import pypdfium2 as pdfium  # type: ignore[import-untyped]
-
-    from elicense.qr.decode import read_qr_texts
 
     try:
         doc = pdfium.PdfDocument(data)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from cbor2 import CBORError
 
 from elicense.basics import FieldValue, HolderType
+from elicense.catalog import mask
 from elicense.errors import IdentifierError, PayloadError
 from elicense.identifiers import (
     ALNUM36,
@@ -288,7 +289,6 @@ def record_digest(record: bytes) -> bytes:
 
 
 def _holder_view(licence: Licence, licence_type: LicenceType) -> tuple[str, str]:
-    from elicense.catalog import mask
 
     name, code = licence.holder.name, licence.holder.code
     if licence_type.holder_name_qr == "mask":

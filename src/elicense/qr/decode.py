@@ -20,6 +20,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import zxingcpp
+from PIL import Image, ImageChops, ImageFilter, ImageOps
+
 from elicense.errors import InputError
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
@@ -47,7 +50,6 @@ def budget(seconds: float) -> Iterator[None]:
 
 
 def _open(data: bytes) -> Any:
-    from PIL import Image
 
     if len(data) > MAX_IMAGE_BYTES:
         raise InputError("image file too large", message_zh="图像文件过大", details={"reason": "too_large"})
@@ -90,7 +92,6 @@ def _open(data: bytes) -> Any:
 
 def _grey(image: Any) -> Any:
     """Greyscale, transparency on white, at most :data:`WORK_PIXELS`."""
-    from PIL import Image
 
     if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
         # transparent → white, not black; composited in grey (one byte a pixel), not in RGBA copies
@@ -111,7 +112,6 @@ def _grey(image: Any) -> Any:
 
 
 def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) -> list[str]:
-    import zxingcpp
 
     qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
     results = zxingcpp.read_barcodes(
@@ -126,14 +126,12 @@ def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) 
 
 
 def _autocontrast(image: Any) -> Any:
-    from PIL import ImageOps
 
     return ImageOps.autocontrast(image, cutoff=1)
 
 
 def _flatten(image: Any) -> Any:
     """Divide out slow illumination changes (glare, shadows): keep local contrast only."""
-    from PIL import ImageChops, ImageFilter, ImageOps
 
     radius = max(4, min(image.size) // 24)
     background = image.filter(ImageFilter.BoxBlur(radius))
@@ -143,13 +141,11 @@ def _flatten(image: Any) -> Any:
 
 def _sharpen(image: Any, radius: int = 4, percent: int = 500) -> Any:
     """Unsharp mask: restores module edges of defocused or motion-soft frames."""
-    from PIL import ImageFilter
 
     return image.filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=0))
 
 
 def _upscale(image: Any, factor: float = 1.5) -> Any:
-    from PIL import Image
 
     if image.width * image.height * factor * factor > WORK_PIXELS:
         return None

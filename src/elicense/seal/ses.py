@@ -26,12 +26,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from asn1crypto import core
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from elicense.crypto.pki import ARC
+from elicense.crypto.sm2 import (
+    N,
+    Sm2PublicKey,
+    certificate_der,
+    parse_der_signature,
+    raw_to_der,
+    sm3,
+    verify_with_user_id,
+)
 from elicense.errors import CryptoError, ElicenseError, InputError
 from elicense.model import require_utc
 from elicense.seal import der as d
@@ -515,7 +525,6 @@ def _time_stamp(node: d.Node, ctx: SesContext, where: str) -> bytes:
 
 
 def _with_devs(seal: Seal, ctx: SesContext) -> Seal:
-    from dataclasses import replace
 
     return replace(seal, deviations=tuple(ctx.devs))
 
@@ -696,13 +705,11 @@ def kind_of(data: bytes) -> Literal["seal", "signature", "signed_data", "raw_sig
 
 
 def sm3_digest(data: bytes) -> bytes:
-    from elicense.crypto.sm2 import sm3
 
     return sm3(data)
 
 
 def der_certificate(cert: x509.Certificate) -> bytes:
-    from elicense.crypto.sm2 import certificate_der
 
     return certificate_der(cert)
 
@@ -769,7 +776,6 @@ def make_seal(
 
     ``cert_list_type=2`` lists SM3 digests of the certificates instead of the certificates.
     """
-    from elicense.crypto.sm2 import Sm2PublicKey
 
     if not es_id.isascii() or not es_id or len(es_id) > 64:
         raise CryptoError("seal id must be 1-64 ASCII characters")
@@ -820,7 +826,6 @@ def sign_tbs(
     ``time_stamper`` gets the signature value and returns a TimeStampToken over it (a TSA
     client); ``time_stamp`` embeds a token as given.
     """
-    from elicense.crypto.sm2 import Sm2PublicKey
 
     when = require_utc(at, "at").replace(microsecond=0)
     parsed = parse_seal(seal)
@@ -1004,7 +1009,6 @@ class SesRun:
 
 def _normalise_value(value: bytes, ctx: SesContext, where: str) -> bytes | None:
     """DER ``SEQUENCE{r,s}`` from a signature value as found (raw 64-byte r‖s reported)."""
-    from elicense.crypto.sm2 import parse_der_signature, raw_to_der
 
     try:
         parse_der_signature(value)
@@ -1024,9 +1028,6 @@ def _normalise_value(value: bytes, ctx: SesContext, where: str) -> bytes | None:
 def _lenient_der(value: bytes, ctx: SesContext, where: str) -> bytes | None:
     """``SEQUENCE{r,s}`` with non-canonical INTEGERs (a missing 0x00 sign octet, extra leading zeros):
     the unsigned values are unambiguous; re-encoded canonically and reported."""
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    from elicense.crypto.sm2 import N
 
     try:
         parts = d.expect(d.parse(value, what="signature value"), d.SEQUENCE, what="signature").children()
@@ -1049,7 +1050,6 @@ def sm2_verify(cert: CertView, value: bytes, part: SignedPart, alternative: Sign
     ``user_ids``: other SM2 user ids the relying party configured for this signer or seal
     maker, tried only after the default id fails (a deviation when one matches).
     """
-    from elicense.crypto.sm2 import Sm2PublicKey, verify_with_user_id
 
     sig = _normalise_value(value, ctx, where)
     if sig is None:

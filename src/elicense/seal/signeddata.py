@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from asn1crypto import core
+from asn1crypto import x509 as a509
+
+from elicense.crypto.sm2 import Sm2PublicKey
 from elicense.errors import CryptoError, TrustError
 from elicense.model import require_utc
 from elicense.seal import der as d
@@ -312,10 +316,6 @@ def sign_signed_data(
     Authenticated attributes: contentType (GB/T 35275 data), signingTime, messageDigest =
     SM3(content); the signer signs them as DER ``SET OF``; algorithm ``sm2-1``.
     """
-    from asn1crypto import core
-    from asn1crypto import x509 as a509
-
-    from elicense.crypto.sm2 import Sm2PublicKey
 
     when = require_utc(at, "at").replace(microsecond=0)
     if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.basics import require_utc
+from elicense.catalog import Catalog
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import (
     AlgorithmNotAllowed,
@@ -35,6 +36,10 @@ from elicense.errors import (
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
+from elicense.status.section import load_from_trust_file
+from elicense.status.state import VerifierState, bundle_status, resolve
+from elicense.trust.bundle import COSE_TAG_PREFIX, read_bundle_file
+from elicense.trust.file import load_trust_file
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
 from elicense.verdict import reasons as r
 from elicense.verdict.context import Clock, Policy, StatusSource, VerificationContext
@@ -122,8 +127,6 @@ class Verifier:
             algorithms = AlgorithmPolicy.of(algorithms)
         self.algorithms = algorithms
         if catalog is None:
-            from elicense.catalog import Catalog
-
             catalog = Catalog.default()
         self.catalog = catalog
         self.policies = tuple(policies)
@@ -143,18 +146,14 @@ class Verifier:
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
         """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
-        from elicense.trust.bundle import COSE_TAG_PREFIX
 
         with Path(path).open("rb") as fh:
             if fh.read(1) == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
                 return cls.from_bundle(path, **kwargs)  # type: ignore[arg-type]
-        from elicense.trust.file import load_trust_file
 
         trust = load_trust_file(Path(path))
         state = kwargs.pop("state", None)
         if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
-            from elicense.status.section import load_from_trust_file
-
             kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
         verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
         verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
@@ -180,7 +179,6 @@ class Verifier:
         an older bundle raises ``TrustRollback``, an older status list gives
         INDETERMINATE ``status_list_rolled_back``.
         """
-        from elicense.trust.bundle import read_bundle_file
 
         algorithms = kwargs.get("algorithms")  # the allow-list also judges the bundle's own signature
         if algorithms is not None and not isinstance(algorithms, AlgorithmPolicy):
@@ -188,7 +186,6 @@ class Verifier:
         bundle = read_bundle_file(Path(path), anchors=anchors, algorithms=algorithms)
         extra: list[Policy] = [bundle.recognition(region)] if region else []
         trust = bundle.trust_store()
-        from elicense.status.state import VerifierState, bundle_status, resolve
 
         memory = resolve(state)
         if memory is not None:  # refuse rollbacks against what this verifier saw before, then remember
