@@ -139,8 +139,8 @@ _NO_TAGS: frozenset[int] = frozenset()
 
 
 def loads_exact(data: bytes, max_depth: int) -> Any:
-    """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
-    (any exception) to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
+    """:func:`loads_typed` without its error translation, for a fast path whose caller hands the decoder's
+    refusals to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
 
     A decoder goes back to a small pool only after a *successful* decode (its state is then clean: tags
     are refused, so it holds no shared values or string references); a failed one is dropped. ``list.pop``
