@@ -936,22 +936,11 @@ class SesTrust:
     understand, instead of reporting it as a deviation."""
 
 
-@dataclass(frozen=True)
-class SesVerification:
-    """The frozen outcome of verifying one seal signature (or seal)."""
+class ResultView:
+    """The verdict of a seal-format verification, read through its ``result``."""
 
     result: VerificationResult
     """Status, reasons and the ordered checks (deviations as WARNING checks)."""
-    signature: SealSignature | None
-    """The parsed signature (None when unreadable or when a bare seal was verified)."""
-    seal: Seal | None
-    """The seal."""
-    signer: CertView | None
-    """The signer's certificate (its signature verified)."""
-    maker: CertView | None
-    """The seal maker's certificate."""
-    deviations: tuple[Deviation, ...]
-    """Every departure from the standard found."""
 
     @property
     def status(self) -> Status:
@@ -976,6 +965,24 @@ class SesVerification:
     def has_reason(self, code: str) -> bool:
         """Whether a reason with ``code`` is present."""
         return self.result.has_reason(code)
+
+
+@dataclass(frozen=True)
+class SesVerification(ResultView):
+    """The frozen outcome of verifying one seal signature (or seal)."""
+
+    result: VerificationResult
+    """Status, reasons and the ordered checks (deviations as WARNING checks)."""
+    signature: SealSignature | None
+    """The parsed signature (None when unreadable or when a bare seal was verified)."""
+    seal: Seal | None
+    """The seal."""
+    signer: CertView | None
+    """The signer's certificate (its signature verified)."""
+    maker: CertView | None
+    """The seal maker's certificate."""
+    deviations: tuple[Deviation, ...]
+    """Every departure from the standard found."""
 
 
 class SesRun:
@@ -1095,6 +1102,7 @@ __all__ = [
     "OID_EKU_SEAL_MAKING",
     "OID_EXT_CRL",
     "Deviation",
+    "ResultView",
     "Seal",
     "SealMaker",
     "SealSignature",

@@ -29,7 +29,7 @@ from elicense.seal.certs import CertView, build_chain, cert_of
 from elicense.seal.verify import chain_validity, check_revocation
 from elicense.verdict import reasons as r
 from elicense.verdict.reasons import SD_DIGEST_MISMATCH, SD_MALFORMED, SD_SIGNER_MISSING
-from elicense.verdict.result import Check, Reason, VerificationResult
+from elicense.verdict.result import Reason, VerificationResult
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -189,7 +189,7 @@ def _parse(data: bytes, ctx: ses.SesContext) -> SignedData:
 
 
 @dataclass(frozen=True)
-class SignedDataVerification:
+class SignedDataVerification(ses.ResultView):
     """The frozen outcome of verifying one GB/T 35275 signature."""
 
     result: VerificationResult
@@ -200,30 +200,6 @@ class SignedDataVerification:
     """The signer's certificate once its signature verified."""
     deviations: tuple[ses.Deviation, ...]
     """Departures from GB/T 35275."""
-
-    @property
-    def valid(self) -> bool:
-        """VALID?"""
-        return self.result.valid
-
-    @property
-    def status(self) -> r.Status:
-        """Overall status."""
-        return self.result.status
-
-    @property
-    def checks(self) -> tuple[Check, ...]:
-        """The checks, in order."""
-        return self.result.checks
-
-    @property
-    def reasons(self) -> tuple[Reason, ...]:
-        """Why not VALID."""
-        return self.result.reasons
-
-    def has_reason(self, code: str) -> bool:
-        """Whether a reason with ``code`` is present."""
-        return self.result.has_reason(code)
 
 
 def verify_signed_data(
