@@ -82,7 +82,6 @@ class Authority:
     """GB/T 2260 code of the area the authority serves."""
 
     def __post_init__(self) -> None:
-
         object.__setattr__(self, "name", _text(self.name, "authority name", 200))
         code = _text(self.code, "authority code", 18).upper()
         code = code if len(code) == 6 and code.isdigit() else str(USCC.parse(code))

@@ -54,10 +54,12 @@ from pyhanko.pdf_utils.decode_limits import (
     StreamDecodeLimits,
 )
 from pyhanko.pdf_utils.generic import IndirectObject
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
@@ -95,7 +97,7 @@ from elicense.verdict.reasons import (
 from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
-    from elicense.trust.store import TrustedKey
+    from elicense.trust.store import TrustedKey, TrustStore
     from elicense.verdict.context import LicenceVerifier
 
 __all__ = ["MAX_PDF_BYTES", "verify_pdf"]
@@ -137,8 +139,7 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _asn1(cert: x509.Certificate) -> Any:
-
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(_der(cert))
 
 
@@ -164,7 +165,6 @@ def _outcome(status: Status) -> CheckOutcome:
 
 
 def _verify(verifier: LicenceVerifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
-
     if len(data) > MAX_PDF_BYTES:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_LARGE, f"{len(data)} bytes"))
     tail = data[data.rfind(b"%%EOF") + 5 :] if b"%%EOF" in data[-4096:] else None
@@ -272,7 +272,7 @@ def _with_embedded_revocation(qr: VerificationResult) -> VerificationResult:
     return replace(qr, status=status, reasons=reasons, checks=checks)
 
 
-def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, checks: list[Check]) -> bool:
+def _embedded_revocation(reader: PdfFileReader, key: TrustedKey, signed_at: dt.datetime, checks: list[Check]) -> bool:
     """Check the signer chain against the CRLs in the document security store (B-LT).
 
     Same rule as the verifier's own CRLs (``elicense.status.store``): a certificate
@@ -333,7 +333,7 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     return whole
 
 
-def _decode_limits() -> Any:
+def _decode_limits() -> DecodeLimits:
     """Flate bombs: a licence PDF decodes to a few MiB; cap every stream and the whole document well below
     pyHanko's defaults for untrusted input (256 MiB), so a kiosk's memory stays bounded (threat model, R-PDF)."""
     mib = 1 << 20
@@ -348,11 +348,12 @@ def _decode_limits() -> Any:
 
 
 def _cn(cert: x509.Certificate) -> str:
-
     return common_name_of(cert)
 
 
-def _validate(verifier: LicenceVerifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
+def _validate(
+    verifier: LicenceVerifier, emb: EmbeddedPdfSignature, when: dt.datetime
+) -> tuple[PdfSignatureStatus, x509.Certificate]:
     """pyHanko validation of the one signature with explicit trust; returns status + signer."""
 
     try:
@@ -386,10 +387,10 @@ def _validate(verifier: LicenceVerifier, emb: Any, when: dt.datetime) -> tuple[A
     return status, signer_cert
 
 
-_TRUST_CERTS: dict[int, tuple[Any, list[Any], list[Any]]] = {}
+_TRUST_CERTS: dict[int, tuple[TrustStore, list[asn1_x509.Certificate], list[asn1_x509.Certificate]]] = {}
 
 
-def _trust_certs(verifier: LicenceVerifier) -> tuple[list[Any], list[Any]]:
+def _trust_certs(verifier: LicenceVerifier) -> tuple[list[asn1_x509.Certificate], list[asn1_x509.Certificate]]:
     """asn1crypto roots and intermediates of the verifier's trust store, parsed once per store.
 
     Fresh asn1crypto objects recompute every name's RFC 4518 string preparation (slow for CJK
@@ -408,8 +409,8 @@ def _trust_certs(verifier: LicenceVerifier) -> tuple[list[Any], list[Any]]:
     return roots, inter
 
 
-def _intermediates(verifier: LicenceVerifier) -> list[Any]:
-    seen: dict[bytes, Any] = {}
+def _intermediates(verifier: LicenceVerifier) -> list[asn1_x509.Certificate]:
+    seen: dict[bytes, x509.Certificate] = {}
     for keys in verifier.trust.keys.values():
         for k in keys:
             for cert in k.chain.chain[1:-1]:
@@ -417,7 +418,7 @@ def _intermediates(verifier: LicenceVerifier) -> list[Any]:
     return [_asn1(c) for c in seen.values()]
 
 
-def _check_doc_timestamp(verifier: LicenceVerifier, ts: Any, when: dt.datetime) -> None:
+def _check_doc_timestamp(verifier: LicenceVerifier, ts: EmbeddedPdfSignature, when: dt.datetime) -> None:
     """A document timestamp (B-LTA) must be intact *and* from a trusted TSA: PAdES exempts validation
     data from DocMDP P=1, and a timestamp nobody can trust is not validation data, just a change."""
 
@@ -459,7 +460,7 @@ def _scan_structure(data: bytes) -> None:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"more than {MAX_OBJECTS} objects"))
 
 
-def _check_parsed_structure(reader: Any) -> None:
+def _check_parsed_structure(reader: PdfFileReader) -> None:
     """The same limits on what pyHanko parsed (xref entries, ``/Size``), before any analysis."""
     xrefs = reader.xrefs
     revisions = xrefs.total_revisions
@@ -476,7 +477,9 @@ _CATALOGUE_KEYS_AFTER_SIGNING = frozenset({"/DSS", "/AcroForm", "/Extensions"})
 timestamp (pyHanko's difference analysis then checks what changed inside them)."""
 
 
-def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) -> None:
+def _check_later_revisions(  # Any: pyHanko annotates its xrefs as Reference where they yield (n, g)
+    reader: Any, signed: int, doc_timestamps: list[EmbeddedPdfSignature]
+) -> None:
     """What pyHanko's difference analysis lets through after a P=1 certification, refused here.
 
     Each revision after the signed one must write something (no empty revisions), must not touch the
@@ -546,7 +549,7 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
 _XMP_WRITER_STAMPS = re.compile(rb'\b(xmp:ModifyDate|xmp:MetadataDate|pdf:Producer|x:xmptk)(="[^"]*"|>[^<]*<)')
 
 
-def _xmp_facts(view: Any, ref: Any) -> bytes | None:
+def _xmp_facts(view: HistoricalResolver, ref: IndirectObject) -> bytes | None:
     """The XMP packet less what every PDF writer restamps on save (modify/metadata date, producer): pyHanko
     rewrites those when it adds validation data or a timestamp; any other difference is an edit."""
     try:
@@ -559,7 +562,7 @@ def _xmp_facts(view: Any, ref: Any) -> bytes | None:
 _INFO_WRITER_STAMPS = frozenset({"/ModDate", "/Producer"})
 
 
-def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
+def _info_facts(view: HistoricalResolver, ref: IndirectObject) -> dict[str, str] | None:
     """The document information dictionary less what a PDF writer restamps on save (as for XMP)."""
     try:
         info = view(ref.reference)
@@ -568,23 +571,25 @@ def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
         return None
 
 
-def _need_appearances(view: Any) -> object:
+def _need_appearances(view: HistoricalResolver) -> object:
     form = view.root.get("/AcroForm")
     form = form.get_object() if form is not None else None
     value = form.get("/NeedAppearances") if form is not None else None
     return value.get_object() if value is not None else None
 
 
-def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
+def _reachable(
+    view: HistoricalResolver, trailer: generic.DictionaryObject, wanted: set[tuple[int, int]]
+) -> set[tuple[int, int]]:
     """The objects of ``wanted`` reachable from ``trailer`` in one revision (stops once all are found)."""
 
     found: set[tuple[int, int]] = set()
     seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [trailer.raw_get(k) for k in trailer if k not in ("/Prev", "/XRefStm")]
+    stack: list[generic.PdfObject] = [trailer.raw_get(k) for k in trailer if k not in ("/Prev", "/XRefStm")]
     budget = 4 * MAX_OBJECTS
     while stack and found != wanted and budget > 0:
         budget -= 1
-        item: Any = stack.pop()
+        item: generic.PdfObject = stack.pop()
         if isinstance(item, generic.IndirectObject):
             ref = (item.idnum, item.generation)
             if ref in seen:
@@ -612,7 +617,7 @@ def _trusted_key(verifier: LicenceVerifier, cert: x509.Certificate) -> TrustedKe
     return None
 
 
-def _attachment(root: Any) -> bytes:
+def _attachment(root: generic.DictionaryObject) -> bytes:
     """The one ``licence.cose`` in the signed revision's EmbeddedFiles name tree."""
 
     try:
@@ -665,7 +670,7 @@ def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
     return record_digest(message.payload), licence_id
 
 
-def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
+def _qr_payload(root: generic.DictionaryObject, reader: PdfFileReader, revision: int, data: bytes) -> str:
     """The ``EL2:`` text of the QR on the signed pages (image XObjects, else a page render)."""
 
     seen = 0
@@ -703,7 +708,7 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
     return _qr_from_render(data)
 
 
-def _fast_qr_texts(obj: Any) -> list[str]:
+def _fast_qr_texts(obj: generic.StreamObject) -> list[str]:
     """First try for a clean QR image XObject (what ``elicense.pdf.render`` embeds): ~0.4 ms, not ~2.
 
     Only 8-bit DeviceGray Flate data whose PNG row filters are all "None" (fpdf2's output) is taken:
@@ -742,8 +747,8 @@ def _fast_qr_texts(obj: Any) -> list[str]:
     return [r.text for r in found if r.valid and r.text]
 
 
-def _pages(root: Any) -> list[Any]:
-    out: list[Any] = []
+def _pages(root: generic.DictionaryObject) -> list[generic.DictionaryObject]:
+    out: list[generic.DictionaryObject] = []
     stack = [root["/Pages"]]
     while stack and len(out) < 16:
         node = stack.pop().get_object()
@@ -754,7 +759,7 @@ def _pages(root: Any) -> list[Any]:
     return out
 
 
-def _image_png(obj: Any) -> bytes | None:
+def _image_png(obj: generic.StreamObject) -> bytes | None:
     """A PNG of a simple image XObject (8-bit grey or RGB, Flate with PNG predictors).
 
     Flate data with PNG predictors *is* a PNG ``IDAT`` stream, so it is wrapped in a

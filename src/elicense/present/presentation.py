@@ -13,11 +13,11 @@ import secrets
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from elicense.crypto.algorithms import Algorithm, PrivateKey, der_to_cose, sign_raw
+from elicense.crypto.algorithms import Algorithm, PrivateKey, PublicKey, der_to_cose, sign_raw
 from elicense.errors import PayloadError, UsageError
 from elicense.model import require_utc
 from elicense.qr import cbor
@@ -87,7 +87,7 @@ class SoftwareDeviceKey:
         return Algorithm.for_key(self.private_key)
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> PublicKey:
         """The public key (what the issuer binds in the MSO)."""
         return self.private_key.public_key()
 

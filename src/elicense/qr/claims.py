@@ -289,7 +289,6 @@ def record_digest(record: bytes) -> bytes:
 
 
 def _holder_view(licence: Licence, licence_type: LicenceType) -> tuple[str, str]:
-
     name, code = licence.holder.name, licence.holder.code
     if licence_type.holder_name_qr == "mask":
         name = mask(name, keep_start=1, keep_end=0)

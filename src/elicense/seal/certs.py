@@ -138,7 +138,6 @@ def load_cert(der: bytes) -> CertView:
 
 @functools.lru_cache(maxsize=512)
 def _load(der: bytes) -> CertView:
-
     strict_error: str | None = None
     try:
         cert = x509.load_der_x509_certificate(der)

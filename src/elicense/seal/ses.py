@@ -525,7 +525,6 @@ def _time_stamp(node: d.Node, ctx: SesContext, where: str) -> bytes:
 
 
 def _with_devs(seal: Seal, ctx: SesContext) -> Seal:
-
     return replace(seal, deviations=tuple(ctx.devs))
 
 
@@ -705,12 +704,10 @@ def kind_of(data: bytes) -> Literal["seal", "signature", "signed_data", "raw_sig
 
 
 def sm3_digest(data: bytes) -> bytes:
-
     return sm3(data)
 
 
 def der_certificate(cert: x509.Certificate) -> bytes:
-
     return certificate_der(cert)
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from asn1crypto import x509 as a509
 
@@ -72,6 +72,8 @@ if TYPE_CHECKING:
 
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.seal.ses import CertLike
+    from elicense.trust.bundle import Bundle
+    from elicense.trust.store import TrustStore
     from elicense.verdict.context import LicenceVerifier
 
 
@@ -112,8 +114,7 @@ def maker_chain(cert: CertView, vid: str, trust: SesTrust) -> tuple[Chain, str]:
     return chain, "seal-making EKU under a trusted root"
 
 
-def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str) -> list[Reason]:
-
+def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Sm2Crl], what: str) -> list[Reason]:
     for child, issuer in zip(chain.certs[:-1], chain.certs[1:], strict=True):
         usable = []
         for crl in crls:
@@ -137,14 +138,12 @@ def _revocation(chain: Chain, when: dt.datetime, crls: Sequence[Any], what: str)
     return []
 
 
-def _name_eq(name: Any, issuer: CertView) -> bool:
-
+def _name_eq(name: x509.Name, issuer: CertView) -> bool:
     return bool(a509.Name.load(name.public_bytes()) == a509.Name.load(issuer.subject_der))
 
 
-def _load_crls(ders: Iterable[bytes]) -> list[Any]:
-
-    out = []
+def _load_crls(ders: Iterable[bytes]) -> list[Sm2Crl]:
+    out: list[Sm2Crl] = []
     for der in ders:
         try:
             out.append(Sm2Crl.load(der))
@@ -392,7 +391,7 @@ def verify_signature(
     return verify_ses(data, data_hash=digest, trust=trust, at=at, algorithms=algorithms).result
 
 
-def trust_from_store(store: Any, extra_crls: Sequence[bytes] = (), bundle: Any = None) -> SesTrust:
+def trust_from_store(store: TrustStore, extra_crls: Sequence[bytes] = (), bundle: Bundle | None = None) -> SesTrust:
     """Seal trust from a :class:`~elicense.trust.store.TrustStore`: its roots, and the
     intermediates of its validated chains (SM2 ones are the only ones used); plus the seal
     makers, signer roots and TSA roots of the signed bundle's ``seal_makers`` section (when
