@@ -325,12 +325,12 @@ def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
     return top
 
 
-def _split_fields(claims: dict[Any, Any]) -> tuple[dict[Any, Any], dict[Any, Any] | None]:
+def _split_fields(claims: dict[object, object]) -> tuple[dict[object, object], dict[int, object] | None]:
     """``(licence claims without fields, {tag: value} of the fields or None)``: fields are the negative keys."""
     if not any(type(k) is int and k < 0 for k in claims):
         return claims, None
-    rest: dict[Any, Any] = {}
-    fields: dict[Any, Any] = {}
+    rest: dict[object, object] = {}
+    fields: dict[int, object] = {}
     for k, v in claims.items():
         if type(k) is int and k < 0:
             fields[-k] = v
@@ -422,7 +422,7 @@ class LicenceClaims:
         return self.area_code[:2] + "0000"
 
 
-def _text(claims: Mapping[int, Any], key: int, what: str) -> str:
+def _text(claims: Mapping[int, object], key: int, what: str) -> str:
     return _text_value(claims[key], what)
 
 
@@ -798,12 +798,14 @@ def parse_claims_strict(
             if type(tag) is not int or not 1 <= tag <= 255:
                 raise PayloadError("field tags must be integers 1..255", message_zh="字段标签错误")
             if type(value) is not int:
-                if type(value) not in (str, bytes):
+                if not (type(value) is str or type(value) is bytes):
                     raise PayloadError("field values must be text or integers", message_zh="字段值类型错误")
                 if len(value) > MAX_TEXT:
                     raise PayloadError("field value too long", message_zh="字段值过长")
-                if type(value) is bytes or value:  # an empty text field stays as it is
-                    value = _text_value(value, f"field {tag}")
+                if type(value) is str and not value:  # an empty text field stays as it is
+                    fields[tag] = value
+                    continue
+                value = _text_value(value, f"field {tag}")
             fields[tag] = value
     index = get(K_STATUS_INDEX)
     if index is not None and (type(index) is not int or not 0 <= index < 2**32):
