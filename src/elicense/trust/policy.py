@@ -5,7 +5,7 @@ issued in its own region, or when a recognition agreement of the national list
 says "``relying`` accepts these types from ``issuing``". Type codes are compared
 through the national list's equivalence classes, since regions may code the same
 licence differently. The policy comes from the trust data (never from the
-licence); the reason codes it and the trust core report are registered here.
+licence); the reason codes it and the trust core report are in `elicense.verdict.reasons`.
 """
 
 from __future__ import annotations

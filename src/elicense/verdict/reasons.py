@@ -60,7 +60,7 @@ class CheckOutcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ReasonCode:
-    """A registered reason: its stable code, the outcome it implies, and messages."""
+    """One row of the reason table: its stable code, the outcome it implies, and messages."""
 
     code: str
     """Stable machine-readable code."""

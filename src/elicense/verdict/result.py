@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reason:
-    """One reason in a result: a registered code plus optional detail."""
+    """One reason in a result: a code of the table plus optional detail."""
 
     code: str
     """Stable code (see ``REASONS``)."""
@@ -38,7 +38,7 @@ class Reason:
 
     @classmethod
     def of(cls, reason: ReasonCode, detail: str | None = None) -> Reason:
-        """Instantiate a registered reason."""
+        """A reason of the table, with ``detail``."""
         return cls(reason.code, reason.status, reason.en, reason.zh, detail)
 
     def message(self, lang: str = "en") -> str:
