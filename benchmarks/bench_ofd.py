@@ -64,8 +64,8 @@ def main() -> None:
     from elicense.ofd.seal import seal_licence_ofd
     from elicense.ofd.verify import check_ofd, sm3
     from elicense.seal.api import parse_seal, parse_signature, sign_ses, verify_ses
-    from elicense.seal.ses import trust_from_store
     from elicense.seal.sm2home import entry_crls
+    from elicense.seal.verify import trust_from_store
     from elicense.verify import Verifier
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -117,7 +117,7 @@ def _measure(quick: bool) -> list[tuple[str, float]]:
         pass
 
     from elicense.cli.sm2 import build_sm2_demo
-    from elicense.seal.ses import trust_from_store, verify_signature
+    from elicense.seal.verify import trust_from_store, verify_signature
     from elicense.trust.file import load_trust_file
     from elicense.verify import Verifier
 

@@ -532,7 +532,7 @@ def test_lang_zh_output_is_chinese(issuer: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_reason_details_in_chinese() -> None:
-    from elicense.verify.detail_zh import to_zh
+    from elicense.verdict.zh import to_zh
 
     assert to_zh("11100000000013338W901 from 370000 in 320000") == (
         "370000 签发的 11100000000013338W901 类证照不在 320000 的互认范围内"

@@ -21,10 +21,10 @@ from elicense.present import (
     make_presentation,
 )
 from elicense.present import presentation as p
-from elicense.present.mso import element_digest, parse_mso
 from elicense.present.verify import Replay, ReplayCache
 from elicense.qr import cbor
 from elicense.qr.cose import parse_sign1, sig_structure
+from elicense.qr.mso import element_digest, parse_mso
 from elicense.qr.payload import wrap as el1_wrap
 from elicense.qr.render import qr_version
 from elicense.verify import Verifier

@@ -17,6 +17,7 @@ from elicense.crypto import sm2
 from elicense.crypto.algorithms import AlgorithmPolicy
 from elicense.errors import CryptoError
 from elicense.seal import ses
+from elicense.seal import verify as seal_verify
 
 NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SIGNED = NOW - dt.timedelta(days=10)
@@ -87,7 +88,7 @@ def _sign(w: World, seal: bytes | None = None, **kw: Any) -> bytes:
 def _verify(w: World, data: bytes, document: bytes | None = DOC, **kw: Any) -> Any:
     args: dict[str, Any] = {"trust": w.trust, "at": NOW, "algorithms": SM2_ONLY}
     args.update(kw)
-    return ses.verify_signature(data, document=document, **args)
+    return seal_verify.verify_signature(data, document=document, **args)
 
 
 # -- structures ------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ def test_property_info_cannot_escape_the_directory(w: World, tmp_path: Path) -> 
     sub = tmp_path / "in"
     sub.mkdir()
     der = _sign(w, property_info="../secret.txt")
-    assert not ses._safe_name("../secret.txt") and not ses._safe_name("/etc/passwd")
+    assert not seal_verify._safe_name("../secret.txt") and not seal_verify._safe_name("/etc/passwd")
 
     class _V:
         trust = type("T", (), {"roots": (w.root,), "keys": {}})()
@@ -271,7 +272,7 @@ def test_property_info_cannot_escape_the_directory(w: World, tmp_path: Path) -> 
         def clock() -> dt.datetime:
             return NOW
 
-    res = ses.verify_ses_input(_V(), der, at=NOW, source=sub / "x.ses")
+    res = seal_verify.verify_ses_input(_V(), der, at=NOW, source=sub / "x.ses")
     assert res.has_reason("ses_document_missing")
 
 
@@ -312,8 +313,8 @@ def test_detached_seal_over_pdf_bytes(w: World, tmp_path: Path) -> None:
 
     (res,) = verify_bytes(_V(), der, at=NOW, source=tmp_path / "licence.pdf.ses")  # type: ignore[arg-type]
     assert res.has_reason("ses_certificate_untrusted")  # the CA is not an intermediate of this bare trust
-    res = ses.verify_signature(der, document=pdf, trust=w.trust, at=NOW, algorithms=SM2_ONLY)
+    res = seal_verify.verify_signature(der, document=pdf, trust=w.trust, at=NOW, algorithms=SM2_ONLY)
     assert res.valid
     (tmp_path / "licence.pdf").write_bytes(pdf.replace(b"licence", b"LICENCE"))
-    res = ses.verify_ses_input(_V(), der, at=NOW, source=tmp_path / "licence.pdf.ses")
+    res = seal_verify.verify_ses_input(_V(), der, at=NOW, source=tmp_path / "licence.pdf.ses")
     assert res.has_reason("ses_document_mismatch")

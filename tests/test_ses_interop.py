@@ -25,6 +25,7 @@ pytest.importorskip("tongsuopy")
 import ses_support as sx
 from elicense.crypto import keys, sm2
 from elicense.seal import api, ses
+from elicense.seal import verify as seal_verify
 from elicense.seal.inspect import inspect_bytes
 
 ZERO = b"\x00" * 32
@@ -69,7 +70,7 @@ def test_corpus_seal_agrees_with_expected(name: str) -> None:
     assert sx.gm_verify(seal.maker_cert, seal.signed_value, seal.covers.data)
     assert seal.alternative is not None and not sx.gm_verify(seal.maker_cert, seal.signed_value,
                                                              seal.alternative.data)  # fmt: skip
-    res = ses.verify_seal(data, trust=_trust(), at=sx.NOW)
+    res = seal_verify.verify_seal(data, trust=_trust(), at=sx.NOW)
     assert _checks(res)["seal_signature"] == "PASSED"
     assert res.checks[[c.name for c in res.checks].index("seal_signature")].detail == f"over {layout}"
     report = inspect_bytes(data)
@@ -79,12 +80,14 @@ def test_corpus_seal_agrees_with_expected(name: str) -> None:
 
 def test_corpus_seal_verdicts_name_what_ofdrw_does_not_check() -> None:
     seals = sx.corpus() / "seals"
-    v4 = ses.verify_seal((seals / "ofdrw__UserV4.esl").read_bytes(), trust=_trust(), at=sx.NOW)
+    v4 = seal_verify.verify_seal((seals / "ofdrw__UserV4.esl").read_bytes(), trust=_trust(), at=sx.NOW)
     assert v4.has_reason("ses_seal_expired")  # 2022: expired (ofdrw only shows it)
-    v5 = ses.verify_seal((seals / "gm__UserV5.esl").read_bytes(), trust=_trust(), at=sx.NOW)
+    v5 = seal_verify.verify_seal((seals / "gm__UserV5.esl").read_bytes(), trust=_trust(), at=sx.NOW)
     assert not v5.has_reason("ses_seal_expired")
     assert v5.has_reason("certificate_expired")  # made in 2026 with a maker certificate that expired in 2022
-    untrusted = ses.verify_seal((seals / "gm__UserV5.esl").read_bytes(), trust=_trust(seal_makers=()), at=sx.NOW)
+    untrusted = seal_verify.verify_seal(
+        (seals / "gm__UserV5.esl").read_bytes(), trust=_trust(seal_makers=()), at=sx.NOW
+    )
     assert untrusted.has_reason("ses_seal_maker_untrusted")
 
 

@@ -22,6 +22,7 @@ import ses_support as sx
 from elicense.crypto import keys, sm2
 from elicense.seal import der as d
 from elicense.seal import ses
+from elicense.seal import verify as seal_verify
 
 OID = ses.OID_SM2_WITH_SM3
 HASH = sm2.sm3(b"<ofd:Signature/>")
@@ -102,7 +103,7 @@ def trust(**kw: Any) -> ses.SesTrust:
 
 
 def verify(data: bytes, **kw: Any) -> ses.SesVerification:
-    return ses.verify_ses(data, data_hash=HASH, trust=trust(**kw), at=sx.NOW)
+    return seal_verify.verify_ses(data, data_hash=HASH, trust=trust(**kw), at=sx.NOW)
 
 
 def warnings(res: ses.SesVerification) -> list[str]:
@@ -339,14 +340,14 @@ def test_other_string_and_time_types_are_reported() -> None:
 def test_unreadable_trust_entries_trust_nothing_and_never_raise() -> None:
     p = sx.pki()
     garbage = ses.SealMaker("broken", b"\x30\x03\x02\x01\x01", "ca")
-    res = ses.verify_ses(build(Spec()), data_hash=HASH, trust=ses.SesTrust(roots=(b"junk",), seal_makers=(garbage,)),
+    res = seal_verify.verify_ses(build(Spec()), data_hash=HASH, trust=ses.SesTrust(roots=(b"junk",), seal_makers=(garbage,)),
                          at=sx.NOW)  # fmt: skip
     assert res.has_reason("ses_certificate_untrusted") and res.has_reason("ses_seal_maker_untrusted")
     seal_der = ses.parse_signature(build(Spec())).seal.der
-    assert ses.verify_ses(seal_der, data_hash=HASH, trust=trust(), at=sx.NOW).reasons[0].detail == (
+    assert seal_verify.verify_ses(seal_der, data_hash=HASH, trust=trust(), at=sx.NOW).reasons[0].detail == (
         "this is a seal (SESeal), not an SES_Signature"
     )
-    assert ses.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
+    assert seal_verify.verify_seal(seal_der, trust=trust(), at=sx.SIGNED).valid  # CRLs cover SIGNED, not NOW
     del p
 
 

@@ -13,7 +13,10 @@ broken configuration.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from elicense.verdict.result import VerificationResult
 
 
 class ElicenseError(Exception):
@@ -122,9 +125,9 @@ class VerificationFailed(ElicenseError):
 
     code = "verification_failed"
 
-    def __init__(self, result: Any) -> None:
-        status = getattr(getattr(result, "status", None), "value", "UNKNOWN")
-        reasons = ", ".join(r.code for r in getattr(result, "reasons", ()))
+    def __init__(self, result: VerificationResult) -> None:
+        status = result.status.value
+        reasons = ", ".join(r.code for r in result.reasons)
         super().__init__(
             f"licence is {status}: {reasons or 'no reason given'}",
             message_zh=f"证照校验未通过（{status}）：{reasons or '无原因'}",

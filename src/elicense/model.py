@@ -24,7 +24,7 @@ from elicense.basics import china_date as china_date
 from elicense.basics import require_utc as require_utc
 from elicense.display import describe, unsafe_char
 from elicense.errors import LicenceDataError
-from elicense.identifiers import LicenceId
+from elicense.identifiers import USCC, AreaCode, LicenceId, ResidentId
 
 
 def _text(value: str, what: str, max_length: int) -> str:
@@ -64,12 +64,8 @@ class Holder:
         object.__setattr__(self, "code_type", HolderType(self.code_type))
         code = _text(self.code, "holder code", 64).upper()
         if self.code_type is HolderType.USCC:
-            from elicense.identifiers import USCC
-
             code = str(USCC.parse(code))
         elif self.code_type is HolderType.RESIDENT_ID:
-            from elicense.identifiers import ResidentId
-
             code = str(ResidentId.parse(code))
         object.__setattr__(self, "code", code)
 
@@ -86,8 +82,6 @@ class Authority:
     """GB/T 2260 code of the area the authority serves."""
 
     def __post_init__(self) -> None:
-        from elicense.identifiers import USCC, AreaCode
-
         object.__setattr__(self, "name", _text(self.name, "authority name", 200))
         code = _text(self.code, "authority code", 18).upper()
         code = code if len(code) == 6 and code.isdigit() else str(USCC.parse(code))

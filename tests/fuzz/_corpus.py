@@ -430,12 +430,13 @@ def run_ses_seal(data: bytes) -> None:
 def run_ses_signature(data: bytes) -> None:
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.seal import ses
+    from elicense.seal import verify as seal_verify
 
     sw = ses_world()
     assert sw is not None
     with typed_errors_only():
         ses.parse_signature(data)
-    result = ses.verify_signature(
+    result = seal_verify.verify_signature(
         data, document=SES_DOC, trust=sw["trust"], at=NOW, algorithms=AlgorithmPolicy.of(["SM2"])
     )
     _check_result(result, lambda: data == sw["signature"])

@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent))  # tests/ (for the fuzz package and trust_w
 
 _MODULES = (
     "elicense.qr.base45", "elicense.qr.cbor", "elicense.qr.cose", "elicense.qr.claims", "elicense.qr.payload",
-    "elicense.qr.decode", "elicense.present.presentation", "elicense.present.mso", "elicense.present.verify",
+    "elicense.qr.decode", "elicense.present.presentation", "elicense.qr.mso", "elicense.present.verify",
     "elicense.trust.lists", "elicense.trust.bundle", "elicense.trust.store", "elicense.status.statuslist",
     "elicense.status.store", "elicense.status.crl", "elicense.verify.verifier", "elicense.verify.inputs",
     "elicense.crypto.algorithms", "elicense.crypto.pki", "elicense.seal.ses", "elicense.trust.file",

@@ -56,10 +56,10 @@ def test_pixel_seed_decodes_to_the_genuine_payload() -> None:
 
 
 def test_ses_seed_is_genuine() -> None:
-    ses = pytest.importorskip("elicense.seal.ses")
+    seal_verify = pytest.importorskip("elicense.seal.verify")
     t = _target("ses_signature")
     sw = ses_world()
-    r = ses.verify_signature(
+    r = seal_verify.verify_signature(
         t.seeds[0], document=SES_DOC, trust=sw["trust"], at=NOW, algorithms=AlgorithmPolicy.of(["SM2"])
     )
     assert r.status is Status.VALID, r.reasons

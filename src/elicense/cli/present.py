@@ -33,7 +33,7 @@ def _refuse_unknown_fields(licence_id: str, show: str) -> None:
     """Unknown ``--show`` names for the licence's type (catalogue element names)."""
     from elicense.catalog import Catalog
     from elicense.identifiers import LicenceId
-    from elicense.present.mso import element_ids
+    from elicense.qr.mso import element_ids
 
     known = element_ids(Catalog.default().get(LicenceId.parse(licence_id.strip()).type_code))
     unknown = [n.strip() for n in show.split(",") if n.strip() and n.strip() not in known]

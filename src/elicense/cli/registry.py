@@ -145,7 +145,7 @@ def _show_zh(d: dict[str, Any], events: list[dict[str, Any]]) -> None:
 
     from elicense.catalog import Catalog
     from elicense.trust.freshness import human_time
-    from elicense.verify.detail_zh import to_zh
+    from elicense.verdict.zh import to_zh
 
     def when(value: object) -> str:
         if not isinstance(value, str) or "T" not in value:

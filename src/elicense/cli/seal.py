@@ -139,9 +139,10 @@ def verify_cmd(files: tuple[Path, ...], content_path: Path | None, data_hash_hex
     from elicense.cli.verify import parse_at
     from elicense.crypto.sm2 import sm3
     from elicense.errors import ElicenseError, UsageError
-    from elicense.seal.ses import MAX_SES_BYTES, SesTrust, kind_of, verify_seal, verify_ses
+    from elicense.seal.ses import MAX_SES_BYTES, SesTrust, kind_of
     from elicense.seal.signeddata import verify_signed_data
     from elicense.seal.trustlist import load_policy
+    from elicense.seal.verify import verify_seal, verify_ses
 
     if content_path is not None and data_hash_hex is not None:
         raise UsageError("give --content or --data-hash, not both", message_zh="--content 与 --data-hash 只能二选一")

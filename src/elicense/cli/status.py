@@ -230,7 +230,7 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
         click.echo(json.dumps(doc, ensure_ascii=False))
     elif default_lang() == "zh":
         from elicense.trust.freshness import human_time
-        from elicense.verify.detail_zh import to_zh
+        from elicense.verdict.zh import to_zh
 
         status = _state(doc["status"], True) if doc["status"] else "尚未签发"
         click.echo(

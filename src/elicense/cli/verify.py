@@ -19,7 +19,7 @@ from elicense.cli import EXIT_ERROR, default_lang, echo_err
 from elicense.errors import ElicenseError, InputError, UsageError
 
 if TYPE_CHECKING:
-    from elicense.verify.result import VerificationResult
+    from elicense.verdict.result import VerificationResult
     from elicense.verify.verifier import Verifier
 
 MAX_BATCH_LINE = 8192
@@ -76,7 +76,7 @@ def load_verifier(
     state: str | None = None,
 ) -> Verifier:
     """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST`` (``algorithms``: an AlgorithmPolicy or None)."""
-    from elicense.verify.verifier import AcceptRegions, Policy, Verifier
+    from elicense.verify import AcceptRegions, Policy, Verifier
 
     path = trust or os.environ.get("ELICENSE_TRUST")
     if not path:

@@ -180,6 +180,6 @@ def sign_licence(
 
 
 # Presentation credentials (亮证, #9): the MSO binding a holder device key; see elicense.present.
-from elicense.present.mso import HolderCredential, issue_holder_credential  # noqa: E402
+from elicense.qr.mso import HolderCredential, issue_holder_credential  # noqa: E402
 
 __all__ = ["HolderCredential", "IssuedLicence", "LicenceBuilder", "issue_holder_credential", "sign_licence"]

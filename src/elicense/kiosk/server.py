@@ -71,7 +71,7 @@ from elicense.errors import ElicenseError, InputError
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from elicense.verify.result import Reason, VerificationResult
+    from elicense.verdict.result import Reason, VerificationResult
     from elicense.verify.verifier import Verifier
 
 MAX_BODY = 10 * 1024 * 1024
@@ -402,8 +402,8 @@ class KioskApp:
 
     def verify_body(self, body: bytes, *, camera: bool = False) -> Response:
         """``POST /api/verify`` once the body is read."""
+        from elicense.verdict.reasons import worst
         from elicense.verify.inputs import verify_bytes
-        from elicense.verify.result import worst
 
         verifier = self.verifier
         trust = self.trust_info(verifier)

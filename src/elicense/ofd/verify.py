@@ -29,23 +29,51 @@ import binascii
 import datetime as dt
 import hashlib
 import posixpath
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.errors import ElicenseError
 from elicense.ofd.der import SignedValueInfo, signed_value_info
 from elicense.ofd.package import OfdError, OfdLimitError, Package, local, read_package, resolve
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult, worst
+from elicense.qr import cbor
+from elicense.qr.claims import record_digest
+from elicense.qr.cose import parse_sign1
+from elicense.qr.decode import read_payloads
+from elicense.qr.payload import PREFIX, unwrap
+from elicense.seal.api import verify_ses, verify_signed_data
+from elicense.seal.verify import trust_from_store
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import (
+    OFD_CHECK_METHOD_NOT_ALLOWED,
+    OFD_DATA_HASH_MISMATCH,
+    OFD_FILE_MISSING,
+    OFD_FILE_MODIFIED,
+    OFD_FILE_NOT_SIGNED,
+    OFD_MALFORMED,
+    OFD_PAGE_NOT_SIGNED,
+    OFD_QR_MISSING,
+    OFD_RECORD_MISMATCH,
+    OFD_SEAL_MISMATCH,
+    OFD_SIGNATURE_NO_CERTIFICATE,
+    OFD_SIGNATURE_NOT_VERIFIED,
+    OFD_SIGNATURE_UNREADABLE,
+    OFD_SIGNER_MISMATCH,
+    OFD_TOO_LARGE,
+    OFD_UNSIGNED,
+    CheckOutcome,
+    Status,
+    worst,
+)
+from elicense.verdict.result import Check, Reason, VerificationResult, passed
 
 if TYPE_CHECKING:
     from lxml import etree
 
-    from elicense.crypto.algorithms import AlgorithmPolicy
-    from elicense.trust.bundle import Bundle
-    from elicense.trust.store import TrustStore
+    from elicense.verdict.context import LicenceVerifier
 
 __all__ = [
     "OfdReport",
@@ -68,61 +96,6 @@ MAX_DOCUMENTS = 8
 MAX_PAGES = 1024
 """Most pages per document."""
 
-_I, _D = Status.INVALID, Status.INDETERMINATE
-OFD_MALFORMED = r.register(
-    "ofd_malformed", _I, "The OFD document is malformed or unreadable", "OFD 文件格式错误或无法读取"
-)
-OFD_TOO_LARGE = r.register("ofd_too_large", _I, "The OFD document exceeds a safety limit", "OFD 文件超出安全限制")
-OFD_UNSIGNED = r.register("ofd_unsigned", _I, "The OFD document carries no signature", "OFD 文件未经电子签章或签名")
-OFD_FILE_MODIFIED = r.register(
-    "ofd_file_modified", _I, "A file of the OFD document changed after it was signed", "OFD 文件中的文件在签章后被修改"
-)
-OFD_FILE_MISSING = r.register(
-    "ofd_file_missing", _I, "A signed file is missing from the OFD document", "OFD 文件中缺少已签章的文件"
-)
-OFD_FILE_NOT_SIGNED = r.register(
-    "ofd_file_not_signed",
-    _I,
-    "A file of the OFD document is not covered by any signature",
-    "OFD 文件中有未受任何签章保护的文件",
-)
-OFD_PAGE_NOT_SIGNED = r.register(
-    "ofd_page_not_signed",
-    _I,
-    "A page of the OFD document is not covered by any signature",
-    "OFD 文件中有未受任何签章保护的页面",
-)
-OFD_DATA_HASH_MISMATCH = r.register(
-    "ofd_data_hash_mismatch",
-    _I,
-    "The signature value does not sign this Signature.xml (moved from another document?)",
-    "签名值与 Signature.xml 不符（可能取自其他文件）",
-)
-OFD_SEAL_MISMATCH = r.register(
-    "ofd_seal_mismatch", _I, "Seal.esl is not the seal inside the signature", "Seal.esl 与签章中的印章不一致"
-)
-OFD_CHECK_METHOD_NOT_ALLOWED = r.register(
-    "ofd_check_method_not_allowed",
-    _I,
-    "A signature protects files with a digest that is not allowed",
-    "签章使用了不被允许的摘要算法",
-)
-OFD_SIGNATURE_UNREADABLE = r.register(
-    "ofd_signature_unreadable", _I, "A signature value of the OFD document cannot be read", "OFD 签名值无法解析"
-)
-OFD_SIGNATURE_NO_CERTIFICATE = r.register(
-    "ofd_signature_no_certificate",
-    _D,
-    "A signature carries no certificate: it cannot be verified",
-    "签名不含证书，无法核验",
-)
-OFD_SIGNATURE_NOT_VERIFIED = r.register(
-    "ofd_signature_not_verified",
-    _D,
-    "The signatures' cryptography has not been verified",
-    "尚未核验签章的密码学签名",
-)
-del _I, _D
 
 SM3_NAMES = frozenset({"SM3", "1.2.156.10197.1.401", "1.2.156.10197.1.401.1", "1.2.156.10197.1.401.2"})
 SHA256_NAMES = frozenset({"SHA256", "SHA-256", "2.16.840.1.101.3.4.2.1"})
@@ -326,7 +299,7 @@ def document_pages(package: Package) -> tuple[list[tuple[str, str]], list[str]]:
 
 def _check(package: Package) -> OfdReport:
     pages, signature_lists = document_pages(package)
-    checks: list[Check] = [r.passed("ofd_package", f"{len(package.files)} files, {len(pages)} page(s)")]
+    checks: list[Check] = [passed("ofd_package", f"{len(package.files)} files, {len(pages)} page(s)")]
     reasons: list[Reason] = []
     for _, path in pages:
         if path not in package:
@@ -344,7 +317,7 @@ def _check(package: Package) -> OfdReport:
         return OfdReport(
             (), tuple(p for _, p in pages), tuple(sorted(package.files)), tuple(checks), tuple(reasons), package
         )
-    checks.append(r.passed("ofd_signatures", f"{len(entries)} signature(s)"))
+    checks.append(passed("ofd_signatures", f"{len(entries)} signature(s)"))
     reports: list[SignatureReport] = []
     own_files: dict[str, str] = {}  # Signature.xml / SignedValue.dat / Seal.esl path -> signature id
     for list_path, element, list_dir in entries:
@@ -362,7 +335,7 @@ def _check(package: Package) -> OfdReport:
     checks.append(
         Check("ofd_coverage", CheckOutcome.FAILED, "not signed: " + ", ".join("/" + p for p in uncovered))
         if uncovered
-        else r.passed("ofd_coverage", "every file is signed")
+        else passed("ofd_coverage", "every file is signed")
     )
     for rep in reports:
         checks.extend(rep.checks)
@@ -516,7 +489,7 @@ def _value_checks(
         reasons.append(Reason.of(OFD_SIGNATURE_NO_CERTIFICATE, sid))
         return
     what = f"SES v{info.version}" if info.kind == "ses" else "GB/T 35275 SignedData"
-    checks.append(r.passed("ofd_signed_value", f"{sid}: {what}"))
+    checks.append(passed("ofd_signed_value", f"{sid}: {what}"))
     if info.data_hash is None:
         checks.append(Check("ofd_data_hash", CheckOutcome.FAILED, f"{sid}: no document digest in the signature"))
         reasons.append(Reason.of(OFD_SIGNATURE_UNREADABLE, f"{sid}: no document digest"))
@@ -524,7 +497,7 @@ def _value_checks(
         checks.append(Check("ofd_data_hash", CheckOutcome.FAILED, f"{sid}: not SM3(/{sig_path})"))
         reasons.append(Reason.of(OFD_DATA_HASH_MISMATCH, f"{sid}: /{sig_path}"))
     else:
-        checks.append(r.passed("ofd_data_hash", f"{sid}: SM3(/{sig_path})"))
+        checks.append(passed("ofd_data_hash", f"{sid}: SM3(/{sig_path})"))
     if info.property_info is not None and info.property_info.lstrip("/") != sig_path:
         checks.append(Check("ofd_property_info", CheckOutcome.SKIPPED, f"{sid}: propertyInfo {info.property_info!r}"))
     if seal_file is not None and info.kind == "ses":
@@ -532,7 +505,7 @@ def _value_checks(
             checks.append(Check("ofd_seal_file", CheckOutcome.FAILED, f"{sid}: Seal.esl differs"))
             reasons.append(Reason.of(OFD_SEAL_MISMATCH, sid))
         else:
-            checks.append(r.passed("ofd_seal_file", f"{sid}: Seal.esl = embedded seal"))
+            checks.append(passed("ofd_seal_file", f"{sid}: Seal.esl = embedded seal"))
 
 
 def _ref_path(package: Package, file_ref: str, sig_dir: str) -> str:
@@ -556,40 +529,10 @@ def _boundary(text: str | None) -> tuple[float, float, float, float] | None:
 
 # -- full verification: the signatures' cryptography and, for an elicense licence, the licence --------
 
-OFD_SIGNER_MISMATCH = r.register(
-    "ofd_signer_mismatch",
-    Status.INVALID,
-    "The OFD was not sealed by the licence's issuer",
-    "OFD 文件的电子签章不是证照发证机关所加盖",
-)
-OFD_RECORD_MISMATCH = r.register(
-    "ofd_record_mismatch",
-    Status.INVALID,
-    "The QR, the signed licence record and the page of the OFD do not match",
-    "OFD 文件中的二维码、已签名证照数据与版面内容不一致",
-)
-OFD_QR_MISSING = r.register(
-    "ofd_qr_missing",
-    Status.INVALID,
-    "The licence OFD has no readable licence QR code",
-    "证照 OFD 文件中没有可识读的证照二维码",
-)
 _DER = Encoding.DER
 RECORD_PATH = "Doc_0/Attachs/licence.cose"
 QR_PATH = "Doc_0/Res/qr.png"
 MAX_RECORD_BYTES = 256 * 1024
-
-
-class OfdVerifier(Protocol):
-    """What OFD verification uses of :class:`~elicense.verify.Verifier` (no import of it here)."""
-
-    trust: TrustStore
-    algorithms: AlgorithmPolicy
-    bundle: Bundle | None
-    """The signed bundle the trust came from (its ``seal_makers`` section), if any."""
-
-    def verify(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
-        """Verify a licence QR payload."""
 
 
 def _tagged(reason: Reason, sid: str) -> Reason:
@@ -597,15 +540,13 @@ def _tagged(reason: Reason, sid: str) -> Reason:
     return Reason(reason.code, reason.status, reason.message_en, reason.message_zh, detail)
 
 
-def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> VerificationResult:
+def verify_ofd(verifier: LicenceVerifier, data: bytes, *, at: dt.datetime) -> VerificationResult:
     """Verify any OFD: container checks, then every SES / GB/T 35275 signature with the verifier's trust, then,
     for an elicense licence, the QR (every check a QR verification makes), the signed record and the field map.
 
     An OFD sealed by another system gets the seal and integrity verdict without a licence. Never raises for a
     failed check.
     """
-    from elicense.seal.api import verify_ses, verify_signed_data
-    from elicense.seal.ses import trust_from_store
 
     report = check_ofd(data)
     checks = list(report.checks)
@@ -641,7 +582,7 @@ def verify_ofd(verifier: OfdVerifier, data: bytes, *, at: dt.datetime) -> Verifi
 
 
 def _licence(
-    verifier: OfdVerifier,
+    verifier: LicenceVerifier,
     package: Package,
     report: OfdReport,
     signers: dict[str, bytes],
@@ -650,11 +591,6 @@ def _licence(
     at: dt.datetime,
 ) -> VerificationResult:
     """The licence layer of an elicense OFD: QR ↔ signed record ↔ CustomTags and page ↔ sealing key."""
-    from dataclasses import replace
-
-    from elicense.errors import ElicenseError
-    from elicense.qr.decode import read_payloads
-    from elicense.qr.payload import PREFIX
 
     def done(extra: Reason | None = None, check: Check | None = None) -> VerificationResult:
         if extra is not None:
@@ -676,22 +612,16 @@ def _licence(
     if problem is not None:
         code, detail = problem
         return done(Reason.of(code, detail), Check("ofd_licence", CheckOutcome.FAILED, detail))
-    checks.append(r.passed("ofd_licence", f"{qr.licence.id}: QR = record = page, sealed by the issuer"))
+    checks.append(passed("ofd_licence", f"{qr.licence.id}: QR = record = page, sealed by the issuer"))
     status = worst(x.status for x in reasons)
     return replace(qr, status=status, reasons=tuple(reasons), checks=tuple(checks), kind="ofd")
 
 
 def _record_problem(
-    verifier: OfdVerifier, package: Package, payload: str, qr: VerificationResult, signers: dict[str, bytes]
+    verifier: LicenceVerifier, package: Package, payload: str, qr: VerificationResult, signers: dict[str, bytes]
 ) -> tuple[r.ReasonCode, str] | None:
     """Why the QR, the record, the tags/page and the sealing key do not belong together (None: they do)."""
-    from elicense.crypto.algorithms import Algorithm, verify_cose_signature
-    from elicense.errors import ElicenseError
     from elicense.ofd.write import read_licence_tags
-    from elicense.qr import cbor
-    from elicense.qr.claims import record_digest
-    from elicense.qr.cose import parse_sign1
-    from elicense.qr.payload import unwrap
 
     licence = qr.licence
     assert licence is not None

@@ -34,22 +34,71 @@ import datetime as dt
 import io
 import itertools
 import re
+import struct
+import zlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import zxingcpp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import (
+    DEFAULT_PURPOSE_LIMITS,
+    DecodeLimits,
+    DecodePurpose,
+    DocumentDecodeBudget,
+    StreamDecodeLimits,
+)
+from pyhanko.pdf_utils.generic import IndirectObject
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.crypto.keys import key_id
+from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, common_name_of
 from elicense.errors import ElicenseError
 from elicense.model import require_utc
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.pdf.render import ATTACHMENT_NAME
+from elicense.qr import cbor
+from elicense.qr.claims import record_digest
+from elicense.qr.cose import parse_sign1
+from elicense.qr.decode import read_qr_texts
+from elicense.qr.payload import unwrap
+from elicense.status.crl import index_crl, load_crl
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import (
+    PDF_ATTACHMENT_MISMATCH,
+    PDF_ATTACHMENT_MISSING,
+    PDF_EXTRA_SIGNATURE,
+    PDF_MALFORMED,
+    PDF_MODIFIED,
+    PDF_NOT_CERTIFIED,
+    PDF_QR_MISMATCH,
+    PDF_QR_MISSING,
+    PDF_SIGNATURE_INVALID,
+    PDF_SIGNER_MISMATCH,
+    PDF_SIGNER_UNTRUSTED,
+    PDF_TIMESTAMP_INVALID,
+    PDF_TOO_COMPLEX,
+    PDF_TOO_LARGE,
+    PDF_UNSIGNED,
+    CheckOutcome,
+    Status,
+)
+from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
-    from elicense.trust.store import TrustedKey
-    from elicense.verify.verifier import Verifier
+    from elicense.trust.store import TrustedKey, TrustStore
+    from elicense.verdict.context import LicenceVerifier
 
 __all__ = ["MAX_PDF_BYTES", "verify_pdf"]
 
@@ -76,64 +125,6 @@ MAX_XREF_SECTIONS = 2 * MAX_REVISIONS
 MAX_OBJECTS = 4096
 """Most objects (``n 0 obj`` in the bytes, xref entries, ``/Size``); a licence PDF has a few dozen."""
 
-I, X = Status.INVALID, Status.INDETERMINATE  # noqa: E741
-PDF_MALFORMED = r.register("pdf_malformed", I, "The PDF is malformed or unreadable", "PDF 文件格式错误或无法读取")
-PDF_TOO_LARGE = r.register("pdf_too_large", I, "The PDF exceeds a size limit", "PDF 文件超出大小限制")
-PDF_TOO_COMPLEX = r.register(
-    "pdf_too_complex",
-    I,
-    "The PDF has too many revisions, xref sections or objects",
-    "PDF 文件的修订版本、交叉引用表或对象过多",
-)
-PDF_UNSIGNED = r.register("pdf_unsigned", I, "The PDF carries no issuer signature", "PDF 未经发证机关签名")
-PDF_NOT_CERTIFIED = r.register(
-    "pdf_not_certified",
-    I,
-    "The PDF signature is not a no-changes certification (DocMDP P=1)",
-    "PDF 签名不是禁止修改的认证签名（DocMDP P=1）",
-)
-PDF_EXTRA_SIGNATURE = r.register(
-    "pdf_extra_signature", I, "The PDF carries more than the issuer's signature", "PDF 含有发证机关以外的签名"
-)
-PDF_SIGNATURE_INVALID = r.register(
-    "pdf_signature_invalid",
-    I,
-    "The PDF signature is broken (the signed bytes were changed)",
-    "PDF 签名无效（已签名内容被改动）",
-)
-PDF_MODIFIED = r.register("pdf_modified", I, "The PDF was modified after it was signed", "PDF 在签名后被修改")
-PDF_SIGNER_UNTRUSTED = r.register(
-    "pdf_signer_untrusted",
-    X,
-    "The PDF signer is not a trusted issuing authority key",
-    "PDF 签名者不是可信的发证机关密钥",
-)
-PDF_SIGNER_MISMATCH = r.register(
-    "pdf_signer_mismatch",
-    I,
-    "The PDF was signed by a key other than the licence's",
-    "PDF 签名密钥与证照签名密钥不一致",
-)
-PDF_TIMESTAMP_INVALID = r.register(
-    "pdf_timestamp_invalid", I, "A timestamp in the PDF is invalid", "PDF 中的时间戳无效"
-)
-PDF_ATTACHMENT_MISSING = r.register(
-    "pdf_attachment_missing", I, "The signed licence record is missing from the PDF", "PDF 缺少已签名的证照数据附件"
-)
-PDF_ATTACHMENT_MISMATCH = r.register(
-    "pdf_attachment_mismatch",
-    I,
-    "The embedded licence record does not match the licence",
-    "PDF 附带的证照数据与证照不一致",
-)
-PDF_QR_MISSING = r.register(
-    "pdf_qr_missing", I, "No licence QR code was found on the signed page", "签名页面上未找到证照二维码"
-)
-PDF_QR_MISMATCH = r.register(
-    "pdf_qr_mismatch", I, "The QR code on the page belongs to another licence", "页面上的二维码属于其他证照"
-)
-del I, X
-
 
 class _Fail(Exception):
     """A check failed: stop and report (internal control flow)."""
@@ -148,13 +139,11 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _asn1(cert: x509.Certificate) -> Any:
-    from asn1crypto import x509 as asn1_x509
-
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(_der(cert))
 
 
-def verify_pdf(verifier: Verifier, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
+def verify_pdf(verifier: LicenceVerifier, data: bytes, *, at: dt.datetime | None = None) -> VerificationResult:
     """Verify a licence PDF; never raises for a failed check (misuse still raises)."""
     when = require_utc(at if at is not None else verifier.clock(), "at")
     checks: list[Check] = []
@@ -175,9 +164,7 @@ def _outcome(status: Status) -> CheckOutcome:
     return CheckOutcome.FAILED if status is Status.INVALID else CheckOutcome.INDETERMINATE
 
 
-def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
+def _verify(verifier: LicenceVerifier, data: bytes, when: dt.datetime, checks: list[Check]) -> VerificationResult:
     if len(data) > MAX_PDF_BYTES:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_LARGE, f"{len(data)} bytes"))
     tail = data[data.rfind(b"%%EOF") + 5 :] if b"%%EOF" in data[-4096:] else None
@@ -257,8 +244,6 @@ def _verify(verifier: Verifier, data: bytes, when: dt.datetime, checks: list[Che
     if qr.licence is None:
         # the QR itself does not verify: report its reasons under the PDF
         return replace(qr, kind="pdf", checks=(*checks, *qr.checks))
-    from elicense.qr.cose import parse_sign1
-    from elicense.qr.payload import unwrap
 
     qr_kid = parse_sign1(unwrap(payload)).kid
     if qr_kid != key.kid:
@@ -287,7 +272,7 @@ def _with_embedded_revocation(qr: VerificationResult) -> VerificationResult:
     return replace(qr, status=status, reasons=reasons, checks=checks)
 
 
-def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, checks: list[Check]) -> bool:
+def _embedded_revocation(reader: PdfFileReader, key: TrustedKey, signed_at: dt.datetime, checks: list[Check]) -> bool:
     """Check the signer chain against the CRLs in the document security store (B-LT).
 
     Same rule as the verifier's own CRLs (``elicense.status.store``): a certificate
@@ -297,8 +282,6 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     *covered* when each certificate has one that was current at signing time.
     Returns whether the whole chain is covered.
     """
-    from elicense.status.crl import index_crl, load_crl
-    from elicense.status.store import SIGNING_KEY_REVOKED
 
     try:
         dss = reader.root.get("/DSS")
@@ -334,7 +317,7 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
                 raise _Fail(
                     "pdf_revocation",
                     Reason.of(
-                        SIGNING_KEY_REVOKED,
+                        r.SIGNING_KEY_REVOKED,
                         f"{_cn(cert)}: {rev.reason} since {rev.effective.isoformat()} (embedded CRL)",
                     ),
                 )
@@ -350,17 +333,9 @@ def _embedded_revocation(reader: Any, key: TrustedKey, signed_at: dt.datetime, c
     return whole
 
 
-def _decode_limits() -> Any:
+def _decode_limits() -> DecodeLimits:
     """Flate bombs: a licence PDF decodes to a few MiB; cap every stream and the whole document well below
     pyHanko's defaults for untrusted input (256 MiB), so a kiosk's memory stays bounded (threat model, R-PDF)."""
-    from pyhanko.pdf_utils.decode_limits import (
-        DEFAULT_PURPOSE_LIMITS,
-        DecodeLimits,
-        DecodePurpose,
-        DocumentDecodeBudget,
-        StreamDecodeLimits,
-    )
-
     mib = 1 << 20
     return DecodeLimits(
         per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=mib, max_output_size=MAX_STREAM_DECODED),
@@ -373,19 +348,13 @@ def _decode_limits() -> Any:
 
 
 def _cn(cert: x509.Certificate) -> str:
-    from elicense.crypto.pki import common_name_of
-
     return common_name_of(cert)
 
 
-def _validate(verifier: Verifier, emb: Any, when: dt.datetime) -> tuple[Any, x509.Certificate]:
+def _validate(
+    verifier: LicenceVerifier, emb: EmbeddedPdfSignature, when: dt.datetime
+) -> tuple[PdfSignatureStatus, x509.Certificate]:
     """pyHanko validation of the one signature with explicit trust; returns status + signer."""
-    from pyhanko.sign.fields import MDPPerm
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.settings import KeyUsageConstraints
-    from pyhanko_certvalidator import ValidationContext
-
-    from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING
 
     try:
         if emb.docmdp_level is not MDPPerm.NO_CHANGES:
@@ -418,10 +387,10 @@ def _validate(verifier: Verifier, emb: Any, when: dt.datetime) -> tuple[Any, x50
     return status, signer_cert
 
 
-_TRUST_CERTS: dict[int, tuple[Any, list[Any], list[Any]]] = {}
+_TRUST_CERTS: dict[int, tuple[TrustStore, list[asn1_x509.Certificate], list[asn1_x509.Certificate]]] = {}
 
 
-def _trust_certs(verifier: Verifier) -> tuple[list[Any], list[Any]]:
+def _trust_certs(verifier: LicenceVerifier) -> tuple[list[asn1_x509.Certificate], list[asn1_x509.Certificate]]:
     """asn1crypto roots and intermediates of the verifier's trust store, parsed once per store.
 
     Fresh asn1crypto objects recompute every name's RFC 4518 string preparation (slow for CJK
@@ -440,8 +409,8 @@ def _trust_certs(verifier: Verifier) -> tuple[list[Any], list[Any]]:
     return roots, inter
 
 
-def _intermediates(verifier: Verifier) -> list[Any]:
-    seen: dict[bytes, Any] = {}
+def _intermediates(verifier: LicenceVerifier) -> list[asn1_x509.Certificate]:
+    seen: dict[bytes, x509.Certificate] = {}
     for keys in verifier.trust.keys.values():
         for k in keys:
             for cert in k.chain.chain[1:-1]:
@@ -449,11 +418,9 @@ def _intermediates(verifier: Verifier) -> list[Any]:
     return [_asn1(c) for c in seen.values()]
 
 
-def _check_doc_timestamp(verifier: Verifier, ts: Any, when: dt.datetime) -> None:
+def _check_doc_timestamp(verifier: LicenceVerifier, ts: EmbeddedPdfSignature, when: dt.datetime) -> None:
     """A document timestamp (B-LTA) must be intact *and* from a trusted TSA: PAdES exempts validation
     data from DocMDP P=1, and a timestamp nobody can trust is not validation data, just a change."""
-    from pyhanko.sign.validation import validate_pdf_timestamp
-    from pyhanko_certvalidator import ValidationContext
 
     try:
         roots, others = _trust_certs(verifier)
@@ -493,7 +460,7 @@ def _scan_structure(data: bytes) -> None:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"more than {MAX_OBJECTS} objects"))
 
 
-def _check_parsed_structure(reader: Any) -> None:
+def _check_parsed_structure(reader: PdfFileReader) -> None:
     """The same limits on what pyHanko parsed (xref entries, ``/Size``), before any analysis."""
     xrefs = reader.xrefs
     revisions = xrefs.total_revisions
@@ -510,7 +477,9 @@ _CATALOGUE_KEYS_AFTER_SIGNING = frozenset({"/DSS", "/AcroForm", "/Extensions"})
 timestamp (pyHanko's difference analysis then checks what changed inside them)."""
 
 
-def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) -> None:
+def _check_later_revisions(  # Any: pyHanko annotates its xrefs as Reference where they yield (n, g)
+    reader: Any, signed: int, doc_timestamps: list[EmbeddedPdfSignature]
+) -> None:
     """What pyHanko's difference analysis lets through after a P=1 certification, refused here.
 
     Each revision after the signed one must write something (no empty revisions), must not touch the
@@ -519,7 +488,6 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
     be reachable from its trailer (no orphans: hidden content, or objects a later ``/Prev`` trick could
     bring to life). Linear in objects × later revisions, both bounded before this runs.
     """
-    from pyhanko.pdf_utils.generic import IndirectObject
 
     xrefs = reader.xrefs
     total = xrefs.total_revisions
@@ -581,7 +549,7 @@ def _check_later_revisions(reader: Any, signed: int, doc_timestamps: list[Any]) 
 _XMP_WRITER_STAMPS = re.compile(rb'\b(xmp:ModifyDate|xmp:MetadataDate|pdf:Producer|x:xmptk)(="[^"]*"|>[^<]*<)')
 
 
-def _xmp_facts(view: Any, ref: Any) -> bytes | None:
+def _xmp_facts(view: HistoricalResolver, ref: IndirectObject) -> bytes | None:
     """The XMP packet less what every PDF writer restamps on save (modify/metadata date, producer): pyHanko
     rewrites those when it adds validation data or a timestamp; any other difference is an edit."""
     try:
@@ -594,7 +562,7 @@ def _xmp_facts(view: Any, ref: Any) -> bytes | None:
 _INFO_WRITER_STAMPS = frozenset({"/ModDate", "/Producer"})
 
 
-def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
+def _info_facts(view: HistoricalResolver, ref: IndirectObject) -> dict[str, str] | None:
     """The document information dictionary less what a PDF writer restamps on save (as for XMP)."""
     try:
         info = view(ref.reference)
@@ -603,24 +571,25 @@ def _info_facts(view: Any, ref: Any) -> dict[str, str] | None:
         return None
 
 
-def _need_appearances(view: Any) -> object:
+def _need_appearances(view: HistoricalResolver) -> object:
     form = view.root.get("/AcroForm")
     form = form.get_object() if form is not None else None
     value = form.get("/NeedAppearances") if form is not None else None
     return value.get_object() if value is not None else None
 
 
-def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tuple[int, int]]:
+def _reachable(
+    view: HistoricalResolver, trailer: generic.DictionaryObject, wanted: set[tuple[int, int]]
+) -> set[tuple[int, int]]:
     """The objects of ``wanted`` reachable from ``trailer`` in one revision (stops once all are found)."""
-    from pyhanko.pdf_utils import generic
 
     found: set[tuple[int, int]] = set()
     seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [trailer.raw_get(k) for k in trailer if k not in ("/Prev", "/XRefStm")]
+    stack: list[generic.PdfObject] = [trailer.raw_get(k) for k in trailer if k not in ("/Prev", "/XRefStm")]
     budget = 4 * MAX_OBJECTS
     while stack and found != wanted and budget > 0:
         budget -= 1
-        item: Any = stack.pop()
+        item: generic.PdfObject = stack.pop()
         if isinstance(item, generic.IndirectObject):
             ref = (item.idnum, item.generation)
             if ref in seen:
@@ -639,7 +608,7 @@ def _reachable(view: Any, trailer: Any, wanted: set[tuple[int, int]]) -> set[tup
     return found
 
 
-def _trusted_key(verifier: Verifier, cert: x509.Certificate) -> TrustedKey | None:
+def _trusted_key(verifier: LicenceVerifier, cert: x509.Certificate) -> TrustedKey | None:
     """The trusted key whose certificate is exactly ``cert`` (kids may collide)."""
     der = _der(cert)
     for candidate in verifier.trust.candidates(key_id(cert)):
@@ -648,9 +617,8 @@ def _trusted_key(verifier: Verifier, cert: x509.Certificate) -> TrustedKey | Non
     return None
 
 
-def _attachment(root: Any) -> bytes:
+def _attachment(root: generic.DictionaryObject) -> bytes:
     """The one ``licence.cose`` in the signed revision's EmbeddedFiles name tree."""
-    from elicense.pdf.render import ATTACHMENT_NAME
 
     try:
         names = root.get("/Names")
@@ -682,9 +650,6 @@ def _attachment(root: Any) -> bytes:
 
 def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
     """Verify the embedded COSE record with the PDF signer's key; return (digest, licence id)."""
-    from elicense.qr import cbor
-    from elicense.qr.claims import record_digest
-    from elicense.qr.cose import parse_sign1
 
     try:
         message = parse_sign1(record)
@@ -705,9 +670,8 @@ def _check_record(record: bytes, key: TrustedKey) -> tuple[bytes, str]:
     return record_digest(message.payload), licence_id
 
 
-def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
+def _qr_payload(root: generic.DictionaryObject, reader: PdfFileReader, revision: int, data: bytes) -> str:
     """The ``EL2:`` text of the QR on the signed pages (image XObjects, else a page render)."""
-    from elicense.qr.decode import read_qr_texts
 
     seen = 0
     try:
@@ -744,7 +708,7 @@ def _qr_payload(root: Any, reader: Any, revision: int, data: bytes) -> str:
     return _qr_from_render(data)
 
 
-def _fast_qr_texts(obj: Any) -> list[str]:
+def _fast_qr_texts(obj: generic.StreamObject) -> list[str]:
     """First try for a clean QR image XObject (what ``elicense.pdf.render`` embeds): ~0.4 ms, not ~2.
 
     Only 8-bit DeviceGray Flate data whose PNG row filters are all "None" (fpdf2's output) is taken:
@@ -752,13 +716,8 @@ def _fast_qr_texts(obj: Any) -> list[str]:
     zxing-cpp pass (no rotation, inversion or downscale retries). ``[]`` sends the caller to the full
     decoder. Whatever is read is still verified and cross-checked against the signed attachment.
     """
-    import zlib
-
-    from PIL import Image
 
     try:
-        import zxingcpp
-
         width, height = int(obj["/Width"]), int(obj["/Height"])
         params = obj.get("/DecodeParms")
         if (
@@ -788,8 +747,8 @@ def _fast_qr_texts(obj: Any) -> list[str]:
     return [r.text for r in found if r.valid and r.text]
 
 
-def _pages(root: Any) -> list[Any]:
-    out: list[Any] = []
+def _pages(root: generic.DictionaryObject) -> list[generic.DictionaryObject]:
+    out: list[generic.DictionaryObject] = []
     stack = [root["/Pages"]]
     while stack and len(out) < 16:
         node = stack.pop().get_object()
@@ -800,14 +759,12 @@ def _pages(root: Any) -> list[Any]:
     return out
 
 
-def _image_png(obj: Any) -> bytes | None:
+def _image_png(obj: generic.StreamObject) -> bytes | None:
     """A PNG of a simple image XObject (8-bit grey or RGB, Flate with PNG predictors).
 
     Flate data with PNG predictors *is* a PNG ``IDAT`` stream, so it is wrapped in a
     PNG container and decoded by Pillow (with its own bounds), not by hand.
     """
-    import struct
-    import zlib
 
     width, height = int(obj["/Width"]), int(obj["/Height"])
     if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
@@ -834,9 +791,6 @@ def _image_png(obj: Any) -> bytes | None:
 
 def _qr_from_render(data: bytes) -> str:
     """Render the pages with PDFium (forms included) and look for the licence QR."""
-    import pypdfium2 as pdfium  # type: ignore[import-untyped]
-
-    from elicense.qr.decode import read_qr_texts
 
     try:
         doc = pdfium.PdfDocument(data)

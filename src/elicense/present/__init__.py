@@ -6,7 +6,6 @@ elements and signs with the device key → ``EP1:`` text. Verifier:
 :meth:`elicense.verify.Verifier.verify_presentation` (``verify`` dispatches on the prefix).
 """
 
-from elicense.present.mso import Element, HolderCredential, issue_holder_credential
 from elicense.present.presentation import (
     CLOCK_SKEW,
     DEFAULT_TTL,
@@ -17,6 +16,7 @@ from elicense.present.presentation import (
     SoftwareDeviceKey,
     make_presentation,
 )
+from elicense.qr.mso import Element, HolderCredential, issue_holder_credential
 
 __all__ = [
     "CLOCK_SKEW",

@@ -13,18 +13,17 @@ import secrets
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from elicense.crypto.algorithms import Algorithm, PrivateKey, der_to_cose, sign_raw
+from elicense.crypto.algorithms import Algorithm, PrivateKey, PublicKey, der_to_cose, sign_raw
 from elicense.errors import PayloadError, UsageError
 from elicense.model import require_utc
-from elicense.present.mso import HolderCredential
 from elicense.qr import cbor
 from elicense.qr.base45 import b45encode
-from elicense.qr.cose import COSE_SIGN1_TAG, sig_structure
+from elicense.qr.cose import COSE_SIGN1_TAG, sig_structure, sign1_envelope
+from elicense.qr.mso import HolderCredential
 from elicense.qr.payload import unwrap as unwrap_payload
 
 PREFIX = "EP1:"
@@ -45,7 +44,6 @@ P_EXPIRES_AT = 4
 P_DISCLOSED = 5
 _BODY_KEYS = frozenset({P_MSO, P_NONCE, P_ISSUED_AT, P_EXPIRES_AT, P_DISCLOSED})
 _HDR_ALG = 1
-_TAG18 = frozenset({COSE_SIGN1_TAG})
 MAX_VALUE_TEXT = 512
 
 
@@ -89,7 +87,7 @@ class SoftwareDeviceKey:
         return Algorithm.for_key(self.private_key)
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> PublicKey:
         """The public key (what the issuer binds in the MSO)."""
         return self.private_key.public_key()
 
@@ -208,17 +206,7 @@ class ParsedPresentation:
 
 def parse(message: bytes) -> ParsedPresentation:
     """Check the structure of the device COSE_Sign1 and its body (not the signatures)."""
-    obj = cbor.loads(message, allowed_tags=_TAG18, max_depth=4)
-    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
-        raise PayloadError("not a tagged COSE_Sign1 message", message_zh="不是 COSE_Sign1 签名结构")
-    items = obj.value
-    if not isinstance(items, list | tuple) or len(items) != 4:
-        raise PayloadError("COSE_Sign1 must be an array of four items", message_zh="COSE_Sign1 结构错误")
-    protected, unprotected, body, signature = items
-    if not all(isinstance(x, bytes) for x in (protected, body, signature)):
-        raise PayloadError("COSE_Sign1 items have wrong types", message_zh="COSE_Sign1 字段类型错误")
-    if not isinstance(unprotected, Mapping) or len(unprotected) != 0:
-        raise PayloadError("COSE unprotected header must be empty", message_zh="COSE 非保护头必须为空")
+    _, protected, body, signature = sign1_envelope(message)
     header = cbor.loads(protected, max_depth=1)
     if not isinstance(header, dict) or set(header) != {_HDR_ALG} or type(header[_HDR_ALG]) is not int:
         raise PayloadError("device COSE protected header must hold exactly alg", message_zh="设备签名保护头错误")

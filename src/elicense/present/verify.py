@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING
 
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.errors import AlgorithmNotAllowed, PayloadError, PayloadTooLarge
-from elicense.present import mso as mso_mod
 from elicense.present import presentation as p
 from elicense.qr import claims as claims_mod
+from elicense.qr import mso as mso_mod
 from elicense.qr.cose import parse_sign1
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import CheckOutcome, Status
+from elicense.verdict.result import Check, Reason, VerificationResult
 
 if TYPE_CHECKING:
-    from elicense.verify.verifier import Verifier
+    from elicense.verdict.context import LicenceVerifier
 
 KIND = "presentation"
 MAX_REPLAY_ENTRIES = 65_536
@@ -139,7 +140,7 @@ class ReplayCache:
 
 
 def verify_presentation(
-    verifier: Verifier, payload: str | bytes, *, at: dt.datetime, skew: dt.timedelta = p.CLOCK_SKEW
+    verifier: LicenceVerifier, payload: str | bytes, *, at: dt.datetime, skew: dt.timedelta = p.CLOCK_SKEW
 ) -> VerificationResult:
     """Verify a presentation at ``at`` (UTC); never raises for a failed check."""
     checks: list[Check] = []

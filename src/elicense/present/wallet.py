@@ -22,8 +22,9 @@ from elicense.crypto.keys import atomic_write, decrypt_private_key, write_privat
 from elicense.errors import PayloadError, StorageError, UsageError
 from elicense.identifiers import LicenceId
 from elicense.model import require_utc
-from elicense.present.mso import HolderCredential, encode_device_key, issue_holder_credential
 from elicense.present.presentation import SoftwareDeviceKey
+from elicense.qr.mso import HolderCredential, encode_device_key, issue_holder_credential
+from elicense.registry import Registry, url_for
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -102,7 +103,6 @@ def _load(home: WalletHome[E], cred_path: Path, key_path: Path) -> tuple[HolderC
 def _issue(
     home: WalletHome[E], lid: str, cred_path: Path, key_path: Path, *, at: dt.datetime, db: str | None, actor: str
 ) -> tuple[HolderCredential, SoftwareDeviceKey]:
-    from elicense.registry import Registry, url_for
 
     registry = Registry.open(url_for(home, db), create=False)
     try:

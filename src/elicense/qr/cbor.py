@@ -139,8 +139,8 @@ _NO_TAGS: frozenset[int] = frozenset()
 
 
 def loads_exact(data: bytes, max_depth: int) -> Any:
-    """:func:`loads_typed` without its error translation, for a fast path whose caller hands every failure
-    (any exception) to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
+    """:func:`loads_typed` without its error translation, for a fast path whose caller hands the decoder's
+    refusals to the strict path: same decoder settings, trailing bytes and non-canonical bytes refused.
 
     A decoder goes back to a small pool only after a *successful* decode (its state is then clean: tags
     are refused, so it holds no shared values or string references); a failed one is dropped. ``list.pop``
@@ -148,8 +148,10 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
     """
     fp = _BytesIO(data)
     try:
-        decoder = _POOL.pop()
-    except IndexError:
+        decoder: cbor2.CBORDecoder | None = _POOL.pop()
+    except IndexError:  # the pool is empty (another thread may take the last one between a test and a pop)
+        decoder = None
+    if decoder is None or decoder.max_depth != max_depth:
         decoder = _Decoder(
             fp,
             tag_hook=_NO_TAG_HOOK,
@@ -160,15 +162,6 @@ def loads_exact(data: bytes, max_depth: int) -> Any:
         )
     else:
         decoder.fp = fp
-        if decoder.max_depth != max_depth:
-            decoder = _Decoder(
-                fp,
-                tag_hook=_NO_TAG_HOOK,
-                semantic_decoders=_SEMANTIC,
-                max_depth=max_depth,
-                allow_indefinite=False,
-                allow_duplicate_keys=False,
-            )
     value = decoder.decode()
     if fp.tell() != len(data):
         raise PayloadError("trailing bytes after the CBOR item", message_zh="CBOR 数据后有多余字节")

@@ -188,8 +188,10 @@ def sign1_parts(data: bytes) -> tuple[bytes, int, bytes, bytes, bytes]:
     return protected, header[0], header[1], payload, signature
 
 
-def _parse_general(data: bytes) -> CoseSign1:
-    """The strict general parser (any encoding cbor2 reads; the tests hold the canonical shortcut equal to it)."""
+def sign1_envelope(data: bytes) -> tuple[cbor2.CBORTag, bytes, bytes, bytes]:
+    """A tagged COSE_Sign1's shape, for every COSE_Sign1 elicense reads (licence and device messages): four
+    items, byte strings, an empty unprotected header. Returns the decoded message, protected header,
+    payload and signature; their meaning is the caller's."""
     obj = cbor.loads(data, allowed_tags=_TAG18, max_depth=4)
     if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
         raise PayloadError("not a tagged COSE_Sign1 message", message_zh="不是 COSE_Sign1 签名结构")
@@ -205,6 +207,12 @@ def _parse_general(data: bytes) -> CoseSign1:
             message_zh="COSE 非保护头必须为空",
             details={"attack": "unprotected_header"},
         )
+    return obj, protected, payload, signature
+
+
+def _parse_general(data: bytes) -> CoseSign1:
+    """The strict general parser (any encoding cbor2 reads; the tests hold the canonical shortcut equal to it)."""
+    obj, protected, payload, signature = sign1_envelope(data)
     header = _HEADERS.get(protected)
     if header is None:
         header = _header(protected)

@@ -20,6 +20,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import zxingcpp
+from PIL import Image, ImageChops, ImageFilter, ImageOps
+
 from elicense.errors import InputError
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
@@ -46,9 +49,7 @@ def budget(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def _open(data: bytes) -> Any:
-    from PIL import Image
-
+def _open(data: bytes) -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise InputError("image file too large", message_zh="图像文件过大", details={"reason": "too_large"})
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -88,9 +89,8 @@ def _open(data: bytes) -> Any:
     return _grey(image)
 
 
-def _grey(image: Any) -> Any:
+def _grey(image: Image.Image) -> Image.Image:
     """Greyscale, transparency on white, at most :data:`WORK_PIXELS`."""
-    from PIL import Image
 
     if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
         # transparent → white, not black; composited in grey (one byte a pixel), not in RGBA copies
@@ -110,9 +110,7 @@ def _grey(image: Any) -> Any:
     return image
 
 
-def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) -> list[str]:
-    import zxingcpp
-
+def _zxing(image: Image.Image, binarizer: str = "LocalAverage", *, invert: bool = True) -> list[str]:
     qr_only: Any = zxingcpp.BarcodeFormat.QRCode  # the stubs want the flag-set type
     results = zxingcpp.read_barcodes(
         image,
@@ -125,15 +123,12 @@ def _zxing(image: Any, binarizer: str = "LocalAverage", *, invert: bool = True) 
     return [r.text for r in results if r.valid and r.text]
 
 
-def _autocontrast(image: Any) -> Any:
-    from PIL import ImageOps
-
+def _autocontrast(image: Image.Image) -> Image.Image:
     return ImageOps.autocontrast(image, cutoff=1)
 
 
-def _flatten(image: Any) -> Any:
+def _flatten(image: Image.Image) -> Image.Image:
     """Divide out slow illumination changes (glare, shadows): keep local contrast only."""
-    from PIL import ImageChops, ImageFilter, ImageOps
 
     radius = max(4, min(image.size) // 24)
     background = image.filter(ImageFilter.BoxBlur(radius))
@@ -141,26 +136,23 @@ def _flatten(image: Any) -> Any:
     return ImageOps.autocontrast(ImageOps.invert(dark), cutoff=1)
 
 
-def _sharpen(image: Any, radius: int = 4, percent: int = 500) -> Any:
+def _sharpen(image: Image.Image, radius: int = 4, percent: int = 500) -> Image.Image:
     """Unsharp mask: restores module edges of defocused or motion-soft frames."""
-    from PIL import ImageFilter
 
     return image.filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=0))
 
 
-def _upscale(image: Any, factor: float = 1.5) -> Any:
-    from PIL import Image
-
+def _upscale(image: Image.Image, factor: float = 1.5) -> Image.Image | None:
     if image.width * image.height * factor * factor > WORK_PIXELS:
         return None
     return image.resize((int(image.width * factor), int(image.height * factor)), Image.Resampling.BICUBIC)
 
 
-def _identity(image: Any) -> Any:
+def _identity(image: Image.Image) -> Image.Image:
     return image
 
 
-Step = tuple[str, str, Callable[[Any], Any], str]
+Step = tuple[str, str, Callable[[Image.Image], Image.Image | None], str]
 LADDER: tuple[Step, ...] = (
     ("histogram", "", _identity, "GlobalHistogram"),
     ("autocontrast", "", _autocontrast, "LocalAverage"),
@@ -176,13 +168,15 @@ upscale-sharpen; a median-filter step rescued nothing and cost a quarter of the 
 """
 
 
-def read_qr_image(image: Any, *, ladder: bool = True) -> tuple[list[str], str]:
+def read_qr_image(image: Image.Image, *, ladder: bool = True) -> tuple[list[str], str]:
     """QR texts in a greyscale Pillow image and the step that found them (``"fast"`` or a ladder step)."""
     texts = _zxing(image)
     if texts or not ladder:
         return texts, "fast"
     deadline = _deadline.get()
-    derived: dict[str, Any] = {"": image}  # a step may start from another step's output (upscale → sharpen)
+    derived: dict[str, Image.Image | None] = {
+        "": image
+    }  # a step may start from another step's output (upscale → sharpen)
     for name, source, transform, binarizer in LADDER:
         if deadline is not None and time.monotonic() > deadline:
             break

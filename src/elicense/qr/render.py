@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 
+import segno
+
 from elicense.errors import PayloadError
 
 ERROR_CORRECTION = "M"
@@ -14,7 +16,6 @@ ERROR_CORRECTION = "M"
 
 def make_qr(text: str):  # type: ignore[no-untyped-def]
     """A segno QR code for an ``EL2:`` payload (alphanumeric mode, ECC M, no boost)."""
-    import segno
 
     try:
         return segno.make_qr(text, error=ERROR_CORRECTION, mode="alphanumeric", boost_error=False)

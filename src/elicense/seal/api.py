@@ -32,11 +32,10 @@ from elicense.seal.ses import (
     parse_seal,
     parse_signature,
     sign_tbs,
-    verify_seal,
-    verify_ses,
 )
 from elicense.seal.signeddata import SignedData, SignedDataVerification, parse_signed_data, verify_signed_data
 from elicense.seal.signeddata import sign_signed_data as _sign_signed_data
+from elicense.seal.verify import verify_seal, verify_ses
 
 if TYPE_CHECKING:
     from elicense.crypto.keys import Sm2Signer

@@ -16,6 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from asn1crypto import x509 as a509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from elicense.crypto.sm2 import Sm2PublicKey, raw_to_der
 from elicense.errors import CryptoError, TrustError
 
 if TYPE_CHECKING:
@@ -82,7 +87,6 @@ class CertView:
         """Name chaining (normalised comparison, RFC 5280 §7.1)."""
         if self.subject_der == child.issuer_der:
             return True
-        from asn1crypto import x509 as a509
 
         try:
             return bool(a509.Name.load(self.subject_der) == a509.Name.load(child.issuer_der))
@@ -95,7 +99,6 @@ class CertView:
 
     def signed_by(self, issuer: CertView) -> bool:
         """Whether ``issuer``'s SM2 key made this certificate's signature."""
-        from elicense.crypto.sm2 import raw_to_der
 
         if self.signature_alg != OID_SM2_WITH_SM3 or self._inner_alg != OID_SM2_WITH_SM3:
             return False
@@ -119,7 +122,6 @@ class CertView:
 @functools.lru_cache(maxsize=256)
 def _sm2_key(spki: bytes) -> Sm2PublicKey:
     """SM2 keys by SubjectPublicKeyInfo: the same few anchors and CAs verify every seal."""
-    from elicense.crypto.sm2 import Sm2PublicKey
 
     return Sm2PublicKey.from_spki(spki)
 
@@ -136,9 +138,6 @@ def load_cert(der: bytes) -> CertView:
 
 @functools.lru_cache(maxsize=512)
 def _load(der: bytes) -> CertView:
-    from asn1crypto import x509 as a509
-    from cryptography import x509
-
     strict_error: str | None = None
     try:
         cert = x509.load_der_x509_certificate(der)
@@ -207,7 +206,6 @@ def cert_of(value: object) -> CertView:
         return value
     if isinstance(value, bytes):
         return load_cert(value)
-    from cryptography.hazmat.primitives import serialization
 
     public_bytes = getattr(value, "public_bytes", None)
     if public_bytes is None:

@@ -9,12 +9,15 @@ every deviation from the standard.
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from elicense.errors import CryptoError, InputError
 from elicense.seal import ses
 from elicense.seal.certs import CertView, cert_of
+from elicense.seal.signeddata import parse_signed_data
+from elicense.seal.timestamp import parse_time_stamp
 
 STANDARDS = {1: "GM/T 0031-2014", 4: "GB/T 38540-2020", 5: "GM/T 0031-2025 (v5)"}
 SEAL_TYPES = {1: ("organisation seal", "单位印章"), 2: ("personal seal", "个人印章")}
@@ -97,7 +100,6 @@ def _stamp(token: bytes | None, value: bytes) -> dict[str, Any] | None:
     """What a time stamp says (no trust decision): its time, TSA and whether it stamps ``value``."""
     if token is None:
         return None
-    from elicense.seal.timestamp import parse_time_stamp
 
     try:
         ts = parse_time_stamp(token)
@@ -142,8 +144,6 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
                 "seal": _seal(sig.seal, ctx),
             }  # fmt: skip
         elif kind == "signed_data":
-            from elicense.seal.signeddata import parse_signed_data
-
             sd = parse_signed_data(data)
             ctx.devs.extend(sd.deviations)
             signed: dict[str, Any] = {"verifies": None, "covers": _part(sd.covers)}
@@ -186,7 +186,6 @@ def ofd_members(path: Path) -> list[tuple[str, bytes]]:
     Bounded: at most 10,000 entries, 64 members read, 4 MiB each and 16 MiB in all (read with a
     limit, so a member whose header lies about its size cannot exhaust memory).
     """
-    import zipfile
 
     try:
         with zipfile.ZipFile(path) as z:

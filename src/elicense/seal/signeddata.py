@@ -17,13 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from asn1crypto import core
+from asn1crypto import x509 as a509
+
+from elicense.crypto.sm2 import Sm2PublicKey
 from elicense.errors import CryptoError, TrustError
 from elicense.model import require_utc
 from elicense.seal import der as d
 from elicense.seal import ses
 from elicense.seal.certs import CertView, build_chain, cert_of
-from elicense.verify import result as r
-from elicense.verify.result import Reason, VerificationResult
+from elicense.seal.verify import chain_validity, check_revocation
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import SD_DIGEST_MISMATCH, SD_MALFORMED, SD_SIGNER_MISSING
+from elicense.verdict.result import Reason, VerificationResult
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -39,18 +45,6 @@ OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 MAX_SIGNED_DATA_BYTES = 1024 * 1024
 MAX_CERTS = 16
-
-SD_MALFORMED = r.register(
-    "sd_malformed", r.Status.INVALID, "The SignedData signature is malformed", "SignedData 签名数据格式错误"
-)
-SD_DIGEST_MISMATCH = r.register(
-    "sd_digest_mismatch", r.Status.INVALID, "The signed content does not match the messageDigest",
-    "原文与 messageDigest 不符",
-)  # fmt: skip
-SD_SIGNER_MISSING = r.register(
-    "sd_signer_certificate_missing", r.Status.INVALID, "The signer's certificate is not in the SignedData",
-    "SignedData 中没有签名者证书",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -195,7 +189,7 @@ def _parse(data: bytes, ctx: ses.SesContext) -> SignedData:
 
 
 @dataclass(frozen=True)
-class SignedDataVerification:
+class SignedDataVerification(ses.ResultView):
     """The frozen outcome of verifying one GB/T 35275 signature."""
 
     result: VerificationResult
@@ -206,30 +200,6 @@ class SignedDataVerification:
     """The signer's certificate once its signature verified."""
     deviations: tuple[ses.Deviation, ...]
     """Departures from GB/T 35275."""
-
-    @property
-    def valid(self) -> bool:
-        """VALID?"""
-        return self.result.valid
-
-    @property
-    def status(self) -> r.Status:
-        """Overall status."""
-        return self.result.status
-
-    @property
-    def checks(self) -> tuple[r.Check, ...]:
-        """The checks, in order."""
-        return self.result.checks
-
-    @property
-    def reasons(self) -> tuple[Reason, ...]:
-        """Why not VALID."""
-        return self.result.reasons
-
-    def has_reason(self, code: str) -> bool:
-        """Whether a reason with ``code`` is present."""
-        return self.result.has_reason(code)
 
 
 def verify_signed_data(
@@ -263,7 +233,7 @@ def verify_signed_data(
     try:
         cert = cert_of(parsed.signer_cert)
     except CryptoError as exc:
-        run.check("format", [Reason.of(ses.SES_CERTIFICATE_UNREADABLE, exc.message)])
+        run.check("format", [Reason.of(r.SES_CERTIFICATE_UNREADABLE, exc.message)])
         return finish()
     ses.cert_devs(cert, ctx, "signer certificate")
     run.check("format", [], "GB/T 35275 SignedData")
@@ -272,7 +242,7 @@ def verify_signed_data(
     if parsed.message_digest is None:
         covers = ses.SignedPart("content", (), False, body or b"")
     if parsed.message_digest is None and body is None:
-        run.check("signature", [Reason.of(ses.SES_DOCUMENT_MISSING, "content needed to check the signature")])
+        run.check("signature", [Reason.of(r.SES_DOCUMENT_MISSING, "content needed to check the signature")])
         return finish()
     if (
         ses.sm2_verify(cert, parsed.signature, covers, None, ctx, "SignerInfo.encryptedDigest", trust.signer_user_ids)
@@ -284,7 +254,7 @@ def verify_signed_data(
     run.check("signature", [], f"over {covers.layout}")
     if parsed.message_digest is not None:
         if body is None:
-            run.check("document_digest", [Reason.of(ses.SES_DOCUMENT_MISSING)])
+            run.check("document_digest", [Reason.of(r.SES_DOCUMENT_MISSING)])
         elif ses.sm3_digest(body) != parsed.message_digest:
             run.check("document_digest", [Reason.of(SD_DIGEST_MISMATCH)])
         else:
@@ -297,11 +267,11 @@ def verify_signed_data(
             cert, anchors=ses.cert_views(trust.roots),
             intermediates=[*ses.cert_views(trust.intermediates), *ses.cert_views(parsed.certificates)],
         )  # fmt: skip
-        found = ses.chain_validity(chain, signed_at, "signer certificate")
+        found = chain_validity(chain, signed_at, "signer certificate")
         run.check("signer_certificate", found, None if found else f"{cert.subject} → {chain.anchor.subject}")
-        ses.check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
+        check_revocation(run, [(chain, signed_at, "signer")], [*trust.crls, *parsed.crls], trust)
     except TrustError as exc:
-        run.check("signer_certificate", [Reason.of(ses.SES_CERTIFICATE_UNTRUSTED, exc.message)])
+        run.check("signer_certificate", [Reason.of(r.SES_CERTIFICATE_UNTRUSTED, exc.message)])
     return finish()
 
 
@@ -322,10 +292,6 @@ def sign_signed_data(
     Authenticated attributes: contentType (GB/T 35275 data), signingTime, messageDigest =
     SM3(content); the signer signs them as DER ``SET OF``; algorithm ``sm2-1``.
     """
-    from asn1crypto import core
-    from asn1crypto import x509 as a509
-
-    from elicense.crypto.sm2 import Sm2PublicKey
 
     when = require_utc(at, "at").replace(microsecond=0)
     if Sm2PublicKey.from_certificate(signer_cert) != signer_key.public_key():

@@ -122,7 +122,8 @@ def entry_crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes
 def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime) -> Path:
     """Write ``PATH.ses``: a detached ``SES_Signature`` over the file's bytes with the authority's seal."""
     from elicense.crypto.keys import Sm2Signer, atomic_write
-    from elicense.seal.ses import MAX_DOCUMENT_BYTES, sign_document
+    from elicense.seal.ses import sign_document
+    from elicense.seal.verify import MAX_DOCUMENT_BYTES
 
     section = home.extra.get(SECTION)
     rel = section.get("seals", {}).get(entry.code) if isinstance(section, dict) else None

@@ -21,19 +21,15 @@ from elicense.errors import CryptoError, TrustError
 from elicense.seal import der as d
 from elicense.seal import ses
 from elicense.seal.certs import build_chain, cert_of
-from elicense.verify import result as r
-from elicense.verify.result import Reason
+from elicense.verdict import reasons as r
+from elicense.verdict.reasons import SES_TIMESTAMP_INVALID
+from elicense.verdict.result import Reason
 
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 OID_SHA256 = "2.16.840.1.101.3.4.2.1"
 OID_GB_SIGNED_DATA = "1.2.156.10197.6.1.4.2.2"
 MAX_TOKEN_BYTES = 64 * 1024
-
-SES_TIMESTAMP_INVALID = r.register(
-    "ses_timestamp_invalid", r.Status.INVALID, "The time stamp does not match the signature or is forged",
-    "时间戳与签名值不符或被伪造",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -141,19 +137,19 @@ def check_time_stamp(
         return [Reason.of(SES_TIMESTAMP_INVALID, f"{where}: {exc.message}")], None, ""
     expected = _hash(ts.imprint_alg, stamped, ctx, f"{where}.messageImprint")
     if expected is None:
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: imprint algorithm {ts.imprint_alg}")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: imprint algorithm {ts.imprint_alg}")], None, ""
     if expected != ts.imprint:
         return [Reason.of(SES_TIMESTAMP_INVALID, f"{where}: it stamps other bytes than the signature value")], None, ""
     if _hash(ts.digest_alg, ts.tst_info, ctx, f"{where}.digestAlgorithm") != ts.message_digest:
         return [Reason.of(SES_TIMESTAMP_INVALID, f"{where}: messageDigest is not the TSTInfo's")], None, ""
     if ts.tsa_cert is None:
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA certificate not carried")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA certificate not carried")], None, ""
     if ts.signature_alg not in (ses.OID_SM2_SIGN, ses.OID_SM2_WITH_SM3):
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA algorithm {ts.signature_alg}")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA algorithm {ts.signature_alg}")], None, ""
     try:
         tsa = cert_of(ts.tsa_cert)
     except CryptoError as exc:
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: {exc.message}")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: {exc.message}")], None, ""
     if ses.sm2_verify(tsa, ts.signature, ts.covers, None, ctx, f"{where}.signature") is None:
         return [Reason.of(SES_TIMESTAMP_INVALID, f"{where}: the TSA signature does not verify")], None, ""
     try:
@@ -161,9 +157,9 @@ def check_time_stamp(
                             intermediates=[*ses.cert_views(trust.intermediates), *ses.cert_views(ts.certificates)],
                             leaf_eku=OID_TIME_STAMPING)  # fmt: skip
     except TrustError as exc:
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: {exc.message}")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: {exc.message}")], None, ""
     if not chain.not_before <= ts.gen_time <= chain.not_after:
-        return [Reason.of(ses.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA certificate not valid at genTime")], None, ""
+        return [Reason.of(r.SES_TIMESTAMP_UNVERIFIED, f"{where}: TSA certificate not valid at genTime")], None, ""
     return [], ts.gen_time, f"{where}: {ts.gen_time.isoformat()} by {tsa.subject}"
 
 

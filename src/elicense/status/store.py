@@ -30,57 +30,21 @@ from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
 from elicense.status.reasons import ListState
 from elicense.status.statuslist import SignedStatusList, StatusList, parse_status_list
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
-from elicense.verify import result as r
-from elicense.verify.result import Reason, Status
-
-_X, _I = Status.INDETERMINATE, Status.INVALID
-STATUS_UNKNOWN = r.register(
-    "status_unknown",
-    _X,
-    "No authentic status list of the issuer is available",
-    "缺少发证机关的有效状态列表，无法确认证照状态",
+from elicense.verdict.reasons import (
+    LICENCE_ANNULLED,
+    LICENCE_CANCELLED,
+    LICENCE_REVOKED,
+    LICENCE_SUPERSEDED,
+    LICENCE_SUSPENDED,
+    REVOCATION_STALE,
+    REVOCATION_UNKNOWN,
+    SIGNING_KEY_REVOKED,
+    STATUS_INDEX_INVALID,
+    STATUS_ROLLED_BACK,
+    STATUS_STALE,
+    STATUS_UNKNOWN,
 )
-STATUS_STALE = r.register(
-    "status_stale", _X, "The issuer's status list is out of date", "发证机关的状态列表已过期，需更新"
-)
-STATUS_INDEX_INVALID = r.register(
-    "status_index_out_of_range",
-    _X,
-    "The licence's status index is not in the issuer's status list",
-    "证照状态索引超出状态列表范围",
-)
-LICENCE_REVOKED = r.register("licence_revoked", _I, "The licence has been revoked", "证照已被吊销")
-LICENCE_CANCELLED = r.register("licence_cancelled", _I, "The licence has been cancelled", "证照已被注销")
-LICENCE_ANNULLED = r.register("licence_annulled", _I, "The licence has been annulled", "证照已被撤销")
-LICENCE_SUSPENDED = r.register("licence_suspended", _I, "The licence is suspended", "证照已被暂扣")
-LICENCE_SUPERSEDED = r.register(
-    "licence_superseded", _I, "The licence has been superseded by a newer one", "证照已变更或换发，请使用新证照"
-)
-SIGNING_KEY_REVOKED = r.register(
-    "signing_key_revoked",
-    _I,
-    "The signing certificate was revoked before the licence was signed",
-    "签名证书在签发前已被吊销",
-)
-STATUS_ROLLED_BACK = r.register(
-    "status_list_rolled_back",
-    _X,
-    "The issuer's status list is older than one this verifier has already seen (rollback or equivocation)",
-    "发证机关的状态列表早于本机已见过的版本（回滚或内容不一致），无法确认证照状态",
-)
-REVOCATION_UNKNOWN = r.register(
-    "revocation_unknown",
-    _X,
-    "No CRL is available for the signing certificate's chain",
-    "缺少签名证书链的证书吊销列表，无法确认证书状态",
-)
-REVOCATION_STALE = r.register(
-    "revocation_stale",
-    _X,
-    "A CRL for the signing certificate's chain is out of date",
-    "签名证书链的证书吊销列表已过期",
-)
-del _X, _I
+from elicense.verdict.result import Reason
 
 _BY_REASON = {
     "revoked": LICENCE_REVOKED,

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from elicense.verdict.zh import human_time as human_time  # moved to the ground floor (reason details use it)
+
 WARN_BEFORE = dt.timedelta(days=3)
 """Warn this long before the first part expires (verdicts turn INDETERMINATE then)."""
 
@@ -72,19 +74,6 @@ def parts(bundle: Any | None, status: Any | None, trust: Any | None = None) -> l
 def earliest(items: list[Part]) -> Part | None:
     """The part that expires first."""
     return min(items, key=lambda p: p.next_update) if items else None
-
-
-def human_time(when: dt.datetime, lang: str) -> str:
-    """A time for people: Beijing time in the reader's format (JSON keeps ISO 8601 with ``Z``)."""
-    from elicense.basics import CHINA_TZ
-
-    try:
-        t = when.astimezone(CHINA_TZ)
-    except OverflowError:  # within 8 hours of datetime's end (a hostile signed time): keep UTC, say so
-        return f"{when:%Y-%m-%d %H:%M} UTC"
-    if lang == "zh":
-        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}（北京时间）"
-    return f"{t.day} {t:%b} {t.year} {t:%H:%M} (Beijing time)"
 
 
 def describe_part(part: Part, lang: str) -> str:

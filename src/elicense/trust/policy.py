@@ -5,7 +5,7 @@ issued in its own region, or when a recognition agreement of the national list
 says "``relying`` accepts these types from ``issuing``". Type codes are compared
 through the national list's equivalence classes, since regions may code the same
 licence differently. The policy comes from the trust data (never from the
-licence); the reason codes it and the trust core report are registered here.
+licence); the reason codes it and the trust core report are in `elicense.verdict.reasons`.
 """
 
 from __future__ import annotations
@@ -15,31 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from elicense.errors import UsageError
-from elicense.verify import result as r
-from elicense.verify.result import Reason, Status
+from elicense.verdict.reasons import NOT_RECOGNISED
+from elicense.verdict.result import Reason
 
 if TYPE_CHECKING:
     from elicense.trust.lists import Agreement
-    from elicense.verify.verifier import VerificationContext
-
-NOT_RECOGNISED = r.register(
-    "not_recognised",
-    Status.INVALID,
-    "This licence type from the issuing region is not recognised in the relying region",
-    "本地区不认可该地区签发的此类证照",
-)
-UNKNOWN_ISSUER = r.register(
-    "unknown_issuer",
-    Status.INDETERMINATE,
-    "The issuing authority is not in any trust list",
-    "发证机关不在任何信任列表中",
-)
-TRUST_SIGNATURE_INVALID = r.register(
-    "trust_signature_invalid",
-    Status.INDETERMINATE,
-    "The trust data's signature is invalid",
-    "信任数据签名无效",
-)
+    from elicense.verdict.context import VerificationContext
 
 
 def _region_code(code: str) -> str:

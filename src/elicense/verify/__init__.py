@@ -1,20 +1,16 @@
 """Verification: the :class:`Verifier` and its frozen :class:`VerificationResult`."""
 
-from elicense.verify.result import (
+from elicense.verdict import (
     REASONS,
     Check,
     CheckOutcome,
+    Policy,
     Reason,
     Status,
+    VerificationContext,
     VerificationResult,
 )
-from elicense.verify.verifier import (
-    AcceptRegions,
-    Policy,
-    UnsafeNoOp,
-    VerificationContext,
-    Verifier,
-)
+from elicense.verify.verifier import AcceptRegions, UnsafeNoOp, Verifier
 
 __all__ = [
     "REASONS",

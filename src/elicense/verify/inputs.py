@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from elicense.errors import InputError
 
 if TYPE_CHECKING:
-    from elicense.verify.result import VerificationResult
+    from elicense.verdict.result import VerificationResult
     from elicense.verify.verifier import Verifier
 
 InputKind = Literal["text", "image", "pdf", "ofd"]
@@ -182,7 +182,8 @@ def verify_bytes(
     if len(data) > MAX_INPUT_BYTES:
         raise InputError("input too large", message_zh="输入过大")
     if data[:1] == b"\x30":  # DER SEQUENCE: maybe a GB/T 38540 SES_Signature (never a payload)
-        from elicense.seal.ses import looks_like_ses_signature, verify_ses_input
+        from elicense.seal.ses import looks_like_ses_signature
+        from elicense.seal.verify import verify_ses_input
 
         if looks_like_ses_signature(data):
             return [verify_ses_input(verifier, data, at=at, source=source)]

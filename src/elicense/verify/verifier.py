@@ -1,7 +1,7 @@
 """The Verifier: the one place that orchestrates signature, trust, validity and policy.
 
 ``verify()`` never raises because a check failed: it returns a frozen
-:class:`~elicense.verify.result.VerificationResult`. It raises only on misuse
+:class:`~elicense.verdict.VerificationResult`. It raises only on misuse
 (naive datetime, no trust given). Time is a parameter (``at=``) or an injected
 clock, never read deep inside.
 
@@ -16,13 +16,14 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.basics import require_utc
+from elicense.catalog import Catalog
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
 from elicense.errors import (
     AlgorithmNotAllowed,
@@ -35,9 +36,16 @@ from elicense.errors import (
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
+from elicense.status.section import load_from_trust_file
+from elicense.status.state import VerifierState, bundle_status, resolve
+from elicense.trust.bundle import COSE_TAG_PREFIX, read_bundle_file
+from elicense.trust.file import load_trust_file
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
-from elicense.verify import result as r
-from elicense.verify.result import Check, CheckOutcome, Reason, Status, VerificationResult
+from elicense.verdict import reasons as r
+from elicense.verdict.context import Clock, Policy, StatusSource, VerificationContext
+from elicense.verdict.reasons import CheckOutcome, Status
+from elicense.verdict.result import Check, Reason, VerificationResult, passed
+from elicense.verify import inputs
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -47,7 +55,6 @@ if TYPE_CHECKING:
     from elicense.qr.claims import LicenceClaims
     from elicense.trust.bundle import Bundle
 
-Clock = Callable[[], dt.datetime]
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
 MIN_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 """Earliest verification time accepted (the epoch of every signed time)."""
@@ -59,45 +66,6 @@ offset) to ``at``, and the last year keeps that arithmetic inside ``datetime``'s
 def system_clock() -> dt.datetime:
     """The default clock: now, in UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class VerificationContext:
-    """What a policy sees: claims whose signature has verified, and the trusted key."""
-
-    claims: LicenceClaims
-    """The signed claims."""
-    key: TrustedKey
-    """The trusted key that verified the signature."""
-    at: dt.datetime
-    """Verification time (UTC)."""
-    licence_type: LicenceType | None
-    """Catalogue entry, if the type is known."""
-    trust: TrustStore
-    """The trust store in use."""
-
-
-class StatusSource(Protocol):
-    """Revocation data (``elicense.status.store.StatusStore``): status lists and CRLs from trust data."""
-
-    def check_licence(
-        self, issuer_code: str, status_index: int | None, at: dt.datetime, key: TrustedKey | None = None
-    ) -> Sequence[Reason]:
-        """Reasons the licence's status is not valid (empty: valid); only lists signed for ``key``'s entry count."""
-
-    def check_chain(self, key: TrustedKey, signed_at: dt.datetime, at: dt.datetime) -> Sequence[Reason]:
-        """Reasons the signer chain was revoked at signing time, or cannot be checked."""
-
-
-class Policy(Protocol):
-    """A small, composable acceptance rule run after the built-in checks."""
-
-    @property
-    def name(self) -> str:
-        """Check name reported in the result."""
-
-    def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
-        """Reasons to refuse (empty: accept)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +82,7 @@ class AcceptRegions:
         region = context.key.authority.region
         if region in self.regions:
             return ()
-        return (Reason.of(NOT_ACCEPTED_REGION, f"region {region}"),)
+        return (Reason.of(r.NOT_ACCEPTED_REGION, f"region {region}"),)
 
 
 @dataclass(frozen=True)
@@ -127,14 +95,6 @@ class UnsafeNoOp:
     def evaluate(self, context: VerificationContext) -> Sequence[Reason]:
         """Accept."""
         return ()
-
-
-NOT_ACCEPTED_REGION = r.register(
-    "region_not_accepted",
-    Status.INVALID,
-    "Licences from this region are not accepted here",
-    "本地不接受该地区签发的证照",
-)
 
 
 class Verifier:
@@ -167,8 +127,6 @@ class Verifier:
             algorithms = AlgorithmPolicy.of(algorithms)
         self.algorithms = algorithms
         if catalog is None:
-            from elicense.catalog import Catalog
-
             catalog = Catalog.default()
         self.catalog = catalog
         self.policies = tuple(policies)
@@ -188,18 +146,14 @@ class Verifier:
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
         """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
-        from elicense.trust.bundle import COSE_TAG_PREFIX
 
         with Path(path).open("rb") as fh:
             if fh.read(1) == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
                 return cls.from_bundle(path, **kwargs)  # type: ignore[arg-type]
-        from elicense.trust.file import load_trust_file
 
         trust = load_trust_file(Path(path))
         state = kwargs.pop("state", None)
         if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
-            from elicense.status.section import load_from_trust_file
-
             kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
         verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
         verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
@@ -225,7 +179,6 @@ class Verifier:
         an older bundle raises ``TrustRollback``, an older status list gives
         INDETERMINATE ``status_list_rolled_back``.
         """
-        from elicense.trust.bundle import read_bundle_file
 
         algorithms = kwargs.get("algorithms")  # the allow-list also judges the bundle's own signature
         if algorithms is not None and not isinstance(algorithms, AlgorithmPolicy):
@@ -233,7 +186,6 @@ class Verifier:
         bundle = read_bundle_file(Path(path), anchors=anchors, algorithms=algorithms)
         extra: list[Policy] = [bundle.recognition(region)] if region else []
         trust = bundle.trust_store()
-        from elicense.status.state import VerifierState, bundle_status, resolve
 
         memory = resolve(state)
         if memory is not None:  # refuse rollbacks against what this verifier saw before, then remember
@@ -297,9 +249,9 @@ class Verifier:
 
             if is_presentation(payload):
                 return self.verify_presentation(payload, at=when)
-            from elicense.verify.inputs import misuse_hint  # an image or PDF handed to verify(): say so
-
-            return _done(when, [], [Reason.of(r.decode_reason(exc), exc.message + misuse_hint(payload))], "decode")
+            return _done(
+                when, [], [Reason.of(r.decode_reason(exc), exc.message + inputs.misuse_hint(payload))], "decode"
+            )
         algs = self._algs
         if algs[0] is not self.algorithms:  # the policy was replaced: start over
             algs = self._algs = (self.algorithms, {})
@@ -310,7 +262,7 @@ class Verifier:
                 self.algorithms.check(alg)
             except AlgorithmNotAllowed as exc:
                 return _done(when, [_PASSED_DECODE], [Reason.of(r.ALGORITHM_NOT_ALLOWED, exc.message)], "algorithm")
-            allowed = algs[1][alg_id] = (alg, r.passed("algorithm", alg.label))  # allowed ids only: few
+            allowed = algs[1][alg_id] = (alg, passed("algorithm", alg.label))  # allowed ids only: few
         return self.verify_signed(
             kid,
             allowed[0],
@@ -326,9 +278,7 @@ class Verifier:
 
         One result per licence found; unreadable input (no QR, not a licence QR) raises ``InputError``.
         """
-        from elicense.verify.inputs import verify_any
-
-        return verify_any(self, data, at=at)
+        return inputs.verify_any(self, data, at=at)
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`. Never raises for input."""
@@ -501,15 +451,15 @@ class Verifier:
 
 _CHINA_OFFSET = dt.timedelta(hours=8)
 _MISSING = object()
-_PASSED_CERT_VALIDITY = r.passed("certificate_validity")
-_PASSED_AUTHORISATION = r.passed("issuer_authorisation")
-_PASSED_LICENCE_VALIDITY = r.passed("licence_validity")
-_PASSED_CATALOGUE = r.passed("catalogue")
-_PASSED_FRESHNESS = r.passed("trust_freshness")
-_PASSED_REVOCATION = r.passed("certificate_revocation")
-_PASSED_STATUS = r.passed("licence_status")
-_PASSED_DECODE = r.passed("decode")
-_PASSED_SIGNATURE = r.passed("signature")
+_PASSED_CERT_VALIDITY = passed("certificate_validity")
+_PASSED_AUTHORISATION = passed("issuer_authorisation")
+_PASSED_LICENCE_VALIDITY = passed("licence_validity")
+_PASSED_CATALOGUE = passed("catalogue")
+_PASSED_FRESHNESS = passed("trust_freshness")
+_PASSED_REVOCATION = passed("certificate_revocation")
+_PASSED_STATUS = passed("licence_status")
+_PASSED_DECODE = passed("decode")
+_PASSED_SIGNATURE = passed("signature")
 _SKIPPED_NO_STATUS = Check("licence_status", CheckOutcome.SKIPPED, "no status data given")
 _SKIPPED_NO_INDEX = Check("licence_status", CheckOutcome.SKIPPED, "the licence has no status-list index")
 _NO_STATUS_INDEX = Reason.of(r.STATUS_INDEX_MISSING)
@@ -518,7 +468,7 @@ _NO_STATUS_INDEX = Reason.of(r.STATUS_INDEX_MISSING)
 def _record(checks: list[Check], reasons: list[Reason], name: str, found: Sequence[Reason]) -> None:
     """Add check ``name``: PASSED when nothing was ``found``, else FAILED / INDETERMINATE with the reasons."""
     if not found:
-        checks.append(r.passed(name))
+        checks.append(passed(name))
         return
     reasons.extend(found)
     worst = r.worst(x.status for x in found)
@@ -621,9 +571,7 @@ def _unknown_key_reasons(bundle: Bundle | None, kid: bytes) -> list[Reason]:
     """``unknown_key``; with trust lists also ``unknown_issuer`` (the kid is in no authority's list)."""
     reasons = [Reason.of(r.UNKNOWN_KEY, f"kid {kid.hex()}")]
     if bundle is not None:
-        from elicense.trust.policy import UNKNOWN_ISSUER
-
-        reasons.append(Reason.of(UNKNOWN_ISSUER, "no trust list of the bundle names this key"))
+        reasons.append(Reason.of(r.UNKNOWN_ISSUER, "no trust list of the bundle names this key"))
     return reasons
 
 

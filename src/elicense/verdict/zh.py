@@ -1,4 +1,4 @@
-"""Reason details for Chinese readers: the known English detail templates, in Chinese (#20).
+"""Reason details and times for Chinese readers: the known English detail templates, in Chinese (#20).
 
 A reason's detail (dates, region codes, counts) is written once, in English, where the check
 runs; ``Reason.message("zh")`` passes it through :func:`to_zh` so ``--lang zh`` output is
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+
+from elicense.basics import CHINA_TZ
 
 _ISO = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
 _STATES = {"revoked": "吊销", "cancelled": "注销", "annulled": "撤销", "key_compromise": "签名密钥泄露",
@@ -39,9 +41,18 @@ _TEMPLATES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def _time(m: re.Match[str]) -> str:
-    from elicense.trust.freshness import human_time
+def human_time(when: dt.datetime, lang: str) -> str:
+    """A time for people: Beijing time in the reader's format (JSON keeps ISO 8601 with ``Z``)."""
+    try:
+        t = when.astimezone(CHINA_TZ)
+    except OverflowError:  # within 8 hours of datetime's end (a hostile signed time): keep UTC, say so
+        return f"{when:%Y-%m-%d %H:%M} UTC"
+    if lang == "zh":
+        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}（北京时间）"
+    return f"{t.day} {t:%b} {t.year} {t:%H:%M} (Beijing time)"
 
+
+def _time(m: re.Match[str]) -> str:
     offset = m.group(3)
     try:
         when = dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{'+00:00' if offset == 'Z' else offset}")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from elicense.catalog import Catalog
 from elicense.crypto.algorithms import Algorithm, PublicKey
 from elicense.crypto.keys import Signer, key_id
 from elicense.errors import PayloadError, UsageError
@@ -220,7 +221,6 @@ def issue_holder_credential(
     The holder app generates its device key and sends only the public key; the
     issuer returns the credential (MSO + salts + values) to the holder.
     """
-    from elicense.catalog import Catalog
 
     when = require_utc(at, "at").replace(microsecond=0)
     lt = (catalog or Catalog.default()).get(licence.type_code)
