@@ -67,6 +67,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from elicense.errors import ElicenseError, InputError
+from elicense.trust.freshness import WARN_BEFORE, Part, describe_part, earliest, human_time
+from elicense.trust_state import TrustedState, dated_parts
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -199,7 +201,7 @@ class KioskApp:
         self._missing = False
         self.reloads = 0
         """How many times the trust file was re-read after a change (for tests and logs)."""
-        self._parts: tuple[Verifier, list[Any]] | None = None
+        self._parts: tuple[Verifier, list[Part]] | None = None
 
     # -- trust --------------------------------------------------------------------------
 
@@ -247,16 +249,7 @@ class KioskApp:
         Someone copying a file over the bundle (an old one, or one under another root) must
         not change what the kiosk trusts.
         """
-        old = self._verifier.bundle
-        if old is None:
-            return
-        from elicense.errors import TrustError
-        from elicense.trust.bundle import check_update, load_bundle
-
-        if fresh.bundle is None:
-            raise TrustError("the replacement is not a signed trust bundle", message_zh="替换文件不是签名的信任数据包")
-        load_bundle(fresh.bundle.raw, anchors=[old.current_root], algorithms=fresh.algorithms)  # SM2 homes too
-        check_update(old, fresh.bundle)
+        TrustedState.check_replacement(self._verifier.bundle, fresh.bundle, algorithms=fresh.algorithms)
 
     def trust_info(self, verifier: Verifier | None = None) -> dict[str, Any]:
         """Bundle facts and warnings for the page (``GET /api/status``)."""
@@ -264,13 +257,11 @@ class KioskApp:
         now = v.clock()
         store = v.trust
         bundle = v.bundle
-        from elicense.trust.freshness import WARN_BEFORE, describe_part, earliest, human_time, parts
-
         warnings: list[dict[str, str]] = []
         issued, next_update = store.issued_at, store.next_update
         cached = self._parts
         if cached is None or cached[0] is not v:  # once per loaded trust, not per camera frame
-            cached = self._parts = (v, parts(bundle, v.status, store))
+            cached = self._parts = (v, dated_parts(bundle, v.status, store))
         dated = cached[1]  # the bundle's freshness is its earliest part's (#20)
         first = earliest(dated)
         if first is not None:

@@ -8,7 +8,8 @@ The offline bundle and the simple trust file carry the same section::
 
 Everything in it is signed by keys the trust data already names, so the
 section adds no trust of its own: a forged or altered item is refused when
-the :class:`~elicense.status.store.StatusStore` is built.
+the :class:`~elicense.status.store.StatusStore` is built. Binding a section to the trust it
+came with (and to the verifier's memory) is :class:`elicense.trust_state.TrustedState`'s.
 """
 
 from __future__ import annotations
@@ -65,30 +66,6 @@ def from_section(
         known_sequences=known_sequences,
         known_digests=known_digests,
     )
-
-
-def load_from_trust_file(path: Path, trust: TrustStore, *, state: str | Path | None = None) -> StatusStore | None:
-    """The status section of a trust file, or ``None`` when it has none.
-
-    ``state`` (default ``$ELICENSE_STATE``): the verifier's memory of list sequences
-    (:mod:`elicense.status.state`); rolled-back lists are refused.
-    """
-    from elicense.trust.file import MAX_TRUST_FILE
-
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TRUST_FILE + 1)
-        doc = json.loads(data)
-    except (OSError, ValueError) as exc:
-        raise TrustError(f"cannot read trust file {path}: {exc}") from exc
-    if not isinstance(doc, dict) or SECTION_KEY not in doc:
-        return None
-    from elicense.status.state import VerifierState, resolve, section_status
-
-    memory = resolve(state)
-    if memory is not None:
-        return section_status(doc[SECTION_KEY], trust, VerifierState.load(memory))
-    return from_section(doc[SECTION_KEY], trust)
 
 
 def add_to_trust_file(path: Path, status_lists: Sequence[bytes], crls: Sequence[bytes]) -> None:

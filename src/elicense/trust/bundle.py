@@ -14,6 +14,11 @@ deterministic CBOR map holding
 The bundle is signed by the national list operator: a certificate issued directly by
 the current national root with the trust-list-signing EKU. Time never comes from here:
 freshness is judged by the verifier at its ``at``.
+
+This module reads and writes bundles; it does not decide what a verifier installs. Pinning,
+rollback against the verifier's memory, status binding and replacement are
+:class:`elicense.trust_state.TrustedState`'s (above ``trust`` and ``status``): ``trust`` never
+imports ``status``, the ``status`` section is opaque bytes here.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 
 from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
-from elicense.crypto.keys import Signer, atomic_write, key_id
+from elicense.crypto.keys import Signer, key_id
 from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
 from elicense.trust.common import (
@@ -50,7 +55,7 @@ EXTENSION = ".cose"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_EXTRAS = 10_000
 STATUS_SECTION = "status"
-"""Extra section holding the status issue's JSON section (``elicense.status.section``)."""
+"""Extra section holding the JSON status section (``elicense.status.section``; bound by ``elicense.trust_state``)."""
 COSE_TAG_PREFIX = b"\xd2"  # CBOR tag 18 (COSE_Sign1): how a bundle is told from a JSON trust file
 
 
@@ -189,21 +194,6 @@ class Bundle:
         if self.region_cas:
             check_chains_in_region(store, self.region_cas)
         return store
-
-    def status_store(self, trust: TrustStore) -> Any:
-        """The ``status`` section (status lists, CRLs) as a verified ``StatusStore``, or ``None``."""
-        raw = self.section(STATUS_SECTION)
-        if raw is None:
-            return None
-        import json
-
-        from elicense.status.section import from_section
-
-        try:
-            section = json.loads(raw)
-        except ValueError as exc:
-            raise TrustError("trust bundle: status section is not JSON") from exc
-        return from_section(section, trust)
 
     def recognition(self, region: str) -> Any:
         """The :class:`~elicense.trust.policy.Recognition` policy of relying ``region``."""
@@ -731,7 +721,10 @@ def check_chains_in_region(store: TrustStore, region_cas: Mapping[str, Sequence[
 
 
 def check_update(current: Bundle, new: Bundle) -> None:
-    """Refuse a rollback: the bundle and every list it carries must not go back in sequence."""
+    """Refuse a rollback: the bundle and every list it carries must not go back in sequence.
+
+    The status lists inside are the owner's to compare (:meth:`elicense.trust_state.TrustedState.check_update`).
+    """
     if new.sequence <= current.sequence:
         raise TrustRollback(
             f"new bundle sequence {new.sequence} is not newer than the installed {current.sequence}",
@@ -743,37 +736,3 @@ def check_update(current: Bundle, new: Bundle) -> None:
         now = new.regions.get(code)
         if now is not None and now.sequence < old.sequence:
             raise TrustRollback(f"region {code} list sequence goes back ({old.sequence} → {now.sequence})")
-    from elicense.status.state import check_bundle_update  # status lists must not go back either
-
-    check_bundle_update(current, new)
-
-
-def update_bundle_file(
-    current_path: Path, new_path: Path, *, state: str | Path | None = None, algorithms: AlgorithmPolicy | None = None
-) -> Bundle:
-    """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
-
-    On any refusal CURRENT is untouched (atomic replace). ``state`` (default
-    ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), whose
-    pinned root NEW must be under and which must not have seen a newer bundle; it then
-    records this one (and pins its root).
-    """
-    current = read_bundle_file(current_path, algorithms=algorithms)
-    try:
-        new_data = new_path.read_bytes()[: MAX_BUNDLE_BYTES + 1]
-    except OSError as exc:
-        raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
-    new = load_bundle(new_data, anchors=[current.current_root], deep=True, algorithms=algorithms)
-    new.trust_store()  # what a verifier checks at load (chains within their regions) before it is installed
-    check_update(current, new)
-    from elicense.status.state import VerifierState, digest, fingerprint, resolve
-
-    memory = resolve(state)
-    remembered = VerifierState.load(memory) if memory is not None else None
-    if remembered is not None:
-        remembered.check_root(new)
-        remembered.check_bundle(new.sequence, digest(new_data))
-    atomic_write(current_path, new_data)
-    if remembered is not None:
-        remembered.remember(bundle=(new.sequence, digest(new_data)), anchors=(fingerprint(new.current_root),))
-    return new

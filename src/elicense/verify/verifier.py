@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from elicense.present.verify import ReplayCache
     from elicense.qr.claims import LicenceClaims
     from elicense.trust.bundle import Bundle
+    from elicense.trust_state import TrustedState
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -187,23 +188,16 @@ class Verifier:
 
     @classmethod
     def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
-        """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
-        from elicense.trust.bundle import COSE_TAG_PREFIX
+        """Load a trust file (``elicense demo``'s ``trust-bundle.json``, or a signed bundle) and build a verifier.
 
-        with Path(path).open("rb") as fh:
-            if fh.read(1) == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
-                return cls.from_bundle(path, **kwargs)  # type: ignore[arg-type]
-        from elicense.trust.file import load_trust_file
+        Loading, pinning, rollback and the status section: :class:`~elicense.trust_state.TrustedState`.
+        """
+        from elicense.trust_state import TrustedState
 
-        trust = load_trust_file(Path(path))
+        algorithms = _algorithm_kwarg(kwargs)
         state = kwargs.pop("state", None)
-        if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
-            from elicense.status.section import load_from_trust_file
-
-            kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
-        verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
-        verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
-        return verifier
+        loaded = TrustedState.load(path, algorithms=algorithms, state=state, status="status" not in kwargs)  # type: ignore[arg-type]
+        return cls._of_state(loaded, **kwargs)
 
     @classmethod
     def from_bundle(
@@ -223,27 +217,23 @@ class Verifier:
         without them the bundle's own root is the anchor. ``state``: directory of the
         verifier's memory (default ``$ELICENSE_STATE``; :mod:`elicense.status.state`):
         an older bundle raises ``TrustRollback``, an older status list gives
-        INDETERMINATE ``status_list_rolled_back``.
+        INDETERMINATE ``status_list_rolled_back`` (:class:`~elicense.trust_state.TrustedState`).
         """
         from elicense.trust.bundle import read_bundle_file
+        from elicense.trust_state import TrustedState
 
-        algorithms = kwargs.get("algorithms")  # the allow-list also judges the bundle's own signature
-        if algorithms is not None and not isinstance(algorithms, AlgorithmPolicy):
-            algorithms = kwargs["algorithms"] = AlgorithmPolicy.of(algorithms)  # type: ignore[arg-type]
+        algorithms = _algorithm_kwarg(kwargs)  # the allow-list also judges the bundle's own signature
         bundle = read_bundle_file(Path(path), anchors=anchors, algorithms=algorithms)
         extra: list[Policy] = [bundle.recognition(region)] if region else []
-        trust = bundle.trust_store()
-        from elicense.status.state import VerifierState, bundle_status, resolve
+        loaded = TrustedState.of_bundle(bundle, state=state, status="status" not in kwargs)
+        return cls._of_state(loaded, policies=[*policies, *extra], **kwargs)
 
-        memory = resolve(state)
-        if memory is not None:  # refuse rollbacks against what this verifier saw before, then remember
-            status = bundle_status(bundle, trust, VerifierState.load(memory))
-            kwargs.setdefault("status", status)
-        if "status" not in kwargs:  # the bundle's status section (same JSON section as a trust file)
-            kwargs["status"] = bundle.status_store(trust)
-        verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
-        verifier.bundle = bundle
-        verifier.state_dir = memory
+    @classmethod
+    def _of_state(cls, loaded: TrustedState, **kwargs: object) -> Verifier:
+        kwargs.setdefault("status", loaded.status)
+        verifier = cls(trust=loaded.trust, **kwargs)  # type: ignore[arg-type]
+        verifier.bundle = loaded.bundle
+        verifier.state_dir = loaded.state_dir
         return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
@@ -501,6 +491,17 @@ class Verifier:
 
 _CHINA_OFFSET = dt.timedelta(hours=8)
 _MISSING = object()
+
+
+def _algorithm_kwarg(kwargs: dict[str, object]) -> AlgorithmPolicy | None:
+    """``algorithms=`` of a constructor call as a policy (it also judges the trust data's own signatures)."""
+    algorithms = kwargs.get("algorithms")
+    if algorithms is None or isinstance(algorithms, AlgorithmPolicy):
+        return algorithms
+    policy = kwargs["algorithms"] = AlgorithmPolicy.of(algorithms)  # type: ignore[arg-type]
+    return policy
+
+
 _PASSED_CERT_VALIDITY = r.passed("certificate_validity")
 _PASSED_AUTHORISATION = r.passed("issuer_authorisation")
 _PASSED_LICENCE_VALIDITY = r.passed("licence_validity")
