@@ -378,7 +378,7 @@ def bundle_cmd(
     """Sign fresh trust lists and publish an offline bundle from an issuer home."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
-    from elicense.trust.publish import publish
+    from elicense.services.trust import publish
 
     home = Home.load(home_dir)
     now = _now(at_)
@@ -391,20 +391,20 @@ def bundle_cmd(
     atomic_write(output, data)
     click.echo(f"{output} ({len(data)} bytes)")
     if publish_dir is not None:
-        from elicense.trust.publish import publication_base, publication_files
+        from elicense.services.trust import publication_files
 
         files = publication_files(home, now)
         for rel, content in sorted(files.items()):
             atomic_write(publish_dir / rel, content)
-        click.echo(f"{publish_dir}: {len(files)} files for {publication_base(home)}")
+        click.echo(f"{publish_dir}: {len(files)} files for {home.publication_base()}")
     return 0
 
 
 def status_extras(home: Any, now: dt.datetime) -> dict[str, bytes]:
     """The status issue's section (status lists + CRLs) as a bundle extra, when that feature is present."""
     try:
+        from elicense.services.status import status_sections
         from elicense.status.section import to_section
-        from elicense.status.service import status_sections
     except ImportError:  # pragma: no cover - status feature not installed
         return {}
     from elicense.trust.bundle import STATUS_SECTION

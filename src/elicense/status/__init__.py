@@ -1,7 +1,7 @@
 """Revocation and status: lifecycle, signed bitstring status lists, CRLs, the verifier's store.
 
 Light modules only here (the verify path imports :mod:`elicense.status.store`);
-:mod:`elicense.status.service` (registry, publishing) pulls in SQLAlchemy.
+:mod:`elicense.services.status` (registry, publishing) pulls in SQLAlchemy.
 """
 
 from __future__ import annotations
