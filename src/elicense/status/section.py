@@ -19,8 +19,8 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from elicense.crypto.keys import atomic_write
 from elicense.errors import TrustError
 from elicense.status.store import StatusStore
 from elicense.trust.store import TrustStore
@@ -30,7 +30,7 @@ SECTION_KEY = "status"
 MAX_ITEMS = 4096
 
 
-def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str, Any]:
+def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str, object]:
     """JSON-ready section."""
     return {
         "format": FORMAT,
@@ -39,7 +39,8 @@ def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str
     }
 
 
-def section_items(section: Mapping[str, Any], key: str) -> list[bytes]:
+def section_items(section: Mapping[str, object], key: str) -> list[bytes]:
+    """The base64 items under ``key`` (``status_lists`` or ``crls``), decoded; at most :data:`MAX_ITEMS`."""
     raw = section.get(key, [])
     if not isinstance(raw, list) or len(raw) > MAX_ITEMS or not all(isinstance(x, str) for x in raw):
         raise TrustError(f"status section: {key} must be a list of base64 strings")
@@ -70,8 +71,6 @@ def from_section(
 
 def add_to_trust_file(path: Path, status_lists: Sequence[bytes], crls: Sequence[bytes]) -> None:
     """Add (or replace) the status section of a trust file, atomically."""
-    from elicense.crypto.keys import atomic_write
-
     try:
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:

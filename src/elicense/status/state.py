@@ -34,11 +34,21 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from elicense.crypto.keys import atomic_write
-from elicense.errors import StorageError
+from elicense.crypto.pki import common_name_of
+from elicense.errors import ElicenseError, StorageError
+from elicense.qr.cose import parse_sign1
 from elicense.trust.common import TrustNotPinned, TrustRollback
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX: atomic replace only
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from elicense.trust.bundle import Bundle
@@ -144,8 +154,6 @@ class VerifierState:
         """Refuse a bundle whose root history holds no pinned root (none pinned yet: trust on first use)."""
         if not self.anchors or any(fingerprint(e.root) in self.anchors for e in bundle.roots):
             return
-        from elicense.crypto.pki import common_name_of
-
         raise TrustNotPinned(
             f"trust bundle #{bundle.sequence} is signed under root {common_name_of(bundle.current_root)} "
             f"(sha256 {fingerprint(bundle.current_root)[:16]}…), not the root pinned in {self.path}: refused "
@@ -213,7 +221,7 @@ class VerifierState:
         return previous
 
     def _write(self) -> None:
-        doc: dict[str, Any] = {
+        doc: dict[str, object] = {
             "format": FORMAT,
             "anchors": list(self.anchors),
             "bundle": list(self.bundle) if self.bundle else None,
@@ -230,19 +238,13 @@ class VerifierState:
             raise StorageError(f"cannot write verifier state in {self.directory}: {exc.strerror}",
                                message_zh=f"无法写入核验端状态目录 {self.directory}") from exc  # fmt: skip
         with fh:
-            try:
-                import fcntl
-
+            if fcntl is not None:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            except ImportError:  # pragma: no cover - non-POSIX: atomic replace only
-                pass
             yield
 
 
-def fingerprint(cert: Any) -> str:
+def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 hex of a certificate's DER (how a pinned root is remembered)."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
@@ -264,9 +266,6 @@ def kiosk_state_dir(trust: str | Path, state: str | Path | None = None) -> Path:
 
 def digest(data: bytes) -> str:
     """SHA-256 hex of a signed bundle's *content* (its COSE payload: a re-signature is not a change)."""
-    from elicense.errors import ElicenseError
-    from elicense.qr.cose import parse_sign1
-
     try:
         return hashlib.sha256(parse_sign1(data).payload).hexdigest()
     except ElicenseError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography import x509
 
@@ -75,18 +74,3 @@ def validate_list_signer(
             f"trust list signer is not a trust-list signer under the trust anchor: {exc.message}",
             message_zh="信任列表签名证书未链接到信任锚或无信任列表签名用途",
         ) from exc
-
-
-def xml_parser() -> Any:
-    """The hostile-safe lxml parser every trust-list reader uses: no entities, network or DTD."""
-    from lxml import etree
-
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
-        remove_pis=False,
-    )

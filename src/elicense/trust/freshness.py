@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from elicense.basics import CHINA_TZ
+
 WARN_BEFORE = dt.timedelta(days=3)
 """Warn this long before the first part expires (verdicts turn INDETERMINATE then)."""
 
@@ -51,8 +53,6 @@ def earliest(items: list[Part]) -> Part | None:
 
 def human_time(when: dt.datetime, lang: str) -> str:
     """A time for people: Beijing time in the reader's format (JSON keeps ISO 8601 with ``Z``)."""
-    from elicense.basics import CHINA_TZ
-
     try:
         t = when.astimezone(CHINA_TZ)
     except OverflowError:  # within 8 hours of datetime's end (a hostile signed time): keep UTC, say so
