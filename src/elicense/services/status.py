@@ -36,6 +36,7 @@ from elicense.registry import schema as s
 from elicense.status.crl import CRL_REASONS, DEFAULT_CRL_VALIDITY, RevokedCert
 from elicense.status.lifecycle import Action, LicenceState, StatusEvent, UnknownLicence
 from elicense.status.reasons import DEFAULT_REASON, REASONS_BY_KEY, ListState
+from elicense.status.section import to_section
 from elicense.status.statuslist import DEFAULT_VALIDITY, MIN_ENTRIES, Entry, sign_status_list
 
 _TARGET_ACTION = {
@@ -214,8 +215,6 @@ class StatusSections:
 
     def to_json(self) -> bytes:
         """The JSON status section (:mod:`elicense.status.section`) as UTF-8 bytes."""
-        from elicense.status.section import to_section
-
         return json.dumps(to_section(self.status_lists, self.crls), separators=(",", ":")).encode()
 
 
