@@ -41,7 +41,7 @@ from elicense.status.statuslist import parse_status_list
 from elicense.status.store import StatusStore
 from elicense.trust import bundle as bundles
 from elicense.trust.bundle import COSE_TAG_PREFIX, MAX_BUNDLE_BYTES, STATUS_SECTION, Bundle
-from elicense.trust.common import TrustRollback
+from elicense.trust.common import TrustRollback, read_limited
 from elicense.trust.file import MAX_TRUST_FILE, parse_trust_file
 from elicense.trust.freshness import Part
 from elicense.trust.store import TrustStore
@@ -87,14 +87,7 @@ class TrustedState:
         caller brings its own status source — a JSON trust file's section is then not read, while a
         bundle's is still checked against the memory and remembered (a rollback is refused anyway).
         """
-        path = Path(path)
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(max(MAX_BUNDLE_BYTES, MAX_TRUST_FILE) + 1)
-        except OSError as exc:
-            raise TrustError(
-                f"cannot read trust file {path}: {exc.strerror}", message_zh=f"无法读取信任文件 {path}"
-            ) from exc
+        data = read_limited(Path(path), max(MAX_BUNDLE_BYTES, MAX_TRUST_FILE), "trust file", "信任文件")
         if data[:1] == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
             b = bundles.load_bundle(data, anchors=anchors, algorithms=algorithms)
             return cls.of_bundle(b, state=state, status=status)

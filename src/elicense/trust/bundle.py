@@ -46,6 +46,7 @@ from elicense.trust.common import (
     TrustRollback,
     TrustSignatureInvalid,
     iso,
+    read_limited,
     validate_list_signer,
 )
 from elicense.trust.store import TrustedAuthority, TrustStore, check_identities
@@ -648,13 +649,7 @@ def read_bundle_file(
     algorithms: AlgorithmPolicy | None = None,
 ) -> Bundle:
     """Read and authenticate a bundle file (see :func:`load_bundle`)."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BUNDLE_BYTES + 1)
-    except OSError as exc:
-        raise TrustError(
-            f"cannot read trust bundle {path}: {exc.strerror}", message_zh=f"无法读取信任数据包 {path}"
-        ) from exc
+    data = read_limited(path, MAX_BUNDLE_BYTES, "trust bundle", "信任数据包")
     return load_bundle(data, anchors=anchors, deep=deep, algorithms=algorithms)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 
@@ -74,3 +75,15 @@ def validate_list_signer(
             f"trust list signer is not a trust-list signer under the trust anchor: {exc.message}",
             message_zh="信任列表签名证书未链接到信任锚或无信任列表签名用途",
         ) from exc
+
+
+def read_limited(path: Path, limit: int, what: str, what_zh: str) -> bytes:
+    """At most ``limit + 1`` bytes of a trust file (the parser refuses the extra byte as too large).
+
+    Unreadable → :class:`TrustError` naming ``what`` (``trust file``, ``trust bundle``).
+    """
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit + 1)
+    except OSError as exc:
+        raise TrustError(f"cannot read {what} {path}: {exc.strerror}", message_zh=f"无法读取{what_zh} {path}") from exc

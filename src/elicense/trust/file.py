@@ -18,6 +18,7 @@ from cryptography import x509
 
 from elicense.crypto.pki import load_pem_certificates, to_pem
 from elicense.errors import TrustError
+from elicense.trust.common import read_limited
 from elicense.trust.store import TrustedAuthority, TrustStore
 
 FORMAT = "elicense-trust/1"
@@ -94,14 +95,7 @@ def parse_trust_file(data: bytes) -> TrustStore:
 
 def load_trust_file(path: Path) -> TrustStore:
     """Read and parse a trust file; :class:`TrustError` if unreadable or invalid."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TRUST_FILE + 1)
-    except OSError as exc:
-        raise TrustError(
-            f"cannot read trust file {path}: {exc.strerror}", message_zh=f"无法读取信任文件 {path}"
-        ) from exc
-    return parse_trust_file(data)
+    return parse_trust_file(read_limited(path, MAX_TRUST_FILE, "trust file", "信任文件"))
 
 
 def dump_trust_file(
