@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
@@ -25,7 +24,7 @@ FORMAT = "elicense-trust/1"
 MAX_TRUST_FILE = 64 * 1024 * 1024
 
 
-def _time(value: Any, what: str) -> dt.datetime | None:
+def _time(value: object, what: str) -> dt.datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -43,7 +42,7 @@ def _iso(when: dt.datetime | None) -> str | None:
     return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
-def _pems(value: Any, what: str) -> list[x509.Certificate]:
+def _pems(value: object, what: str) -> list[x509.Certificate]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TrustError(f"trust file: {what} must be a list of PEM strings")
     certs: list[x509.Certificate] = []
