@@ -64,3 +64,12 @@ def test_a_refused_update_leaves_the_installed_bundle_and_the_memory(world, tmp_
 def test_unreadable_trust_data_is_a_typed_error(tmp_path):  # type: ignore[no-untyped-def]
     with pytest.raises(TrustError, match="cannot read trust file"):
         TrustedState.load(tmp_path / "missing.cose")
+
+
+def test_from_trust_file_takes_a_region_like_from_bundle(world):  # type: ignore[no-untyped-def]
+    from elicense.trust.policy import Recognition
+    from elicense.verify import Verifier
+
+    verifier = Verifier.from_trust_file(world.trust_file, region="370000")
+    assert any(isinstance(p, Recognition) for p in verifier.policies)
+    assert verifier.bundle is not None

@@ -187,17 +187,33 @@ class Verifier:
         self._algs: tuple[AlgorithmPolicy, dict[int, tuple[Algorithm, Check]]] = (algorithms, {})
 
     @classmethod
-    def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
+    def from_trust_file(
+        cls,
+        path: str | Path,
+        *,
+        region: str | None = None,
+        anchors: Sequence[x509.Certificate] | None = None,
+        policies: Sequence[Policy] = (),
+        state: str | Path | None = None,
+        **kwargs: object,
+    ) -> Verifier:
         """Load a trust file (``elicense demo``'s ``trust-bundle.json``, or a signed bundle) and build a verifier.
 
-        Loading, pinning, rollback and the status section: :class:`~elicense.trust_state.TrustedState`.
+        Loading, pinning, rollback and the status section: :class:`~elicense.trust_state.TrustedState`;
+        ``region`` and ``anchors`` as :meth:`from_bundle` (a signed bundle only).
         """
         from elicense.trust_state import TrustedState
 
         algorithms = _algorithm_kwarg(kwargs)
-        state = kwargs.pop("state", None)
-        loaded = TrustedState.load(path, algorithms=algorithms, state=state, status="status" not in kwargs)  # type: ignore[arg-type]
-        return cls._of_state(loaded, **kwargs)
+        loaded = TrustedState.load(
+            path, anchors=anchors, algorithms=algorithms, state=state, status="status" not in kwargs
+        )
+        extra: list[Policy] = []
+        if region:  # the bundle's recognition agreements of the relying region
+            if loaded.bundle is None:
+                raise UsageError("region= needs a signed trust bundle", message_zh="region 需要签名的信任数据包")
+            extra.append(loaded.bundle.recognition(region))
+        return cls._of_state(loaded, policies=[*policies, *extra], **kwargs)
 
     @classmethod
     def from_bundle(
