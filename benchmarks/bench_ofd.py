@@ -64,7 +64,6 @@ def main() -> None:
     from elicense.ofd.seal import seal_licence_ofd
     from elicense.ofd.verify import check_ofd, sm3
     from elicense.seal.api import parse_seal, parse_signature, sign_ses, verify_ses
-    from elicense.seal.sm2home import entry_crls
     from elicense.seal.verify import trust_from_store
     from elicense.verify import Verifier
 
@@ -75,7 +74,7 @@ def main() -> None:
         entry = home.authority(issued.licence.issuer.code)
         seal = (home.path / home.extra["sm2_seals"]["seals"][entry.code]).read_bytes()
         signer = home.signer(entry)
-        crls = entry_crls(home, entry, issued.signed_at)
+        crls = home.entry_crls(entry, issued.signed_at)
         verifier = Verifier.from_trust_file(world.trust_file, algorithms=[Algorithm.SM2])
         trust = trust_from_store(verifier.trust)
 

@@ -404,11 +404,11 @@ def build_scale_world(
     from elicense.demo import AGREEMENTS, _key, build_demo
     from elicense.home import AuthorityEntry, Home, RegionEntry, write_pem
     from elicense.identifiers import USCC
+    from elicense.services.status import status_sections
+    from elicense.services.trust import add_trust_operators, publish
     from elicense.status.section import to_section
-    from elicense.status.service import status_sections
     from elicense.status.statuslist import sign_status_list
     from elicense.trust.bundle import STATUS_SECTION
-    from elicense.trust.publish import add_trust_operators, publish
 
     if not 2 <= regions <= 2 + len(EXTRA_REGIONS):
         raise SystemExit(f"--regions must be 2..{2 + len(EXTRA_REGIONS)}")

@@ -15,8 +15,8 @@ from elicense.issue import LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
 from elicense.registry import Registry, sqlite_url
 from elicense.registry.schema import LATEST
+from elicense.services.status import change_status, licence_state, list_entries, pending_and_entries
 from elicense.status.lifecycle import Action, IllegalTransition
-from elicense.status.service import change_status, licence_state, list_entries, pending_and_entries
 
 ACTOR = "tester"
 DAY = dt.timedelta(days=1)

@@ -21,6 +21,7 @@ pytest.importorskip("tongsuopy")
 
 from elicense.cli import run
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy
+from elicense.trust_state import TrustedState
 from elicense.verify import Status, Verifier
 
 SM2_ONLY = AlgorithmPolicy.of(["SM2"])
@@ -238,7 +239,7 @@ def test_es256_to_sm2_migration_gives_a_mixed_bundle(
     assert [algorithm_of(r.root) for r in bundle.roots] == [Algorithm.ES256, Algorithm.SM2]
     assert b"urn:elicense:xmldsig:sm2-sm3" in bundle.region_xml["320000"]
     assert b"urn:elicense:xmldsig:sm2-sm3" not in bundle.region_xml["370000"]
-    status = bundle.status_store(bundle.trust_store())
+    status = TrustedState.inspect(bundle).status
     assert status.problems == () and all(not f.missing for f in status.chains.values())
     es_lic, es_revoked = es_live.issued["business-licence-jinan"], es_live.issued["business-licence-revoked"]
     expected = [(es_lic.qr_payload, Status.VALID, "ES256"), (es_revoked.qr_payload, Status.INVALID, "ES256"),

@@ -268,7 +268,7 @@ def test_sm2_signing_certificate_revoked_via_crl(sm2s: Any, tmp_path: Path) -> N
     after the compromise is INVALID signing_key_revoked; the list it signs now is refused, so a licence signed
     before the compromise has no status (INDETERMINATE status_unknown) until the authority gets a new key."""
     from elicense.home import Home
-    from elicense.status.service import revoke_certificate, status_sections
+    from elicense.services.status import revoke_certificate, status_sections
     from elicense.status.store import StatusStore
     from elicense.verify import Status
 
@@ -423,8 +423,8 @@ def test_seal_signature_embeds_the_sm2_crls_with_revocations(
     from elicense.crypto.sm2 import Sm2Crl
     from elicense.home import Home
     from elicense.seal.ses import parse_signature
-    from elicense.seal.sm2home import seal_file
-    from elicense.status.service import revoke_certificate
+    from elicense.services.seals import seal_file
+    from elicense.services.status import revoke_certificate
 
     home_dir = tmp_path / "home"
     shutil.copytree(sm2s.home.path, home_dir)

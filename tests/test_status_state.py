@@ -13,12 +13,12 @@ import pytest
 from elicense.cli import run
 from elicense.errors import StorageError
 from elicense.home import Home
+from elicense.services.status import change_status, open_registry, status_sections
+from elicense.services.trust import publish
 from elicense.status.lifecycle import Action
-from elicense.status.service import change_status, open_registry, status_sections
 from elicense.status.state import STATE_FILE, VerifierState
 from elicense.trust.bundle import read_bundle_file
 from elicense.trust.lists import TrustRollback
-from elicense.trust.publish import publish
 from elicense.verify import Verifier
 from elicense.verify.result import Status
 

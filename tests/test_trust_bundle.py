@@ -18,13 +18,12 @@ from elicense.qr import cbor
 from elicense.qr.cose import parse_sign1, sign1
 from elicense.trust.bundle import (
     RootEntry,
-    check_update,
     load_bundle,
     make_cross_certificate,
-    update_bundle_file,
 )
 from elicense.trust.lists import GRANTED, WITHDRAWN, StatusChange, TrustRollback, TrustSignatureInvalid
 from elicense.trust.policy import Recognition
+from elicense.trust_state import TrustedState
 from elicense.verify.verifier import Verifier
 from trust_world import NOW, START, World, code, issue, make_world
 
@@ -244,9 +243,9 @@ def test_rollback_refused(world: World, tmp_path: Path) -> None:
     before = current.read_bytes()
     for bad in (older, current):
         with pytest.raises(TrustRollback):
-            update_bundle_file(current, bad)
+            TrustedState.update_file(current, bad)
         assert current.read_bytes() == before
-    assert update_bundle_file(current, newer).sequence == 6
+    assert TrustedState.update_file(current, newer).sequence == 6
     assert current.read_bytes() == newer.read_bytes()
 
 
@@ -254,7 +253,7 @@ def test_region_list_rollback_inside_newer_bundle_refused(world: World) -> None:
     cur = load_bundle(world.bundle(sequence=5))
     new = load_bundle(world.bundle(sequence=5, bundle_sequence=6, region_sequence={"370000": 4}))
     with pytest.raises(TrustRollback, match="370000"):
-        check_update(cur, new)
+        TrustedState.check_update(cur, new)
 
 
 def test_update_from_other_anchor_refused(world: World, tmp_path: Path) -> None:
@@ -263,7 +262,7 @@ def test_update_from_other_anchor_refused(world: World, tmp_path: Path) -> None:
     evil.write_bytes(make_world(b"evil").bundle(sequence=99))
     before = current.read_bytes()
     with pytest.raises(TrustSignatureInvalid):
-        update_bundle_file(current, evil)
+        TrustedState.update_file(current, evil)
     assert current.read_bytes() == before
 
 
@@ -300,7 +299,7 @@ def test_root_rotation_accepted_under_old_anchor(world: World, tmp_path: Path) -
     current.write_bytes(world.bundle(sequence=1))
     rotated = _rotate(world)
     new.write_bytes(rotated.bundle(sequence=2))
-    b = update_bundle_file(current, new)
+    b = TrustedState.update_file(current, new)
     assert b.current_root != world.root
     # authorities whose CAs chain to the previous root keep verifying (not dropped)
     assert Verifier.from_bundle(current).verify(issue(world, "business-licence-jinan"), at=NOW).valid
@@ -308,7 +307,7 @@ def test_root_rotation_accepted_under_old_anchor(world: World, tmp_path: Path) -
     old_style = tmp_path / "old.cose"
     old_style.write_bytes(world.bundle(sequence=3))
     with pytest.raises(TrustSignatureInvalid):
-        update_bundle_file(current, old_style)
+        TrustedState.update_file(current, old_style)
 
 
 def test_forged_root_announcement_refused(world: World) -> None:

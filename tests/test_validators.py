@@ -91,7 +91,6 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="module")
 def tsa(es: Any) -> Any:
     from elicense.pdf.tsa import LocalTSA, _root_material
-    from elicense.trust.publish import publication_base
 
     cert, key = _root_material(es.home)
     return LocalTSA.create(
@@ -99,7 +98,7 @@ def tsa(es: Any) -> Any:
         key,
         not_before=WALL - dt.timedelta(days=1),
         not_after=WALL + dt.timedelta(days=400),
-        publication_base=publication_base(es.home),
+        publication_base=es.home.publication_base(),
     )
 
 
@@ -233,7 +232,7 @@ def test_every_issued_certificate_points_at_published_files(
     which: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """CRL DP and AIA caIssuers name files that ``publication_files`` writes, and OpenSSL reads them."""
-    from elicense.trust.publish import publication_files
+    from elicense.services.trust import publication_files
 
     world = _world(request, which)
     files = publication_files(world.home, WALL)
@@ -794,7 +793,7 @@ def test_pyhanko_hard_fail_finds_revocation_data_through_the_crl_distribution_po
 
     from elicense.demo import build_demo
     from elicense.pdf.sign import seal_and_sign
-    from elicense.trust.publish import publication_files
+    from elicense.services.trust import publication_files
 
     served = tmp_path_factory.mktemp("pub")
 

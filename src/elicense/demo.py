@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from elicense.catalog import Catalog
 from elicense.crypto.algorithms import Algorithm, PrivateKey
 from elicense.crypto.keys import atomic_write
 from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, make_regional_ca, make_root
+from elicense.crypto.sm2 import N, Sm2PrivateKey, make_sm2_regional_ca, make_sm2_root
 from elicense.crypto.suites import make_end_entity_cert, write_key
 from elicense.demo_status import add_status_samples, company_code, person_id, status_index
 from elicense.home import DEMO_PASSPHRASE, AuthorityEntry, Home, RegionEntry, write_pem
 from elicense.identifiers import USCC
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
-
-if TYPE_CHECKING:
-    from elicense.catalog import Catalog
-    from elicense.crypto.sm2 import Sm2PrivateKey
+from elicense.qr.render import make_qr
+from elicense.services.seals import add_sm2_seals, seal_file
+from elicense.services.trust import add_trust_operators, publish
+from elicense.trust.bundle import STATUS_SECTION
 
 YEAR = dt.timedelta(days=365)
 
@@ -46,8 +49,10 @@ def _suite_key(seed: bytes | None, label: str, algorithm: Algorithm) -> PrivateK
     """A demo key of ``algorithm``'s suite (ES256, or SM2 for ``elicense demo --alg sm2``)."""
     if algorithm is not Algorithm.SM2:
         return _key(seed, label)
-    from elicense.crypto.sm2 import N, Sm2PrivateKey
+    return _sm2_key(seed, label)
 
+
+def _sm2_key(seed: bytes | None, label: str) -> Sm2PrivateKey:
     if seed is None:
         return Sm2PrivateKey.generate()
     digest = hashlib.sha256(seed + b"/sm2/" + label.encode()).digest()
@@ -55,21 +60,13 @@ def _suite_key(seed: bytes | None, label: str, algorithm: Algorithm) -> PrivateK
 
 
 def _make_root(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
-    from elicense.crypto.algorithms import _is_sm2
-
-    if _is_sm2(key):
-        from elicense.crypto.sm2 import make_sm2_root
-
+    if isinstance(key, Sm2PrivateKey):
         return make_sm2_root(key, name, **kw)  # type: ignore[arg-type]
     return make_root(key, name, **kw)  # type: ignore[arg-type]
 
 
 def _make_ca(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
-    from elicense.crypto.algorithms import _is_sm2
-
-    if _is_sm2(key):
-        from elicense.crypto.sm2 import make_sm2_regional_ca
-
+    if isinstance(key, Sm2PrivateKey):
         return make_sm2_regional_ca(key, name, **kw)  # type: ignore[arg-type]
     return make_regional_ca(key, name, **kw)  # type: ignore[arg-type]
 
@@ -204,9 +201,6 @@ def build_demo(
     CMS) — see ``specs/sm2.md``.
     """  # fmt: skip
     sm2_world = algorithm is Algorithm.SM2
-    from elicense.catalog import Catalog
-    from elicense.qr.render import make_qr
-
     catalog = Catalog.default()
     outdir.mkdir(parents=True, exist_ok=True)
     pw = DEMO_PASSPHRASE.encode()
@@ -304,19 +298,15 @@ def build_demo(
         qr = make_qr(result.qr_payload)
         versions[s.name] = int(qr.version)
         if images:
-            import io
-
             buf = io.BytesIO()
             qr.save(buf, kind="png", scale=6, border=4)
             atomic_write(base.with_suffix(".qr.png"), buf.getvalue())
     if sm2_world:  # GB/T 38540: each authority's SES_Seal, a detached SES_Signature beside every licence
-        from elicense.seal.sm2home import add_sm2_seals, seal_file
-
         home = add_sm2_seals(
             home,
             now=now,
             images=images,
-            keys=None if seed is None else (lambda label: _suite_key(seed, label, algorithm)),
+            keys=None if seed is None else (lambda label: _sm2_key(seed, label)),
         )
         for s in SAMPLES:
             entry = by_slug[s.authority]
@@ -326,8 +316,6 @@ def build_demo(
         add_status_samples(home, issued, now=now, catalog=catalog, trust_file=trust_file, images=images, seed=seed)
     )  # SM2 world: SM2 status lists and CRLs
     if sm2_world:  # the status samples get their SES_Signature too
-        from elicense.seal.sm2home import seal_file
-
         for name in sorted(set(issued) - {s.name for s in SAMPLES}):
             signed = issued[name]
             seal_file(
@@ -337,12 +325,12 @@ def build_demo(
                 at=signed.signed_at,
             )
         if pdf:  # the SM2 world's licence files, every sample: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
-            from elicense.ofd.home import issue_ofd
+            from elicense.ofd.home import issue_ofd  # the OFD writer: only when files are asked for
 
             for name, signed in issued.items():
                 atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))
     if pdf and not sm2_world:  # sealed, signed licence PDFs (issue 3)
-        from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
+        from elicense.pdf.sign import PdfSigningOptions, seal_and_sign  # pyHanko (~0.5 s): only for PDFs
 
         for name, signed in issued.items():
             entry = home.authority(signed.licence.issuer.code)
@@ -378,11 +366,6 @@ def _publish_trust_bundle(
     The status section the status samples added to the JSON trust file travels on as
     the bundle's ``status`` extra; ``trust-bundle.cose`` is then the one trust file.
     """
-    import json
-
-    from elicense.trust.bundle import STATUS_SECTION
-    from elicense.trust.publish import add_trust_operators, publish
-
     home = add_trust_operators(
         Home.load(outdir), root_key=root_key, now=now,
         agreements=[(r, i, [catalog.get(t).code for t in ts]) for r, i, ts in AGREEMENTS],

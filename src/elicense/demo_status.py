@@ -16,14 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elicense.crypto.keys import atomic_write
+from elicense.home import AuthorityEntry, Home
 from elicense.identifiers import USCC, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Holder, HolderType
+from elicense.qr.render import make_qr
+from elicense.registry import Registry
+from elicense.services.status import change_status, registry_url, status_sections
 from elicense.status.lifecycle import Action
+from elicense.status.section import add_to_trust_file
 
 if TYPE_CHECKING:
     from elicense.catalog import Catalog
-    from elicense.home import Home
 
 ACTOR = "demo"
 
@@ -59,11 +63,6 @@ def add_status_samples(
     seed: bytes | None = None,
 ) -> dict[str, int]:
     """Issue the status samples into ``issued``, register everything, publish status; QR versions."""
-    from elicense.qr.render import make_qr
-    from elicense.registry import Registry
-    from elicense.status.section import add_to_trust_file
-    from elicense.status.service import change_status, registry_url, status_sections
-
     by_type = {t: home.authority_for_type(catalog.get(t).code) for t in
                ("business-licence", "food-business-licence", "driving-licence")}  # fmt: skip
     signed_at = now - dt.timedelta(days=200)
@@ -133,24 +132,16 @@ def add_status_samples(
     return versions
 
 
-def _index(registry: object, code: str, when: dt.datetime, seed: bytes | None, label: str) -> int:
+def _index(registry: Registry, code: str, when: dt.datetime, seed: bytes | None, label: str) -> int:
     """Random index from the registry; with a seed, a fixed one (stable test worlds)."""
-    from elicense.registry import Registry
-
-    assert isinstance(registry, Registry)
     index = status_index(seed, label)
     return registry.allocate_status_index(code, at=when) if index is None else index
 
 
 def _issue(
-    home: Home, registry: object, catalog: Catalog, entry: object, slug: str, serial: str, version: int,
+    home: Home, registry: Registry, catalog: Catalog, entry: AuthorityEntry, slug: str, serial: str, version: int,
     supersedes: str | None, holder: Holder, fields: dict[str, str], when: dt.datetime, seed: bytes | None,
 ) -> IssuedLicence:  # fmt: skip
-    from elicense.home import AuthorityEntry
-    from elicense.registry import Registry
-
-    assert isinstance(entry, AuthorityEntry)
-    assert isinstance(registry, Registry)
     day = when.date()
     index = _index(registry, entry.code, when, seed, f"{slug}/{serial}/{version}")
     builder = (

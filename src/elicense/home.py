@@ -8,6 +8,11 @@ Layout (``HOME`` = the directory given with ``--home``)::
 
 The passphrase comes from ``$ELICENSE_PASSPHRASE``; a demo home records that it
 uses the public demo passphrase (and says so), never a production secret.
+
+:class:`Home` owns the home's files: certificates, keys, the certificate revocations it
+recorded, the CRLs its CA keys sign, its publication base URL. The services built over a home
+(publishing trust lists, status lists and CRLs, seals) live above it in :mod:`elicense.services`;
+lower packages (``trust``, ``status``, ``seal``…) take explicit inputs and never import it.
 """
 
 from __future__ import annotations
@@ -18,18 +23,44 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm
 from elicense.crypto.keys import Signer, SoftwareSigner, atomic_write, decrypt_private_key
-from elicense.crypto.pki import is_sm2_signed, load_pem_certificates, to_pem
+from elicense.crypto.pki import (
+    DEFAULT_PUBLICATION_BASE,
+    algorithm_of,
+    is_sm2_signed,
+    load_pem_certificates,
+    to_pem,
+)
+from elicense.crypto.sm2 import Sm2PrivateKey
+from elicense.crypto.suites import load_key, make_signer
 from elicense.errors import StorageError, UsageError
 from elicense.model import Authority
+from elicense.present.wallet import holder_credential
+from elicense.seal import SEALS_SECTION as SEALS_SECTION
+from elicense.status.crl import RevokedCert, build_crl, build_sm2_crl
+from elicense.trust.file import dump_trust_file
 from elicense.trust.store import TrustedAuthority, TrustStore
 
+if TYPE_CHECKING:
+    from elicense.present.presentation import SoftwareDeviceKey
+    from elicense.qr.mso import HolderCredential
+    from elicense.registry import Registry
+
 FORMAT = "elicense-home/1"
+PUBLICATION = "publication"
+"""``home.json`` section naming the base URL of the home's CA certificates and CRLs."""
+"""``home.json`` section of the GB/T 38540 seal makers and seals (:mod:`elicense.services.seals`)."""
+REVOKED_CERTS_FILE = "status/revoked-certificates.json"
+"""The certificate revocations the home recorded (``elicense status revoke-cert``)."""
+ENTRY_CRL_DAYS = 7
+"""Validity of the CRLs embedded as revocation evidence in a seal signature (:meth:`Home.entry_crls`)."""
 PASSPHRASE_ENV = "ELICENSE_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 DEMO_PASSPHRASE = "elicense-demo-passphrase-not-secret"  # noqa: S105 - public by design
 
@@ -179,15 +210,11 @@ class Home:
             raise StorageError(f"cannot read key {self.path / entry.key}: {exc.strerror}") from exc
         chain = tuple(self.certificates(self._region(entry.region).ca_cert))
         if is_sm2_signed(cert):  # SM2 PKI (issue 10): cryptography cannot load SM2 keys
-            from elicense.crypto.suites import load_key, make_signer
-
             return make_signer(load_key(pem, self.passphrase(), cert), cert, chain)
         return SoftwareSigner(decrypt_private_key(pem, self.passphrase()), cert, chain)
 
     def algorithm(self, entry: AuthorityEntry) -> Algorithm:
         """The algorithm the authority signs with (from its certificate; the key stays locked)."""
-        from elicense.crypto.pki import algorithm_of
-
         return algorithm_of(self.certificates(entry.cert)[0])
 
     def _region(self, code: str) -> RegionEntry:
@@ -224,8 +251,6 @@ class Home:
 
     def trust_file_bytes(self, *, now: dt.datetime, validity: dt.timedelta = dt.timedelta(days=30)) -> bytes:
         """Serialise this home's trust data as a trust file."""
-        from elicense.trust.file import dump_trust_file
-
         return dump_trust_file(
             roots=self.root_certificates(),
             intermediates=self.intermediate_certificates(),
@@ -243,22 +268,94 @@ class Home:
 
         return url_for(self)
 
-    def registry(self, db: str | None = None, *, create: bool = True) -> Any:
-        """Open this home's :class:`~elicense.registry.Registry` (``db`` overrides the URL)."""
-        from elicense.registry import Registry, url_for
+    def registry(self, db: str | None = None, *, create: bool = True) -> Registry:
+        """Open this home's :class:`~elicense.registry.Registry` (``db`` overrides the URL; loads SQLAlchemy)."""
+        from elicense.registry import Registry, url_for  # SQLAlchemy: only for commands that open the registry
 
         return Registry.open(url_for(self, db), create=create)
 
     # -- holder wallet for presentations (#9) ------------------------------------------------
 
-    def holder_credential(self, licence_id: str, *, at: dt.datetime, db: str | None = None) -> Any:
+    def holder_credential(
+        self, licence_id: str, *, at: dt.datetime, db: str | None = None
+    ) -> tuple[HolderCredential, SoftwareDeviceKey]:
         """The demo holder's (credential, device key) for a licence, made on first use (``elicense present``)."""
-        from elicense.present.wallet import holder_credential
-
         return holder_credential(self, licence_id, at=at, db=db)
+
+    # -- the home's CRLs and publication (what the services above build on) -------------------
+
+    def publication_base(self) -> str:
+        """The publication base URL (``home.json`` ``publication.base_url``), with a final ``/``."""
+        section = self.extra.get(PUBLICATION)
+        url = section.get("base_url") if isinstance(section, dict) else None
+        if url is None:
+            return DEFAULT_PUBLICATION_BASE
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 512:
+            raise UsageError(f"home.json publication.base_url must be an http(s) URL, not {url!r}")
+        return url if url.endswith("/") else url + "/"
+
+    @staticmethod
+    def root_key_path(cert_rel: str) -> str:
+        """Demo homes keep the root key beside the root certificate (``pki/root.pem`` → ``keys/root.key.pem``)."""
+        name = Path(cert_rel).name.removesuffix(".pem")
+        return f"keys/{name}.key.pem"
+
+    def revoked_certificates(self) -> list[dict[str, Any]]:
+        """The home's certificate revocations (``HOME/status/revoked-certificates.json``), as stored."""
+        path = self.path / REVOKED_CERTS_FILE
+        if not path.exists():
+            return []
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot read {path}: {exc}") from exc
+        if not isinstance(doc, list):
+            raise StorageError(f"{path} is malformed")
+        return doc
+
+    def crls(self, now: dt.datetime, validity: dt.timedelta, number: int) -> list[x509.CertificateRevocationList]:
+        """CRLs of every CA whose key the home holds, in the CA's own suite (ECDSA or SM2), with its revocations."""
+        revoked = self.revoked_certificates()
+        cas: list[tuple[str, str | None]] = [(rel, None) for rel in self.roots]
+        cas += [(r.ca_cert, r.ca_key) for r in self.regions]
+        out = []
+        for cert_rel, key_rel in cas:
+            cert = self.certificates(cert_rel)[0]
+            key_path = key_rel or self.root_key_path(cert_rel)
+            if not (self.path / key_path).exists():
+                continue  # an issuing-only home cannot sign this CA's CRL
+            key = load_key((self.path / key_path).read_bytes(), self.passphrase(), cert)
+            issuer = cert.subject.rfc4514_string()
+            mine = [
+                RevokedCert(int(e["serial"]), _parse_time(e["revoked_at"]), e["reason"],
+                            _parse_time(e["invalid_since"]) if e.get("invalid_since") else None)
+                for e in revoked if e["issuer"] == issuer
+            ]  # fmt: skip
+            if isinstance(key, Sm2PrivateKey):  # an SM2 CA: cryptography cannot sign it (specs/status-list.md §7)
+                der = build_sm2_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number)
+                out.append(x509.load_der_x509_crl(der))  # cryptography parses SM2 CRLs; it cannot sign them
+            else:
+                out.append(build_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number))
+        return out
+
+    def entry_crls(self, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
+        """Fresh CRLs (DER) of the authority's regional CA and of the root, with the home's certificate revocations.
+
+        The same CRLs ``elicense bundle`` publishes (every certificate revoked with ``elicense status
+        revoke-cert``), valid from an hour before ``at``: a seal signature's revocation evidence.
+        """
+        region = self._region(entry.region)
+        wanted = {c.subject for c in (*self.certificates(region.ca_cert), *self.root_certificates())}
+        since = at.replace(microsecond=0) - dt.timedelta(hours=1)
+        crls = self.crls(since, dt.timedelta(days=ENTRY_CRL_DAYS, hours=1), int(since.timestamp()))
+        return [c.public_bytes(serialization.Encoding.DER) for c in crls if c.issuer in wanted]
 
 
 _KNOWN = {"format", "demo", "roots", "regions", "authorities"}
+
+
+def _parse_time(value: str) -> dt.datetime:
+    return require_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def write_pem(path: Path, certificates: Sequence[x509.Certificate]) -> None:

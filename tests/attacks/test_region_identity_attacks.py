@@ -26,11 +26,12 @@ from elicense.status.reasons import ListState
 from elicense.status.section import to_section
 from elicense.status.statuslist import Entry, sign_status_list
 from elicense.status.store import StatusStore
-from elicense.trust.bundle import STATUS_SECTION, update_bundle_file
+from elicense.trust.bundle import STATUS_SECTION
 from elicense.trust.common import TrustListConflict
 from elicense.trust.file import dump_trust_file
 from elicense.trust.lists import AuthorityRecord
 from elicense.trust.store import TrustedAuthority, TrustStore
+from elicense.trust_state import TrustedState
 from elicense.verify import Status, Verifier
 from trust_world import CATALOG, NOW, World, issue, make_world
 
@@ -97,7 +98,7 @@ def _refused_everywhere(
     current.write_bytes(tw.bundle(sequence=1))
     before = current.read_bytes()
     with pytest.raises(TrustListConflict):
-        update_bundle_file(current, evil)
+        TrustedState.update_file(current, evil)
     assert run(["trust", "update", str(current), str(evil)]) == 3
     assert _names_both(capsys.readouterr().err)
     assert current.read_bytes() == before

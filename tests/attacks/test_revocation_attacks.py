@@ -91,8 +91,8 @@ def test_attack_revoke_licence_without_status_index(
     assert code == 0 and json.loads(capsys.readouterr().out)["status"] == "valid"  # nothing was recorded
     # the Python API says the same, at both layers
     from elicense.registry import MissingStatusIndex
+    from elicense.services.status import change_status
     from elicense.status.lifecycle import Action, NoStatusIndex
-    from elicense.status.service import change_status
 
     registry = _registry(home)
     try:

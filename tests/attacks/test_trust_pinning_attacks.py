@@ -25,8 +25,9 @@ from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, make_end_entity, mak
 from elicense.demo import _key
 from elicense.kiosk.server import KioskApp
 from elicense.status.state import STATE_FILE, VerifierState, fingerprint, kiosk_state_dir
-from elicense.trust.bundle import RootEntry, make_cross_certificate, update_bundle_file
+from elicense.trust.bundle import RootEntry, make_cross_certificate
 from elicense.trust.common import TrustNotPinned
+from elicense.trust_state import TrustedState
 from elicense.verify import Status, Verifier
 from trust_world import NOW, World, issue, make_world
 
@@ -96,7 +97,7 @@ def test_attack_foreign_root_via_trust_update_refused(tw: World, foreign: World,
     installed.write_bytes(foreign.bundle(sequence=50))
     newer.write_bytes(foreign.bundle(sequence=51))
     with pytest.raises(TrustNotPinned):
-        update_bundle_file(installed, newer, state=state)
+        TrustedState.update_file(installed, newer, state=state)
     assert run(["trust", "update", str(installed), str(newer), "--state", str(state)]) == 3
     assert _state_bytes(state) == pinned
 

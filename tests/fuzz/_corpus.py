@@ -69,8 +69,8 @@ def world() -> World:
     from elicense.demo import build_demo
     from elicense.present import make_presentation
     from elicense.qr.payload import unwrap
+    from elicense.services.trust import _section, _signer
     from elicense.trust.bundle import load_bundle
-    from elicense.trust.publish import _section, _signer
     from elicense.verify import Verifier
 
     out = Path(tempfile.mkdtemp(prefix="elicense-fuzz-"))

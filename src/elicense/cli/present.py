@@ -72,7 +72,7 @@ def present_cmd(
     from elicense.home import Home
     from elicense.present import make_presentation
     from elicense.qr.render import make_qr
-    from elicense.status.service import open_registry
+    from elicense.services.status import open_registry
 
     at = parse_at(at_text) or dt.datetime.now(dt.UTC)
     home = Home.load(home_dir)

@@ -186,7 +186,7 @@ def seal_cmd(files: tuple[Path, ...], home_dir: Path, authority_code: str | None
     """Seal FILES (licence payloads, PDFs) with a detached GB/T 38540 SES_Signature: FILE.ses beside each."""
     from elicense.errors import UsageError
     from elicense.home import Home
-    from elicense.seal.sm2home import seal_file
+    from elicense.services.seals import seal_file
 
     home = Home.load(home_dir)
     at = _parse_at(at_text) or dt.datetime.now(dt.UTC).replace(microsecond=0)

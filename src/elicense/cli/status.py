@@ -69,9 +69,9 @@ def _run(
 ) -> int:  # fmt: skip
     from elicense.cli.licence_ref import resolve_licence
     from elicense.home import Home
+    from elicense.services.status import change_status, open_registry
     from elicense.status.lifecycle import Action
     from elicense.status.reasons import REASONS_BY_KEY
-    from elicense.status.service import change_status, open_registry
 
     home = Home.load(home_dir)
     now = _now()
@@ -211,7 +211,7 @@ def show_cmd(licence_id: str, home_dir: Path, db: str | None, at_: str | None, a
     """A licence's status (at a time) and its history."""
     from elicense.home import Home
     from elicense.identifiers import LicenceId
-    from elicense.status.service import licence_state, open_registry
+    from elicense.services.status import licence_state, open_registry
 
     home = Home.load(home_dir)
     when = _time(at_, "--at") or _now()
@@ -285,8 +285,8 @@ def publish_cmd(home_dir: Path, db: str | None, output: Path | None, trust_file:
     """Sign fresh status lists (one per authority) and CRLs (one per CA)."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
+    from elicense.services.status import status_sections
     from elicense.status.section import add_to_trust_file
-    from elicense.status.service import status_sections
 
     if output is None and trust_file is None:
         raise UsageError("give -o FILE and/or --trust-file FILE")
@@ -323,7 +323,7 @@ def publish_cmd(home_dir: Path, db: str | None, output: Path | None, trust_file:
 def revoke_cert_cmd(home_dir: Path, authority: str, reason: str, invalid_since: str | None) -> int:
     """Revoke an authority's signing certificate (published in the next CRL)."""
     from elicense.home import Home
-    from elicense.status.service import revoke_certificate
+    from elicense.services.status import revoke_certificate
 
     home = Home.load(home_dir)
     entry = home.authority(authority)

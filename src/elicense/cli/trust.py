@@ -135,12 +135,13 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, all
 
     lang = lang or default_lang()
     at = _now(at_)
-    from elicense.trust.freshness import describe_part, earliest, human_time, parts
+    from elicense.trust.freshness import describe_part, earliest, human_time
+    from elicense.trust_state import TrustedState
 
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
-    b.trust_store()  # the checks of every load (chains within their regions): show only what would load
+    loaded = TrustedState.inspect(b)  # the checks of every load (chains within their regions): show what would load
     doc = describe(b, at)
-    dated = parts(b, b.status_store(b.trust_store()))  # every part's expiry: the first one decides (#20)
+    dated = loaded.parts()  # every part's expiry: the first one decides (#20)
     first = earliest(dated)
     doc["parts"] = [{**p.to_dict(), "stale": at > p.next_update} for p in dated]
     doc["usable_until"] = _iso(first.next_update) if first else doc["next_update"]
@@ -245,7 +246,7 @@ def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> i
 )
 def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple[str, ...] = ()) -> int:
     """Replace CURRENT by NEW only if NEW is authentic under CURRENT's root and newer."""
-    from elicense.trust.bundle import update_bundle_file
+    from elicense.trust_state import TrustedState
 
     if not current.exists():
         raise UsageError(
@@ -263,7 +264,7 @@ def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple
             else f"already current: {current} is bundle #{b.sequence}"
         )
         return 0
-    b = update_bundle_file(current, new, state=state_dir, algorithms=_algorithms(allow_alg))
+    b = TrustedState.update_file(current, new, state=state_dir, algorithms=_algorithms(allow_alg))
     click.echo(
         f"已更新 {current}：信任数据包 #{b.sequence}，下次更新 {_iso(b.next_update)}"
         if zh
@@ -296,13 +297,12 @@ def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple
     (replacing the previous pin, which is printed); status-list memory is kept.
     """
     from elicense.crypto.pki import common_name_of
-    from elicense.status.state import VerifierState, fingerprint, kiosk_state_dir
+    from elicense.status.state import fingerprint
     from elicense.trust.bundle import read_bundle_file
+    from elicense.trust_state import TrustedState
 
     b = read_bundle_file(bundle, deep=True, algorithms=_algorithms(allow_alg))
-    b.trust_store()  # what every load checks (chains within their regions): never pin what would not load
-    directory = kiosk_state_dir(bundle, state_dir)
-    previous = VerifierState.load(directory).pin(b)
+    directory, previous = TrustedState.pin(b, bundle, state_dir)
     pinned = fingerprint(b.current_root)
     doc = {
         "state": str(directory),
@@ -378,7 +378,7 @@ def bundle_cmd(
     """Sign fresh trust lists and publish an offline bundle from an issuer home."""
     from elicense.crypto.keys import atomic_write
     from elicense.home import Home
-    from elicense.trust.publish import publish
+    from elicense.services.trust import publish
 
     home = Home.load(home_dir)
     now = _now(at_)
@@ -391,20 +391,20 @@ def bundle_cmd(
     atomic_write(output, data)
     click.echo(f"{output} ({len(data)} bytes)")
     if publish_dir is not None:
-        from elicense.trust.publish import publication_base, publication_files
+        from elicense.services.trust import publication_files
 
         files = publication_files(home, now)
         for rel, content in sorted(files.items()):
             atomic_write(publish_dir / rel, content)
-        click.echo(f"{publish_dir}: {len(files)} files for {publication_base(home)}")
+        click.echo(f"{publish_dir}: {len(files)} files for {home.publication_base()}")
     return 0
 
 
 def status_extras(home: Any, now: dt.datetime) -> dict[str, bytes]:
     """The status issue's section (status lists + CRLs) as a bundle extra, when that feature is present."""
     try:
+        from elicense.services.status import status_sections
         from elicense.status.section import to_section
-        from elicense.status.service import status_sections
     except ImportError:  # pragma: no cover - status feature not installed
         return {}
     from elicense.trust.bundle import STATUS_SECTION

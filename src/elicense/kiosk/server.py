@@ -56,23 +56,31 @@ import datetime as dt
 import json
 import mimetypes
 import os
+import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.types import InputStream, StartResponse, WSGIEnvironment
 
+from elicense.catalog import mask
+from elicense.display import neutralise
 from elicense.errors import ElicenseError, InputError
-
-if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
-    from elicense.verdict.result import Reason, VerificationResult
-    from elicense.verify.verifier import Verifier
+from elicense.present.verify import ReplayCache
+from elicense.qr import decode
+from elicense.trust.freshness import WARN_BEFORE, Part, describe_part, earliest, human_time
+from elicense.trust_state import TrustedState, dated_parts
+from elicense.verdict.reasons import worst
+from elicense.verdict.result import Reason, VerificationResult
+from elicense.verify.inputs import verify_bytes
+from elicense.verify.verifier import Verifier
 
 MAX_BODY = 10 * 1024 * 1024
 """Largest request body accepted by ``POST /api/verify`` (a phone photo fits; more is 413)."""
@@ -89,8 +97,7 @@ CAMERA_BUDGET_S = 0.3
 
 CJK_FONT = "NotoSerifCJKsc-Regular-subset.otf"
 
-Loader = Callable[[Path], "Verifier"]
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Loader = Callable[[Path], Verifier]
 
 _STATUS_TEXT = {
     200: "OK",
@@ -126,17 +133,19 @@ class Response:
     """Extra headers."""
 
     def json(self) -> Any:
-        """The body parsed as JSON."""
+        """The body parsed as JSON (whatever the JSON holds: ``json.loads``'s own type)."""
         return json.loads(self.body)
 
 
-def _json(status: int, doc: Any) -> Response:
+def _json(status: int, doc: object) -> Response:
     body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
     return Response(status, "application/json; charset=utf-8", body, (("Cache-Control", "no-store"),))
 
 
-def _error(status: int, code: str, en: str, zh: str, *, no_qr: bool = False, trust: Any = None) -> Response:
-    doc: dict[str, Any] = {"status": "ERROR", "error": {"code": code, "en": en, "zh": zh, "no_qr": no_qr}}
+def _error(
+    status: int, code: str, en: str, zh: str, *, no_qr: bool = False, trust: dict[str, object] | None = None
+) -> Response:
+    doc: dict[str, object] = {"status": "ERROR", "error": {"code": code, "en": en, "zh": zh, "no_qr": no_qr}}
     if trust is not None:
         doc["trust"] = trust
     return _json(status, doc)
@@ -154,8 +163,6 @@ def default_loader(verifier: Verifier) -> Loader:
     """Reload a trust file the way ``verifier`` was built (same clock and policies)."""
 
     def load(path: Path) -> Verifier:
-        from elicense.verify.verifier import Verifier
-
         return Verifier.from_trust_file(
             path,
             clock=verifier.clock,
@@ -181,8 +188,6 @@ class KioskApp:
         allowed_hosts: Iterable[str] | None = None,
     ) -> None:
         if verifier.replay_cache is None:  # presentation nonces (亮证) must outlive trust reloads
-            from elicense.present.verify import ReplayCache
-
             verifier.replay_cache = ReplayCache()
         self._verifier = verifier
         self.bundle_path = Path(bundle_path) if bundle_path is not None else None
@@ -199,7 +204,7 @@ class KioskApp:
         self._missing = False
         self.reloads = 0
         """How many times the trust file was re-read after a change (for tests and logs)."""
-        self._parts: tuple[Verifier, list[Any]] | None = None
+        self._parts: tuple[Verifier, list[Part]] | None = None
 
     # -- trust --------------------------------------------------------------------------
 
@@ -247,30 +252,19 @@ class KioskApp:
         Someone copying a file over the bundle (an old one, or one under another root) must
         not change what the kiosk trusts.
         """
-        old = self._verifier.bundle
-        if old is None:
-            return
-        from elicense.errors import TrustError
-        from elicense.trust.bundle import check_update, load_bundle
+        TrustedState.check_replacement(self._verifier.bundle, fresh.bundle, algorithms=fresh.algorithms)
 
-        if fresh.bundle is None:
-            raise TrustError("the replacement is not a signed trust bundle", message_zh="替换文件不是签名的信任数据包")
-        load_bundle(fresh.bundle.raw, anchors=[old.current_root], algorithms=fresh.algorithms)  # SM2 homes too
-        check_update(old, fresh.bundle)
-
-    def trust_info(self, verifier: Verifier | None = None) -> dict[str, Any]:
+    def trust_info(self, verifier: Verifier | None = None) -> dict[str, object]:
         """Bundle facts and warnings for the page (``GET /api/status``)."""
         v = verifier or self.verifier
         now = v.clock()
         store = v.trust
         bundle = v.bundle
-        from elicense.trust.freshness import WARN_BEFORE, describe_part, earliest, human_time, parts
-
         warnings: list[dict[str, str]] = []
         issued, next_update = store.issued_at, store.next_update
         cached = self._parts
         if cached is None or cached[0] is not v:  # once per loaded trust, not per camera frame
-            cached = self._parts = (v, parts(bundle, v.status, store))
+            cached = self._parts = (v, dated_parts(bundle, v.status, store))
         dated = cached[1]  # the bundle's freshness is its earliest part's (#20)
         first = earliest(dated)
         if first is not None:
@@ -341,7 +335,7 @@ class KioskApp:
     # -- views --------------------------------------------------------------------------
 
     @staticmethod
-    def _reason(reason: Reason) -> dict[str, Any]:
+    def _reason(reason: Reason) -> dict[str, str]:
         return {
             "code": reason.code,
             "status": reason.status.value,
@@ -350,12 +344,10 @@ class KioskApp:
         }
 
     @staticmethod
-    def result_view(result: VerificationResult) -> dict[str, Any]:
+    def result_view(result: VerificationResult) -> dict[str, object]:
         """What the page shows of one result; the holder masked as the catalogue says."""
-        from elicense.catalog import mask
-
         status = result.status.value
-        licence: dict[str, Any] | None = None
+        licence: dict[str, object] | None = None
         lic, lt = result.licence, result.licence_type
         disclosed = result.disclosed
         if lic is not None:
@@ -386,8 +378,6 @@ class KioskApp:
             }
         zh, en = _LABELS.get(status, (status, status))
         if licence is not None:  # names from a payload: bidi/zero-width characters shown as <U+202E>
-            from elicense.display import neutralise
-
             licence = {k: neutralise(v) if isinstance(v, str) else v for k, v in licence.items()}
         return {
             "kind": result.kind,
@@ -402,9 +392,6 @@ class KioskApp:
 
     def verify_body(self, body: bytes, *, camera: bool = False) -> Response:
         """``POST /api/verify`` once the body is read."""
-        from elicense.verdict.reasons import worst
-        from elicense.verify.inputs import verify_bytes
-
         verifier = self.verifier
         trust = self.trust_info(verifier)
         if not body.strip():
@@ -413,8 +400,6 @@ class KioskApp:
             return _error(503, "busy", "The kiosk is busy, try again", "终端繁忙，请重试", trust=trust)
         try:
             if camera:
-                from elicense.qr import decode
-
                 with decode.budget(CAMERA_BUDGET_S):
                     results = verify_bytes(verifier, body)
             else:
@@ -491,7 +476,7 @@ class KioskApp:
             ctype += "; charset=utf-8"
         return Response(200, ctype, item.read_bytes(), (("Cache-Control", "no-cache"),))
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """WSGI entry point: bound the body before reading it."""
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = str(environ.get("PATH_INFO", "/")) or "/"
@@ -538,10 +523,10 @@ class KioskApp:
         return [b"" if method == "HEAD" else response.body]
 
 
-def _field_views(result: VerificationResult) -> list[dict[str, Any]]:
+def _field_views(result: VerificationResult) -> list[dict[str, object]]:
     """The fields the QR showed, or a presentation disclosed, with their catalogue labels."""
     lt = result.licence_type
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, object]] = []
     for key, value in result.fields.items():
         spec = None
         if lt is not None:
@@ -614,7 +599,7 @@ _SAME_SITE_FETCH = frozenset(("same-origin", "none"))
 """``Sec-Fetch-Site`` values of the kiosk's own page (and of a user typing the address)."""
 
 
-def _cross_origin(environ: dict[str, Any]) -> str | None:
+def _cross_origin(environ: WSGIEnvironment) -> str | None:
     """Why a state-changing request comes from another web origin, or ``None`` (#16).
 
     A browser marks every request of a page with ``Sec-Fetch-Site`` and a POST with ``Origin``;
@@ -644,7 +629,7 @@ LOOPBACK_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]"))
 """What ``Host`` may say when the kiosk listens on a loopback address."""
 
 
-def _drain(stream: Any, length: int) -> None:
+def _drain(stream: InputStream, length: int) -> None:
     """Read and drop an oversized body (up to :data:`DRAIN_LIMIT`) so the client sees the 413, not a reset."""
     left = min(length, DRAIN_LIMIT)
     while left > 0:
@@ -698,9 +683,6 @@ def make_server(
     listen backlog of :data:`LISTEN_BACKLOG`: a burst of connections is queued, never reset, and
     cannot grow threads or memory without bound.
     """
-    import queue
-    import socket
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
     class Handler(WSGIRequestHandler):
         timeout = REQUEST_TIMEOUT_S  # a stalled client cannot hold a worker for ever
@@ -714,14 +696,14 @@ def make_server(
         request_queue_size = LISTEN_BACKLOG
 
         def __init__(self, address: tuple[str, int]) -> None:
-            self.pending: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_limit)
+            self.pending: queue.Queue[tuple[socket.socket, tuple[str, int]] | None] = queue.Queue(queue_limit)
             self.workers = [threading.Thread(target=self._work, daemon=True, name=f"kiosk-worker-{i}")
                             for i in range(workers)]  # fmt: skip
             super().__init__(address, Handler)
             for worker in self.workers:
                 worker.start()
 
-        def process_request(self, request: Any, client_address: Any) -> None:
+        def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:  # type: ignore[override]
             try:
                 self.pending.put_nowait((request, client_address))
             except queue.Full:  # every worker busy and the queue full: say so, do not reset

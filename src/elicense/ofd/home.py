@@ -1,7 +1,7 @@
 """Sealed licence OFDs from an SM2 issuer home: the authority's GB/T 38540 seal, its SM2 key, fresh CRLs.
 
 Used by ``elicense issue … --ofd DIR``, ``elicense render --format ofd`` and ``elicense demo --alg sm2``.
-The seal is the one :func:`elicense.seal.sm2home.add_sm2_seals` made (``home.json`` → ``sm2_seals``).
+The seal is the one :func:`elicense.services.seals.add_sm2_seals` made (``home.json`` → ``sm2_seals``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elicense.errors import UsageError
+from elicense.seal import SEALS_SECTION
 
 if TYPE_CHECKING:
     from elicense.crypto.keys import Sm2Signer
@@ -23,9 +24,7 @@ __all__ = ["batch_licence_ids", "issue_ofd", "require_seals", "seal_material", "
 
 def require_seals(home: Home) -> None:
     """Refuse early (before anything is issued) when ``home`` has no GB/T 38540 seals: OFDs need an SM2 home."""
-    from elicense.seal.sm2home import SECTION
-
-    section = home.extra.get(SECTION)
+    section = home.extra.get(SEALS_SECTION)
     if not (isinstance(section, dict) and section.get("seals")):
         raise UsageError(
             f"OFD licences need GB/T 38540 seals, and {home.path} has none (an SM2 home: elicense demo --alg sm2)",
@@ -36,9 +35,8 @@ def require_seals(home: Home) -> None:
 def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tuple[bytes, Sm2Signer, Sequence[bytes]]:
     """The authority's ``SES_Seal``, its SM2 signer, and CRLs of its chain fresh at ``at`` (revocation evidence)."""
     from elicense.crypto.keys import Sm2Signer
-    from elicense.seal.sm2home import SECTION, entry_crls
 
-    section = home.extra.get(SECTION)
+    section = home.extra.get(SEALS_SECTION)
     rel = section.get("seals", {}).get(entry.code) if isinstance(section, dict) else None
     if not rel:
         raise UsageError(
@@ -53,7 +51,7 @@ def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tupl
         seal = (home.path / rel).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the seal {rel}: {exc.strerror}", message_zh=f"无法读取电子印章 {rel}") from exc
-    return seal, signer, entry_crls(home, entry, at)
+    return seal, signer, home.entry_crls(entry, at)
 
 
 def issue_ofd(home: Home, issued: IssuedLicence, *, font_path: str | Path | None = None) -> bytes:

@@ -10,7 +10,7 @@
   ``HTTPTimeStamper``), which speaks the same protocol.
 * :func:`options_for_home` turns a level (``B-B``/``B-T``/``B-LT``/``B-LTA``) into
   :class:`~elicense.pdf.sign.PdfSigningOptions` from an issuer home: the CRLs of
-  the home's CAs (``elicense.status.service``) and its roots for B-LT/B-LTA.
+  the home's CAs (:meth:`elicense.home.Home.crls`) and its roots for B-LT/B-LTA.
 """
 
 from __future__ import annotations
@@ -244,12 +244,11 @@ class LocalTSA:
 def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:
     """The home's first root and its key (demo homes keep it in ``keys/``)."""
     from elicense.crypto.keys import decrypt_private_key
-    from elicense.status.service import root_key_path
 
     rel = home.roots[0]
     cert = home.certificates(rel)[0]
-    key_rel = root_key_path(home, rel)
-    if key_rel is None or not (home.path / key_rel).exists():
+    key_rel = home.root_key_path(rel)
+    if not (home.path / key_rel).exists():
         raise UsageError(
             "this home has no root key: give --tsa-url for B-T/B-LT",
             message_zh="该目录没有根证书私钥，请用 --tsa-url 指定时间戳服务",
@@ -314,12 +313,10 @@ last archive timestamp of a B-LTA PDF stays checkable offline long after the CAs
 
 def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationList, ...]:
     """Fresh CRLs of every CA of the home whose key it holds: the roots' for a year, the CAs' for a week."""
-    from elicense.status.service import make_crls
-
     issued = now - dt.timedelta(minutes=1)
     roots = {c.subject for rel in home.roots for c in home.certificates(rel)}
-    short = [c for c in make_crls(home, issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
-    long = [c for c in make_crls(home, issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
+    short = [c for c in home.crls(issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
+    long = [c for c in home.crls(issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
     return tuple(long + short)
 
 
@@ -330,8 +327,6 @@ def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None, tsa: Loca
 
         return HTTPTimeStamper(tsa_url, timeout=10), _wall_clock()
     if tsa is None:
-        from elicense.trust.publish import publication_base
-
         cert, key = _root_material(home)
         now = _wall_clock()
         tsa = LocalTSA.create(
@@ -339,7 +334,7 @@ def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None, tsa: Loca
             key,
             not_before=min(at, now) - dt.timedelta(days=1),
             not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
-            publication_base=publication_base(home),
+            publication_base=home.publication_base(),
         )
     return tsa.timestamper(), require_utc(tsa.clock(), "clock()")
 

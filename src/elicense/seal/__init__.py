@@ -19,10 +19,14 @@ from elicense.seal.image import (
     render_seal_png,
 )
 
+SEALS_SECTION = "sm2_seals"
+"""The key of an SM2 home's seals (``Home.extra``): makers, and each authority's ``SES_Seal`` file."""
+
 __all__ = [
     "MAX_AUTHORITY_CHARS",
     "MAX_SEAL_CODE_DIGITS",
     "MAX_SEAL_NAME_CHARS",
+    "SEALS_SECTION",
     "SealSpec",
     "render_seal",
     "render_seal_png",

@@ -1,11 +1,13 @@
 """Revocation and status: lifecycle, signed bitstring status lists, CRLs, the verifier's store.
 
 Light modules only here (the verify path imports :mod:`elicense.status.store`);
-:mod:`elicense.status.service` (registry, publishing) pulls in SQLAlchemy.
+:mod:`elicense.services.status` (registry, publishing) pulls in SQLAlchemy. ``status`` uses
+:mod:`elicense.trust` (a list is verified with a trust store), never the reverse.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f"elicense.status.{module}"), name)
     globals()[name] = value
     return value

@@ -126,7 +126,7 @@ class StatusEvent:
     note: str | None = None
     """Free text (case number, decision reference)."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return {
             "licence_id": self.licence_id,

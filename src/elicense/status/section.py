@@ -8,7 +8,8 @@ The offline bundle and the simple trust file carry the same section::
 
 Everything in it is signed by keys the trust data already names, so the
 section adds no trust of its own: a forged or altered item is refused when
-the :class:`~elicense.status.store.StatusStore` is built.
+the :class:`~elicense.status.store.StatusStore` is built. Binding a section to the trust it
+came with (and to the verifier's memory) is :class:`elicense.trust_state.TrustedState`'s.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from elicense.crypto.keys import atomic_write
 from elicense.errors import TrustError
 from elicense.status.store import StatusStore
 from elicense.trust.store import TrustStore
@@ -29,7 +30,7 @@ SECTION_KEY = "status"
 MAX_ITEMS = 4096
 
 
-def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str, Any]:
+def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str, object]:
     """JSON-ready section."""
     return {
         "format": FORMAT,
@@ -38,7 +39,8 @@ def to_section(status_lists: Sequence[bytes], crls: Sequence[bytes]) -> dict[str
     }
 
 
-def section_items(section: Mapping[str, Any], key: str) -> list[bytes]:
+def section_items(section: Mapping[str, object], key: str) -> list[bytes]:
+    """The base64 items under ``key`` (``status_lists`` or ``crls``), decoded; at most :data:`MAX_ITEMS`."""
     raw = section.get(key, [])
     if not isinstance(raw, list) or len(raw) > MAX_ITEMS or not all(isinstance(x, str) for x in raw):
         raise TrustError(f"status section: {key} must be a list of base64 strings")
@@ -67,34 +69,8 @@ def from_section(
     )
 
 
-def load_from_trust_file(path: Path, trust: TrustStore, *, state: str | Path | None = None) -> StatusStore | None:
-    """The status section of a trust file, or ``None`` when it has none.
-
-    ``state`` (default ``$ELICENSE_STATE``): the verifier's memory of list sequences
-    (:mod:`elicense.status.state`); rolled-back lists are refused.
-    """
-    from elicense.trust.file import MAX_TRUST_FILE
-
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TRUST_FILE + 1)
-        doc = json.loads(data)
-    except (OSError, ValueError) as exc:
-        raise TrustError(f"cannot read trust file {path}: {exc}") from exc
-    if not isinstance(doc, dict) or SECTION_KEY not in doc:
-        return None
-    from elicense.status.state import VerifierState, resolve, section_status
-
-    memory = resolve(state)
-    if memory is not None:
-        return section_status(doc[SECTION_KEY], trust, VerifierState.load(memory))
-    return from_section(doc[SECTION_KEY], trust)
-
-
 def add_to_trust_file(path: Path, status_lists: Sequence[bytes], crls: Sequence[bytes]) -> None:
     """Add (or replace) the status section of a trust file, atomically."""
-    from elicense.crypto.keys import atomic_write
-
     try:
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:

@@ -19,6 +19,10 @@ Only ``elicense trust pin`` replaces the pin. The file is written only after a b
 authenticated, atomically under an exclusive lock, merging with what is on disk (several kiosk
 processes may share it: a number only ever goes up, and the anchors travel with the newest
 bundle). A missing file is an empty memory; an unreadable one is an error (never silently forgotten).
+
+This module is the memory's file only; when it is consulted and updated is decided by
+:class:`elicense.trust_state.TrustedState`. Direction: ``status`` uses ``trust`` (its errors, the
+bundle type), never the reverse.
 """
 
 from __future__ import annotations
@@ -30,16 +34,24 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from elicense.crypto.keys import atomic_write
-from elicense.errors import StorageError, TrustError
+from elicense.crypto.pki import common_name_of
+from elicense.errors import ElicenseError, StorageError
+from elicense.qr.cose import parse_sign1
 from elicense.trust.common import TrustNotPinned, TrustRollback
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX: atomic replace only
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
-    from elicense.status.store import StatusStore
     from elicense.trust.bundle import Bundle
-    from elicense.trust.store import TrustStore
 
 FORMAT = "elicense-verifier-state/1"
 STATE_FILE = "verifier-state.json"
@@ -142,8 +154,6 @@ class VerifierState:
         """Refuse a bundle whose root history holds no pinned root (none pinned yet: trust on first use)."""
         if not self.anchors or any(fingerprint(e.root) in self.anchors for e in bundle.roots):
             return
-        from elicense.crypto.pki import common_name_of
-
         raise TrustNotPinned(
             f"trust bundle #{bundle.sequence} is signed under root {common_name_of(bundle.current_root)} "
             f"(sha256 {fingerprint(bundle.current_root)[:16]}…), not the root pinned in {self.path}: refused "
@@ -211,7 +221,7 @@ class VerifierState:
         return previous
 
     def _write(self) -> None:
-        doc: dict[str, Any] = {
+        doc: dict[str, object] = {
             "format": FORMAT,
             "anchors": list(self.anchors),
             "bundle": list(self.bundle) if self.bundle else None,
@@ -228,19 +238,13 @@ class VerifierState:
             raise StorageError(f"cannot write verifier state in {self.directory}: {exc.strerror}",
                                message_zh=f"无法写入核验端状态目录 {self.directory}") from exc  # fmt: skip
         with fh:
-            try:
-                import fcntl
-
+            if fcntl is not None:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            except ImportError:  # pragma: no cover - non-POSIX: atomic replace only
-                pass
             yield
 
 
-def fingerprint(cert: Any) -> str:
+def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 hex of a certificate's DER (how a pinned root is remembered)."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
@@ -262,84 +266,7 @@ def kiosk_state_dir(trust: str | Path, state: str | Path | None = None) -> Path:
 
 def digest(data: bytes) -> str:
     """SHA-256 hex of a signed bundle's *content* (its COSE payload: a re-signature is not a change)."""
-    from elicense.errors import ElicenseError
-    from elicense.qr.cose import parse_sign1
-
     try:
         return hashlib.sha256(parse_sign1(data).payload).hexdigest()
     except ElicenseError:
         return hashlib.sha256(data).hexdigest()
-
-
-def bundle_status(bundle: Bundle, trust: TrustStore, state: VerifierState) -> StatusStore | None:
-    """The bundle's status store, checked against and then recorded in ``state``.
-
-    Raises :class:`TrustNotPinned` for a bundle not under the pinned root and
-    :class:`TrustRollback` for an older (or equivocating) bundle, before anything is
-    written; a rolled-back status list inside a newer bundle makes that authority's
-    licences INDETERMINATE (``status_list_rolled_back``) instead. ``bundle`` must already
-    be authenticated (signature, root history, region binding): only then is it remembered.
-    """
-    state.check_root(bundle)
-    state.check_bundle(bundle.sequence, digest(bundle.raw))
-    from elicense.trust.bundle import STATUS_SECTION
-
-    raw = bundle.section(STATUS_SECTION)
-    store = None
-    if raw is not None:
-        from elicense.status.section import from_section
-
-        try:
-            section = json.loads(raw)
-        except ValueError as exc:
-            raise TrustError("trust bundle: status section is not JSON") from exc
-        store = from_section(section, trust, known_sequences=state.known_sequences,
-                             known_digests=state.known_digests)  # fmt: skip
-    state.remember(
-        bundle=(bundle.sequence, digest(bundle.raw)),
-        status_lists=store.seen() if store else None,
-        anchors=(fingerprint(bundle.current_root),),
-    )
-    return store
-
-
-def section_status(section: object, trust: TrustStore, state: VerifierState) -> StatusStore:
-    """A status section (e.g. of a JSON trust file) checked against and recorded in ``state``."""
-    from elicense.status.section import from_section
-
-    store = from_section(section, trust, known_sequences=state.known_sequences, known_digests=state.known_digests)
-    state.remember(status_lists=store.seen())
-    return store
-
-
-def check_bundle_update(current: Bundle, new: Bundle) -> None:
-    """``trust update``: the new bundle's status lists must not go back per authority."""
-
-    def seen(b: Bundle) -> dict[str, int]:
-        from elicense.status.statuslist import parse_status_list
-        from elicense.trust.bundle import STATUS_SECTION
-
-        raw = b.section(STATUS_SECTION)
-        if raw is None:
-            return {}
-        from elicense.status.section import section_items
-
-        try:
-            section = json.loads(raw)
-        except ValueError as exc:
-            raise TrustError("trust bundle: status section is not JSON") from exc
-        out: dict[str, int] = {}
-        if not isinstance(section, dict):
-            return out
-        for item in section_items(section, "status_lists"):
-            content = parse_status_list(item).content  # authenticity: checked when a verifier loads it
-            out[content.issuer] = max(out.get(content.issuer, 0), content.sequence)
-        return out
-
-    old, now = seen(current), seen(new)
-    for code, seq in old.items():
-        if code in now and now[code] < seq:
-            raise TrustRollback(
-                f"status list of {code} goes back ({seq} → {now[code]}) in the new bundle",
-                message_zh=f"新信任数据包中 {code} 的状态列表序号回退（{seq} → {now[code]}），拒绝更新",
-            )

@@ -17,18 +17,22 @@ chain whose CRLs are missing or stale → INDETERMINATE.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
-from elicense.crypto.algorithms import verify_cose_signature
-from elicense.errors import ElicenseError
+from elicense.crypto.algorithms import Algorithm, verify_cose_signature
+from elicense.crypto.pki import common_name_of
+from elicense.errors import CryptoError, ElicenseError
 from elicense.status.crl import IndexedCRL, RevokedCert, index_crl, load_crl
 from elicense.status.reasons import ListState
-from elicense.status.statuslist import SignedStatusList, StatusList, parse_status_list
+from elicense.status.statuslist import SignedStatusList, StatusList, StatusListError, parse_status_list
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
 from elicense.verdict.reasons import (
     LICENCE_ANNULLED,
@@ -119,8 +123,6 @@ class StatusStore:
         seen at that sequence) also refuses a *different* list with the same
         sequence (equivocation). The result's :meth:`seen` is what to remember.
         """
-        import hashlib
-
         problems: list[str] = []
         indexed: list[IndexedCRL] = []
         cas = [c for k in _all_keys(trust) for c in k.chain.chain[1:]]
@@ -195,9 +197,6 @@ class StatusStore:
 
     def _authenticate(self, signed: SignedStatusList, trust: TrustStore) -> TrustedAuthority:
         """The list must be signed by a trusted key of the very authority it is about: that entry is returned."""
-        from elicense.crypto.algorithms import Algorithm
-        from elicense.status.statuslist import StatusListError
-
         msg, content = signed.message, signed.content
         alg = Algorithm.from_cose_id(msg.alg_id)
         tbs = msg.to_be_signed()
@@ -331,14 +330,10 @@ def _all_keys(trust: TrustStore) -> list[TrustedKey]:
 
 def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
     """A CA as a CRL issuer: its name and its key (never the name alone)."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-
     try:
         spki = ca.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, TypeError, UnsupportedAlgorithm):  # a key cryptography cannot load (SM2 curve)
-        from elicense.crypto.sm2 import Sm2PublicKey, is_sm2_certificate
-        from elicense.errors import CryptoError
+        from elicense.crypto.sm2 import Sm2PublicKey, is_sm2_certificate  # SM2 CAs only (off the ES256 verify path)
 
         try:
             spki = Sm2PublicKey.from_certificate(ca).spki() if is_sm2_certificate(ca) else b""
@@ -349,8 +344,6 @@ def _ca_identity(ca: x509.Certificate) -> tuple[x509.Name, bytes]:
 
 
 def _chain_facts(key: TrustedKey, crls: Mapping[tuple[x509.Name, bytes], IndexedCRL]) -> ChainRevocation:
-    from elicense.crypto.pki import common_name_of
-
     revoked: list[tuple[str, RevokedCert]] = []
     used: list[IndexedCRL] = []
     missing: list[str] = []

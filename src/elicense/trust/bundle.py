@@ -14,6 +14,11 @@ deterministic CBOR map holding
 The bundle is signed by the national list operator: a certificate issued directly by
 the current national root with the trust-list-signing EKU. Time never comes from here:
 freshness is judged by the verifier at its ``at``.
+
+This module reads and writes bundles; it does not decide what a verifier installs. Pinning,
+rollback against the verifier's memory, status binding and replacement are
+:class:`elicense.trust_state.TrustedState`'s (above ``trust`` and ``status``): ``trust`` never
+imports ``status``, the ``status`` section is opaque bytes here.
 """
 
 from __future__ import annotations
@@ -25,32 +30,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 
 from elicense.basics import require_utc
-from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, verify_cose_signature
-from elicense.crypto.keys import Signer, atomic_write, key_id
-from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, public_key_of
+from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, PrivateKey, verify_cose_signature
+from elicense.crypto.keys import Signer, key_id
+from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of, is_sm2_signed, public_key_of
 from elicense.errors import AlgorithmNotAllowed, PayloadError, TrustError
+from elicense.qr import cbor
+from elicense.qr.cose import CoseSign1, parse_sign1, sign1
 from elicense.trust.common import (
     Agreement,
     TrustListConflict,
     TrustRollback,
     TrustSignatureInvalid,
     iso,
+    read_limited,
     validate_list_signer,
 )
 from elicense.trust.store import TrustedAuthority, TrustStore, check_identities
 
 if TYPE_CHECKING:
+    from elicense.crypto.sm2 import Sm2PrivateKey
     from elicense.trust.lists import NationalList, RegionList  # the XML model: publishing and deep checks only
+    from elicense.trust.policy import Recognition
 
 FORMAT = "elicense-bundle/1"
 EXTENSION = ".cose"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_EXTRAS = 10_000
 STATUS_SECTION = "status"
-"""Extra section holding the status issue's JSON section (``elicense.status.section``)."""
+"""Extra section holding the JSON status section (``elicense.status.section``; bound by ``elicense.trust_state``)."""
 COSE_TAG_PREFIX = b"\xd2"  # CBOR tag 18 (COSE_Sign1): how a bundle is told from a JSON trust file
 
 
@@ -190,24 +201,9 @@ class Bundle:
             check_chains_in_region(store, self.region_cas)
         return store
 
-    def status_store(self, trust: TrustStore) -> Any:
-        """The ``status`` section (status lists, CRLs) as a verified ``StatusStore``, or ``None``."""
-        raw = self.section(STATUS_SECTION)
-        if raw is None:
-            return None
-        import json
-
-        from elicense.status.section import from_section
-
-        try:
-            section = json.loads(raw)
-        except ValueError as exc:
-            raise TrustError("trust bundle: status section is not JSON") from exc
-        return from_section(section, trust)
-
-    def recognition(self, region: str) -> Any:
+    def recognition(self, region: str) -> Recognition:
         """The :class:`~elicense.trust.policy.Recognition` policy of relying ``region``."""
-        from elicense.trust.policy import Recognition
+        from elicense.trust.policy import Recognition  # it imports the verdict vocabulary above (#21: moving down)
 
         return Recognition.from_agreements(region, self.agreements, self.equivalences)
 
@@ -239,7 +235,7 @@ def _time(value: object, what: str) -> dt.datetime:
         raise TrustError(f"trust bundle: bad {what}: {value!r}") from exc
 
 
-def _summary_doc(s: ListSummary) -> dict[str, Any]:
+def _summary_doc(s: ListSummary) -> dict[str, object]:
     return {
         "operator": s.operator,
         "sequence": s.sequence,
@@ -264,7 +260,7 @@ def _summary(doc: object, what: str) -> ListSummary:
     )
 
 
-def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[str, Any]:
+def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[str, object]:
     """The index the verifier reads, derived from verified lists (the only producer)."""
     return {
         "national": _summary_doc(
@@ -295,7 +291,7 @@ def derive_index(national: NationalList, regions: Sequence[RegionList]) -> dict[
     }
 
 
-def _roots_doc(roots: Sequence[RootEntry]) -> list[dict[str, Any]]:
+def _roots_doc(roots: Sequence[RootEntry]) -> list[dict[str, object]]:
     return [
         {"root": _der(e.root), "cross": _der(e.cross) if e.cross else None, "drop_previous": e.drop_previous}
         for e in roots
@@ -316,7 +312,7 @@ def verify_xml_lists(
     list signers (pinned by the national list) may chain to any root still anchoring
     (``anchors``: during a rotation, regional CAs under the previous root remain).
     """
-    from elicense.trust.lists import read_national_list, read_region_list
+    from elicense.trust.lists import read_national_list, read_region_list  # lxml + signxml: deep checks only
 
     national, _ = read_national_list(national_xml, roots=[root], algorithms=algorithms)
     region_roots = [root, *(a for a in anchors if a != root)]
@@ -349,9 +345,6 @@ def build_bundle(
     ``algorithms``: what the publisher's self-check accepts in the lists (default: every
     supported algorithm, SM2 included — it checks its own output, not foreign input).
     """
-    from elicense.qr import cbor
-    from elicense.qr.cose import sign1
-
     issued_at = require_utc(issued_at, "issued_at")
     if require_utc(next_update, "next_update") <= issued_at:
         raise TrustError("bundle next update must be later than its issue time")
@@ -395,21 +388,15 @@ def build_bundle(
 
 
 def make_cross_certificate(
-    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Any
+    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: PrivateKey | Sm2PrivateKey
 ) -> x509.Certificate:
     """The old root's announcement of a new root: the new root's key, certified by the old one (SM2 roots too)."""
-    from cryptography.hazmat.primitives import hashes
+    from elicense.crypto import sm2  # SM2 homes only (kept off the verify path)
 
-    from elicense.crypto.sm2 import Sm2PrivateKey
-
-    if isinstance(old_root_key, Sm2PrivateKey):  # an SM2 root: cryptography cannot sign SM2
-        from elicense.crypto.sm2 import make_sm2_cross_certificate
-
-        return make_sm2_cross_certificate(new_root, old_root, old_root_key)
+    if isinstance(old_root_key, sm2.Sm2PrivateKey):  # an SM2 root: cryptography cannot sign SM2
+        return sm2.make_sm2_cross_certificate(new_root, old_root, old_root_key)
     if algorithm_of(new_root) is Algorithm.SM2:  # ES256 → SM2 migration: an ECDSA root announces an SM2 root
-        from elicense.crypto.sm2 import make_sm2_cross_certificate_by_ecdsa
-
-        return make_sm2_cross_certificate_by_ecdsa(new_root, old_root, old_root_key)
+        return sm2.make_sm2_cross_certificate_by_ecdsa(new_root, old_root, old_root_key)
 
     builder = (
         x509.CertificateBuilder()
@@ -426,14 +413,14 @@ def make_cross_certificate(
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
     """Same SubjectPublicKeyInfo (as DER from the certificates: SM2 keys included, which cryptography cannot load)."""
-    from asn1crypto import x509 as a509
-    from cryptography.exceptions import UnsupportedAlgorithm
 
     def spki(c: x509.Certificate) -> bytes:
         try:
             fmt = serialization.PublicFormat.SubjectPublicKeyInfo
             return c.public_key().public_bytes(serialization.Encoding.DER, fmt)
         except (ValueError, TypeError, UnsupportedAlgorithm):  # an SM2 key
+            from asn1crypto import x509 as a509  # SM2 keys only (kept off the verify path)
+
             der: bytes = a509.TbsCertificate.load(c.tbs_certificate_bytes)["subject_public_key_info"].dump(force=True)
             return der
 
@@ -451,12 +438,10 @@ def _last_drop(roots: Sequence[RootEntry]) -> int:
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
     """``cert.verify_directly_issued_by(issuer)``, SM2-with-SM3 included (cryptography cannot check it)."""
-    from elicense.crypto.pki import is_sm2_signed
-
     if not is_sm2_signed(cert):
         cert.verify_directly_issued_by(issuer)
         return
-    from elicense.crypto.sm2 import Sm2PublicKey, verify_certificate_signature
+    from elicense.crypto.sm2 import Sm2PublicKey, verify_certificate_signature  # SM2 roots only
 
     if cert.issuer != issuer.subject or not verify_certificate_signature(cert, Sm2PublicKey.from_certificate(issuer)):
         raise ValueError("SM2 signature does not verify with the issuer's key")
@@ -514,9 +499,6 @@ def load_bundle(
     caller's allow-list (default :meth:`AlgorithmPolicy.default`, no SM2) for the bundle
     signature and, with ``deep``, every list signature.
     """
-    from elicense.qr import cbor
-    from elicense.qr.cose import parse_sign1
-
     if len(data) > MAX_BUNDLE_BYTES:
         raise TrustError("trust bundle too large", message_zh="信任数据包过大")
     if not is_bundle(data):
@@ -535,8 +517,8 @@ def load_bundle(
 
 
 def _load(
-    doc: dict[str, Any],
-    message: Any,
+    doc: dict[str, Any],  # decoded CBOR: checked field by field below
+    message: CoseSign1,
     data: bytes,
     anchors: Sequence[x509.Certificate] | None,
     deep: bool,
@@ -659,16 +641,16 @@ def _load(
     )
 
 
-def read_bundle_file(path: Path, **kwargs: Any) -> Bundle:
+def read_bundle_file(
+    path: Path,
+    *,
+    anchors: Sequence[x509.Certificate] | None = None,
+    deep: bool = False,
+    algorithms: AlgorithmPolicy | None = None,
+) -> Bundle:
     """Read and authenticate a bundle file (see :func:`load_bundle`)."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BUNDLE_BYTES + 1)
-    except OSError as exc:
-        raise TrustError(
-            f"cannot read trust bundle {path}: {exc.strerror}", message_zh=f"无法读取信任数据包 {path}"
-        ) from exc
-    return load_bundle(data, **kwargs)
+    data = read_limited(path, MAX_BUNDLE_BYTES, "trust bundle", "信任数据包")
+    return load_bundle(data, anchors=anchors, deep=deep, algorithms=algorithms)
 
 
 # -- region binding --------------------------------------------------------------------------
@@ -731,7 +713,10 @@ def check_chains_in_region(store: TrustStore, region_cas: Mapping[str, Sequence[
 
 
 def check_update(current: Bundle, new: Bundle) -> None:
-    """Refuse a rollback: the bundle and every list it carries must not go back in sequence."""
+    """Refuse a rollback: the bundle and every list it carries must not go back in sequence.
+
+    The status lists inside are the owner's to compare (:meth:`elicense.trust_state.TrustedState.check_update`).
+    """
     if new.sequence <= current.sequence:
         raise TrustRollback(
             f"new bundle sequence {new.sequence} is not newer than the installed {current.sequence}",
@@ -743,37 +728,3 @@ def check_update(current: Bundle, new: Bundle) -> None:
         now = new.regions.get(code)
         if now is not None and now.sequence < old.sequence:
             raise TrustRollback(f"region {code} list sequence goes back ({old.sequence} → {now.sequence})")
-    from elicense.status.state import check_bundle_update  # status lists must not go back either
-
-    check_bundle_update(current, new)
-
-
-def update_bundle_file(
-    current_path: Path, new_path: Path, *, state: str | Path | None = None, algorithms: AlgorithmPolicy | None = None
-) -> Bundle:
-    """Replace ``current_path`` with ``new_path`` if NEW is authentic under CURRENT's anchors and newer.
-
-    On any refusal CURRENT is untouched (atomic replace). ``state`` (default
-    ``$ELICENSE_STATE``): the verifier's memory (:mod:`elicense.status.state`), whose
-    pinned root NEW must be under and which must not have seen a newer bundle; it then
-    records this one (and pins its root).
-    """
-    current = read_bundle_file(current_path, algorithms=algorithms)
-    try:
-        new_data = new_path.read_bytes()[: MAX_BUNDLE_BYTES + 1]
-    except OSError as exc:
-        raise TrustError(f"cannot read {new_path}: {exc.strerror}") from exc
-    new = load_bundle(new_data, anchors=[current.current_root], deep=True, algorithms=algorithms)
-    new.trust_store()  # what a verifier checks at load (chains within their regions) before it is installed
-    check_update(current, new)
-    from elicense.status.state import VerifierState, digest, fingerprint, resolve
-
-    memory = resolve(state)
-    remembered = VerifierState.load(memory) if memory is not None else None
-    if remembered is not None:
-        remembered.check_root(new)
-        remembered.check_bundle(new.sequence, digest(new_data))
-    atomic_write(current_path, new_data)
-    if remembered is not None:
-        remembered.remember(bundle=(new.sequence, digest(new_data)), anchors=(fingerprint(new.current_root),))
-    return new

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from cryptography import x509
 
@@ -77,16 +77,13 @@ def validate_list_signer(
         ) from exc
 
 
-def xml_parser() -> Any:
-    """The hostile-safe lxml parser every trust-list reader uses: no entities, network or DTD."""
-    from lxml import etree
+def read_limited(path: Path, limit: int, what: str, what_zh: str) -> bytes:
+    """At most ``limit + 1`` bytes of a trust file (the parser refuses the extra byte as too large).
 
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
-        remove_pis=False,
-    )
+    Unreadable → :class:`TrustError` naming ``what`` (``trust file``, ``trust bundle``).
+    """
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit + 1)
+    except OSError as exc:
+        raise TrustError(f"cannot read {what} {path}: {exc.strerror}", message_zh=f"无法读取{what_zh} {path}") from exc

@@ -12,19 +12,19 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
 from elicense.crypto.pki import load_pem_certificates, to_pem
 from elicense.errors import TrustError
+from elicense.trust.common import read_limited
 from elicense.trust.store import TrustedAuthority, TrustStore
 
 FORMAT = "elicense-trust/1"
 MAX_TRUST_FILE = 64 * 1024 * 1024
 
 
-def _time(value: Any, what: str) -> dt.datetime | None:
+def _time(value: object, what: str) -> dt.datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -42,7 +42,7 @@ def _iso(when: dt.datetime | None) -> str | None:
     return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
-def _pems(value: Any, what: str) -> list[x509.Certificate]:
+def _pems(value: object, what: str) -> list[x509.Certificate]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TrustError(f"trust file: {what} must be a list of PEM strings")
     certs: list[x509.Certificate] = []
@@ -94,14 +94,7 @@ def parse_trust_file(data: bytes) -> TrustStore:
 
 def load_trust_file(path: Path) -> TrustStore:
     """Read and parse a trust file; :class:`TrustError` if unreadable or invalid."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TRUST_FILE + 1)
-    except OSError as exc:
-        raise TrustError(
-            f"cannot read trust file {path}: {exc.strerror}", message_zh=f"无法读取信任文件 {path}"
-        ) from exc
-    return parse_trust_file(data)
+    return parse_trust_file(read_limited(path, MAX_TRUST_FILE, "trust file", "信任文件"))
 
 
 def dump_trust_file(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from elicense.verdict.zh import human_time as human_time  # moved to the ground floor (reason details use it)
 
@@ -45,30 +44,6 @@ KIND_LABELS = {
     "status_list": ("status list", "状态列表"),
     "crl": ("CRL", "证书吊销列表"),
 }
-
-
-def parts(bundle: Any | None, status: Any | None, trust: Any | None = None) -> list[Part]:
-    """Every dated part, earliest first (``bundle``: a :class:`~elicense.trust.bundle.Bundle`; ``status``:
-    a :class:`~elicense.status.store.StatusStore`; ``trust``: a TrustStore, for a plain trust file)."""
-    from elicense.crypto.pki import common_name_of
-
-    out: list[Part] = []
-    if bundle is not None:
-        out.append(Part("bundle", f"#{bundle.sequence}", bundle.next_update))
-        out.append(Part("national_list", bundle.national.operator, bundle.national.next_update))
-        out += [Part("region_list", code, s.next_update) for code, s in sorted(bundle.regions.items())]
-    elif trust is not None and getattr(trust, "next_update", None) is not None:
-        out.append(Part("bundle", "trust file", trust.next_update))
-    if status is not None:
-        lists = sorted(getattr(status, "lists", {}).items())
-        out += [Part("status_list", code, lst.next_update) for code, lst in lists]
-        for crl in getattr(status, "crls", ()):
-            try:
-                name = common_name_of(crl.issuer)
-            except Exception:  # a CA without a common name: its position is enough
-                name = "CA"
-            out.append(Part("crl", name, crl.next_update))
-    return sorted(out, key=lambda p: p.next_update)
 
 
 def earliest(items: list[Part]) -> Part | None:

@@ -26,12 +26,22 @@ import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from lxml import etree
+from signxml import (  # type: ignore[attr-defined]
+    InvalidInput,
+    InvalidSignature,
+    SignatureConfiguration,
+    XMLSigner,
+    XMLVerifier,
+)
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
-from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain
+from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, PrivateKey
+from elicense.crypto.pki import CERTIFICATE_ERRORS, ValidatedChain, algorithm_of
+from elicense.crypto.sm2 import Sm2PrivateKey
 from elicense.errors import TrustError
 
 # Defined in elicense.trust.common (what a bundle load needs, without this module's classes); part of this API.
@@ -40,11 +50,8 @@ from elicense.trust.common import TrustRollback as TrustRollback
 from elicense.trust.common import TrustSignatureInvalid as TrustSignatureInvalid
 from elicense.trust.common import iso as iso
 from elicense.trust.common import validate_list_signer as validate_list_signer
-from elicense.trust.common import xml_parser
-
-if TYPE_CHECKING:
-    from elicense.crypto.algorithms import AlgorithmPolicy, PrivateKey
-    from elicense.crypto.sm2 import Sm2PrivateKey
+from elicense.trust.xml import XmlElement, xml_parser
+from elicense.trust.xmldsig_sm2 import sign_sm2, verify_sm2
 
 NS = "urn:elicense:trust-list:1"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -190,16 +197,16 @@ def digest(data: bytes) -> bytes:
 # -- XML building and signing ----------------------------------------------------------------
 
 
-def _el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
-    from lxml import etree
-
+def _el(parent: XmlElement, tag: str, text: str | None = None, **attrs: str) -> XmlElement:
     node = etree.SubElement(parent, f"{{{NS}}}{tag}", **attrs)
     if text is not None:
         node.text = text
     return node
 
 
-def _scheme(root: Any, operator: str, sequence: int, issued_at: dt.datetime, next_update: dt.datetime) -> Any:
+def _scheme(
+    root: XmlElement, operator: str, sequence: int, issued_at: dt.datetime, next_update: dt.datetime
+) -> XmlElement:
     if sequence < 1:
         raise TrustError("trust list sequence numbers start at 1")
     if next_update <= issued_at:
@@ -212,10 +219,8 @@ def _scheme(root: Any, operator: str, sequence: int, issued_at: dt.datetime, nex
     return scheme
 
 
-def region_list_element(rl: RegionList) -> Any:
+def region_list_element(rl: RegionList) -> XmlElement:
     """The unsigned XML element of a region list."""
-    from lxml import etree
-
     root = etree.Element(f"{{{NS}}}TrustList", nsmap={None: NS})
     scheme = _scheme(root, rl.operator, rl.sequence, rl.issued_at, rl.next_update)
     _el(scheme, "Region", rl.region)
@@ -241,10 +246,8 @@ def region_list_element(rl: RegionList) -> Any:
     return root
 
 
-def national_list_element(nl: NationalList) -> Any:
+def national_list_element(nl: NationalList) -> XmlElement:
     """The unsigned XML element of the national list of lists."""
-    from lxml import etree
-
     root = etree.Element(f"{{{NS}}}ListOfLists", nsmap={None: NS})
     _scheme(root, nl.operator, nl.sequence, nl.issued_at, nl.next_update)
     pointers = _el(root, "Pointers")
@@ -267,23 +270,14 @@ def national_list_element(nl: NationalList) -> Any:
 
 
 def sign_element(
-    element: Any,
+    element: XmlElement,
     key: PrivateKey | Sm2PrivateKey,
     certificate: x509.Certificate,
     chain: Sequence[x509.Certificate] = (),
 ) -> bytes:
     """Enveloped XMLDSig over the whole document (``URI=""``, exclusive c14n, SHA-256 or SM3 for SM2)."""
-    from lxml import etree
-    from signxml import XMLSigner  # type: ignore[attr-defined]
-    from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
-
-    from elicense.crypto.algorithms import Algorithm
-
     alg = Algorithm.for_key(key)
     if alg is Algorithm.SM2:  # signxml has no SM2: our strict profile (elicense.trust.xmldsig_sm2)
-        from elicense.crypto.sm2 import Sm2PrivateKey
-        from elicense.trust.xmldsig_sm2 import sign_sm2
-
         assert isinstance(key, Sm2PrivateKey)
         signed_sm2 = sign_sm2(element, key, certificate, tuple(chain))
         return bytes(etree.tostring(signed_sm2, xml_declaration=True, encoding="UTF-8"))
@@ -306,9 +300,7 @@ def sign_element(
 # -- hostile-safe reading and verification ---------------------------------------------------
 
 
-def _parse(data: bytes) -> Any:
-    from lxml import etree
-
+def _parse(data: bytes) -> XmlElement:
     if len(data) > MAX_LIST_BYTES:
         raise TrustError("trust list too large", message_zh="信任列表过大")
     head = data[:4096].upper()
@@ -334,9 +326,7 @@ def _parse(data: bytes) -> Any:
 
 
 @functools.cache
-def _schema() -> Any:
-    from lxml import etree
-
+def _schema() -> XmlElement:
     with open(schema_path(), "rb") as fh:
         return etree.XMLSchema(etree.fromstring(fh.read(), parser=xml_parser()))
 
@@ -366,7 +356,7 @@ _XML_METHODS = {
 }
 
 
-def signature_algorithm(signature: Any) -> str:
+def signature_algorithm(signature: XmlElement) -> str:
     """The allow-list label of a ``ds:Signature``'s declared method (unknown methods are refused)."""
     method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
     label = _XML_METHODS.get(method.get("Algorithm", "") if method is not None else "")
@@ -379,23 +369,12 @@ def signature_algorithm(signature: Any) -> str:
 
 def verify_xml(
     data: bytes, *, certificate: x509.Certificate, root_tag: str, algorithms: AlgorithmPolicy | None = None
-) -> Any:
+) -> XmlElement:
     """Verify the enveloped signature with ``certificate``; return ONLY the signed element.
 
     ``algorithms``: the verifier's allow-list (default :meth:`AlgorithmPolicy.default`, no SM2);
     the declared method must be on it *and* match the certificate's key.
     """
-    from signxml import (  # type: ignore[attr-defined]
-        InvalidInput,
-        InvalidSignature,
-        SignatureConfiguration,
-        XMLVerifier,
-    )
-    from signxml.algorithms import DigestAlgorithm, SignatureMethod
-
-    from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy
-    from elicense.crypto.pki import algorithm_of
-
     tree = _parse(data)
     if tree.tag != f"{{{NS}}}{root_tag}":
         raise TrustSignatureInvalid(f"expected a {root_tag} document, got {tree.tag}")
@@ -410,8 +389,6 @@ def verify_xml(
     if algorithm_of(certificate) is not alg:
         raise TrustSignatureInvalid(f"trust list signed with {alg.label}, but its signer's key is not {alg.label}")
     if alg is Algorithm.SM2:
-        from elicense.trust.xmldsig_sm2 import verify_sm2
-
         signed = verify_sm2(tree, certificate)
         if signed.tag != f"{{{NS}}}{root_tag}":
             raise TrustSignatureInvalid("the signed element is not the trust list")
@@ -438,7 +415,7 @@ def verify_xml(
     return _schema_checked(signed)
 
 
-def _schema_checked(signed: Any) -> Any:
+def _schema_checked(signed: XmlElement) -> XmlElement:
     for node in signed.iter():
         if not isinstance(node.tag, str):
             raise TrustSignatureInvalid("signed trust list contains comments or processing instructions")
@@ -451,14 +428,14 @@ def _schema_checked(signed: Any) -> Any:
     return signed
 
 
-def _text(node: Any, tag: str) -> str:
+def _text(node: XmlElement, tag: str) -> str:
     child = node.find(f"{{{NS}}}{tag}")
     if child is None:
         raise TrustError(f"trust list: missing {tag}")
     return "".join(child.itertext()).strip()
 
 
-def _scheme_values(root: Any) -> tuple[str, int, dt.datetime, dt.datetime, Any]:
+def _scheme_values(root: XmlElement) -> tuple[str, int, dt.datetime, dt.datetime, XmlElement]:
     scheme = root.find(f"{{{NS}}}Scheme")
     if scheme is None:
         raise TrustError("trust list: missing Scheme")
@@ -469,12 +446,12 @@ def _scheme_values(root: Any) -> tuple[str, int, dt.datetime, dt.datetime, Any]:
     return _text(scheme, "Operator"), int(_text(scheme, "Sequence")), issued, nxt, scheme
 
 
-def _certs(node: Any, tag: str) -> tuple[x509.Certificate, ...]:
+def _certs(node: XmlElement, tag: str) -> tuple[x509.Certificate, ...]:
     holder = node.find(f"{{{NS}}}{tag}")
     return tuple(_cert(c.text) for c in holder.findall(f"{{{NS}}}Certificate")) if holder is not None else ()
 
 
-def region_list_from_element(root: Any) -> RegionList:
+def region_list_from_element(root: XmlElement) -> RegionList:
     """Read a *verified* region-list element into the model (checks the invariants)."""
     operator, seq, issued, nxt, scheme = _scheme_values(root)
     region = _text(scheme, "Region")
@@ -519,7 +496,7 @@ def region_list_from_element(root: Any) -> RegionList:
     )
 
 
-def national_list_from_element(root: Any) -> NationalList:
+def national_list_from_element(root: XmlElement) -> NationalList:
     """Read a *verified* national-list element into the model."""
     operator, seq, issued, nxt, _ = _scheme_values(root)
     pointers = []

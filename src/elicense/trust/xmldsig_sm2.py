@@ -25,17 +25,15 @@ from __future__ import annotations
 import base64
 import copy
 import hmac
-from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from lxml import etree
 
+from elicense.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey, der_to_raw, raw_to_der, sm3
 from elicense.errors import CryptoError, TrustError
-from elicense.trust.common import TrustSignatureInvalid, xml_parser
-
-if TYPE_CHECKING:
-    from cryptography import x509
-
-    from elicense.crypto.sm2 import Sm2PrivateKey
+from elicense.trust.common import TrustSignatureInvalid
+from elicense.trust.xml import XmlElement, xml_parser
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -51,13 +49,11 @@ def _ds(tag: str) -> str:
     return f"{{{DS_NS}}}{tag}"
 
 
-def _c14n(element: Any) -> bytes:
-    from lxml import etree
-
+def _c14n(element: XmlElement) -> bytes:
     return bytes(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
 
 
-def _without_signature(root: Any) -> Any:
+def _without_signature(root: XmlElement) -> XmlElement:
     """The enveloped-signature transform: a copy of the document without its Signature."""
     clone = copy.deepcopy(root)
     for sig in clone.findall(_ds("Signature")):
@@ -65,7 +61,7 @@ def _without_signature(root: Any) -> Any:
     return clone
 
 
-def _remove_keep_tail(node: Any) -> None:
+def _remove_keep_tail(node: XmlElement) -> None:
     parent = node.getparent()
     tail = node.tail
     prev = node.getprevious()
@@ -78,13 +74,9 @@ def _remove_keep_tail(node: Any) -> None:
 
 
 def sign_sm2(
-    element: Any, key: Sm2PrivateKey, certificate: x509.Certificate, chain: tuple[x509.Certificate, ...] = ()
-) -> Any:
+    element: XmlElement, key: Sm2PrivateKey, certificate: x509.Certificate, chain: tuple[x509.Certificate, ...] = ()
+) -> XmlElement:
     """Append an enveloped SM2/SM3 ``ds:Signature`` to ``element`` (modified and returned)."""
-    from lxml import etree
-
-    from elicense.crypto.sm2 import Sm2PublicKey, der_to_raw, sm3
-
     if Sm2PublicKey.from_certificate(certificate) != key.public_key():
         raise CryptoError("private key does not match the trust-list signer certificate")
     if element.find(_ds("Signature")) is not None:
@@ -113,7 +105,7 @@ def _fail(why: str) -> TrustError:
     return TrustSignatureInvalid(f"SM2 trust list signature: {why}", message_zh="信任列表 SM2 签名无效")
 
 
-def _children(node: Any, expected: list[str], what: str) -> list[Any]:
+def _children(node: XmlElement, expected: list[str], what: str) -> list[XmlElement]:
     kids = list(node)
     if [k.tag for k in kids] != [_ds(t) for t in expected]:
         raise _fail(f"{what} must hold exactly {', '.join(expected)}")
@@ -125,17 +117,17 @@ def _children(node: Any, expected: list[str], what: str) -> list[Any]:
     return kids
 
 
-def _attrs(node: Any, allowed: dict[str, str], what: str) -> None:
+def _attrs(node: XmlElement, allowed: dict[str, str], what: str) -> None:
     if dict(node.attrib) != allowed:
         raise _fail(f"{what} attributes must be exactly {allowed}")
 
 
-def _leaf(node: Any, what: str) -> None:
+def _leaf(node: XmlElement, what: str) -> None:
     if len(node) or (node.text and node.text.strip()):
         raise _fail(f"{what} must be empty")
 
 
-def _b64(node: Any, what: str, limit: int) -> bytes:
+def _b64(node: XmlElement, what: str, limit: int) -> bytes:
     text = "".join((node.text or "").split())
     if len(text) > limit:
         raise _fail(f"{what} too long")
@@ -145,16 +137,12 @@ def _b64(node: Any, what: str, limit: int) -> bytes:
         raise _fail(f"{what} is not base64") from exc
 
 
-def verify_sm2(tree: Any, certificate: x509.Certificate) -> Any:
+def verify_sm2(tree: XmlElement, certificate: x509.Certificate) -> XmlElement:
     """Check the profile and the SM2 signature of ``certificate``; return the signed document.
 
     ``tree`` is the document element, already parsed with the hostile-input rules of
     :mod:`elicense.trust.lists` (no DTD, entities, comments or PIs).
     """
-    from lxml import etree
-
-    from elicense.crypto.sm2 import Sm2PublicKey, raw_to_der, sm3
-
     sigs = list(tree.iter(_ds("Signature")))
     if len(sigs) != 1 or sigs[0].getparent() is not tree or tree[-1] is not sigs[0]:
         raise _fail("exactly one Signature, the last child of the document element")

@@ -36,11 +36,9 @@ from elicense.errors import (
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sig_structure, sign1_parts
 from elicense.qr.payload import unwrap
-from elicense.status.section import load_from_trust_file
-from elicense.status.state import VerifierState, bundle_status, resolve
-from elicense.trust.bundle import COSE_TAG_PREFIX, read_bundle_file
-from elicense.trust.file import load_trust_file
+from elicense.trust.bundle import read_bundle_file
 from elicense.trust.store import TrustedAuthority, TrustedKey, TrustStore
+from elicense.trust_state import TrustedState
 from elicense.verdict import reasons as r
 from elicense.verdict.context import Clock, Policy, StatusSource, VerificationContext
 from elicense.verdict.reasons import CheckOutcome, Status
@@ -144,20 +142,31 @@ class Verifier:
         self._algs: tuple[AlgorithmPolicy, dict[int, tuple[Algorithm, Check]]] = (algorithms, {})
 
     @classmethod
-    def from_trust_file(cls, path: str | Path, **kwargs: object) -> Verifier:
-        """Load a trust file (``elicense demo``'s ``trust-bundle.json``) and build a verifier."""
+    def from_trust_file(
+        cls,
+        path: str | Path,
+        *,
+        region: str | None = None,
+        anchors: Sequence[x509.Certificate] | None = None,
+        policies: Sequence[Policy] = (),
+        state: str | Path | None = None,
+        **kwargs: object,
+    ) -> Verifier:
+        """Load a trust file (``elicense demo``'s ``trust-bundle.json``, or a signed bundle) and build a verifier.
 
-        with Path(path).open("rb") as fh:
-            if fh.read(1) == COSE_TAG_PREFIX:  # a signed offline bundle (trust-bundle.cose)
-                return cls.from_bundle(path, **kwargs)  # type: ignore[arg-type]
-
-        trust = load_trust_file(Path(path))
-        state = kwargs.pop("state", None)
-        if "status" not in kwargs:  # its status section (status lists, CRLs), if it has one
-            kwargs["status"] = load_from_trust_file(Path(path), trust, state=state)  # type: ignore[arg-type]
-        verifier = cls(trust=trust, **kwargs)  # type: ignore[arg-type]
-        verifier.state_dir = Path(state) if state else None  # type: ignore[arg-type]  # else $ELICENSE_STATE
-        return verifier
+        Loading, pinning, rollback and the status section: :class:`~elicense.trust_state.TrustedState`;
+        ``region`` and ``anchors`` as :meth:`from_bundle` (a signed bundle only).
+        """
+        algorithms = _algorithm_kwarg(kwargs)
+        loaded = TrustedState.load(
+            path, anchors=anchors, algorithms=algorithms, state=state, status="status" not in kwargs
+        )
+        extra: list[Policy] = []
+        if region:  # the bundle's recognition agreements of the relying region
+            if loaded.bundle is None:
+                raise UsageError("region= needs a signed trust bundle", message_zh="region 需要签名的信任数据包")
+            extra.append(loaded.bundle.recognition(region))
+        return cls._of_state(loaded, policies=[*policies, *extra], **kwargs)
 
     @classmethod
     def from_bundle(
@@ -177,25 +186,21 @@ class Verifier:
         without them the bundle's own root is the anchor. ``state``: directory of the
         verifier's memory (default ``$ELICENSE_STATE``; :mod:`elicense.status.state`):
         an older bundle raises ``TrustRollback``, an older status list gives
-        INDETERMINATE ``status_list_rolled_back``.
+        INDETERMINATE ``status_list_rolled_back`` (:class:`~elicense.trust_state.TrustedState`).
         """
 
-        algorithms = kwargs.get("algorithms")  # the allow-list also judges the bundle's own signature
-        if algorithms is not None and not isinstance(algorithms, AlgorithmPolicy):
-            algorithms = kwargs["algorithms"] = AlgorithmPolicy.of(algorithms)  # type: ignore[arg-type]
+        algorithms = _algorithm_kwarg(kwargs)  # the allow-list also judges the bundle's own signature
         bundle = read_bundle_file(Path(path), anchors=anchors, algorithms=algorithms)
         extra: list[Policy] = [bundle.recognition(region)] if region else []
-        trust = bundle.trust_store()
+        loaded = TrustedState.of_bundle(bundle, state=state, status="status" not in kwargs)
+        return cls._of_state(loaded, policies=[*policies, *extra], **kwargs)
 
-        memory = resolve(state)
-        if memory is not None:  # refuse rollbacks against what this verifier saw before, then remember
-            status = bundle_status(bundle, trust, VerifierState.load(memory))
-            kwargs.setdefault("status", status)
-        if "status" not in kwargs:  # the bundle's status section (same JSON section as a trust file)
-            kwargs["status"] = bundle.status_store(trust)
-        verifier = cls(trust=trust, policies=[*policies, *extra], **kwargs)  # type: ignore[arg-type]
-        verifier.bundle = bundle
-        verifier.state_dir = memory
+    @classmethod
+    def _of_state(cls, loaded: TrustedState, **kwargs: object) -> Verifier:
+        kwargs.setdefault("status", loaded.status)
+        verifier = cls(trust=loaded.trust, **kwargs)  # type: ignore[arg-type]
+        verifier.bundle = loaded.bundle
+        verifier.state_dir = loaded.state_dir
         return verifier
 
     def _holder_types(self, type_code: str) -> tuple[str, ...]:
@@ -451,6 +456,17 @@ class Verifier:
 
 _CHINA_OFFSET = dt.timedelta(hours=8)
 _MISSING = object()
+
+
+def _algorithm_kwarg(kwargs: dict[str, object]) -> AlgorithmPolicy | None:
+    """``algorithms=`` of a constructor call as a policy (it also judges the trust data's own signatures)."""
+    algorithms = kwargs.get("algorithms")
+    if algorithms is None or isinstance(algorithms, AlgorithmPolicy):
+        return algorithms
+    policy = kwargs["algorithms"] = AlgorithmPolicy.of(algorithms)  # type: ignore[arg-type]
+    return policy
+
+
 _PASSED_CERT_VALIDITY = passed("certificate_validity")
 _PASSED_AUTHORISATION = passed("issuer_authorisation")
 _PASSED_LICENCE_VALIDITY = passed("licence_validity")

@@ -1,4 +1,4 @@
-"""Publishing trust data from an issuer home: region lists, the national list, the bundle.
+"""Publishing trust data from an issuer home: region lists, the national list, the bundle (a home-level service).
 
 The home's ``home.json`` carries a ``trust`` section (kept in :attr:`Home.extra`)::
 
@@ -20,6 +20,9 @@ distribution point, AIA ``caIssuers``), and :func:`publication_files` writes tho
 Operator keys are encrypted like every key of the home. Every publication
 increments ``sequence`` (used for the bundle and all its lists), so a newer
 bundle always has higher numbers than what kiosks hold.
+
+Above :mod:`elicense.home` (whose keys, certificates and ``home.json`` it reads and writes) and
+:mod:`elicense.trust` (the list and bundle formats, which take explicit keys and certificates).
 """
 
 from __future__ import annotations
@@ -27,18 +30,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from asn1crypto import crl as asn1_crl
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from elicense.crypto import sm2
 from elicense.crypto.algorithms import Algorithm, PrivateKey
-from elicense.crypto.pki import (
-    DEFAULT_PUBLICATION_BASE,
-    OID_EKU_TRUST_LIST_SIGNING,
-    algorithm_of,
-    is_sm2_signed,
-    publication_paths,
-)
+from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, algorithm_of, is_sm2_signed, publication_paths
+from elicense.crypto.sm2 import Sm2PrivateKey
 from elicense.crypto.suites import load_key, make_end_entity_cert, make_signer, new_key, write_key
 from elicense.errors import StorageError, UsageError
 from elicense.home import Home, write_pem
@@ -57,22 +58,7 @@ from elicense.trust.lists import (
     sign_element,
 )
 
-if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2PrivateKey
-
 SECTION = "trust"
-PUBLICATION = "publication"
-
-
-def publication_base(home: Home) -> str:
-    """The home's publication base URL (``home.json`` ``publication.base_url``), with a final ``/``."""
-    section = home.extra.get(PUBLICATION)
-    url = section.get("base_url") if isinstance(section, dict) else None
-    if url is None:
-        return DEFAULT_PUBLICATION_BASE
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 512:
-        raise UsageError(f"home.json publication.base_url must be an http(s) URL, not {url!r}")
-    return url if url.endswith("/") else url + "/"
 
 
 def publication_files(
@@ -80,8 +66,6 @@ def publication_files(
 ) -> dict[str, bytes]:
     """The files under the publication base URL: ``ca/ID.cer`` (DER) of every CA of the home and
     ``crl/ID.crl`` (DER) of every CA whose key the home holds (fresh, signed at ``now``)."""
-    from cryptography.hazmat.primitives import serialization
-
     cas = [c for rel in home.roots for c in home.certificates(rel)]
     cas += [home.certificates(r.ca_cert)[0] for r in home.regions]
     out: dict[str, bytes] = {}
@@ -90,13 +74,9 @@ def publication_files(
     if cas and is_sm2_signed(cas[0]):
         crls = _sm2_crls(home, now, crl_validity)
     else:
-        from elicense.status.service import make_crls
-
-        crls = [c.public_bytes(serialization.Encoding.DER) for c in make_crls(home, now, crl_validity, number)]
+        crls = [c.public_bytes(serialization.Encoding.DER) for c in home.crls(now, crl_validity, number)]
     by_subject = {ca.subject.public_bytes(): ca for ca in cas}
     for der in crls:
-        from asn1crypto import crl as asn1_crl
-
         issuer = asn1_crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump()
         owner = by_subject.get(issuer)
         if owner is not None:
@@ -105,11 +85,8 @@ def publication_files(
 
 
 def _sm2_crls(home: Home, now: dt.datetime, validity: dt.timedelta) -> list[bytes]:
-    from elicense.crypto import sm2
-    from elicense.status.service import root_key_path
-
     pw = home.passphrase()
-    pairs = [(rel, root_key_path(home, rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
+    pairs = [(rel, home.root_key_path(rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
     out = []
     for cert_rel, key_rel in pairs:
         if key_rel is None or not (home.path / key_rel).exists():
@@ -152,7 +129,7 @@ def add_trust_operators(
         not_before=now - dt.timedelta(days=1),
         not_after=not_after,
         eku=OID_EKU_TRUST_LIST_SIGNING,
-        publication_base=publication_base(home),
+        publication_base=home.publication_base(),
     )
     write_pem(home.path / "pki/tl-national.pem", [nat_cert])
     write_key(home.path / "keys/tl-national.key.pem", nat_key, pw)
@@ -174,7 +151,7 @@ def add_trust_operators(
             not_before=now - dt.timedelta(days=1),
             not_after=min(not_after, ca_cert.not_valid_after_utc),
             eku=OID_EKU_TRUST_LIST_SIGNING,
-            publication_base=publication_base(home),
+            publication_base=home.publication_base(),
         )
         write_pem(home.path / f"pki/tl-{region.code}.pem", [cert])
         write_key(home.path / f"keys/tl-{region.code}.key.pem", key, pw)

@@ -11,54 +11,57 @@ image of the PDF issue. ``home.json`` records them in its ``sm2_seals`` section:
 ``SES_Signature`` written beside it as ``FILE.ses``, embedding fresh SM2 CRLs of the
 regional CA and the root as revocation evidence (the way OFD signatures reference
 their document); ``elicense verify FILE.ses --allow-alg SM2`` verifies it.
+
+A home-level service: above :mod:`elicense.home` (keys, CRLs, ``home.json``) and
+:mod:`elicense.seal` (the GB/T 38540 format, which takes explicit keys and certificates).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cryptography.x509.oid import ObjectIdentifier
+from PIL import Image
+
+from elicense.crypto import sm2
+from elicense.crypto.keys import Sm2Signer, atomic_write
+from elicense.crypto.suites import load_key, write_key
 from elicense.errors import UsageError
+from elicense.home import SEALS_SECTION, AuthorityEntry, Home, write_pem
+from elicense.seal import SealSpec, render_seal_png
+from elicense.seal.ses import OID_EKU_SEAL_MAKING, make_seal, sign_document
+from elicense.seal.verify import MAX_DOCUMENT_BYTES
 
 if TYPE_CHECKING:
-    from elicense.home import AuthorityEntry, Home
+    from collections.abc import Callable
 
-SECTION = "sm2_seals"
+    from cryptography import x509
+
+SECTION = SEALS_SECTION
 YEAR = dt.timedelta(days=365)
-CRL_DAYS = 7
 
 
 def _tiny_png() -> bytes:
-    import io
-
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.new("RGBA", (8, 8), (218, 37, 29, 255)).save(buf, format="PNG")
     return buf.getvalue()
 
 
-def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: Any = None) -> Home:
+def add_sm2_seals(
+    home: Home, *, now: dt.datetime, images: bool = True, keys: Callable[[str], sm2.Sm2PrivateKey] | None = None
+) -> Home:
     """Seal makers per region and one ``SES_Seal`` per authority; saves the home.
 
     ``keys(label)``: deterministic SM2 keys (the seeded demo); default fresh ones.
     """
-    from cryptography.x509.oid import ObjectIdentifier
-
-    from elicense.crypto import sm2
-    from elicense.crypto.keys import atomic_write
-    from elicense.crypto.suites import load_key, write_key
-    from elicense.home import write_pem
-    from elicense.seal import SealSpec, render_seal_png
-    from elicense.seal.ses import OID_EKU_SEAL_MAKING, make_seal
-    from elicense.trust.publish import publication_base
-
     pw = home.passphrase()
     new_key = keys or (lambda label: sm2.Sm2PrivateKey.generate())
     makers: dict[str, dict[str, str]] = {}
-    maker_keys: dict[str, tuple[Any, Any]] = {}
+    maker_keys: dict[str, tuple[sm2.Sm2PrivateKey, x509.Certificate]] = {}
     for region in home.regions:
         if region.ca_key is None:
             raise UsageError(f"region {region.code} has no CA key in {home.path}")
@@ -73,7 +76,7 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
             key.public_key(), f"{region.name}电子印章制作系统", uscc=None, province=region.name,
             issuer_cert=ca_cert, issuer_key=ca_key, not_before=ca_cert.not_valid_before_utc,
             not_after=min(now + 10 * YEAR, ca_cert.not_valid_after_utc), eku=ObjectIdentifier(OID_EKU_SEAL_MAKING),
-            publication_base=publication_base(home),
+            publication_base=home.publication_base(),
         )  # fmt: skip
         rel_cert, rel_key = f"pki/seal-maker-{region.code}.pem", f"keys/seal-maker-{region.code}.key.pem"
         write_pem(home.path / rel_cert, [cert])
@@ -102,29 +105,8 @@ def add_sm2_seals(home: Home, *, now: dt.datetime, images: bool = True, keys: An
     return new
 
 
-def entry_crls(home: Home, entry: AuthorityEntry, at: dt.datetime) -> list[bytes]:
-    """Fresh SM2 CRLs of the authority's regional CA and of the root, with the home's certificate revocations.
-
-    The same CRLs ``elicense bundle`` publishes (``elicense.status.service``: SM2-signed, every
-    certificate revoked with ``elicense status revoke-cert``), valid from an hour before ``at``.
-    """
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from elicense.status.service import make_crls as status_crls
-
-    region = next(r for r in home.regions if r.code == entry.region)
-    wanted = {c.subject for c in (*home.certificates(region.ca_cert), *home.root_certificates())}
-    since = at.replace(microsecond=0) - dt.timedelta(hours=1)
-    crls = status_crls(home, since, dt.timedelta(days=CRL_DAYS, hours=1), int(since.timestamp()))
-    return [c.public_bytes(Encoding.DER) for c in crls if c.issuer in wanted]
-
-
 def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime) -> Path:
     """Write ``PATH.ses``: a detached ``SES_Signature`` over the file's bytes with the authority's seal."""
-    from elicense.crypto.keys import Sm2Signer, atomic_write
-    from elicense.seal.ses import sign_document
-    from elicense.seal.verify import MAX_DOCUMENT_BYTES
-
     section = home.extra.get(SECTION)
     rel = section.get("seals", {}).get(entry.code) if isinstance(section, dict) else None
     if not rel:
@@ -142,7 +124,7 @@ def seal_file(home: Home, entry: AuthorityEntry, path: Path, *, at: dt.datetime)
     if len(document) > MAX_DOCUMENT_BYTES:
         raise UsageError(f"{path} is too large to seal")
     der = sign_document(document, seal=seal, signer_cert=signer.certificate, signer_key=signer.private_key, at=at,
-                        property_info=path.name, crls=entry_crls(home, entry, at))  # fmt: skip
+                        property_info=path.name, crls=home.entry_crls(entry, at))  # fmt: skip
     out = path.with_name(path.name + ".ses")
     atomic_write(out, der)
     return out

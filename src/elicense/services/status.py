@@ -1,4 +1,4 @@
-"""Issuer-side status operations on the registry, and publishing status data.
+"""Issuer-side status operations on the registry, and publishing status data (a home-level service).
 
 ``revoke / suspend / reinstate / supersede`` check the transition with the pure
 :mod:`elicense.status.lifecycle` (clear errors for illegal moves), then write
@@ -8,7 +8,9 @@ status list per authority and a CRL per CA of an issuer home: what the offline
 bundle carries. Revoked *certificates* (compromised signing keys, retired CAs)
 are recorded in ``HOME/status/revoked-certificates.json``.
 
-Imports SQLAlchemy (through the registry): never on the verify path.
+Above :mod:`elicense.home` (it reads the home's authorities, keys and CRLs) and the registry;
+the verifier-side status code (:mod:`elicense.status`) is below both. Imports SQLAlchemy (through
+the registry): never on the verify path.
 """
 
 from __future__ import annotations
@@ -19,25 +21,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import func, select
 
 from elicense.crypto.keys import atomic_write
-from elicense.errors import StorageError, UsageError
+from elicense.errors import UsageError
+from elicense.home import REVOKED_CERTS_FILE, Home
 from elicense.identifiers import LicenceId
 from elicense.model import LicenceStatus, require_utc
-from elicense.status.crl import CRL_REASONS, DEFAULT_CRL_VALIDITY, RevokedCert, build_crl, build_sm2_crl
+from elicense.registry import Registry, url_for
+from elicense.registry import schema as s
+from elicense.status.crl import CRL_REASONS, DEFAULT_CRL_VALIDITY, RevokedCert
 from elicense.status.lifecycle import Action, LicenceState, StatusEvent, UnknownLicence
 from elicense.status.reasons import DEFAULT_REASON, REASONS_BY_KEY, ListState
+from elicense.status.section import to_section
 from elicense.status.statuslist import DEFAULT_VALIDITY, MIN_ENTRIES, Entry, sign_status_list
 
-if TYPE_CHECKING:
-    from elicense.home import Home
-    from elicense.registry import Registry
-
-REVOKED_CERTS_FILE = "status/revoked-certificates.json"
 _TARGET_ACTION = {
     LicenceStatus.SUSPENDED: Action.SUSPEND,
     LicenceStatus.VALID: Action.REINSTATE,
@@ -48,16 +49,12 @@ _TARGET_ACTION = {
 
 def registry_url(home: Home, db: str | None = None) -> str:
     """``--db`` if given, else the home's SQLite registry."""
-    from elicense.registry import url_for
-
     return url_for(home, db)
 
 
 @contextmanager
 def open_registry(home: Home, db: str | None = None, *, create: bool = False) -> Iterator[Registry]:
     """Open the home's registry (it must exist unless ``create``)."""
-    from elicense.registry import Registry
-
     reg = Registry.open(registry_url(home, db), create=create)
     try:
         yield reg
@@ -165,20 +162,6 @@ def _check_successor(registry: Registry, old: str, successor: str | None) -> Non
 # -- revoked certificates ------------------------------------------------------------------------
 
 
-def revoked_certificates(home: Home) -> list[dict[str, Any]]:
-    """The home's certificate revocations (``HOME/status/revoked-certificates.json``)."""
-    path = home.path / REVOKED_CERTS_FILE
-    if not path.exists():
-        return []
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(doc, list):
-        raise StorageError(f"{path} is malformed")
-    return doc
-
-
 def revoke_certificate(
     home: Home,
     certificate: x509.Certificate,
@@ -193,7 +176,7 @@ def revoke_certificate(
         raise UsageError(f"unknown certificate revocation reason {reason!r} (known: {', '.join(CRL_REASONS)})")
     if invalid_since is not None and require_utc(invalid_since) > at:
         raise UsageError("--invalid-since lies after the revocation time")
-    entries = revoked_certificates(home)
+    entries = home.revoked_certificates()
     if any(int(e["serial"]) == certificate.serial_number and e["issuer"] == certificate.issuer.rfc4514_string()
            for e in entries):  # fmt: skip
         raise UsageError("certificate is already revoked", message_zh="证书已被吊销")
@@ -232,8 +215,6 @@ class StatusSections:
 
     def to_json(self) -> bytes:
         """The JSON status section (:mod:`elicense.status.section`) as UTF-8 bytes."""
-        from elicense.status.section import to_section
-
         return json.dumps(to_section(self.status_lists, self.crls), separators=(",", ":")).encode()
 
 
@@ -251,10 +232,6 @@ def pending_and_entries(
     publisher ends the list's freshness at that change (:func:`status_sections`):
     verifiers then need the next list, which carries it.
     """
-    from sqlalchemy import func, select
-
-    from elicense.registry import schema as s
-
     lic, ev = s.licences, s.status_events
     q = (
         select(lic.c.id, lic.c.status_index, ev.c.status, ev.c.reason, func.coalesce(ev.c.effective_at, ev.c.at),
@@ -333,42 +310,5 @@ def status_sections(
     finally:
         if reg_cm is not None:
             reg_cm.__exit__(None, None, None)
-    crls = [c.public_bytes(serialization.Encoding.DER) for c in make_crls(home, now, crl_validity, seq)]
+    crls = [c.public_bytes(serialization.Encoding.DER) for c in home.crls(now, crl_validity, seq)]
     return StatusSections(tuple(lists), tuple(crls), now, earliest, counts)
-
-
-def make_crls(
-    home: Home, now: dt.datetime, validity: dt.timedelta, number: int
-) -> list[x509.CertificateRevocationList]:
-    """DER CRLs of every CA whose key the home holds, in the CA's own suite (ECDSA or SM2)."""
-    from elicense.crypto.sm2 import Sm2PrivateKey
-    from elicense.crypto.suites import load_key
-
-    revoked = revoked_certificates(home)
-    cas: list[tuple[str, str | None]] = [(rel, None) for rel in home.roots]
-    cas += [(r.ca_cert, r.ca_key) for r in home.regions]
-    out = []
-    for cert_rel, key_rel in cas:
-        cert = home.certificates(cert_rel)[0]
-        key_path = key_rel or root_key_path(home, cert_rel)
-        if key_path is None or not (home.path / key_path).exists():
-            continue  # an issuing-only home cannot sign this CA's CRL
-        key = load_key((home.path / key_path).read_bytes(), home.passphrase(), cert)
-        issuer = cert.subject.rfc4514_string()
-        mine = [
-            RevokedCert(int(e["serial"]), _parse_time(e["revoked_at"]), e["reason"],
-                        _parse_time(e["invalid_since"]) if e.get("invalid_since") else None)
-            for e in revoked if e["issuer"] == issuer
-        ]  # fmt: skip
-        if isinstance(key, Sm2PrivateKey):  # an SM2 CA: cryptography cannot sign it (specs/status-list.md §7)
-            der = build_sm2_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number)
-            out.append(x509.load_der_x509_crl(der))  # cryptography parses SM2 CRLs; it cannot sign them
-        else:
-            out.append(build_crl(cert, key, mine, last_update=now, next_update=now + validity, number=number))
-    return out
-
-
-def root_key_path(home: Home, cert_rel: str) -> str | None:
-    """Demo homes keep the root key beside the root certificate (``pki/root.pem`` → ``keys/root.key.pem``)."""
-    name = Path(cert_rel).name.removesuffix(".pem")
-    return f"keys/{name}.key.pem"
