@@ -446,3 +446,23 @@ def test_seal_signature_embeds_the_sm2_crls_with_revocations(
     run(["verify", str(ses), *trust, "--at", (NOW + dt.timedelta(minutes=3)).isoformat()])
     doc_json = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert doc_json["status"] == "INVALID" and "ses_certificate_revoked" in {r["code"] for r in doc_json["reasons"]}
+
+
+def test_published_sm2_crl_lists_the_revoked_certificate(sm2s: Any, tmp_path: Path) -> None:
+    """The CRL at an SM2 certificate's CRL distribution point (``bundle --publish-dir``) lists what
+    `status revoke-cert` revoked, as the bundle's and the seal's CRLs do: a relying party that fetches
+    the published CRL must not see a revoked SM2 authority certificate as good."""
+    from elicense.crypto.sm2 import Sm2Crl
+    from elicense.home import Home
+    from elicense.services.status import revoke_certificate
+    from elicense.services.trust import publication_files
+
+    home_dir = tmp_path / "home"
+    shutil.copytree(sm2s.home.path, home_dir)
+    home = Home.load(home_dir)
+    entry = home.authority(sm2s.issued["business-licence-jinan"].licence.issuer.code)
+    cert = home.certificates(entry.cert)[0]
+    revoke_certificate(home, cert, at=NOW)
+    crls = [Sm2Crl.load(der) for rel, der in publication_files(home, NOW).items() if rel.endswith(".crl")]
+    assert len(crls) >= 2
+    assert any(cert.serial_number in c.revoked for c in crls)

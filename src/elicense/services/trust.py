@@ -36,9 +36,8 @@ from asn1crypto import crl as asn1_crl
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from elicense.crypto import sm2
 from elicense.crypto.algorithms import Algorithm, PrivateKey
-from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, algorithm_of, is_sm2_signed, publication_paths
+from elicense.crypto.pki import OID_EKU_TRUST_LIST_SIGNING, algorithm_of, publication_paths
 from elicense.crypto.sm2 import Sm2PrivateKey
 from elicense.crypto.suites import load_key, make_end_entity_cert, make_signer, new_key, write_key
 from elicense.errors import StorageError, UsageError
@@ -71,29 +70,14 @@ def publication_files(
     out: dict[str, bytes] = {}
     for ca in cas:
         out[publication_paths(ca)[0]] = ca.public_bytes(serialization.Encoding.DER)
-    if cas and is_sm2_signed(cas[0]):
-        crls = _sm2_crls(home, now, crl_validity)
-    else:
-        crls = [c.public_bytes(serialization.Encoding.DER) for c in home.crls(now, crl_validity, number)]
+    # Home.crls signs each CA's CRL in the CA's own suite (SM2 too) with the home's certificate revocations
+    crls = [c.public_bytes(serialization.Encoding.DER) for c in home.crls(now, crl_validity, number)]
     by_subject = {ca.subject.public_bytes(): ca for ca in cas}
     for der in crls:
         issuer = asn1_crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump()
         owner = by_subject.get(issuer)
         if owner is not None:
             out[publication_paths(owner)[1]] = der
-    return out
-
-
-def _sm2_crls(home: Home, now: dt.datetime, validity: dt.timedelta) -> list[bytes]:
-    pw = home.passphrase()
-    pairs = [(rel, home.root_key_path(rel)) for rel in home.roots] + [(r.ca_cert, r.ca_key) for r in home.regions]
-    out = []
-    for cert_rel, key_rel in pairs:
-        if key_rel is None or not (home.path / key_rel).exists():
-            continue
-        cert = home.certificates(cert_rel)[0]
-        key = load_key((home.path / key_rel).read_bytes(), pw, cert)
-        out.append(sm2.make_sm2_crl(cert, key, this_update=now, next_update=now + validity))  # type: ignore[arg-type]
     return out
 
 
