@@ -138,9 +138,10 @@ def http_tsa(live):  # type: ignore[no-untyped-def]
 
     from asn1crypto import tsp
 
-    from elicense.pdf.tsa import LocalTSA, _root_material
+    from elicense.documents import root_material
+    from elicense.pdf.tsa import LocalTSA
 
-    cert, key = _root_material(live.home)
+    cert, key = root_material(live.home)
     now = dt.datetime.now(dt.UTC)
     stamper = LocalTSA.create(
         cert, key, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=30)

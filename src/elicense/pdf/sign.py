@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -51,6 +51,8 @@ __all__ = [
     "bytes_to_reserve",
     "extend_pdf",
     "pades_level",
+    "prepare_options",
+    "prepare_signer",
     "seal_and_sign",
     "sign_pdf",
 ]
@@ -86,6 +88,9 @@ class PdfSigningOptions:
     """Signature reason (shown by PDF readers)."""
     location: str | None = None
     """Signature location (defaults to the authority's area code)."""
+    validation_context: Any = None
+    """B-LT/B-LTA: a pyHanko ``ValidationContext`` built once from ``trust_roots``/``crls`` (see
+    :func:`prepare_options`) and reused for every PDF of a job; ``None``: built per signature."""
 
 
 def _asn1_cert(cert: x509.Certificate) -> Any:
@@ -202,16 +207,7 @@ def sign_pdf(
     lt = level in ("B-LT", "B-LTA")
     validation_context = None
     if lt:
-        from pyhanko_certvalidator import ValidationContext
-
-        validation_context = ValidationContext(
-            trust_roots=[_asn1_cert(c) for c in options.trust_roots],
-            other_certs=[_asn1_cert(c) for c in signer.chain],
-            crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
-            allow_fetching=False,
-            revocation_mode="hard-fail",
-            moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
-        )
+        validation_context = options.validation_context or _validation_context(options, signer, when)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         md_algorithm="sha256",
@@ -277,6 +273,36 @@ def sign_pdf(
             other_certs=tuple(signer.chain),
         )
     return out.getvalue()
+
+
+def _validation_context(options: PdfSigningOptions, signer: Signer, when: dt.datetime) -> Any:
+    """The B-LT signing-time validation context: explicit roots and CRLs, no fetching, hard-fail."""
+    from pyhanko_certvalidator import ValidationContext
+
+    return ValidationContext(
+        trust_roots=[_asn1_cert(c) for c in options.trust_roots],
+        other_certs=[_asn1_cert(c) for c in signer.chain],
+        crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+        moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
+    )
+
+
+def prepare_signer(signer: Signer) -> None:
+    """Build the pyHanko wrapper of ``signer`` now (a worker does it once, before its first PDF)."""
+    _pyhanko_signer(signer)
+
+
+def prepare_options(options: PdfSigningOptions, signer: Signer, authority: str) -> PdfSigningOptions:
+    """``options`` with what every PDF of a job shares made once: the seal image of ``authority``
+    (unless given) and, for B-LT/B-LTA, the validation context (its CRLs parsed once, not per PDF)."""
+    seal = options.seal_png or _seal_for(authority, options.seal_name)
+    _seal_image(seal)  # encode the XObject streams now
+    context = options.validation_context
+    if context is None and options.validation_time is not None and pades_level(options) in ("B-LT", "B-LTA"):
+        context = _validation_context(options, signer, options.validation_time)
+    return replace(options, seal_png=seal, validation_context=context)
 
 
 def _register_esic(pdf_out: Any) -> None:
