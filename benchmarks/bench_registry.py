@@ -25,7 +25,6 @@ from elicense.home import Home
 from elicense.registry import Registry, sqlite_url
 from elicense.registry.batch import run_batch
 
-
 TYPE_CODE = "11100000MB0143028R001"
 
 
