@@ -251,6 +251,7 @@ class PdfDocuments:
     """PDFs of one authority's licences into ``outdir`` (picklable: sent to each worker, opened once there)."""
 
     kind: ClassVar[str] = "pdf"
+    preload: ClassVar[tuple[str, ...]] = ("elicense.documents", "elicense.pdf.sign", "elicense.pdf.render")
     home: Home
     """The issuer home (its keys are unlocked in the worker, never sent)."""
     authority_code: str
@@ -315,6 +316,7 @@ class OfdDocuments:
     """Sealed OFDs of one SM2 authority's licences into ``outdir`` (picklable, opened once per worker)."""
 
     kind: ClassVar[str] = "ofd"
+    preload: ClassVar[tuple[str, ...]] = ("elicense.documents", "elicense.ofd.write", "elicense.ofd.seal")
     home: Home
     """The SM2 issuer home (with GB/T 38540 seals)."""
     authority_code: str

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -584,6 +585,11 @@ class DocumentSpec(Protocol):
         """As the writer's."""
         ...
 
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """Modules the writer imports (a fork server imports them once, before starting the workers)."""
+        ...
+
     def open_writer(self) -> DocumentWriter:
         """The writer (unlocked keys, TSA client, fonts and seal made ready once)."""
         ...
@@ -1017,14 +1023,26 @@ def run_batch(
     )
 
 
+_PRELOAD = ("elicense.registry.batch", "elicense.registry.core", "elicense.issue")
+"""Modules every worker imports (a forkserver imports them once for all workers)."""
+
+
 def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
-    """``workers`` spawned processes, each set up once for ``job`` (spawn: no inherited locks or connections)."""
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(job, True, True),
-    )
+    """``workers`` processes, each set up once for ``job``.
+
+    Started from a fork server where there is one (Linux, macOS: it imports the modules the workers need
+    once, then forks them, so two workers do not each spend a second importing pyHanko), else spawned;
+    never forked from this process (no inherited locks, threads or database connections).
+    """
+    context: BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        preload = job.documents.preload if job.documents is not None else ()
+        context.set_forkserver_preload([*_PRELOAD, *preload])  # effective when the fork server starts
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(job, True, True))  # fmt: skip
 
 
 def _register(home: IssuerHome[_E], entry: _E, job: _Job, plan: BatchPlan) -> list[BatchRow]:
