@@ -27,6 +27,8 @@ from elicense.crypto.keys import Sm2Signer, atomic_write, decrypt_private_key
 from elicense.errors import UsageError
 from elicense.home import AuthorityEntry, Home
 from elicense.model import require_utc
+from elicense.ofd.seal import seal_licence_ofd
+from elicense.ofd.write import build_licence_ofd
 from elicense.pdf import PADES_LEVELS
 from elicense.pdf.tsa import LocalTSA
 from elicense.seal.sm2home import SECTION, entry_crls
@@ -226,8 +228,6 @@ def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tupl
 
 def issue_ofd(home: Home, issued: IssuedLicence, *, font_path: str | Path | None = None) -> bytes:
     """The sealed OFD of ``issued``, sealed at its signing time by its issuer's seal."""
-    from elicense.ofd.seal import seal_licence_ofd
-    from elicense.ofd.write import build_licence_ofd
 
     entry = home.authority(issued.licence.issuer.code)
     seal, signer, crls = seal_material(home, entry, at=issued.signed_at)
@@ -367,8 +367,6 @@ class OfdWriter:
 
     def write(self, issued: IssuedLicence) -> bool:
         """Write the sealed OFD of ``issued`` unless it exists; ``True`` if written."""
-        from elicense.ofd.seal import seal_licence_ofd
-        from elicense.ofd.write import build_licence_ofd
 
         path = self.path(str(issued.licence.id))
         if path.exists():

@@ -26,12 +26,14 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
+import getpass
 import hashlib
 import io
 import multiprocessing
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -43,15 +45,18 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from elicense import _crashpoint
 from elicense.catalog import Catalog
-from elicense.crypto.keys import key_id
-from elicense.errors import ElicenseError, InputError, UsageError
-from elicense.model import Authority, HolderType, china_date, require_utc
+from elicense.crypto.keys import atomic_write, key_id
+from elicense.display import csv_cell
+from elicense.errors import ElicenseError, InputError, LicenceDataError, UsageError
+from elicense.identifiers import LicenceId, ResidentId
+from elicense.issue import LicenceBuilder
+from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
+from elicense.registry.core import Registry
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
     from elicense.crypto.keys import Signer
     from elicense.issue import IssuedLicence
-    from elicense.registry.core import Registry
 
 MAX_FILE_BYTES = 1 << 30
 """Largest accepted CSV file (1 GiB)."""
@@ -119,7 +124,7 @@ class BatchRow:
     """Column key → raw text."""
     licence_id: str
     """The licence id the row will get."""
-    licence: Any = None
+    licence: Licence | None = None
     """The validated :class:`~elicense.model.Licence` (no status index yet): rows are planned once."""
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -133,8 +138,6 @@ class BatchRow:
 
 
 def _unpack_row(row: int, values: dict[str, str], licence_id: str, packed: dict[str, Any] | None) -> BatchRow:
-    from elicense.model import Licence
-
     return BatchRow(row, values, licence_id, None if packed is None else Licence(**packed))
 
 
@@ -337,10 +340,6 @@ def plan_row(
     status_index: int | None = None,
 ) -> Any:
     """Validate one row and build its :class:`~elicense.model.Licence` (raises ``_RowError``)."""
-    from elicense.identifiers import LicenceId, ResidentId
-    from elicense.issue import LicenceBuilder
-    from elicense.model import Holder
-
     source_id = values.get("source_id", "").strip()
     if not source_id:
         raise _RowError("source_id is empty", "来源编号为空")
@@ -516,9 +515,6 @@ def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
 
     Cells come from the uploaded file (a source id, a value quoted in a reason): a cell starting with a
     formula prefix (``= + - @``, tab, CR) is written with a leading ``'`` (OWASP CSV injection)."""
-    from elicense.crypto.keys import atomic_write
-    from elicense.display import csv_cell
-
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(["row", "line", "source_id", "reason", "reason_zh"])
@@ -684,8 +680,6 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     parent stops handing out chunks and lets the running ones commit.
     """
     global _STATE
-    from elicense.registry.core import Registry
-
     if pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     catalog = Catalog.default()
@@ -1047,8 +1041,6 @@ def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
 
 def _register(home: IssuerHome[_E], entry: _E, job: _Job, plan: BatchPlan) -> list[BatchRow]:
     """Record the signing key and seal (idempotent); the rows whose source id is not issued yet."""
-    from elicense.registry.core import Registry
-
     registry = Registry.open(job.url)
     try:
         done_sources = registry.issued_sources(entry.code, job.type_code)
@@ -1104,9 +1096,6 @@ def _issuing_authority(home: IssuerHome[_E], authority_code: str | None, lt: Lic
 
 def default_actor() -> str:
     """``$ELICENSE_ACTOR``, else ``user@host`` (who ran the job, for the audit log)."""
-    import getpass
-    import socket
-
     actor = os.environ.get("ELICENSE_ACTOR")
     if actor:
         return actor[:128]
@@ -1142,8 +1131,6 @@ def issue_one(
 ) -> SingleResult:
     """Issue one licence from the same columns as a batch row (idempotent on ``source_id``);
     ``documents``: also write its PDF or OFD (if missing)."""
-    from elicense.errors import LicenceDataError
-
     at = require_utc(at, "at").replace(microsecond=0)
     lt = Catalog.default().get(type_code)
     entry = _issuing_authority(home, authority_code, lt, lt.code)
