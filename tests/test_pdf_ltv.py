@@ -37,8 +37,8 @@ def tsa(world):  # type: ignore[no-untyped-def]
 
 
 def _sign(world, tsa, level: str, name: str = NAME) -> bytes:  # type: ignore[no-untyped-def]
-    from elicense.pdf.sign import seal_and_sign
     from elicense.documents import options_for_home
+    from elicense.pdf.sign import seal_and_sign
 
     issued = world.issued[name]
     entry = world.home.authority(issued.licence.issuer.code)

@@ -126,8 +126,8 @@ def b_b(es: Any) -> bytes:
 
 
 def _sign(es: Any, tsa: Any, level: str) -> bytes:
-    from elicense.pdf.sign import seal_and_sign
     from elicense.documents import options_for_home
+    from elicense.pdf.sign import seal_and_sign
 
     issued = es.issued[NAME]
     entry = es.home.authority(issued.licence.issuer.code)
