@@ -48,9 +48,8 @@ class _ProgressLine:
         self.zh, self.tty = zh, tty
         self.last = 0.0
         self.drawn = False
-        self._caught = warnings.catch_warnings(record=True)
+        self._caught = warnings.catch_warnings(record=True)  # the filters stay (elicense.pdf's DSA one too)
         self._held = self._caught.__enter__()
-        warnings.simplefilter("default")
 
     def text(self, p: BatchProgress) -> str:
         """One line (no newline) for ``p``."""
