@@ -173,3 +173,26 @@ def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
 
     with Registry.open(sqlite_url(home.path / "registry.sqlite")) as reg:
         assert reg.count() == n and reg.verify_audit().ok
+
+
+def _env_in_worker(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_pool_workers_get_the_environment_of_their_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers forked from a long-lived fork server see the environment of the job that started them
+    ($ELICENSE_PASSPHRASE and the like), as spawned ones would, not the server's copy from an earlier job."""
+    import functools
+
+    from elicense.registry import batch as b
+    from elicense.registry import sqlite_url
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    url = sqlite_url(home.path / "registry.sqlite")
+    b.run_batch(rs.csv_bytes([rs.row(1)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t")
+    entry = home.authority_for_type("11100000MB0143028R001")
+    for mark in ("one", "two"):
+        monkeypatch.setenv("ELICENSE_TEST_MARK", mark)
+        job = b._Job(url, entry, functools.partial(home.signer, entry), "11100000MB0143028R001", rs.NOW, "t")
+        with b._pool(2, job) as pool:
+            assert {pool.submit(_env_in_worker, "ELICENSE_TEST_MARK").result() for _ in range(4)} == {mark}

@@ -633,6 +633,9 @@ class _Job:
     at: dt.datetime
     actor: str
     documents: DocumentSpec | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    """This process's environment when the job began (``$ELICENSE_PASSPHRASE`` …): a worker forked from a
+    long-lived fork server gets it as a spawned one would, not the server's older copy."""
 
 
 @dataclass
@@ -682,6 +685,8 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     global _STATE
     if pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.environ.clear()
+        os.environ.update(job.environ)
     catalog = Catalog.default()
     signer = job.unlock()
     documents = job.documents.open_writer() if job.documents is not None else None
@@ -938,6 +943,7 @@ def run_batch(
     keys, items, enc = parse_batch(data, licence_type=lt, encoding=encoding)
     if chunk_size is None:
         chunk_size = PDF_CHUNK_ROWS if documents is not None else 200
+    signer = home.signer(entry)  # a wrong passphrase fails here, clearly, before any worker starts
     job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents)
     state = {"issued": 0, "skipped": 0, "documents": 0, "rejected": 0}
     t0 = time.perf_counter()
@@ -970,7 +976,7 @@ def run_batch(
             state["rejected"] = len(plan.problems)
             if plan.problems and report_path is not None:
                 write_report(report_path, plan.problems)
-            todo = _register(home, entry, job, plan)
+            todo = _register(signer, entry, job, plan)
             state["skipped"] = len(plan.rows) - len(todo)
             chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
             issued: list[str] = []
@@ -1039,12 +1045,11 @@ def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
                                initargs=(job, True, True))  # fmt: skip
 
 
-def _register(home: IssuerHome[_E], entry: _E, job: _Job, plan: BatchPlan) -> list[BatchRow]:
+def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) -> list[BatchRow]:
     """Record the signing key and seal (idempotent); the rows whose source id is not issued yet."""
     registry = Registry.open(job.url)
     try:
         done_sources = registry.issued_sources(entry.code, job.type_code)
-        signer = home.signer(entry)
         registry.register_key(entry.code, signer.certificate, entry.key, at=job.at, actor=job.actor)
         registry.register_seal(entry.code, entry.seal_name, kid=None, at=job.at, actor=job.actor)
     finally:
