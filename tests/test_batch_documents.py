@@ -196,3 +196,19 @@ def test_pool_workers_get_the_environment_of_their_job(tmp_path: Path, monkeypat
         job = b._Job(url, entry, functools.partial(home.signer, entry), "11100000MB0143028R001", rs.NOW, "t")
         with b._pool(2, job) as pool:
             assert {pool.submit(_env_in_worker, "ELICENSE_TEST_MARK").result() for _ in range(4)} == {mark}
+
+
+def test_worker_set_up_error_is_a_clear_error_not_a_broken_pool(tmp_path: Path) -> None:
+    """B-T without a TSA: the workers cannot make their in-process TSA (no root key in this home). The
+    job stops with that reason, as one worker in process would say it, not with a broken process pool."""
+    home = rs.demo_home(tmp_path / "home")
+    for key in (home / "keys").glob("root*.key.pem"):
+        key.unlink()
+    batch = tmp_path / "b.csv"
+    batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(20)]))
+    for workers in ("1", "2"):
+        out = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--pdf",
+                   str(tmp_path / "pdf"), "--pdf-level", "B-T", "--workers", workers, "--lang", "en")  # fmt: skip
+        assert out.returncode == 3, out.stderr
+        assert "no root key" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert "BrokenProcessPool" not in out.stderr and "internal error" not in out.stderr, out.stderr

@@ -37,6 +37,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
@@ -47,7 +48,7 @@ from elicense import _crashpoint
 from elicense.catalog import Catalog
 from elicense.crypto.keys import atomic_write, key_id
 from elicense.display import csv_cell
-from elicense.errors import ElicenseError, InputError, LicenceDataError, UsageError
+from elicense.errors import ElicenseError, InputError, LicenceDataError, StorageError, UsageError
 from elicense.identifiers import LicenceId, ResidentId
 from elicense.issue import LicenceBuilder
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
@@ -682,11 +683,26 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     ``pool``: a pool worker ignores Ctrl-C (the terminal sends it to the whole process group): the
     parent stops handing out chunks and lets the running ones commit.
     """
+    if not pool:
+        _setup(job, bitmap)
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(job.environ)
+    try:
+        _setup(job, bitmap)
+    except ElicenseError:
+        # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
+        os._exit(EXIT_SETUP_FAILED)
+
+
+EXIT_SETUP_FAILED = 3
+"""Exit status of a pool worker that could not set up (its parent then says why)."""
+
+
+def _setup(job: _Job, bitmap: bool) -> None:
+    """The worker state of this process for ``job``."""
     global _STATE
-    if pool:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        os.environ.clear()
-        os.environ.update(job.environ)
     catalog = Catalog.default()
     signer = job.unlock()
     documents = job.documents.open_writer() if job.documents is not None else None
@@ -1006,6 +1022,14 @@ def run_batch(
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)  # the running chunks commit; no new ones start
             raise BatchInterrupted(now) from None
+        except BrokenProcessPool as exc:
+            # a worker could not set up (e.g. B-T without a TSA key) or died: say why, as one worker would
+            if documents is not None:
+                documents.open_writer()  # raises the set-up error itself (a typed ElicenseError)
+            raise StorageError(
+                f"a worker process stopped: {exc}; committed rows stay issued, re-run to resume",
+                message_zh="签发子进程异常退出；已提交的不会丢失，重新运行即可继续",
+            ) from exc
     seconds = time.perf_counter() - t0
     kind = documents.kind if documents is not None else ""
     return BatchReport(
