@@ -268,7 +268,9 @@ def _documents(
     help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).",
 )
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
-@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress line on stderr (default: on a terminal).")
+@click.option(
+    "--progress/--no-progress", "show_progress", default=None, help="Progress line on stderr (default: on a terminal)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no summary: errors only (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def issue_cmd(
