@@ -1,6 +1,15 @@
-"""Bulk verification end to end: ``elicense verify --batch FILE --workers N`` in payloads per second.
+"""Batch jobs end to end: ``elicense verify --batch`` (payloads/s) and ``elicense issue --batch --pdf / --ofd``
+(documents/s), each with ``--workers 1`` and ``2``.
 
-Run: .venv/bin/python benchmarks/bench_batch.py [--quick] [--lines N]
+Run: .venv/bin/python benchmarks/bench_batch.py [--quick] [--lines N] [--docs N] [--no-docs] [--no-verify]
+
+Document batches (#22): a paper-era CSV of ``--docs`` rows (default 400) issued by the real CLI into a fresh
+registry, writing a signed PDF (PAdES B-B, ES256 home) or a sealed OFD (SM2 home) per licence, in a fresh
+process each time (process start, imports, worker start-up and key unlocking included). Figures: documents/s
+with 1 and 2 workers, the ratio 2 workers / 1 worker (target ≥ 1.7×), and the per-document cost with one
+worker against the floor measured in the same run: a bare pyHanko PAdES B-B sign (fixed ``bytes_reserved``,
+no appearance) of the same page (a licence of the batch, rendered once), target ≤ 1.5×; for OFDs,
+``sign_ses`` alone (one SM2 seal signature) over one digest.
 
 The file holds distinct payloads (valid licences re-signed under new serials, plus
 revoked/expired licences and garbage lines, ~10 %), one per line. Each figure is the
@@ -14,10 +23,13 @@ of the one process) is what one core sustains when it is not shared.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,8 +129,151 @@ def run_batch(batch: Path, trust: Path, workers: int, runs: int) -> tuple[float,
     return best, best_cpu, lines
 
 
+def _issue(home: Path, csv: Path, kind: str, workers: int, out: Path) -> tuple[float, float, dict[str, object]]:
+    """Wall and CPU seconds (user + sys of the CLI and its workers) of one ``elicense issue --batch`` with
+    documents, and its JSON report."""
+    exe = str(Path(sys.executable).parent / "elicense")
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_A_USERS_ENV}
+    cmd = [exe, "issue", "--batch", str(csv), "--type", "business-licence", "--home", str(home), f"--{kind}",
+           str(out), "--workers", str(workers), "--json", "--no-progress"]  # fmt: skip
+    if kind == "ofd":
+        cmd += ["--alg", "sm2"]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"issue --batch failed ({proc.returncode}): {proc.stderr}")
+    return wall, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, json.loads(proc.stdout)
+
+
+def _median_seconds(fn, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Median wall and CPU (process time) seconds of ``fn``."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(n):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _pdf_floor(home: Path, licence_id: str, n: int) -> tuple[float, float]:
+    """Seconds of a bare pyHanko PAdES B-B sign of the licence's rendered page (no seal, no DocMDP)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from elicense.home import Home
+    from elicense.pdf.render import render_licence
+    from elicense.pdf.sign import _pyhanko_signer, bytes_to_reserve
+    from elicense.registry import Registry, sqlite_url
+
+    h = Home.load(home)
+    with Registry.open(sqlite_url(home / "registry.sqlite")) as reg:
+        record = reg.get(licence_id)
+        assert record is not None
+        issued = record.to_issued()
+    signer = h.signer(h.authority(issued.licence.issuer.code))
+    page = render_licence(issued).pdf
+    hanko, reserve = _pyhanko_signer(signer), bytes_to_reserve(signer)
+
+    def bare() -> None:
+        signers.PdfSigner(
+            signers.PdfSignatureMetadata(field_name="Sig", subfilter=fields.SigSeedSubFilter.PADES), signer=hanko
+        ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(page)), output=io.BytesIO(), bytes_reserved=reserve)
+
+    return _median_seconds(bare, n)
+
+
+def _ofd_floor(home: Path, n: int) -> tuple[float, float]:
+    """Seconds of ``sign_ses`` alone (one SM2 seal signature + DER) over one digest."""
+    from elicense.documents import seal_material
+    from elicense.home import Home
+    from elicense.ofd.verify import sm3
+    from elicense.seal.api import sign_ses
+
+    h = Home.load(home)
+    entry = h.authority_for_type("11100000MB0143028R001")
+    seal, signer, crls = seal_material(h, entry, at=NOW)
+    digest = sm3(b"Signature.xml")
+    return _median_seconds(lambda: sign_ses(digest, "/Doc_0/Signs/Sign_0/Signature.xml", seal, signer, NOW,
+                                            crls=crls), n)  # fmt: skip
+
+
+def document_batches(rows: int) -> None:
+    """PDF and OFD batch issuance, 1 and 2 workers, against the floors measured here (see the module doc)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import registry_support as rs
+    from elicense.crypto.algorithms import Algorithm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        csv = t / "batch.csv"
+        csv.write_bytes(rs.csv_bytes([rs.row(i) for i in range(rows)]))
+        bases = {
+            "pdf": rs.demo_home(t / "es256"),
+            "ofd": build_demo(t / "sm2", now=NOW, seed=b"bench-ofd", images=False, pdf=False,
+                              algorithm=Algorithm.SM2).home.path,
+        }  # fmt: skip
+        for f in bases["ofd"].glob("registry.sqlite*"):
+            f.unlink()
+        for kind, base in bases.items():
+            walls: dict[int, float] = {}
+            cpus: dict[int, float] = {}
+            phase: dict[int, float] = {}
+            last: dict[str, object] = {}
+            for workers in (1, 2):
+                home = t / f"{kind}-{workers}"
+                shutil.copytree(base, home, ignore=shutil.ignore_patterns("registry.sqlite*", "licences"))
+                walls[workers], cpus[workers], last = _issue(home, csv, kind, workers, t / f"{kind}-{workers}-out")
+                assert last["issued"] == rows, last
+                assert last[f"{kind}s"] == rows, last
+                phase[workers] = float(last["seconds"])  # type: ignore[arg-type]
+            one = t / f"{kind}-1"
+            if kind == "pdf":
+                lid = next((t / "pdf-1-out").glob("*.pdf")).stem
+                floor, floor_cpu = _pdf_floor(one, lid, 20)
+                floor_label = "bare pyHanko PAdES B-B sign of the same page (1 core)"
+            else:
+                floor, floor_cpu = _ofd_floor(one, 20)
+                floor_label = "sign_ses alone, one SM2 seal signature (1 core)"
+            r1, r2 = rows / walls[1], rows / walls[2]
+            per_doc, per_doc_cpu = walls[1] / rows, cpus[1] / rows
+            name = kind.upper()
+            print(f"{name} batch, {rows} rows: --workers 1 {r1:7.1f}/s ({walls[1]:.2f} s; issuing phase "
+                  f"{phase[1]:.2f} s; CPU {cpus[1]:.2f} s), --workers 2 {r2:7.1f}/s ({walls[2]:.2f} s; "
+                  f"{phase[2]:.2f} s; CPU {cpus[2]:.2f} s): 2w/1w = {r2 / r1:.2f}x")  # fmt: skip
+            print(f"{name} per document, 1 worker, end to end: {per_doc * 1e3:.1f} ms wall, {per_doc_cpu * 1e3:.1f} ms "
+                  f"CPU; floor {floor * 1e3:.1f} ms wall, {floor_cpu * 1e3:.1f} ms CPU ({floor_label}) = "
+                  f"{per_doc / floor:.2f}x wall, {per_doc_cpu / floor_cpu:.2f}x CPU")  # fmt: skip
+            cmd = f"elicense issue --batch FILE --{kind} DIR{' --alg sm2' if kind == 'ofd' else ''}"
+            source = f"benchmarks/bench_batch.py --no-verify --docs {rows}"
+            for label, value, base in (("", per_doc, floor), (", CPU time", per_doc_cpu, floor_cpu)):
+                result(f"{name} batch issuance ({rows} rows): {cmd} --workers 1, per document{label}", value * 1e3,
+                       "ms", baseline=base * 1e3, baseline_unit="ms", baseline_label=floor_label, ratio=value / base,
+                       target="≤ 1.5×" if kind == "pdf" else "", met=(value / base <= 1.5) if kind == "pdf" else None,
+                       command=source)  # fmt: skip
+            result(f"{name} batch issuance ({rows} rows): {cmd} --workers 2", r2, "documents/s",
+                   baseline=r1, baseline_unit="/s", baseline_label="the same with --workers 1", ratio=r1 / r2,
+                   speedup=r2 / r1, target="≥ 1.7× (2 workers / 1 worker)", met=r2 / r1 >= 1.7,
+                   command=source)  # fmt: skip
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    docs = 40 if quick else 400
+    if "--docs" in sys.argv:
+        docs = int(sys.argv[sys.argv.index("--docs") + 1])
+    if "--no-verify" not in sys.argv:
+        verify_batches(quick)
+    if "--no-docs" not in sys.argv and docs > 0:
+        document_batches(docs)
+
+
+def verify_batches(quick: bool) -> None:
+    """``verify --batch`` payloads/s with 1 and 2 workers against raw P-256 verifies."""
     n = 10_000 if quick else 40_000
     if "--lines" in sys.argv:
         n = int(sys.argv[sys.argv.index("--lines") + 1])

@@ -20,9 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import registry_support as rs
+from elicense.documents import PdfDocuments
 from elicense.home import Home
 from elicense.registry import Registry, sqlite_url
 from elicense.registry.batch import run_batch
+
+TYPE_CODE = "11100000MB0143028R001"
 
 
 def sign_floor(home: Home, n: int = 2000) -> float:
@@ -45,7 +48,7 @@ def one(label: str, home: Home, url: str, data: bytes, workers: int, rows: int, 
         at=dt.datetime.now(dt.UTC),
         actor="bench",
         workers=workers,
-        pdf_dir=pdf,
+        documents=None if pdf is None else PdfDocuments(home, home.authority_for_type(TYPE_CODE).code, pdf),
         chunk_size=250 if pdf is None else 10,
     )
     wall = time.perf_counter() - t0

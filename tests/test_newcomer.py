@@ -169,6 +169,7 @@ def test_bulk_progress_moves_at_least_every_second_with_pdfs(demo: Path, tmp_pat
     import shutil
     import time
 
+    from elicense.documents import PdfDocuments
     from elicense.home import Home
     from elicense.registry.batch import PDF_CHUNK_ROWS, run_batch
 
@@ -177,9 +178,10 @@ def test_bulk_progress_moves_at_least_every_second_with_pdfs(demo: Path, tmp_pat
     home = Home.load(home_dir)
     calls: list[tuple[float, int]] = []
     data = (Path(__file__).parent.parent / "examples" / "paper-era-business-licences.csv").read_bytes()
+    spec = PdfDocuments(home, home.authority_for_type("11100000MB0143028R001").code, tmp_path / "pdf")
     run_batch(data, home=home, url=home.registry_url, type_code="business-licence",
-              at=dt.datetime.now(dt.UTC).replace(microsecond=0), actor="test", pdf_dir=tmp_path / "pdf",
-              progress=lambda done, total: calls.append((time.process_time(), done)))  # fmt: skip
+              at=dt.datetime.now(dt.UTC).replace(microsecond=0), actor="test", documents=spec,
+              progress=lambda p: calls.append((time.process_time(), p.done)))  # fmt: skip
     steps = [b - a for (_, a), (_, b) in itertools.pairwise(calls)]
     assert calls[-1][1] == 15 and max(steps) <= PDF_CHUNK_ROWS and len(calls) >= 3
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(calls)]

@@ -52,7 +52,7 @@ def sm2(tmp_path_factory: pytest.TempPathFactory) -> Sm2World:
 
 
 def _seal(sm2: Any, name: str, *, authority: str | None = None) -> bytes:
-    from elicense.ofd.home import seal_material
+    from elicense.documents import seal_material
 
     issued = sm2.issued[name]
     entry = sm2.home.authority(authority or issued.licence.issuer.code)
@@ -164,7 +164,7 @@ def test_page_edited_and_resealed_by_the_issuer_key_still_mismatches_the_record(
     """Even a document sealed by the right key must show what the signed record says."""
     from dataclasses import replace
 
-    from elicense.ofd.home import seal_material
+    from elicense.documents import seal_material
 
     issued = sm2.issued["food-business-licence-jinan"]
     doc = build_licence_ofd(issued)
@@ -376,7 +376,7 @@ def test_qr_of_another_licence_resealed_by_the_issuer_is_a_mismatch(sm2: Sm2Worl
     """Licence B's QR on licence A's sealed OFD (both from the same authority, resealed): record ≠ QR."""
     from dataclasses import replace
 
-    from elicense.ofd.home import seal_material
+    from elicense.documents import seal_material
 
     a, b = sm2.issued["business-licence-jinan"], sm2.issued["food-business-licence-jinan"]
     assert a.licence.issuer.code == b.licence.issuer.code

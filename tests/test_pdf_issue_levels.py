@@ -119,6 +119,33 @@ def test_issue_batch_b_t_pdfs_have_a_timestamp(live, home: Path, tmp_path: Path,
     assert _verify_cli(capsys, home, pdfs[0])["status"] == "VALID"
 
 
+def test_issue_batch_b_lt_on_two_workers_shares_one_context(live, home: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Each worker makes its TSA client, CRLs and B-LT validation context once and signs every PDF of its chunks
+    with them: every PDF still carries its own DSS and verifies (the shared context leaks nothing between them)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    batch = tmp_path / "b.csv"
+    header = (
+        "source_id,holder_name,holder_code,entity_type,legal_representative,establishment_date,domicile,"
+        "business_scope\n"
+    )
+    batch.write_text(header + "".join(f"LT-{i},济南长效{i}有限公司,91370102MA3C8K2L65,有限责任公司,李珺,2020-01-02,"
+                                      f"济南,软件开发\n" for i in range(12)), "utf-8")  # fmt: skip
+    out = tmp_path / "pdf"
+    assert run(["issue", "--batch", str(batch), "--type", "business-licence", "--home", str(home), "--pdf", str(out),
+                "--pdf-level", "B-LT", "--workers", "2", "--no-progress", "--json"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["issued"] == report["pdfs"] == 12
+    pdfs = sorted(out.glob("*.pdf"))
+    for pdf in pdfs:
+        dss = PdfFileReader(io.BytesIO(pdf.read_bytes())).root["/DSS"]
+        assert len(dss["/CRLs"]) >= 2
+    for pdf in (pdfs[0], pdfs[-1]):
+        doc = _verify_cli(capsys, home, pdf)
+        outcomes = {c["name"]: c["outcome"] for c in doc["checks"]}
+        assert doc["status"] == "VALID" and outcomes["pdf_revocation"] == "PASSED"
+
+
 def test_issue_pdf_level_usage_errors(home: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     base = ["issue", "--type", "business-licence", "--home", str(home), "--field", "source_id=E-1", "--no-progress"]
     assert run([*base, "--pdf-level", "B-T"]) == 3  # no --pdf
@@ -138,9 +165,10 @@ def http_tsa(live):  # type: ignore[no-untyped-def]
 
     from asn1crypto import tsp
 
-    from elicense.pdf.tsa import LocalTSA, _root_material
+    from elicense.documents import root_material
+    from elicense.pdf.tsa import LocalTSA
 
-    cert, key = _root_material(live.home)
+    cert, key = root_material(live.home)
     now = dt.datetime.now(dt.UTC)
     stamper = LocalTSA.create(
         cert, key, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=30)

@@ -21,9 +21,10 @@ STAMP_DELAY = dt.timedelta(minutes=5)
 
 @pytest.fixture(scope="module")
 def tsa(world):  # type: ignore[no-untyped-def]
-    from elicense.pdf.tsa import LocalTSA, _root_material
+    from elicense.documents import root_material
+    from elicense.pdf.tsa import LocalTSA
 
-    cert, key = _root_material(world.home)
+    cert, key = root_material(world.home)
     stamp_time = world.issued[NAME].signed_at + STAMP_DELAY
     # the demo world lives at NOW: the TSA's clock is injected to read "a few minutes after signing"
     return LocalTSA.create(
@@ -36,8 +37,8 @@ def tsa(world):  # type: ignore[no-untyped-def]
 
 
 def _sign(world, tsa, level: str, name: str = NAME) -> bytes:  # type: ignore[no-untyped-def]
+    from elicense.documents import options_for_home
     from elicense.pdf.sign import seal_and_sign
-    from elicense.pdf.tsa import options_for_home
 
     issued = world.issued[name]
     entry = world.home.authority(issued.licence.issuer.code)

@@ -255,12 +255,9 @@ def test_cli_batch_exit_codes_and_audit_tamper(home: Home, tmp_path: Path, capsy
 
 
 def test_pdf_option(home: Home, tmp_path: Path) -> None:
-    try:
-        from elicense.registry.pdf import _pdf_function
+    from elicense.documents import PdfDocuments
 
-        _pdf_function()
-    except Exception as exc:
-        pytest.skip(f"elicense.pdf issuing API not available yet: {exc}")
-    report = _run(home, rs.csv_bytes([rs.row(i) for i in range(2)]), tmp_path, pdf_dir=tmp_path / "pdf")
-    assert report.pdfs == 2
+    spec = PdfDocuments(home, home.authority_for_type("11100000MB0143028R001").code, tmp_path / "pdf")
+    report = _run(home, rs.csv_bytes([rs.row(i) for i in range(2)]), tmp_path, documents=spec)
+    assert report.pdfs == 2 and report.ofds == 0
     assert sorted(p.suffix for p in (tmp_path / "pdf").iterdir()) == [".pdf", ".pdf"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ def _worker(home: Home) -> tuple[str, b._Worker]:
     b.run_batch(
         rs.csv_bytes([rs.row(i) for i in range(3)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t"
     )  # creates the registry, key and status list
-    b._init_worker(url, str(home.path), lt.code, "11100000MB0143028R001", rs.NOW, "t", None)
+    b._init_worker(b._Job(url, lt, functools.partial(home.signer, lt), "11100000MB0143028R001", rs.NOW, "t"))
     assert b._STATE is not None
     return url, b._STATE
 

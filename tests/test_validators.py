@@ -90,9 +90,10 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="module")
 def tsa(es: Any) -> Any:
-    from elicense.pdf.tsa import LocalTSA, _root_material
+    from elicense.documents import root_material
+    from elicense.pdf.tsa import LocalTSA
 
-    cert, key = _root_material(es.home)
+    cert, key = root_material(es.home)
     return LocalTSA.create(
         cert,
         key,
@@ -124,8 +125,8 @@ def b_b(es: Any) -> bytes:
 
 
 def _sign(es: Any, tsa: Any, level: str) -> bytes:
+    from elicense.documents import options_for_home
     from elicense.pdf.sign import seal_and_sign
-    from elicense.pdf.tsa import options_for_home
 
     issued = es.issued[NAME]
     entry = es.home.authority(issued.licence.issuer.code)

@@ -229,7 +229,7 @@ def test_attack_ofd_mutations_of_a_sealed_licence(tmp_path_factory: pytest.TempP
     from conftest import NOW, SEED
     from elicense.crypto.algorithms import Algorithm
     from elicense.demo import build_demo
-    from elicense.ofd.home import issue_ofd
+    from elicense.documents import issue_ofd
     from elicense.ofd.package import OfdError
     from elicense.verify import Verifier
 

@@ -276,9 +276,9 @@ def _doc_timestamp(data: bytes, tsa) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def test_trusted_document_timestamp_keeps_certification_valid(world, verifier, signed_pdf) -> None:  # type: ignore[no-untyped-def]
-    from elicense.pdf.tsa import _root_material
+    from elicense.documents import root_material
 
-    stamped = _doc_timestamp(signed_pdf, _tsa(*_root_material(world.home)))
+    stamped = _doc_timestamp(signed_pdf, _tsa(*root_material(world.home)))
     result = verifier.verify_pdf(stamped, at=NOW)
     assert result.status is Status.VALID, result.reasons
 
@@ -305,7 +305,7 @@ def test_dss_then_trusted_timestamp_stays_valid(world, verifier, signed_pdf) -> 
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    from elicense.pdf.tsa import _root_material
+    from elicense.documents import root_material
 
     entry = world.home.authority(world.issued["business-licence-jinan"].licence.issuer.code)
     certs = world.home.certificates(entry.cert)
@@ -316,7 +316,7 @@ def test_dss_then_trusted_timestamp_stays_valid(world, verifier, signed_pdf) -> 
         sig.pkcs7_content,
         certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs],
     )
-    stamped = _doc_timestamp(out.getvalue(), _tsa(*_root_material(world.home)))
+    stamped = _doc_timestamp(out.getvalue(), _tsa(*root_material(world.home)))
     result = verifier.verify_pdf(stamped, at=NOW)
     assert result.status is Status.VALID, result.reasons
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,51 +28,76 @@ from elicense.cli.pdf import pdf_level_option, tsa_url_option
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
 
+if TYPE_CHECKING:
+    from elicense.home import Home
+    from elicense.registry.batch import BatchProgress, DocumentSpec
+
 MAX_JSON_BYTES = 1 << 20
 
 
-def _progress(enabled: bool | None) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A rich progress bar on a terminal (or when forced); nothing in pipes.
+class _ProgressLine:
+    """The batch progress line on stderr: rows done, rate, ETA, issued / skipped / rejected, documents.
 
-    The bar redraws ten times a second (elapsed time moves even between chunks), shows the
-    rate and an ETA once rows are done, and Python warnings raised meanwhile are held back
-    and printed after the bar, not through it.
+    On a terminal it is redrawn in place (at most ten times a second); elsewhere (``--progress`` into a
+    file or pipe) one line per second at most, and the last of each phase. Rate and ETA are over the
+    whole phase so far (the pool's start-up included), not the last chunk: they do not jump about.
+    Python warnings raised meanwhile are held back and printed after the line, not through it.
     """
-    if enabled is False or (enabled is None and not sys.stderr.isatty()):
-        return None, lambda: None
-    import warnings
 
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    def __init__(self, *, zh: bool, tty: bool) -> None:
+        self.zh, self.tty = zh, tty
+        self.last = 0.0
+        self.drawn = False
+        self._caught = warnings.catch_warnings(record=True)  # the filters stay (elicense.pdf's DSA one too)
+        self._held = self._caught.__enter__()
 
-    zh = default_lang() == "zh"
-    bar = Progress(TextColumn("签发中" if zh else "issuing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                   TimeElapsedColumn(), TextColumn("剩余" if zh else "ETA"), TimeRemainingColumn(),
-                   console=Console(stderr=True), refresh_per_second=10, redirect_stderr=False)  # fmt: skip
-    task = bar.add_task("issue", total=None)
-    caught = warnings.catch_warnings(record=True)
-    held = caught.__enter__()
-    warnings.simplefilter("default")
-    bar.start()
+    def text(self, p: BatchProgress) -> str:
+        """One line (no newline) for ``p``."""
+        rate = p.done / p.elapsed if p.elapsed > 0 and p.done else 0.0
+        left = p.total - p.done
+        eta = "0:00:00" if left == 0 else str(dt.timedelta(seconds=round(left / rate))) if rate else "-"
+        pct = 100 * p.done // p.total if p.total else 100
+        if self.zh:
+            phase = "签发" if p.phase == "issuing" else "补写文档"
+            return (f"elicense：{phase} {p.done}/{p.total} 行（{pct}%），{rate:.1f} 行/秒，剩余 {eta}；"
+                    f"已签发 {p.issued}，跳过 {p.skipped}，拒绝 {p.rejected}，文档 {p.documents}")  # fmt: skip
+        return (f"elicense: {p.phase} {p.done}/{p.total} rows ({pct}%), {rate:.1f} rows/s, ETA {eta}; "
+                f"issued {p.issued}, skipped {p.skipped}, rejected {p.rejected}, documents {p.documents}")  # fmt: skip
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+    def __call__(self, p: BatchProgress) -> None:
+        now = time.monotonic()
+        final = p.done >= p.total
+        if not final and now - self.last < (0.1 if self.tty else 1.0):
+            return
+        self.last = now
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + self.text(p))
+            self.drawn = True
+        else:
+            sys.stderr.write(self.text(p) + "\n")
+        sys.stderr.flush()
 
-    def stop() -> None:
-        bar.stop()
-        caught.__exit__(None, None, None)
-        for w in held:
+    def close(self) -> None:
+        """End the line and print the warnings held back."""
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self._caught.__exit__(None, None, None)
+        for w in self._held:
             echo_err(f"elicense: warning: {w.message}")
 
-    return update, stop
+
+def _interrupted_hint(p: BatchProgress, *, zh: bool, kind: str | None) -> str:
+    """What an interrupted batch left behind, and how to finish it (the same command again)."""
+    docs = {"pdf": "PDFs", "ofd": "OFDs"}.get(kind or "", "")
+    if zh:
+        extra = f"，缺少的 {docs} 会补写" if docs else ""
+        return (f"elicense：已中断：本次签发 {p.issued} 张（另有 {p.skipped} 张此前已签发）；已提交的不会丢失。"
+                f"再次运行同一命令即可继续：已签发的行会跳过{extra}。")  # fmt: skip
+    extra = f", missing {docs} are written" if docs else ""
+    return (f"elicense: interrupted: {p.issued} licences issued by this run ({p.skipped} were already issued), "
+            "committed rows stay issued; re-run the same command to resume "
+            f"(issued rows are skipped{extra})")  # fmt: skip
 
 
 def _single_values(fields: tuple[str, ...], from_json: Path | None) -> dict[str, str]:
@@ -157,6 +183,25 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
                      message_zh=f"签发目录中没有 {wanted.label} 签名密钥")  # fmt: skip
 
 
+def _documents(
+    home: Home, type_code: str, authority_code: str | None, at: dt.datetime,
+    pdf_dir: Path | None, pdf_level: str, tsa_url: str | None, ofd_dir: Path | None,
+) -> DocumentSpec | None:  # fmt: skip
+    """What each worker writes per licence: signed PDFs (``--pdf``) or sealed OFDs (``--ofd``), or nothing."""
+    from elicense.catalog import Catalog
+    from elicense.documents import OfdDocuments, PdfDocuments, check_pdf_level
+
+    check_pdf_level(pdf_dir, pdf_level, tsa_url)
+    if pdf_dir is None and ofd_dir is None:
+        return None
+    code = Catalog.default().get(type_code).code
+    entry = home.authority(authority_code) if authority_code else home.authority_for_type(code)
+    if pdf_dir is not None:
+        return PdfDocuments(home, entry.code, pdf_dir, pdf_level, tsa_url, at)
+    assert ofd_dir is not None
+    return OfdDocuments(home, entry.code, ofd_dir)
+
+
 @click.command("issue")
 @home_option
 @db_option
@@ -223,8 +268,10 @@ def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, al
     help="Sign with this algorithm: picks an authority whose key is of it (default: the authority's).",
 )
 @click.option("--actor", default=None, help="Who is issuing, for the audit log (default $ELICENSE_ACTOR or user@host).")
-@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a terminal).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary: errors only (for cron).")
+@click.option(
+    "--progress/--no-progress", "show_progress", default=None, help="Progress line on stderr (default: on a terminal)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress line and no summary: errors only (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def issue_cmd(
     home_dir: Path, db: str | None, type_code: str, authority_code: str | None, batch_file: Path | None,
@@ -237,12 +284,17 @@ def issue_cmd(
     from elicense.catalog import Catalog
     from elicense.home import Home
     from elicense.registry import url_for
-    from elicense.registry.batch import default_actor, issue_one, run_batch
+    from elicense.registry.batch import BatchInterrupted, default_actor, issue_one, run_batch
 
     Catalog.default().get(type_code)  # a wrong --type lists the valid ones before anything else
     home = Home.load(home_dir)
     if ofd_dir is not None:
-        from elicense.ofd.home import require_seals
+        if pdf_dir is not None:
+            raise UsageError(
+                "--pdf and --ofd cannot be combined: an authority signs PDFs (ES256/EdDSA/PS256) or seals OFDs (SM2)",
+                message_zh="--pdf 与 --ofd 不能同用：PDF 用 ES256 等签名，OFD 用 SM2 电子印章",
+            )
+        from elicense.documents import require_seals
 
         require_seals(home)  # before anything is issued
     if alg is not None:
@@ -254,51 +306,53 @@ def issue_cmd(
     if batch_file is not None:
         if fields or from_json:
             raise UsageError("--batch cannot be combined with --field / --from-json")
-        update, stop = _progress(False if quiet else show_progress)
+        documents = _documents(home, type_code, authority_code, at, pdf_dir, pdf_level, tsa_url, ofd_dir)
+        enabled = False if quiet else show_progress
+        line = None
+        if enabled or (enabled is None and sys.stderr.isatty()):
+            line = _ProgressLine(zh=zh, tty=sys.stderr.isatty())
         try:
             report = run_batch(
                 batch_file.read_bytes(), home=home, url=url, type_code=type_code, at=at, actor=who,
                 authority_code=authority_code, workers=workers, encoding=encoding,
                 report_path=report_path or batch_file.with_name(batch_file.name + ".report.csv"),
-                pdf_dir=pdf_dir, pdf_level=pdf_level, tsa_url=tsa_url, progress=update,
+                documents=documents, progress=line,
             )  # fmt: skip
+        except BatchInterrupted as exc:
+            if line is not None:
+                line.close()
+                line = None
+            echo_err(_interrupted_hint(exc.progress, zh=zh, kind=documents.kind if documents else None))
+            raise
         finally:
-            stop()
-        if ofd_dir is not None:
-            from elicense.ofd.home import batch_licence_ids, write_registry_ofds
-
-            ids = batch_licence_ids(url, report.licence_ids, report.issued, type_code, at)
-            write_registry_ofds(home, url, ids, ofd_dir)
+            if line is not None:
+                line.close()
         if as_json:
             click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         elif not quiet:
             d: dict[str, Any] = report.to_dict()
-            line = (
+            text = (
                 f"共 {d['total']} 行：签发 {d['issued']}，已签发跳过 {d['already_issued']}，拒绝 {d['rejected']}"
                 if zh else
                 f"{d['total']} rows: issued {d['issued']}, already issued {d['already_issued']}, "
                 f"rejected {d['rejected']}"
             )  # fmt: skip
             if d["per_second"]:
-                line += f" ({d['per_second']}/s)"
-            click.echo(line)
+                text += f" ({d['per_second']}/s)"
+            click.echo(text)
             if report.report_path:
                 click.echo(("拒绝原因见 " if zh else "rejected rows: ") + str(report.report_path))
         return EXIT_INVALID if report.rejected else 0
     values = _single_values(fields, from_json)
     if not values:
         raise UsageError("give --batch FILE, or the licence with --field key=value / --from-json FILE")
-    from elicense.registry.batch import check_pdf_level
+    from elicense.documents import check_pdf_level
 
     check_pdf_level(pdf_dir, pdf_level, tsa_url)  # option errors first, then every field problem at once
     _field_problems(type_code, values)
+    documents = _documents(home, type_code, authority_code, at, pdf_dir, pdf_level, tsa_url, ofd_dir)
     result = issue_one(values, home=home, url=url, type_code=type_code, at=at, actor=who,
-                       authority_code=authority_code, pdf_dir=pdf_dir, pdf_level=pdf_level,
-                       tsa_url=tsa_url)  # fmt: skip
-    if ofd_dir is not None:
-        from elicense.ofd.home import write_registry_ofds
-
-        write_registry_ofds(home, url, [result.licence_id], ofd_dir)
+                       authority_code=authority_code, documents=documents)  # fmt: skip
     if out_dir is not None:
         from elicense.crypto.keys import atomic_write
 

@@ -163,7 +163,7 @@ def render_cmd(
     from elicense.home import Home
 
     if fmt == "ofd":
-        from elicense.ofd.home import issue_ofd, require_seals
+        from elicense.documents import issue_ofd, require_seals
 
         home = Home.load(home_dir)
         require_seals(home)
@@ -171,9 +171,9 @@ def render_cmd(
         atomic_write(output, issue_ofd(home, issued, font_path=font))
         click.echo(f"{output}: {issued.licence.id}")
         return 0
+    from elicense.documents import options_for_home
     from elicense.pdf.render import render_licence
     from elicense.pdf.sign import seal_and_sign
-    from elicense.pdf.tsa import options_for_home
 
     home = Home.load(home_dir)
     issued = find_issued(home, _resolve(home, name))
@@ -211,8 +211,8 @@ def pdf_group() -> None:
 def extend_cmd(source: Path, home_dir: Path, output: Path, tsa_url: str | None) -> int:
     """Add fresh validation data and a new archive timestamp to a signed PDF (PAdES B-LTA renewal)."""
     from elicense.crypto.keys import atomic_write
+    from elicense.documents import extend_for_home
     from elicense.home import Home
-    from elicense.pdf.tsa import extend_for_home
 
     home = Home.load(home_dir)
     try:

@@ -55,7 +55,7 @@ def issue_pdf(
 ) -> bytes:
     """Render, seal and sign the PDF of an issued licence (DocMDP P=1).
 
-    PAdES B-B unless ``options`` (see :func:`elicense.pdf.tsa.options_for_home`) ask for B-T / B-LT.
+    PAdES B-B unless ``options`` (see :func:`elicense.documents.options_for_home`) ask for B-T / B-LT.
     """
     from elicense.pdf.sign import PdfSigningOptions, seal_and_sign
 

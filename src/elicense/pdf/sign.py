@@ -28,15 +28,33 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from asn1crypto import algos
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.stamp import StaticStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from elicense.crypto.algorithms import Algorithm
 from elicense.errors import CryptoError, UsageError
 from elicense.model import require_utc
 from elicense.pdf import PADES_LEVELS
+from elicense.pdf.render import render_licence
+from elicense.seal import SealSpec, render_seal_png
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -51,6 +69,8 @@ __all__ = [
     "bytes_to_reserve",
     "extend_pdf",
     "pades_level",
+    "prepare_options",
+    "prepare_signer",
     "seal_and_sign",
     "sign_pdf",
 ]
@@ -86,10 +106,12 @@ class PdfSigningOptions:
     """Signature reason (shown by PDF readers)."""
     location: str | None = None
     """Signature location (defaults to the authority's area code)."""
+    validation_context: Any = None
+    """B-LT/B-LTA: a pyHanko ``ValidationContext`` built once from ``trust_roots``/``crls`` (see
+    :func:`prepare_options`) and reused for every PDF of a job; ``None``: built per signature."""
 
 
 def _asn1_cert(cert: x509.Certificate) -> Any:
-    from asn1crypto import x509 as asn1_x509
 
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
@@ -128,9 +150,6 @@ def _pyhanko_signer(signer: Signer) -> Any:
 
 
 def _make_pyhanko_signer(signer: Signer) -> Any:
-    from asn1crypto import algos
-    from pyhanko.sign import signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     if signer.algorithm not in (Algorithm.ES256, Algorithm.EDDSA, Algorithm.PS256):
         raise UsageError(
@@ -188,9 +207,6 @@ def sign_pdf(
     location: str | None = None,
 ) -> bytes:
     """Certify ``pdf`` (DocMDP P=1) with a visible seal signature; returns the signed PDF."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.stamp import StaticStampStyle
 
     when = require_utc(at, "at")
     options = options or PdfSigningOptions()
@@ -202,16 +218,7 @@ def sign_pdf(
     lt = level in ("B-LT", "B-LTA")
     validation_context = None
     if lt:
-        from pyhanko_certvalidator import ValidationContext
-
-        validation_context = ValidationContext(
-            trust_roots=[_asn1_cert(c) for c in options.trust_roots],
-            other_certs=[_asn1_cert(c) for c in signer.chain],
-            crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
-            allow_fetching=False,
-            revocation_mode="hard-fail",
-            moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
-        )
+        validation_context = options.validation_context or _validation_context(options, signer, when)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         md_algorithm="sha256",
@@ -279,8 +286,36 @@ def sign_pdf(
     return out.getvalue()
 
 
+def _validation_context(options: PdfSigningOptions, signer: Signer, when: dt.datetime) -> Any:
+    """The B-LT signing-time validation context: explicit roots and CRLs, no fetching, hard-fail."""
+
+    return ValidationContext(
+        trust_roots=[_asn1_cert(c) for c in options.trust_roots],
+        other_certs=[_asn1_cert(c) for c in signer.chain],
+        crls=[c.public_bytes(serialization.Encoding.DER) for c in options.crls],
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+        moment=require_utc(options.validation_time, "validation_time") if options.validation_time else when,
+    )
+
+
+def prepare_signer(signer: Signer) -> None:
+    """Build the pyHanko wrapper of ``signer`` now (a worker does it once, before its first PDF)."""
+    _pyhanko_signer(signer)
+
+
+def prepare_options(options: PdfSigningOptions, signer: Signer, authority: str) -> PdfSigningOptions:
+    """``options`` with what every PDF of a job shares made once: the seal image of ``authority``
+    (unless given) and, for B-LT/B-LTA, the validation context (its CRLs parsed once, not per PDF)."""
+    seal = options.seal_png or _seal_for(authority, options.seal_name)
+    _seal_image(seal)  # encode the XObject streams now
+    context = options.validation_context
+    if context is None and options.validation_time is not None and pades_level(options) in ("B-LT", "B-LTA"):
+        context = _validation_context(options, signer, options.validation_time)
+    return replace(options, seal_png=seal, validation_context=context)
+
+
 def _register_esic(pdf_out: Any) -> None:
-    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
 
     pdf_out.ensure_output_version(version=(1, 7))
     pdf_out.register_extension(ESIC_EXTENSION_1)
@@ -327,11 +362,6 @@ def extend_pdf(
     fetching), so a chain that no longer validates is not stamped over. Incremental
     update only: every earlier signature and timestamp stays intact.
     """
-    from asn1crypto import crl as asn1_crl
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
-    from pyhanko.sign.validation.dss import DocumentSecurityStore
-    from pyhanko_certvalidator import ValidationContext
 
     when = require_utc(at, "at")
     if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
@@ -393,11 +423,6 @@ def _seal_image(seal_png: bytes) -> Any:
     pyHanko's ``PdfImage`` decodes the PNG and recompresses colour and alpha on
     every signature (~12 ms for a 42 mm seal at 300 dpi); the bytes never change.
     """
-    import zlib
-
-    from PIL import Image
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.images import PdfImage
 
     enc = _encoded_seals.get(seal_png)
     if enc is None:
@@ -453,7 +478,6 @@ def seal_and_sign(
     rendered: RenderedLicence | None = None,
 ) -> bytes:
     """Render (unless given), seal and sign ``issued``: the licence PDF a holder receives."""
-    from elicense.pdf.render import render_licence
 
     options = options or PdfSigningOptions()
     rendered = rendered or render_licence(issued)
@@ -475,7 +499,6 @@ _seal_cache: dict[tuple[str, str], bytes] = {}
 
 def _seal_for(authority: str, seal_name: str) -> bytes:
     """The authority's round seal at 42 mm / 300 dpi, drawn once per process."""
-    from elicense.seal import SealSpec, render_seal_png
 
     key = (authority, seal_name)
     png = _seal_cache.get(key)

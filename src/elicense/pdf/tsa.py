@@ -8,9 +8,8 @@
   a critical ``id-kp-timeStamping`` EKU issued by the home's root. Demos and air-gapped
   issuers use it; production issuers point ``--tsa-url`` at their TSA (pyHanko
   ``HTTPTimeStamper``), which speaks the same protocol.
-* :func:`options_for_home` turns a level (``B-B``/``B-T``/``B-LT``/``B-LTA``) into
-  :class:`~elicense.pdf.sign.PdfSigningOptions` from an issuer home: the CRLs of
-  the home's CAs (:meth:`elicense.home.Home.crls`) and its roots for B-LT/B-LTA.
+* :func:`elicense.documents.options_for_home` (a layer up: it reads an issuer home) turns a
+  level (``B-B``/``B-T``/``B-LT``/``B-LTA``) into :class:`~elicense.pdf.sign.PdfSigningOptions`.
 """
 
 from __future__ import annotations
@@ -22,25 +21,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from elicense.errors import UsageError
+from elicense.crypto.pki import (
+    DEFAULT_PUBLICATION_BASE,
+    OID_POLICY_LICENCE,
+    OID_TSA_POLICY,
+    _sign,
+    publication_extensions,
+)
 from elicense.model import require_utc
+from elicense.pdf import PADES_LEVELS
 
 if TYPE_CHECKING:
-    from asn1crypto import tsp
-
     from elicense.crypto.algorithms import PrivateKey
-    from elicense.home import Home
-    from elicense.pdf.sign import PdfSigningOptions
 
-__all__ = ["PDF_LEVELS", "LocalTSA", "extend_for_home", "options_for_home"]
+__all__ = ["PDF_LEVELS", "LocalTSA"]
 
-PDF_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
-"""PAdES baseline levels offered."""
+PDF_LEVELS = PADES_LEVELS
+"""PAdES baseline levels offered (one declaration: :data:`elicense.pdf.PADES_LEVELS`)."""
 
 _DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
 """Message-imprint algorithms the TSA accepts, with their digest sizes."""
@@ -77,13 +81,6 @@ class LocalTSA:
         clock: Callable[[], dt.datetime] = _wall_clock,
     ) -> LocalTSA:
         """Issue a TSA certificate under ``issuer_cert`` for a fresh P-256 key."""
-        from elicense.crypto.pki import (
-            DEFAULT_PUBLICATION_BASE,
-            OID_POLICY_LICENCE,
-            _sign,
-            publication_extensions,
-        )
-
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name(
             [
@@ -126,10 +123,6 @@ class LocalTSA:
 
     def respond(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
         """Answer one RFC 3161 request: a token over its message imprint at the current time."""
-        from asn1crypto import algos, cms, core, tsp
-        from asn1crypto import x509 as asn1_x509
-
-        from elicense.crypto.pki import OID_TSA_POLICY
 
         def refuse(why: str, fail: str) -> tsp.TimeStampResp:
             return tsp.TimeStampResp(
@@ -239,120 +232,3 @@ class LocalTSA:
                 return tsa.respond(req)
 
         return _LocalTimeStamper()  # type: ignore[no-untyped-call]
-
-
-def _root_material(home: Home) -> tuple[x509.Certificate, PrivateKey]:
-    """The home's first root and its key (demo homes keep it in ``keys/``)."""
-    from elicense.crypto.keys import decrypt_private_key
-
-    rel = home.roots[0]
-    cert = home.certificates(rel)[0]
-    key_rel = home.root_key_path(rel)
-    if not (home.path / key_rel).exists():
-        raise UsageError(
-            "this home has no root key: give --tsa-url for B-T/B-LT",
-            message_zh="该目录没有根证书私钥，请用 --tsa-url 指定时间戳服务",
-        )
-    key = decrypt_private_key((home.path / key_rel).read_bytes(), home.passphrase())
-    return cert, key
-
-
-def options_for_home(
-    home: Home,
-    level: str,
-    *,
-    at: dt.datetime,
-    seal_name: str,
-    tsa_url: str | None = None,
-    tsa: LocalTSA | None = None,
-) -> PdfSigningOptions:
-    """Signing options for ``level`` from an issuer home (CRLs of its CAs for B-LT/B-LTA).
-
-    Without ``tsa_url`` or ``tsa``, B-T/B-LT/B-LTA use a :class:`LocalTSA` certified by the
-    home's root (needs the root key: demo and offline homes). Timestamps carry the TSA's
-    current time; the CRLs and the signing-time validation of B-LT are made at that time
-    too (the time the validation data is gathered), not at the licence's signing time ``at``.
-    """
-    from elicense.pdf.sign import PdfSigningOptions
-
-    if level not in PDF_LEVELS:
-        raise UsageError(f"unknown PDF level {level!r} (known: {', '.join(PDF_LEVELS)})")
-    if level == "B-B":
-        if tsa_url:
-            raise UsageError("--tsa-url needs --pdf-level B-T, B-LT or B-LTA")
-        return PdfSigningOptions(seal_name=seal_name, level="B-B")
-    at = require_utc(at, "at")
-    timestamper, now = _timestamper_for(home, at, tsa_url, tsa)
-    if level == "B-T":
-        return PdfSigningOptions(seal_name=seal_name, level="B-T", timestamper=timestamper)
-
-    try:
-        crls = _ltv_crls(home, now)
-    except Exception as exc:
-        raise UsageError(f"cannot build the CRLs for B-LT: {exc}") from exc
-    if not crls:
-        raise UsageError(
-            "B-LT needs the CRLs of the home's CAs, and this home holds no CA key",
-            message_zh="B-LT 需要本机构 CA 的证书吊销列表",
-        )
-    roots = tuple(c for rel in home.roots for c in home.certificates(rel))
-    return PdfSigningOptions(
-        seal_name=seal_name, level=level, timestamper=timestamper, crls=crls, trust_roots=roots, validation_time=now
-    )
-
-
-CA_CRL_VALIDITY = dt.timedelta(days=35)
-"""Validity of a regional CA's CRL embedded for B-LT/B-LTA. pyHanko's AdES past-signature validation
-(ETSI EN 319 102-1 §5.6.2.4) does not rescue an expired leaf CRL by the archive timestamp's proof of
-existence here (REVOCATION_OUT_OF_BOUNDS_NO_POE), so the embedded CRLs must outlive the interval at which
-archives run ``elicense pdf extend`` (monthly): 7-day CRLs fail pyHanko's validation a week later."""
-ROOT_CRL_VALIDITY = dt.timedelta(days=365)
-"""Validity of the root's CRL (an ARL: the root signs rarely). It covers the TSA certificate, so the
-last archive timestamp of a B-LTA PDF stays checkable offline long after the CAs' CRLs expired."""
-
-
-def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationList, ...]:
-    """Fresh CRLs of every CA of the home whose key it holds: the roots' for a year, the CAs' for a week."""
-    issued = now - dt.timedelta(minutes=1)
-    roots = {c.subject for rel in home.roots for c in home.certificates(rel)}
-    short = [c for c in home.crls(issued, CA_CRL_VALIDITY, 1) if c.issuer not in roots]
-    long = [c for c in home.crls(issued, ROOT_CRL_VALIDITY, 1) if c.issuer in roots]
-    return tuple(long + short)
-
-
-def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None, tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
-    """A timestamper (HTTP TSA at ``tsa_url``, else ``tsa``, else a LocalTSA of the home's root) and its time."""
-    if tsa_url:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
-        return HTTPTimeStamper(tsa_url, timeout=10), _wall_clock()
-    if tsa is None:
-        cert, key = _root_material(home)
-        now = _wall_clock()
-        tsa = LocalTSA.create(
-            cert,
-            key,
-            not_before=min(at, now) - dt.timedelta(days=1),
-            not_after=min(now + dt.timedelta(days=3650), cert.not_valid_after_utc),
-            publication_base=home.publication_base(),
-        )
-    return tsa.timestamper(), require_utc(tsa.clock(), "clock()")
-
-
-def extend_for_home(pdf: bytes, home: Home, *, tsa_url: str | None = None, tsa: LocalTSA | None = None) -> bytes:
-    """Add fresh CRLs of the home's CAs and a new archive timestamp to a signed licence PDF (B-LTA renewal)."""
-    from elicense.pdf.sign import extend_pdf
-
-    timestamper, now = _timestamper_for(home, _wall_clock(), tsa_url, tsa)
-    try:
-        crls = _ltv_crls(home, now)
-    except Exception as exc:
-        raise UsageError(f"cannot build the CRLs of the home's CAs: {exc}") from exc
-    if not crls:
-        raise UsageError(
-            "extending needs the CRLs of the home's CAs, and this home holds no CA key",
-            message_zh="续期需要本机构 CA 的证书吊销列表",
-        )
-    roots = tuple(c for rel in home.roots for c in home.certificates(rel))
-    cas = tuple(home.certificates(r.ca_cert)[0] for r in home.regions)
-    return extend_pdf(pdf, timestamper=timestamper, crls=crls, trust_roots=roots, at=now, other_certs=cas)

@@ -25,24 +25,39 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
+import getpass
 import hashlib
 import io
+import multiprocessing
 import os
 import re
+import signal
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from elicense import _crashpoint
-from elicense.errors import ElicenseError, InputError, UsageError
-from elicense.model import HolderType, china_date, require_utc
+from elicense.catalog import Catalog
+from elicense.crypto.keys import atomic_write, key_id
+from elicense.display import csv_cell
+from elicense.errors import ElicenseError, InputError, LicenceDataError, StorageError, UsageError
+from elicense.identifiers import LicenceId, ResidentId
+from elicense.issue import LicenceBuilder
+from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
+from elicense.registry.core import Registry
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
-    from elicense.home import AuthorityEntry
+    from elicense.crypto.keys import Signer
+    from elicense.issue import IssuedLicence
 
 MAX_FILE_BYTES = 1 << 30
 """Largest accepted CSV file (1 GiB)."""
@@ -110,7 +125,7 @@ class BatchRow:
     """Column key → raw text."""
     licence_id: str
     """The licence id the row will get."""
-    licence: Any = None
+    licence: Licence | None = None
     """The validated :class:`~elicense.model.Licence` (no status index yet): rows are planned once."""
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -124,8 +139,6 @@ class BatchRow:
 
 
 def _unpack_row(row: int, values: dict[str, str], licence_id: str, packed: dict[str, Any] | None) -> BatchRow:
-    from elicense.model import Licence
-
     return BatchRow(row, values, licence_id, None if packed is None else Licence(**packed))
 
 
@@ -171,6 +184,8 @@ class BatchReport:
     """PDFs written."""
     licence_ids: tuple[str, ...] = field(default_factory=tuple)
     """Ids issued by this run (first 1,000)."""
+    ofds: int = 0
+    """OFDs written."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -185,6 +200,7 @@ class BatchReport:
             "report": str(self.report_path) if self.report_path else None,
             "encoding": self.encoding,
             "pdfs": self.pdfs,
+            "ofds": self.ofds,
         }
 
 
@@ -325,10 +341,6 @@ def plan_row(
     status_index: int | None = None,
 ) -> Any:
     """Validate one row and build its :class:`~elicense.model.Licence` (raises ``_RowError``)."""
-    from elicense.identifiers import LicenceId, ResidentId
-    from elicense.issue import LicenceBuilder
-    from elicense.model import Holder
-
     source_id = values.get("source_id", "").strip()
     if not source_id:
         raise _RowError("source_id is empty", "来源编号为空")
@@ -504,9 +516,6 @@ def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
 
     Cells come from the uploaded file (a source id, a value quoted in a reason): a cell starting with a
     formula prefix (``= + - @``, tab, CR) is written with a leading ``'`` (OWASP CSV injection)."""
-    from elicense.crypto.keys import atomic_write
-    from elicense.display import csv_cell
-
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(["row", "line", "source_id", "reason", "reason_zh"])
@@ -518,21 +527,131 @@ def write_report(path: Path, problems: Sequence[RowProblem]) -> None:
 # --------------------------------------------------------------------------- issuing
 
 
-@dataclass
-class _Worker:
-    """Per-process state: registry, signer, catalogue entry (built once per process)."""
+class IssuerEntry(Protocol):
+    """An issuing authority as issuance needs it (:class:`elicense.home.AuthorityEntry` is one)."""
 
-    registry: Any
-    home: Any
-    entry: Any
-    signer: Any
-    licence_type: Any
-    catalog: Any
+    @property
+    def name(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def seal_name(self) -> str: ...
+    @property
+    def licence_types(self) -> tuple[str, ...]: ...
+    @property
+    def authority(self) -> Authority: ...
+
+
+_E = TypeVar("_E", bound=IssuerEntry)
+
+
+class IssuerHome(Protocol[_E]):
+    """Where the authorities and their keys are (:class:`elicense.home.Home` is one; picklable, so a
+    worker process unlocks the key itself: the key never crosses a process boundary)."""
+
+    def authority(self, code_or_name: str) -> _E: ...
+    def authority_for_type(self, type_code: str) -> _E: ...
+    def signer(self, entry: _E) -> Signer: ...
+
+
+class DocumentWriter(Protocol):
+    """Writes the document files (PDF, OFD, ...) of issued licences; one per worker process."""
+
+    @property
+    def kind(self) -> str:
+        """``pdf`` or ``ofd``: what :attr:`BatchReport.pdfs` / :attr:`BatchReport.ofds` count."""
+        ...
+
+    def missing(self, licence_id: str) -> bool:
+        """Whether the licence's document is still to be written."""
+        ...
+
+    def write(self, issued: IssuedLicence) -> bool:
+        """Write the document of ``issued`` unless it exists; ``True`` if written."""
+        ...
+
+
+class DocumentSpec(Protocol):
+    """A picklable description of a :class:`DocumentWriter` (e.g. :class:`elicense.documents.PdfDocuments`):
+    sent to each worker, which opens it once and writes every document of its chunks with it."""
+
+    @property
+    def kind(self) -> str:
+        """As the writer's."""
+        ...
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """Modules the writer imports (a fork server imports them once, before starting the workers)."""
+        ...
+
+    def open_writer(self) -> DocumentWriter:
+        """The writer (unlocked keys, TSA client, fonts and seal made ready once)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a batch job is (passed to ``run_batch(progress=...)`` after every chunk)."""
+
+    phase: str
+    """``issuing`` (rows), then ``documents`` (files of rows issued by earlier runs, if any were missing)."""
+    done: int
+    """Rows of this phase processed."""
+    total: int
+    """Rows of this phase."""
+    issued: int
+    """Licences issued by this run so far."""
+    skipped: int
+    """Rows already issued (by an earlier run or concurrently): not issued again."""
+    rejected: int
+    """Rows rejected by validation (see the report file)."""
+    documents: int
+    """Document files written so far."""
+    elapsed: float
+    """Seconds since issuing started."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The job was interrupted (Ctrl-C): committed rows stay issued, and a re-run resumes the job."""
+
+    def __init__(self, progress: BatchProgress) -> None:
+        super().__init__("interrupted")
+        self.progress = progress
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker of one job is given (picklable; each worker builds its :class:`_Worker` once)."""
+
+    url: str
+    entry: IssuerEntry
+    unlock: Callable[[], Signer]
+    """Unlocks the authority's key in the worker (``functools.partial(home.signer, entry)``)."""
+    type_code: str
     at: dt.datetime
     actor: str
-    pdf_dir: Path | None
-    pdf_options: Any = None
-    """:class:`~elicense.pdf.sign.PdfSigningOptions` for B-T / B-LT PDFs (``None``: B-B)."""
+    documents: DocumentSpec | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    """This process's environment when the job began (``$ELICENSE_PASSPHRASE`` …): a worker forked from a
+    long-lived fork server gets it as a spawned one would, not the server's older copy."""
+
+
+@dataclass
+class _Worker:
+    """Per-process state: registry, signer, catalogue entry, document writer (built once per process)."""
+
+    registry: Registry
+    entry: IssuerEntry
+    signer: Signer
+    licence_type: LicenceType
+    catalog: Catalog
+    at: dt.datetime
+    actor: str
+    documents: DocumentWriter | None = None
+    """Writes the job's PDFs or OFDs after each commit (``None``: QR payloads only)."""
     kid: str = ""
     """Hex key id of the signer (computed once, not parsed back from every signature)."""
     size: int = 0
@@ -548,42 +667,48 @@ class _Worker:
     lock_fd: int | None = None
     """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
 
+    @property
+    def pdf_dir(self) -> DocumentWriter | None:
+        """Not ``None`` when the job writes documents (:func:`_issue_chunk` asks; PDF or OFD alike)."""
+        return self.documents
+
 
 _STATE: _Worker | None = None
+"""This process's worker (the pool initializer's only way to hand state to the tasks)."""
 
 
-def _init_worker(
-    url: str,
-    home_path: str,
-    authority_code: str,
-    type_code: str,
-    at: dt.datetime,
-    actor: str,
-    pdf_dir: str | None,
-    pdf_level: str = "B-B",
-    tsa_url: str | None = None,
-    bitmap: bool = True,
-) -> None:
-    """Per-process state; ``bitmap=False`` (one licence) skips reading the list's taken indexes."""
+def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
+    """Per-process state; ``bitmap=False`` (one licence) skips reading the list's taken indexes.
+
+    ``pool``: a pool worker ignores Ctrl-C (the terminal sends it to the whole process group): the
+    parent stops handing out chunks and lets the running ones commit.
+    """
+    if not pool:
+        _setup(job, bitmap)
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(job.environ)
+    try:
+        _setup(job, bitmap)
+    except ElicenseError:
+        # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
+        os._exit(EXIT_SETUP_FAILED)
+
+
+EXIT_SETUP_FAILED = 3
+"""Exit status of a pool worker that could not set up (its parent then says why)."""
+
+
+def _setup(job: _Job, bitmap: bool) -> None:
+    """The worker state of this process for ``job``."""
     global _STATE
-    from elicense.catalog import Catalog
-    from elicense.home import Home
-    from elicense.registry.core import Registry
-
-    home = Home.load(home_path)
-    entry = home.authority(authority_code)
     catalog = Catalog.default()
-    options = None
-    if pdf_dir and pdf_level != "B-B":  # one TSA client/LocalTSA and one set of CRLs per worker
-        from elicense.pdf.tsa import options_for_home
-
-        options = options_for_home(home, pdf_level, at=at, seal_name=entry.seal_name, tsa_url=tsa_url)
-    from elicense.crypto.keys import key_id
-
-    registry = Registry.open(url)
-    signer = home.signer(entry)
-    size = registry.ensure_status_list(entry.code, at=at)
-    taken = registry.taken_status_bitmap(entry.code, size) if bitmap else bytearray((size + 7) // 8)
+    signer = job.unlock()
+    documents = job.documents.open_writer() if job.documents is not None else None
+    registry = Registry.open(job.url)
+    size = registry.ensure_status_list(job.entry.code, at=job.at)
+    taken = registry.taken_status_bitmap(job.entry.code, size) if bitmap else bytearray((size + 7) // 8)
     lock_fd = None
     if registry.dialect == "sqlite" and registry.engine.url.database and hasattr(os, "O_CLOEXEC"):
         try:
@@ -594,15 +719,13 @@ def _init_worker(
             lock_fd = None
     _STATE = _Worker(
         registry,
-        home,
-        entry,
+        job.entry,
         signer,
-        catalog.get(type_code),
+        catalog.get(job.type_code),
         catalog,
-        at,
-        actor,
-        Path(pdf_dir) if pdf_dir else None,
-        options,
+        job.at,
+        job.actor,
+        documents,
         key_id(signer.certificate).hex(),
         size,
         taken,
@@ -610,6 +733,10 @@ def _init_worker(
         lock_fd=lock_fd,
         complete=bitmap,
     )
+
+
+def _ready() -> None:
+    """A no-op task: submitting it starts the pool's workers (and their set-up) at once."""
 
 
 def _plan_part(keys: Sequence[str], items: Sequence[_Item]) -> list[_Planned]:
@@ -776,23 +903,29 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
 
 
 def _write_pdfs(st: _Worker, licence_ids: Sequence[str]) -> int:
-    """Write missing PDFs (after the commit: a crash leaves the PDF to the re-run)."""
-    assert st.pdf_dir is not None
-    from elicense.registry.pdf import write_licence_pdf
-
+    """Write the missing documents (after the commit: a crash leaves them to the re-run); how many."""
+    writer = st.documents
+    assert writer is not None
     n = 0
     for lid in licence_ids:
-        if write_licence_pdf(
-            st.registry, st.home, st.entry, st.signer, lid, st.pdf_dir, at=st.at, options=st.pdf_options
-        ):
+        if not writer.missing(lid):
+            continue
+        record = st.registry.get(lid)
+        if record is not None and writer.write(record.to_issued()):
             n += 1
     return n
+
+
+def _documents_chunk(licence_ids: Sequence[str]) -> int:
+    """:func:`_write_pdfs` as a pool task (documents of rows issued by an earlier run)."""
+    assert _STATE is not None, "worker not initialised"
+    return _write_pdfs(_STATE, licence_ids)
 
 
 def run_batch(
     data: bytes,
     *,
-    home: Any,
+    home: IssuerHome[_E],
     url: str,
     type_code: str,
     at: dt.datetime,
@@ -801,139 +934,175 @@ def run_batch(
     workers: int = 1,
     encoding: str = "auto",
     report_path: Path | None = None,
-    pdf_dir: Path | None = None,
-    pdf_level: str = "B-B",
-    tsa_url: str | None = None,
+    documents: DocumentSpec | None = None,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     chunk_size: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
 ) -> BatchReport:
     """Validate and issue a batch (the Python API behind ``elicense issue --batch``).
 
-    ``progress(done, total)`` is called as chunks complete (rows issued or skipped); the
-    default chunk is well under a second of work (8 rows with PDFs at ~30 ms each, else 200),
-    so a progress bar moves at least once a second.
-    ``pdf_level`` (``B-B``/``B-T``/``B-LT``) and ``tsa_url`` apply to the ``pdf_dir`` PDFs.
+    ``documents`` (:class:`elicense.documents.PdfDocuments` / ``OfdDocuments``): also write a PDF or
+    OFD per licence, after its commit; rows issued by an earlier run get theirs if missing.
+    With ``workers`` > 1 the worker processes start once per job, at its start (they set up while
+    this process validates the file), and each opens the document writer once.
+    ``progress`` gets a :class:`BatchProgress` as chunks complete; the default chunk is well under a
+    second of work (8 rows with documents, else 200). Ctrl-C raises :class:`BatchInterrupted` once
+    the running chunks have committed.
     """
-    from elicense.catalog import Catalog
-    from elicense.registry.core import Registry
-
     at = require_utc(at, "at").replace(microsecond=0)
     if workers < 1 or workers > 64:
         raise UsageError("workers must be 1..64")
     if commit_every < 1:
         raise UsageError("commit_every must be ≥ 1")
-    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = _issuing_authority(home, authority_code, lt, f"{lt.name_zh} ({lt.code})")
-    import multiprocessing
-    from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-    from contextlib import ExitStack
-
     keys, items, enc = parse_batch(data, licence_type=lt, encoding=encoding)
-    init_args = (
-        url,
-        str(home.path),
-        entry.code,
-        lt.code,
-        at,
-        actor,
-        str(pdf_dir) if pdf_dir else None,
-        pdf_level,
-        tsa_url,
-    )
+    if chunk_size is None:
+        chunk_size = PDF_CHUNK_ROWS if documents is not None else 200
+    signer = home.signer(entry)  # a wrong passphrase fails here, clearly, before any worker starts
+    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents)
+    state = {"issued": 0, "skipped": 0, "documents": 0, "rejected": 0}
+    t0 = time.perf_counter()
+    now = BatchProgress("validating", 0, len(items), 0, 0, 0, 0, 0.0)
+
+    def report(phase: str, done: int, total: int) -> None:
+        nonlocal now
+        now = BatchProgress(phase, done, total, state["issued"], state["skipped"], state["rejected"],
+                            state["documents"], time.perf_counter() - t0)  # fmt: skip
+        if progress is not None:
+            progress(now)
+
     with ExitStack() as stack:
         pool: Executor | None = None
-
-        def start_pool() -> Executor:
-            return stack.enter_context(
-                ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                    initargs=init_args,
-                )
-            )
-
-        if workers > 1 and len(items) >= PARALLEL_PLAN_ROWS:
-            # validation is a third of the work per row: the workers do it too (in file order)
-            pool = start_pool()
-            step = max(100, -(-len(items) // (workers * 4)))
-            parts = [items[i : i + step] for i in range(0, len(items), step)]
-            planned = [p for part in pool.map(_plan_part, [keys] * len(parts), parts) for p in part]
-        else:
-            planned = plan_items(keys, items, licence_type=lt, authority=entry.authority, at=at)
-        plan = assemble_plan(planned, type_code=lt.code, authority_code=entry.code,
-                             total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
-        del planned, items
-        if plan.problems and report_path is not None:
-            write_report(report_path, plan.problems)
-        registry = Registry.open(url)
+        if workers > 1 and len(items) > chunk_size:
+            # start the workers now: they import and set up (pyHanko, keys, fonts) while this process validates
+            pool = stack.enter_context(_pool(workers, job))
+            pool.submit(_ready)
         try:
-            done_sources = registry.issued_sources(entry.code, lt.code)
-            signer = home.signer(entry)
-            registry.register_key(entry.code, signer.certificate, entry.key, at=at, actor=actor)
-            registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
-        finally:
-            registry.close()
-        todo = [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
-        already = len(plan.rows) - len(todo)
-        if chunk_size is None:
-            chunk_size = PDF_CHUNK_ROWS if pdf_dir is not None else 200
-        chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
-        issued: list[str] = []
-        pdfs = 0
-        done = 0
-        if progress:
-            progress(0, len(todo))
-        t0 = time.perf_counter()
-        if pool is None and (workers == 1 or len(chunks) <= 1):
-            _init_worker(*init_args)
-            try:
-                for chunk in chunks:
-                    ids, skip, p = _issue_chunk(chunk, commit_every)
-                    issued += ids
-                    already += skip
-                    pdfs += p
-                    done += len(chunk)
-                    if progress:
-                        progress(done, len(todo))
-            finally:
-                _close_worker()
-        else:
+            if pool is not None and len(items) >= PARALLEL_PLAN_ROWS:
+                # validation is a third of the work per row: the workers do it too (in file order)
+                step = max(100, -(-len(items) // (workers * 4)))
+                parts = [items[i : i + step] for i in range(0, len(items), step)]
+                planned = [p for part in pool.map(_plan_part, [keys] * len(parts), parts) for p in part]
+            else:
+                planned = plan_items(keys, items, licence_type=lt, authority=entry.authority, at=at)
+            plan = assemble_plan(planned, type_code=lt.code, authority_code=entry.code,
+                                 total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
+            del planned, items
+            state["rejected"] = len(plan.problems)
+            if plan.problems and report_path is not None:
+                write_report(report_path, plan.problems)
+            todo = _register(signer, entry, job, plan)
+            state["skipped"] = len(plan.rows) - len(todo)
+            chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+            issued: list[str] = []
+            report("issuing", 0, len(todo))
+            t0 = time.perf_counter()
             if pool is None:
-                pool = start_pool()
-            futures = {pool.submit(_issue_chunk, c, commit_every): len(c) for c in chunks}
-            for fut in as_completed(futures):
-                ids, skip, p = fut.result()
+                _init_worker(job)
+                stack.callback(_close_worker)
+            done = 0
+            for ids, skip, docs, n in _run_chunks(pool, _issue_chunk, [(c, commit_every) for c in chunks]):
                 issued += ids
-                already += skip
-                pdfs += p
-                done += futures[fut]
-                if progress:
-                    progress(done, len(todo))
-    if pdf_dir is not None and already:
-        # rows issued by an earlier (killed) run may lack their PDF
-        _init_worker(*init_args, bitmap=False)
-        try:
-            assert _STATE is not None
-            fresh = set(issued)
-            pdfs += _write_pdfs(_STATE, [r.licence_id for r in plan.rows if r.licence_id not in fresh])
-        finally:
-            _close_worker()
+                state["issued"] += len(ids)
+                state["skipped"] += skip
+                state["documents"] += docs
+                done += n
+                report("issuing", done, len(todo))
+            if documents is not None:  # rows issued by an earlier (killed) run may lack their document
+                fresh = set(issued)
+                rest = [r.licence_id for r in plan.rows if r.licence_id not in fresh]
+                step = chunk_size * 4
+                done = 0
+                for docs, n in _run_docs(pool, [rest[i : i + step] for i in range(0, len(rest), step)]):
+                    state["documents"] += docs
+                    done += n
+                    report("documents", done, len(rest))
+        except KeyboardInterrupt:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # the running chunks commit; no new ones start
+            raise BatchInterrupted(now) from None
+        except BrokenProcessPool as exc:
+            # a worker could not set up (e.g. B-T without a TSA key) or died: say why, as one worker would
+            if documents is not None:
+                documents.open_writer()  # raises the set-up error itself (a typed ElicenseError)
+            raise StorageError(
+                f"a worker process stopped: {exc}; committed rows stay issued, re-run to resume",
+                message_zh="签发子进程异常退出；已提交的不会丢失，重新运行即可继续",
+            ) from exc
     seconds = time.perf_counter() - t0
+    kind = documents.kind if documents is not None else ""
     return BatchReport(
         total=plan.total,
         valid=len(plan.rows),
         rejected=len(plan.problems),
         issued=len(issued),
-        already_issued=already,
+        already_issued=state["skipped"],
         seconds=seconds,
         report_path=report_path if plan.problems and report_path is not None else None,
         encoding=plan.encoding,
-        pdfs=pdfs,
+        pdfs=state["documents"] if kind == "pdf" else 0,
         licence_ids=tuple(issued[:1000]),
+        ofds=state["documents"] if kind == "ofd" else 0,
     )
+
+
+_PRELOAD = ("elicense.registry.batch", "elicense.registry.core", "elicense.issue")
+"""Modules every worker imports (a forkserver imports them once for all workers)."""
+
+
+def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
+    """``workers`` processes, each set up once for ``job``.
+
+    Started from a fork server where there is one (Linux, macOS: it imports the modules the workers need
+    once, then forks them, so two workers do not each spend a second importing pyHanko), else spawned;
+    never forked from this process (no inherited locks, threads or database connections).
+    """
+    context: BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        preload = job.documents.preload if job.documents is not None else ()
+        context.set_forkserver_preload([*_PRELOAD, *preload])  # effective when the fork server starts
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(job, True, True))  # fmt: skip
+
+
+def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) -> list[BatchRow]:
+    """Record the signing key and seal (idempotent); the rows whose source id is not issued yet."""
+    registry = Registry.open(job.url)
+    try:
+        done_sources = registry.issued_sources(entry.code, job.type_code)
+        registry.register_key(entry.code, signer.certificate, entry.key, at=job.at, actor=job.actor)
+        registry.register_seal(entry.code, entry.seal_name, kid=None, at=job.at, actor=job.actor)
+    finally:
+        registry.close()
+    return [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
+
+
+def _run_chunks(
+    pool: Executor | None, fn: Callable[..., tuple[list[str], int, int]], args: Sequence[tuple[Any, ...]]
+) -> Iterator[tuple[list[str], int, int, int]]:
+    """``fn(*a)`` for each ``a`` (in this process, or on the pool as they complete), with ``len(a[0])``."""
+    if pool is None:
+        for a in args:
+            yield (*fn(*a), len(a[0]))
+        return
+    futures: dict[Future[tuple[list[str], int, int]], int] = {pool.submit(fn, *a): len(a[0]) for a in args}
+    for fut in as_completed(futures):
+        yield (*fut.result(), futures[fut])
+
+
+def _run_docs(pool: Executor | None, parts: Sequence[Sequence[str]]) -> Iterator[tuple[int, int]]:
+    """:func:`_documents_chunk` over ``parts`` (here or on the pool): (documents written, ids looked at)."""
+    if pool is None:
+        for p in parts:
+            yield _documents_chunk(p), len(p)
+        return
+    futures = {pool.submit(_documents_chunk, p): len(p) for p in parts}
+    for fut in as_completed(futures):
+        yield fut.result(), futures[fut]
 
 
 def _close_worker() -> None:
@@ -945,32 +1114,17 @@ def _close_worker() -> None:
         _STATE = None
 
 
-def _issuing_authority(home: Any, authority_code: str | None, lt: LicenceType, what_en: str) -> AuthorityEntry:
+def _issuing_authority(home: IssuerHome[_E], authority_code: str | None, lt: LicenceType, what_en: str) -> _E:
     """The named authority, else the home's first for the type; it must be authorised for the type
     (the one issuer-side statement of the rule; ``what_en`` names the type in the refusal)."""
-    entry: AuthorityEntry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
+    entry = home.authority(authority_code) if authority_code else home.authority_for_type(lt.code)
     if lt.code not in entry.licence_types:
         raise UsageError(f"{entry.name} may not issue {what_en}", message_zh=f"{entry.name} 无权签发{lt.name_zh}")
     return entry
 
 
-def check_pdf_level(pdf_dir: Path | None, level: str, tsa_url: str | None) -> None:
-    """``--pdf-level`` / ``--tsa-url`` only make sense with PDFs, and for a known level."""
-    from elicense.pdf.tsa import PDF_LEVELS
-
-    if level not in PDF_LEVELS:
-        raise UsageError(f"unknown PDF level {level!r} (known: {', '.join(PDF_LEVELS)})")
-    if pdf_dir is None and (level != "B-B" or tsa_url):
-        raise UsageError("--pdf-level / --tsa-url need --pdf DIR", message_zh="--pdf-level / --tsa-url 须与 --pdf 同用")
-    if tsa_url and level == "B-B":
-        raise UsageError("--tsa-url needs --pdf-level B-T or B-LT", message_zh="--tsa-url 须配合 B-T 或 B-LT")
-
-
 def default_actor() -> str:
     """``$ELICENSE_ACTOR``, else ``user@host`` (who ran the job, for the audit log)."""
-    import getpass
-    import socket
-
     actor = os.environ.get("ELICENSE_ACTOR")
     if actor:
         return actor[:128]
@@ -996,21 +1150,17 @@ class SingleResult:
 def issue_one(
     values: Mapping[str, str],
     *,
-    home: Any,
+    home: IssuerHome[_E],
     url: str,
     type_code: str,
     at: dt.datetime,
     actor: str,
     authority_code: str | None = None,
-    pdf_dir: Path | None = None,
-    pdf_level: str = "B-B",
-    tsa_url: str | None = None,
+    documents: DocumentSpec | None = None,
 ) -> SingleResult:
-    """Issue one licence from the same columns as a batch row (idempotent on ``source_id``)."""
-    from elicense.catalog import Catalog
-
+    """Issue one licence from the same columns as a batch row (idempotent on ``source_id``);
+    ``documents``: also write its PDF or OFD (if missing)."""
     at = require_utc(at, "at").replace(microsecond=0)
-    check_pdf_level(pdf_dir, pdf_level, tsa_url)
     lt = Catalog.default().get(type_code)
     entry = _issuing_authority(home, authority_code, lt, lt.code)
     names = header_names(lt)
@@ -1025,21 +1175,8 @@ def issue_one(
     try:
         licence = plan_row(row, licence_type=lt, authority=entry.authority, at=at)
     except _RowError as exc:
-        from elicense.errors import LicenceDataError
-
         raise LicenceDataError(exc.en, message_zh=exc.zh) from exc
-    _init_worker(
-        url,
-        str(home.path),
-        entry.code,
-        lt.code,
-        at,
-        actor,
-        str(pdf_dir) if pdf_dir else None,
-        pdf_level,
-        tsa_url,
-        bitmap=False,
-    )
+    _init_worker(_Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents), bitmap=False)
     try:
         assert _STATE is not None
         st = _STATE
@@ -1047,7 +1184,7 @@ def issue_one(
         st.registry.register_seal(entry.code, entry.seal_name, kid=None, at=at, actor=actor)
         ids, _skipped = _issue_transaction(st, [BatchRow(1, row, str(licence.id))])
         rec = st.registry.find_source(entry.code, lt.code, row["source_id"].strip())
-        if pdf_dir is not None and rec is not None:
+        if documents is not None and rec is not None:
             _write_pdfs(st, [rec.id])
     finally:
         _close_worker()

@@ -1,0 +1,214 @@
+"""Batch issuance with documents on several workers (#22): PDFs and OFDs written by the pool workers (each
+sets up once), missing files filled in by a re-run, the progress line, and Ctrl-C with a resume hint."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import registry_support as rs
+from elicense.home import Home
+
+CLI = [sys.executable, "-m", "elicense.cli"]
+LINE = re.compile(
+    r"^elicense: (issuing|documents) (\d+)/(\d+) rows \((\d+)%\), ([0-9.]+) rows/s, ETA (\S+); "
+    r"issued (\d+), skipped (\d+), rejected (\d+), documents (\d+)$"
+)
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _pdf_ok(path: Path, home: Home) -> bool:
+    """pyHanko's own validation of the PDF's signature against the home's roots (no elicense code)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from elicense.pdf.sign import _asn1_cert
+
+    roots = [_asn1_cert(c) for c in home.root_certificates()]
+    inter = [_asn1_cert(c) for c in home.intermediate_certificates()]
+    emb = PdfFileReader(io.BytesIO(path.read_bytes())).embedded_signatures[0]
+    status = validate_pdf_signature(
+        emb, signer_validation_context=ValidationContext(trust_roots=roots, other_certs=inter, allow_fetching=False)
+    )
+    return bool(status.bottom_line)
+
+
+def test_pdf_batch_on_two_workers_then_rerun_fills_missing(tmp_path: Path) -> None:
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    batch = tmp_path / "b.csv"
+    rows = [rs.row(i) for i in range(20)]
+    rows[5][3] = "not-a-code"  # one rejected row
+    batch.write_bytes(rs.csv_bytes(rows))
+    pdf = tmp_path / "pdf"
+    args = ["issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home.path), "--pdf", str(pdf),
+            "--workers", "2", "--json", "--no-progress"]  # fmt: skip
+    first = _cli(*args)
+    assert first.returncode == 1, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["issued"], report["rejected"], report["pdfs"], report["ofds"]) == (19, 1, 19, 0)
+    assert first.stderr == ""
+    files = sorted(pdf.glob("*.pdf"))
+    assert len(files) == 19
+    assert all(_pdf_ok(p, home) for p in files[:3])
+    for p in files[:4]:  # as if killed after the commit, before the PDFs
+        p.unlink()
+    again = json.loads(_cli(*args).stdout)
+    assert (again["issued"], again["already_issued"], again["pdfs"]) == (0, 19, 4)
+    assert len(list(pdf.glob("*.pdf"))) == 19 and _pdf_ok(files[0], home)
+
+
+def test_pdf_and_ofd_together_are_refused(tmp_path: Path) -> None:
+    home = rs.demo_home(tmp_path / "home")
+    batch = tmp_path / "b.csv"
+    batch.write_bytes(rs.csv_bytes([rs.row(1)]))
+    out = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--pdf", str(tmp_path / "p"),
+               "--ofd", str(tmp_path / "o"), "--lang", "en")  # fmt: skip
+    assert out.returncode != 0 and "--pdf and --ofd cannot be combined" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "p").exists()
+
+
+def test_ofd_batch_on_two_workers_then_rerun_fills_missing(tmp_path: Path) -> None:
+    from elicense.crypto.algorithms import Algorithm
+    from elicense.demo import build_demo
+    from ofd_support import ofdrw
+
+    world = build_demo(tmp_path / "w", now=rs.NOW, seed=b"ofd-batch", images=False, pdf=False,
+                       algorithm=Algorithm.SM2)  # fmt: skip
+    batch = tmp_path / "b.csv"
+    batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(18)]))
+    ofd = tmp_path / "ofd"
+    args = ["issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(world.home.path), "--alg", "sm2",
+            "--ofd", str(ofd), "--workers", "2", "--json", "--no-progress"]  # fmt: skip
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["issued"], report["ofds"], report["pdfs"]) == (18, 18, 0)
+    files = sorted(ofd.glob("*.ofd"))
+    assert len(files) == 18
+    files[0].unlink()
+    files[1].unlink()
+    again = json.loads(_cli(*args).stdout)
+    assert (again["issued"], again["already_issued"], again["ofds"]) == (0, 18, 2)
+    out = ofdrw("verify", *files[:3])  # an implementation elicense did not write
+    lines = dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
+    assert len(lines) == 3 and all(v.startswith("VALID SESV4") for v in lines.values()), out.stdout + out.stderr
+
+
+def test_progress_line_on_stderr_never_in_json(tmp_path: Path) -> None:
+    home = rs.demo_home(tmp_path / "home")
+    batch = tmp_path / "b.csv"
+    rows = [rs.row(i) for i in range(30)]
+    rows[7][3] = "bad"
+    batch.write_bytes(rs.csv_bytes(rows))
+    out = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--progress", "--json",
+               "--lang", "en", "--pdf", str(tmp_path / "pdf"))  # fmt: skip
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["issued"] == 29  # stdout is the JSON document only
+    lines = out.stderr.splitlines()
+    assert lines and all(LINE.match(x) for x in lines), out.stderr  # nothing else: no warning from pyHanko either
+    last = LINE.match(lines[-1])
+    assert last is not None
+    phase, done, total, pct, rate, eta, issued, skipped, rejected, docs = last.groups()
+    assert (phase, done, total, pct, eta) == ("issuing", "29", "29", "100", "0:00:00")
+    assert (issued, skipped, rejected, docs) == ("29", "0", "1", "29") and float(rate) > 0
+    first = LINE.match(lines[0])
+    assert first is not None and first.group(2) == "0" and first.group(6) == "-"  # no rate yet: no made-up ETA
+    again = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--progress",
+                 "--lang", "en")  # fmt: skip
+    last = LINE.match(again.stderr.splitlines()[-1])
+    assert last is not None and last.group(8) == "29" and last.group(7) == "0"  # all skipped on the re-run
+    quiet = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--no-progress")
+    assert quiet.stderr == ""  # not a terminal and not forced: no line
+
+
+def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops the job: exit 130, a hint
+    naming what was issued, and the same command resumes: every row issued once, every PDF written."""
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    batch = tmp_path / "b.csv"
+    n = 120
+    batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(n)]))
+    pdf = tmp_path / "pdf"
+    args = ["issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home.path), "--pdf", str(pdf),
+            "--workers", "2", "--progress", "--lang", "en"]  # fmt: skip
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 240
+    for line in proc.stderr:  # wait until some rows are done, then press Ctrl-C
+        seen.append(line)
+        m = LINE.match(line.rstrip("\n"))
+        if m and 0 < int(m.group(2)) < n:
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+        assert time.monotonic() < deadline, seen
+    else:
+        pytest.fail(f"no progress before the end: {seen}")
+    _, rest = proc.communicate(timeout=240)
+    assert proc.returncode == 130, rest
+    hint = [x for x in rest.splitlines() if "interrupted:" in x]
+    assert hint and "re-run the same command to resume" in hint[0] and "Traceback" not in rest, rest
+    issued = int(re.search(r"interrupted: (\d+) licences issued", hint[0]).group(1))  # type: ignore[union-attr]
+    assert 0 < issued < n
+    again = _cli(*[a for a in args if a != "--progress"], "--json", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["issued"] + report["already_issued"] == n and report["already_issued"] >= issued
+    assert len(list(pdf.glob("*.pdf"))) == n
+    from elicense.registry import Registry, sqlite_url
+
+    with Registry.open(sqlite_url(home.path / "registry.sqlite")) as reg:
+        assert reg.count() == n and reg.verify_audit().ok
+
+
+def _env_in_worker(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_pool_workers_get_the_environment_of_their_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers forked from a long-lived fork server see the environment of the job that started them
+    ($ELICENSE_PASSPHRASE and the like), as spawned ones would, not the server's copy from an earlier job."""
+    import functools
+
+    from elicense.registry import batch as b
+    from elicense.registry import sqlite_url
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    url = sqlite_url(home.path / "registry.sqlite")
+    b.run_batch(rs.csv_bytes([rs.row(1)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t")
+    entry = home.authority_for_type("11100000MB0143028R001")
+    for mark in ("one", "two"):
+        monkeypatch.setenv("ELICENSE_TEST_MARK", mark)
+        job = b._Job(url, entry, functools.partial(home.signer, entry), "11100000MB0143028R001", rs.NOW, "t")
+        with b._pool(2, job) as pool:
+            assert {pool.submit(_env_in_worker, "ELICENSE_TEST_MARK").result() for _ in range(4)} == {mark}
+
+
+def test_worker_set_up_error_is_a_clear_error_not_a_broken_pool(tmp_path: Path) -> None:
+    """B-T without a TSA: the workers cannot make their in-process TSA (no root key in this home). The
+    job stops with that reason, as one worker in process would say it, not with a broken process pool."""
+    home = rs.demo_home(tmp_path / "home")
+    for key in (home / "keys").glob("root*.key.pem"):
+        key.unlink()
+    batch = tmp_path / "b.csv"
+    batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(20)]))
+    for workers in ("1", "2"):
+        out = _cli("issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home), "--pdf",
+                   str(tmp_path / "pdf"), "--pdf-level", "B-T", "--workers", workers, "--lang", "en")  # fmt: skip
+        assert out.returncode == 3, out.stderr
+        assert "no root key" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert "BrokenProcessPool" not in out.stderr and "internal error" not in out.stderr, out.stderr
