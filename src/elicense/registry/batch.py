@@ -31,7 +31,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -703,32 +703,91 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
 def _sign(st: _Worker, r: BatchRow, idx: int) -> Any:
     from elicense.issue import sign_licence
 
-    if r.licence is not None:
+    session = _session(st)
+    if r.licence is not None:  # planned by plan_row: built (fields validated) by LicenceBuilder.build
         licence = dataclasses.replace(r.licence, status_index=idx)
+        trusted = True
     else:
         licence = plan_row(
             r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
         )
-    return sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)
+        trusted = True
+    return sign_licence(
+        licence, st.signer, at=st.at, catalog=st.catalog, kid=session.kid, unsafe_fields_normalized=trusted
+    )
+
+
+@dataclass
+class _ChainSession:
+    """This process's audit chain and writer-lock figures (one per worker state; see ``specs/audit-log.md``)."""
+
+    state: _Worker
+    """The worker state the chain belongs to."""
+    kid: bytes
+    """The signer's key id (hashed once, not per licence)."""
+    writer: Any = None
+    """The :class:`~elicense.registry.core.ChainWriter` (opened at the first bulk write)."""
+    transactions: int = 0
+    """Write transactions committed."""
+    lock_seconds: float = 0.0
+    """Time spent waiting for and holding the write lock (flock + transaction), summed."""
+
+
+_SESSION: _ChainSession | None = None
+
+
+def _session(st: _Worker) -> _ChainSession:
+    global _SESSION
+    if _SESSION is None or _SESSION.state is not st:
+        _SESSION = _ChainSession(st, bytes.fromhex(st.kid))
+    return _SESSION
+
+
+def _chain(st: _Worker, session: _ChainSession) -> Any:
+    """The worker's own audit chain, opened on first use (closed by :func:`_close_chain` / at process exit)."""
+    if session.writer is None:
+        from multiprocessing import util
+
+        session.writer = st.registry.open_chain(
+            actor=st.actor, at=st.at, note={"authority": st.entry.code, "type_code": st.licence_type.code}
+        )
+        util.Finalize(None, _close_chain, exitpriority=10)  # pool workers: closed as the process exits
+    return session.writer
+
+
+def _close_chain() -> None:
+    """Record where this process's chain ends, with its lock figures (best effort: a kill -9 skips it,
+    and the chain's head row still guards its tail)."""
+    global _SESSION
+    session, _SESSION = _SESSION, None
+    if session is None or session.writer is None:
+        return
+    note = {"transactions": session.transactions, "lock_ms": round(session.lock_seconds * 1000, 3)}
+    with suppress(ElicenseError):  # else the chain stays open: still verifiable through its head row
+        session.state.registry.close_chain(session.writer, at=session.state.at, note=note)
 
 
 def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str], int]:
-    """Sign ``rows`` outside any lock, then commit them with their audit entries at once.
+    """Sign ``rows`` and hash their audit entries outside any lock, then insert them at once.
 
     Status indexes are chosen before signing from the free ones this worker knows of, and
-    checked against the database in one statement first, so a collision (another worker
-    won the index in the meantime) is rare; the few left are caught in the transaction,
-    re-drawn and re-signed there. Each row is planned once (:func:`plan_batch`).
+    checked against the database in one read first, so a collision (another worker won the
+    index in the meantime) is rare. The write transaction only inserts (three
+    ``executemany`` and the head of this worker's own audit chain); the database's unique
+    constraints are the guard. When they fire (a concurrent issuer took a source id or an
+    index), :func:`_issue_checked` redoes the rows under the authority's lock. A single
+    licence (no bitmap) goes to the ``main`` chain. Each row is planned once (:func:`plan_batch`).
     """
-    from elicense.registry.core import MAX_FILL
+    from elicense.registry.core import MAX_FILL, DuplicateLicence, prepare_issued
 
-    reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
+    reg, code = st.registry, st.entry.code
+    session = _session(st)
     st.writes += 1
     # ``known`` counts what this worker saw, a lower bound (other workers issue too): past a quarter
     # of the list, the database count decides every 8th transaction. Growth comes before drawing.
     if st.known + len(rows) >= st.size * MAX_FILL or (st.known >= st.size * MAX_FILL / 2 and st.writes % 8 == 0):
         with _writer_lock(st), reg.transaction() as conn:
-            reg.lock_writers(conn)
+            reg.lock_authority(conn, code)
             _resize(st, reg.grow_status_list(conn, code, st.size, incoming=len(rows)))
     indexes = _draw(st, len(rows), set())
     with reg.reading() as conn:
@@ -741,10 +800,38 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
             indexes = [next(it) if i in clash else i for i in indexes]
             clash = reg.taken_among(conn, code, fresh)
     prepared = [_sign(st, r, idx) for r, idx in zip(rows, indexes, strict=True)]
-    ids: list[str] = []
-    skipped = 0
+    if clashed and not st.complete:  # no bitmap (one licence): collisions are the growth signal
+        return _issue_checked(st, rows, prepared, clashed=True)
+    writer = _chain(st, session) if st.complete else None
+    if writer is None:
+        return _issue_checked(st, rows, prepared, clashed=False)
+    bulk = prepare_issued([(iss, {"row": r.row, "batch": True}) for r, iss in zip(rows, prepared, strict=True)],
+                          kid=st.kid, at=st.at)  # fmt: skip
+    appended = writer.prepare(bulk.audit, at=st.at)
+    t0 = time.perf_counter()
+    try:
+        with _writer_lock(st), reg.transaction() as conn:
+            reg.insert_issued(conn, bulk, appended)
+            _crashpoint("issue.before_commit")
+    except DuplicateLicence:  # a concurrent issuer took a source id or an index: check row by row
+        session.lock_seconds += time.perf_counter() - t0
+        return _issue_checked(st, rows, prepared, clashed=True)
+    session.lock_seconds += time.perf_counter() - t0
+    session.transactions += 1
+    writer.advance(appended)
+    _mark_taken(st, indexes)
+    _crashpoint("issue.after_commit")
+    return [str(iss.licence.id) for iss in prepared], 0
+
+
+def _issue_checked(
+    st: _Worker, rows: Sequence[BatchRow], prepared: list[Any], *, clashed: bool
+) -> tuple[list[str], int]:
+    """Insert signed ``rows`` after checking, under the authority's lock, which source ids are already
+    issued (skipped) and which indexes are taken (re-drawn and re-signed); audit entries go to ``main``."""
+    reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
     with _writer_lock(st), reg.transaction() as conn:
-        reg.lock_writers(conn)
+        reg.lock_authority(conn, code)
         sids = [r.values["source_id"].strip() for r in rows]
         done = reg.sources_among(conn, code, tcode, sids)
         keep = [(r, iss) for r, iss, sid in zip(rows, prepared, sids, strict=True) if sid not in done]
@@ -938,6 +1025,7 @@ def run_batch(
 
 def _close_worker() -> None:
     global _STATE
+    _close_chain()
     if _STATE is not None:
         _STATE.registry.close()
         if _STATE.lock_fd is not None:
