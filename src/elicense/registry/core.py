@@ -279,6 +279,8 @@ _BIND_INDEX = (
     )
     .values(licence_id=bindparam("lid"))
 )
+_TAKEN_SQL = "SELECT idx FROM status_indexes WHERE authority_code = ? AND idx IN (:)"
+"""Taken indexes among a list (``(:)`` becomes one placeholder per index): the hot pre-check of bulk issuing."""
 SOURCE_LOOKUP = select(s.licences.c.id).where(
     s.licences.c.authority_code == bindparam("a"),
     s.licences.c.type_code == bindparam("t"),
@@ -717,14 +719,12 @@ class Registry:
             ).first()
 
     def taken_among(self, conn: Connection, authority_code: str, indexes: Sequence[int]) -> set[int]:
-        """Which of ``indexes`` are already taken in the authority's list (one statement)."""
+        """Which of ``indexes`` are already taken in the authority's list (one statement, sent as is)."""
         if not indexes:
             return set()
-        q = select(s.status_indexes.c.idx).where(
-            s.status_indexes.c.authority_code == authority_code,
-            s.status_indexes.c.idx.in_(bindparam("idxs", expanding=True)),
-        )
-        return {int(r[0]) for r in conn.execute(q, {"idxs": list(indexes)})}
+        ph = "?" if self.dialect == "sqlite" else "%s"
+        sql = _TAKEN_SQL.replace("?", ph).replace("(:)", "(" + ", ".join([ph] * len(indexes)) + ")")
+        return {int(r[0]) for r in conn.exec_driver_sql(sql, (authority_code, *(int(i) for i in indexes)))}
 
     def sources_among(
         self, conn: Connection, authority_code: str, type_code: str, source_ids: Sequence[str]
