@@ -30,8 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import registry_support as rs
 from bench_scale import _raw_insert, _rows_of, result
+
+import registry_support as rs
 from elicense.home import Home
 from elicense.registry import Registry, sqlite_url
 from elicense.registry.batch import run_batch
