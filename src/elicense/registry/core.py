@@ -508,7 +508,7 @@ class Registry:
         if not appended.rows:
             return
         sql = _BULK_SQL[self.dialect]
-        conn.exec_driver_sql(sql.audit, appended.rows)
+        _insert_rows(conn, sql, sql.audit, appended.rows)
         moved = conn.exec_driver_sql(
             sql.move_head, (appended.seq, appended.hash, appended.chain, appended.after_seq, appended.after_hash)
         ).rowcount
@@ -782,8 +782,8 @@ class Registry:
         if not bulk.licences:
             return
         sql = _BULK_SQL[self.dialect]
-        conn.exec_driver_sql(sql.indexes, bulk.indexes)
-        conn.exec_driver_sql(sql.licences, bulk.licences)
+        _insert_rows(conn, sql, sql.indexes, bulk.indexes)
+        _insert_rows(conn, sql, sql.licences, bulk.licences)
         self.append_chain(conn, appended)
 
     def _ensure_status_list(self, c: Connection, authority_code: str, at: dt.datetime) -> int:
@@ -1140,15 +1140,39 @@ LICENCE_COLUMNS = (
 
 @dataclass(frozen=True)
 class _BulkSql:
-    """The bulk path's statements in one DB-API parameter style (``executemany`` straight to the driver)."""
+    """The bulk path's statements in one DB-API parameter style, straight to the driver."""
 
     indexes: str
     licences: str
     audit: str
     move_head: str
+    copy: bool = False
+    """Send a batch with ``COPY ... FROM STDIN`` (PostgreSQL: one stream, half the cost of a multi-row
+    ``INSERT``) rather than ``executemany`` (SQLite: a C loop in process)."""
 
 
-def _bulk_sql(ph: str) -> _BulkSql:
+def _insert_rows(conn: Connection, sql: _BulkSql, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` with ``statement`` (one of ``sql``'s single-row inserts) in one call.
+
+    A constraint violation raises :class:`DuplicateLicence` either way (``COPY`` bypasses SQLAlchemy,
+    so the driver's error is translated here); the transaction is then rolled back whole.
+    """
+    if not rows:
+        return
+    if not sql.copy:
+        conn.exec_driver_sql(statement, list(rows))
+        return
+    table_and_columns = statement.removeprefix("INSERT INTO ").partition(" VALUES ")[0]
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY {table_and_columns} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:
+        raise DuplicateLicence(f"already registered: {exc}", message_zh="证照已登记") from exc
+
+
+def _bulk_sql(ph: str, *, copy: bool = False) -> _BulkSql:
     """Statements with placeholder ``ph``: built from the constant column lists only (no outside text)."""
     audit_columns = ("at", "actor", "action", "subject", "details", "prev_hash", "hash", "chain", "chain_seq")
 
@@ -1160,10 +1184,11 @@ def _bulk_sql(ph: str) -> _BulkSql:
         insert("licences", LICENCE_COLUMNS),
         insert("audit_log", audit_columns),
         "UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ? AND seq = ? AND hash = ?".replace("?", ph),
+        copy,
     )
 
 
-_BULK_SQL = {"sqlite": _bulk_sql("?"), "postgresql": _bulk_sql("%s")}
+_BULK_SQL = {"sqlite": _bulk_sql("?"), "postgresql": _bulk_sql("%s", copy=True)}
 
 
 @dataclass(frozen=True)
