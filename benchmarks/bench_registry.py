@@ -107,8 +107,7 @@ def one(
         flush=True,
     )
     print(f"    CPU of this process and its workers: {cpu / rows * 1e6:.0f} µs/licence = {rows / cpu:.0f} licences "
-          f"per CPU-second ({cpu_floor / (rows / cpu):.2f}x the signing floor per CPU-second; on a shared machine the wall-clock "
-          "rate understates what idle cores give)")  # fmt: skip
+          f"per CPU-second ({cpu_floor / (rows / cpu):.2f}x the signing floor per CPU-second)")  # fmt: skip
     result(f"{label}, per CPU-second", round(rows / cpu, 1), "licences/CPU-s", baseline=round(cpu_floor, 1),
            baseline_unit="licences/CPU-s", baseline_label="raw ES256 signing, 2 signatures/licence",
            ratio=round(cpu_floor / (rows / cpu), 3))  # fmt: skip
