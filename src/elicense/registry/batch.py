@@ -43,6 +43,7 @@ from elicense.model import HolderType, china_date, require_utc
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
     from elicense.home import AuthorityEntry
+    from elicense.registry.core import ChainWriter
 
 MAX_FILE_BYTES = 1 << 30
 """Largest accepted CSV file (1 GiB)."""
@@ -742,8 +743,8 @@ class _ChainSession:
     """The worker state the chain belongs to."""
     kid: bytes
     """The signer's key id (hashed once, not per licence)."""
-    writer: Any = None
-    """The :class:`~elicense.registry.core.ChainWriter` (opened at the first bulk write)."""
+    writer: ChainWriter | None = None
+    """This process's audit chain (opened at the first bulk write)."""
     transactions: int = 0
     """Write transactions committed."""
     lock_seconds: float = 0.0
@@ -760,7 +761,7 @@ def _session(st: _Worker) -> _ChainSession:
     return _SESSION
 
 
-def _chain(st: _Worker, session: _ChainSession) -> Any:
+def _chain(st: _Worker, session: _ChainSession) -> ChainWriter:
     """The worker's own audit chain, opened on first use (closed by :func:`_close_chain` / at process exit)."""
     if session.writer is None:
         from multiprocessing import util
