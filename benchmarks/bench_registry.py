@@ -1,23 +1,37 @@
 """Bulk issuance throughput: licences/s for a paper-era CSV (QR payload only, optionally PDFs),
-on SQLite and PostgreSQL, with 1 and 2 worker processes.
+on SQLite and PostgreSQL, with 1 and 2 worker processes, against floors measured in the same run.
 
-    .venv/bin/python benchmarks/bench_registry.py [--rows 10000] [--pdf-rows 50] [--no-pg]
+    .venv/bin/python benchmarks/bench_registry.py [--rows 10000] [--pdf-rows 50] [--no-pg] [--workers 1,2]
 
-Reports, per configuration, licences/s and the ratio to the raw signing floor measured in
-the same run (two ES256 signatures per licence: QR claims + full record).
+Floors (same run, same machine):
+
+* raw signing: two ES256 signatures per licence (QR claims + full record) with the issuing key,
+  on as many cores as workers;
+* raw insert: a bare DB-API ``executemany`` of the very rows the batch wrote (licences, status
+  indexes, audit entries) into an empty copy of the schema, one transaction.
+
+Lock time per batch is what each worker spent waiting for and holding the write lock, per write
+transaction, read back from the ``audit.chain_close`` entries the workers leave in the audit log.
+PostgreSQL runs on a throwaway loopback server started the way the tests start it.
+Each figure is also printed as ``RESULT {json}`` for ``run_all.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import resource
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench_scale import _raw_insert, _rows_of, result
 
 import registry_support as rs
 from elicense.documents import PdfDocuments
@@ -28,17 +42,46 @@ from elicense.registry.batch import run_batch
 TYPE_CODE = "11100000MB0143028R001"
 
 
-def sign_floor(home: Home, n: int = 2000) -> float:
-    """Signatures/s of the raw signer (the floor of issuing)."""
+def sign_floor(home: Home, seconds: float = 1.5) -> tuple[float, float]:
+    """Licences/s of the raw signer on one core, two ES256 signatures (of the sizes a licence signs) each:
+    per wall-clock second and per CPU second."""
     signer = home.signer(home.authority_for_type("11100000MB0143028R001"))
-    msg = b"x" * 200
-    t0 = time.perf_counter()
-    for _ in range(n):
-        signer.sign(msg)
-    return n / (time.perf_counter() - t0)
+    claims, record = b"q" * 260, b"r" * 700
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(100):
+            signer.sign(claims)
+            signer.sign(record)
+        n += 100
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
-def one(label: str, home: Home, url: str, data: bytes, workers: int, rows: int, pdf: Path | None, floor: float) -> None:
+def _cpu() -> float:
+    """User + system CPU seconds of this process and its reaped children (the batch's worker processes)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def lock_figures(url: str) -> tuple[int, float, int]:
+    """(write transactions, lock seconds, workers) summed over the chains the batch closed."""
+    transactions, lock_ms, workers = 0, 0.0, 0
+    with Registry.open(url) as reg:
+        for e in reg.audit_entries():
+            if e.action == "audit.chain_close":
+                d = json.loads(e.details)
+                transactions += int(d.get("transactions", 0))
+                lock_ms += float(d.get("lock_ms", 0.0))
+                workers += 1
+    return transactions, lock_ms / 1000, workers
+
+
+def one(
+    backend: str, kind: str, home: Home, url: str, raw_url: str | None, data: bytes, workers: int, rows: int,
+    pdf: Path | None, floors: tuple[float, float],
+) -> float:  # fmt: skip
+    """Run one batch, check it, print its figures; returns licences/s."""
+    floor, cpu_floor = floors
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     report = run_batch(
         data,
@@ -49,18 +92,51 @@ def one(label: str, home: Home, url: str, data: bytes, workers: int, rows: int, 
         actor="bench",
         workers=workers,
         documents=None if pdf is None else PdfDocuments(home, home.authority_for_type(TYPE_CODE).code, pdf),
-        chunk_size=250 if pdf is None else 10,
+        chunk_size=None if pdf is None else 10,
     )
     wall = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
     assert report.issued == rows, report
     with Registry.open(url) as reg:
         assert reg.count() == rows
-        assert reg.verify_audit().ok
+        audit = reg.verify_audit()
+        assert audit.ok, audit
     rate = rows / wall
+    cores_floor = floor * workers
+    label = f"bulk issuance {backend}, {'QR payload' if kind == 'qr' else 'QR + PDF'}, {rows} rows, {workers} worker(s)"
     print(
-        f"{label:<34} {rows:>6} rows  {wall:7.2f} s  {rate:8.1f} licences/s  "
-        f"(sign floor {floor / 2:.0f}/s per core: {floor / 2 / rate:.1f}x)"
+        f"{backend} {kind} workers={workers:<3} {rows:>6} rows  {wall:7.2f} s  {rate:8.1f} licences/s  "
+        f"(sign floor {cores_floor:.0f}/s on {workers} core(s): {cores_floor / rate:.2f}x)",
+        flush=True,
     )
+    print(f"    CPU of this process and its workers: {cpu / rows * 1e6:.0f} µs/licence = {rows / cpu:.0f} licences "
+          f"per CPU-second ({cpu_floor / (rows / cpu):.2f}x the signing floor per CPU-second)")  # fmt: skip
+    result(f"{label}, per CPU-second", round(rows / cpu, 1), "licences/CPU-s", baseline=round(cpu_floor, 1),
+           baseline_unit="licences/CPU-s", baseline_label="raw ES256 signing, 2 signatures/licence",
+           ratio=round(cpu_floor / (rows / cpu), 3))  # fmt: skip
+    result(label, round(rate, 1), "licences/s", baseline=round(cores_floor, 1), baseline_unit="licences/s",
+           baseline_label=f"raw ES256 signing, 2 signatures/licence, {workers} core(s)",
+           ratio=round(cores_floor / rate, 3))  # fmt: skip
+    if kind != "qr":
+        return rate
+    transactions, lock_s, chains = lock_figures(url)
+    if transactions:
+        per = lock_s / transactions * 1000
+        share = lock_s / max(chains, 1) / wall
+        print(f"    lock per write transaction: {per:.2f} ms ({transactions} transactions, {chains} writer(s); "
+              f"{share:.0%} of each writer's wall time)")  # fmt: skip
+        result(f"lock time per batch, {backend}, {workers} worker(s)", round(per, 3), "ms",
+               baseline_label=f"{transactions} write transactions, {share:.0%} of wall time")  # fmt: skip
+    if raw_url is not None:
+        tables = _rows_of(url)
+        t_raw = _raw_insert(raw_url, tables)
+        raw_rate = rows / t_raw
+        print(f"    raw executemany of the same rows ({', '.join(tables)}): {raw_rate:.0f} licences/s "
+              f"({raw_rate / rate:.2f}x)")  # fmt: skip
+        result(f"{label} vs raw insert", round(rate, 1), "licences/s", baseline=round(raw_rate, 1),
+               baseline_unit="licences/s", baseline_label="raw DB-API executemany of the same rows",
+               ratio=round(raw_rate / rate, 3))  # fmt: skip
+    return rate
 
 
 def main() -> int:
@@ -68,33 +144,64 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--pdf-rows", type=int, default=50)
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     args = ap.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-registry-"))
+    rates: dict[tuple[str, int], float] = {}
     try:
         base = Home.load(rs.demo_home(tmp / "base"))
-        floor = sign_floor(base)
+        floors = sign_floor(base)
+        print(f"raw signing floor: {floors[0]:.0f} licences/s per core, {floors[1]:.0f} per CPU-second "
+              "(two ES256 signatures each)")  # fmt: skip
         data = rs.csv_bytes([rs.row(i) for i in range(args.rows)])
         pdf_data = rs.csv_bytes([rs.row(i) for i in range(args.pdf_rows)])
         backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
         for backend in backends:
-            for workers in (1, 2):
+            for workers in counts:
                 for kind, payload, n in (("qr", data, args.rows), ("pdf", pdf_data, args.pdf_rows)):
                     if n == 0:
                         continue
                     home = Home.load(rs.demo_home(tmp / f"{backend}-{workers}-{kind}"))
+                    raw_url: str | None = None
                     if backend == "sqlite":
                         url = sqlite_url(home.path / "registry.sqlite")
+                        raw_url = sqlite_url(tmp / f"raw-{workers}-{kind}.sqlite") if kind == "qr" else None
                     else:
                         try:
                             url = rs.pg_database()
+                            raw_url = rs.pg_database() if kind == "qr" else None
                         except RuntimeError as exc:
                             print(f"postgresql skipped: {exc}")
+                            result("bulk issuance postgresql", float("nan"), "licences/s",
+                                   baseline_label=f"not measured: {exc}"[:120])  # fmt: skip
                             break
                     pdf = home.path / "pdf" if kind == "pdf" else None
-                    one(f"{backend} {kind} workers={workers}", home, url, payload, workers, n, pdf, floor)
+                    rate = one(backend, kind, home, url, raw_url, payload, workers, n, pdf, floors)
+                    if kind == "qr":
+                        rates[(backend, workers)] = rate
+        summary(rates)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def summary(rates: dict[tuple[str, int], float]) -> None:
+    """Scaling with workers, and PostgreSQL against SQLite, as ratios of the rates above."""
+    extra: list[tuple[str, Any, str]] = []
+    for backend in ("sqlite", "postgresql"):
+        one_w, two_w = rates.get((backend, 1)), rates.get((backend, 2))
+        if one_w and two_w:
+            extra.append((f"2 workers vs 1, {backend}, QR", two_w / one_w, "≥ 1.8×"))
+    for workers in (1, 2):
+        lite, pg = rates.get(("sqlite", workers)), rates.get(("postgresql", workers))
+        if lite and pg:
+            extra.append((f"SQLite vs PostgreSQL rate, {workers} worker(s), QR", lite / pg, "≤ 1.5×"))
+    for figure, ratio, target in extra:
+        limit = float(target.strip("≥≤ ×"))
+        met = ratio >= limit if target.startswith("≥") else ratio <= limit
+        print(f"{figure}: {ratio:.2f}x (target {target})")
+        result(figure, round(ratio, 3), "×", target=target, met=met)
 
 
 if __name__ == "__main__":

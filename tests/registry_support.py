@@ -21,6 +21,11 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from elicense.home import Home
+    from elicense.registry import Registry
 
 NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 TYPE = "business-licence"
@@ -157,3 +162,40 @@ def pg_database() -> str:
     with psycopg.connect(base.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
     return f"{base}/{name}"
+
+
+# --------------------------------------------------------------------------- audit chains (schema v3)
+
+
+def batch_chains(home: Home, url: str, n: int, *, first: int = 0, workers: int = 2, chunk: int = 40) -> int:
+    """Issue rows ``first..first+n`` of the test CSV with ``workers`` processes; returns how many were issued."""
+    from elicense.registry.batch import run_batch
+
+    data = csv_bytes([row(i) for i in range(first, first + n)])
+    report = run_batch(
+        data, home=home, url=url, type_code=TYPE, at=NOW, actor="chain-test", workers=workers, chunk_size=chunk
+    )
+    return report.issued
+
+
+def tamper(reg: Registry, *sql: str) -> None:
+    """Run ``sql`` bypassing the append-only triggers, as an attacker with database access would."""
+    from sqlalchemy import text
+
+    with reg.engine.begin() as conn:
+        if reg.dialect == "sqlite":
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        for stmt in sql:
+            conn.execute(text(stmt))
+
+
+def writer_chains(reg: Registry) -> dict[str, list[int]]:
+    """Writer chain → global seqs of its entries, in chain order."""
+    out: dict[str, list[int]] = {}
+    for e in reg.audit_entries():
+        if e.chain not in (None, "main"):
+            out.setdefault(str(e.chain), []).append(e.seq)
+    return out

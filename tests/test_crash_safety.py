@@ -63,7 +63,7 @@ def _registry_state(home: Path) -> tuple[int, list[str]]:
     from elicense.registry.core import Registry
 
     with Registry.open(url_for(Home.load(home), None)) as reg:
-        records = reg.query()
+        records = reg.query(limit=None)
         statuses = sorted(r.status.value if hasattr(r.status, "value") else str(r.status) for r in records)
         return len(records), statuses
 
@@ -161,17 +161,20 @@ def test_bundle_killed_keeps_old_bundle(home: Path, tmp_path: Path, capsys: pyte
 @pytest.mark.parametrize("point", ["issue.before_commit:2", "issue.after_commit:2"])
 def test_batch_killed_mid_import(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], point: str) -> None:
     csv_file = tmp_path / "batch.csv"
-    csv_file.write_bytes(csv_bytes([row(i, prefix="B") for i in range(1, 61)]))  # 3 transactions of 25
+    from elicense.registry.batch import DEFAULT_COMMIT_EVERY as per
+
+    total = 2 * per + per // 2  # 3 transactions: per, per, per / 2
+    csv_file.write_bytes(csv_bytes([row(i, prefix="B") for i in range(1, total + 1)]))
     args = ["issue", "--home", str(home), "--type", TYPE, "--batch", str(csv_file), "--workers", "1", "--no-progress"]
     _killed(_cli(*args, crash=point))
     n, _ = _registry_state(home)
-    assert n == (25 if point.startswith("issue.before_commit") else 50)  # whole transactions only
+    assert n == (per if point.startswith("issue.before_commit") else 2 * per)  # whole transactions only
     _audit_ok(home, capsys)
     done = _cli(*args, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["issued"] == 60 - n and report["already_issued"] == n
-    assert _registry_state(home)[0] == 60
+    assert report["issued"] == total - n and report["already_issued"] == n
+    assert _registry_state(home)[0] == total
     _audit_ok(home, capsys)
 
 

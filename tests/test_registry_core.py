@@ -196,12 +196,12 @@ def test_audit_detects_modified_entry(url: str, home: Home) -> None:
 
 
 def test_audit_detects_rehashed_entry(url: str, home: Home) -> None:
-    """Recomputing the tampered entry's own hash breaks the next link instead."""
-    from elicense.registry.audit import entry_hash
+    """Recomputing the tampered entry's own hash (its chain's formula) breaks the next link instead."""
+    import dataclasses
 
     with _filled(url, home) as reg:
         e = next(x for x in reg.audit_entries() if x.seq == 2)
-        forged = entry_hash(e.seq, e.at, "mallory", e.action, e.subject, e.details, e.prev_hash)
+        forged = dataclasses.replace(e, actor="mallory").expected_hash()
         _tamper(reg, f"UPDATE audit_log SET actor = 'mallory', hash = '{forged}' WHERE seq = 2")
         report = reg.verify_audit()
         assert not report.ok and report.first_broken_seq == 3

@@ -388,3 +388,18 @@ def test_verify_with_user_id_agrees_with_gmalglib() -> None:
     own = sm2.Sm2PrivateKey.generate()
     assert sm2.verify_with_user_id(own.public_key(), own.sign(b"x"), b"x", sm2.DEFAULT_USER_ID)  # tongsuopy's
     assert not sm2.verify_with_user_id(own.public_key(), b"\x30\x00", b"x", sm2.DEFAULT_USER_ID)
+
+
+def test_spki_with_another_algorithm_is_a_crypto_error_not_an_attribute_error() -> None:
+    """One byte changed in id-ecPublicKey (1.2.840.10045.2.1 → 1.2.840.10173.2.1) leaves asn1crypto an opaque
+    ``Any`` as parameters: the loader says "not an SM2 key", never raises AttributeError (a seal verdict, not a crash)."""
+    from elicense.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
+    from elicense.errors import CryptoError
+
+    der = Sm2PrivateKey.generate().public_key().spki()
+    oid = bytes.fromhex("2a8648ce3d0201")
+    assert oid in der
+    forged = der.replace(oid, bytes.fromhex("2a8648cf3d0201"))
+    with pytest.raises(CryptoError):
+        Sm2PublicKey.from_spki(forged)
+    assert Sm2PublicKey.from_spki(der).spki() == der

@@ -841,7 +841,10 @@ class LicenceType:
         masked (a string), ``omit`` fields never. Validates ``values`` first (all of them,
         as :meth:`validate_fields`); absent optional fields are left out.
         """
-        normalized = self.validate_fields(values)
+        return self.qr_fields_of_normalized(self.validate_fields(values))
+
+    def qr_fields_of_normalized(self, normalized: Mapping[str, FieldValue]) -> dict[int, FieldValue]:
+        """:meth:`qr_fields` of values :meth:`validate_fields` already returned (bulk issuing: validated once)."""
         out: dict[int, FieldValue] = {}
         for spec in self.fields:
             if spec.qr == "omit" or spec.key not in normalized:

@@ -128,8 +128,10 @@ class SoftwareSigner:
     """The signer's certificate; its public key must match ``private_key``."""
     chain: tuple[x509.Certificate, ...] = ()
     """Intermediates up to the trust anchor."""
+    _algorithm: Algorithm | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_algorithm", Algorithm.for_key(self.private_key))  # once, not per signature
         pub = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -142,7 +144,7 @@ class SoftwareSigner:
     @property
     def algorithm(self) -> Algorithm:
         """Derived from the key type."""
-        return Algorithm.for_key(self.private_key)
+        return self._algorithm or Algorithm.for_key(self.private_key)
 
     @property
     def kid(self) -> bytes:

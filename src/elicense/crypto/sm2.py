@@ -263,10 +263,12 @@ class Sm2PublicKey:
             info = keys.PublicKeyInfo.load(der, strict=True)
             alg = info["algorithm"]
             algorithm = alg["algorithm"].dotted
+            if algorithm != OID_EC_PUBLIC_KEY:  # another algorithm's parameters parse as an opaque Any
+                raise CryptoError("public key is not an SM2 key")
             params = alg["parameters"]
             curve = params.chosen.dotted if params.name == "named" else None
-            point = bytes(info["public_key"].native) if algorithm == OID_EC_PUBLIC_KEY else b""
-        except (ValueError, TypeError, KeyError) as exc:
+            point = bytes(info["public_key"].native)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CryptoError(f"invalid SubjectPublicKeyInfo: {exc}") from exc
         if algorithm != OID_EC_PUBLIC_KEY or curve != OID_SM2_CURVE:
             raise CryptoError("public key is not an SM2 key")

@@ -301,9 +301,23 @@ def _compact_serial(serial: str) -> str | int:
     return int(serial) if serial.isdigit() and serial[0] != "0" and len(serial) <= 19 else serial
 
 
-def build_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.datetime) -> bytes:
-    """Canonical CBOR of the QR claims (a CWT claims set) for ``licence``."""
-    return cbor.dumps(to_cwt(flat_claims(licence, licence_type, signed_at=signed_at)))
+def build_claims(
+    licence: Licence,
+    licence_type: LicenceType,
+    *,
+    signed_at: dt.datetime,
+    record: bytes | None = None,
+    unsafe_fields_normalized: bool = False,
+) -> bytes:
+    """Canonical CBOR of the QR claims (a CWT claims set) for ``licence``.
+
+    ``record`` is :func:`full_record` of the licence when the caller already has it (bulk issuing
+    signs it too); ``unsafe_fields_normalized`` skips re-validating fields that
+    :meth:`~elicense.issue.LicenceBuilder.build` already validated against the same catalogue type."""
+    flat = flat_claims(
+        licence, licence_type, signed_at=signed_at, record=record, unsafe_fields_normalized=unsafe_fields_normalized
+    )
+    return cbor.dumps(to_cwt(flat))
 
 
 def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
@@ -343,7 +357,14 @@ _FLAT_ONLY = frozenset({K_VALID_FROM, K_VALID_UNTIL, K_SIGNED_AT, K_DIGEST})
 """Flat claims that the CWT layer carries as registered claims."""
 
 
-def flat_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.datetime) -> dict[int, Any]:
+def flat_claims(
+    licence: Licence,
+    licence_type: LicenceType,
+    *,
+    signed_at: dt.datetime,
+    record: bytes | None = None,
+    unsafe_fields_normalized: bool = False,
+) -> dict[int, Any]:
     """The claims as one flat map of the field table (validity as day numbers, signing time, digest):
     the presentation MSO's layout; :func:`to_cwt` makes the QR's CWT claims set of it."""
     if licence_type.code != licence.type_code:
@@ -358,7 +379,7 @@ def flat_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.da
         K_VALID_FROM: date_to_days(licence.validity.start),
         K_VALID_UNTIL: date_to_days(licence.validity.end) if licence.validity.end else None,
         K_SIGNED_AT: int(signed_at.timestamp()),
-        K_DIGEST: licence_digest(licence),
+        K_DIGEST: licence_digest(licence) if record is None else record_digest(record),
     }
     if len(licence_type.holder_types) != 1:
         claims[K_HOLDER_TYPE] = int(licence.holder.code_type.value)
@@ -366,7 +387,12 @@ def flat_claims(licence: Licence, licence_type: LicenceType, *, signed_at: dt.da
         claims[K_NUMBER] = compact_text(licence.number)
     if licence.issued_on != licence.validity.start:
         claims[K_ISSUED_ON] = date_to_days(licence.issued_on)
-    fields = {tag: _qr_value(v) for tag, v in licence_type.qr_fields(licence.fields).items()}
+    shown = (
+        licence_type.qr_fields_of_normalized(licence.fields)
+        if unsafe_fields_normalized
+        else licence_type.qr_fields(licence.fields)
+    )
+    fields = {tag: _qr_value(v) for tag, v in shown.items()}
     if fields:
         claims[K_FIELDS] = fields
     if licence.status_index is not None:

@@ -82,11 +82,28 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def sign1(payload: bytes, signer: Signer, kid: bytes) -> bytes:
     """Produce a tagged COSE_Sign1 message over ``payload`` (ES256: low-S, the one canonical form)."""
-    protected = cbor.dumps({_HDR_ALG: signer.algorithm.cose_id, _HDR_KID: kid})
-    signature = low_s(
-        signer.algorithm.cose_id, der_to_cose(signer.algorithm, signer.sign(sig_structure(protected, payload)))
-    )
-    return cbor.dumps(cbor.tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    alg = signer.algorithm
+    protected = _protected_header(alg.cose_id, kid)
+    signature = low_s(alg.cose_id, der_to_cose(alg, signer.sign(sig_structure(protected, payload))))
+    # ``18([protected, {}, payload, signature])`` in deterministic CBOR, built directly (the shape
+    # :func:`_parse_canonical` reads; the tests hold it equal to ``cbor.dumps`` of the same array)
+    return b"".join(
+        (b"\xd2\x84", _bstr_head(len(protected)), protected, b"\xa0", _bstr_head(len(payload)), payload,
+         _bstr_head(len(signature)), signature)
+    )  # fmt: skip
+
+
+_PROTECTED: dict[tuple[int, bytes], bytes] = {}
+
+
+def _protected_header(alg_id: int, kid: bytes) -> bytes:
+    """The serialised protected header ``{alg, kid}``, encoded once per signer (bulk issuing signs twice a licence)."""
+    header = _PROTECTED.get((alg_id, kid))
+    if header is None:
+        header = cbor.dumps({_HDR_ALG: alg_id, _HDR_KID: kid})
+        if len(_PROTECTED) < 256:
+            _PROTECTED[(alg_id, kid)] = header
+    return header
 
 
 def low_s(alg_id: int, signature: bytes) -> bytes:

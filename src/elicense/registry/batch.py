@@ -32,14 +32,16 @@ import io
 import multiprocessing
 import os
 import re
+import secrets
 import signal
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from multiprocessing import util
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -50,14 +52,14 @@ from elicense.crypto.keys import atomic_write, key_id
 from elicense.display import csv_cell
 from elicense.errors import ElicenseError, InputError, LicenceDataError, StorageError, UsageError
 from elicense.identifiers import LicenceId, ResidentId
-from elicense.issue import LicenceBuilder
+from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
-from elicense.registry.core import Registry
+from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, prepare_issued
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
     from elicense.crypto.keys import Signer
-    from elicense.issue import IssuedLicence
+    from elicense.registry.core import ChainWriter
 
 MAX_FILE_BYTES = 1 << 30
 """Largest accepted CSV file (1 GiB)."""
@@ -69,8 +71,9 @@ PDF_CHUNK_ROWS = 8
 """Most columns in a CSV header."""
 PARALLEL_PLAN_ROWS = 2_000
 """With several workers, files of at least this many rows are validated by the workers too."""
-DEFAULT_COMMIT_EVERY = 25
-"""Rows per transaction: small enough to lose little on a crash, large enough to be fast."""
+DEFAULT_COMMIT_EVERY = 100
+"""Rows per transaction: small enough to lose little on a crash (a tenth of a second of signing), large
+enough that the commit and the statements' fixed cost are spread thin."""
 
 RESERVED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "source_id": ("来源编号", "业务编号"),
@@ -303,6 +306,11 @@ def header_names(licence_type: Any) -> dict[str, str]:
 
 def _date(value: str, what: str) -> dt.date:
     value = value.strip()
+    if len(value) == 10 and value[4] == value[7] == "-" and value.isascii() and value.replace("-", "").isdigit():
+        try:  # YYYY-MM-DD, the common case: what strptime("%Y-%m-%d") accepts, without its regex machinery
+            return dt.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            pass
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(value, fmt).date()
@@ -775,14 +783,10 @@ def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str]
 
 def _draw(st: _Worker, n: int, exclude: set[int]) -> list[int]:
     """``n`` distinct indexes drawn uniformly from the free ones (herd privacy: never sequential)."""
-    import secrets
-
     out: list[int] = []
     chosen = set(exclude)
     size, bits = st.size, st.taken
     if st.known + len(chosen) + n > size * 0.9:  # cannot happen while the list doubles at half full
-        from elicense.registry.core import RegistryError
-
         raise RegistryError(f"status list of {st.entry.code} is full", message_zh="状态列表已满")
     while len(out) < n:
         idx = secrets.randbelow(size)
@@ -827,35 +831,97 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
         fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
 
 
-def _sign(st: _Worker, r: BatchRow, idx: int) -> Any:
-    from elicense.issue import sign_licence
-
-    if r.licence is not None:
-        licence = dataclasses.replace(r.licence, status_index=idx)
+def _sign(st: _Worker, r: BatchRow, idx: int) -> IssuedLicence:
+    session = _session(st)
+    if r.licence is not None:  # planned by plan_row: built (fields validated) by LicenceBuilder.build
+        licence = _with_index(r.licence, idx)
     else:
         licence = plan_row(
             r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
         )
-    return sign_licence(licence, st.signer, at=st.at, catalog=st.catalog)
+    return sign_licence(
+        licence, st.signer, at=st.at, catalog=st.catalog, kid=session.kid, unsafe_fields_normalized=True
+    )
+
+
+def _with_index(licence: Licence, idx: int) -> Licence:
+    """``licence`` with status index ``idx``: a copy of the validated object with that one field set and
+    range-checked (``dataclasses.replace`` would validate every field again, per row)."""
+    if not 0 <= idx < 2**32:
+        raise RegistryError(f"status index {idx} out of range", message_zh="状态列表索引越界")
+    new = object.__new__(type(licence))
+    new.__dict__.update(licence.__dict__)
+    new.__dict__["status_index"] = idx
+    return new
+
+
+@dataclass
+class _ChainSession:
+    """This process's audit chain and writer-lock figures (one per worker state; see ``specs/audit-log.md``)."""
+
+    state: _Worker
+    """The worker state the chain belongs to."""
+    kid: bytes
+    """The signer's key id (hashed once, not per licence)."""
+    writer: ChainWriter | None = None
+    """This process's audit chain (opened at the first bulk write)."""
+    transactions: int = 0
+    """Write transactions committed."""
+    lock_seconds: float = 0.0
+    """Time spent waiting for and holding the write lock (flock + transaction), summed."""
+
+
+_SESSION: _ChainSession | None = None
+
+
+def _session(st: _Worker) -> _ChainSession:
+    global _SESSION
+    if _SESSION is None or _SESSION.state is not st:
+        _SESSION = _ChainSession(st, bytes.fromhex(st.kid))
+    return _SESSION
+
+
+def _chain(st: _Worker, session: _ChainSession) -> ChainWriter:
+    """The worker's own audit chain, opened on first use (closed by :func:`_close_chain` / at process exit)."""
+    if session.writer is None:
+        session.writer = st.registry.open_chain(
+            actor=st.actor, at=st.at, note={"authority": st.entry.code, "type_code": st.licence_type.code}
+        )
+        util.Finalize(None, _close_chain, exitpriority=10)  # pool workers: closed as the process exits
+    return session.writer
+
+
+def _close_chain() -> None:
+    """Record where this process's chain ends, with its lock figures (best effort: a kill -9 skips it,
+    and the chain's head row still guards its tail)."""
+    global _SESSION
+    session, _SESSION = _SESSION, None
+    if session is None or session.writer is None:
+        return
+    note = {"transactions": session.transactions, "lock_ms": round(session.lock_seconds * 1000, 3)}
+    with suppress(ElicenseError):  # else the chain stays open: still verifiable through its head row
+        session.state.registry.close_chain(session.writer, at=session.state.at, note=note)
 
 
 def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str], int]:
-    """Sign ``rows`` outside any lock, then commit them with their audit entries at once.
+    """Sign ``rows`` and hash their audit entries outside any lock, then insert them at once.
 
     Status indexes are chosen before signing from the free ones this worker knows of, and
-    checked against the database in one statement first, so a collision (another worker
-    won the index in the meantime) is rare; the few left are caught in the transaction,
-    re-drawn and re-signed there. Each row is planned once (:func:`plan_batch`).
+    checked against the database in one read first, so a collision (another worker won the
+    index in the meantime) is rare. The write transaction only inserts (three
+    ``executemany`` and the head of this worker's own audit chain); the database's unique
+    constraints are the guard. When they fire (a concurrent issuer took a source id or an
+    index), :func:`_issue_checked` redoes the rows under the authority's lock. A single
+    licence (no bitmap) goes to the ``main`` chain. Each row is planned once (:func:`plan_batch`).
     """
-    from elicense.registry.core import MAX_FILL
-
-    reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
+    reg, code = st.registry, st.entry.code
+    session = _session(st)
     st.writes += 1
     # ``known`` counts what this worker saw, a lower bound (other workers issue too): past a quarter
     # of the list, the database count decides every 8th transaction. Growth comes before drawing.
     if st.known + len(rows) >= st.size * MAX_FILL or (st.known >= st.size * MAX_FILL / 2 and st.writes % 8 == 0):
         with _writer_lock(st), reg.transaction() as conn:
-            reg.lock_writers(conn)
+            reg.lock_authority(conn, code)
             _resize(st, reg.grow_status_list(conn, code, st.size, incoming=len(rows)))
     indexes = _draw(st, len(rows), set())
     with reg.reading() as conn:
@@ -868,20 +934,56 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
             indexes = [next(it) if i in clash else i for i in indexes]
             clash = reg.taken_among(conn, code, fresh)
     prepared = [_sign(st, r, idx) for r, idx in zip(rows, indexes, strict=True)]
-    ids: list[str] = []
-    skipped = 0
+    if clashed and not st.complete:  # no bitmap (one licence): collisions are the growth signal
+        return _issue_checked(st, rows, prepared, clashed=True)
+    writer = _chain(st, session) if st.complete else None
+    if writer is None:
+        return _issue_checked(st, rows, prepared, clashed=False)
+    bulk = prepare_issued([(iss, {"row": r.row, "batch": True}) for r, iss in zip(rows, prepared, strict=True)],
+                          kid=st.kid, at=st.at)  # fmt: skip
+    appended = writer.prepare(bulk.audit, at=st.at)
+    t0 = time.perf_counter()
+    try:
+        with _writer_lock(st), reg.transaction() as conn:
+            reg.insert_issued(conn, bulk, appended)
+            _crashpoint("issue.before_commit")
+    except DuplicateLicence:  # a concurrent issuer took a source id or an index: check row by row
+        session.lock_seconds += time.perf_counter() - t0
+        return _issue_checked(st, rows, prepared, clashed=True)
+    session.lock_seconds += time.perf_counter() - t0
+    session.transactions += 1
+    writer.advance(appended)
+    _mark_taken(st, indexes)
+    _crashpoint("issue.after_commit")
+    return [str(iss.licence.id) for iss in prepared], 0
+
+
+def _index_of(issued: IssuedLicence) -> int:
+    """The status index a batch licence was signed with (every batch licence has one)."""
+    idx = issued.licence.status_index
+    if idx is None:
+        raise RegistryError("a batch licence without a status index", message_zh="批量证照缺少状态列表索引")
+    return idx
+
+
+def _issue_checked(
+    st: _Worker, rows: Sequence[BatchRow], prepared: list[IssuedLicence], *, clashed: bool
+) -> tuple[list[str], int]:
+    """Insert signed ``rows`` after checking, under the authority's lock, which source ids are already
+    issued (skipped) and which indexes are taken (re-drawn and re-signed); audit entries go to ``main``."""
+    reg, code, tcode = st.registry, st.entry.code, st.licence_type.code
     with _writer_lock(st), reg.transaction() as conn:
-        reg.lock_writers(conn)
+        reg.lock_authority(conn, code)
         sids = [r.values["source_id"].strip() for r in rows]
         done = reg.sources_among(conn, code, tcode, sids)
         keep = [(r, iss) for r, iss, sid in zip(rows, prepared, sids, strict=True) if sid not in done]
         skipped = len(rows) - len(keep)
-        clash = reg.taken_among(conn, code, [iss.licence.status_index for _, iss in keep])
+        clash = reg.taken_among(conn, code, [_index_of(iss) for _, iss in keep])
         clashed = clashed or bool(clash)
         while clash:  # lost a race for an index: re-draw and re-sign (we hold the write lock)
             _mark_taken(st, clash)
-            used = {iss.licence.status_index for _, iss in keep}
-            redo = [(k, r) for k, (r, iss) in enumerate(keep) if iss.licence.status_index in clash]
+            used = {_index_of(iss) for _, iss in keep}
+            redo = [(k, r) for k, (r, iss) in enumerate(keep) if _index_of(iss) in clash]
             fresh = _draw(st, len(redo), used)
             for (k, r), idx in zip(redo, fresh, strict=True):
                 keep[k] = (r, _sign(st, r, idx))
@@ -897,7 +999,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
         )
         ids = [str(iss.licence.id) for _, iss in keep]
         _crashpoint("issue.before_commit")
-    _mark_taken(st, [iss.licence.status_index for _, iss in keep])
+    _mark_taken(st, [_index_of(iss) for _, iss in keep])
     _crashpoint("issue.after_commit")
     return ids, skipped
 
@@ -1107,6 +1209,7 @@ def _run_docs(pool: Executor | None, parts: Sequence[Sequence[str]]) -> Iterator
 
 def _close_worker() -> None:
     global _STATE
+    _close_chain()
     if _STATE is not None:
         _STATE.registry.close()
         if _STATE.lock_fd is not None:

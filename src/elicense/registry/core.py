@@ -35,10 +35,11 @@ from elicense.errors import ElicenseError, StorageError, UsageError
 from elicense.model import LicenceStatus, require_utc
 from elicense.registry import schema as s
 from elicense.registry.audit import (
+    GENESIS,
     AuditEntry,
     AuditReport,
     canonical_details,
-    entry_hash,
+    chain_entry_hash,
     verify_chain,
 )
 
@@ -278,12 +279,67 @@ _BIND_INDEX = (
     )
     .values(licence_id=bindparam("lid"))
 )
+_TAKEN_SQL = "SELECT idx FROM status_indexes WHERE authority_code = ? AND idx IN (:)"
+"""Taken indexes among a list (``(:)`` becomes one placeholder per index): the hot pre-check of bulk issuing."""
 SOURCE_LOOKUP = select(s.licences.c.id).where(
     s.licences.c.authority_code == bindparam("a"),
     s.licences.c.type_code == bindparam("t"),
     s.licences.c.source_id == bindparam("sid"),
 )
 """Licence id for (authority ``a``, type ``t``, source id ``sid``)."""
+
+
+@dataclass(frozen=True)
+class ChainAppend:
+    """Entries hashed onto a chain, ready to insert (:meth:`Registry.append_chain`)."""
+
+    chain: str
+    """The chain."""
+    after_seq: int
+    """Position of the head the entries were hashed after."""
+    after_hash: str
+    """Hash of that head."""
+    seq: int
+    """Position of the last entry."""
+    hash: str
+    """Hash of the last entry."""
+    rows: list[tuple[str, str, str, str, str, str, str, str, int]]
+    """``(at, actor, action, subject, details, prev_hash, hash, chain, chain_seq)`` per entry."""
+
+
+@dataclass
+class ChainWriter:
+    """One process's handle on its audit chain: the head as last committed (mutable, one owner)."""
+
+    chain: str
+    """The chain's name."""
+    seq: int
+    """Position of its last committed entry (0: empty)."""
+    hash: str
+    """Hash of that entry (:data:`~elicense.registry.audit.GENESIS` when empty)."""
+    actor: str
+    """Who writes (every entry of the chain names them)."""
+
+    def prepare(self, items: Sequence[tuple[str, str, Mapping[str, Any]]], *, at: dt.datetime) -> ChainAppend:
+        """Hash ``(action, subject, details)`` entries after the current head (no database, no lock)."""
+        if not self.actor or len(self.actor) > 128:
+            raise UsageError("actor must be 1-128 characters")
+        when, actor, chain = iso(at), self.actor, self.chain
+        seq, prev = self.seq, self.hash
+        rows: list[tuple[str, str, str, str, str, str, str, str, int]] = []
+        for action, subject, details in items:
+            seq += 1
+            body = canonical_details(details)
+            digest = chain_entry_hash(chain, seq, when, actor, action, subject, body, prev)
+            rows.append((when, actor, action, subject, body, prev, digest, chain, seq))
+            prev = digest
+        return ChainAppend(chain, self.seq, self.hash, seq, prev, rows)
+
+    def advance(self, appended: ChainAppend) -> None:
+        """Move the in-memory head after the transaction that inserted ``appended`` committed."""
+        if (appended.chain, appended.after_seq, appended.after_hash) != (self.chain, self.seq, self.hash):
+            raise StorageError("audit chain advanced out of order", message_zh="审计链顺序错误")
+        self.seq, self.hash = appended.seq, appended.hash
 
 
 class Registry:
@@ -406,44 +462,64 @@ class Registry:
         actor: str,
         at: dt.datetime,
     ) -> int:
-        """Append ``(action, subject, details)`` entries; returns the last sequence number.
+        """Append ``(action, subject, details)`` entries to the ``main`` chain; returns its last position.
 
-        The head row is locked (``FOR UPDATE``) until the transaction ends, so concurrent
-        writers extend the chain one after the other and it never forks.
+        The main chain's head row is locked (``FOR UPDATE``) until the transaction ends, so
+        concurrent single writes extend it one after the other and it never forks. Bulk
+        issuers write to chains of their own (:meth:`open_chain`) and never take this lock.
         """
         if not items:
             return 0
-        if not actor or len(actor) > 128:
-            raise UsageError("actor must be 1-128 characters")
         head = conn.execute(
-            select(s.audit_head.c.seq, s.audit_head.c.hash).where(s.audit_head.c.id == 1).with_for_update()
+            select(s.audit_chains.c.seq, s.audit_chains.c.hash)
+            .where(s.audit_chains.c.chain == s.MAIN_CHAIN)
+            .with_for_update()
         ).one()
-        seq, prev = int(head.seq), str(head.hash)
-        when = iso(at)
-        rows = []
-        for action, subject, details in items:
-            seq += 1
-            body = canonical_details(details)
-            digest = entry_hash(seq, when, actor, action, subject, body, prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "at": when,
-                    "actor": actor,
-                    "action": action,
-                    "subject": subject,
-                    "details": body,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
+        writer = ChainWriter(s.MAIN_CHAIN, int(head.seq), str(head.hash), actor)
+        appended = writer.prepare(items, at=at)
+        self.append_chain(conn, appended)
+        return appended.seq
+
+    def open_chain(self, *, actor: str, at: dt.datetime, note: Mapping[str, Any] | None = None) -> ChainWriter:
+        """A new writer chain for this process (its head row, and its opening in the ``main`` chain).
+
+        Only the returned writer appends to it (:meth:`append_chain`), so a bulk writer hashes its
+        entries before it takes any lock, and writers never wait for one another's audit head.
+        """
+        chain = f"w-{secrets.token_hex(12)}"
+        with self.transaction() as conn:
+            conn.execute(s.audit_chains.insert().values(chain=chain, seq=0, hash=GENESIS, opened_at=iso(at)))
+            self.audit_batch(conn, [("audit.chain_open", chain, dict(note or {}))], actor=actor, at=at)
+        return ChainWriter(chain, 0, GENESIS, actor)
+
+    def close_chain(self, writer: ChainWriter, *, at: dt.datetime, note: Mapping[str, Any] | None = None) -> None:
+        """Record in the ``main`` chain where ``writer``'s chain ends (its tail is then anchored twice)."""
+        details = {"seq": writer.seq, "hash": writer.hash, **dict(note or {})}
+        with self.transaction() as conn:
+            self.audit_batch(conn, [("audit.chain_close", writer.chain, details)], actor=writer.actor, at=at)
+
+    def append_chain(self, conn: Connection, appended: ChainAppend) -> None:
+        """Insert prepared chain entries and move the chain's head, in ``conn``'s transaction.
+
+        The head moves only from the position the entries were hashed after (compare-and-set): a
+        second writer on the same chain, or a stale in-memory head, aborts the transaction instead
+        of forking the chain. The caller advances its writer after the commit (:meth:`ChainWriter.advance`).
+        """
+        if not appended.rows:
+            return
+        sql = _BULK_SQL[self.dialect]
+        _insert_rows(conn, sql, sql.audit, appended.rows)
+        moved = conn.exec_driver_sql(
+            sql.move_head, (appended.seq, appended.hash, appended.chain, appended.after_seq, appended.after_hash)
+        ).rowcount
+        if moved != 1:
+            raise StorageError(
+                f"audit chain {appended.chain} moved under this writer (another writer on the same chain?)",
+                message_zh="审计链头已被改动",
             )
-            prev = digest
-        conn.execute(s.audit_log.insert(), rows)
-        conn.execute(s.audit_head.update().where(s.audit_head.c.id == 1).values(seq=seq, hash=prev))
-        return seq
 
     def audit_entries(self, *, since: int = 0, limit: int | None = None) -> Iterator[AuditEntry]:
-        """Entries in chain order, streamed."""
+        """Entries in storage order (each chain's entries in its own order), streamed."""
         q = select(s.audit_log).where(s.audit_log.c.seq > since).order_by(s.audit_log.c.seq)
         if limit is not None:
             q = q.limit(limit)
@@ -452,9 +528,10 @@ class Registry:
                 yield AuditEntry(**row._mapping)
 
     def verify_audit(self) -> AuditReport:
-        """Check the whole chain, its head and every licence row against it."""
+        """Check every chain, its head, the chain registry and every licence row against the log."""
         with self.reading() as conn:
             head = conn.execute(select(s.audit_head.c.seq, s.audit_head.c.hash)).one()
+            heads = {str(r.chain): (int(r.seq), str(r.hash)) for r in conn.execute(select(s.audit_chains))}
             entries = (
                 AuditEntry(**r._mapping)
                 for r in conn.execution_options(yield_per=2000).execute(select(s.audit_log).order_by(s.audit_log.c.seq))
@@ -463,7 +540,7 @@ class Registry:
                 (r.id, hashlib.sha256(bytes(r.full_payload)).hexdigest(), r.status)
                 for r in conn.execute(select(s.licences.c.id, s.licences.c.full_payload, s.licences.c.status))
             ]
-            return verify_chain(entries, (int(head.seq), str(head.hash)), rows)
+            return verify_chain(entries, (int(head.seq), str(head.hash)), rows, heads, s.MAIN_CHAIN)
 
     # -- keys and seals ------------------------------------------------------------------
 
@@ -629,25 +706,25 @@ class Registry:
                     bits[idx >> 3] |= 1 << (idx & 7)
         return bits
 
-    def lock_writers(self, conn: Connection) -> None:
-        """Take the writers' lock now: on PostgreSQL the audit head row (``FOR UPDATE``).
+    def lock_authority(self, conn: Connection, authority_code: str) -> None:
+        """Serialise the writers of one authority's status list until ``conn``'s transaction ends.
 
-        A bulk writer checks which status indexes are free and inserts them in the same
-        transaction; holding the lock from the check on makes that race-free between
-        workers and machines (SQLite's ``BEGIN IMMEDIATE`` already is such a lock).
+        Only the rare paths take it (growing the list; re-checking a batch that hit a clash): on
+        PostgreSQL the authority's ``status_lists`` row ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``
+        already is such a lock. The common path relies on the unique constraints instead.
         """
         if self.dialect == "postgresql":
-            conn.execute(select(s.audit_head.c.seq).where(s.audit_head.c.id == 1).with_for_update()).one()
+            conn.execute(
+                select(s.status_lists.c.size).where(s.status_lists.c.authority_code == authority_code).with_for_update()
+            ).first()
 
     def taken_among(self, conn: Connection, authority_code: str, indexes: Sequence[int]) -> set[int]:
-        """Which of ``indexes`` are already taken in the authority's list (one statement)."""
+        """Which of ``indexes`` are already taken in the authority's list (one statement, sent as is)."""
         if not indexes:
             return set()
-        q = select(s.status_indexes.c.idx).where(
-            s.status_indexes.c.authority_code == authority_code,
-            s.status_indexes.c.idx.in_(bindparam("idxs", expanding=True)),
-        )
-        return {int(r[0]) for r in conn.execute(q, {"idxs": list(indexes)})}
+        ph = "?" if self.dialect == "sqlite" else "%s"
+        sql = _TAKEN_SQL.replace("?", ph).replace("(:)", "(" + ", ".join([ph] * len(indexes)) + ")")
+        return {int(r[0]) for r in conn.exec_driver_sql(sql, (authority_code, *(int(i) for i in indexes)))}
 
     def sources_among(
         self, conn: Connection, authority_code: str, type_code: str, source_ids: Sequence[str]
@@ -678,36 +755,36 @@ class Registry:
         actor: str,
         at: dt.datetime,
     ) -> None:
-        """Store freshly issued licences (new status indexes) and their audit entries in ``conn``.
+        """Store freshly issued licences (new status indexes) and their audit entries (``main`` chain) in ``conn``.
 
-        The bulk path of :meth:`add_issued`: three multi-row statements per call instead of
-        several per licence. The indexes must be free (the primary key and the licences'
-        unique constraint remain the final guard: a clash aborts the transaction).
+        The bulk path of :meth:`add_issued`; bulk issuers with a chain of their own use
+        :func:`prepare_issued` and :meth:`insert_issued` (hashing outside the transaction).
         """
         if not items:
             return
-        for issued, _ in items:
-            _require_status_index(issued.licence)
-        when = iso(at)
-        index_rows: list[dict[str, Any]] = []
-        licence_rows: list[dict[str, Any]] = []
-        audit: list[tuple[str, str, Mapping[str, Any]]] = []
-        for issued, details in items:
-            lic = issued.licence
-            lid = str(lic.id)
-            digest = hashlib.sha256(issued.full_payload).hexdigest()
-            if lic.status_index is not None:
-                index_rows.append(
-                    {"authority_code": lic.issuer.code, "idx": lic.status_index, "licence_id": lid,
-                     "allocated_at": when}
-                )  # fmt: skip
-            row, entry = _issued_row(issued, kid, digest, when, details)
-            licence_rows.append(row)
-            audit.append(("licence.issue", lid, entry))
-        if index_rows:
-            conn.execute(_INSERT_INDEX, index_rows)
-        conn.execute(_INSERT_LICENCE, licence_rows)
-        self.audit_batch(conn, audit, actor=actor, at=at)
+        bulk = prepare_issued(items, kid=kid, at=at)
+        head = conn.execute(
+            select(s.audit_chains.c.seq, s.audit_chains.c.hash)
+            .where(s.audit_chains.c.chain == s.MAIN_CHAIN)
+            .with_for_update()
+        ).one()
+        writer = ChainWriter(s.MAIN_CHAIN, int(head.seq), str(head.hash), actor)
+        self.insert_issued(conn, bulk, writer.prepare(bulk.audit, at=at))
+
+    def insert_issued(self, conn: Connection, bulk: PreparedIssue, appended: ChainAppend) -> None:
+        """Insert prepared licences, their status indexes and audit entries: three ``executemany`` and
+        one head update, nothing else, so the write lock is held for as short a time as the database allows.
+
+        The status indexes' primary key and the licences' unique constraints (source id per
+        authority and type, status index per authority) are the final guard: a clash raises
+        :class:`DuplicateLicence` (through :meth:`transaction`) and nothing of the batch is stored.
+        """
+        if not bulk.licences:
+            return
+        sql = _BULK_SQL[self.dialect]
+        _insert_rows(conn, sql, sql.indexes, bulk.indexes)
+        _insert_rows(conn, sql, sql.licences, bulk.licences)
+        self.append_chain(conn, appended)
 
     def _ensure_status_list(self, c: Connection, authority_code: str, at: dt.datetime) -> int:
         q = select(s.status_lists.c.size).where(s.status_lists.c.authority_code == authority_code)
@@ -1038,15 +1115,107 @@ def _sqlite_hooks(engine: Engine) -> None:
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "STATUS_LIST_SIZE",
+    "ChainAppend",
+    "ChainWriter",
     "DuplicateLicence",
     "LicenceRecord",
+    "PreparedIssue",
     "Registry",
     "RegistryError",
     "StatusEntry",
     "StatusTransitionError",
     "iso",
+    "prepare_issued",
     "sqlite_url",
 ]
+
+
+LICENCE_COLUMNS = (
+    "id", "type_code", "authority_code", "serial", "version", "number", "holder_name", "holder_code",
+    "holder_type", "issued_on", "valid_from", "valid_until", "status", "status_index", "source_id", "supersedes",
+    "kid", "record_json", "full_payload", "qr_payload", "digest", "signed_at", "updated_at",
+)  # fmt: skip
+"""Columns the bulk insert writes, in the order of :class:`PreparedIssue` rows."""
+
+
+@dataclass(frozen=True)
+class _BulkSql:
+    """The bulk path's statements in one DB-API parameter style, straight to the driver."""
+
+    indexes: str
+    licences: str
+    audit: str
+    move_head: str
+    copy: bool = False
+    """Send a batch with ``COPY ... FROM STDIN`` (PostgreSQL: one stream, half the cost of a multi-row
+    ``INSERT``) rather than ``executemany`` (SQLite: a C loop in process)."""
+
+
+def _insert_rows(conn: Connection, sql: _BulkSql, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` with ``statement`` (one of ``sql``'s single-row inserts) in one call.
+
+    A constraint violation raises :class:`DuplicateLicence` either way (``COPY`` bypasses SQLAlchemy,
+    so the driver's error is translated here); the transaction is then rolled back whole.
+    """
+    if not rows:
+        return
+    if not sql.copy:
+        conn.exec_driver_sql(statement, list(rows))
+        return
+    table_and_columns = statement.removeprefix("INSERT INTO ").partition(" VALUES ")[0]
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY {table_and_columns} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:
+        raise DuplicateLicence(f"already registered: {exc}", message_zh="证照已登记") from exc
+
+
+def _bulk_sql(ph: str, *, copy: bool = False) -> _BulkSql:
+    """Statements with placeholder ``ph``: built from the constant column lists only (no outside text)."""
+    audit_columns = ("at", "actor", "action", "subject", "details", "prev_hash", "hash", "chain", "chain_seq")
+
+    def insert(table: str, columns: Sequence[str]) -> str:
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))})"  # noqa: S608
+
+    return _BulkSql(
+        insert("status_indexes", ("authority_code", "idx", "licence_id", "allocated_at")),
+        insert("licences", LICENCE_COLUMNS),
+        insert("audit_log", audit_columns),
+        "UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ? AND seq = ? AND hash = ?".replace("?", ph),
+        copy,
+    )
+
+
+_BULK_SQL = {"sqlite": _bulk_sql("?"), "postgresql": _bulk_sql("%s", copy=True)}
+
+
+@dataclass(frozen=True)
+class PreparedIssue:
+    """Rows of freshly issued licences, built before any transaction (:func:`prepare_issued`)."""
+
+    indexes: list[tuple[str, int, str, str]]
+    """``status_indexes`` rows (authority, index, licence id, allocated at)."""
+    licences: list[tuple[Any, ...]]
+    """``licences`` rows in :data:`LICENCE_COLUMNS` order."""
+    audit: list[tuple[str, str, Mapping[str, Any]]]
+    """``licence.issue`` audit entries ``(action, subject, details)``."""
+
+
+def prepare_issued(items: Sequence[tuple[Any, Mapping[str, Any]]], *, kid: str, at: dt.datetime) -> PreparedIssue:
+    """Rows and audit entries of freshly issued licences (each must have a status index); pure, no database."""
+    when = iso(at)
+    out = PreparedIssue([], [], [])
+    for issued, details in items:
+        lic = issued.licence
+        _require_status_index(lic)
+        digest = hashlib.sha256(issued.full_payload).hexdigest()
+        row, entry = _issued_row(issued, kid, digest, when, details)
+        out.indexes.append((row["authority_code"], lic.status_index, row["id"], when))
+        out.licences.append(tuple(row[c] for c in LICENCE_COLUMNS))
+        out.audit.append(("licence.issue", row["id"], entry))
+    return out
 
 
 def _issued_row(

@@ -136,7 +136,10 @@ audit_log = Table(
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("chain", String(64)),  # schema v3: the writer chain (NULL: the single chain of v1/v2 registries)
+    Column("chain_seq", BigInteger().with_variant(Integer, "sqlite")),  # position in that chain, from 1
 )
+Index("ix_audit_log_chain", audit_log.c.chain, audit_log.c.chain_seq, unique=True)
 
 audit_head = Table(
     "audit_head",
@@ -145,6 +148,19 @@ audit_head = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+audit_chains = Table(
+    "audit_chains",
+    metadata,
+    Column("chain", String(64), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("opened_at", String(32), nullable=False),
+)
+"""Schema v3: the head (last position and hash) of each writer chain (see ``specs/audit-log.md``)."""
+
+MAIN_CHAIN = "main"
+"""The chain of single writes (status changes, keys, seals) and of every other chain's opening and closing."""
 
 _SQLITE_APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
@@ -212,7 +228,35 @@ def _v2(conn: Connection) -> None:
             conn.execute(licences.update().where(licences.c.id == licence_id).values(successor=successor))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+def _v3(conn: Connection) -> None:
+    """Per-writer audit chains: ``audit_log.chain``/``chain_seq``, the ``audit_chains`` heads, the ``main`` chain.
+
+    Entries of v1/v2 keep ``chain`` NULL and stay verifiable as the one chain they were (head
+    ``audit_head`` 1); new entries go to a chain. The global ``seq`` becomes a storage order given by
+    the database (SQLite rowid, a PostgreSQL sequence), so writers of different chains share no lock.
+    """
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    have = {c["name"] for c in inspector.get_columns("audit_log")}
+    for column, sql_type in (("chain", "VARCHAR(64)"), ("chain_seq", "BIGINT")):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE audit_log ADD COLUMN {column} {sql_type}"))
+    if "ix_audit_log_chain" not in {i["name"] for i in inspector.get_indexes("audit_log")}:
+        conn.execute(text("CREATE UNIQUE INDEX ix_audit_log_chain ON audit_log (chain, chain_seq)"))
+    audit_chains.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("CREATE SEQUENCE IF NOT EXISTS audit_log_seq_gen OWNED BY audit_log.seq"))
+        conn.execute(
+            text("SELECT setval('audit_log_seq_gen', (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), false)")
+        )
+        conn.execute(text("ALTER TABLE audit_log ALTER COLUMN seq SET DEFAULT nextval('audit_log_seq_gen')"))
+    exists = conn.execute(select(audit_chains.c.chain).where(audit_chains.c.chain == MAIN_CHAIN)).first()
+    if exists is None:
+        conn.execute(audit_chains.insert().values(chain=MAIN_CHAIN, seq=0, hash="0" * 64, opened_at=""))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
 """Ordered (version, apply) pairs; append new versions, never edit applied ones."""
 
 LATEST = MIGRATIONS[-1][0]
