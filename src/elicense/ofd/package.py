@@ -30,6 +30,7 @@ from types import MappingProxyType
 from lxml import etree
 
 from elicense.errors import InputError
+from elicense.trust.xml import xml_parser
 
 __all__ = [
     "MAX_ENTRIES",
@@ -227,17 +228,6 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
 # -- XML ---------------------------------------------------------------------------------------
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-    )
-
-
 def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
     """Parse an XML part safely: no DOCTYPE (so no entities), no network, bounded size and depth."""
     if len(data) > MAX_XML_BYTES:
@@ -248,7 +238,7 @@ def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
             f"{what}: a DOCTYPE or entity declaration is not allowed", f"{what}：不允许 DOCTYPE 或实体声明", part=what
         )
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, xml_parser())
     except etree.XMLSyntaxError as exc:
         raise _format(f"{what}: malformed XML: {exc}", f"{what}：XML 格式错误", part=what) from exc
     tree = root.getroottree()

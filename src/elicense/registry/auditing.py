@@ -115,13 +115,7 @@ class AuditLog(Store, abc.ABC):
         """
         if not items:
             return 0
-        head = conn.execute(
-            select(s.audit_chains.c.seq, s.audit_chains.c.hash)
-            .where(s.audit_chains.c.chain == s.MAIN_CHAIN)
-            .with_for_update()
-        ).one()
-        writer = ChainWriter(s.MAIN_CHAIN, int(head.seq), str(head.hash), actor)
-        appended = writer.prepare(items, at=at)
+        appended = self.main_chain(conn, actor).prepare(items, at=at)
         self.append_chain(conn, appended)
         return appended.seq
 
@@ -142,6 +136,15 @@ class AuditLog(Store, abc.ABC):
         details = {"seq": writer.seq, "hash": writer.hash, **dict(note or {})}
         with self.transaction() as conn:
             self.audit_batch(conn, [("audit.chain_close", writer.chain, details)], actor=writer.actor, at=at)
+
+    def main_chain(self, conn: Connection, actor: str) -> ChainWriter:
+        """A writer on the ``main`` chain, its head row locked (``FOR UPDATE``) until ``conn``'s transaction ends."""
+        head = conn.execute(
+            select(s.audit_chains.c.seq, s.audit_chains.c.hash)
+            .where(s.audit_chains.c.chain == s.MAIN_CHAIN)
+            .with_for_update()
+        ).one()
+        return ChainWriter(s.MAIN_CHAIN, int(head.seq), str(head.hash), actor)
 
     @abc.abstractmethod
     def append_chain(self, conn: Connection, appended: ChainAppend) -> None:

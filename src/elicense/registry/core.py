@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, or_
 
 from elicense.errors import StorageError
 from elicense.issue import IssuedLicence
@@ -102,13 +102,7 @@ class Registry(LicenceStore, StatusAllocator, KeyStore):
         if not items:
             return
         bulk = prepare_issued(items, kid=kid, at=at)
-        head = conn.execute(
-            select(s.audit_chains.c.seq, s.audit_chains.c.hash)
-            .where(s.audit_chains.c.chain == s.MAIN_CHAIN)
-            .with_for_update()
-        ).one()
-        writer = ChainWriter(s.MAIN_CHAIN, int(head.seq), str(head.hash), actor)
-        self.insert_issued(conn, bulk, writer.prepare(bulk.audit, at=at))
+        self.insert_issued(conn, bulk, self.main_chain(conn, actor).prepare(bulk.audit, at=at))
 
     def insert_issued(self, conn: Connection, bulk: PreparedIssue, appended: ChainAppend) -> None:
         """Insert prepared licences, their status indexes and audit entries: three ``executemany`` and
