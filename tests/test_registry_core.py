@@ -235,7 +235,7 @@ def test_workers_opening_one_file_at_once_retry_a_busy_journal_switch() -> None:
     """``PRAGMA journal_mode`` may answer "database is locked" without the busy handler: retry, bounded."""
     import sqlite3
 
-    from elicense.registry.core import _ensure_wal
+    from elicense.registry.store import _ensure_wal
 
     class Busy:
         calls = 0

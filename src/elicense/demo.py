@@ -325,7 +325,7 @@ def build_demo(
                 at=signed.signed_at,
             )
         if pdf:  # the SM2 world's licence files, every sample: sealed OFDs (GB/T 33190 + GB/T 38540), issue 18
-            from elicense.documents import issue_ofd
+            from elicense.documents import issue_ofd  # the document stacks (fonts, lxml, seals): only with PDFs
 
             for name, signed in issued.items():
                 atomic_write(outdir / "licences" / f"{name}.ofd", issue_ofd(home, signed))

@@ -264,7 +264,7 @@ class Home:
     @property
     def registry_url(self) -> str:
         """The registry database: ``home.json``'s ``registry_url``, else ``HOME/registry.sqlite``."""
-        from elicense.registry import url_for
+        from elicense.registry import url_for  # SQLAlchemy: only for commands that open the registry
 
         return url_for(self)
 

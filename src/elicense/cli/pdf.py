@@ -27,7 +27,7 @@ def find_issued(home: Home, name_or_id: str) -> IssuedLicence:
         registry = home.registry(create=False)
         record = registry.get(name_or_id)
         if record is not None:
-            return record.to_issued()  # type: ignore[no-any-return]
+            return record.to_issued()
     except (AttributeError, ImportError, StorageError):
         pass
     except Exception as exc:  # registry unavailable/corrupt: fall back to the files

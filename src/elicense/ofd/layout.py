@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
 __all__ = ["Canvas", "FontMetrics", "font_metrics", "wrap"]
 
 ASCENT = 0.88
@@ -48,8 +50,6 @@ _METRICS_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=4)
 def _metrics(path: str, mtime_ns: int) -> FontMetrics:
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-
     with TTFont(path, lazy=True) as font:
         upem = float(font["head"].unitsPerEm)
         hmtx = font["hmtx"]

@@ -26,12 +26,11 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+
+from lxml import etree
 
 from elicense.errors import InputError
-
-if TYPE_CHECKING:
-    from lxml import etree
+from elicense.trust.xml import xml_parser
 
 __all__ = [
     "MAX_ENTRIES",
@@ -229,23 +228,8 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
 # -- XML ---------------------------------------------------------------------------------------
 
 
-def _parser() -> etree.XMLParser:
-    from lxml import etree
-
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-    )
-
-
 def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
     """Parse an XML part safely: no DOCTYPE (so no entities), no network, bounded size and depth."""
-    from lxml import etree
-
     if len(data) > MAX_XML_BYTES:
         raise _limit(f"{what}: XML larger than {MAX_XML_BYTES} bytes", f"{what}：XML 过大", part=what)
     head = data[:4096].lstrip(b"\xef\xbb\xbf")
@@ -254,7 +238,7 @@ def parse_xml(data: bytes, what: str = "XML") -> etree._Element:
             f"{what}: a DOCTYPE or entity declaration is not allowed", f"{what}：不允许 DOCTYPE 或实体声明", part=what
         )
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, xml_parser())
     except etree.XMLSyntaxError as exc:
         raise _format(f"{what}: malformed XML: {exc}", f"{what}：XML 格式错误", part=what) from exc
     tree = root.getroottree()
@@ -273,8 +257,6 @@ def _check_depth(root: etree._Element, what: str) -> None:
         if isinstance(node.tag, str):
             stack.extend((child, depth + 1) for child in node)
         else:  # entity references, processing instructions: nothing of that kind belongs in an OFD part
-            from lxml import etree
-
             if isinstance(node, etree._Entity):
                 raise _format(f"{what}: entity reference", f"{what}：含实体引用", part=what)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 import posixpath
-from typing import TYPE_CHECKING
 
-from elicense.ofd.package import local, read_package, resolve
+from PIL import Image, ImageDraw, ImageFont
 
-if TYPE_CHECKING:
-    from PIL import Image
+from elicense.ofd.document import document_pages
+from elicense.ofd.package import Package, local, read_package, resolve
+from elicense.ofd.verify import check_package
 
 __all__ = ["render_page_png"]
 
@@ -42,10 +42,6 @@ def render_page(
     data: bytes, page: int = 0, dpi: int = 150, seal_pictures: dict[str, bytes] | None = None
 ) -> Image.Image:
     """Page ``page`` (0-based) of an elicense OFD as an RGB image."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from elicense.ofd.verify import document_pages
-
     package = read_package(data)
     pages, _ = document_pages(package)
     page_id, content_path = pages[page]
@@ -141,11 +137,9 @@ def render_page(
     return img
 
 
-def _stamps(package: object, pictures: dict[str, bytes]) -> list[tuple[str, tuple[float, float, float, float], bytes]]:
+def _stamps(package: Package, pictures: dict[str, bytes]) -> list[tuple[str, tuple[float, float, float, float], bytes]]:
     """(page ID, boundary, PNG) of each StampAnnot whose seal picture was given (keyed by signature path)."""
-    from elicense.ofd.verify import check_package
-
-    report = check_package(package)  # type: ignore[arg-type]
+    report = check_package(package)
     out = []
     for sig in report.signatures:
         picture = pictures.get(sig.signature_path)

@@ -23,10 +23,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from elicense import __version__
 from elicense.basics import require_utc
 from elicense.ofd.package import write_package
 from elicense.ofd.verify import sm3
 from elicense.ofd.write import LicenceOfd
+from elicense.seal.api import sign_ses
 
 if TYPE_CHECKING:
     from elicense.crypto.keys import Sm2Signer
@@ -54,9 +56,6 @@ def seal_licence_ofd(
     crls: Sequence[bytes] = (),
 ) -> bytes:
     """The licence OFD sealed with ``seal`` (an ``SES_Seal`` listing ``signer``'s certificate), at ``at``."""
-    from elicense import __version__
-    from elicense.seal.api import sign_ses
-
     when = require_utc(at, "at").replace(microsecond=0)
     sign_id = doc.max_id + 1
     stamp_id = doc.max_id + 2

@@ -38,7 +38,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from elicense.crypto.algorithms import Algorithm, verify_cose_signature
 from elicense.errors import ElicenseError
 from elicense.ofd.der import SignedValueInfo, signed_value_info
-from elicense.ofd.package import OfdError, OfdLimitError, Package, local, read_package, resolve
+from elicense.ofd.document import (
+    children,
+    document_pages,
+    first_child,
+    read_licence_tags,
+    text_of,
+)
+from elicense.ofd.package import OfdError, OfdLimitError, Package, read_package, resolve
 from elicense.qr import cbor
 from elicense.qr.claims import record_digest
 from elicense.qr.cose import parse_sign1
@@ -91,10 +98,6 @@ MAX_SIGNATURES = 32
 """Most signatures examined in one document."""
 MAX_REFERENCES = 2048
 """Most references per signature."""
-MAX_DOCUMENTS = 8
-"""Most ``DocBody`` elements in ``OFD.xml``."""
-MAX_PAGES = 1024
-"""Most pages per document."""
 
 
 SM3_NAMES = frozenset({"SM3", "1.2.156.10197.1.401", "1.2.156.10197.1.401.1", "1.2.156.10197.1.401.2"})
@@ -250,53 +253,6 @@ def check_package(package: Package) -> OfdReport:
         return _failed(OFD_MALFORMED, exc)
 
 
-def _first(element: etree._Element, name: str) -> etree._Element | None:
-    for child in element:
-        if local(child) == name:
-            return child
-    return None
-
-
-def _all(element: etree._Element, name: str) -> list[etree._Element]:
-    return [child for child in element if local(child) == name]
-
-
-def _text(element: etree._Element | None) -> str | None:
-    if element is None or element.text is None:
-        return None
-    return element.text.strip() or None
-
-
-def document_pages(package: Package) -> tuple[list[tuple[str, str]], list[str]]:
-    """``(page ID, Content.xml path)`` of every page, and the Signatures.xml paths, from OFD.xml."""
-    root = package.xml("OFD.xml")
-    if local(root) != "OFD":
-        raise OfdError("OFD.xml is not an OFD entry file", message_zh="OFD.xml 不是 OFD 入口文件")
-    bodies = _all(root, "DocBody")
-    if not bodies or len(bodies) > MAX_DOCUMENTS:
-        raise OfdError("OFD.xml names no document (or too many)", message_zh="OFD.xml 未指明文档或文档过多")
-    pages: list[tuple[str, str]] = []
-    signature_lists: list[str] = []
-    for body in bodies:
-        doc_root = _text(_first(body, "DocRoot"))
-        if doc_root is None:
-            raise OfdError("OFD.xml has no DocRoot", message_zh="OFD.xml 缺少 DocRoot")
-        doc_path = resolve("", doc_root)
-        document = package.xml(doc_path)
-        doc_dir = posixpath.dirname(doc_path)
-        pages_el = _first(document, "Pages")
-        for page in _all(pages_el, "Page") if pages_el is not None else []:
-            if len(pages) >= MAX_PAGES:
-                raise OfdLimitError("too many pages", message_zh="页数过多")
-            loc = page.get("BaseLoc")
-            if loc:
-                pages.append((page.get("ID", ""), resolve(doc_dir, loc)))
-        signatures = _text(_first(body, "Signatures"))
-        if signatures:
-            signature_lists.append(resolve("", signatures))
-    return pages, signature_lists
-
-
 def _check(package: Package) -> OfdReport:
     pages, signature_lists = document_pages(package)
     checks: list[Check] = [passed("ofd_package", f"{len(package.files)} files, {len(pages)} page(s)")]
@@ -307,7 +263,7 @@ def _check(package: Package) -> OfdReport:
     entries: list[tuple[str, etree._Element, str]] = []  # (Signatures.xml path, Signature element, its dir)
     for list_path in signature_lists:
         sig_root = package.xml(list_path)
-        for sig in _all(sig_root, "Signature"):
+        for sig in children(sig_root, "Signature"):
             entries.append((list_path, sig, posixpath.dirname(list_path)))
     if len(entries) > MAX_SIGNATURES:
         raise OfdLimitError(f"more than {MAX_SIGNATURES} signatures", message_zh="签章数量过多")
@@ -364,24 +320,24 @@ def _signature(
     sig_root = package.xml(sig_path)
     sig_dir = posixpath.dirname(sig_path)
     own_files[sig_path] = sid
-    info_el = _first(sig_root, "SignedInfo")
+    info_el = first_child(sig_root, "SignedInfo")
     if info_el is None:
         raise OfdError(f"{label}: Signature.xml has no SignedInfo", message_zh=f"签章 {sid} 缺少 SignedInfo")
-    value_loc = _text(_first(sig_root, "SignedValue"))
+    value_loc = text_of(first_child(sig_root, "SignedValue"))
     value_path = resolve(sig_dir, value_loc) if value_loc else None
-    seal_el = _first(info_el, "Seal")
-    seal_loc = _text(_first(seal_el, "BaseLoc")) if seal_el is not None else None
+    seal_el = first_child(info_el, "Seal")
+    seal_loc = text_of(first_child(seal_el, "BaseLoc")) if seal_el is not None else None
     seal_path = resolve(sig_dir, seal_loc) if seal_loc else None
-    refs_el = _first(info_el, "References")
+    refs_el = first_child(info_el, "References")
     method = (refs_el.get("CheckMethod") if refs_el is not None else None) or "MD5"  # GB/T 33190's default
     references: list[ReferenceResult] = []
-    ref_elements = _all(refs_el, "Reference") if refs_el is not None else []
+    ref_elements = children(refs_el, "Reference") if refs_el is not None else []
     if len(ref_elements) > MAX_REFERENCES:
         raise OfdLimitError(f"{label}: too many references", message_zh=f"签章 {sid} 的引用过多")
     accepted = _digest(method, b"") is not None
     for ref in ref_elements:
         path = _ref_path(package, ref.get("FileRef", ""), sig_dir)
-        value = _text(_first(ref, "CheckValue")) or ""
+        value = text_of(first_child(ref, "CheckValue")) or ""
         display = "/" + path
         if path not in package:
             references.append(ReferenceResult(display, "missing"))
@@ -443,7 +399,7 @@ def _signature(
     checks.append(Check("ofd_signature_scope", CheckOutcome.PASSED, scope))
     stamps = tuple(
         StampAnnot(a.get("ID", ""), a.get("PageRef", ""), _boundary(a.get("Boundary")))
-        for a in _all(info_el, "StampAnnot")
+        for a in children(info_el, "StampAnnot")
     )
     return SignatureReport(
         id=sid,
@@ -452,8 +408,8 @@ def _signature(
         signed_value_path="/" + value_path if value_path else None,
         seal_path="/" + seal_path if seal_path else None,
         check_method=method,
-        signature_method=_text(_first(info_el, "SignatureMethod")),
-        signature_time=_text(_first(info_el, "SignatureDateTime")),
+        signature_method=text_of(first_child(info_el, "SignatureMethod")),
+        signature_time=text_of(first_child(info_el, "SignatureDateTime")),
         references=tuple(references),
         stamp_annots=stamps,
         signature_xml_sm3=digest,
@@ -621,7 +577,6 @@ def _record_problem(
     verifier: LicenceVerifier, package: Package, payload: str, qr: VerificationResult, signers: dict[str, bytes]
 ) -> tuple[r.ReasonCode, str] | None:
     """Why the QR, the record, the tags/page and the sealing key do not belong together (None: they do)."""
-    from elicense.ofd.write import read_licence_tags
 
     licence = qr.licence
     assert licence is not None

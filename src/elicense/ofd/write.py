@@ -35,11 +35,23 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+import zxingcpp
+from fontTools import subset  # type: ignore[import-untyped]
+from fontTools.fontBuilder import FontBuilder  # type: ignore[import-untyped]
+from fontTools.misc.psCharStrings import T2CharString  # type: ignore[import-untyped]
+from fontTools.pens.t2CharStringPen import T2CharStringPen  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from PIL import Image
+
+from elicense import __version__
+from elicense.catalog import Catalog
 from elicense.display import HOLDER_LABELS, cn_date, page_text
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
+from elicense.ofd.document import TAG_NAMESPACE, TaggedField, read_licence_tags
 from elicense.ofd.layout import Canvas, FontMetrics, attr, font_metrics
-from elicense.ofd.package import Package, write_package
+from elicense.ofd.package import write_package
+from elicense.qr.render import qr_png
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
@@ -49,13 +61,12 @@ if TYPE_CHECKING:
 __all__ = [
     "TAG_NAMESPACE",
     "LicenceOfd",
+    "TaggedField",
     "build_licence_ofd",
     "read_licence_tags",
     "render_ofd",
 ]
 
-TAG_NAMESPACE = "urn:elicense:ofd:licence:1"
-"""Namespace of ``Tag_Licence.xml`` (the field → page object map)."""
 TAG_TYPE_ID = "elicense-licence"
 """``CustomTag@TypeID`` of that map."""
 ATTACHMENT_NAME = "licence.cose"
@@ -529,11 +540,6 @@ def _font_subset(path: Path, chars: set[str]) -> bytes:
 
 def _cff_subset(path: Path, mtime_ns: int, chars: set[str]) -> bytes | None:
     """``chars`` of a CFF-outline font as a new, name-keyed OpenType CFF font; ``None`` for other fonts."""
-    from fontTools.fontBuilder import FontBuilder  # type: ignore[import-untyped]
-    from fontTools.misc.psCharStrings import T2CharString  # type: ignore[import-untyped]
-    from fontTools.pens.t2CharStringPen import T2CharStringPen  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-
     src_key = (str(path), mtime_ns)
     with _SUBSET_LOCK:
         source = _SOURCES.get(src_key)
@@ -621,9 +627,6 @@ def _cff_subset(path: Path, mtime_ns: int, chars: set[str]) -> bytes | None:
 
 def _subsetter(path: Path, chars: set[str]) -> bytes:
     """fontTools' subsetter (fonts with TrueType outlines)."""
-    from fontTools import subset  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont
-
     font = TTFont(str(path), lazy=True, recalcTimestamp=False)
     options = subset.Options()
     options.layout_features = []
@@ -650,8 +653,6 @@ def build_licence_ofd(
     seal_size_mm: float | None = None,
 ) -> LicenceOfd:
     """Lay out ``issued`` as an OFD document (unsigned)."""
-    from elicense.catalog import Catalog
-
     licence = issued.licence
     lt = licence_type or Catalog.default().get(licence.type_code)
     if lt.code != licence.type_code:
@@ -762,18 +763,12 @@ QR_SCALE, QR_BORDER = 8, 2
 def _qr_image(payload: str) -> bytes:
     """The QR of ``payload`` as a 1-bit PNG (ECC M). zxing-cpp's encoder (~1 ms) rather than segno's (~40 ms
     with PNG output); segno when zxing-cpp cannot encode. ``tests/test_ofd_write.py`` decodes it back."""
-    from PIL import Image
-
     try:
-        import zxingcpp
-
         code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
         raw = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
         height, width = raw.shape or (0, 0)
         modules = Image.frombytes("L", (width, height), raw.tobytes())
-    except (ImportError, AttributeError, TypeError, ValueError, RuntimeError):
-        from elicense.qr.render import qr_png
-
+    except (AttributeError, TypeError, ValueError, RuntimeError):
         return qr_png(payload, scale=QR_SCALE, border=QR_BORDER)
     side = (width + 2 * QR_BORDER) * QR_SCALE
     canvas = Image.new("1", (side, side), 1)
@@ -842,8 +837,6 @@ def _doc_info(issued: IssuedLicence, lt: LicenceType) -> str:
 
 
 def _version() -> str:
-    from elicense import __version__
-
     return str(__version__)
 
 
@@ -885,61 +878,3 @@ def _tag_xml(
         f'<lic:Licence xmlns:lic="{TAG_NAMESPACE}" xmlns:ofd="http://www.ofdspec.org/2016" '
         f'TypeCode="{licence.type_code}" Id={attr(str(licence.id))}>{"".join(items)}</lic:Licence>'
     )
-
-
-# -- reading the tags back -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaggedField:
-    """A field read back from ``CustomTags``: its value and the text of the page objects showing it."""
-
-    key: str
-    """Metadata key or catalogue field key."""
-    name: str
-    """Chinese name."""
-    value: str
-    """The value as tagged (dates ISO)."""
-    shown: str
-    """The concatenated text of the referenced TextObjects."""
-    object_ids: tuple[str, ...]
-    """The referenced object IDs."""
-
-
-def read_licence_tags(data: bytes | Package) -> dict[str, TaggedField]:
-    """The fields of an elicense licence OFD, from its ``CustomTags`` and page objects (no OCR)."""
-    import posixpath
-
-    from elicense.ofd.package import OfdFormatError, local, read_package, resolve
-    from elicense.ofd.verify import document_pages
-
-    package = data if isinstance(data, Package) else read_package(data)
-    pages, _ = document_pages(package)
-    text_by_id: dict[tuple[str, str], str] = {}
-    for page_id, path in pages:
-        for element in package.xml(path).iter():
-            if local(element) == "TextObject":
-                text = "".join(code.text or "" for code in element if local(code) == "TextCode")
-                text_by_id[(page_id, element.get("ID", ""))] = text
-    doc = package.xml("Doc_0/Document.xml")
-    tags_loc = next((el.text for el in doc if local(el) == "CustomTags" and el.text), None)
-    if tags_loc is None:
-        raise OfdFormatError("the document has no CustomTags", message_zh="文档不含 CustomTags")
-    tags_path = resolve("Doc_0", tags_loc)
-    out: dict[str, TaggedField] = {}
-    for tag in package.xml(tags_path):
-        if local(tag) != "CustomTag" or tag.get("NameSpace") != TAG_NAMESPACE:
-            continue
-        loc = next((el.text for el in tag if local(el) == "FileLoc" and el.text), None)
-        if loc is None:
-            continue
-        for item in package.xml(resolve(posixpath.dirname(tags_path), loc)):
-            if local(item) not in ("Meta", "Field"):
-                continue
-            refs = [(ref.get("PageRef", ""), (ref.text or "").strip()) for ref in item if local(ref) == "ObjectRef"]
-            shown = "".join(text_by_id.get(ref, "") for ref in refs)
-            key = item.get("Key", "")
-            out[key] = TaggedField(
-                key, item.get("Name", ""), item.get("Value", ""), shown, tuple(oid for _, oid in refs)
-            )
-    return out

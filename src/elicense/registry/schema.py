@@ -10,6 +10,7 @@ PostgreSQL advisory lock) so that several workers may open a fresh registry at o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     select,
     text,
 )
@@ -202,10 +204,6 @@ def _v2(conn: Connection) -> None:
     are back-filled: a v1 event's ``at`` was its effective time, and a supersession
     kept its successor in the reason JSON (``{"s": id}``).
     """
-    import json
-
-    from sqlalchemy import inspect
-
     inspector = inspect(conn)
     for table, column, sql_type in _V2_COLUMNS:
         if column not in {c["name"] for c in inspector.get_columns(table)}:
@@ -235,8 +233,6 @@ def _v3(conn: Connection) -> None:
     ``audit_head`` 1); new entries go to a chain. The global ``seq`` becomes a storage order given by
     the database (SQLite rowid, a PostgreSQL sequence), so writers of different chains share no lock.
     """
-    from sqlalchemy import inspect
-
     inspector = inspect(conn)
     have = {c["name"] for c in inspector.get_columns("audit_log")}
     for column, sql_type in (("chain", "VARCHAR(64)"), ("chain_seq", "BIGINT")):

@@ -23,13 +23,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
+
+from PIL import Image, ImageDraw, ImageFont
 
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
-
-if TYPE_CHECKING:
-    from PIL import Image, ImageFont
 
 __all__ = [
     "MAX_AUTHORITY_CHARS",
@@ -271,8 +270,6 @@ class _Canvas:
     """The supersampled greyscale mask and its mm -> px mapping."""
 
     def __init__(self, spec: SealSpec, font_path: Path) -> None:
-        from PIL import Image, ImageDraw
-
         self.spec = spec
         self.out_w, self.out_h = spec.size_px
         self.ss = max(2, min(_SUPERSAMPLE, _MAX_WORK_PX // max(self.out_w, self.out_h)))
@@ -288,8 +285,6 @@ class _Canvas:
         return mm * self.scale
 
     def font(self, em_px: float) -> ImageFont.FreeTypeFont:
-        from PIL import ImageFont
-
         size = max(1, round(em_px))
         if size not in self._fonts:
             self._fonts[size] = ImageFont.truetype(str(self.font_path), size)
@@ -297,8 +292,6 @@ class _Canvas:
 
     def glyph(self, ch: str, em_px: float, width_px: float | None = None) -> Image.Image:
         """One character on a tile whose centre is the centre of its em box."""
-        from PIL import Image, ImageDraw
-
         font = self.font(em_px)
         em = round(font.size)
         advance = font.getlength(ch)
@@ -323,8 +316,6 @@ class _Canvas:
 
     def stamp(self, tile: Image.Image, x: float, y: float, angle_deg: float) -> None:
         """Paste ``tile`` centred on (x, y), turned ``angle_deg`` counter-clockwise."""
-        from PIL import Image
-
         if abs(angle_deg) > 1e-6:
             tile = tile.rotate(angle_deg, resample=Image.Resampling.BICUBIC, expand=True)
         left = round(x - tile.width / 2.0)
@@ -332,8 +323,6 @@ class _Canvas:
         self.mask.paste(255, (left, top, left + tile.width, top + tile.height), tile)
 
     def finish(self) -> Image.Image:
-        from PIL import Image
-
         alpha = self.mask.resize((self.out_w, self.out_h), Image.Resampling.LANCZOS)
         image = Image.new("RGBA", (self.out_w, self.out_h), (*self.spec.color, 0))
         image.putalpha(alpha)

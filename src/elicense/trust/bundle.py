@@ -49,12 +49,12 @@ from elicense.trust.common import (
     read_limited,
     validate_list_signer,
 )
+from elicense.trust.policy import Recognition
 from elicense.trust.store import TrustedAuthority, TrustStore, check_identities
 
 if TYPE_CHECKING:
     from elicense.crypto.sm2 import Sm2PrivateKey
     from elicense.trust.lists import NationalList, RegionList  # the XML model: publishing and deep checks only
-    from elicense.trust.policy import Recognition
 
 FORMAT = "elicense-bundle/1"
 EXTENSION = ".cose"
@@ -203,8 +203,6 @@ class Bundle:
 
     def recognition(self, region: str) -> Recognition:
         """The :class:`~elicense.trust.policy.Recognition` policy of relying ``region``."""
-        from elicense.trust.policy import Recognition  # it imports the verdict vocabulary above (#21: moving down)
-
         return Recognition.from_agreements(region, self.agreements, self.equivalences)
 
 

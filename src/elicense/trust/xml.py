@@ -1,4 +1,4 @@
-"""The one XML parser of the trust lists (lxml): kept out of :mod:`elicense.trust.common` (on the verify path)."""
+"""The one XML parser of the trust lists and OFD parts (lxml): kept out of :mod:`elicense.trust.common`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ XmlElement: TypeAlias = Any
 
 
 def xml_parser() -> etree.XMLParser:
-    """The hostile-safe lxml parser every trust-list reader uses: no entities, network or DTD."""
+    """The hostile-safe lxml parser every trust-list and OFD reader uses: no entities, network or DTD."""
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,

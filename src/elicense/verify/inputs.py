@@ -182,7 +182,7 @@ def verify_bytes(
     if len(data) > MAX_INPUT_BYTES:
         raise InputError("input too large", message_zh="输入过大")
     if data[:1] == b"\x30":  # DER SEQUENCE: maybe a GB/T 38540 SES_Signature (never a payload)
-        from elicense.seal.ses import looks_like_ses_signature
+        from elicense.seal.ses import looks_like_ses_signature  # lazy: asn1crypto + tongsuopy, seal inputs only
         from elicense.seal.verify import verify_ses_input
 
         if looks_like_ses_signature(data):
@@ -199,7 +199,7 @@ def verify_bytes(
             raise InputError("OFD verification is not available in this version", message_zh="此版本尚不支持 OFD 校验")
         return [verify_ofd(data, at=at)]
     if kind == "image":
-        from elicense.qr.decode import read_payloads
+        from elicense.qr.decode import read_payloads  # lazy: zxing-cpp + PIL, image inputs only
 
         texts = read_payloads(data, prefix=PAYLOAD_PREFIXES)
     else:

@@ -287,7 +287,7 @@ class Verifier:
 
     def verify_presentation(self, payload: str | bytes, *, at: dt.datetime | None = None) -> VerificationResult:
         """Verify an ``EP1:`` presentation (亮证); see :mod:`elicense.present.verify`. Never raises for input."""
-        from elicense.present.verify import KIND, verify_presentation
+        from elicense.present.verify import KIND, verify_presentation  # lazy: off the text path
 
         when = self._time(at)
         try:
