@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang, echo_err
+from elicense.cli.common import EXIT_INVALID, default_lang, echo_err
 from elicense.cli.pdf import pdf_level_option, tsa_url_option
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError

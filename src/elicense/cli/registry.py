@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.status.lifecycle import UnknownLicence
 
 
