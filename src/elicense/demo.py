@@ -55,9 +55,9 @@ def _suite_key(seed: bytes | None, label: str, algorithm: Algorithm) -> PrivateK
 
 
 def _make_root(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
-    from elicense.crypto.algorithms import _is_sm2
+    from elicense.crypto.algorithms import is_sm2_key
 
-    if _is_sm2(key):
+    if is_sm2_key(key):
         from elicense.crypto.sm2 import make_sm2_root
 
         return make_sm2_root(key, name, **kw)  # type: ignore[arg-type]
@@ -65,9 +65,9 @@ def _make_root(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509
 
 
 def _make_ca(key: PrivateKey | Sm2PrivateKey, name: str, **kw: object) -> x509.Certificate:
-    from elicense.crypto.algorithms import _is_sm2
+    from elicense.crypto.algorithms import is_sm2_key
 
-    if _is_sm2(key):
+    if is_sm2_key(key):
         from elicense.crypto.sm2 import make_sm2_regional_ca
 
         return make_sm2_regional_ca(key, name, **kw)  # type: ignore[arg-type]
