@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from elicense.cli.common import (
     COMMANDS,
@@ -128,12 +128,12 @@ def _stdout_to_devnull() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _utf8(stream: Any) -> bool:
+def _utf8(stream: object) -> bool:
     encoding = getattr(stream, "encoding", None)
     return isinstance(encoding, str) and encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``cli`` (the click group) and ``LazyGroup`` load click on first use only."""
     if name in ("cli", "LazyGroup"):
         from elicense.cli import app

@@ -15,15 +15,20 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
 from elicense.cli.common import EXIT_ERROR, default_lang, echo_err
 from elicense.errors import ElicenseError, InputError, UsageError
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
     from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.verify.result import VerificationResult
     from elicense.verify.verifier import Verifier
+
+    _Item = tuple[int, Literal["payload", "local"], bytes] | tuple[int, Literal["error"], str]
+    """A ``--batch`` line: a payload (``local``: a presentation this process verifies) or an error's output line."""
 
 MAX_BATCH_LINE = 8192
 
@@ -402,12 +407,12 @@ def _batch(verifier: Verifier, options: VerifyOptions, at: dt.datetime | None, l
             return _batch_parallel(verifier, stream, at, lang, options)
         code = 0
         write = sys.stdout.write
-        for lineno, kind, value in _batch_items(stream, lang):
-            if kind == "error":
-                write(value)
+        for item in _batch_items(stream, lang):
+            if item[1] == "error":
+                write(item[2])
                 code = _worse(code, EXIT_ERROR)
                 continue
-            line, exit_code = _batch_line(verifier, lineno, value, at, lang)
+            line, exit_code = _batch_line(verifier, item[0], item[2], at, lang)
             write(line)
             code = _worse(code, exit_code)
         return code
@@ -416,7 +421,7 @@ def _batch(verifier: Verifier, options: VerifyOptions, at: dt.datetime | None, l
             stream.close()
 
 
-def _batch_items(stream: IO[bytes], lang: str) -> Iterator[tuple[int, str, Any]]:
+def _batch_items(stream: IO[bytes], lang: str) -> Iterator[_Item]:
     """``(line number, "payload", stripped bytes)`` per non-blank line; ``"error"`` items carry their output line.
 
     Lines are read bounded: an oversized line is skipped without holding it in memory.
@@ -502,12 +507,10 @@ def _worker_init(spawned: tuple[VerifyOptions, dt.datetime | None, str] | None) 
         _WORKER = (_load(options), at, lang)
 
 
-def _worker_chunk(items: list[tuple[int, str, Any]]) -> list[tuple[str, int] | None]:
+def _worker_chunk(items: list[_Item]) -> list[tuple[str, int] | None]:
     assert _WORKER is not None
     verifier, at, lang = _WORKER
-    return [
-        _batch_line(verifier, lineno, value, at, lang) if kind == "payload" else None for lineno, kind, value in items
-    ]
+    return [_batch_line(verifier, item[0], item[2], at, lang) if item[1] == "payload" else None for item in items]
 
 
 def _batch_parallel(
@@ -538,24 +541,24 @@ def _batch_parallel(
     items = _batch_items(stream, lang)
     try:
         with ctx.Pool(workers, initializer=_worker_init, initargs=(spawned,)) as pool:
-            pending: deque[tuple[list[tuple[int, str, Any]], Any]] = deque()
+            pending: deque[tuple[list[_Item], AsyncResult[list[tuple[str, int] | None]]]] = deque()
 
             def flush() -> None:
                 nonlocal code
                 chunk, async_result = pending.popleft()
-                for (lineno, kind, value), done in zip(chunk, async_result.get(), strict=True):
-                    if kind == "error":
-                        write(value)
+                for item, done in zip(chunk, async_result.get(), strict=True):
+                    if item[1] == "error":
+                        write(item[2])
                         code = _worse(code, EXIT_ERROR)
                         continue
-                    line, exit_code = done if done is not None else _batch_line(verifier, lineno, value, at, lang)
+                    line, exit_code = done if done is not None else _batch_line(verifier, item[0], item[2], at, lang)
                     write(line)
                     code = _worse(code, exit_code)
 
             while chunk := list(itertools.islice(items, BATCH_CHUNK)):
-                remote = [
-                    (lineno, "local" if kind == "payload" and value.startswith(_PRESENTATION) else kind, value)
-                    for lineno, kind, value in chunk
+                remote: list[_Item] = [
+                    (item[0], "local", item[2]) if item[1] == "payload" and item[2].startswith(_PRESENTATION) else item
+                    for item in chunk
                 ]
                 pending.append((chunk, pool.apply_async(_worker_chunk, (remote,))))
                 if len(pending) >= 4 * workers:  # bounded read-ahead: memory stays flat on huge inputs
