@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
 from elicense.cli.common import EXIT_ERROR, default_lang, echo_err
-from elicense.errors import ElicenseError, InputError, UsageError
+from elicense.errors import ElicenseError, InputError, TrustError, UsageError
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
@@ -99,7 +101,6 @@ def load_verifier(
         if bad or not regions:
             raise UsageError(f"--accept-region: expected 6-digit region codes, got {accept_region!r}")
         policies.append(AcceptRegions(regions))
-    from elicense.errors import TrustError
     from elicense.trust.bundle import COSE_TAG_PREFIX
 
     try:
@@ -522,9 +523,7 @@ def _batch_parallel(
     verifier: its replay cache must see every presentation of the batch, as with one
     worker. Output is byte-for-byte that of ``--workers 1``.
     """
-    import itertools
-    import multiprocessing
-    from collections import deque
+    import multiprocessing  # only for --workers: its import costs more than a verification
 
     global _WORKER
     workers = options.workers
