@@ -86,7 +86,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
     is parsed by :func:`elicense.cli.verify.fast_options` and runs without importing click:
     click and what it imports cost about a fifth of the cold start (#8). Any other line,
     including every malformed one, ``--help`` and every other command, goes to click, so
-    click's parsing and messages stay the one reference (``tests/test_cli_fast_path.py``
+    click's parsing and messages stay the one reference (``tests/cli/test_fast_path.py``
     holds both paths to the same output).
     """
     global _finished

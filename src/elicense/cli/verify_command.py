@@ -2,7 +2,7 @@
 
 Its work is :func:`elicense.cli.verify.run_verify`; the same table drives the click-free parser
 of the common command line (:func:`elicense.cli.verify.fast_options`), so the two accept the
-same options by construction (``tests/test_cli_fast_path.py`` also holds their results equal).
+same options by construction (``tests/cli/test_fast_path.py`` also holds their results equal).
 """
 
 from __future__ import annotations
