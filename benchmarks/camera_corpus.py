@@ -8,7 +8,7 @@ whole scenes: a photo of a phone screen and a photo of a printed page on a desk.
     frame = make_frame("perspective", [payload], seed=3)   # JPEG or PNG bytes
     frames = corpus(payloads, per_class=10)                # [(class, seed, bytes, payloads)]
 
-Used by ``benchmarks/bench_camera.py`` and ``tests/test_camera_decode.py``.
+Used by ``benchmarks/bench_camera.py`` and ``tests/qr/test_camera_decode.py``.
 """
 
 from __future__ import annotations

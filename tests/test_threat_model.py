@@ -113,8 +113,8 @@ def test_every_attacker_is_described_and_used() -> None:
 
 def test_the_checker_catches_a_missing_test() -> None:
     """The node-id check is live: a made-up test name is reported."""
-    assert "test_bad_input_is_one_line_exit_3_nothing_written" in _defined_tests("tests/test_cli_bad_input.py")
-    assert "test_no_such_attack" not in _defined_tests("tests/test_verify_attacks.py")
+    assert "test_bad_input_is_one_line_exit_3_nothing_written" in _defined_tests("tests/cli/test_bad_input.py")
+    assert "test_no_such_attack" not in _defined_tests("tests/verify/test_verify_attacks.py")
     assert NODE.findall("`tests/x.py::test_a[p1]`, `tests/y.py::test_b`") == [
         ("tests/x.py", "test_a", "[p1]"),
         ("tests/y.py", "test_b", ""),

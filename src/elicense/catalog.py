@@ -14,7 +14,7 @@ Field values are normalised here (:meth:`FieldSpec.normalize`,
 :meth:`LicenceType.validate_fields`) so that the signed representation of a
 licence is canonical: strings are stripped and NFC-normalised, dates are
 :class:`datetime.date`, decimals are canonical strings, identifiers are parsed
-by :mod:`elicense.identifiers` (imported lazily, on first use).
+by :mod:`elicense.identifiers` (whose area-code table loads on first use).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as _dc_field
 from types import MappingProxyType
@@ -33,7 +33,7 @@ from typing import Any, Final, Literal, NoReturn, cast
 
 from elicense.display import unsafe_char
 from elicense.errors import CatalogError, IdentifierError, LicenceDataError
-from elicense.identifiers import USCC_VALUE, org_check_char, uscc_check_char
+from elicense.identifiers import USCC, USCC_VALUE, AreaCode, ResidentId, org_check_char, uscc_check_char
 
 __all__ = [
     "FIELD_TYPES",
@@ -369,7 +369,7 @@ class FieldSpec:
             return mask(str(value), self.mask_keep_start, self.mask_keep_end)
         return value
 
-    def _fail(self, reason: str, en: str, zh: str, **extra: Any) -> NoReturn:
+    def _fail(self, reason: str, en: str, zh: str, **extra: object) -> NoReturn:
         raise LicenceDataError(
             f"{self.key} ({self.name_en}): {en}",
             message_zh=f"{self.name_zh}：{zh}",
@@ -495,20 +495,18 @@ class FieldSpec:
         return text
 
     def _normalize_identifier(self, value: object) -> str:
-        from elicense import identifiers  # lazy: area-code data is only needed here
-
         if not isinstance(value, str):
             self._fail("type", f"must be text, not {_type_name(value)}", "须为文本")
-        parser: Any
+        parser: Callable[[str], USCC | ResidentId | AreaCode]
         if self.type == "uscc":
-            parser = identifiers.USCC
+            parser = USCC.parse
         elif self.type == "resident_id":
-            parser = identifiers.ResidentId
+            parser = ResidentId.parse
         else:
-            parser = identifiers.AreaCode
+            parser = AreaCode.parse
         try:
             # NFKC: full-width digits and letters (３７０１…) are common in typed data.
-            parsed = parser.parse(unicodedata.normalize("NFKC", value).strip())
+            parsed = parser(unicodedata.normalize("NFKC", value).strip())
         except IdentifierError as exc:
             self._fail(
                 "identifier",

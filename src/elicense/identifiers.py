@@ -44,7 +44,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from elicense.errors import IdentifierError
 
@@ -143,10 +143,10 @@ _KIND_ZH: Mapping[str, str] = {
 # --------------------------------------------------------------------------- errors
 
 
-def _error(kind: str | None, part: str, en: str, zh: str, **details: Any) -> IdentifierError:
+def _error(kind: str | None, part: str, en: str, zh: str, **details: object) -> IdentifierError:
     head_en = f"{_KIND_EN[kind]}: " if kind else ""
     head_zh = f"{_KIND_ZH[kind]}：" if kind else ""
-    info: dict[str, Any] = {"part": part}
+    info: dict[str, object] = {"part": part}
     if kind:
         info["kind"] = kind
     info.update(details)

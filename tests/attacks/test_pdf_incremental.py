@@ -1,4 +1,4 @@
-"""PDF attacks not already in tests/test_pdf_attacks.py: shadow hide/replace, form fields, swapped
+"""PDF attacks not already in tests/pdf/test_pdf_attacks.py: shadow hide/replace, form fields, swapped
 images, catalogue wrapping, signature-dictionary and ByteRange tricks. None may verify as VALID."""
 
 from __future__ import annotations

@@ -12,57 +12,40 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from elicense.cli.common import (
+    COMMANDS,
+    EXIT_ERROR,
+    EXIT_INDETERMINATE,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_VALID,
+    default_lang,
+    echo_err,
+    error_line,
+    lang_arg,
+)
 from elicense.errors import ElicenseError
 
 if TYPE_CHECKING:
     from elicense.cli.app import LazyGroup
 
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_INDETERMINATE = 2
-EXIT_ERROR = 3
-EXIT_INTERNAL = 4
-
-
-def default_lang() -> str:
-    """``zh`` when the locale is Chinese, else ``en``."""
-    for var in ("ELICENSE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
-
-
-def error_line(exc: ElicenseError, lang: str | None = None) -> str:
-    """The one-line message for an error."""
-    return f"elicense: error: {exc.localized(lang or default_lang())}"
-
-
-COMMANDS: dict[str, tuple[str, str]] = {
-    "verify": ("verify_command", "verify_cmd"),
-    "id": ("ident", "id_group"),
-    "demo": ("demo", "demo_cmd"),
-    "issue": ("issue", "issue_cmd"),  # registry issue (#6)
-    "registry": ("registry", "registry_group"),
-    "audit": ("audit", "audit_group"),
-    "revoke": ("status", "revoke_cmd"),  # revoke / suspend / reinstate / supersede, status (#5)
-    "suspend": ("status", "suspend_cmd"),
-    "reinstate": ("status", "reinstate_cmd"),
-    "supersede": ("status", "supersede_cmd"),
-    "status": ("status", "status_group"),
-    "trust": ("trust", "trust_group"),  # (#4)
-    "bundle": ("trust", "bundle_cmd"),
-    "render": ("pdf", "render_cmd"),  # (#3)
-    "pdf": ("pdf", "pdf_group"),  # pdf extend (#19)
-    "sm2": ("sm2", "sm2_group"),  # (#10)
-    "seal": ("seal", "seal_group"),  # (#17)
-    "present": ("present", "present_cmd"),  # (#9)
-    "kiosk": ("kiosk", "kiosk_cmd"),
-    "types": ("types", "types_group"),  # the catalogue, for issuers (#20)
-}
-"""Command name → (module under ``elicense.cli``, attribute): a new command is one line here."""
+__all__ = [
+    "COMMANDS",
+    "EXIT_ERROR",
+    "EXIT_INDETERMINATE",
+    "EXIT_INTERNAL",
+    "EXIT_INVALID",
+    "EXIT_VALID",
+    "cli",
+    "default_lang",
+    "echo_err",
+    "error_line",
+    "lang_arg",
+    "main",
+    "run",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -93,27 +76,6 @@ def _nothing_to_finalise() -> bool:
     return threading is None or threading.active_count() == 1
 
 
-def lang_arg(args: Sequence[str]) -> str | None:
-    """The ``--lang`` value on the command line, if any (for errors raised before a command reads it)."""
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg.startswith("--lang="):
-            value = arg.split("=", 1)[1]
-        elif arg == "--lang" and i + 1 < len(args):
-            value = args[i + 1]
-        else:
-            continue
-        return value if value in ("zh", "en") else None
-    return None
-
-
-def echo_err(message: str) -> None:
-    """One line on stderr (errors and warnings of every command path)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
 def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> int:
     """Run the CLI and return the exit code (used by tests and ``main``).
 
@@ -124,7 +86,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
     is parsed by :func:`elicense.cli.verify.fast_options` and runs without importing click:
     click and what it imports cost about a fifth of the cold start (#8). Any other line,
     including every malformed one, ``--help`` and every other command, goes to click, so
-    click's parsing and messages stay the one reference (``tests/test_cli_fast_path.py``
+    click's parsing and messages stay the one reference (``tests/cli/test_fast_path.py``
     holds both paths to the same output).
     """
     global _finished
@@ -136,7 +98,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
 
             options = fast_options(args[1:])
             if options is not None:
-                code = run_verify(**options, freeze_gc=process_exits)
+                code = run_verify(options, freeze_gc=process_exits)
                 _finished = True
                 return code
         from elicense.cli.app import run_click
@@ -166,12 +128,12 @@ def _stdout_to_devnull() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _utf8(stream: Any) -> bool:
+def _utf8(stream: object) -> bool:
     encoding = getattr(stream, "encoding", None)
     return isinstance(encoding, str) and encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``cli`` (the click group) and ``LazyGroup`` load click on first use only."""
     if name in ("cli", "LazyGroup"):
         from elicense.cli import app

@@ -12,7 +12,7 @@ import os
 import click
 
 from elicense import __version__
-from elicense.cli import COMMANDS, EXIT_ERROR, default_lang, echo_err, lang_arg
+from elicense.cli.common import COMMANDS, EXIT_ERROR, default_lang, echo_err, lang_arg
 
 
 class _Escaped(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang
+from elicense.cli.common import EXIT_INVALID, default_lang
 from elicense.cli.registry import db_option, home_option, open_registry
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.errors import UsageError
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from elicense.cli import EXIT_INVALID, EXIT_VALID, default_lang
+from elicense.cli.common import EXIT_INVALID, EXIT_VALID, default_lang
 
 _KIND_NAMES = {
     "licence_id": ("licence identifier (GB/T 36904)", "电子证照标识（GB/T 36904）"),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elicense.cli import EXIT_INVALID, default_lang, echo_err
+from elicense.cli.common import EXIT_INVALID, default_lang, echo_err
 from elicense.cli.pdf import pdf_level_option, tsa_url_option
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
@@ -159,7 +159,7 @@ def _field_problems(type_code: str, values: dict[str, str]) -> None:
         )
 
 
-def _authority_for_alg(home: Any, type_code: str, authority_code: str | None, alg: str, pdf_dir: Path | None) -> str:
+def _authority_for_alg(home: Home, type_code: str, authority_code: str | None, alg: str, pdf_dir: Path | None) -> str:
     """``--alg``: the named authority must sign with it, else the first of that type that does (issue 10)."""
     from elicense.catalog import Catalog
     from elicense.crypto.algorithms import Algorithm

@@ -8,12 +8,13 @@ same forms and fail with the same message listing them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from elicense.errors import ElicenseError
 
 if TYPE_CHECKING:
     from elicense.home import Home
+    from elicense.registry import Registry
 
 FORMS_EN = "a licence id (1.2.156.3005.2.…), a source id, or a sample name from HOME/licences"
 FORMS_ZH = "证照标识（1.2.156.3005.2.…）、来源编号，或 HOME/licences 下的样例名"
@@ -25,7 +26,7 @@ class UnknownLicenceRef(ElicenseError):
     code = "unknown_licence"
 
 
-def resolve_licence(home: Home | Path, ref: str, registry: Any | None) -> str:
+def resolve_licence(home: Home | Path, ref: str, registry: Registry | None) -> str:
     """The licence id ``ref`` names: an id, a source id (unique), or a sample name in ``HOME/licences``.
 
     ``registry`` may be ``None`` (a home without one): then only sample names resolve.

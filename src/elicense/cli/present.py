@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import UsageError
 

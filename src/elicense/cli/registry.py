@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.status.lifecycle import UnknownLicence
 
+if TYPE_CHECKING:
+    from elicense.registry import Registry
 
-def open_registry(home_dir: Path, db: str | None, *, create: bool = False) -> Any:
+
+def open_registry(home_dir: Path, db: str | None, *, create: bool = False) -> Registry:
     """The registry of ``home_dir`` (or ``--db``); refuses to create one unless asked."""
     from elicense.home import Home
     from elicense.registry import Registry, url_for

@@ -12,11 +12,12 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from elicense.home import Home
     from elicense.issue import IssuedLicence
 
 YEAR = dt.timedelta(days=365)
@@ -199,7 +200,7 @@ def seal_cmd(files: tuple[Path, ...], home_dir: Path, authority_code: str | None
     return 0
 
 
-def _issuer_of(path: Path, home: Any) -> str | None:
+def _issuer_of(path: Path, home: Home) -> str | None:
     """The home's authority whose key signed an ``EL2:`` payload file (by kid; only picks the seal)."""
     from elicense.crypto.keys import key_id
     from elicense.errors import ElicenseError

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.errors import UsageError
 
 _home = click.option(
@@ -30,6 +31,15 @@ _effective = click.option(
 _actor = click.option("--actor", default=None, help="Operator recorded in the audit log (default: login name).")
 _note = click.option("--note", default=None, help="Free text for the audit record (decision number, ...).")
 _json = click.option("--json", "as_json", is_flag=True, help="Print the status event as JSON.")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _change_options(command: F) -> F:
+    """The options every status change takes (revoke, suspend, reinstate, supersede), declared once."""
+    for option in (_json, _note, _actor, _effective, _db, _home):  # innermost first: --help lists --home first
+        command = option(command)
+    return command
 
 
 def _now() -> dt.datetime:
@@ -132,12 +142,7 @@ def _run(
     show_default=True,
     help="revoked (吊销), cancelled (注销), annulled (撤销), key_compromise.",
 )
-@_home
-@_db
-@_effective
-@_actor
-@_note
-@_json
+@_change_options
 def revoke_cmd(licence_id: str, reason: str, home_dir: Path, db: str | None, effective: str | None,
                actor: str | None, note: str | None, as_json: bool) -> int:  # fmt: skip
     """Revoke a licence (吊销 / 注销 / 撤销): permanent."""
@@ -147,12 +152,7 @@ def revoke_cmd(licence_id: str, reason: str, home_dir: Path, db: str | None, eff
 
 @click.command("suspend")
 @click.argument("licence_id", metavar="LICENCE")
-@_home
-@_db
-@_effective
-@_actor
-@_note
-@_json
+@_change_options
 def suspend_cmd(licence_id: str, home_dir: Path, db: str | None, effective: str | None,
                 actor: str | None, note: str | None, as_json: bool) -> int:  # fmt: skip
     """Suspend a licence (暂扣) until it is reinstated."""
@@ -161,12 +161,7 @@ def suspend_cmd(licence_id: str, home_dir: Path, db: str | None, effective: str 
 
 @click.command("reinstate")
 @click.argument("licence_id", metavar="LICENCE")
-@_home
-@_db
-@_effective
-@_actor
-@_note
-@_json
+@_change_options
 def reinstate_cmd(licence_id: str, home_dir: Path, db: str | None, effective: str | None,
                   actor: str | None, note: str | None, as_json: bool) -> int:  # fmt: skip
     """Reinstate a suspended licence (a revoked or superseded one cannot be)."""
@@ -183,12 +178,7 @@ def reinstate_cmd(licence_id: str, home_dir: Path, db: str | None, effective: st
     metavar="NEW_ID",
     help="The new licence (issued with supersedes=OLD): id, source id or sample name.",
 )
-@_home
-@_db
-@_effective
-@_actor
-@_note
-@_json
+@_change_options
 def supersede_cmd(licence_id: str, successor: str, home_dir: Path, db: str | None, effective: str | None,
                   actor: str | None, note: str | None, as_json: bool) -> int:  # fmt: skip
     """Mark a licence as superseded (变更 / 换发) by NEW_ID."""

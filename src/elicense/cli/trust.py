@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 from elicense.errors import UsageError
 
 if TYPE_CHECKING:
+    from elicense.crypto.algorithms import AlgorithmPolicy
+    from elicense.home import Home
     from elicense.trust.bundle import Bundle
 
 
@@ -26,7 +28,7 @@ def _now(at: str | None) -> dt.datetime:
     return parse_at(at) or dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _algorithms(values: tuple[str, ...]) -> Any:
+def _algorithms(values: tuple[str, ...]) -> AlgorithmPolicy | None:
     """``--allow-alg`` / ``$ELICENSE_ALGORITHMS`` (SM2 bundles need it), as for ``elicense verify``."""
     from elicense.cli.verify import algorithm_policy
 
@@ -400,7 +402,7 @@ def bundle_cmd(
     return 0
 
 
-def status_extras(home: Any, now: dt.datetime) -> dict[str, bytes]:
+def status_extras(home: Home, now: dt.datetime) -> dict[str, bytes]:
     """The status issue's section (status lists + CRLs) as a bundle extra, when that feature is present."""
     try:
         from elicense.services.status import status_sections

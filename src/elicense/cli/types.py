@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elicense.cli import default_lang
+from elicense.cli.common import default_lang
 
 if TYPE_CHECKING:
     from elicense.catalog import FieldSpec, LicenceType

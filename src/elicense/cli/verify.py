@@ -1,26 +1,36 @@
 """``elicense verify``: payload text, QR image, PDF or OFD → VALID / INVALID / INDETERMINATE.
 
-No click here: the click command is in :mod:`elicense.cli.verify_command`, and a plain
-command line is parsed by :func:`fast_options` without loading click (cold start, #8).
+No click here: the options are declared once, in :data:`OPTIONS`; the click command
+(:mod:`elicense.cli.verify_command`) is built from that table, and a plain command line is
+parsed from it by :func:`fast_options` without loading click (cold start, #8).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
-from elicense.cli import EXIT_ERROR, default_lang, echo_err
-from elicense.errors import ElicenseError, InputError, UsageError
+from elicense.cli.common import EXIT_ERROR, default_lang, echo_err
+from elicense.errors import ElicenseError, InputError, TrustError, UsageError
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
+    from elicense.crypto.algorithms import AlgorithmPolicy
     from elicense.verdict.result import VerificationResult
     from elicense.verify.verifier import Verifier
+
+    _Item = tuple[int, Literal["payload", "local"], bytes] | tuple[int, Literal["error"], str]
+    """A ``--batch`` line: a payload (``local``: a presentation this process verifies) or an error's output line."""
 
 MAX_BATCH_LINE = 8192
 
@@ -53,7 +63,7 @@ def parse_at(value: str | None) -> dt.datetime | None:
 ALGORITHMS_ENV = "ELICENSE_ALGORITHMS"
 
 
-def algorithm_policy(values: tuple[str, ...] | list[str] = ()) -> Any:
+def algorithm_policy(values: tuple[str, ...] | list[str] = ()) -> AlgorithmPolicy | None:
     """``--allow-alg`` values (repeatable, comma lists), else ``$ELICENSE_ALGORITHMS``, else ``None`` (default).
 
     The list *replaces* the default allow-list (pyjwt style): ``--allow-alg SM2`` is an SM2-only verifier.
@@ -72,7 +82,7 @@ def load_verifier(
     trust: str | None,
     region: str | None = None,
     accept_region: str | None = None,
-    algorithms: Any = None,
+    algorithms: AlgorithmPolicy | None = None,
     state: str | None = None,
 ) -> Verifier:
     """Build the verifier from ``--trust`` / ``$ELICENSE_TRUST`` (``algorithms``: an AlgorithmPolicy or None)."""
@@ -91,7 +101,6 @@ def load_verifier(
         if bad or not regions:
             raise UsageError(f"--accept-region: expected 6-digit region codes, got {accept_region!r}")
         policies.append(AcceptRegions(regions))
-    from elicense.errors import TrustError
     from elicense.trust.bundle import COSE_TAG_PREFIX
 
     try:
@@ -202,26 +211,88 @@ def _echo(message: str, err: bool = False) -> None:
     sys.stdout.flush()
 
 
-_FAST_FLAGS = {"--json": "as_json"}
-_FAST_VALUES = {
-    "--trust": "trust", "--at": "at_", "--lang": "lang", "--batch": "batch", "--accept-region": "accept_region",
-    "--region": "region", "--state": "state_dir", "--allow-alg": "allow_alg", "--algorithms": "allow_alg",
-    "--workers": "workers",
-}  # fmt: skip
-"""The options of :mod:`elicense.cli.verify_command`, by flag → parameter (a test holds the two equal)."""
+class Opt(NamedTuple):
+    """One ``verify`` option, declared once: :mod:`elicense.cli.verify_command` builds the click
+    option from it and :func:`fast_options` parses it, so the two paths cannot drift apart."""
+
+    flags: tuple[str, ...]
+    dest: str
+    """The :class:`VerifyOptions` field."""
+    help: str
+    metavar: str | None = None
+    flag: bool = False
+    multiple: bool = False
+    choices: tuple[str, ...] | None = None
+    int_range: tuple[int, int] | None = None
+    """Inclusive bounds of an integer option (shown with its default)."""
 
 
-def fast_options(args: list[str]) -> dict[str, Any] | None:
-    """``run_verify`` keyword arguments for a plain ``verify`` command line, else ``None`` (let click parse it).
+OPTIONS: tuple[Opt, ...] = (
+    Opt(("--trust",), "trust", "Trust bundle/file (default: $ELICENSE_TRUST).", "BUNDLE"),
+    Opt(("--at",), "at", "Verify as of this time (default: now).", "ISO-8601"),
+    Opt(("--json",), "as_json", "One JSON object per input (per licence found).", flag=True),
+    Opt(("--lang",), "lang", "Message language.", choices=("zh", "en")),
+    Opt(("--batch",), "batch", "One payload per line in, one JSON object per line out.", "FILE|-"),
+    Opt(("--accept-region",), "accept_region", "Accept only licences issued in these regions.", "CODE[,CODE]"),
+    Opt(("--region",), "region", "Verify as a relying party of this region (its recognition agreements).", "CODE"),
+    Opt(
+        ("--state",),
+        "state_dir",
+        "Verifier state directory (default: $ELICENSE_STATE): refuses older bundles and status lists.",
+        "DIR",
+    ),
+    Opt(
+        ("--allow-alg", "--algorithms"),
+        "allow_alg",
+        "Accepted signature algorithms, replacing the default ES256,EdDSA,PS256 "
+        "(e.g. --allow-alg SM2; default: $ELICENSE_ALGORITHMS).",
+        "ALG[,ALG]",
+        multiple=True,
+    ),
+    Opt(
+        ("--workers",),
+        "workers",
+        "With --batch: verify in N processes (output order and content unchanged).",
+        "N",
+        int_range=(1, 64),
+    ),
+)
+"""The options of ``elicense verify``, in ``--help`` order; the one positional is ``INPUTS...``."""
+
+_BY_FLAG = {name: opt for opt in OPTIONS for name in opt.flags}
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """One ``elicense verify`` command line, parsed (by click or by :func:`fast_options`).
+
+    The defaults are click's for an absent option: ``None``, ``False``, ``()``, and ``--workers`` 1.
+    """
+
+    inputs: tuple[str, ...] = ()
+    trust: str | None = None
+    at: str | None = None
+    as_json: bool = False
+    lang: str | None = None
+    batch: str | None = None
+    accept_region: str | None = None
+    region: str | None = None
+    state_dir: str | None = None
+    allow_alg: tuple[str, ...] = ()
+    workers: int = 1
+
+
+def fast_options(args: list[str]) -> VerifyOptions | None:
+    """The options of a plain ``verify`` command line, read from :data:`OPTIONS`, else ``None`` (let click parse it).
 
     Accepts what click would accept to the same values — known long options, ``--opt value`` and
     ``--opt=value``, arguments anywhere, ``--`` — and gives up on anything else (``--help``, an
-    unknown or malformed option, a bad ``--lang`` or ``--workers`` value, a value that looks like an
-    option), so every error message is still click's.
+    unknown or malformed option, a value outside an option's choices or range, a value that looks
+    like an option), so every error message is still click's.
     """
-    options: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # VerifyOptions fields by name, as click's keyword arguments
     inputs: list[str] = []
-    allow: list[str] = []
+    multiple: dict[str, list[str]] = {}
     i, count = 0, len(args)
     while i < count:
         arg = args[i]
@@ -233,45 +304,36 @@ def fast_options(args: list[str]) -> dict[str, Any] | None:
             inputs.append(arg)
             continue
         name, eq, value = arg.partition("=")
-        if name in _FAST_FLAGS and not eq:
-            options[_FAST_FLAGS[name]] = True
-            continue
-        dest = _FAST_VALUES.get(name)
-        if dest is None:
+        opt = _BY_FLAG.get(name)
+        if opt is None:
             return None
+        if opt.flag:
+            if eq:
+                return None
+            values[opt.dest] = True
+            continue
         if not eq:
             if i == count or (args[i][:1] == "-" and args[i] != "-"):
                 return None
             value = args[i]
             i += 1
-        if dest == "allow_alg":
-            allow.append(value)
-        elif dest == "lang" and value not in ("zh", "en"):
+        if opt.multiple:
+            multiple.setdefault(opt.dest, []).append(value)
+        elif opt.choices is not None and value not in opt.choices:
             return None
-        elif dest == "workers":
-            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 64):
+        elif opt.int_range is not None:
+            low, high = opt.int_range
+            if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
                 return None
-            options[dest] = int(value)
+            values[opt.dest] = int(value)
         else:
-            options[dest] = value
-    return {**options, "inputs": tuple(inputs), "allow_alg": tuple(allow)}
+            values[opt.dest] = value
+    for dest, items in multiple.items():
+        values[dest] = tuple(items)
+    return VerifyOptions(inputs=tuple(inputs), **values)
 
 
-def run_verify(
-    inputs: tuple[str, ...] = (),
-    trust: str | None = None,
-    at_: str | None = None,
-    as_json: bool = False,
-    lang: str | None = None,
-    batch: str | None = None,
-    accept_region: str | None = None,
-    region: str | None = None,
-    allow_alg: tuple[str, ...] = (),
-    state_dir: str | None = None,
-    workers: int = 1,
-    echo: Callable[..., Any] | None = None,
-    freeze_gc: bool = False,
-) -> int:
+def run_verify(options: VerifyOptions, *, echo: Callable[..., object] | None = None, freeze_gc: bool = False) -> int:
     """The ``verify`` command's work, for both the click command and the click-free fast path.
 
     ``echo(message, err=False)`` writes one line (click's ``echo`` under click; plain writes on
@@ -279,37 +341,29 @@ def run_verify(
     ``freeze_gc``: the process ends after this command (see :func:`elicense.cli.run`).
     """
     echo = echo or _echo
-    lang = lang or default_lang()
+    lang = options.lang or default_lang()
+    inputs, batch = options.inputs, options.batch
     if batch and inputs:
         raise UsageError("give either INPUT... or --batch, not both")
     if not batch and not inputs:
         raise UsageError("nothing to verify: give INPUT... or --batch FILE", message_zh="没有要校验的输入")
-    if workers > 1 and not batch:
+    if options.workers > 1 and not batch:
         raise UsageError("--workers needs --batch", message_zh="--workers 需与 --batch 一起使用")
-    at = parse_at(at_)
-    loader = {
-        "trust": trust,
-        "region": region,
-        "accept_region": accept_region,
-        "algorithms": algorithm_policy(allow_alg),
-        "state": state_dir,
-    }
+    at = parse_at(options.at)
     # The verify stack's imports and the trust data make ~20k objects that live as long as the
     # process: the ~40 collections they would trigger free nothing. In a CLI process they are then
     # frozen out of every later collection (gc.freeze; also keeps --workers' forks copy-on-write).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        verifier = load_verifier(**loader)
+        verifier = _load(options)
     finally:
         if collecting:
             if freeze_gc:
                 gc.freeze()
             gc.enable()
     if batch:
-        _LOADER_SPEC.clear()
-        _LOADER_SPEC.update(loader)
-        return _batch(verifier, batch, at, lang, workers)
+        return _batch(verifier, options, at, lang)
     from elicense.verify.inputs import verify_bytes
 
     code = 0
@@ -317,13 +371,13 @@ def run_verify(
         try:
             results = verify_bytes(verifier, read_verify_input(name), at=at, source=None if name == "-" else Path(name))
         except ElicenseError as exc:
-            if as_json:
+            if options.as_json:
                 echo(json.dumps(_error_object(name, exc, lang), ensure_ascii=False))
             echo(f"elicense: error: {name}: {exc.localized(lang)}", err=True)
             code = _worse(code, EXIT_ERROR)
             continue
         for result in results:
-            if as_json:
+            if options.as_json:
                 echo(json.dumps({"input": name, **result.to_dict(lang)}, ensure_ascii=False))
             else:
                 echo(_human(name, result, lang))
@@ -331,7 +385,16 @@ def run_verify(
     return code
 
 
-def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str, workers: int = 1) -> int:
+def _load(options: VerifyOptions) -> Verifier:
+    """The verifier of a ``verify`` command line (also rebuilt by each ``--workers`` process under spawn)."""
+    return load_verifier(
+        options.trust, options.region, options.accept_region, algorithm_policy(options.allow_alg), options.state_dir
+    )
+
+
+def _batch(verifier: Verifier, options: VerifyOptions, at: dt.datetime | None, lang: str) -> int:
+    source = options.batch
+    assert source is not None
     stream: IO[bytes]
     if source == "-":
         stream = sys.stdin.buffer
@@ -341,16 +404,16 @@ def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str, w
         except OSError as exc:
             raise InputError(f"{source}: {exc.strerror}", message_zh=f"{source}：无法读取") from exc
     try:
-        if workers > 1:
-            return _batch_parallel(verifier, stream, at, lang, workers)
+        if options.workers > 1:
+            return _batch_parallel(verifier, stream, at, lang, options)
         code = 0
         write = sys.stdout.write
-        for lineno, kind, value in _batch_items(stream, lang):
-            if kind == "error":
-                write(value)
+        for item in _batch_items(stream, lang):
+            if item[1] == "error":
+                write(item[2])
                 code = _worse(code, EXIT_ERROR)
                 continue
-            line, exit_code = _batch_line(verifier, lineno, value, at, lang)
+            line, exit_code = _batch_line(verifier, item[0], item[2], at, lang)
             write(line)
             code = _worse(code, exit_code)
         return code
@@ -359,7 +422,7 @@ def _batch(verifier: Verifier, source: str, at: dt.datetime | None, lang: str, w
             stream.close()
 
 
-def _batch_items(stream: IO[bytes], lang: str) -> Iterator[tuple[int, str, Any]]:
+def _batch_items(stream: IO[bytes], lang: str) -> Iterator[_Item]:
     """``(line number, "payload", stripped bytes)`` per non-blank line; ``"error"`` items carry their output line.
 
     Lines are read bounded: an oversized line is skipped without holding it in memory.
@@ -438,66 +501,63 @@ _WORKER: tuple[Verifier, dt.datetime | None, str] | None = None
 _PRESENTATION = b"EP1:"
 
 
-def _worker_init(state: tuple[Verifier, dt.datetime | None, str] | None, spec: dict[str, Any] | None) -> None:
+def _worker_init(spawned: tuple[VerifyOptions, dt.datetime | None, str] | None) -> None:
     global _WORKER
-    if state is not None:
-        _WORKER = state
-    elif _WORKER is None and spec is not None:  # spawn: rebuild from the same options
-        _WORKER = (load_verifier(**spec["loader"]), spec["at"], spec["lang"])
+    if _WORKER is None and spawned is not None:  # spawn: rebuild from the same options
+        options, at, lang = spawned
+        _WORKER = (_load(options), at, lang)
 
 
-def _worker_chunk(items: list[tuple[int, str, Any]]) -> list[tuple[str, int] | None]:
+def _worker_chunk(items: list[_Item]) -> list[tuple[str, int] | None]:
     assert _WORKER is not None
     verifier, at, lang = _WORKER
-    return [
-        _batch_line(verifier, lineno, value, at, lang) if kind == "payload" else None for lineno, kind, value in items
-    ]
+    return [_batch_line(verifier, item[0], item[2], at, lang) if item[1] == "payload" else None for item in items]
 
 
-def _batch_parallel(verifier: Verifier, stream: IO[bytes], at: dt.datetime | None, lang: str, workers: int) -> int:
+def _batch_parallel(
+    verifier: Verifier, stream: IO[bytes], at: dt.datetime | None, lang: str, options: VerifyOptions
+) -> int:
     """``--workers N``: chunks of lines verified in N processes, written in input order.
 
     Presentations (``EP1:``) are verified here, in input order, by this process's
     verifier: its replay cache must see every presentation of the batch, as with one
     worker. Output is byte-for-byte that of ``--workers 1``.
     """
-    import itertools
-    import multiprocessing
-    from collections import deque
+    import multiprocessing  # only for --workers: its import costs more than a verification
 
     global _WORKER
-    methods = multiprocessing.get_all_start_methods()
-    ctx: Any
-    if "fork" in methods:  # the loaded verifier is inherited: no second trust load
+    workers = options.workers
+    spawned: tuple[VerifyOptions, dt.datetime | None, str] | None = None
+    ctx: multiprocessing.context.BaseContext
+    if "fork" in multiprocessing.get_all_start_methods():  # the loaded verifier is inherited: no second trust load
         ctx = multiprocessing.get_context("fork")
         _WORKER = (verifier, at, lang)
-        initargs: tuple[Any, ...] = (None, None)
     else:  # platforms without fork (tests: test_spawn_workers_rebuild_the_verifier)
         ctx = multiprocessing.get_context("spawn")
-        initargs = (None, {"loader": _LOADER_SPEC, "at": at, "lang": lang})
+        spawned = (options, at, lang)
     code = 0
     write = sys.stdout.write
     items = _batch_items(stream, lang)
     try:
-        with ctx.Pool(workers, initializer=_worker_init, initargs=initargs) as pool:
-            pending: deque[tuple[list[tuple[int, str, Any]], Any]] = deque()
+        with ctx.Pool(workers, initializer=_worker_init, initargs=(spawned,)) as pool:
+            pending: deque[tuple[list[_Item], AsyncResult[list[tuple[str, int] | None]]]] = deque()
 
             def flush() -> None:
                 nonlocal code
                 chunk, async_result = pending.popleft()
-                for (lineno, kind, value), done in zip(chunk, async_result.get(), strict=True):
-                    if kind == "error":
-                        write(value)
+                for item, done in zip(chunk, async_result.get(), strict=True):
+                    if item[1] == "error":
+                        write(item[2])
                         code = _worse(code, EXIT_ERROR)
                         continue
-                    line, exit_code = done if done is not None else _batch_line(verifier, lineno, value, at, lang)
+                    line, exit_code = done if done is not None else _batch_line(verifier, item[0], item[2], at, lang)
                     write(line)
                     code = _worse(code, exit_code)
 
             while chunk := list(itertools.islice(items, BATCH_CHUNK)):
-                remote = [
-                    (lineno, "local" if kind == "payload" and value.startswith(_PRESENTATION) else kind, value)
-                    for lineno, kind, value in chunk
+                remote: list[_Item] = [
+                    (item[0], "local", item[2]) if item[1] == "payload" and item[2].startswith(_PRESENTATION) else item
+                    for item in chunk
                 ]
                 pending.append((chunk, pool.apply_async(_worker_chunk, (remote,))))
                 if len(pending) >= 4 * workers:  # bounded read-ahead: memory stays flat on huge inputs
@@ -507,7 +567,3 @@ def _batch_parallel(verifier: Verifier, stream: IO[bytes], at: dt.datetime | Non
     finally:
         _WORKER = None
     return code
-
-
-_LOADER_SPEC: dict[str, Any] = {}
-"""``load_verifier`` keyword arguments of this run (for workers started by spawn)."""

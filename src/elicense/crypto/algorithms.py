@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -77,7 +77,7 @@ class Algorithm(enum.Enum):
     @classmethod
     def for_key(cls, key: PublicKey | PrivateKey | Sm2PublicKey | Sm2PrivateKey) -> Algorithm:
         """The algorithm this library uses with a key of that type."""
-        if _is_sm2(key):
+        if is_sm2_key(key):
             return cls.SM2
         if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
             if isinstance(key.curve, ec.SECP256R1):
@@ -186,8 +186,8 @@ def der_to_cose(alg: Algorithm, signature: bytes) -> bytes:
     return signature
 
 
-def _is_sm2(key: object) -> bool:
-    """SM2 keys without importing the SM2 backend on the ES256 path."""
+def is_sm2_key(key: object) -> TypeGuard[Sm2PublicKey | Sm2PrivateKey]:
+    """Whether ``key`` is an SM2 key, without importing :mod:`elicense.crypto.sm2` on the ES256 path."""
     return type(key).__name__ in ("Sm2PublicKey", "Sm2PrivateKey") and type(key).__module__ == ("elicense.crypto.sm2")
 
 

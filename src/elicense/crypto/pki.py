@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ObjectIdentifier
 from cryptography.x509.verification import (
     Criticality,
@@ -105,10 +105,9 @@ def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
-def _sign(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+def sign_certificate(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+    """Sign a certificate with the profile's hash and padding for the key (RSA: PSS, SHA-256; Ed25519: none)."""
     if isinstance(issuer_key, rsa.RSAPrivateKey):
-        from cryptography.hazmat.primitives.asymmetric import padding
-
         return builder.sign(
             issuer_key,
             hashes.SHA256(),
@@ -140,7 +139,7 @@ def _sign_issued(
         x509.CertificatePolicies([x509.PolicyInformation(OID_POLICY_LICENCE, None)]),
         critical=False,
     )
-    return _sign(builder, issuer_key)
+    return sign_certificate(builder, issuer_key)
 
 
 def _base(
@@ -179,7 +178,7 @@ def make_root(
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(key_usage(ca=True), critical=True)
     )
-    return _sign(builder, key)
+    return sign_certificate(builder, key)
 
 
 def make_regional_ca(

@@ -8,6 +8,7 @@ so neither imports the other's internals. See ``specs/pki-profile.md``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -99,8 +100,6 @@ def ca_file_id(ca_cert: x509.Certificate) -> str:
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        import hashlib
-
         spki = ca_cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )

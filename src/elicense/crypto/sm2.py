@@ -30,10 +30,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from asn1crypto import algos, crl, keys
+from asn1crypto import x509 as a509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -72,6 +75,8 @@ B = 0x28E9FA9E_9D9F5E34_4D5A9E4B_CF6509A7_F39789F5_15AB8F92_DDBCBD41_4D940E93
 GX = 0x32C4AE2C_1F198119_5F990446_6A39C994_8FE30BBF_F2660BE1_715A4589_334C74C7
 GY = 0xBC3736A2_F4F6779C_59BDCEE3_6B692153_D0A9877C_C62A4740_02DF32E5_2139F0A0
 N = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_7203DF6B_21C6052B_53BBF409_39D54123
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
 
 MAX_USER_ID_BYTES = 8191  # ENTL is 16 bits of *bits*
 MAX_CERT_BYTES = 64 * 1024
@@ -257,8 +262,6 @@ class Sm2PublicKey:
     @classmethod
     def from_spki(cls, der: bytes) -> Sm2PublicKey:
         """Load a DER SubjectPublicKeyInfo with ``id-ecPublicKey`` + the SM2 curve."""
-        from asn1crypto import keys
-
         try:
             info = keys.PublicKeyInfo.load(der, strict=True)
             alg = info["algorithm"]
@@ -381,8 +384,6 @@ class Sm2PrivateKey:
 
 
 def _spki_der(certificate: x509.Certificate) -> bytes:
-    from asn1crypto import x509 as a509
-
     tbs = a509.TbsCertificate.load(certificate.tbs_certificate_bytes)
     der: bytes = tbs["subject_public_key_info"].dump()
     return der
@@ -417,8 +418,6 @@ def load_certificate(der: bytes) -> x509.Certificate:
 
 def certificate_der(certificate: x509.Certificate) -> bytes:
     """DER bytes of a certificate."""
-    from cryptography.hazmat.primitives import serialization
-
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
@@ -426,7 +425,6 @@ def verify_certificate_signature(certificate: x509.Certificate, issuer: Sm2Publi
     """Whether ``issuer`` made the SM2-with-SM3 signature of ``certificate``."""
     if certificate.signature_algorithm_oid.dotted_string != OID_SM2_WITH_SM3:
         return False
-    from asn1crypto import x509 as a509
 
     inner = a509.TbsCertificate.load(certificate.tbs_certificate_bytes)["signature"]
     if inner["algorithm"].dotted != OID_SM2_WITH_SM3:
@@ -456,10 +454,6 @@ def _sign_tbs(
     replaced: the SPKI and both algorithm fields are swapped with asn1crypto
     and the result is signed with ``issuer_key``.
     """
-    from asn1crypto import algos, keys
-    from asn1crypto import x509 as a509
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     if not_before.tzinfo is None or not_after.tzinfo is None:
         raise CryptoError("certificate validity times must be timezone-aware (UTC)")
     if not_after <= not_before:
@@ -598,7 +592,7 @@ _KNOWN_EXTENSIONS = frozenset(
 )
 
 
-def _extension(cert: x509.Certificate, ext_type: type[Any]) -> Any:
+def _extension(cert: x509.Certificate, ext_type: type[_E]) -> _E | None:
     try:
         return cert.extensions.get_extension_for_class(ext_type).value
     except x509.ExtensionNotFound:
@@ -743,8 +737,6 @@ class Sm2Crl:
     @classmethod
     def load(cls, der: bytes) -> Sm2Crl:
         """Parse (bounded); typed error on garbage or a non-SM2 CRL."""
-        from asn1crypto import crl
-
         if not isinstance(der, bytes) or len(der) > MAX_CRL_BYTES:
             raise CryptoError("CRL too large or not bytes")
         try:
@@ -787,8 +779,6 @@ class Sm2Crl:
 
 def _name_from_der(der: bytes) -> x509.Name:
     """An ``x509.Name`` from DER (cryptography has no loader for a bare Name)."""
-    from asn1crypto import x509 as a509
-
     name = a509.Name.load(der)
     attrs = []
     for rdn in name.chosen:
@@ -809,9 +799,6 @@ def make_sm2_crl(
     number: int = 1,
 ) -> bytes:
     """An SM2-signed X.509 v2 CRL (DER) with a CRL number."""
-    from asn1crypto import crl
-    from asn1crypto import x509 as a509
-
     if this_update.tzinfo is None or next_update.tzinfo is None:
         raise CryptoError("CRL times must be timezone-aware (UTC)")
     issuer = a509.Name.load(issuer_cert.subject.public_bytes())
@@ -876,7 +863,11 @@ def make_sm2_cross_certificate(
 
 
 def make_sm2_cross_certificate_by_ecdsa(
-    new_root: x509.Certificate, old_root: x509.Certificate, old_root_key: Any, *, serial: int | None = None
+    new_root: x509.Certificate,
+    old_root: x509.Certificate,
+    old_root_key: ec.EllipticCurvePrivateKey,
+    *,
+    serial: int | None = None,
 ) -> x509.Certificate:
     """An ECDSA (P-256) root's announcement of a new SM2 root: a migration from ES256 to SM2 by rotation.
 
@@ -884,10 +875,6 @@ def make_sm2_cross_certificate_by_ecdsa(
     key); the SPKI is swapped for the new root's SM2 key with asn1crypto and the TBSCertificate is
     signed with ECDSA-with-SHA256 by ``old_root_key``. Same profile as the SM2 cross-certificate.
     """
-    from asn1crypto import keys
-    from asn1crypto import x509 as a509
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     if not isinstance(old_root_key, ec.EllipticCurvePrivateKey) or old_root_key.public_key() != old_root.public_key():
         raise CryptoError("the old root key does not match the old (ECDSA) root certificate")
     new_key = Sm2PublicKey.from_certificate(new_root)

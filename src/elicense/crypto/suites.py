@@ -3,7 +3,7 @@
 Homes, the demo and trust-list publishing hold keys of either suite; the
 ``cryptography`` types cannot carry SM2 keys (see :mod:`elicense.crypto.sm2`), so the
 places that create, store, load or wrap a key go through these functions, which pick
-the suite from the key or the certificate and import the SM2 backend only for SM2.
+the suite from the key or the certificate (the SM2 backend, tongsuopy, loads only for SM2).
 """
 
 from __future__ import annotations
@@ -11,47 +11,42 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from elicense.crypto.algorithms import Algorithm, PrivateKey, _is_sm2
+from elicense.crypto.algorithms import Algorithm, PrivateKey
 from elicense.crypto.keys import (
     Signer,
     Sm2Signer,
     SoftwareSigner,
     atomic_write,
     decrypt_private_key,
+    encrypt_private_key,
     generate_private_key,
 )
-from elicense.crypto.keys import encrypt_private_key as _encrypt
-
-if TYPE_CHECKING:
-    from elicense.crypto.sm2 import Sm2PrivateKey
+from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, LICENCE_SIGNER_EKUS, make_end_entity
+from elicense.crypto.sm2 import Sm2PrivateKey, is_sm2_certificate, make_sm2_end_entity
+from elicense.errors import CryptoError
 
 
 def new_key(algorithm: Algorithm = Algorithm.ES256) -> PrivateKey | Sm2PrivateKey:
     """A fresh private key of ``algorithm`` (SM2 included)."""
     if algorithm is Algorithm.SM2:
-        from elicense.crypto.sm2 import Sm2PrivateKey
-
         return Sm2PrivateKey.generate()
     return generate_private_key(algorithm)
 
 
 def is_sm2_cert(certificate: x509.Certificate) -> bool:
     """Whether the certificate carries an SM2 key (curve ``1.2.156.10197.1.301``); no backend import."""
-    from elicense.crypto.sm2 import is_sm2_certificate  # the backend loads only for an SM2 key
-
     return is_sm2_certificate(certificate)
 
 
 def encrypt_key(key: PrivateKey | Sm2PrivateKey, passphrase: bytes) -> bytes:
     """Encrypted PKCS#8 PEM of either suite."""
-    if _is_sm2(key):
-        return key.to_encrypted_pem(passphrase)  # type: ignore[union-attr]
-    return _encrypt(key, passphrase)  # type: ignore[arg-type]
+    if isinstance(key, Sm2PrivateKey):
+        return key.to_encrypted_pem(passphrase)
+    return encrypt_private_key(key, passphrase)
 
 
 def write_key(path: Path, key: PrivateKey | Sm2PrivateKey, passphrase: bytes) -> None:
@@ -62,8 +57,6 @@ def write_key(path: Path, key: PrivateKey | Sm2PrivateKey, passphrase: bytes) ->
 def load_key(pem: bytes, passphrase: bytes, certificate: x509.Certificate) -> PrivateKey | Sm2PrivateKey:
     """Decrypt the private key that belongs to ``certificate`` (its suite decides the loader)."""
     if is_sm2_cert(certificate):
-        from elicense.crypto.sm2 import Sm2PrivateKey
-
         return Sm2PrivateKey.from_encrypted_pem(pem, passphrase)
     return decrypt_private_key(pem, passphrase)
 
@@ -72,12 +65,9 @@ def make_signer(
     key: PrivateKey | Sm2PrivateKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()
 ) -> Signer:
     """A :class:`~elicense.crypto.keys.Signer` over an in-memory key of either suite."""
-    if _is_sm2(key):
-        from elicense.crypto.sm2 import Sm2PrivateKey
-
-        assert isinstance(key, Sm2PrivateKey)
+    if isinstance(key, Sm2PrivateKey):
         return Sm2Signer(key, certificate, tuple(chain))
-    return SoftwareSigner(key, certificate, tuple(chain))  # type: ignore[arg-type]
+    return SoftwareSigner(key, certificate, tuple(chain))
 
 
 def make_end_entity_cert(
@@ -99,25 +89,17 @@ def make_end_entity_cert(
     ``eku=None``: the licence-signing profile (``LICENCE_SIGNER_EKUS``); ``publication_base``: where
     the issuer publishes its certificate and CRL (default ``DEFAULT_PUBLICATION_BASE``).
     """
-    from elicense.crypto.pki import DEFAULT_PUBLICATION_BASE, LICENCE_SIGNER_EKUS
-
     base = publication_base or DEFAULT_PUBLICATION_BASE
-    if _is_sm2(key) != _is_sm2(issuer_key):
-        from elicense.errors import CryptoError
-
-        raise CryptoError("an SM2 key can only be certified by an SM2 CA (and ECDSA by ECDSA)")
-    if _is_sm2(key):
-        from elicense.crypto.sm2 import make_sm2_end_entity
-
+    if isinstance(key, Sm2PrivateKey) and isinstance(issuer_key, Sm2PrivateKey):
         return make_sm2_end_entity(
-            key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,  # type: ignore[arg-type]
-            issuer_key=issuer_key, not_before=not_before, not_after=not_after, eku=eku, serial=serial,  # type: ignore[arg-type]
+            key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,
+            issuer_key=issuer_key, not_before=not_before, not_after=not_after, eku=eku, serial=serial,
             publication_base=base,
         )  # fmt: skip
-    from elicense.crypto.pki import make_end_entity
-
+    if isinstance(key, Sm2PrivateKey) or isinstance(issuer_key, Sm2PrivateKey):
+        raise CryptoError("an SM2 key can only be certified by an SM2 CA (and ECDSA by ECDSA)")
     return make_end_entity(
-        key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,  # type: ignore[arg-type]
-        issuer_key=issuer_key, not_before=not_before, not_after=not_after,  # type: ignore[arg-type]
+        key.public_key(), common_name, uscc=uscc, province=province, issuer_cert=issuer_cert,
+        issuer_key=issuer_key, not_before=not_before, not_after=not_after,
         eku=eku or LICENCE_SIGNER_EKUS, serial=serial, publication_base=base,
     )  # fmt: skip

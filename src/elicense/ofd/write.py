@@ -762,7 +762,7 @@ QR_SCALE, QR_BORDER = 8, 2
 
 def _qr_image(payload: str) -> bytes:
     """The QR of ``payload`` as a 1-bit PNG (ECC M). zxing-cpp's encoder (~1 ms) rather than segno's (~40 ms
-    with PNG output); segno when zxing-cpp cannot encode. ``tests/test_ofd_write.py`` decodes it back."""
+    with PNG output); segno when zxing-cpp cannot encode. ``tests/ofd/test_write.py`` decodes it back."""
     try:
         code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
         raw = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]

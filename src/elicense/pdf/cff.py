@@ -18,7 +18,7 @@ set of characters (every new holder name). Instead:
   ``ToUnicode`` map keeps the text extractable. Other fonts go through fpdf2.
 
 The CFF writer covers only what it writes (CFF 1.0, CID-keyed, one FD, no
-subroutines); ``tests/test_fonts.py``/``test_pdf_roundtrip.py`` check the result
+subroutines); ``tests/fonts/test_fonts.py``/``test_pdf_roundtrip.py`` check the result
 with fontTools, ``pdffonts``, ``pdftotext`` and a rendered QR/seal page.
 """
 

@@ -14,7 +14,7 @@ PDF/A-3b here:
   only the ESIC extension (PDF 1.7) — not ISO/TS 32002, which would declare the
   file PDF 2.0 (``/Version /2.0`` in the catalogue, refused by PDF/A-3).
 
-veraPDF is not packaged for Debian or PyPI here: ``tests/test_validators_pdfa.py``
+veraPDF is not packaged for Debian or PyPI here: ``tests/test_validators.py`` (``test_pdf_a_3b_check_list``)
 checks these rules with pikepdf (qpdf) and Pillow's ICC reader instead.
 """
 

@@ -208,7 +208,7 @@ def qr_picture(payload: str) -> Any:
 
     zxing-cpp's encoder (~1 ms) instead of segno's (~13 ms with PNG output): same
     error correction, mode chosen for the content (alphanumeric for ``EL2:``
-    payloads), and ``tests/test_pdf_perf_paths.py`` checks the version is segno's.
+    payloads), and ``tests/pdf/test_perf_paths.py`` checks the version is segno's.
     """
     from PIL import Image, ImageOps
 

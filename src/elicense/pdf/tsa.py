@@ -32,8 +32,8 @@ from elicense.crypto.pki import (
     DEFAULT_PUBLICATION_BASE,
     OID_POLICY_LICENCE,
     OID_TSA_POLICY,
-    _sign,
     publication_extensions,
+    sign_certificate,
 )
 from elicense.model import require_utc
 from elicense.pdf import PADES_LEVELS
@@ -119,7 +119,7 @@ class LocalTSA:
         )
         for ext, critical in publication_extensions(issuer_cert, publication_base or DEFAULT_PUBLICATION_BASE):
             builder = builder.add_extension(ext, critical=critical)
-        return cls(_sign(builder, issuer_key), key, (issuer_cert, *chain), clock)
+        return cls(sign_certificate(builder, issuer_key), key, (issuer_cert, *chain), clock)
 
     def respond(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
         """Answer one RFC 3161 request: a token over its message imprint at the current time."""

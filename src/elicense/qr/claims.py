@@ -38,8 +38,6 @@ from elicense.identifiers import (
     USCC_VALUE,
     USCC_WEIGHTS,
     LicenceId,
-    org_check_char,
-    uscc_check_char,
 )
 from elicense.qr import cbor
 
@@ -136,17 +134,6 @@ _PAIRS = tuple(a + b for a in USCC_ALPHABET for b in USCC_ALPHABET)
 _ALNUM_OF_USCC_CHAR = {c: ALNUM36_VALUE[c] for c in USCC_ALPHABET}
 
 
-def _uscc_from_value_reference(n: int) -> str:
-    """The straightforward form of :func:`_uscc_from_value` (the tests hold the two equal)."""
-    pairs = []
-    for _ in range(8):
-        n, pair = divmod(n, 961)
-        pairs.append(_PAIRS[pair])
-    body = "".join(reversed(pairs))
-    first17 = body + org_check_char(body[8:])
-    return first17 + uscc_check_char(first17)
-
-
 def _pair_sums(position: int, weights: Sequence[int], values: Mapping[str, int]) -> tuple[int, ...]:
     """Weighted check-sum contribution of every character pair at pair ``position`` (0..7)."""
     w1, w2 = weights[2 * position], weights[2 * position + 1]
@@ -168,7 +155,8 @@ _W16 = USCC_WEIGHTS[16]
 
 def _uscc_from_value(n: int) -> str:
     """The USCC whose 16 free characters are ``n`` in base 31, check characters computed (hot path:
-    the QR holder code). Pair tables replace per-character arithmetic; see the reference form above."""
+    the QR holder code). Pair tables replace per-character arithmetic; the tests hold it equal to a straightforward
+    reference form (``tests/reference_forms.py``)."""
     hi, lo = divmod(n, 852891037441)  # 961**4
     a, b = divmod(hi, 923521)  # 961**2
     p0, p1 = divmod(a, 961)

@@ -4,7 +4,7 @@
 returns a new builder holding a copy of the list each time, so a loop is
 quadratic (11 s for 100k entries). We build the revoked-certificate list once
 and pass it as ``revoked_certificates=`` (``benchmarks/bench_status.py``
-measures both). Lookups go through our own ``serial → entry`` index; the
+measures both; the loop is ``tests/reference_forms.py``). Lookups go through our own ``serial → entry`` index; the
 library's ``get_revoked_certificate_by_serial_number`` is a linear scan.
 """
 
@@ -117,26 +117,6 @@ def build_crl(
     )  # fmt: skip
     algorithm = None if isinstance(ca_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(ca_key, algorithm)
-
-
-def build_crl_quadratic(
-    ca_cert: x509.Certificate,
-    ca_key: PrivateKey,
-    revoked: Iterable[RevokedCert],
-    *,
-    last_update: dt.datetime,
-    next_update: dt.datetime,
-) -> x509.CertificateRevocationList:
-    """The naive ``add_revoked_certificate`` loop — for the benchmark only."""
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(last_update)
-        .next_update(next_update)
-    )
-    for r in revoked:
-        builder = builder.add_revoked_certificate(_entry(r))
-    return builder.sign(ca_key, hashes.SHA256())
 
 
 _ECDSA_SHA256_HEAD = bytes.fromhex("020101300a06082a8648ce3d040302")

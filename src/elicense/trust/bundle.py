@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from elicense.basics import require_utc
 from elicense.crypto.algorithms import Algorithm, AlgorithmPolicy, PrivateKey, verify_cose_signature
@@ -394,6 +395,11 @@ def make_cross_certificate(
     if isinstance(old_root_key, sm2.Sm2PrivateKey):  # an SM2 root: cryptography cannot sign SM2
         return sm2.make_sm2_cross_certificate(new_root, old_root, old_root_key)
     if algorithm_of(new_root) is Algorithm.SM2:  # ES256 → SM2 migration: an ECDSA root announces an SM2 root
+        if not isinstance(old_root_key, ec.EllipticCurvePrivateKey):
+            raise TrustError(
+                "only an ECDSA or SM2 root can announce an SM2 root",
+                message_zh="只有 ECDSA 或 SM2 根证书可以公告 SM2 根证书",
+            )
         return sm2.make_sm2_cross_certificate_by_ecdsa(new_root, old_root, old_root_key)
 
     builder = (

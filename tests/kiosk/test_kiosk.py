@@ -17,7 +17,7 @@ import pytest
 from elicense.kiosk.server import MAX_BODY, make_app, make_server
 
 NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
-STATIC = Path(__file__).resolve().parents[1] / "src" / "elicense" / "kiosk" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "src" / "elicense" / "kiosk" / "static"
 
 
 def qr_png(payload: str, scale: int = 6) -> bytes:

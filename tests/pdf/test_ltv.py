@@ -64,7 +64,7 @@ def test_b_t_round_trip(b_t, world, verifier) -> None:  # type: ignore[no-untype
     result = verifier.verify_pdf(b_t, at=NOW)
     assert result.status is Status.VALID, result.reasons
     ts = _check(result, "pdf_timestamp")
-    # the TSA stamps its own clock (see tests/test_validators_tsa.py for the wall clock)
+    # the TSA stamps its own clock (see tests/test_validators.py::test_tsa_token_is_current_time_project_policy_critical_eku for the wall clock)
     assert ts.outcome is CheckOutcome.PASSED
     assert ts.detail == (world.issued[NAME].signed_at + STAMP_DELAY).isoformat()
     assert b"/DSS" not in b_t

@@ -11,11 +11,12 @@ import pytest
 from elicense.home import Home
 from elicense.issue import LicenceBuilder, sign_licence
 from elicense.services.status import change_status, licence_state, open_registry, revoke_certificate, status_sections
-from elicense.status.crl import RevokedCert, build_crl, build_crl_quadratic, index_crl
+from elicense.status.crl import RevokedCert, build_crl, index_crl
 from elicense.status.lifecycle import Action, IllegalTransition, UnknownLicence
 from elicense.status.store import StatusStore
 from elicense.verify import Verifier
 from elicense.verify.result import Status
+from reference_forms import build_crl_quadratic
 
 NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -150,7 +150,7 @@ def test_camera_like_photo_of_a_valid_licence_shows_valid(  # type: ignore[no-un
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from camera_corpus import make_frame
 
     driver.get(kiosk_url)
@@ -194,7 +194,7 @@ def test_camera_stream_of_a_phone_screen_shows_valid(  # type: ignore[no-untyped
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from camera_corpus import make_frame
 
     video = tmp_path / "camera.y4m"

@@ -127,7 +127,7 @@ def test_unreadable_font_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_import_does_not_load_fonttools() -> None:
     code = "import sys, elicense.fonts; sys.exit('fontTools' in sys.modules)"
-    src = Path(__file__).resolve().parents[1] / "src"
+    src = Path(__file__).resolve().parents[2] / "src"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         env={"PYTHONPATH": str(src)},

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from elicense.verdict import REASONS, Status
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 CATALOGUE = SPECS / "reason-codes.md"
 HEADER = """# Reason codes
 
 Every reason code a verification result can carry: the public, stable contract of
 `elicense verify --json` (`reasons[].code`) and of `VerificationResult.reasons`. Codes are added,
 never renamed. The table is declared once, in `src/elicense/verdict/reasons.py`; this file is its
-published copy (`tests/test_verdict_reasons.py` holds the two equal, row for row).
+published copy (`tests/verdict/test_reasons.py` holds the two equal, row for row).
 
 | code | status | English | 中文 |
 |---|---|---|---|

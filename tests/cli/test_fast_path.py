@@ -7,6 +7,7 @@ fast parser's option table to the click command's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,26 +20,42 @@ import pytest
 
 from elicense.cli import run
 from elicense.cli import verify as cli_verify
-from elicense.cli.verify import fast_options
+from elicense.cli.verify import VerifyOptions, fast_options
 from elicense.cli.verify_command import verify_cmd
 
 AT = "2026-06-01T08:00:00Z"
 
 
-def test_fast_option_table_is_the_click_commands() -> None:
-    declared: dict[str, str] = {}
-    flags: dict[str, str] = {}
-    for param in verify_cmd.params:
-        if not isinstance(param, click.Option):
-            continue
-        assert param.name is not None
-        names = [*param.opts, *param.secondary_opts]
-        for name in names:
-            (flags if param.is_flag else declared)[name] = param.name
-    assert flags == cli_verify._FAST_FLAGS
-    assert declared == cli_verify._FAST_VALUES
+def test_click_command_is_built_from_the_option_table() -> None:
+    """One declaration: every row of ``OPTIONS`` is a click option with the same flags, and nothing else."""
+    options = [p for p in verify_cmd.params if isinstance(p, click.Option)]
+    assert [(tuple(p.opts + p.secondary_opts), p.name) for p in options] == [
+        (row.flags, row.dest) for row in cli_verify.OPTIONS
+    ]
+    fields = {f.name for f in dataclasses.fields(VerifyOptions)}
+    for param, row in zip(options, cli_verify.OPTIONS, strict=True):
+        assert row.dest in fields
+        assert (param.is_flag, param.multiple) == (row.flag, row.multiple)
+        assert param.help == row.help
     arguments = [p for p in verify_cmd.params if isinstance(p, click.Argument)]
     assert [(a.name, a.nargs) for a in arguments] == [("inputs", -1)]
+    assert fields == {"inputs"} | {row.dest for row in cli_verify.OPTIONS}
+
+
+PARSED = [
+    ["a", "--json", "--trust=t", "-", "--allow-alg", "SM2", "--algorithms=ES256", "--", "--x"],
+    ["--lang", "en", "--lang", "zh", "--workers", "07"],
+    ["x", "--at", "2026-01-01", "--batch", "-", "--accept-region=370000,320000", "--region", "370000"],
+    ["--state", "d", "--workers=64", "--lang=en", "y", "z"],
+    [],
+]
+
+
+@pytest.mark.parametrize("args", PARSED)
+def test_fast_parser_reads_what_click_reads(args: list[str]) -> None:
+    """The same command line gives the same :class:`VerifyOptions` on both paths."""
+    ctx = verify_cmd.make_context("verify", list(args))
+    assert fast_options(args) == VerifyOptions(**ctx.params)
 
 
 @pytest.mark.parametrize(
@@ -67,18 +84,10 @@ def test_lines_left_to_click(args: list[str]) -> None:
 
 
 def test_fast_options_values() -> None:
-    assert fast_options(["a", "--json", "--trust=t", "-", "--allow-alg", "SM2", "--algorithms=ES256", "--", "--x"]) == {
-        "inputs": ("a", "-", "--x"),
-        "as_json": True,
-        "trust": "t",
-        "allow_alg": ("SM2", "ES256"),
-    }
-    assert fast_options(["--lang", "en", "--lang", "zh", "--workers", "07"]) == {
-        "lang": "zh",
-        "workers": 7,
-        "inputs": (),
-        "allow_alg": (),
-    }
+    assert fast_options(["a", "--json", "--trust=t", "-", "--allow-alg", "SM2", "--algorithms=ES256", "--", "--x"]) == (
+        VerifyOptions(inputs=("a", "-", "--x"), as_json=True, trust="t", allow_alg=("SM2", "ES256"))
+    )
+    assert fast_options(["--lang", "en", "--lang", "zh", "--workers", "07"]) == VerifyOptions(lang="zh", workers=7)
 
 
 def _both(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
@@ -86,7 +95,7 @@ def _both(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     taken: list[bool] = []
     real = cli_verify.fast_options
 
-    def spy(rest: list[str]) -> dict[str, Any] | None:
+    def spy(rest: list[str]) -> VerifyOptions | None:
         found = real(rest)
         taken.append(found is not None)
         return found
