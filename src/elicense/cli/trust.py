@@ -119,18 +119,22 @@ def trust_group() -> None:
     """Inspect, export and update the signed offline trust bundle."""
 
 
-@trust_group.command("show")
-@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option("--at", "at_", metavar="ISO-8601", help="Judge freshness at this time (default: now).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
-@click.option(
+_allow_alg_option = click.option(
     "--allow-alg",
     "allow_alg",
     multiple=True,
     metavar="ALG[,ALG]",
     help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).",
 )
+"""``--allow-alg`` of every trust command (the bundle's own signatures are judged by it)."""
+
+
+@trust_group.command("show")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--at", "at_", metavar="ISO-8601", help="Judge freshness at this time (default: now).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Message language.")
+@_allow_alg_option
 def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, allow_alg: tuple[str, ...] = ()) -> int:
     """Regions, authorities, licence types, validity and agreements of BUNDLE (fully re-verified)."""
     from elicense.trust.bundle import read_bundle_file
@@ -195,13 +199,7 @@ def show_cmd(bundle: Path, as_json: bool, at_: str | None, lang: str | None, all
 @trust_group.command("export")
 @click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--allow-alg",
-    "allow_alg",
-    multiple=True,
-    metavar="ALG[,ALG]",
-    help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).",
-)
+@_allow_alg_option
 def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> int:
     """Write the signed XML lists (verifiable with xmlsec1) and the anchors to OUTDIR."""
     from elicense.crypto.keys import atomic_write
@@ -239,13 +237,7 @@ def export_cmd(bundle: Path, outdir: Path, allow_alg: tuple[str, ...] = ()) -> i
     help="Verifier state directory (default: $ELICENSE_STATE): refuses bundles older than seen "
     "or not under its pinned root.",
 )
-@click.option(
-    "--allow-alg",
-    "allow_alg",
-    multiple=True,
-    metavar="ALG[,ALG]",
-    help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).",
-)
+@_allow_alg_option
 def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple[str, ...] = ()) -> int:
     """Replace CURRENT by NEW only if NEW is authentic under CURRENT's root and newer."""
     from elicense.trust_state import TrustedState
@@ -285,13 +277,7 @@ def update_cmd(current: Path, new: Path, state_dir: str | None, allow_alg: tuple
     help="Verifier state directory (default: $ELICENSE_STATE, else the kiosk's default for BUNDLE's path).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option(
-    "--allow-alg",
-    "allow_alg",
-    multiple=True,
-    metavar="ALG[,ALG]",
-    help="Accepted signature algorithms (default: $ELICENSE_ALGORITHMS, else ES256,EdDSA,PS256).",
-)
+@_allow_alg_option
 def pin_cmd(bundle: Path, state_dir: str | None, as_json: bool, allow_alg: tuple[str, ...] = ()) -> int:
     """Trust BUNDLE's root from now on: an operator's explicit re-pin (e.g. after a national root change).
 
