@@ -113,7 +113,6 @@ def test_workers_validate_in_parallel_with_the_same_report(
     from elicense.catalog import Catalog
 
     serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
-    monkeypatch.setattr(b, "PARALLEL_PLAN_ROWS", 10)
     report = b.run_batch(
         data,
         home=home,

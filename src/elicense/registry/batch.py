@@ -69,8 +69,6 @@ MAX_COLUMNS = 200
 PDF_CHUNK_ROWS = 8
 """Rows per unit of work when each row also renders and signs a PDF (progress moves every ~0.3 s)."""
 """Most columns in a CSV header."""
-PARALLEL_PLAN_ROWS = 2_000
-"""With several workers, files of at least this many rows are validated by the workers too."""
 DEFAULT_COMMIT_EVERY = 100
 """Rows per transaction: small enough to lose little on a crash (a tenth of a second of signing), large
 enough that the commit and the statements' fixed cost are spread thin."""
@@ -189,6 +187,8 @@ class BatchReport:
     """Ids issued by this run (first 1,000)."""
     ofds: int = 0
     """OFDs written."""
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) of the job: this process and its worker processes."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -642,6 +642,8 @@ class _Job:
     at: dt.datetime
     actor: str
     documents: DocumentSpec | None = None
+    columns: tuple[str, ...] = ()
+    """The batch file's header keys (a worker maps the cells of the rows it is sent with them)."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     """This process's environment when the job began (``$ELICENSE_PASSPHRASE`` …): a worker forked from a
     long-lived fork server gets it as a spawned one would, not the server's older copy."""
@@ -674,6 +676,8 @@ class _Worker:
     """Whether :attr:`taken` started as every index taken (else growth is checked on collisions)."""
     lock_fd: int | None = None
     """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
+    columns: tuple[str, ...] = ()
+    """The job's header keys (:attr:`_Job.columns`)."""
 
     @property
     def pdf_dir(self) -> DocumentWriter | None:
@@ -740,6 +744,7 @@ def _setup(job: _Job, bitmap: bool) -> None:
         int.from_bytes(taken, "big").bit_count(),
         lock_fd=lock_fd,
         complete=bitmap,
+        columns=job.columns,
     )
 
 
@@ -747,17 +752,127 @@ def _ready() -> None:
     """A no-op task: submitting it starts the pool's workers (and their set-up) at once."""
 
 
-def _plan_part(keys: Sequence[str], items: Sequence[_Item]) -> list[_Planned]:
-    """:func:`plan_items` in a worker process (its catalogue entry, authority and time)."""
-    assert _STATE is not None, "worker not initialised"
-    st = _STATE
-    return plan_items(keys, items, licence_type=st.licence_type, authority=st.entry.authority, at=st.at)
+_Work = tuple[int, int, "list[str]", bool, "tuple[str, int] | None"]
+"""A row for a worker: (row number, line, cells, already issued, :func:`_id_key` or ``None``)."""
 
 
-def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
-    """Issue ``rows`` in transactions of ``commit_every``; returns (issued ids, skipped, pdfs)."""
+@dataclass(frozen=True)
+class _ChunkResult:
+    """What a worker sends back for a chunk: ids and counts, never the planned rows."""
+
+    issued: list[str]
+    """Licence ids issued."""
+    skipped: int
+    """Valid rows not issued (already issued, by an earlier run or concurrently)."""
+    documents: int
+    """Documents written."""
+    problems: list[tuple[int, int, str, str, str]]
+    """Rejected rows (:class:`RowProblem` fields)."""
+    already: list[str]
+    """Licence ids of valid rows issued by an earlier run (their documents may be missing)."""
+    pid: int = 0
+    """The worker process."""
+    cpu: float = 0.0
+    """Its CPU seconds so far, set-up included (a fork server's children are not this process's to reap)."""
+
+
+def _id_key(values: Mapping[str, str]) -> tuple[str, int] | None:
+    """(serial, version) of the licence id :func:`plan_row` gives this row if it is valid (type and
+    issuer are the batch's), ``None`` if that cannot be told without planning the row."""
+    paper_id = values.get("licence_id", "").strip()
+    if paper_id:
+        try:
+            lid = LicenceId.parse(paper_id)
+        except ElicenseError:
+            return None
+        return lid.serial, lid.version
+    v = values.get("version", "").strip()
+    if v and not v.isdigit():
+        return None
+    try:
+        return derive_serial(values).strip().upper(), int(v) if v else 1
+    except (KeyError, ValueError):
+        return None
+
+
+def _triage(
+    keys: Sequence[str], items: Sequence[_Item], problems: list[RowProblem], done_sources: Mapping[str, str], *,
+    licence_type: Any, authority: Any, at: dt.datetime,
+) -> tuple[list[_Work], list[str]]:  # fmt: skip
+    """Rows for the workers, and the licence ids of valid rows already issued (resolved here).
+
+    The cross-row checks of :func:`assemble_plan` (a repeated source id or licence id is rejected after
+    its first valid row) need the whole file. A row whose source id and licence id (:func:`_id_key`) no
+    other row shares has nothing to check: its worker plans it alone. The few rows that share one (and
+    those whose id cannot be told in advance) are planned here, in file order, exactly as
+    :func:`plan_batch` does; their survivors go to the workers like the rest. Malformed rows are
+    reported here. Rows whose source id is already issued go too, flagged: they are still validated
+    (a now-invalid row is reported, not counted as already issued)."""
+    sid_at = keys.index("source_id")
+    sids: dict[str, int] = {}
+    ids: dict[tuple[str, int] | None, int] = {}
+    parsed: list[tuple[int, int, list[str], str, tuple[str, int] | None]] = []
+    for n, line, cells in items:
+        if isinstance(cells, str):
+            problems.append(RowProblem(n, line, "", cells, cells))
+            continue
+        sid = cells[sid_at].strip()
+        key = _id_key(dict(zip(keys, cells, strict=True)))
+        sids[sid] = sids.get(sid, 0) + 1
+        ids[key] = ids.get(key, 0) + 1
+        parsed.append((n, line, cells, sid, key))
+    work: list[_Work] = []
+    tangled: list[_Item] = []
+    by_row: dict[int, tuple[int, int, list[str], str, tuple[str, int] | None]] = {}
+    for n, line, cells, sid, key in parsed:
+        if key is None or sids[sid] > 1 or ids[key] > 1:
+            tangled.append((n, line, cells))
+            by_row[n] = (n, line, cells, sid, key)
+        else:
+            work.append((n, line, cells, sid in done_sources, key))
+    already: list[str] = []
+    if tangled:
+        plan = assemble_plan(plan_items(keys, tangled, licence_type=licence_type, authority=authority, at=at),
+                             type_code=licence_type.code, authority_code=authority.code, total=0,
+                             encoding="")  # fmt: skip
+        problems.extend(plan.problems)
+        for r in plan.rows:
+            n, line, cells, sid, _key = by_row[r.row]
+            if sid in done_sources:
+                already.append(r.licence_id)
+            else:
+                work.append((n, line, cells, False, None))  # checked here: its worker plans it again
+        work.sort(key=lambda w: w[0])
+    return work, already
+
+
+def _work_chunk(work: Sequence[_Work], commit_every: int) -> _ChunkResult:
+    """Plan (validate) ``work`` here, in the worker, and issue its valid rows not issued yet."""
     assert _STATE is not None, "worker not initialised"
     st = _STATE
+    lt, authority, at, columns = st.licence_type, st.entry.authority, st.at, st.columns
+    rows: list[BatchRow] = []
+    problems: list[tuple[int, int, str, str, str]] = []
+    already: list[str] = []
+    for n, line, cells, done, key in work:
+        values = dict(zip(columns, cells, strict=True))
+        try:
+            licence = plan_row(values, licence_type=lt, authority=authority, at=at)
+        except _RowError as exc:
+            problems.append((n, line, values.get("source_id", "").strip(), exc.en, exc.zh))
+            continue
+        if key is not None and (licence.id.serial, licence.id.version) != key:  # would void the file's check
+            raise RegistryError(f"row {n}: licence id {licence.id} not as checked across the file ({key})")
+        if done:
+            already.append(str(licence.id))
+        else:
+            rows.append(BatchRow(n, values, str(licence.id), licence))
+    issued, skipped, docs = _issue_rows(st, rows, commit_every)
+    return _ChunkResult(issued, skipped + len(already), docs, problems, already, os.getpid(), time.process_time())
+
+
+def _issue_rows(st: _Worker, rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
+    """Issue ``rows`` in transactions of ``commit_every``; returns (issued ids, skipped, documents)."""
     issued: list[str] = []
     skipped = pdfs = 0
     for start in range(0, len(rows), commit_every):
@@ -1062,14 +1177,17 @@ def run_batch(
     if chunk_size is None:
         chunk_size = PDF_CHUNK_ROWS if documents is not None else 200
     signer = home.signer(entry)  # a wrong passphrase fails here, clearly, before any worker starts
-    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents)
+    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents, tuple(keys))
     state = {"issued": 0, "skipped": 0, "documents": 0, "rejected": 0}
     t0 = time.perf_counter()
     now = BatchProgress("validating", 0, len(items), 0, 0, 0, 0, 0.0)
+    problems: list[RowProblem] = []
+    cpu0 = time.process_time()
+    worker_cpu: dict[int, float] = {}
 
     def report(phase: str, done: int, total: int) -> None:
         nonlocal now
-        now = BatchProgress(phase, done, total, state["issued"], state["skipped"], state["rejected"],
+        now = BatchProgress(phase, done, total, state["issued"], state["skipped"], len(problems),
                             state["documents"], time.perf_counter() - t0)  # fmt: skip
         if progress is not None:
             progress(now)
@@ -1077,49 +1195,42 @@ def run_batch(
     with ExitStack() as stack:
         pool: Executor | None = None
         if workers > 1 and len(items) > chunk_size:
-            # start the workers now: they import and set up (pyHanko, keys, fonts) while this process validates
+            # start the workers now: they import and set up (pyHanko, keys, fonts) while this process reads
             pool = stack.enter_context(_pool(workers, job))
             pool.submit(_ready)
+        else:
+            _init_worker(job)
+            stack.callback(_close_worker)
         try:
-            if pool is not None and len(items) >= PARALLEL_PLAN_ROWS:
-                # validation is a third of the work per row: the workers do it too (in file order)
-                step = max(100, -(-len(items) // (workers * 4)))
-                parts = [items[i : i + step] for i in range(0, len(items), step)]
-                planned = [p for part in pool.map(_plan_part, [keys] * len(parts), parts) for p in part]
-            else:
-                planned = plan_items(keys, items, licence_type=lt, authority=entry.authority, at=at)
-            plan = assemble_plan(planned, type_code=lt.code, authority_code=entry.code,
-                                 total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
-            del planned, items
-            state["rejected"] = len(plan.problems)
-            if plan.problems and report_path is not None:
-                write_report(report_path, plan.problems)
-            todo = _register(signer, entry, job, plan)
-            state["skipped"] = len(plan.rows) - len(todo)
-            chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+            done_sources = _register(signer, entry, job)
+            work, already = _triage(keys, items, problems, done_sources, licence_type=lt, authority=entry.authority,
+                                    at=at)  # fmt: skip
+            state["skipped"] = len(already)
+            chunks = [work[i : i + chunk_size] for i in range(0, len(work), chunk_size)]
             issued: list[str] = []
-            report("issuing", 0, len(todo))
+            report("issuing", 0, len(work))
             t0 = time.perf_counter()
-            if pool is None:
-                _init_worker(job)
-                stack.callback(_close_worker)
             done = 0
-            for ids, skip, docs, n in _run_chunks(pool, _issue_chunk, [(c, commit_every) for c in chunks]):
-                issued += ids
-                state["issued"] += len(ids)
-                state["skipped"] += skip
-                state["documents"] += docs
+            for res, n in _run_chunks(pool, _work_chunk, [(c, commit_every) for c in chunks]):
+                issued += res.issued
+                already += res.already
+                worker_cpu[res.pid] = res.cpu
+                problems.extend(RowProblem(*p) for p in res.problems)
+                state["issued"] += len(res.issued)
+                state["skipped"] += res.skipped
+                state["documents"] += res.documents
                 done += n
-                report("issuing", done, len(todo))
-            if documents is not None:  # rows issued by an earlier (killed) run may lack their document
-                fresh = set(issued)
-                rest = [r.licence_id for r in plan.rows if r.licence_id not in fresh]
+                report("issuing", done, len(work))
+            problems.sort(key=lambda p: p.row)
+            if problems and report_path is not None:
+                write_report(report_path, problems)
+            if documents is not None and already:  # rows issued by an earlier (killed) run may lack their document
                 step = chunk_size * 4
                 done = 0
-                for docs, n in _run_docs(pool, [rest[i : i + step] for i in range(0, len(rest), step)]):
+                for docs, n in _run_docs(pool, [already[i : i + step] for i in range(0, len(already), step)]):
                     state["documents"] += docs
                     done += n
-                    report("documents", done, len(rest))
+                    report("documents", done, len(already))
         except KeyboardInterrupt:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)  # the running chunks commit; no new ones start
@@ -1135,17 +1246,18 @@ def run_batch(
     seconds = time.perf_counter() - t0
     kind = documents.kind if documents is not None else ""
     return BatchReport(
-        total=plan.total,
-        valid=len(plan.rows),
-        rejected=len(plan.problems),
+        total=items[-1][0] if items else 0,
+        valid=len(items) - len(problems),
+        rejected=len(problems),
         issued=len(issued),
         already_issued=state["skipped"],
         seconds=seconds,
-        report_path=report_path if plan.problems and report_path is not None else None,
-        encoding=plan.encoding,
+        report_path=report_path if problems and report_path is not None else None,
+        encoding=enc,
         pdfs=state["documents"] if kind == "pdf" else 0,
         licence_ids=tuple(issued[:1000]),
         ofds=state["documents"] if kind == "ofd" else 0,
+        cpu_seconds=time.process_time() - cpu0 + (sum(worker_cpu.values()) if pool is not None else 0.0),
     )
 
 
@@ -1171,8 +1283,8 @@ def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
                                initargs=(job, True, True))  # fmt: skip
 
 
-def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) -> list[BatchRow]:
-    """Record the signing key and seal (idempotent); the rows whose source id is not issued yet."""
+def _register(signer: Signer, entry: IssuerEntry, job: _Job) -> dict[str, str]:
+    """Record the signing key and seal (idempotent); the source ids already issued (→ licence id)."""
     registry = Registry.open(job.url)
     try:
         done_sources = registry.issued_sources(entry.code, job.type_code)
@@ -1180,20 +1292,23 @@ def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) ->
         registry.register_seal(entry.code, entry.seal_name, kid=None, at=job.at, actor=job.actor)
     finally:
         registry.close()
-    return [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
+    return done_sources
+
+
+_R = TypeVar("_R")
 
 
 def _run_chunks(
-    pool: Executor | None, fn: Callable[..., tuple[list[str], int, int]], args: Sequence[tuple[Any, ...]]
-) -> Iterator[tuple[list[str], int, int, int]]:
+    pool: Executor | None, fn: Callable[..., _R], args: Sequence[tuple[Any, ...]]
+) -> Iterator[tuple[_R, int]]:
     """``fn(*a)`` for each ``a`` (in this process, or on the pool as they complete), with ``len(a[0])``."""
     if pool is None:
         for a in args:
-            yield (*fn(*a), len(a[0]))
+            yield fn(*a), len(a[0])
         return
-    futures: dict[Future[tuple[list[str], int, int]], int] = {pool.submit(fn, *a): len(a[0]) for a in args}
+    futures: dict[Future[_R], int] = {pool.submit(fn, *a): len(a[0]) for a in args}
     for fut in as_completed(futures):
-        yield (*fut.result(), futures[fut])
+        yield fut.result(), futures[fut]
 
 
 def _run_docs(pool: Executor | None, parts: Sequence[Sequence[str]]) -> Iterator[tuple[int, int]]:
