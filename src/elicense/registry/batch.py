@@ -35,6 +35,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -45,6 +46,8 @@ from multiprocessing import util
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from sqlalchemy import event
 
 from elicense import _crashpoint
 from elicense.catalog import Catalog
@@ -719,6 +722,8 @@ def _setup(job: _Job, bitmap: bool) -> None:
     signer = job.unlock()
     documents = job.documents.open_writer() if job.documents is not None else None
     registry = Registry.open(job.url)
+    if registry.dialect == "sqlite" and bitmap:
+        _checkpoint_after_commits(registry)
     size = registry.ensure_status_list(job.entry.code, at=job.at)
     taken = registry.taken_status_bitmap(job.entry.code, size) if bitmap else bytearray((size + 7) // 8)
     lock_fd = None
@@ -746,6 +751,37 @@ def _setup(job: _Job, bitmap: bool) -> None:
         complete=bitmap,
         columns=job.columns,
     )
+
+
+CHECKPOINT_EVERY = 8
+"""SQLite: a worker checkpoints the WAL after this many of its write transactions (outside the write lock)."""
+
+
+def _checkpoint_after_commits(registry: Registry) -> None:
+    """SQLite: no automatic WAL checkpoint inside this worker's commits.
+
+    SQLite checkpoints in the commit that passes 1,000 WAL pages, under the write lock: ~1.5 ms per
+    100-row transaction on average, a third of the time the lock is held and the part two workers
+    cannot overlap. The worker instead runs a ``PASSIVE`` checkpoint after every
+    :data:`CHECKPOINT_EVERY` commits, outside the lock (it waits for no reader or writer, and the other
+    worker keeps writing meanwhile). Durability is unchanged: a commit is in the WAL either way.
+    """
+
+    @event.listens_for(registry.engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    registry.engine.dispose()  # connections opened before the hook get it too (they are reopened)
+
+
+def _checkpoint(st: _Worker) -> None:
+    """A ``PASSIVE`` WAL checkpoint (SQLite workers, every :data:`CHECKPOINT_EVERY` commits; see above)."""
+    raw = st.registry.engine.raw_connection()  # autocommit (no BEGIN): a checkpoint cannot run in a transaction
+    try:
+        with suppress(sqlite3.Error):  # best effort: the next one, or the last connection's close, does it
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def _ready() -> None:
@@ -1070,6 +1106,8 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     writer.advance(appended)
     _mark_taken(st, indexes)
     _crashpoint("issue.after_commit")
+    if st.registry.dialect == "sqlite" and session.transactions % CHECKPOINT_EVERY == 0:
+        _checkpoint(st)
     return [str(iss.licence.id) for iss in prepared], 0
 
 
