@@ -272,7 +272,7 @@ def unpack_type_code(data: bytes) -> str:
 
 def full_record(licence: Licence) -> bytes:
     """Canonical CBOR of the whole licence (the PDF attachment's signed payload)."""
-    return cbor.dumps({"v": CLAIMS_VERSION, **licence.to_dict(), "source_id": None})
+    return cbor.dumps_text_keyed({"v": CLAIMS_VERSION, **licence.to_dict(), "source_id": None})
 
 
 def licence_digest(licence: Licence) -> bytes:
