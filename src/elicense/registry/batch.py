@@ -1314,7 +1314,9 @@ def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         preload = job.documents.preload if job.documents is not None else ()
-        context.set_forkserver_preload([*_PRELOAD, *preload])  # effective when the fork server starts
+        # effective when the fork server starts; ``__main__`` too: else every worker runs the main script
+        # (the CLI, with its imports) again as ``__mp_main__`` before it can take a chunk
+        context.set_forkserver_preload(["__main__", *_PRELOAD, *preload])
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
