@@ -1,13 +1,14 @@
-"""Bulk issuance from CSV (存量证照电子化): validate every row first, then issue exactly once.
+"""Bulk issuance from CSV (存量证照电子化): validate every row before it is signed, issue exactly once.
 
 The pipeline:
 
 1. decode the file (UTF-8, with or without BOM, else GB18030), parse it as CSV with
    bounded field sizes; map the header (catalogue field keys, reserved column names,
    or their Chinese labels) and refuse unknown columns;
-2. validate every row into a licence (:func:`plan_row`); bad rows (and duplicate
-   ``source_id``/licence ids within the file) go to a report CSV with row number and
-   reason; good rows whose ``source_id`` the registry already holds are skipped;
+2. settle the cross-row checks (duplicate ``source_id``/licence ids within the file:
+   :func:`_triage`); every row is then validated into a licence (:func:`plan_row`) by the
+   worker that issues it; bad rows go to a report CSV with row number and reason (written
+   when the job ends); good rows whose ``source_id`` the registry already holds are skipped;
 3. issue the rest in small transactions (licence + status index + audit entry commit
    together), in one or several worker processes; a kill -9 loses at most the open
    transaction, and a re-run issues exactly the rows that are missing.
