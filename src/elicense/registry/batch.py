@@ -1249,7 +1249,7 @@ def run_batch(
             issued: list[str] = []
             report("issuing", 0, len(work))
             t0 = time.perf_counter()
-            done = 0
+            done = dropped = 0  # rows a worker rejected leave the phase: done/total count rows to issue
             for res, n in _run_chunks(pool, _work_chunk, [(c, commit_every) for c in chunks]):
                 issued += res.issued
                 already += res.already
@@ -1259,7 +1259,8 @@ def run_batch(
                 state["skipped"] += res.skipped
                 state["documents"] += res.documents
                 done += n
-                report("issuing", done, len(work))
+                dropped += len(res.problems)
+                report("issuing", done - dropped, len(work) - dropped)
             problems.sort(key=lambda p: p.row)
             if problems and report_path is not None:
                 write_report(report_path, problems)
