@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import getpass
 import hashlib
 import io
@@ -710,6 +711,9 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     except ElicenseError:
         # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
         os._exit(EXIT_SETUP_FAILED)
+    # everything inherited from the fork server and built by the set-up lives as long as the worker: out of
+    # the collector's sight, its full collections no longer walk (and copy-on-write) the inherited heap
+    gc.freeze()
 
 
 EXIT_SETUP_FAILED = 3
