@@ -113,7 +113,6 @@ def test_workers_validate_in_parallel_with_the_same_report(
     from elicense.catalog import Catalog
 
     serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
-    monkeypatch.setattr(b, "PARALLEL_PLAN_ROWS", 10)
     report = b.run_batch(
         data,
         home=home,
@@ -172,3 +171,46 @@ def test_a_small_list_grows_before_it_fills(home: Home) -> None:
             if r.source_id and not r.source_id.startswith("P-00000")
         )  # the first 3 were drawn from the original list
         assert reg.verify_audit().ok
+
+
+def _report_rows(path: Path) -> list[tuple[int, int, str, str]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        return [(int(r["row"]), int(r["line"]), r["source_id"], r["reason"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rows_that_share_an_id_across_the_file_are_checked_as_one_process_would(
+    home: Home, tmp_path: Path, workers: int
+) -> None:
+    """Workers plan their own rows; the rows sharing a source id or licence id with another row anywhere in
+    the file are settled in file order first (the first *valid* one wins), exactly as plan_batch does."""
+    rows = [rs.row(i) for i in range(300)]
+    rows[250][1] = rows[10][1]  # same number → same derived serial → same licence id as row 11: rejected
+    rows[200][1] = rows[20][1]
+    rows[20][2] = ""  # row 21 is invalid, so row 201 (same licence id) is the first valid one: issued
+    rows[280][0] = rows[30][0]  # same source id as row 31: rejected
+    rows[290][0] = rows[5][0]
+    rows[5][4] = "2015-13-45"  # row 6 invalid: row 291 (same source id) is issued
+    data = rs.csv_bytes(rows)
+    lt = home.authority_for_type("11100000MB0143028R001")
+    from elicense.catalog import Catalog
+
+    serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
+    assert len(serial.problems) == 4 and len(serial.rows) == 296
+    url = sqlite_url(home.path / "registry.sqlite")
+    report = b.run_batch(data, home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t", workers=workers,
+                         chunk_size=20, report_path=tmp_path / "report.csv")  # fmt: skip
+    assert (report.total, report.valid, report.rejected, report.issued) == (300, 296, 4, 296)
+    assert _report_rows(tmp_path / "report.csv") == [(p.row, p.line, p.source_id, p.reason) for p in serial.problems]
+    with Registry.open(url) as reg:
+        assert {r.id for r in reg.query(limit=None)} == {r.licence_id for r in serial.rows}
+        assert reg.verify_audit().ok
+
+    # a re-run issues nothing; a row issued before that is invalid now is reported, not counted as issued
+    rows[100][2] = ""
+    again = b.run_batch(rs.csv_bytes(rows), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t",
+                        workers=workers, chunk_size=20, report_path=tmp_path / "report2.csv")  # fmt: skip
+    assert (again.issued, again.already_issued, again.rejected, again.valid) == (0, 295, 5, 295)
+    assert 101 in {r[0] for r in _report_rows(tmp_path / "report2.csv")}

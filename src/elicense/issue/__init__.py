@@ -7,6 +7,8 @@ signed; a signed licence is always a conforming one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from elicense.catalog import Catalog, LicenceType
 from elicense.crypto.keys import Signer, key_id
 from elicense.errors import LicenceDataError, UsageError
-from elicense.identifiers import LicenceId
+from elicense.identifiers import LicenceId, mod37_36_check_char
 from elicense.model import Authority, Holder, Licence, Validity, require_utc
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sign1
@@ -22,6 +24,31 @@ from elicense.qr.payload import wrap
 
 STATUS_LIST_SIZE = 131_072
 """Minimum status-list length (herd privacy, W3C Bitstring Status List)."""
+
+
+_SERIAL = re.compile(r"[0-9A-Z]{1,32}")
+
+
+@functools.lru_cache(maxsize=64)
+def _id_template(type_code: str, issuer_code: str) -> LicenceId:
+    """A licence id of this type and issuer: both codes validated and normalised once (not per licence)."""
+    return LicenceId.build(type_code, issuer_code, "0", 1)
+
+
+def _licence_id(type_code: str, issuer_code: str, serial: str, version: int) -> LicenceId:
+    """``LicenceId.build(type_code, issuer_code, serial, version)``, with the two codes validated once per pair
+    (bulk issuing builds thousands of ids of one type and issuer). The serial and version are checked here as
+    ``LicenceId`` checks them (already normalised: the builder's setters upper-case and strip); anything
+    else takes the full constructor."""
+    if type(version) is not int or not 1 <= version <= 999 or not _SERIAL.fullmatch(serial):
+        return LicenceId.build(type_code, issuer_code, serial, version)
+    template = _id_template(type_code, issuer_code)
+    tcode, icode = template.type_code, template.issuer_code
+    lid = object.__new__(LicenceId)
+    for name, value in (("type_code", tcode), ("issuer_code", icode), ("serial", serial), ("version", version)):
+        object.__setattr__(lid, name, value)
+    object.__setattr__(lid, "check_char", mod37_36_check_char(f"{tcode}{icode}{serial}{version:03d}"))
+    return lid
 
 
 def replace(builder: LicenceBuilder, **changes: object) -> LicenceBuilder:
@@ -143,7 +170,7 @@ class LicenceBuilder:
         if validity.long_term and not lt.long_term_allowed:
             raise LicenceDataError(f"{lt.name_en} cannot be long-term", message_zh=f"{lt.name_zh} 不能为长期有效")
         fields = lt.validate_fields(self._fields or {})
-        licence_id = LicenceId.build(lt.code, issuer.code, serial, self._version)
+        licence_id = _licence_id(lt.code, issuer.code, serial, self._version)
         return Licence(
             id=licence_id,
             number=self._number or serial,

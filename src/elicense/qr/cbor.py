@@ -214,6 +214,52 @@ def dumps(obj: Any) -> bytes:
     return cbor2.dumps(obj, canonical=True)
 
 
+_UNORDERABLE = object()
+_KEY_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _ordered(value: Any) -> Any:
+    """``value`` with every map's text keys in canonical order, or :data:`_UNORDERABLE` when it holds
+    anything whose plain encoding may differ from the canonical one (floats, tags, non-text keys...)."""
+    t = type(value)
+    if t is str or t is bytes or t is bool or value is None:
+        return value
+    if t is int:
+        return value if -(2**64) <= value < 2**64 else _UNORDERABLE
+    if t is dict:
+        keys = tuple(value)
+        order = _KEY_ORDERS.get(keys)
+        if order is None:
+            if not all(type(k) is str for k in keys):
+                return _UNORDERABLE
+            # RFC 8949 §4.2.3 / cbor2's canonical mode: shorter encoded key first, then bytewise; a text
+            # key's head grows with its UTF-8 length, so (length, bytes) of the UTF-8 is that order
+            order = tuple(sorted(keys, key=lambda k: (len(k.encode("utf-8")), k.encode("utf-8"))))
+            if len(_KEY_ORDERS) < 1024:
+                _KEY_ORDERS[keys] = order
+        out = {}
+        for k in order:
+            v = value[k]
+            if type(v) is not str and v is not None:  # text and null: most of a record's values
+                v = _ordered(v)
+                if v is _UNORDERABLE:
+                    return _UNORDERABLE
+            out[k] = v
+        return out
+    if t is list:
+        items = [_ordered(v) for v in value]
+        return _UNORDERABLE if any(v is _UNORDERABLE for v in items) else items
+    return _UNORDERABLE
+
+
+def dumps_text_keyed(obj: Any) -> bytes:
+    """:func:`dumps` of a value whose maps have text keys (a licence record), without cbor2's canonical
+    mode (it encodes every key again to sort it: 5× the plain encoding): the maps are put in canonical
+    key order, then encoded plainly (shortest heads, as canonical). Anything else takes :func:`dumps`."""
+    ordered = _ordered(obj)
+    return dumps(obj) if ordered is _UNORDERABLE else _dumps(ordered)
+
+
 def tag(number: int, value: Any) -> cbor2.CBORTag:
     """A CBOR tag object (re-exported so callers need not import cbor2)."""
     return cbor2.CBORTag(number, value)

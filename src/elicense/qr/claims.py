@@ -228,8 +228,10 @@ def pack_uscc(code: str) -> bytes | None:
     return _uscc_body_value(code[:16]).to_bytes(PACKED_USCC_LENGTH, "big")
 
 
+@functools.lru_cache(maxsize=256)
 def pack_type_code(code: str) -> bytes | None:
-    """A type code (USCC + 3 digits) as 12 bytes: base-31 USCC body × 1000 + sequence."""
+    """A type code (USCC + 3 digits) as 12 bytes: base-31 USCC body × 1000 + sequence (cached: a catalogue
+    has few types, and bulk issuing packs the same one per licence)."""
     if len(code) != 21 or not code[18:].isdigit() or code[18:] == "000" or pack_uscc(code[:18]) is None:
         return None
     return (_uscc_body_value(code[:16]) * 1000 + int(code[18:])).to_bytes(PACKED_TYPE_LENGTH, "big")
@@ -260,7 +262,7 @@ def unpack_type_code(data: bytes) -> str:
 
 def full_record(licence: Licence) -> bytes:
     """Canonical CBOR of the whole licence (the PDF attachment's signed payload)."""
-    return cbor.dumps({"v": CLAIMS_VERSION, **licence.to_dict(), "source_id": None})
+    return cbor.dumps_text_keyed({"v": CLAIMS_VERSION, **licence.to_dict(), "source_id": None})
 
 
 def licence_digest(licence: Licence) -> bytes:

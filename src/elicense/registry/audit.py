@@ -33,18 +33,19 @@ ACTIONS = frozenset(
 """Actions the registry writes."""
 
 
+_DETAILS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+_ARRAY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""What ``json.dumps`` with these options builds per call (an encoder), built once: entries are hashed per licence."""
+
+
 def canonical_details(details: Mapping[str, Any]) -> str:
     """Canonical JSON of an entry's details (sorted keys, no spaces, UTF-8 kept)."""
-    return json.dumps(dict(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _DETAILS_JSON(dict(details))
 
 
 def entry_hash(seq: int, at: str, actor: str, action: str, subject: str, details: str, prev_hash: str) -> str:
     """SHA-256 (hex) over the canonical JSON array of an entry's fields and the previous hash."""
-    doc = json.dumps(
-        ["elicense-audit/1", seq, at, actor, action, subject, details, prev_hash],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    doc = _ARRAY_JSON(["elicense-audit/1", seq, at, actor, action, subject, details, prev_hash])
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
@@ -53,11 +54,7 @@ def chain_entry_hash(
 ) -> str:
     """SHA-256 (hex) of a chain entry (schema v3): the chain's name and the position in it are hashed,
     so an entry moved to another chain or position no longer matches."""
-    doc = json.dumps(
-        ["elicense-audit/2", chain, chain_seq, at, actor, action, subject, details, prev_hash],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    doc = _ARRAY_JSON(["elicense-audit/2", chain, chain_seq, at, actor, action, subject, details, prev_hash])
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 

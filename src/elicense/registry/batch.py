@@ -1,13 +1,14 @@
-"""Bulk issuance from CSV (存量证照电子化): validate every row first, then issue exactly once.
+"""Bulk issuance from CSV (存量证照电子化): validate every row before it is signed, issue exactly once.
 
 The pipeline:
 
 1. decode the file (UTF-8, with or without BOM, else GB18030), parse it as CSV with
    bounded field sizes; map the header (catalogue field keys, reserved column names,
    or their Chinese labels) and refuse unknown columns;
-2. validate every row into a licence (:func:`plan_row`); bad rows (and duplicate
-   ``source_id``/licence ids within the file) go to a report CSV with row number and
-   reason; good rows whose ``source_id`` the registry already holds are skipped;
+2. settle the cross-row checks (duplicate ``source_id``/licence ids within the file:
+   :func:`_triage`); every row is then validated into a licence (:func:`plan_row`) by the
+   worker that issues it; bad rows go to a report CSV with row number and reason (written
+   when the job ends); good rows whose ``source_id`` the registry already holds are skipped;
 3. issue the rest in small transactions (licence + status index + audit entry commit
    together), in one or several worker processes; a kill -9 loses at most the open
    transaction, and a re-run issues exactly the rows that are missing.
@@ -26,6 +27,7 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import getpass
 import hashlib
 import io
@@ -35,6 +37,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -45,6 +48,8 @@ from multiprocessing import util
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from sqlalchemy import event
 
 from elicense import _crashpoint
 from elicense.catalog import Catalog
@@ -69,8 +74,6 @@ MAX_COLUMNS = 200
 PDF_CHUNK_ROWS = 8
 """Rows per unit of work when each row also renders and signs a PDF (progress moves every ~0.3 s)."""
 """Most columns in a CSV header."""
-PARALLEL_PLAN_ROWS = 2_000
-"""With several workers, files of at least this many rows are validated by the workers too."""
 DEFAULT_COMMIT_EVERY = 100
 """Rows per transaction: small enough to lose little on a crash (a tenth of a second of signing), large
 enough that the commit and the statements' fixed cost are spread thin."""
@@ -189,6 +192,8 @@ class BatchReport:
     """Ids issued by this run (first 1,000)."""
     ofds: int = 0
     """OFDs written."""
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) of the job: this process and its worker processes."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -642,6 +647,8 @@ class _Job:
     at: dt.datetime
     actor: str
     documents: DocumentSpec | None = None
+    columns: tuple[str, ...] = ()
+    """The batch file's header keys (a worker maps the cells of the rows it is sent with them)."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     """This process's environment when the job began (``$ELICENSE_PASSPHRASE`` …): a worker forked from a
     long-lived fork server gets it as a spawned one would, not the server's older copy."""
@@ -674,6 +681,8 @@ class _Worker:
     """Whether :attr:`taken` started as every index taken (else growth is checked on collisions)."""
     lock_fd: int | None = None
     """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
+    columns: tuple[str, ...] = ()
+    """The job's header keys (:attr:`_Job.columns`)."""
 
     @property
     def pdf_dir(self) -> DocumentWriter | None:
@@ -702,6 +711,9 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     except ElicenseError:
         # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
         os._exit(EXIT_SETUP_FAILED)
+    # everything inherited from the fork server and built by the set-up lives as long as the worker: out of
+    # the collector's sight, its full collections no longer walk (and copy-on-write) the inherited heap
+    gc.freeze()
 
 
 EXIT_SETUP_FAILED = 3
@@ -715,6 +727,8 @@ def _setup(job: _Job, bitmap: bool) -> None:
     signer = job.unlock()
     documents = job.documents.open_writer() if job.documents is not None else None
     registry = Registry.open(job.url)
+    if registry.dialect == "sqlite" and bitmap:
+        _checkpoint_after_commits(registry)
     size = registry.ensure_status_list(job.entry.code, at=job.at)
     taken = registry.taken_status_bitmap(job.entry.code, size) if bitmap else bytearray((size + 7) // 8)
     lock_fd = None
@@ -740,24 +754,166 @@ def _setup(job: _Job, bitmap: bool) -> None:
         int.from_bytes(taken, "big").bit_count(),
         lock_fd=lock_fd,
         complete=bitmap,
+        columns=job.columns,
     )
+
+
+CHECKPOINT_EVERY = 8
+"""SQLite: a worker checkpoints the WAL after this many of its write transactions (outside the write lock)."""
+
+
+def _checkpoint_after_commits(registry: Registry) -> None:
+    """SQLite: no automatic WAL checkpoint inside this worker's commits.
+
+    SQLite checkpoints in the commit that passes 1,000 WAL pages, under the write lock: ~1.5 ms per
+    100-row transaction on average, a third of the time the lock is held and the part two workers
+    cannot overlap. The worker instead runs a ``PASSIVE`` checkpoint after every
+    :data:`CHECKPOINT_EVERY` commits, outside the lock (it waits for no reader or writer, and the other
+    worker keeps writing meanwhile). Durability is unchanged: a commit is in the WAL either way.
+    """
+
+    @event.listens_for(registry.engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    registry.engine.dispose()  # connections opened before the hook get it too (they are reopened)
+
+
+def _checkpoint(st: _Worker) -> None:
+    """A ``PASSIVE`` WAL checkpoint (SQLite workers, every :data:`CHECKPOINT_EVERY` commits; see above)."""
+    raw = st.registry.engine.raw_connection()  # autocommit (no BEGIN): a checkpoint cannot run in a transaction
+    try:
+        with suppress(sqlite3.Error):  # best effort: the next one, or the last connection's close, does it
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def _ready() -> None:
     """A no-op task: submitting it starts the pool's workers (and their set-up) at once."""
 
 
-def _plan_part(keys: Sequence[str], items: Sequence[_Item]) -> list[_Planned]:
-    """:func:`plan_items` in a worker process (its catalogue entry, authority and time)."""
-    assert _STATE is not None, "worker not initialised"
-    st = _STATE
-    return plan_items(keys, items, licence_type=st.licence_type, authority=st.entry.authority, at=st.at)
+_Work = tuple[int, int, "list[str]", bool, "tuple[str, int] | None"]
+"""A row for a worker: (row number, line, cells, already issued, :func:`_id_key` or ``None``)."""
 
 
-def _issue_chunk(rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
-    """Issue ``rows`` in transactions of ``commit_every``; returns (issued ids, skipped, pdfs)."""
+@dataclass(frozen=True)
+class _ChunkResult:
+    """What a worker sends back for a chunk: ids and counts, never the planned rows."""
+
+    issued: list[str]
+    """Licence ids issued."""
+    skipped: int
+    """Valid rows not issued (already issued, by an earlier run or concurrently)."""
+    documents: int
+    """Documents written."""
+    problems: list[tuple[int, int, str, str, str]]
+    """Rejected rows (:class:`RowProblem` fields)."""
+    already: list[str]
+    """Licence ids of valid rows issued by an earlier run (their documents may be missing)."""
+    pid: int = 0
+    """The worker process."""
+    cpu: float = 0.0
+    """Its CPU seconds so far, set-up included (a fork server's children are not this process's to reap)."""
+
+
+def _id_key(values: Mapping[str, str]) -> tuple[str, int] | None:
+    """(serial, version) of the licence id :func:`plan_row` gives this row if it is valid (type and
+    issuer are the batch's), ``None`` if that cannot be told without planning the row."""
+    paper_id = values.get("licence_id", "").strip()
+    if paper_id:
+        try:
+            lid = LicenceId.parse(paper_id)
+        except ElicenseError:
+            return None
+        return lid.serial, lid.version
+    v = values.get("version", "").strip()
+    if v and not v.isdigit():
+        return None
+    try:
+        return derive_serial(values).strip().upper(), int(v) if v else 1
+    except (KeyError, ValueError):
+        return None
+
+
+def _triage(
+    keys: Sequence[str], items: Sequence[_Item], problems: list[RowProblem], done_sources: Mapping[str, str], *,
+    licence_type: Any, authority: Any, at: dt.datetime,
+) -> tuple[list[_Work], list[str]]:  # fmt: skip
+    """Rows for the workers, and the licence ids of valid rows already issued (resolved here).
+
+    The cross-row checks of :func:`assemble_plan` (a repeated source id or licence id is rejected after
+    its first valid row) need the whole file. A row whose source id and licence id (:func:`_id_key`) no
+    other row shares has nothing to check: its worker plans it alone. The few rows that share one (and
+    those whose id cannot be told in advance) are planned here, in file order, exactly as
+    :func:`plan_batch` does; their survivors go to the workers like the rest. Malformed rows are
+    reported here. Rows whose source id is already issued go too, flagged: they are still validated
+    (a now-invalid row is reported, not counted as already issued)."""
+    sid_at = keys.index("source_id")
+    sids: dict[str, int] = {}
+    ids: dict[tuple[str, int] | None, int] = {}
+    parsed: list[tuple[int, int, list[str], str, tuple[str, int] | None]] = []
+    for n, line, cells in items:
+        if isinstance(cells, str):
+            problems.append(RowProblem(n, line, "", cells, cells))
+            continue
+        sid = cells[sid_at].strip()
+        key = _id_key(dict(zip(keys, cells, strict=True)))
+        sids[sid] = sids.get(sid, 0) + 1
+        ids[key] = ids.get(key, 0) + 1
+        parsed.append((n, line, cells, sid, key))
+    work: list[_Work] = []
+    tangled: list[_Item] = []
+    by_row: dict[int, tuple[int, int, list[str], str, tuple[str, int] | None]] = {}
+    for n, line, cells, sid, key in parsed:
+        if key is None or sids[sid] > 1 or ids[key] > 1:
+            tangled.append((n, line, cells))
+            by_row[n] = (n, line, cells, sid, key)
+        else:
+            work.append((n, line, cells, sid in done_sources, key))
+    already: list[str] = []
+    if tangled:
+        plan = assemble_plan(plan_items(keys, tangled, licence_type=licence_type, authority=authority, at=at),
+                             type_code=licence_type.code, authority_code=authority.code, total=0,
+                             encoding="")  # fmt: skip
+        problems.extend(plan.problems)
+        for r in plan.rows:
+            n, line, cells, sid, _key = by_row[r.row]
+            if sid in done_sources:
+                already.append(r.licence_id)
+            else:
+                work.append((n, line, cells, False, None))  # checked here: its worker plans it again
+        work.sort(key=lambda w: w[0])
+    return work, already
+
+
+def _work_chunk(work: Sequence[_Work], commit_every: int) -> _ChunkResult:
+    """Plan (validate) ``work`` here, in the worker, and issue its valid rows not issued yet."""
     assert _STATE is not None, "worker not initialised"
     st = _STATE
+    lt, authority, at, columns = st.licence_type, st.entry.authority, st.at, st.columns
+    rows: list[BatchRow] = []
+    problems: list[tuple[int, int, str, str, str]] = []
+    already: list[str] = []
+    for n, line, cells, done, key in work:
+        values = dict(zip(columns, cells, strict=True))
+        try:
+            licence = plan_row(values, licence_type=lt, authority=authority, at=at)
+        except _RowError as exc:
+            problems.append((n, line, values.get("source_id", "").strip(), exc.en, exc.zh))
+            continue
+        if key is not None and (licence.id.serial, licence.id.version) != key:  # would void the file's check
+            raise RegistryError(f"row {n}: licence id {licence.id} not as checked across the file ({key})")
+        if done:
+            already.append(str(licence.id))
+        else:
+            rows.append(BatchRow(n, values, str(licence.id), licence))
+    issued, skipped, docs = _issue_rows(st, rows, commit_every)
+    return _ChunkResult(issued, skipped + len(already), docs, problems, already, os.getpid(), time.process_time())
+
+
+def _issue_rows(st: _Worker, rows: Sequence[BatchRow], commit_every: int) -> tuple[list[str], int, int]:
+    """Issue ``rows`` in transactions of ``commit_every``; returns (issued ids, skipped, documents)."""
     issued: list[str] = []
     skipped = pdfs = 0
     for start in range(0, len(rows), commit_every):
@@ -955,6 +1111,8 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
     writer.advance(appended)
     _mark_taken(st, indexes)
     _crashpoint("issue.after_commit")
+    if st.registry.dialect == "sqlite" and session.transactions % CHECKPOINT_EVERY == 0:
+        _checkpoint(st)
     return [str(iss.licence.id) for iss in prepared], 0
 
 
@@ -1062,14 +1220,17 @@ def run_batch(
     if chunk_size is None:
         chunk_size = PDF_CHUNK_ROWS if documents is not None else 200
     signer = home.signer(entry)  # a wrong passphrase fails here, clearly, before any worker starts
-    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents)
+    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents, tuple(keys))
     state = {"issued": 0, "skipped": 0, "documents": 0, "rejected": 0}
     t0 = time.perf_counter()
     now = BatchProgress("validating", 0, len(items), 0, 0, 0, 0, 0.0)
+    problems: list[RowProblem] = []
+    cpu0 = time.process_time()
+    worker_cpu: dict[int, float] = {}
 
     def report(phase: str, done: int, total: int) -> None:
         nonlocal now
-        now = BatchProgress(phase, done, total, state["issued"], state["skipped"], state["rejected"],
+        now = BatchProgress(phase, done, total, state["issued"], state["skipped"], len(problems),
                             state["documents"], time.perf_counter() - t0)  # fmt: skip
         if progress is not None:
             progress(now)
@@ -1077,49 +1238,43 @@ def run_batch(
     with ExitStack() as stack:
         pool: Executor | None = None
         if workers > 1 and len(items) > chunk_size:
-            # start the workers now: they import and set up (pyHanko, keys, fonts) while this process validates
-            pool = stack.enter_context(_pool(workers, job))
+            # start the workers now: they import and set up (pyHanko, keys, fonts) while this process reads
+            pool = stack.enter_context(_pool(workers, job, (type(home).__module__,)))
             pool.submit(_ready)
+        else:
+            _init_worker(job)
+            stack.callback(_close_worker)
         try:
-            if pool is not None and len(items) >= PARALLEL_PLAN_ROWS:
-                # validation is a third of the work per row: the workers do it too (in file order)
-                step = max(100, -(-len(items) // (workers * 4)))
-                parts = [items[i : i + step] for i in range(0, len(items), step)]
-                planned = [p for part in pool.map(_plan_part, [keys] * len(parts), parts) for p in part]
-            else:
-                planned = plan_items(keys, items, licence_type=lt, authority=entry.authority, at=at)
-            plan = assemble_plan(planned, type_code=lt.code, authority_code=entry.code,
-                                 total=items[-1][0] if items else 0, encoding=enc)  # fmt: skip
-            del planned, items
-            state["rejected"] = len(plan.problems)
-            if plan.problems and report_path is not None:
-                write_report(report_path, plan.problems)
-            todo = _register(signer, entry, job, plan)
-            state["skipped"] = len(plan.rows) - len(todo)
-            chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+            done_sources = _register(signer, entry, job)
+            work, already = _triage(keys, items, problems, done_sources, licence_type=lt, authority=entry.authority,
+                                    at=at)  # fmt: skip
+            state["skipped"] = len(already)
+            chunks = [work[i : i + chunk_size] for i in range(0, len(work), chunk_size)]
             issued: list[str] = []
-            report("issuing", 0, len(todo))
+            report("issuing", 0, len(work))
             t0 = time.perf_counter()
-            if pool is None:
-                _init_worker(job)
-                stack.callback(_close_worker)
-            done = 0
-            for ids, skip, docs, n in _run_chunks(pool, _issue_chunk, [(c, commit_every) for c in chunks]):
-                issued += ids
-                state["issued"] += len(ids)
-                state["skipped"] += skip
-                state["documents"] += docs
+            done = dropped = 0  # rows a worker rejected leave the phase: done/total count rows to issue
+            for res, n in _run_chunks(pool, _work_chunk, [(c, commit_every) for c in chunks]):
+                issued += res.issued
+                already += res.already
+                worker_cpu[res.pid] = res.cpu
+                problems.extend(RowProblem(*p) for p in res.problems)
+                state["issued"] += len(res.issued)
+                state["skipped"] += res.skipped
+                state["documents"] += res.documents
                 done += n
-                report("issuing", done, len(todo))
-            if documents is not None:  # rows issued by an earlier (killed) run may lack their document
-                fresh = set(issued)
-                rest = [r.licence_id for r in plan.rows if r.licence_id not in fresh]
+                dropped += len(res.problems)
+                report("issuing", done - dropped, len(work) - dropped)
+            problems.sort(key=lambda p: p.row)
+            if problems and report_path is not None:
+                write_report(report_path, problems)
+            if documents is not None and already:  # rows issued by an earlier (killed) run may lack their document
                 step = chunk_size * 4
                 done = 0
-                for docs, n in _run_docs(pool, [rest[i : i + step] for i in range(0, len(rest), step)]):
+                for docs, n in _run_docs(pool, [already[i : i + step] for i in range(0, len(already), step)]):
                     state["documents"] += docs
                     done += n
-                    report("documents", done, len(rest))
+                    report("documents", done, len(already))
         except KeyboardInterrupt:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)  # the running chunks commit; no new ones start
@@ -1135,25 +1290,28 @@ def run_batch(
     seconds = time.perf_counter() - t0
     kind = documents.kind if documents is not None else ""
     return BatchReport(
-        total=plan.total,
-        valid=len(plan.rows),
-        rejected=len(plan.problems),
+        total=items[-1][0] if items else 0,
+        valid=len(items) - len(problems),
+        rejected=len(problems),
         issued=len(issued),
         already_issued=state["skipped"],
         seconds=seconds,
-        report_path=report_path if plan.problems and report_path is not None else None,
-        encoding=plan.encoding,
+        report_path=report_path if problems and report_path is not None else None,
+        encoding=enc,
         pdfs=state["documents"] if kind == "pdf" else 0,
         licence_ids=tuple(issued[:1000]),
         ofds=state["documents"] if kind == "ofd" else 0,
+        cpu_seconds=time.process_time() - cpu0 + (sum(worker_cpu.values()) if pool is not None else 0.0),
     )
 
 
 _PRELOAD = ("elicense.registry.batch", "elicense.registry.core", "elicense.issue")
 """Modules every worker imports (a forkserver imports them once for all workers)."""
+_DIALECTS = ("sqlalchemy.dialects.sqlite.pysqlite", "sqlalchemy.dialects.postgresql.psycopg")
+"""The database dialects ``create_engine`` imports on first use (a missing one is skipped by the fork server)."""
 
 
-def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
+def _pool(workers: int, job: _Job, modules: tuple[str, ...] = ()) -> ProcessPoolExecutor:
     """``workers`` processes, each set up once for ``job``.
 
     Started from a fork server where there is one (Linux, macOS: it imports the modules the workers need
@@ -1164,15 +1322,18 @@ def _pool(workers: int, job: _Job) -> ProcessPoolExecutor:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         preload = job.documents.preload if job.documents is not None else ()
-        context.set_forkserver_preload([*_PRELOAD, *preload])  # effective when the fork server starts
+        # effective when the fork server starts; ``__main__`` too: else every worker runs the main script
+        # (the CLI, with its imports) again as ``__mp_main__`` before it can take a chunk
+        # and ``modules`` (the home's, which unpickling the job's key unlocker imports: ~70 ms a worker)
+        context.set_forkserver_preload(["__main__", *_PRELOAD, *_DIALECTS, *modules, *preload])
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                initargs=(job, True, True))  # fmt: skip
 
 
-def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) -> list[BatchRow]:
-    """Record the signing key and seal (idempotent); the rows whose source id is not issued yet."""
+def _register(signer: Signer, entry: IssuerEntry, job: _Job) -> dict[str, str]:
+    """Record the signing key and seal (idempotent); the source ids already issued (→ licence id)."""
     registry = Registry.open(job.url)
     try:
         done_sources = registry.issued_sources(entry.code, job.type_code)
@@ -1180,20 +1341,23 @@ def _register(signer: Signer, entry: IssuerEntry, job: _Job, plan: BatchPlan) ->
         registry.register_seal(entry.code, entry.seal_name, kid=None, at=job.at, actor=job.actor)
     finally:
         registry.close()
-    return [r for r in plan.rows if r.values["source_id"].strip() not in done_sources]
+    return done_sources
+
+
+_R = TypeVar("_R")
 
 
 def _run_chunks(
-    pool: Executor | None, fn: Callable[..., tuple[list[str], int, int]], args: Sequence[tuple[Any, ...]]
-) -> Iterator[tuple[list[str], int, int, int]]:
+    pool: Executor | None, fn: Callable[..., _R], args: Sequence[tuple[Any, ...]]
+) -> Iterator[tuple[_R, int]]:
     """``fn(*a)`` for each ``a`` (in this process, or on the pool as they complete), with ``len(a[0])``."""
     if pool is None:
         for a in args:
-            yield (*fn(*a), len(a[0]))
+            yield fn(*a), len(a[0])
         return
-    futures: dict[Future[tuple[list[str], int, int]], int] = {pool.submit(fn, *a): len(a[0]) for a in args}
+    futures: dict[Future[_R], int] = {pool.submit(fn, *a): len(a[0]) for a in args}
     for fut in as_completed(futures):
-        yield (*fut.result(), futures[fut])
+        yield fut.result(), futures[fut]
 
 
 def _run_docs(pool: Executor | None, parts: Sequence[Sequence[str]]) -> Iterator[tuple[int, int]]:

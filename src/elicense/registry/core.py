@@ -270,6 +270,10 @@ def prepare_issued(items: Sequence[tuple[Any, Mapping[str, Any]]], *, kid: str, 
     return out
 
 
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per licence."""
+
+
 def _issued_row(
     issued: Any, kid: str, digest: str, when: str, details: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -294,7 +298,7 @@ def _issued_row(
         "source_id": lic.source_id,
         "supersedes": str(lic.supersedes) if lic.supersedes else None,
         "kid": kid,
-        "record_json": json.dumps(lic.to_dict(), ensure_ascii=False),
+        "record_json": _RECORD_JSON(lic.to_dict()),
         "full_payload": issued.full_payload,
         "qr_payload": issued.qr_payload,
         "digest": digest,

@@ -1,0 +1,75 @@
+"""The bulk-issuing fast paths give exactly what the general code gives (formats byte-identical)."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import base45
+import pytest
+
+from elicense.identifiers import LicenceId
+from elicense.issue import _licence_id
+from elicense.qr import cbor
+from elicense.qr.base45 import b45decode, b45encode
+
+TYPE, ISSUER = "11100000MB0143028R001", "11100000MB0143028R"
+
+
+def test_b45encode_matches_the_base45_package() -> None:
+    rng = random.Random(7)
+    for n in [*range(0, 40), 187, 300, 301]:
+        for _ in range(10):
+            data = bytes(rng.randrange(256) for _ in range(n))
+            ref = base45.b45encode(data)
+            assert b45encode(data) == (ref.decode() if isinstance(ref, bytes) else ref)
+            assert b45decode(b45encode(data)) == data
+    edge = b"\xff\xff\x00\x00\x07\xe8\x07\xe9\x07\xe7\xff"
+    ref = base45.b45encode(edge)
+    assert b45encode(edge) == (ref.decode() if isinstance(ref, bytes) else ref)
+
+
+@pytest.mark.parametrize("serial", ["0", "1", "ABC", "S" + "9" * 25, "Z" * 32, "Z" * 33, "abc", " 1", "１", ""])
+@pytest.mark.parametrize("version", [1, 2, 999, 0, 1000, True])
+def test_licence_id_fast_path_is_licence_id_build(serial: str, version: int) -> None:
+    def outcome(fn: object) -> tuple[str, str]:
+        try:
+            lid = fn(TYPE, ISSUER, serial, version)  # type: ignore[operator]
+        except Exception as exc:  # the same refusal either way
+            return "error", f"{type(exc).__name__}: {exc}"
+        assert isinstance(lid, LicenceId) and lid.check_ok
+        return "ok", f"{lid}|{lid.serial}|{lid.version}|{hash(lid)}"
+
+    assert outcome(_licence_id) == outcome(LicenceId.build)
+
+
+def _value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(7 if depth < 3 else 4)
+    if kind == 0:
+        return "".join(rng.choice(string.ascii_letters + "中文é_") for _ in range(rng.randrange(30)))
+    if kind == 1:
+        return rng.randrange(-(2**70), 2**70)
+    if kind == 2:
+        return None
+    if kind == 3:
+        return rng.random() < 0.5
+    if kind == 4:
+        return {_key(rng): _value(rng, depth + 1) for _ in range(rng.randrange(5))}
+    if kind == 5:
+        return [_value(rng, depth + 1) for _ in range(3)]
+    return 1.5  # a float: the plain encoding differs, so the canonical mode must be used
+
+
+def _key(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_letters + "中文é_") for _ in range(rng.randrange(30)))
+
+
+def test_text_keyed_encoding_is_the_canonical_encoding() -> None:
+    rng = random.Random(3)
+    fast = 0
+    for _ in range(3000):
+        value = {_key(rng): _value(rng) for _ in range(rng.randrange(12))}
+        assert cbor.dumps_text_keyed(value) == cbor.dumps(value)
+        fast += cbor._ordered(value) is not cbor._UNORDERABLE
+    assert fast > 300  # the ordered path was taken, not only the fallback
+    assert cbor.dumps_text_keyed({"aa": 1, "b": 2, "中": 3}) == cbor.dumps({"b": 2, "aa": 1, "中": 3})
