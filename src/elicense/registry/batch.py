@@ -293,7 +293,7 @@ def read_rows(text: str, known: Mapping[str, str]) -> tuple[list[str], Iterator[
     return keys, rows()
 
 
-def header_names(licence_type: Any) -> dict[str, str]:
+def header_names(licence_type: LicenceType) -> dict[str, str]:
     """Accepted header names → column keys for a licence type."""
     names: dict[str, str] = {}
     for key, aliases in RESERVED_COLUMNS.items():
@@ -348,11 +348,11 @@ def derive_serial(values: Mapping[str, str]) -> str:
 def plan_row(
     values: Mapping[str, str],
     *,
-    licence_type: Any,
-    authority: Any,
+    licence_type: LicenceType,
+    authority: Authority,
     at: dt.datetime,
     status_index: int | None = None,
-) -> Any:
+) -> Licence:
     """Validate one row and build its :class:`~elicense.model.Licence` (raises ``_RowError``)."""
     source_id = values.get("source_id", "").strip()
     if not source_id:
@@ -438,7 +438,9 @@ _Planned = tuple[int, int, str, "BatchRow | None", "tuple[str, str] | None"]
 """A planned row: (row number, line, source id, the row or ``None``, (reason, reason_zh) or ``None``)."""
 
 
-def parse_batch(data: bytes, *, licence_type: Any, encoding: str = "auto") -> tuple[list[str], list[_Item], str]:
+def parse_batch(
+    data: bytes, *, licence_type: LicenceType, encoding: str = "auto"
+) -> tuple[list[str], list[_Item], str]:
     """Decode and parse a batch file: header keys, rows, encoding (file-level problems raise)."""
     if len(data) > MAX_FILE_BYTES:
         raise BatchError(f"file larger than {MAX_FILE_BYTES} bytes", message_zh="文件过大")
@@ -448,7 +450,7 @@ def parse_batch(data: bytes, *, licence_type: Any, encoding: str = "auto") -> tu
 
 
 def plan_items(
-    keys: Sequence[str], items: Sequence[_Item], *, licence_type: Any, authority: Any, at: dt.datetime
+    keys: Sequence[str], items: Sequence[_Item], *, licence_type: LicenceType, authority: Authority, at: dt.datetime
 ) -> list[_Planned]:
     """Validate parsed rows one by one (no cross-row checks: those are :func:`assemble_plan`'s)."""
     out: list[_Planned] = []
@@ -512,8 +514,8 @@ def assemble_plan(
 def plan_batch(
     data: bytes,
     *,
-    licence_type: Any,
-    authority: Any,
+    licence_type: LicenceType,
+    authority: Authority,
     at: dt.datetime,
     encoding: str = "auto",
 ) -> BatchPlan:
@@ -838,7 +840,7 @@ def _id_key(values: Mapping[str, str]) -> tuple[str, int] | None:
 
 def _triage(
     keys: Sequence[str], items: Sequence[_Item], problems: list[RowProblem], done_sources: Mapping[str, str], *,
-    licence_type: Any, authority: Any, at: dt.datetime,
+    licence_type: LicenceType, authority: Authority, at: dt.datetime,
 ) -> tuple[list[_Work], list[str]]:  # fmt: skip
     """Rows for the workers, and the licence ids of valid rows already issued (resolved here).
 

@@ -255,16 +255,18 @@ class PreparedIssue:
     """``licence.issue`` audit entries ``(action, subject, details)``."""
 
 
-def prepare_issued(items: Sequence[tuple[Any, Mapping[str, Any]]], *, kid: str, at: dt.datetime) -> PreparedIssue:
+def prepare_issued(
+    items: Sequence[tuple[IssuedLicence, Mapping[str, Any]]], *, kid: str, at: dt.datetime
+) -> PreparedIssue:
     """Rows and audit entries of freshly issued licences (each must have a status index); pure, no database."""
     when = iso(at)
     out = PreparedIssue([], [], [])
     for issued, details in items:
         lic = issued.licence
-        _require_status_index(lic)
+        index = _require_status_index(lic)
         digest = hashlib.sha256(issued.full_payload).hexdigest()
         row, entry = _issued_row(issued, kid, digest, when, details)
-        out.indexes.append((row["authority_code"], lic.status_index, row["id"], when))
+        out.indexes.append((row["authority_code"], index, row["id"], when))
         out.licences.append(tuple(row[c] for c in LICENCE_COLUMNS))
         out.audit.append(("licence.issue", row["id"], entry))
     return out
@@ -275,7 +277,7 @@ _RECORD_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _issued_row(
-    issued: Any, kid: str, digest: str, when: str, details: Mapping[str, Any]
+    issued: IssuedLicence, kid: str, digest: str, when: str, details: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``licences`` row and the ``licence.issue`` audit entry of a freshly issued licence (one place for both
     the single and the bulk path, so they cannot drift)."""

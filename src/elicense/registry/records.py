@@ -47,8 +47,8 @@ class MissingStatusIndex(RegistryError):
     code = "status_index_missing"
 
 
-def require_status_index(licence: Licence) -> None:
-    """Refuse a licence that was signed without a status index (it cannot be added after signing)."""
+def require_status_index(licence: Licence) -> int:
+    """The licence's status index; refuse a licence signed without one (it cannot be added after signing)."""
     if licence.status_index is None:
         lid = str(licence.id)
         raise MissingStatusIndex(
@@ -57,6 +57,7 @@ def require_status_index(licence: Licence) -> None:
             message_zh=f"证照 {lid} 未分配状态列表索引，吊销或暂扣将无法生效；请在签名前分配索引",
             details={"licence_id": lid},
         )
+    return licence.status_index
 
 
 def iso(when: dt.datetime) -> str:
