@@ -144,3 +144,44 @@ def test_seal_xobject_is_encoded_once_and_reused(world, verifier) -> None:  # ty
         while "/Resources" in seal and "/Subtype" in seal and seal["/Subtype"] == "/Form":
             seal = next(v.get_object() for v in seal["/Resources"]["/XObject"].values())
         assert seal["/Width"] == seal["/Height"] == 496 and "/SMask" in seal  # RGB + alpha, 42 mm at 300 dpi
+
+
+def test_direct_text_cells_write_what_fpdf2_cells_write(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The direct text path (``render._cell``/``_width``) gives byte-identical PDFs to fpdf2's ``cell`` and
+    ``get_string_width``, for every demo licence (each type's layout, wrapped values) and fresh characters."""
+    from elicense.pdf import render
+
+    calls: list[str] = []
+    fpdf_cell = render.FPDF.cell
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[2] if len(args) > 2 else kwargs.get("text", ""))
+        return fpdf_cell(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.FPDF, "cell", counted)
+    licences = [*world.issued.values(), _rare_licence(world)[0]]
+    for issued in licences:
+        monkeypatch.setattr(render, "_FAST_TEXT", True)
+        calls.clear()
+        fast = render.render_licence(issued)
+        via_fpdf2 = len(calls)
+        monkeypatch.setattr(render, "_FAST_TEXT", False)
+        calls.clear()
+        slow = render.render_licence(issued)
+        assert fast == slow, issued.licence.type_code
+        assert via_fpdf2 <= 1 < len(calls)  # only the letter-spaced title goes through fpdf2's cell
+
+
+def test_qr_image_is_whole_pixel_blocks_per_module(world) -> None:  # type: ignore[no-untyped-def]
+    """Every QR module is a QR_SCALE × QR_SCALE block of one colour (no smoothing, exact when printed)."""
+    from elicense.pdf.render import QR_SCALE, qr_picture
+
+    image = qr_picture(world.issued["business-licence-jinan"].qr_payload)
+    assert image.mode == "L" and image.width % QR_SCALE == 0
+    px = image.load()
+    assert px is not None
+    for by in range(0, image.height, QR_SCALE):
+        for bx in range(0, image.width, QR_SCALE):
+            first = px[bx, by]
+            assert first in (0, 255)
+            assert all(px[bx + i, by + j] == first for i in range(QR_SCALE) for j in range(QR_SCALE))
