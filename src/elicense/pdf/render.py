@@ -25,7 +25,7 @@ import functools
 import io
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -366,6 +366,30 @@ def _width(pdf: FPDF, text: str) -> float:
     return float(font.get_text_width(text, pdf.font_size_pt, None)[1]) / float(pdf.k)
 
 
+class _Codes(dict[str, str]):
+    """Character → its escaped two-byte code in one document's font subset (fpdf2's ``pick`` + ``escape_text``,
+    once per character and document: the subset map gives a character the same code every time)."""
+
+    def __init__(self, font: TTFFont) -> None:
+        super().__init__()
+        self.font = font
+
+    def __missing__(self, char: str) -> str:
+        code = self.font.subset.pick(ord(char))
+        piece = self.font.escape_text(chr(code)) if code else ""
+        self[char] = piece
+        return piece
+
+
+def _codes(pdf: FPDF, font: TTFFont) -> Callable[[str], str]:
+    """The code lookup of ``font`` in ``pdf`` (kept on the document: a new document starts a new subset)."""
+    tables: dict[str, _Codes] = pdf.__dict__.setdefault("_elicense_codes", {})
+    table = tables.get(font.fontkey)
+    if table is None or table.font is not font:
+        table = tables[font.fontkey] = _Codes(font)
+    return table.__getitem__
+
+
 def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_line: bool = False) -> None:
     """One line of text in a cell of width ``w`` (0: to the right margin), as ``pdf.cell`` draws it.
 
@@ -396,9 +420,7 @@ def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_li
         parts.append(colour.serialize().lower())
     if not pdf.current_font_is_set_on_page:
         pdf._out(pdf._set_font_for_page(font, size_pt))
-    pick = font.subset.pick
-    codes = "".join(chr(c) for c in map(pick, map(ord, text)) if c)
-    parts.append(f"({font.escape_text(codes)}) Tj")
+    parts.append(f"({''.join(map(_codes(pdf, font), text))}) Tj")
     parts.append("ET")
     line = " ".join(parts)
     pdf._out(f"q {line} Q" if recoloured else line)
