@@ -152,9 +152,10 @@ def _undated(pdf: bytes) -> bytes:
     return re.sub(rb'(xmp:ModifyDate|xmp:MetadataDate)="[^"]*"', rb'\1=""', pdf)
 
 
-def test_direct_text_cells_write_what_fpdf2_cells_write(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The direct text path (``render._cell``/``_width``) gives byte-identical PDFs to fpdf2's ``cell`` and
-    ``get_string_width``, for every demo licence (each type's layout, wrapped values) and fresh characters."""
+def test_direct_text_and_qr_write_what_fpdf2_writes(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The direct text path (``render._cell``/``_width``) and QR image path (``render._place_qr``) give
+    byte-identical PDFs to fpdf2's ``cell``, ``get_string_width`` and ``image``, for every demo licence (each
+    type's layout, wrapped values) and one with fresh characters."""
     from elicense.pdf import render
 
     calls: list[str] = []
@@ -168,10 +169,12 @@ def test_direct_text_cells_write_what_fpdf2_cells_write(world, monkeypatch) -> N
     licences = [*world.issued.values(), _rare_licence(world)[0]]
     for issued in licences:
         monkeypatch.setattr(render, "_FAST_TEXT", True)
+        monkeypatch.setattr(render, "_FAST_QR", True)
         calls.clear()
         fast = render.render_licence(issued)
         via_fpdf2 = len(calls)
         monkeypatch.setattr(render, "_FAST_TEXT", False)
+        monkeypatch.setattr(render, "_FAST_QR", False)
         calls.clear()
         slow = render.render_licence(issued)
         assert dataclasses.replace(fast, pdf=_undated(fast.pdf)) == dataclasses.replace(slow, pdf=_undated(slow.pdf))

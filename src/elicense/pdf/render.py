@@ -25,6 +25,7 @@ import functools
 import io
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import TextMode, WrapMode, XPos, YPos
 from fpdf.fonts import TTFFont
+from fpdf.image_datastructures import RasterImageInfo
 from fpdf.image_parsing import SETTINGS
 from PIL import Image, ImageOps
 
@@ -246,6 +248,47 @@ def _fast_image_deflate() -> Iterator[None]:
             SETTINGS.compression_level = before
 
 
+_FAST_QR = True
+"""Place the QR with :func:`_place_qr` instead of handing fpdf2 a Pillow image (same bytes:
+``tests/test_pdf_perf_paths.py`` renders both ways and compares)."""
+
+
+def _place_qr(pdf: FPDF, payload: str, x: float, y: float, size: float) -> None:
+    """Draw the QR of ``payload`` as an 8-bit grey Flate image XObject at ``(x, y)``, ``size`` mm square.
+
+    fpdf2's ``image`` hashes the pixels, re-reads them, prefixes every row with a PNG filter byte
+    in a Python loop and deflates (~0.5 ms). The same stream is one Pillow paste (a black first
+    column is the rows' filter bytes, "None") and one ``zlib.compress``; fpdf2 then places it
+    from its image cache as if it had made it. 8-bit grey, not 1-bit: fpdf2 stores 1-bit images as
+    CCITT G4, which the verifier's PDF reader does not decode (it reads the QR from this XObject).
+    """
+    image = qr_picture(payload)
+    if not _FAST_QR:
+        with _fast_image_deflate():
+            pdf.image(image, x=x, y=y, w=size, h=size)
+        return
+    rows = Image.new("L", (image.width + 1, image.height), 0)
+    rows.paste(image, (1, 0))
+    cache = pdf.image_cache.images
+    key = f"data:elicense-qr-{len(cache) + 1}"  # a data: name: never looked up as a file or URL
+    cache[key] = RasterImageInfo(
+        data=zlib.compress(rows.tobytes(), QR_DEFLATE_LEVEL),
+        w=image.width,
+        h=image.height,
+        cs="DeviceGray",
+        iccp=None,
+        bpc=8,
+        dpn=1,
+        f="FlateDecode",
+        inverted=False,
+        dp=f"/Predictor 15 /Colors 1 /Columns {image.width}",
+        i=len(cache) + 1,
+        usages=0,
+        iccp_i=None,
+    )
+    pdf.image(key, x=x, y=y, w=size, h=size)
+
+
 # -- layout -------------------------------------------------------------------------------------
 
 
@@ -376,9 +419,13 @@ class _Codes(dict[str, str]):
 
     def __missing__(self, char: str) -> str:
         code = self.font.subset.pick(ord(char))
-        piece = self.font.escape_text(chr(code)) if code else ""
+        piece = "" if not code else _ESCAPED.get(code) or _ESCAPED.setdefault(code, self.font.escape_text(chr(code)))
         self[char] = piece
         return piece
+
+
+_ESCAPED: dict[int, str] = {}
+"""Code → its escaped two bytes in a PDF string (``TTFFont.escape_text`` of a non-colour font: UTF-16BE)."""
 
 
 def _codes(pdf: FPDF, font: TTFFont) -> Callable[[str], str]:
@@ -508,9 +555,6 @@ def _layout(
     pdf.add_page()
     page_w, page_h = float(pdf.w), float(pdf.h)
     inner = page_w - 2 * MARGIN
-    qr_image = qr_picture(issued.qr_payload)
-    # 8-bit grey, not 1-bit: fpdf2 would store 1-bit images as CCITT G4, which the
-    # verifier's PDF reader cannot decode (it reads the QR from this image XObject).
     if design.qr_top_right:
         qr_size = 36.0
         qr_x, qr_y = page_w - MARGIN - qr_size, MARGIN - 2
@@ -571,8 +615,7 @@ def _layout(
         raise LicenceDataError("licence text is too long for the PDF layout", message_zh="证照内容过长，无法排版")
     if pdf.page_no() > 1 and design.qr_top_right:
         qr_x, qr_y, qr_size = MARGIN + 2, page_h - MARGIN - 68 + 4, QR_MM
-    with _fast_image_deflate():
-        pdf.image(qr_image, x=qr_x, y=qr_y, w=qr_size, h=qr_size)
+    _place_qr(pdf, issued.qr_payload, qr_x, qr_y, qr_size)
     pdf.set_font(FONT_FAMILY, size=8)
     pdf.set_text_color(*GREY)
     pdf.set_xy(qr_x, qr_y + qr_size + 0.5)
