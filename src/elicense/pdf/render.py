@@ -39,6 +39,7 @@ from fpdf.enums import TextMode, WrapMode, XPos, YPos
 from fpdf.fonts import TTFFont
 from fpdf.image_datastructures import RasterImageInfo
 from fpdf.image_parsing import SETTINGS
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR
 from PIL import Image, ImageOps
 
 from elicense.catalog import Catalog
@@ -437,7 +438,56 @@ def _codes(pdf: FPDF, font: TTFFont) -> Callable[[str], str]:
     return table.__getitem__
 
 
-def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_line: bool = False) -> None:
+_NOT_PLAIN_WRAP = frozenset(BREAKING_SPACE_SYMBOLS_STR + "\n\r\f\u00a0\u00ad")
+"""Characters fpdf2's line breaker treats specially (spaces: it justifies lines that have them)."""
+
+
+def _char_lines(font: TTFFont, text: str, size_pt: float, k: float, max_width: float) -> list[str] | None:
+    """``text`` broken into lines as fpdf2's ``multi_cell(wrapmode=CHAR)`` breaks it, or ``None`` when the text
+    needs more than this covers (spaces, newlines, soft hyphens, a character wider than a line).
+
+    The same rule with the same arithmetic: a line takes characters while its width (the sum of the
+    advances, times the size) stays within ``max_width`` (1e-9 tolerance); the next character starts
+    the next line. Lines without spaces are drawn like one-line cells (no justification to apply).
+    """
+    if not text or not _NOT_PLAIN_WRAP.isdisjoint(text):
+        return None
+    cw = font.cw
+    lines: list[str] = []
+    start, units = 0, 0
+    for i, c in enumerate(text):
+        adv = int(cw[ord(c)])
+        if (units * size_pt * 0.001 / k + adv * size_pt * 0.001 / k) - max_width > 1e-9:
+            if i == start:
+                return None  # wider than a line: fpdf2 has its own error for that
+            lines.append(text[start:i])
+            start, units = i, 0
+        units += adv
+    lines.append(text[start:])
+    return lines
+
+
+def _wrapped(pdf: FPDF, w: float, h: float, text: str) -> None:
+    """``pdf.multi_cell(w, h, text, wrapmode=CHAR, new_x=LMARGIN, new_y=NEXT)`` for plain text, line by line with
+    :func:`_cell` (fpdf2 re-measures the whole line for every character it adds: ~0.7 ms a page)."""
+    font = _plain(pdf) if _FAST_TEXT else None
+    lines = None
+    if font is not None:
+        margin = float(pdf.c_margin)
+        lines = _char_lines(font, text, float(pdf.font_size_pt), float(pdf.k), w - margin - margin)
+    if lines is None:
+        pdf.multi_cell(w, h, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return
+    for line in lines[:-1]:
+        pdf._perform_page_break_if_need_be(h)
+        _cell(pdf, w, h, line, keep_x=True)
+    pdf._perform_page_break_if_need_be(h)
+    _cell(pdf, w, h, lines[-1], next_line=True)
+
+
+def _cell(
+    pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_line: bool = False, keep_x: bool = False
+) -> None:
     """One line of text in a cell of width ``w`` (0: to the right margin), as ``pdf.cell`` draws it.
 
     fpdf2's ``cell`` builds styled fragments, copies the graphics state and re-measures the
@@ -447,7 +497,9 @@ def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_li
     """
     font = _plain(pdf) if _FAST_TEXT else None
     if font is None or not text:
-        if next_line:
+        if keep_x:
+            pdf.cell(w, h, text, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        elif next_line:
             pdf.cell(w, h, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         else:
             pdf.cell(w, h, text, align=align)
@@ -472,7 +524,9 @@ def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_li
     line = " ".join(parts)
     pdf._out(f"q {line} Q" if recoloured else line)
     pdf._lasth = h
-    if next_line:
+    if keep_x:
+        pdf.y = y + h
+    elif next_line:
         pdf.x = pdf.l_margin
         pdf.y = y + h
     else:
@@ -521,7 +575,7 @@ def _field_rows(pdf: FPDF, rows: list[tuple[str, str, str]], x: float, width: fl
             # the layout time)
             _cell(pdf, value_w, 7.5 * size / 12, value, next_line=True)
         else:
-            pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _wrapped(pdf, value_w, 7.5 * size / 12, value)
         pdf.ln(1.8)
     return float(pdf.get_y())
 
