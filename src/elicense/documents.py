@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from cryptography import x509
 
@@ -30,14 +30,16 @@ from elicense.model import require_utc
 from elicense.ofd.seal import seal_licence_ofd
 from elicense.ofd.write import build_licence_ofd
 from elicense.pdf import PADES_LEVELS
+from elicense.pdf.options import PdfSigningOptions
 from elicense.pdf.tsa import LocalTSA
 from elicense.seal import SEALS_SECTION
 
 if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
+
     from elicense.crypto.algorithms import PrivateKey
     from elicense.crypto.keys import Signer
     from elicense.issue import IssuedLicence
-    from elicense.pdf.sign import PdfSigningOptions
 
 __all__ = [
     "CA_CRL_VALIDITY",
@@ -105,7 +107,9 @@ def _ltv_crls(home: Home, now: dt.datetime) -> tuple[x509.CertificateRevocationL
     return tuple(long + short)
 
 
-def _timestamper_for(home: Home, at: dt.datetime, tsa_url: str | None, tsa: LocalTSA | None) -> tuple[Any, dt.datetime]:
+def _timestamper_for(
+    home: Home, at: dt.datetime, tsa_url: str | None, tsa: LocalTSA | None
+) -> tuple[TimeStamper, dt.datetime]:
     """A timestamper (HTTP TSA at ``tsa_url``, else ``tsa``, else a LocalTSA of the home's root) and its time."""
     if tsa_url:
         from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -140,8 +144,6 @@ def options_for_home(
     current time; the CRLs and the signing-time validation of B-LT are made at that time
     too (the time the validation data is gathered), not at the licence's signing time ``at``.
     """
-    from elicense.pdf.sign import PdfSigningOptions
-
     if level not in PADES_LEVELS:
         raise UsageError(f"unknown PDF level {level!r} (known: {', '.join(PADES_LEVELS)})")
     if level == "B-B":
@@ -277,8 +279,9 @@ class PdfWriter:
     kind: ClassVar[str] = "pdf"
 
     def __init__(self, spec: PdfDocuments) -> None:
-        from elicense.pdf.sign import prepare_options, prepare_signer
+        from elicense.pdf import sign  # pyHanko and fpdf2: only in a process that writes PDFs
 
+        self._seal_and_sign = sign.seal_and_sign
         self.outdir = spec.outdir
         self.entry = spec.home.authority(spec.authority_code)
         self.signer: Signer = spec.home.signer(self.entry)
@@ -286,8 +289,8 @@ class PdfWriter:
             spec.home, spec.level, at=spec.at, seal_name=self.entry.seal_name, tsa_url=spec.tsa_url
         )
         # the pyHanko signer, the seal image and the B-LT validation context, once per worker
-        prepare_signer(self.signer)
-        self.options = prepare_options(options, self.signer, self.entry.name)
+        sign.prepare_signer(self.signer)
+        self.options = sign.prepare_options(options, self.signer, self.entry.name)
 
     def path(self, licence_id: str) -> Path:
         """Where the PDF of ``licence_id`` goes."""
@@ -299,13 +302,11 @@ class PdfWriter:
 
     def write(self, issued: IssuedLicence) -> bool:
         """Write the PDF of ``issued`` unless it exists; ``True`` if written."""
-        from elicense.pdf.sign import seal_and_sign
-
         path = self.path(str(issued.licence.id))
         if path.exists():
             return False
         _own(issued, self.entry)
-        atomic_write(path, seal_and_sign(issued, self.signer, options=self.options))
+        atomic_write(path, self._seal_and_sign(issued, self.signer, options=self.options))
         return True
 
 

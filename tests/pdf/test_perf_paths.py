@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -144,3 +145,96 @@ def test_seal_xobject_is_encoded_once_and_reused(world, verifier) -> None:  # ty
         while "/Resources" in seal and "/Subtype" in seal and seal["/Subtype"] == "/Form":
             seal = next(v.get_object() for v in seal["/Resources"]["/XObject"].values())
         assert seal["/Width"] == seal["/Height"] == 496 and "/SMask" in seal  # RGB + alpha, 42 mm at 300 dpi
+
+
+def _undated(pdf: bytes) -> bytes:
+    """The PDF without its XMP modification times (fpdf2 writes the wall clock there, to the second) and the file
+    identifier (a digest of the document, those times included)."""
+    pdf = re.sub(rb'(xmp:ModifyDate|xmp:MetadataDate)="[^"]*"', rb'\1=""', pdf)
+    return re.sub(rb"/ID \[<[0-9A-F]+><[0-9A-F]+>\]", b"/ID []", pdf)
+
+
+def test_direct_text_and_qr_write_what_fpdf2_writes(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The direct text path (``render._cell``/``_width``) and QR image path (``render._place_qr``) give
+    byte-identical PDFs to fpdf2's ``cell``, ``get_string_width`` and ``image``, for every demo licence (each
+    type's layout, wrapped values) and one with fresh characters."""
+    from elicense.pdf import render
+
+    calls: list[str] = []
+    fpdf_cell = render.FPDF.cell
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[2] if len(args) > 2 else kwargs.get("text", ""))
+        return fpdf_cell(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.FPDF, "cell", counted)
+    licences = [*world.issued.values(), _rare_licence(world)[0]]
+    for issued in licences:
+        monkeypatch.setattr(render, "_FAST_TEXT", True)
+        monkeypatch.setattr(render, "_FAST_QR", True)
+        calls.clear()
+        fast = render.render_licence(issued)
+        via_fpdf2 = len(calls)
+        monkeypatch.setattr(render, "_FAST_TEXT", False)
+        monkeypatch.setattr(render, "_FAST_QR", False)
+        calls.clear()
+        slow = render.render_licence(issued)
+        assert dataclasses.replace(fast, pdf=_undated(fast.pdf)) == dataclasses.replace(slow, pdf=_undated(slow.pdf))
+        assert via_fpdf2 <= 1 < len(calls)  # only the letter-spaced title goes through fpdf2's cell
+
+
+def test_qr_image_is_whole_pixel_blocks_per_module(world) -> None:  # type: ignore[no-untyped-def]
+    """Every QR module is a QR_SCALE × QR_SCALE block of one colour (no smoothing, exact when printed)."""
+    from elicense.pdf.render import QR_SCALE, qr_picture
+
+    image = qr_picture(world.issued["business-licence-jinan"].qr_payload)
+    assert image.mode == "L" and image.width % QR_SCALE == 0
+    px = image.load()
+    assert px is not None
+    for by in range(0, image.height, QR_SCALE):
+        for bx in range(0, image.width, QR_SCALE):
+            first = px[bx, by]
+            assert first in (0, 255)
+            assert all(px[bx + i, by + j] == first for i in range(QR_SCALE) for j in range(QR_SCALE))
+
+
+WRAPPED = (
+    "软件开发；信息技术咨询服务；" * 6,
+    "Software development and IT consulting services, with spaces at many places " * 3,
+    "一般项目：技术服务、技术开发、技术咨询 技术交流、技术转让、技术推广；  计算机系统服务 " * 4,
+    "数据处理和存储支持服务" + " " * 40 + "人工智能应用软件开发" * 5,
+    "长" * 400,
+    "经营范围：" + "（依法须经批准的项目，经相关部门批准后方可开展经营活动）" * 30,
+)
+"""Values that wrap in a column: CJK, ASCII words, runs of spaces at and around line ends, a smaller size."""
+
+
+def test_direct_wrapping_writes_what_fpdf2_multi_cell_writes(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``render._wrapped`` breaks lines exactly where fpdf2's ``multi_cell(wrapmode=CHAR)`` does: byte-identical
+    PDFs for long values (and ``multi_cell`` is really not called on the fast path, except for values with spaces,
+    whose lines fpdf2 justifies)."""
+    from elicense.issue import sign_licence
+    from elicense.pdf import render
+
+    multi: list[str] = []
+    fpdf_multi_cell = render.FPDF.multi_cell
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        multi.append(str(args[2] if len(args) > 2 else kwargs.get("text", "")))
+        return fpdf_multi_cell(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.FPDF, "multi_cell", counted)
+    issued = world.issued["business-licence-jinan"]
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    for value in WRAPPED:
+        fields = {**issued.licence.fields, "business_scope": value, "domicile": value[:90]}
+        licence = dataclasses.replace(issued.licence, fields=fields)
+        variant = sign_licence(licence, signer, at=issued.signed_at)
+        monkeypatch.setattr(render, "_FAST_TEXT", True)
+        multi.clear()
+        fast = render.render_licence(variant)
+        assert (multi == []) is (" " not in value)  # lines with spaces are justified: fpdf2 draws those
+        monkeypatch.setattr(render, "_FAST_TEXT", False)
+        slow = render.render_licence(variant)
+        assert multi  # the reference path did wrap
+        assert dataclasses.replace(fast, pdf=_undated(fast.pdf)) == dataclasses.replace(slow, pdf=_undated(slow.pdf))

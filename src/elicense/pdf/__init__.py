@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from elicense.issue import IssuedLicence
     from elicense.pdf.sign import PdfSigningOptions
 
-__all__ = ["PADES_LEVELS", "issue_pdf"]
+__all__ = ["ATTACHMENT_MIME", "ATTACHMENT_NAME", "PADES_LEVELS", "issue_pdf"]
 
+ATTACHMENT_NAME = "licence.cose"
+"""File name of the embedded signed full record (here, not in ``render``: the verifier needs it without fpdf2)."""
+ATTACHMENT_MIME = "application/cose"
+"""MIME type of the embedded record (RFC 9052 COSE)."""
 PADES_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 """The PAdES baseline levels elicense signs (ETSI EN 319 142-1), weakest first."""
 

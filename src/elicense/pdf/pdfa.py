@@ -20,15 +20,47 @@ checks these rules with pikepdf (qpdf) and Pillow's ICC reader instead.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import zlib
+
+from fpdf import FPDF
+from fpdf.enums import DocumentCompliance, OutputIntentSubType
+from fpdf.output import PDFICCProfile
+from fpdf.syntax import Name
+from fpdf.util import builtin_srgb2014_bytes
 
 PDFA_PROFILE = "PDFA_3B"
 """fpdf2's compliance label for PDF/A-3 level B."""
 
 
-def prepare(pdf: Any) -> None:
-    """Put a fresh fpdf2 document into PDF/A-3B mode (call right after constructing it)."""
-    from fpdf.enums import DocumentCompliance
+@functools.cache
+def _srgb_flate() -> bytes:
+    """fpdf2's sRGB2014 v2 profile, deflated as fpdf2 deflates it (read and compressed once per process)."""
+    return zlib.compress(builtin_srgb2014_bytes(), level=PDFICCProfile._COMPRESSION_LEVEL)
 
+
+class _SrgbProfile(PDFICCProfile):
+    """The output intent's ICC stream with its Flate bytes made once (fpdf2 re-reads and re-deflates it)."""
+
+    def __init__(self) -> None:
+        super().__init__(contents=b"", n=3, alternate="DeviceRGB")
+        self._contents = _srgb_flate()
+        self.filter = Name("FlateDecode")
+        self.length = len(self._contents)
+
+
+def prepare(pdf: FPDF) -> None:
+    """Put a fresh fpdf2 document into PDF/A-3B mode (call right after constructing it).
+
+    The sRGB output intent is the one fpdf2 would add on output, with the profile stream cached.
+    """
     pdf._compliance = DocumentCompliance[PDFA_PROFILE]
     pdf._set_min_pdf_version("1.7")
+    pdf.add_output_intent(
+        OutputIntentSubType.PDFA,
+        output_condition_identifier="sRGB",
+        output_condition="IEC 61966-2-1:1999",
+        registry_name="http://www.color.org",
+        dest_output_profile=_SrgbProfile(),
+        info="sRGB2014 (v2)",
+    )

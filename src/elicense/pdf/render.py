@@ -25,15 +25,30 @@ import functools
 import io
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import zxingcpp
+from fontTools import subset  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fpdf import FPDF
+from fpdf.enums import TextMode, WrapMode, XPos, YPos
+from fpdf.fonts import TTFFont
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import SETTINGS
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR
+from PIL import Image, ImageOps
+
+from elicense.catalog import Catalog
 from elicense.display import HOLDER_LABELS, cn_date, page_text
 from elicense.errors import LicenceDataError
 from elicense.fonts import require_glyphs, resolve_font
+from elicense.pdf import ATTACHMENT_MIME, ATTACHMENT_NAME, cff
 from elicense.pdf.pdfa import prepare as _pdfa_prepare
+from elicense.qr.render import qr_png
 
 if TYPE_CHECKING:
     from elicense.catalog import LicenceType
@@ -48,10 +63,6 @@ __all__ = [
     "render_licence",
 ]
 
-ATTACHMENT_NAME = "licence.cose"
-"""File name of the embedded signed full record."""
-ATTACHMENT_MIME = "application/cose"
-"""MIME type of the embedded record (RFC 9052 COSE)."""
 PT_PER_MM = 72 / 25.4
 """PDF points per millimetre."""
 
@@ -166,9 +177,6 @@ def _document_font(path: Path, chars: Iterable[str]) -> bytes:
     subsetting nearly free. The cut-down font is cached by character set, so
     re-rendering a licence (or a batch of one type) pays once.
     """
-    from fontTools import subset  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-
     st = path.stat()
     key = (str(path), st.st_mtime_ns, frozenset(chars))
     cached = _subset_cache.get(key)
@@ -197,34 +205,29 @@ def _document_font(path: Path, chars: Iterable[str]) -> bytes:
 _FONT_LOCK = threading.Lock()
 
 
-QR_SCALE = 8
-"""Image pixels per QR module in the PDF (42 mm for ~60 modules: ~450 dpi)."""
+QR_SCALE = 4
+"""Image pixels per QR module in the PDF. Each module is a whole block of pixels, so the printed code is
+exact at any scale (readers scale such an image up without smoothing at ≥ 4×); the verifier reads the
+XObject at about 2 px per module. 8 px per module cost 4× the pixels to build and deflate for nothing."""
 QR_BORDER = 2
 """Quiet zone, in modules, inside the QR image (the page margin adds more)."""
 
 
-def qr_picture(payload: str) -> Any:
+def qr_picture(payload: str) -> Image.Image:
     """The QR of ``payload`` as an 8-bit grey Pillow image (ECC M), ``QR_SCALE`` px per module.
 
     zxing-cpp's encoder (~1 ms) instead of segno's (~13 ms with PNG output): same
     error correction, mode chosen for the content (alphanumeric for ``EL2:``
     payloads), and ``tests/pdf/test_perf_paths.py`` checks the version is segno's.
     """
-    from PIL import Image, ImageOps
-
-    modules: Image.Image
     try:
-        import zxingcpp
-
         code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-        raw = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
+        raw = memoryview(code.to_image(scale=QR_SCALE, add_quiet_zones=False))  # type: ignore[arg-type]
         height, width = raw.shape or (0, 0)
-        modules = Image.frombytes("L", (width, height), raw.tobytes())
+        big = Image.frombytes("L", (width, height), raw.tobytes())
     except (ImportError, AttributeError, TypeError, ValueError, RuntimeError):  # older zxing-cpp: segno
-        from elicense.qr.render import qr_png
-
         modules = Image.open(io.BytesIO(qr_png(payload, scale=1, border=0))).convert("L")
-    big = modules.resize((modules.width * QR_SCALE, modules.height * QR_SCALE), Image.Resampling.NEAREST)
+        big = modules.resize((modules.width * QR_SCALE, modules.height * QR_SCALE), Image.Resampling.NEAREST)
     return ImageOps.expand(big, QR_BORDER * QR_SCALE, fill=255)
 
 
@@ -237,8 +240,6 @@ smaller (measured: 520x520 px, 2.9 ms → 0.8 ms, 9.8 KB → 7.9 KB); it is stil
 @contextlib.contextmanager
 def _fast_image_deflate() -> Iterator[None]:
     """fpdf2 deflates images at its process-wide ``SETTINGS.compression_level``: lower it for one call."""
-    from fpdf.image_parsing import SETTINGS
-
     with _IMAGE_LEVEL_LOCK:
         before = SETTINGS.compression_level
         SETTINGS.compression_level = QR_DEFLATE_LEVEL
@@ -246,6 +247,47 @@ def _fast_image_deflate() -> Iterator[None]:
             yield
         finally:
             SETTINGS.compression_level = before
+
+
+_FAST_QR = True
+"""Place the QR with :func:`_place_qr` instead of handing fpdf2 a Pillow image (same bytes:
+``tests/test_pdf_perf_paths.py`` renders both ways and compares)."""
+
+
+def _place_qr(pdf: FPDF, payload: str, x: float, y: float, size: float) -> None:
+    """Draw the QR of ``payload`` as an 8-bit grey Flate image XObject at ``(x, y)``, ``size`` mm square.
+
+    fpdf2's ``image`` hashes the pixels, re-reads them, prefixes every row with a PNG filter byte
+    in a Python loop and deflates (~0.5 ms). The same stream is one Pillow paste (a black first
+    column is the rows' filter bytes, "None") and one ``zlib.compress``; fpdf2 then places it
+    from its image cache as if it had made it. 8-bit grey, not 1-bit: fpdf2 stores 1-bit images as
+    CCITT G4, which the verifier's PDF reader does not decode (it reads the QR from this XObject).
+    """
+    image = qr_picture(payload)
+    if not _FAST_QR:
+        with _fast_image_deflate():
+            pdf.image(image, x=x, y=y, w=size, h=size)
+        return
+    rows = Image.new("L", (image.width + 1, image.height), 0)
+    rows.paste(image, (1, 0))
+    cache = pdf.image_cache.images
+    key = f"data:elicense-qr-{len(cache) + 1}"  # a data: name: never looked up as a file or URL
+    cache[key] = RasterImageInfo(
+        data=zlib.compress(rows.tobytes(), QR_DEFLATE_LEVEL),
+        w=image.width,
+        h=image.height,
+        cs="DeviceGray",
+        iccp=None,
+        bpc=8,
+        dpn=1,
+        f="FlateDecode",
+        inverted=False,
+        dp=f"/Predictor 15 /Colors 1 /Columns {image.width}",
+        i=len(cache) + 1,
+        usages=0,
+        iccp_i=None,
+    )
+    pdf.image(key, x=x, y=y, w=size, h=size)
 
 
 # -- layout -------------------------------------------------------------------------------------
@@ -259,10 +301,6 @@ def render_licence(
     seal_size_mm: float = SEAL_MM,
 ) -> RenderedLicence:
     """Lay out ``issued`` on A4 and embed its signed full record; returns unsigned PDF bytes."""
-    from fpdf import FPDF  # lazy: heavy
-
-    from elicense.catalog import Catalog
-
     licence = issued.licence
     lt = licence_type or Catalog.default().get(licence.type_code)
     if lt.code != licence.type_code:
@@ -322,8 +360,6 @@ def render_licence(
     pdf.set_lang("zh-CN")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(True, margin=MARGIN + 4)
-    from elicense.pdf import cff
-
     shared = cff.shared_font(path)
     if shared is not None:  # CID-keyed CFF: parsed once per process, glyphs cut once (elicense.pdf.cff)
         cff.attach(pdf, FONT_FAMILY, shared)
@@ -341,27 +377,181 @@ def render_licence(
         return _layout(pdf, issued, lt, keyed, issued_text, seal_size_mm)
 
 
+# -- text ---------------------------------------------------------------------------------------
+
+_FAST_TEXT = True
+"""Draw plain one-line cells with :func:`_cell` instead of fpdf2's ``cell`` (same content-stream bytes:
+``tests/test_pdf_perf_paths.py`` renders every demo licence both ways and compares)."""
+
+
+def _plain(pdf: FPDF) -> TTFFont | None:
+    """The current font when the text state is plain (no spacing, stretching, shaping, decoration)."""
+    font = pdf.current_font
+    if (
+        not isinstance(font, TTFFont)
+        or font.color_font
+        or pdf.char_spacing != 0
+        or pdf.font_stretching != 100
+        or pdf.text_mode != TextMode.FILL
+        or pdf.underline
+        or pdf.strikethrough
+        or pdf.text_shaping
+        or pdf._record_text_quad_points
+    ):
+        return None
+    return font
+
+
+def _width(pdf: FPDF, text: str) -> float:
+    """``pdf.get_string_width(text)`` without fpdf2's fragment machinery (plain text state)."""
+    font = _plain(pdf) if _FAST_TEXT else None
+    if font is None:
+        return float(pdf.get_string_width(text))
+    return float(font.get_text_width(text, pdf.font_size_pt, None)[1]) / float(pdf.k)
+
+
+class _Codes(dict[str, str]):
+    """Character → its escaped two-byte code in one document's font subset (fpdf2's ``pick`` + ``escape_text``,
+    once per character and document: the subset map gives a character the same code every time)."""
+
+    def __init__(self, font: TTFFont) -> None:
+        super().__init__()
+        self.font = font
+
+    def __missing__(self, char: str) -> str:
+        code = self.font.subset.pick(ord(char))
+        piece = "" if not code else _ESCAPED.get(code) or _ESCAPED.setdefault(code, self.font.escape_text(chr(code)))
+        self[char] = piece
+        return piece
+
+
+_ESCAPED: dict[int, str] = {}
+"""Code → its escaped two bytes in a PDF string (``TTFFont.escape_text`` of a non-colour font: UTF-16BE)."""
+
+
+def _codes(pdf: FPDF, font: TTFFont) -> Callable[[str], str]:
+    """The code lookup of ``font`` in ``pdf`` (kept on the document: a new document starts a new subset)."""
+    tables: dict[str, _Codes] = pdf.__dict__.setdefault("_elicense_codes", {})
+    table = tables.get(font.fontkey)
+    if table is None or table.font is not font:
+        table = tables[font.fontkey] = _Codes(font)
+    return table.__getitem__
+
+
+_NOT_PLAIN_WRAP = frozenset(BREAKING_SPACE_SYMBOLS_STR + "\n\r\f\u00a0\u00ad")
+"""Characters fpdf2's line breaker treats specially (spaces: it justifies lines that have them)."""
+
+
+def _char_lines(font: TTFFont, text: str, size_pt: float, k: float, max_width: float) -> list[str] | None:
+    """``text`` broken into lines as fpdf2's ``multi_cell(wrapmode=CHAR)`` breaks it, or ``None`` when the text
+    needs more than this covers (spaces, newlines, soft hyphens, a character wider than a line).
+
+    The same rule with the same arithmetic: a line takes characters while its width (the sum of the
+    advances, times the size) stays within ``max_width`` (1e-9 tolerance); the next character starts
+    the next line. Lines without spaces are drawn like one-line cells (no justification to apply).
+    """
+    if not text or not _NOT_PLAIN_WRAP.isdisjoint(text):
+        return None
+    cw = font.cw
+    lines: list[str] = []
+    start, units = 0, 0
+    for i, c in enumerate(text):
+        adv = int(cw[ord(c)])
+        if (units * size_pt * 0.001 / k + adv * size_pt * 0.001 / k) - max_width > 1e-9:
+            if i == start:
+                return None  # wider than a line: fpdf2 has its own error for that
+            lines.append(text[start:i])
+            start, units = i, 0
+        units += adv
+    lines.append(text[start:])
+    return lines
+
+
+def _wrapped(pdf: FPDF, w: float, h: float, text: str) -> None:
+    """``pdf.multi_cell(w, h, text, wrapmode=CHAR, new_x=LMARGIN, new_y=NEXT)`` for plain text, line by line with
+    :func:`_cell` (fpdf2 re-measures the whole line for every character it adds: ~0.7 ms a page)."""
+    font = _plain(pdf) if _FAST_TEXT else None
+    lines = None
+    if font is not None:
+        margin = float(pdf.c_margin)
+        lines = _char_lines(font, text, float(pdf.font_size_pt), float(pdf.k), w - margin - margin)
+    if lines is None:
+        pdf.multi_cell(w, h, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return
+    for line in lines[:-1]:
+        pdf._perform_page_break_if_need_be(h)
+        _cell(pdf, w, h, line, keep_x=True)
+    pdf._perform_page_break_if_need_be(h)
+    _cell(pdf, w, h, lines[-1], next_line=True)
+
+
+def _cell(
+    pdf: FPDF, w: float, h: float, text: str, align: str = "L", *, next_line: bool = False, keep_x: bool = False
+) -> None:
+    """One line of text in a cell of width ``w`` (0: to the right margin), as ``pdf.cell`` draws it.
+
+    fpdf2's ``cell`` builds styled fragments, copies the graphics state and re-measures the
+    text several times (~0.1 ms a cell, a third of a page's layout); for plain text in our font
+    the content it writes is a font selection (once) and ``BT x y Td [colour] (codes) Tj ET``,
+    written here directly with fpdf2's own subset map, metrics and escaping.
+    """
+    font = _plain(pdf) if _FAST_TEXT else None
+    if font is None or not text:
+        if keep_x:
+            pdf.cell(w, h, text, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        elif next_line:
+            pdf.cell(w, h, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            pdf.cell(w, h, text, align=align)
+        return
+    pdf._perform_page_break_if_need_be(h)
+    k, size_pt = float(pdf.k), float(pdf.font_size_pt)
+    if w == 0:
+        w = float(pdf.w - pdf.r_margin - pdf.x)
+    width = float(font.get_text_width(text, size_pt, None)[1]) / k
+    margin = float(pdf.c_margin)
+    dx = w - margin - width if align == "R" else (w - width) / 2 if align == "C" else margin
+    x, y = float(pdf.x), float(pdf.y)
+    parts = [f"BT {(x + dx) * k:.2f} {(float(pdf.h) - y - 0.5 * h - 0.3 * (size_pt / k)) * k:.2f} Td"]
+    colour = pdf.text_color
+    recoloured = colour is not None and colour != pdf.fill_color
+    if recoloured and colour is not None:
+        parts.append(colour.serialize().lower())
+    if not pdf.current_font_is_set_on_page:
+        pdf._out(pdf._set_font_for_page(font, size_pt))
+    parts.append(f"({''.join(map(_codes(pdf, font), text))}) Tj")
+    parts.append("ET")
+    line = " ".join(parts)
+    pdf._out(f"q {line} Q" if recoloured else line)
+    pdf._lasth = h
+    if keep_x:
+        pdf.y = y + h
+    elif next_line:
+        pdf.x = pdf.l_margin
+        pdf.y = y + h
+    else:
+        pdf.x = x + w
+
+
 FOOTER_NOTE = "本证照由发证机关加盖电子印章并以数字签名保护，可扫描二维码核验真伪。"
 """The footer's note: what the seal and the QR are for (no tool or command names on a licence)."""
 ROW_SIZE = 12.0
 LABEL_MAX_MM = 46.0
 
 
-def _label_width(pdf: Any, labels: Iterable[str]) -> float:
+def _label_width(pdf: FPDF, labels: Iterable[str]) -> float:
     """Width of a label column: the longest label at the row size (with its colon), at most LABEL_MAX_MM."""
     pdf.set_font(FONT_FAMILY, size=ROW_SIZE)
-    widest = max((pdf.get_string_width(f"{label}：") for label in labels), default=20.0)
+    widest = max((_width(pdf, f"{label}：") for label in labels), default=20.0)
     return min(float(widest) + 2 * float(pdf.c_margin) + 0.5, LABEL_MAX_MM)
 
 
-def _field_rows(pdf: Any, rows: list[tuple[str, str, str]], x: float, width: float, bottom: float) -> float:
+def _field_rows(pdf: FPDF, rows: list[tuple[str, str, str]], x: float, width: float, bottom: float) -> float:
     """Draw label/value rows in a column from the current y; returns the y below them.
 
     A label wider than the label column is set smaller until it fits (long labels stay in the frame);
     a value that does not fit the column wraps, at a smaller size when it is long.
     """
-    from fpdf.enums import WrapMode, XPos, YPos
-
     label_w = _label_width(pdf, (label for _, label, _ in rows))
     value_w = width - label_w
     for _, label, value in rows:
@@ -371,26 +561,26 @@ def _field_rows(pdf: Any, rows: list[tuple[str, str, str]], x: float, width: flo
         y0 = pdf.get_y()
         label_size = ROW_SIZE
         pdf.set_font(FONT_FAMILY, size=label_size)
-        while pdf.get_string_width(f"{label}：") > label_w - 2 * pdf.c_margin and label_size > 6:
+        while _width(pdf, f"{label}：") > label_w - 2 * pdf.c_margin and label_size > 6:
             label_size -= 0.5
             pdf.set_font(FONT_FAMILY, size=label_size)
         pdf.set_text_color(*GREY)
         pdf.set_xy(x, y0)
-        pdf.cell(label_w, 7.5, f"{label}：", align="R")
+        _cell(pdf, label_w, 7.5, f"{label}：", "R")
         pdf.set_text_color(*INK)
         pdf.set_font(FONT_FAMILY, size=size)
         pdf.set_xy(x + label_w, y0)
-        if "\n" not in value and pdf.get_string_width(value) <= value_w - 2 * pdf.c_margin:
+        if "\n" not in value and _width(pdf, value) <= value_w - 2 * pdf.c_margin:
             # fits on one line: a plain cell draws the same text without multi_cell's line breaker (~1/3 of
             # the layout time)
-            pdf.cell(value_w, 7.5 * size / 12, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _cell(pdf, value_w, 7.5 * size / 12, value, next_line=True)
         else:
-            pdf.multi_cell(value_w, 7.5 * size / 12, value, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _wrapped(pdf, value_w, 7.5 * size / 12, value)
         pdf.ln(1.8)
     return float(pdf.get_y())
 
 
-def _authority(pdf: Any, label: str, name: str, date_text: str, x: float, w: float, y: float) -> tuple[float, float]:
+def _authority(pdf: FPDF, label: str, name: str, date_text: str, x: float, w: float, y: float) -> tuple[float, float]:
     """The issuing authority, then the date far enough below it that the seal covers the date, not the name.
 
     Returns the seal centre (x, y) in mm: on the date line.
@@ -398,15 +588,15 @@ def _authority(pdf: Any, label: str, name: str, date_text: str, x: float, w: flo
     pdf.set_text_color(*INK)
     pdf.set_font(FONT_FAMILY, size=12)
     pdf.set_xy(x, y)
-    pdf.cell(w, 8, f"{label}：{name}", align="C")
+    _cell(pdf, w, 8, f"{label}：{name}", "C")
     date_y = y + 8 + SEAL_MM / 2 + 1  # the seal (centred on the date) stays clear of the name line
     pdf.set_xy(x, date_y)
-    pdf.cell(w, 8, date_text, align="C")
+    _cell(pdf, w, 8, date_text, "C")
     return x + w / 2, date_y + 4
 
 
 def _layout(
-    pdf: Any,
+    pdf: FPDF,
     issued: IssuedLicence,
     lt: LicenceType,
     keyed: list[tuple[str, str, str]],
@@ -414,16 +604,11 @@ def _layout(
     seal_size_mm: float,
     producer: type | None = None,
 ) -> RenderedLicence:
-    from fpdf.enums import XPos, YPos
-
     licence = issued.licence
     design = _design(lt)
     pdf.add_page()
     page_w, page_h = float(pdf.w), float(pdf.h)
     inner = page_w - 2 * MARGIN
-    qr_image = qr_picture(issued.qr_payload)
-    # 8-bit grey, not 1-bit: fpdf2 would store 1-bit images as CCITT G4, which the
-    # verifier's PDF reader cannot decode (it reads the QR from this image XObject).
     if design.qr_top_right:
         qr_size = 36.0
         qr_x, qr_y = page_w - MARGIN - qr_size, MARGIN - 2
@@ -437,24 +622,24 @@ def _layout(
     spacing = 6 if len(title) <= 6 else 1
     pdf.set_char_spacing(spacing)
     pdf.set_y(26 if design.landscape else 30)
-    pdf.cell(0, 14, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _cell(pdf, 0, 14, title, "C", next_line=True)
     pdf.set_char_spacing(0)
     pdf.set_font(FONT_FAMILY, size=9)
     pdf.set_text_color(*GREY)
-    pdf.cell(0, 5, f"{lt.name_en}（电子证照）", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _cell(pdf, 0, 5, f"{lt.name_en}（电子证照）", "C", next_line=True)
     if design.header_code:  # 统一社会信用代码 and the number top left, as printed
         pdf.set_font(FONT_FAMILY, size=10.5)
         pdf.set_text_color(*INK)
         pdf.set_xy(MARGIN, MARGIN)
-        pdf.cell(90, 6, f"统一社会信用代码：{licence.holder.code}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _cell(pdf, 90, 6, f"统一社会信用代码：{licence.holder.code}", next_line=True)
         pdf.set_x(MARGIN)
-        pdf.cell(90, 6, f"证照编号：{licence.number}")
+        _cell(pdf, 90, 6, f"证照编号：{licence.number}")
         pdf.set_y(MARGIN + 38)
     else:
         pdf.ln(6)
         pdf.set_font(FONT_FAMILY, size=10.5)
         pdf.set_text_color(*INK)
-        pdf.cell(0, 6, f"证照编号：{licence.number}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _cell(pdf, 0, 6, f"证照编号：{licence.number}", "R", next_line=True)
     pdf.set_draw_color(*RED)
     pdf.set_line_width(0.4)
     rule_right = qr_x - 4 if design.qr_top_right else page_w - MARGIN
@@ -484,12 +669,11 @@ def _layout(
         raise LicenceDataError("licence text is too long for the PDF layout", message_zh="证照内容过长，无法排版")
     if pdf.page_no() > 1 and design.qr_top_right:
         qr_x, qr_y, qr_size = MARGIN + 2, page_h - MARGIN - 68 + 4, QR_MM
-    with _fast_image_deflate():
-        pdf.image(qr_image, x=qr_x, y=qr_y, w=qr_size, h=qr_size)
+    _place_qr(pdf, issued.qr_payload, qr_x, qr_y, qr_size)
     pdf.set_font(FONT_FAMILY, size=8)
     pdf.set_text_color(*GREY)
     pdf.set_xy(qr_x, qr_y + qr_size + 0.5)
-    pdf.cell(qr_size, 4, "扫码核验", align="C")
+    _cell(pdf, qr_size, 4, "扫码核验", "C")
     # authority, then the date with the seal stamped over it (not over the name)
     seal_cx, seal_cy = _authority(pdf, design.issuer_label, licence.issuer.name, issued_text,
                                   authority_x, authority_w, block_top + 4)  # fmt: skip
@@ -497,9 +681,9 @@ def _layout(
     pdf.set_font(FONT_FAMILY, size=7.5)
     pdf.set_text_color(*GREY)
     pdf.set_xy(MARGIN, page_h - MARGIN - 4)
-    pdf.cell(0, 4, f"电子证照标识：{licence.id}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _cell(pdf, 0, 4, f"电子证照标识：{licence.id}", next_line=True)
     pdf.set_x(MARGIN)
-    pdf.cell(0, 4, FOOTER_NOTE, align="L")
+    _cell(pdf, 0, 4, FOOTER_NOTE)
     pdf.embed_file(
         bytes=issued.full_payload,
         basename=ATTACHMENT_NAME,

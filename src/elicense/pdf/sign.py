@@ -29,8 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zlib
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from asn1crypto import algos
 from asn1crypto import crl as asn1_crl
@@ -41,9 +41,11 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
-from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.signers.pdf_signer import PdfSigningSession, PdfTimeStamper
+from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
@@ -53,7 +55,9 @@ from elicense.crypto.algorithms import Algorithm
 from elicense.errors import CryptoError, UsageError
 from elicense.model import require_utc
 from elicense.pdf import PADES_LEVELS
+from elicense.pdf.options import PdfSigningOptions
 from elicense.pdf.render import render_licence
+from elicense.pdf.tsa import LocalTSA
 from elicense.seal import SealSpec, render_seal_png
 
 if TYPE_CHECKING:
@@ -82,36 +86,7 @@ _CMS_OVERHEAD = 2048
 _TIMESTAMP_RESERVE = 8192
 
 
-@dataclass(frozen=True)
-class PdfSigningOptions:
-    """How to sign beyond PAdES B-B (everything optional)."""
-
-    timestamper: Any = None
-    """A pyHanko ``TimeStamper`` (RFC 3161 client, e.g. ``HTTPTimeStamper(url)``) or an
-    in-process :class:`~elicense.pdf.tsa.LocalTSA`: adds a signature timestamp (B-T)."""
-    level: str | None = None
-    """``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` (B-LT + a document timestamp over the DSS): checked
-    against what is given; ``None``: implied by it."""
-    crls: tuple[x509.CertificateRevocationList, ...] = ()
-    """CRLs covering the signer's chain: with ``trust_roots``, makes the signature B-LT."""
-    trust_roots: tuple[x509.Certificate, ...] = ()
-    """Trust anchors used to validate the signer at signing time (needed for B-LT)."""
-    validation_time: dt.datetime | None = None
-    """When the B-LT validation data is gathered and checked (the CRLs' time); ``None``: the signing time."""
-    seal_png: bytes | None = None
-    """Seal image (PNG with alpha) for the visible signature; ``None``: render one."""
-    seal_name: str = "电子证照专用章"
-    """Text of the seal when it is rendered here."""
-    reason: str = "电子证照签发"
-    """Signature reason (shown by PDF readers)."""
-    location: str | None = None
-    """Signature location (defaults to the authority's area code)."""
-    validation_context: Any = None
-    """B-LT/B-LTA: a pyHanko ``ValidationContext`` built once from ``trust_roots``/``crls`` (see
-    :func:`prepare_options`) and reused for every PDF of a job; ``None``: built per signature."""
-
-
-def _asn1_cert(cert: x509.Certificate) -> Any:
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
@@ -129,10 +104,10 @@ def bytes_to_reserve(signer: Signer, *, timestamp: bool = False) -> int:
     return (2 * size + 1023) // 1024 * 1024
 
 
-_hanko_signers: dict[int, tuple[Signer, bytes, Any]] = {}
+_hanko_signers: dict[int, tuple[Signer, bytes, signers.Signer]] = {}
 
 
-def _pyhanko_signer(signer: Signer) -> Any:
+def _pyhanko_signer(signer: Signer) -> signers.Signer:
     """Wrap an elicense :class:`Signer` as a pyHanko signer (no private key leaves it).
 
     Built once per signer object (~1.5 ms of certificate parsing, 10 % of a bare sign); keyed by
@@ -149,7 +124,7 @@ def _pyhanko_signer(signer: Signer) -> Any:
     return wrapped
 
 
-def _make_pyhanko_signer(signer: Signer) -> Any:
+def _make_pyhanko_signer(signer: Signer) -> signers.Signer:
 
     if signer.algorithm not in (Algorithm.ES256, Algorithm.EDDSA, Algorithm.PS256):
         raise UsageError(
@@ -211,9 +186,7 @@ def sign_pdf(
     when = require_utc(at, "at")
     options = options or PdfSigningOptions()
     level = pades_level(options)
-    timestamper = options.timestamper
-    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
-        timestamper = timestamper.timestamper()  # a LocalTSA: tokens carry its current time
+    timestamper = _timestamper(options.timestamper)
     timestamp = timestamper is not None
     lt = level in ("B-LT", "B-LTA")
     validation_context = None
@@ -237,12 +210,14 @@ def sign_pdf(
     class _TimedPdfSigner(signers.PdfSigner):
         """Signs with the caller's time (``at``), never the wall clock."""
 
-        def init_signing_session(self, *args: Any, **kwargs: Any) -> Any:
-            session = super().init_signing_session(*args, **kwargs)
+        def init_signing_session(
+            self, pdf_out: BasePdfFileWriter, existing_fields_only: bool = False
+        ) -> PdfSigningSession:
+            session = super().init_signing_session(pdf_out, existing_fields_only)
             session.system_time = when
             return session
 
-        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+        def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
             """PAdES's ESIC extension only: pyHanko would also register ISO/TS 32002 for ECDSA P-256,
             which declares PDF 2.0 (catalogue ``/Version /2.0``) and breaks PDF/A-3 (PDF 1.7)."""
             _register_esic(pdf_out)
@@ -286,7 +261,15 @@ def sign_pdf(
     return out.getvalue()
 
 
-def _validation_context(options: PdfSigningOptions, signer: Signer, when: dt.datetime) -> Any:
+def _timestamper(given: TimeStamper | LocalTSA | None) -> TimeStamper | None:
+    """pyHanko's timestamper for ``given``: a LocalTSA's own (its tokens carry its current time)."""
+    if isinstance(given, LocalTSA):
+        stamper: TimeStamper = given.timestamper()
+        return stamper
+    return given
+
+
+def _validation_context(options: PdfSigningOptions, signer: Signer, when: dt.datetime) -> ValidationContext:
     """The B-LT signing-time validation context: explicit roots and CRLs, no fetching, hard-fail."""
 
     return ValidationContext(
@@ -315,9 +298,9 @@ def prepare_options(options: PdfSigningOptions, signer: Signer, authority: str) 
     return replace(options, seal_png=seal, validation_context=context)
 
 
-def _register_esic(pdf_out: Any) -> None:
+def _register_esic(pdf_out: BasePdfFileWriter) -> None:
 
-    pdf_out.ensure_output_version(version=(1, 7))
+    pdf_out.ensure_output_version(version=(1, 7))  # type: ignore[no-untyped-call]
     pdf_out.register_extension(ESIC_EXTENSION_1)
 
 
@@ -349,7 +332,7 @@ def pades_level(options: PdfSigningOptions) -> str:
 def extend_pdf(
     pdf: bytes,
     *,
-    timestamper: Any,
+    timestamper: TimeStamper | LocalTSA | None,
     crls: tuple[x509.CertificateRevocationList, ...],
     trust_roots: tuple[x509.Certificate, ...],
     at: dt.datetime,
@@ -364,8 +347,7 @@ def extend_pdf(
     """
 
     when = require_utc(at, "at")
-    if timestamper is not None and hasattr(timestamper, "respond") and hasattr(timestamper, "certificate"):
-        timestamper = timestamper.timestamper()
+    timestamper = _timestamper(timestamper)
     if timestamper is None or not crls or not trust_roots:
         raise UsageError("extending a PDF needs a timestamp authority, fresh CRLs and the trust roots")
     der_crls = [c.public_bytes(serialization.Encoding.DER) for c in crls]
@@ -417,7 +399,7 @@ def extend_pdf(
 _encoded_seals: dict[bytes, tuple[int, int, str, bytes, bytes | None]] = {}
 
 
-def _seal_image(seal_png: bytes) -> Any:
+def _seal_image(seal_png: bytes) -> PdfImage:
     """The seal as a pyHanko image whose XObject streams are Flate-encoded once per process.
 
     pyHanko's ``PdfImage`` decodes the PNG and recompresses colour and alpha on
@@ -438,7 +420,7 @@ def _seal_image(seal_png: bytes) -> Any:
         _encoded_seals[seal_png] = enc
     width, height, mode, colour, alpha = enc
 
-    def stream(space: str, data: bytes) -> Any:
+    def stream(space: str, data: bytes) -> generic.StreamObject:
         name = generic.NameObject
         return generic.StreamObject(
             {
@@ -455,7 +437,7 @@ def _seal_image(seal_png: bytes) -> Any:
 
     class _EncodedImage(PdfImage):
         @property
-        def image_ref(self) -> Any:
+        def image_ref(self) -> generic.IndirectObject:
             writer = self.writer
             assert writer is not None
             ref = self._image_ref

@@ -67,7 +67,7 @@ from elicense.crypto.keys import key_id
 from elicense.crypto.pki import OID_EKU_LICENCE_SIGNING, common_name_of
 from elicense.errors import ElicenseError
 from elicense.model import require_utc
-from elicense.pdf.render import ATTACHMENT_NAME
+from elicense.pdf import ATTACHMENT_NAME
 from elicense.qr import cbor
 from elicense.qr.claims import record_digest
 from elicense.qr.cose import parse_sign1
