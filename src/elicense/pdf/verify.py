@@ -452,10 +452,17 @@ def _scan_structure(data: bytes) -> None:
     :func:`_check_parsed_structure` checks what pyHanko parsed, still before any analysis.
     """
     revisions = max(data.count(b"startxref"), len(_PREV.findall(data)) + 1)
-    sections = len(_XREF_SECTION.findall(data))
+    # Every match of a pattern holds one of these literals and matches do not overlap, so their
+    # count bounds the matches from above: the regular expression runs only when the bound exceeds
+    # the limit (counting a literal is ~50x cheaper than the scan; the scans were ~4 ms of a licence PDF).
+    sections = data.count(b"xref") + data.count(b"/X") + data.count(b"/#58")
+    if sections > MAX_XREF_SECTIONS:
+        sections = len(_XREF_SECTION.findall(data))
     if revisions > MAX_REVISIONS or sections > MAX_XREF_SECTIONS:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"{revisions} revisions, {sections} xref sections"))
-    objects = sum(1 for _ in itertools.islice(_OBJECT.finditer(data), MAX_OBJECTS + 1))
+    objects = data.count(b"obj")
+    if objects > MAX_OBJECTS:
+        objects = sum(1 for _ in itertools.islice(_OBJECT.finditer(data), MAX_OBJECTS + 1))
     if objects > MAX_OBJECTS:
         raise _Fail("pdf_parse", Reason.of(PDF_TOO_COMPLEX, f"more than {MAX_OBJECTS} objects"))
 
