@@ -273,7 +273,35 @@ class PdfDocuments:
         return PdfWriter(self)
 
 
-class PdfWriter:
+class _FileWriter:
+    """What a PDF and an OFD writer share: one file per licence in ``outdir``, written once, atomically."""
+
+    kind: ClassVar[str]
+    outdir: Path
+    entry: AuthorityEntry
+
+    def path(self, licence_id: str) -> Path:
+        """Where the document of ``licence_id`` goes."""
+        return self.outdir / f"{licence_id}.{self.kind}"
+
+    def missing(self, licence_id: str) -> bool:
+        """Whether the document of ``licence_id`` is still to be written."""
+        return not self.path(licence_id).exists()
+
+    def write(self, issued: IssuedLicence) -> bool:
+        """Write the document of ``issued`` unless it exists; ``True`` if written."""
+        path = self.path(str(issued.licence.id))
+        if path.exists():
+            return False
+        _own(issued, self.entry)
+        atomic_write(path, self._document(issued))
+        return True
+
+    def _document(self, issued: IssuedLicence) -> bytes:
+        raise NotImplementedError
+
+
+class PdfWriter(_FileWriter):
     """Renders, seals and signs licence PDFs with what one worker made once (see :class:`PdfDocuments`)."""
 
     kind: ClassVar[str] = "pdf"
@@ -292,22 +320,8 @@ class PdfWriter:
         sign.prepare_signer(self.signer)
         self.options = sign.prepare_options(options, self.signer, self.entry.name)
 
-    def path(self, licence_id: str) -> Path:
-        """Where the PDF of ``licence_id`` goes."""
-        return self.outdir / f"{licence_id}.pdf"
-
-    def missing(self, licence_id: str) -> bool:
-        """Whether the PDF of ``licence_id`` is still to be written."""
-        return not self.path(licence_id).exists()
-
-    def write(self, issued: IssuedLicence) -> bool:
-        """Write the PDF of ``issued`` unless it exists; ``True`` if written."""
-        path = self.path(str(issued.licence.id))
-        if path.exists():
-            return False
-        _own(issued, self.entry)
-        atomic_write(path, self._seal_and_sign(issued, self.signer, options=self.options))
-        return True
+    def _document(self, issued: IssuedLicence) -> bytes:
+        return self._seal_and_sign(issued, self.signer, options=self.options)
 
 
 @dataclass(frozen=True)
@@ -333,7 +347,7 @@ class OfdDocuments:
         return OfdWriter(self)
 
 
-class OfdWriter:
+class OfdWriter(_FileWriter):
     """Lays out and seals licence OFDs with what one worker made once (see :class:`OfdDocuments`)."""
 
     kind: ClassVar[str] = "ofd"
@@ -356,24 +370,8 @@ class OfdWriter:
             crls = self._crls[at] = self.home.entry_crls(self.entry, at)
         return crls
 
-    def path(self, licence_id: str) -> Path:
-        """Where the OFD of ``licence_id`` goes."""
-        return self.outdir / f"{licence_id}.ofd"
-
-    def missing(self, licence_id: str) -> bool:
-        """Whether the OFD of ``licence_id`` is still to be written."""
-        return not self.path(licence_id).exists()
-
-    def write(self, issued: IssuedLicence) -> bool:
-        """Write the sealed OFD of ``issued`` unless it exists; ``True`` if written."""
-
-        path = self.path(str(issued.licence.id))
-        if path.exists():
-            return False
-        _own(issued, self.entry)
+    def _document(self, issued: IssuedLicence) -> bytes:
         doc = build_licence_ofd(issued, font_path=self.font_path)
-        data = seal_licence_ofd(
+        return seal_licence_ofd(
             doc, seal=self.seal, signer=self.signer, at=issued.signed_at, crls=self._crls_at(issued.signed_at)
         )
-        atomic_write(path, data)
-        return True
