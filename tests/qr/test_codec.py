@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import zlib
+
 import base45 as base45_pkg
 import cbor2
 import pytest
@@ -21,6 +24,14 @@ def test_base45_matches_reference_package(data: bytes) -> None:
     text = b45encode(data)
     assert text == base45_pkg.b45encode(data).decode()
     assert b45decode(text) == data == base45_pkg.b45decode(text)
+
+
+def test_base45_lane_encoder_at_word_extremes_and_qr_sizes() -> None:
+    """The encoder divides every 16-bit word by 45 at once in 32-bit lanes: the largest words, every
+    word value, and payloads as long as a QR holds must give the reference package's text."""
+    every_word = b"".join(w.to_bytes(2, "big") for w in range(65536))
+    for data in (b"\xff" * 2999, b"\x00\x01" * 1500, every_word, every_word[::-1] + b"\xfe"):
+        assert b45encode(data) == base45_pkg.b45encode(data).decode()
 
 
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:", max_size=60))
@@ -95,3 +106,26 @@ def test_unwrap_bounds() -> None:
         unwrap("HC1:6BFOXN")
     with pytest.raises(PayloadError):
         unwrap(b"EL2:\xff\xfe")
+
+
+@pytest.mark.parametrize("size", [200, 1000, 2800, 9000])
+def test_compressed_payload_is_a_standard_zlib_stream(size: int) -> None:
+    """``wrap`` deflates with a small window inside the standard zlib frame: CPython's zlib (another
+    implementation's framing and checksum check) inflates it, and the header is the one readers look for."""
+    from elicense.qr.payload import ZLIB_FIRST_BYTE, wrap
+
+    text = "山东省济南市历下区经十路 0 号；软件开发、信息技术咨询服务。"
+    message = b"\xd2" + (text * (size // len(text.encode()) + 1)).encode()[:size]
+    body = b45decode(wrap(message)[len(PREFIX) :])
+    assert body[0] == ZLIB_FIRST_BYTE and len(body) < len(message)
+    assert zlib.decompress(body) == message
+    assert zlib.decompressobj(wbits=15).decompress(body) == message
+    if size * 2 < 64 * len(body) and size <= 4096:
+        assert unwrap(wrap(message)) == message
+
+
+def test_incompressible_payload_stays_plain() -> None:
+    from elicense.qr.payload import wrap
+
+    message = b"\xd2" + hashlib.sha512(b"not compressible").digest() * 1 + hashlib.sha512(b"x").digest()
+    assert b45decode(wrap(message)[len(PREFIX) :]) == message

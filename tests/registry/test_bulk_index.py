@@ -214,3 +214,39 @@ def test_rows_that_share_an_id_across_the_file_are_checked_as_one_process_would(
                         workers=workers, chunk_size=20, report_path=tmp_path / "report2.csv")  # fmt: skip
     assert (again.issued, again.already_issued, again.rejected, again.valid) == (0, 295, 5, 295)
     assert 101 in {r[0] for r in _report_rows(tmp_path / "report2.csv")}
+
+
+def test_calling_process_issues_while_the_pool_starts_and_every_chunk_runs_once() -> None:
+    """``_run_chunks`` hands chunks to the pool (two per worker ahead) and takes the next one itself
+    meanwhile; every chunk's result comes back exactly once, from one of the two."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    ran: list[tuple[int, int]] = []
+
+    def chunk(items: list[int]) -> int:
+        time.sleep(0.005)
+        ran.append((items[0], threading.get_ident()))
+        return sum(items)
+
+    args = [([i, i, i],) for i in range(40)]
+    with ThreadPoolExecutor(1) as pool:
+        got = list(b._run_chunks(b._PoolStart(pool), chunk, args, 1))
+    assert sorted(r for r, _ in got) == sorted(3 * i for i in range(40)) and {n for _, n in got} == {3}
+    assert sorted(i for i, _ in ran) == list(range(40))
+    me = threading.get_ident()
+    assert any(t == me for _, t in ran) and any(t != me for _, t in ran)
+
+
+def test_a_pool_that_cannot_start_raises_in_the_issuing_process() -> None:
+    """A pool whose start fails (here: already shut down) raises its error where the job runs, once the
+    chunks this process took itself are done; never a traceback from the starting thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    starting = b._PoolStart(pool)
+    starting.ready.wait(5)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        list(b._run_chunks(starting, len, [([1],), ([2, 2],)], 1))

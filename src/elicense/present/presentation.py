@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,6 +23,7 @@ from elicense.qr import cbor
 from elicense.qr.base45 import b45encode
 from elicense.qr.cose import COSE_SIGN1_TAG, sig_structure, sign1_envelope
 from elicense.qr.mso import HolderCredential
+from elicense.qr.payload import compact
 from elicense.qr.payload import unwrap as unwrap_payload
 
 PREFIX = "EP1:"
@@ -166,9 +166,8 @@ def make_presentation(
 
 
 def wrap(message: bytes) -> str:
-    """COSE bytes → ``EP1:`` text (zlib only when shorter, as EL1)."""
-    compressed = zlib.compress(message, 9)
-    return PREFIX + b45encode(compressed if len(compressed) < len(message) else message)
+    """COSE bytes → ``EP1:`` text (zlib only when shorter, as ``EL2:``)."""
+    return PREFIX + b45encode(compact(message))
 
 
 def is_presentation(text: str | bytes) -> bool:

@@ -23,17 +23,34 @@ ZLIB_FIRST_BYTE = 0x78
 """A zlib stream starts with 0x78; a COSE_Sign1 message starts with 0xD2 (tag 18)."""
 
 
+ZLIB_HEADER = b"\x78\xda"
+"""RFC 1950 header: deflate, a window of at most 32 KiB, maximum compression (what ``zlib.compress(x, 9)``
+writes; its first byte is :data:`ZLIB_FIRST_BYTE`)."""
+DEFLATE_WINDOW_BITS = 12
+"""The window :func:`wrap` deflates with: 4 KiB, as long as the longest message a QR code holds, so no
+match is lost, and a sixth of the set-up cost of a 32 KiB window (zlib allocates and clears it per call)."""
+
+
 def wrap(cose_message: bytes) -> str:
-    """COSE bytes → ``EL2:`` text: zlib (level 9) when it makes the payload smaller, Base45.
+    """COSE bytes → ``EL2:`` text: :func:`compact`, then Base45."""
+    return PREFIX + b45encode(compact(cose_message))
+
+
+def compact(message: bytes) -> bytes:
+    """``message`` zlib-compressed (level 9) when that makes it smaller, else as it is.
 
     As in the EU DCC, compression is signalled by the zlib header byte: short
     tokens of Chinese text and signatures do not compress, and the 6-byte zlib
-    frame would push a licence QR up a version.
+    frame would push a licence QR up a version. The stream is raw deflate with a
+    4 KiB window in the standard zlib frame (:data:`ZLIB_HEADER`, Adler-32 trailer):
+    the header's 32 KiB is an upper bound on match distances (RFC 1950), so any zlib
+    reader inflates it; the tests hold it to ``zlib.decompress``.
     """
-    deflate = zlib.compressobj(9, zlib.DEFLATED, 15, 4)  # memLevel 4: same 0x78 header, a third of the set-up
-    compressed = deflate.compress(cose_message) + deflate.flush()
-    body = compressed if len(compressed) < len(cose_message) else cose_message
-    return PREFIX + b45encode(body)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WINDOW_BITS, 4)
+    body = deflate.compress(message) + deflate.flush()
+    if len(body) + 6 >= len(message):
+        return message
+    return ZLIB_HEADER + body + zlib.adler32(message).to_bytes(4, "big")
 
 
 def unwrap(
