@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -83,3 +84,20 @@ def test_builder_refuses_catalogue_violations() -> None:
         base().holder(Holder("王堃", "11010519491231002X", HolderType.RESIDENT_ID)).fields(FIELDS).build()
     with pytest.raises(LicenceDataError):  # missing parts
         LicenceBuilder().licence_type("business-licence").build()
+
+
+def test_with_status_index_gives_a_record_with_that_index_never_the_cached_one() -> None:
+    """The shared record (built once per licence for issuing) follows a copy with another status index:
+    a stale cache would sign one index into the QR and store another."""
+    from elicense.basics import licence_record
+    from elicense.qr.claims import full_record
+
+    lic = base().fields(FIELDS).status_index(5).build()
+    assert licence_record(lic)["status_index"] == 5 and licence_record(lic) is licence_record(lic)
+    other = lic.with_status_index(77)
+    assert other.status_index == 77 and licence_record(other)["status_index"] == 77 and lic.status_index == 5
+    assert full_record(other) == full_record(dataclasses.replace(lic, status_index=77))
+    assert other == dataclasses.replace(lic, status_index=77)
+    for bad in (-1, 2**32, True, 1.0):
+        with pytest.raises(LicenceDataError):
+            lic.with_status_index(bad)  # type: ignore[arg-type]

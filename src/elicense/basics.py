@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from elicense.errors import UsageError
 
@@ -50,3 +52,23 @@ class LicenceStatus(enum.StrEnum):
     SUSPENDED = "suspended"
     REVOKED = "revoked"
     SUPERSEDED = "superseded"
+
+
+class _Recordable(Protocol):
+    __dict__: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+RECORD_CACHE = "_record"
+"""Where :func:`licence_record` keeps a licence's record (a copy that changes a field must drop it)."""
+
+
+def licence_record(licence: _Recordable) -> Mapping[str, Any]:
+    """``licence.to_dict()``, built once per licence object and shared, read only: issuing reads it
+    twice (the signed full record, the registry's copy of it)."""
+    record: dict[str, Any] | None = licence.__dict__.get(RECORD_CACHE)
+    if record is None:
+        record = licence.to_dict()
+        licence.__dict__[RECORD_CACHE] = record
+    return record

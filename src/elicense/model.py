@@ -17,6 +17,7 @@ from typing import Any
 
 # Defined in elicense.basics (the verify path needs them without this module's classes); part of this API.
 from elicense.basics import CHINA_TZ as CHINA_TZ
+from elicense.basics import RECORD_CACHE
 from elicense.basics import FieldValue as FieldValue
 from elicense.basics import HolderType as HolderType
 from elicense.basics import LicenceStatus as LicenceStatus
@@ -162,6 +163,18 @@ class Licence:
     def type_code(self) -> str:
         """The licence type code (from the identifier)."""
         return self.id.type_code
+
+    def with_status_index(self, index: int) -> Licence:
+        """This licence with status index ``index`` (range-checked), the other fields as validated already:
+        bulk issuing draws the index after planning a row, and ``dataclasses.replace`` would validate every
+        field again."""
+        if type(index) is not int or not 0 <= index < 2**32:
+            raise LicenceDataError("status index out of range", message_zh="状态列表索引越界")
+        new = object.__new__(Licence)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.pop(RECORD_CACHE, None)
+        new.__dict__["status_index"] = index
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready representation (dates as ISO strings)."""

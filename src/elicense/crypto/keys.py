@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from elicense import _crashpoint
-from elicense.crypto.algorithms import Algorithm, PrivateKey, sign_raw
+from elicense.crypto.algorithms import Algorithm, PrivateKey, raw_signer, sign_raw
 from elicense.errors import CryptoError
 
 if TYPE_CHECKING:
@@ -129,9 +130,12 @@ class SoftwareSigner:
     chain: tuple[x509.Certificate, ...] = ()
     """Intermediates up to the trust anchor."""
     _algorithm: Algorithm | None = field(default=None, init=False, repr=False, compare=False)
+    _sign: Callable[[bytes], bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_algorithm", Algorithm.for_key(self.private_key))  # once, not per signature
+        algorithm = Algorithm.for_key(self.private_key)  # once, not per signature
+        object.__setattr__(self, "_algorithm", algorithm)
+        object.__setattr__(self, "_sign", raw_signer(self.private_key, algorithm))
         pub = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -153,7 +157,9 @@ class SoftwareSigner:
 
     def sign(self, data: bytes) -> bytes:
         """Sign with the in-memory key."""
-        return sign_raw(self.private_key, self.algorithm, data)
+        if self._sign is None:
+            return sign_raw(self.private_key, self.algorithm, data)
+        return self._sign(data)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cbor2 import CBORError
 
-from elicense.basics import FieldValue, HolderType
+from elicense.basics import FieldValue, HolderType, licence_record
 from elicense.catalog import mask
 from elicense.errors import IdentifierError, PayloadError
 from elicense.identifiers import (
@@ -262,7 +262,7 @@ def unpack_type_code(data: bytes) -> str:
 
 def full_record(licence: Licence) -> bytes:
     """Canonical CBOR of the whole licence (the PDF attachment's signed payload)."""
-    return cbor.dumps_text_keyed({"v": CLAIMS_VERSION, **licence.to_dict(), "source_id": None})
+    return cbor.dumps_text_keyed({"v": CLAIMS_VERSION, **licence_record(licence), "source_id": None})
 
 
 def licence_digest(licence: Licence) -> bytes:

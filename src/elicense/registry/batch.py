@@ -1015,7 +1015,7 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
 def _sign(st: _Worker, r: BatchRow, idx: int) -> IssuedLicence:
     session = _session(st)
     if r.licence is not None:  # planned by plan_row: built (fields validated) by LicenceBuilder.build
-        licence = _with_index(r.licence, idx)
+        licence = r.licence.with_status_index(idx)
     else:
         licence = plan_row(
             r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
@@ -1023,17 +1023,6 @@ def _sign(st: _Worker, r: BatchRow, idx: int) -> IssuedLicence:
     return sign_licence(
         licence, st.signer, at=st.at, catalog=st.catalog, kid=session.kid, unsafe_fields_normalized=True
     )
-
-
-def _with_index(licence: Licence, idx: int) -> Licence:
-    """``licence`` with status index ``idx``: a copy of the validated object with that one field set and
-    range-checked (``dataclasses.replace`` would validate every field again, per row)."""
-    if not 0 <= idx < 2**32:
-        raise RegistryError(f"status index {idx} out of range", message_zh="状态列表索引越界")
-    new = object.__new__(type(licence))
-    new.__dict__.update(licence.__dict__)
-    new.__dict__["status_index"] = idx
-    return new
 
 
 @dataclass

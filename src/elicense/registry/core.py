@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_
 
+from elicense.basics import licence_record
 from elicense.errors import StorageError
 from elicense.issue import IssuedLicence
 from elicense.model import LicenceStatus
@@ -300,7 +301,7 @@ def _issued_row(
         "source_id": lic.source_id,
         "supersedes": str(lic.supersedes) if lic.supersedes else None,
         "kid": kid,
-        "record_json": _RECORD_JSON(lic.to_dict()),
+        "record_json": _RECORD_JSON(licence_record(lic)),
         "full_payload": issued.full_payload,
         "qr_payload": issued.qr_payload,
         "digest": digest,
