@@ -265,3 +265,27 @@ def test_workers_opening_one_file_at_once_retry_a_busy_journal_switch() -> None:
 
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         _ensure_wal(AlwaysBusy(), deadline_s=0.05)  # type: ignore[arg-type]
+
+
+def test_postgresql_keeps_licence_rows_inline_uncompressed(url: str) -> None:
+    """Schema v4: PostgreSQL stores a licence row (~2.3 KiB) in its page, not compressed into TOAST on every
+    insert; a v3 registry gets the setting when it is opened. SQLite has nothing to change."""
+    from sqlalchemy import text
+
+    from elicense.registry.schema import LICENCE_TOAST_TUPLE_TARGET
+
+    with Registry.open(url) as reg:
+        assert reg.migrate() == LATEST == 4
+        if reg.dialect != "postgresql":
+            return
+        want = f"toast_tuple_target={LICENCE_TOAST_TUPLE_TARGET}"
+        query = text("SELECT reloptions FROM pg_class WHERE relname = 'licences'")
+        with reg.engine.begin() as conn:
+            assert want in conn.execute(query).scalar_one()
+            conn.execute(text("ALTER TABLE licences RESET (toast_tuple_target)"))
+            conn.execute(text("DELETE FROM schema_version WHERE version > 3"))
+            assert conn.execute(query).scalar_one() is None
+    with Registry.open(url) as reg:
+        assert reg.migrate() == 4
+        with reg.engine.connect() as conn:
+            assert want in conn.execute(query).scalar_one()

@@ -124,7 +124,7 @@ def test_v1_registry_is_migrated(url: str, home: Home) -> None:
             cols = {r[1] for r in conn.execute(text("PRAGMA table_info(status_events)"))}
         assert "effective_at" not in cols
     with Registry.open(url) as reg:
-        assert reg.migrate() == LATEST == 3
+        assert reg.migrate() == LATEST == 4
         (ev,) = reg.status_events(oid)
         assert ev["effective_at"] == ev["at"] == "2026-06-02T08:00:00Z"
         assert ev["successor"] == nid and reg.get(oid).successor == nid  # type: ignore[union-attr]

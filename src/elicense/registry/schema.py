@@ -252,7 +252,23 @@ def _v3(conn: Connection) -> None:
         conn.execute(audit_chains.insert().values(chain=MAIN_CHAIN, seq=0, hash="0" * 64, opened_at=""))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
+LICENCE_TOAST_TUPLE_TARGET = 8160
+"""PostgreSQL: licence rows up to this size stay in the table's page, uncompressed (its largest allowed value).
+
+A licence row is ~2.3 KiB (the signed record, its JSON, the QR text); past PostgreSQL's default 2 KiB
+target every insert tries ``pglz`` on its widest columns and moves them to the TOAST table: a fifth of
+the server's time per bulk transaction, to save a sixth of the space of data that is mostly signatures
+and CBOR (``benchmarks/bench_registry.py``)."""
+
+
+def _v4(conn: Connection) -> None:
+    """PostgreSQL: licence rows inline and uncompressed (:data:`LICENCE_TOAST_TUPLE_TARGET`); rows
+    already stored keep their form until rewritten. Nothing to do on SQLite."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ALTER TABLE licences SET (toast_tuple_target = {LICENCE_TOAST_TUPLE_TARGET})"))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
 """Ordered (version, apply) pairs; append new versions, never edit applied ones."""
 
 LATEST = MIGRATIONS[-1][0]
