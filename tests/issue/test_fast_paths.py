@@ -60,16 +60,48 @@ def _value(rng: random.Random, depth: int = 0) -> object:
     return 1.5  # a float: the plain encoding differs, so the canonical mode must be used
 
 
-def _key(rng: random.Random) -> str:
+def _key(rng: random.Random) -> str | int:
+    """Text keys, and integer keys (QR claims: small ones, negative field tags, and heads of every width)."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return rng.randrange(-30, 30)
+    if kind == 1:
+        return rng.choice((1, -1)) * rng.randrange(2 ** rng.choice((5, 8, 16, 32, 63, 64, 70)))
     return "".join(rng.choice(string.ascii_letters + "中文é_") for _ in range(rng.randrange(30)))
 
 
-def test_text_keyed_encoding_is_the_canonical_encoding() -> None:
+def test_keyed_encoding_is_the_canonical_encoding() -> None:
     rng = random.Random(3)
     fast = 0
     for _ in range(3000):
         value = {_key(rng): _value(rng) for _ in range(rng.randrange(12))}
-        assert cbor.dumps_text_keyed(value) == cbor.dumps(value)
+        assert cbor.dumps_keyed(value) == cbor.dumps(value)
         fast += cbor._ordered(value) is not cbor._UNORDERABLE
     assert fast > 300  # the ordered path was taken, not only the fallback
-    assert cbor.dumps_text_keyed({"aa": 1, "b": 2, "中": 3}) == cbor.dumps({"b": 2, "aa": 1, "中": 3})
+    assert cbor.dumps_keyed({"aa": 1, "b": 2, "中": 3}) == cbor.dumps({"b": 2, "aa": 1, "中": 3})
+
+
+def test_qr_claims_take_the_ordered_path_and_equal_cbor2_canonical_mode() -> None:
+    """The QR claims (integer keys, negative field tags, bytes, lists) are encoded by the ordered path, and
+    byte for byte as cbor2's own canonical mode encodes them: the signed bytes did not change."""
+    import datetime as dt
+
+    import registry_support as rs
+    from elicense.catalog import Catalog
+    from elicense.model import Authority
+    from elicense.qr import claims
+    from elicense.registry.batch import plan_batch
+
+    lt = Catalog.default().get(rs.TYPE)
+    authority = Authority("济南市行政审批服务局", "11370100MB28571989", "370100")
+    plan = plan_batch(rs.csv_bytes([rs.row(i) for i in range(30)]), licence_type=lt, authority=authority,
+                      at=rs.NOW)  # fmt: skip
+    at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    for r in plan.rows:
+        assert r.licence is not None
+        lic = r.licence.with_status_index(r.row * 11)
+        cwt = claims.to_cwt(claims.flat_claims(lic, lt, signed_at=at))
+        assert cbor._ordered(cwt) is not cbor._UNORDERABLE
+        assert claims.build_claims(lic, lt, signed_at=at) == cbor.dumps(cwt) == cbor.cbor2.dumps(cwt, canonical=True)
+        record = {"v": claims.CLAIMS_VERSION, **lic.to_dict(), "source_id": None}
+        assert claims.full_record(lic) == cbor.cbor2.dumps(record, canonical=True)

@@ -215,12 +215,25 @@ def dumps(obj: Any) -> bytes:
 
 
 _UNORDERABLE = object()
-_KEY_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_KEY_ORDERS: dict[tuple[str | int, ...], tuple[str | int, ...]] = {}
+_INT_KEY_RANGE = 2**63
+"""Integer keys the ordered path takes (CBOR heads of 1 to 9 bytes); bigger ones take :func:`dumps`."""
+
+
+def _key_order(keys: tuple[Any, ...]) -> tuple[str | int, ...] | None:
+    """``keys`` in canonical order, or ``None`` when one is neither text nor an integer of a plain head."""
+    for k in keys:
+        t = type(k)
+        if t is not str and (t is not int or not -_INT_KEY_RANGE <= k < _INT_KEY_RANGE):
+            return None
+    # RFC 8949 §4.2.3 / cbor2's canonical mode: shorter encoded key first, then bytewise (text and integer
+    # keys alike: each key's own encoding is the sort key, computed once per set of keys)
+    return tuple(sorted(keys, key=lambda k: (len(enc := _dumps(k)), enc)))
 
 
 def _ordered(value: Any) -> Any:
-    """``value`` with every map's text keys in canonical order, or :data:`_UNORDERABLE` when it holds
-    anything whose plain encoding may differ from the canonical one (floats, tags, non-text keys...)."""
+    """``value`` with every map's keys (text or integers) in canonical order, or :data:`_UNORDERABLE` when it
+    holds anything whose plain encoding may differ from the canonical one (floats, tags, other keys...)."""
     t = type(value)
     if t is str or t is bytes or t is bool or value is None:
         return value
@@ -230,11 +243,9 @@ def _ordered(value: Any) -> Any:
         keys = tuple(value)
         order = _KEY_ORDERS.get(keys)
         if order is None:
-            if not all(type(k) is str for k in keys):
+            order = _key_order(keys)
+            if order is None:
                 return _UNORDERABLE
-            # RFC 8949 §4.2.3 / cbor2's canonical mode: shorter encoded key first, then bytewise; a text
-            # key's head grows with its UTF-8 length, so (length, bytes) of the UTF-8 is that order
-            order = tuple(sorted(keys, key=lambda k: (len(k.encode("utf-8")), k.encode("utf-8"))))
             if len(_KEY_ORDERS) < 1024:
                 _KEY_ORDERS[keys] = order
         out = {}
@@ -252,10 +263,11 @@ def _ordered(value: Any) -> Any:
     return _UNORDERABLE
 
 
-def dumps_text_keyed(obj: Any) -> bytes:
-    """:func:`dumps` of a value whose maps have text keys (a licence record), without cbor2's canonical
-    mode (it encodes every key again to sort it: 5× the plain encoding): the maps are put in canonical
-    key order, then encoded plainly (shortest heads, as canonical). Anything else takes :func:`dumps`."""
+def dumps_keyed(obj: Any) -> bytes:
+    """:func:`dumps` of a value whose maps have text or integer keys (a licence record, QR claims) without
+    cbor2's canonical mode (it encodes every key again to sort it: 5× the plain encoding): the maps are
+    put in canonical key order, then encoded plainly (shortest heads, as canonical). Anything else takes
+    :func:`dumps`."""
     ordered = _ordered(obj)
     return dumps(obj) if ordered is _UNORDERABLE else _dumps(ordered)
 

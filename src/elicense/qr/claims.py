@@ -262,7 +262,7 @@ def unpack_type_code(data: bytes) -> str:
 
 def full_record(licence: Licence) -> bytes:
     """Canonical CBOR of the whole licence (the PDF attachment's signed payload)."""
-    return cbor.dumps_text_keyed({"v": CLAIMS_VERSION, **licence_record(licence), "source_id": None})
+    return cbor.dumps_keyed({"v": CLAIMS_VERSION, **licence_record(licence), "source_id": None})
 
 
 def licence_digest(licence: Licence) -> bytes:
@@ -307,7 +307,7 @@ def build_claims(
     flat = flat_claims(
         licence, licence_type, signed_at=signed_at, record=record, unsafe_fields_normalized=unsafe_fields_normalized
     )
-    return cbor.dumps(to_cwt(flat))
+    return cbor.dumps_keyed(to_cwt(flat))
 
 
 def to_cwt(flat: Mapping[int, Any]) -> dict[int, Any]:
