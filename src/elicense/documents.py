@@ -32,6 +32,7 @@ from elicense.ofd.write import build_licence_ofd
 from elicense.pdf import PADES_LEVELS
 from elicense.pdf.options import PdfSigningOptions
 from elicense.pdf.tsa import LocalTSA
+from elicense.processes import OFD_MODULES, PDF_MODULES
 from elicense.seal import SEALS_SECTION
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class PdfDocuments:
     """PDFs of one authority's licences into ``outdir`` (picklable: sent to each worker, opened once there)."""
 
     kind: ClassVar[str] = "pdf"
-    preload: ClassVar[tuple[str, ...]] = ("elicense.documents", "elicense.pdf.sign", "elicense.pdf.render")
+    preload: ClassVar[tuple[str, ...]] = PDF_MODULES
     home: Home
     """The issuer home (its keys are unlocked in the worker, never sent)."""
     authority_code: str
@@ -329,7 +330,7 @@ class OfdDocuments:
     """Sealed OFDs of one SM2 authority's licences into ``outdir`` (picklable, opened once per worker)."""
 
     kind: ClassVar[str] = "ofd"
-    preload: ClassVar[tuple[str, ...]] = ("elicense.documents", "elicense.ofd.write", "elicense.ofd.seal")
+    preload: ClassVar[tuple[str, ...]] = OFD_MODULES
     home: Home
     """The SM2 issuer home (with GB/T 38540 seals)."""
     authority_code: str

@@ -250,3 +250,14 @@ def test_a_pool_that_cannot_start_raises_in_the_issuing_process() -> None:
     starting.ready.wait(5)
     with pytest.raises(RuntimeError, match="shutdown"):
         list(b._run_chunks(starting, len, [([1],), ([2, 2],)], 1))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 31, 32, 33, 100, 1001])
+@pytest.mark.parametrize("size", [1, 8, 200])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_chunks_cover_every_row_once_in_order_with_a_small_tail(n: int, size: int, workers: int) -> None:
+    work = list(range(n))
+    chunks = b._chunks(work, size, workers)
+    assert [x for c in chunks for x in c] == work and all(0 < len(c) <= size for c in chunks)
+    if workers > 1 and n > size * b.POOL_AHEAD * workers:
+        assert all(len(c) <= max(1, size // 8) for c in chunks[-b.POOL_AHEAD * workers :])

@@ -281,6 +281,11 @@ def issue_cmd(
     quiet: bool = False,
 ) -> int:  # fmt: skip
     """Issue licences into the registry: one (--field / --from-json) or a CSV batch (--batch)."""
+    if batch_file is not None and workers > 1:
+        from elicense import processes
+
+        # the workers' fork server imports (SQLAlchemy, pyHanko: ~1 s) while this process does the same
+        processes.start_early(processes.PDF_MODULES if pdf_dir else processes.OFD_MODULES if ofd_dir else ())
     from elicense.catalog import Catalog
     from elicense.home import Home
     from elicense.registry import url_for

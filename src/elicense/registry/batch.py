@@ -31,7 +31,6 @@ import gc
 import getpass
 import hashlib
 import io
-import multiprocessing
 import os
 import re
 import secrets
@@ -47,7 +46,6 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import util
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -61,6 +59,7 @@ from elicense.errors import ElicenseError, InputError, LicenceDataError, Storage
 from elicense.identifiers import LicenceId, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
+from elicense.processes import worker_context
 from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, prepare_issued
 
 if TYPE_CHECKING:
@@ -1265,7 +1264,7 @@ def run_batch(
             work, already = _triage(keys, items, problems, done_sources, licence_type=lt, authority=entry.authority,
                                     at=at)  # fmt: skip
             state["skipped"] = len(already)
-            chunks = [work[i : i + chunk_size] for i in range(0, len(work), chunk_size)]
+            chunks = _chunks(work, chunk_size, workers)
             issued: list[str] = []
             report("issuing", 0, len(work))
             t0 = time.perf_counter()
@@ -1323,29 +1322,13 @@ def run_batch(
     )
 
 
-_PRELOAD = ("elicense.registry.batch", "elicense.registry.core", "elicense.issue")
-"""Modules every worker imports (a forkserver imports them once for all workers)."""
-_DIALECTS = ("sqlalchemy.dialects.sqlite.pysqlite", "sqlalchemy.dialects.postgresql.psycopg")
-"""The database dialects ``create_engine`` imports on first use (a missing one is skipped by the fork server)."""
-
-
 def _pool(workers: int, job: _Job, modules: tuple[str, ...] = ()) -> ProcessPoolExecutor:
-    """``workers`` processes, each set up once for ``job``.
-
-    Started from a fork server where there is one (Linux, macOS: it imports the modules the workers need
-    once, then forks them, so two workers do not each spend a second importing pyHanko), else spawned;
-    never forked from this process (no inherited locks, threads or database connections).
-    """
-    context: BaseContext
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        preload = job.documents.preload if job.documents is not None else ()
-        # effective when the fork server starts; ``__main__`` too: else every worker runs the main script
-        # (the CLI, with its imports) again as ``__mp_main__`` before it can take a chunk
-        # and ``modules`` (the home's, which unpickling the job's key unlocker imports: ~70 ms a worker)
-        context.set_forkserver_preload(["__main__", *_PRELOAD, *_DIALECTS, *modules, *preload])
-    else:
-        context = multiprocessing.get_context("spawn")
+    """``workers`` processes, each set up once for ``job``, forked from the fork server of
+    :mod:`elicense.processes` (never from this process: no inherited locks, threads or database
+    connections), which imports the modules they need once: ``modules`` (the home's, which unpickling
+    the job's key unlocker imports: ~70 ms a worker) and the document writer's."""
+    preload = job.documents.preload if job.documents is not None else ()
+    context = worker_context((*modules, *preload))
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                initargs=(job, True, True))  # fmt: skip
 
@@ -1363,6 +1346,23 @@ def _register(signer: Signer, entry: IssuerEntry, job: _Job) -> dict[str, str]:
 
 
 _R = TypeVar("_R")
+
+
+_W = TypeVar("_W")
+
+
+def _chunks(work: Sequence[_W], size: int, workers: int) -> list[Sequence[_W]]:
+    """``work`` in chunks of ``size``, the last few smaller: when this process has no chunk left to take,
+    each pool worker may still have :data:`POOL_AHEAD` chunks to go, and the job ends when the last one
+    does; with small ones at the end, the processes finish within a small chunk of each other."""
+    if workers < 2:
+        return [work[i : i + size] for i in range(0, len(work), size)]
+    tail = min(len(work), size * POOL_AHEAD * workers)
+    small = max(1, size // 8)
+    head = len(work) - tail
+    return [work[i : min(i + size, head)] for i in range(0, head, size)] + [
+        work[i : i + small] for i in range(head, len(work), small)
+    ]
 
 
 POOL_AHEAD = 2

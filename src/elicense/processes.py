@@ -1,0 +1,51 @@
+"""Where bulk jobs' worker processes come from: a fork server that imports their modules once.
+
+A worker of ``issue --batch --workers N`` is forked from a fork server (Linux, macOS), never from the
+calling process: it inherits no threads, locks or database connections of its caller, and the modules
+it needs (SQLAlchemy, pyHanko, fpdf2...: a second or so) are imported once, by the server, not once per
+worker. Elsewhere workers are spawned. Standard library only: a CLI can start the server before it
+imports anything heavy itself (:func:`start_early`), so both import at the same time, on two cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.context import BaseContext
+
+BATCH_MODULES = (
+    "elicense.registry.batch",
+    "elicense.registry.core",
+    "elicense.issue",
+    "elicense.home",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "sqlalchemy.dialects.postgresql.psycopg",
+)
+"""What every batch worker imports (a database dialect that is not installed is skipped by the server)."""
+PDF_MODULES = ("elicense.documents", "elicense.pdf.sign", "elicense.pdf.render")
+"""What a worker writing PDFs imports besides (:class:`elicense.documents.PdfDocuments`)."""
+OFD_MODULES = ("elicense.documents", "elicense.ofd.write", "elicense.ofd.seal")
+"""What a worker writing OFDs imports besides (:class:`elicense.documents.OfdDocuments`)."""
+
+
+def worker_context(modules: tuple[str, ...] = ()) -> BaseContext:
+    """The multiprocessing context of batch workers: the fork server, preloading ``__main__``,
+    :data:`BATCH_MODULES` and ``modules``, where there is one; else spawn.
+
+    ``__main__`` too: else every worker runs the main script (the CLI, with its imports) again as
+    ``__mp_main__`` before it can take a chunk. The preload list counts when the server starts: the
+    first caller's list is the one the server imports (a module missing from it is imported by the
+    worker that needs it)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", *BATCH_MODULES, *modules])
+    return context
+
+
+def start_early(modules: tuple[str, ...] = ()) -> None:
+    """Start the fork server now, in the background (it imports while this process goes on importing and
+    reading its input), so that a job's workers are forked at once when it asks for them."""
+    if worker_context(modules).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
