@@ -105,3 +105,32 @@ def test_qr_claims_take_the_ordered_path_and_equal_cbor2_canonical_mode() -> Non
         assert claims.build_claims(lic, lt, signed_at=at) == cbor.dumps(cwt) == cbor.cbor2.dumps(cwt, canonical=True)
         record = {"v": claims.CLAIMS_VERSION, **lic.to_dict(), "source_id": None}
         assert claims.full_record(lic) == cbor.cbor2.dumps(record, canonical=True)
+
+
+def test_sign_licences_gives_what_sign_licence_gives_and_the_verifier_accepts_it(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """The bulk signer (step by step over many licences) signs the same bytes as the one-by-one signer
+    (signatures aside: ECDSA draws a fresh nonce) and the verifier finds each licence VALID."""
+    import dataclasses
+    import datetime as dt
+
+    from elicense.home import Home
+    from elicense.issue import sign_licence, sign_licences
+    from elicense.qr.cose import parse_sign1
+    from elicense.qr.payload import unwrap
+
+    home = Home.load(world.home.path)
+    issued_before = [i for i in world.issued.values() if verifier.verify(i.qr_payload)][:6]
+    licences = [dataclasses.replace(i.licence, status_index=i.licence.status_index) for i in issued_before]
+    entry = home.authority(licences[0].issuer.code)
+    licences = [lic for lic in licences if lic.issuer.code == entry.code]
+    assert licences
+    signer = home.signer(entry)
+    at = dt.datetime(2026, 5, 30, tzinfo=dt.UTC)
+    bulk = sign_licences(licences, signer, at=at)
+    one = [sign_licence(lic, signer, at=at) for lic in licences]
+    for b, o in zip(bulk, one, strict=True):
+        assert b.licence == o.licence and b.signed_at == o.signed_at
+        for x, y in ((unwrap(b.qr_payload), unwrap(o.qr_payload)), (b.full_payload, o.full_payload)):
+            px, py = parse_sign1(x), parse_sign1(y)
+            assert (px.protected, px.payload) == (py.protected, py.payload)
+        assert verifier.verify(b.qr_payload)

@@ -57,7 +57,7 @@ from elicense.crypto.keys import atomic_write, key_id
 from elicense.display import csv_cell
 from elicense.errors import ElicenseError, InputError, LicenceDataError, StorageError, UsageError
 from elicense.identifiers import LicenceId, ResidentId
-from elicense.issue import IssuedLicence, LicenceBuilder, sign_licence
+from elicense.issue import IssuedLicence, LicenceBuilder, sign_licences
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
 from elicense.processes import worker_context
 from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, prepare_issued
@@ -1012,15 +1012,21 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
 
 
 def _sign(st: _Worker, r: BatchRow, idx: int) -> IssuedLicence:
+    return _sign_all(st, [r], [idx])[0]
+
+
+def _sign_all(st: _Worker, rows: Sequence[BatchRow], indexes: Sequence[int]) -> list[IssuedLicence]:
+    """``rows`` signed with status indexes ``indexes``, step by step over all of them (:func:`sign_licences`)."""
     session = _session(st)
-    if r.licence is not None:  # planned by plan_row: built (fields validated) by LicenceBuilder.build
-        licence = r.licence.with_status_index(idx)
-    else:
-        licence = plan_row(
-            r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at, status_index=idx
-        )
-    return sign_licence(
-        licence, st.signer, at=st.at, catalog=st.catalog, kid=session.kid, unsafe_fields_normalized=True
+    licences = [
+        r.licence.with_status_index(idx)  # planned by plan_row: built (fields validated) by LicenceBuilder.build
+        if r.licence is not None
+        else plan_row(r.values, licence_type=st.licence_type, authority=st.entry.authority, at=st.at,
+                      status_index=idx)
+        for r, idx in zip(rows, indexes, strict=True)
+    ]  # fmt: skip
+    return sign_licences(
+        licences, st.signer, at=st.at, catalog=st.catalog, kid=session.kid, unsafe_fields_normalized=True
     )
 
 
@@ -1102,7 +1108,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
             it = iter(fresh)
             indexes = [next(it) if i in clash else i for i in indexes]
             clash = reg.taken_among(conn, code, fresh)
-    prepared = [_sign(st, r, idx) for r, idx in zip(rows, indexes, strict=True)]
+    prepared = _sign_all(st, rows, indexes)
     if clashed and not st.complete:  # no bitmap (one licence): collisions are the growth signal
         return _issue_checked(st, rows, prepared, clashed=True)
     writer = _chain(st, session) if st.complete else None
