@@ -1,11 +1,13 @@
 """Batch jobs end to end: ``elicense verify --batch`` (payloads/s) and ``elicense issue --batch --pdf / --ofd``
 (documents/s), each with ``--workers 1`` and ``2``.
 
-Run: .venv/bin/python benchmarks/bench_batch.py [--quick] [--lines N] [--docs N] [--no-docs] [--no-verify]
+Run: .venv/bin/python benchmarks/bench_batch.py [--quick] [--lines N] [--docs N] [--repeat N] [--no-docs] [--no-verify]
 
 Document batches (#22): a paper-era CSV of ``--docs`` rows (default 400) issued by the real CLI into a fresh
 registry, writing a signed PDF (PAdES B-B, ES256 home) or a sealed OFD (SM2 home) per licence, in a fresh
-process each time (process start, imports, worker start-up and key unlocking included). Figures: documents/s
+process each time (process start, imports, worker start-up and key unlocking included; ``--repeat N``: runs
+interleaved 1, 2, 1, 2 workers, the best of each counts, as a shared machine's slow runs measure its other
+jobs). Figures: documents/s
 with 1 and 2 workers, the ratio 2 workers / 1 worker (target ≥ 1.7×), and the per-document cost with one
 worker against the floor measured in the same run: a bare pyHanko PAdES B-B sign (fixed ``bytes_reserved``,
 no appearance) of the same page (a licence of the batch, rendered once), target ≤ 1.5×; for OFDs,
@@ -231,7 +233,7 @@ def _ofd_costs(home: Path, licence_id: str, n: int) -> Costs:
                                          crls=crls), doc, n)  # fmt: skip
 
 
-def document_batches(rows: int) -> None:
+def document_batches(rows: int, repeat: int = 1) -> None:
     """PDF and OFD batch issuance, 1 and 2 workers, against the floors measured here (see the module doc)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import registry_support as rs
@@ -253,14 +255,18 @@ def document_batches(rows: int) -> None:
             cpus: dict[int, float] = {}  # with 2 workers the fork server's children are not reaped: not counted
             phase: dict[int, float] = {}
             last: dict[str, object] = {}
-            for workers in (1, 2):
-                home = t / f"{kind}-{workers}"
-                shutil.copytree(base, home, ignore=shutil.ignore_patterns("registry.sqlite*", "licences"))
-                walls[workers], cpus[workers], last = _issue(home, csv, kind, workers, t / f"{kind}-{workers}-out")
-                assert last["issued"] == rows, last
-                assert last[f"{kind}s"] == rows, last
-                phase[workers] = float(last["seconds"])  # type: ignore[arg-type]
-            one = t / f"{kind}-1"
+            for rep in range(repeat):  # interleaved 1, 2, 1, 2 workers; each figure is its best run
+                for workers in (1, 2):
+                    home = t / f"{kind}-{workers}-{rep}"
+                    out = t / (f"{kind}-{workers}-out" if rep == 0 else f"{kind}-{workers}-out-{rep}")
+                    shutil.copytree(base, home, ignore=shutil.ignore_patterns("registry.sqlite*", "licences"))
+                    wall, cpu, last = _issue(home, csv, kind, workers, out)
+                    assert last["issued"] == rows, last
+                    assert last[f"{kind}s"] == rows, last
+                    if wall < walls.get(workers, float("inf")):
+                        walls[workers], cpus[workers] = wall, cpu
+                        phase[workers] = float(last["seconds"])  # type: ignore[arg-type]
+            one = t / f"{kind}-1-0"
             lid = next((t / f"{kind}-1-out").glob(f"*.{kind}")).stem
             if kind == "pdf":
                 floor, floor_cpu, doc, doc_cpu = _pdf_costs(one, lid, 30)
@@ -283,7 +289,7 @@ def document_batches(rows: int) -> None:
                   f"{doc_cpu * 1e3:.1f} ms CPU = {doc / floor:.2f}x wall, {doc_cpu / floor_cpu:.2f}x CPU "
                   "of the floor")  # fmt: skip
             cmd = f"elicense issue --batch FILE --{kind} DIR{' --alg sm2' if kind == 'ofd' else ''}"
-            source = f"benchmarks/bench_batch.py --no-verify --docs {rows}"
+            source = f"benchmarks/bench_batch.py --no-verify --docs {rows} --repeat {repeat}"
             target, pdf = ("≤ 1.5×", True) if kind == "pdf" else ("", False)
             for label, value, base in (("", doc, floor), (", CPU time", doc_cpu, floor_cpu)):
                 result(f"{name} document in a batch worker: {doc_label}{label}", value * 1e3, "ms",
@@ -307,8 +313,9 @@ def main() -> None:
         docs = int(sys.argv[sys.argv.index("--docs") + 1])
     if "--no-verify" not in sys.argv:
         verify_batches(quick)
+    repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
     if "--no-docs" not in sys.argv and docs > 0:
-        document_batches(docs)
+        document_batches(docs, repeat)
 
 
 def verify_batches(quick: bool) -> None:

@@ -251,7 +251,9 @@ def _ordered(value: Any) -> Any:
         out = {}
         for k in order:
             v = value[k]
-            if type(v) is not str and v is not None:  # text and null: most of a record's values
+            tv = type(v)
+            # text, null, bytes, small integers: most values, kept as they are without a call
+            if not (tv is str or v is None or tv is bytes or (tv is int and -(2**64) <= v < 2**64)):
                 v = _ordered(v)
                 if v is _UNORDERABLE:
                     return _UNORDERABLE
