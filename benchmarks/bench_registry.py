@@ -70,7 +70,8 @@ def sign_floor_processes(home: Home, processes: int, seconds: float = 1.5) -> fl
     """Licences/s of the raw signer on ``processes`` processes at once (summed): what this machine's cores
     give the bare primitive together, measured, not assumed ``processes`` × one core (a shared or
     hyper-threaded machine gives less)."""
-    ctx = multiprocessing.get_context("forkserver")
+    # forked from this process: the fork server stays unstarted, for run_batch to start with its own preload
+    ctx = multiprocessing.get_context("fork")
     start = time.time() + 1.0
     with ctx.Pool(processes) as pool:
         rates = pool.starmap(_floor_in_child, [(str(home.path), seconds, start)] * processes)

@@ -261,3 +261,36 @@ def test_chunks_cover_every_row_once_in_order_with_a_small_tail(n: int, size: in
     assert [x for c in chunks for x in c] == work and all(0 < len(c) <= size for c in chunks)
     if workers > 1 and n > size * b.POOL_AHEAD * workers:
         assert all(len(c) <= max(1, size // 8) for c in chunks[-b.POOL_AHEAD * workers :])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Two writers at once (this process and a pool worker: ``WAIT_FOR_WORKERS`` makes both take chunks
+    even in a short job): every row issued once, each writer on its own audit chain, the log verifies."""
+    import json
+
+    if backend == "sqlite":
+        url = sqlite_url(tmp_path / "registry.sqlite")
+    else:
+        try:
+            url = rs.pg_database()
+        except RuntimeError as exc:
+            pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    monkeypatch.setattr(b, "WAIT_FOR_WORKERS", True)
+    n = 600
+    report = b.run_batch(rs.csv_bytes([rs.row(i) for i in range(n)]), home=home, url=url, type_code=rs.TYPE,
+                         at=rs.NOW, actor="t", workers=2, chunk_size=40)  # fmt: skip
+    assert report.issued == n
+    with Registry.open(url) as reg:
+        assert reg.count() == n and len({r.status_index for r in reg.query(limit=None)}) == n
+        assert reg.verify_audit().ok
+        per_chain: dict[str, int] = {}
+        for e in reg.audit_entries():
+            if e.action == "licence.issue":
+                per_chain[str(e.chain)] = per_chain.get(str(e.chain), 0) + 1
+            if e.action == "audit.chain_close":
+                assert json.loads(e.details)["transactions"] > 0
+        writers = {c: k for c, k in per_chain.items() if c != "main"}
+        assert len(writers) == 2 and all(k > 0 for k in writers.values()) and sum(per_chain.values()) == n

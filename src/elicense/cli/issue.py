@@ -219,7 +219,10 @@ def _documents(
     default=None,
     help="CSV file (UTF-8 or GB18030) with a source_id column.",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="Issuing processes: this one and N-1 started for the job.",
+)  # fmt: skip
 @click.option("--encoding", type=click.Choice(["auto", "utf-8", "gb18030"]), default="auto", show_default=True)
 @click.option(
     "--report",

@@ -10,8 +10,8 @@ The pipeline:
    worker that issues it; bad rows go to a report CSV with row number and reason (written
    when the job ends); good rows whose ``source_id`` the registry already holds are skipped;
 3. issue the rest in small transactions (licence + status index + audit entry commit
-   together), in one or several worker processes; a kill -9 loses at most the open
-   transaction, and a re-run issues exactly the rows that are missing.
+   together), in this process and, with ``workers`` > 1, in worker processes beside it; a kill -9
+   loses at most the open transactions, and a re-run issues exactly the rows that are missing.
 
 Columns (see ``examples/paper-era-business-licences.csv``): ``source_id`` (required),
 ``holder_name``, ``holder_code``, optional ``holder_type``, ``number``, ``serial``,
@@ -1222,8 +1222,9 @@ def run_batch(
 
     ``documents`` (:class:`elicense.documents.PdfDocuments` / ``OfdDocuments``): also write a PDF or
     OFD per licence, after its commit; rows issued by an earlier run get theirs if missing.
-    With ``workers`` > 1 the worker processes start once per job, at its start (they set up while
-    this process validates the file), and each opens the document writer once.
+    ``workers`` counts this process: it issues too, and with ``workers`` > 1 the other ``workers`` - 1
+    start once per job, at its start (they import and set up while this process reads the file and
+    takes the first chunks), each opening the document writer once.
     ``progress`` gets a :class:`BatchProgress` as chunks complete; the default chunk is well under a
     second of work (8 rows with documents, else 200). Ctrl-C raises :class:`BatchInterrupted` once
     the running chunks have committed.
@@ -1374,6 +1375,9 @@ def _chunks(work: Sequence[_W], size: int, workers: int) -> list[Sequence[_W]]:
 POOL_AHEAD = 2
 """Chunks handed to each pool worker ahead (one running, one waiting): a worker never idles while this
 process is busy with a chunk of its own."""
+WAIT_FOR_WORKERS = False
+"""``True``: this process takes no chunk before the other workers have started, so every process of a
+short job issues too (the tests of concurrent writers set it; a job then waits for the start-up)."""
 
 
 class _PoolStart:
@@ -1414,7 +1418,7 @@ def _run_chunks(
     pending = deque(args)
     futures: dict[Future[_R], int] = {}
     while pending or futures:
-        pool = None if starting is None else starting.started(block=not pending)
+        pool = None if starting is None else starting.started(block=not pending or (WAIT_FOR_WORKERS and not futures))
         if pool is not None:
             while pending and len(futures) < POOL_AHEAD * pool_workers:
                 a = pending.popleft()
