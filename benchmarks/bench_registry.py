@@ -14,6 +14,8 @@ Floors (same run, same machine):
 Lock time per batch is what each worker spent waiting for and holding the write lock, per write
 transaction, read back from the ``audit.chain_close`` entries the workers leave in the audit log.
 PostgreSQL runs on a throwaway loopback server started the way the tests start it.
+The workers' fork server is started first, as ``elicense issue --batch --workers N`` starts it first thing
+(``elicense.processes.start_early``) and as a long-lived portal backend would at start-up.
 QR runs are repeated (``--repeat``, interleaved 1, 2, 1, 2 workers) and the best run of each counts: on
 a shared machine the slowest runs measure the neighbours. Each figure is also printed as ``RESULT {json}``
 for ``run_all.py``.
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_scale import _raw_insert, _rows_of, result
 
 import registry_support as rs
+from elicense import processes
 from elicense.documents import PdfDocuments
 from elicense.home import Home
 from elicense.registry import Registry, sqlite_url
@@ -173,6 +176,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     rates: dict[tuple[str, int], float] = {}
     cpus: dict[tuple[str, int], float] = {}
+    # as the CLI does first thing (and a long-lived portal backend at start-up): the workers' fork server
+    # imports while this process goes on, so a job's workers fork at once instead of importing per job
+    processes.start_early(processes.PDF_MODULES if args.pdf_rows else ())
     try:
         base = Home.load(rs.demo_home(tmp / "base"))
         floors = sign_floor(base)
