@@ -346,6 +346,12 @@ def derive_serial(values: Mapping[str, str]) -> str:
     return "S" + str(int.from_bytes(digest[:10], "big")).zfill(25)[:25]
 
 
+@functools.lru_cache(maxsize=16)
+def _china_today(at: dt.datetime) -> dt.date:
+    """:func:`china_date` of a job's time (the same for every row of it)."""
+    return china_date(at)
+
+
 def plan_row(
     values: Mapping[str, str],
     *,
@@ -373,7 +379,7 @@ def plan_row(
                 htype = HolderType.RESIDENT_ID
             except ElicenseError:
                 htype = HolderType.USCC
-        today = china_date(at)
+        today = _china_today(at)
         issued_on = _date(values["issued_on"], "issued_on") if values.get("issued_on", "").strip() else today
         if issued_on > today:
             raise _RowError(f"issued_on {issued_on} is in the future", f"签发日期 {issued_on} 晚于今天")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -268,11 +269,13 @@ def prepare_issued(
         digest = hashlib.sha256(issued.full_payload).hexdigest()
         row, entry = _issued_row(issued, kid, digest, when, details)
         out.indexes.append((row["authority_code"], index, row["id"], when))
-        out.licences.append(tuple(row[c] for c in LICENCE_COLUMNS))
+        out.licences.append(_LICENCE_ROW(row))
         out.audit.append(("licence.issue", row["id"], entry))
     return out
 
 
+_LICENCE_ROW = operator.itemgetter(*LICENCE_COLUMNS)
+"""A ``licences`` row dict → its values in :data:`LICENCE_COLUMNS` order (one C call per licence)."""
 _RECORD_JSON = json.JSONEncoder(ensure_ascii=False).encode
 """``json.dumps(..., ensure_ascii=False)`` without building an encoder per licence."""
 
