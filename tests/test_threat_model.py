@@ -119,3 +119,14 @@ def test_the_checker_catches_a_missing_test() -> None:
         ("tests/x.py", "test_a", "[p1]"),
         ("tests/y.py", "test_b", ""),
     ]
+
+
+def test_every_test_named_in_the_specs_and_readme_exists() -> None:
+    """Every ``tests/…py::test_…`` that a spec or the README names is a test that exists (they move when the
+    tests are reorganised; a stale name sends a reader to nothing)."""
+    missing = []
+    for doc in [*sorted((ROOT / "specs").glob("*.md")), ROOT / "README.md"]:
+        for path, name, _param in NODE.findall(doc.read_text(encoding="utf-8")):
+            if not (ROOT / path).is_file() or name not in _defined_tests(path):
+                missing.append(f"{doc.name}: {path}::{name}")
+    assert not missing, "named tests that do not exist:\n" + "\n".join(missing)
