@@ -212,3 +212,25 @@ def test_worker_set_up_error_is_a_clear_error_not_a_broken_pool(tmp_path: Path) 
         assert out.returncode == 3, out.stderr
         assert "no root key" in out.stderr and "Traceback" not in out.stderr, out.stderr
         assert "BrokenProcessPool" not in out.stderr and "internal error" not in out.stderr, out.stderr
+
+
+def test_this_process_and_a_worker_both_write_pdfs_each_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-worker PDF job on both processes at once (``WAIT_FOR_WORKERS``: a short job still uses the
+    worker): one PDF per licence, each a valid signature, and both processes issued (two writer chains)."""
+    from elicense.documents import PdfDocuments
+    from elicense.registry import Registry, sqlite_url
+    from elicense.registry import batch as b
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    monkeypatch.setattr(b, "WAIT_FOR_WORKERS", True)
+    n, url = 16, sqlite_url(home.path / "registry.sqlite")
+    code = home.authority_for_type("11100000MB0143028R001").code
+    report = b.run_batch(rs.csv_bytes([rs.row(i) for i in range(n)]), home=home, url=url, type_code=rs.TYPE,
+                         at=rs.NOW, actor="t", workers=2, chunk_size=2,
+                         documents=PdfDocuments(home, code, tmp_path / "pdf"))  # fmt: skip
+    assert (report.issued, report.pdfs) == (n, n)
+    files = sorted((tmp_path / "pdf").glob("*.pdf"))
+    assert len(files) == n and _pdf_ok(files[0], home) and _pdf_ok(files[-1], home)
+    with Registry.open(url) as reg:
+        chains = {str(e.chain) for e in reg.audit_entries() if e.action == "licence.issue"}
+        assert len(chains - {"main"}) == 2 and reg.verify_audit().ok

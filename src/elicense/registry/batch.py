@@ -1230,7 +1230,8 @@ def run_batch(
     OFD per licence, after its commit; rows issued by an earlier run get theirs if missing.
     ``workers`` counts this process: it issues too, and with ``workers`` > 1 the other ``workers`` - 1
     start once per job, at its start (they import and set up while this process reads the file and
-    takes the first chunks), each opening the document writer once.
+    takes the first chunks), each opening the document writer once; a job of fewer than
+    :data:`MIN_CHUNKS_PER_WORKER` chunks per worker is done by this process alone.
     ``progress`` gets a :class:`BatchProgress` as chunks complete; the default chunk is well under a
     second of work (8 rows with documents, else 200). Ctrl-C raises :class:`BatchInterrupted` once
     the running chunks have committed.
@@ -1264,7 +1265,7 @@ def run_batch(
     with ExitStack() as stack:
         pool: Executor | None = None
         starting: _PoolStart | None = None
-        if workers > 1 and len(items) > chunk_size:
+        if workers > 1 and len(items) > chunk_size * MIN_CHUNKS_PER_WORKER * workers:
             # start the other workers now: they import and set up (pyHanko, keys, fonts) while this process
             # reads the file and starts issuing (it is the first of the ``workers``: no start-up to wait for)
             pool = stack.enter_context(_pool(workers - 1, job, (type(home).__module__,)))
@@ -1381,6 +1382,9 @@ def _chunks(work: Sequence[_W], size: int, workers: int) -> list[Sequence[_W]]:
 POOL_AHEAD = 2
 """Chunks handed to each pool worker ahead (one running, one waiting): a worker never idles while this
 process is busy with a chunk of its own."""
+MIN_CHUNKS_PER_WORKER = 2
+"""Other workers start only for a job of at least this many chunks per worker: a smaller one is done by
+this process before they could have started (their start-up is 0.5–1.5 s; a chunk is well under a second)."""
 WAIT_FOR_WORKERS = False
 """``True``: this process takes no chunk before the other workers have started, so every process of a
 short job issues too (the tests of concurrent writers set it; a job then waits for the start-up)."""
