@@ -294,3 +294,24 @@ def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
                 assert json.loads(e.details)["transactions"] > 0
         writers = {c: k for c, k in per_chain.items() if c != "main"}
         assert len(writers) == 2 and all(k > 0 for k in writers.values()) and sum(per_chain.values()) == n
+
+
+def test_a_job_leaves_the_callers_collector_as_it_found_it(home: Home, tmp_path: Path) -> None:
+    """Thresholds restored, nothing left frozen; and a caller's own frozen objects (a pre-forking server's)
+    stay frozen."""
+    import gc
+
+    data = rs.csv_bytes([rs.row(i) for i in range(30)])
+    url = sqlite_url(tmp_path / "registry.sqlite")
+    threshold, start = gc.get_threshold(), gc.get_freeze_count()  # another test may have frozen objects
+    b.run_batch(data, home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t")
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0 if start == 0 else gc.get_freeze_count() >= start
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        b.run_batch(data, home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t")
+        assert gc.get_threshold() == threshold and gc.get_freeze_count() >= mine
+    finally:
+        if start == 0:
+            gc.unfreeze()

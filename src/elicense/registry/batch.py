@@ -734,16 +734,18 @@ that out. Cycles are still collected, only less often."""
 
 @contextmanager
 def _collector_for_bulk() -> Iterator[None]:
-    """In-process issuing (one worker): the caller's heap out of the collector's sight (``gc.freeze``)
-    and :data:`BULK_GC_THRESHOLD`, both restored when the job ends."""
-    before = gc.get_threshold()
+    """Issuing in this process: the caller's heap out of the collector's sight (``gc.freeze``) and
+    :data:`BULK_GC_THRESHOLD`, both restored when the job ends (a caller that froze objects of its own,
+    as a pre-forking server does, finds them still frozen)."""
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
     gc.freeze()
     gc.set_threshold(*BULK_GC_THRESHOLD)
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
 
 
 EXIT_SETUP_FAILED = 3
