@@ -160,6 +160,10 @@ def _ensure_wal(cur: sqlite3.Cursor, *, deadline_s: float = 60.0) -> None:
             delay = min(delay * 2, 0.2)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+"""How long an SQLite connection waits for another process's lock before it says the database is busy."""
+
+
 def _sqlite_hooks(engine: Engine) -> None:
     """WAL, NORMAL sync, foreign keys; explicit BEGIN (IMMEDIATE for writes) so savepoints work."""
 
@@ -167,7 +171,7 @@ def _sqlite_hooks(engine: Engine) -> None:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         _ensure_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
