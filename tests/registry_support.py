@@ -153,6 +153,25 @@ def pg_server() -> str:
     return str(_PG["url"])
 
 
+BACKENDS = ("sqlite", "postgresql")
+"""The registry's database backends, for tests parametrized over both."""
+
+
+def registry_url(backend: str, tmp_path: Path) -> str:
+    """A fresh registry on ``backend``: a file in ``tmp_path``, or a new database on the throwaway
+    PostgreSQL server (the test is skipped, saying why, where none can start)."""
+    import pytest
+
+    from elicense.registry import sqlite_url
+
+    if backend == "sqlite":
+        return sqlite_url(tmp_path / "registry.sqlite")
+    try:
+        return pg_database()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+
+
 def pg_database() -> str:
     """URL of a fresh, empty database on the throwaway server."""
     import psycopg

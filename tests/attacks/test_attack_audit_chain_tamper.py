@@ -10,19 +10,14 @@ import pytest
 
 import registry_support as rs
 from elicense.home import Home
-from elicense.registry import Registry, sqlite_url
+from elicense.registry import Registry
 
 _batch, _tamper, _writer_chains = rs.batch_chains, rs.tamper, rs.writer_chains
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=rs.BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "registry.sqlite")
-    try:
-        return rs.pg_database()
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    return rs.registry_url(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,9 @@ from elicense.registry.core import DuplicateLicence
 ELICENSE = str(Path(sys.executable).with_name("elicense"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=rs.BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "registry.sqlite")
-    try:
-        return rs.pg_database()
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    return rs.registry_url(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +139,7 @@ def test_single_chain_registry_migrates_and_its_old_entries_stay_verifiable(tmp_
 
 
 def test_kill_9_of_a_two_worker_batch_on_postgresql_then_rerun_is_exactly_once(home: Home, tmp_path: Path) -> None:
-    try:
-        url = rs.pg_database()
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    url = rs.registry_url("postgresql", tmp_path)
     n = 3000
     batch = tmp_path / "batch.csv"
     batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(n)]))

@@ -155,10 +155,7 @@ def test_two_workers_sqlite(home: Home, tmp_path: Path) -> None:
 
 
 def test_postgresql_two_workers_and_rerun(home: Home, tmp_path: Path) -> None:
-    try:
-        url = rs.pg_database()
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    url = rs.registry_url("postgresql", tmp_path)
     data = rs.csv_bytes([rs.row(i) for i in range(300)])
     assert _run(home, data, tmp_path, url=url, workers=2, chunk_size=50).issued == 300
     assert _run(home, data, tmp_path, url=url, workers=2).already_issued == 300

@@ -263,7 +263,7 @@ def test_chunks_cover_every_row_once_in_order_with_a_small_tail(n: int, size: in
         assert all(len(c) <= max(1, size // 8) for c in chunks[-b.POOL_AHEAD * workers :])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", rs.BACKENDS)
 def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
@@ -271,13 +271,7 @@ def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
     even in a short job): every row issued once, each writer on its own audit chain, the log verifies."""
     import json
 
-    if backend == "sqlite":
-        url = sqlite_url(tmp_path / "registry.sqlite")
-    else:
-        try:
-            url = rs.pg_database()
-        except RuntimeError as exc:
-            pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    url = rs.registry_url(backend, tmp_path)
     monkeypatch.setattr(b, "WAIT_FOR_WORKERS", True)
     n = 600
     report = b.run_batch(rs.csv_bytes([rs.row(i) for i in range(n)]), home=home, url=url, type_code=rs.TYPE,

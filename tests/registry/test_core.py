@@ -25,14 +25,9 @@ from elicense.registry.schema import LATEST
 ACTOR = "tester"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=rs.BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "registry.sqlite")
-    try:
-        return rs.pg_database()
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started here: {exc}")
+    return rs.registry_url(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module")
