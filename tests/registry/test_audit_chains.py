@@ -89,7 +89,7 @@ def test_bulk_insert_constraint_guard_stores_nothing_of_the_batch(url: str, home
             taken = reg.query(limit=1)[0].status_index
         plan = b.plan_batch(rs.csv_bytes([rs.row(i) for i in range(500, 503)]), licence_type=st.licence_type,
                             authority=entry.authority, at=rs.NOW)  # fmt: skip
-        prepared = [b._sign(st, r, idx) for r, idx in zip(plan.rows, (7, 8, taken), strict=True)]
+        prepared = b._sign_all(st, plan.rows, (7, 8, taken))
         from elicense.registry.core import prepare_issued
 
         bulk = prepare_issued([(p, {}) for p in prepared], kid=st.kid, at=rs.NOW)

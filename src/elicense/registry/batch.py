@@ -1045,10 +1045,6 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
         fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
 
 
-def _sign(st: _Worker, r: BatchRow, idx: int) -> IssuedLicence:
-    return _sign_all(st, [r], [idx])[0]
-
-
 def _sign_all(st: _Worker, rows: Sequence[BatchRow], indexes: Sequence[int]) -> list[IssuedLicence]:
     """``rows`` signed with status indexes ``indexes``, step by step over all of them (:func:`sign_licences`)."""
     session = _session(st)
@@ -1196,8 +1192,9 @@ def _issue_checked(
             used = {_index_of(iss) for _, iss in keep}
             redo = [(k, r) for k, (r, iss) in enumerate(keep) if _index_of(iss) in clash]
             fresh = _draw(st, len(redo), used)
-            for (k, r), idx in zip(redo, fresh, strict=True):
-                keep[k] = (r, _sign(st, r, idx))
+            signed = _sign_all(st, [r for _, r in redo], fresh)
+            for (k, r), iss in zip(redo, signed, strict=True):
+                keep[k] = (r, iss)
             clash = reg.taken_among(conn, code, fresh)
         if clashed and not st.complete:  # no bitmap (one licence): collisions are the growth signal
             _resize(st, reg.grow_status_list(conn, code, st.size))
