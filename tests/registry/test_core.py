@@ -71,6 +71,28 @@ def test_open_is_idempotent_and_versioned(url: str) -> None:
         assert reg.verify_audit().ok
 
 
+def test_new_sqlite_registry_uses_16_kib_pages_and_an_older_file_keeps_its_own(tmp_path: Path, home: Home) -> None:
+    import sqlite3
+
+    from elicense.registry.store import SQLITE_PAGE_SIZE
+
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as c:
+            return int(c.execute("PRAGMA page_size").fetchone()[0])
+
+    with Registry.open(sqlite_url(tmp_path / "new.sqlite")) as reg:
+        _issue(home, reg, "P1")
+    assert page_size(tmp_path / "new.sqlite") == SQLITE_PAGE_SIZE == 16_384
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as c:  # a registry file made with SQLite's default pages
+        c.execute("PRAGMA page_size=4096")
+        c.execute("PRAGMA journal_mode=WAL")
+    with Registry.open(sqlite_url(old)) as reg:
+        issued = _issue(home, reg, "P2")
+        assert reg.get(str(issued.licence.id)) is not None and reg.verify_audit().ok
+    assert page_size(old) == 4096
+
+
 def test_missing_sqlite_registry_is_refused(tmp_path: Path) -> None:
     from elicense.errors import StorageError
 

@@ -46,6 +46,14 @@ SOURCE_LOOKUP = select(s.licences.c.id).where(
 """Licence id for (authority ``a``, type ``t``, source id ``sid``)."""
 
 
+_SOURCES_SQL_PG = (
+    "SELECT t.sid FROM unnest(%s::text[]) AS t(sid), LATERAL (SELECT 1 FROM licences l WHERE "
+    "l.authority_code = %s AND l.type_code = %s AND l.source_id = t.sid LIMIT 1) AS hit"
+)
+""":meth:`LicenceStore.sources_among` on PostgreSQL: a probe of ``uq_licence_source`` per source id, whatever the
+planner's statistics say (an ``IN`` list on a table not analysed yet scans the authority's licences and filters)."""
+
+
 class LicenceStore(AuditLog):
     """Licences as stored: by id, by source key, by filter; their status history and changes."""
 
@@ -55,6 +63,9 @@ class LicenceStore(AuditLog):
         """Which of ``source_ids`` the registry already holds for (authority, type) (one statement)."""
         if not source_ids:
             return set()
+        if self.dialect == "postgresql":  # one probe of the unique key each (see status_alloc._TAKEN_SQL_PG)
+            rows = conn.exec_driver_sql(_SOURCES_SQL_PG, (list(source_ids), authority_code, type_code))
+            return {str(r[0]) for r in rows}
         q = select(s.licences.c.source_id).where(
             s.licences.c.authority_code == authority_code,
             s.licences.c.type_code == type_code,

@@ -160,6 +160,13 @@ def _ensure_wal(cur: sqlite3.Cursor, *, deadline_s: float = 60.0) -> None:
             delay = min(delay * 2, 0.2)
 
 
+SQLITE_PAGE_SIZE = 16_384
+"""Page size of a new SQLite registry (an existing file keeps its own: SQLite ignores the setting then).
+
+A licence row is ~2.3 KiB: on the default 4 KiB page one row fits and the rest of the page stays empty.
+On 16 KiB pages 20,000 licences take 66 MB instead of 102 MB, and bulk issuance writes and checkpoints
+a third fewer bytes (4 % more licences per second, measured with ``benchmarks/bench_registry.py``)."""
+
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 """How long an SQLite connection waits for another process's lock before it says the database is busy."""
 
@@ -172,6 +179,7 @@ def _sqlite_hooks(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # before WAL: it writes the file's first page
         _ensure_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
