@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,12 +312,17 @@ def test_a_job_leaves_the_callers_collector_as_it_found_it(home: Home, tmp_path:
             gc.unfreeze()
 
 
-def test_every_fourth_checkpoint_restarts_the_wal_under_the_writer_lock(home: Home, tmp_path: Path) -> None:
+def test_checkpoints_restart_the_wal_under_the_writer_lock_and_back_off_from_a_lingering_reader(
+    home: Home, tmp_path: Path
+) -> None:
     """With two writers a passive checkpoint rarely finds the WAL free of an older snapshot, so the WAL never
-    started over (0.6–1.2 GB over 100,000 licences); every ``RESTART_EVERY`` th checkpoint of a worker
-    restarts it under the job's writer lock, and empties the file."""
+    started over (0.6–1.2 GB over 100,000 licences). A worker's checkpoint now restarts it (``RESTART``: the
+    file keeps its blocks, the next commit writes from its start) under the job's writer lock; a restart an
+    outside reader blocks is tried again after twice as many checkpoints."""
+    import fcntl
     import functools
     import sqlite3
+    import threading
 
     db = tmp_path / "registry.sqlite"
     url = sqlite_url(db)
@@ -332,21 +338,41 @@ def test_every_fourth_checkpoint_restarts_the_wal_under_the_writer_lock(home: Ho
         writer.execute("UPDATE status_lists SET size = size + 1")
         writer.execute("COMMIT")
 
+    def frames() -> int:
+        """Frames in the WAL now (``wal_checkpoint`` answers (busy, frames in the log, frames copied))."""
+        return int(writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
     try:
         st = b._STATE
         assert st is not None and st.lock_fd is not None
-        for k in range(1, b.RESTART_EVERY + 1):
+        for _ in range(3):
             write()
-            reader.execute("BEGIN")
-            reader.execute("SELECT count(*) FROM licences").fetchone()  # holds a snapshot: frames before it
-            write()  # ... and one after it, which no passive checkpoint may copy while it lasts
-            if k == b.RESTART_EVERY:
-                reader.execute("COMMIT")  # the reader is gone by the restarting checkpoint
-            b._checkpoint(st)
-            if k < b.RESTART_EVERY:
-                assert wal.stat().st_size > 0
-                reader.execute("COMMIT")
-        assert wal.stat().st_size == 0  # restarted and emptied: the next write starts the WAL over
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM licences").fetchone()  # a snapshot: frames before it must stay
+        write()  # ... and one after it, which no checkpoint may copy while the snapshot lasts
+        b._checkpoint(st)  # the restart waits RESTART_WAIT_MS for the reader, gives up, backs off
+        assert (st.restart_every, st.next_restart) == (2, st.checkpoints + 2)
+        reader.execute("COMMIT")
+        b._checkpoint(st)  # not due yet: no restart tried
+        assert (st.restart_every, st.next_restart) == (2, st.checkpoints + 1)
+        before = frames()
+        assert before >= 4
+
+        holder = os.open(str(db) + ".lock", os.O_RDWR)  # another writer of the job holds the lock
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        done = threading.Thread(target=b._checkpoint, args=(st,))
+        done.start()
+        done.join(0.5)
+        assert done.is_alive(), "the restart did not wait for the job's writer lock"
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        done.join(30)
+        assert not done.is_alive()
+        assert (st.restart_every, st.next_restart) == (1, st.checkpoints + 1)  # succeeded: every checkpoint again
+        size = wal.stat().st_size
+        write()
+        assert frames() < before  # the WAL started over ...
+        assert wal.stat().st_size == size > 0  # ... over the file's own blocks: not emptied, not extended
     finally:
         writer.close()
         reader.close()
