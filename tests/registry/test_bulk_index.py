@@ -269,7 +269,8 @@ def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     """Two writers at once (this process and a pool worker: ``WAIT_FOR_WORKERS`` makes both take chunks
-    even in a short job): every row issued once, each writer on its own audit chain, the log verifies."""
+    even in a short job): every row issued once, each writer on its own audit chain, the log verifies; each
+    writer draws its status indexes from its own residue class, so the two never pick the same one."""
     import json
 
     url = rs.registry_url(backend, tmp_path)
@@ -279,16 +280,17 @@ def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
                          at=rs.NOW, actor="t", workers=2, chunk_size=40)  # fmt: skip
     assert report.issued == n
     with Registry.open(url) as reg:
-        assert reg.count() == n and len({r.status_index for r in reg.query(limit=None)}) == n
+        index_of = {r.id: r.status_index for r in reg.query(limit=None)}
+        assert reg.count() == n and len(set(index_of.values())) == n
         assert reg.verify_audit().ok
-        per_chain: dict[str, int] = {}
+        per_chain: dict[str, set[int]] = {}
         for e in reg.audit_entries():
             if e.action == "licence.issue":
-                per_chain[str(e.chain)] = per_chain.get(str(e.chain), 0) + 1
+                per_chain.setdefault(str(e.chain), set()).add(index_of[e.subject] % 2)
             if e.action == "audit.chain_close":
                 assert json.loads(e.details)["transactions"] > 0
-        writers = {c: k for c, k in per_chain.items() if c != "main"}
-        assert len(writers) == 2 and all(k > 0 for k in writers.values()) and sum(per_chain.values()) == n
+    assert sorted(per_chain) != ["main"] and "main" not in per_chain  # no clash sent a row to the checked path
+    assert sorted(per_chain.values(), key=min) == [{0}, {1}]  # one residue class per writer
 
 
 def test_a_job_leaves_the_callers_collector_as_it_found_it(home: Home, tmp_path: Path) -> None:
@@ -377,3 +379,78 @@ def test_checkpoints_restart_the_wal_under_the_writer_lock_and_back_off_from_a_l
         writer.close()
         reader.close()
         b._close_worker()
+
+
+def test_deadlock_with_another_writer_rolls_back_and_the_rows_are_issued_once(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another PostgreSQL writer inserts status index Y, then X, while a batch transaction inserts X, then Y:
+    each waits for the other. The server rolls the batch's transaction back (a deadlock); the batch must
+    not stop with the driver's error but check its rows again and issue each exactly once (two workers
+    drawing the same indexes did this at 100,000 rows: ``psycopg.errors.DeadlockDetected``)."""
+    import threading
+    import time
+
+    import psycopg
+
+    url = rs.registry_url("postgresql", tmp_path)
+    entry = home.authority_for_type("11100000MB0143028R001")
+    b.run_batch(rs.csv_bytes([rs.row(i) for i in range(3)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
+                actor="t")  # fmt: skip
+    b._init_worker(b._Job(url, entry, functools.partial(home.signer, entry), rs.TYPE, rs.NOW, "t"))
+    st = b._STATE
+    assert st is not None
+    x, y = 50_001, 50_002
+    draws: Iterator[int] = iter([x, y, *range(60_000, 60_100)])
+    monkeypatch.setattr(secrets, "randbelow", lambda n: next(draws))
+    checked: list[bool] = []
+    real_checked = b._issue_checked
+
+    def spy(st: Any, rows: Any, prepared: Any, *, clashed: bool) -> Any:
+        checked.append(clashed)
+        return real_checked(st, rows, prepared, clashed=clashed)
+
+    monkeypatch.setattr(b, "_issue_checked", spy)
+    plan = b.plan_batch(rs.csv_bytes([rs.row(i) for i in range(100, 102)]), licence_type=st.licence_type,
+                        authority=st.entry.authority, at=rs.NOW)  # fmt: skip
+    raw = url.replace("postgresql+psycopg", "postgresql")
+    insert = "INSERT INTO status_indexes (authority_code, idx, licence_id, allocated_at) VALUES (%s, %s, NULL, 'x')"
+    result: dict[str, Any] = {}
+
+    def batch() -> None:
+        try:
+            result["out"] = b._issue_rows(st, plan.rows, 100)
+        except BaseException as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    try:
+        with psycopg.connect(raw) as other, psycopg.connect(raw, autocommit=True) as watch:
+            other.execute("SET deadlock_timeout = '30s'")  # the batch's session detects the cycle first
+            other.execute(insert, (entry.code, y))
+            worker = threading.Thread(target=batch)
+            worker.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the batch inserted X and waits for Y
+                waiting = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the batch never waited for the other writer's index")
+            other.execute(insert, (entry.code, x))  # waits for the batch: a cycle, the batch is rolled back
+            other.commit()
+            worker.join(60)
+        assert not worker.is_alive()
+        assert "error" not in result, result.get("error")
+        ids, skipped, _docs = result["out"]
+        assert len(ids) == 2 and skipped == 0
+        assert checked and checked[0] is True  # the conflict went to the checked path, not out of the job
+    finally:
+        b._close_worker()
+    with Registry.open(url) as reg:
+        recs = [reg.get(i) for i in ids]
+        indexes = {r.status_index for r in recs if r is not None}
+        assert len(indexes) == 2 and not indexes & {x, y}
+        assert reg.count() == 5 and reg.verify_audit().ok

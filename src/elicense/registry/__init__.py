@@ -18,6 +18,7 @@ from elicense.registry.core import (
     RegistryError,
     StatusEntry,
     StatusTransitionError,
+    WriteConflict,
     iso,
     sqlite_url,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RegistryError",
     "StatusEntry",
     "StatusTransitionError",
+    "WriteConflict",
     "iso",
     "sqlite_url",
 ]

@@ -60,10 +60,12 @@ from elicense.identifiers import LicenceId, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licences
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
 from elicense.processes import worker_context
-from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, prepare_issued
+from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, WriteConflict, prepare_issued
 from elicense.registry.store import SQLITE_BUSY_TIMEOUT_MS
 
 if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import Synchronized
+
     from elicense.catalog import LicenceType
     from elicense.crypto.keys import Signer
     from elicense.registry.core import ChainWriter
@@ -664,6 +666,9 @@ class _Job:
     documents: DocumentSpec | None = None
     columns: tuple[str, ...] = ()
     """The batch file's header keys (a worker maps the cells of the rows it is sent with them)."""
+    stride: int = 1
+    """Processes issuing this job at once: each draws status indexes from its own residue class modulo
+    ``stride`` (:func:`_draw`), so two of them never pick the same index."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     """This process's environment when the job began (``$ELICENSE_PASSPHRASE`` …): a worker forked from a
     long-lived fork server gets it as a spawned one would, not the server's older copy."""
@@ -704,6 +709,10 @@ class _Worker:
     """SQLite only: a lock file serialising this job's writers (blocking, no busy-wait polling)."""
     columns: tuple[str, ...] = ()
     """The job's header keys (:attr:`_Job.columns`)."""
+    slot: int = 0
+    """This process's residue class of status indexes (0: the calling process; pool workers 1 …)."""
+    stride: int = 1
+    """:attr:`_Job.stride`."""
 
     @property
     def pdf_dir(self) -> DocumentWriter | None:
@@ -715,11 +724,12 @@ _STATE: _Worker | None = None
 """This process's worker (the pool initializer's only way to hand state to the tasks)."""
 
 
-def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
+def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False, slots: Synchronized[int] | None = None) -> None:
     """Per-process state; ``bitmap=False`` (one licence) skips reading the list's taken indexes.
 
     ``pool``: a pool worker ignores Ctrl-C (the terminal sends it to the whole process group): the
-    parent stops handing out chunks and lets the running ones commit.
+    parent stops handing out chunks and lets the running ones commit. ``slots``: the pool's shared
+    counter, from which each pool worker takes its residue class of status indexes (1, 2, …).
     """
     if not pool:
         _setup(job, bitmap)
@@ -727,8 +737,13 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(job.environ)
+    slot = 0
+    if slots is not None:
+        with slots.get_lock():
+            slots.value += 1
+            slot = int(slots.value)
     try:
-        _setup(job, bitmap)
+        _setup(job, bitmap, slot % job.stride)
     except ElicenseError:
         # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
         os._exit(EXIT_SETUP_FAILED)
@@ -764,8 +779,8 @@ EXIT_SETUP_FAILED = 3
 """Exit status of a pool worker that could not set up (its parent then says why)."""
 
 
-def _setup(job: _Job, bitmap: bool) -> None:
-    """The worker state of this process for ``job``."""
+def _setup(job: _Job, bitmap: bool, slot: int = 0) -> None:
+    """The worker state of this process for ``job`` (``slot``: its residue class of status indexes)."""
     global _STATE
     catalog = Catalog.default()
     signer = job.unlock()
@@ -799,6 +814,8 @@ def _setup(job: _Job, bitmap: bool) -> None:
         lock_fd=lock_fd,
         complete=bitmap,
         columns=job.columns,
+        slot=slot,
+        stride=job.stride,
     )
 
 
@@ -998,14 +1015,12 @@ def _issue_rows(st: _Worker, rows: Sequence[BatchRow], commit_every: int) -> tup
         part = rows[start : start + commit_every]
         try:
             ids, skip = _issue_transaction(st, part)
-        except ElicenseError:
-            # a concurrent issuer (another machine) got there first: redo row by row
+        except (DuplicateLicence, WriteConflict):
+            # a concurrent issuer (another machine) got there first, or the database rolled the checked
+            # transaction back for a concurrent one: redo row by row
             ids, skip = [], 0
             for r in part:
-                try:
-                    one, s1 = _issue_transaction(st, [r])
-                except ElicenseError:
-                    one, s1 = [], 1
+                one, s1 = _issue_alone(st, r)
                 ids += one
                 skip += s1
         issued += ids
@@ -1015,15 +1030,41 @@ def _issue_rows(st: _Worker, rows: Sequence[BatchRow], commit_every: int) -> tup
     return issued, skipped, pdfs
 
 
+WRITE_CONFLICT_RETRIES = 5
+"""How often one row is tried again after the database rolled its transaction back for a concurrent one."""
+
+
+def _issue_alone(st: _Worker, row: BatchRow) -> tuple[list[str], int]:
+    """``row`` in a transaction of its own: a source id another issuer took meanwhile counts as skipped; a
+    write conflict (deadlock, serialization failure) is tried again, up to :data:`WRITE_CONFLICT_RETRIES`
+    times; any other error stops the job (committed rows stay issued; a re-run resumes)."""
+    for attempt in range(WRITE_CONFLICT_RETRIES + 1):
+        try:
+            return _issue_transaction(st, [row])
+        except DuplicateLicence:
+            return [], 1
+        except WriteConflict:
+            if attempt == WRITE_CONFLICT_RETRIES:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _draw(st: _Worker, n: int, exclude: set[int]) -> list[int]:
-    """``n`` distinct indexes drawn uniformly from the free ones (herd privacy: never sequential)."""
+    """``n`` distinct indexes drawn uniformly from the free ones of this process's residue class modulo
+    :attr:`_Worker.stride` (herd privacy: never sequential; the class says only which process of the job
+    signed). Without the classes, two processes drew the same index about once per pair of concurrent
+    400-row transactions (400 × 400 / 131,072): one then waited for the other's commit, failed on the
+    unique key and took the checked path (a third of all transactions with two workers), and on
+    PostgreSQL two such clashes in opposite order were a deadlock."""
     out: list[int] = []
     chosen = set(exclude)
-    size, bits = st.size, st.taken
+    size, bits, stride, slot = st.size, st.taken, st.stride, st.slot
     if st.known + len(chosen) + n > size * 0.9:  # cannot happen while the list doubles at half full
         raise RegistryError(f"status list of {st.entry.code} is full", message_zh="状态列表已满")
+    classes = size // stride
     while len(out) < n:
-        idx = secrets.randbelow(size)
+        idx = secrets.randbelow(classes) * stride + slot if stride > 1 else secrets.randbelow(size)
         if bits[idx >> 3] & (1 << (idx & 7)) or idx in chosen:
             continue
         chosen.add(idx)
@@ -1172,7 +1213,7 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
         with _writer_lock(st), reg.transaction() as conn:
             reg.insert_issued(conn, bulk, appended)
             _crashpoint("issue.before_commit")
-    except DuplicateLicence:  # a concurrent issuer took a source id or an index: check row by row
+    except (DuplicateLicence, WriteConflict):  # a concurrent issuer took a source id or an index: check the rows
         session.lock_seconds += time.perf_counter() - t0
         return _issue_checked(st, rows, prepared, clashed=True)
     session.lock_seconds += time.perf_counter() - t0
@@ -1292,7 +1333,9 @@ def run_batch(
     if chunk_size is None:
         chunk_size = PDF_CHUNK_ROWS if documents is not None else QR_CHUNK_ROWS
     signer = home.signer(entry)  # a wrong passphrase fails here, clearly, before any worker starts
-    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents, tuple(keys))
+    parallel = workers > 1 and len(items) > chunk_size * MIN_CHUNKS_PER_WORKER * workers
+    job = _Job(url, entry, functools.partial(home.signer, entry), lt.code, at, actor, documents, tuple(keys),
+               stride=workers if parallel else 1)  # fmt: skip
     state = {"issued": 0, "skipped": 0, "documents": 0, "rejected": 0}
     t0 = time.perf_counter()
     now = BatchProgress("validating", 0, len(items), 0, 0, 0, 0, 0.0)
@@ -1310,7 +1353,7 @@ def run_batch(
     with ExitStack() as stack:
         pool: Executor | None = None
         starting: _PoolStart | None = None
-        if workers > 1 and len(items) > chunk_size * MIN_CHUNKS_PER_WORKER * workers:
+        if parallel:
             # start the other workers now: they import and set up (pyHanko, keys, fonts) while this process
             # reads the file and starts issuing (it is the first of the ``workers``: no start-up to wait for)
             pool = stack.enter_context(_pool(workers - 1, job, (type(home).__module__,)))
@@ -1388,8 +1431,9 @@ def _pool(workers: int, job: _Job, modules: tuple[str, ...] = ()) -> ProcessPool
     the job's key unlocker imports: ~70 ms a worker) and the document writer's."""
     preload = job.documents.preload if job.documents is not None else ()
     context = worker_context((*modules, *preload))
+    slots = context.Value("i", 0)  # each worker takes the next residue class of status indexes
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(job, True, True))  # fmt: skip
+                               initargs=(job, True, True, slots))  # fmt: skip
 
 
 def _register(signer: Signer, entry: IssuerEntry, job: _Job) -> dict[str, str]:

@@ -32,15 +32,18 @@ from elicense.registry.auditing import ChainAppend, ChainWriter
 from elicense.registry.keys import KeyStore
 from elicense.registry.licences import ALLOWED_TRANSITIONS, SOURCE_LOOKUP, LicenceStore
 from elicense.registry.records import (
+    RETRYABLE_SQLSTATES,
     DuplicateLicence,
     LicenceRecord,
     MissingStatusIndex,
     RegistryError,
     StatusEntry,
     StatusTransitionError,
+    WriteConflict,
     iso,
     parse_iso,
     sqlite_url,
+    sqlstate,
 )
 from elicense.registry.records import require_status_index as _require_status_index
 from elicense.registry.status_alloc import MAX_FILL, STATUS_LIST_SIZE, StatusAllocator
@@ -117,7 +120,9 @@ class Registry(LicenceStore, StatusAllocator, KeyStore):
         if not bulk.licences:
             return
         sql = _BULK_SQL[self.dialect]
-        _insert_rows(conn, sql, sql.indexes, bulk.indexes)
+        # in index order: two writers that drew the same two indexes wait for each other in the same order,
+        # never in a cycle (PostgreSQL makes a second insert of a key wait for the first one's transaction)
+        _insert_rows(conn, sql, sql.indexes, sorted(bulk.indexes, key=_INDEX_OF_ROW))
         _insert_rows(conn, sql, sql.licences, bulk.licences)
         self.append_chain(conn, appended)
 
@@ -177,6 +182,7 @@ __all__ = [
     "RegistryError",
     "StatusEntry",
     "StatusTransitionError",
+    "WriteConflict",
     "iso",
     "parse_iso",
     "prepare_issued",
@@ -224,6 +230,10 @@ def _insert_rows(conn: Connection, sql: _BulkSql, statement: str, rows: Sequence
                 copy.write_row(row)
     except conn.dialect.loaded_dbapi.IntegrityError as exc:
         raise DuplicateLicence(f"already registered: {exc}", message_zh="证照已登记") from exc
+    except conn.dialect.loaded_dbapi.OperationalError as exc:
+        if sqlstate(exc) in RETRYABLE_SQLSTATES:
+            raise WriteConflict(f"write conflict: {exc}", message_zh="并发写入冲突，可重试") from exc
+        raise
 
 
 def _bulk_sql(ph: str, *, copy: bool = False) -> _BulkSql:
@@ -274,6 +284,8 @@ def prepare_issued(
     return out
 
 
+_INDEX_OF_ROW = operator.itemgetter(1)
+"""A ``status_indexes`` row (authority, index, licence id, allocated at) → its index."""
 _LICENCE_ROW = operator.itemgetter(*LICENCE_COLUMNS)
 """A ``licences`` row dict → its values in :data:`LICENCE_COLUMNS` order (one C call per licence)."""
 _RECORD_JSON = json.JSONEncoder(ensure_ascii=False).encode

@@ -41,6 +41,23 @@ class DuplicateLicence(RegistryError):
     code = "duplicate_licence"
 
 
+class WriteConflict(RegistryError):
+    """The database aborted this write transaction for another's sake (PostgreSQL: a deadlock or a
+    serialization failure): nothing of it was stored, and the same write may be tried again."""
+
+    code = "write_conflict"
+
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+"""SQLSTATEs of a transaction the server rolled back for a concurrent one (serialization failure, deadlock)."""
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, also when SQLAlchemy wraps it (``None``: not a server error)."""
+    state = getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 class MissingStatusIndex(RegistryError):
     """A licence without a status-list index: no revocation of it could ever reach a verifier (#16)."""
 

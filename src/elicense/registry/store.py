@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from elicense import _crashpoint
 from elicense.errors import StorageError, UsageError
 from elicense.registry import schema as s
-from elicense.registry.records import DuplicateLicence, iso
+from elicense.registry.records import RETRYABLE_SQLSTATES, DuplicateLicence, WriteConflict, iso, sqlstate
 
 
 class Store:
@@ -93,6 +93,8 @@ class Store:
         except IntegrityError as exc:
             raise DuplicateLicence(f"already registered: {exc.orig}", message_zh="证照已登记") from exc
         except OperationalError as exc:
+            if sqlstate(exc) in RETRYABLE_SQLSTATES:
+                raise WriteConflict(f"write conflict: {exc.orig}", message_zh="并发写入冲突，可重试") from exc
             raise StorageError(f"registry write failed: {exc.orig}", message_zh="证照库写入失败") from exc
 
     @contextmanager
