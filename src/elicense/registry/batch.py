@@ -291,7 +291,7 @@ def read_rows(text: str, known: Mapping[str, str]) -> tuple[list[str], Iterator[
                 n += 1
                 yield n, reader.line_num, f"malformed CSV: {exc}"
                 continue
-            if not cells or all(not c.strip() for c in cells):
+            if not cells or (not cells[0].strip() and all(not c.strip() for c in cells)):
                 continue
             n += 1
             if len(cells) != len(keys):
@@ -931,6 +931,10 @@ def _id_key(values: Mapping[str, str]) -> tuple[str, int] | None:
         return None
 
 
+_ID_COLUMNS = frozenset({"licence_id", "version", "serial", "number", "source_id"})
+"""The columns :func:`_id_key` (and :func:`derive_serial`) read."""
+
+
 def _triage(
     keys: Sequence[str], items: Sequence[_Item], problems: list[RowProblem], done_sources: Mapping[str, str], *,
     licence_type: LicenceType, authority: Authority, at: dt.datetime,
@@ -945,6 +949,7 @@ def _triage(
     reported here. Rows whose source id is already issued go too, flagged: they are still validated
     (a now-invalid row is reported, not counted as already issued)."""
     sid_at = keys.index("source_id")
+    id_columns = [(k, i) for i, k in enumerate(keys) if k in _ID_COLUMNS]  # what _id_key reads, nothing more
     sids: dict[str, int] = {}
     ids: dict[tuple[str, int] | None, int] = {}
     parsed: list[tuple[int, int, list[str], str, tuple[str, int] | None]] = []
@@ -953,7 +958,7 @@ def _triage(
             problems.append(RowProblem(n, line, "", cells, cells))
             continue
         sid = cells[sid_at].strip()
-        key = _id_key(dict(zip(keys, cells, strict=True)))
+        key = _id_key({k: cells[i] for k, i in id_columns})
         sids[sid] = sids.get(sid, 0) + 1
         ids[key] = ids.get(key, 0) + 1
         parsed.append((n, line, cells, sid, key))
