@@ -289,7 +289,7 @@ def test_this_process_and_a_worker_issue_at_once_each_on_its_own_chain(
                 per_chain.setdefault(str(e.chain), set()).add(index_of[e.subject] % 2)
             if e.action == "audit.chain_close":
                 assert json.loads(e.details)["transactions"] > 0
-    assert sorted(per_chain) != ["main"] and "main" not in per_chain  # no clash sent a row to the checked path
+    assert "main" not in per_chain  # no clash sent a row to the checked path
     assert sorted(per_chain.values(), key=min) == [{0}, {1}]  # one residue class per writer
 
 
