@@ -13,7 +13,7 @@ import pytest
 
 import registry_support as rs
 from elicense.home import Home
-from elicense.registry import Registry, sqlite_url
+from elicense.registry import DuplicateLicence, Registry, sqlite_url
 from elicense.registry import batch as b
 
 
@@ -454,3 +454,61 @@ def test_deadlock_with_another_writer_rolls_back_and_the_rows_are_issued_once(
         indexes = {r.status_index for r in recs if r is not None}
         assert len(indexes) == 2 and not indexes & {x, y}
         assert reg.count() == 5 and reg.verify_audit().ok
+
+
+def test_a_serialization_failure_is_a_write_conflict_on_either_path(tmp_path: Path) -> None:
+    """``40001`` / ``40P01`` from the server, raised through SQLAlchemy or straight from the driver (COPY),
+    are one typed, retryable error; any other operational error stays a storage error."""
+    from sqlalchemy.exc import OperationalError
+
+    from elicense.errors import StorageError
+    from elicense.registry import WriteConflict
+
+    class ServerError(Exception):
+        def __init__(self, state: str) -> None:
+            super().__init__(f"server said {state}")
+            self.sqlstate = state
+
+    with Registry.open(sqlite_url(tmp_path / "registry.sqlite")) as reg:
+        for state, expected in (("40001", WriteConflict), ("40P01", WriteConflict), ("53100", StorageError)):
+            with pytest.raises(expected), reg.transaction():
+                raise OperationalError("INSERT …", {}, ServerError(state))
+
+
+def test_a_row_alone_is_retried_after_a_write_conflict_and_other_errors_stop_the_job(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row-by-row fallback: a conflict is tried again; a source id taken meanwhile counts as skipped;
+    any other error is raised (it used to count the row as already issued)."""
+    from elicense.errors import StorageError
+    from elicense.registry import WriteConflict
+
+    url, st = _worker(home)
+    try:
+        plan = b.plan_batch(rs.csv_bytes([rs.row(i) for i in range(200, 201)]), licence_type=st.licence_type,
+                            authority=st.entry.authority, at=rs.NOW)  # fmt: skip
+        (row,) = plan.rows
+        real = b._issue_transaction
+        outcomes: list[BaseException | None] = [WriteConflict("deadlock"), WriteConflict("deadlock"), None]
+
+        def flaky(st: Any, rows: Any) -> Any:
+            outcome = outcomes.pop(0)
+            if outcome is not None:
+                raise outcome
+            return real(st, rows)
+
+        monkeypatch.setattr(b, "_issue_transaction", flaky)
+        ids, skipped = b._issue_alone(st, row)
+        assert len(ids) == 1 and skipped == 0 and not outcomes
+        outcomes[:] = [DuplicateLicence("taken")]
+        assert b._issue_alone(st, row) == ([], 1)
+        outcomes[:] = [StorageError("disk full")]
+        with pytest.raises(StorageError):
+            b._issue_alone(st, row)
+        outcomes[:] = [WriteConflict("deadlock")] * (b.WRITE_CONFLICT_RETRIES + 1)
+        with pytest.raises(WriteConflict):
+            b._issue_alone(st, row)
+    finally:
+        b._close_worker()
+    with Registry.open(url) as reg:
+        assert reg.count() == 4 and reg.verify_audit().ok
