@@ -82,10 +82,11 @@ QR_CHUNK_ROWS = 800
 """Rows per unit of work without documents (two transactions; progress moves every ~0.2 s)."""
 DEFAULT_COMMIT_EVERY = 400
 """Rows per transaction: small enough to lose little on a crash (a tenth of a second of signing) and to
-hold the write lock ~15 ms, large enough that the commit and the statements' fixed cost are spread thin.
-Each commit writes every page it touched once: the tables' last pages, the chain's head, and a leaf of
-each random-key index per row. 400 rather than 100: a licence cost 264 → 220 µs at 100,000 rows on one
-worker (3,469 → 4,289 /s), 6,090 → 7,393 /s on two (``benchmarks/bench_registry.py``)."""
+hold the write lock briefly (~8 ms on SQLite, ~16 ms on PostgreSQL), large enough that the commit and
+the statements' fixed cost are spread thin. Each commit writes every page it touched once: the tables'
+last pages, the chain's head, and a leaf of each random-key index per row. 400 rather than 100: a
+licence cost 264 → 220 µs at 100,000 rows on one worker (3,469 → 4,289 /s), 6,090 → 7,393 /s on two
+(A/B runs of :func:`run_batch`, a fresh process each)."""
 
 RESERVED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "source_id": ("来源编号", "业务编号"),
