@@ -512,3 +512,21 @@ def test_a_row_alone_is_retried_after_a_write_conflict_and_other_errors_stop_the
         b._close_worker()
     with Registry.open(url) as reg:
         assert reg.count() == 4 and reg.verify_audit().ok
+
+
+def test_a_process_whose_index_class_is_full_draws_from_the_whole_list(home: Home) -> None:
+    """A process that issued far more than its share of a job fills its residue class before the list is half
+    full (the list grows on the overall fill): its draws then come from the whole list, not a loop that
+    never ends."""
+    _, st = _worker(home)
+    try:
+        st.stride, st.slot = 2, 0
+        assert all(i % 2 == 0 for i in b._draw(st, 400, set()))  # its own class while it has room
+        for idx in range(0, st.size, 2):  # then every index of class 0 taken
+            st.taken[idx >> 3] |= 1 << (idx & 7)
+        st.known = sum(bin(byte).count("1") for byte in st.taken)
+        assert st.known < st.size * 0.9
+        drawn = b._draw(st, 50, set())
+        assert len(set(drawn)) == 50 and all(i % 2 == 1 for i in drawn)
+    finally:
+        b._close_worker()

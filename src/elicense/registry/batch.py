@@ -1062,16 +1062,24 @@ def _draw(st: _Worker, n: int, exclude: set[int]) -> list[int]:
     signed). Without the classes, two processes drew the same index about once per pair of concurrent
     400-row transactions (400 × 400 / 131,072): one then waited for the other's commit, failed on the
     unique key and took the checked path (a third of all transactions with two workers), and on
-    PostgreSQL two such clashes in opposite order were a deadlock."""
+    PostgreSQL two such clashes in opposite order were a deadlock.
+
+    The list grows on its overall fill, not a class's: a class that has filled up (this process issued
+    far more than its share) is left for the whole list after ``8 n + 64`` misses (at the usual fill,
+    at most half, ``n`` draws miss about ``n`` times); the database's unique keys still guard."""
     out: list[int] = []
     chosen = set(exclude)
     size, bits, stride, slot = st.size, st.taken, st.stride, st.slot
     if st.known + len(chosen) + n > size * 0.9:  # cannot happen while the list doubles at half full
         raise RegistryError(f"status list of {st.entry.code} is full", message_zh="状态列表已满")
     classes = size // stride
+    misses, crowded = 0, 8 * n + 64
     while len(out) < n:
         idx = secrets.randbelow(classes) * stride + slot if stride > 1 else secrets.randbelow(size)
         if bits[idx >> 3] & (1 << (idx & 7)) or idx in chosen:
+            misses += 1
+            if misses > crowded and stride > 1:
+                stride = 1
             continue
         chosen.add(idx)
         out.append(idx)
