@@ -108,8 +108,9 @@ def test_qr_claims_take_the_ordered_path_and_equal_cbor2_canonical_mode() -> Non
 
 
 def test_sign_licences_gives_what_sign_licence_gives_and_the_verifier_accepts_it(world, verifier) -> None:  # type: ignore[no-untyped-def]
-    """The bulk signer (step by step over many licences) signs the same bytes as the one-by-one signer
-    (signatures aside: ECDSA draws a fresh nonce) and the verifier finds each licence VALID."""
+    """The bulk signer, step by step over many licences, signs each licence's bytes as signing it alone does
+    (nothing is paired with another licence's record or claims; signatures aside: ECDSA draws a fresh
+    nonce), and the verifier finds each licence VALID."""
     import dataclasses
     import datetime as dt
 

@@ -213,17 +213,10 @@ def sign_licence(
     ``kid`` (the signer's :func:`~elicense.crypto.keys.key_id`) saves hashing the certificate per
     licence in bulk issuing; ``unsafe_fields_normalized`` says the licence came from
     :meth:`LicenceBuilder.build` (its fields validated against the catalogue once already)."""
-    when = require_utc(at, "at").replace(microsecond=0)
-    lt = (catalog or Catalog.default()).get(licence.type_code)
-    if kid is None:
-        kid = key_id(signer.certificate)
-    record = claims_mod.full_record(licence)
-    qr_claims = claims_mod.build_claims(
-        licence, lt, signed_at=when, record=record, unsafe_fields_normalized=unsafe_fields_normalized
+    (issued,) = sign_licences(
+        [licence], signer, at=at, catalog=catalog, kid=kid, unsafe_fields_normalized=unsafe_fields_normalized
     )
-    qr = wrap(sign1(qr_claims, signer, kid))
-    full = sign1(record, signer, kid)
-    return IssuedLicence(licence=licence, qr_payload=qr, full_payload=full, signed_at=when)
+    return issued
 
 
 def sign_licences(

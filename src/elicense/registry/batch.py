@@ -47,7 +47,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import event
 
@@ -866,7 +866,7 @@ def _checkpoint(st: _Worker) -> None:
     :data:`RESTART_EVERY_MAX`, so a long-lived reader does not cost the job that wait at every checkpoint."""
     raw = st.registry.engine.raw_connection()  # autocommit (no BEGIN): a checkpoint cannot run in a transaction
     try:
-        conn: Any = raw.driver_connection
+        conn = cast("sqlite3.Connection", raw.driver_connection)
         with suppress(sqlite3.Error):  # best effort: the next one, or the last connection's close, does it
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         st.checkpoints += 1

@@ -32,7 +32,6 @@ from elicense.registry.auditing import ChainAppend, ChainWriter
 from elicense.registry.keys import KeyStore
 from elicense.registry.licences import ALLOWED_TRANSITIONS, SOURCE_LOOKUP, LicenceStore
 from elicense.registry.records import (
-    RETRYABLE_SQLSTATES,
     DuplicateLicence,
     LicenceRecord,
     MissingStatusIndex,
@@ -43,7 +42,6 @@ from elicense.registry.records import (
     iso,
     parse_iso,
     sqlite_url,
-    sqlstate,
 )
 from elicense.registry.records import require_status_index as _require_status_index
 from elicense.registry.status_alloc import MAX_FILL, STATUS_LIST_SIZE, StatusAllocator
@@ -230,10 +228,6 @@ def _insert_rows(conn: Connection, sql: _BulkSql, statement: str, rows: Sequence
                 copy.write_row(row)
     except conn.dialect.loaded_dbapi.IntegrityError as exc:
         raise DuplicateLicence(f"already registered: {exc}", message_zh="证照已登记") from exc
-    except conn.dialect.loaded_dbapi.OperationalError as exc:
-        if sqlstate(exc) in RETRYABLE_SQLSTATES:
-            raise WriteConflict(f"write conflict: {exc}", message_zh="并发写入冲突，可重试") from exc
-        raise
 
 
 def _bulk_sql(ph: str, *, copy: bool = False) -> _BulkSql:
