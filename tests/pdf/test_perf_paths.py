@@ -147,6 +147,41 @@ def test_seal_xobject_is_encoded_once_and_reused(world, verifier) -> None:  # ty
         assert seal["/Width"] == seal["/Height"] == 496 and "/SMask" in seal  # RGB + alpha, 42 mm at 300 dpi
 
 
+def test_signed_attributes_are_the_ones_pyhanko_makes_for_pades(world, verifier) -> None:  # type: ignore[no-untyped-def]
+    """elicense's pyHanko signer keeps its signing-certificate attribute parsed (asn1crypto re-serialises a
+    constructed one on every dump): the signed attributes must still be byte for byte what pyHanko's own PAdES
+    default builds for the same message digest, in every signature the cached value goes into."""
+    import asyncio
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_cms import (
+        CAdESSignedAttributeProviderSpec,
+        PdfCMSSignedAttributes,
+        format_signed_attributes,
+    )
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from elicense.pdf import sign
+
+    issued = world.issued["business-licence-jinan"]
+    signer = world.home.signer(world.home.authority(issued.licence.issuer.code))
+    cert = sign._asn1_cert(signer.certificate)
+    for _ in range(2):  # the second signature reuses the cached value
+        data = sign.seal_and_sign(issued, signer)
+        embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
+        status = validate_pdf_signature(embedded)
+        assert status.intact and status.valid  # pyHanko's own check of the digest and the signature
+        assert verifier.verify_pdf(data, at=NOW).status is Status.VALID
+        ours = embedded.signer_info["signed_attrs"]
+        digest = next(a["values"][0].native for a in ours if a["type"].native == "message_digest")
+        spec = CAdESSignedAttributeProviderSpec(
+            attr_settings=PdfCMSSignedAttributes(), signing_cert=cert, is_pades=True, timestamper=None
+        )
+        theirs = asyncio.run(format_signed_attributes(digest, list(spec.signed_attr_providers(digest, "sha256"))))
+        assert ours.contents == theirs.contents  # (ours is tagged [0] inside SignerInfo: compare the content)
+        assert [a["type"].native for a in ours] == ["content_type", "message_digest", "signing_certificate_v2"]
+
+
 def _undated(pdf: bytes) -> bytes:
     """The PDF without its XMP modification times (fpdf2 writes the wall clock there, to the second) and the file
     identifier (a digest of the document, those times included)."""
