@@ -139,7 +139,7 @@ def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
     naming what was issued, and the same command resumes: every row issued once, every PDF written."""
     home = Home.load(rs.demo_home(tmp_path / "home"))
     batch = tmp_path / "b.csv"
-    n = 120
+    n = 600  # several seconds of PDFs on two processes: the progress line (once a second) shows a partial count
     batch.write_bytes(rs.csv_bytes([rs.row(i) for i in range(n)]))
     pdf = tmp_path / "pdf"
     args = ["issue", "--batch", str(batch), "--type", rs.TYPE, "--home", str(home.path), "--pdf", str(pdf),
