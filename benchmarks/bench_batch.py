@@ -185,34 +185,26 @@ def _pdf_costs(home: Path, licence_id: str, n: int) -> tuple[Costs, Costs]:
     """A bare pyHanko PAdES B-B sign of the licence's rendered page (no seal, no DocMDP), against what a batch
     worker does per licence: render (text, QR) + seal + sign (``PdfWriter.write`` without the file write).
 
-    The bare sign is pyHanko's own: a ``signers.Signer`` whose one override is the raw ECDSA signature by the
-    key in this process, so pyHanko assembles the CMS and its signed attributes as it does for anyone.
-    elicense's own pyHanko signer also keeps its signing-certificate attribute parsed (``elicense.pdf.sign``);
-    the second pair of figures is that signer's sign of the same page against the same floor.
+    The bare sign is pyHanko's own (``pyhanko_floor.stock_signer``: pyHanko assembles the CMS and its signed
+    attributes as it does for anyone). elicense's own pyHanko signer also keeps its signing-certificate
+    attribute parsed (``elicense.pdf.sign``); the second pair of figures is that signer's sign of the same
+    page against the same floor.
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
+    from pyhanko_floor import stock_signer
 
     from elicense.documents import PdfDocuments
     from elicense.home import Home
     from elicense.pdf.render import render_licence
-    from elicense.pdf.sign import _asn1_cert, _pyhanko_signer, bytes_to_reserve, seal_and_sign
+    from elicense.pdf.sign import _pyhanko_signer, bytes_to_reserve, seal_and_sign
 
     h = Home.load(home)
     issued = _issued(home, licence_id)
     writer = PdfDocuments(h, issued.licence.issuer.code, home).open_writer()
     page = render_licence(issued).pdf
     key = writer.signer
-
-    class _Bare(signers.Signer):
-        async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
-            return key.sign(data)
-
-    certs = [_asn1_cert(c) for c in (key.certificate, *key.chain)]
-    stock = _Bare(signing_cert=certs[0], cert_registry=SimpleCertificateStore.from_certs(certs[1:]),
-                  signature_mechanism=_pyhanko_signer(key).get_signature_mechanism_for_digest("sha256"),
-                  embed_roots=False)  # fmt: skip
+    stock = stock_signer(key)
     reserve = bytes_to_reserve(key)
 
     def sign_with(hanko: signers.Signer) -> None:

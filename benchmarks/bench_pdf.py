@@ -48,11 +48,12 @@ def main(n: int = 10) -> None:
     from pyhanko.sign import fields, signers
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
+    from pyhanko_floor import stock_signer
 
     from elicense.demo import build_demo
     from elicense.issue import sign_licence
     from elicense.pdf.render import render_licence
-    from elicense.pdf.sign import _asn1_cert, _pyhanko_signer, bytes_to_reserve, seal_and_sign
+    from elicense.pdf.sign import _asn1_cert, bytes_to_reserve, seal_and_sign
     from elicense.verify.verifier import Verifier
 
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -68,7 +69,7 @@ def main(n: int = 10) -> None:
         plain.set_font("helvetica", size=12)
         plain.cell(0, 10, "bare one-page PDF")
         plain_pdf = bytes(plain.output())
-        hanko_signer = _pyhanko_signer(signer)
+        hanko_signer = stock_signer(signer)  # pyHanko's own CMS assembly (see pyhanko_floor)
         reserve = bytes_to_reserve(signer)
 
         def bare_sign() -> bytes:
