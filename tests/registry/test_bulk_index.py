@@ -314,6 +314,24 @@ def test_a_job_leaves_the_callers_collector_as_it_found_it(home: Home, tmp_path:
             gc.unfreeze()
 
 
+def test_the_writers_of_a_job_take_turns_to_checkpoint() -> None:
+    """A checkpoint copies every writer's WAL frames: each of n writers checkpoints after 8·n of its own
+    commits, offset by its slot, so the job checkpoints about every 8 commits of all its writers together
+    (as one writer does alone), never twice at the same point, instead of n times as often."""
+    import types
+
+    def due(stride: int, slot: int, upto: int) -> list[int]:
+        st = types.SimpleNamespace(stride=stride, slot=slot)
+        return [t for t in range(1, upto + 1) if b._checkpoint_due(st, t)]  # type: ignore[arg-type]
+
+    every = b.CHECKPOINT_EVERY
+    assert due(1, 0, 4 * every) == [every, 2 * every, 3 * every, 4 * every]
+    first, second = due(2, 0, 8 * every), due(2, 1, 8 * every)
+    assert len(first) == len(second) == 4  # 16 commits each, 32 in all: 8 checkpoints in all, 4 each
+    # with both writers committing at the same pace, their turns alternate, `every` commits of each apart
+    assert sorted(first + second) == [every * k for k in range(1, 9)]
+
+
 def test_checkpoints_restart_the_wal_under_the_writer_lock_and_back_off_from_a_lingering_reader(
     home: Home, tmp_path: Path
 ) -> None:
