@@ -181,7 +181,8 @@ class _SigningCertificateV2(attributes.SigningCertificateV2Provider):
     asn1crypto serialises a constructed value again on every dump of anything that contains it: a PAdES
     signature dumps its signed attributes several times, and that was ~70 % of a bare pyHanko sign
     (11.6 → 3.6 ms a PDF, ``benchmarks/bench_batch.py``). The value read back from its own DER is the
-    same bytes and serialises once (``tests/pdf/test_signed_attributes.py`` compares it with pyHanko's).
+    same bytes and serialises once (``tests/pdf/test_perf_paths.py`` compares the signed attributes with
+    the ones pyHanko's own spec makes).
     """
 
     def __init__(self, signing_cert: asn1_x509.Certificate) -> None:
