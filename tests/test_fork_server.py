@@ -55,3 +55,26 @@ def test_a_process_that_is_not_the_fork_server_keeps_its_teardown(tmp_path: Path
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert marker.read_text().split() == [proc.stdout.strip()]
+
+
+SIGINT_SCRIPT = """
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from elicense.processes import start_early, worker_context
+
+start_early()
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # this process's Ctrl-C: as it was
+with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:  # no initializer: the worker as forked
+    print(pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN)
+"""
+
+
+def test_workers_ignore_ctrl_c_from_the_moment_they_are_forked(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: a worker still starting up (before its own
+    initializer ignores it) printed a KeyboardInterrupt traceback. The fork server starts with SIGINT
+    ignored, so every worker it forks is born ignoring it; the calling process keeps its own handler."""
+    env = {"PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", SIGINT_SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"], proc.stdout

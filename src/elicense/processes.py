@@ -12,7 +12,9 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from multiprocessing.context import BaseContext
 from types import FrameType
 
@@ -48,11 +50,26 @@ def worker_context(modules: tuple[str, ...] = ()) -> BaseContext:
 
 def start_early(modules: tuple[str, ...] = ()) -> None:
     """Start the fork server now, in the background (it imports while this process goes on importing and
-    reading its input), so that a job's workers are forked at once when it asks for them."""
-    if worker_context(modules).get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    reading its input), so that a job's workers are forked at once when it asks for them.
 
+    Started from the main thread, the server starts with Ctrl-C (``SIGINT``) ignored, which it and every
+    worker it forks inherit: a terminal sends Ctrl-C to the whole process group, and a worker that had
+    not yet set its own handler (:func:`elicense.registry.batch._init_worker` ignores it) printed a
+    ``KeyboardInterrupt`` traceback of its start-up. The caller decides what Ctrl-C means for a job."""
+    if worker_context(modules).get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        # a disposition changes only from the main thread, and one set outside Python cannot be put back
         forkserver.ensure_running()
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited across exec: the new interpreter keeps it ignored
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _skip_teardown_in_the_fork_server() -> None:

@@ -59,7 +59,7 @@ from elicense.errors import ElicenseError, InputError, LicenceDataError, Storage
 from elicense.identifiers import LicenceId, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licences
 from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
-from elicense.processes import worker_context
+from elicense.processes import start_early, worker_context
 from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, WriteConflict, prepare_issued
 from elicense.registry.store import SQLITE_BUSY_TIMEOUT_MS
 
@@ -1458,6 +1458,7 @@ def _pool(workers: int, job: _Job, modules: tuple[str, ...] = ()) -> ProcessPool
     connections), which imports the modules they need once: ``modules`` (the home's, which unpickling
     the job's key unlocker imports: ~70 ms a worker) and the document writer's."""
     preload = job.documents.preload if job.documents is not None else ()
+    start_early((*modules, *preload))  # (a no-op if the CLI started it): its workers ignore Ctrl-C from birth
     context = worker_context((*modules, *preload))
     slots = context.Value("i", 0)  # each worker takes the next residue class of status indexes
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
