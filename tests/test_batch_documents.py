@@ -3,6 +3,7 @@ sets up once), missing files filled in by a re-run, the progress line, and Ctrl-
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,6 +179,37 @@ def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
 
 def _env_in_worker(name: str) -> str | None:
     return os.environ.get(name)
+
+
+def test_ctrl_c_right_after_a_commit_leaves_the_chain_closing_true(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands between the commit of the issuing process's chain entries and its writer's advance
+    (the rare failure of the test above): the job stops, and the chain's closing still records where the
+    chain ends (``audit verify`` passes) — the commit and the advance happen both or neither."""
+    from elicense.registry import Registry, sqlite_url
+    from elicense.registry import batch as b
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    url = sqlite_url(home.path / "registry.sqlite")
+    real_lock, commits = b._writer_lock, [0]
+
+    @contextlib.contextmanager
+    def lock_then_ctrl_c(st: b._Worker) -> Iterator[None]:
+        with real_lock(st):
+            yield
+        commits[0] += 1
+        if commits[0] == 2:  # the transaction committed just now: the next bytecode would raise
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(b, "_writer_lock", lock_then_ctrl_c)
+    with pytest.raises(b.BatchInterrupted):
+        b.run_batch(rs.csv_bytes([rs.row(i) for i in range(12)]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW,
+                    actor="t", chunk_size=2, commit_every=2)  # fmt: skip
+    with Registry.open(url) as reg:
+        closings = [e for e in reg.audit_entries() if e.action == "audit.chain_close"]
+        assert reg.count() == 4 and len(closings) == 1
+        assert reg.verify_audit().ok, reg.verify_audit()
 
 
 def test_pool_workers_get_the_environment_of_their_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,6 +47,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import util
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import event
@@ -1133,6 +1134,34 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
         fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C waits for the end of the block (then acts as it would have), so that a commit and the
+    bookkeeping that must follow it happen both or neither.
+
+    The calling process issues too, and Ctrl-C raises ``KeyboardInterrupt`` between any two bytecodes:
+    between a commit of its audit chain and :meth:`ChainWriter.advance`, the chain's closing would then
+    record the position before that commit (``audit verify``: "does not end where its closing
+    recorded"). Only the main thread receives signals; elsewhere, and when Ctrl-C is ignored (pool
+    workers), this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # ignored, default action, or set outside Python: nothing raises here
+        yield
+        return
+    held: list[tuple[int, FrameType | None]] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            previous(*held[0])  # the default handler raises KeyboardInterrupt here, after the block
+
+
 def _sign_all(st: _Worker, rows: Sequence[BatchRow], indexes: Sequence[int]) -> list[IssuedLicence]:
     """``rows`` signed with status indexes ``indexes``, step by step over all of them (:func:`sign_licences`)."""
     session = _session(st)
@@ -1236,16 +1265,17 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
                           kid=st.kid, at=st.at)  # fmt: skip
     appended = writer.prepare(bulk.audit, at=st.at)
     t0 = time.perf_counter()
-    try:
-        with _writer_lock(st), reg.transaction() as conn:
-            reg.insert_issued(conn, bulk, appended)
-            _crashpoint("issue.before_commit")
-    except (DuplicateLicence, WriteConflict):  # a concurrent issuer took a source id or an index: check the rows
+    with _ctrl_c_held():  # the commit and the writer's advance: both or neither
+        try:
+            with _writer_lock(st), reg.transaction() as conn:
+                reg.insert_issued(conn, bulk, appended)
+                _crashpoint("issue.before_commit")
+        except (DuplicateLicence, WriteConflict):  # a concurrent issuer took a source id or an index: check them
+            session.lock_seconds += time.perf_counter() - t0
+            return _issue_checked(st, rows, prepared, clashed=True)
         session.lock_seconds += time.perf_counter() - t0
-        return _issue_checked(st, rows, prepared, clashed=True)
-    session.lock_seconds += time.perf_counter() - t0
-    session.transactions += 1
-    writer.advance(appended)
+        session.transactions += 1
+        writer.advance(appended)
     _mark_taken(st, indexes)
     _crashpoint("issue.after_commit")
     if st.registry.dialect == "sqlite" and _checkpoint_due(st, session.transactions):
