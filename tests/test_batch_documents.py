@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,8 +138,9 @@ def test_progress_line_on_stderr_never_in_json(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops the job: exit 130, a hint
-    naming what was issued, and the same command resumes: every row issued once, every PDF written."""
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it; pressed three times, as an
+    impatient person does) stops the job: exit 130, a hint naming what was issued, and the same command
+    resumes: every row issued once, every PDF written, the audit log verifies."""
     home = Home.load(rs.demo_home(tmp_path / "home"))
     batch = tmp_path / "b.csv"
     n = 600  # several seconds of PDFs on two processes: the progress line (once a second) shows a partial count
@@ -155,7 +157,9 @@ def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
         seen.append(line)
         m = LINE.match(line.rstrip("\n"))
         if m and 0 < int(m.group(2)) < n:
-            os.killpg(proc.pid, signal.SIGINT)
+            for _ in range(3):
+                os.killpg(proc.pid, signal.SIGINT)
+                time.sleep(0.02)
             break
         assert time.monotonic() < deadline, seen
     else:
@@ -179,6 +183,21 @@ def test_ctrl_c_commits_running_chunks_and_hints_resume(tmp_path: Path) -> None:
 
 def _env_in_worker(name: str) -> str | None:
     return os.environ.get(name)
+
+
+def test_the_cli_process_acts_on_the_first_ctrl_c_and_ignores_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test above presses Ctrl-C three times: the first stops the job, the others must neither cut its
+    clean-up short nor end the process by signal (exit -2 instead of 130, the resume hint maybe lost)."""
+    from elicense import cli
+
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append(handler))
+    installed: list[Any] = []
+    cli._later_ctrl_c_ignored()
+    (handler,) = installed
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGINT, None)
+    handler(signal.SIGINT, None)
+    handler(signal.SIGINT, None)
 
 
 def test_ctrl_c_right_after_a_commit_leaves_the_chain_closing_true(
@@ -210,6 +229,48 @@ def test_ctrl_c_right_after_a_commit_leaves_the_chain_closing_true(
         closings = [e for e in reg.audit_entries() if e.action == "audit.chain_close"]
         assert reg.count() == 4 and len(closings) == 1
         assert reg.verify_audit().ok, reg.verify_audit()
+
+
+def test_ctrl_c_while_a_future_lock_is_held_stops_the_job_instead_of_hanging_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands while the calling process holds a future's lock, as ``concurrent.futures.wait`` does
+    while it registers its waiter (the hang seen once: the pool's shutdown then waits for that lock
+    forever). The job stops at its next step with the pool shut down, every chain closing true."""
+    from elicense.registry import Registry, sqlite_url
+    from elicense.registry import batch as b
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    url = sqlite_url(home.path / "registry.sqlite")
+    real_wait, pressed = b.wait, [False]
+
+    def wait_with_ctrl_c(fs: Any, timeout: float | None = None, return_when: str = "ALL_COMPLETED") -> Any:
+        if fs and not pressed[0]:
+            pressed[0] = True
+            lock = next(iter(fs))._condition
+            lock.acquire()
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # Python runs the handler here, with the lock held
+            lock.release()
+        return real_wait(fs, timeout, return_when)
+
+    def too_long(signum: int, frame: object) -> None:
+        raise TimeoutError("the job did not stop within 60 s (a lock held by an interrupted thread?)")
+
+    monkeypatch.setattr(b, "wait", wait_with_ctrl_c)
+    monkeypatch.setattr(b, "WAIT_FOR_WORKERS", True)
+    before = signal.signal(signal.SIGALRM, too_long)
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        with pytest.raises(b.BatchInterrupted):
+            b.run_batch(rs.csv_bytes([rs.row(i) for i in range(400)]), home=home, url=url, type_code=rs.TYPE,
+                        at=rs.NOW, actor="t", workers=2, chunk_size=4, commit_every=2)  # fmt: skip
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    assert pressed[0] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with Registry.open(url) as reg:
+        assert 0 < reg.count() < 400 and reg.verify_audit().ok, reg.verify_audit()
 
 
 def test_pool_workers_get_the_environment_of_their_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

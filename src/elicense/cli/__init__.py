@@ -9,6 +9,7 @@ import click (:func:`run`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -76,6 +77,28 @@ def _nothing_to_finalise() -> bool:
     return threading is None or threading.active_count() == 1
 
 
+class _InterruptOnce:
+    """The CLI process's Ctrl-C: the first press interrupts (``KeyboardInterrupt``); later ones are ignored,
+    as the command is already stopping. A batch job stops between two of its steps, shuts its workers
+    down and prints how to resume; a second press must not cut that short or end the process by signal."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.pressed:
+            self.pressed = True
+            raise KeyboardInterrupt
+
+
+def _later_ctrl_c_ignored() -> None:
+    import signal  # not at module level: the click-free verify never needs it (cold start, #8)
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with contextlib.suppress(ValueError):  # not the main thread: Python's handlers do not run in it anyway
+            signal.signal(signal.SIGINT, _InterruptOnce())
+
+
 def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> int:
     """Run the CLI and return the exit code (used by tests and ``main``).
 
@@ -101,6 +124,8 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
                 code = run_verify(options, freeze_gc=process_exits)
                 _finished = True
                 return code
+        if process_exits:
+            _later_ctrl_c_ignored()
         from elicense.cli.app import run_click
 
         return run_click(args)

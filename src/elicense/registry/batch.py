@@ -1032,6 +1032,7 @@ def _issue_rows(st: _Worker, rows: Sequence[BatchRow], commit_every: int) -> tup
     issued: list[str] = []
     skipped = pdfs = 0
     for start in range(0, len(rows), commit_every):
+        _stop_if_asked()
         part = rows[start : start + commit_every]
         try:
             ids, skip = _issue_transaction(st, part)
@@ -1134,32 +1135,53 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
         fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
 
 
-@contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Ctrl-C waits for the end of the block (then acts as it would have), so that a commit and the
-    bookkeeping that must follow it happen both or neither.
+class _CtrlC:
+    """Ctrl-C in the process that runs a job: noted by :func:`_ctrl_c_between_steps`, acted on by
+    :func:`_stop_if_asked`."""
 
-    The calling process issues too, and Ctrl-C raises ``KeyboardInterrupt`` between any two bytecodes:
-    between a commit of its audit chain and :meth:`ChainWriter.advance`, the chain's closing would then
-    record the position before that commit (``audit verify``: "does not end where its closing
-    recorded"). Only the main thread receives signals; elsewhere, and when Ctrl-C is ignored (pool
-    workers), this does nothing.
+    pressed = False
+    handler: Callable[[int, FrameType | None], object] | None = None
+    """The handler to call at the next step (the caller's: Python's raises ``KeyboardInterrupt``)."""
+
+
+def _note_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    _CtrlC.pressed = True
+
+
+@contextmanager
+def _ctrl_c_between_steps() -> Iterator[None]:
+    """Ctrl-C during the job acts only between two of its steps (transactions, documents, chunks).
+
+    The process that runs a job issues too, and Python raises ``KeyboardInterrupt`` between any two
+    bytecodes: between a commit of its audit chain and :meth:`ChainWriter.advance` (the chain's closing
+    then records the position before that commit: ``audit verify`` fails), or while
+    ``concurrent.futures`` holds a future's lock (the pool's shutdown then waits for it forever). The
+    handler only notes the press; :func:`_stop_if_asked` calls the caller's handler at the next step,
+    and the caller's handler is back afterwards. Main thread only (the only one Python's handlers run
+    in); pool workers ignore Ctrl-C.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous):  # ignored, default action, or set outside Python: nothing raises here
+    if not callable(previous):  # ignored, default action, or set outside Python: nothing is raised anyway
         yield
         return
-    held: list[tuple[int, FrameType | None]] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    outer = (_CtrlC.pressed, _CtrlC.handler)
+    _CtrlC.pressed, _CtrlC.handler = False, previous
+    signal.signal(signal.SIGINT, _note_ctrl_c)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if held:
-            previous(*held[0])  # the default handler raises KeyboardInterrupt here, after the block
+        _CtrlC.pressed, _CtrlC.handler = outer
+
+
+def _stop_if_asked() -> None:
+    """Between two steps: Ctrl-C pressed since the last one acts now (raises ``KeyboardInterrupt``)."""
+    if _CtrlC.pressed and _CtrlC.handler is not None:
+        _CtrlC.pressed = False
+        _CtrlC.handler(signal.SIGINT, None)
 
 
 def _sign_all(st: _Worker, rows: Sequence[BatchRow], indexes: Sequence[int]) -> list[IssuedLicence]:
@@ -1265,17 +1287,16 @@ def _issue_transaction(st: _Worker, rows: Sequence[BatchRow]) -> tuple[list[str]
                           kid=st.kid, at=st.at)  # fmt: skip
     appended = writer.prepare(bulk.audit, at=st.at)
     t0 = time.perf_counter()
-    with _ctrl_c_held():  # the commit and the writer's advance: both or neither
-        try:
-            with _writer_lock(st), reg.transaction() as conn:
-                reg.insert_issued(conn, bulk, appended)
-                _crashpoint("issue.before_commit")
-        except (DuplicateLicence, WriteConflict):  # a concurrent issuer took a source id or an index: check them
-            session.lock_seconds += time.perf_counter() - t0
-            return _issue_checked(st, rows, prepared, clashed=True)
+    try:
+        with _writer_lock(st), reg.transaction() as conn:
+            reg.insert_issued(conn, bulk, appended)
+            _crashpoint("issue.before_commit")
+    except (DuplicateLicence, WriteConflict):  # a concurrent issuer took a source id or an index: check the rows
         session.lock_seconds += time.perf_counter() - t0
-        session.transactions += 1
-        writer.advance(appended)
+        return _issue_checked(st, rows, prepared, clashed=True)
+    session.lock_seconds += time.perf_counter() - t0
+    session.transactions += 1
+    writer.advance(appended)  # with the commit, both or neither: Ctrl-C acts between steps (_stop_if_asked)
     _mark_taken(st, indexes)
     _crashpoint("issue.after_commit")
     if st.registry.dialect == "sqlite" and _checkpoint_due(st, session.transactions):
@@ -1336,6 +1357,7 @@ def _write_pdfs(st: _Worker, licence_ids: Sequence[str]) -> int:
     assert writer is not None
     n = 0
     for lid in licence_ids:
+        _stop_if_asked()
         if not writer.missing(lid):
             continue
         record = st.registry.get(lid)
@@ -1409,6 +1431,7 @@ def run_batch(
             progress(now)
 
     with ExitStack() as stack:
+        stack.enter_context(_ctrl_c_between_steps())  # left last: the pool's shutdown and the chain's closing too
         pool: Executor | None = None
         starting: _PoolStart | None = None
         if parallel:
@@ -1423,6 +1446,7 @@ def run_batch(
             done_sources = _register(signer, entry, job)
             work, already = _triage(keys, items, problems, done_sources, licence_type=lt, authority=entry.authority,
                                     at=at)  # fmt: skip
+            _stop_if_asked()
             state["skipped"] = len(already)
             chunks = _chunks(work, chunk_size, workers)
             issued: list[str] = []
@@ -1576,6 +1600,7 @@ def _run_chunks(
     pending = deque(args)
     futures: dict[Future[_R], int] = {}
     while pending or futures:
+        _stop_if_asked()
         pool = None if starting is None else starting.started(block=not pending or (WAIT_FOR_WORKERS and not futures))
         if pool is not None:
             while pending and len(futures) < POOL_AHEAD * pool_workers:
