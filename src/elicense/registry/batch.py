@@ -1167,14 +1167,13 @@ def _ctrl_c_between_steps() -> Iterator[None]:
     if not callable(previous):  # ignored, default action, or set outside Python: nothing is raised anyway
         yield
         return
-    outer = (_CtrlC.pressed, _CtrlC.handler)
     _CtrlC.pressed, _CtrlC.handler = False, previous
     signal.signal(signal.SIGINT, _note_ctrl_c)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        _CtrlC.pressed, _CtrlC.handler = outer
+        _CtrlC.pressed, _CtrlC.handler = False, None
 
 
 def _stop_if_asked() -> None:
