@@ -200,6 +200,36 @@ def test_the_cli_process_acts_on_the_first_ctrl_c_and_ignores_the_next(monkeypat
     handler(signal.SIGINT, None)
 
 
+LATE_PRESS = """
+import os, signal
+from elicense import cli
+
+class PressedDuringTeardown:  # a module global: freed after the interpreter reset its signal handlers
+    def __del__(self, kill=os.kill, pid=os.getpid(), sig=signal.SIGINT):
+        kill(pid, sig)
+
+def interrupted_run(argv=None, *, process_exits=False):
+    cli._later_ctrl_c_ignored()
+    try:
+        signal.raise_signal(signal.SIGINT)  # the first press: the command stops
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+cli.run = interrupted_run
+late = PressedDuringTeardown()
+cli.main([])
+"""
+
+
+def test_a_later_ctrl_c_while_the_interrupted_cli_exits_does_not_end_it_by_signal() -> None:
+    """A job that stops quickly is already exiting when the second or third press comes: the interpreter's
+    teardown puts Python-level handlers back to the default action, so that press ended the process by
+    SIGINT (exit -2 instead of 130: seen when the Ctrl-C test above stopped within its three presses)."""
+    out = subprocess.run([sys.executable, "-c", LATE_PRESS], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 130, (out.returncode, out.stderr)
+
+
 def test_ctrl_c_right_after_a_commit_leaves_the_chain_closing_true(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

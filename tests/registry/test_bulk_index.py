@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import secrets
 from collections.abc import Iterator
@@ -215,6 +216,137 @@ def test_rows_that_share_an_id_across_the_file_are_checked_as_one_process_would(
                         workers=workers, chunk_size=20, report_path=tmp_path / "report2.csv")  # fmt: skip
     assert (again.issued, again.already_issued, again.rejected, again.valid) == (0, 295, 5, 295)
     assert 101 in {r[0] for r in _report_rows(tmp_path / "report2.csv")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_repeat_read_long_after_its_first_row_was_issued_is_settled_as_one_process_would(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Issuing starts with the first rows read, so a row's first occurrence is issued (or rejected by its
+    worker) long before a repeat of it is read; the repeats are held and settled at the end, in file order,
+    with the same outcome, reasons and rows as plan_batch over the whole file: chains of repeats (a licence
+    id, then that row's source id), repeats of rows whose own id cannot be told, and repeats of repeats."""
+    rows = [rs.row(i) for i in range(1500)]
+    rows[1400][1] = rows[3][1]  # A (row 4, valid) … B: A's number → A's licence id, new source id: rejected
+    rows[1450][0] = rows[1400][0]  # … C: B's source id, its own number: B was rejected, so C is the first: issued
+    rows[9][2] = ""  # row 10 invalid …
+    rows[1300][0] = rows[9][0]  # … so its repeat is the first valid row with that source id: issued
+    rows[1310][0] = rows[9][0]  # … and the repeat of that repeat is rejected, naming row 1301
+    for r in rows:
+        r.append("")  # version: the default
+    rows[12].append("")  # row 13: one cell too many (its own problem) …
+    rows[1200][0] = rows[12][0]  # … which gives its source id to no one: row 1201 is issued
+    rows[20][-1] = "v2"  # row 21: its licence id cannot be told in advance (held; invalid) …
+    rows[1250][0] = rows[20][0]  # … and a later row with its source id is held too: the first valid, issued
+    data = rs.csv_bytes(rows, header=[*rs.HEADER, "version"])
+    lt = home.authority_for_type("11100000MB0143028R001")
+    from elicense.catalog import Catalog
+
+    serial = b.plan_batch(data, licence_type=Catalog.default().get(rs.TYPE), authority=lt.authority, at=rs.NOW)
+    read = [0]
+    real_read_rows, real_stream = b.read_rows, b._stream_chunks
+    at_first_chunk: list[int] = []
+
+    def counting_read_rows(text: str, known: Any) -> Any:
+        keys, it = real_read_rows(text, known)
+
+        def counted() -> Iterator[Any]:
+            for item in it:
+                read[0] += 1
+                yield item
+
+        return keys, counted()
+
+    def watched_chunks(*a: Any) -> Iterator[Any]:
+        for chunk in real_stream(*a):
+            at_first_chunk.append(read[0])  # rows read when this chunk was handed out
+            yield chunk
+
+    monkeypatch.setattr(b, "read_rows", counting_read_rows)
+    monkeypatch.setattr(b, "_stream_chunks", watched_chunks)
+    url = sqlite_url(home.path / "registry.sqlite")
+    report = b.run_batch(data, home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t", workers=workers,
+                         chunk_size=20, report_path=tmp_path / "report.csv")  # fmt: skip
+    assert at_first_chunk and at_first_chunk[0] < 200  # issuing began with a few hundred of 1,500 rows read
+    assert (report.total, report.valid, report.rejected, report.issued) == (
+        1500, len(serial.rows), len(serial.problems), len(serial.rows))  # fmt: skip
+    assert _report_rows(tmp_path / "report.csv") == [(p.row, p.line, p.source_id, p.reason) for p in serial.problems]
+    reasons = {p.row: p.reason for p in serial.problems}
+    assert "repeats row 4" in reasons[1401] and "repeats row 1301" in reasons[1311] and 1451 not in reasons
+    assert 1301 not in reasons and 1201 not in reasons and 1251 not in reasons and {10, 13, 21} <= set(reasons)
+    with Registry.open(url) as reg:
+        assert {r.id for r in reg.query(limit=None)} == {r.licence_id for r in serial.rows}
+        assert reg.verify_audit().ok
+
+
+def test_progress_totals_only_come_down_and_end_exact(home: Home) -> None:
+    """While the file is being read, a phase's total is its line count (an upper bound: blank lines, a
+    cell over two lines); it only comes down, never below what is done, and ends at the rows issued or
+    skipped."""
+    rows = [rs.row(i) for i in range(400)]
+    rows[7][11] = "经营范围：\n软件开发"  # a quoted cell over two lines
+    rows[300][0] = rows[2][0]  # a repeat, held to the end (rejected)
+    rows[2][2] = ""  # … its first row invalid: the repeat is issued at the end
+    data = rs.csv_bytes(rows).replace(b"\n", b"\n\n", 40)  # blank lines
+    seen: list[b.BatchProgress] = []
+    report = b.run_batch(data, home=home, url=sqlite_url(home.path / "registry.sqlite"), type_code=rs.TYPE,
+                         at=rs.NOW, actor="t", chunk_size=20, progress=seen.append)  # fmt: skip
+    assert report.issued == 399 and report.rejected == 1
+    assert len(seen) > 10 and seen[0].total >= 400 and seen[0].done == 0
+    for before, after in itertools.pairwise(seen):
+        assert after.total <= before.total and after.done >= before.done
+    assert all(p.done <= p.total for p in seen)
+    assert (seen[-1].done, seen[-1].total) == (399, 399)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["crlf", "lf", "cr", "mixed", "no_final_newline", "blank_lines", "cell_over_lines", "gb18030", "header_only"],
+)
+def test_the_line_count_bounds_the_rows_a_file_holds(shape: str) -> None:
+    """The line count (a phase's first total, and what decides whether the pool starts) is never below
+    the rows the CSV reader finds, whatever line ends or encoding the file has."""
+    rows = [rs.row(i) for i in range(30)]
+    if shape == "cell_over_lines":
+        rows[3][11] = "一\r\n二\n三\r四"
+    data = rs.csv_bytes(rows if shape != "header_only" else [], encoding="gb18030" if shape == "gb18030" else "utf-8")
+    data = data.replace(b"\r\n", b"\n") if shape in ("lf", "mixed", "blank_lines") else data
+    if shape == "cr":
+        data = data.replace(b"\r\n", b"\r")
+    elif shape == "mixed":
+        lines = data.split(b"\n")
+        data = b"".join(x + (b"\r", b"\n", b"\r\n")[i % 3] for i, x in enumerate(lines[:-1])) + lines[-1]
+    elif shape == "no_final_newline":
+        data = data.rstrip(b"\r\n")
+    elif shape == "blank_lines":
+        data = data.replace(b"\n", b"\n\n")
+    from elicense.catalog import Catalog
+
+    _, items, _ = b.parse_batch(data, licence_type=Catalog.default().get(rs.TYPE))
+    assert len(items) == (0 if shape == "header_only" else 30)
+    assert all(not isinstance(cells, str) for _, _, cells in items)
+    assert b._line_count(data) >= len(items)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 31, 32, 33, 100, 1001])
+@pytest.mark.parametrize("size", [1, 8, 200])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_chunks_of_rows_as_they_are_read_are_the_chunks_of_the_whole_list(n: int, size: int, workers: int) -> None:
+    """Rows handed on as they are read come in the very chunks of the whole list (the small tail included),
+    and the first is handed on once ``size`` rows past the tail are read, not after the whole file."""
+    work = list(range(n))
+    read = [0]
+
+    def reading() -> Iterator[int]:
+        for w in work:
+            read[0] += 1
+            yield w
+
+    stream = b._stream_chunks(reading(), size, workers)
+    first = next(stream, None)
+    if n:
+        assert first is not None and read[0] <= min(n, b._tail(size, workers) + size)
+    assert ([] if first is None else [first]) + list(stream) == b._chunks(work, size, workers)
 
 
 def test_calling_process_issues_while_the_pool_starts_and_every_chunk_runs_once() -> None:

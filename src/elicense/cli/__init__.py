@@ -52,6 +52,7 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map outcomes to exit codes."""
     code = run(argv, process_exits=True)
+    _ctrl_c_ignored_if_pressed()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -91,12 +92,31 @@ class _InterruptOnce:
             raise KeyboardInterrupt
 
 
+_interrupt_once: _InterruptOnce | None = None
+"""The handler :func:`_later_ctrl_c_ignored` installed (``None``: none)."""
+
+
 def _later_ctrl_c_ignored() -> None:
+    global _interrupt_once
     import signal  # not at module level: the click-free verify never needs it (cold start, #8)
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         with contextlib.suppress(ValueError):  # not the main thread: Python's handlers do not run in it anyway
-            signal.signal(signal.SIGINT, _InterruptOnce())
+            _interrupt_once = _InterruptOnce()
+            signal.signal(signal.SIGINT, _interrupt_once)
+
+
+def _ctrl_c_ignored_if_pressed() -> None:
+    """After an interrupted run, a later press stays ignored while the process exits.
+
+    The interpreter's teardown puts Python-level handlers back to the default action, which ends the
+    process by signal: a third press that came while a quickly stopped job was exiting turned exit 130
+    (and its printed resume hint) into death by SIGINT. An ignored signal stays ignored through it."""
+    if _interrupt_once is not None and _interrupt_once.pressed:
+        import signal
+
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> int:
