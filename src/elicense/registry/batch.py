@@ -37,7 +37,6 @@ import secrets
 import signal
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections import deque
@@ -1207,27 +1206,6 @@ def _writer_lock(st: _Worker) -> Iterator[None]:
         fcntl.flock(st.lock_fd, fcntl.LOCK_UN)
 
 
-HAND_OFF_SECONDS = 0.0005
-"""The interpreter's thread switch interval during a job (see :func:`_prompt_hand_offs`)."""
-
-
-@contextmanager
-def _prompt_hand_offs() -> Iterator[None]:
-    """Chunks reach the pool workers, and their results come back, within a fraction of a millisecond.
-
-    ``ProcessPoolExecutor`` hands a chunk to a worker through two threads of this process (its manager
-    and its queue's feeder), and each of them waits for the interpreter lock while this process issues
-    a chunk of its own: at the default switch interval (5 ms) a job's first chunks reached the other
-    worker ~30 ms after this process took its own. The threads need the lock only briefly, so the
-    shorter interval costs this process nothing while they sleep. Restored when the job ends."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, HAND_OFF_SECONDS))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
 class _CtrlC:
     """Ctrl-C in the process that runs a job: noted by :func:`_ctrl_c_between_steps`, acted on by
     :func:`_stop_if_asked`."""
@@ -1525,7 +1503,6 @@ def run_batch(
 
     with ExitStack() as stack:
         stack.enter_context(_ctrl_c_between_steps())  # left last: the pool's shutdown and the chain's closing too
-        stack.enter_context(_prompt_hand_offs())
         pool: Executor | None = None
         starting: _PoolStart | None = None
         if parallel:
