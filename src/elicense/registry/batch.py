@@ -1650,6 +1650,8 @@ def _stream_chunks(work: Iterable[_W], size: int, workers: int) -> Iterator[Sequ
     yield from _chunks(buffer, size, workers)
 
 
+HAND_OFF_SECONDS = 0.001
+"""How long this process lets go of the interpreter after handing chunks to an idle pool (see :func:`_run_chunks`)."""
 POOL_AHEAD = 2
 """Chunks handed to each pool worker ahead (one running, one waiting): a worker never idles while this
 process is busy with a chunk of its own."""
@@ -1696,7 +1698,13 @@ def _run_chunks(
     """``fn(*a)`` for each ``a``, with ``len(a[0])``, as they complete: on the pool's ``pool_workers``
     processes and in this one, which takes the next chunk itself whenever the pool has enough to do
     (and all of them until the pool has started: a job never waits for a worker's start-up). ``args``
-    is drawn as chunks are handed out (a job's rows are read as they are issued)."""
+    is drawn as chunks are handed out (a job's rows are read as they are issued).
+
+    ``ProcessPoolExecutor`` sends a chunk through two threads of this process (its manager and its queue's
+    feeder), and each waits for the interpreter lock while this process works on a chunk of its own: up to
+    the switch interval (5 ms) each, ~30 ms before the job's first chunks reached the other worker. When
+    the pool had nothing to do, this process sleeps :data:`HAND_OFF_SECONDS` after handing chunks to it, so
+    they go at once; when the pool still has a chunk queued, the delay costs nothing and nobody waits."""
     source = iter(args)
     pending: deque[tuple[Any, ...]] = deque()
     futures: dict[Future[_R], int] = {}
@@ -1712,9 +1720,12 @@ def _run_chunks(
         _stop_if_asked()
         pool = None if starting is None else starting.started(block=not pending or (WAIT_FOR_WORKERS and not futures))
         if pool is not None:
+            idle = not futures
             while len(futures) < POOL_AHEAD * pool_workers and more():
                 a = pending.popleft()
                 futures[pool.submit(fn, *a)] = len(a[0])
+            if idle and futures:
+                time.sleep(HAND_OFF_SECONDS)  # the pool had nothing to do: let its threads send the chunks now
             finished, _ = wait(futures, timeout=0 if more() else None, return_when=FIRST_COMPLETED)
             for fut in finished:
                 yield fut.result(), futures.pop(fut)
