@@ -1704,7 +1704,8 @@ def _run_chunks(
     feeder), and each waits for the interpreter lock while this process works on a chunk of its own: up to
     the switch interval (5 ms) each, ~30 ms before the job's first chunks reached the other worker. When
     the pool had nothing to do, this process sleeps :data:`HAND_OFF_SECONDS` after handing chunks to it, so
-    they go at once; when the pool still has a chunk queued, the delay costs nothing and nobody waits."""
+    they go at once; while the pool still has a chunk queued, a late hand-off keeps no one waiting, and this
+    process does not sleep."""
     source = iter(args)
     pending: deque[tuple[Any, ...]] = deque()
     futures: dict[Future[_R], int] = {}
