@@ -92,18 +92,12 @@ class _InterruptOnce:
             raise KeyboardInterrupt
 
 
-_interrupt_once: _InterruptOnce | None = None
-"""The handler :func:`_later_ctrl_c_ignored` installed (``None``: none)."""
-
-
 def _later_ctrl_c_ignored() -> None:
-    global _interrupt_once
     import signal  # not at module level: the click-free verify never needs it (cold start, #8)
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         with contextlib.suppress(ValueError):  # not the main thread: Python's handlers do not run in it anyway
-            _interrupt_once = _InterruptOnce()
-            signal.signal(signal.SIGINT, _interrupt_once)
+            signal.signal(signal.SIGINT, _InterruptOnce())
 
 
 def _ctrl_c_ignored_if_pressed() -> None:
@@ -112,9 +106,12 @@ def _ctrl_c_ignored_if_pressed() -> None:
     The interpreter's teardown puts Python-level handlers back to the default action, which ends the
     process by signal: a third press that came while a quickly stopped job was exiting turned exit 130
     (and its printed resume hint) into death by SIGINT. An ignored signal stays ignored through it."""
-    if _interrupt_once is not None and _interrupt_once.pressed:
-        import signal
+    if "signal" not in sys.modules:  # then no handler of ours was installed (the click-free verify)
+        return
+    import signal
 
+    handler = signal.getsignal(signal.SIGINT)
+    if isinstance(handler, _InterruptOnce) and handler.pressed:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 

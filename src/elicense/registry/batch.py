@@ -1518,7 +1518,6 @@ def run_batch(
             triage = _Triage(keys, rows, problems, done_sources, expected=expected)
             issued: list[str] = []
             already: list[str] = []
-            held: list[_Work] = []
             done = dropped = 0  # rows a worker rejected leave the phase: done/total count rows to issue
 
             def issue(chunks: Iterable[Sequence[_Work]]) -> None:
