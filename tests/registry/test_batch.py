@@ -154,6 +154,24 @@ def test_two_workers_sqlite(home: Home, tmp_path: Path) -> None:
         assert reg.count() == 300 and reg.verify_audit().ok
 
 
+def test_a_two_worker_job_leaves_no_write_ahead_log_holding_its_last_commits(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process closes its connections as it exits (the pool's workers too: multiprocessing ends them
+    without the interpreter's teardown), so the last one checkpoints the WAL into the database and removes
+    it: a copy of ``registry.sqlite`` alone, taken after the job, holds every licence it issued."""
+    import elicense.registry.batch as b
+
+    monkeypatch.setattr(b, "WAIT_FOR_WORKERS", True)  # the other worker issues too
+    report = _run(home, rs.csv_bytes([rs.row(i) for i in range(300)]), tmp_path, workers=2, chunk_size=50)
+    assert report.issued == 300
+    assert sorted(p.name for p in home.path.glob("registry.sqlite*")) == ["registry.sqlite", "registry.sqlite.lock"]
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes((home.path / "registry.sqlite").read_bytes())
+    with Registry.open(sqlite_url(copy)) as reg:
+        assert reg.count() == 300 and reg.verify_audit().ok
+
+
 def test_postgresql_two_workers_and_rerun(home: Home, tmp_path: Path) -> None:
     url = rs.registry_url("postgresql", tmp_path)
     data = rs.csv_bytes([rs.row(i) for i in range(300)])

@@ -22,10 +22,12 @@ from elicense.cli.common import (
     EXIT_INTERNAL,
     EXIT_INVALID,
     EXIT_VALID,
+    closed_everything,
     default_lang,
     echo_err,
     error_line,
     lang_arg,
+    nothing_left_open,
 )
 from elicense.errors import ElicenseError
 
@@ -51,6 +53,13 @@ __all__ = [
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map outcomes to exit codes."""
+    import atexit  # built in: no cost to the click-free verify
+
+    count = getattr(atexit, "_ncallbacks", None)
+    if count is not None and count() == 0:
+        # the first exit handler runs last: after every other one (the pool's, multiprocessing's, temporary
+        # directories'); a program that registered its own before calling main() keeps the full teardown
+        atexit.register(_end_without_teardown)
     code = run(argv, process_exits=True)
     _ctrl_c_ignored_if_pressed()
     try:
@@ -64,7 +73,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         # output is flushed above, and the interpreter's teardown (freeing every module and
         # object, ~20 ms, more than a verification) has nothing left to do for the user (#8).
         os._exit(code)
+    global _exit_code
+    _exit_code = code
     sys.exit(code)
+
+
+_exit_code = 0
+"""The code :func:`main` exits with (for :func:`_end_without_teardown`)."""
+
+
+def _end_without_teardown() -> None:
+    """The last exit handler: after a command that closed everything it opened (:func:`nothing_left_open`),
+    end the process with its code once every other exit handler has run, without the interpreter's teardown
+    (nothing is left for it to close or flush; it only frees memory the process is about to give back)."""
+    if not closed_everything():
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed or broken stream: the interpreter's own teardown decides
+        return
+    os._exit(_exit_code)
 
 
 _finished = False
@@ -131,6 +160,7 @@ def run(argv: Sequence[str] | None = None, *, process_exits: bool = False) -> in
     """
     global _finished
     _finished = False  # this run's: main() must never skip the teardown of another command's run
+    nothing_left_open(False)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args[:1] == ["verify"] and _utf8(sys.stdout) and _utf8(sys.stderr):

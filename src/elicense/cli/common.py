@@ -77,3 +77,21 @@ def echo_err(message: str) -> None:
     """One line on stderr (errors and warnings of every command path)."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+_closed = [False]
+"""Whether the running command said it closed everything it opened (see :func:`nothing_left_open`)."""
+
+
+def nothing_left_open(done: bool = True) -> None:
+    """Said by a command once it has closed everything it opened (its registry, worker pool and files) and
+    written its output: :func:`elicense.cli.main` then ends the process after the exit handlers, without
+    the interpreter's teardown, which frees every module and object one by one (0.15–0.35 s after a batch
+    that loaded pyHanko, SQLAlchemy and fpdf2, ~3 % of a 1,000-document job). ``done=False``: reset, at
+    the start of each run."""
+    _closed[0] = done
+
+
+def closed_everything() -> bool:
+    """Whether the running command said :func:`nothing_left_open`."""
+    return _closed[0]

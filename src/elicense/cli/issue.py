@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elicense.cli.common import EXIT_INVALID, default_lang, echo_err
+from elicense.cli.common import EXIT_INVALID, default_lang, echo_err, nothing_left_open
 from elicense.cli.pdf import pdf_level_option, tsa_url_option
 from elicense.cli.registry import db_option, home_option
 from elicense.errors import InputError, UsageError
@@ -350,6 +350,7 @@ def issue_cmd(
             click.echo(text)
             if report.report_path:
                 click.echo(("拒绝原因见 " if zh else "rejected rows: ") + str(report.report_path))
+        nothing_left_open()  # the job closed its registry, pool and files: the process may end at once
         return EXIT_INVALID if report.rejected else 0
     values = _single_values(fields, from_json)
     if not values:

@@ -762,6 +762,10 @@ def _init_worker(job: _Job, bitmap: bool = True, pool: bool = False, slots: Sync
     except ElicenseError:
         # the parent reports it (run_batch opens the writer itself on a broken pool): no traceback here
         os._exit(EXIT_SETUP_FAILED)
+    # as the worker exits (multiprocessing ends it without the interpreter's teardown): its chain's end is
+    # recorded and its database connections closed; the last SQLite connection to close checkpoints the WAL
+    # and removes it, else the job left registry.sqlite-wal beside the database, holding its last commits
+    util.Finalize(None, _close_worker, exitpriority=10)
     # everything inherited from the fork server and built by the set-up lives as long as the worker: out of
     # the collector's sight, its full collections no longer walk (and copy-on-write) the inherited heap
     gc.freeze()
@@ -1296,12 +1300,12 @@ def _session(st: _Worker) -> _ChainSession:
 
 
 def _chain(st: _Worker, session: _ChainSession) -> ChainWriter:
-    """The worker's own audit chain, opened on first use (closed by :func:`_close_chain` / at process exit)."""
+    """The worker's own audit chain, opened on first use (closed by :func:`_close_chain`, which a pool worker
+    runs as it exits)."""
     if session.writer is None:
         session.writer = st.registry.open_chain(
             actor=st.actor, at=st.at, note={"authority": st.entry.code, "type_code": st.licence_type.code}
         )
-        util.Finalize(None, _close_chain, exitpriority=10)  # pool workers: closed as the process exits
     return session.writer
 
 
