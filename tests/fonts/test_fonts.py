@@ -135,3 +135,30 @@ def test_import_does_not_load_fonttools() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "path", [default_font_path(), Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")], ids=["cff", "truetype"]
+)
+def test_glyphs_named_by_index_give_the_code_points_and_advances_of_the_fonts_own_names(path: Path) -> None:
+    """The coverage check and the OFD layout read fonts with glyphs named by index (no CFF charset parse);
+    what they read must be what fontTools reads with the font's own glyph names."""
+    if not path.is_file():
+        pytest.skip(f"{path} not installed")
+    from fontTools.ttLib import TTFont
+
+    from elicense.fonts import open_by_glyph_index
+    from elicense.ofd.layout import font_metrics
+
+    with TTFont(str(path), lazy=True) as font:
+        cmap = font.getBestCmap()
+        hmtx, upem = font["hmtx"], font["head"].unitsPerEm
+        advances = {cp: hmtx[name][0] / upem for cp, name in cmap.items()}
+        order = font.getGlyphOrder()
+    assert font_codepoints(path) == frozenset(cmap)
+    assert font_metrics(path).advances == advances
+    index = {name: i for i, name in enumerate(order)}
+    with open_by_glyph_index(str(path)) as font:
+        assert {cp: int(name[1:]) for cp, name in font.getBestCmap().items()} == {
+            cp: index[n] for cp, n in cmap.items()
+        }

@@ -16,8 +16,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elicense.errors import LicenceDataError, UsageError
+
+if TYPE_CHECKING:
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 __all__ = [
     "DEFAULT_FONT_NAME",
@@ -96,12 +100,28 @@ def resolve_font(path: str | os.PathLike[str] | None = None) -> Path:
     return chosen.resolve()
 
 
+def open_by_glyph_index(path: str) -> TTFont:
+    """The font at ``path`` (fontTools, read lazily), its glyphs named ``g0``, ``g1``, … by index.
+
+    For a reader of code points and advances only: a CFF font's own glyph names come from its charset,
+    which fontTools parses in Python the first time any table needs a name (~50 ms for the packaged
+    22,397-glyph font, in every process that checks or lays out text); names by index cost nothing, and
+    ``cmap`` and ``hmtx`` agree on them. Not for a writer that copies glyphs by name."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(path, lazy=True)
+    try:
+        font.setGlyphOrder([f"g{i}" for i in range(font["maxp"].numGlyphs)])
+    except BaseException:
+        font.close()
+        raise
+    return font
+
+
 @functools.lru_cache(maxsize=8)
 def _codepoints(path: str, mtime_ns: int, size: int) -> frozenset[int]:
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-
     try:
-        with TTFont(path, lazy=True) as font:
+        with open_by_glyph_index(path) as font:
             cmap = font.getBestCmap()
     except Exception as exc:  # fontTools raises many types on garbage
         raise UsageError(

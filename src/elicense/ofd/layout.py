@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from elicense.fonts import open_by_glyph_index
 
 __all__ = ["Canvas", "FontMetrics", "font_metrics", "wrap"]
 
@@ -50,7 +50,7 @@ _METRICS_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=4)
 def _metrics(path: str, mtime_ns: int) -> FontMetrics:
-    with TTFont(path, lazy=True) as font:
+    with open_by_glyph_index(path) as font:  # code points → advances: no glyph names needed
         upem = float(font["head"].unitsPerEm)
         hmtx = font["hmtx"]
         advances = {cp: hmtx[name][0] / upem for cp, name in font.getBestCmap().items()}
