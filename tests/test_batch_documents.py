@@ -358,3 +358,53 @@ def test_this_process_and_a_worker_both_write_pdfs_each_once(tmp_path: Path, mon
     with Registry.open(url) as reg:
         chains = {str(e.chain) for e in reg.audit_entries() if e.action == "licence.issue"}
         assert len(chains - {"main"}) == 2 and reg.verify_audit().ok
+
+
+def test_a_document_is_made_from_the_licence_as_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch writes the documents of the licences it has just committed from the licences as it signed
+    them, without reading them back: what it signed must be what the registry holds, to the last field
+    (normalised capital, multi-line scope, spaces around values), and a licence issued by an
+    earlier run is read back."""
+    from elicense.documents import PdfDocuments, _FileWriter
+    from elicense.registry import Registry, sqlite_url
+    from elicense.registry.batch import run_batch
+
+    seen: dict[str, Any] = {}
+
+    def spy(self: Any, issued: Any, *args: Any) -> bool:
+        seen[str(issued.licence.id)] = issued
+        return True  # nothing written: the licence is what is checked
+
+    monkeypatch.setattr(_FileWriter, "write", spy)
+    reads: list[str] = []
+    get = Registry.get
+
+    def counted(self: Any, lid: str) -> Any:
+        reads.append(lid)
+        return get(self, lid)
+
+    home = Home.load(rs.demo_home(tmp_path / "home"))
+    monkeypatch.setattr(Registry, "get", counted)
+    code = home.authority_for_type("11100000MB0143028R001").code
+    url = sqlite_url(home.path / "registry.sqlite")
+    rows = [rs.row(i) for i in range(12)]
+    rows[1][7] = "100.5"  # registered capital, normalised to 100.50
+    rows[2][11] = "软件开发；\n信息技术咨询服务。"
+    rows[3][2] = "  济南 第3号 科技有限公司 "
+    rows[4][7] = " 2000 "  # spaces around a number
+    run_batch(rs.csv_bytes(rows[:6]), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t",
+              documents=PdfDocuments(home, code, tmp_path / "pdf"))  # fmt: skip
+    first = dict(seen)
+    assert reads == []  # just committed: nothing read back
+    seen.clear()
+    # the rows of the first run again (already issued: their documents come from the registry), and new ones
+    run_batch(rs.csv_bytes(rows), home=home, url=url, type_code=rs.TYPE, at=rs.NOW, actor="t",
+              documents=PdfDocuments(home, code, tmp_path / "pdf"))  # fmt: skip
+    assert len(first) == 6 and len(seen) == 12
+    assert sorted(reads) == sorted(first)  # issued by the first run: read back
+    monkeypatch.undo()
+    with Registry.open(url) as reg:
+        for lid, issued in {**seen, **first}.items():
+            record = reg.get(lid)
+            assert record is not None
+            assert issued == record.to_issued(), lid

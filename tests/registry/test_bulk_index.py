@@ -60,7 +60,8 @@ def test_taken_indexes_are_never_reused_and_rows_signed_with_their_index(
             authority=st.entry.authority,
             at=rs.NOW,
         )
-        ids, skipped = b._issue_transaction(st, plan.rows)
+        done, skipped = b._issue_transaction(st, plan.rows)
+        ids = [str(iss.licence.id) for iss in done]
     finally:
         b._close_worker()
     assert skipped == 0 and len(ids) == 3
