@@ -1431,7 +1431,7 @@ def _write_pdfs(st: _Worker, licence_ids: Sequence[str], committed: Mapping[str,
     """Write the missing documents (after the commit: a crash leaves them to the re-run); how many.
 
     ``committed``: licences this process has just committed, as signed (the rows it inserted hold the same;
-    a test holds them equal), so their documents need no read of the registry (~0.5 ms a document); the
+    a test holds them equal), so their documents need no read of the registry (0.2–0.3 ms a document); the
     others (issued by an earlier run or by a concurrent issuer) are read back."""
     writer = st.documents
     assert writer is not None
