@@ -282,12 +282,12 @@ def test_click_usage_errors_speak_chinese_with_lang_zh(
 def test_only_the_run_that_took_the_fast_path_may_skip_teardown(
     files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import elicense.cli as cli_module
+    from elicense.cli.common import closed_everything
 
     assert run(["verify", files["business-licence-jinan"], "--trust", files["trust"], "--at", AT]) == 0
-    assert cli_module._finished
+    assert closed_everything()
     assert run(["id", "check", "91370102MA3C8K2L65"]) == 0  # a click command after it
-    assert not cli_module._finished
+    assert not closed_everything()
     capsys.readouterr()
 
 

@@ -82,3 +82,18 @@ def test_a_failed_batch_keeps_the_full_teardown(tmp_path: Path) -> None:
     done = _cli(SPY, args)
     assert done.returncode == 3
     assert "teardown ran" in done.stderr
+
+
+def test_a_click_free_verify_ends_without_the_teardown(tmp_path: Path) -> None:
+    """The same last exit handler ends a verify that took the click-free path (#8: the teardown, ~20 ms,
+    took longer than the verification)."""
+    from elicense.demo import build_demo
+
+    world = build_demo(tmp_path / "demo", now=rs.NOW, seed=b"teardown", images=False, pdf=False)
+    payload = next(iter(world.issued.values())).qr_payload
+    qr = tmp_path / "one.qr.txt"
+    qr.write_text(payload + "\n", encoding="ascii")
+    args = ["verify", str(qr), "--trust", str(world.home.path / "trust-bundle.cose"), "--json"]
+    done = _cli(SPY, args)
+    assert json.loads(done.stdout)["input"] == str(qr), done.stderr
+    assert "teardown ran" not in done.stderr

@@ -514,31 +514,23 @@ def assemble_plan(
             continue
         lid = row.licence_id
         if sid in seen_source:
-            problems.append(
-                RowProblem(
-                    n,
-                    line,
-                    sid,
-                    f"source_id repeats row {seen_source[sid]}",
-                    f"来源编号与第 {seen_source[sid]} 行重复",
-                )
-            )
+            problems.append(_source_repeats(n, line, sid, seen_source[sid]))
             continue
         if lid in seen_id:
-            problems.append(
-                RowProblem(
-                    n,
-                    line,
-                    sid,
-                    f"licence id {lid} repeats row {seen_id[lid]}",
-                    f"证照标识与第 {seen_id[lid]} 行重复",
-                )
-            )
+            problems.append(_id_repeats(n, line, sid, lid, seen_id[lid]))
             continue
         seen_source[sid] = n
         seen_id[lid] = n
         good.append(row)
     return BatchPlan(type_code, authority_code, total, tuple(good), tuple(problems), encoding)
+
+
+def _source_repeats(n: int, line: int, sid: str, prior: int) -> RowProblem:
+    return RowProblem(n, line, sid, f"source_id repeats row {prior}", f"来源编号与第 {prior} 行重复")
+
+
+def _id_repeats(n: int, line: int, sid: str, lid: str, prior: int) -> RowProblem:
+    return RowProblem(n, line, sid, f"licence id {lid} repeats row {prior}", f"证照标识与第 {prior} 行重复")
 
 
 def plan_batch(
@@ -1059,14 +1051,12 @@ class _Triage:
             lid = row.licence_id
             prior = first_valid(self._first_sid.get(sid), n) or seen_sid.get(sid)
             if prior is not None:
-                self.problems.append(RowProblem(n, line, sid, f"source_id repeats row {prior}",
-                                                f"来源编号与第 {prior} 行重复"))  # fmt: skip
+                self.problems.append(_source_repeats(n, line, sid, prior))
                 continue
             key = (row.licence.id.serial, row.licence.id.version)
             prior = first_valid(self._first_key.get(key), n) or seen_id.get(lid)
             if prior is not None:
-                self.problems.append(RowProblem(n, line, sid, f"licence id {lid} repeats row {prior}",
-                                                f"证照标识与第 {prior} 行重复"))  # fmt: skip
+                self.problems.append(_id_repeats(n, line, sid, lid, prior))
                 continue
             seen_sid[sid] = seen_id[lid] = n
             if sid in self.done_sources:
