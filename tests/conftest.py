@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 from pathlib import Path
 
 import pytest
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # a run started in the background of a non-interactive shell (``cmd &``, nohup) inherits Ctrl-C ignored,
+    # and so would every command the tests start: the Ctrl-C tests send it and expect it to be acted on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 NOW = dt.datetime(2026, 6, 1, 8, 0, 0, tzinfo=dt.UTC)
 SEED = b"elicense-test-pki"
