@@ -78,3 +78,70 @@ def test_workers_ignore_ctrl_c_from_the_moment_they_are_forked(tmp_path: Path) -
                           timeout=120, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True"], proc.stdout
+
+
+MAIN_SCRIPT = """
+import os, sys
+with open(os.environ["MAIN_MARKER"], "a") as f:  # every run of this script, in every process
+    f.write(f"{os.getpid()} {os.getppid()} {__name__} {' '.join(sys.argv[1:])}\\n")
+from concurrent.futures import ProcessPoolExecutor
+from elicense.processes import start_early, worker_context
+
+def where():
+    return os.getpid(), os.getppid(), "ELICENSE_FORKSERVER_MAIN" in os.environ
+
+if __name__ == "__main__":
+    start_early()
+    with ProcessPoolExecutor(2, mp_context=worker_context()) as pool:
+        seen = {pool.submit(where).result() for _ in range(6)}
+    print(os.getpid(), *(f"{pid}:{ppid}:{leaked}" for pid, ppid, leaked in sorted(seen)))
+"""
+
+
+def test_the_callers_main_script_runs_once_in_the_fork_server_not_in_every_worker(tmp_path: Path) -> None:
+    """Python before 3.13.1 never preloads ``__main__`` into the fork server (CPython issue 126631): every
+    worker ran the caller's script again as ``__mp_main__`` before taking work (a portal backend's whole
+    application; ~0.27 s of each worker's start in the issuance benchmark). The server now runs it once,
+    with the caller's ``sys.argv`` and ``sys.path``, and its workers inherit it."""
+    script = tmp_path / "app" / "portal.py"
+    script.parent.mkdir()
+    (script.parent / "portal_helper.py").write_text("VALUE = 1\n")  # importable from the script's directory only
+    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys", "import os, sys, portal_helper", 1))
+    marker = tmp_path / "runs"
+    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
+    proc = subprocess.run([sys.executable, str(script), "--region", "440000"], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    caller, *workers = proc.stdout.split()
+    runs = [line.split(maxsplit=3) for line in marker.read_text().splitlines()]
+    assert [r[2:] for r in runs] == [["__main__", "--region 440000"], ["__mp_main__", "--region 440000"]], runs
+    server = runs[1][0]
+    assert runs[1][1] == caller, "the script's second run is not the fork server's (the caller's child)"
+    assert workers, proc.stdout
+    for w in workers:
+        pid, ppid, leaked = w.split(":")
+        assert ppid == server and pid not in (caller, server), w
+        assert leaked == "False", "the hand-over variable reached a worker's environment"
+
+
+def test_a_main_script_that_fails_in_the_fork_server_still_runs_in_each_worker(tmp_path: Path) -> None:
+    """A script that fails when the server imports it (here: it exits when it finds the preload on its
+    stack) leaves nothing half-done there: each worker runs it itself, as without the preload."""
+    fails_in_server = (
+        "import os, sys\n"
+        "if __name__ == '__mp_main__' and any(f.function == '_preload' for f in __import__('inspect').stack()):\n"
+        "    open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} failed -\\n')\n"
+        "    raise SystemExit(2)\n"
+    )
+    script = tmp_path / "fussy.py"
+    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys\n", fails_in_server, 1))
+    marker = tmp_path / "runs"
+    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    caller, *workers = proc.stdout.split()
+    runs = [line.split()[:3] for line in marker.read_text().splitlines()]
+    server = next(pid for pid, ppid, name in runs if name == "failed" and ppid == caller)
+    in_workers = {pid for pid, ppid, name in runs if name == "__mp_main__" and ppid == server}
+    assert workers and in_workers == {w.split(":")[0] for w in workers}, (runs, workers)

@@ -10,11 +10,14 @@ imports anything heavy itself (:func:`start_early`), so both import at the same 
 from __future__ import annotations
 
 import atexit
+import json
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from types import FrameType
 
@@ -31,6 +34,11 @@ PDF_MODULES = ("elicense.documents", "elicense.pdf.sign", "elicense.pdf.render")
 """What a worker writing PDFs imports besides (:class:`elicense.documents.PdfDocuments`)."""
 OFD_MODULES = ("elicense.documents", "elicense.ofd.write", "elicense.ofd.seal")
 """What a worker writing OFDs imports besides (:class:`elicense.documents.OfdDocuments`)."""
+MAIN_ENV = "ELICENSE_FORKSERVER_MAIN"
+"""How :func:`start_early` tells the fork server which ``__main__`` to preload (see :mod:`elicense._preload_main`)."""
+MAX_MAIN_ENV = 32 * 1024
+"""Longer than this (a huge ``sys.argv``), the main module is not preloaded: a single environment string of
+over 128 KiB makes the server's ``exec`` fail on Linux."""
 
 
 def worker_context(modules: tuple[str, ...] = ()) -> BaseContext:
@@ -38,13 +46,14 @@ def worker_context(modules: tuple[str, ...] = ()) -> BaseContext:
     :data:`BATCH_MODULES` and ``modules``, where there is one; else spawn.
 
     ``__main__`` too: else every worker runs the main script (the CLI, with its imports) again as
-    ``__mp_main__`` before it can take a chunk. The preload list counts when the server starts: the
+    ``__mp_main__`` before it can take a chunk (:mod:`elicense._preload_main`, last in the list, does
+    what Python before 3.13.1 leaves undone). The preload list counts when the server starts: the
     first caller's list is the one the server imports (a module missing from it is imported by the
     worker that needs it)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *BATCH_MODULES, *modules])
+    context.set_forkserver_preload(["__main__", *BATCH_MODULES, *modules, "elicense._preload_main"])
     return context
 
 
@@ -63,13 +72,45 @@ def start_early(modules: tuple[str, ...] = ()) -> None:
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or previous is None:
         # a disposition changes only from the main thread, and one set outside Python cannot be put back
-        forkserver.ensure_running()
+        with _main_for_the_server():
+            forkserver.ensure_running()
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited across exec: the new interpreter keeps it ignored
     try:
-        forkserver.ensure_running()
+        with _main_for_the_server():
+            forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _main_for_the_server() -> Iterator[None]:
+    """:data:`MAIN_ENV` set while the fork server starts (it inherits this process's environment): what a
+    worker would be told of this process's ``__main__`` (its module name or script path, ``sys.argv`` and ``sys.path``),
+    for :mod:`elicense._preload_main` to import it once in the server instead of once in every worker."""
+    from multiprocessing import spawn
+
+    try:
+        data = spawn.get_preparation_data("elicense")
+    except RuntimeError:  # called while __main__ itself is being imported: its workers would fail anyway
+        data = {}
+    main: dict[str, object] = {
+        "argv": list(data.get("sys_argv", sys.argv)),
+        "sys_path": list(data.get("sys_path", sys.path)),
+    }
+    if "init_main_from_name" in data:
+        main["name"] = data["init_main_from_name"]
+    elif "init_main_from_path" in data:
+        main["path"] = data["init_main_from_path"]
+    raw = json.dumps(main)
+    if len(main) < 3 or len(raw) > MAX_MAIN_ENV:
+        yield
+        return
+    os.environ[MAIN_ENV] = raw
+    try:
+        yield
+    finally:
+        os.environ.pop(MAIN_ENV, None)
 
 
 def _skip_teardown_in_the_fork_server() -> None:

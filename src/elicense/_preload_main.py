@@ -1,0 +1,57 @@
+"""The last module the fork server of :mod:`elicense.processes` imports: the caller's ``__main__``, once.
+
+``set_forkserver_preload(["__main__", …])`` is meant to import the main module into the fork server, so
+that the workers it forks inherit it. Python before 3.13.1 never does (it looks for a ``main_path`` key
+that ``multiprocessing.spawn`` stopped providing in 3.4; CPython issue 126631), so every worker ran the
+caller's main script again as ``__mp_main__`` before it could take a chunk: a portal backend's whole
+application, and ~0.27 s of every worker's start in ``benchmarks/bench_registry.py``, a tenth of a
+20,000-licence job. :func:`elicense.processes.start_early` hands the server what each worker would be
+told (the script's path or module name, ``sys.argv`` and ``sys.path``) in :data:`elicense.processes.MAIN_ENV`; this
+module imports it here the way a worker would have, after every other preloaded module. A worker then
+finds its ``__main__`` in place and skips it. Where the import fails, nothing is set and each worker runs
+the script itself, as before. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from multiprocessing import process, spawn
+
+from elicense.processes import MAIN_ENV
+
+
+def _preload() -> None:
+    raw = os.environ.pop(MAIN_ENV, None)  # the workers forked from here need not see it
+    if not raw:
+        return
+    try:
+        main = json.loads(raw)
+        argv = [str(a) for a in main["argv"]]
+        path_list = [str(p) for p in main["sys_path"]]
+        name, path = main.get("name"), main.get("path")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return
+    fixup: Callable[[str], None] | None = (
+        getattr(spawn, "_fixup_main_from_name", None) if isinstance(name, str) else spawn.import_main_path
+    )
+    what = name if isinstance(name, str) else path
+    if fixup is None or not isinstance(what, str):
+        return
+    saved = sys.argv
+    current = process.current_process()
+    current._inheriting = True  # type: ignore[attr-defined]  # as a worker preparing its __main__ is
+    sys.argv = argv  # what the script sees in a worker (the server itself was started with ``-c``)
+    sys.path[:] = path_list  # and where it imports from (Python before 3.13 starts the server without it)
+    try:
+        with suppress(Exception, SystemExit):  # the script's own failure: each worker runs it itself, as before
+            fixup(what)
+    finally:
+        sys.argv = saved
+        del current._inheriting  # type: ignore[attr-defined]
+
+
+_preload()
