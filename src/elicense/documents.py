@@ -27,8 +27,6 @@ from elicense.crypto.keys import Sm2Signer, atomic_write, decrypt_private_key
 from elicense.errors import UsageError
 from elicense.home import AuthorityEntry, Home
 from elicense.model import require_utc
-from elicense.ofd.seal import seal_licence_ofd
-from elicense.ofd.write import build_licence_ofd
 from elicense.pdf import PADES_LEVELS
 from elicense.pdf.options import PdfSigningOptions
 from elicense.pdf.tsa import LocalTSA
@@ -229,6 +227,8 @@ def seal_material(home: Home, entry: AuthorityEntry, *, at: dt.datetime) -> tupl
 
 def issue_ofd(home: Home, issued: IssuedLicence, *, font_path: str | Path | None = None) -> bytes:
     """The sealed OFD of ``issued``, sealed at its signing time by its issuer's seal."""
+    from elicense.ofd.seal import seal_licence_ofd  # the OFD carrier (fontTools, lxml): ~0.13 s a PDF job skips
+    from elicense.ofd.write import build_licence_ofd
 
     entry = home.authority(issued.licence.issuer.code)
     seal, signer, crls = seal_material(home, entry, at=issued.signed_at)
@@ -372,6 +372,9 @@ class OfdWriter(_FileWriter):
         return crls
 
     def _document(self, issued: IssuedLicence) -> bytes:
+        from elicense.ofd.seal import seal_licence_ofd  # imported by the first OFD (see issue_ofd)
+        from elicense.ofd.write import build_licence_ofd
+
         doc = build_licence_ofd(issued, font_path=self.font_path)
         return seal_licence_ofd(
             doc, seal=self.seal, signer=self.signer, at=issued.signed_at, crls=self._crls_at(issued.signed_at)
