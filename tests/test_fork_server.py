@@ -99,7 +99,7 @@ if __name__ == "__main__":
 
 
 def test_the_callers_main_script_runs_once_in_the_fork_server_not_in_every_worker(tmp_path: Path) -> None:
-    """Python before 3.13.1 never preloads ``__main__`` into the fork server (CPython issue 126631): every
+    """Python 3.11 and 3.12 never preload ``__main__`` into the fork server (CPython issue 126631): every
     worker ran the caller's script again as ``__mp_main__`` before taking work (a portal backend's whole
     application; ~0.27 s of each worker's start in the issuance benchmark). The server now runs it once,
     with the caller's ``sys.argv`` and ``sys.path``, and its workers inherit it."""

@@ -1,15 +1,17 @@
 """The last module the fork server of :mod:`elicense.processes` imports: the caller's ``__main__``, once.
 
 ``set_forkserver_preload(["__main__", …])`` is meant to import the main module into the fork server, so
-that the workers it forks inherit it. Python before 3.13.1 never does (it looks for a ``main_path`` key
-that ``multiprocessing.spawn`` stopped providing in 3.4; CPython issue 126631), so every worker ran the
-caller's main script again as ``__mp_main__`` before it could take a chunk: a portal backend's whole
-application, and ~0.27 s of every worker's start in ``benchmarks/bench_registry.py``, a tenth of a
-20,000-licence job. :func:`elicense.processes.start_early` hands the server what each worker would be
-told (the script's path or module name, ``sys.argv`` and ``sys.path``) in :data:`elicense.processes.MAIN_ENV`; this
-module imports it here the way a worker would have, after every other preloaded module. A worker then
-finds its ``__main__`` in place and skips it. Where the import fails, nothing is set and each worker runs
-the script itself, as before. Standard library only.
+that the workers it forks inherit it. Python 3.11 and 3.12 never do, nor 3.13 before CPython issue
+126631 was fixed in 2025: the server looks for a ``main_path`` key that ``multiprocessing.spawn`` stopped
+providing in Python 3.4. So every worker ran the caller's main script again, as ``__mp_main__``, before
+it could take a chunk: a portal backend's whole application, and ~0.27 s of every worker's start in
+``benchmarks/bench_registry.py`` (a tenth of a 20,000-licence job).
+
+:func:`elicense.processes.start_early` hands the server what each worker would be told (the script's
+path or module name, ``sys.argv`` and ``sys.path``) in :data:`elicense.processes.MAIN_ENV`. This module
+imports it the way a worker would have, after every other preloaded module; a worker then finds its
+``__main__`` in place and skips it. Where Python preloaded it already, this does nothing; where the
+import fails, nothing is set and each worker runs the script itself, as before. Standard library only.
 """
 
 from __future__ import annotations

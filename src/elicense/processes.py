@@ -47,7 +47,7 @@ def worker_context(modules: tuple[str, ...] = ()) -> BaseContext:
 
     ``__main__`` too: else every worker runs the main script (the CLI, with its imports) again as
     ``__mp_main__`` before it can take a chunk (:mod:`elicense._preload_main`, last in the list, does
-    what Python before 3.13.1 leaves undone). The preload list counts when the server starts: the
+    what Python 3.11 and 3.12 leave undone). The preload list counts when the server starts: the
     first caller's list is the one the server imports (a module missing from it is imported by the
     worker that needs it)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -86,8 +86,9 @@ def start_early(modules: tuple[str, ...] = ()) -> None:
 @contextmanager
 def _main_for_the_server() -> Iterator[None]:
     """:data:`MAIN_ENV` set while the fork server starts (it inherits this process's environment): what a
-    worker would be told of this process's ``__main__`` (its module name or script path, ``sys.argv`` and ``sys.path``),
-    for :mod:`elicense._preload_main` to import it once in the server instead of once in every worker."""
+    worker would be told of this process's ``__main__`` (its module name or script path, ``sys.argv`` and
+    ``sys.path``), for :mod:`elicense._preload_main` to import it once in the server instead of once in
+    every worker."""
     from multiprocessing import spawn
 
     try:
