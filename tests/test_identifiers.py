@@ -23,6 +23,7 @@ from elicense.identifiers import (
     is_known_area,
     mod11_2_check_char,
     mod37_36_check_char,
+    mod37_36_state,
 )
 
 # Real identifiers (DESIGN.md section 2).
@@ -102,6 +103,17 @@ def test_mod37_36_detects_every_single_substitution(data: str, draw: st.DataObje
     other = draw.draw(st.sampled_from(ALNUM36).filter(lambda c: c != data[i]))
     changed = data[:i] + other + data[i + 1 :]
     assert mod37_36_check_char(changed) != mod37_36_check_char(data)
+
+
+@given(st.text(alphabet=ALNUM36, max_size=40), st.text(alphabet=ALNUM36, max_size=40))
+def test_mod37_36_from_a_prefix_state_is_the_check_char_of_the_whole(prefix: str, rest: str) -> None:
+    """Bulk issuing runs a licence id's type and issuer codes through once and goes on from their state."""
+    assert mod37_36_check_char(rest, mod37_36_state(prefix)) == mod37_36_check_char(prefix + rest)
+
+
+def test_mod37_36_state_refuses_bad_data_and_an_unknown_state() -> None:
+    _raises("charset", mod37_36_state, "12a")
+    _raises("charset", mod37_36_state, "12", 37)
 
 
 # --------------------------------------------------------------------------- licence id

@@ -68,6 +68,7 @@ __all__ = [
     "is_known_area",
     "mod11_2_check_char",
     "mod37_36_check_char",
+    "mod37_36_state",
     "org_check_char",
     "uscc_check_char",
 ]
@@ -206,20 +207,27 @@ def _prepare(
 # --------------------------------------------------------------------------- check chars
 
 
-def mod37_36_check_char(data: str) -> str:
-    """ISO/IEC 7064 hybrid MOD 37,36 check character of ``data`` (over ``0-9A-Z``)."""
-    p = 36
+def mod37_36_check_char(data: str, state: int = 36) -> str:
+    """ISO/IEC 7064 hybrid MOD 37,36 check character of ``data`` (over ``0-9A-Z``); ``state``: that of the
+    data before ``data`` (:func:`mod37_36_state`), for the check character of their concatenation."""
+    return ALNUM36[(37 - mod37_36_state(data, state)) % 36]
+
+
+def mod37_36_state(data: str, state: int = 36) -> int:
+    """The MOD 37,36 state after ``data``, starting from ``state`` (36: the start): a prefix shared by many
+    identifiers (a licence id's type and issuer codes, in bulk issuing) is run through once."""
+    p = state
     try:
         for ch in data:
             p = MOD37_36_NEXT[p][ch]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, IndexError):
         raise _error(
             None,
             "charset",
             "MOD 37,36 data must consist of 0-9 and A-Z",
             "MOD 37,36 数据只能包含 0-9 和 A-Z",
         ) from None
-    return ALNUM36[(37 - p) % 36]
+    return p
 
 
 def mod11_2_check_char(data: str) -> str:

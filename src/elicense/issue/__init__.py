@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from elicense.catalog import Catalog, LicenceType
 from elicense.crypto.keys import Signer, key_id
 from elicense.errors import LicenceDataError, UsageError
-from elicense.identifiers import LicenceId, mod37_36_check_char
+from elicense.identifiers import LicenceId, mod37_36_check_char, mod37_36_state
 from elicense.model import Authority, Holder, Licence, Validity, require_utc
 from elicense.qr import claims as claims_mod
 from elicense.qr.cose import sign1
@@ -30,9 +30,11 @@ _SERIAL = re.compile(r"[0-9A-Z]{1,32}")
 
 
 @functools.lru_cache(maxsize=64)
-def _id_template(type_code: str, issuer_code: str) -> LicenceId:
-    """A licence id of this type and issuer: both codes validated and normalised once (not per licence)."""
-    return LicenceId.build(type_code, issuer_code, "0", 1)
+def _id_template(type_code: str, issuer_code: str) -> tuple[LicenceId, int]:
+    """A licence id of this type and issuer (both codes validated and normalised once, not per licence) and
+    the check character's state after them (:func:`~elicense.identifiers.mod37_36_state`)."""
+    template = LicenceId.build(type_code, issuer_code, "0", 1)
+    return template, mod37_36_state(template.type_code + template.issuer_code)
 
 
 def _licence_id(type_code: str, issuer_code: str, serial: str, version: int) -> LicenceId:
@@ -42,12 +44,12 @@ def _licence_id(type_code: str, issuer_code: str, serial: str, version: int) -> 
     else takes the full constructor."""
     if type(version) is not int or not 1 <= version <= 999 or not _SERIAL.fullmatch(serial):
         return LicenceId.build(type_code, issuer_code, serial, version)
-    template = _id_template(type_code, issuer_code)
+    template, state = _id_template(type_code, issuer_code)
     tcode, icode = template.type_code, template.issuer_code
     lid = object.__new__(LicenceId)
     for name, value in (("type_code", tcode), ("issuer_code", icode), ("serial", serial), ("version", version)):
         object.__setattr__(lid, name, value)
-    object.__setattr__(lid, "check_char", mod37_36_check_char(f"{tcode}{icode}{serial}{version:03d}"))
+    object.__setattr__(lid, "check_char", mod37_36_check_char(f"{serial}{version:03d}", state))
     return lid
 
 
