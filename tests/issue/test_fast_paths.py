@@ -135,3 +135,54 @@ def test_sign_licences_gives_what_sign_licence_gives_and_the_verifier_accepts_it
             px, py = parse_sign1(x), parse_sign1(y)
             assert (px.protected, px.payload) == (py.protected, py.payload)
         assert verifier.verify(b.qr_payload)
+
+
+def _of_and_chain_outcomes(**values: object) -> tuple[tuple[str, str], tuple[str, str]]:
+    """What ``LicenceBuilder.of(**values).build()`` and the seven setters chained give: the licence, or the refusal."""
+    from elicense.issue import LicenceBuilder
+    from elicense.model import Validity
+
+    def outcome(make: object) -> tuple[str, str]:
+        try:
+            return "licence", repr(make().serial("S1").build())  # type: ignore[operator]
+        except Exception as exc:  # the same refusal either way
+            return "error", f"{type(exc).__name__}: {exc}"
+
+    def chain() -> LicenceBuilder:
+        v = values["validity"]
+        start, end = (v.start, v.end) if isinstance(v, Validity) else (v, None)
+        return (
+            LicenceBuilder().licence_type(values["licence_type"]).holder(values["holder"])  # type: ignore[arg-type]
+            .issuer(values["issuer"]).issued_on(values["issued_on"]).validity(start, end)  # type: ignore[arg-type]
+            .source_id(values["source_id"]).fields(values["fields"])  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    return outcome(lambda: LicenceBuilder.of(**values)), outcome(chain)  # type: ignore[arg-type]
+
+
+def test_builder_of_gives_what_the_chained_setters_give(world) -> None:  # type: ignore[no-untyped-def]
+    """Bulk planning makes a row's builder at once (``LicenceBuilder.of``): the same licence, and the same refusal
+    for every value a setter refuses."""
+    import datetime as dt
+
+    from elicense.catalog import Catalog
+    from elicense.model import Validity
+
+    issued = world.issued["business-licence-jinan"].licence
+    good: dict[str, object] = {
+        "licence_type": Catalog.default().get(issued.type_code), "holder": issued.holder, "issuer": issued.issuer,
+        "issued_on": issued.issued_on, "validity": issued.validity, "source_id": " SRC-1 ",
+        "fields": dict(issued.fields),
+    }  # fmt: skip
+    of, chained = _of_and_chain_outcomes(**good)
+    assert of == chained and of[0] == "licence", of
+    for key, bad in [
+        ("holder", "not a holder"), ("issuer", "not an authority"), ("issued_on", dt.datetime(2026, 1, 1)),
+        ("issued_on", "2026-01-01"), ("source_id", ""), ("source_id", "x" * 129), ("source_id", 7),
+        ("fields", {"no_such_field": "x"}), ("holder", None),
+    ]:  # fmt: skip
+        of, chained = _of_and_chain_outcomes(**{**good, key: bad})
+        assert of == chained and of[0] == "error", (key, bad, of, chained)
+    of, _ = _of_and_chain_outcomes(**{**good, "validity": (issued.validity.start, None)})
+    assert of[0] == "error" and "Validity" in of[1]
+    assert isinstance(good["validity"], Validity)

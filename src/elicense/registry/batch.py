@@ -59,7 +59,7 @@ from elicense.display import csv_cell
 from elicense.errors import ElicenseError, InputError, LicenceDataError, StorageError, UsageError
 from elicense.identifiers import LicenceId, ResidentId
 from elicense.issue import IssuedLicence, LicenceBuilder, sign_licences
-from elicense.model import Authority, Holder, HolderType, Licence, china_date, require_utc
+from elicense.model import Authority, Holder, HolderType, Licence, Validity, china_date, require_utc
 from elicense.processes import start_early, worker_context
 from elicense.registry.core import MAX_FILL, DuplicateLicence, Registry, RegistryError, WriteConflict, prepare_issued
 from elicense.registry.store import SQLITE_BUSY_TIMEOUT_MS
@@ -407,15 +407,14 @@ def plan_row(
                 end = start.replace(year=start.year + licence_type.default_years, day=28)
         else:
             end = None
-        builder = (
-            LicenceBuilder()
-            .licence_type(licence_type)
-            .holder(Holder(name, code, htype))
-            .issuer(authority)
-            .issued_on(issued_on)
-            .validity(start, end)
-            .source_id(source_id)
-            .fields({k: v for k, v in values.items() if k not in RESERVED_COLUMNS and v.strip()})
+        builder = LicenceBuilder.of(
+            licence_type=licence_type,
+            holder=Holder(name, code, htype),
+            issuer=authority,
+            issued_on=issued_on,
+            validity=Validity(start, end),
+            source_id=source_id,
+            fields={k: v for k, v in values.items() if k not in RESERVED_COLUMNS and v.strip()},
         )
         paper_id = values.get("licence_id", "").strip()
         if paper_id:
