@@ -145,3 +145,27 @@ def test_a_main_script_that_fails_in_the_fork_server_still_runs_in_each_worker(t
     server = next(pid for pid, ppid, name in runs if name == "failed" and ppid == caller)
     in_workers = {pid for pid, ppid, name in runs if name == "__mp_main__" and ppid == server}
     assert workers and in_workers == {w.split(":")[0] for w in workers}, (runs, workers)
+
+
+def test_a_main_script_that_starts_a_thread_as_it_is_imported_is_left_to_each_worker(tmp_path: Path) -> None:
+    """The fork server forks every worker, and a process with threads must not fork (a lock another thread
+    holds stays held in the child): a script that starts a thread as it is imported (a scheduler, a metrics
+    agent) is refused its thread in the server, fails to import there, and each worker runs it itself."""
+    starts_a_thread = (
+        "import os, sys, threading\n"
+        "open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} importing -\\n')\n"
+        "threading.Thread(target=lambda: None).start()\n"
+    )
+    script = tmp_path / "agent.py"
+    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys\n", starts_a_thread, 1))
+    marker = tmp_path / "runs"
+    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    caller, *workers = proc.stdout.split()
+    runs = [line.split()[:3] for line in marker.read_text().splitlines()]
+    server = next(pid for pid, ppid, name in runs if name == "importing" and ppid == caller)
+    assert [name for pid, _, name in runs if pid == server] == ["importing"], runs  # it got no further there
+    in_workers = {pid for pid, ppid, name in runs if name == "__mp_main__" and ppid == server}
+    assert workers and in_workers == {w.split(":")[0] for w in workers}, (runs, workers)

@@ -11,7 +11,9 @@ it could take a chunk: a portal backend's whole application, and ~0.27 s of ever
 path or module name, ``sys.argv`` and ``sys.path``) in :data:`elicense.processes.MAIN_ENV`. This module
 imports it the way a worker would have, after every other preloaded module; a worker then finds its
 ``__main__`` in place and skips it. Where Python preloaded it already, this does nothing; where the
-import fails, nothing is set and each worker runs the script itself, as before. Standard library only.
+import fails, nothing is set and each worker runs the script itself, as before. So does a script that
+starts a thread as it is imported (:func:`_no_thread`): the server forks every worker, and a process
+with threads must not fork. Standard library only.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing import process, spawn
+from typing import NoReturn
 
 from elicense.processes import MAIN_ENV
 
@@ -43,17 +47,27 @@ def _preload() -> None:
     what = name if isinstance(name, str) else path
     if fixup is None or not isinstance(what, str):
         return
-    saved = sys.argv
+    saved, start_thread = sys.argv, threading._start_new_thread  # type: ignore[attr-defined]
     current = process.current_process()
     current._inheriting = True  # type: ignore[attr-defined]  # as a worker preparing its __main__ is
     sys.argv = argv  # what the script sees in a worker (the server itself was started with ``-c``)
     sys.path[:] = path_list  # and where it imports from (Python before 3.13 starts the server without it)
+    threading._start_new_thread = _no_thread  # type: ignore[attr-defined]
     try:
         with suppress(Exception, SystemExit):  # the script's own failure: each worker runs it itself, as before
             fixup(what)
     finally:
+        threading._start_new_thread = start_thread  # type: ignore[attr-defined]
         sys.argv = saved
         del current._inheriting  # type: ignore[attr-defined]
+
+
+def _no_thread(*_args: object) -> NoReturn:
+    """``threading``'s thread start while the server imports the script: refused. A process that runs threads
+    must not fork (a lock another thread holds stays held in the child), and this one forks every worker; a
+    script that starts a thread as it is imported (a scheduler, a metrics agent) fails to import here, so it
+    is left to each worker, as before."""
+    raise RuntimeError("elicense's fork server starts no threads: the main script is left to each worker")
 
 
 _preload()
