@@ -47,19 +47,26 @@ def _preload() -> None:
     what = name if isinstance(name, str) else path
     if fixup is None or not isinstance(what, str):
         return
-    saved, start_thread = sys.argv, threading._start_new_thread  # type: ignore[attr-defined]
+    saved = sys.argv
+    starts = {name: getattr(threading, name) for name in _THREAD_STARTS if hasattr(threading, name)}
     current = process.current_process()
     current._inheriting = True  # type: ignore[attr-defined]  # as a worker preparing its __main__ is
     sys.argv = argv  # what the script sees in a worker (the server itself was started with ``-c``)
     sys.path[:] = path_list  # and where it imports from (Python before 3.13 starts the server without it)
-    threading._start_new_thread = _no_thread  # type: ignore[attr-defined]
+    for name in starts:
+        setattr(threading, name, _no_thread)
     try:
         with suppress(Exception, SystemExit):  # the script's own failure: each worker runs it itself, as before
             fixup(what)
     finally:
-        threading._start_new_thread = start_thread  # type: ignore[attr-defined]
+        for name, start in starts.items():
+            setattr(threading, name, start)
         sys.argv = saved
         del current._inheriting  # type: ignore[attr-defined]
+
+
+_THREAD_STARTS = ("_start_new_thread", "_start_joinable_thread")
+"""How ``threading.Thread.start`` starts a thread: Python 3.11 and 3.12, then 3.13 and later."""
 
 
 def _no_thread(*_args: object) -> NoReturn:
