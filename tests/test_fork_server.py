@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SCRIPT = """
 import os, sys
 from concurrent.futures import ProcessPoolExecutor
@@ -98,6 +100,19 @@ if __name__ == "__main__":
 """
 
 
+def _run_main(tmp_path: Path, script: Path, *args: str) -> tuple[str, list[str], list[list[str]]]:
+    """Run ``script`` (a :data:`MAIN_SCRIPT`) with ``args`` from ``tmp_path``: the caller's pid, its workers'
+    ``pid:ppid:leaked``, and every run of the script as ``[pid, ppid, name, args]``."""
+    marker = tmp_path / "runs"
+    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    caller, *workers = proc.stdout.split()
+    runs = [[*line.split(maxsplit=3), ""][:4] for line in marker.read_text().splitlines()]
+    return caller, workers, runs
+
+
 def test_the_callers_main_script_runs_once_in_the_fork_server_not_in_every_worker(tmp_path: Path) -> None:
     """Python 3.11 and 3.12 never preload ``__main__`` into the fork server (CPython issue 126631): every
     worker ran the caller's script again as ``__mp_main__`` before taking work (a portal backend's whole
@@ -107,65 +122,42 @@ def test_the_callers_main_script_runs_once_in_the_fork_server_not_in_every_worke
     script.parent.mkdir()
     (script.parent / "portal_helper.py").write_text("VALUE = 1\n")  # importable from the script's directory only
     script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys", "import os, sys, portal_helper", 1))
-    marker = tmp_path / "runs"
-    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
-    proc = subprocess.run([sys.executable, str(script), "--region", "440000"], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=tmp_path)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    caller, *workers = proc.stdout.split()
-    runs = [line.split(maxsplit=3) for line in marker.read_text().splitlines()]
+    caller, workers, runs = _run_main(tmp_path, script, "--region", "440000")
     assert [r[2:] for r in runs] == [["__main__", "--region 440000"], ["__mp_main__", "--region 440000"]], runs
     server = runs[1][0]
     assert runs[1][1] == caller, "the script's second run is not the fork server's (the caller's child)"
-    assert workers, proc.stdout
+    assert workers, runs
     for w in workers:
         pid, ppid, leaked = w.split(":")
         assert ppid == server and pid not in (caller, server), w
         assert leaked == "False", "the hand-over variable reached a worker's environment"
 
 
-def test_a_main_script_that_fails_in_the_fork_server_still_runs_in_each_worker(tmp_path: Path) -> None:
-    """A script that fails when the server imports it (here: it exits when it finds the preload on its
-    stack) leaves nothing half-done there: each worker runs it itself, as without the preload."""
-    fails_in_server = (
-        "import os, sys\n"
-        "if __name__ == '__mp_main__' and any(f.function == '_preload' for f in __import__('inspect').stack()):\n"
-        "    open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} failed -\\n')\n"
-        "    raise SystemExit(2)\n"
-    )
-    script = tmp_path / "fussy.py"
-    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys\n", fails_in_server, 1))
-    marker = tmp_path / "runs"
-    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=tmp_path)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    caller, *workers = proc.stdout.split()
-    runs = [line.split()[:3] for line in marker.read_text().splitlines()]
-    server = next(pid for pid, ppid, name in runs if name == "failed" and ppid == caller)
-    in_workers = {pid for pid, ppid, name in runs if name == "__mp_main__" and ppid == server}
-    assert workers and in_workers == {w.split(":")[0] for w in workers}, (runs, workers)
+FAILS_IN_THE_SERVER = (
+    "import os, sys\n"
+    "if __name__ == '__mp_main__' and any(f.function == '_preload' for f in __import__('inspect').stack()):\n"
+    "    open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} importing -\\n')\n"
+    "    raise SystemExit(2)\n"
+)
+"""A script that exits when it finds the server's preload on its stack."""
+STARTS_A_THREAD = (
+    "import os, sys, threading\n"
+    "open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} importing -\\n')\n"
+    "threading.Thread(target=lambda: None).start()\n"
+)
+"""A script that starts a thread as it is imported (a scheduler, a metrics agent)."""
 
 
-def test_a_main_script_that_starts_a_thread_as_it_is_imported_is_left_to_each_worker(tmp_path: Path) -> None:
-    """The fork server forks every worker, and a process with threads must not fork (a lock another thread
-    holds stays held in the child): a script that starts a thread as it is imported (a scheduler, a metrics
-    agent) is refused its thread in the server, fails to import there, and each worker runs it itself."""
-    starts_a_thread = (
-        "import os, sys, threading\n"
-        "open(os.environ['MAIN_MARKER'], 'a').write(f'{os.getpid()} {os.getppid()} importing -\\n')\n"
-        "threading.Thread(target=lambda: None).start()\n"
-    )
-    script = tmp_path / "agent.py"
-    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys\n", starts_a_thread, 1))
-    marker = tmp_path / "runs"
-    env = {"PATH": "/usr/bin:/bin", "MAIN_MARKER": str(marker)}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=tmp_path)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    caller, *workers = proc.stdout.split()
-    runs = [line.split()[:3] for line in marker.read_text().splitlines()]
-    server = next(pid for pid, ppid, name in runs if name == "importing" and ppid == caller)
-    assert [name for pid, _, name in runs if pid == server] == ["importing"], runs  # it got no further there
-    in_workers = {pid for pid, ppid, name in runs if name == "__mp_main__" and ppid == server}
+@pytest.mark.parametrize("start", [FAILS_IN_THE_SERVER, STARTS_A_THREAD], ids=["fails", "starts-a-thread"])
+def test_a_main_script_the_fork_server_cannot_import_is_run_by_each_worker(tmp_path: Path, start: str) -> None:
+    """A script that fails when the server imports it leaves nothing half-done there: each worker runs it itself,
+    as without the preload. So does one that starts a thread as it is imported: the fork server forks every
+    worker, and a process with threads must not fork (a lock another thread holds stays held in the child), so
+    the server refuses it the thread and the import fails there."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(MAIN_SCRIPT).replace("import os, sys\n", start, 1))
+    caller, workers, runs = _run_main(tmp_path, script)
+    server = next(pid for pid, ppid, name, _ in runs if name == "importing" and ppid == caller)
+    assert [name for pid, _, name, _ in runs if pid == server] == ["importing"], runs  # it got no further there
+    in_workers = {pid for pid, ppid, name, _ in runs if name == "__mp_main__" and ppid == server}
     assert workers and in_workers == {w.split(":")[0] for w in workers}, (runs, workers)
